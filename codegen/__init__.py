@@ -1,0 +1,1 @@
+"""The cambist generator: specs/ + codegen/ -> generated/cambist."""

@@ -1,0 +1,100 @@
+"""``python -m codegen``: regenerate ``generated/`` from ``specs/`` and ``codegen/``.
+
+- ``python -m codegen``            regenerate (deterministic; output ruff-formatted first)
+- ``python -m codegen --check``    regenerate into a temporary tree; exit 1 on any difference
+- ``python -m codegen validate``   only load and check the specs
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from codegen.generate import package_files
+from codegen.schema import SpecError
+from codegen.spec import load_all
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "generated"
+
+
+def build(root: Path, target: Path) -> None:
+    """Render every file into ``target`` (emptied first) and format it with ruff."""
+    specs = load_all(root / "specs", root)
+    files = package_files(specs, root)
+    if target.exists():
+        shutil.rmtree(target)
+    for rel, text in files.items():
+        path = target / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    config = ["--config", str(root / "pyproject.toml")]
+    ruff = [sys.executable, "-m", "ruff"]
+    subprocess.run(
+        [*ruff, "check", "--fix-only", "--select", "I,F401,UP", "--quiet", *config, str(target)],
+        check=True,
+    )
+    subprocess.run([*ruff, "format", "--quiet", *config, str(target)], check=True)
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+
+
+def check(root: Path) -> int:
+    """Regenerate into a temporary tree and compare it with ``generated/`` byte for byte."""
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh_root = Path(tmp) / "generated"
+        build(root, fresh_root)
+        fresh, current = _tree(fresh_root), _tree(root / "generated")
+    drift = sorted(set(fresh) ^ set(current)) + sorted(
+        name for name in set(fresh) & set(current) if fresh[name] != current[name]
+    )
+    for name in drift:
+        if name in fresh and name in current:
+            diff = difflib.unified_diff(
+                current[name].decode().splitlines(), fresh[name].decode().splitlines(),
+                f"generated/{name}", f"regenerated/{name}", lineterm="", n=1,
+            )
+            print("\n".join(list(diff)[:40]))
+        else:
+            where = "only in generated/" if name in current else "missing from generated/"
+            print(f"generated/{name}: {where}")
+    if drift:
+        print(f"drift: {len(drift)} file(s) differ; run `python -m codegen` and commit.")
+        return 1
+    print("generated/ is up to date")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m codegen", description=__doc__.split("\n")[0])
+    parser.add_argument("command", nargs="?", default="generate", choices=["generate", "validate"])
+    parser.add_argument("--check", action="store_true", help="fail if generated/ is stale")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "validate":
+            specs = load_all(ROOT / "specs", ROOT)
+            print(", ".join(f"{s.id}: {len(s.endpoints)} endpoints" for s in specs))
+            return 0
+        if args.check:
+            return check(ROOT)
+        build(ROOT, OUT)
+    except SpecError as exc:
+        print(f"spec error: {exc}", file=sys.stderr)
+        return 2
+    print(f"generated {OUT.relative_to(ROOT)}/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

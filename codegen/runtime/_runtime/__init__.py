@@ -1,0 +1,1 @@
+"""The hand-written runtime every generated client stands on (shipped by the generator)."""

@@ -1,0 +1,238 @@
+"""Client and resource bases the generated clients subclass.
+
+Importing this module is cheap: httpx and the request core load when the first client is
+built, so ``import cambist.<exchange>`` costs almost nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import importlib
+import os
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+if TYPE_CHECKING:
+    import ssl
+
+    import httpx
+
+    from cambist._runtime.core import CallOptions, Core
+    from cambist._runtime.endpoint import Endpoint, Exchange
+
+T = TypeVar("T")
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """One SSL context for every client: building one costs ~20 ms."""
+    import httpx
+
+    return httpx.create_ssl_context()
+
+
+def _endpoint_for(method: str, path: str, security: str, params_in: str, safe: bool | None) -> Any:
+    from cambist._runtime.endpoint import Endpoint
+
+    return Endpoint(
+        name=f"request {method.upper()} {path}",
+        method=method.upper(),
+        path=path,
+        security=security,
+        weight=None,
+        safe=method.upper() == "GET" if safe is None else safe,
+        params_in=params_in,  # type: ignore[arg-type]
+        response="json",
+    )
+
+
+class BaseClient:
+    """Configuration shared by the sync and async clients."""
+
+    _config_module: ClassVar[str]
+    """The generated module holding the exchange's ``EXCHANGE`` (loaded on first use)."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        api_secret: str | None = None,
+        environment: str | None = None,
+        base_url: str | None = None,
+        timeout: float = 10.0,
+        max_retries: int = 2,
+        recv_window: int | None = None,
+        time_sync: bool = True,
+    ) -> None:
+        from cambist._runtime.clock import ServerClock
+        from cambist._runtime.core import Core
+        from cambist._runtime.retry import RetryPolicy
+        from cambist._runtime.signing import Credentials
+
+        exchange: Exchange = importlib.import_module(self._config_module).EXCHANGE
+        environments = exchange.environments
+        if environment is None:
+            environment = next(iter(environments))
+        if environment not in environments:
+            raise ValueError(
+                f"unknown environment {environment!r}; choose from {', '.join(environments)}"
+            )
+        api_key = api_key or (os.environ.get(exchange.api_key_env or "") or None)
+        api_secret = api_secret or (os.environ.get(exchange.api_secret_env or "") or None)
+        self.environment = environment
+        self.base_url = (base_url or environments[environment]["rest"]).rstrip("/")
+        self._core: Core = Core(
+            exchange,
+            base_url=self.base_url,
+            credentials=Credentials(api_key, api_secret or "") if api_key else None,
+            timeout=timeout,
+            recv_window=recv_window,
+            retry=RetryPolicy(max_retries=max_retries),
+            clock=ServerClock(),
+            time_sync=time_sync,
+        )
+
+    def __repr__(self) -> str:
+        key = "***" if self._core.credentials else None
+        return (
+            f"{type(self).__name__}(environment={self.environment!r}, "
+            f"base_url={self.base_url!r}, api_key={key!r})"
+        )
+
+
+class SyncClient(BaseClient):
+    """A blocking client on one pooled ``httpx.Client`` (yours, if you pass ``http_client``)."""
+
+    def __init__(self, *, http_client: httpx.Client | None = None, **options: Any) -> None:
+        super().__init__(**options)
+        import httpx
+
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.Client(verify=_ssl_context())
+
+    def _call(self, ep: Endpoint[T], values: Mapping[str, object], opts: CallOptions) -> Any:
+        from cambist._runtime.drivers import run_sync
+
+        return run_sync(self._core.flow(ep, values, opts), self._http.send, time.sleep)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, object] | None = None,
+        security: str = "NONE",
+        params_in: str = "query",
+        safe: bool | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """Call an endpoint the spec does not cover yet; returns the decoded JSON.
+
+        ``params`` are sent as given (Decimals in plain notation); ``security`` names one of
+        the exchange's security types, which decides whether the call is keyed and signed.
+        """
+        from cambist._runtime.core import CallOptions
+
+        ep = _endpoint_for(method, path, security, params_in, safe)
+        opts = CallOptions(timeout=timeout, extra_params=params)
+        return self._call(ep, {}, opts)
+
+    def close(self) -> None:
+        """Close the HTTP connection pool (not a pool you passed in)."""
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self: T) -> T:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class AsyncClient(BaseClient):
+    """An asyncio client on one pooled ``httpx.AsyncClient`` (yours, if you pass one: any
+    httpx transport works, e.g. a faster one for many calls in flight)."""
+
+    def __init__(self, *, http_client: httpx.AsyncClient | None = None, **options: Any) -> None:
+        super().__init__(**options)
+        import httpx
+
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(verify=_ssl_context())
+
+    async def _call(self, ep: Endpoint[T], values: Mapping[str, object], opts: CallOptions) -> Any:
+        from cambist._runtime.drivers import run_async
+
+        return await run_async(self._core.flow(ep, values, opts), self._http.send, asyncio.sleep)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, object] | None = None,
+        security: str = "NONE",
+        params_in: str = "query",
+        safe: bool | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """Call an endpoint the spec does not cover yet; see :meth:`SyncClient.request`."""
+        from cambist._runtime.core import CallOptions
+
+        ep = _endpoint_for(method, path, security, params_in, safe)
+        return await self._call(ep, {}, CallOptions(timeout=timeout, extra_params=params))
+
+    async def aclose(self) -> None:
+        """Close the HTTP connection pool (not a pool you passed in)."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self: T) -> T:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+class SyncResource:
+    """Base of the generated sync resource classes (``hk.spot``, ``hk.market``, ...)."""
+
+    def __init__(self, client: SyncClient, *, raw: bool = False) -> None:
+        self._client = client
+        self._raw = raw
+
+    def _request(
+        self,
+        ep: Endpoint[T],
+        values: Mapping[str, object],
+        timeout: float | None,
+        extra_params: Mapping[str, object] | None,
+        extra_headers: Mapping[str, str] | None,
+    ) -> T:
+        from cambist._runtime.core import CallOptions
+
+        opts = CallOptions(timeout, extra_params, extra_headers, self._raw)
+        return self._client._call(ep, values, opts)  # type: ignore[no-any-return]
+
+
+class AsyncResource:
+    """Base of the generated async resource classes."""
+
+    def __init__(self, client: AsyncClient, *, raw: bool = False) -> None:
+        self._client = client
+        self._raw = raw
+
+    async def _request(
+        self,
+        ep: Endpoint[T],
+        values: Mapping[str, object],
+        timeout: float | None,
+        extra_params: Mapping[str, object] | None,
+        extra_headers: Mapping[str, str] | None,
+    ) -> T:
+        from cambist._runtime.core import CallOptions
+
+        opts = CallOptions(timeout, extra_params, extra_headers, self._raw)
+        return await self._client._call(ep, values, opts)  # type: ignore[no-any-return]

@@ -1,0 +1,41 @@
+"""The server clock: local time plus an offset measured against the exchange."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+
+class ServerClock:
+    """Estimates the exchange's clock from one round trip to its time endpoint.
+
+    The server read its clock somewhere between sending and receiving; the midpoint of the
+    round trip is the best estimate of when, so ``offset = server_ms - (sent + received) / 2``.
+    ``now`` is injectable for tests.
+    """
+
+    __slots__ = ("_now", "offset_ms", "synced_at", "syncing")
+
+    def __init__(self, now: Callable[[], float] = time.time) -> None:
+        self._now = now
+        self.offset_ms = 0
+        self.synced_at: float | None = None
+        self.syncing = False
+
+    def local_ms(self) -> float:
+        return self._now() * 1000.0
+
+    def timestamp(self) -> int:
+        """Milliseconds since the epoch on the server's clock."""
+        return int(self._now() * 1000.0 + self.offset_ms)
+
+    def update(self, server_ms: int, sent_ms: float, received_ms: float) -> None:
+        self.offset_ms = round(server_ms - (sent_ms + received_ms) / 2)
+        self.synced_at = received_ms / 1000.0
+        self.syncing = False
+
+    def due(self, max_age: float) -> bool:
+        """True when the clock was never synced, or not for ``max_age`` seconds."""
+        if self.syncing:
+            return False
+        return self.synced_at is None or self._now() - self.synced_at > max_age

@@ -1,0 +1,183 @@
+"""Reading wire values into model values. The generated converters call these.
+
+Decimals are exact: from JSON strings, and from JSON numbers as the exchange wrote them. For
+exchanges that send decimals as strings, bodies are decoded with orjson; should a JSON number
+with a fraction reach a decimal field, :class:`NeedsExactNumbers` makes the parser decode the
+body again with the standard library, which keeps every number's text
+(``parse_float=Decimal``), so no value ever passes through a float.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar, cast
+
+import orjson
+
+E = TypeVar("E", bound=enum.Enum)
+T = TypeVar("T")
+
+
+class NeedsExactNumbers(Exception):
+    """A decimal field got a float: the body must be decoded again, exactly."""
+
+
+class WireTypeError(Exception):
+    """A wire value does not fit its field's type."""
+
+
+class OpenEnum(enum.Enum):
+    """An enum that keeps values the spec does not list instead of failing.
+
+    ``OrderStatus("NEW_STATUS")`` returns a member-like object whose ``value`` and ``name``
+    are ``"NEW_STATUS"``; it is not among the listed members.
+    """
+
+    @classmethod
+    def _missing_(cls, value: object) -> Any:
+        base = str if issubclass(cls, str) else int if issubclass(cls, int) else None
+        if base is None or not isinstance(value, base) or isinstance(value, bool):
+            return None
+        member = cast(Any, base).__new__(cls, value)
+        member._name_ = str(value)
+        member._value_ = value
+        # Remember it, so one unknown value is one object (no iteration change: not a member).
+        cls._value2member_map_.setdefault(value, member)
+        return member
+
+
+_decimals: dict[object, Decimal] = {}
+
+
+def dec(value: object) -> Decimal:
+    """A Decimal from a JSON string or number, exactly as written."""
+    found = _decimals.get(value) if type(value) is str else None
+    if found is not None:
+        return found
+    cls = type(value)
+    if cls is str:
+        try:
+            result = Decimal(value)  # type: ignore[arg-type]
+        except InvalidOperation:
+            raise WireTypeError(f"{value!r} is not a decimal") from None
+        if len(_decimals) >= 8192:
+            _decimals.clear()
+        _decimals[value] = result
+        return result
+    if cls is Decimal:
+        return value  # type: ignore[return-value]
+    if cls is int:
+        return Decimal(value)  # type: ignore[arg-type]
+    if cls is float:
+        raise NeedsExactNumbers
+    raise WireTypeError(f"expected a decimal, got {cls.__name__}")
+
+
+def opt_dec(value: object) -> Decimal | None:
+    """As :func:`dec`, with absent, null and empty-string values read as None."""
+    if value is None or value == "":
+        return None
+    return dec(value)
+
+
+def integer(value: object) -> int:
+    """An exact int from a JSON integer or a string of digits."""
+    cls = type(value)
+    if cls is int:
+        return value  # type: ignore[return-value]
+    if cls is str:
+        try:
+            return int(value)  # type: ignore[call-overload, no-any-return]
+        except ValueError:
+            raise WireTypeError(f"{value!r} is not an integer") from None
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    if cls is float:
+        raise NeedsExactNumbers
+    raise WireTypeError(f"expected an integer, got {cls.__name__}")
+
+
+def opt_integer(value: object) -> int | None:
+    return None if value is None or value == "" else integer(value)
+
+
+def string(value: object) -> str:
+    """A str; an integer id sent as a JSON number becomes its exact digits."""
+    cls = type(value)
+    if cls is str:
+        return value  # type: ignore[return-value]
+    if cls is int or cls is Decimal:
+        return str(value)
+    if cls is float:
+        raise NeedsExactNumbers
+    raise WireTypeError(f"expected a string, got {cls.__name__}")
+
+
+def opt_string(value: object) -> str | None:
+    return None if value is None else string(value)
+
+
+def boolean(value: object) -> bool:
+    if value is True or value is False:
+        return value
+    if value in ("true", "TRUE", "True"):
+        return True
+    if value in ("false", "FALSE", "False"):
+        return False
+    raise WireTypeError(f"expected a bool, got {value!r}")
+
+
+def opt_boolean(value: object) -> bool | None:
+    return None if value is None or value == "" else boolean(value)
+
+
+def enum_member(cls: type[E], value: object) -> E:
+    """The member for ``value``; an unknown value is kept (see :class:`OpenEnum`)."""
+    found = cls._value2member_map_.get(value)
+    if found is not None:
+        return found  # type: ignore[return-value]
+    if issubclass(cls, int) and type(value) is str and value.lstrip("-").isdigit():
+        return enum_member(cls, int(value))
+    member = cls(value)
+    return member
+
+
+def opt_enum_member(cls: type[E], value: object) -> E | None:
+    return None if value is None or value == "" else enum_member(cls, value)
+
+
+def items(value: object) -> list[Any]:
+    """A JSON array (null reads as empty)."""
+    if type(value) is list:
+        return value
+    if value is None:
+        return []
+    raise WireTypeError(f"expected an array, got {type(value).__name__}")
+
+
+def list_of(structure: Callable[[Any], T]) -> Callable[[Any], list[T]]:
+    """A parser for a JSON array of what ``structure`` reads."""
+
+    def parse(value: Any) -> list[T]:
+        return list(map(structure, items(value)))
+
+    return parse
+
+
+def obj(value: object) -> dict[str, Any]:
+    if type(value) is dict:
+        return value
+    raise WireTypeError(f"expected an object, got {type(value).__name__}")
+
+
+def decode_fast(body: bytes) -> Any:
+    """Decode with orjson; :func:`decode_exact` is the fallback."""
+    return orjson.loads(body)
+
+
+def decode_exact(body: bytes) -> Any:
+    """Decode keeping every JSON number exact: fractions as Decimal, integers as int."""
+    return json.loads(body, parse_float=Decimal)

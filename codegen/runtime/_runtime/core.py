@@ -1,0 +1,368 @@
+"""The request flow, written once for the sync and the async client.
+
+:meth:`Core.flow` is a generator: it makes every decision (encode, sign, retry, resync the
+clock, map errors, parse) and *yields* the two things that need I/O, :class:`Send` and
+:class:`Sleep`. The sync driver and the async driver (``drivers.py``) each run it, differing
+only in how they send and sleep — as httpx's ``Auth.auth_flow`` serves both its clients.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+import orjson
+
+from cambist import errors
+from cambist._runtime import convert
+from cambist._runtime.clock import ServerClock
+from cambist._runtime.encode import encode_params, urlencode
+from cambist._runtime.endpoint import Endpoint, Exchange, Security
+from cambist._runtime.errormap import ErrorMap, normalize_code
+from cambist._runtime.response import RawResponse
+from cambist._runtime.retry import RetryPolicy
+from cambist._runtime.signing import Credentials, total_params
+
+T = TypeVar("T")
+log = logging.getLogger("cambist")
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    request: httpx.Request
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    seconds: float
+
+
+Action = Send | Sleep
+Flow = Generator[Action, Any, T]
+
+
+@dataclass(frozen=True, slots=True)
+class CallOptions:
+    """Per-call options every generated method accepts."""
+
+    timeout: float | None = None
+    extra_params: Mapping[str, object] | None = None
+    extra_headers: Mapping[str, str] | None = None
+    raw: bool = False
+
+
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+class Core:
+    """Everything about a request that needs no I/O, for one client."""
+
+    def __init__(
+        self,
+        exchange: Exchange,
+        *,
+        base_url: str,
+        credentials: Credentials | None,
+        timeout: float,
+        recv_window: int | None,
+        retry: RetryPolicy,
+        clock: ServerClock,
+        time_sync: bool,
+        time_sync_interval: float = 1800.0,
+        new_client_order_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+    ) -> None:
+        self.exchange = exchange
+        self.base_url = base_url.rstrip("/")
+        self.credentials = credentials
+        self.timeout = timeout
+        self.recv_window = recv_window
+        self.retry = retry
+        self.clock = clock
+        self.time_sync = time_sync and exchange.server_time_path is not None
+        self.time_sync_interval = time_sync_interval
+        self.new_client_order_id = new_client_order_id
+        self.errors = ErrorMap(exchange)
+        self._headers = {"Accept": "application/json", "User-Agent": "cambist/0.1"}
+
+    # -- the flow -----------------------------------------------------------------------
+
+    def flow(self, ep: Endpoint[T], values: Mapping[str, object], opts: CallOptions) -> Flow[Any]:
+        """Call ``ep`` with ``values`` (wire name -> value; None = not sent)."""
+        values, ids = self._fill_client_order_id(ep, values)
+        query, main, body = encode_params(ep, values)
+        if ep.client_order_id and isinstance(body, list):
+            ids = self._fill_items(ep.client_order_id, body)
+        if opts.extra_params:
+            extra = [(k, str(v)) for k, v in opts.extra_params.items()]
+            (main if ep.params_in == "form" else query).extend(extra)
+        security = self.exchange.security[ep.security]
+        if (security.api_key or security.signed) and self.credentials is None:
+            raise errors.RequestValidationError(
+                f"needs credentials ({ep.security}): pass api_key and api_secret", endpoint=ep.name
+            )
+        stamped = security.signed and self.exchange.timestamp_param is not None
+        attempt = 0
+        resynced = False
+        while True:
+            if stamped and self.time_sync and self.clock.due(self.time_sync_interval):
+                yield from self._sync_clock()
+            request = self.build_request(ep, security, query, main, body, opts)
+            try:
+                response: httpx.Response = yield Send(request)
+            except httpx.TransportError as exc:
+                if not isinstance(exc, _NOT_SENT) and not ep.safe:
+                    raise errors.ExecutionStatusUnknownError(
+                        f"{type(exc).__name__} after the request was sent",
+                        endpoint=ep.name,
+                        client_order_id=",".join(ids) or None,
+                    ) from exc
+                attempt += 1
+                delay = self.retry.delay(attempt)
+                if delay is None:
+                    raise self._transport_error(ep, exc) from exc
+                log.info("%s: %s; retry %d in %.2fs", ep.name, type(exc).__name__, attempt, delay)
+                yield Sleep(delay)
+                continue
+            try:
+                return self.handle(ep, response, opts, ids)
+            except errors.TimestampError:
+                if resynced or not stamped or not self.time_sync:
+                    raise
+                resynced = True
+                log.info("%s: timestamp rejected; resyncing the clock", ep.name)
+                yield from self._sync_clock()
+            except errors.IPBannedError:
+                raise
+            except (errors.RateLimitError, errors.ServerError) as exc:
+                if isinstance(exc, errors.ServerError) and not ep.safe:
+                    raise
+                attempt += 1
+                wait = exc.retry_after if isinstance(exc, errors.RateLimitError) else None
+                delay = self.retry.delay(attempt, wait)
+                if delay is None:
+                    raise
+                log.info("%s: HTTP %d; retry %d in %.2fs", ep.name, exc.status_code, attempt, delay)
+                yield Sleep(delay)
+
+    def _fill_client_order_id(
+        self, ep: Endpoint[Any], values: Mapping[str, object]
+    ) -> tuple[Mapping[str, object], tuple[str, ...]]:
+        wire = ep.client_order_id
+        if wire is None or not any(p.wire_name == wire and not p.body for p in ep.params):
+            return values, ()
+        current = values.get(wire)
+        if current is not None:
+            return values, (str(current),)
+        filled = dict(values)
+        filled[wire] = new = self.new_client_order_id()
+        return filled, (new,)
+
+    def _fill_items(self, wire: str, body: list[Any]) -> tuple[str, ...]:
+        ids = []
+        for item in body:
+            if isinstance(item, dict):
+                if item.get(wire) is None:
+                    item[wire] = self.new_client_order_id()
+                ids.append(str(item[wire]))
+        return tuple(ids)
+
+    def _transport_error(self, ep: Endpoint[Any], exc: Exception) -> errors.TransportError:
+        cls = errors.APITimeoutError if isinstance(exc, httpx.TimeoutException) else None
+        return (cls or errors.APIConnectionError)(
+            f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, endpoint=ep.name
+        )
+
+    def _sync_clock(self) -> Flow[None]:
+        """Measure the server clock; a failure keeps the current offset and is logged."""
+        clock = self.clock
+        clock.syncing = True
+        request = httpx.Request(
+            "GET",
+            self.base_url + (self.exchange.server_time_path or ""),
+            headers=self._headers,
+            extensions={"timeout": httpx.Timeout(self.timeout).as_dict()},
+        )
+        sent = clock.local_ms()
+        try:
+            response: httpx.Response = yield Send(request)
+            received = clock.local_ms()
+            data = self._unwrap(convert.decode_fast(response.content))
+            server_ms = convert.integer(data[self.exchange.server_time_field or "serverTime"])
+        except Exception as exc:  # keep the old offset: a failed sync must not fail the call
+            log.warning("server time sync failed: %s", type(exc).__name__)
+            clock.syncing = False
+            clock.synced_at = clock.local_ms() / 1000.0
+            return
+        clock.update(server_ms, sent, received)
+        log.debug("server clock offset %d ms", clock.offset_ms)
+
+    # -- building the request -------------------------------------------------------------
+
+    def build_request(
+        self,
+        ep: Endpoint[Any],
+        security: Security,
+        query: list[tuple[str, str]],
+        main: list[tuple[str, str]],
+        body: object,
+        opts: CallOptions,
+    ) -> httpx.Request:
+        """The exact request to send, signed as the exchange's scheme says."""
+        exchange = self.exchange
+        headers = dict(self._headers)
+        if opts.extra_headers:
+            headers.update(opts.extra_headers)
+        query = list(query)
+        main = list(main)
+        content = b""
+        if body is not None:
+            content = orjson.dumps(body)
+            headers["Content-Type"] = "application/json"
+        if security.api_key or security.signed:
+            assert self.credentials is not None
+            headers[exchange.api_key_header] = self.credentials.api_key
+        signature = None
+        if security.signed and exchange.auth_scheme == "hmac_params":
+            stamp = []
+            if self.recv_window:
+                stamp.append((exchange.recv_window_param, str(self.recv_window)))
+            if exchange.timestamp_param:
+                stamp.append((exchange.timestamp_param, str(self.clock.timestamp())))
+            (main if ep.params_in == "form" else query).extend(
+                (k, v) for k, v in stamp if k is not None
+            )
+        qs = urlencode(query)
+        if ep.params_in == "form" and (main or security.signed):
+            content = urlencode(main).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        if security.signed:
+            assert self.credentials is not None
+            if exchange.auth_scheme == "hmac_params":
+                covered = content if ep.params_in != "json" or exchange.json_body_signed else b""
+                signature = self.credentials.sign(total_params(qs, covered))
+                pair = f"{exchange.signature_param}={signature}"
+                if ep.params_in == "form":
+                    content = content + b"&" + pair.encode() if content else pair.encode()
+                else:
+                    qs = f"{qs}&{pair}" if qs else pair
+            else:
+                payload = qs.encode() if ep.method == "GET" else content
+                headers[exchange.signature_header or "Signature"] = self.credentials.sign(payload)
+        url = f"{self.base_url}{ep.path}?{qs}" if qs else self.base_url + ep.path
+        timeout = httpx.Timeout(opts.timeout if opts.timeout is not None else self.timeout)
+        return httpx.Request(
+            ep.method,
+            url,
+            headers=headers,
+            content=content or None,
+            extensions={"timeout": timeout.as_dict()},
+        )
+
+    # -- reading the answer ---------------------------------------------------------------
+
+    def handle(
+        self,
+        ep: Endpoint[T],
+        response: httpx.Response,
+        opts: CallOptions,
+        ids: tuple[str, ...] = (),
+    ) -> Any:
+        """The parsed model (or RawResponse), or raise the error the answer means."""
+        status = response.status_code
+        content = response.content
+        payload: Any = None
+        if content:
+            try:
+                payload = self._decode(content)
+            except ValueError:
+                if status < 400:
+                    raise errors.ResponseParseError(
+                        "body is not JSON", endpoint=ep.name, body=content
+                    ) from None
+        if status >= 400 or self._is_error(payload):
+            raise self._error(ep, response, payload, ids)
+        parsed = self.parse(ep, content, payload)
+        return RawResponse(response, parsed) if opts.raw else parsed
+
+    def _decode(self, content: bytes) -> Any:
+        if self.exchange.numbers == "numbers":
+            return convert.decode_exact(content)
+        try:
+            return convert.decode_fast(content)
+        except orjson.JSONDecodeError:  # e.g. an integer beyond 64 bits
+            return convert.decode_exact(content)
+
+    def parse(self, ep: Endpoint[T], content: bytes, payload: Any) -> T | Any:
+        if ep.parse is None:
+            return self._unwrap(payload) if ep.response == "json" else None
+        try:
+            try:
+                return ep.parse(self._unwrap(payload))
+            except convert.NeedsExactNumbers:
+                return ep.parse(self._unwrap(convert.decode_exact(content)))
+        except (KeyError, TypeError, ValueError, AttributeError, convert.WireTypeError) as exc:
+            detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise errors.ResponseParseError(detail, endpoint=ep.name, body=content) from exc
+
+    def _unwrap(self, payload: Any) -> Any:
+        exchange = self.exchange
+        data = exchange.envelope_data
+        if data is None or not isinstance(payload, dict):
+            return payload
+        if exchange.envelope_required or exchange.envelope_code in payload:
+            return payload.get(data)
+        return payload
+
+    def _is_error(self, payload: Any) -> bool:
+        if not isinstance(payload, dict):
+            return False
+        field = self.exchange.error_code_field
+        if field not in payload:
+            return False
+        code = payload[field]
+        return code is not None and normalize_code(code) not in self.errors.success_codes
+
+    def _error(
+        self, ep: Endpoint[Any], response: httpx.Response, payload: Any, ids: tuple[str, ...]
+    ) -> errors.CambistError:
+        code = message = None
+        if isinstance(payload, dict):
+            code = payload.get(self.exchange.error_code_field)
+            message = payload.get(self.exchange.error_message_field)
+        if message is None:
+            message = response.reason_phrase or ""
+            if payload is None and response.content:
+                message = response.content[:200].decode("utf-8", "replace")
+        return self.errors.build(
+            endpoint=ep.name,
+            status=response.status_code,
+            code=code if isinstance(code, str | int) else None,
+            message=str(message),
+            headers=response.headers,
+            body=response.content,
+            safe=ep.safe,
+            client_order_ids=ids,
+        )
+
+
+class _RedactSecrets(logging.Filter):
+    """Keeps signatures and listen keys out of httpx's request log lines."""
+
+    import re as _re
+
+    _pattern = _re.compile(r"((?:signature|listenKey)=)[^&\s\"']+", _re.IGNORECASE)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.msg = self._pattern.sub(r"\1***", record.getMessage())
+            record.args = None
+        return True
+
+
+_httpx_log = logging.getLogger("httpx")
+if not any(isinstance(f, _RedactSecrets) for f in _httpx_log.filters):
+    _httpx_log.addFilter(_RedactSecrets())

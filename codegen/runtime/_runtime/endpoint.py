@@ -1,0 +1,125 @@
+"""Descriptions of an exchange and its endpoints: plain data the generated code declares.
+
+Nothing here does I/O. ``Endpoint`` objects double as the machine-readable registry
+(``cambist.<exchange>.ENDPOINTS``).
+"""
+
+from __future__ import annotations
+
+import builtins
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, Literal, TypeVar
+
+T = TypeVar("T")
+
+ParamsIn = Literal["query", "form", "json"]
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """One request parameter.
+
+    ``name`` is the Python name, ``wire_name`` the name sent; ``type`` the spec's type text
+    (``"decimal"``, ``"list[string]"``, ``"OrderSide"``); ``kind`` the encoding it selects.
+    ``required`` is True, False, or the document's condition text (a conditional param,
+    optional for the client; the endpoint's ``rules`` check what can be checked).
+    """
+
+    name: str
+    wire_name: str
+    type: str
+    kind: str
+    required: bool | str = False
+    enum: builtins.type[enum.Enum] | None = None
+    item_kind: str | None = None
+    minimum: int | str | None = None
+    maximum: int | str | None = None
+    in_query: bool = False
+    body: bool = False
+    to_wire: Callable[[Any], Any] | None = None
+
+    @property
+    def is_required(self) -> bool:
+        return self.required is True
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A check across params, run before sending.
+
+    ``kind`` is ``one_of`` (at least one of ``params`` is set), ``exclusive`` (at most one),
+    or ``require`` (``params[0]`` is set when ``when_param`` has one of ``when_values``).
+    """
+
+    kind: Literal["one_of", "exclusive", "require"]
+    params: tuple[str, ...]
+    when_param: str | None = None
+    when_values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint(Generic[T]):
+    """One REST endpoint: everything the runtime needs to call it and parse its answer."""
+
+    name: str
+    method: str
+    path: str
+    security: str
+    weight: int | str | None
+    safe: bool
+    params: tuple[Param, ...] = ()
+    params_in: ParamsIn = "query"
+    rules: tuple[Rule, ...] = ()
+    parse: Callable[[Any], T] | None = None
+    response: str | None = None
+    client_order_id: str | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorCode:
+    """One row of the exchange's error table."""
+
+    code: str
+    kind: str
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Security:
+    api_key: bool = False
+    signed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """An exchange's metadata, from its spec's ``exchange.yaml``."""
+
+    id: str
+    name: str
+    environments: Mapping[str, Mapping[str, str]]
+    security: Mapping[str, Security]
+    auth_scheme: Literal["hmac_params", "hmac_body_header"]
+    api_key_header: str
+    signature_param: str | None = None
+    signature_header: str | None = None
+    expire_header: str | None = None
+    timestamp_param: str | None = None
+    recv_window_param: str | None = None
+    json_body_signed: bool = True
+    server_time_path: str | None = None
+    server_time_field: str | None = None
+    numbers: Literal["strings", "numbers"] = "strings"
+    envelope_code: str | None = None
+    envelope_message: str | None = None
+    envelope_data: str | None = None
+    envelope_required: bool = False
+    error_code_field: str = "code"
+    error_message_field: str = "msg"
+    success_codes: frozenset[str] = frozenset()
+    errors: tuple[ErrorCode, ...] = ()
+    status_messages: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
+    api_key_env: str | None = None
+    api_secret_env: str | None = None

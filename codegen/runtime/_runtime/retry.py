@@ -1,0 +1,55 @@
+"""The retry policy: pure decisions, no I/O.
+
+- A failure before the request left (connect error, connect or pool timeout) is retried on
+  any endpoint: nothing reached the exchange.
+- After sending, only endpoints the spec marks ``safe`` are resent (on connection errors,
+  timeouts and 5xx); an ``unsafe`` one raises :class:`ExecutionStatusUnknownError`.
+- A 429 (or a rate-limit code) and a rejected timestamp prove nothing was carried out: any
+  endpoint may be resent, with the same client order id.
+- A 418 (IP ban) is never retried.
+- Delays grow exponentially with jitter; a server's Retry-After is honoured, and one longer
+  than ``max_retry_after`` is not waited for.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_retries: int = 2
+    backoff_base: float = 0.5
+    backoff_max: float = 8.0
+    max_retry_after: float = 60.0
+    rng: random.Random = field(default_factory=random.Random, compare=False)
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float | None:
+        """Seconds to wait before retry number ``attempt`` (1-based), or None: do not retry."""
+        if attempt > self.max_retries:
+            return None
+        if retry_after is not None:
+            return retry_after if retry_after <= self.max_retry_after else None
+        ceiling = min(self.backoff_max, self.backoff_base * 2.0 ** (attempt - 1))
+        return ceiling / 2 + self.rng.random() * ceiling / 2
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Retry-After as seconds: either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())

@@ -1,0 +1,195 @@
+"""The exceptions every cambist client raises: one tree, rooted at :class:`CambistError`.
+
+::
+
+    CambistError
+    ├── RequestValidationError      bad input: raised before anything is sent
+    ├── TransportError              no HTTP answer
+    │   ├── APIConnectionError      could not connect (nothing was sent)
+    │   └── APITimeoutError         no answer in time
+    ├── APIError                    the exchange answered with an error
+    │   ├── AuthenticationError     bad key, bad signature, key expired, IP not allowed
+    │   ├── PermissionDeniedError   the key lacks a permission
+    │   ├── InvalidRequestError     the request was refused as invalid
+    │   │   ├── OrderNotFoundError
+    │   │   ├── InsufficientBalanceError
+    │   │   └── TimestampError      timestamp outside recvWindow (the client resyncs once)
+    │   ├── RateLimitError          slow down; ``retry_after`` in seconds when known
+    │   │   └── IPBannedError       HTTP 418; ``until`` when known
+    │   └── ServerError             HTTP 5xx or an internal error code, on a request safe to resend
+    ├── ExecutionStatusUnknownError the request may or may not have been carried out
+    └── ResponseParseError          a success answer that does not fit its model (raw body attached)
+
+No message or repr here carries an API key, secret, signature or signed URL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "CambistError",
+    "ExecutionStatusUnknownError",
+    "IPBannedError",
+    "InsufficientBalanceError",
+    "InvalidRequestError",
+    "OrderNotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestValidationError",
+    "ResponseParseError",
+    "ServerError",
+    "TimestampError",
+    "TransportError",
+]
+
+
+class CambistError(Exception):
+    """Base class of every error a cambist client raises."""
+
+
+class RequestValidationError(CambistError, ValueError):
+    """The call's arguments are invalid; nothing was sent.
+
+    ``endpoint`` is the method's dotted name (``"spot.create_order"``); ``param`` the Python
+    name of the offending argument, when one is to blame.
+    """
+
+    def __init__(self, message: str, *, endpoint: str, param: str | None = None) -> None:
+        super().__init__(f"{endpoint}: {message}")
+        self.endpoint = endpoint
+        self.param = param
+
+
+class TransportError(CambistError):
+    """The request got no HTTP answer (connection failed, timed out, or was cut)."""
+
+    def __init__(self, message: str, *, endpoint: str) -> None:
+        super().__init__(f"{endpoint}: {message}")
+        self.endpoint = endpoint
+
+
+class APIConnectionError(TransportError):
+    """The connection could not be made or broke before an answer came."""
+
+
+class APITimeoutError(TransportError):
+    """No answer came within the timeout."""
+
+
+class APIError(CambistError):
+    """The exchange answered with an error.
+
+    Attributes: ``status_code`` (HTTP), ``code`` (the exchange's error code, as sent, or
+    ``None``), ``message`` (the exchange's message), ``endpoint`` (dotted method name),
+    ``headers`` (the response headers, for rate-limit counters), ``body`` (the raw body).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        endpoint: str,
+        status_code: int,
+        code: str | int | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: bytes = b"",
+    ) -> None:
+        shown = f"[{code}] {message}" if code is not None else message
+        super().__init__(f"{endpoint}: HTTP {status_code}: {shown}")
+        self.message = message
+        self.endpoint = endpoint
+        self.status_code = status_code
+        self.code = code
+        self.headers: Mapping[str, str] = headers or {}
+        self.body = body
+
+
+class AuthenticationError(APIError):
+    """The API key, signature or credentials were refused."""
+
+
+class PermissionDeniedError(APIError):
+    """The API key is valid but lacks the permission the endpoint needs."""
+
+
+class InvalidRequestError(APIError):
+    """The exchange refused the request as invalid."""
+
+
+class OrderNotFoundError(InvalidRequestError):
+    """The order does not exist, or is already completed."""
+
+
+class InsufficientBalanceError(InvalidRequestError):
+    """The account's balance does not cover the request."""
+
+
+class TimestampError(InvalidRequestError):
+    """The request's timestamp was outside the server's receive window."""
+
+
+class RateLimitError(APIError):
+    """A rate limit was hit; ``retry_after`` is the wait in seconds, when the exchange says."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+class IPBannedError(RateLimitError):
+    """HTTP 418: the IP is banned for ignoring 429s; ``until`` is when the ban ends, if known.
+
+    Never retried.
+    """
+
+    def __init__(self, message: str, *, until: datetime | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.until = until
+
+
+class ServerError(APIError):
+    """The exchange failed internally (HTTP 5xx or an internal-error code)."""
+
+
+class ExecutionStatusUnknownError(CambistError):
+    """The request may or may not have been carried out: check before acting again.
+
+    Raised when an endpoint that is not safe to resend (an order, a transfer) gets an answer
+    the document calls uncertain (HTTP 5xx, an "execution status unknown" code) or no answer
+    after the request was sent. ``client_order_id`` is the id the request carried, when it
+    had one: query the order by it. ``status_code``, ``code`` and ``message`` are set when
+    the exchange answered; the transport error, if any, is the ``__cause__``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        endpoint: str,
+        client_order_id: str | None = None,
+        status_code: int | None = None,
+        code: str | int | None = None,
+    ) -> None:
+        extra = f" (client order id {client_order_id})" if client_order_id else ""
+        super().__init__(f"{endpoint}: execution status unknown: {message}{extra}")
+        self.message = message
+        self.endpoint = endpoint
+        self.client_order_id = client_order_id
+        self.status_code = status_code
+        self.code = code
+
+
+class ResponseParseError(CambistError):
+    """A success answer did not fit the endpoint's model; ``body`` holds the raw bytes."""
+
+    def __init__(self, message: str, *, endpoint: str, body: bytes) -> None:
+        super().__init__(f"{endpoint}: response does not fit its model: {message}")
+        self.endpoint = endpoint
+        self.body = body

@@ -1,0 +1,185 @@
+"""Structural validation of spec YAML, with the file and line of every error.
+
+The YAML is composed into nodes (which know their line) and checked against small
+declarative shapes; the result is plain Python data whose dicts and lists remember where
+they came from (:class:`LDict`, :class:`LList`), so later semantic checks can point at the
+line too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class SpecError(Exception):
+    """A spec is invalid; the message starts with ``file:line:``."""
+
+
+@dataclass
+class Where:
+    file: str
+    line: int
+
+    def error(self, message: str) -> SpecError:
+        return SpecError(f"{self.file}:{self.line}: {message}")
+
+
+class LDict(dict[str, Any]):
+    where: Where
+    key_where: dict[str, Where]
+
+
+class LList(list[Any]):
+    where: Where
+
+
+def where(value: Any, default: Where) -> Where:
+    return getattr(value, "where", default)
+
+
+Check = Callable[[yaml.Node, str], Any]
+
+
+def _at(node: yaml.Node, file: str) -> Where:
+    return Where(file, node.start_mark.line + 1)
+
+
+_constructor = yaml.constructor.SafeConstructor()
+
+
+def _scalar_value(node: yaml.Node, file: str) -> Any:
+    if not isinstance(node, yaml.ScalarNode):
+        raise _at(node, file).error(f"expected a single value, got a {_kind(node)}")
+    return _constructor.construct_object(node, deep=True)
+
+
+def _kind(node: yaml.Node) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "list"
+    return "value"
+
+
+def scalar(*types: type, choices: tuple[Any, ...] | None = None, nullable: bool = False) -> Check:
+    names = " or ".join(t.__name__ for t in types)
+
+    def check(node: yaml.Node, file: str) -> Any:
+        value = _scalar_value(node, file)
+        if value is None and nullable:
+            return None
+        if isinstance(value, bool) and bool not in types:
+            raise _at(node, file).error(f"expected {names}, got {value!r}")
+        if not isinstance(value, types):
+            raise _at(node, file).error(f"expected {names}, got {value!r}")
+        if choices is not None and value not in choices:
+            allowed = ", ".join(str(c) for c in choices)
+            raise _at(node, file).error(f"{value!r} is not one of: {allowed}")
+        return value
+
+    return check
+
+
+STR = scalar(str)
+INT = scalar(int)
+BOOL = scalar(bool)
+
+
+def listof(item: Check) -> Check:
+    def check(node: yaml.Node, file: str) -> LList:
+        if not isinstance(node, yaml.SequenceNode):
+            raise _at(node, file).error(f"expected a list, got a {_kind(node)}")
+        out = LList(item(child, file) for child in node.value)
+        out.where = _at(node, file)
+        return out
+
+    return check
+
+
+def _pairs(node: yaml.Node, file: str) -> list[tuple[str, yaml.Node, yaml.Node]]:
+    if not isinstance(node, yaml.MappingNode):
+        raise _at(node, file).error(f"expected a mapping, got a {_kind(node)}")
+    seen: set[str] = set()
+    pairs = []
+    for key_node, value_node in node.value:
+        key = _scalar_value(key_node, file)
+        key = str(key)
+        if key in seen:
+            raise _at(key_node, file).error(f"duplicate key {key!r}")
+        seen.add(key)
+        pairs.append((key, key_node, value_node))
+    return pairs
+
+
+def mapof(value: Check) -> Check:
+    def check(node: yaml.Node, file: str) -> LDict:
+        out = LDict()
+        out.where = _at(node, file)
+        out.key_where = {}
+        for key, key_node, value_node in _pairs(node, file):
+            out[key] = value(value_node, file)
+            out.key_where[key] = _at(key_node, file)
+        return out
+
+    return check
+
+
+@dataclass
+class Obj:
+    """A mapping with known keys: ``required`` must be present, ``optional`` may be."""
+
+    required: Mapping[str, Check] = field(default_factory=dict)
+    optional: Mapping[str, Check] = field(default_factory=dict)
+    nullable: bool = False
+
+    def __call__(self, node: yaml.Node, file: str) -> LDict | None:
+        if self.nullable and isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null"):
+            return None
+        out = LDict()
+        out.where = _at(node, file)
+        out.key_where = {}
+        for key, key_node, value_node in _pairs(node, file):
+            check = self.required.get(key) or self.optional.get(key)
+            if check is None:
+                known = ", ".join(sorted([*self.required, *self.optional]))
+                raise _at(key_node, file).error(f"unknown key {key!r} (known: {known})")
+            out[key] = check(value_node, file)
+            out.key_where[key] = _at(key_node, file)
+        for key in self.required:
+            if key not in out:
+                raise out.where.error(f"missing required key {key!r}")
+        return out
+
+
+def any_of(*checks: Check) -> Check:
+    """The first check that accepts the node; the last one's error otherwise."""
+
+    def check(node: yaml.Node, file: str) -> Any:
+        error: SpecError | None = None
+        for c in checks:
+            try:
+                return c(node, file)
+            except SpecError as exc:
+                error = exc
+        assert error is not None
+        raise error
+
+    return check
+
+
+def load(path: Path, shape: Check, display: str) -> Any:
+    """Parse ``path`` and check it against ``shape``; errors name ``display`` and the line."""
+    try:
+        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark else 0
+        raise SpecError(f"{display}:{line}: YAML syntax: {exc.problem}") from None
+    if node is None:
+        raise SpecError(f"{display}:1: the file is empty")
+    return shape(node, display)

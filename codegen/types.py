@@ -1,0 +1,169 @@
+"""How spec types become Python annotations, converter expressions and param descriptors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from codegen.spec import Model, Param, Spec, TypeRef, snake
+
+_PY = {
+    "string": "str",
+    "int": "int",
+    "long": "int",
+    "decimal": "Decimal",
+    "bool": "bool",
+    "json": "Any",
+}
+_CONV = {
+    "string": "string",
+    "int": "integer",
+    "long": "integer",
+    "decimal": "dec",
+    "bool": "boolean",
+}
+
+
+@dataclass
+class Imports:
+    """The names a module needs: ``module -> {names}``, plus plain ``import x`` lines."""
+
+    names: dict[str, set[str]] = field(default_factory=dict)
+
+    def add(self, module: str, name: str) -> str:
+        self.names.setdefault(module, set()).add(name)
+        return name
+
+    def lines(self, skip_module: str | None = None) -> list[str]:
+        out = []
+        for module in sorted(self.names):
+            if module == skip_module:
+                continue
+            names = ", ".join(sorted(self.names[module]))
+            out.append(f"from {module} import {names}")
+        return out
+
+
+class TypeMap:
+    """Type questions about one spec, answered for one module at a time (its imports)."""
+
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+        self.package = f"cambist.{spec.id}"
+
+    def model_module(self, name: str) -> str:
+        owner = self.spec.models.get(name) or self.spec.enums[name]
+        return f"{self.package}.models.{owner.group}"
+
+    def convert_module(self, name: str) -> str:
+        return f"{self.package}._convert.{self.spec.models[name].group}"
+
+    @staticmethod
+    def structure_name(model: str) -> str:
+        return f"structure_{snake(model)}"
+
+    @staticmethod
+    def unstructure_name(model: str) -> str:
+        return f"unstructure_{snake(model)}"
+
+    # -- annotations ------------------------------------------------------------------------
+
+    def py(self, t: TypeRef, imports: Imports, *, param: bool = False) -> str:
+        """The annotation for a value of type ``t`` (``param``: as a method argument)."""
+        if t.item is not None:
+            inner = self.py(t.item, imports, param=param)
+            if param:
+                imports.add("collections.abc", "Sequence")
+                return f"Sequence[{inner}]"
+            return f"list[{inner}]"
+        if t.name in _PY:
+            if t.name == "decimal":
+                imports.add("decimal", "Decimal")
+            if t.name == "json":
+                imports.add("typing", "Any")
+            return _PY[t.name]
+        imports.add(self.model_module(t.name), t.name)
+        if param and t.name in self.spec.enums:
+            imports.add("typing", "Literal")
+            literals = ", ".join(repr(v.value) for v in self.spec.enums[t.name].values)
+            return f"{t.name} | Literal[{literals}]"
+        return t.name
+
+    # -- reading wire values ---------------------------------------------------------------
+
+    def conv(self, t: TypeRef, var: str, imports: Imports, here: str, depth: int = 0) -> str:
+        """An expression turning the wire value ``var`` into a value of type ``t``."""
+        if t.item is not None:
+            item = f"x{depth}" if depth else "x"
+            inner = self.conv(t.item, item, imports, here, depth + 1)
+            if inner == item:
+                return f"_c.items({var})"
+            return f"[{inner} for {item} in _c.items({var})]"
+        if t.name == "json":
+            return var
+        if t.name in _CONV:
+            return f"_c.{_CONV[t.name]}({var})"
+        if t.name in self.spec.enums:
+            imports.add(self.model_module(t.name), t.name)
+            return f"_c.enum_member({t.name}, {var})"
+        fn = self.structure_name(t.name)
+        if self.convert_module(t.name) != here:
+            imports.add(self.convert_module(t.name), fn)
+        return f"{fn}({var})"
+
+    def opt_conv(self, t: TypeRef, var: str, imports: Imports, here: str) -> str:
+        """As :meth:`conv` for a field that may be absent (or null, or "" for scalars)."""
+        if t.item is None and t.name in _CONV:
+            return f"_c.opt_{_CONV[t.name]}({var})"
+        if t.item is None and t.name in self.spec.enums:
+            imports.add(self.model_module(t.name), t.name)
+            return f"_c.opt_enum_member({t.name}, {var})"
+        if t.name == "json":
+            return var
+        return f"None if (v := {var}) is None else {self.conv(t, 'v', imports, here)}"
+
+    # -- sending ---------------------------------------------------------------------------
+
+    def param_descriptor(self, p: Param, imports: Imports, here: str) -> str:
+        """The ``Param(...)`` source for a param or input-model field."""
+        t = p.type
+        item = t.item
+        base = item if item is not None else t
+        kind = self.kind(t)
+        args = [repr(p.py), repr(p.wire), repr(t.text()), repr(kind)]
+        if p.required is not False:
+            args.append(f"required={p.required!r}")
+        if item is not None:
+            args.append(f"item_kind={self.kind(item)!r}")
+        if base.name in self.spec.enums:
+            imports.add(self.model_module(base.name), base.name)
+            args.append(f"enum={base.name}")
+        if base.name in self.spec.models:
+            fn = self.unstructure_name(base.name)
+            if self.convert_module(base.name) != here:
+                imports.add(self.convert_module(base.name), fn)
+            args.append(f"to_wire={fn}")
+        if p.minimum is not None:
+            args.append(f"minimum={str(p.minimum)!r}")
+        if p.maximum is not None:
+            args.append(f"maximum={str(p.maximum)!r}")
+        if p.in_query:
+            args.append("in_query=True")
+        if p.body:
+            args.append("body=True")
+        return f"Param({', '.join(args)})"
+
+    def kind(self, t: TypeRef) -> str:
+        if t.item is not None:
+            return "list"
+        if t.name in self.spec.enums:
+            return "enum"
+        if t.name in self.spec.models:
+            return "model"
+        return t.name
+
+    def models_used(self, t: TypeRef) -> list[Model]:
+        base = t
+        while base.item is not None:
+            base = base.item
+        model = self.spec.models.get(base.name)
+        return [model] if model else []
