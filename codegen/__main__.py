@@ -23,8 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "generated"
 
 
-def build(root: Path, target: Path) -> None:
-    """Render every file into ``target`` (emptied first) and format it with ruff."""
+def build(root: Path, target: Path, config: Path = ROOT / "pyproject.toml") -> None:
+    """Render ``root/specs`` into ``target`` (emptied first) and format it with ruff (its
+    settings from ``config``)."""
     specs = load_all(root / "specs", root)
     files = package_files(specs, root)
     if target.exists():
@@ -33,13 +34,11 @@ def build(root: Path, target: Path) -> None:
         path = target / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    config = ["--config", str(root / "pyproject.toml")]
+    options = ["--quiet", "--config", str(config)]
     ruff = [sys.executable, "-m", "ruff"]
-    subprocess.run(
-        [*ruff, "check", "--fix-only", "--select", "I,F401,UP", "--quiet", *config, str(target)],
-        check=True,
-    )
-    subprocess.run([*ruff, "format", "--quiet", *config, str(target)], check=True)
+    fix = ["check", "--fix-only", "--select", "I,F401,UP"]
+    subprocess.run([*ruff, *fix, *options, str(target)], check=True)
+    subprocess.run([*ruff, "format", *options, str(target)], check=True)
 
 
 def _tree(root: Path) -> dict[str, bytes]:

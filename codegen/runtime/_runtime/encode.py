@@ -59,7 +59,7 @@ def _enum_value(enum_cls: type[enum.Enum] | None, value: object) -> str | int:
     members: Mapping[Any, Any] = enum_cls._value2member_map_
     if value in members and members[value]._name_ in enum_cls.__members__:
         return value  # type: ignore[return-value]
-    allowed = ", ".join(str(v) for v in enum_cls.__members__.values())
+    allowed = ", ".join(str(m.value) for m in enum_cls.__members__.values())
     raise _Invalid(f"{value!r} is not one of {allowed}")
 
 

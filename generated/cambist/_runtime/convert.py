@@ -37,6 +37,9 @@ class OpenEnum(enum.Enum):
     are ``"NEW_STATUS"``; it is not among the listed members.
     """
 
+    def __str__(self) -> str:
+        return str(self._value_)
+
     @classmethod
     def _missing_(cls, value: object) -> Any:
         base = str if issubclass(cls, str) else int if issubclass(cls, int) else None

@@ -21,7 +21,7 @@ import orjson
 from cambist import errors
 from cambist._runtime import convert
 from cambist._runtime.clock import ServerClock
-from cambist._runtime.encode import encode_params, urlencode
+from cambist._runtime.encode import encode_params, scalar, urlencode
 from cambist._runtime.endpoint import Endpoint, Exchange, Security
 from cambist._runtime.errormap import ErrorMap, normalize_code
 from cambist._runtime.response import RawResponse
@@ -98,7 +98,7 @@ class Core:
         if ep.client_order_id and isinstance(body, list):
             ids = self._fill_items(ep.client_order_id, body)
         if opts.extra_params:
-            extra = [(k, str(v)) for k, v in opts.extra_params.items()]
+            extra = [(k, scalar("any", v)) for k, v in opts.extra_params.items()]
             (main if ep.params_in == "form" else query).extend(extra)
         security = self.exchange.security[ep.security]
         if (security.api_key or security.signed) and self.credentials is None:

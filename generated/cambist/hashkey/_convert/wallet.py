@@ -74,7 +74,6 @@ def structure_withdraw_order(d: Any) -> WithdrawOrder:
         _c.string(d["coinName"]),  # coin_name
         _c.string(d["address"]),  # address
         _c.dec(d["quantity"]),  # quantity
-        _c.dec(d["arriveQuantity"]),  # arrive_quantity
         _c.enum_member(WithdrawStatus, d["status"]),  # status
         _c.string(d["txId"]),  # tx_id
         _c.string(d["addressUrl"]),  # address_url
@@ -84,4 +83,5 @@ def structure_withdraw_order(d: Any) -> WithdrawOrder:
         _c.string(d["remark"]),  # remark
         _c.string(d["platform"]),  # platform
         _c.string(d["memo"]),  # memo
+        _c.opt_dec(d.get("arriveQuantity")),  # arrive_quantity
     )

@@ -163,7 +163,6 @@ class WithdrawOrder:
         coin_name: Coin Name
         address: Withdrawal Address
         quantity: Withdrawal amount entered by the user
-        arrive_quantity: Net amount received
         status: Status
         tx_id: Transaction ID
         address_url: Withdrawal address URL (Same as address)
@@ -174,6 +173,7 @@ class WithdrawOrder:
         platform: Network name
         memo: Memo required for some coins and networks when withdrawal. Only supports
             letters and numbers. Maximum of 20 characters.
+        arrive_quantity: Net amount received
     """
 
     time: int
@@ -183,7 +183,6 @@ class WithdrawOrder:
     coin_name: str
     address: str
     quantity: Decimal
-    arrive_quantity: Decimal
     status: WithdrawStatus
     tx_id: str
     address_url: str
@@ -193,3 +192,4 @@ class WithdrawOrder:
     remark: str
     platform: str
     memo: str
+    arrive_quantity: Decimal | None = None

@@ -1,0 +1,95 @@
+"""Bad input raises RequestValidationError before anything is sent; good input is encoded
+exactly (plain-notation decimals, enums by value)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from cambist.errors import RequestValidationError
+from cambist.hashkey import HashKey
+from cambist.hashkey.models import BatchOrderRequest, OrderSide, OrderType
+from tests.loopback import LoopbackServer
+
+ORDER = "/api/v1.1/spot/order"
+GOOD: dict[str, Any] = {"symbol": "BTCUSDT", "side": OrderSide.BUY, "type": OrderType.LIMIT,
+                        "quantity": Decimal("0.01"), "price": Decimal("85000")}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"symbol": None}, "symbol is required"),
+        ({"side": "HOLD"}, "side: 'HOLD' is not one of BUY, SELL"),
+        ({"type": OrderSide.BUY}, "expected a OrderType"),
+        ({"price": Decimal("-1")}, "price: must be at least 0"),
+        ({"price": Decimal("NaN")}, "not a finite number"),
+        ({"price": Decimal("Infinity")}, "not a finite number"),
+        ({"price": 85000.5}, "expected a Decimal, int or str, got float"),
+        ({"price": "12abc"}, "is not a decimal number"),
+        ({"price": None}, "price is required when type is LIMIT"),
+        ({"type": "MARKET", "price": None, "quantity": None}, "one of quantity / amount"),
+        ({"type": "MARKET", "price": None, "amount": Decimal(5)}, "only one of quantity / amount"),
+    ],
+)
+def test_bad_input_is_refused_before_sending(
+    hk: HashKey, server: LoopbackServer, change: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(RequestValidationError, match=message.replace("(", r"\(")) as info:
+        hk.spot.create_order(**{**GOOD, **change})
+    assert info.value.endpoint == "spot.create_order"
+    assert server.received == []  # not even the clock was asked
+
+
+def test_limits_and_types(hk: HashKey, server: LoopbackServer) -> None:
+    with pytest.raises(RequestValidationError, match="limit: must be at most 1000"):
+        hk.spot.list_open_orders(limit=1001)
+    with pytest.raises(RequestValidationError, match="limit: expected an int, got bool"):
+        hk.spot.list_open_orders(limit=True)
+    with pytest.raises(RequestValidationError, match="ids: must not be empty"):
+        hk.spot.cancel_orders_by_ids(ids=[])
+    with pytest.raises(RequestValidationError, match="BatchOrderRequest.price is required|price"):
+        hk.spot.create_batch_orders(
+            orders=[BatchOrderRequest(symbol="BTCUSD", side="SELL", type="LIMIT", quantity=1)]
+        )
+    assert server.received == []
+
+
+def test_signed_call_without_credentials(server: LoopbackServer) -> None:
+    with HashKey(base_url=server.url) as anonymous:
+        with pytest.raises(RequestValidationError, match="needs credentials"):
+            anonymous.spot.list_open_orders()
+        assert anonymous.market.get_depth(symbol="BTCUSDT").bids  # public works
+    assert [r.path for r in server.received] == ["/quote/v1/depth"]
+
+
+def test_values_go_out_exactly(hk: HashKey, server: LoopbackServer) -> None:
+    hk.spot.create_order(
+        symbol="BTCUSDT", side="SELL", type=OrderType.LIMIT_MAKER, quantity=Decimal("1E-7"),
+        price=Decimal("85000.000"), new_client_order_id="abc/123 x",
+    )
+    sent = server.requests_to(ORDER)[-1]
+    assert sent.params["quantity"] == "0.0000001"  # never 1E-7
+    assert sent.params["price"] == "85000.000"  # as given, trailing zeros kept
+    assert sent.params["side"] == "SELL" and sent.params["type"] == "LIMIT_MAKER"
+    assert "newClientOrderId=abc%2F123%20x" in sent.query
+    hk.spot.cancel_orders_by_ids(ids=["1507155386372816640", "1507155487740667904"])
+    sent = server.requests_to("/api/v1/spot/cancelOrderByIds")[-1]
+    assert sent.params["ids"] == "1507155386372816640,1507155487740667904"
+
+
+def test_batch_body_is_json_with_plain_decimals(hk: HashKey, server: LoopbackServer) -> None:
+    import json
+
+    hk.spot.create_batch_orders(orders=[
+        BatchOrderRequest(symbol="BTCUSD", side=OrderSide.SELL, type=OrderType.LIMIT,
+                          price=Decimal("52000"), quantity=Decimal("1E-2"),
+                          new_client_order_id="123456789"),
+        BatchOrderRequest(symbol="BTCUSD", side="BUY", type="MARKET", amount=Decimal("100")),
+    ])
+    body = json.loads(server.requests_to("/api/v1.1/spot/batchOrders")[-1].body)
+    assert body[0] == {"symbol": "BTCUSD", "side": "SELL", "type": "LIMIT", "price": "52000",
+                       "quantity": "0.01", "newClientOrderId": "123456789"}
+    assert body[1]["amount"] == "100" and len(body[1]["newClientOrderId"]) == 32
