@@ -61,8 +61,12 @@ def check(root: Path) -> int:
     for name in drift:
         if name in fresh and name in current:
             diff = difflib.unified_diff(
-                current[name].decode().splitlines(), fresh[name].decode().splitlines(),
-                f"generated/{name}", f"regenerated/{name}", lineterm="", n=1,
+                current[name].decode().splitlines(),
+                fresh[name].decode().splitlines(),
+                f"generated/{name}",
+                f"regenerated/{name}",
+                lineterm="",
+                n=1,
             )
             print("\n".join(list(diff)[:40]))
         else:
@@ -79,10 +83,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m codegen", description=__doc__.split("\n")[0])
     parser.add_argument("command", nargs="?", default="generate", choices=["generate", "validate"])
     parser.add_argument("--check", action="store_true", help="fail if generated/ is stale")
+    parser.add_argument("--specs", type=Path, help="validate: the specs folder (default specs/)")
     args = parser.parse_args(argv)
     try:
         if args.command == "validate":
-            specs = load_all(ROOT / "specs", ROOT)
+            folder = args.specs.resolve() if args.specs else ROOT / "specs"
+            specs = load_all(folder, folder.parent)
             print(", ".join(f"{s.id}: {len(s.endpoints)} endpoints" for s in specs))
             return 0
         if args.check:

@@ -84,23 +84,34 @@ class ExchangeRenderer:
             header(self.source) + f'"""{spec.exchange["name"]} API resources."""\n'
         )
         out[f"{self.pkg}/_config.py"] = render(
-            "config.py.jinja", h=header(f"{self.source}/exchange.yaml"), spec=spec,
+            "config.py.jinja",
+            h=header(f"{self.source}/exchange.yaml"),
+            spec=spec,
             ex=spec.exchange,
         )
-        resource_list = [
-            (r, class_name(r), eps[0].group) for r, eps in sorted(resources.items())
-        ]
+        resource_list = [(r, class_name(r), eps[0].group) for r, eps in sorted(resources.items())]
         out[f"{self.pkg}/_client.py"] = render(
-            "client.py.jinja", h=header(self.source), spec=spec, ex=spec.exchange,
-            resources=resource_list, pkg=self.types.package,
+            "client.py.jinja",
+            h=header(self.source),
+            spec=spec,
+            ex=spec.exchange,
+            resources=resource_list,
+            pkg=self.types.package,
         )
         out[f"{self.pkg}/_registry.py"] = render(
-            "registry.py.jinja", h=header(self.source), spec=spec, resources=resource_list,
+            "registry.py.jinja",
+            h=header(self.source),
+            spec=spec,
+            resources=resource_list,
             pkg=self.types.package,
         )
         out[f"{self.pkg}/__init__.py"] = render(
-            "package_init.py.jinja", h=header(self.source), spec=spec, ex=spec.exchange,
-            pkg=self.types.package, resources=resource_list,
+            "package_init.py.jinja",
+            h=header(self.source),
+            spec=spec,
+            ex=spec.exchange,
+            pkg=self.types.package,
+            resources=resource_list,
         )
         return out
 
@@ -117,8 +128,12 @@ class ExchangeRenderer:
         for m in models:
             if m.input:
                 fields = [
-                    (p.py, self.types.py(p.type, imports, param=True), p.required is not True,
-                     p.description)
+                    (
+                        p.py,
+                        self.types.py(p.type, imports, param=True),
+                        p.required is not True,
+                        p.description,
+                    )
                     for p in sorted(m.inputs, key=lambda p: p.required is not True)
                 ]
             else:
@@ -134,8 +149,12 @@ class ExchangeRenderer:
         if any(m.row for m in models):
             imports.add("typing", "NamedTuple")
         return render(
-            "models.py.jinja", h=header(self._group_source(group)), group=group,
-            imports=imports.lines(skip_module=module), enums=enums, models=rendered_models,
+            "models.py.jinja",
+            h=header(self._group_source(group)),
+            group=group,
+            imports=imports.lines(skip_module=module),
+            enums=enums,
+            models=rendered_models,
             exchange=spec.exchange["name"],
         )
 
@@ -163,8 +182,10 @@ class ExchangeRenderer:
             for index, f in enumerate(self._ordered(m)):
                 wire = f"r[{index}]" if m.row else f"d[{f.wire!r}]"
                 if f.optional:
-                    wire = f"r[{index}] if len(r) > {index} else None" if m.row else (
-                        f"d.get({f.wire!r})"
+                    wire = (
+                        f"r[{index}] if len(r) > {index} else None"
+                        if m.row
+                        else (f"d.get({f.wire!r})")
                     )
                     if m.row:
                         wire = f"({wire})"
@@ -179,18 +200,25 @@ class ExchangeRenderer:
                 imports.add("cambist._runtime.endpoint", "Rule")
         if structures:
             imports.add("typing", "Any")
+        if any(m.row for m, _, _ in structures):
+            imports.add("cambist._runtime.convert", "new_row")
+        if imports.tables:
+            imports.add("cambist._runtime.convert", "members")
         return render(
-            "convert.py.jinja", h=header(self._group_source(group)),
-            imports=imports.lines(skip_module=here), structures=structures,
-            unstructures=unstructures, group=group, convert=bool(structures),
+            "convert.py.jinja",
+            h=header(self._group_source(group)),
+            imports=imports.lines(skip_module=here),
+            structures=structures,
+            unstructures=unstructures,
+            group=group,
+            tables=sorted(imports.tables.items()),
         )
 
     @staticmethod
     def _rule(r: Any) -> str:
         if r.kind == "require":
             return (
-                f"Rule('require', {tuple(r.params)!r}, {r.when_param!r}, "
-                f"{tuple(r.when_values)!r})"
+                f"Rule('require', {tuple(r.params)!r}, {r.when_param!r}, {tuple(r.when_values)!r})"
             )
         return f"Rule({r.kind!r}, {tuple(r.params)!r})"
 
@@ -202,11 +230,17 @@ class ExchangeRenderer:
         for ep in endpoints:
             methods.append(self._method(ep, imports, here))
         groups = sorted({ep.group for ep in endpoints})
+        if imports.tables:
+            imports.add("cambist._runtime.convert", "members")
         return render(
             "resource.py.jinja",
+            tables=sorted(imports.tables.items()),
             h=header(", ".join(self._group_source(g) for g in groups)),
-            resource=resource, cls=class_name(resource), methods=methods,
-            imports=imports.lines(skip_module=here), exchange=self.spec.exchange,
+            resource=resource,
+            cls=class_name(resource),
+            methods=methods,
+            imports=imports.lines(skip_module=here),
+            exchange=self.spec.exchange,
         )
 
     def _method(self, ep: Endpoint, imports: Imports, here: str) -> dict[str, Any]:
@@ -228,7 +262,6 @@ class ExchangeRenderer:
                 imports.add("cambist._runtime.convert", "list_of")
                 parse = f"list_of({fn})"
             else:
-                imports.add("cambist._runtime", "convert as _c")
                 parse = f"lambda d: {types.conv(t, 'd', imports, here)}"
         params = []
         coid = ep.client_order_id
@@ -304,8 +337,12 @@ class ExchangeRenderer:
             names.append((group, group_names))
         every = sorted(n for _, group_names in names for n in group_names)
         return render(
-            "models_init.py.jinja", h=header(self.source), groups=names, every=every,
-            pkg=self.types.package, exchange=self.spec.exchange["name"],
+            "models_init.py.jinja",
+            h=header(self.source),
+            groups=names,
+            every=every,
+            pkg=self.types.package,
+            exchange=self.spec.exchange["name"],
         )
 
 
@@ -314,9 +351,9 @@ def runtime_files() -> dict[str, str]:
     out = {}
     for path in sorted(RUNTIME.rglob("*.py")):
         rel = path.relative_to(RUNTIME)
-        out[f"cambist/{rel.as_posix()}"] = (
-            header(f"codegen/runtime/{rel.as_posix()}") + path.read_text(encoding="utf-8")
-        )
+        out[f"cambist/{rel.as_posix()}"] = header(
+            f"codegen/runtime/{rel.as_posix()}"
+        ) + path.read_text(encoding="utf-8")
     return out
 
 
@@ -324,7 +361,8 @@ def package_files(specs: list[Spec], root: Path) -> dict[str, str]:
     """Every file of ``generated/``, unformatted."""
     out = runtime_files()
     out["cambist/__init__.py"] = render(
-        "cambist_init.py.jinja", h=header("codegen/templates/cambist_init.py.jinja"),
+        "cambist_init.py.jinja",
+        h=header("codegen/templates/cambist_init.py.jinja"),
         specs=specs,
     )
     out["cambist/py.typed"] = ""

@@ -362,7 +362,7 @@ def _rules(items: list[LDict], wires: set[str], owner: str) -> list[Rule]:
         else:
             if len(r["when"]) != 1:
                 raise r.where.error("`when` names exactly one param")
-            (when_param, values), = r["when"].items()
+            ((when_param, values),) = r["when"].items()
             names = [r["require"], when_param]
             rule = Rule("require", [r["require"]], when_param, [str(v) for v in values])
         for name in names:
@@ -384,9 +384,7 @@ def load_spec(folder: Path, root: Path) -> Spec:
     head = load(exchange_file, EXCHANGE_SHAPE, display(exchange_file))
     exchange: LDict = head["exchange"]
     errors = [
-        ErrorRow(
-            str(e["code"]), e["kind"], e["message"], e.get("http"), e.get("description", "")
-        )
+        ErrorRow(str(e["code"]), e["kind"], e["message"], e.get("http"), e.get("description", ""))
         for e in head.get("errors", [])
     ]
     models: dict[str, Model] = {}
@@ -411,8 +409,14 @@ def load_spec(folder: Path, root: Path) -> Spec:
         for name, m in section.get("models", {}).items():
             where = section["models"].key_where[name]
             _unique(name, where, models, enums)
-            model = Model(name, group, m.get("description", ""), where,
-                          row=m.get("row", False), input=m.get("input", False))
+            model = Model(
+                name,
+                group,
+                m.get("description", ""),
+                where,
+                row=m.get("row", False),
+                input=m.get("input", False),
+            )
             if model.input:
                 model.inputs = _params(m["fields"], where)
                 model.rules = _rules(m.get("rules", []), {p.wire for p in model.inputs}, name)
@@ -465,8 +469,14 @@ def _fields(items: list[LDict]) -> list[Field]:
             raise f.where.error(f"Python name {py!r} is used twice")
         seen.add(py)
         fields.append(
-            Field(f["name"], py, parse_type(f["type"], f.key_where["type"]),
-                  f.get("optional", False), f.get("description", ""), f.where)
+            Field(
+                f["name"],
+                py,
+                parse_type(f["type"], f.key_where["type"]),
+                f.get("optional", False),
+                f.get("description", ""),
+                f.where,
+            )
         )
     return fields
 

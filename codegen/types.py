@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from codegen.spec import Model, Param, Spec, TypeRef, snake
@@ -14,6 +15,7 @@ _PY = {
     "bool": "bool",
     "json": "Any",
 }
+_RUNTIME = "cambist._runtime.convert"
 _CONV = {
     "string": "string",
     "int": "integer",
@@ -28,6 +30,7 @@ class Imports:
     """The names a module needs: ``module -> {names}``, plus plain ``import x`` lines."""
 
     names: dict[str, set[str]] = field(default_factory=dict)
+    tables: dict[str, str] = field(default_factory=dict)  # enum tables: constant -> enum
 
     def add(self, module: str, name: str) -> str:
         self.names.setdefault(module, set()).add(name)
@@ -95,16 +98,24 @@ class TypeMap:
         if t.item is not None:
             item = f"x{depth}" if depth else "x"
             inner = self.conv(t.item, item, imports, here, depth + 1)
+            items = imports.add(_RUNTIME, "items")
             if inner == item:
-                return f"_c.items({var})"
-            return f"[{inner} for {item} in _c.items({var})]"
+                return f"{items}({var})"
+            call = re.fullmatch(rf"(\w+)\({item}\)", inner)
+            if call:  # one function per element: map() skips the comprehension's bytecode
+                return f"list(map({call.group(1)}, {items}({var})))"
+            return f"[{inner} for {item} in {items}({var})]"
         if t.name == "json":
             return var
         if t.name in _CONV:
-            return f"_c.{_CONV[t.name]}({var})"
+            return f"{imports.add(_RUNTIME, _CONV[t.name])}({var})"
         if t.name in self.spec.enums:
             imports.add(self.model_module(t.name), t.name)
-            return f"_c.enum_member({t.name}, {var})"
+            imports.add(_RUNTIME, "enum_member")
+            table = "_" + snake(t.name).upper()
+            imports.tables[table] = t.name
+            # a dict look-up first; the function only for values it does not know
+            return f"{table}.get({var}) or enum_member({t.name}, {var})"
         fn = self.structure_name(t.name)
         if self.convert_module(t.name) != here:
             imports.add(self.convert_module(t.name), fn)
@@ -113,10 +124,10 @@ class TypeMap:
     def opt_conv(self, t: TypeRef, var: str, imports: Imports, here: str) -> str:
         """As :meth:`conv` for a field that may be absent (or null, or "" for scalars)."""
         if t.item is None and t.name in _CONV:
-            return f"_c.opt_{_CONV[t.name]}({var})"
+            return f"{imports.add(_RUNTIME, 'opt_' + _CONV[t.name])}({var})"
         if t.item is None and t.name in self.spec.enums:
             imports.add(self.model_module(t.name), t.name)
-            return f"_c.opt_enum_member({t.name}, {var})"
+            return f"{imports.add(_RUNTIME, 'opt_enum_member')}({t.name}, {var})"
         if t.name == "json":
             return var
         return f"None if (v := {var}) is None else {self.conv(t, 'v', imports, here)}"

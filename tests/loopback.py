@@ -78,8 +78,10 @@ class LoopbackServer:
                     self.close_connection = True
                     self.connection.shutdown(2)
                     return
-                payload = reply.body if isinstance(reply.body, bytes) else (
-                    b"" if reply.body is None else json.dumps(reply.body).encode()
+                payload = (
+                    reply.body
+                    if isinstance(reply.body, bytes)
+                    else (b"" if reply.body is None else json.dumps(reply.body).encode())
                 )
                 self.send_response(reply.status)
                 self.send_header("Content-Type", "application/json")

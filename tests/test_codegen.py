@@ -46,7 +46,9 @@ def test_generated_fake_client_works(tmp_path: Path) -> None:
     build(GOLDEN, tmp_path / "out")
     result = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "-p", "cambist.fakex"],
-        cwd=tmp_path / "out", capture_output=True, text=True,
+        cwd=tmp_path / "out",
+        capture_output=True,
+        text=True,
         env={**os.environ, "MYPYPATH": str(tmp_path / "out")},
     )
     assert result.returncode == 0, result.stdout
@@ -59,8 +61,9 @@ def test_generation_is_deterministic(tmp_path: Path) -> None:
 
 
 def test_check_passes_on_a_clean_tree() -> None:
-    result = subprocess.run([sys.executable, "-m", "codegen", "--check"], cwd=ROOT,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "codegen", "--check"], cwd=ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "up to date" in result.stdout
 
@@ -134,8 +137,14 @@ def test_cli_reports_spec_errors(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("wire", "py"),
-    [("clientOrderId", "client_order_id"), ("b", "b"), ("24hr", "f_24hr"), ("from", "from_"),
-     ("maxWIthdrawQuantity", "max_w_ithdraw_quantity"), ("isBuyerMaker", "is_buyer_maker")],
+    [
+        ("clientOrderId", "client_order_id"),
+        ("b", "b"),
+        ("24hr", "f_24hr"),
+        ("from", "from_"),
+        ("maxWIthdrawQuantity", "max_w_ithdraw_quantity"),
+        ("isBuyerMaker", "is_buyer_maker"),
+    ],
 )
 def test_snake_case(wire: str, py: str) -> None:
     assert snake(wire) == py

@@ -30,8 +30,11 @@ def fast(hk: HashKey) -> Iterator[HashKey]:
 
 def _order(client: HashKey) -> object:
     return client.spot.create_order(
-        symbol="BTCUSDT", side=OrderSide.BUY, type=OrderType.LIMIT,
-        quantity=Decimal("0.01"), price=Decimal("85000"),
+        symbol="BTCUSDT",
+        side=OrderSide.BUY,
+        type=OrderType.LIMIT,
+        quantity=Decimal("0.01"),
+        price=Decimal("85000"),
     )
 
 
@@ -102,8 +105,12 @@ def test_order_timeout_after_sending_is_unknown(fast: HashKey, server: LoopbackS
     server.queue("POST", ORDER, Reply(200, {}, delay=0.5))
     with pytest.raises(errors.ExecutionStatusUnknownError) as info:
         fast.spot.create_order(
-            symbol="BTCUSDT", side="BUY", type="MARKET", amount=Decimal(10),
-            new_client_order_id="my-id-1", timeout=0.1,
+            symbol="BTCUSDT",
+            side="BUY",
+            type="MARKET",
+            amount=Decimal(10),
+            new_client_order_id="my-id-1",
+            timeout=0.1,
         )
     assert info.value.client_order_id == "my-id-1"
     assert isinstance(info.value.__cause__, httpx.ReadTimeout)
@@ -120,8 +127,11 @@ def test_read_timeout_is_retried_then_raised(fast: HashKey, server: LoopbackServ
 def test_429_is_retried_with_the_same_client_order_id(
     fast: HashKey, server: LoopbackServer
 ) -> None:
-    server.queue("POST", ORDER, Reply(429, {"code": "0003", "msg": "Rate limit exceeded"},
-                                      headers={"Retry-After": "0"}))
+    server.queue(
+        "POST",
+        ORDER,
+        Reply(429, {"code": "0003", "msg": "Rate limit exceeded"}, headers={"Retry-After": "0"}),
+    )
     order = _order(fast)
     sent = server.requests_to(ORDER)
     assert len(sent) == 2
@@ -130,8 +140,15 @@ def test_429_is_retried_with_the_same_client_order_id(
 
 
 def test_429_retry_after_is_honoured_and_reported(fast: HashKey, server: LoopbackServer) -> None:
-    server.queue("GET", OPEN_ORDERS, *[Reply(429, {"code": "0003", "msg": "Rate limit exceeded"},
-                                             headers={"Retry-After": "3600"})])
+    server.queue(
+        "GET",
+        OPEN_ORDERS,
+        *[
+            Reply(
+                429, {"code": "0003", "msg": "Rate limit exceeded"}, headers={"Retry-After": "3600"}
+            )
+        ],
+    )
     with pytest.raises(errors.RateLimitError) as info:
         fast.spot.list_open_orders()  # an hour is longer than the client will wait
     assert info.value.retry_after == 3600
@@ -139,8 +156,11 @@ def test_429_retry_after_is_honoured_and_reported(fast: HashKey, server: Loopbac
 
 
 def test_418_is_never_retried_and_says_until_when(fast: HashKey, server: LoopbackServer) -> None:
-    server.queue("GET", OPEN_ORDERS, Reply(418, {"code": -1003, "msg": "banned"},
-                                           headers={"Retry-After": "120"}))
+    server.queue(
+        "GET",
+        OPEN_ORDERS,
+        Reply(418, {"code": -1003, "msg": "banned"}, headers={"Retry-After": "120"}),
+    )
     before = datetime.now(UTC)
     with pytest.raises(errors.IPBannedError) as info:
         fast.spot.list_open_orders()
@@ -150,8 +170,9 @@ def test_418_is_never_retried_and_says_until_when(fast: HashKey, server: Loopbac
 
 
 def test_connection_refused_is_retried_then_raised() -> None:
-    with HashKey(api_key=API_KEY, api_secret=API_SECRET, base_url="http://127.0.0.1:9",
-                 time_sync=False) as hk:
+    with HashKey(
+        api_key=API_KEY, api_secret=API_SECRET, base_url="http://127.0.0.1:9", time_sync=False
+    ) as hk:
         hk._core.retry = RetryPolicy(max_retries=2, backoff_base=0.001)
         with pytest.raises(errors.APIConnectionError):
             hk.market.get_depth(symbol="BTCUSDT")
@@ -191,8 +212,13 @@ def test_rejected_timestamp_resyncs_once_and_resends(hk: HashKey, server: Loopba
     hk._core.clock.offset_ms = 0
     hk._core.clock.synced_at = time.time()  # looks fresh, but the server's clock moved
     server.routes[("GET", "/api/v1/time")] = _skewed_time(30_000)
-    server.queue("POST", ORDER, Reply(400, {"code": "-1021", "msg": "Timestamp for this "
-                                            "request is outside of the recvWindow"}))
+    server.queue(
+        "POST",
+        ORDER,
+        Reply(
+            400, {"code": "-1021", "msg": "Timestamp for this request is outside of the recvWindow"}
+        ),
+    )
     _order(hk)
     first, second = server.requests_to(ORDER)
     assert first.params["newClientOrderId"] == second.params["newClientOrderId"]
@@ -201,8 +227,9 @@ def test_rejected_timestamp_resyncs_once_and_resends(hk: HashKey, server: Loopba
 
 
 def test_rejected_timestamp_twice_raises(hk: HashKey, server: LoopbackServer) -> None:
-    reject = Reply(400, {"code": -1021, "msg": "Timestamp for this request is outside of the "
-                                               "recvWindow"})
+    reject = Reply(
+        400, {"code": -1021, "msg": "Timestamp for this request is outside of the recvWindow"}
+    )
     server.queue("GET", OPEN_ORDERS, reject, reject)
     with pytest.raises(errors.TimestampError):
         hk.spot.list_open_orders()

@@ -79,7 +79,8 @@ def test_batch_result_and_int_enum() -> None:
         hashkey_examples()[("POST", "/api/v1.1/spot/batchOrders")][0],
     )
     assert [r.order.order_id for r in result.result] == [
-        "1563289422480390912", "1563289422622997248"
+        "1563289422480390912",
+        "1563289422622997248",
     ]
     deposits = _parse(
         "wallet.list_deposits", hashkey_examples()[("GET", "/api/v1/account/depositOrders")][0]

@@ -31,8 +31,12 @@ def test_logs_and_errors_hide_secrets(
 ) -> None:
     hk._core.retry = RetryPolicy(backoff_base=0.001)
     caplog.set_level(logging.DEBUG)
-    server.queue("GET", "/api/v1/spot/openOrders", Reply(503, b""),
-                 Reply(400, {"code": "0001", "msg": "Incorrect signature"}))
+    server.queue(
+        "GET",
+        "/api/v1/spot/openOrders",
+        Reply(503, b""),
+        Reply(400, {"code": "0001", "msg": "Incorrect signature"}),
+    )
     with pytest.raises(errors.AuthenticationError) as info:
         hk.spot.list_open_orders()
     server.queue("POST", "/api/v1.1/spot/order", Reply(500, b""))

@@ -28,7 +28,10 @@ def doc_client(server: LoopbackServer) -> Iterator[HashKey]:
     """A client with the document's credentials, clock fixed at the example's timestamp."""
     server.route("POST", "/api/v1/spot/order", {})
     with HashKey(
-        api_key=DOC_KEY, api_secret=DOC_SECRET, base_url=server.url, recv_window=5000,
+        api_key=DOC_KEY,
+        api_secret=DOC_SECRET,
+        base_url=server.url,
+        recv_window=5000,
         time_sync=False,
     ) as client:
         client._core.clock = ServerClock(now=lambda: DOC_TIMESTAMP_S)
@@ -71,13 +74,19 @@ def test_example_3_mixed_query_and_body(doc_client: HashKey, server: LoopbackSer
     """totalParams = query string immediately followed by the body, no '&' between."""
     core = doc_client._core
     ep: Endpoint[None] = Endpoint(
-        name="example", method="POST", path="/api/v1/spot/order", security="TRADE",
-        weight=1, safe=False, params_in="form",
+        name="example",
+        method="POST",
+        path="/api/v1/spot/order",
+        security="TRADE",
+        weight=1,
+        safe=False,
+        params_in="form",
     )
     query = [(k, PARAMS[k]) for k in ("symbol", "side", "type", "timeInForce")]
     body = [(k, PARAMS[k]) for k in ("quantity", "price")]
-    request = core.build_request(ep, core.exchange.security["TRADE"], query, body, None,
-                                 CallOptions())
+    request = core.build_request(
+        ep, core.exchange.security["TRADE"], query, body, None, CallOptions()
+    )
     assert request.url.query.decode() == "symbol=ETHBTC&side=BUY&type=LIMIT&timeInForce=GTC"
     assert request.content == (
         b"quantity=1&price=0.1&recvWindow=5000&timestamp=1538323200000&signature=" + SIG_3.encode()
@@ -94,7 +103,5 @@ def test_batch_orders_sign_query_then_json_body(hk: HashKey, server: LoopbackSer
     sent = server.requests_to("/api/v1.1/spot/batchOrders")[-1]
     query, _, signature = sent.query.rpartition("&signature=")
     assert query.startswith("timestamp=")
-    expected = Credentials("k", "test-api-secret-abcdefghijklmnop").sign(
-        query.encode() + sent.body
-    )
+    expected = Credentials("k", "test-api-secret-abcdefghijklmnop").sign(query.encode() + sent.body)
     assert signature == expected

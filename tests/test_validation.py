@@ -14,8 +14,13 @@ from cambist.hashkey.models import BatchOrderRequest, OrderSide, OrderType
 from tests.loopback import LoopbackServer
 
 ORDER = "/api/v1.1/spot/order"
-GOOD: dict[str, Any] = {"symbol": "BTCUSDT", "side": OrderSide.BUY, "type": OrderType.LIMIT,
-                        "quantity": Decimal("0.01"), "price": Decimal("85000")}
+GOOD: dict[str, Any] = {
+    "symbol": "BTCUSDT",
+    "side": OrderSide.BUY,
+    "type": OrderType.LIMIT,
+    "quantity": Decimal("0.01"),
+    "price": Decimal("85000"),
+}
 
 
 @pytest.mark.parametrize(
@@ -50,7 +55,10 @@ def test_limits_and_types(hk: HashKey, server: LoopbackServer) -> None:
         hk.spot.list_open_orders(limit=True)
     with pytest.raises(RequestValidationError, match="ids: must not be empty"):
         hk.spot.cancel_orders_by_ids(ids=[])
-    with pytest.raises(RequestValidationError, match="BatchOrderRequest.price is required|price"):
+    with pytest.raises(
+        RequestValidationError,
+        match="orders: BatchOrderRequest: price is required when type is LIMIT",
+    ):
         hk.spot.create_batch_orders(
             orders=[BatchOrderRequest(symbol="BTCUSD", side="SELL", type="LIMIT", quantity=1)]
         )
@@ -67,8 +75,12 @@ def test_signed_call_without_credentials(server: LoopbackServer) -> None:
 
 def test_values_go_out_exactly(hk: HashKey, server: LoopbackServer) -> None:
     hk.spot.create_order(
-        symbol="BTCUSDT", side="SELL", type=OrderType.LIMIT_MAKER, quantity=Decimal("1E-7"),
-        price=Decimal("85000.000"), new_client_order_id="abc/123 x",
+        symbol="BTCUSDT",
+        side="SELL",
+        type=OrderType.LIMIT_MAKER,
+        quantity=Decimal("1E-7"),
+        price=Decimal("85000.000"),
+        new_client_order_id="abc/123 x",
     )
     sent = server.requests_to(ORDER)[-1]
     assert sent.params["quantity"] == "0.0000001"  # never 1E-7
@@ -83,13 +95,26 @@ def test_values_go_out_exactly(hk: HashKey, server: LoopbackServer) -> None:
 def test_batch_body_is_json_with_plain_decimals(hk: HashKey, server: LoopbackServer) -> None:
     import json
 
-    hk.spot.create_batch_orders(orders=[
-        BatchOrderRequest(symbol="BTCUSD", side=OrderSide.SELL, type=OrderType.LIMIT,
-                          price=Decimal("52000"), quantity=Decimal("1E-2"),
-                          new_client_order_id="123456789"),
-        BatchOrderRequest(symbol="BTCUSD", side="BUY", type="MARKET", amount=Decimal("100")),
-    ])
+    hk.spot.create_batch_orders(
+        orders=[
+            BatchOrderRequest(
+                symbol="BTCUSD",
+                side=OrderSide.SELL,
+                type=OrderType.LIMIT,
+                price=Decimal("52000"),
+                quantity=Decimal("1E-2"),
+                new_client_order_id="123456789",
+            ),
+            BatchOrderRequest(symbol="BTCUSD", side="BUY", type="MARKET", amount=Decimal("100")),
+        ]
+    )
     body = json.loads(server.requests_to("/api/v1.1/spot/batchOrders")[-1].body)
-    assert body[0] == {"symbol": "BTCUSD", "side": "SELL", "type": "LIMIT", "price": "52000",
-                       "quantity": "0.01", "newClientOrderId": "123456789"}
+    assert body[0] == {
+        "symbol": "BTCUSD",
+        "side": "SELL",
+        "type": "LIMIT",
+        "price": "52000",
+        "quantity": "0.01",
+        "newClientOrderId": "123456789",
+    }
     assert body[1]["amount"] == "100" and len(body[1]["newClientOrderId"]) == 32

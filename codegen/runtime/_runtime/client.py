@@ -6,7 +6,6 @@ built, so ``import cambist.<exchange>`` costs almost nothing.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import importlib
 import os
@@ -163,6 +162,8 @@ class AsyncClient(BaseClient):
         self._http = http_client or httpx.AsyncClient(verify=_ssl_context())
 
     async def _call(self, ep: Endpoint[T], values: Mapping[str, object], opts: CallOptions) -> Any:
+        import asyncio
+
         from cambist._runtime.drivers import run_async
 
         return await run_async(self._core.flow(ep, values, opts), self._http.send, asyncio.sleep)

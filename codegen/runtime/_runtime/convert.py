@@ -52,24 +52,25 @@ class OpenEnum(enum.Enum):
         return member
 
 
-_decimals: dict[object, Decimal] = {}
+_short: dict[str, Decimal] = {}
+"""Decimals of short strings ("0", "0.0", "1"): they repeat; prices and sizes rarely do."""
 
 
 def dec(value: object) -> Decimal:
     """A Decimal from a JSON string or number, exactly as written."""
-    found = _decimals.get(value) if type(value) is str else None
-    if found is not None:
-        return found
-    cls = type(value)
-    if cls is str:
+    if type(value) is str:
+        if len(value) <= 6:
+            found = _short.get(value)
+            if found is not None:
+                return found
         try:
-            result = Decimal(value)  # type: ignore[arg-type]
+            result = Decimal(value)
         except InvalidOperation:
             raise WireTypeError(f"{value!r} is not a decimal") from None
-        if len(_decimals) >= 8192:
-            _decimals.clear()
-        _decimals[value] = result
+        if len(value) <= 6 and len(_short) < 4096:
+            _short[value] = result
         return result
+    cls = type(value)
     if cls is Decimal:
         return value  # type: ignore[return-value]
     if cls is int:
@@ -138,7 +139,11 @@ def opt_boolean(value: object) -> bool | None:
 
 
 def enum_member(cls: type[E], value: object) -> E:
-    """The member for ``value``; an unknown value is kept (see :class:`OpenEnum`)."""
+    """The member for ``value``; an unknown value is kept (see :class:`OpenEnum`).
+
+    Generated converters try ``members(cls).get(value)`` first (a plain dict look-up) and
+    call this only when that misses.
+    """
     found = cls._value2member_map_.get(value)
     if found is not None:
         return found  # type: ignore[return-value]
@@ -146,6 +151,15 @@ def enum_member(cls: type[E], value: object) -> E:
         return enum_member(cls, int(value))
     member = cls(value)
     return member
+
+
+def members(cls: type[E]) -> dict[Any, E]:
+    """The value -> member table of an enum, for fast look-ups."""
+    return cls._value2member_map_  # type: ignore[return-value]
+
+
+new_row = tuple.__new__
+"""Builds a row (NamedTuple) from a tuple of its values, without a Python-level __new__."""
 
 
 def opt_enum_member(cls: type[E], value: object) -> E | None:

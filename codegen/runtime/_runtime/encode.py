@@ -221,4 +221,3 @@ def encode_object(
 def urlencode(pairs: Iterable[tuple[str, str]]) -> str:
     """``k=v&k=v`` with values percent-encoded (commas kept, as lists are comma-separated)."""
     return "&".join(f"{k}={quote(v, safe=',')}" for k, v in pairs)
-

@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from cambist._runtime import convert as _c
+from cambist._runtime.convert import (
+    boolean,
+    dec,
+    enum_member,
+    integer,
+    items,
+    members,
+    opt_string,
+    string,
+)
 from cambist.hashkey.models.account import (
     AccountBalances,
     AccountEntry,
@@ -29,202 +38,210 @@ from cambist.hashkey.models.account import (
     VipInfo,
 )
 
+_API_KEY_ACCOUNT_TYPE = members(ApiKeyAccountType)
+_FIAT_CHANNEL = members(FiatChannel)
+_FIAT_ORDER_STATUS = members(FiatOrderStatus)
+_FIAT_ORDER_TYPE = members(FiatOrderType)
+_PRODUCT_TYPE = members(ProductType)
+
 
 def structure_vip_info(d: Any) -> VipInfo:
     """Read ``VipInfo`` from a JSON object."""
     return VipInfo(
-        _c.integer(d["code"]),  # code
-        _c.string(d["vipLevel"]),  # vip_level
-        _c.dec(d["tradeVol30Day"]),  # trade_vol30_day
-        _c.dec(d["totalAssetBal"]),  # total_asset_bal
-        [structure_symbol_fee_rate(x) for x in _c.items(d["data"])],  # data
-        _c.integer(d["updateTimestamp"]),  # update_timestamp
-        _c.opt_string(d.get("msg")),  # msg
+        integer(d["code"]),  # code
+        string(d["vipLevel"]),  # vip_level
+        dec(d["tradeVol30Day"]),  # trade_vol30_day
+        dec(d["totalAssetBal"]),  # total_asset_bal
+        list(map(structure_symbol_fee_rate, items(d["data"]))),  # data
+        integer(d["updateTimestamp"]),  # update_timestamp
+        opt_string(d.get("msg")),  # msg
     )
 
 
 def structure_symbol_fee_rate(d: Any) -> SymbolFeeRate:
     """Read ``SymbolFeeRate`` from a JSON object."""
     return SymbolFeeRate(
-        _c.string(d["symbol"]),  # symbol
-        _c.enum_member(ProductType, d["productType"]),  # product_type
-        _c.string(d["buyMakerFeeCurrency"]),  # buy_maker_fee_currency
-        _c.string(d["buyTakerFeeCurrency"]),  # buy_taker_fee_currency
-        _c.string(d["sellMakerFeeCurrency"]),  # sell_maker_fee_currency
-        _c.string(d["sellTakerFeeCurrency"]),  # sell_taker_fee_currency
-        _c.dec(d["actualMakerRate"]),  # actual_maker_rate
-        _c.dec(d["actualTakerRate"]),  # actual_taker_rate
+        string(d["symbol"]),  # symbol
+        _PRODUCT_TYPE.get(d["productType"])
+        or enum_member(ProductType, d["productType"]),  # product_type
+        string(d["buyMakerFeeCurrency"]),  # buy_maker_fee_currency
+        string(d["buyTakerFeeCurrency"]),  # buy_taker_fee_currency
+        string(d["sellMakerFeeCurrency"]),  # sell_maker_fee_currency
+        string(d["sellTakerFeeCurrency"]),  # sell_taker_fee_currency
+        dec(d["actualMakerRate"]),  # actual_maker_rate
+        dec(d["actualTakerRate"]),  # actual_taker_rate
     )
 
 
 def structure_account_balances(d: Any) -> AccountBalances:
     """Read ``AccountBalances`` from a JSON object."""
     return AccountBalances(
-        [structure_balance(x) for x in _c.items(d["balances"])],  # balances
-        _c.string(d["userId"]),  # user_id
+        list(map(structure_balance, items(d["balances"]))),  # balances
+        string(d["userId"]),  # user_id
     )
 
 
 def structure_balance(d: Any) -> Balance:
     """Read ``Balance`` from a JSON object."""
     return Balance(
-        _c.string(d["asset"]),  # asset
-        _c.string(d["assetId"]),  # asset_id
-        _c.string(d["assetName"]),  # asset_name
-        _c.dec(d["total"]),  # total
-        _c.dec(d["free"]),  # free
-        _c.dec(d["locked"]),  # locked
+        string(d["asset"]),  # asset
+        string(d["assetId"]),  # asset_id
+        string(d["assetName"]),  # asset_name
+        dec(d["total"]),  # total
+        dec(d["free"]),  # free
+        dec(d["locked"]),  # locked
     )
 
 
 def structure_account_trade(d: Any) -> AccountTrade:
     """Read ``AccountTrade`` from a JSON object."""
     return AccountTrade(
-        _c.string(d["id"]),  # id
-        _c.string(d["clientOrderId"]),  # client_order_id
-        _c.string(d["ticketId"]),  # ticket_id
-        _c.string(d["symbol"]),  # symbol
-        _c.string(d["symbolName"]),  # symbol_name
-        _c.string(d["orderId"]),  # order_id
-        _c.string(d["matchOrderId"]),  # match_order_id
-        _c.dec(d["price"]),  # price
-        _c.dec(d["qty"]),  # qty
-        _c.dec(d["commission"]),  # commission
-        _c.string(d["commissionAsset"]),  # commission_asset
-        _c.integer(d["time"]),  # time
-        _c.boolean(d["isBuyer"]),  # is_buyer
-        _c.boolean(d["isMaker"]),  # is_maker
+        string(d["id"]),  # id
+        string(d["clientOrderId"]),  # client_order_id
+        string(d["ticketId"]),  # ticket_id
+        string(d["symbol"]),  # symbol
+        string(d["symbolName"]),  # symbol_name
+        string(d["orderId"]),  # order_id
+        string(d["matchOrderId"]),  # match_order_id
+        dec(d["price"]),  # price
+        dec(d["qty"]),  # qty
+        dec(d["commission"]),  # commission
+        string(d["commissionAsset"]),  # commission_asset
+        integer(d["time"]),  # time
+        boolean(d["isBuyer"]),  # is_buyer
+        boolean(d["isMaker"]),  # is_maker
         structure_trade_fee(d["fee"]),  # fee
-        _c.string(d["feeCoinId"]),  # fee_coin_id
-        _c.dec(d["feeAmount"]),  # fee_amount
-        _c.dec(d["makerRebate"]),  # maker_rebate
-        _c.boolean(d["hskDeduct"]),  # hsk_deduct
-        _c.string(d["hskDeductPrice"]),  # hsk_deduct_price
+        string(d["feeCoinId"]),  # fee_coin_id
+        dec(d["feeAmount"]),  # fee_amount
+        dec(d["makerRebate"]),  # maker_rebate
+        boolean(d["hskDeduct"]),  # hsk_deduct
+        string(d["hskDeductPrice"]),  # hsk_deduct_price
     )
 
 
 def structure_trade_fee(d: Any) -> TradeFee:
     """Read ``TradeFee`` from a JSON object."""
     return TradeFee(
-        _c.string(d["feeCoinId"]),  # fee_coin_id
-        _c.string(d["feeCoinName"]),  # fee_coin_name
-        _c.dec(d["fee"]),  # fee
-        _c.string(d["originCoinId"]),  # origin_coin_id
-        _c.string(d["originCoinName"]),  # origin_coin_name
-        _c.dec(d["originFee"]),  # origin_fee
+        string(d["feeCoinId"]),  # fee_coin_id
+        string(d["feeCoinName"]),  # fee_coin_name
+        dec(d["fee"]),  # fee
+        string(d["originCoinId"]),  # origin_coin_id
+        string(d["originCoinName"]),  # origin_coin_name
+        dec(d["originFee"]),  # origin_fee
     )
 
 
 def structure_account_entry(d: Any) -> AccountEntry:
     """Read ``AccountEntry`` from a JSON object."""
     return AccountEntry(
-        _c.string(d["accountId"]),  # account_id
-        _c.string(d["accountLabel"]),  # account_label
-        _c.integer(d["accountType"]),  # account_type
-        _c.integer(d["accountIndex"]),  # account_index
-        _c.string(d["userId"]),  # user_id
+        string(d["accountId"]),  # account_id
+        string(d["accountLabel"]),  # account_label
+        integer(d["accountType"]),  # account_type
+        integer(d["accountIndex"]),  # account_index
+        string(d["userId"]),  # user_id
     )
 
 
 def structure_asset_transfer_result(d: Any) -> AssetTransferResult:
     """Read ``AssetTransferResult`` from a JSON object."""
     return AssetTransferResult(
-        _c.boolean(d["success"]),  # success
-        _c.integer(d["timestamp"]),  # timestamp
-        _c.string(d["clientOrderId"]),  # client_order_id
-        _c.string(d["orderId"]),  # order_id
+        boolean(d["success"]),  # success
+        integer(d["timestamp"]),  # timestamp
+        string(d["clientOrderId"]),  # client_order_id
+        string(d["orderId"]),  # order_id
     )
 
 
 def structure_api_key_type(d: Any) -> ApiKeyType:
     """Read ``ApiKeyType`` from a JSON object."""
     return ApiKeyType(
-        _c.enum_member(ApiKeyAccountType, d["accountType"]),  # account_type
+        _API_KEY_ACCOUNT_TYPE.get(d["accountType"])
+        or enum_member(ApiKeyAccountType, d["accountType"]),  # account_type
     )
 
 
 def structure_fiat_order(d: Any) -> FiatOrder:
     """Read ``FiatOrder`` from a JSON object."""
     return FiatOrder(
-        _c.string(d["orderId"]),  # order_id
-        _c.enum_member(FiatOrderType, d["type"]),  # type
-        _c.string(d["remark"]),  # remark
-        _c.string(d["asset"]),  # asset
-        _c.dec(d["grossAmount"]),  # gross_amount
-        _c.dec(d["netAmount"]),  # net_amount
-        _c.dec(d["fee"]),  # fee
-        _c.enum_member(FiatOrderStatus, d["status"]),  # status
-        _c.integer(d["createdTime"]),  # created_time
-        _c.integer(d["updatedTime"]),  # updated_time
-        _c.enum_member(FiatChannel, d["channel"]),  # channel
-        _c.string(d["clientOrderId"]),  # client_order_id
+        string(d["orderId"]),  # order_id
+        _FIAT_ORDER_TYPE.get(d["type"]) or enum_member(FiatOrderType, d["type"]),  # type
+        string(d["remark"]),  # remark
+        string(d["asset"]),  # asset
+        dec(d["grossAmount"]),  # gross_amount
+        dec(d["netAmount"]),  # net_amount
+        dec(d["fee"]),  # fee
+        _FIAT_ORDER_STATUS.get(d["status"]) or enum_member(FiatOrderStatus, d["status"]),  # status
+        integer(d["createdTime"]),  # created_time
+        integer(d["updatedTime"]),  # updated_time
+        _FIAT_CHANNEL.get(d["channel"]) or enum_member(FiatChannel, d["channel"]),  # channel
+        string(d["clientOrderId"]),  # client_order_id
     )
 
 
 def structure_balance_flow(d: Any) -> BalanceFlow:
     """Read ``BalanceFlow`` from a JSON object."""
     return BalanceFlow(
-        _c.string(d["id"]),  # id
-        _c.string(d["accountId"]),  # account_id
-        _c.string(d["coin"]),  # coin
-        _c.string(d["coinId"]),  # coin_id
-        _c.string(d["coinName"]),  # coin_name
-        _c.integer(d["flowTypeValue"]),  # flow_type_value
-        _c.string(d["flowType"]),  # flow_type
-        _c.string(d["flowName"]),  # flow_name
-        _c.dec(d["change"]),  # change
-        _c.dec(d["total"]),  # total
-        _c.integer(d["created"]),  # created
-        _c.opt_string(d.get("symbol")),  # symbol
+        string(d["id"]),  # id
+        string(d["accountId"]),  # account_id
+        string(d["coin"]),  # coin
+        string(d["coinId"]),  # coin_id
+        string(d["coinName"]),  # coin_name
+        integer(d["flowTypeValue"]),  # flow_type_value
+        string(d["flowType"]),  # flow_type
+        string(d["flowName"]),  # flow_name
+        dec(d["change"]),  # change
+        dec(d["total"]),  # total
+        integer(d["created"]),  # created
+        opt_string(d.get("symbol")),  # symbol
     )
 
 
 def structure_coin_chain_types(d: Any) -> CoinChainTypes:
     """Read ``CoinChainTypes`` from a JSON object."""
     return CoinChainTypes(
-        _c.string(d["coinId"]),  # coin_id
-        _c.string(d["coinName"]),  # coin_name
-        [_c.string(x) for x in _c.items(d["chainTypeList"])],  # chain_type_list
-        _c.opt_string(d.get("errorCode")),  # error_code
-        _c.opt_string(d.get("errorMsg")),  # error_msg
+        string(d["coinId"]),  # coin_id
+        string(d["coinName"]),  # coin_name
+        list(map(string, items(d["chainTypeList"]))),  # chain_type_list
+        opt_string(d.get("errorCode")),  # error_code
+        opt_string(d.get("errorMsg")),  # error_msg
     )
 
 
 def structure_coin_info(d: Any) -> CoinInfo:
     """Read ``CoinInfo`` from a JSON object."""
     return CoinInfo(
-        _c.string(d["timezone"]),  # timezone
-        _c.integer(d["serverTime"]),  # server_time
-        [structure_coin_info_coin(x) for x in _c.items(d["coins"])],  # coins
+        string(d["timezone"]),  # timezone
+        integer(d["serverTime"]),  # server_time
+        list(map(structure_coin_info_coin, items(d["coins"]))),  # coins
         None
         if (v := d.get("chainTypes")) is None
-        else [structure_coin_chain_info(x) for x in _c.items(v)],  # chain_types
+        else list(map(structure_coin_chain_info, items(v))),  # chain_types
     )
 
 
 def structure_coin_info_coin(d: Any) -> CoinInfoCoin:
     """Read ``CoinInfoCoin`` from a JSON object."""
     return CoinInfoCoin(
-        _c.string(d["orgId"]),  # org_id
-        _c.string(d["coinId"]),  # coin_id
-        _c.string(d["coinName"]),  # coin_name
-        _c.string(d["coinFullName"]),  # coin_full_name
-        _c.boolean(d["allowWithdraw"]),  # allow_withdraw
-        _c.boolean(d["allowDeposit"]),  # allow_deposit
+        string(d["orgId"]),  # org_id
+        string(d["coinId"]),  # coin_id
+        string(d["coinName"]),  # coin_name
+        string(d["coinFullName"]),  # coin_full_name
+        boolean(d["allowWithdraw"]),  # allow_withdraw
+        boolean(d["allowDeposit"]),  # allow_deposit
         None
         if (v := d.get("chainTypes")) is None
-        else [structure_coin_chain_info(x) for x in _c.items(v)],  # chain_types
+        else list(map(structure_coin_chain_info, items(v))),  # chain_types
     )
 
 
 def structure_coin_chain_info(d: Any) -> CoinChainInfo:
     """Read ``CoinChainInfo`` from a JSON object."""
     return CoinChainInfo(
-        _c.string(d["chainType"]),  # chain_type
-        _c.dec(d["withdrawFee"]),  # withdraw_fee
-        _c.dec(d["minWithdrawQuantity"]),  # min_withdraw_quantity
-        _c.dec(d["maxWithdrawQuantity"]),  # max_withdraw_quantity
-        _c.dec(d["minDepositQuantity"]),  # min_deposit_quantity
-        _c.boolean(d["allowDeposit"]),  # allow_deposit
-        _c.boolean(d["allowWithdraw"]),  # allow_withdraw
+        string(d["chainType"]),  # chain_type
+        dec(d["withdrawFee"]),  # withdraw_fee
+        dec(d["minWithdrawQuantity"]),  # min_withdraw_quantity
+        dec(d["maxWithdrawQuantity"]),  # max_withdraw_quantity
+        dec(d["minDepositQuantity"]),  # min_deposit_quantity
+        boolean(d["allowDeposit"]),  # allow_deposit
+        boolean(d["allowWithdraw"]),  # allow_withdraw
     )

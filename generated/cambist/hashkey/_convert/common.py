@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from cambist._runtime import convert as _c
+from cambist._runtime.convert import (
+    boolean,
+    dec,
+    enum_member,
+    integer,
+    members,
+    opt_dec,
+    opt_enum_member,
+    opt_string,
+    string,
+)
 from cambist.hashkey.models.common import (
     Order,
     OrderSide,
@@ -15,35 +25,41 @@ from cambist.hashkey.models.common import (
     TimeInForce,
 )
 
+_ORDER_SIDE = members(OrderSide)
+_ORDER_STATUS = members(OrderStatus)
+_ORDER_TYPE = members(OrderType)
+_TIME_IN_FORCE = members(TimeInForce)
+
 
 def structure_order(d: Any) -> Order:
     """Read ``Order`` from a JSON object."""
     return Order(
-        _c.string(d["accountId"]),  # account_id
-        _c.string(d["exchangeId"]),  # exchange_id
-        _c.string(d["symbol"]),  # symbol
-        _c.string(d["symbolName"]),  # symbol_name
-        _c.string(d["clientOrderId"]),  # client_order_id
-        _c.string(d["orderId"]),  # order_id
-        _c.dec(d["price"]),  # price
-        _c.dec(d["origQty"]),  # orig_qty
-        _c.dec(d["executedQty"]),  # executed_qty
-        _c.dec(d["cumulativeQuoteQty"]),  # cumulative_quote_qty
-        _c.dec(d["avgPrice"]),  # avg_price
-        _c.enum_member(OrderStatus, d["status"]),  # status
-        _c.enum_member(TimeInForce, d["timeInForce"]),  # time_in_force
-        _c.enum_member(OrderType, d["type"]),  # type
-        _c.enum_member(OrderSide, d["side"]),  # side
-        _c.dec(d["stopPrice"]),  # stop_price
-        _c.dec(d["icebergQty"]),  # iceberg_qty
-        _c.integer(d["time"]),  # time
-        _c.integer(d["updateTime"]),  # update_time
-        _c.boolean(d["isWorking"]),  # is_working
-        _c.dec(d["reqAmount"]),  # req_amount
-        _c.opt_dec(d.get("cummulativeQuoteQty")),  # cummulative_quote_qty
-        _c.opt_string(d.get("feeCoin")),  # fee_coin
-        _c.opt_dec(d.get("feeAmount")),  # fee_amount
-        _c.opt_dec(d.get("sumFeeAmount")),  # sum_fee_amount
-        _c.opt_string(d.get("ordCxlReason")),  # ord_cxl_reason
-        _c.opt_enum_member(StpMode, d.get("stpMode")),  # stp_mode
+        string(d["accountId"]),  # account_id
+        string(d["exchangeId"]),  # exchange_id
+        string(d["symbol"]),  # symbol
+        string(d["symbolName"]),  # symbol_name
+        string(d["clientOrderId"]),  # client_order_id
+        string(d["orderId"]),  # order_id
+        dec(d["price"]),  # price
+        dec(d["origQty"]),  # orig_qty
+        dec(d["executedQty"]),  # executed_qty
+        dec(d["cumulativeQuoteQty"]),  # cumulative_quote_qty
+        dec(d["avgPrice"]),  # avg_price
+        _ORDER_STATUS.get(d["status"]) or enum_member(OrderStatus, d["status"]),  # status
+        _TIME_IN_FORCE.get(d["timeInForce"])
+        or enum_member(TimeInForce, d["timeInForce"]),  # time_in_force
+        _ORDER_TYPE.get(d["type"]) or enum_member(OrderType, d["type"]),  # type
+        _ORDER_SIDE.get(d["side"]) or enum_member(OrderSide, d["side"]),  # side
+        dec(d["stopPrice"]),  # stop_price
+        dec(d["icebergQty"]),  # iceberg_qty
+        integer(d["time"]),  # time
+        integer(d["updateTime"]),  # update_time
+        boolean(d["isWorking"]),  # is_working
+        dec(d["reqAmount"]),  # req_amount
+        opt_dec(d.get("cummulativeQuoteQty")),  # cummulative_quote_qty
+        opt_string(d.get("feeCoin")),  # fee_coin
+        opt_dec(d.get("feeAmount")),  # fee_amount
+        opt_dec(d.get("sumFeeAmount")),  # sum_fee_amount
+        opt_string(d.get("ordCxlReason")),  # ord_cxl_reason
+        opt_enum_member(StpMode, d.get("stpMode")),  # stp_mode
     )

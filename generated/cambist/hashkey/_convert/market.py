@@ -5,7 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from cambist._runtime import convert as _c
+from cambist._runtime.convert import (
+    boolean,
+    dec,
+    enum_member,
+    integer,
+    items,
+    members,
+    new_row,
+    opt_dec,
+    opt_enum_member,
+    opt_integer,
+    opt_string,
+    string,
+)
 from cambist.hashkey.models.market import (
     BookTicker,
     ExchangeCoin,
@@ -25,183 +38,195 @@ from cambist.hashkey.models.market import (
     Ticker24hr,
 )
 
+_FILTER_TYPE = members(FilterType)
+_INST_TYPE = members(InstType)
+_SITE = members(Site)
+_SYMBOL_STATUS = members(SymbolStatus)
+
 
 def structure_exchange_info(d: Any) -> ExchangeInfo:
     """Read ``ExchangeInfo`` from a JSON object."""
     return ExchangeInfo(
-        _c.string(d["timezone"]),  # timezone
-        _c.integer(d["serverTime"]),  # server_time
-        [structure_symbol_info(x) for x in _c.items(d["symbols"])],  # symbols
-        [structure_exchange_coin(x) for x in _c.items(d["coins"])],  # coins
-        None if (v := d.get("brokerFilters")) is None else _c.items(v),  # broker_filters
-        None if (v := d.get("contracts")) is None else _c.items(v),  # contracts
-        None if (v := d.get("options")) is None else _c.items(v),  # options
-        _c.opt_enum_member(Site, d.get("site")),  # site
+        string(d["timezone"]),  # timezone
+        integer(d["serverTime"]),  # server_time
+        list(map(structure_symbol_info, items(d["symbols"]))),  # symbols
+        list(map(structure_exchange_coin, items(d["coins"]))),  # coins
+        None if (v := d.get("brokerFilters")) is None else items(v),  # broker_filters
+        None if (v := d.get("contracts")) is None else items(v),  # contracts
+        None if (v := d.get("options")) is None else items(v),  # options
+        opt_enum_member(Site, d.get("site")),  # site
     )
 
 
 def structure_symbol_info(d: Any) -> SymbolInfo:
     """Read ``SymbolInfo`` from a JSON object."""
     return SymbolInfo(
-        _c.string(d["symbol"]),  # symbol
-        _c.string(d["symbolName"]),  # symbol_name
-        _c.enum_member(SymbolStatus, d["status"]),  # status
-        _c.string(d["baseAsset"]),  # base_asset
-        _c.string(d["baseAssetName"]),  # base_asset_name
-        _c.dec(d["baseAssetPrecision"]),  # base_asset_precision
-        _c.string(d["baseUcid"]),  # base_ucid
-        _c.string(d["quoteAsset"]),  # quote_asset
-        _c.string(d["quoteAssetName"]),  # quote_asset_name
-        _c.dec(d["quotePrecision"]),  # quote_precision
-        _c.string(d["quoteUcid"]),  # quote_ucid
-        _c.boolean(d["retailAllowed"]),  # retail_allowed
-        _c.boolean(d["piAllowed"]),  # pi_allowed
-        _c.boolean(d["corporateAllowed"]),  # corporate_allowed
-        _c.boolean(d["omnibusAllowed"]),  # omnibus_allowed
-        _c.boolean(d["icebergAllowed"]),  # iceberg_allowed
-        _c.boolean(d["isAggregate"]),  # is_aggregate
-        _c.boolean(d["allowMargin"]),  # allow_margin
-        [structure_symbol_filter(x) for x in _c.items(d["filters"])],  # filters
-        _c.enum_member(Site, d["site"]),  # site
-        _c.opt_string(d.get("tradeStatus")),  # trade_status
+        string(d["symbol"]),  # symbol
+        string(d["symbolName"]),  # symbol_name
+        _SYMBOL_STATUS.get(d["status"]) or enum_member(SymbolStatus, d["status"]),  # status
+        string(d["baseAsset"]),  # base_asset
+        string(d["baseAssetName"]),  # base_asset_name
+        dec(d["baseAssetPrecision"]),  # base_asset_precision
+        string(d["baseUcid"]),  # base_ucid
+        string(d["quoteAsset"]),  # quote_asset
+        string(d["quoteAssetName"]),  # quote_asset_name
+        dec(d["quotePrecision"]),  # quote_precision
+        string(d["quoteUcid"]),  # quote_ucid
+        boolean(d["retailAllowed"]),  # retail_allowed
+        boolean(d["piAllowed"]),  # pi_allowed
+        boolean(d["corporateAllowed"]),  # corporate_allowed
+        boolean(d["omnibusAllowed"]),  # omnibus_allowed
+        boolean(d["icebergAllowed"]),  # iceberg_allowed
+        boolean(d["isAggregate"]),  # is_aggregate
+        boolean(d["allowMargin"]),  # allow_margin
+        list(map(structure_symbol_filter, items(d["filters"]))),  # filters
+        _SITE.get(d["site"]) or enum_member(Site, d["site"]),  # site
+        opt_string(d.get("tradeStatus")),  # trade_status
     )
 
 
 def structure_symbol_filter(d: Any) -> SymbolFilter:
     """Read ``SymbolFilter`` from a JSON object."""
     return SymbolFilter(
-        _c.enum_member(FilterType, d["filterType"]),  # filter_type
-        _c.opt_dec(d.get("minPrice")),  # min_price
-        _c.opt_dec(d.get("maxPrice")),  # max_price
-        _c.opt_dec(d.get("tickSize")),  # tick_size
-        _c.opt_dec(d.get("minQty")),  # min_qty
-        _c.opt_dec(d.get("maxQty")),  # max_qty
-        _c.opt_dec(d.get("stepSize")),  # step_size
-        _c.opt_dec(d.get("marketOrderMinQty")),  # market_order_min_qty
-        _c.opt_dec(d.get("marketOrderMaxQty")),  # market_order_max_qty
-        _c.opt_dec(d.get("minNotional")),  # min_notional
-        _c.opt_dec(d.get("minAmount")),  # min_amount
-        _c.opt_dec(d.get("maxAmount")),  # max_amount
-        _c.opt_dec(d.get("minBuyPrice")),  # min_buy_price
-        _c.opt_dec(d.get("marketOrderMinAmount")),  # market_order_min_amount
-        _c.opt_dec(d.get("marketOrderMaxAmount")),  # market_order_max_amount
-        _c.opt_dec(d.get("maxSellPrice")),  # max_sell_price
-        _c.opt_dec(d.get("buyPriceUpRate")),  # buy_price_up_rate
-        _c.opt_dec(d.get("sellPriceDownRate")),  # sell_price_down_rate
-        _c.opt_integer(d.get("maxEntrustNum")),  # max_entrust_num
-        _c.opt_integer(d.get("noAllowMarketStartTime")),  # no_allow_market_start_time
-        _c.opt_integer(d.get("noAllowMarketEndTime")),  # no_allow_market_end_time
-        _c.opt_integer(d.get("limitOrderStartTime")),  # limit_order_start_time
-        _c.opt_integer(d.get("limitOrderEndTime")),  # limit_order_end_time
-        _c.opt_dec(d.get("limitMinPrice")),  # limit_min_price
-        _c.opt_dec(d.get("limitMaxPrice")),  # limit_max_price
+        _FILTER_TYPE.get(d["filterType"])
+        or enum_member(FilterType, d["filterType"]),  # filter_type
+        opt_dec(d.get("minPrice")),  # min_price
+        opt_dec(d.get("maxPrice")),  # max_price
+        opt_dec(d.get("tickSize")),  # tick_size
+        opt_dec(d.get("minQty")),  # min_qty
+        opt_dec(d.get("maxQty")),  # max_qty
+        opt_dec(d.get("stepSize")),  # step_size
+        opt_dec(d.get("marketOrderMinQty")),  # market_order_min_qty
+        opt_dec(d.get("marketOrderMaxQty")),  # market_order_max_qty
+        opt_dec(d.get("minNotional")),  # min_notional
+        opt_dec(d.get("minAmount")),  # min_amount
+        opt_dec(d.get("maxAmount")),  # max_amount
+        opt_dec(d.get("minBuyPrice")),  # min_buy_price
+        opt_dec(d.get("marketOrderMinAmount")),  # market_order_min_amount
+        opt_dec(d.get("marketOrderMaxAmount")),  # market_order_max_amount
+        opt_dec(d.get("maxSellPrice")),  # max_sell_price
+        opt_dec(d.get("buyPriceUpRate")),  # buy_price_up_rate
+        opt_dec(d.get("sellPriceDownRate")),  # sell_price_down_rate
+        opt_integer(d.get("maxEntrustNum")),  # max_entrust_num
+        opt_integer(d.get("noAllowMarketStartTime")),  # no_allow_market_start_time
+        opt_integer(d.get("noAllowMarketEndTime")),  # no_allow_market_end_time
+        opt_integer(d.get("limitOrderStartTime")),  # limit_order_start_time
+        opt_integer(d.get("limitOrderEndTime")),  # limit_order_end_time
+        opt_dec(d.get("limitMinPrice")),  # limit_min_price
+        opt_dec(d.get("limitMaxPrice")),  # limit_max_price
     )
 
 
 def structure_exchange_coin(d: Any) -> ExchangeCoin:
     """Read ``ExchangeCoin`` from a JSON object."""
     return ExchangeCoin(
-        _c.string(d["orgId"]),  # org_id
-        _c.string(d["coinId"]),  # coin_id
-        _c.string(d["coinName"]),  # coin_name
-        _c.string(d["coinFullName"]),  # coin_full_name
-        _c.boolean(d["allowWithdraw"]),  # allow_withdraw
-        _c.boolean(d["allowDeposit"]),  # allow_deposit
-        _c.string(d["tokenType"]),  # token_type
-        [structure_exchange_coin_chain(x) for x in _c.items(d["chainTypes"])],  # chain_types
-        _c.opt_integer(d.get("status")),  # status
+        string(d["orgId"]),  # org_id
+        string(d["coinId"]),  # coin_id
+        string(d["coinName"]),  # coin_name
+        string(d["coinFullName"]),  # coin_full_name
+        boolean(d["allowWithdraw"]),  # allow_withdraw
+        boolean(d["allowDeposit"]),  # allow_deposit
+        string(d["tokenType"]),  # token_type
+        list(map(structure_exchange_coin_chain, items(d["chainTypes"]))),  # chain_types
+        opt_integer(d.get("status")),  # status
     )
 
 
 def structure_exchange_coin_chain(d: Any) -> ExchangeCoinChain:
     """Read ``ExchangeCoinChain`` from a JSON object."""
     return ExchangeCoinChain(
-        _c.string(d["chainType"]),  # chain_type
-        _c.dec(d["withdrawFee"]),  # withdraw_fee
-        _c.dec(d["minWithdrawQuantity"]),  # min_withdraw_quantity
-        _c.dec(d["maxWithdrawQuantity"]),  # max_withdraw_quantity
-        _c.dec(d["minDepositQuantity"]),  # min_deposit_quantity
-        _c.boolean(d["allowDeposit"]),  # allow_deposit
-        _c.boolean(d["allowWithdraw"]),  # allow_withdraw
+        string(d["chainType"]),  # chain_type
+        dec(d["withdrawFee"]),  # withdraw_fee
+        dec(d["minWithdrawQuantity"]),  # min_withdraw_quantity
+        dec(d["maxWithdrawQuantity"]),  # max_withdraw_quantity
+        dec(d["minDepositQuantity"]),  # min_deposit_quantity
+        boolean(d["allowDeposit"]),  # allow_deposit
+        boolean(d["allowWithdraw"]),  # allow_withdraw
     )
 
 
 def structure_order_book(d: Any) -> OrderBook:
     """Read ``OrderBook`` from a JSON object."""
     return OrderBook(
-        _c.integer(d["t"]),  # time
-        [structure_price_level(x) for x in _c.items(d["b"])],  # bids
-        [structure_price_level(x) for x in _c.items(d["a"])],  # asks
+        integer(d["t"]),  # time
+        list(map(structure_price_level, items(d["b"]))),  # bids
+        list(map(structure_price_level, items(d["a"]))),  # asks
     )
 
 
 def structure_price_level(r: Any) -> PriceLevel:
     """Read ``PriceLevel`` from a JSON array."""
-    return PriceLevel(
-        _c.dec(r[0]),  # price
-        _c.dec(r[1]),  # quantity
+    return new_row(
+        PriceLevel,
+        (
+            dec(r[0]),  # price
+            dec(r[1]),  # quantity
+        ),
     )
 
 
 def structure_market_trade(d: Any) -> MarketTrade:
     """Read ``MarketTrade`` from a JSON object."""
     return MarketTrade(
-        _c.integer(d["t"]),  # time
-        _c.dec(d["p"]),  # price
-        _c.dec(d["q"]),  # quantity
-        _c.boolean(d["ibm"]),  # is_buyer_maker
+        integer(d["t"]),  # time
+        dec(d["p"]),  # price
+        dec(d["q"]),  # quantity
+        boolean(d["ibm"]),  # is_buyer_maker
     )
 
 
 def structure_kline(r: Any) -> Kline:
     """Read ``Kline`` from a JSON array."""
-    return Kline(
-        _c.integer(r[0]),  # open_time
-        _c.dec(r[1]),  # open
-        _c.dec(r[2]),  # high
-        _c.dec(r[3]),  # low
-        _c.dec(r[4]),  # close
-        _c.dec(r[5]),  # volume
-        _c.integer(r[6]),  # close_time
-        _c.dec(r[7]),  # quote_asset_volume
-        _c.integer(r[8]),  # number_of_trades
-        _c.dec(r[9]),  # taker_buy_base_asset_volume
-        _c.dec(r[10]),  # taker_buy_quote_asset_volume
+    return new_row(
+        Kline,
+        (
+            integer(r[0]),  # open_time
+            dec(r[1]),  # open
+            dec(r[2]),  # high
+            dec(r[3]),  # low
+            dec(r[4]),  # close
+            dec(r[5]),  # volume
+            integer(r[6]),  # close_time
+            dec(r[7]),  # quote_asset_volume
+            integer(r[8]),  # number_of_trades
+            dec(r[9]),  # taker_buy_base_asset_volume
+            dec(r[10]),  # taker_buy_quote_asset_volume
+        ),
     )
 
 
 def structure_ticker24hr(d: Any) -> Ticker24hr:
     """Read ``Ticker24hr`` from a JSON object."""
     return Ticker24hr(
-        _c.integer(d["t"]),  # time
-        _c.string(d["s"]),  # symbol
-        _c.dec(d["c"]),  # last_price
-        _c.dec(d["h"]),  # high_price
-        _c.dec(d["l"]),  # low_price
-        _c.dec(d["o"]),  # open_price
-        _c.dec(d["b"]),  # best_bid_price
-        _c.dec(d["a"]),  # best_ask_price
-        _c.dec(d["v"]),  # volume
-        _c.dec(d["qv"]),  # quote_volume
-        _c.enum_member(InstType, d["it"]),  # inst_type
+        integer(d["t"]),  # time
+        string(d["s"]),  # symbol
+        dec(d["c"]),  # last_price
+        dec(d["h"]),  # high_price
+        dec(d["l"]),  # low_price
+        dec(d["o"]),  # open_price
+        dec(d["b"]),  # best_bid_price
+        dec(d["a"]),  # best_ask_price
+        dec(d["v"]),  # volume
+        dec(d["qv"]),  # quote_volume
+        _INST_TYPE.get(d["it"]) or enum_member(InstType, d["it"]),  # inst_type
     )
 
 
 def structure_price_ticker(d: Any) -> PriceTicker:
     """Read ``PriceTicker`` from a JSON object."""
     return PriceTicker(
-        _c.string(d["s"]),  # symbol
-        _c.dec(d["p"]),  # price
+        string(d["s"]),  # symbol
+        dec(d["p"]),  # price
     )
 
 
 def structure_book_ticker(d: Any) -> BookTicker:
     """Read ``BookTicker`` from a JSON object."""
     return BookTicker(
-        _c.string(d["s"]),  # symbol
-        _c.dec(d["b"]),  # bid_price
-        _c.dec(d["bq"]),  # bid_quantity
-        _c.dec(d["a"]),  # ask_price
-        _c.dec(d["aq"]),  # ask_quantity
-        _c.integer(d["t"]),  # time
+        string(d["s"]),  # symbol
+        dec(d["b"]),  # bid_price
+        dec(d["bq"]),  # bid_quantity
+        dec(d["a"]),  # ask_price
+        dec(d["aq"]),  # ask_quantity
+        integer(d["t"]),  # time
     )

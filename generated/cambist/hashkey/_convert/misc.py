@@ -5,19 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from cambist._runtime import convert as _c
+from cambist._runtime.convert import integer, string
 from cambist.hashkey.models.misc import ListenKey, ServerTime
 
 
 def structure_server_time(d: Any) -> ServerTime:
     """Read ``ServerTime`` from a JSON object."""
     return ServerTime(
-        _c.integer(d["serverTime"]),  # server_time
+        integer(d["serverTime"]),  # server_time
     )
 
 
 def structure_listen_key(d: Any) -> ListenKey:
     """Read ``ListenKey`` from a JSON object."""
     return ListenKey(
-        _c.string(d["listenKey"]),  # listen_key
+        string(d["listenKey"]),  # listen_key
     )

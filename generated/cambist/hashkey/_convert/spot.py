@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from cambist._runtime import convert as _c
+from cambist._runtime.convert import (
+    boolean,
+    dec,
+    enum_member,
+    integer,
+    items,
+    members,
+    opt_enum_member,
+    opt_string,
+    string,
+)
 from cambist._runtime.encode import encode_object
 from cambist._runtime.endpoint import Param, Rule
 from cambist.hashkey.models.common import OrderSide, OrderStatus, OrderType, StpMode, TimeInForce
@@ -21,43 +31,49 @@ from cambist.hashkey.models.spot import (
     NewOrder,
 )
 
+_ORDER_SIDE = members(OrderSide)
+_ORDER_STATUS = members(OrderStatus)
+_ORDER_TYPE = members(OrderType)
+_TIME_IN_FORCE = members(TimeInForce)
+
 
 def structure_new_order(d: Any) -> NewOrder:
     """Read ``NewOrder`` from a JSON object."""
     return NewOrder(
-        _c.string(d["accountId"]),  # account_id
-        _c.string(d["symbol"]),  # symbol
-        _c.string(d["symbolName"]),  # symbol_name
-        _c.string(d["clientOrderId"]),  # client_order_id
-        _c.string(d["orderId"]),  # order_id
-        _c.integer(d["transactTime"]),  # transact_time
-        _c.dec(d["price"]),  # price
-        _c.dec(d["origQty"]),  # orig_qty
-        _c.dec(d["executedQty"]),  # executed_qty
-        _c.enum_member(OrderStatus, d["status"]),  # status
-        _c.enum_member(TimeInForce, d["timeInForce"]),  # time_in_force
-        _c.enum_member(OrderType, d["type"]),  # type
-        _c.enum_member(OrderSide, d["side"]),  # side
-        _c.dec(d["reqAmount"]),  # req_amount
-        _c.opt_string(d.get("concentration")),  # concentration
-        _c.opt_enum_member(StpMode, d.get("stpMode")),  # stp_mode
+        string(d["accountId"]),  # account_id
+        string(d["symbol"]),  # symbol
+        string(d["symbolName"]),  # symbol_name
+        string(d["clientOrderId"]),  # client_order_id
+        string(d["orderId"]),  # order_id
+        integer(d["transactTime"]),  # transact_time
+        dec(d["price"]),  # price
+        dec(d["origQty"]),  # orig_qty
+        dec(d["executedQty"]),  # executed_qty
+        _ORDER_STATUS.get(d["status"]) or enum_member(OrderStatus, d["status"]),  # status
+        _TIME_IN_FORCE.get(d["timeInForce"])
+        or enum_member(TimeInForce, d["timeInForce"]),  # time_in_force
+        _ORDER_TYPE.get(d["type"]) or enum_member(OrderType, d["type"]),  # type
+        _ORDER_SIDE.get(d["side"]) or enum_member(OrderSide, d["side"]),  # side
+        dec(d["reqAmount"]),  # req_amount
+        opt_string(d.get("concentration")),  # concentration
+        opt_enum_member(StpMode, d.get("stpMode")),  # stp_mode
     )
 
 
 def structure_batch_order_result(d: Any) -> BatchOrderResult:
     """Read ``BatchOrderResult`` from a JSON object."""
     return BatchOrderResult(
-        _c.integer(d["code"]),  # code
-        [structure_batch_order_item(x) for x in _c.items(d["result"])],  # result
-        _c.string(d["concentration"]),  # concentration
+        integer(d["code"]),  # code
+        list(map(structure_batch_order_item, items(d["result"]))),  # result
+        string(d["concentration"]),  # concentration
     )
 
 
 def structure_batch_order_item(d: Any) -> BatchOrderItem:
     """Read ``BatchOrderItem`` from a JSON object."""
     return BatchOrderItem(
-        _c.string(d["code"]),  # code
-        _c.opt_string(d.get("msg")),  # msg
+        string(d["code"]),  # code
+        opt_string(d.get("msg")),  # msg
         None if (v := d.get("order")) is None else structure_new_order(v),  # order
     )
 
@@ -65,51 +81,52 @@ def structure_batch_order_item(d: Any) -> BatchOrderItem:
 def structure_canceled_order(d: Any) -> CanceledOrder:
     """Read ``CanceledOrder`` from a JSON object."""
     return CanceledOrder(
-        _c.string(d["accountId"]),  # account_id
-        _c.string(d["symbol"]),  # symbol
-        _c.string(d["clientOrderId"]),  # client_order_id
-        _c.string(d["orderId"]),  # order_id
-        _c.integer(d["transactTime"]),  # transact_time
-        _c.dec(d["price"]),  # price
-        _c.dec(d["origQty"]),  # orig_qty
-        _c.dec(d["executedQty"]),  # executed_qty
-        _c.enum_member(OrderStatus, d["status"]),  # status
-        _c.enum_member(TimeInForce, d["timeInForce"]),  # time_in_force
-        _c.enum_member(OrderType, d["type"]),  # type
-        _c.enum_member(OrderSide, d["side"]),  # side
+        string(d["accountId"]),  # account_id
+        string(d["symbol"]),  # symbol
+        string(d["clientOrderId"]),  # client_order_id
+        string(d["orderId"]),  # order_id
+        integer(d["transactTime"]),  # transact_time
+        dec(d["price"]),  # price
+        dec(d["origQty"]),  # orig_qty
+        dec(d["executedQty"]),  # executed_qty
+        _ORDER_STATUS.get(d["status"]) or enum_member(OrderStatus, d["status"]),  # status
+        _TIME_IN_FORCE.get(d["timeInForce"])
+        or enum_member(TimeInForce, d["timeInForce"]),  # time_in_force
+        _ORDER_TYPE.get(d["type"]) or enum_member(OrderType, d["type"]),  # type
+        _ORDER_SIDE.get(d["side"]) or enum_member(OrderSide, d["side"]),  # side
     )
 
 
 def structure_cancel_open_orders_result(d: Any) -> CancelOpenOrdersResult:
     """Read ``CancelOpenOrdersResult`` from a JSON object."""
     return CancelOpenOrdersResult(
-        _c.boolean(d["success"]),  # success
+        boolean(d["success"]),  # success
     )
 
 
 def structure_cancel_all_open_orders_result(d: Any) -> CancelAllOpenOrdersResult:
     """Read ``CancelAllOpenOrdersResult`` from a JSON object."""
     return CancelAllOpenOrdersResult(
-        _c.string(d["code"]),  # code
-        _c.string(d["message"]),  # message
-        _c.integer(d["timestamp"]),  # timestamp
-        _c.integer(d["lastOrderId"]),  # last_order_id
+        string(d["code"]),  # code
+        string(d["message"]),  # message
+        integer(d["timestamp"]),  # timestamp
+        integer(d["lastOrderId"]),  # last_order_id
     )
 
 
 def structure_cancel_orders_result(d: Any) -> CancelOrdersResult:
     """Read ``CancelOrdersResult`` from a JSON object."""
     return CancelOrdersResult(
-        _c.string(d["code"]),  # code
-        [structure_cancel_order_failure(x) for x in _c.items(d["result"])],  # result
+        string(d["code"]),  # code
+        list(map(structure_cancel_order_failure, items(d["result"]))),  # result
     )
 
 
 def structure_cancel_order_failure(d: Any) -> CancelOrderFailure:
     """Read ``CancelOrderFailure`` from a JSON object."""
     return CancelOrderFailure(
-        _c.string(d["orderId"]),  # order_id
-        _c.string(d["code"]),  # code
+        string(d["orderId"]),  # order_id
+        string(d["code"]),  # code
     )
 
 

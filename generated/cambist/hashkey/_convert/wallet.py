@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cambist._runtime import convert as _c
+from cambist._runtime.convert import boolean, dec, enum_member, integer, members, opt_dec, string
 from cambist.hashkey.models.wallet import (
     AddressAuthResult,
     DepositAddress,
@@ -16,72 +16,75 @@ from cambist.hashkey.models.wallet import (
     WithdrawStatus,
 )
 
+_DEPOSIT_STATUS = members(DepositStatus)
+_WITHDRAW_STATUS = members(WithdrawStatus)
+
 
 def structure_deposit_address(d: Any) -> DepositAddress:
     """Read ``DepositAddress`` from a JSON object."""
     return DepositAddress(
-        _c.boolean(d["canDeposit"]),  # can_deposit
-        _c.string(d["address"]),  # address
-        _c.string(d["addressExt"]),  # address_ext
-        _c.dec(d["minQuantity"]),  # min_quantity
-        _c.boolean(d["needAddressTag"]),  # need_address_tag
-        _c.integer(d["requiredConfirmTimes"]),  # required_confirm_times
-        _c.integer(d["canWithdrawConfirmTimes"]),  # can_withdraw_confirm_times
-        _c.string(d["coinType"]),  # coin_type
+        boolean(d["canDeposit"]),  # can_deposit
+        string(d["address"]),  # address
+        string(d["addressExt"]),  # address_ext
+        dec(d["minQuantity"]),  # min_quantity
+        boolean(d["needAddressTag"]),  # need_address_tag
+        integer(d["requiredConfirmTimes"]),  # required_confirm_times
+        integer(d["canWithdrawConfirmTimes"]),  # can_withdraw_confirm_times
+        string(d["coinType"]),  # coin_type
     )
 
 
 def structure_deposit_order(d: Any) -> DepositOrder:
     """Read ``DepositOrder`` from a JSON object."""
     return DepositOrder(
-        _c.integer(d["time"]),  # time
-        _c.string(d["coin"]),  # coin
-        _c.string(d["coinName"]),  # coin_name
-        _c.string(d["address"]),  # address
-        _c.dec(d["quantity"]),  # quantity
-        _c.enum_member(DepositStatus, d["status"]),  # status
-        _c.string(d["statusCode"]),  # status_code
-        _c.string(d["txId"]),  # tx_id
+        integer(d["time"]),  # time
+        string(d["coin"]),  # coin
+        string(d["coinName"]),  # coin_name
+        string(d["address"]),  # address
+        dec(d["quantity"]),  # quantity
+        _DEPOSIT_STATUS.get(d["status"]) or enum_member(DepositStatus, d["status"]),  # status
+        string(d["statusCode"]),  # status_code
+        string(d["txId"]),  # tx_id
     )
 
 
 def structure_address_auth_result(d: Any) -> AddressAuthResult:
     """Read ``AddressAuthResult`` from a JSON object."""
     return AddressAuthResult(
-        _c.boolean(d["success"]),  # success
-        _c.string(d["msg"]),  # msg
-        _c.integer(d["timestamp"]),  # timestamp
+        boolean(d["success"]),  # success
+        string(d["msg"]),  # msg
+        integer(d["timestamp"]),  # timestamp
     )
 
 
 def structure_withdraw_result(d: Any) -> WithdrawResult:
     """Read ``WithdrawResult`` from a JSON object."""
     return WithdrawResult(
-        _c.boolean(d["success"]),  # success
-        _c.string(d["id"]),  # id
-        _c.string(d["orderId"]),  # order_id
-        _c.string(d["accountId"]),  # account_id
+        boolean(d["success"]),  # success
+        string(d["id"]),  # id
+        string(d["orderId"]),  # order_id
+        string(d["accountId"]),  # account_id
     )
 
 
 def structure_withdraw_order(d: Any) -> WithdrawOrder:
     """Read ``WithdrawOrder`` from a JSON object."""
     return WithdrawOrder(
-        _c.integer(d["time"]),  # time
-        _c.string(d["id"]),  # id
-        _c.string(d["coin"]),  # coin
-        _c.string(d["coinId"]),  # coin_id
-        _c.string(d["coinName"]),  # coin_name
-        _c.string(d["address"]),  # address
-        _c.dec(d["quantity"]),  # quantity
-        _c.enum_member(WithdrawStatus, d["status"]),  # status
-        _c.string(d["txId"]),  # tx_id
-        _c.string(d["addressUrl"]),  # address_url
-        _c.string(d["feeCoinId"]),  # fee_coin_id
-        _c.string(d["feeCoinName"]),  # fee_coin_name
-        _c.dec(d["fee"]),  # fee
-        _c.string(d["remark"]),  # remark
-        _c.string(d["platform"]),  # platform
-        _c.string(d["memo"]),  # memo
-        _c.opt_dec(d.get("arriveQuantity")),  # arrive_quantity
+        integer(d["time"]),  # time
+        string(d["id"]),  # id
+        string(d["coin"]),  # coin
+        string(d["coinId"]),  # coin_id
+        string(d["coinName"]),  # coin_name
+        string(d["address"]),  # address
+        dec(d["quantity"]),  # quantity
+        _WITHDRAW_STATUS.get(d["status"]) or enum_member(WithdrawStatus, d["status"]),  # status
+        string(d["txId"]),  # tx_id
+        string(d["addressUrl"]),  # address_url
+        string(d["feeCoinId"]),  # fee_coin_id
+        string(d["feeCoinName"]),  # fee_coin_name
+        dec(d["fee"]),  # fee
+        string(d["remark"]),  # remark
+        string(d["platform"]),  # platform
+        string(d["memo"]),  # memo
+        opt_dec(d.get("arriveQuantity")),  # arrive_quantity
     )

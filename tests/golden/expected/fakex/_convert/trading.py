@@ -5,39 +5,54 @@ from __future__ import annotations
 
 from typing import Any
 
-from cambist._runtime import convert as _c
+from cambist._runtime.convert import (
+    dec,
+    enum_member,
+    integer,
+    items,
+    members,
+    new_row,
+    opt_dec,
+    opt_enum_member,
+    string,
+)
 from cambist._runtime.encode import encode_object
 from cambist._runtime.endpoint import Param, Rule
 from cambist.fakex.models.trading import Candle, Fill, Fills, Level, OrderItem, Side
+
+_SIDE = members(Side)
 
 
 def structure_fill(d: Any) -> Fill:
     """Read ``Fill`` from a JSON object."""
     return Fill(
-        _c.integer(d["fillId"]),  # fill_id
-        _c.dec(d["px"]),  # price
-        _c.enum_member(Side, d["side"]),  # side
-        _c.opt_enum_member(Level, d.get("level")),  # level
-        None if (v := d.get("tags")) is None else [_c.string(x) for x in _c.items(v)],  # tags
+        integer(d["fillId"]),  # fill_id
+        dec(d["px"]),  # price
+        _SIDE.get(d["side"]) or enum_member(Side, d["side"]),  # side
+        opt_enum_member(Level, d.get("level")),  # level
+        None if (v := d.get("tags")) is None else list(map(string, items(v))),  # tags
     )
 
 
 def structure_candle(r: Any) -> Candle:
     """Read ``Candle`` from a JSON array."""
-    return Candle(
-        _c.integer(r[0]),  # open_time
-        _c.dec(r[1]),  # close
-        _c.opt_dec(r[2] if len(r) > 2 else None),  # volume
+    return new_row(
+        Candle,
+        (
+            integer(r[0]),  # open_time
+            dec(r[1]),  # close
+            opt_dec(r[2] if len(r) > 2 else None),  # volume
+        ),
     )
 
 
 def structure_fills(d: Any) -> Fills:
     """Read ``Fills`` from a JSON object."""
     return Fills(
-        [structure_fill(x) for x in _c.items(d["fills"])],  # fills
+        list(map(structure_fill, items(d["fills"]))),  # fills
         None
         if (v := d.get("candles")) is None
-        else [structure_candle(x) for x in _c.items(v)],  # candles
+        else list(map(structure_candle, items(v))),  # candles
     )
 
 

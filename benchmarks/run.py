@@ -1,0 +1,300 @@
+"""cambist benchmarks: each figure is a ratio against a baseline measured side by side, in the
+same run, as medians of interleaved rounds.
+
+Run: nox -s bench   (or python benchmarks/run.py [--quick])
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import json
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+HERE = Path(__file__).resolve().parent
+Timer = Callable[[], float]
+
+
+def rounds(candidates: dict[str, Callable[[], float]], n: int) -> dict[str, float]:
+    """Median seconds of each candidate over ``n`` rounds, interleaved so drift hits all."""
+    samples: dict[str, list[float]] = {name: [] for name in candidates}
+    for _ in range(n):
+        for name, run in candidates.items():
+            samples[name].append(run())
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def report(title: str, medians: dict[str, float], baseline: str, unit: str = "s") -> None:
+    print(f"\n{title}")
+    base = medians[baseline]
+    for name, value in medians.items():
+        shown = f"{value * 1e3:9.3f} ms" if unit == "s" else f"{value:9.0f} {unit}"
+        ratio = value / base if base else float("nan")
+        print(f"  {name:<44} {shown}   {ratio:5.2f}x {'(baseline)' if name == baseline else ''}")
+
+
+# -- import time ----------------------------------------------------------------------------
+
+
+def _import_cost(code: str) -> Callable[[], float]:
+    def run() -> float:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True)
+        return time.perf_counter() - start
+
+    return run
+
+
+def bench_import(n: int) -> None:
+    medians = rounds(
+        {
+            "python -c pass": _import_cost("pass"),
+            "import httpx": _import_cost("import httpx"),
+            "import cambist.hashkey": _import_cost("import cambist.hashkey"),
+            "import cambist.hashkey; HashKey() (loads httpx)": _import_cost(
+                "from cambist.hashkey import HashKey; HashKey()"
+            ),
+        },
+        n,
+    )
+    bare = medians["python -c pass"]
+    print("\nImport time, above bare `python -c pass` (goal: at most 1.5x import httpx)")
+    base = medians["import httpx"] - bare
+    for name, value in medians.items():
+        if name == "python -c pass":
+            continue
+        print(f"  {name:<48} {(value - bare) * 1e3:7.1f} ms   {(value - bare) / base:5.2f}x")
+
+
+# -- parsing ----------------------------------------------------------------------------------
+
+
+def _orders_body(count: int) -> bytes:
+    rng = random.Random(7)
+    from server import ORDER
+
+    template = json.loads(ORDER)
+    orders = []
+    for i in range(count):
+        order = dict(template)
+        order["orderId"] = str(2108873672953505280 + i)
+        order["price"] = f"{rng.randint(80000, 90000)}.{rng.randint(0, 99):02d}"
+        order["origQty"] = f"0.{rng.randint(1, 99999):05d}"
+        order["executedQty"] = rng.choice(["0", order["origQty"]])
+        order["status"] = rng.choice(["NEW", "PARTIALLY_FILLED", "FILLED"])
+        order["time"] = str(1766133332319 + i)
+        orders.append(order)
+    return orjson.dumps(orders)
+
+
+def _klines_body(count: int) -> bytes:
+    rng = random.Random(8)
+    rows = []
+    for i in range(count):
+        o = rng.randint(80000, 90000)
+        rows.append(
+            [
+                1766718300000 + i * 60000,
+                f"{o}.52",
+                f"{o + 5}.1",
+                f"{o - 5}.3",
+                f"{o}.9",
+                f"{rng.random():.5f}",
+                1766718359999 + i * 60000,
+                f"{rng.random() * 1e4:.7f}",
+                rng.randint(1, 500),
+                f"{rng.random():.5f}",
+                f"{rng.random() * 1e3:.7f}",
+            ]
+        )
+    return orjson.dumps(rows)
+
+
+def _depth_body(levels: int) -> bytes:
+    rng = random.Random(9)
+    bids = [[f"{87473 - i}.{rng.randint(0, 99):02d}", f"{rng.random():.5f}"] for i in range(levels)]
+    asks = [[f"{87474 + i}.{rng.randint(0, 99):02d}", f"{rng.random():.5f}"] for i in range(levels)]
+    return orjson.dumps({"t": 1764059245287, "b": bids, "a": asks})
+
+
+def bench_parse(n: int) -> None:
+    from cambist.hashkey import ENDPOINTS, HashKey
+
+    client = HashKey(time_sync=False)
+    core = client._core
+    cases = [
+        ("1000 open orders", "spot.list_open_orders", _orders_body(1000), "2.5x"),
+        ("1000 klines (array rows)", "market.list_klines", _klines_body(1000), "2x"),
+        ("200-level depth", "market.get_depth", _depth_body(200), "4x"),
+    ]
+    for title, name, body, goal in cases:
+        ep = next(e for e in ENDPOINTS if e.name == name)
+
+        def ours(ep: Any = ep, body: bytes = body) -> float:
+            start = time.perf_counter()
+            core.parse(ep, body, core._decode(body))
+            return time.perf_counter() - start
+
+        def baseline(body: bytes = body) -> float:
+            start = time.perf_counter()
+            orjson.loads(body)
+            return time.perf_counter() - start
+
+        def exact_json(body: bytes = body) -> float:
+            start = time.perf_counter()
+            json.loads(body, parse_float=Decimal)
+            return time.perf_counter() - start
+
+        medians = rounds(
+            {
+                "orjson.loads (dicts)": baseline,
+                "json.loads(parse_float=Decimal) (dicts)": exact_json,
+                "cambist: bytes -> typed models": ours,
+            },
+            n,
+        )
+        report(f"Parse {title} (goal: at most {goal} orjson)", medians, "orjson.loads (dicts)")
+
+
+# -- requests -----------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class BenchServer:
+    def __enter__(self) -> str:
+        port = _free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, str(HERE / "server.py"), str(port)], stdout=subprocess.PIPE, text=True
+        )
+        assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == "ready"
+        return f"http://127.0.0.1:{port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.terminate()
+        self.proc.wait()
+
+
+KEY, SECRET = "bench-key", "bench-secret"
+
+
+def bench_signed_get(url: str, n: int, calls: int) -> None:
+    from cambist.hashkey import HashKey
+
+    raw = httpx.Client()
+    hk = HashKey(api_key=KEY, api_secret=SECRET, base_url=url)
+    hk.spot.get_order(order_id="2108873672953505280")  # connect and sync the clock first
+    raw.get(url + "/api/v1/time")
+
+    def handwritten() -> float:
+        start = time.perf_counter()
+        for _ in range(calls):
+            query = f"orderId=2108873672953505280&timestamp={int(time.time() * 1000)}"
+            sig = hmac.new(SECRET.encode(), query.encode(), hashlib.sha256).hexdigest()
+            r = raw.get(
+                f"{url}/api/v1/spot/order?{query}&signature={sig}", headers={"X-HK-APIKEY": KEY}
+            )
+            json.loads(r.content)
+        return (time.perf_counter() - start) / calls
+
+    def cambist() -> float:
+        start = time.perf_counter()
+        for _ in range(calls):
+            hk.spot.get_order(order_id="2108873672953505280")
+        return (time.perf_counter() - start) / calls
+
+    medians = rounds(
+        {
+            "hand-written httpx + hmac + json": handwritten,
+            "cambist HashKey.spot.get_order (typed Order)": cambist,
+        },
+        n,
+    )
+    report(
+        "Signed GET, one kept-alive connection, per call (goal: at most 1.10x)",
+        medians,
+        "hand-written httpx + hmac + json",
+    )
+
+
+def bench_async(url: str, n: int, calls: int) -> None:
+    from cambist.hashkey import AsyncHashKey
+
+    async def run_cambist(transport: httpx.AsyncBaseTransport | None) -> float:
+        http = httpx.AsyncClient(transport=transport) if transport else None
+        async with AsyncHashKey(
+            api_key=KEY, api_secret=SECRET, base_url=url, http_client=http
+        ) as hk:
+            await hk.spot.get_order(order_id="1")
+            start = time.perf_counter()
+            for _ in range(calls // 50):
+                await asyncio.gather(*(hk.spot.get_order(order_id="1") for _ in range(50)))
+            elapsed = time.perf_counter() - start
+        if http:
+            await http.aclose()
+        return calls / elapsed
+
+    async def run_httpx() -> float:
+        async with httpx.AsyncClient() as client:
+            await client.get(url + "/api/v1/time")
+            start = time.perf_counter()
+            for _ in range(calls // 50):
+                await asyncio.gather(
+                    *(client.get(url + "/api/v1/spot/order?orderId=1") for _ in range(50))
+                )
+            return calls / (time.perf_counter() - start)
+
+    candidates: dict[str, Callable[[], float]] = {
+        "plain httpx.AsyncClient (unsigned, dicts)": lambda: asyncio.run(run_httpx()),
+        "AsyncHashKey on httpx's default transport": lambda: asyncio.run(run_cambist(None)),
+    }
+    try:
+        from httpx_aiohttp import AiohttpTransport  # type: ignore[import-not-found]
+
+        candidates["AsyncHashKey on httpx-aiohttp's transport"] = lambda: asyncio.run(
+            run_cambist(AiohttpTransport())
+        )
+    except ImportError:
+        print("\n(httpx-aiohttp not installed: that row is skipped)")
+    medians = rounds(candidates, n)
+    report(
+        "Async throughput, 50 calls in flight, calls per second (higher is better)",
+        medians,
+        "plain httpx.AsyncClient (unsigned, dicts)",
+        unit="calls/s",
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="fewer rounds")
+    args = parser.parse_args()
+    n = 5 if args.quick else 15
+    print(f"python {sys.version.split()[0]}, httpx {httpx.__version__}; medians of {n} rounds")
+    bench_import(n)
+    bench_parse(n * 4)
+    with BenchServer() as url:
+        bench_signed_get(url, n, 200)
+        bench_async(url, max(3, n // 3), 2000)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""Sessions: ``nox -s ci`` runs every check; ``nox -s demo`` regenerates and runs the example.
+
+- ci         drift check, ruff (lint + format), mypy --strict, docs coverage, pytest
+- generate   regenerate generated/ from specs/ and codegen/
+- demo       regenerate, then run examples/quickstart.py against a local loopback exchange
+- bench      the benchmarks (ratios against baselines measured side by side)
+- tests / lint / typecheck / drift: the parts of ci on their own
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.sessions = ["ci"]
+PYTHON = None  # the interpreter nox runs on
+
+SOURCES = ["codegen", "tests", "noxfile.py", "examples", "benchmarks"]
+
+
+def _install(session: nox.Session) -> None:
+    session.install("-e", ".[dev]")
+
+
+def _drift(session: nox.Session) -> None:
+    session.run("python", "-m", "codegen", "--check")
+
+
+def _lint(session: nox.Session) -> None:
+    session.run("ruff", "check", *SOURCES, "generated")
+    session.run("ruff", "format", "--check", *SOURCES, "generated")
+
+
+def _typecheck(session: nox.Session) -> None:
+    session.run("mypy", "--strict", "generated/cambist", "codegen")
+
+
+def _tests(session: nox.Session) -> None:
+    session.run("pytest", "-q", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def ci(session: nox.Session) -> None:
+    """Everything CI checks, in one environment."""
+    _install(session)
+    _drift(session)
+    _lint(session)
+    _typecheck(session)
+    _tests(session)
+
+
+@nox.session(python=PYTHON)
+def generate(session: nox.Session) -> None:
+    _install(session)
+    session.run("python", "-m", "codegen")
+
+
+@nox.session(python=PYTHON)
+def demo(session: nox.Session) -> None:
+    """The main job: regenerate the SDK, then use it against a local loopback exchange."""
+    _install(session)
+    session.run("python", "-m", "codegen")
+    session.run("python", "examples/quickstart.py")
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    _install(session)
+    session.install("httpx-aiohttp")
+    session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    _install(session)
+    _tests(session)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    _install(session)
+    _lint(session)
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    _install(session)
+    _typecheck(session)
+
+
+@nox.session(python=PYTHON)
+def drift(session: nox.Session) -> None:
+    _install(session)
+    _drift(session)
