@@ -28,8 +28,9 @@ def build(root: Path, target: Path, config: Path = ROOT / "pyproject.toml") -> N
     settings from ``config``)."""
     specs = load_all(root / "specs", root)
     files = package_files(specs, root)
-    if target.exists():
-        shutil.rmtree(target)
+    # the generator owns the package; anything else (an editable install's egg-info) stays
+    if (target / "cambist").exists():
+        shutil.rmtree(target / "cambist")
     for rel, text in files.items():
         path = target / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -54,7 +55,8 @@ def check(root: Path) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         fresh_root = Path(tmp) / "generated"
         build(root, fresh_root)
-        fresh, current = _tree(fresh_root), _tree(root / "generated")
+        fresh = _tree(fresh_root / "cambist")
+        current = _tree(root / "generated" / "cambist")
     drift = sorted(set(fresh) ^ set(current)) + sorted(
         name for name in set(fresh) & set(current) if fresh[name] != current[name]
     )
@@ -63,15 +65,15 @@ def check(root: Path) -> int:
             diff = difflib.unified_diff(
                 current[name].decode().splitlines(),
                 fresh[name].decode().splitlines(),
-                f"generated/{name}",
-                f"regenerated/{name}",
+                f"generated/cambist/{name}",
+                f"regenerated/cambist/{name}",
                 lineterm="",
                 n=1,
             )
             print("\n".join(list(diff)[:40]))
         else:
             where = "only in generated/" if name in current else "missing from generated/"
-            print(f"generated/{name}: {where}")
+            print(f"generated/cambist/{name}: {where}")
     if drift:
         print(f"drift: {len(drift)} file(s) differ; run `python -m codegen` and commit.")
         return 1

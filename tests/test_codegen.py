@@ -148,3 +148,19 @@ def test_cli_reports_spec_errors(tmp_path: Path) -> None:
 )
 def test_snake_case(wire: str, py: str) -> None:
     assert snake(wire) == py
+
+
+def test_check_fails_on_a_hand_edit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from codegen.__main__ import check
+
+    shutil.copytree(ROOT / "specs", tmp_path / "specs")
+    shutil.copytree(ROOT / "generated" / "cambist", tmp_path / "generated" / "cambist")
+    (tmp_path / "generated" / "cambist.egg-info").mkdir()  # an editable install's: ignored
+    assert check(tmp_path) == 0
+    edited = tmp_path / "generated" / "cambist" / "hashkey" / "models" / "spot.py"
+    edited.write_text(edited.read_text() + "# hand edit\n")
+    (tmp_path / "generated" / "cambist" / "stray.py").write_text("")
+    assert check(tmp_path) == 1
+    out = capsys.readouterr().out
+    assert "+# hand edit" not in out and "-# hand edit" in out
+    assert "generated/cambist/stray.py: only in generated/" in out
