@@ -35,6 +35,7 @@ ERROR_KINDS = (
     "timestamp",
     "execution_unknown",
     "server",
+    "unavailable",
     "other",
 )
 PRIMITIVES = ("string", "int", "long", "decimal", "bool", "json")
@@ -82,8 +83,20 @@ EXCHANGE_SHAPE = Obj(
             },
             optional={
                 "document": STR,
+                "client_order_ids": scalar(str, choices=("hex", "digits")),
                 "credentials_env": Obj(required={"api_key": STR, "api_secret": STR}),
                 "server_time": Obj(required={"path": STR, "field": STR}),
+                "coverage": Obj(
+                    optional={
+                        "patterns": listof(STR),
+                        "ignore": listof(
+                            any_of(
+                                Obj(required={"path": STR, "reason": STR}),
+                                Obj(required={"endpoint": STR, "reason": STR}),
+                            )
+                        ),
+                    }
+                ),
                 **NOTE,
             },
         ),
