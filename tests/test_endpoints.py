@@ -1,31 +1,39 @@
-"""Every HashKey endpoint, called sync and async against a loopback server: the request sent
-(method, path, params by wire name, API-key header, signature) and the model parsed."""
+"""Every endpoint of every exchange, called sync and async against a loopback server: the
+request sent (method, path, params by wire name, API-key header, signature verified
+independently, exact JSON body) and the model parsed from the document's example."""
 
 from __future__ import annotations
 
 import enum
+import importlib
+import json
+import sys
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-import cambist.hashkey.models as models
 from cambist._runtime.endpoint import Endpoint, Param
-from cambist.hashkey import ENDPOINTS, AsyncHashKey, HashKey
-from tests.conftest import API_KEY, verify_hmac
+from tests.conftest import API_KEY, API_SECRET
+from tests.exchanges import EXCHANGES, Case, verify
 from tests.loopback import LoopbackServer
+
+CASES = [(case, ep) for case in EXCHANGES for ep in case.endpoints()]
+IDS = [f"{case.id}:{ep.name}" for case, ep in CASES]
 
 
 def _sample(p: Param) -> tuple[Any, str | None]:
     """A value for ``p`` and the text it must arrive as (None: not compared as text)."""
     kind = p.item_kind if p.kind == "list" else p.kind
     if kind == "model":
-        cls = getattr(models, p.type.removeprefix("list[").removesuffix("]"))
-        from cambist.hashkey._convert import spot
-
-        prefix = f"_{cls.__name__.upper()}"
-        fields = getattr(spot, f"{prefix}_FIELDS")
-        item = cls(**_fill(fields, getattr(spot, f"{prefix}_RULES", ())))
+        assert p.to_wire is not None
+        converters = sys.modules[p.to_wire.__module__]
+        name = p.type.removeprefix("list[").removesuffix("]")
+        models = importlib.import_module(converters.__name__.replace("._convert.", ".models."))
+        prefix = f"_{name.upper()}"
+        fields = getattr(converters, f"{prefix}_FIELDS")
+        item = getattr(models, name)(**_fill(fields, getattr(converters, f"{prefix}_RULES", ())))
         return ([item] if p.kind == "list" else item), None
     if kind == "enum":
         assert p.enum is not None
@@ -68,39 +76,48 @@ def _arguments(ep: Endpoint[Any]) -> dict[str, Any]:
     return _fill(ep.params, ep.rules)
 
 
-def _check_request(server: LoopbackServer, ep: Endpoint[Any], kwargs: dict[str, Any]) -> None:
+def _check_request(
+    case: Case, server: LoopbackServer, ep: Endpoint[Any], kwargs: dict[str, Any]
+) -> None:
     received = server.requests_to(ep.path)[-1]
     assert received.method == ep.method
-    security = {"NONE": (False, False), "USER_STREAM": (True, False), "MARKET_DATA": (True, False)}
-    keyed, signed = security.get(ep.security, (True, True))
-    assert (received.headers.get("x-hk-apikey") == API_KEY) is keyed
+    exchange = case.exchange()
+    security = exchange.security[ep.security]
+    header = exchange.api_key_header.lower()
+    assert (received.headers.get(header) == API_KEY) is security.api_key
     params = received.params
-    if signed:
-        assert verify_hmac(received), f"{ep.name}: signature does not verify"
-        assert params["timestamp"].isdigit()
+    if security.signed:
+        assert verify(exchange, received, API_SECRET), f"{ep.name}: signature does not verify"
+        if exchange.timestamp_param:
+            assert params[exchange.timestamp_param].isdigit()
     else:
         assert "signature" not in params
+        assert (exchange.signature_header or "-").lower() not in received.headers
+    sent_json = json.loads(received.body) if ep.params_in == "json" and received.body else {}
     for p in ep.params:
         if p.name not in kwargs or p.body:
             continue
         expected = _sample(p)[1]
-        assert params[p.wire_name] == expected, f"{ep.name}: {p.wire_name}"
-    body_param = next((p for p in ep.params if p.body), None)
-    if body_param is not None:
-        import json
-
-        sent = json.loads(received.body)
-        assert isinstance(sent, list) and sent and all(isinstance(i, dict) for i in sent)
+        if ep.params_in == "json" and not p.in_query:
+            assert p.wire_name in sent_json, f"{ep.name}: {p.wire_name}"
+        else:
+            assert params[p.wire_name] == expected, f"{ep.name}: {p.wire_name}"
+    if ep.params_in == "json" and received.body:
         assert received.headers["content-type"] == "application/json"
     coid = next((p for p in ep.params if p.wire_name == ep.client_order_id), None)
     if coid is not None and coid.name not in kwargs:
-        assert len(params[coid.wire_name]) == 32  # filled in by the client: uuid4 hex
+        sent = sent_json.get(coid.wire_name) if ep.params_in == "json" else params[coid.wire_name]
+        assert sent and len(str(sent)) >= 10  # filled in by the client
 
 
-def _check_result(ep: Endpoint[Any], result: Any) -> None:
+def _check_result(case: Case, ep: Endpoint[Any], result: Any) -> None:
     if ep.response is None:
         assert result is None
         return
+    if ep.response == "json":
+        assert result is not None
+        return
+    models = importlib.import_module(f"cambist.{case.id}.models")
     name = ep.response.removeprefix("list[").removesuffix("]")
     cls = getattr(models, name)
     if ep.response.startswith("list["):
@@ -109,43 +126,50 @@ def _check_result(ep: Endpoint[Any], result: Any) -> None:
         assert isinstance(result, cls)
 
 
-@pytest.mark.parametrize("ep", ENDPOINTS, ids=lambda ep: ep.name)
-def test_every_endpoint_sync(ep: Endpoint[Any], hk: HashKey, server: LoopbackServer) -> None:
+@pytest.fixture
+def routed(server: LoopbackServer) -> Iterator[LoopbackServer]:
+    """The loopback server, also answering every other exchange's endpoints."""
+    for case in EXCHANGES:
+        for ep in case.endpoints():
+            if (ep.method, ep.path) not in server.routes:
+                server.route(ep.method, ep.path, case.sample(ep))
+    yield server
+
+
+@pytest.mark.parametrize(("case", "ep"), CASES, ids=IDS)
+def test_every_endpoint_sync(case: Case, ep: Endpoint[Any], routed: LoopbackServer) -> None:
     resource, method = ep.name.split(".")
     kwargs = _arguments(ep)
-    result = getattr(getattr(hk, resource), method)(**kwargs)
-    _check_request(server, ep, kwargs)
-    _check_result(ep, result)
+    with case.sync(routed.url) as client:
+        result = getattr(getattr(client, resource), method)(**kwargs)
+    _check_request(case, routed, ep, kwargs)
+    _check_result(case, ep, result)
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("ep", ENDPOINTS, ids=lambda ep: ep.name)
-async def test_every_endpoint_async(
-    ep: Endpoint[Any], ahk: AsyncHashKey, server: LoopbackServer
-) -> None:
+@pytest.mark.parametrize(("case", "ep"), CASES, ids=IDS)
+async def test_every_endpoint_async(case: Case, ep: Endpoint[Any], routed: LoopbackServer) -> None:
     resource, method = ep.name.split(".")
     kwargs = _arguments(ep)
-    result = await getattr(getattr(ahk, resource), method)(**kwargs)
-    _check_request(server, ep, kwargs)
-    _check_result(ep, result)
+    async with case.async_(routed.url) as client:
+        result = await getattr(getattr(client, resource), method)(**kwargs)
+    _check_request(case, routed, ep, kwargs)
+    _check_result(case, ep, result)
 
 
-def test_registry_is_complete() -> None:
-    assert len(ENDPOINTS) == 41
-    names = {ep.name for ep in ENDPOINTS}
-    assert len(names) == 41
-    assert {(ep.method, ep.path) for ep in ENDPOINTS} >= {
-        ("POST", "/api/v1.1/spot/order"),
-        ("POST", "/api/v1.1/spot/batchOrders"),
-        ("GET", "/quote/v1/depth"),
-        ("DELETE", "/api/v1/userDataStream"),
-    }
-    for ep in ENDPOINTS:
-        assert ep.method in ("GET", "POST", "PUT", "DELETE")
-        assert ep.security in ("NONE", "TRADE", "USER_DATA", "USER_STREAM", "MARKET_DATA")
-        assert ep.weight is None or isinstance(ep.weight, int | str)
-        for p in ep.params:
-            assert p.name.isidentifier() and p.wire_name and isinstance(p.type, str)
-            assert p.required in (True, False) or isinstance(p.required, str)
-        resource, method = ep.name.split(".")
-        assert callable(getattr(getattr(HashKey, resource).func(HashKey()), method))
+@pytest.mark.parametrize("case", EXCHANGES, ids=lambda c: c.id)
+def test_registry_is_complete(case: Case) -> None:
+    endpoints = case.endpoints()
+    assert len(endpoints) == case.count
+    assert len({ep.name for ep in endpoints}) == case.count
+    exchange = case.exchange()
+    with case.sync("http://127.0.0.1:9") as client:
+        for ep in endpoints:
+            assert ep.method in ("GET", "POST", "PUT", "DELETE")
+            assert ep.security in exchange.security
+            assert ep.weight is None or isinstance(ep.weight, int | str)
+            for p in ep.params:
+                assert p.name.isidentifier() and p.wire_name and isinstance(p.type, str)
+                assert p.required in (True, False) or isinstance(p.required, str)
+            resource, method = ep.name.split(".")
+            assert callable(getattr(getattr(client, resource), method))

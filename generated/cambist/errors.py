@@ -111,6 +111,13 @@ class APIError(CambistError):
         self.headers: Mapping[str, str] = headers or {}
         self.body = body
 
+    @property
+    def rate_limits(self) -> dict[str, str]:
+        """The rate-limit counters the answer carried (used weight, order count, ...)."""
+        from cambist._runtime.response import rate_limit_headers
+
+        return rate_limit_headers(self.headers)
+
 
 class AuthenticationError(APIError):
     """The API key, signature or credentials were refused."""
@@ -156,7 +163,16 @@ class IPBannedError(RateLimitError):
 
 
 class ServerError(APIError):
-    """The exchange failed internally (HTTP 5xx or an internal-error code)."""
+    """The exchange failed internally (HTTP 5xx or an internal-error code).
+
+    ``not_processed`` is True when the document says such an answer means the request was not
+    carried out (e.g. Binance's 503 "Service Unavailable."): then it is safe to send again,
+    and the client retries it like a 429.
+    """
+
+    def __init__(self, message: str, *, not_processed: bool = False, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.not_processed = not_processed
 
 
 class ExecutionStatusUnknownError(CambistError):

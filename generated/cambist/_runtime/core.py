@@ -10,6 +10,7 @@ only in how they send and sleep — as httpx's ``Auth.auth_flow`` serves both it
 from __future__ import annotations
 
 import logging
+import secrets
 import uuid
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
@@ -57,6 +58,10 @@ class CallOptions:
 
 
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_ID_FORMATS: dict[str, Callable[[], str]] = {
+    "hex": lambda: uuid.uuid4().hex,  # 32 characters
+    "digits": lambda: str(secrets.randbits(62)),  # an int64, as a string
+}
 
 
 class Core:
@@ -74,7 +79,7 @@ class Core:
         clock: ServerClock,
         time_sync: bool,
         time_sync_interval: float = 1800.0,
-        new_client_order_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+        new_client_order_id: Callable[[], str] | None = None,
     ) -> None:
         self.exchange = exchange
         self.base_url = base_url.rstrip("/")
@@ -85,7 +90,7 @@ class Core:
         self.clock = clock
         self.time_sync = time_sync and exchange.server_time_path is not None
         self.time_sync_interval = time_sync_interval
-        self.new_client_order_id = new_client_order_id
+        self.new_client_order_id = new_client_order_id or _ID_FORMATS[exchange.client_order_ids]
         self.errors = ErrorMap(exchange)
         self._headers = {"Accept": "application/json", "User-Agent": "cambist/0.1"}
 
@@ -139,7 +144,7 @@ class Core:
             except errors.IPBannedError:
                 raise
             except (errors.RateLimitError, errors.ServerError) as exc:
-                if isinstance(exc, errors.ServerError) and not ep.safe:
+                if isinstance(exc, errors.ServerError) and not (ep.safe or exc.not_processed):
                     raise
                 attempt += 1
                 wait = exc.retry_after if isinstance(exc, errors.RateLimitError) else None
@@ -253,6 +258,9 @@ class Core:
             else:
                 payload = qs.encode() if ep.method == "GET" else content
                 headers[exchange.signature_header or "Signature"] = self.credentials.sign(payload)
+                if exchange.expire_header:
+                    expires = self.clock.timestamp() + (self.recv_window or 5000)
+                    headers[exchange.expire_header] = str(expires)
         url = f"{self.base_url}{ep.path}?{qs}" if qs else self.base_url + ep.path
         timeout = httpx.Timeout(opts.timeout if opts.timeout is not None else self.timeout)
         return httpx.Request(

@@ -122,5 +122,6 @@ class Exchange:
     success_codes: frozenset[str] = frozenset()
     errors: tuple[ErrorCode, ...] = ()
     status_messages: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
+    client_order_ids: Literal["hex", "digits"] = "hex"
     api_key_env: str | None = None
     api_secret_env: str | None = None

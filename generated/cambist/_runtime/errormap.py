@@ -21,6 +21,7 @@ KINDS: dict[str, type[errors.APIError]] = {
     "timestamp": errors.TimestampError,
     "rate_limited": errors.RateLimitError,
     "server": errors.ServerError,
+    "unavailable": errors.ServerError,
     "other": errors.APIError,
 }
 
@@ -54,15 +55,15 @@ class ErrorMap:
     def kind(self, status: int, code: object, message: str) -> str:
         if status in (418, 429):
             return _STATUS_KINDS[status]
+        for prefix, kind in self._status_messages.get(status, {}).items():
+            if message.startswith(prefix):
+                return kind
         rows = self._by_code.get(normalize_code(code)) if code is not None else None
         if rows:
             for row in rows:
                 if len(rows) == 1 or _pattern(row.message).fullmatch(message or ""):
                     return row.kind
             return rows[0].kind
-        for prefix, kind in self._status_messages.get(status, {}).items():
-            if message.startswith(prefix):
-                return kind
         if status >= 500:
             return "server"
         return _STATUS_KINDS.get(status, "invalid_request" if status >= 400 else "other")
@@ -103,4 +104,6 @@ class ErrorMap:
         if kind == "rate_limited":
             wait = parse_retry_after(headers.get("retry-after"))
             return errors.RateLimitError(message, retry_after=wait, **common)
+        if kind == "unavailable":
+            return errors.ServerError(message, not_processed=True, **common)
         return KINDS.get(kind, errors.APIError)(message, **common)
