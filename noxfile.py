@@ -35,6 +35,10 @@ def _typecheck(session: nox.Session) -> None:
     session.run("mypy", "--strict", "generated/cambist", "codegen")
 
 
+def _coverage(session: nox.Session) -> None:
+    session.run("python", "-m", "codegen", "coverage")
+
+
 def _tests(session: nox.Session) -> None:
     session.run("pytest", "-q", *session.posargs)
 
@@ -46,7 +50,15 @@ def ci(session: nox.Session) -> None:
     _drift(session)
     _lint(session)
     _typecheck(session)
+    _coverage(session)
     _tests(session)
+
+
+@nox.session(python=PYTHON)
+def coverage(session: nox.Session) -> None:
+    """Does each spec cover what its source document mentions? (after a document changes)"""
+    _install(session)
+    _coverage(session)
 
 
 @nox.session(python=PYTHON)

@@ -3,6 +3,7 @@
 - ``python -m codegen``            regenerate (deterministic; output ruff-formatted first)
 - ``python -m codegen --check``    regenerate into a temporary tree; exit 1 on any difference
 - ``python -m codegen validate``   only load and check the specs
+- ``python -m codegen coverage``   compare each spec with its source document (specs/sources/)
 """
 
 from __future__ import annotations
@@ -83,7 +84,9 @@ def check(root: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m codegen", description=__doc__.split("\n")[0])
-    parser.add_argument("command", nargs="?", default="generate", choices=["generate", "validate"])
+    parser.add_argument(
+        "command", nargs="?", default="generate", choices=["generate", "validate", "coverage"]
+    )
     parser.add_argument("--check", action="store_true", help="fail if generated/ is stale")
     parser.add_argument("--specs", type=Path, help="validate: the specs folder (default specs/)")
     args = parser.parse_args(argv)
@@ -93,6 +96,10 @@ def main(argv: list[str] | None = None) -> int:
             specs = load_all(folder, folder.parent)
             print(", ".join(f"{s.id}: {len(s.endpoints)} endpoints" for s in specs))
             return 0
+        if args.command == "coverage":
+            from codegen.coverage import run
+
+            return run(load_all(ROOT / "specs", ROOT), ROOT / "specs" / "sources")
         if args.check:
             return check(ROOT)
         build(ROOT, OUT)
