@@ -270,7 +270,7 @@ class ExchangeRenderer:
             params.append(
                 {
                     "py": p.py,
-                    "wire": p.wire,
+                    "wire": p.key,
                     "annotation": types.py(p.type, imports, param=True),
                     "optional": optional,
                     "doc": self._param_doc(p, coid),

@@ -124,6 +124,7 @@ PARAM_KEYS = {
     "example": scalar(str, int, float, bool),
     "body": BOOL,
     "in": scalar(str, choices=("query",)),
+    "prefix": STR,
     **NOTE,
 }
 PARAM_SHAPE = Obj(
@@ -238,6 +239,12 @@ class Param:
     maximum: Any = None
     body: bool = False
     in_query: bool = False
+    prefix: str | None = None
+
+    @property
+    def key(self) -> str:
+        """How rules and the call's values name it (see the runtime's ``Param.key``)."""
+        return self.py if self.prefix else self.wire
 
 
 @dataclass
@@ -360,8 +367,13 @@ def _params(items: list[LDict], file_where: Where) -> list[Param]:
                 maximum=p.get("max"),
                 body=p.get("body", False),
                 in_query=p.get("in") == "query",
+                prefix=p.get("prefix"),
             )
         )
+    keys = [p.key for p in params]
+    for p in params:
+        if keys.count(p.key) > 1:
+            raise p.where.error(f"wire name {p.wire!r} is used twice; give one a `prefix`")
     return params
 
 
@@ -513,7 +525,7 @@ def _endpoint(e: LDict, group: str, security: LDict, seen: dict[str, Where]) -> 
     if method == "GET" and params_in != "query":
         raise w.error(f"{name}: GET params go in the query string")
     params = _params(e.get("params", []), w)
-    wires = {p.wire for p in params}
+    wires = {p.key for p in params}
     bodies = [p for p in params if p.body]
     if bodies and (params_in != "json" or len(bodies) > 1):
         raise bodies[0].where.error("one `body: true` param, on a `params_in: json` endpoint")

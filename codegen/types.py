@@ -161,6 +161,8 @@ class TypeMap:
             args.append("in_query=True")
         if p.body:
             args.append("body=True")
+        if p.prefix:
+            args.append(f"prefix={p.prefix!r}")
         return f"Param({', '.join(args)})"
 
     def kind(self, t: TypeRef) -> str:

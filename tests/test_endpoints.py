@@ -57,8 +57,8 @@ def _sample(p: Param) -> tuple[Any, str | None]:
 
 def _fill(params: tuple[Param, ...], rules: tuple[Any, ...]) -> dict[str, Any]:
     """Python name -> value for the required params, plus what the rules require."""
-    by_wire = {p.wire_name: p for p in params}
-    chosen = {p.wire_name for p in params if p.required is True}
+    by_wire = {p.key: p for p in params}
+    chosen = {p.key for p in params if p.required is True}
     for rule in rules:
         if rule.kind == "one_of" and not chosen.intersection(rule.params):
             chosen.add(rule.params[0])
@@ -97,7 +97,7 @@ def _check_request(
     for p in ep.params:
         if p.name not in kwargs or p.body:
             continue
-        expected = _sample(p)[1]
+        expected = (p.prefix or "") + str(_sample(p)[1])
         if ep.params_in == "json" and not p.in_query:
             assert p.wire_name in sent_json, f"{ep.name}: {p.wire_name}"
         else:

@@ -290,3 +290,24 @@ def test_binance_limits_headers_and_bans(server: LoopbackServer) -> None:
         server.queue("GET", "/eapi/v1/exchangeInfo", Reply(403, b"<html>WAF</html>"))
         with pytest.raises(errors.PermissionDeniedError, match="WAF"):
             bn.market.get_exchange_info()
+
+
+def test_bibox_client_order_ids_take_the_c_prefix(server: LoopbackServer) -> None:
+    sample = EXCHANGES[2].sample(
+        next(e for e in EXCHANGES[2].endpoints() if e.name == "user.cancel_order")
+    )
+    server.route("DELETE", "/api/v4/userdata/order", sample)
+    server.route("GET", "/api/v4/userdata/order", sample)
+    with Bibox(api_key=API_KEY, api_secret=API_SECRET, base_url=server.url) as bb:
+        bb.user.cancel_order(client_order_id="123")
+        bb.user.cancel_order(order_id="14245272657638034")
+        bb.user.get_order(client_order_id="123")
+        with pytest.raises(errors.RequestValidationError, match="one of order_id / client"):
+            bb.user.cancel_order()
+        with pytest.raises(errors.RequestValidationError, match="only one of"):
+            bb.user.cancel_order(order_id="1", client_order_id="2")
+    first, second, third = server.received
+    assert json.loads(first.body) == {"id": "c:123"}
+    assert json.loads(second.body) == {"id": "14245272657638034"}
+    assert third.query == "id=c%3A123"
+    assert verify(bb._core.exchange, first, API_SECRET)

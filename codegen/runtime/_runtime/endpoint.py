@@ -39,6 +39,13 @@ class Param:
     in_query: bool = False
     body: bool = False
     to_wire: Callable[[Any], Any] | None = None
+    prefix: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The param's key in a call's values: its wire name, or, for a prefixed param that
+        shares its wire name with another (Bibox's ``id`` / ``c:`` + client id), its own name."""
+        return self.name if self.prefix else self.wire_name
 
     @property
     def is_required(self) -> bool:

@@ -117,7 +117,7 @@ def param_text(p: Param, value: object) -> str:
     text = scalar(p.kind, value, p.enum)
     if p.minimum is not None or p.maximum is not None:
         _check_range(p, text)
-    return text
+    return p.prefix + text if p.prefix else text
 
 
 def check_rules(name: str, rules: Iterable[Rule], values: Mapping[str, object], py: Any) -> None:
@@ -148,12 +148,12 @@ def encode_params(
 
     Returns (query pairs, form-or-query pairs for ``params_in``, JSON body or None).
     """
-    py = {p.wire_name: p.name for p in ep.params}
+    py = {p.key: p.name for p in ep.params}
     query: list[tuple[str, str]] = []
     main: list[tuple[str, str]] = []
     body: object = None
     for p in ep.params:
-        value = values.get(p.wire_name)
+        value = values.get(p.key)
         if value is None:
             if p.required is True:
                 raise RequestValidationError(
@@ -194,6 +194,8 @@ def json_value(p: Param, value: object) -> object:
         return [json_scalar(p.item_kind or "string", v, p.enum) for v in value]
     if p.to_wire is not None:
         return p.to_wire(value)
+    if p.prefix:
+        return p.prefix + scalar(p.kind, value, p.enum)
     return json_scalar(p.kind, value, p.enum)
 
 

@@ -92,7 +92,21 @@ _GET_ORDER: Endpoint[Order] = Endpoint(
     security="SIGNED",
     weight=None,
     safe=True,
-    params=(Param("order_id", "id", "string", "string", required=True),),
+    params=(
+        Param("order_id", "id", "string", "string", required="Either order_id or client_order_id"),
+        Param(
+            "client_order_id",
+            "id",
+            "string",
+            "string",
+            required="Either order_id or client_order_id",
+            prefix="c:",
+        ),
+    ),
+    rules=(
+        Rule("one_of", ("id", "client_order_id")),
+        Rule("exclusive", ("id", "client_order_id")),
+    ),
     parse=structure_order,
     response="Order",
     source="bibox.txt: User Data Endpoints > Get an order",
@@ -134,7 +148,21 @@ _CANCEL_ORDER: Endpoint[Order] = Endpoint(
     weight=None,
     safe=False,
     params_in="json",
-    params=(Param("order_id", "id", "string", "string", required=True),),
+    params=(
+        Param("order_id", "id", "string", "string", required="Either order_id or client_order_id"),
+        Param(
+            "client_order_id",
+            "id",
+            "string",
+            "string",
+            required="Either order_id or client_order_id",
+            prefix="c:",
+        ),
+    ),
+    rules=(
+        Rule("one_of", ("id", "client_order_id")),
+        Rule("exclusive", ("id", "client_order_id")),
+    ),
     parse=structure_order,
     response="Order",
     source="bibox.txt: User Data Endpoints > Cancel an Order",
@@ -388,7 +416,8 @@ class User(SyncResource):
     def get_order(
         self,
         *,
-        order_id: str,
+        order_id: str | None = None,
+        client_order_id: str | None = None,
         timeout: float | None = None,
         extra_params: Mapping[str, object] | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -406,7 +435,10 @@ class User(SyncResource):
                 submitting the order). When using a custom id, you need to add the
                 "c:" prefix before the id. For example: when submitting an order, a
                 custom id "123" is used, and when obtaining an order you need to use
-                "c:123".
+                "c:123". Conditional: Either order_id or client_order_id
+            client_order_id: The client_order_id given when the order was submitted;
+                sent as id with the "c:" prefix the document requires (e.g. "123" is
+                sent as "c:123"). Conditional: Either order_id or client_order_id
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -426,6 +458,7 @@ class User(SyncResource):
             _GET_ORDER,
             {
                 "id": order_id,
+                "client_order_id": client_order_id,
             },
             timeout,
             extra_params,
@@ -510,7 +543,8 @@ class User(SyncResource):
     def cancel_order(
         self,
         *,
-        order_id: str,
+        order_id: str | None = None,
+        client_order_id: str | None = None,
         timeout: float | None = None,
         extra_params: Mapping[str, object] | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -530,6 +564,10 @@ class User(SyncResource):
                 order). When using a custom id, you need to add a "c:" prefix before
                 the id. For example: the custom id "123" is used when submitting the
                 order, and "c:123" must be used when canceling the order.
+                Conditional: Either order_id or client_order_id
+            client_order_id: The client_order_id given when the order was submitted;
+                sent as id with the "c:" prefix the document requires (e.g. "123" is
+                sent as "c:123"). Conditional: Either order_id or client_order_id
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -549,6 +587,7 @@ class User(SyncResource):
             _CANCEL_ORDER,
             {
                 "id": order_id,
+                "client_order_id": client_order_id,
             },
             timeout,
             extra_params,
@@ -851,7 +890,8 @@ class AsyncUser(AsyncResource):
     async def get_order(
         self,
         *,
-        order_id: str,
+        order_id: str | None = None,
+        client_order_id: str | None = None,
         timeout: float | None = None,
         extra_params: Mapping[str, object] | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -869,7 +909,10 @@ class AsyncUser(AsyncResource):
                 submitting the order). When using a custom id, you need to add the
                 "c:" prefix before the id. For example: when submitting an order, a
                 custom id "123" is used, and when obtaining an order you need to use
-                "c:123".
+                "c:123". Conditional: Either order_id or client_order_id
+            client_order_id: The client_order_id given when the order was submitted;
+                sent as id with the "c:" prefix the document requires (e.g. "123" is
+                sent as "c:123"). Conditional: Either order_id or client_order_id
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -889,6 +932,7 @@ class AsyncUser(AsyncResource):
             _GET_ORDER,
             {
                 "id": order_id,
+                "client_order_id": client_order_id,
             },
             timeout,
             extra_params,
@@ -973,7 +1017,8 @@ class AsyncUser(AsyncResource):
     async def cancel_order(
         self,
         *,
-        order_id: str,
+        order_id: str | None = None,
+        client_order_id: str | None = None,
         timeout: float | None = None,
         extra_params: Mapping[str, object] | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -993,6 +1038,10 @@ class AsyncUser(AsyncResource):
                 order). When using a custom id, you need to add a "c:" prefix before
                 the id. For example: the custom id "123" is used when submitting the
                 order, and "c:123" must be used when canceling the order.
+                Conditional: Either order_id or client_order_id
+            client_order_id: The client_order_id given when the order was submitted;
+                sent as id with the "c:" prefix the document requires (e.g. "123" is
+                sent as "c:123"). Conditional: Either order_id or client_order_id
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -1012,6 +1061,7 @@ class AsyncUser(AsyncResource):
             _CANCEL_ORDER,
             {
                 "id": order_id,
+                "client_order_id": client_order_id,
             },
             timeout,
             extra_params,
