@@ -370,10 +370,10 @@ def _params(items: list[LDict], file_where: Where) -> list[Param]:
                 prefix=p.get("prefix"),
             )
         )
-    keys = [p.key for p in params]
-    for p in params:
-        if keys.count(p.key) > 1:
-            raise p.where.error(f"wire name {p.wire!r} is used twice; give one a `prefix`")
+    keys = [param.key for param in params]
+    for param in params:
+        if keys.count(param.key) > 1:
+            raise param.where.error(f"wire name {param.wire!r} is used twice; give one a `prefix`")
     return params
 
 
