@@ -311,3 +311,23 @@ def test_bibox_client_order_ids_take_the_c_prefix(server: LoopbackServer) -> Non
     assert json.loads(second.body) == {"id": "14245272657638034"}
     assert third.query == "id=c%3A123"
     assert verify(bb._core.exchange, first, API_SECRET)
+
+
+def test_document_samples_parse_exactly(routed_all: LoopbackServer) -> None:
+    with Bibox(api_key=API_KEY, api_secret=API_SECRET, base_url=routed_all.url) as bb:
+        ledger = bb.user.list_ledger()
+    assert ledger[0].entry_id == 1125899906842648350  # above 2**53, exact
+    assert str(ledger[0].amount) == "0.003" and str(ledger[0].balance) == "10.009"
+    with BingX(api_key=API_KEY, api_secret=API_SECRET, base_url=routed_all.url) as bx:
+        history = bx.wallet.list_transfers(type="FUND_SFUTURES")
+    first = history.rows[0]
+    assert first.transfer_id == 1067594500957016069
+    assert str(first.amount) == "-100.00000000000000000000"  # the sign and every digit kept
+
+
+@pytest.fixture
+def routed_all(server: LoopbackServer) -> LoopbackServer:
+    for case in EXCHANGES[1:]:
+        for ep in case.endpoints():
+            server.route(ep.method, ep.path, case.sample(ep))
+    return server
