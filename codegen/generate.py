@@ -90,29 +90,16 @@ class ExchangeRenderer:
             ex=spec.exchange,
         )
         resource_list = [(r, class_name(r), eps[0].group) for r, eps in sorted(resources.items())]
-        out[f"{self.pkg}/_client.py"] = render(
-            "client.py.jinja",
-            h=header(self.source),
-            spec=spec,
-            ex=spec.exchange,
-            resources=resource_list,
-            pkg=self.types.package,
-        )
-        out[f"{self.pkg}/_registry.py"] = render(
-            "registry.py.jinja",
-            h=header(self.source),
-            spec=spec,
-            resources=resource_list,
-            pkg=self.types.package,
-        )
-        out[f"{self.pkg}/__init__.py"] = render(
-            "package_init.py.jinja",
-            h=header(self.source),
-            spec=spec,
-            ex=spec.exchange,
-            pkg=self.types.package,
-            resources=resource_list,
-        )
+        context = {
+            "h": header(self.source),
+            "spec": spec,
+            "ex": spec.exchange,
+            "resources": resource_list,
+            "pkg": self.types.package,
+        }
+        out[f"{self.pkg}/_client.py"] = render("client.py.jinja", **context)
+        out[f"{self.pkg}/_registry.py"] = render("registry.py.jinja", **context)
+        out[f"{self.pkg}/__init__.py"] = render("package_init.py.jinja", **context)
         return out
 
     def _group_source(self, group: str) -> str:

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -53,20 +51,6 @@ def hashkey_example(method: str, path: str) -> Any:
     example = hashkey_examples()[key][0]
     fix = _HASHKEY_FIXUPS.get(key)
     return fix(example) if fix else example
-
-
-def verify_hmac(received: Received, secret: str = API_SECRET) -> bool:
-    """Check the signature independently: HMAC-SHA256 of the query string followed by the
-    body, each without the trailing ``signature`` param."""
-    query, body = received.query, received.body
-    if "signature=" in query:
-        query, _, signature = query.rpartition("signature=")
-        query = query.removesuffix("&")
-    else:
-        text, _, signature = body.decode().rpartition("signature=")
-        body = text.removesuffix("&").encode()
-    expected = hmac.new(secret.encode(), query.encode() + body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, signature)
 
 
 def _time_route(r: Received) -> Reply:

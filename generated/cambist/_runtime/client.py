@@ -33,10 +33,20 @@ def _ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def _endpoint_for(method: str, path: str, security: str, params_in: str, safe: bool | None) -> Any:
+def _adhoc_call(
+    method: str,
+    path: str,
+    params: Mapping[str, object] | None,
+    security: str,
+    params_in: str,
+    safe: bool | None,
+    timeout: float | None,
+) -> tuple[Endpoint[Any], CallOptions]:
+    """The endpoint and options of a ``request()`` call (for endpoints the spec lacks)."""
+    from cambist._runtime.core import CallOptions
     from cambist._runtime.endpoint import Endpoint
 
-    return Endpoint(
+    ep: Endpoint[Any] = Endpoint(
         name=f"request {method.upper()} {path}",
         method=method.upper(),
         path=path,
@@ -46,6 +56,7 @@ def _endpoint_for(method: str, path: str, security: str, params_in: str, safe: b
         params_in=params_in,  # type: ignore[arg-type]
         response="json",
     )
+    return ep, CallOptions(timeout=timeout, extra_params=params)
 
 
 class BaseClient:
@@ -133,10 +144,7 @@ class SyncClient(BaseClient):
         ``params`` are sent as given (Decimals in plain notation); ``security`` names one of
         the exchange's security types, which decides whether the call is keyed and signed.
         """
-        from cambist._runtime.core import CallOptions
-
-        ep = _endpoint_for(method, path, security, params_in, safe)
-        opts = CallOptions(timeout=timeout, extra_params=params)
+        ep, opts = _adhoc_call(method, path, params, security, params_in, safe, timeout)
         return self._call(ep, {}, opts)
 
     def close(self) -> None:
@@ -181,10 +189,8 @@ class AsyncClient(BaseClient):
         timeout: float | None = None,
     ) -> Any:
         """Call an endpoint the spec does not cover yet; see :meth:`SyncClient.request`."""
-        from cambist._runtime.core import CallOptions
-
-        ep = _endpoint_for(method, path, security, params_in, safe)
-        return await self._call(ep, {}, CallOptions(timeout=timeout, extra_params=params))
+        ep, opts = _adhoc_call(method, path, params, security, params_in, safe, timeout)
+        return await self._call(ep, {}, opts)
 
     async def aclose(self) -> None:
         """Close the HTTP connection pool (not a pool you passed in)."""
