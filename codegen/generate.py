@@ -10,7 +10,7 @@ from typing import Any
 import jinja2
 
 from codegen.spec import Endpoint, Model, Spec, snake
-from codegen.types import Imports, TypeMap
+from codegen.types import Imports, TypeMap, WireMap
 
 HERE = Path(__file__).parent
 RUNTIME = HERE / "runtime"
@@ -63,6 +63,7 @@ class ExchangeRenderer:
     def __init__(self, spec: Spec, root: Path) -> None:
         self.spec = spec
         self.types = TypeMap(spec)
+        self.wire = WireMap(spec)
         self.root = root
         self.pkg = f"cambist/{spec.id}"
         self.source = str(spec.folder.relative_to(root))
@@ -152,6 +153,27 @@ class ExchangeRenderer:
             return m.fields
         return [f for f in m.fields if not f.optional] + [f for f in m.fields if f.optional]
 
+    def fast_responses(self, group: str) -> list[tuple[str, str, bool]]:
+        """(function name, model, is a list) for the endpoint answers decoded by msgspec."""
+        out: dict[str, tuple[str, str, bool]] = {}
+        for ep in self.spec.endpoints:
+            fast = self.fast_name(ep)
+            t = ep.response
+            if fast and t is not None:
+                name = (t.item or t).name
+                if self.spec.models[name].group == group:
+                    out[fast] = (fast, name, t.item is not None)
+        return sorted(out.values())
+
+    def fast_name(self, ep: Endpoint) -> str | None:
+        t = ep.response
+        if t is None or (t.item is not None and t.item.item is not None):
+            return None
+        name = (t.item or t).name
+        if name not in self.spec.models or not self.wire.eligible(name):
+            return None
+        return f"fast_{snake(name)}{'_list' if t.item is not None else ''}"
+
     def convert_module(self, group: str) -> str:
         spec = self.spec
         here = f"{self.types.package}._convert.{group}"
@@ -180,6 +202,46 @@ class ExchangeRenderer:
                 else:
                     values.append((f.py, self.types.conv(f.type, wire, imports, here)))
             structures.append((m, self.types.structure_name(m.name), values))
+        wires = []
+        for m in (m for m in spec.models.values() if m.group == group):
+            if m.row or not self.wire.eligible(m.name):
+                continue
+            fields = [
+                (f.py, self.wire.annotation(f.type, self.types, imports, here), f.wire, f.optional)
+                for f in self._ordered(m)
+            ]
+            read = self.wire.optional_value
+            values = [
+                (
+                    f.py,
+                    (read if f.optional else self.wire.value)(
+                        f.type, f"w.{f.py}", self.types, imports, here
+                    ),
+                )
+                for f in self._ordered(m)
+            ]
+            wires.append(
+                (m, self.wire.struct_name(m.name), self.wire.from_wire_name(m.name), fields, values)
+            )
+        fasts = []
+        for fn, name, is_list in self.fast_responses(group):
+            model = spec.models[name]
+            wire_type = name if model.row else self.wire.struct_name(name)
+            decoder_type = f"list[{wire_type}]" if is_list else wire_type
+            if model.row:
+                imports.add(self.types.model_module(name), name)
+                build = "{}"
+            elif is_list:
+                build = f"list(map({self.wire.from_wire_name(name)}, {{}}))"
+            else:
+                build = f"{self.wire.from_wire_name(name)}({{}})"
+            returns = f"list[{name}]" if is_list else name
+            fasts.append((fn, f"_{fn.upper()}", decoder_type, build, returns))
+        if wires:
+            imports.add("msgspec", "Struct")
+            imports.add("msgspec", "field")
+        if fasts:
+            imports.add("msgspec.json", "Decoder")
         if unstructures:
             imports.add("cambist._runtime.endpoint", "Param")
             imports.add("cambist._runtime.encode", "encode_object")
@@ -199,6 +261,8 @@ class ExchangeRenderer:
             unstructures=unstructures,
             group=group,
             tables=sorted(imports.tables.items()),
+            wires=wires,
+            fasts=fasts,
         )
 
     @staticmethod
@@ -273,6 +337,7 @@ class ExchangeRenderer:
             "const": "_" + snake(ep.method_name).upper(),
             "returns": returns,
             "parse": parse,
+            "fast": self._fast_import(ep, imports),
             "params": params,
             "descriptors": [types.param_descriptor(p, imports, here) for p in ep.params],
             "rules": [self._rule(r) for r in ep.rules],
@@ -285,6 +350,12 @@ class ExchangeRenderer:
                 f"{'resent on failure' if ep.safe else 'never resent once sent'}."
             ),
         }
+
+    def _fast_import(self, ep: Endpoint, imports: Imports) -> str | None:
+        fast = self.fast_name(ep)
+        if fast is not None and ep.response is not None:
+            imports.add(self.types.convert_module((ep.response.item or ep.response).name), fast)
+        return fast
 
     def _param_doc(self, p: Any, coid: str | None) -> str:
         text = p.description or ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from codegen.spec import Model, Param, Spec, TypeRef, snake
 
@@ -180,3 +181,110 @@ class TypeMap:
             base = base.item
         model = self.spec.models.get(base.name)
         return [model] if model else []
+
+
+class WireMap:
+    """The msgspec fast path: which models can be decoded straight from bytes, and how.
+
+    A model is eligible when every field (recursively) has a msgspec type that reads the
+    wire exactly: decimals as ``Decimal``, ints (lax: from digit strings), strings, bools,
+    enums as their raw ``str``/``int`` (mapped to open enums after decoding), nested eligible
+    models, lists. ``json`` fields, and enums or models inside rows, make a model ineligible:
+    those keep the general path only.
+    """
+
+    _PRIMITIVE: ClassVar[dict[str, str]] = {
+        "string": "str",
+        "int": "int",
+        "long": "int",
+        "decimal": "Decimal",
+        "bool": "bool",
+    }
+
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+        self._eligible: dict[str, bool] = {}
+
+    @staticmethod
+    def struct_name(model: str) -> str:
+        return f"{model}Wire"
+
+    @staticmethod
+    def from_wire_name(model: str) -> str:
+        return f"from_wire_{snake(model)}"
+
+    def eligible(self, name: str) -> bool:
+        if name not in self._eligible:
+            self._eligible[name] = False  # a cycle is not eligible
+            model = self.spec.models[name]
+            if model.input:
+                ok = False
+            elif model.row:
+                ok = all(self._leaf(f.type) in self._PRIMITIVE for f in model.fields)
+            else:
+                ok = all(self._type_ok(f.type) for f in model.fields)
+            self._eligible[name] = ok
+        return self._eligible[name]
+
+    @staticmethod
+    def _leaf(t: TypeRef) -> str:
+        while t.item is not None:
+            t = t.item
+        return t.name
+
+    def _type_ok(self, t: TypeRef) -> bool:
+        leaf = self._leaf(t)
+        if leaf in self._PRIMITIVE or leaf in self.spec.enums:
+            return True
+        return leaf in self.spec.models and self.eligible(leaf)
+
+    def annotation(self, t: TypeRef, types: TypeMap, imports: Imports, here: str) -> str:
+        """The field's type in the wire struct."""
+        if t.item is not None:
+            return f"list[{self.annotation(t.item, types, imports, here)}]"
+        if t.name in self._PRIMITIVE:
+            if t.name == "decimal":
+                imports.add("decimal", "Decimal")
+            return self._PRIMITIVE[t.name]
+        if t.name in self.spec.enums:
+            return "int" if self.spec.enums[t.name].is_int else "str"
+        model = self.spec.models[t.name]
+        if model.row:  # decoded straight into the NamedTuple
+            imports.add(types.model_module(t.name), t.name)
+            return t.name
+        struct = self.struct_name(t.name)
+        if types.convert_module(t.name) != here:
+            imports.add(types.convert_module(t.name), struct)
+        return struct
+
+    def optional_value(
+        self, t: TypeRef, var: str, types: TypeMap, imports: Imports, here: str
+    ) -> str:
+        """As :meth:`value`, for a field that may be absent (None), read as the general
+        converters read it (an optional enum's "" is None there too)."""
+        if t.item is None and t.name in self.spec.enums:
+            return types.opt_conv(t, var, imports, here)
+        expr = self.value(t, var, types, imports, here)
+        return expr if expr == var else f"None if {var} is None else {expr}"
+
+    def value(self, t: TypeRef, var: str, types: TypeMap, imports: Imports, here: str) -> str:
+        """An expression turning the decoded wire value ``var`` into the model's value."""
+        if t.item is not None:
+            item = "x"
+            inner = self.value(t.item, item, types, imports, here)
+            if inner == item:
+                return var
+            call = re.fullmatch(rf"(\w+)\({item}\)", inner)
+            if call:
+                return f"list(map({call.group(1)}, {var}))"
+            return f"[{inner} for {item} in {var}]"
+        if t.name in self._PRIMITIVE or t.name == "json":
+            return var
+        if t.name in self.spec.enums:
+            return types.conv(t, var, imports, here)
+        if self.spec.models[t.name].row:
+            return var
+        fn = self.from_wire_name(t.name)
+        if types.convert_module(t.name) != here:
+            imports.add(types.convert_module(t.name), fn)
+        return f"{fn}({var})"

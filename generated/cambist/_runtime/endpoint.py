@@ -81,6 +81,7 @@ class Endpoint(Generic[T]):
     params_in: ParamsIn = "query"
     rules: tuple[Rule, ...] = ()
     parse: Callable[[Any], T] | None = None
+    fast: Callable[[bytes], T] | None = None
     response: str | None = None
     client_order_id: str | None = None
     source: str | None = None

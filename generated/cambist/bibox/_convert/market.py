@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
+
+from msgspec import Struct, field
+from msgspec.json import Decoder
 
 from cambist._runtime.convert import dec, enum_member, integer, items, members, new_row, string
 from cambist.bibox.models.market import (
@@ -107,3 +111,166 @@ def structure_ticker(d: Any) -> Ticker:
         dec(d["ap"]),  # ask_price
         dec(d["aq"]),  # ask_quantity
     )
+
+
+class TradingPairWire(Struct, kw_only=True):
+    """``TradingPair`` as sent, for the msgspec fast path (see ``from_wire_trading_pair``)."""
+
+    symbol: str = field(name="symbol")
+    base: str = field(name="base")
+    quote: str = field(name="quote")
+    status: str = field(name="status")
+    min_price: Decimal = field(name="min_price")
+    max_price: Decimal = field(name="max_price")
+    price_increment: Decimal = field(name="price_increment")
+    price_scale: int = field(name="price_scale")
+    min_quantity: Decimal = field(name="min_quantity")
+    max_quantity: Decimal = field(name="max_quantity")
+    quantity_increment: Decimal = field(name="quantity_increment")
+    quantity_scale: int = field(name="quantity_scale")
+    min_order_value: Decimal = field(name="min_order_value")
+
+
+def from_wire_trading_pair(w: TradingPairWire) -> TradingPair:
+    """Build ``TradingPair`` from its decoded wire form."""
+    return TradingPair(
+        w.symbol,  # symbol
+        w.base,  # base
+        w.quote,  # quote
+        w.status,  # status
+        w.min_price,  # min_price
+        w.max_price,  # max_price
+        w.price_increment,  # price_increment
+        w.price_scale,  # price_scale
+        w.min_quantity,  # min_quantity
+        w.max_quantity,  # max_quantity
+        w.quantity_increment,  # quantity_increment
+        w.quantity_scale,  # quantity_scale
+        w.min_order_value,  # min_order_value
+    )
+
+
+class OrderBookWire(Struct, kw_only=True):
+    """``OrderBook`` as sent, for the msgspec fast path (see ``from_wire_order_book``)."""
+
+    update_id: str = field(name="i")
+    update_time: int = field(name="t")
+    bids: list[PriceLevel] = field(name="b")
+    asks: list[PriceLevel] = field(name="a")
+
+
+def from_wire_order_book(w: OrderBookWire) -> OrderBook:
+    """Build ``OrderBook`` from its decoded wire form."""
+    return OrderBook(
+        w.update_id,  # update_id
+        w.update_time,  # update_time
+        w.bids,  # bids
+        w.asks,  # asks
+    )
+
+
+class MarketTradeWire(Struct, kw_only=True):
+    """``MarketTrade`` as sent, for the msgspec fast path (see ``from_wire_market_trade``)."""
+
+    trade_id: str = field(name="i")
+    price: Decimal = field(name="p")
+    quantity: Decimal = field(name="q")
+    side: str = field(name="s")
+    time: int = field(name="t")
+
+
+def from_wire_market_trade(w: MarketTradeWire) -> MarketTrade:
+    """Build ``MarketTrade`` from its decoded wire form."""
+    return MarketTrade(
+        w.trade_id,  # trade_id
+        w.price,  # price
+        w.quantity,  # quantity
+        _ORDER_SIDE.get(w.side) or enum_member(OrderSide, w.side),  # side
+        w.time,  # time
+    )
+
+
+class TickerWire(Struct, kw_only=True):
+    """``Ticker`` as sent, for the msgspec fast path (see ``from_wire_ticker``)."""
+
+    symbol: str = field(name="s")
+    open: Decimal = field(name="o")
+    high: Decimal = field(name="h")
+    low: Decimal = field(name="l")
+    last_price: Decimal = field(name="p")
+    last_quantity: Decimal = field(name="q")
+    volume: Decimal = field(name="v")
+    value: Decimal = field(name="a")
+    change: Decimal = field(name="c")
+    trade_count: int = field(name="t")
+    first_trade_id: int = field(name="f")
+    bid_price: Decimal = field(name="bp")
+    bid_quantity: Decimal = field(name="bq")
+    ask_price: Decimal = field(name="ap")
+    ask_quantity: Decimal = field(name="aq")
+
+
+def from_wire_ticker(w: TickerWire) -> Ticker:
+    """Build ``Ticker`` from its decoded wire form."""
+    return Ticker(
+        w.symbol,  # symbol
+        w.open,  # open
+        w.high,  # high
+        w.low,  # low
+        w.last_price,  # last_price
+        w.last_quantity,  # last_quantity
+        w.volume,  # volume
+        w.value,  # value
+        w.change,  # change
+        w.trade_count,  # trade_count
+        w.first_trade_id,  # first_trade_id
+        w.bid_price,  # bid_price
+        w.bid_quantity,  # bid_quantity
+        w.ask_price,  # ask_price
+        w.ask_quantity,  # ask_quantity
+    )
+
+
+_FAST_CANDLE_LIST = Decoder(list[Candle], strict=False)
+
+
+def fast_candle_list(body: bytes) -> list[Candle]:
+    """Decode ``list[Candle]`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return _FAST_CANDLE_LIST.decode(body)
+
+
+_FAST_MARKET_TRADE_LIST = Decoder(list[MarketTradeWire], strict=False)
+
+
+def fast_market_trade_list(body: bytes) -> list[MarketTrade]:
+    """Decode ``list[MarketTrade]`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return list(map(from_wire_market_trade, _FAST_MARKET_TRADE_LIST.decode(body)))
+
+
+_FAST_ORDER_BOOK = Decoder(OrderBookWire, strict=False)
+
+
+def fast_order_book(body: bytes) -> OrderBook:
+    """Decode ``OrderBook`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return from_wire_order_book(_FAST_ORDER_BOOK.decode(body))
+
+
+_FAST_TICKER_LIST = Decoder(list[TickerWire], strict=False)
+
+
+def fast_ticker_list(body: bytes) -> list[Ticker]:
+    """Decode ``list[Ticker]`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return list(map(from_wire_ticker, _FAST_TICKER_LIST.decode(body)))
+
+
+_FAST_TRADING_PAIR_LIST = Decoder(list[TradingPairWire], strict=False)
+
+
+def fast_trading_pair_list(body: bytes) -> list[TradingPair]:
+    """Decode ``list[TradingPair]`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return list(map(from_wire_trading_pair, _FAST_TRADING_PAIR_LIST.decode(body)))

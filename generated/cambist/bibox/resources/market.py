@@ -11,6 +11,11 @@ from cambist._runtime.convert import list_of
 from cambist._runtime.endpoint import Endpoint, Param, Rule
 from cambist._runtime.response import async_raw, sync_raw
 from cambist.bibox._convert.market import (
+    fast_candle_list,
+    fast_market_trade_list,
+    fast_order_book,
+    fast_ticker_list,
+    fast_trading_pair_list,
     structure_candle,
     structure_market_trade,
     structure_order_book,
@@ -35,6 +40,7 @@ _LIST_PAIRS: Endpoint[list[TradingPair]] = Endpoint(
     safe=True,
     params=(Param("symbol", "symbol", "list[string]", "list", item_kind="string"),),
     parse=list_of(structure_trading_pair),
+    fast=fast_trading_pair_list,
     response="list[TradingPair]",
     source="bibox.txt: Market Data Endpoints > Get Listed Pairs",
 )
@@ -52,6 +58,7 @@ _GET_ORDER_BOOK: Endpoint[OrderBook] = Endpoint(
         Param("price_scale", "price_scale", "int", "int", minimum="0", maximum="5"),
     ),
     parse=structure_order_book,
+    fast=fast_order_book,
     response="OrderBook",
     source="bibox.txt: Market Data Endpoints > Get Order Book",
 )
@@ -79,6 +86,7 @@ _LIST_CANDLES: Endpoint[list[Candle]] = Endpoint(
     ),
     rules=(Rule("exclusive", ("before", "after")),),
     parse=list_of(structure_candle),
+    fast=fast_candle_list,
     response="list[Candle]",
     source="bibox.txt: Market Data Endpoints > Get Candles",
 )
@@ -103,6 +111,7 @@ _LIST_TRADES: Endpoint[list[MarketTrade]] = Endpoint(
         Rule("exclusive", ("end_time", "before", "after")),
     ),
     parse=list_of(structure_market_trade),
+    fast=fast_market_trade_list,
     response="list[MarketTrade]",
     source="bibox.txt: Market Data Endpoints > Get Trades",
 )
@@ -116,6 +125,7 @@ _LIST_TICKERS: Endpoint[list[Ticker]] = Endpoint(
     safe=True,
     params=(Param("symbol", "symbol", "list[string]", "list", required=True, item_kind="string"),),
     parse=list_of(structure_ticker),
+    fast=fast_ticker_list,
     response="list[Ticker]",
     source="bibox.txt: Market Data Endpoints > Get Tickers",
 )

@@ -12,6 +12,11 @@ from cambist._runtime.convert import list_of
 from cambist._runtime.endpoint import Endpoint, Param, Rule
 from cambist._runtime.response import async_raw, sync_raw
 from cambist.bibox._convert.user import (
+    fast_asset_balance_list,
+    fast_fill_list,
+    fast_ledger_entry_list,
+    fast_order,
+    fast_order_list,
     structure_asset_balance,
     structure_fill,
     structure_ledger_entry,
@@ -37,6 +42,7 @@ _LIST_ACCOUNTS: Endpoint[list[AssetBalance]] = Endpoint(
     safe=True,
     params=(Param("asset", "asset", "list[string]", "list", item_kind="string"),),
     parse=list_of(structure_asset_balance),
+    fast=fast_asset_balance_list,
     response="list[AssetBalance]",
     source="bibox.txt: User Data Endpoints > Get Accounts",
 )
@@ -57,6 +63,7 @@ _LIST_LEDGER: Endpoint[list[LedgerEntry]] = Endpoint(
         Param("limit", "limit", "int", "int"),
     ),
     parse=list_of(structure_ledger_entry),
+    fast=fast_ledger_entry_list,
     response="list[LedgerEntry]",
     source="bibox.txt: User Data Endpoints > Get an account's ledger",
 )
@@ -80,6 +87,7 @@ _CREATE_ORDER: Endpoint[Order] = Endpoint(
         Param("post_only", "post_only", "bool", "bool"),
     ),
     parse=structure_order,
+    fast=fast_order,
     response="Order",
     client_order_id="client_order_id",
     source="bibox.txt: User Data Endpoints > Create an order",
@@ -108,6 +116,7 @@ _GET_ORDER: Endpoint[Order] = Endpoint(
         Rule("exclusive", ("id", "client_order_id")),
     ),
     parse=structure_order,
+    fast=fast_order,
     response="Order",
     source="bibox.txt: User Data Endpoints > Get an order",
 )
@@ -136,6 +145,7 @@ _LIST_ORDERS: Endpoint[list[Order]] = Endpoint(
     ),
     rules=(Rule("require", ("symbol",), "status", ("settled",)),),
     parse=list_of(structure_order),
+    fast=fast_order_list,
     response="list[Order]",
     source="bibox.txt: User Data Endpoints > Get Orders",
 )
@@ -164,6 +174,7 @@ _CANCEL_ORDER: Endpoint[Order] = Endpoint(
         Rule("exclusive", ("id", "client_order_id")),
     ),
     parse=structure_order,
+    fast=fast_order,
     response="Order",
     source="bibox.txt: User Data Endpoints > Cancel an Order",
 )
@@ -212,6 +223,7 @@ _LIST_FILLS: Endpoint[list[Fill]] = Endpoint(
     ),
     rules=(Rule("one_of", ("order_id", "symbol")),),
     parse=list_of(structure_fill),
+    fast=fast_fill_list,
     response="list[Fill]",
     source="bibox.txt: User Data Endpoints > Get fills",
 )

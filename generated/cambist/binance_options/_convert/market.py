@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
+
+from msgspec import Struct, field
+from msgspec.json import Decoder
 
 from cambist._runtime.convert import dec, enum_member, integer, items, members, opt_dec, string
 from cambist.binance_options.models.common import OptionSide
@@ -111,3 +115,185 @@ def structure_rate_limit(d: Any) -> RateLimit:
         integer(d["intervalNum"]),  # interval_num
         integer(d["limit"]),  # limit
     )
+
+
+class ServerTimeWire(Struct, kw_only=True):
+    """``ServerTime`` as sent, for the msgspec fast path (see ``from_wire_server_time``)."""
+
+    server_time: int = field(name="serverTime")
+
+
+def from_wire_server_time(w: ServerTimeWire) -> ServerTime:
+    """Build ``ServerTime`` from its decoded wire form."""
+    return ServerTime(
+        w.server_time,  # server_time
+    )
+
+
+class ExchangeInfoWire(Struct, kw_only=True):
+    """``ExchangeInfo`` as sent, for the msgspec fast path (see ``from_wire_exchange_info``)."""
+
+    timezone: str = field(name="timezone")
+    server_time: int = field(name="serverTime")
+    option_contracts: list[OptionContractWire] = field(name="optionContracts")
+    option_assets: list[OptionAssetWire] = field(name="optionAssets")
+    option_symbols: list[OptionSymbolWire] = field(name="optionSymbols")
+    rate_limits: list[RateLimitWire] = field(name="rateLimits")
+
+
+def from_wire_exchange_info(w: ExchangeInfoWire) -> ExchangeInfo:
+    """Build ``ExchangeInfo`` from its decoded wire form."""
+    return ExchangeInfo(
+        w.timezone,  # timezone
+        w.server_time,  # server_time
+        list(map(from_wire_option_contract, w.option_contracts)),  # option_contracts
+        list(map(from_wire_option_asset, w.option_assets)),  # option_assets
+        list(map(from_wire_option_symbol, w.option_symbols)),  # option_symbols
+        list(map(from_wire_rate_limit, w.rate_limits)),  # rate_limits
+    )
+
+
+class OptionContractWire(Struct, kw_only=True):
+    """``OptionContract`` as sent, for the msgspec fast path (see ``from_wire_option_contract``)."""
+
+    base_asset: str = field(name="baseAsset")
+    quote_asset: str = field(name="quoteAsset")
+    underlying: str = field(name="underlying")
+    settle_asset: str = field(name="settleAsset")
+
+
+def from_wire_option_contract(w: OptionContractWire) -> OptionContract:
+    """Build ``OptionContract`` from its decoded wire form."""
+    return OptionContract(
+        w.base_asset,  # base_asset
+        w.quote_asset,  # quote_asset
+        w.underlying,  # underlying
+        w.settle_asset,  # settle_asset
+    )
+
+
+class OptionAssetWire(Struct, kw_only=True):
+    """``OptionAsset`` as sent, for the msgspec fast path (see ``from_wire_option_asset``)."""
+
+    name: str = field(name="name")
+
+
+def from_wire_option_asset(w: OptionAssetWire) -> OptionAsset:
+    """Build ``OptionAsset`` from its decoded wire form."""
+    return OptionAsset(
+        w.name,  # name
+    )
+
+
+class OptionSymbolWire(Struct, kw_only=True):
+    """``OptionSymbol`` as sent, for the msgspec fast path (see ``from_wire_option_symbol``)."""
+
+    expiry_date: int = field(name="expiryDate")
+    filters: list[SymbolFilterWire] = field(name="filters")
+    symbol: str = field(name="symbol")
+    side: str = field(name="side")
+    strike_price: Decimal = field(name="strikePrice")
+    underlying: str = field(name="underlying")
+    unit: Decimal = field(name="unit")
+    maker_fee_rate: Decimal = field(name="makerFeeRate")
+    taker_fee_rate: Decimal = field(name="takerFeeRate")
+    min_qty: Decimal = field(name="minQty")
+    max_qty: Decimal = field(name="maxQty")
+    initial_margin: Decimal = field(name="initialMargin")
+    maintenance_margin: Decimal = field(name="maintenanceMargin")
+    min_initial_margin: Decimal = field(name="minInitialMargin")
+    min_maintenance_margin: Decimal = field(name="minMaintenanceMargin")
+    price_scale: int = field(name="priceScale")
+    quantity_scale: int = field(name="quantityScale")
+    quote_asset: str = field(name="quoteAsset")
+    liquidation_fee_rate: Decimal | None = field(name="liquidationFeeRate", default=None)
+
+
+def from_wire_option_symbol(w: OptionSymbolWire) -> OptionSymbol:
+    """Build ``OptionSymbol`` from its decoded wire form."""
+    return OptionSymbol(
+        w.expiry_date,  # expiry_date
+        list(map(from_wire_symbol_filter, w.filters)),  # filters
+        w.symbol,  # symbol
+        _OPTION_SIDE.get(w.side) or enum_member(OptionSide, w.side),  # side
+        w.strike_price,  # strike_price
+        w.underlying,  # underlying
+        w.unit,  # unit
+        w.maker_fee_rate,  # maker_fee_rate
+        w.taker_fee_rate,  # taker_fee_rate
+        w.min_qty,  # min_qty
+        w.max_qty,  # max_qty
+        w.initial_margin,  # initial_margin
+        w.maintenance_margin,  # maintenance_margin
+        w.min_initial_margin,  # min_initial_margin
+        w.min_maintenance_margin,  # min_maintenance_margin
+        w.price_scale,  # price_scale
+        w.quantity_scale,  # quantity_scale
+        w.quote_asset,  # quote_asset
+        w.liquidation_fee_rate,  # liquidation_fee_rate
+    )
+
+
+class SymbolFilterWire(Struct, kw_only=True):
+    """``SymbolFilter`` as sent, for the msgspec fast path (see ``from_wire_symbol_filter``)."""
+
+    filter_type: str = field(name="filterType")
+    min_price: Decimal | None = field(name="minPrice", default=None)
+    max_price: Decimal | None = field(name="maxPrice", default=None)
+    tick_size: Decimal | None = field(name="tickSize", default=None)
+    min_qty: Decimal | None = field(name="minQty", default=None)
+    max_qty: Decimal | None = field(name="maxQty", default=None)
+    step_size: Decimal | None = field(name="stepSize", default=None)
+
+
+def from_wire_symbol_filter(w: SymbolFilterWire) -> SymbolFilter:
+    """Build ``SymbolFilter`` from its decoded wire form."""
+    return SymbolFilter(
+        _SYMBOL_FILTER_TYPE.get(w.filter_type)
+        or enum_member(SymbolFilterType, w.filter_type),  # filter_type
+        w.min_price,  # min_price
+        w.max_price,  # max_price
+        w.tick_size,  # tick_size
+        w.min_qty,  # min_qty
+        w.max_qty,  # max_qty
+        w.step_size,  # step_size
+    )
+
+
+class RateLimitWire(Struct, kw_only=True):
+    """``RateLimit`` as sent, for the msgspec fast path (see ``from_wire_rate_limit``)."""
+
+    rate_limit_type: str = field(name="rateLimitType")
+    interval: str = field(name="interval")
+    interval_num: int = field(name="intervalNum")
+    limit: int = field(name="limit")
+
+
+def from_wire_rate_limit(w: RateLimitWire) -> RateLimit:
+    """Build ``RateLimit`` from its decoded wire form."""
+    return RateLimit(
+        _RATE_LIMIT_TYPE.get(w.rate_limit_type)
+        or enum_member(RateLimitType, w.rate_limit_type),  # rate_limit_type
+        _RATE_LIMIT_INTERVAL.get(w.interval)
+        or enum_member(RateLimitInterval, w.interval),  # interval
+        w.interval_num,  # interval_num
+        w.limit,  # limit
+    )
+
+
+_FAST_EXCHANGE_INFO = Decoder(ExchangeInfoWire, strict=False)
+
+
+def fast_exchange_info(body: bytes) -> ExchangeInfo:
+    """Decode ``ExchangeInfo`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return from_wire_exchange_info(_FAST_EXCHANGE_INFO.decode(body))
+
+
+_FAST_SERVER_TIME = Decoder(ServerTimeWire, strict=False)
+
+
+def fast_server_time(body: bytes) -> ServerTime:
+    """Decode ``ServerTime`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return from_wire_server_time(_FAST_SERVER_TIME.decode(body))

@@ -8,7 +8,12 @@ from collections.abc import Mapping
 from cambist._runtime.client import AsyncResource, SyncResource
 from cambist._runtime.endpoint import Endpoint
 from cambist._runtime.response import async_raw, sync_raw
-from cambist.binance_options._convert.market import structure_exchange_info, structure_server_time
+from cambist.binance_options._convert.market import (
+    fast_exchange_info,
+    fast_server_time,
+    structure_exchange_info,
+    structure_server_time,
+)
 from cambist.binance_options.models.market import ExchangeInfo, ServerTime
 
 _GET_SERVER_TIME: Endpoint[ServerTime] = Endpoint(
@@ -19,6 +24,7 @@ _GET_SERVER_TIME: Endpoint[ServerTime] = Endpoint(
     weight=None,
     safe=True,
     parse=structure_server_time,
+    fast=fast_server_time,
     response="ServerTime",
     source="binance-options-general.txt: Binance public options API docs > Market Data > Check Server Time",
 )
@@ -31,6 +37,7 @@ _GET_EXCHANGE_INFO: Endpoint[ExchangeInfo] = Endpoint(
     weight=None,
     safe=True,
     parse=structure_exchange_info,
+    fast=fast_exchange_info,
     response="ExchangeInfo",
     source="binance-options-general.txt: General Info > LIMITS",
 )

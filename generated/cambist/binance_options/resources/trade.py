@@ -10,7 +10,7 @@ from typing import Literal
 from cambist._runtime.client import AsyncResource, SyncResource
 from cambist._runtime.endpoint import Endpoint, Param, Rule
 from cambist._runtime.response import async_raw, sync_raw
-from cambist.binance_options._convert.trade import structure_new_order
+from cambist.binance_options._convert.trade import fast_new_order, structure_new_order
 from cambist.binance_options.models.common import OrderSide, OrderType, TimeInForce
 from cambist.binance_options.models.trade import NewOrder, NewOrderRespType
 
@@ -60,6 +60,7 @@ _CREATE_ORDER: Endpoint[NewOrder] = Endpoint(
         Rule("require", ("timeInForce",), "type", ("LIMIT",)),
     ),
     parse=structure_new_order,
+    fast=fast_new_order,
     response="NewOrder",
     client_order_id="clientOrderId",
     source="binance-options-general.txt: General Info > SIGNED Endpoint Examples for POST /eapi/v1/order",

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from msgspec import Struct, field
+from msgspec.json import Decoder
+
 from cambist._runtime.convert import boolean, integer
 from cambist.bingx.models.account import ApiPermissions
 
@@ -19,3 +22,35 @@ def structure_api_permissions(d: Any) -> ApiPermissions:
         boolean(d["enableFutures"]),  # enable_futures
         boolean(d["enableSpotAndMarginTrading"]),  # enable_spot_and_margin_trading
     )
+
+
+class ApiPermissionsWire(Struct, kw_only=True):
+    """``ApiPermissions`` as sent, for the msgspec fast path (see ``from_wire_api_permissions``)."""
+
+    ip_restrict: bool = field(name="ipRestrict")
+    create_time: int = field(name="createTime")
+    permits_universal_transfer: bool = field(name="permitsUniversalTransfer")
+    enable_reading: bool = field(name="enableReading")
+    enable_futures: bool = field(name="enableFutures")
+    enable_spot_and_margin_trading: bool = field(name="enableSpotAndMarginTrading")
+
+
+def from_wire_api_permissions(w: ApiPermissionsWire) -> ApiPermissions:
+    """Build ``ApiPermissions`` from its decoded wire form."""
+    return ApiPermissions(
+        w.ip_restrict,  # ip_restrict
+        w.create_time,  # create_time
+        w.permits_universal_transfer,  # permits_universal_transfer
+        w.enable_reading,  # enable_reading
+        w.enable_futures,  # enable_futures
+        w.enable_spot_and_margin_trading,  # enable_spot_and_margin_trading
+    )
+
+
+_FAST_API_PERMISSIONS = Decoder(ApiPermissionsWire, strict=False)
+
+
+def fast_api_permissions(body: bytes) -> ApiPermissions:
+    """Decode ``ApiPermissions`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return from_wire_api_permissions(_FAST_API_PERMISSIONS.decode(body))

@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
+
+from msgspec import Struct, field
+from msgspec.json import Decoder
 
 from cambist._runtime.convert import dec, enum_member, integer, items, members, opt_string, string
 from cambist.bingx.models.wallet import (
@@ -83,3 +87,160 @@ def structure_withdrawal(d: Any) -> Withdrawal:
         string(d["txId"]),  # tx_id
         opt_string(d.get("withdrawOrderId")),  # withdraw_order_id
     )
+
+
+class UniversalTransferResultWire(Struct, kw_only=True):
+    """``UniversalTransferResult`` as sent, for the msgspec fast path (see ``from_wire_universal_transfer_result``)."""
+
+    transfer_id: int = field(name="tranId")
+
+
+def from_wire_universal_transfer_result(w: UniversalTransferResultWire) -> UniversalTransferResult:
+    """Build ``UniversalTransferResult`` from its decoded wire form."""
+    return UniversalTransferResult(
+        w.transfer_id,  # transfer_id
+    )
+
+
+class TransferHistoryWire(Struct, kw_only=True):
+    """``TransferHistory`` as sent, for the msgspec fast path (see ``from_wire_transfer_history``)."""
+
+    total: int = field(name="total")
+    rows: list[TransferRecordWire] = field(name="rows")
+
+
+def from_wire_transfer_history(w: TransferHistoryWire) -> TransferHistory:
+    """Build ``TransferHistory`` from its decoded wire form."""
+    return TransferHistory(
+        w.total,  # total
+        list(map(from_wire_transfer_record, w.rows)),  # rows
+    )
+
+
+class TransferRecordWire(Struct, kw_only=True):
+    """``TransferRecord`` as sent, for the msgspec fast path (see ``from_wire_transfer_record``)."""
+
+    asset: str = field(name="asset")
+    amount: Decimal = field(name="amount")
+    type: str = field(name="type")
+    status: str = field(name="status")
+    transfer_id: int = field(name="tranId")
+    timestamp: int = field(name="timestamp")
+
+
+def from_wire_transfer_record(w: TransferRecordWire) -> TransferRecord:
+    """Build ``TransferRecord`` from its decoded wire form."""
+    return TransferRecord(
+        w.asset,  # asset
+        w.amount,  # amount
+        _TRANSFER_TYPE.get(w.type) or enum_member(TransferType, w.type),  # type
+        w.status,  # status
+        w.transfer_id,  # transfer_id
+        w.timestamp,  # timestamp
+    )
+
+
+class DepositWire(Struct, kw_only=True):
+    """``Deposit`` as sent, for the msgspec fast path (see ``from_wire_deposit``)."""
+
+    amount: Decimal = field(name="amount")
+    coin: str = field(name="coin")
+    network: str = field(name="network")
+    status: int = field(name="status")
+    address: str = field(name="address")
+    address_tag: str = field(name="addressTag")
+    tx_id: str = field(name="txId")
+    insert_time: int = field(name="insertTime")
+    transfer_type: int = field(name="transferType")
+    unlock_confirm: str = field(name="unlockConfirm")
+    confirm_times: str = field(name="confirmTimes")
+
+
+def from_wire_deposit(w: DepositWire) -> Deposit:
+    """Build ``Deposit`` from its decoded wire form."""
+    return Deposit(
+        w.amount,  # amount
+        w.coin,  # coin
+        w.network,  # network
+        _DEPOSIT_STATUS.get(w.status) or enum_member(DepositStatus, w.status),  # status
+        w.address,  # address
+        w.address_tag,  # address_tag
+        w.tx_id,  # tx_id
+        w.insert_time,  # insert_time
+        w.transfer_type,  # transfer_type
+        w.unlock_confirm,  # unlock_confirm
+        w.confirm_times,  # confirm_times
+    )
+
+
+class WithdrawalWire(Struct, kw_only=True):
+    """``Withdrawal`` as sent, for the msgspec fast path (see ``from_wire_withdrawal``)."""
+
+    address: str = field(name="address")
+    amount: Decimal = field(name="amount")
+    apply_time: str = field(name="applyTime")
+    coin: str = field(name="coin")
+    id: str = field(name="id")
+    network: str = field(name="network")
+    transfer_type: int = field(name="transferType")
+    status: int = field(name="status")
+    transaction_fee: Decimal = field(name="transactionFee")
+    confirm_no: int = field(name="confirmNo")
+    info: str = field(name="info")
+    tx_id: str = field(name="txId")
+    withdraw_order_id: str | None = field(name="withdrawOrderId", default=None)
+
+
+def from_wire_withdrawal(w: WithdrawalWire) -> Withdrawal:
+    """Build ``Withdrawal`` from its decoded wire form."""
+    return Withdrawal(
+        w.address,  # address
+        w.amount,  # amount
+        w.apply_time,  # apply_time
+        w.coin,  # coin
+        w.id,  # id
+        w.network,  # network
+        w.transfer_type,  # transfer_type
+        _WITHDRAW_STATUS.get(w.status) or enum_member(WithdrawStatus, w.status),  # status
+        w.transaction_fee,  # transaction_fee
+        w.confirm_no,  # confirm_no
+        w.info,  # info
+        w.tx_id,  # tx_id
+        w.withdraw_order_id,  # withdraw_order_id
+    )
+
+
+_FAST_DEPOSIT_LIST = Decoder(list[DepositWire], strict=False)
+
+
+def fast_deposit_list(body: bytes) -> list[Deposit]:
+    """Decode ``list[Deposit]`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return list(map(from_wire_deposit, _FAST_DEPOSIT_LIST.decode(body)))
+
+
+_FAST_TRANSFER_HISTORY = Decoder(TransferHistoryWire, strict=False)
+
+
+def fast_transfer_history(body: bytes) -> TransferHistory:
+    """Decode ``TransferHistory`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return from_wire_transfer_history(_FAST_TRANSFER_HISTORY.decode(body))
+
+
+_FAST_UNIVERSAL_TRANSFER_RESULT = Decoder(UniversalTransferResultWire, strict=False)
+
+
+def fast_universal_transfer_result(body: bytes) -> UniversalTransferResult:
+    """Decode ``UniversalTransferResult`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return from_wire_universal_transfer_result(_FAST_UNIVERSAL_TRANSFER_RESULT.decode(body))
+
+
+_FAST_WITHDRAWAL_LIST = Decoder(list[WithdrawalWire], strict=False)
+
+
+def fast_withdrawal_list(body: bytes) -> list[Withdrawal]:
+    """Decode ``list[Withdrawal]`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return list(map(from_wire_withdrawal, _FAST_WITHDRAWAL_LIST.decode(body)))

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from cambist._runtime.client import AsyncResource, SyncResource
 from cambist._runtime.endpoint import Endpoint
 from cambist._runtime.response import async_raw, sync_raw
-from cambist.bingx._convert.account import structure_api_permissions
+from cambist.bingx._convert.account import fast_api_permissions, structure_api_permissions
 from cambist.bingx.models.account import ApiPermissions
 
 _GET_API_PERMISSIONS: Endpoint[ApiPermissions] = Endpoint(
@@ -19,6 +19,7 @@ _GET_API_PERMISSIONS: Endpoint[ApiPermissions] = Endpoint(
     weight=None,
     safe=True,
     parse=structure_api_permissions,
+    fast=fast_api_permissions,
     response="ApiPermissions",
     source="bingx.md: permission interface > Query user API Key permissions",
 )

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from cambist._runtime.client import AsyncResource, SyncResource
 from cambist._runtime.endpoint import Endpoint, Param
 from cambist._runtime.response import async_raw, sync_raw
-from cambist.bingx._convert.user_stream import structure_listen_key
+from cambist.bingx._convert.user_stream import fast_listen_key, structure_listen_key
 from cambist.bingx.models.user_stream import ListenKey
 
 _CREATE_LISTEN_KEY: Endpoint[ListenKey] = Endpoint(
@@ -19,6 +19,7 @@ _CREATE_LISTEN_KEY: Endpoint[ListenKey] = Endpoint(
     weight=None,
     safe=False,
     parse=structure_listen_key,
+    fast=fast_listen_key,
     response="ListenKey",
     source="bingx.md: authentication Interface > generate Listen Key",
 )

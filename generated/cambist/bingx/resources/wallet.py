@@ -12,6 +12,10 @@ from cambist._runtime.convert import list_of
 from cambist._runtime.endpoint import Endpoint, Param
 from cambist._runtime.response import async_raw, sync_raw
 from cambist.bingx._convert.wallet import (
+    fast_deposit_list,
+    fast_transfer_history,
+    fast_universal_transfer_result,
+    fast_withdrawal_list,
     structure_deposit,
     structure_transfer_history,
     structure_universal_transfer_result,
@@ -48,6 +52,7 @@ _TRANSFER: Endpoint[UniversalTransferResult] = Endpoint(
         Param("amount", "amount", "decimal", "decimal"),
     ),
     parse=structure_universal_transfer_result,
+    fast=fast_universal_transfer_result,
     response="UniversalTransferResult",
     source="bingx.md: User Universal Transfer Interface > User Universal Transfer",
 )
@@ -67,6 +72,7 @@ _LIST_TRANSFERS: Endpoint[TransferHistory] = Endpoint(
         Param("size", "size", "int", "int", maximum="100"),
     ),
     parse=structure_transfer_history,
+    fast=fast_transfer_history,
     response="TransferHistory",
     source="bingx.md: User Universal Transfer Interface > Query User Universal Transfer History (USER_DATA)",
 )
@@ -87,6 +93,7 @@ _LIST_DEPOSITS: Endpoint[list[Deposit]] = Endpoint(
         Param("limit", "limit", "int", "int", maximum="1000"),
     ),
     parse=list_of(structure_deposit),
+    fast=fast_deposit_list,
     response="list[Deposit]",
     source="bingx.md: User Universal Transfer Interface > Deposit History(supporting network)",
 )
@@ -108,6 +115,7 @@ _LIST_WITHDRAWALS: Endpoint[list[Withdrawal]] = Endpoint(
         Param("limit", "limit", "int", "int", maximum="1000"),
     ),
     parse=list_of(structure_withdrawal),
+    fast=fast_withdrawal_list,
     response="list[Withdrawal]",
     source="bingx.md: User Universal Transfer Interface > Withdraw History (supporting network)",
 )

@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
+
+from msgspec import Struct, field
+from msgspec.json import Decoder
 
 from cambist._runtime.convert import (
     boolean,
@@ -245,3 +249,476 @@ def structure_coin_chain_info(d: Any) -> CoinChainInfo:
         boolean(d["allowDeposit"]),  # allow_deposit
         boolean(d["allowWithdraw"]),  # allow_withdraw
     )
+
+
+class VipInfoWire(Struct, kw_only=True):
+    """``VipInfo`` as sent, for the msgspec fast path (see ``from_wire_vip_info``)."""
+
+    code: int = field(name="code")
+    vip_level: str = field(name="vipLevel")
+    trade_vol30_day: Decimal = field(name="tradeVol30Day")
+    total_asset_bal: Decimal = field(name="totalAssetBal")
+    data: list[SymbolFeeRateWire] = field(name="data")
+    update_timestamp: int = field(name="updateTimestamp")
+    msg: str | None = field(name="msg", default=None)
+
+
+def from_wire_vip_info(w: VipInfoWire) -> VipInfo:
+    """Build ``VipInfo`` from its decoded wire form."""
+    return VipInfo(
+        w.code,  # code
+        w.vip_level,  # vip_level
+        w.trade_vol30_day,  # trade_vol30_day
+        w.total_asset_bal,  # total_asset_bal
+        list(map(from_wire_symbol_fee_rate, w.data)),  # data
+        w.update_timestamp,  # update_timestamp
+        w.msg,  # msg
+    )
+
+
+class SymbolFeeRateWire(Struct, kw_only=True):
+    """``SymbolFeeRate`` as sent, for the msgspec fast path (see ``from_wire_symbol_fee_rate``)."""
+
+    symbol: str = field(name="symbol")
+    product_type: str = field(name="productType")
+    buy_maker_fee_currency: str = field(name="buyMakerFeeCurrency")
+    buy_taker_fee_currency: str = field(name="buyTakerFeeCurrency")
+    sell_maker_fee_currency: str = field(name="sellMakerFeeCurrency")
+    sell_taker_fee_currency: str = field(name="sellTakerFeeCurrency")
+    actual_maker_rate: Decimal = field(name="actualMakerRate")
+    actual_taker_rate: Decimal = field(name="actualTakerRate")
+
+
+def from_wire_symbol_fee_rate(w: SymbolFeeRateWire) -> SymbolFeeRate:
+    """Build ``SymbolFeeRate`` from its decoded wire form."""
+    return SymbolFeeRate(
+        w.symbol,  # symbol
+        _PRODUCT_TYPE.get(w.product_type)
+        or enum_member(ProductType, w.product_type),  # product_type
+        w.buy_maker_fee_currency,  # buy_maker_fee_currency
+        w.buy_taker_fee_currency,  # buy_taker_fee_currency
+        w.sell_maker_fee_currency,  # sell_maker_fee_currency
+        w.sell_taker_fee_currency,  # sell_taker_fee_currency
+        w.actual_maker_rate,  # actual_maker_rate
+        w.actual_taker_rate,  # actual_taker_rate
+    )
+
+
+class AccountBalancesWire(Struct, kw_only=True):
+    """``AccountBalances`` as sent, for the msgspec fast path (see ``from_wire_account_balances``)."""
+
+    balances: list[BalanceWire] = field(name="balances")
+    user_id: str = field(name="userId")
+
+
+def from_wire_account_balances(w: AccountBalancesWire) -> AccountBalances:
+    """Build ``AccountBalances`` from its decoded wire form."""
+    return AccountBalances(
+        list(map(from_wire_balance, w.balances)),  # balances
+        w.user_id,  # user_id
+    )
+
+
+class BalanceWire(Struct, kw_only=True):
+    """``Balance`` as sent, for the msgspec fast path (see ``from_wire_balance``)."""
+
+    asset: str = field(name="asset")
+    asset_id: str = field(name="assetId")
+    asset_name: str = field(name="assetName")
+    total: Decimal = field(name="total")
+    free: Decimal = field(name="free")
+    locked: Decimal = field(name="locked")
+
+
+def from_wire_balance(w: BalanceWire) -> Balance:
+    """Build ``Balance`` from its decoded wire form."""
+    return Balance(
+        w.asset,  # asset
+        w.asset_id,  # asset_id
+        w.asset_name,  # asset_name
+        w.total,  # total
+        w.free,  # free
+        w.locked,  # locked
+    )
+
+
+class AccountTradeWire(Struct, kw_only=True):
+    """``AccountTrade`` as sent, for the msgspec fast path (see ``from_wire_account_trade``)."""
+
+    id: str = field(name="id")
+    client_order_id: str = field(name="clientOrderId")
+    ticket_id: str = field(name="ticketId")
+    symbol: str = field(name="symbol")
+    symbol_name: str = field(name="symbolName")
+    order_id: str = field(name="orderId")
+    match_order_id: str = field(name="matchOrderId")
+    price: Decimal = field(name="price")
+    qty: Decimal = field(name="qty")
+    commission: Decimal = field(name="commission")
+    commission_asset: str = field(name="commissionAsset")
+    time: int = field(name="time")
+    is_buyer: bool = field(name="isBuyer")
+    is_maker: bool = field(name="isMaker")
+    fee: TradeFeeWire = field(name="fee")
+    fee_coin_id: str = field(name="feeCoinId")
+    fee_amount: Decimal = field(name="feeAmount")
+    maker_rebate: Decimal = field(name="makerRebate")
+    hsk_deduct: bool = field(name="hskDeduct")
+    hsk_deduct_price: str = field(name="hskDeductPrice")
+
+
+def from_wire_account_trade(w: AccountTradeWire) -> AccountTrade:
+    """Build ``AccountTrade`` from its decoded wire form."""
+    return AccountTrade(
+        w.id,  # id
+        w.client_order_id,  # client_order_id
+        w.ticket_id,  # ticket_id
+        w.symbol,  # symbol
+        w.symbol_name,  # symbol_name
+        w.order_id,  # order_id
+        w.match_order_id,  # match_order_id
+        w.price,  # price
+        w.qty,  # qty
+        w.commission,  # commission
+        w.commission_asset,  # commission_asset
+        w.time,  # time
+        w.is_buyer,  # is_buyer
+        w.is_maker,  # is_maker
+        from_wire_trade_fee(w.fee),  # fee
+        w.fee_coin_id,  # fee_coin_id
+        w.fee_amount,  # fee_amount
+        w.maker_rebate,  # maker_rebate
+        w.hsk_deduct,  # hsk_deduct
+        w.hsk_deduct_price,  # hsk_deduct_price
+    )
+
+
+class TradeFeeWire(Struct, kw_only=True):
+    """``TradeFee`` as sent, for the msgspec fast path (see ``from_wire_trade_fee``)."""
+
+    fee_coin_id: str = field(name="feeCoinId")
+    fee_coin_name: str = field(name="feeCoinName")
+    fee: Decimal = field(name="fee")
+    origin_coin_id: str = field(name="originCoinId")
+    origin_coin_name: str = field(name="originCoinName")
+    origin_fee: Decimal = field(name="originFee")
+
+
+def from_wire_trade_fee(w: TradeFeeWire) -> TradeFee:
+    """Build ``TradeFee`` from its decoded wire form."""
+    return TradeFee(
+        w.fee_coin_id,  # fee_coin_id
+        w.fee_coin_name,  # fee_coin_name
+        w.fee,  # fee
+        w.origin_coin_id,  # origin_coin_id
+        w.origin_coin_name,  # origin_coin_name
+        w.origin_fee,  # origin_fee
+    )
+
+
+class AccountEntryWire(Struct, kw_only=True):
+    """``AccountEntry`` as sent, for the msgspec fast path (see ``from_wire_account_entry``)."""
+
+    account_id: str = field(name="accountId")
+    account_label: str = field(name="accountLabel")
+    account_type: int = field(name="accountType")
+    account_index: int = field(name="accountIndex")
+    user_id: str = field(name="userId")
+
+
+def from_wire_account_entry(w: AccountEntryWire) -> AccountEntry:
+    """Build ``AccountEntry`` from its decoded wire form."""
+    return AccountEntry(
+        w.account_id,  # account_id
+        w.account_label,  # account_label
+        w.account_type,  # account_type
+        w.account_index,  # account_index
+        w.user_id,  # user_id
+    )
+
+
+class AssetTransferResultWire(Struct, kw_only=True):
+    """``AssetTransferResult`` as sent, for the msgspec fast path (see ``from_wire_asset_transfer_result``)."""
+
+    success: bool = field(name="success")
+    timestamp: int = field(name="timestamp")
+    client_order_id: str = field(name="clientOrderId")
+    order_id: str = field(name="orderId")
+
+
+def from_wire_asset_transfer_result(w: AssetTransferResultWire) -> AssetTransferResult:
+    """Build ``AssetTransferResult`` from its decoded wire form."""
+    return AssetTransferResult(
+        w.success,  # success
+        w.timestamp,  # timestamp
+        w.client_order_id,  # client_order_id
+        w.order_id,  # order_id
+    )
+
+
+class ApiKeyTypeWire(Struct, kw_only=True):
+    """``ApiKeyType`` as sent, for the msgspec fast path (see ``from_wire_api_key_type``)."""
+
+    account_type: str = field(name="accountType")
+
+
+def from_wire_api_key_type(w: ApiKeyTypeWire) -> ApiKeyType:
+    """Build ``ApiKeyType`` from its decoded wire form."""
+    return ApiKeyType(
+        _API_KEY_ACCOUNT_TYPE.get(w.account_type)
+        or enum_member(ApiKeyAccountType, w.account_type),  # account_type
+    )
+
+
+class FiatOrderWire(Struct, kw_only=True):
+    """``FiatOrder`` as sent, for the msgspec fast path (see ``from_wire_fiat_order``)."""
+
+    order_id: str = field(name="orderId")
+    type: str = field(name="type")
+    remark: str = field(name="remark")
+    asset: str = field(name="asset")
+    gross_amount: Decimal = field(name="grossAmount")
+    net_amount: Decimal = field(name="netAmount")
+    fee: Decimal = field(name="fee")
+    status: str = field(name="status")
+    created_time: int = field(name="createdTime")
+    updated_time: int = field(name="updatedTime")
+    channel: str = field(name="channel")
+    client_order_id: str = field(name="clientOrderId")
+
+
+def from_wire_fiat_order(w: FiatOrderWire) -> FiatOrder:
+    """Build ``FiatOrder`` from its decoded wire form."""
+    return FiatOrder(
+        w.order_id,  # order_id
+        _FIAT_ORDER_TYPE.get(w.type) or enum_member(FiatOrderType, w.type),  # type
+        w.remark,  # remark
+        w.asset,  # asset
+        w.gross_amount,  # gross_amount
+        w.net_amount,  # net_amount
+        w.fee,  # fee
+        _FIAT_ORDER_STATUS.get(w.status) or enum_member(FiatOrderStatus, w.status),  # status
+        w.created_time,  # created_time
+        w.updated_time,  # updated_time
+        _FIAT_CHANNEL.get(w.channel) or enum_member(FiatChannel, w.channel),  # channel
+        w.client_order_id,  # client_order_id
+    )
+
+
+class BalanceFlowWire(Struct, kw_only=True):
+    """``BalanceFlow`` as sent, for the msgspec fast path (see ``from_wire_balance_flow``)."""
+
+    id: str = field(name="id")
+    account_id: str = field(name="accountId")
+    coin: str = field(name="coin")
+    coin_id: str = field(name="coinId")
+    coin_name: str = field(name="coinName")
+    flow_type_value: int = field(name="flowTypeValue")
+    flow_type: str = field(name="flowType")
+    flow_name: str = field(name="flowName")
+    change: Decimal = field(name="change")
+    total: Decimal = field(name="total")
+    created: int = field(name="created")
+    symbol: str | None = field(name="symbol", default=None)
+
+
+def from_wire_balance_flow(w: BalanceFlowWire) -> BalanceFlow:
+    """Build ``BalanceFlow`` from its decoded wire form."""
+    return BalanceFlow(
+        w.id,  # id
+        w.account_id,  # account_id
+        w.coin,  # coin
+        w.coin_id,  # coin_id
+        w.coin_name,  # coin_name
+        w.flow_type_value,  # flow_type_value
+        w.flow_type,  # flow_type
+        w.flow_name,  # flow_name
+        w.change,  # change
+        w.total,  # total
+        w.created,  # created
+        w.symbol,  # symbol
+    )
+
+
+class CoinChainTypesWire(Struct, kw_only=True):
+    """``CoinChainTypes`` as sent, for the msgspec fast path (see ``from_wire_coin_chain_types``)."""
+
+    coin_id: str = field(name="coinId")
+    coin_name: str = field(name="coinName")
+    chain_type_list: list[str] = field(name="chainTypeList")
+    error_code: str | None = field(name="errorCode", default=None)
+    error_msg: str | None = field(name="errorMsg", default=None)
+
+
+def from_wire_coin_chain_types(w: CoinChainTypesWire) -> CoinChainTypes:
+    """Build ``CoinChainTypes`` from its decoded wire form."""
+    return CoinChainTypes(
+        w.coin_id,  # coin_id
+        w.coin_name,  # coin_name
+        w.chain_type_list,  # chain_type_list
+        w.error_code,  # error_code
+        w.error_msg,  # error_msg
+    )
+
+
+class CoinInfoWire(Struct, kw_only=True):
+    """``CoinInfo`` as sent, for the msgspec fast path (see ``from_wire_coin_info``)."""
+
+    timezone: str = field(name="timezone")
+    server_time: int = field(name="serverTime")
+    coins: list[CoinInfoCoinWire] = field(name="coins")
+    chain_types: list[CoinChainInfoWire] | None = field(name="chainTypes", default=None)
+
+
+def from_wire_coin_info(w: CoinInfoWire) -> CoinInfo:
+    """Build ``CoinInfo`` from its decoded wire form."""
+    return CoinInfo(
+        w.timezone,  # timezone
+        w.server_time,  # server_time
+        list(map(from_wire_coin_info_coin, w.coins)),  # coins
+        None
+        if w.chain_types is None
+        else list(map(from_wire_coin_chain_info, w.chain_types)),  # chain_types
+    )
+
+
+class CoinInfoCoinWire(Struct, kw_only=True):
+    """``CoinInfoCoin`` as sent, for the msgspec fast path (see ``from_wire_coin_info_coin``)."""
+
+    org_id: str = field(name="orgId")
+    coin_id: str = field(name="coinId")
+    coin_name: str = field(name="coinName")
+    coin_full_name: str = field(name="coinFullName")
+    allow_withdraw: bool = field(name="allowWithdraw")
+    allow_deposit: bool = field(name="allowDeposit")
+    chain_types: list[CoinChainInfoWire] | None = field(name="chainTypes", default=None)
+
+
+def from_wire_coin_info_coin(w: CoinInfoCoinWire) -> CoinInfoCoin:
+    """Build ``CoinInfoCoin`` from its decoded wire form."""
+    return CoinInfoCoin(
+        w.org_id,  # org_id
+        w.coin_id,  # coin_id
+        w.coin_name,  # coin_name
+        w.coin_full_name,  # coin_full_name
+        w.allow_withdraw,  # allow_withdraw
+        w.allow_deposit,  # allow_deposit
+        None
+        if w.chain_types is None
+        else list(map(from_wire_coin_chain_info, w.chain_types)),  # chain_types
+    )
+
+
+class CoinChainInfoWire(Struct, kw_only=True):
+    """``CoinChainInfo`` as sent, for the msgspec fast path (see ``from_wire_coin_chain_info``)."""
+
+    chain_type: str = field(name="chainType")
+    withdraw_fee: Decimal = field(name="withdrawFee")
+    min_withdraw_quantity: Decimal = field(name="minWithdrawQuantity")
+    max_withdraw_quantity: Decimal = field(name="maxWithdrawQuantity")
+    min_deposit_quantity: Decimal = field(name="minDepositQuantity")
+    allow_deposit: bool = field(name="allowDeposit")
+    allow_withdraw: bool = field(name="allowWithdraw")
+
+
+def from_wire_coin_chain_info(w: CoinChainInfoWire) -> CoinChainInfo:
+    """Build ``CoinChainInfo`` from its decoded wire form."""
+    return CoinChainInfo(
+        w.chain_type,  # chain_type
+        w.withdraw_fee,  # withdraw_fee
+        w.min_withdraw_quantity,  # min_withdraw_quantity
+        w.max_withdraw_quantity,  # max_withdraw_quantity
+        w.min_deposit_quantity,  # min_deposit_quantity
+        w.allow_deposit,  # allow_deposit
+        w.allow_withdraw,  # allow_withdraw
+    )
+
+
+_FAST_ACCOUNT_BALANCES = Decoder(AccountBalancesWire, strict=False)
+
+
+def fast_account_balances(body: bytes) -> AccountBalances:
+    """Decode ``AccountBalances`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return from_wire_account_balances(_FAST_ACCOUNT_BALANCES.decode(body))
+
+
+_FAST_ACCOUNT_ENTRY_LIST = Decoder(list[AccountEntryWire], strict=False)
+
+
+def fast_account_entry_list(body: bytes) -> list[AccountEntry]:
+    """Decode ``list[AccountEntry]`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return list(map(from_wire_account_entry, _FAST_ACCOUNT_ENTRY_LIST.decode(body)))
+
+
+_FAST_ACCOUNT_TRADE_LIST = Decoder(list[AccountTradeWire], strict=False)
+
+
+def fast_account_trade_list(body: bytes) -> list[AccountTrade]:
+    """Decode ``list[AccountTrade]`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return list(map(from_wire_account_trade, _FAST_ACCOUNT_TRADE_LIST.decode(body)))
+
+
+_FAST_API_KEY_TYPE = Decoder(ApiKeyTypeWire, strict=False)
+
+
+def fast_api_key_type(body: bytes) -> ApiKeyType:
+    """Decode ``ApiKeyType`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return from_wire_api_key_type(_FAST_API_KEY_TYPE.decode(body))
+
+
+_FAST_ASSET_TRANSFER_RESULT = Decoder(AssetTransferResultWire, strict=False)
+
+
+def fast_asset_transfer_result(body: bytes) -> AssetTransferResult:
+    """Decode ``AssetTransferResult`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return from_wire_asset_transfer_result(_FAST_ASSET_TRANSFER_RESULT.decode(body))
+
+
+_FAST_BALANCE_FLOW_LIST = Decoder(list[BalanceFlowWire], strict=False)
+
+
+def fast_balance_flow_list(body: bytes) -> list[BalanceFlow]:
+    """Decode ``list[BalanceFlow]`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return list(map(from_wire_balance_flow, _FAST_BALANCE_FLOW_LIST.decode(body)))
+
+
+_FAST_COIN_CHAIN_TYPES_LIST = Decoder(list[CoinChainTypesWire], strict=False)
+
+
+def fast_coin_chain_types_list(body: bytes) -> list[CoinChainTypes]:
+    """Decode ``list[CoinChainTypes]`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return list(map(from_wire_coin_chain_types, _FAST_COIN_CHAIN_TYPES_LIST.decode(body)))
+
+
+_FAST_COIN_INFO = Decoder(CoinInfoWire, strict=False)
+
+
+def fast_coin_info(body: bytes) -> CoinInfo:
+    """Decode ``CoinInfo`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return from_wire_coin_info(_FAST_COIN_INFO.decode(body))
+
+
+_FAST_FIAT_ORDER_LIST = Decoder(list[FiatOrderWire], strict=False)
+
+
+def fast_fiat_order_list(body: bytes) -> list[FiatOrder]:
+    """Decode ``list[FiatOrder]`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return list(map(from_wire_fiat_order, _FAST_FIAT_ORDER_LIST.decode(body)))
+
+
+_FAST_VIP_INFO = Decoder(VipInfoWire, strict=False)
+
+
+def fast_vip_info(body: bytes) -> VipInfo:
+    """Decode ``VipInfo`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return from_wire_vip_info(_FAST_VIP_INFO.decode(body))

@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
+
+from msgspec import Struct, field
+from msgspec.json import Decoder
 
 from cambist._runtime.convert import (
     boolean,
@@ -230,3 +234,332 @@ def structure_book_ticker(d: Any) -> BookTicker:
         dec(d["aq"]),  # ask_quantity
         integer(d["t"]),  # time
     )
+
+
+class SymbolInfoWire(Struct, kw_only=True):
+    """``SymbolInfo`` as sent, for the msgspec fast path (see ``from_wire_symbol_info``)."""
+
+    symbol: str = field(name="symbol")
+    symbol_name: str = field(name="symbolName")
+    status: str = field(name="status")
+    base_asset: str = field(name="baseAsset")
+    base_asset_name: str = field(name="baseAssetName")
+    base_asset_precision: Decimal = field(name="baseAssetPrecision")
+    base_ucid: str = field(name="baseUcid")
+    quote_asset: str = field(name="quoteAsset")
+    quote_asset_name: str = field(name="quoteAssetName")
+    quote_precision: Decimal = field(name="quotePrecision")
+    quote_ucid: str = field(name="quoteUcid")
+    retail_allowed: bool = field(name="retailAllowed")
+    pi_allowed: bool = field(name="piAllowed")
+    corporate_allowed: bool = field(name="corporateAllowed")
+    omnibus_allowed: bool = field(name="omnibusAllowed")
+    iceberg_allowed: bool = field(name="icebergAllowed")
+    is_aggregate: bool = field(name="isAggregate")
+    allow_margin: bool = field(name="allowMargin")
+    filters: list[SymbolFilterWire] = field(name="filters")
+    site: str = field(name="site")
+    trade_status: str | None = field(name="tradeStatus", default=None)
+
+
+def from_wire_symbol_info(w: SymbolInfoWire) -> SymbolInfo:
+    """Build ``SymbolInfo`` from its decoded wire form."""
+    return SymbolInfo(
+        w.symbol,  # symbol
+        w.symbol_name,  # symbol_name
+        _SYMBOL_STATUS.get(w.status) or enum_member(SymbolStatus, w.status),  # status
+        w.base_asset,  # base_asset
+        w.base_asset_name,  # base_asset_name
+        w.base_asset_precision,  # base_asset_precision
+        w.base_ucid,  # base_ucid
+        w.quote_asset,  # quote_asset
+        w.quote_asset_name,  # quote_asset_name
+        w.quote_precision,  # quote_precision
+        w.quote_ucid,  # quote_ucid
+        w.retail_allowed,  # retail_allowed
+        w.pi_allowed,  # pi_allowed
+        w.corporate_allowed,  # corporate_allowed
+        w.omnibus_allowed,  # omnibus_allowed
+        w.iceberg_allowed,  # iceberg_allowed
+        w.is_aggregate,  # is_aggregate
+        w.allow_margin,  # allow_margin
+        list(map(from_wire_symbol_filter, w.filters)),  # filters
+        _SITE.get(w.site) or enum_member(Site, w.site),  # site
+        w.trade_status,  # trade_status
+    )
+
+
+class SymbolFilterWire(Struct, kw_only=True):
+    """``SymbolFilter`` as sent, for the msgspec fast path (see ``from_wire_symbol_filter``)."""
+
+    filter_type: str = field(name="filterType")
+    min_price: Decimal | None = field(name="minPrice", default=None)
+    max_price: Decimal | None = field(name="maxPrice", default=None)
+    tick_size: Decimal | None = field(name="tickSize", default=None)
+    min_qty: Decimal | None = field(name="minQty", default=None)
+    max_qty: Decimal | None = field(name="maxQty", default=None)
+    step_size: Decimal | None = field(name="stepSize", default=None)
+    market_order_min_qty: Decimal | None = field(name="marketOrderMinQty", default=None)
+    market_order_max_qty: Decimal | None = field(name="marketOrderMaxQty", default=None)
+    min_notional: Decimal | None = field(name="minNotional", default=None)
+    min_amount: Decimal | None = field(name="minAmount", default=None)
+    max_amount: Decimal | None = field(name="maxAmount", default=None)
+    min_buy_price: Decimal | None = field(name="minBuyPrice", default=None)
+    market_order_min_amount: Decimal | None = field(name="marketOrderMinAmount", default=None)
+    market_order_max_amount: Decimal | None = field(name="marketOrderMaxAmount", default=None)
+    max_sell_price: Decimal | None = field(name="maxSellPrice", default=None)
+    buy_price_up_rate: Decimal | None = field(name="buyPriceUpRate", default=None)
+    sell_price_down_rate: Decimal | None = field(name="sellPriceDownRate", default=None)
+    max_entrust_num: int | None = field(name="maxEntrustNum", default=None)
+    no_allow_market_start_time: int | None = field(name="noAllowMarketStartTime", default=None)
+    no_allow_market_end_time: int | None = field(name="noAllowMarketEndTime", default=None)
+    limit_order_start_time: int | None = field(name="limitOrderStartTime", default=None)
+    limit_order_end_time: int | None = field(name="limitOrderEndTime", default=None)
+    limit_min_price: Decimal | None = field(name="limitMinPrice", default=None)
+    limit_max_price: Decimal | None = field(name="limitMaxPrice", default=None)
+
+
+def from_wire_symbol_filter(w: SymbolFilterWire) -> SymbolFilter:
+    """Build ``SymbolFilter`` from its decoded wire form."""
+    return SymbolFilter(
+        _FILTER_TYPE.get(w.filter_type) or enum_member(FilterType, w.filter_type),  # filter_type
+        w.min_price,  # min_price
+        w.max_price,  # max_price
+        w.tick_size,  # tick_size
+        w.min_qty,  # min_qty
+        w.max_qty,  # max_qty
+        w.step_size,  # step_size
+        w.market_order_min_qty,  # market_order_min_qty
+        w.market_order_max_qty,  # market_order_max_qty
+        w.min_notional,  # min_notional
+        w.min_amount,  # min_amount
+        w.max_amount,  # max_amount
+        w.min_buy_price,  # min_buy_price
+        w.market_order_min_amount,  # market_order_min_amount
+        w.market_order_max_amount,  # market_order_max_amount
+        w.max_sell_price,  # max_sell_price
+        w.buy_price_up_rate,  # buy_price_up_rate
+        w.sell_price_down_rate,  # sell_price_down_rate
+        w.max_entrust_num,  # max_entrust_num
+        w.no_allow_market_start_time,  # no_allow_market_start_time
+        w.no_allow_market_end_time,  # no_allow_market_end_time
+        w.limit_order_start_time,  # limit_order_start_time
+        w.limit_order_end_time,  # limit_order_end_time
+        w.limit_min_price,  # limit_min_price
+        w.limit_max_price,  # limit_max_price
+    )
+
+
+class ExchangeCoinWire(Struct, kw_only=True):
+    """``ExchangeCoin`` as sent, for the msgspec fast path (see ``from_wire_exchange_coin``)."""
+
+    org_id: str = field(name="orgId")
+    coin_id: str = field(name="coinId")
+    coin_name: str = field(name="coinName")
+    coin_full_name: str = field(name="coinFullName")
+    allow_withdraw: bool = field(name="allowWithdraw")
+    allow_deposit: bool = field(name="allowDeposit")
+    token_type: str = field(name="tokenType")
+    chain_types: list[ExchangeCoinChainWire] = field(name="chainTypes")
+    status: int | None = field(name="status", default=None)
+
+
+def from_wire_exchange_coin(w: ExchangeCoinWire) -> ExchangeCoin:
+    """Build ``ExchangeCoin`` from its decoded wire form."""
+    return ExchangeCoin(
+        w.org_id,  # org_id
+        w.coin_id,  # coin_id
+        w.coin_name,  # coin_name
+        w.coin_full_name,  # coin_full_name
+        w.allow_withdraw,  # allow_withdraw
+        w.allow_deposit,  # allow_deposit
+        w.token_type,  # token_type
+        list(map(from_wire_exchange_coin_chain, w.chain_types)),  # chain_types
+        w.status,  # status
+    )
+
+
+class ExchangeCoinChainWire(Struct, kw_only=True):
+    """``ExchangeCoinChain`` as sent, for the msgspec fast path (see ``from_wire_exchange_coin_chain``)."""
+
+    chain_type: str = field(name="chainType")
+    withdraw_fee: Decimal = field(name="withdrawFee")
+    min_withdraw_quantity: Decimal = field(name="minWithdrawQuantity")
+    max_withdraw_quantity: Decimal = field(name="maxWithdrawQuantity")
+    min_deposit_quantity: Decimal = field(name="minDepositQuantity")
+    allow_deposit: bool = field(name="allowDeposit")
+    allow_withdraw: bool = field(name="allowWithdraw")
+
+
+def from_wire_exchange_coin_chain(w: ExchangeCoinChainWire) -> ExchangeCoinChain:
+    """Build ``ExchangeCoinChain`` from its decoded wire form."""
+    return ExchangeCoinChain(
+        w.chain_type,  # chain_type
+        w.withdraw_fee,  # withdraw_fee
+        w.min_withdraw_quantity,  # min_withdraw_quantity
+        w.max_withdraw_quantity,  # max_withdraw_quantity
+        w.min_deposit_quantity,  # min_deposit_quantity
+        w.allow_deposit,  # allow_deposit
+        w.allow_withdraw,  # allow_withdraw
+    )
+
+
+class OrderBookWire(Struct, kw_only=True):
+    """``OrderBook`` as sent, for the msgspec fast path (see ``from_wire_order_book``)."""
+
+    time: int = field(name="t")
+    bids: list[PriceLevel] = field(name="b")
+    asks: list[PriceLevel] = field(name="a")
+
+
+def from_wire_order_book(w: OrderBookWire) -> OrderBook:
+    """Build ``OrderBook`` from its decoded wire form."""
+    return OrderBook(
+        w.time,  # time
+        w.bids,  # bids
+        w.asks,  # asks
+    )
+
+
+class MarketTradeWire(Struct, kw_only=True):
+    """``MarketTrade`` as sent, for the msgspec fast path (see ``from_wire_market_trade``)."""
+
+    time: int = field(name="t")
+    price: Decimal = field(name="p")
+    quantity: Decimal = field(name="q")
+    is_buyer_maker: bool = field(name="ibm")
+
+
+def from_wire_market_trade(w: MarketTradeWire) -> MarketTrade:
+    """Build ``MarketTrade`` from its decoded wire form."""
+    return MarketTrade(
+        w.time,  # time
+        w.price,  # price
+        w.quantity,  # quantity
+        w.is_buyer_maker,  # is_buyer_maker
+    )
+
+
+class Ticker24hrWire(Struct, kw_only=True):
+    """``Ticker24hr`` as sent, for the msgspec fast path (see ``from_wire_ticker24hr``)."""
+
+    time: int = field(name="t")
+    symbol: str = field(name="s")
+    last_price: Decimal = field(name="c")
+    high_price: Decimal = field(name="h")
+    low_price: Decimal = field(name="l")
+    open_price: Decimal = field(name="o")
+    best_bid_price: Decimal = field(name="b")
+    best_ask_price: Decimal = field(name="a")
+    volume: Decimal = field(name="v")
+    quote_volume: Decimal = field(name="qv")
+    inst_type: str = field(name="it")
+
+
+def from_wire_ticker24hr(w: Ticker24hrWire) -> Ticker24hr:
+    """Build ``Ticker24hr`` from its decoded wire form."""
+    return Ticker24hr(
+        w.time,  # time
+        w.symbol,  # symbol
+        w.last_price,  # last_price
+        w.high_price,  # high_price
+        w.low_price,  # low_price
+        w.open_price,  # open_price
+        w.best_bid_price,  # best_bid_price
+        w.best_ask_price,  # best_ask_price
+        w.volume,  # volume
+        w.quote_volume,  # quote_volume
+        _INST_TYPE.get(w.inst_type) or enum_member(InstType, w.inst_type),  # inst_type
+    )
+
+
+class PriceTickerWire(Struct, kw_only=True):
+    """``PriceTicker`` as sent, for the msgspec fast path (see ``from_wire_price_ticker``)."""
+
+    symbol: str = field(name="s")
+    price: Decimal = field(name="p")
+
+
+def from_wire_price_ticker(w: PriceTickerWire) -> PriceTicker:
+    """Build ``PriceTicker`` from its decoded wire form."""
+    return PriceTicker(
+        w.symbol,  # symbol
+        w.price,  # price
+    )
+
+
+class BookTickerWire(Struct, kw_only=True):
+    """``BookTicker`` as sent, for the msgspec fast path (see ``from_wire_book_ticker``)."""
+
+    symbol: str = field(name="s")
+    bid_price: Decimal = field(name="b")
+    bid_quantity: Decimal = field(name="bq")
+    ask_price: Decimal = field(name="a")
+    ask_quantity: Decimal = field(name="aq")
+    time: int = field(name="t")
+
+
+def from_wire_book_ticker(w: BookTickerWire) -> BookTicker:
+    """Build ``BookTicker`` from its decoded wire form."""
+    return BookTicker(
+        w.symbol,  # symbol
+        w.bid_price,  # bid_price
+        w.bid_quantity,  # bid_quantity
+        w.ask_price,  # ask_price
+        w.ask_quantity,  # ask_quantity
+        w.time,  # time
+    )
+
+
+_FAST_BOOK_TICKER_LIST = Decoder(list[BookTickerWire], strict=False)
+
+
+def fast_book_ticker_list(body: bytes) -> list[BookTicker]:
+    """Decode ``list[BookTicker]`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return list(map(from_wire_book_ticker, _FAST_BOOK_TICKER_LIST.decode(body)))
+
+
+_FAST_KLINE_LIST = Decoder(list[Kline], strict=False)
+
+
+def fast_kline_list(body: bytes) -> list[Kline]:
+    """Decode ``list[Kline]`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return _FAST_KLINE_LIST.decode(body)
+
+
+_FAST_MARKET_TRADE_LIST = Decoder(list[MarketTradeWire], strict=False)
+
+
+def fast_market_trade_list(body: bytes) -> list[MarketTrade]:
+    """Decode ``list[MarketTrade]`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return list(map(from_wire_market_trade, _FAST_MARKET_TRADE_LIST.decode(body)))
+
+
+_FAST_ORDER_BOOK = Decoder(OrderBookWire, strict=False)
+
+
+def fast_order_book(body: bytes) -> OrderBook:
+    """Decode ``OrderBook`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return from_wire_order_book(_FAST_ORDER_BOOK.decode(body))
+
+
+_FAST_PRICE_TICKER_LIST = Decoder(list[PriceTickerWire], strict=False)
+
+
+def fast_price_ticker_list(body: bytes) -> list[PriceTicker]:
+    """Decode ``list[PriceTicker]`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return list(map(from_wire_price_ticker, _FAST_PRICE_TICKER_LIST.decode(body)))
+
+
+_FAST_TICKER24HR_LIST = Decoder(list[Ticker24hrWire], strict=False)
+
+
+def fast_ticker24hr_list(body: bytes) -> list[Ticker24hr]:
+    """Decode ``list[Ticker24hr]`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return list(map(from_wire_ticker24hr, _FAST_TICKER24HR_LIST.decode(body)))

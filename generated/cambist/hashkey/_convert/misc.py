@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from msgspec import Struct, field
+from msgspec.json import Decoder
+
 from cambist._runtime.convert import integer, string
 from cambist.hashkey.models.misc import ListenKey, ServerTime
 
@@ -21,3 +24,47 @@ def structure_listen_key(d: Any) -> ListenKey:
     return ListenKey(
         string(d["listenKey"]),  # listen_key
     )
+
+
+class ServerTimeWire(Struct, kw_only=True):
+    """``ServerTime`` as sent, for the msgspec fast path (see ``from_wire_server_time``)."""
+
+    server_time: int = field(name="serverTime")
+
+
+def from_wire_server_time(w: ServerTimeWire) -> ServerTime:
+    """Build ``ServerTime`` from its decoded wire form."""
+    return ServerTime(
+        w.server_time,  # server_time
+    )
+
+
+class ListenKeyWire(Struct, kw_only=True):
+    """``ListenKey`` as sent, for the msgspec fast path (see ``from_wire_listen_key``)."""
+
+    listen_key: str = field(name="listenKey")
+
+
+def from_wire_listen_key(w: ListenKeyWire) -> ListenKey:
+    """Build ``ListenKey`` from its decoded wire form."""
+    return ListenKey(
+        w.listen_key,  # listen_key
+    )
+
+
+_FAST_LISTEN_KEY = Decoder(ListenKeyWire, strict=False)
+
+
+def fast_listen_key(body: bytes) -> ListenKey:
+    """Decode ``ListenKey`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return from_wire_listen_key(_FAST_LISTEN_KEY.decode(body))
+
+
+_FAST_SERVER_TIME = Decoder(ServerTimeWire, strict=False)
+
+
+def fast_server_time(body: bytes) -> ServerTime:
+    """Decode ``ServerTime`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return from_wire_server_time(_FAST_SERVER_TIME.decode(body))

@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
+
+from msgspec import Struct, field
+from msgspec.json import Decoder
 
 from cambist._runtime.convert import (
     boolean,
@@ -128,6 +132,238 @@ def structure_cancel_order_failure(d: Any) -> CancelOrderFailure:
         string(d["orderId"]),  # order_id
         string(d["code"]),  # code
     )
+
+
+class NewOrderWire(Struct, kw_only=True):
+    """``NewOrder`` as sent, for the msgspec fast path (see ``from_wire_new_order``)."""
+
+    account_id: str = field(name="accountId")
+    symbol: str = field(name="symbol")
+    symbol_name: str = field(name="symbolName")
+    client_order_id: str = field(name="clientOrderId")
+    order_id: str = field(name="orderId")
+    transact_time: int = field(name="transactTime")
+    price: Decimal = field(name="price")
+    orig_qty: Decimal = field(name="origQty")
+    executed_qty: Decimal = field(name="executedQty")
+    status: str = field(name="status")
+    time_in_force: str = field(name="timeInForce")
+    type: str = field(name="type")
+    side: str = field(name="side")
+    req_amount: Decimal = field(name="reqAmount")
+    concentration: str | None = field(name="concentration", default=None)
+    stp_mode: str | None = field(name="stpMode", default=None)
+
+
+def from_wire_new_order(w: NewOrderWire) -> NewOrder:
+    """Build ``NewOrder`` from its decoded wire form."""
+    return NewOrder(
+        w.account_id,  # account_id
+        w.symbol,  # symbol
+        w.symbol_name,  # symbol_name
+        w.client_order_id,  # client_order_id
+        w.order_id,  # order_id
+        w.transact_time,  # transact_time
+        w.price,  # price
+        w.orig_qty,  # orig_qty
+        w.executed_qty,  # executed_qty
+        _ORDER_STATUS.get(w.status) or enum_member(OrderStatus, w.status),  # status
+        _TIME_IN_FORCE.get(w.time_in_force)
+        or enum_member(TimeInForce, w.time_in_force),  # time_in_force
+        _ORDER_TYPE.get(w.type) or enum_member(OrderType, w.type),  # type
+        _ORDER_SIDE.get(w.side) or enum_member(OrderSide, w.side),  # side
+        w.req_amount,  # req_amount
+        w.concentration,  # concentration
+        opt_enum_member(StpMode, w.stp_mode),  # stp_mode
+    )
+
+
+class BatchOrderResultWire(Struct, kw_only=True):
+    """``BatchOrderResult`` as sent, for the msgspec fast path (see ``from_wire_batch_order_result``)."""
+
+    code: int = field(name="code")
+    result: list[BatchOrderItemWire] = field(name="result")
+    concentration: str = field(name="concentration")
+
+
+def from_wire_batch_order_result(w: BatchOrderResultWire) -> BatchOrderResult:
+    """Build ``BatchOrderResult`` from its decoded wire form."""
+    return BatchOrderResult(
+        w.code,  # code
+        list(map(from_wire_batch_order_item, w.result)),  # result
+        w.concentration,  # concentration
+    )
+
+
+class BatchOrderItemWire(Struct, kw_only=True):
+    """``BatchOrderItem`` as sent, for the msgspec fast path (see ``from_wire_batch_order_item``)."""
+
+    code: str = field(name="code")
+    msg: str | None = field(name="msg", default=None)
+    order: NewOrderWire | None = field(name="order", default=None)
+
+
+def from_wire_batch_order_item(w: BatchOrderItemWire) -> BatchOrderItem:
+    """Build ``BatchOrderItem`` from its decoded wire form."""
+    return BatchOrderItem(
+        w.code,  # code
+        w.msg,  # msg
+        None if w.order is None else from_wire_new_order(w.order),  # order
+    )
+
+
+class CanceledOrderWire(Struct, kw_only=True):
+    """``CanceledOrder`` as sent, for the msgspec fast path (see ``from_wire_canceled_order``)."""
+
+    account_id: str = field(name="accountId")
+    symbol: str = field(name="symbol")
+    client_order_id: str = field(name="clientOrderId")
+    order_id: str = field(name="orderId")
+    transact_time: int = field(name="transactTime")
+    price: Decimal = field(name="price")
+    orig_qty: Decimal = field(name="origQty")
+    executed_qty: Decimal = field(name="executedQty")
+    status: str = field(name="status")
+    time_in_force: str = field(name="timeInForce")
+    type: str = field(name="type")
+    side: str = field(name="side")
+
+
+def from_wire_canceled_order(w: CanceledOrderWire) -> CanceledOrder:
+    """Build ``CanceledOrder`` from its decoded wire form."""
+    return CanceledOrder(
+        w.account_id,  # account_id
+        w.symbol,  # symbol
+        w.client_order_id,  # client_order_id
+        w.order_id,  # order_id
+        w.transact_time,  # transact_time
+        w.price,  # price
+        w.orig_qty,  # orig_qty
+        w.executed_qty,  # executed_qty
+        _ORDER_STATUS.get(w.status) or enum_member(OrderStatus, w.status),  # status
+        _TIME_IN_FORCE.get(w.time_in_force)
+        or enum_member(TimeInForce, w.time_in_force),  # time_in_force
+        _ORDER_TYPE.get(w.type) or enum_member(OrderType, w.type),  # type
+        _ORDER_SIDE.get(w.side) or enum_member(OrderSide, w.side),  # side
+    )
+
+
+class CancelOpenOrdersResultWire(Struct, kw_only=True):
+    """``CancelOpenOrdersResult`` as sent, for the msgspec fast path (see ``from_wire_cancel_open_orders_result``)."""
+
+    success: bool = field(name="success")
+
+
+def from_wire_cancel_open_orders_result(w: CancelOpenOrdersResultWire) -> CancelOpenOrdersResult:
+    """Build ``CancelOpenOrdersResult`` from its decoded wire form."""
+    return CancelOpenOrdersResult(
+        w.success,  # success
+    )
+
+
+class CancelAllOpenOrdersResultWire(Struct, kw_only=True):
+    """``CancelAllOpenOrdersResult`` as sent, for the msgspec fast path (see ``from_wire_cancel_all_open_orders_result``)."""
+
+    code: str = field(name="code")
+    message: str = field(name="message")
+    timestamp: int = field(name="timestamp")
+    last_order_id: int = field(name="lastOrderId")
+
+
+def from_wire_cancel_all_open_orders_result(
+    w: CancelAllOpenOrdersResultWire,
+) -> CancelAllOpenOrdersResult:
+    """Build ``CancelAllOpenOrdersResult`` from its decoded wire form."""
+    return CancelAllOpenOrdersResult(
+        w.code,  # code
+        w.message,  # message
+        w.timestamp,  # timestamp
+        w.last_order_id,  # last_order_id
+    )
+
+
+class CancelOrdersResultWire(Struct, kw_only=True):
+    """``CancelOrdersResult`` as sent, for the msgspec fast path (see ``from_wire_cancel_orders_result``)."""
+
+    code: str = field(name="code")
+    result: list[CancelOrderFailureWire] = field(name="result")
+
+
+def from_wire_cancel_orders_result(w: CancelOrdersResultWire) -> CancelOrdersResult:
+    """Build ``CancelOrdersResult`` from its decoded wire form."""
+    return CancelOrdersResult(
+        w.code,  # code
+        list(map(from_wire_cancel_order_failure, w.result)),  # result
+    )
+
+
+class CancelOrderFailureWire(Struct, kw_only=True):
+    """``CancelOrderFailure`` as sent, for the msgspec fast path (see ``from_wire_cancel_order_failure``)."""
+
+    order_id: str = field(name="orderId")
+    code: str = field(name="code")
+
+
+def from_wire_cancel_order_failure(w: CancelOrderFailureWire) -> CancelOrderFailure:
+    """Build ``CancelOrderFailure`` from its decoded wire form."""
+    return CancelOrderFailure(
+        w.order_id,  # order_id
+        w.code,  # code
+    )
+
+
+_FAST_BATCH_ORDER_RESULT = Decoder(BatchOrderResultWire, strict=False)
+
+
+def fast_batch_order_result(body: bytes) -> BatchOrderResult:
+    """Decode ``BatchOrderResult`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return from_wire_batch_order_result(_FAST_BATCH_ORDER_RESULT.decode(body))
+
+
+_FAST_CANCEL_ALL_OPEN_ORDERS_RESULT = Decoder(CancelAllOpenOrdersResultWire, strict=False)
+
+
+def fast_cancel_all_open_orders_result(body: bytes) -> CancelAllOpenOrdersResult:
+    """Decode ``CancelAllOpenOrdersResult`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return from_wire_cancel_all_open_orders_result(_FAST_CANCEL_ALL_OPEN_ORDERS_RESULT.decode(body))
+
+
+_FAST_CANCEL_OPEN_ORDERS_RESULT = Decoder(CancelOpenOrdersResultWire, strict=False)
+
+
+def fast_cancel_open_orders_result(body: bytes) -> CancelOpenOrdersResult:
+    """Decode ``CancelOpenOrdersResult`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return from_wire_cancel_open_orders_result(_FAST_CANCEL_OPEN_ORDERS_RESULT.decode(body))
+
+
+_FAST_CANCEL_ORDERS_RESULT = Decoder(CancelOrdersResultWire, strict=False)
+
+
+def fast_cancel_orders_result(body: bytes) -> CancelOrdersResult:
+    """Decode ``CancelOrdersResult`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return from_wire_cancel_orders_result(_FAST_CANCEL_ORDERS_RESULT.decode(body))
+
+
+_FAST_CANCELED_ORDER = Decoder(CanceledOrderWire, strict=False)
+
+
+def fast_canceled_order(body: bytes) -> CanceledOrder:
+    """Decode ``CanceledOrder`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return from_wire_canceled_order(_FAST_CANCELED_ORDER.decode(body))
+
+
+_FAST_NEW_ORDER = Decoder(NewOrderWire, strict=False)
+
+
+def fast_new_order(body: bytes) -> NewOrder:
+    """Decode ``NewOrder`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return from_wire_new_order(_FAST_NEW_ORDER.decode(body))
 
 
 _BATCHORDERREQUEST_FIELDS = (

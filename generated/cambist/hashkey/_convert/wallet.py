@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
+
+from msgspec import Struct, field
+from msgspec.json import Decoder
 
 from cambist._runtime.convert import boolean, dec, enum_member, integer, members, opt_dec, string
 from cambist.hashkey.models.wallet import (
@@ -88,3 +92,183 @@ def structure_withdraw_order(d: Any) -> WithdrawOrder:
         string(d["memo"]),  # memo
         opt_dec(d.get("arriveQuantity")),  # arrive_quantity
     )
+
+
+class DepositAddressWire(Struct, kw_only=True):
+    """``DepositAddress`` as sent, for the msgspec fast path (see ``from_wire_deposit_address``)."""
+
+    can_deposit: bool = field(name="canDeposit")
+    address: str = field(name="address")
+    address_ext: str = field(name="addressExt")
+    min_quantity: Decimal = field(name="minQuantity")
+    need_address_tag: bool = field(name="needAddressTag")
+    required_confirm_times: int = field(name="requiredConfirmTimes")
+    can_withdraw_confirm_times: int = field(name="canWithdrawConfirmTimes")
+    coin_type: str = field(name="coinType")
+
+
+def from_wire_deposit_address(w: DepositAddressWire) -> DepositAddress:
+    """Build ``DepositAddress`` from its decoded wire form."""
+    return DepositAddress(
+        w.can_deposit,  # can_deposit
+        w.address,  # address
+        w.address_ext,  # address_ext
+        w.min_quantity,  # min_quantity
+        w.need_address_tag,  # need_address_tag
+        w.required_confirm_times,  # required_confirm_times
+        w.can_withdraw_confirm_times,  # can_withdraw_confirm_times
+        w.coin_type,  # coin_type
+    )
+
+
+class DepositOrderWire(Struct, kw_only=True):
+    """``DepositOrder`` as sent, for the msgspec fast path (see ``from_wire_deposit_order``)."""
+
+    time: int = field(name="time")
+    coin: str = field(name="coin")
+    coin_name: str = field(name="coinName")
+    address: str = field(name="address")
+    quantity: Decimal = field(name="quantity")
+    status: int = field(name="status")
+    status_code: str = field(name="statusCode")
+    tx_id: str = field(name="txId")
+
+
+def from_wire_deposit_order(w: DepositOrderWire) -> DepositOrder:
+    """Build ``DepositOrder`` from its decoded wire form."""
+    return DepositOrder(
+        w.time,  # time
+        w.coin,  # coin
+        w.coin_name,  # coin_name
+        w.address,  # address
+        w.quantity,  # quantity
+        _DEPOSIT_STATUS.get(w.status) or enum_member(DepositStatus, w.status),  # status
+        w.status_code,  # status_code
+        w.tx_id,  # tx_id
+    )
+
+
+class AddressAuthResultWire(Struct, kw_only=True):
+    """``AddressAuthResult`` as sent, for the msgspec fast path (see ``from_wire_address_auth_result``)."""
+
+    success: bool = field(name="success")
+    msg: str = field(name="msg")
+    timestamp: int = field(name="timestamp")
+
+
+def from_wire_address_auth_result(w: AddressAuthResultWire) -> AddressAuthResult:
+    """Build ``AddressAuthResult`` from its decoded wire form."""
+    return AddressAuthResult(
+        w.success,  # success
+        w.msg,  # msg
+        w.timestamp,  # timestamp
+    )
+
+
+class WithdrawResultWire(Struct, kw_only=True):
+    """``WithdrawResult`` as sent, for the msgspec fast path (see ``from_wire_withdraw_result``)."""
+
+    success: bool = field(name="success")
+    id: str = field(name="id")
+    order_id: str = field(name="orderId")
+    account_id: str = field(name="accountId")
+
+
+def from_wire_withdraw_result(w: WithdrawResultWire) -> WithdrawResult:
+    """Build ``WithdrawResult`` from its decoded wire form."""
+    return WithdrawResult(
+        w.success,  # success
+        w.id,  # id
+        w.order_id,  # order_id
+        w.account_id,  # account_id
+    )
+
+
+class WithdrawOrderWire(Struct, kw_only=True):
+    """``WithdrawOrder`` as sent, for the msgspec fast path (see ``from_wire_withdraw_order``)."""
+
+    time: int = field(name="time")
+    id: str = field(name="id")
+    coin: str = field(name="coin")
+    coin_id: str = field(name="coinId")
+    coin_name: str = field(name="coinName")
+    address: str = field(name="address")
+    quantity: Decimal = field(name="quantity")
+    status: str = field(name="status")
+    tx_id: str = field(name="txId")
+    address_url: str = field(name="addressUrl")
+    fee_coin_id: str = field(name="feeCoinId")
+    fee_coin_name: str = field(name="feeCoinName")
+    fee: Decimal = field(name="fee")
+    remark: str = field(name="remark")
+    platform: str = field(name="platform")
+    memo: str = field(name="memo")
+    arrive_quantity: Decimal | None = field(name="arriveQuantity", default=None)
+
+
+def from_wire_withdraw_order(w: WithdrawOrderWire) -> WithdrawOrder:
+    """Build ``WithdrawOrder`` from its decoded wire form."""
+    return WithdrawOrder(
+        w.time,  # time
+        w.id,  # id
+        w.coin,  # coin
+        w.coin_id,  # coin_id
+        w.coin_name,  # coin_name
+        w.address,  # address
+        w.quantity,  # quantity
+        _WITHDRAW_STATUS.get(w.status) or enum_member(WithdrawStatus, w.status),  # status
+        w.tx_id,  # tx_id
+        w.address_url,  # address_url
+        w.fee_coin_id,  # fee_coin_id
+        w.fee_coin_name,  # fee_coin_name
+        w.fee,  # fee
+        w.remark,  # remark
+        w.platform,  # platform
+        w.memo,  # memo
+        w.arrive_quantity,  # arrive_quantity
+    )
+
+
+_FAST_ADDRESS_AUTH_RESULT = Decoder(AddressAuthResultWire, strict=False)
+
+
+def fast_address_auth_result(body: bytes) -> AddressAuthResult:
+    """Decode ``AddressAuthResult`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return from_wire_address_auth_result(_FAST_ADDRESS_AUTH_RESULT.decode(body))
+
+
+_FAST_DEPOSIT_ADDRESS = Decoder(DepositAddressWire, strict=False)
+
+
+def fast_deposit_address(body: bytes) -> DepositAddress:
+    """Decode ``DepositAddress`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return from_wire_deposit_address(_FAST_DEPOSIT_ADDRESS.decode(body))
+
+
+_FAST_DEPOSIT_ORDER_LIST = Decoder(list[DepositOrderWire], strict=False)
+
+
+def fast_deposit_order_list(body: bytes) -> list[DepositOrder]:
+    """Decode ``list[DepositOrder]`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return list(map(from_wire_deposit_order, _FAST_DEPOSIT_ORDER_LIST.decode(body)))
+
+
+_FAST_WITHDRAW_ORDER_LIST = Decoder(list[WithdrawOrderWire], strict=False)
+
+
+def fast_withdraw_order_list(body: bytes) -> list[WithdrawOrder]:
+    """Decode ``list[WithdrawOrder]`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return list(map(from_wire_withdraw_order, _FAST_WITHDRAW_ORDER_LIST.decode(body)))
+
+
+_FAST_WITHDRAW_RESULT = Decoder(WithdrawResultWire, strict=False)
+
+
+def fast_withdraw_result(body: bytes) -> WithdrawResult:
+    """Decode ``WithdrawResult`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return from_wire_withdraw_result(_FAST_WITHDRAW_RESULT.decode(body))

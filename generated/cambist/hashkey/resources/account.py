@@ -12,6 +12,16 @@ from cambist._runtime.convert import list_of
 from cambist._runtime.endpoint import Endpoint, Param
 from cambist._runtime.response import async_raw, sync_raw
 from cambist.hashkey._convert.account import (
+    fast_account_balances,
+    fast_account_entry_list,
+    fast_account_trade_list,
+    fast_api_key_type,
+    fast_asset_transfer_result,
+    fast_balance_flow_list,
+    fast_coin_chain_types_list,
+    fast_coin_info,
+    fast_fiat_order_list,
+    fast_vip_info,
     structure_account_balances,
     structure_account_entry,
     structure_account_trade,
@@ -48,6 +58,7 @@ _GET_VIP_INFO: Endpoint[VipInfo] = Endpoint(
     safe=True,
     params=(Param("symbols", "symbols", "string", "string"),),
     parse=structure_vip_info,
+    fast=fast_vip_info,
     response="VipInfo",
     source="hashkey.txt: Account > Get VIP Information",
 )
@@ -61,6 +72,7 @@ _GET_BALANCES: Endpoint[AccountBalances] = Endpoint(
     safe=True,
     params=(Param("account_id", "accountId", "long", "long"),),
     parse=structure_account_balances,
+    fast=fast_account_balances,
     response="AccountBalances",
     source="hashkey.txt: Account > Get Account Information",
 )
@@ -83,6 +95,7 @@ _LIST_TRADES: Endpoint[list[AccountTrade]] = Endpoint(
         Param("account_id", "accountId", "long", "long"),
     ),
     parse=list_of(structure_account_trade),
+    fast=fast_account_trade_list,
     response="list[AccountTrade]",
     source="hashkey.txt: Account > Get Account Trade List",
 )
@@ -95,6 +108,7 @@ _LIST_ACCOUNT_TYPES: Endpoint[list[AccountEntry]] = Endpoint(
     weight=5,
     safe=True,
     parse=list_of(structure_account_entry),
+    fast=fast_account_entry_list,
     response="list[AccountEntry]",
     source="hashkey.txt: Account > Query Account Type",
 )
@@ -115,6 +129,7 @@ _TRANSFER: Endpoint[AssetTransferResult] = Endpoint(
         Param("client_order_id", "clientOrderId", "string", "string"),
     ),
     parse=structure_asset_transfer_result,
+    fast=fast_asset_transfer_result,
     response="AssetTransferResult",
     client_order_id="clientOrderId",
     source="hashkey.txt: Account > Internal Account Transfer",
@@ -128,6 +143,7 @@ _CHECK_API_KEY: Endpoint[ApiKeyType] = Endpoint(
     weight=1,
     safe=True,
     parse=structure_api_key_type,
+    fast=fast_api_key_type,
     response="ApiKeyType",
     source="hashkey.txt: Account > Get API Key Type",
 )
@@ -149,6 +165,7 @@ _LIST_FIAT_HISTORY: Endpoint[list[FiatOrder]] = Endpoint(
         Param("limit", "limit", "int", "int"),
     ),
     parse=list_of(structure_fiat_order),
+    fast=fast_fiat_order_list,
     response="list[FiatOrder]",
     source="hashkey.txt: Account > Get Fiat History",
 )
@@ -168,6 +185,7 @@ _LIST_BALANCE_FLOW: Endpoint[list[BalanceFlow]] = Endpoint(
         Param("account_type", "accountType", "int", "int"),
     ),
     parse=list_of(structure_balance_flow),
+    fast=fast_balance_flow_list,
     response="list[BalanceFlow]",
     source="hashkey.txt: Account > Get Account Transaction History List",
 )
@@ -181,6 +199,7 @@ _LIST_CHAIN_TYPES: Endpoint[list[CoinChainTypes]] = Endpoint(
     safe=True,
     params=(Param("coin_id", "coinId", "string", "string", required=True),),
     parse=list_of(structure_coin_chain_types),
+    fast=fast_coin_chain_types_list,
     response="list[CoinChainTypes]",
     source="hashkey.txt: Account > Get ChainType",
 )
@@ -194,6 +213,7 @@ _GET_COIN_INFO: Endpoint[CoinInfo] = Endpoint(
     safe=True,
     params=(Param("coin_id", "coinId", "string", "string", required=True),),
     parse=structure_coin_info,
+    fast=fast_coin_info,
     response="CoinInfo",
     source="hashkey.txt: Account > Get Coin Information",
 )

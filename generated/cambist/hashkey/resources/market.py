@@ -11,6 +11,12 @@ from cambist._runtime.convert import list_of
 from cambist._runtime.endpoint import Endpoint, Param
 from cambist._runtime.response import async_raw, sync_raw
 from cambist.hashkey._convert.market import (
+    fast_book_ticker_list,
+    fast_kline_list,
+    fast_market_trade_list,
+    fast_order_book,
+    fast_price_ticker_list,
+    fast_ticker24hr_list,
     structure_book_ticker,
     structure_exchange_info,
     structure_kline,
@@ -60,6 +66,7 @@ _GET_DEPTH: Endpoint[OrderBook] = Endpoint(
         Param("limit", "limit", "int", "int", maximum="200"),
     ),
     parse=structure_order_book,
+    fast=fast_order_book,
     response="OrderBook",
     source="hashkey.txt: Public Market Data > Get Order book",
 )
@@ -76,6 +83,7 @@ _LIST_TRADES: Endpoint[list[MarketTrade]] = Endpoint(
         Param("limit", "limit", "int", "int", maximum="100"),
     ),
     parse=list_of(structure_market_trade),
+    fast=fast_market_trade_list,
     response="list[MarketTrade]",
     source="hashkey.txt: Public Market Data > Get Recent Trade List",
 )
@@ -95,6 +103,7 @@ _LIST_KLINES: Endpoint[list[Kline]] = Endpoint(
         Param("end_time", "endTime", "long", "long"),
     ),
     parse=list_of(structure_kline),
+    fast=fast_kline_list,
     response="list[Kline]",
     source="hashkey.txt: Public Market Data > Get Kline",
 )
@@ -111,6 +120,7 @@ _LIST_24HR_TICKERS: Endpoint[list[Ticker24hr]] = Endpoint(
         Param("inst_type", "instType", "InstType", "enum", enum=InstType),
     ),
     parse=list_of(structure_ticker24hr),
+    fast=fast_ticker24hr_list,
     response="list[Ticker24hr]",
     source="hashkey.txt: Public Market Data > Get 24hr Ticker Price Change",
 )
@@ -124,6 +134,7 @@ _LIST_PRICE_TICKERS: Endpoint[list[PriceTicker]] = Endpoint(
     safe=True,
     params=(Param("symbol", "symbol", "string", "string"),),
     parse=list_of(structure_price_ticker),
+    fast=fast_price_ticker_list,
     response="list[PriceTicker]",
     source="hashkey.txt: Public Market Data > Get Symbol Price Ticker",
 )
@@ -137,6 +148,7 @@ _LIST_BOOK_TICKERS: Endpoint[list[BookTicker]] = Endpoint(
     safe=True,
     params=(Param("symbol", "symbol", "string", "string", required=True),),
     parse=list_of(structure_book_ticker),
+    fast=fast_book_ticker_list,
     response="list[BookTicker]",
     source="hashkey.txt: Public Market Data > Get Symbol current Top of book",
 )
@@ -154,6 +166,7 @@ _GET_MERGED_DEPTH: Endpoint[OrderBook] = Endpoint(
         Param("scale", "scale", "int", "int", minimum="0", maximum="5"),
     ),
     parse=structure_order_book,
+    fast=fast_order_book,
     response="OrderBook",
     source="hashkey.txt: Public Market Data > Get Merge Depth",
 )

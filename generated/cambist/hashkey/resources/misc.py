@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from cambist._runtime.client import AsyncResource, SyncResource
 from cambist._runtime.endpoint import Endpoint
 from cambist._runtime.response import async_raw, sync_raw
-from cambist.hashkey._convert.misc import structure_server_time
+from cambist.hashkey._convert.misc import fast_server_time, structure_server_time
 from cambist.hashkey.models.misc import ServerTime
 
 _PING: Endpoint[None] = Endpoint(
@@ -31,6 +31,7 @@ _GET_SERVER_TIME: Endpoint[ServerTime] = Endpoint(
     weight=1,
     safe=True,
     parse=structure_server_time,
+    fast=fast_server_time,
     response="ServerTime",
     source="hashkey.txt: Miscellaneous > Check Server Time",
 )

@@ -11,8 +11,14 @@ from cambist._runtime.client import AsyncResource, SyncResource
 from cambist._runtime.convert import list_of
 from cambist._runtime.endpoint import Endpoint, Param, Rule
 from cambist._runtime.response import async_raw, sync_raw
-from cambist.hashkey._convert.common import structure_order
+from cambist.hashkey._convert.common import fast_order, fast_order_list, structure_order
 from cambist.hashkey._convert.spot import (
+    fast_batch_order_result,
+    fast_cancel_all_open_orders_result,
+    fast_cancel_open_orders_result,
+    fast_cancel_orders_result,
+    fast_canceled_order,
+    fast_new_order,
     structure_batch_order_result,
     structure_cancel_all_open_orders_result,
     structure_cancel_open_orders_result,
@@ -109,6 +115,7 @@ _CREATE_ORDER: Endpoint[NewOrder] = Endpoint(
         Rule("exclusive", ("quantity", "amount")),
     ),
     parse=structure_new_order,
+    fast=fast_new_order,
     response="NewOrder",
     client_order_id="newClientOrderId",
     source="hashkey.txt: Spot Trading > Create Order v1.1",
@@ -135,6 +142,7 @@ _CREATE_BATCH_ORDERS: Endpoint[BatchOrderResult] = Endpoint(
         ),
     ),
     parse=structure_batch_order_result,
+    fast=fast_batch_order_result,
     response="BatchOrderResult",
     client_order_id="newClientOrderId",
     source="hashkey.txt: Spot Trading > Create Multiple orders by Symbol v1.1",
@@ -165,6 +173,7 @@ _CANCEL_ORDER: Endpoint[CanceledOrder] = Endpoint(
     ),
     rules=(Rule("one_of", ("orderId", "clientOrderId")),),
     parse=structure_canceled_order,
+    fast=fast_canceled_order,
     response="CanceledOrder",
     source="hashkey.txt: Spot Trading > Cancel Order",
 )
@@ -181,6 +190,7 @@ _CANCEL_OPEN_ORDERS: Endpoint[CancelOpenOrdersResult] = Endpoint(
         Param("side", "side", "OrderSide", "enum", enum=OrderSide),
     ),
     parse=structure_cancel_open_orders_result,
+    fast=fast_cancel_open_orders_result,
     response="CancelOpenOrdersResult",
     source="hashkey.txt: Spot Trading > Cancel All Open Orders by Symbol",
 )
@@ -199,6 +209,7 @@ _CANCEL_ALL_OPEN_ORDERS: Endpoint[CancelAllOpenOrdersResult] = Endpoint(
         Param("limit", "limit", "int", "int", maximum="200"),
     ),
     parse=structure_cancel_all_open_orders_result,
+    fast=fast_cancel_all_open_orders_result,
     response="CancelAllOpenOrdersResult",
     source="hashkey.txt: Spot Trading > Cancel All Open Spot Orders",
 )
@@ -212,6 +223,7 @@ _CANCEL_ORDERS_BY_IDS: Endpoint[CancelOrdersResult] = Endpoint(
     safe=False,
     params=(Param("ids", "ids", "list[string]", "list", required=True, item_kind="string"),),
     parse=structure_cancel_orders_result,
+    fast=fast_cancel_orders_result,
     response="CancelOrdersResult",
     source="hashkey.txt: Spot Trading > Cancel Multiple Orders By OrderId",
 )
@@ -242,6 +254,7 @@ _GET_ORDER: Endpoint[Order] = Endpoint(
     ),
     rules=(Rule("one_of", ("orderId", "origClientOrderId")),),
     parse=structure_order,
+    fast=fast_order,
     response="Order",
     source="hashkey.txt: Spot Trading > Query Order",
 )
@@ -260,6 +273,7 @@ _LIST_OPEN_ORDERS: Endpoint[list[Order]] = Endpoint(
         Param("limit", "limit", "int", "int", maximum="1000"),
     ),
     parse=list_of(structure_order),
+    fast=fast_order_list,
     response="list[Order]",
     source="hashkey.txt: Spot Trading > Get Current Open Orders",
 )
@@ -280,6 +294,7 @@ _LIST_TRADED_ORDERS: Endpoint[list[Order]] = Endpoint(
         Param("limit", "limit", "int", "int", maximum="1000"),
     ),
     parse=list_of(structure_order),
+    fast=fast_order_list,
     response="list[Order]",
     source="hashkey.txt: Spot Trading > Get All Traded Orders",
 )

@@ -10,8 +10,8 @@ from cambist._runtime.client import AsyncResource, SyncResource
 from cambist._runtime.convert import list_of
 from cambist._runtime.endpoint import Endpoint, Param
 from cambist._runtime.response import async_raw, sync_raw
-from cambist.hashkey._convert.account import structure_account_trade
-from cambist.hashkey._convert.common import structure_order
+from cambist.hashkey._convert.account import fast_account_trade_list, structure_account_trade
+from cambist.hashkey._convert.common import fast_order_list, structure_order
 from cambist.hashkey.models.account import AccountTrade
 from cambist.hashkey.models.common import Order, OrderSide
 
@@ -30,6 +30,7 @@ _LIST_OPEN_ORDERS: Endpoint[list[Order]] = Endpoint(
         Param("limit", "limit", "int", "int", maximum="500"),
     ),
     parse=list_of(structure_order),
+    fast=fast_order_list,
     response="list[Order]",
     source="hashkey.txt: Sub Account > Get Sub Account Open Orders",
 )
@@ -51,6 +52,7 @@ _LIST_TRADED_ORDERS: Endpoint[list[Order]] = Endpoint(
         Param("limit", "limit", "int", "int", maximum="500"),
     ),
     parse=list_of(structure_order),
+    fast=fast_order_list,
     response="list[Order]",
     source="hashkey.txt: Sub Account > Get Sub Account Trade Orders",
 )
@@ -73,6 +75,7 @@ _LIST_TRADES: Endpoint[list[AccountTrade]] = Endpoint(
         Param("limit", "limit", "int", "int", maximum="1000"),
     ),
     parse=list_of(structure_account_trade),
+    fast=fast_account_trade_list,
     response="list[AccountTrade]",
     source="hashkey.txt: Sub Account > Get Sub Account Trades",
 )

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from cambist._runtime.client import AsyncResource, SyncResource
 from cambist._runtime.endpoint import Endpoint, Param
 from cambist._runtime.response import async_raw, sync_raw
-from cambist.hashkey._convert.misc import structure_listen_key
+from cambist.hashkey._convert.misc import fast_listen_key, structure_listen_key
 from cambist.hashkey.models.misc import ListenKey
 
 _CREATE_LISTEN_KEY: Endpoint[ListenKey] = Endpoint(
@@ -19,6 +19,7 @@ _CREATE_LISTEN_KEY: Endpoint[ListenKey] = Endpoint(
     weight=1,
     safe=False,
     parse=structure_listen_key,
+    fast=fast_listen_key,
     response="ListenKey",
     source="hashkey.txt: Miscellaneous > Create Listen Key",
 )

@@ -12,6 +12,11 @@ from cambist._runtime.convert import list_of
 from cambist._runtime.endpoint import Endpoint, Param, Rule
 from cambist._runtime.response import async_raw, sync_raw
 from cambist.hashkey._convert.wallet import (
+    fast_address_auth_result,
+    fast_deposit_address,
+    fast_deposit_order_list,
+    fast_withdraw_order_list,
+    fast_withdraw_result,
     structure_address_auth_result,
     structure_deposit_address,
     structure_deposit_order,
@@ -39,6 +44,7 @@ _GET_DEPOSIT_ADDRESS: Endpoint[DepositAddress] = Endpoint(
         Param("chain_type", "chainType", "string", "string", required=True),
     ),
     parse=structure_deposit_address,
+    fast=fast_deposit_address,
     response="DepositAddress",
     source="hashkey.txt: Wallet > Get Deposit Address",
 )
@@ -57,6 +63,7 @@ _LIST_DEPOSITS: Endpoint[list[DepositOrder]] = Endpoint(
         Param("limit", "limit", "int", "int", maximum="1000"),
     ),
     parse=list_of(structure_deposit_order),
+    fast=fast_deposit_order_list,
     response="list[DepositOrder]",
     source="hashkey.txt: Wallet > Get Deposit History",
 )
@@ -99,6 +106,7 @@ _AUTHENTICATE_DEPOSIT_ADDRESS: Endpoint[AddressAuthResult] = Endpoint(
         Rule("one_of", ("institutionalName", "senderLastName")),
     ),
     parse=structure_address_auth_result,
+    fast=fast_address_auth_result,
     response="AddressAuthResult",
     source="hashkey.txt: Wallet > Authenticate Deposit Address",
 )
@@ -121,6 +129,7 @@ _WITHDRAW: Endpoint[WithdrawResult] = Endpoint(
         Param("memo", "memo", "string", "string"),
     ),
     parse=structure_withdraw_result,
+    fast=fast_withdraw_result,
     response="WithdrawResult",
     client_order_id="clientOrderId",
     source="hashkey.txt: Wallet > Withdraw VA",
@@ -142,6 +151,7 @@ _LIST_WITHDRAWALS: Endpoint[list[WithdrawOrder]] = Endpoint(
         Param("memo", "memo", "string", "string"),
     ),
     parse=list_of(structure_withdraw_order),
+    fast=fast_withdraw_order_list,
     response="list[WithdrawOrder]",
     source="hashkey.txt: Wallet > Get Withdraw History",
 )

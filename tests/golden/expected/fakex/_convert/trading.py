@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
+
+from msgspec import Struct, field
+from msgspec.json import Decoder
 
 from cambist._runtime.convert import (
     dec,
@@ -54,6 +58,60 @@ def structure_fills(d: Any) -> Fills:
         if (v := d.get("candles")) is None
         else list(map(structure_candle, items(v))),  # candles
     )
+
+
+class FillWire(Struct, kw_only=True):
+    """``Fill`` as sent, for the msgspec fast path (see ``from_wire_fill``)."""
+
+    fill_id: int = field(name="fillId")
+    price: Decimal = field(name="px")
+    side: str = field(name="side")
+    level: int | None = field(name="level", default=None)
+    tags: list[str] | None = field(name="tags", default=None)
+
+
+def from_wire_fill(w: FillWire) -> Fill:
+    """Build ``Fill`` from its decoded wire form."""
+    return Fill(
+        w.fill_id,  # fill_id
+        w.price,  # price
+        _SIDE.get(w.side) or enum_member(Side, w.side),  # side
+        opt_enum_member(Level, w.level),  # level
+        w.tags,  # tags
+    )
+
+
+class FillsWire(Struct, kw_only=True):
+    """``Fills`` as sent, for the msgspec fast path (see ``from_wire_fills``)."""
+
+    fills: list[FillWire] = field(name="fills")
+    candles: list[Candle] | None = field(name="candles", default=None)
+
+
+def from_wire_fills(w: FillsWire) -> Fills:
+    """Build ``Fills`` from its decoded wire form."""
+    return Fills(
+        list(map(from_wire_fill, w.fills)),  # fills
+        w.candles,  # candles
+    )
+
+
+_FAST_FILL_LIST = Decoder(list[FillWire], strict=False)
+
+
+def fast_fill_list(body: bytes) -> list[Fill]:
+    """Decode ``list[Fill]`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return list(map(from_wire_fill, _FAST_FILL_LIST.decode(body)))
+
+
+_FAST_FILLS = Decoder(FillsWire, strict=False)
+
+
+def fast_fills(body: bytes) -> Fills:
+    """Decode ``Fills`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return from_wire_fills(_FAST_FILLS.decode(body))
 
 
 _ORDERITEM_FIELDS = (

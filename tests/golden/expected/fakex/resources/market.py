@@ -10,7 +10,7 @@ from cambist._runtime.client import AsyncResource, SyncResource
 from cambist._runtime.convert import list_of
 from cambist._runtime.endpoint import Endpoint, Param
 from cambist._runtime.response import async_raw, sync_raw
-from cambist.fakex._convert.trading import structure_fill
+from cambist.fakex._convert.trading import fast_fill_list, structure_fill
 from cambist.fakex.models.trading import Fill, Side
 
 _LIST_FILLS: Endpoint[list[Fill]] = Endpoint(
@@ -25,6 +25,7 @@ _LIST_FILLS: Endpoint[list[Fill]] = Endpoint(
         Param("limit", "limit", "int", "int", maximum="100"),
     ),
     parse=list_of(structure_fill),
+    fast=fast_fill_list,
     response="list[Fill]",
     source="fakex.txt: Market > Fills",
 )

@@ -10,7 +10,7 @@ from typing import Literal
 from cambist._runtime.client import AsyncResource, SyncResource
 from cambist._runtime.endpoint import Endpoint, Param, Rule
 from cambist._runtime.response import async_raw, sync_raw
-from cambist.fakex._convert.trading import structure_fills, unstructure_order_item
+from cambist.fakex._convert.trading import fast_fills, structure_fills, unstructure_order_item
 from cambist.fakex.models.trading import Fills, OrderItem, Side
 
 _PLACE: Endpoint[Fills] = Endpoint(
@@ -36,6 +36,7 @@ _PLACE: Endpoint[Fills] = Endpoint(
     ),
     rules=(Rule("one_of", ("qty", "notional")),),
     parse=structure_fills,
+    fast=fast_fills,
     response="Fills",
     client_order_id="cid",
     source="fakex.txt: Trading > Place",
