@@ -26,7 +26,6 @@ import httpx
 import orjson
 
 HERE = Path(__file__).resolve().parent
-Timer = Callable[[], float]
 
 
 def rounds(candidates: dict[str, Callable[[], float]], n: int) -> dict[str, float]:

@@ -3,6 +3,7 @@ checked objects the generator renders."""
 
 from __future__ import annotations
 
+import itertools
 import keyword
 import re
 from dataclasses import dataclass, field
@@ -590,7 +591,7 @@ def _check_references(spec: Spec) -> None:
                     f"client_order_id {ep.client_order_id!r} is not a param of {ep.name}"
                 )
     for m in spec.models.values():
-        if m.row and any(f.optional for f in m.fields[:-1] if not m.fields[-1].optional):
+        if m.row and any(a.optional and not b.optional for a, b in itertools.pairwise(m.fields)):
             raise m.where.error("in a row model only trailing fields may be optional")
 
 

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from codegen.spec import Model, Param, Spec, TypeRef, snake
+from codegen.spec import Param, Spec, TypeRef, snake
 
 _PY = {
     "string": "str",
@@ -45,6 +45,16 @@ class Imports:
             names = ", ".join(sorted(self.names[module]))
             out.append(f"from {module} import {names}")
         return out
+
+
+def list_expr(inner: str, item: str, iterable: str) -> str:
+    """The list of ``inner`` (an expression of ``item``) over ``iterable``."""
+    if inner == item:
+        return iterable
+    call = re.fullmatch(rf"(\w+)\({item}\)", inner)
+    if call:  # one function per element: map() skips the comprehension's bytecode
+        return f"list(map({call.group(1)}, {iterable}))"
+    return f"[{inner} for {item} in {iterable}]"
 
 
 class TypeMap:
@@ -99,13 +109,7 @@ class TypeMap:
         if t.item is not None:
             item = f"x{depth}" if depth else "x"
             inner = self.conv(t.item, item, imports, here, depth + 1)
-            items = imports.add(_RUNTIME, "items")
-            if inner == item:
-                return f"{items}({var})"
-            call = re.fullmatch(rf"(\w+)\({item}\)", inner)
-            if call:  # one function per element: map() skips the comprehension's bytecode
-                return f"list(map({call.group(1)}, {items}({var})))"
-            return f"[{inner} for {item} in {items}({var})]"
+            return list_expr(inner, item, f"{imports.add(_RUNTIME, 'items')}({var})")
         if t.name == "json":
             return var
         if t.name in _CONV:
@@ -174,13 +178,6 @@ class TypeMap:
         if t.name in self.spec.models:
             return "model"
         return t.name
-
-    def models_used(self, t: TypeRef) -> list[Model]:
-        base = t
-        while base.item is not None:
-            base = base.item
-        model = self.spec.models.get(base.name)
-        return [model] if model else []
 
 
 class WireMap:
@@ -267,17 +264,14 @@ class WireMap:
         expr = self.value(t, var, types, imports, here)
         return expr if expr == var else f"None if {var} is None else {expr}"
 
-    def value(self, t: TypeRef, var: str, types: TypeMap, imports: Imports, here: str) -> str:
+    def value(
+        self, t: TypeRef, var: str, types: TypeMap, imports: Imports, here: str, depth: int = 0
+    ) -> str:
         """An expression turning the decoded wire value ``var`` into the model's value."""
         if t.item is not None:
-            item = "x"
-            inner = self.value(t.item, item, types, imports, here)
-            if inner == item:
-                return var
-            call = re.fullmatch(rf"(\w+)\({item}\)", inner)
-            if call:
-                return f"list(map({call.group(1)}, {var}))"
-            return f"[{inner} for {item} in {var}]"
+            item = f"x{depth}" if depth else "x"
+            inner = self.value(t.item, item, types, imports, here, depth + 1)
+            return list_expr(inner, item, var)
         if t.name in self._PRIMITIVE or t.name == "json":
             return var
         if t.name in self.spec.enums:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import importlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,6 +81,3 @@ def verify(exchange: Exchange, received: Received, secret: str) -> bool:
         text, _, signature = body.decode().rpartition(param)
         body = text.removesuffix("&").encode()
     return hmac.compare_digest(_hmac(secret, query.encode() + body), signature)
-
-
-Verifier = Callable[[Exchange, Received, str], bool]

@@ -110,6 +110,13 @@ def test_every_generated_file_says_where_it_came_from() -> None:
             "security 'ROOT' is not one of NONE, SIGNED",
         ),
         ("enums:\n  E:\n    values: [1]\n", 2, "give it a `name`"),
+        (
+            "models:\n  R:\n    row: true\n    fields:\n"
+            "      - {name: a, type: int, optional: true}\n"
+            "      - {name: b, type: int}\n      - {name: c, type: int, optional: true}\n",
+            2,
+            "only trailing fields may be optional",
+        ),
         ("models:\n  M:\n    fields: []\n  M:\n    fields: []\n", 4, "duplicate key 'M'"),
         ("models:\n  M:\n    fields:\n      - {name: a, type: string\n", 5, "YAML syntax"),
     ],
@@ -128,7 +135,7 @@ def test_spec_errors_name_file_and_line(
     assert message in text
 
 
-def test_cli_reports_spec_errors(tmp_path: Path) -> None:
+def test_cli_validate_lists_the_specs() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "codegen", "validate"], cwd=ROOT, capture_output=True, text=True
     )

@@ -16,7 +16,8 @@
     │   │   └── TimestampError      timestamp outside recvWindow (the client resyncs once)
     │   ├── RateLimitError          slow down; ``retry_after`` in seconds when known
     │   │   └── IPBannedError       HTTP 418; ``until`` when known
-    │   └── ServerError             HTTP 5xx or an internal error code, on a request safe to resend
+    │   └── ServerError             HTTP 5xx or an internal error code (on an order, a 5xx
+    │                               is ExecutionStatusUnknownError instead)
     ├── ExecutionStatusUnknownError the request may or may not have been carried out
     └── ResponseParseError          a success answer that does not fit its model (raw body attached)
 

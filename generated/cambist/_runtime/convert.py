@@ -185,12 +185,6 @@ def list_of(structure: Callable[[Any], T]) -> Callable[[Any], list[T]]:
     return parse
 
 
-def obj(value: object) -> dict[str, Any]:
-    if type(value) is dict:
-        return value
-    raise WireTypeError(f"expected an object, got {type(value).__name__}")
-
-
 def decode_fast(body: bytes) -> Any:
     """Decode with orjson; :func:`decode_exact` is the fallback."""
     return orjson.loads(body)

@@ -10,6 +10,7 @@ only in how they send and sleep — as httpx's ``Auth.auth_flow`` serves both it
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import uuid
 from collections.abc import Callable, Generator, Mapping
@@ -374,9 +375,7 @@ class Core:
 class _RedactSecrets(logging.Filter):
     """Keeps signatures and listen keys out of httpx's request log lines."""
 
-    import re as _re
-
-    _pattern = _re.compile(r"((?:signature|listenKey)=)[^&\s\"']+", _re.IGNORECASE)
+    _pattern = re.compile(r"((?:signature|listenKey)=)[^&\s\"']+", re.IGNORECASE)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.args:

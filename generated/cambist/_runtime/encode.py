@@ -172,11 +172,7 @@ def encode_params(
                 body[p.wire_name] = json_value(p, value)
             else:
                 main.append((p.wire_name, param_text(p, value)))
-        except _Invalid as exc:
-            raise RequestValidationError(
-                f"{p.name}: {exc}", endpoint=ep.name, param=p.name
-            ) from None
-        except RequestValidationError as exc:
+        except (_Invalid, RequestValidationError) as exc:  # the latter from an input model's rules
             raise RequestValidationError(
                 f"{p.name}: {exc}", endpoint=ep.name, param=p.name
             ) from None

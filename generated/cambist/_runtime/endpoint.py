@@ -48,10 +48,6 @@ class Param:
         shares its wire name with another (Bibox's ``id`` / ``c:`` + client id), its own name."""
         return self.name if self.prefix else self.wire_name
 
-    @property
-    def is_required(self) -> bool:
-        return self.required is True
-
 
 @dataclass(frozen=True, slots=True)
 class Rule:
