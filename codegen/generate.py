@@ -9,7 +9,7 @@ from typing import Any
 
 import jinja2
 
-from codegen.spec import Endpoint, Model, Spec, snake
+from codegen.spec import Endpoint, Model, Spec, Stream, snake
 from codegen.types import Imports, TypeMap, WireMap
 
 HERE = Path(__file__).parent
@@ -97,11 +97,45 @@ class ExchangeRenderer:
             "ex": spec.exchange,
             "resources": resource_list,
             "pkg": self.types.package,
+            "ws_keys": sorted(
+                {k for env in spec.exchange["environments"].values() for k in env if k != "rest"}
+            ),
         }
+        if spec.streams:
+            for stream in spec.streams:
+                out[f"{self.pkg}/streams/{stream.name}.py"] = self.stream_module(stream)
+            out[f"{self.pkg}/streams/__init__.py"] = render(
+                "streams_init.py.jinja",
+                streams=[(s, class_name(s.name)) for s in spec.streams],
+                h=header(", ".join(sorted({self._group_source(s.group) for s in spec.streams}))),
+                **{k: v for k, v in context.items() if k != "h"},
+            )
+        examples = self.examples()
+        if examples:
+            out[f"{self.pkg}/_examples.py"] = (
+                header(f"{self.source}/examples")
+                + '"""The document\'s example answers, by (method, path), as written: what the\n'
+                + "local exchange (``cambist.testing``) answers for endpoints it does not "
+                + 'simulate."""\n\n'
+                + "EXAMPLES: dict[tuple[str, str], str] = {\n"
+                + "".join(f"    {key!r}: {text!r},\n" for key, text in examples)
+                + "}\n"
+            )
         out[f"{self.pkg}/_client.py"] = render("client.py.jinja", **context)
         out[f"{self.pkg}/_registry.py"] = render("registry.py.jinja", **context)
         out[f"{self.pkg}/__init__.py"] = render("package_init.py.jinja", **context)
         return out
+
+    def examples(self) -> list[tuple[tuple[str, str], str]]:
+        """``specs/<exchange>/examples/<METHOD>_<path>.json``, matched to the spec's endpoints."""
+        folder = self.spec.folder / "examples"
+        out = []
+        for ep in self.spec.endpoints:
+            name = f"{ep.http_method}_{ep.path.strip('/').replace('/', '_')}.json"
+            if (folder / name).exists():
+                text = (folder / name).read_text(encoding="utf-8").strip()
+                out.append(((ep.http_method, ep.path), text))
+        return sorted(set(out))
 
     def _group_source(self, group: str) -> str:
         return f"{self.source}/{group}.yaml"
@@ -384,6 +418,82 @@ class ExchangeRenderer:
         model = self.spec.models.get(base.name)
         described = model.description if model else ""
         return f"{ep.response.text()}: {described}".strip().rstrip(":")
+
+    def stream_module(self, stream: Stream) -> str:
+        here = f"{self.types.package}.streams.{stream.name}"
+        imports = Imports()
+        spec = self.spec
+        events: list[str] = []
+
+        def parser(model: str) -> str:
+            fn = self.types.structure_name(model)
+            imports.add(self.types.convert_module(model), fn)
+            imports.add(self.types.model_module(model), model)
+            if model not in events:
+                events.append(model)
+            return fn
+
+        channels = []
+        for c in stream.channels:
+            params = [
+                {
+                    "py": p.py,
+                    "wire": p.wire,
+                    "annotation": self.types.py(p.type, imports, param=True),
+                    "optional": p.required is not True,
+                    "doc": self._param_doc(p, None),
+                }
+                for p in sorted(c.params, key=lambda p: p.required is not True)
+            ]
+            channels.append(
+                {
+                    "c": c,
+                    "const": f"_{snake(c.name).upper()}",
+                    "parse": parser(c.event),
+                    "params": params,
+                    "descriptors": [
+                        self.types.param_descriptor(p, imports, here) for p in c.params
+                    ],
+                    "event_doc": spec.models[c.event].description,
+                }
+            )
+        stream_events = [(e.type, parser(e.event)) for e in stream.events]
+        if any(c.params for c in stream.channels):
+            imports.add("cambist._runtime.endpoint", "Param")
+        lk = stream.listen_key
+        listen_key = None
+        if lk is not None:
+            consts = {}
+            for key in ("create", "extend", "delete"):
+                ep = next(e for e in spec.endpoints if e.name == lk[key])
+                const = "_" + snake(ep.method_name).upper()
+                imports.add(f"{self.types.package}.resources.{ep.resource}", const)
+                consts[key] = const
+            create = next(e for e in spec.endpoints if e.name == lk["create"])
+            assert create.response is not None
+            answer = spec.models[create.response.name]
+            field = next(f.py for f in answer.fields if f.wire == lk["field"])
+            listen_key = {
+                **consts,
+                "field": field,
+                "param": lk["param"],
+                "lifetime": lk["lifetime"],
+            }
+        return render(
+            "stream.py.jinja",
+            h=header(self._group_source(stream.group)),
+            s=stream,
+            cls=class_name(stream.name),
+            const=stream.name.upper(),
+            channels=channels,
+            stream_events=stream_events,
+            events=events,
+            listen_key=listen_key,
+            numbers=spec.exchange["response"].get("numbers", "strings"),
+            imports=imports.lines(skip_module=here),
+            exchange=spec.exchange,
+            security=self._security_text,
+        )
 
     def models_init(self) -> str:
         names = []

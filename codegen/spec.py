@@ -40,6 +40,8 @@ ERROR_KINDS = (
     "other",
 )
 PRIMITIVES = ("string", "int", "long", "decimal", "bool", "json")
+PROTOCOLS = ("hashkey_v1", "hashkey_v2", "bibox", "push")
+HEARTBEATS = ("json_client", "json_server", "ws_ping", "text_server", "none")
 NUMBER = scalar(int, float, str)
 NOTE = {"note": STR}
 
@@ -50,7 +52,13 @@ EXCHANGE_SHAPE = Obj(
                 "id": STR,
                 "name": STR,
                 "client": STR,
-                "environments": mapof(Obj(required={"rest": STR}, optional={"ws": STR})),
+                "environments": mapof(
+                    Obj(
+                        required={"rest": STR},
+                        # ws: the WebSocket base; exchanges with several hosts add ws_<name>.
+                        optional={"ws": STR, "ws_market": STR, "ws_user": STR},
+                    )
+                ),
                 "auth": Obj(
                     required={
                         "scheme": scalar(str, choices=("hmac_params", "hmac_body_header")),
@@ -145,8 +153,64 @@ ENUM_VALUE = any_of(
     scalar(str, int),
     Obj(required={"value": scalar(str, int)}, optional={"name": STR, "description": STR, **NOTE}),
 )
+CHANNEL_SHAPE = Obj(
+    required={"name": STR, "summary": STR, "topic": STR, "event": STR},
+    optional={
+        "description": STR,
+        "source": STR,
+        "params": listof(PARAM_SHAPE),
+        "book": Obj(
+            required={
+                "mode": scalar(str, choices=("snapshot", "incremental")),
+                "bids": STR,
+                "asks": STR,
+                "version": STR,
+            },
+            optional=NOTE,
+        ),
+        **NOTE,
+    },
+)
+STREAM_SHAPE = Obj(
+    required={
+        "name": STR,
+        "summary": STR,
+        "source": STR,
+        "path": STR,
+        "protocol": scalar(str, choices=PROTOCOLS),
+    },
+    optional={
+        "description": STR,
+        "base": STR,
+        "heartbeat": Obj(
+            required={"kind": scalar(str, choices=HEARTBEATS), "interval": NUMBER},
+            optional={"timeout": NUMBER, **NOTE},
+        ),
+        "listen_key": Obj(
+            required={
+                "create": STR,
+                "extend": STR,
+                "delete": STR,
+                "field": STR,
+                "param": STR,
+                "lifetime": INT,
+            },
+            optional=NOTE,
+        ),
+        "handshake_auth": Obj(
+            required={"api_key_header": STR}, optional={"sign_header": STR, **NOTE}
+        ),
+        "event_field": STR,
+        "events": listof(
+            Obj(required={"type": STR, "event": STR}, optional={"description": STR, **NOTE})
+        ),
+        "channels": listof(CHANNEL_SHAPE),
+        **NOTE,
+    },
+)
 SECTION_SHAPE = Obj(
     optional={
+        "streams": listof(STREAM_SHAPE),
         "endpoints": listof(
             Obj(
                 required={
@@ -322,6 +386,56 @@ class Endpoint:
 
 
 @dataclass
+class Book:
+    mode: str
+    bids: tuple[str, ...]
+    asks: tuple[str, ...]
+    version: tuple[str, ...]
+
+
+@dataclass
+class Channel:
+    name: str
+    summary: str
+    description: str
+    source: str
+    topic: str
+    params: list[Param]
+    event: str
+    book: Book | None
+    where: Where
+
+
+@dataclass
+class StreamEvent:
+    type: str
+    event: str
+    description: str
+    where: Where
+
+
+@dataclass
+class Stream:
+    name: str
+    summary: str
+    description: str
+    source: str
+    base: str
+    path: str
+    protocol: str
+    heartbeat: str
+    interval: float
+    timeout: float
+    listen_key: LDict | None
+    handshake_auth: LDict | None
+    event_field: str | None
+    events: list[StreamEvent]
+    channels: list[Channel]
+    group: str
+    where: Where
+
+
+@dataclass
 class ErrorRow:
     code: str
     kind: str
@@ -340,6 +454,7 @@ class Spec:
     models: dict[str, Model]
     enums: dict[str, Enum]
     groups: list[str]
+    streams: list[Stream] = field(default_factory=list)
 
     @property
     def client(self) -> str:
@@ -418,6 +533,7 @@ def load_spec(folder: Path, root: Path) -> Spec:
     endpoints: list[Endpoint] = []
     groups: list[str] = []
     raw_endpoints: list[tuple[LDict, str]] = []
+    raw_streams: list[tuple[LDict, str]] = []
     for path in sorted(folder.glob("*.yaml")):
         if path.name == "exchange.yaml":
             continue
@@ -453,12 +569,19 @@ def load_spec(folder: Path, root: Path) -> Spec:
             models[name] = model
         for e in section.get("endpoints", []):
             raw_endpoints.append((e, group))
+        for st in section.get("streams", []):
+            raw_streams.append((st, group))
     security = exchange["security"]
     seen: dict[str, Where] = {}
     for e, group in raw_endpoints:
         endpoints.append(_endpoint(e, group, security, seen))
     spec = Spec(exchange["id"], folder, exchange, errors, endpoints, models, enums, groups)
+    stream_names: dict[str, Where] = {}
+    for st, group in raw_streams:
+        spec.streams.append(_stream(st, group, stream_names))
     _check_references(spec)
+    for stream in spec.streams:
+        _check_stream(spec, stream)
     return spec
 
 
@@ -552,6 +675,107 @@ def _endpoint(e: LDict, group: str, security: LDict, seen: dict[str, Where]) -> 
         where=w,
         group=group,
     )
+
+
+def _stream(st: LDict, group: str, seen: dict[str, Where]) -> Stream:
+    w = st.where
+    name = st["name"]
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+        raise w.error(f"stream name {name!r} is not snake_case")
+    if name in seen:
+        raise w.error(f"stream {name!r} is already defined at line {seen[name].line}")
+    seen[name] = w
+    hb = st.get("heartbeat", {"kind": "none", "interval": 30})
+    channels: list[Channel] = []
+    for c in st.get("channels", []):
+        cw = c.where
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", c["name"]):
+            raise cw.error(f"channel name {c['name']!r} is not snake_case")
+        if any(other.name == c["name"] for other in channels):
+            raise cw.error(f"channel {c['name']!r} is defined twice in stream {name!r}")
+        params = _params(c.get("params", []), cw)
+        wires = {p.wire for p in params}
+        for placeholder in re.findall(r"\{([^}]*)\}", c["topic"]):
+            if placeholder not in wires:
+                raise c.key_where["topic"].error(f"topic names {{{placeholder}}}, not a param")
+        book = None
+        if "book" in c:
+            b = c["book"]
+            book = Book(b["mode"], *(tuple(b[k].split(".")) for k in ("bids", "asks", "version")))
+        channels.append(
+            Channel(
+                c["name"],
+                c["summary"],
+                c.get("description", ""),
+                c.get("source", st["source"]),
+                c["topic"],
+                params,
+                c["event"],
+                book,
+                cw,
+            )
+        )
+    if sum(c.book is not None for c in channels) > 1:
+        raise w.error(f"stream {name!r}: at most one channel keeps an order book")
+    if channels and st["protocol"] == "push":
+        raise w.error(f"stream {name!r}: a `push` stream has no channels (use `events`)")
+    if "events" in st and "event_field" not in st:
+        raise w.error(f"stream {name!r}: `events` need an `event_field` naming the type field")
+    lk = st.get("listen_key")
+    if lk is not None and "{" + lk["param"] + "}" not in st["path"]:
+        raise st.key_where["path"].error(f"path has no {{{lk['param']}}} for the listen key")
+    return Stream(
+        name=name,
+        summary=st["summary"],
+        description=st.get("description", ""),
+        source=st["source"],
+        base=st.get("base", "ws"),
+        path=st["path"],
+        protocol=st["protocol"],
+        heartbeat=hb["kind"],
+        interval=float(hb["interval"]),
+        timeout=float(hb.get("timeout", hb["interval"])),
+        listen_key=lk,
+        handshake_auth=st.get("handshake_auth"),
+        event_field=st.get("event_field"),
+        events=[
+            StreamEvent(e["type"], e["event"], e.get("description", ""), e.where)
+            for e in st.get("events", [])
+        ],
+        channels=channels,
+        group=group,
+        where=w,
+    )
+
+
+def _check_stream(spec: Spec, stream: Stream) -> None:
+    """References of a stream: event models, listen-key endpoints, its WebSocket base."""
+
+    def model(name: str, where: Where) -> None:
+        m = spec.models.get(name)
+        if m is None or m.input or m.row:
+            raise where.error(f"event {name!r} is not an output model")
+
+    for c in stream.channels:
+        model(c.event, c.where)
+        for p in c.params:
+            if p.type.is_list or (p.type.name not in PRIMITIVES and p.type.name not in spec.enums):
+                raise p.where.error("channel params are primitives or enums")
+    for e in stream.events:
+        model(e.event, e.where)
+    endpoints = {ep.name: ep for ep in spec.endpoints}
+    if stream.listen_key is not None:
+        lk = stream.listen_key
+        for key in ("create", "extend", "delete"):
+            if lk[key] not in endpoints:
+                raise lk.key_where[key].error(f"{lk[key]!r} is not an endpoint of this spec")
+        create = endpoints[lk["create"]]
+        answer = spec.models.get(create.response.name) if create.response else None
+        if answer is None or all(f.wire != lk["field"] for f in answer.fields):
+            raise lk.key_where["field"].error(f"{lk['create']} answers no field {lk['field']!r}")
+    bases = {k for env in spec.exchange["environments"].values() for k in env}
+    if stream.base not in bases:
+        raise stream.where.error(f"base {stream.base!r} is not a URL of the environments")
 
 
 def _check_references(spec: Spec) -> None:

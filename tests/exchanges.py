@@ -12,7 +12,7 @@ from typing import Any
 from cambist._runtime.endpoint import Endpoint, Exchange
 from tests.loopback import Received
 
-SAMPLES = Path(__file__).resolve().parent / "samples"
+SPECS = Path(__file__).resolve().parent.parent / "specs"
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class Case:
         return cls(api_key=API_KEY, api_secret=API_SECRET, base_url=url, **options)
 
     def sample(self, ep: Endpoint[Any]) -> bytes:
-        """The document's example answer for ``ep`` (tests/samples/<exchange>/), as raw bytes."""
+        """The document's example answer for ``ep`` (specs/<exchange>/examples/), as raw bytes."""
         if self.id == "hashkey":
             import json
 
@@ -51,7 +51,7 @@ class Case:
 
             return json.dumps(hashkey_example(ep.method, ep.path), default=str).encode()
         name = f"{ep.method}_{ep.path.strip('/').replace('/', '_')}.json"
-        return (SAMPLES / self.id / name).read_bytes()
+        return (SPECS / self.id / "examples" / name).read_bytes()
 
 
 EXCHANGES = [

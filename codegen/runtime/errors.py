@@ -19,7 +19,10 @@
     │   └── ServerError             HTTP 5xx or an internal error code (on an order, a 5xx
     │                               is ExecutionStatusUnknownError instead)
     ├── ExecutionStatusUnknownError the request may or may not have been carried out
-    └── ResponseParseError          a success answer that does not fit its model (raw body attached)
+    ├── ResponseParseError          a success answer that does not fit its model (raw body attached)
+    └── StreamError                 a WebSocket stream failed for good (not a reconnectable drop)
+        ├── StreamAuthenticationError   the handshake was refused (401/403, bad key)
+        └── SubscriptionError       the exchange refused a subscription (others keep running)
 
 No message or repr here carries an API key, secret, signature or signed URL.
 """
@@ -46,6 +49,9 @@ __all__ = [
     "RequestValidationError",
     "ResponseParseError",
     "ServerError",
+    "StreamAuthenticationError",
+    "StreamError",
+    "SubscriptionError",
     "TimestampError",
     "TransportError",
 ]
@@ -210,3 +216,25 @@ class ResponseParseError(CambistError):
         super().__init__(f"{endpoint}: response does not fit its model: {message}")
         self.endpoint = endpoint
         self.body = body
+
+
+class StreamError(CambistError):
+    """A WebSocket stream stopped for good: reconnecting cannot help (or was switched off)."""
+
+
+class StreamAuthenticationError(StreamError):
+    """The exchange refused the stream's handshake (HTTP 401/403, or a rejected listen key)."""
+
+    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class SubscriptionError(StreamError):
+    """The exchange refused one subscription; the stream and its other channels go on."""
+
+    def __init__(self, message: str, *, channel: str, code: object = None) -> None:
+        super().__init__(f"{channel}: {message}" + (f" (code {code})" if code is not None else ""))
+        self.channel = channel
+        self.code = code
+        self.exchange_message = message

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from cambist._runtime.core import CallOptions, Core
     from cambist._runtime.endpoint import Endpoint, Exchange
+    from cambist._runtime.stream import Portal
 
 T = TypeVar("T")
 
@@ -75,6 +76,7 @@ class BaseClient:
         max_retries: int = 2,
         recv_window: int | None = None,
         time_sync: bool = True,
+        ws_urls: Mapping[str, str] | None = None,
     ) -> None:
         from cambist._runtime.clock import ServerClock
         from cambist._runtime.core import Core
@@ -93,6 +95,8 @@ class BaseClient:
         api_secret = api_secret or (os.environ.get(exchange.api_secret_env or "") or None)
         self.environment = environment
         self.base_url = (base_url or environments[environment]["rest"]).rstrip("/")
+        urls = environments[environment]
+        self.ws_urls = {k: v for k, v in urls.items() if k.startswith("ws")} | dict(ws_urls or {})
         self._core: Core = Core(
             exchange,
             base_url=self.base_url,
@@ -103,6 +107,13 @@ class BaseClient:
             clock=ServerClock(),
             time_sync=time_sync,
         )
+
+    def _ws_url(self, base: str) -> str:
+        """A stream's WebSocket base URL (an environment key such as ``ws``)."""
+        try:
+            return self.ws_urls[base]
+        except KeyError:
+            raise ValueError(f"no WebSocket URL {base!r}: pass ws_urls={{{base!r}: ...}}") from None
 
     def __repr__(self) -> str:
         key = "***" if self._core.credentials else None
@@ -121,6 +132,15 @@ class SyncClient(BaseClient):
 
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(verify=_ssl_context())
+        self._stream_portal: Portal | None = None
+
+    def _portal(self) -> Portal:
+        """The event loop thread the blocking streams run on (started on first use)."""
+        if self._stream_portal is None:
+            from cambist._runtime.stream import Portal
+
+            self._stream_portal = Portal()
+        return self._stream_portal
 
     def _call(self, ep: Endpoint[T], values: Mapping[str, object], opts: CallOptions) -> Any:
         from cambist._runtime.drivers import run_sync
@@ -147,9 +167,12 @@ class SyncClient(BaseClient):
         return self._call(ep, {}, opts)
 
     def close(self) -> None:
-        """Close the HTTP connection pool (not a pool you passed in)."""
+        """Close the HTTP connection pool (not a pool you passed in) and the streams' thread."""
         if self._owns_http:
             self._http.close()
+        if self._stream_portal is not None:
+            self._stream_portal.close()
+            self._stream_portal = None
 
     def __enter__(self: T) -> T:
         return self

@@ -33,8 +33,14 @@ class RetryPolicy:
             return None
         if retry_after is not None:
             return retry_after if retry_after <= self.max_retry_after else None
-        ceiling = min(self.backoff_max, self.backoff_base * 2.0 ** (attempt - 1))
-        return ceiling / 2 + self.rng.random() * ceiling / 2
+        return backoff(attempt, self.backoff_base, self.backoff_max, self.rng)
+
+
+def backoff(attempt: int, base: float, cap: float, rng: random.Random) -> float:
+    """Exponential backoff with jitter: between half and all of ``base * 2**(attempt-1)``,
+    capped at ``cap`` (``attempt`` is 1-based)."""
+    ceiling = min(cap, base * 2.0 ** (attempt - 1))
+    return ceiling / 2 + rng.random() * ceiling / 2
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:

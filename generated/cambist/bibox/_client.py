@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         User,
         UserWithRawResponse,
     )
+    from cambist.bibox.streams import AsyncStreams, Streams
 
 
 class Bibox(SyncClient):
@@ -39,6 +40,7 @@ class Bibox(SyncClient):
         api_secret: The API secret (only ever used to sign; never sent or shown).
         environment: "production" (default 'production').
         base_url: Overrides the environment's REST URL (e.g. a local test server).
+        ws_urls: Overrides the environment's WebSocket base URLs, by key ("ws_market", "ws_user").
         timeout: Seconds to wait for each answer (a call's own ``timeout`` overrides it).
         max_retries: How often a failed call that is safe to resend is retried.
         recv_window: recvWindow sent with signed calls, in ms (exchange default if None).
@@ -69,6 +71,13 @@ class Bibox(SyncClient):
         from cambist.bibox.resources.user import User
 
         return User(self)
+
+    @cached_property
+    def streams(self) -> Streams:
+        """The WebSocket streams: market, user."""
+        from cambist.bibox.streams import Streams
+
+        return Streams(self)
 
     @cached_property
     def with_raw_response(self) -> BiboxWithRawResponse:
@@ -111,6 +120,7 @@ class AsyncBibox(AsyncClient):
         api_secret: The API secret (only ever used to sign; never sent or shown).
         environment: "production" (default 'production').
         base_url: Overrides the environment's REST URL (e.g. a local test server).
+        ws_urls: Overrides the environment's WebSocket base URLs, by key ("ws_market", "ws_user").
         timeout: Seconds to wait for each answer (a call's own ``timeout`` overrides it).
         max_retries: How often a failed call that is safe to resend is retried.
         recv_window: recvWindow sent with signed calls, in ms (exchange default if None).
@@ -141,6 +151,13 @@ class AsyncBibox(AsyncClient):
         from cambist.bibox.resources.user import AsyncUser
 
         return AsyncUser(self)
+
+    @cached_property
+    def streams(self) -> AsyncStreams:
+        """The WebSocket streams: market, user."""
+        from cambist.bibox.streams import AsyncStreams
+
+        return AsyncStreams(self)
 
     @cached_property
     def with_raw_response(self) -> AsyncBiboxWithRawResponse:

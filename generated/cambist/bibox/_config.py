@@ -9,7 +9,8 @@ EXCHANGE = Exchange(
     environments={
         "production": {
             "rest": "https://api.bibox.com",
-            "ws": "wss://market-wss.bibox360.com",
+            "ws_market": "wss://market-wss.bibox360.com",
+            "ws_user": "wss://user-wss.bibox360.com",
         },
     },
     security={

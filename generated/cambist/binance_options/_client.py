@@ -33,6 +33,7 @@ class BinanceOptions(SyncClient):
         api_secret: The API secret (only ever used to sign; never sent or shown).
         environment: "production" (default 'production').
         base_url: Overrides the environment's REST URL (e.g. a local test server).
+        ws_urls: Overrides the environment's WebSocket base URLs, by key (none).
         timeout: Seconds to wait for each answer (a call's own ``timeout`` overrides it).
         max_retries: How often a failed call that is safe to resend is retried.
         recv_window: recvWindow sent with signed calls, in ms (exchange default if None).
@@ -92,6 +93,7 @@ class AsyncBinanceOptions(AsyncClient):
         api_secret: The API secret (only ever used to sign; never sent or shown).
         environment: "production" (default 'production').
         base_url: Overrides the environment's REST URL (e.g. a local test server).
+        ws_urls: Overrides the environment's WebSocket base URLs, by key (none).
         timeout: Seconds to wait for each answer (a call's own ``timeout`` overrides it).
         max_retries: How often a failed call that is safe to resend is retried.
         recv_window: recvWindow sent with signed calls, in ms (exchange default if None).

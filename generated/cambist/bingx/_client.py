@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         Wallet,
         WalletWithRawResponse,
     )
+    from cambist.bingx.streams import AsyncStreams, Streams
 
 
 class BingX(SyncClient):
@@ -39,6 +40,7 @@ class BingX(SyncClient):
         api_secret: The API secret (only ever used to sign; never sent or shown).
         environment: "production" (default 'production').
         base_url: Overrides the environment's REST URL (e.g. a local test server).
+        ws_urls: Overrides the environment's WebSocket base URLs, by key ("ws").
         timeout: Seconds to wait for each answer (a call's own ``timeout`` overrides it).
         max_retries: How often a failed call that is safe to resend is retried.
         recv_window: recvWindow sent with signed calls, in ms (exchange default if None).
@@ -69,6 +71,13 @@ class BingX(SyncClient):
         from cambist.bingx.resources.wallet import Wallet
 
         return Wallet(self)
+
+    @cached_property
+    def streams(self) -> Streams:
+        """The WebSocket streams: user."""
+        from cambist.bingx.streams import Streams
+
+        return Streams(self)
 
     @cached_property
     def with_raw_response(self) -> BingXWithRawResponse:
@@ -111,6 +120,7 @@ class AsyncBingX(AsyncClient):
         api_secret: The API secret (only ever used to sign; never sent or shown).
         environment: "production" (default 'production').
         base_url: Overrides the environment's REST URL (e.g. a local test server).
+        ws_urls: Overrides the environment's WebSocket base URLs, by key ("ws").
         timeout: Seconds to wait for each answer (a call's own ``timeout`` overrides it).
         max_retries: How often a failed call that is safe to resend is retried.
         recv_window: recvWindow sent with signed calls, in ms (exchange default if None).
@@ -141,6 +151,13 @@ class AsyncBingX(AsyncClient):
         from cambist.bingx.resources.wallet import AsyncWallet
 
         return AsyncWallet(self)
+
+    @cached_property
+    def streams(self) -> AsyncStreams:
+        """The WebSocket streams: user."""
+        from cambist.bingx.streams import AsyncStreams
+
+        return AsyncStreams(self)
 
     @cached_property
     def with_raw_response(self) -> AsyncBingXWithRawResponse:

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
         Wallet,
         WalletWithRawResponse,
     )
+    from cambist.hashkey.streams import AsyncStreams, Streams
 
 
 class HashKey(SyncClient):
@@ -63,6 +64,7 @@ class HashKey(SyncClient):
         api_secret: The API secret (only ever used to sign; never sent or shown).
         environment: "production" or "sandbox" (default 'production').
         base_url: Overrides the environment's REST URL (e.g. a local test server).
+        ws_urls: Overrides the environment's WebSocket base URLs, by key ("ws").
         timeout: Seconds to wait for each answer (a call's own ``timeout`` overrides it).
         max_retries: How often a failed call that is safe to resend is retried.
         recv_window: recvWindow sent with signed calls, in ms (exchange default if None).
@@ -121,6 +123,13 @@ class HashKey(SyncClient):
         from cambist.hashkey.resources.wallet import Wallet
 
         return Wallet(self)
+
+    @cached_property
+    def streams(self) -> Streams:
+        """The WebSocket streams: public, public_v1, user."""
+        from cambist.hashkey.streams import Streams
+
+        return Streams(self)
 
     @cached_property
     def with_raw_response(self) -> HashKeyWithRawResponse:
@@ -187,6 +196,7 @@ class AsyncHashKey(AsyncClient):
         api_secret: The API secret (only ever used to sign; never sent or shown).
         environment: "production" or "sandbox" (default 'production').
         base_url: Overrides the environment's REST URL (e.g. a local test server).
+        ws_urls: Overrides the environment's WebSocket base URLs, by key ("ws").
         timeout: Seconds to wait for each answer (a call's own ``timeout`` overrides it).
         max_retries: How often a failed call that is safe to resend is retried.
         recv_window: recvWindow sent with signed calls, in ms (exchange default if None).
@@ -245,6 +255,13 @@ class AsyncHashKey(AsyncClient):
         from cambist.hashkey.resources.wallet import AsyncWallet
 
         return AsyncWallet(self)
+
+    @cached_property
+    def streams(self) -> AsyncStreams:
+        """The WebSocket streams: public, public_v1, user."""
+        from cambist.hashkey.streams import AsyncStreams
+
+        return AsyncStreams(self)
 
     @cached_property
     def with_raw_response(self) -> AsyncHashKeyWithRawResponse:

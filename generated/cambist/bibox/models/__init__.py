@@ -10,6 +10,14 @@ from cambist.bibox.models.market import (
     Ticker,
     TradingPair,
 )
+from cambist.bibox.models.streams import (
+    AccountEvent,
+    CandlesUpdate,
+    OrderBookUpdate,
+    OrderEvent,
+    TickerUpdate,
+    TradesUpdate,
+)
 from cambist.bibox.models.user import (
     AssetBalance,
     Fee,
@@ -25,9 +33,11 @@ from cambist.bibox.models.user import (
 )
 
 __all__ = [
+    "AccountEvent",
     "AssetBalance",
     "Candle",
     "CandleTimeFrame",
+    "CandlesUpdate",
     "Fee",
     "Fill",
     "LedgerEntry",
@@ -36,11 +46,15 @@ __all__ = [
     "MarketTrade",
     "Order",
     "OrderBook",
+    "OrderBookUpdate",
+    "OrderEvent",
     "OrderListStatus",
     "OrderSide",
     "OrderType",
     "PriceLevel",
     "Ticker",
+    "TickerUpdate",
     "TimeInForce",
+    "TradesUpdate",
     "TradingPair",
 ]

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         Trade,
         TradeWithRawResponse,
     )
+    from cambist.fakex.streams import AsyncStreams, Streams
 
 
 class FakeX(SyncClient):
@@ -33,6 +34,7 @@ class FakeX(SyncClient):
         api_secret: The API secret (only ever used to sign; never sent or shown).
         environment: "production" (default 'production').
         base_url: Overrides the environment's REST URL (e.g. a local test server).
+        ws_urls: Overrides the environment's WebSocket base URLs, by key ("ws").
         timeout: Seconds to wait for each answer (a call's own ``timeout`` overrides it).
         max_retries: How often a failed call that is safe to resend is retried.
         recv_window: recvWindow sent with signed calls, in ms (exchange default if None).
@@ -56,6 +58,13 @@ class FakeX(SyncClient):
         from cambist.fakex.resources.trade import Trade
 
         return Trade(self)
+
+    @cached_property
+    def streams(self) -> Streams:
+        """The WebSocket streams: market."""
+        from cambist.fakex.streams import Streams
+
+        return Streams(self)
 
     @cached_property
     def with_raw_response(self) -> FakeXWithRawResponse:
@@ -92,6 +101,7 @@ class AsyncFakeX(AsyncClient):
         api_secret: The API secret (only ever used to sign; never sent or shown).
         environment: "production" (default 'production').
         base_url: Overrides the environment's REST URL (e.g. a local test server).
+        ws_urls: Overrides the environment's WebSocket base URLs, by key ("ws").
         timeout: Seconds to wait for each answer (a call's own ``timeout`` overrides it).
         max_retries: How often a failed call that is safe to resend is retried.
         recv_window: recvWindow sent with signed calls, in ms (exchange default if None).
@@ -115,6 +125,13 @@ class AsyncFakeX(AsyncClient):
         from cambist.fakex.resources.trade import AsyncTrade
 
         return AsyncTrade(self)
+
+    @cached_property
+    def streams(self) -> AsyncStreams:
+        """The WebSocket streams: market."""
+        from cambist.fakex.streams import AsyncStreams
+
+        return AsyncStreams(self)
 
     @cached_property
     def with_raw_response(self) -> AsyncFakeXWithRawResponse:

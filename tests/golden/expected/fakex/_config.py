@@ -9,6 +9,7 @@ EXCHANGE = Exchange(
     environments={
         "production": {
             "rest": "https://api.fakex.test",
+            "ws": "wss://ws.fakex.test",
         },
     },
     security={

@@ -1,0 +1,161 @@
+"""A local order book kept from depth pushes. Pure: no I/O.
+
+Merge rules (the documents leave them out; these are the rules implemented):
+
+- ``snapshot`` channels (HashKey ``depth``, v1 and v2): every push lists the visible book,
+  so each push replaces it. The document shows whole two-sided books in every push and
+  describes no deltas.
+- ``incremental`` channels (Bibox ``order_book``): the document says the first push after
+  subscribing is the full book and later pushes are changes, and elides how to merge them.
+  A later push's level sets that price's quantity (absolute, not a difference); quantity 0
+  removes the level.
+- Every push carries a version (HashKey ``v`` such as ``"538222447_18"``, compared as the
+  numbers ``(538222447, 18)``; Bibox ``i``). A push whose version does not advance past the
+  last applied one, or a book left crossed (best bid >= best ask), cannot be trusted: the
+  book is emptied, marked unsynced and the stream re-subscribes for a fresh full book.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from cambist._runtime.convert import dec
+
+Level = tuple[Decimal, Decimal]
+
+
+class BookError(Exception):
+    """An update cannot be applied; the book must be re-snapshotted."""
+
+
+def version_of(value: object) -> tuple[int, ...]:
+    """``"538222447_18"`` -> ``(538222447, 18)``; ``1027024`` -> ``(1027024,)``."""
+    try:
+        return tuple(int(part) for part in str(value).split("_"))
+    except ValueError:
+        raise BookError(f"unreadable version {value!r}") from None
+
+
+class OrderBook:
+    """Bids and asks by price, kept sorted. Read it with :meth:`best_bid`, :meth:`best_ask`,
+    :meth:`top`; ``synced`` is False until the first full book arrives (and after a
+    resynchronisation empties it), so a stale book is never presented as current."""
+
+    __slots__ = ("_ask_prices", "_asks", "_bid_prices", "_bids", "label", "synced", "version")
+
+    def __init__(self, label: str = "") -> None:
+        self.label = label
+        self._bids: dict[Decimal, Decimal] = {}
+        self._asks: dict[Decimal, Decimal] = {}
+        self._bid_prices: list[Decimal] = []  # ascending: the best bid is last
+        self._ask_prices: list[Decimal] = []  # ascending: the best ask is first
+        self.version: tuple[int, ...] | None = None
+        self.synced = False
+
+    def __repr__(self) -> str:
+        return (
+            f"OrderBook({self.label!r}, synced={self.synced}, bids={len(self._bids)}, "
+            f"asks={len(self._asks)}, best_bid={self.best_bid()}, best_ask={self.best_ask()})"
+        )
+
+    # -- reading -----------------------------------------------------------------------
+
+    def best_bid(self) -> Level | None:
+        if not self._bid_prices:
+            return None
+        price = self._bid_prices[-1]
+        return price, self._bids[price]
+
+    def best_ask(self) -> Level | None:
+        if not self._ask_prices:
+            return None
+        price = self._ask_prices[0]
+        return price, self._asks[price]
+
+    def top(self, n: int) -> tuple[list[Level], list[Level]]:
+        """The best ``n`` bids (highest first) and asks (lowest first)."""
+        bids = [(p, self._bids[p]) for p in reversed(self._bid_prices[-n:])] if n > 0 else []
+        asks = [(p, self._asks[p]) for p in self._ask_prices[:n]]
+        return bids, asks
+
+    @property
+    def bids(self) -> list[Level]:
+        return self.top(len(self._bid_prices))[0]
+
+    @property
+    def asks(self) -> list[Level]:
+        return self.top(len(self._ask_prices))[1]
+
+    # -- writing -----------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Empty the book and wait for a full one."""
+        self._bids.clear()
+        self._asks.clear()
+        self._bid_prices.clear()
+        self._ask_prices.clear()
+        self.version = None
+        self.synced = False
+
+    def _advance(self, version: tuple[int, ...]) -> None:
+        if self.version is not None and version <= self.version:
+            raise BookError(f"version {version} does not advance past {self.version}")
+        self.version = version
+
+    def replace(
+        self, bids: Iterable[Sequence[Any]], asks: Iterable[Sequence[Any]], version: object
+    ) -> None:
+        """Make the book exactly these levels (a full book)."""
+        v = version_of(version)
+        if self.synced:
+            self._advance(v)
+        self.version = v
+        self._bids = {dec(level[0]): dec(level[1]) for level in bids}
+        self._asks = {dec(level[0]): dec(level[1]) for level in asks}
+        for side in (self._bids, self._asks):
+            for price in [p for p, q in side.items() if not q]:
+                del side[price]
+        self._bid_prices = sorted(self._bids)
+        self._ask_prices = sorted(self._asks)
+        self.synced = True
+        self._check_crossed()
+
+    def update(
+        self, bids: Iterable[Sequence[Any]], asks: Iterable[Sequence[Any]], version: object
+    ) -> None:
+        """Apply changes: each level sets its price's quantity; quantity 0 removes it."""
+        self._advance(version_of(version))
+        _apply(self._bids, self._bid_prices, bids)
+        _apply(self._asks, self._ask_prices, asks)
+        self._check_crossed()
+
+    def _check_crossed(self) -> None:
+        if self._bid_prices and self._ask_prices and self._bid_prices[-1] >= self._ask_prices[0]:
+            raise BookError(
+                f"crossed book: best bid {self._bid_prices[-1]} >= best ask {self._ask_prices[0]}"
+            )
+
+
+def _apply(
+    side: dict[Decimal, Decimal], prices: list[Decimal], levels: Iterable[Sequence[Any]]
+) -> None:
+    for level in levels:
+        price = dec(level[0])
+        quantity = dec(level[1])
+        if not quantity:
+            if side.pop(price, None) is not None:
+                del prices[bisect_left(prices, price)]
+        else:
+            if price not in side:
+                insort(prices, price)
+            side[price] = quantity
+
+
+def path_get(msg: Any, path: tuple[str, ...]) -> Any:
+    """Follow a dotted path (``data.0.b``) into a decoded push."""
+    for part in path:
+        msg = msg[int(part)] if type(msg) is list else msg[part]
+    return msg

@@ -1,0 +1,176 @@
+"""Bases of the generated stream classes: asyncio streams, and blocking streams that run the
+same engine on a private event loop thread (one copy of the stream logic)."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import threading
+from collections.abc import Coroutine, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+from cambist._runtime.book import OrderBook
+from cambist._runtime.streamdef import Channel, StreamDef, StreamOptions
+from cambist._runtime.ws import StreamEngine
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from cambist._runtime.client import AsyncClient, SyncClient
+
+E = TypeVar("E")
+T = TypeVar("T")
+S = TypeVar("S")
+
+
+class Portal:
+    """An event loop on a daemon thread, where blocking streams run their engines."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="cambist-streams", daemon=True
+        )
+        self._thread.start()
+
+    def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the loop and wait for its result (exceptions are re-raised)."""
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def close(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
+
+
+class AsyncStream(Generic[E]):
+    """An asyncio stream: ``async with`` it, subscribe, then ``async for event in stream``."""
+
+    _definition: ClassVar[StreamDef]
+
+    def __init__(self, client: AsyncClient, options: StreamOptions | None = None) -> None:
+        from cambist._runtime.core import CallOptions
+
+        d = self._definition
+
+        async def rest(ep: Any, values: Mapping[str, object]) -> Any:
+            return await client._call(ep, values, CallOptions())
+
+        self._engine = StreamEngine(
+            d,
+            base_url=client._ws_url(d.base),
+            credentials=client._core.credentials,
+            rest=rest,
+            options=options or StreamOptions(),
+        )
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"
+
+    async def open(self) -> None:
+        """Connect (``async with`` does this)."""
+        await self._engine.open()
+
+    async def close(self) -> None:
+        """Disconnect and release the listen key, if any (``async with`` does this)."""
+        await self._engine.close()
+
+    async def __aenter__(self: S) -> S:
+        await self._engine.open()  # type: ignore[attr-defined]
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._engine.close()
+
+    def __aiter__(self) -> AsyncStream[E]:
+        return self
+
+    async def __anext__(self) -> E:
+        return await self._engine.next()  # type: ignore[no-any-return]
+
+    async def _subscribe(self, channel: Channel, values: Mapping[str, object]) -> None:
+        await self._engine.subscribe(channel, values)
+
+    async def _unsubscribe(self, channel: Channel, values: Mapping[str, object]) -> None:
+        await self._engine.unsubscribe(channel, values)
+
+    def _book(self, channel: Channel, values: Mapping[str, object]) -> OrderBook:
+        return self._engine.book(channel, values)
+
+
+class SyncStream(Generic[E]):
+    """A blocking stream: ``with`` it, subscribe, then ``for event in stream``.
+
+    The connection, heartbeats and reconnection run on a background event loop thread, so
+    they go on while your code is busy; events wait in the bounded buffer meanwhile.
+    """
+
+    _definition: ClassVar[StreamDef]
+
+    def __init__(self, client: SyncClient, options: StreamOptions | None = None) -> None:
+        from cambist._runtime.core import CallOptions
+
+        d = self._definition
+
+        async def rest(ep: Any, values: Mapping[str, object]) -> Any:
+            return await asyncio.to_thread(client._call, ep, values, CallOptions())
+
+        self._portal = client._portal()
+        self._engine = StreamEngine(
+            d,
+            base_url=client._ws_url(d.base),
+            credentials=client._core.credentials,
+            rest=rest,
+            options=options or StreamOptions(),
+        )
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"
+
+    def open(self) -> None:
+        """Connect (``with`` does this)."""
+        self._portal.call(self._engine.open())
+
+    def close(self) -> None:
+        """Disconnect and release the listen key, if any (``with`` does this)."""
+        self._portal.call(self._engine.close())
+
+    def __enter__(self: S) -> S:
+        self.open()  # type: ignore[attr-defined]
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __iter__(self) -> SyncStream[E]:
+        return self
+
+    def __next__(self) -> E:
+        try:
+            return self._portal.call(self._engine.next())  # type: ignore[no-any-return]
+        except StopAsyncIteration:
+            raise StopIteration from None
+
+    def _subscribe(self, channel: Channel, values: Mapping[str, object]) -> None:
+        self._portal.call(self._engine.subscribe(channel, values))
+
+    def _unsubscribe(self, channel: Channel, values: Mapping[str, object]) -> None:
+        self._portal.call(self._engine.unsubscribe(channel, values))
+
+    def _book(self, channel: Channel, values: Mapping[str, object]) -> OrderBook:
+        """A copy of the book as it is now (the live one changes on another thread)."""
+
+        async def snapshot() -> OrderBook:
+            return copy.deepcopy(self._engine.book(channel, values))
+
+        return self._portal.call(snapshot())

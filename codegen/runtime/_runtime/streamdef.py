@@ -1,0 +1,118 @@
+"""Descriptions of WebSocket streams: plain data the generated stream classes declare.
+
+Nothing here does I/O. A :class:`StreamDef` says where a stream lives, which wire protocol
+it speaks (see :mod:`cambist._runtime.wire`), how its heartbeat works, how it is
+authenticated, and which channels and pushed events it carries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from cambist._runtime.endpoint import Endpoint, Param
+
+Protocol = Literal["hashkey_v1", "hashkey_v2", "bibox", "push"]
+HeartbeatKind = Literal["json_client", "json_server", "ws_ping", "text_server", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class BookDef:
+    """How a channel's pushes feed a local order book.
+
+    ``mode`` is ``snapshot`` (every push is the whole visible book) or ``incremental`` (the
+    first push after subscribing is the whole book, later ones change levels; quantity 0
+    removes a level). ``bids``/``asks``/``version`` are paths into the decoded push
+    (``("data", "b")``, ``("data", "0", "v")``).
+    """
+
+    mode: Literal["snapshot", "incremental"]
+    bids: tuple[str, ...]
+    asks: tuple[str, ...]
+    version: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """One subscribable channel: ``topic`` is a template over the params' wire names."""
+
+    name: str
+    topic: str
+    params: tuple[Param, ...]
+    parse: Callable[[Any], Any]
+    book: BookDef | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListenKeyDef:
+    """A stream authorised by a listen key from REST: created on entry, extended at half its
+    ``lifetime`` (seconds), deleted on exit. ``field`` is the create answer's attribute,
+    ``param`` the extend/delete param (and the URL placeholder)."""
+
+    create: Endpoint[Any]
+    extend: Endpoint[Any]
+    delete: Endpoint[Any]
+    field: str
+    param: str
+    lifetime: float
+
+
+@dataclass(frozen=True, slots=True)
+class StreamDef:
+    """One WebSocket stream of an exchange."""
+
+    name: str
+    base: str
+    path: str
+    protocol: Protocol
+    heartbeat: HeartbeatKind = "none"
+    interval: float = 30.0
+    timeout: float = 30.0
+    channels: Mapping[str, Channel] = field(default_factory=dict)
+    events: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
+    event_field: str | None = None
+    listen_key: ListenKeyDef | None = None
+    key_header: str | None = None
+    sign_header: str | None = None
+    numbers: Literal["strings", "numbers"] = "strings"
+
+
+@dataclass
+class StreamOptions:
+    """How a stream behaves: pass one to ``client.streams.<name>(options)``.
+
+    Attributes:
+        max_buffer: Events kept for a slow consumer; beyond it the oldest are dropped and a
+            ``Gap(reason="buffer overflow", dropped=n)`` says how many.
+        ping_interval: Heartbeat interval in seconds (default: the document's).
+        ping_timeout: Extra seconds of silence after which the connection counts as dead.
+        max_reconnects: Consecutive failed reconnection attempts before the stream stops
+            with :class:`~cambist.errors.StreamError` (None: never stop).
+        connect_attempts: Attempts for the first connection before ``open`` fails.
+        backoff_base: First reconnection delay in seconds (doubling, with jitter).
+        backoff_max: Longest reconnection delay in seconds.
+        reply_timeout: Seconds to wait for a subscription's answer, where the exchange
+            answers subscriptions.
+        open_timeout: Seconds allowed for one WebSocket handshake.
+        keepalive_jitter: A listen key is extended at half its lifetime, up to this fraction
+            earlier.
+        sleep: How the listen-key keep-alive waits (inject a fake one to test the schedule).
+        rng: Randomness for jitter.
+    """
+
+    max_buffer: int = 10_000
+    ping_interval: float | None = None
+    ping_timeout: float | None = None
+    max_reconnects: int | None = None
+    connect_attempts: int = 3
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    reply_timeout: float = 10.0
+    open_timeout: float = 10.0
+    keepalive_jitter: float = 0.1
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    rng: random.Random = field(default_factory=random.Random)

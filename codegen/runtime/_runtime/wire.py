@@ -1,0 +1,271 @@
+"""WebSocket framing per protocol family, heartbeats and frame decoding. Pure: no I/O.
+
+A protocol builds subscribe/unsubscribe frames and tells which subscription a push belongs
+to. The families (a stream's spec names one):
+
+- ``hashkey_v1``: ``{"symbol", "topic", "event": "sub"|"cancel", "params": {"binary"}}``;
+  pushes carry ``symbol`` and ``topic`` (kline pushes name the interval in
+  ``params.klineType``).
+- ``hashkey_v2``: ``{"topic", "event": "sub"|"cancel", "params": {...}}``; pushes echo
+  ``topic`` and ``params``.
+- ``bibox``: ``{"id", "method": "SUBSCRIBE"|"UNSUBSCRIBE", "params": [stream names]}``,
+  answered by ``{"id", "result"}`` or ``{"id", "error", "message"}``; pushes are
+  ``{"stream", "data"}``.
+- ``push``: nothing to subscribe; the server pushes events (user data streams).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import zlib
+from collections.abc import Hashable, Mapping
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from cambist._runtime import convert
+from cambist._runtime.encode import _Invalid, scalar
+from cambist._runtime.streamdef import Channel, HeartbeatKind, StreamDef
+from cambist.errors import RequestValidationError
+
+
+class Subscription:
+    """One subscribed channel with its params' wire values."""
+
+    __slots__ = ("channel", "key", "label", "topic", "wire")
+
+    def __init__(self, channel: Channel, wire: dict[str, str], topic: str, key: Hashable) -> None:
+        self.channel = channel
+        self.wire = wire
+        self.topic = topic
+        self.key = key
+        self.label = " ".join([channel.name, *wire.values()])
+
+
+def make_subscription(
+    definition: StreamDef, channel: Channel, values: Mapping[str, object]
+) -> Subscription:
+    """Check ``values`` (wire name -> value) against the channel's params; raises
+    :class:`RequestValidationError` before anything is sent."""
+    name = f"{definition.name}.{channel.name}"
+    wire: dict[str, str] = {}
+    for p in channel.params:
+        value = values.get(p.wire_name)
+        if value is None:
+            if p.required is True:
+                raise RequestValidationError(f"{p.name} is required", endpoint=name, param=p.name)
+            continue
+        try:
+            wire[p.wire_name] = scalar(p.kind, value, p.enum)
+        except _Invalid as exc:
+            raise RequestValidationError(f"{p.name}: {exc}", endpoint=name, param=p.name) from None
+    try:
+        topic = channel.topic.format(**wire)
+    except KeyError as exc:
+        raise RequestValidationError(f"{exc.args[0]} is required", endpoint=name) from None
+    proto = PROTOCOLS[definition.protocol]
+    return Subscription(channel, wire, topic, proto.sub_key(topic, wire))
+
+
+class Protocol:
+    """Subscription framing and push routing; subclasses per family."""
+
+    replies = False
+    """Does the server answer each request with its id?"""
+
+    def sub_key(self, topic: str, wire: dict[str, str]) -> Hashable:
+        return topic
+
+    def request(self, sub: Subscription, subscribe: bool, request_id: int) -> str:
+        raise NotImplementedError
+
+    def push_key(self, msg: Any) -> Hashable | None:
+        """The subscription key a decoded push belongs to (None: not a channel push)."""
+        return None
+
+    def reply(self, msg: Any) -> tuple[int, object, str] | None:
+        """``(id, error code or None, message)`` when ``msg`` answers a request."""
+        return None
+
+
+class HashKeyV1(Protocol):
+    def sub_key(self, topic: str, wire: dict[str, str]) -> Hashable:
+        return (topic, wire.get("symbol"))
+
+    def request(self, sub: Subscription, subscribe: bool, request_id: int) -> str:
+        frame = {
+            "symbol": sub.wire.get("symbol"),
+            "topic": sub.topic,
+            "event": "sub" if subscribe else "cancel",
+            "params": {"binary": False},
+            "id": request_id,
+        }
+        return json.dumps(frame, separators=(",", ":"))
+
+    def push_key(self, msg: Any) -> Hashable | None:
+        if type(msg) is not dict or "topic" not in msg or "data" not in msg:
+            return None
+        topic = msg["topic"]
+        params = msg.get("params")
+        interval = params.get("klineType") if type(params) is dict else None
+        if interval and not topic.endswith(f"_{interval}"):
+            topic = f"{topic}_{interval}"
+        return (topic, msg.get("symbol"))
+
+
+class HashKeyV2(Protocol):
+    def sub_key(self, topic: str, wire: dict[str, str]) -> Hashable:
+        return (topic, frozenset(wire.items()))
+
+    def request(self, sub: Subscription, subscribe: bool, request_id: int) -> str:
+        frame = {"topic": sub.topic, "event": "sub" if subscribe else "cancel", "params": sub.wire}
+        return json.dumps(frame, separators=(",", ":"))
+
+    def push_key(self, msg: Any) -> Hashable | None:
+        if type(msg) is not dict or "topic" not in msg or "data" not in msg:
+            return None
+        params = msg.get("params")
+        items = (
+            frozenset((k, str(v)) for k, v in params.items())
+            if type(params) is dict
+            else frozenset()
+        )
+        return (msg["topic"], items)
+
+
+class Bibox(Protocol):
+    replies = True
+
+    def request(self, sub: Subscription, subscribe: bool, request_id: int) -> str:
+        method = "SUBSCRIBE" if subscribe else "UNSUBSCRIBE"
+        return json.dumps(
+            {"id": request_id, "method": method, "params": [sub.topic]}, separators=(",", ":")
+        )
+
+    def push_key(self, msg: Any) -> Hashable | None:
+        if type(msg) is dict and "stream" in msg and "data" in msg:
+            stream: Hashable = msg["stream"]
+            return stream
+        return None
+
+    def reply(self, msg: Any) -> tuple[int, object, str] | None:
+        if type(msg) is not dict or "id" not in msg or "stream" in msg:
+            return None
+        if "error" in msg:
+            return int(msg["id"]), msg["error"], str(msg.get("message", ""))
+        return int(msg["id"]), None, ""
+
+
+class Push(Protocol):
+    def request(self, sub: Subscription, subscribe: bool, request_id: int) -> str:
+        raise RequestValidationError("this stream has no channels to subscribe", endpoint="stream")
+
+
+PROTOCOLS: dict[str, Protocol] = {
+    "hashkey_v1": HashKeyV1(),
+    "hashkey_v2": HashKeyV2(),
+    "bibox": Bibox(),
+    "push": Push(),
+}
+
+
+# -- frames ------------------------------------------------------------------------------
+
+
+class BadFrameError(Exception):
+    """A frame that cannot be read (bad compression, not JSON)."""
+
+
+def frame_text(frame: str | bytes) -> str | bytes:
+    """A frame's JSON text: binary frames are inflated when gzip- or zlib-compressed."""
+    if isinstance(frame, str):
+        return frame
+    try:
+        if frame[:2] == b"\x1f\x8b":
+            return gzip.decompress(frame)
+        if frame[:1] == b"\x78":
+            return zlib.decompress(frame)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise BadFrameError(f"cannot inflate a binary frame: {exc}") from None
+    return frame
+
+
+def decode(text: str | bytes, numbers: str) -> Any:
+    """Decode JSON text; exact numbers (Decimal) when the exchange sends JSON numbers."""
+    try:
+        if numbers == "numbers":
+            return json.loads(text, parse_float=Decimal)
+        return orjson.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadFrameError(f"not JSON: {exc}") from None
+
+
+def parse_exact(parse: Any, msg: Any, text: str | bytes) -> Any:
+    """``parse(msg)``; when a decimal field met a float, decode ``text`` exactly and retry."""
+    try:
+        return parse(msg)
+    except convert.NeedsExactNumbers:
+        return parse(json.loads(text, parse_float=Decimal))
+
+
+# -- heartbeats --------------------------------------------------------------------------
+
+
+class Heartbeat:
+    """When to ping and when a silent connection counts as dead.
+
+    - ``json_client``: the client sends ``{"ping": <ms>}`` every ``interval`` seconds; no
+      frame at all for ``interval + timeout`` seconds means the connection is dead.
+    - ``json_server`` / ``text_server``: the server pings (``{"ping": ts}`` answered with
+      ``{"pong": ts}``; ``Ping`` answered with ``Pong``); silence for ``interval + timeout``
+      means dead.
+    - ``ws_ping``: protocol-level ping frames, sent and timed by the WebSocket library.
+    """
+
+    __slots__ = ("interval", "kind", "last_rx", "next_ping", "timeout")
+
+    def __init__(self, kind: HeartbeatKind, interval: float, timeout: float) -> None:
+        self.kind = kind
+        self.interval = interval
+        self.timeout = timeout
+        self.last_rx = 0.0
+        self.next_ping = math.inf
+
+    def start(self, now: float) -> None:
+        self.last_rx = now
+        self.next_ping = now + self.interval if self.kind == "json_client" else math.inf
+
+    def deadline(self) -> float:
+        """The next moment :meth:`poll` has something to say."""
+        if self.kind in ("ws_ping", "none"):
+            return math.inf
+        return min(self.next_ping, self.last_rx + self.interval + self.timeout)
+
+    def poll(self, now: float) -> str | None:
+        """``"dead"``, ``"ping"`` (send one now) or None."""
+        if self.kind in ("ws_ping", "none"):
+            return None
+        if now >= self.last_rx + self.interval + self.timeout:
+            return "dead"
+        if now >= self.next_ping:
+            self.next_ping = now + self.interval
+            return "ping"
+        return None
+
+
+TEXT_PINGS = ("Ping", b"Ping", "ping", b"ping")
+"""Server pings of the ``text_server`` kind, answered with ``Pong``."""
+
+
+def json_heartbeat(msg: Any) -> tuple[bool, str | None]:
+    """Is this decoded frame a JSON heartbeat (never surfaced as data), and what to answer:
+    ``{"ping": ts}`` gets ``{"pong": ts}``; a ``{"pong": ts}`` needs nothing."""
+    if type(msg) is dict and len(msg) <= 2:
+        if "pong" in msg:
+            return True, None
+        if "ping" in msg:
+            return True, json.dumps({"pong": msg["ping"]})
+    return False, None

@@ -1,0 +1,553 @@
+"""The WebSocket stream engine: one self-healing connection, on asyncio and ``websockets``.
+
+The blocking streams run this same engine on a private event loop (see
+:mod:`cambist._runtime.portal`), so there is one copy of the stream logic. Framing, routing
+and heartbeat decisions are pure (:mod:`cambist._runtime.wire`); books are pure
+(:mod:`cambist._runtime.book`); this module does the I/O:
+
+- connects (API-key headers or a listen key in the URL), and replaces a connection that
+  drops, closes, or stops answering heartbeats, with exponential backoff and jitter;
+- re-subscribes every channel on a new connection and reports what happened through
+  lifecycle events (``Connected``, ``Reconnected``, ``Resubscribed``, ``Gap``);
+- stops for good, raising to the consumer, on a refused handshake (401/403, a listen key
+  refused twice) or when ``max_reconnects`` consecutive attempts failed;
+- keeps a listen key alive: extended at half its lifetime (minus jitter), replaced (new
+  key, new connection, ``Gap``) when an extension fails, deleted on close.
+
+Listen keys are credentials: they appear in no log line, repr or exception message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable, Mapping
+from typing import Any
+
+from cambist import errors
+from cambist._runtime import convert
+from cambist._runtime.book import BookError, OrderBook, path_get
+from cambist._runtime.endpoint import Endpoint
+from cambist._runtime.retry import backoff
+from cambist._runtime.signing import Credentials
+from cambist._runtime.streamdef import Channel, StreamDef, StreamOptions
+from cambist._runtime.wire import (
+    PROTOCOLS,
+    TEXT_PINGS,
+    BadFrameError,
+    Heartbeat,
+    Subscription,
+    decode,
+    frame_text,
+    json_heartbeat,
+    make_subscription,
+)
+from cambist.streams import (
+    BadFrame,
+    BookResync,
+    Connected,
+    Gap,
+    RawEvent,
+    Reconnected,
+    Resubscribed,
+    SubscriptionRejected,
+)
+
+log = logging.getLogger("cambist.streams")
+
+RestCall = Callable[[Endpoint[Any], Mapping[str, object]], Awaitable[Any]]
+
+
+class _Redacting(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """The ``websockets`` library's logger, with listen keys and signatures masked."""
+
+    def __init__(self, logger: logging.Logger, secrets: Callable[[], list[str]]) -> None:
+        super().__init__(logger, {})
+        self._secrets = secrets
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        if self.isEnabledFor(level):
+            text = str(msg) % args if args else str(msg)
+            for secret in self._secrets():
+                text = text.replace(secret, "***")
+            self.logger.log(level, "%s", text, **kwargs)
+
+
+class _Retry(Exception):
+    """Connecting failed in a way another attempt may fix."""
+
+
+class StreamEngine:
+    """One stream: its connection, subscriptions, books and event buffer."""
+
+    def __init__(
+        self,
+        definition: StreamDef,
+        *,
+        base_url: str,
+        credentials: Credentials | None,
+        rest: RestCall | None,
+        options: StreamOptions,
+    ) -> None:
+        self.definition = definition
+        self.name = definition.name
+        self.options = options
+        self.books: dict[Hashable, OrderBook] = {}
+        self._base_url = base_url.rstrip("/")
+        self._credentials = credentials
+        self._rest = rest
+        self._proto = PROTOCOLS[definition.protocol]
+        self._subs: dict[Hashable, Subscription] = {}
+        self._events: deque[Any] = deque()
+        self._dropped = 0
+        self._wake = asyncio.Event()
+        self._connected = asyncio.Event()
+        self._ws: Any = None
+        self._ids = itertools.count(1)
+        self._pending: dict[int, tuple[Subscription, bool, asyncio.Future[None] | None]] = {}
+        self._awaiting: dict[Hashable, int] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._keepalive: asyncio.Task[None] | None = None
+        self._error: BaseException | None = None
+        self._closed = False
+        self._gap_reason: str | None = None
+        self._listen_key: str | None = None
+        self._key_fresh = False
+        interval = options.ping_interval or definition.interval
+        self._heartbeat = (
+            definition.heartbeat,
+            interval,
+            options.ping_timeout or definition.timeout,
+        )
+        self._ws_logger = _Redacting(logging.getLogger("websockets.client"), self._secrets)
+
+    def __repr__(self) -> str:
+        return f"<StreamEngine {self.name} subscriptions={len(self._subs)}>"
+
+    def _secrets(self) -> list[str]:
+        return [self._listen_key] if self._listen_key else []
+
+    # -- life cycle --------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Connect (creating a listen key first if the stream needs one); raises when the
+        first connection cannot be made."""
+        if self.definition.listen_key is not None:
+            await self._new_listen_key()
+            self._keepalive = asyncio.create_task(self._keep_alive())
+        self._task = asyncio.create_task(self._run())
+        self._task.add_done_callback(lambda _: self._wake.set())
+        ready = asyncio.create_task(self._connected.wait())
+        await asyncio.wait({ready, self._task}, return_when=asyncio.FIRST_COMPLETED)
+        if not ready.done():
+            ready.cancel()
+            error = self._error or errors.StreamError(f"{self.name}: closed before connecting")
+            await self.close()
+            raise error
+
+    async def close(self) -> None:
+        """Close the connection, stop the keep-alive and delete the listen key."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._keepalive is not None:
+            self._keepalive.cancel()
+        ws = self._ws
+        if ws is not None:
+            await ws.close()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        lk = self.definition.listen_key
+        if lk is not None and self._listen_key is not None and self._rest is not None:
+            try:
+                await self._rest(lk.delete, {lk.param: self._listen_key})
+            except errors.CambistError as exc:
+                log.warning("%s: deleting the listen key failed: %s", self.name, type(exc).__name__)
+        self._wake.set()
+
+    async def next(self) -> Any:
+        """The next event; raises StopAsyncIteration once closed, or the fatal error."""
+        while True:
+            if self._dropped:
+                dropped, self._dropped = self._dropped, 0
+                return Gap(self.name, "buffer overflow", dropped)
+            if self._events:
+                return self._events.popleft()
+            if self._error is not None:
+                raise self._error
+            if self._closed or self._task is None or self._task.done():
+                raise StopAsyncIteration
+            self._wake.clear()
+            await self._wake.wait()
+
+    # -- subscriptions -----------------------------------------------------------------
+
+    async def subscribe(self, channel: Channel, values: Mapping[str, object]) -> None:
+        """Subscribe (once per channel and params); on exchanges that answer, wait for the
+        answer and raise :class:`~cambist.errors.SubscriptionError` if it is a refusal."""
+        sub = make_subscription(self.definition, channel, values)
+        if sub.key in self._subs:
+            return
+        self._subs[sub.key] = sub
+        if channel.book is not None:
+            self.books[sub.key] = OrderBook(sub.label)
+        ws = self._ws
+        if ws is None:
+            return  # sent when the connection is (re)made
+        future = asyncio.get_running_loop().create_future() if self._proto.replies else None
+        try:
+            await ws.send(self._request(sub, True, future))
+        except Exception:  # the connection just dropped: re-subscribed on reconnect
+            return
+        if future is not None:
+            try:
+                async with asyncio.timeout(self.options.reply_timeout):
+                    await future
+            except TimeoutError:
+                self._drop(sub)
+                raise errors.SubscriptionError(
+                    f"no answer within {self.options.reply_timeout} s", channel=sub.label
+                ) from None
+
+    async def unsubscribe(self, channel: Channel, values: Mapping[str, object]) -> None:
+        sub = self._drop(make_subscription(self.definition, channel, values))
+        ws = self._ws
+        if sub is not None and ws is not None:
+            with contextlib.suppress(Exception):  # dropped: nothing to re-subscribe on reconnect
+                await ws.send(self._request(sub, False, None))
+
+    def book(self, channel: Channel, values: Mapping[str, object]) -> OrderBook:
+        key = make_subscription(self.definition, channel, values).key
+        try:
+            return self.books[key]
+        except KeyError:
+            raise ValueError(f"{channel.name} {dict(values)} is not subscribed") from None
+
+    def _drop(self, sub: Subscription) -> Subscription | None:
+        self.books.pop(sub.key, None)
+        self._awaiting.pop(sub.key, None)
+        return self._subs.pop(sub.key, None)
+
+    def _request(
+        self, sub: Subscription, subscribe: bool, future: asyncio.Future[None] | None
+    ) -> str:
+        request_id = next(self._ids)
+        if self._proto.replies:
+            self._pending[request_id] = (sub, subscribe, future)
+            if subscribe and sub.key in self.books:
+                self._awaiting[sub.key] = request_id  # its book waits for the answer
+        return self._proto.request(sub, subscribe, request_id)
+
+    # -- connection --------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        failures = 0
+        connected_before = False
+        while not self._closed:
+            try:
+                ws = await self._connect()
+            except errors.StreamError as exc:
+                self._error = exc
+                return
+            except _Retry as exc:
+                failures += 1
+                limit = (
+                    self.options.max_reconnects
+                    if connected_before
+                    else self.options.connect_attempts
+                )
+                if limit is not None and failures >= limit:
+                    self._error = errors.StreamError(
+                        f"{self.name}: cannot connect after {failures} attempts ({exc})"
+                    )
+                    return
+                delay = backoff(
+                    failures, self.options.backoff_base, self.options.backoff_max, self.options.rng
+                )
+                log.info("%s: connecting failed (%s); retry in %.2fs", self.name, exc, delay)
+                await asyncio.sleep(delay)
+                continue
+            self._ws = ws
+            for book in self.books.values():
+                book.reset()
+            if connected_before:
+                self._emit(Reconnected(self.name, failures + 1))
+            else:
+                self._emit(Connected(self.name))
+            failures = 0
+            self._connected.set()
+            reason = await self._session(ws, resubscribe=connected_before)
+            connected_before = True
+            self._ws = None
+            for _, _, future in self._pending.values():
+                if future is not None and not future.done():
+                    future.set_result(None)  # kept: re-subscribed on the next connection
+            self._pending.clear()
+            self._awaiting.clear()
+            if self._closed:
+                return
+            reason = self._gap_reason or reason
+            self._gap_reason = None
+            log.info("%s: connection lost (%s); reconnecting", self.name, reason)
+            self._emit(Gap(self.name, reason))
+
+    def _url(self) -> str:
+        d = self.definition
+        path = d.path
+        if d.listen_key is not None:
+            path = path.replace("{" + d.listen_key.param + "}", self._listen_key or "")
+        return self._base_url + path
+
+    async def _connect(self) -> Any:
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import InvalidHandshake, InvalidStatus
+
+        d = self.definition
+        headers: dict[str, str] = {}
+        if d.key_header is not None:
+            if self._credentials is None:
+                raise errors.StreamAuthenticationError(f"{self.name} needs an API key and secret")
+            headers[d.key_header] = self._credentials.api_key
+            if d.sign_header is not None:  # the HMAC of the empty string (Bibox)
+                headers[d.sign_header] = self._credentials.sign(b"")
+        kind, interval, timeout = self._heartbeat
+        protocol_ping = kind == "ws_ping"
+        try:
+            return await connect(
+                self._url(),
+                additional_headers=headers or None,
+                open_timeout=self.options.open_timeout,
+                ping_interval=interval if protocol_ping else None,
+                ping_timeout=timeout if protocol_ping else None,
+                close_timeout=2,
+                max_size=2**24,
+                logger=self._ws_logger,
+            )
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            if status in (401, 403) and d.listen_key is None:
+                raise errors.StreamAuthenticationError(
+                    f"{self.name}: handshake refused with HTTP {status}", status_code=status
+                ) from None
+            if d.listen_key is not None and 400 <= status < 500 and status != 429:
+                if self._key_fresh:
+                    raise errors.StreamAuthenticationError(
+                        f"{self.name}: a new listen key was refused too (HTTP {status})",
+                        status_code=status,
+                    ) from None
+                await self._new_listen_key()  # expired or unknown: one fresh key
+                raise _Retry(f"listen key refused with HTTP {status}") from None
+            if 400 <= status < 500 and status != 429:
+                raise errors.StreamError(
+                    f"{self.name}: handshake refused with HTTP {status}"
+                ) from None
+            raise _Retry(f"HTTP {status}") from None
+        except (OSError, TimeoutError, InvalidHandshake, EOFError) as exc:
+            raise _Retry(type(exc).__name__) from None
+
+    async def _session(self, ws: Any, *, resubscribe: bool) -> str:
+        """Read frames until the connection ends; returns why it ended."""
+        from websockets.exceptions import ConnectionClosed
+
+        kind, interval, timeout = self._heartbeat
+        heartbeat = Heartbeat(kind, interval, timeout)
+        loop = asyncio.get_running_loop()
+        heartbeat.start(loop.time())
+        self._key_fresh = False
+        try:
+            if resubscribe and self._subs:
+                labels = []
+                for sub in list(self._subs.values()):
+                    await ws.send(self._request(sub, True, None))
+                    labels.append(sub.label)
+                self._emit(Resubscribed(self.name, tuple(labels)))
+            while True:
+                deadline = heartbeat.deadline()
+                frame: str | bytes | None = None
+                try:
+                    if deadline == math.inf:
+                        frame = await ws.recv()
+                    else:
+                        async with asyncio.timeout_at(deadline):
+                            frame = await ws.recv()
+                except TimeoutError:
+                    pass
+                now = loop.time()
+                if frame is not None:
+                    heartbeat.last_rx = now
+                    for answer in self._on_frame(frame):
+                        await ws.send(answer)
+                state = heartbeat.poll(now)
+                if state == "ping":
+                    await ws.send(json.dumps({"ping": int(time.time() * 1000)}))
+                elif state == "dead":
+                    ws.transport.abort()
+                    return "heartbeat timeout"
+        except ConnectionClosed as exc:
+            code = exc.rcvd.code if exc.rcvd is not None else 1006
+            return f"connection closed ({code})"
+
+    # -- frames ------------------------------------------------------------------------
+
+    def _emit(self, event: Any) -> None:
+        if len(self._events) >= self.options.max_buffer:
+            self._events.popleft()
+            self._dropped += 1
+        self._events.append(event)
+        self._wake.set()
+
+    def _on_frame(self, frame: str | bytes) -> list[str]:
+        """Handle one frame; returns the frames to answer with."""
+        d = self.definition
+        try:
+            text = frame_text(frame)
+            if d.heartbeat == "text_server" and text in TEXT_PINGS:
+                return ["Pong"]
+            msg = decode(text, d.numbers)
+        except BadFrameError as exc:
+            raw = frame if isinstance(frame, bytes) else frame.encode()
+            self._emit(BadFrame(self.name, str(exc), raw[:200]))
+            return []
+        is_heartbeat, answer = json_heartbeat(msg)
+        if is_heartbeat:
+            return [answer] if answer else []
+        try:
+            return self._dispatch(msg)
+        except convert.NeedsExactNumbers:
+            return self._dispatch(decode(text, "numbers"))
+
+    def _dispatch(self, msg: Any) -> list[str]:
+        key = self._proto.push_key(msg)
+        if key is not None:
+            sub = self._subs.get(key)
+            if sub is not None:
+                return self._on_push(sub, msg)
+        reply = self._proto.reply(msg)
+        if reply is not None:
+            self._on_reply(*reply)
+            return []
+        d = self.definition
+        if d.event_field is None:
+            self._emit(RawEvent(self.name, None, msg))
+            return []
+        items = msg if type(msg) is list else [msg]
+        events = []
+        for item in items:
+            kind = item.get(d.event_field) if type(item) is dict else None
+            parse = d.events.get(kind) if type(kind) is str else None
+            events.append(
+                RawEvent(self.name, kind, item) if parse is None else self._parse(parse, item, kind)
+            )
+        for event in events:
+            self._emit(event)
+        return []
+
+    def _parse(self, parse: Callable[[Any], Any], item: Any, kind: str | None) -> Any:
+        try:
+            return parse(item)
+        except convert.NeedsExactNumbers:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, convert.WireTypeError):
+            return RawEvent(self.name, kind, item)  # a shape the model does not know: not lost
+
+    def _on_push(self, sub: Subscription, msg: Any) -> list[str]:
+        event = self._parse(sub.channel.parse, msg, sub.channel.name)
+        answers: list[str] = []
+        book = self.books.get(sub.key)
+        if book is not None and sub.key not in self._awaiting:
+            spec = sub.channel.book
+            assert spec is not None
+            try:
+                bids, asks = path_get(msg, spec.bids), path_get(msg, spec.asks)
+                version = path_get(msg, spec.version)
+                if spec.mode == "snapshot" or not book.synced:
+                    book.replace(bids, asks, version)
+                else:
+                    book.update(bids, asks, version)
+            except (BookError, KeyError, IndexError, TypeError, ValueError, ArithmeticError) as exc:
+                reason = (
+                    str(exc)
+                    if isinstance(exc, BookError)
+                    else f"unreadable update ({type(exc).__name__})"
+                )
+                log.info("%s: %s book resync: %s", self.name, sub.label, reason)
+                book.reset()
+                answers = [self._request(sub, False, None), self._request(sub, True, None)]
+                self._emit(event)
+                self._emit(BookResync(self.name, sub.label, reason))
+                return answers
+        self._emit(event)
+        return answers
+
+    def _on_reply(self, request_id: int, code: object, message: str) -> None:
+        entry = self._pending.pop(request_id, None)
+        if entry is None:
+            return
+        sub, subscribe, future = entry
+        if self._awaiting.get(sub.key) == request_id:
+            del self._awaiting[sub.key]
+        if code is None:
+            if future is not None and not future.done():
+                future.set_result(None)
+            return
+        if not subscribe:
+            log.info("%s: unsubscribing %s refused: %s", self.name, sub.label, message)
+            return
+        if self._subs.get(sub.key) is sub:
+            self._drop(sub)
+        if future is not None and not future.done():
+            future.set_exception(errors.SubscriptionError(message, channel=sub.label, code=code))
+        else:
+            self._emit(SubscriptionRejected(self.name, sub.label, code, message))
+
+    # -- listen keys -------------------------------------------------------------------
+
+    async def _new_listen_key(self) -> None:
+        lk = self.definition.listen_key
+        if lk is None or self._rest is None:
+            raise errors.StreamError(f"{self.name} needs a listen key but has no REST client")
+        result = await self._rest(lk.create, {})
+        self._listen_key = str(getattr(result, lk.field))
+        self._key_fresh = True
+
+    async def _keep_alive(self) -> None:
+        lk = self.definition.listen_key
+        assert lk is not None and self._rest is not None
+        options = self.options
+        while not self._closed:
+            await options.sleep(
+                lk.lifetime / 2 * (1 - options.keepalive_jitter * options.rng.random())
+            )
+            try:
+                await self._rest(lk.extend, {lk.param: self._listen_key})
+                continue
+            except errors.CambistError as exc:
+                log.warning(
+                    "%s: extending the listen key failed (%s); renewing it",
+                    self.name,
+                    type(exc).__name__,
+                )
+            failures = 0
+            while not self._closed:
+                try:
+                    await self._new_listen_key()
+                    break
+                except errors.CambistError as exc:
+                    failures += 1
+                    log.warning(
+                        "%s: creating a listen key failed (%s)", self.name, type(exc).__name__
+                    )
+                    await options.sleep(
+                        backoff(failures, options.backoff_base, options.backoff_max, options.rng)
+                    )
+            self._gap_reason = "listen key renewed"
+            ws = self._ws
+            if ws is not None:
+                await ws.close()

@@ -1,0 +1,43 @@
+"""Local stand-ins for the exchanges, for demos and tests: no account, no network.
+
+::
+
+    from cambist.hashkey import HashKey
+    from cambist.testing import HashKeyExchange
+
+    with HashKeyExchange() as ex:
+        hk = HashKey(**ex.client_options())       # base_url, ws_urls and the default keys
+        hk.spot.create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.01")
+
+Every local exchange accepts :data:`DEFAULT_API_KEY` / :data:`DEFAULT_API_SECRET` unless
+given other ``credentials``, listens on loopback only (unless ``allow_remote=True``), checks
+requests as the document says the exchange does, and answers failures with the document's
+codes. ``python -m cambist.testing serve hashkey --port 8080`` runs one from the shell; the
+pytest fixtures are in ``cambist.testing.pytest_plugin``.
+"""
+
+from cambist.testing._exchanges import (
+    DEFAULT_API_KEY,
+    DEFAULT_API_SECRET,
+    EXCHANGES,
+    BiboxExchange,
+    BinanceOptionsExchange,
+    BingXExchange,
+    HashKeyExchange,
+    LocalExchange,
+)
+from cambist.testing._http import Fault
+from cambist.testing._ws import StreamFaults
+
+__all__ = [
+    "DEFAULT_API_KEY",
+    "DEFAULT_API_SECRET",
+    "EXCHANGES",
+    "BiboxExchange",
+    "BinanceOptionsExchange",
+    "BingXExchange",
+    "Fault",
+    "HashKeyExchange",
+    "LocalExchange",
+    "StreamFaults",
+]

@@ -1,0 +1,284 @@
+"""The local exchanges' HTTP side: routes every endpoint of a spec's registry and checks
+each request the way the document says the exchange does, before any behaviour runs.
+
+Checks, in order: API key known (where the security type needs one), signature over exactly
+the bytes received, timestamp within recvWindow of the simulator's clock (which a test can
+skew), required params present, enum and number values valid. Failures are answered with
+the exchange's own error payload and the document's codes (see ``_exchanges``).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from cambist._runtime.endpoint import Endpoint, Exchange
+
+
+class Refusal(Exception):
+    """A request the exchange refuses: ``kind`` picks the document's code."""
+
+    def __init__(self, kind: str, detail: str = "") -> None:
+        super().__init__(detail or kind)
+        self.kind = kind
+        self.detail = detail
+
+
+@dataclass
+class Fault:
+    """What a switched-on fault does to the calls it matches.
+
+    Attributes:
+        status: Answer this HTTP status instead (429, 418, 500, 503, ...).
+        retry_after: The Retry-After header (seconds) of that answer.
+        latency: Seconds to wait before answering.
+        drop: Close the connection without answering.
+        execute: With ``status`` or ``drop``: carry the call out anyway (the "unknown
+            execution status" case: the order exists though the answer said otherwise).
+        times: How many calls it affects (None: every call until cleared).
+        body: The error body to send with ``status`` (default: the exchange's own).
+    """
+
+    status: int | None = None
+    retry_after: float | None = None
+    latency: float = 0.0
+    drop: bool = False
+    execute: bool = False
+    times: int | None = None
+    body: Any = None
+
+
+@dataclass
+class Call:
+    """One request as received."""
+
+    method: str
+    path: str
+    query: str
+    body: bytes
+    headers: Mapping[str, str]
+    params: dict[str, Any]
+    endpoint: Endpoint[Any] | None = None
+
+
+class HttpSide:
+    """The HTTP server of one local exchange (threaded, loopback)."""
+
+    def __init__(
+        self, exchange: Any, config: Exchange, endpoints: tuple[Endpoint[Any], ...]
+    ) -> None:
+        self.exchange = exchange
+        self.config = config
+        self.routes = {(ep.method, ep.path): ep for ep in endpoints}
+        self.faults: dict[str, Fault] = {}
+        self.calls: list[Call] = []
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+
+    def start(self, host: str, port: int) -> int:
+        side = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet; never logs keys
+                pass
+
+            def _any(self) -> None:
+                side._serve(self)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _any
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return int(self._server.server_address[1])
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    # -- one request -------------------------------------------------------------------
+
+    def _fault(self, name: str) -> Fault | None:
+        with self._lock:
+            for key in (name, "*"):
+                fault = self.faults.get(key)
+                if fault is None:
+                    continue
+                if fault.times is not None:
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        del self.faults[key]
+                return fault
+        return None
+
+    def _serve(self, h: BaseHTTPRequestHandler) -> None:
+        url = urlsplit(h.path)
+        length = int(h.headers.get("Content-Length") or 0)
+        body = h.rfile.read(length) if length else b""
+        call = Call(h.command, url.path, url.query, body, dict(h.headers.items()), {})
+        self.calls.append(call)
+        ep = self.routes.get((h.command, url.path))
+        call.endpoint = ep
+        if ep is None:
+            self._reply(h, *self.exchange.not_found(call))
+            return
+        fault = self._fault(ep.name)
+        if fault is not None and fault.latency:
+            time.sleep(fault.latency)
+        try:
+            self.check(ep, call)
+            if fault is not None and (fault.status or fault.drop):
+                if fault.execute:
+                    self.exchange.handle(ep, call)
+                if fault.drop:
+                    h.close_connection = True
+                    h.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                assert fault.status is not None
+                headers = (
+                    {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+                )
+                body_out = (
+                    fault.body if fault.body is not None else self.exchange.fault_body(fault.status)
+                )
+                self._reply(h, fault.status, body_out, headers)
+                return
+            status, payload = 200, self.exchange.handle(ep, call)
+        except Refusal as refusal:
+            status, payload = self.exchange.refusal(refusal)
+        self._reply(h, status, payload)
+
+    def _reply(
+        self,
+        h: BaseHTTPRequestHandler,
+        status: int,
+        payload: Any,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        data = payload if isinstance(payload, bytes) else json.dumps(payload, default=str).encode()
+        h.send_response(status)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            h.send_header(k, v)
+        h.end_headers()
+        h.wfile.write(data)
+
+    # -- checks ------------------------------------------------------------------------
+
+    def check(self, ep: Endpoint[Any], call: Call) -> None:
+        config = self.config
+        security = config.security[ep.security]
+        if security.api_key:
+            key = call.headers.get(config.api_key_header)
+            if not key:
+                raise Refusal("no_key", f"{config.api_key_header} header missing")
+            secret = self.exchange.credentials.get(key)
+            if secret is None:
+                raise Refusal("bad_key")
+        call.params = self._params(ep, call)
+        if security.signed:
+            self._check_signature(call, secret)
+            self._check_time(call)
+        self._check_params(ep, call.params)
+
+    def _params(self, ep: Endpoint[Any], call: Call) -> dict[str, Any]:
+        params: dict[str, Any] = dict(parse_qsl(call.query, keep_blank_values=True))
+        content_type = call.headers.get("Content-Type", "")
+        if call.body and "json" in content_type:
+            try:
+                value = json.loads(call.body, parse_float=Decimal)
+            except ValueError:
+                raise Refusal("bad_json") from None
+            body_param = next((p for p in ep.params if p.body), None)
+            if body_param is not None:
+                params[body_param.wire_name] = value
+            elif isinstance(value, dict):
+                params.update(value)
+        elif call.body:
+            params.update(parse_qsl(call.body.decode(), keep_blank_values=True))
+        return params
+
+    def _check_signature(self, call: Call, secret: str) -> None:
+        config = self.config
+        if config.auth_scheme == "hmac_body_header":
+            assert config.signature_header is not None
+            given = call.headers.get(config.signature_header, "")
+            payload = call.query.encode() if call.method == "GET" else call.body
+        else:
+            name = config.signature_param or "signature"
+            query, given_q = _strip(call.query, name)
+            body, given_b = (
+                _strip(call.body.decode(), name)
+                if b"=" in call.body and b"{" not in call.body[:1] and b"[" not in call.body[:1]
+                else (call.body.decode(), None)
+            )
+            given = given_q or given_b or ""
+            payload = (query + body).encode()
+            call.params.pop(name, None)
+        expected = hmac.new(secret.encode(), payload, "sha256").hexdigest()
+        if not given:
+            raise Refusal("no_signature")
+        if not hmac.compare_digest(given, expected):
+            raise Refusal("bad_signature")
+
+    def _check_time(self, call: Call) -> None:
+        config = self.config
+        now = self.exchange.now_ms()
+        if config.expire_header:
+            expire = call.headers.get(config.expire_header)
+            if expire is not None and int(expire) < now:
+                raise Refusal("timestamp", "request expired")
+            return
+        name = config.timestamp_param or "timestamp"
+        stamp = call.params.get(name)
+        if stamp is None:
+            raise Refusal("missing", name)
+        window = int(call.params.get(config.recv_window_param or "recvWindow") or 5000)
+        if not str(stamp).isdigit() or not (now - window <= int(stamp) < now + 1000):
+            raise Refusal("timestamp")
+
+    def _check_params(self, ep: Endpoint[Any], params: Mapping[str, Any]) -> None:
+        for p in ep.params:
+            value = params.get(p.wire_name)
+            if value is None or value == "":
+                if p.required is True:
+                    raise Refusal("missing", p.wire_name)
+                continue
+            if p.prefix and isinstance(value, str) and not value.startswith(p.prefix):
+                continue  # a prefixed param shares its wire name with another
+            if p.body or p.kind == "list" or p.to_wire is not None:
+                continue
+            text = str(value)
+            if p.enum is not None and text not in {str(m.value) for m in p.enum}:
+                raise Refusal("invalid", p.wire_name)
+            if p.kind in ("int", "long") and not text.lstrip("-").isdigit():
+                raise Refusal("invalid", p.wire_name)
+            if p.kind == "decimal":
+                try:
+                    Decimal(text)
+                except InvalidOperation:
+                    raise Refusal("invalid", p.wire_name) from None
+
+
+def _strip(text: str, name: str) -> tuple[str, str | None]:
+    """``text`` without its ``name=value`` pair (exactly as received), and the value."""
+    parts = text.split("&") if text else []
+    kept = [part for part in parts if not part.startswith(name + "=")]
+    found = [part[len(name) + 1 :] for part in parts if part.startswith(name + "=")]
+    return "&".join(kept), found[0] if found else None
+
+
+Handler = Callable[[Endpoint[Any], Call], Any]

@@ -1,0 +1,295 @@
+"""The local exchanges' WebSocket side: a loopback server speaking each stream protocol,
+with switches that make it misbehave on command.
+
+Requests are read the way the documents describe them (HashKey V1/V2 ``sub``/``cancel``,
+Bibox ``SUBSCRIBE``/``UNSUBSCRIBE`` with answers by id); pushes are built by the exchange
+(see ``_exchanges``) and sent to the connections subscribed to their key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gzip
+import json
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cambist._runtime.stream import Portal
+
+
+@dataclass
+class Route:
+    """A stream endpoint: ``path`` (``{key}`` stands for a listen key), its protocol
+    family, and the heartbeat the server drives (``json_server``/``text_server``)."""
+
+    name: str
+    path: str
+    protocol: str
+    server_ping: str | None = None
+    ping_interval: float = 30.0
+    auth: str | None = None  # "listen_key" or "headers"
+
+
+@dataclass
+class StreamFaults:
+    """Misbehaviour switches, read on every frame.
+
+    Attributes:
+        ignore_pings: JSON pings get no pong (protocol-level pings still do).
+        stall: Stop reading from clients (protocol pings go unanswered too).
+        compress: ``"gzip"`` or ``"zlib"``: send pushes as compressed binary frames.
+        reject: Subscription keys (e.g. ``"BTC_USDT.trades"``, ``"depth:BTCUSDT"``) refused.
+        silent: The server sends no heartbeat pings of its own.
+        ping_interval: Overrides every route's server ping interval (seconds).
+    """
+
+    ignore_pings: bool = False
+    stall: bool = False
+    compress: str | None = None
+    reject: set[str] = field(default_factory=set)
+    silent: bool = False
+    ping_interval: float | None = None
+
+
+class Connection:
+    def __init__(self, ws: Any, route: Route, credential: str | None) -> None:
+        self.ws = ws
+        self.route = route
+        self.credential = credential
+        self.keys: set[str] = set()
+
+
+class StreamHub:
+    """The WebSocket server of one local exchange."""
+
+    def __init__(self, portal: Portal, exchange: Any, routes: list[Route]) -> None:
+        self.portal = portal
+        self.exchange = exchange
+        self.routes = routes
+        self.faults = StreamFaults()
+        self.connections: list[Connection] = []
+        self.received: list[tuple[str, str]] = []
+        """Every text frame a client sent: (route name, text)."""
+        self.handshakes: list[tuple[str, int]] = []
+        """Every handshake: (route name or path, HTTP status answered)."""
+        self.pongs: list[str] = []
+        self._server: Any = None
+        self.port = 0
+
+    # -- server ------------------------------------------------------------------------
+
+    def start(self, host: str, port: int) -> None:
+        from websockets.asyncio.server import serve
+
+        async def start() -> Any:
+            return await serve(
+                self._handle, host, port, process_request=self._check, ping_interval=None
+            )
+
+        self._server = self.portal.call(start())
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    def stop(self) -> None:
+        server = self._server
+
+        async def stop() -> None:
+            server.close()
+            await server.wait_closed()
+
+        if server is not None:
+            self.portal.call(stop())
+
+    def _route(self, path: str) -> tuple[Route, str | None] | None:
+        for route in self.routes:
+            head, sep, tail = route.path.partition("{key}")
+            if not sep and path == route.path:
+                return route, None
+            if sep and path.startswith(head) and path.endswith(tail) and len(path) > len(head):
+                return route, path[len(head) : len(path) - len(tail) or None]
+        return None
+
+    def _check(self, connection: Any, request: Any) -> Any:
+        found = self._route(request.path)
+        if found is None:
+            self.handshakes.append((request.path, 404))
+            return connection.respond(404, "no such stream\n")
+        route, key = found
+        status = self.exchange.stream_auth(route, key, request.headers)
+        self.handshakes.append((route.name, status))
+        if status != 101:
+            return connection.respond(status, "refused\n")
+        return None
+
+    async def _handle(self, ws: Any) -> None:
+        found = self._route(ws.request.path)
+        assert found is not None
+        route, key = found
+        conn = Connection(ws, route, key)
+        self.connections.append(conn)
+        pinger = asyncio.create_task(self._ping(conn)) if route.server_ping else None
+        try:
+            async for frame in ws:
+                while self.faults.stall:
+                    await asyncio.sleep(0.01)
+                text = frame if isinstance(frame, str) else frame.decode()
+                self.received.append((route.name, text))
+                await self._on_text(conn, text)
+        except Exception:  # a dropped client: nothing to clean but the registry
+            pass
+        finally:
+            if pinger is not None:
+                pinger.cancel()
+            if conn in self.connections:
+                self.connections.remove(conn)
+
+    async def _ping(self, conn: Connection) -> None:
+        while True:
+            await asyncio.sleep(self.faults.ping_interval or conn.route.ping_interval)
+            if self.faults.silent:
+                continue
+            if conn.route.server_ping == "text_server":
+                await self._send(conn, "Ping", force_compress="gzip")
+            else:
+                ping = {"ping": self.exchange.now_ms(), "channelId": "local-0001"}
+                await self._send(conn, json.dumps(ping))
+
+    async def _on_text(self, conn: Connection, text: str) -> None:
+        if text in ("Pong", "pong"):
+            self.pongs.append(text)
+            return
+        try:
+            msg = json.loads(text)
+        except ValueError:
+            return
+        if isinstance(msg, dict) and "pong" in msg:
+            self.pongs.append(text)
+            return
+        if isinstance(msg, dict) and "ping" in msg:
+            if not self.faults.ignore_pings:
+                await self._send(conn, json.dumps({"pong": self.exchange.now_ms()}))
+            return
+        request = parse_request(conn.route.protocol, msg)
+        if request is None:
+            return
+        subscribe, keys, request_id = request
+        refused = [k for k in keys if k in self.faults.reject]
+        if refused and subscribe:
+            if conn.route.protocol == "bibox":
+                answer = {
+                    "id": request_id,
+                    "error": -2004,
+                    "message": f"invalid stream {refused[0]}",
+                }
+                await self._send(conn, json.dumps(answer))
+            return
+        if conn.route.protocol == "bibox":
+            await self._send(conn, json.dumps({"id": request_id, "result": None}))
+        for key in keys:
+            if subscribe:
+                conn.keys.add(key)
+                for payload in self.exchange.stream_initial(conn.route, key):
+                    await self._send(conn, payload)
+            else:
+                conn.keys.discard(key)
+
+    # -- sending -----------------------------------------------------------------------
+
+    async def _send(
+        self, conn: Connection, payload: Any, force_compress: str | None = None
+    ) -> None:
+        text = payload if isinstance(payload, str) else json.dumps(payload, default=str)
+        how = force_compress or self.faults.compress
+        frame: str | bytes = text
+        if how == "gzip":
+            frame = gzip.compress(text.encode())
+        elif how == "zlib":
+            frame = zlib.compress(text.encode())
+        with contextlib.suppress(Exception):  # the client is gone
+            await conn.ws.send(frame)
+
+    def publish(
+        self,
+        route: str,
+        key: str | None,
+        payload: Any,
+        where: Callable[[Connection], bool] | None = None,
+    ) -> int:
+        """Send ``payload`` to the ``route`` connections subscribed to ``key`` (None: to all
+        of them, e.g. user data); returns how many got it."""
+
+        async def send() -> int:
+            count = 0
+            for conn in list(self.connections):
+                if conn.route.name != route or (key is not None and key not in conn.keys):
+                    continue
+                if where is not None and not where(conn):
+                    continue
+                await self._send(conn, payload)
+                count += 1
+            return count
+
+        return self.portal.call(send())
+
+    def send_raw(self, frame: str | bytes, route: str | None = None) -> None:
+        """Send a frame exactly as given (e.g. a corrupt one) to every connection."""
+
+        async def send() -> None:
+            for conn in list(self.connections):
+                if route is None or conn.route.name == route:
+                    await conn.ws.send(frame)
+
+        self.portal.call(send())
+
+    def drop(self, route: str | None = None, code: int | None = None) -> None:
+        """End connections mid-stream: abruptly (no close frame: the client sees 1006) when
+        ``code`` is None, else with a close frame carrying ``code``."""
+
+        async def drop() -> None:
+            for conn in list(self.connections):
+                if route is None or conn.route.name == route:
+                    if code is None:
+                        conn.ws.transport.abort()
+                    else:
+                        await conn.ws.close(code)
+
+        self.portal.call(drop())
+
+    def wait_connections(self, route: str, count: int = 1, timeout: float = 5.0) -> None:
+        """Block until ``count`` clients are connected on ``route`` (a test helper)."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while sum(c.route.name == route for c in self.connections) < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no {count} connection(s) on {route}")
+            time.sleep(0.005)
+
+    def subscribers(self, route: str, key: str) -> int:
+        return sum(c.route.name == route and key in c.keys for c in self.connections)
+
+
+def parse_request(protocol: str, msg: Any) -> tuple[bool, list[str], Any] | None:
+    """(subscribe?, subscription keys, request id) of a client request, or None."""
+    if not isinstance(msg, dict):
+        return None
+    if protocol == "bibox":
+        method = msg.get("method")
+        if method not in ("SUBSCRIBE", "UNSUBSCRIBE") or not isinstance(msg.get("params"), list):
+            return None
+        return method == "SUBSCRIBE", [str(p) for p in msg["params"]], msg.get("id")
+    event = msg.get("event")
+    if event not in ("sub", "cancel", "cancel_all") or "topic" not in msg:
+        return None
+    params = msg.get("params") or {}
+    if protocol == "hashkey_v1":
+        topic, symbol = str(msg["topic"]), msg.get("symbol")
+        if topic.startswith("kline_"):
+            return event == "sub", [f"kline:{symbol}:{topic[6:]}"], msg.get("id")
+        return event == "sub", [f"{topic}:{symbol}"], msg.get("id")
+    key = f"{msg['topic']}:{params.get('symbol')}"
+    if "klineType" in params:
+        key += f":{params['klineType']}"
+    return event == "sub", [key], msg.get("id")
