@@ -12,12 +12,13 @@ import asyncio
 import contextlib
 import gzip
 import json
+import logging
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from cambist._runtime.stream import Portal
+from cambist._runtime.ws import Redacting
 
 
 @dataclass
@@ -39,7 +40,8 @@ class StreamFaults:
 
     Attributes:
         ignore_pings: JSON pings get no pong (protocol-level pings still do).
-        stall: Stop reading from clients (protocol pings go unanswered too).
+        stall: Stop reading from clients, so even protocol-level pings go unanswered (set
+            it with ``StreamHub.stall``).
         compress: ``"gzip"`` or ``"zlib"``: send pushes as compressed binary frames.
         reject: Subscription keys (e.g. ``"BTC_USDT.trades"``, ``"depth:BTCUSDT"``) refused.
         silent: The server sends no heartbeat pings of its own.
@@ -77,6 +79,7 @@ class StreamHub:
         """Every handshake: (route name or path, HTTP status answered)."""
         self.pongs: list[str] = []
         self._server: Any = None
+        self._tasks: set[asyncio.Task[None]] = set()
         self.port = 0
 
     # -- server ------------------------------------------------------------------------
@@ -85,8 +88,14 @@ class StreamHub:
         from websockets.asyncio.server import serve
 
         async def start() -> Any:
+            logger = Redacting(logging.getLogger("websockets.server"), self._secrets)
             return await serve(
-                self._handle, host, port, process_request=self._check, ping_interval=None
+                self._handle,
+                host,
+                port,
+                process_request=self._check,
+                ping_interval=None,
+                logger=logger,
             )
 
         self._server = self.portal.call(start())
@@ -101,6 +110,9 @@ class StreamHub:
 
         if server is not None:
             self.portal.call(stop())
+
+    def _secrets(self) -> list[str]:
+        return list(getattr(self.exchange, "listen_keys", ()))
 
     def _route(self, path: str) -> tuple[Route, str | None] | None:
         for route in self.routes:
@@ -129,11 +141,11 @@ class StreamHub:
         route, key = found
         conn = Connection(ws, route, key)
         self.connections.append(conn)
+        if self.faults.stall:
+            ws.transport.pause_reading()
         pinger = asyncio.create_task(self._ping(conn)) if route.server_ping else None
         try:
             async for frame in ws:
-                while self.faults.stall:
-                    await asyncio.sleep(0.01)
                 text = frame if isinstance(frame, str) else frame.decode()
                 self.received.append((route.name, text))
                 await self._on_text(conn, text)
@@ -210,28 +222,31 @@ class StreamHub:
         with contextlib.suppress(Exception):  # the client is gone
             await conn.ws.send(frame)
 
-    def publish(
-        self,
-        route: str,
-        key: str | None,
-        payload: Any,
-        where: Callable[[Connection], bool] | None = None,
-    ) -> int:
+    def publish(self, route: str, key: str | None, payload: Any) -> None:
         """Send ``payload`` to the ``route`` connections subscribed to ``key`` (None: to all
-        of them, e.g. user data); returns how many got it."""
+        of them, e.g. user data). Queued on the server's loop without waiting, in order, so
+        it is safe to call while holding the exchange's lock."""
 
-        async def send() -> int:
-            count = 0
+        async def send() -> None:
             for conn in list(self.connections):
-                if conn.route.name != route or (key is not None and key not in conn.keys):
-                    continue
-                if where is not None and not where(conn):
-                    continue
-                await self._send(conn, payload)
-                count += 1
-            return count
+                if conn.route.name == route and (key is None or key in conn.keys):
+                    await self._send(conn, payload)
 
-        return self.portal.call(send())
+        asyncio.run_coroutine_threadsafe(send(), self.portal.loop)
+
+    def stall(self, on: bool = True) -> None:
+        """Stop (or resume) reading from every client: nothing they send is seen, not even
+        a protocol-level ping, so they get no pong."""
+
+        def apply() -> None:
+            self.faults.stall = on
+            for conn in self.connections:
+                if on:
+                    conn.ws.transport.pause_reading()
+                else:
+                    conn.ws.transport.resume_reading()
+
+        self.portal.loop.call_soon_threadsafe(apply)
 
     def send_raw(self, frame: str | bytes, route: str | None = None) -> None:
         """Send a frame exactly as given (e.g. a corrupt one) to every connection."""
@@ -252,8 +267,8 @@ class StreamHub:
                 if route is None or conn.route.name == route:
                     if code is None:
                         conn.ws.transport.abort()
-                    else:
-                        await conn.ws.close(code)
+                    else:  # the close handshake completes in the background
+                        self._tasks.add(asyncio.create_task(conn.ws.close(code)))
 
         self.portal.call(drop())
 
@@ -269,6 +284,17 @@ class StreamHub:
 
     def subscribers(self, route: str, key: str) -> int:
         return sum(c.route.name == route and key in c.keys for c in self.connections)
+
+    def wait_subscribed(self, route: str, key: str, timeout: float = 5.0) -> None:
+        """Block until a client on ``route`` is subscribed to ``key`` (a test helper: the
+        exchanges answer HashKey subscriptions with nothing to wait for)."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while not self.subscribers(route, key):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"nobody subscribed to {key} on {route}")
+            time.sleep(0.002)
 
 
 def parse_request(protocol: str, msg: Any) -> tuple[bool, list[str], Any] | None:

@@ -65,8 +65,8 @@ log = logging.getLogger("cambist.streams")
 RestCall = Callable[[Endpoint[Any], Mapping[str, object]], Awaitable[Any]]
 
 
-class _Redacting(logging.LoggerAdapter):  # type: ignore[type-arg]
-    """The ``websockets`` library's logger, with listen keys and signatures masked."""
+class Redacting(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """A logger for the ``websockets`` library with secrets (listen keys) masked."""
 
     def __init__(self, logger: logging.Logger, secrets: Callable[[], list[str]]) -> None:
         super().__init__(logger, {})
@@ -126,7 +126,7 @@ class StreamEngine:
             interval,
             options.ping_timeout or definition.timeout,
         )
-        self._ws_logger = _Redacting(logging.getLogger("websockets.client"), self._secrets)
+        self._ws_logger = Redacting(logging.getLogger("websockets.client"), self._secrets)
 
     def __repr__(self) -> str:
         return f"<StreamEngine {self.name} subscriptions={len(self._subs)}>"
@@ -320,6 +320,7 @@ class StreamEngine:
                 headers[d.sign_header] = self._credentials.sign(b"")
         kind, interval, timeout = self._heartbeat
         protocol_ping = kind == "ws_ping"
+        key = self._listen_key
         try:
             return await connect(
                 self._url(),
@@ -338,6 +339,8 @@ class StreamEngine:
                     f"{self.name}: handshake refused with HTTP {status}", status_code=status
                 ) from None
             if d.listen_key is not None and 400 <= status < 500 and status != 429:
+                if self._listen_key != key:  # renewed meanwhile: try the new one
+                    raise _Retry(f"listen key refused with HTTP {status}") from None
                 if self._key_fresh:
                     raise errors.StreamAuthenticationError(
                         f"{self.name}: a new listen key was refused too (HTTP {status})",

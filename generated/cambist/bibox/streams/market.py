@@ -107,8 +107,8 @@ class MarketStream(SyncStream[MarketEvent]):
 
     ```` on the ``ws_market`` URL; bibox protocol, heartbeat ws_ping every 30.0 s.
 
-    Iterating yields OrderBookUpdate, TradesUpdate, CandlesUpdate, TickerUpdate, lifecycle events
-    (cambist.streams), RawEvent for pushes without a model, and BadFrame.
+    Iterating yields OrderBookUpdate, TradesUpdate, CandlesUpdate, TickerUpdate, lifecycle
+    events (cambist.streams), RawEvent for pushes without a model, and BadFrame.
     """
 
     _definition = MARKET
@@ -124,7 +124,10 @@ class MarketStream(SyncStream[MarketEvent]):
         After a successful subscription, the client will first receive a full-depth data
         stream, and then will receive an incremental change data stream.
 
-        Topic ``{symbol}.order_book.{depth}``; pushes OrderBookUpdate: An order_book push (the first a full book, later ones changes). Keeps the order book :meth:`book` reads.
+        Topic ``{symbol}.order_book.{depth}``; pushes OrderBookUpdate: An order_book
+        push (the first a full book, later ones changes). Keeps the order book
+        :meth:`book` reads.
+
 
         Args:
             symbol: Trading pair code, such as BTC_USDT
@@ -168,7 +171,9 @@ class MarketStream(SyncStream[MarketEvent]):
         symbol: str,
         depth: int,
     ) -> OrderBook:
-        """The local order book kept from the ``order_book`` subscription with these params (a copy: the live book changes on the streams' thread).
+        """The local order book of the ``order_book`` subscription with these params.
+
+        A copy: the live book changes on the streams' thread.
 
         Merge rule: the first push is the full book, later ones set levels (quantity 0
         removes one); a version that does not advance or a crossed book empties it
@@ -190,6 +195,7 @@ class MarketStream(SyncStream[MarketEvent]):
         """Subscribe to Trades.
 
         Topic ``{symbol}.trades``; pushes TradesUpdate: A trades push.
+
 
         Args:
             symbol: Trading pair code, such as BTC_USDT
@@ -234,6 +240,7 @@ class MarketStream(SyncStream[MarketEvent]):
         """Subscribe to Candles.
 
         Topic ``{symbol}.candles.{time_frame}``; pushes CandlesUpdate: A candles push.
+
 
         Args:
             symbol: Trading pair code, such as BTC_USDT
@@ -284,7 +291,9 @@ class MarketStream(SyncStream[MarketEvent]):
         The document's section is elided ("..."): no push schema is given, so `data` is
         delivered as decoded JSON (numbers exact).
 
-        Topic ``{symbol}.ticker``; pushes TickerUpdate: A ticker push (schema not documented; data as decoded JSON).
+        Topic ``{symbol}.ticker``; pushes TickerUpdate: A ticker push (schema not
+        documented; data as decoded JSON).
+
 
         Args:
             symbol: Trading pair code, such as BTC_USDT
@@ -328,8 +337,8 @@ class AsyncMarketStream(AsyncStream[MarketEvent]):
 
     ```` on the ``ws_market`` URL; bibox protocol, heartbeat ws_ping every 30.0 s.
 
-    Iterating yields OrderBookUpdate, TradesUpdate, CandlesUpdate, TickerUpdate, lifecycle events
-    (cambist.streams), RawEvent for pushes without a model, and BadFrame.
+    Iterating yields OrderBookUpdate, TradesUpdate, CandlesUpdate, TickerUpdate, lifecycle
+    events (cambist.streams), RawEvent for pushes without a model, and BadFrame.
     """
 
     _definition = MARKET
@@ -345,7 +354,10 @@ class AsyncMarketStream(AsyncStream[MarketEvent]):
         After a successful subscription, the client will first receive a full-depth data
         stream, and then will receive an incremental change data stream.
 
-        Topic ``{symbol}.order_book.{depth}``; pushes OrderBookUpdate: An order_book push (the first a full book, later ones changes). Keeps the order book :meth:`book` reads.
+        Topic ``{symbol}.order_book.{depth}``; pushes OrderBookUpdate: An order_book
+        push (the first a full book, later ones changes). Keeps the order book
+        :meth:`book` reads.
+
 
         Args:
             symbol: Trading pair code, such as BTC_USDT
@@ -389,7 +401,7 @@ class AsyncMarketStream(AsyncStream[MarketEvent]):
         symbol: str,
         depth: int,
     ) -> OrderBook:
-        """The local order book kept from the ``order_book`` subscription with these params.
+        """The local order book of the ``order_book`` subscription with these params.
 
         Merge rule: the first push is the full book, later ones set levels (quantity 0
         removes one); a version that does not advance or a crossed book empties it
@@ -411,6 +423,7 @@ class AsyncMarketStream(AsyncStream[MarketEvent]):
         """Subscribe to Trades.
 
         Topic ``{symbol}.trades``; pushes TradesUpdate: A trades push.
+
 
         Args:
             symbol: Trading pair code, such as BTC_USDT
@@ -455,6 +468,7 @@ class AsyncMarketStream(AsyncStream[MarketEvent]):
         """Subscribe to Candles.
 
         Topic ``{symbol}.candles.{time_frame}``; pushes CandlesUpdate: A candles push.
+
 
         Args:
             symbol: Trading pair code, such as BTC_USDT
@@ -505,7 +519,9 @@ class AsyncMarketStream(AsyncStream[MarketEvent]):
         The document's section is elided ("..."): no push schema is given, so `data` is
         delivered as decoded JSON (numbers exact).
 
-        Topic ``{symbol}.ticker``; pushes TickerUpdate: A ticker push (schema not documented; data as decoded JSON).
+        Topic ``{symbol}.ticker``; pushes TickerUpdate: A ticker push (schema not
+        documented; data as decoded JSON).
+
 
         Args:
             symbol: Trading pair code, such as BTC_USDT

@@ -40,14 +40,15 @@ class UserStream(SyncStream[UserEvent]):
     After the connection is established the client receives the balance and order changes of
     the API key's account; nothing is subscribed.
 
-    ```` on the ``ws_user`` URL; push protocol, heartbeat ws_ping every 30.0 s, API-key handshake headers.
+    ```` on the ``ws_user`` URL; push protocol, heartbeat ws_ping every 30.0 s, API-key
+    handshake headers.
 
     Pushed without subscribing:
         account: AccountEvent: The account balance changed
         order: OrderEvent: An order changed
 
-    Iterating yields AccountEvent, OrderEvent, lifecycle events (cambist.streams), RawEvent for pushes
-    without a model, and BadFrame.
+    Iterating yields AccountEvent, OrderEvent, lifecycle events (cambist.streams), RawEvent
+    for pushes without a model, and BadFrame.
     """
 
     _definition = USER
@@ -59,14 +60,15 @@ class AsyncUserStream(AsyncStream[UserEvent]):
     After the connection is established the client receives the balance and order changes of
     the API key's account; nothing is subscribed.
 
-    ```` on the ``ws_user`` URL; push protocol, heartbeat ws_ping every 30.0 s, API-key handshake headers.
+    ```` on the ``ws_user`` URL; push protocol, heartbeat ws_ping every 30.0 s, API-key
+    handshake headers.
 
     Pushed without subscribing:
         account: AccountEvent: The account balance changed
         order: OrderEvent: An order changed
 
-    Iterating yields AccountEvent, OrderEvent, lifecycle events (cambist.streams), RawEvent for pushes
-    without a model, and BadFrame.
+    Iterating yields AccountEvent, OrderEvent, lifecycle events (cambist.streams), RawEvent
+    for pushes without a model, and BadFrame.
     """
 
     _definition = USER

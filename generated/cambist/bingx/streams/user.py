@@ -45,10 +45,11 @@ class UserStream(SyncStream[UserEvent]):
     The document gives no event schema: every push is delivered as a RawEvent (decoded JSON,
     numbers exact) whose `type` is the push's "e" field when it has one.
 
-    ``?listenKey={listenKey}`` on the ``ws`` URL; push protocol, heartbeat text_server every 5.0 s, listen key from
-    user_stream.create_listen_key.
+    ``?listenKey={listenKey}`` on the ``ws`` URL; push protocol, heartbeat text_server every
+    5.0 s, listen key from user_stream.create_listen_key.
 
-    Iterating yields lifecycle events (cambist.streams), RawEvent for pushes without a model, and BadFrame.
+    Iterating yields lifecycle events (cambist.streams), RawEvent for pushes without a
+    model, and BadFrame.
     """
 
     _definition = USER
@@ -60,10 +61,11 @@ class AsyncUserStream(AsyncStream[UserEvent]):
     The document gives no event schema: every push is delivered as a RawEvent (decoded JSON,
     numbers exact) whose `type` is the push's "e" field when it has one.
 
-    ``?listenKey={listenKey}`` on the ``ws`` URL; push protocol, heartbeat text_server every 5.0 s, listen key from
-    user_stream.create_listen_key.
+    ``?listenKey={listenKey}`` on the ``ws`` URL; push protocol, heartbeat text_server every
+    5.0 s, listen key from user_stream.create_listen_key.
 
-    Iterating yields lifecycle events (cambist.streams), RawEvent for pushes without a model, and BadFrame.
+    Iterating yields lifecycle events (cambist.streams), RawEvent for pushes without a
+    model, and BadFrame.
     """
 
     _definition = USER

@@ -112,10 +112,11 @@ class PublicStream(SyncStream[PublicEvent]):
     Subscribe with {"topic", "event": "sub", "params": {...}}, unsubscribe with "event":
     "cancel"; pushes echo the topic and params.
 
-    ``/quote/ws/v2`` on the ``ws`` URL; hashkey_v2 protocol, heartbeat json_client every 10.0 s.
+    ``/quote/ws/v2`` on the ``ws`` URL; hashkey_v2 protocol, heartbeat json_client every
+    10.0 s.
 
-    Iterating yields KlineUpdate, RealtimesUpdate, TradeUpdate, DepthUpdate, BboUpdate, lifecycle events
-    (cambist.streams), RawEvent for pushes without a model, and BadFrame.
+    Iterating yields KlineUpdate, RealtimesUpdate, TradeUpdate, DepthUpdate, BboUpdate,
+    lifecycle events (cambist.streams), RawEvent for pushes without a model, and BadFrame.
     """
 
     _definition = PUBLIC
@@ -134,6 +135,7 @@ class PublicStream(SyncStream[PublicEvent]):
         Update frequency: Real-time push.
 
         Topic ``kline``; pushes KlineUpdate: A V2 kline push.
+
 
         Args:
             symbol: Trading Pairs see Get-Exchange-Information
@@ -185,6 +187,7 @@ class PublicStream(SyncStream[PublicEvent]):
 
         Topic ``realtimes``; pushes RealtimesUpdate: A V2 realtimes (24h ticker) push.
 
+
         Args:
             symbol: Trading Pairs see Get-Exchange-Information
 
@@ -227,6 +230,7 @@ class PublicStream(SyncStream[PublicEvent]):
 
         Topic ``trade``; pushes TradeUpdate: A V2 trade push.
 
+
         Args:
             symbol: Trading Pairs see Get-Exchange-Information
 
@@ -267,7 +271,9 @@ class PublicStream(SyncStream[PublicEvent]):
 
         Update frequency: 100ms.
 
-        Topic ``depth``; pushes DepthUpdate: A V2 depth push (the visible book). Keeps the order book :meth:`book` reads.
+        Topic ``depth``; pushes DepthUpdate: A V2 depth push (the visible book). Keeps
+        the order book :meth:`book` reads.
+
 
         Args:
             symbol: Trading Pairs see Get-Exchange-Information
@@ -305,7 +311,9 @@ class PublicStream(SyncStream[PublicEvent]):
         *,
         symbol: str,
     ) -> OrderBook:
-        """The local order book kept from the ``depth`` subscription with these params (a copy: the live book changes on the streams' thread).
+        """The local order book of the ``depth`` subscription with these params.
+
+        A copy: the live book changes on the streams' thread.
 
         Merge rule: every push replaces the book; a version that does not advance or a
         crossed book empties it (``synced`` False) and re-subscribes, with a BookResync
@@ -328,6 +336,7 @@ class PublicStream(SyncStream[PublicEvent]):
         Update frequency: Real-time push.
 
         Topic ``bbo``; pushes BboUpdate: A V2 best bid and offer push.
+
 
         Args:
             symbol: Trading Pairs see Get-Exchange-Information
@@ -367,10 +376,11 @@ class AsyncPublicStream(AsyncStream[PublicEvent]):
     Subscribe with {"topic", "event": "sub", "params": {...}}, unsubscribe with "event":
     "cancel"; pushes echo the topic and params.
 
-    ``/quote/ws/v2`` on the ``ws`` URL; hashkey_v2 protocol, heartbeat json_client every 10.0 s.
+    ``/quote/ws/v2`` on the ``ws`` URL; hashkey_v2 protocol, heartbeat json_client every
+    10.0 s.
 
-    Iterating yields KlineUpdate, RealtimesUpdate, TradeUpdate, DepthUpdate, BboUpdate, lifecycle events
-    (cambist.streams), RawEvent for pushes without a model, and BadFrame.
+    Iterating yields KlineUpdate, RealtimesUpdate, TradeUpdate, DepthUpdate, BboUpdate,
+    lifecycle events (cambist.streams), RawEvent for pushes without a model, and BadFrame.
     """
 
     _definition = PUBLIC
@@ -389,6 +399,7 @@ class AsyncPublicStream(AsyncStream[PublicEvent]):
         Update frequency: Real-time push.
 
         Topic ``kline``; pushes KlineUpdate: A V2 kline push.
+
 
         Args:
             symbol: Trading Pairs see Get-Exchange-Information
@@ -440,6 +451,7 @@ class AsyncPublicStream(AsyncStream[PublicEvent]):
 
         Topic ``realtimes``; pushes RealtimesUpdate: A V2 realtimes (24h ticker) push.
 
+
         Args:
             symbol: Trading Pairs see Get-Exchange-Information
 
@@ -482,6 +494,7 @@ class AsyncPublicStream(AsyncStream[PublicEvent]):
 
         Topic ``trade``; pushes TradeUpdate: A V2 trade push.
 
+
         Args:
             symbol: Trading Pairs see Get-Exchange-Information
 
@@ -522,7 +535,9 @@ class AsyncPublicStream(AsyncStream[PublicEvent]):
 
         Update frequency: 100ms.
 
-        Topic ``depth``; pushes DepthUpdate: A V2 depth push (the visible book). Keeps the order book :meth:`book` reads.
+        Topic ``depth``; pushes DepthUpdate: A V2 depth push (the visible book). Keeps
+        the order book :meth:`book` reads.
+
 
         Args:
             symbol: Trading Pairs see Get-Exchange-Information
@@ -560,7 +575,7 @@ class AsyncPublicStream(AsyncStream[PublicEvent]):
         *,
         symbol: str,
     ) -> OrderBook:
-        """The local order book kept from the ``depth`` subscription with these params.
+        """The local order book of the ``depth`` subscription with these params.
 
         Merge rule: every push replaces the book; a version that does not advance or a
         crossed book empties it (``synced`` False) and re-subscribes, with a BookResync
@@ -583,6 +598,7 @@ class AsyncPublicStream(AsyncStream[PublicEvent]):
         Update frequency: Real-time push.
 
         Topic ``bbo``; pushes BboUpdate: A V2 best bid and offer push.
+
 
         Args:
             symbol: Trading Pairs see Get-Exchange-Information

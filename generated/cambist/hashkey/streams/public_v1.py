@@ -98,10 +98,11 @@ class PublicV1Stream(SyncStream[PublicV1Event]):
     Subscribe with {"symbol", "topic", "event": "sub", "params": {"binary": false}}; pushes
     carry a `data` array, `f` (first push) and `sendTime`.
 
-    ``/quote/ws/v1`` on the ``ws`` URL; hashkey_v1 protocol, heartbeat json_client every 10.0 s.
+    ``/quote/ws/v1`` on the ``ws`` URL; hashkey_v1 protocol, heartbeat json_client every
+    10.0 s.
 
-    Iterating yields KlineUpdateV1, RealtimesUpdateV1, TradeUpdateV1, DepthUpdateV1, lifecycle events
-    (cambist.streams), RawEvent for pushes without a model, and BadFrame.
+    Iterating yields KlineUpdateV1, RealtimesUpdateV1, TradeUpdateV1, DepthUpdateV1,
+    lifecycle events (cambist.streams), RawEvent for pushes without a model, and BadFrame.
     """
 
     _definition = PUBLIC_V1
@@ -120,6 +121,7 @@ class PublicV1Stream(SyncStream[PublicV1Event]):
         topic is a pattern like kline_$interval. Update frequency: 300ms.
 
         Topic ``kline_{interval}``; pushes KlineUpdateV1: A V1 kline push.
+
 
         Args:
             symbol: Name of currency pair
@@ -171,6 +173,7 @@ class PublicV1Stream(SyncStream[PublicV1Event]):
 
         Topic ``realtimes``; pushes RealtimesUpdateV1: A V1 realtimes (24h ticker) push.
 
+
         Args:
             symbol: Currency pair
 
@@ -212,7 +215,9 @@ class PublicV1Stream(SyncStream[PublicV1Event]):
         Upon successful subscription you will receive an update of the most recent 60
         trades for the symbol pair subscribed. Update frequency: 300ms.
 
-        Topic ``trade``; pushes TradeUpdateV1: A V1 trade push (the first one holds the latest 60 trades).
+        Topic ``trade``; pushes TradeUpdateV1: A V1 trade push (the first one holds the
+        latest 60 trades).
+
 
         Args:
             symbol: Currency pair
@@ -255,7 +260,9 @@ class PublicV1Stream(SyncStream[PublicV1Event]):
         Request the depth of the order book, can request up to limit of 200. Update
         frequency: 300ms.
 
-        Topic ``depth``; pushes DepthUpdateV1: A V1 depth push (the visible book). Keeps the order book :meth:`book` reads.
+        Topic ``depth``; pushes DepthUpdateV1: A V1 depth push (the visible book). Keeps
+        the order book :meth:`book` reads.
+
 
         Args:
             symbol: Currency pair
@@ -293,7 +300,9 @@ class PublicV1Stream(SyncStream[PublicV1Event]):
         *,
         symbol: str,
     ) -> OrderBook:
-        """The local order book kept from the ``depth`` subscription with these params (a copy: the live book changes on the streams' thread).
+        """The local order book of the ``depth`` subscription with these params.
+
+        A copy: the live book changes on the streams' thread.
 
         Merge rule: every push replaces the book; a version that does not advance or a
         crossed book empties it (``synced`` False) and re-subscribes, with a BookResync
@@ -313,10 +322,11 @@ class AsyncPublicV1Stream(AsyncStream[PublicV1Event]):
     Subscribe with {"symbol", "topic", "event": "sub", "params": {"binary": false}}; pushes
     carry a `data` array, `f` (first push) and `sendTime`.
 
-    ``/quote/ws/v1`` on the ``ws`` URL; hashkey_v1 protocol, heartbeat json_client every 10.0 s.
+    ``/quote/ws/v1`` on the ``ws`` URL; hashkey_v1 protocol, heartbeat json_client every
+    10.0 s.
 
-    Iterating yields KlineUpdateV1, RealtimesUpdateV1, TradeUpdateV1, DepthUpdateV1, lifecycle events
-    (cambist.streams), RawEvent for pushes without a model, and BadFrame.
+    Iterating yields KlineUpdateV1, RealtimesUpdateV1, TradeUpdateV1, DepthUpdateV1,
+    lifecycle events (cambist.streams), RawEvent for pushes without a model, and BadFrame.
     """
 
     _definition = PUBLIC_V1
@@ -335,6 +345,7 @@ class AsyncPublicV1Stream(AsyncStream[PublicV1Event]):
         topic is a pattern like kline_$interval. Update frequency: 300ms.
 
         Topic ``kline_{interval}``; pushes KlineUpdateV1: A V1 kline push.
+
 
         Args:
             symbol: Name of currency pair
@@ -386,6 +397,7 @@ class AsyncPublicV1Stream(AsyncStream[PublicV1Event]):
 
         Topic ``realtimes``; pushes RealtimesUpdateV1: A V1 realtimes (24h ticker) push.
 
+
         Args:
             symbol: Currency pair
 
@@ -427,7 +439,9 @@ class AsyncPublicV1Stream(AsyncStream[PublicV1Event]):
         Upon successful subscription you will receive an update of the most recent 60
         trades for the symbol pair subscribed. Update frequency: 300ms.
 
-        Topic ``trade``; pushes TradeUpdateV1: A V1 trade push (the first one holds the latest 60 trades).
+        Topic ``trade``; pushes TradeUpdateV1: A V1 trade push (the first one holds the
+        latest 60 trades).
+
 
         Args:
             symbol: Currency pair
@@ -470,7 +484,9 @@ class AsyncPublicV1Stream(AsyncStream[PublicV1Event]):
         Request the depth of the order book, can request up to limit of 200. Update
         frequency: 300ms.
 
-        Topic ``depth``; pushes DepthUpdateV1: A V1 depth push (the visible book). Keeps the order book :meth:`book` reads.
+        Topic ``depth``; pushes DepthUpdateV1: A V1 depth push (the visible book). Keeps
+        the order book :meth:`book` reads.
+
 
         Args:
             symbol: Currency pair
@@ -508,7 +524,7 @@ class AsyncPublicV1Stream(AsyncStream[PublicV1Event]):
         *,
         symbol: str,
     ) -> OrderBook:
-        """The local order book kept from the ``depth`` subscription with these params.
+        """The local order book of the ``depth`` subscription with these params.
 
         Merge rule: every push replaces the book; a version that does not advance or a
         crossed book empties it (``synced`` False) and re-subscribes, with a BookResync

@@ -58,8 +58,8 @@ class UserStream(SyncStream[UserEvent]):
     Pushes arrays of account, order and ticket events for the API key's account; the listen
     key is created, kept alive and deleted for you.
 
-    ``/api/v1/ws/{listenKey}`` on the ``ws`` URL; push protocol, heartbeat json_server every 30.0 s, listen key from
-    user_stream.create_listen_key.
+    ``/api/v1/ws/{listenKey}`` on the ``ws`` URL; push protocol, heartbeat json_server every
+    30.0 s, listen key from user_stream.create_listen_key.
 
     Pushed without subscribing:
         outboundAccountInfo: AccountUpdate: Spot account balance change
@@ -68,8 +68,8 @@ class UserStream(SyncStream[UserEvent]):
         executionReport: ExecutionReport: Order update
         ticketInfo: TicketInfo: Ticket (fill) push
 
-    Iterating yields AccountUpdate, ExecutionReport, TicketInfo, lifecycle events (cambist.streams), RawEvent
-    for pushes without a model, and BadFrame.
+    Iterating yields AccountUpdate, ExecutionReport, TicketInfo, lifecycle events
+    (cambist.streams), RawEvent for pushes without a model, and BadFrame.
     """
 
     _definition = USER
@@ -81,8 +81,8 @@ class AsyncUserStream(AsyncStream[UserEvent]):
     Pushes arrays of account, order and ticket events for the API key's account; the listen
     key is created, kept alive and deleted for you.
 
-    ``/api/v1/ws/{listenKey}`` on the ``ws`` URL; push protocol, heartbeat json_server every 30.0 s, listen key from
-    user_stream.create_listen_key.
+    ``/api/v1/ws/{listenKey}`` on the ``ws`` URL; push protocol, heartbeat json_server every
+    30.0 s, listen key from user_stream.create_listen_key.
 
     Pushed without subscribing:
         outboundAccountInfo: AccountUpdate: Spot account balance change
@@ -91,8 +91,8 @@ class AsyncUserStream(AsyncStream[UserEvent]):
         executionReport: ExecutionReport: Order update
         ticketInfo: TicketInfo: Ticket (fill) push
 
-    Iterating yields AccountUpdate, ExecutionReport, TicketInfo, lifecycle events (cambist.streams), RawEvent
-    for pushes without a model, and BadFrame.
+    Iterating yields AccountUpdate, ExecutionReport, TicketInfo, lifecycle events
+    (cambist.streams), RawEvent for pushes without a model, and BadFrame.
     """
 
     _definition = USER

@@ -46,8 +46,8 @@ class MarketStream(SyncStream[MarketEvent]):
 
     ``/ws`` on the ``ws`` URL; bibox protocol, heartbeat ws_ping every 20.0 s.
 
-    Iterating yields BookPush, lifecycle events (cambist.streams), RawEvent for pushes without a model, and
-    BadFrame.
+    Iterating yields BookPush, lifecycle events (cambist.streams), RawEvent for pushes
+    without a model, and BadFrame.
     """
 
     _definition = MARKET
@@ -59,7 +59,9 @@ class MarketStream(SyncStream[MarketEvent]):
     ) -> None:
         """Subscribe to Book.
 
-        Topic ``{symbol}.book``; pushes BookPush: A book push. Keeps the order book :meth:`book` reads.
+        Topic ``{symbol}.book``; pushes BookPush: A book push. Keeps the order book
+        :meth:`book` reads.
+
 
         Args:
             symbol: Pair
@@ -97,7 +99,9 @@ class MarketStream(SyncStream[MarketEvent]):
         *,
         symbol: str,
     ) -> OrderBook:
-        """The local order book kept from the ``book`` subscription with these params (a copy: the live book changes on the streams' thread).
+        """The local order book of the ``book`` subscription with these params.
+
+        A copy: the live book changes on the streams' thread.
 
         Merge rule: the first push is the full book, later ones set levels (quantity 0
         removes one); a version that does not advance or a crossed book empties it
@@ -116,8 +120,8 @@ class AsyncMarketStream(AsyncStream[MarketEvent]):
 
     ``/ws`` on the ``ws`` URL; bibox protocol, heartbeat ws_ping every 20.0 s.
 
-    Iterating yields BookPush, lifecycle events (cambist.streams), RawEvent for pushes without a model, and
-    BadFrame.
+    Iterating yields BookPush, lifecycle events (cambist.streams), RawEvent for pushes
+    without a model, and BadFrame.
     """
 
     _definition = MARKET
@@ -129,7 +133,9 @@ class AsyncMarketStream(AsyncStream[MarketEvent]):
     ) -> None:
         """Subscribe to Book.
 
-        Topic ``{symbol}.book``; pushes BookPush: A book push. Keeps the order book :meth:`book` reads.
+        Topic ``{symbol}.book``; pushes BookPush: A book push. Keeps the order book
+        :meth:`book` reads.
+
 
         Args:
             symbol: Pair
@@ -167,7 +173,7 @@ class AsyncMarketStream(AsyncStream[MarketEvent]):
         *,
         symbol: str,
     ) -> OrderBook:
-        """The local order book kept from the ``book`` subscription with these params.
+        """The local order book of the ``book`` subscription with these params.
 
         Merge rule: the first push is the full book, later ones set levels (quantity 0
         removes one); a version that does not advance or a crossed book empties it

@@ -1,0 +1,489 @@
+"""WebSocket streams against the local exchanges' real loopback WebSocket servers: typed
+events, frames sent, heartbeats, reconnection and resubscription, compressed and corrupt
+frames, refused subscriptions and handshakes, listen keys, buffering and order books."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import logging
+import random
+import zlib
+from collections.abc import AsyncIterator, Callable, Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from cambist.bibox import AsyncBibox, Bibox
+from cambist.bibox.models import OrderBookUpdate, TradesUpdate
+from cambist.bingx import AsyncBingX
+from cambist.errors import RequestValidationError, StreamAuthenticationError, SubscriptionError
+from cambist.hashkey import AsyncHashKey, HashKey
+from cambist.hashkey.models import (
+    AccountUpdate,
+    DepthUpdate,
+    DepthUpdateV1,
+    ExecutionReport,
+    TradeUpdate,
+    TradeUpdateV1,
+)
+from cambist.streams import (
+    BadFrame,
+    BookResync,
+    Connected,
+    Gap,
+    OrderBook,
+    RawEvent,
+    Reconnected,
+    Resubscribed,
+    StreamOptions,
+)
+from cambist.testing import BiboxExchange, BingXExchange, HashKeyExchange
+
+pytestmark = pytest.mark.anyio
+
+FAST = {"backoff_base": 0.01, "backoff_max": 0.05, "reply_timeout": 2.0}
+FAST_OPTIONS = StreamOptions(**FAST)
+
+
+@pytest.fixture
+def hk_ex() -> Iterator[HashKeyExchange]:
+    with HashKeyExchange(seed=7) as ex:
+        yield ex
+
+
+@pytest.fixture
+def bibox_ex() -> Iterator[BiboxExchange]:
+    with BiboxExchange(seed=7) as ex:
+        yield ex
+
+
+@pytest.fixture
+async def ahk(hk_ex: HashKeyExchange) -> AsyncIterator[AsyncHashKey]:
+    async with AsyncHashKey(**hk_ex.client_options()) as client:
+        yield client
+
+
+async def until(stream: Any, want: Callable[[Any], bool], timeout: float = 5.0) -> list[Any]:
+    """Events read until one satisfies ``want`` (returned last)."""
+    seen: list[Any] = []
+    async with asyncio.timeout(timeout):
+        async for event in stream:
+            seen.append(event)
+            if want(event):
+                return seen
+    raise AssertionError(f"stream ended; saw {seen}")
+
+
+def frames(ex: Any, route: str) -> list[Any]:
+    return [json.loads(t) for r, t in ex.streams.received if r == route and t[:1] in "{["]
+
+
+def server_book(ex: Any, symbol: str) -> tuple[list[Any], list[Any]]:
+    bids, asks = ex.market.books[symbol].top(1000)
+    return bids, asks
+
+
+def same_book(book: OrderBook, ex: Any, symbol: str) -> bool:
+    return book.synced and (book.bids, book.asks) == server_book(ex, symbol)
+
+
+async def test_hashkey_v2_subscribe_typed_events_and_book(
+    hk_ex: HashKeyExchange, ahk: AsyncHashKey
+) -> None:
+    async with ahk.streams.public() as s:
+        assert isinstance(await s.__anext__(), Connected)
+        await s.subscribe_depth(symbol="BTCUSDT")
+        await s.subscribe_trade(symbol="BTCUSDT")
+        hk_ex.streams.wait_subscribed("public", "trade:BTCUSDT")
+        first = await until(s, lambda e: isinstance(e, DepthUpdate))
+        assert first[-1].data.symbol == "BTCUSDT"
+        for _ in range(30):
+            hk_ex.tick("BTCUSDT")
+        last_trade = str(hk_ex.market.trades["BTCUSDT"][-1].id)
+        events = await until(
+            s, lambda e: isinstance(e, TradeUpdate) and e.data.trade_id == last_trade
+        )
+        trades = [e for e in events if isinstance(e, TradeUpdate)]
+        assert all(isinstance(t.data.price, Decimal) for t in trades)
+        assert [e.data.version for e in events if isinstance(e, DepthUpdate)][-1] == "31_1"
+        assert same_book(s.book(symbol="BTCUSDT"), hk_ex, "BTCUSDT")
+        best = s.book(symbol="BTCUSDT").best_bid()
+        assert best is not None and best[0] == max(hk_ex.market.books["BTCUSDT"].bids)
+    sent = frames(hk_ex, "public")
+    assert {"topic": "depth", "event": "sub", "params": {"symbol": "BTCUSDT"}} in sent
+    assert {"topic": "trade", "event": "sub", "params": {"symbol": "BTCUSDT"}} in sent
+
+
+async def test_unsubscribe_sends_cancel_and_bad_params_send_nothing(
+    hk_ex: HashKeyExchange, ahk: AsyncHashKey
+) -> None:
+    async with ahk.streams.public() as s:
+        with pytest.raises(RequestValidationError, match="kline_type"):
+            await s.subscribe_kline(symbol="BTCUSDT", kline_type="7m")  # type: ignore[arg-type]
+        await s.subscribe_kline(symbol="BTCUSDT", kline_type="1m")
+        await s.unsubscribe_kline(symbol="BTCUSDT", kline_type="1m")
+        await asyncio.sleep(0.05)
+    assert frames(hk_ex, "public") == [
+        {"topic": "kline", "event": "sub", "params": {"symbol": "BTCUSDT", "klineType": "1m"}},
+        {"topic": "kline", "event": "cancel", "params": {"symbol": "BTCUSDT", "klineType": "1m"}},
+    ]
+
+
+def test_blocking_iterator_v1(hk_ex: HashKeyExchange) -> None:
+    with HashKey(**hk_ex.client_options()) as hk, hk.streams.public_v1() as s:
+        s.subscribe_trade(symbol="ETHUSDT")
+        s.subscribe_depth(symbol="ETHUSDT")
+        hk_ex.streams.wait_subscribed("public_v1", "depth:ETHUSDT")
+        hk_ex.tick("ETHUSDT", steps=20)
+        got: list[Any] = []
+        for event in s:
+            got.append(event)
+            if isinstance(event, DepthUpdateV1) and event.data[0].version == "21_1":
+                break
+        assert isinstance(got[0], Connected)
+        depth = [e for e in got if isinstance(e, DepthUpdateV1)]
+        assert depth[0].first is True and depth[-1].first is False
+        assert any(isinstance(e, TradeUpdateV1) for e in got)
+        assert same_book(s.book(symbol="ETHUSDT"), hk_ex, "ETHUSDT")
+    assert {
+        "symbol": "ETHUSDT",
+        "topic": "depth",
+        "event": "sub",
+        "params": {"binary": False},
+        "id": 2,
+    } in frames(hk_ex, "public_v1")
+
+
+async def test_client_pings_and_pongs_are_not_data(
+    hk_ex: HashKeyExchange, ahk: AsyncHashKey
+) -> None:
+    async with ahk.streams.public(StreamOptions(ping_interval=0.05, ping_timeout=1)) as s:
+        await asyncio.sleep(0.3)
+        await s.subscribe_depth(symbol="BTCUSDT")
+        events = await until(s, lambda e: isinstance(e, DepthUpdate))
+    pings = [f for f in frames(hk_ex, "public") if "ping" in f]
+    assert len(pings) >= 3 and all(isinstance(p["ping"], int) for p in pings)
+    assert [type(e) for e in events] == [Connected, DepthUpdate]
+
+
+async def test_dead_connection_is_replaced_and_resubscribed(
+    hk_ex: HashKeyExchange, ahk: AsyncHashKey
+) -> None:
+    options = StreamOptions(ping_interval=0.05, ping_timeout=0.1, **FAST)
+    async with ahk.streams.public(options) as s:
+        await s.subscribe_depth(symbol="BTCUSDT")
+        await until(s, lambda e: isinstance(e, DepthUpdate))
+        hk_ex.streams.faults.ignore_pings = True
+        events = await until(s, lambda e: isinstance(e, Gap))
+        assert events[-1].reason == "heartbeat timeout"
+        hk_ex.streams.faults.ignore_pings = False
+        events = await until(s, lambda e: isinstance(e, DepthUpdate))
+        kinds = [type(e) for e in events]
+        assert kinds[:2] == [Reconnected, Resubscribed]
+        assert events[1].channels == ("depth BTCUSDT",)
+    subs = [f for f in frames(hk_ex, "public") if f.get("event") == "sub"]
+    assert len(subs) == 2
+
+
+@pytest.mark.parametrize("code", [None, 1001, 1011])
+async def test_dropped_connection_reconnects_and_book_recovers(
+    hk_ex: HashKeyExchange, ahk: AsyncHashKey, code: int | None
+) -> None:
+    async with ahk.streams.public(StreamOptions(**FAST)) as s:
+        await s.subscribe_depth(symbol="BTCUSDT")
+        await until(s, lambda e: isinstance(e, DepthUpdate))
+        hk_ex.tick("BTCUSDT", steps=5)
+        hk_ex.streams.drop("public", code)
+        gap = await until(s, lambda e: isinstance(e, Gap))
+        assert gap[-1].reason == f"connection closed ({code or 1006})"
+        await until(s, lambda e: isinstance(e, DepthUpdate))
+        hk_ex.streams.wait_subscribed("public", "depth:BTCUSDT")
+        hk_ex.tick("BTCUSDT", steps=5)
+        await until(s, lambda e: isinstance(e, DepthUpdate) and e.data.version == "11_1")
+        assert same_book(s.book(symbol="BTCUSDT"), hk_ex, "BTCUSDT")
+
+
+@pytest.mark.parametrize("how", ["gzip", "zlib"])
+async def test_compressed_frames(hk_ex: HashKeyExchange, ahk: AsyncHashKey, how: str) -> None:
+    hk_ex.streams.faults.compress = how
+    async with ahk.streams.public() as s:
+        await s.subscribe_trade(symbol="BTCUSDT")
+        hk_ex.streams.wait_subscribed("public", "trade:BTCUSDT")
+        hk_ex.tick("BTCUSDT", steps=10)
+        events = await until(s, lambda e: isinstance(e, TradeUpdate))
+    assert isinstance(events[-1].data.quantity, Decimal)
+    assert not any(isinstance(e, BadFrame) for e in events)
+
+
+async def test_corrupt_frames_are_reported_and_the_stream_goes_on(
+    hk_ex: HashKeyExchange, ahk: AsyncHashKey
+) -> None:
+    async with ahk.streams.public() as s:
+        await s.subscribe_depth(symbol="BTCUSDT")
+        await until(s, lambda e: isinstance(e, DepthUpdate))
+        hk_ex.streams.send_raw("{not json")
+        hk_ex.streams.send_raw(b"\x1f\x8b broken gzip")
+        hk_ex.tick("BTCUSDT")
+        events = await until(s, lambda e: isinstance(e, DepthUpdate))
+    bad = [e for e in events if isinstance(e, BadFrame)]
+    assert [b.frame for b in bad] == [b"{not json", b"\x1f\x8b broken gzip"]
+    assert "not JSON" in bad[0].reason and "inflate" in bad[1].reason
+
+
+async def test_unknown_push_is_a_raw_event(hk_ex: HashKeyExchange, ahk: AsyncHashKey) -> None:
+    async with ahk.streams.public() as s:
+        hk_ex.streams.send_raw('{"topic": "newThing", "params": {}, "data": {"x": "1.5"}}')
+        events = await until(s, lambda e: isinstance(e, RawEvent))
+    assert events[-1].data == {"topic": "newThing", "params": {}, "data": {"x": "1.5"}}
+
+
+# -- Bibox ------------------------------------------------------------------------------
+
+
+async def test_bibox_refused_subscription_leaves_others_running(bibox_ex: BiboxExchange) -> None:
+    bibox_ex.streams.faults.reject = {"ETH_USDT.trades"}
+    async with AsyncBibox(**bibox_ex.client_options()) as bx, bx.streams.market() as s:
+        await s.subscribe_trades(symbol="BTC_USDT")
+        with pytest.raises(SubscriptionError) as caught:
+            await s.subscribe_trades(symbol="ETH_USDT")
+        assert caught.value.code == -2004 and caught.value.channel == "trades ETH_USDT"
+        bibox_ex.tick("BTC_USDT", steps=10)
+        events = await until(s, lambda e: isinstance(e, TradesUpdate))
+    assert events[-1].stream == "BTC_USDT.trades"
+    subs = [f for f in frames(bibox_ex, "market") if f["method"] == "SUBSCRIBE"]
+    assert subs == [
+        {"id": 1, "method": "SUBSCRIBE", "params": ["BTC_USDT.trades"]},
+        {"id": 2, "method": "SUBSCRIBE", "params": ["ETH_USDT.trades"]},
+    ]
+
+
+async def test_bibox_incremental_book_follows_the_server(bibox_ex: BiboxExchange) -> None:
+    async with AsyncBibox(**bibox_ex.client_options()) as bx, bx.streams.market() as s:
+        await s.subscribe_order_book(symbol="BTC_USDT", depth=20)
+        for _ in range(50):
+            bibox_ex.tick("BTC_USDT")
+        events = await until(
+            s, lambda e: isinstance(e, OrderBookUpdate) and e.data.update_id == "51"
+        )
+        assert isinstance(events[1], OrderBookUpdate)
+        assert isinstance(events[1].data.bids[0].price, Decimal)
+        assert same_book(s.book(symbol="BTC_USDT", depth=20), bibox_ex, "BTC_USDT")
+
+
+async def test_bibox_stale_update_resyncs_the_book(bibox_ex: BiboxExchange) -> None:
+    async with AsyncBibox(**bibox_ex.client_options()) as bx, bx.streams.market() as s:
+        await s.subscribe_order_book(symbol="BTC_USDT", depth=20)
+        bibox_ex.tick("BTC_USDT", steps=3)
+        await until(s, lambda e: isinstance(e, OrderBookUpdate) and e.data.update_id == "4")
+        stale = {"stream": "BTC_USDT.order_book.20", "data": {"i": "2", "t": "1", "b": [], "a": []}}
+        bibox_ex.streams.publish("market", "BTC_USDT.order_book.20", stale)
+        events = await until(s, lambda e: isinstance(e, BookResync))
+        assert "does not advance" in events[-1].reason
+        assert not s.book(symbol="BTC_USDT", depth=20).synced
+        await until(s, lambda e: isinstance(e, OrderBookUpdate) and e.data.update_id == "4")
+        bibox_ex.tick("BTC_USDT", steps=3)
+        await until(s, lambda e: isinstance(e, OrderBookUpdate) and e.data.update_id == "7")
+        assert same_book(s.book(symbol="BTC_USDT", depth=20), bibox_ex, "BTC_USDT")
+    methods = [(f["method"], f["params"]) for f in frames(bibox_ex, "market")]
+    assert methods[-2:] == [
+        ("UNSUBSCRIBE", ["BTC_USDT.order_book.20"]),
+        ("SUBSCRIBE", ["BTC_USDT.order_book.20"]),
+    ]
+
+
+async def test_bibox_crossed_book_resyncs(bibox_ex: BiboxExchange) -> None:
+    async with AsyncBibox(**bibox_ex.client_options()) as bx, bx.streams.market() as s:
+        await s.subscribe_order_book(symbol="BTC_USDT", depth=20)
+        await until(s, lambda e: isinstance(e, OrderBookUpdate))
+        crossed = {"i": "99", "t": "1", "b": [["70000", "1"]], "a": []}
+        key = "BTC_USDT.order_book.20"
+        bibox_ex.streams.publish("market", key, {"stream": key, "data": crossed})
+        events = await until(s, lambda e: isinstance(e, BookResync))
+        assert events[-1].reason.startswith("crossed book")
+        await until(s, lambda e: isinstance(e, OrderBookUpdate))
+        assert same_book(s.book(symbol="BTC_USDT", depth=20), bibox_ex, "BTC_USDT")
+
+
+async def test_bibox_protocol_pings_unanswered_replace_the_connection(
+    bibox_ex: BiboxExchange,
+) -> None:
+    options = StreamOptions(ping_interval=0.05, ping_timeout=0.1, **FAST)
+    async with AsyncBibox(**bibox_ex.client_options()) as bx, bx.streams.market(options) as s:
+        await s.subscribe_trades(symbol="BTC_USDT")
+        bibox_ex.streams.stall()
+        events = await until(s, lambda e: isinstance(e, Gap))
+        bibox_ex.streams.stall(False)
+        events = await until(s, lambda e: isinstance(e, Resubscribed))
+        assert isinstance(events[0], Reconnected)
+
+
+async def test_bibox_user_stream_headers_and_typed_events(bibox_ex: BiboxExchange) -> None:
+    async with AsyncBibox(**bibox_ex.client_options()) as bx, bx.streams.user() as s:
+        await until(s, lambda e: isinstance(e, Connected))
+        bibox_ex.push_user("account", {"s": "USDT", "a": 10000.5, "h": 0})
+        order = json.loads(bibox_ex.examples[("GET", "/api/v4/userdata/order")])
+        bibox_ex.push_user("order", order)
+        events = await until(s, lambda e: type(e).__name__ == "OrderEvent")
+    account = events[-2].data
+    assert (account.asset, account.available) == ("USDT", Decimal("10000.5"))
+    assert events[-1].data.order_id == 4611688217450643477
+
+
+def test_bibox_bad_credentials_fail_once_without_looping(bibox_ex: BiboxExchange) -> None:
+    options = {**bibox_ex.client_options(), "api_secret": "wrong"}
+    with Bibox(**options) as bx, pytest.raises(StreamAuthenticationError, match="HTTP 401"):
+        bx.streams.user(StreamOptions(**FAST)).open()
+    assert bibox_ex.streams.handshakes == [("user", 401)]
+
+
+# -- listen keys and private streams ------------------------------------------------------
+
+
+async def test_hashkey_user_stream_orders_and_server_pings(hk_ex: HashKeyExchange) -> None:
+    hk_ex.streams.faults.ping_interval = 0.05
+    async with AsyncHashKey(**hk_ex.client_options()) as hk, hk.streams.user() as s:
+        await hk.spot.create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.01")
+        events = await until(s, lambda e: isinstance(e, AccountUpdate))
+        await asyncio.sleep(0.2)
+    report = next(e for e in events if isinstance(e, ExecutionReport))
+    assert report.status.value == "FILLED" and report.cumulative_filled_quantity == Decimal("0.01")
+    assert [type(e) for e in events] == [Connected, ExecutionReport, AccountUpdate]
+    pongs = [json.loads(p) for p in hk_ex.streams.pongs]
+    assert len(pongs) >= 2 and all(set(p) == {"pong"} for p in pongs)
+
+
+async def test_listen_key_is_kept_alive_on_schedule_and_deleted(hk_ex: HashKeyExchange) -> None:
+    delays: list[float] = []
+    parked = asyncio.Event()
+
+    async def fake_sleep(seconds: float) -> None:
+        delays.append(seconds)
+        if len(delays) > 3:
+            await parked.wait()  # no real waiting: the test ends here
+
+    options = StreamOptions(sleep=fake_sleep, rng=random.Random(3))
+    async with AsyncHashKey(**hk_ex.client_options()) as hk, hk.streams.user(options) as s:
+        await until(s, lambda e: isinstance(e, Connected))
+        async with asyncio.timeout(5):
+            while len(delays) < 4:
+                await asyncio.sleep(0.01)
+        (key,) = hk_ex.listen_keys
+    assert all(1620 <= d <= 1800 for d in delays) and len(set(delays)) == 4
+    calls = [(c.method, c.params.get("listenKey")) for c in hk_ex.calls if "Stream" in c.path]
+    assert calls == [("POST", None)] + [("PUT", key)] * 3 + [("DELETE", key)]
+    assert hk_ex.listen_keys == {}
+    assert hk_ex.streams.handshakes == [("user", 101)]
+
+
+async def test_failed_extension_renews_the_key_and_reconnects(hk_ex: HashKeyExchange) -> None:
+    calls = 0
+    parked = asyncio.Event()
+    connected = asyncio.Event()
+
+    async def fake_sleep(seconds: float) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            await connected.wait()
+            hk_ex.expire_listen_keys()  # nobody extended it in time
+            return
+        await parked.wait()
+
+    options = StreamOptions(sleep=fake_sleep, **FAST)
+    async with AsyncHashKey(**hk_ex.client_options()) as hk, hk.streams.user(options) as s:
+        connected.set()
+        events = await until(s, lambda e: isinstance(e, Reconnected))
+        assert [type(e) for e in events] == [Connected, Gap, Reconnected]
+        assert events[1].reason == "listen key renewed"
+        await hk.spot.create_order(symbol="BTCUSDT", side="SELL", type="MARKET", quantity="0.01")
+        await until(s, lambda e: isinstance(e, ExecutionReport))
+    assert [c.method for c in hk_ex.calls if "Stream" in c.path][:3] == ["POST", "PUT", "POST"]
+    assert [status for _, status in hk_ex.streams.handshakes] == [101, 101]
+
+
+async def test_expired_key_at_reconnect_gets_a_new_key(hk_ex: HashKeyExchange) -> None:
+    async with AsyncHashKey(**hk_ex.client_options()) as hk, hk.streams.user(FAST_OPTIONS) as s:
+        await until(s, lambda e: isinstance(e, Connected))
+        hk_ex.expire_listen_keys()
+        hk_ex.streams.drop("user")
+        await until(s, lambda e: isinstance(e, Reconnected))
+    assert [status for _, status in hk_ex.streams.handshakes] == [101, 401, 101]
+    assert [c.method for c in hk_ex.calls if "Stream" in c.path][:2] == ["POST", "POST"]
+
+
+async def test_bingx_user_stream_gzip_ping_and_raw_events() -> None:
+    with BingXExchange() as ex:
+        ex.streams.faults.ping_interval = 0.05
+        async with AsyncBingX(**ex.client_options()) as bx, bx.streams.user() as s:
+            await until(s, lambda e: isinstance(e, Connected))
+            ex.push_user({"e": "executionReport", "E": 1, "p": "0.1"})
+            events = await until(s, lambda e: isinstance(e, RawEvent))
+            await asyncio.sleep(0.2)
+        assert events[-1].type == "executionReport" and events[-1].data["p"] == "0.1"
+        assert ex.streams.pongs and set(ex.streams.pongs) == {"Pong"}
+        assert [c.method for c in ex.calls] == ["POST", "DELETE"]
+
+
+# -- buffering and secrets ----------------------------------------------------------------
+
+
+async def test_slow_consumer_gets_a_gap_with_the_drop_count(
+    hk_ex: HashKeyExchange, ahk: AsyncHashKey
+) -> None:
+    async with ahk.streams.public(StreamOptions(max_buffer=5)) as s:
+        await s.subscribe_depth(symbol="BTCUSDT")
+        hk_ex.streams.wait_subscribed("public", "depth:BTCUSDT")
+        hk_ex.tick("BTCUSDT", steps=40)
+        await asyncio.sleep(0.3)  # not consuming
+        first = await s.__anext__()
+        assert isinstance(first, Gap) and first.reason == "buffer overflow"
+        assert first.dropped >= 30
+        rest = [await s.__anext__() for _ in range(5)]
+        assert isinstance(rest[-1], DepthUpdate) and rest[-1].data.version == "41_1"
+        assert same_book(s.book(symbol="BTCUSDT"), hk_ex, "BTCUSDT")
+
+
+async def test_listen_keys_never_logged_or_shown(
+    hk_ex: HashKeyExchange, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with AsyncHashKey(**hk_ex.client_options()) as hk:
+        stream = hk.streams.user(StreamOptions(**FAST))
+        async with stream as s:
+            (key,) = hk_ex.listen_keys
+            hk_ex.streams.drop("user")
+            await until(s, lambda e: isinstance(e, Reconnected))
+            text = repr(stream) + repr(stream._engine)
+    assert key not in caplog.text and key not in text
+    assert "/api/v1/ws/***" in caplog.text  # the websockets debug log, masked
+
+
+# -- the order book alone ------------------------------------------------------------------
+
+
+def test_order_book_rules() -> None:
+    book = OrderBook("t")
+    assert not book.synced and book.best_bid() is None
+    book.replace([["10", "1"], ["9", "2"]], [["11", "1"], ["12", "0"]], "5_1")
+    assert book.best_bid() == (Decimal(10), Decimal(1)) and book.asks == [(Decimal(11), Decimal(1))]
+    book.update([["10", "0"], ["9.5", "3"]], [["11.5", "4"]], "5_2")
+    assert book.top(2) == (
+        [(Decimal("9.5"), Decimal(3)), (Decimal(9), Decimal(2))],
+        [(Decimal(11), Decimal(1)), (Decimal("11.5"), Decimal(4))],
+    )
+    with pytest.raises(Exception, match="does not advance"):
+        book.update([], [], "5_2")
+    with pytest.raises(Exception, match="crossed"):
+        book.update([["11", "1"]], [], "6")
+    book.reset()
+    assert not book.synced and book.bids == [] and book.version is None
+
+
+def test_frames_helpers_decompress() -> None:
+    from cambist._runtime.wire import frame_text
+
+    assert frame_text(gzip.compress(b'{"a":1}')) == b'{"a":1}'
+    assert frame_text(zlib.compress(b'{"a":1}')) == b'{"a":1}'
