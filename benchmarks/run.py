@@ -286,6 +286,178 @@ def bench_async(url: str, n: int, calls: int) -> None:
     )
 
 
+# -- streams: parse + dispatch, and order-book updates --------------------------------------
+
+
+def _stream_frames(count: int) -> tuple[list[str], list[str], list[str]]:
+    """HashKey v2 depth and trade pushes, and Bibox order_book changes, from the local
+    exchanges' synthetic market (seeded: the same frames every run)."""
+    from cambist.testing._market import Market
+
+    market = Market({"BTCUSDT": Decimal("60000.00")}, seed=3)
+    depth, trades, deltas = [], [], []
+    book = market.books["BTCUSDT"]
+
+    def levels(items: list[tuple[Decimal, Decimal]]) -> list[list[str]]:
+        return [[str(p), str(q)] for p, q in items]
+
+    for _ in range(count):
+        change = market.step("BTCUSDT")
+        bids, asks = book.top(20)
+        data = {"s": "BTCUSDT", "t": change.time, "v": f"{change.version}_1"}
+        depth.append(
+            json.dumps(
+                {
+                    "topic": "depth",
+                    "params": {"symbol": "BTCUSDT"},
+                    "data": {**data, "b": levels(bids), "a": levels(asks)},
+                }
+            )
+        )
+        trade = {
+            "v": str(change.version),
+            "t": change.time,
+            "p": str(bids[0][0]),
+            "q": "0.0123",
+            "m": True,
+        }
+        trades.append(
+            json.dumps({"topic": "trade", "params": {"symbol": "BTCUSDT"}, "data": trade})
+        )
+        deltas.append(
+            json.dumps(
+                {
+                    "stream": "BTCUSDT.order_book.20",
+                    "data": {
+                        "i": str(change.version),
+                        "t": str(change.time),
+                        "b": levels(change.bids),
+                        "a": levels(change.asks),
+                    },
+                }
+            )
+        )
+    return depth, trades, deltas
+
+
+def bench_streams(n: int) -> None:
+    from cambist._runtime.wire import make_subscription
+    from cambist._runtime.ws import StreamEngine
+    from cambist.bibox.streams.market import _ORDER_BOOK, MARKET
+    from cambist.hashkey.streams.public import _DEPTH, _TRADE, PUBLIC
+    from cambist.streams import StreamOptions
+
+    count = 2000
+    depth, trades, deltas = _stream_frames(count)
+
+    def engine(definition: Any, channel: Any, values: dict[str, object]) -> Any:
+        e = StreamEngine(
+            definition,
+            base_url="ws://unused",
+            credentials=None,
+            rest=None,
+            options=StreamOptions(max_buffer=count * 2),
+        )
+        sub = make_subscription(definition, channel, values)
+        e._subs[sub.key] = sub
+        return e
+
+    def through(
+        frames: list[str], definition: Any, channel: Any, values: dict[str, object], book: bool
+    ) -> Callable[[], float]:
+        def run() -> float:
+            e = engine(definition, channel, values)
+            if book:
+                from cambist._runtime.book import OrderBook
+
+                key = next(iter(e._subs))
+                e.books[key] = OrderBook()
+            start = time.perf_counter()
+            for frame in frames:
+                e._on_frame(frame)
+            elapsed = time.perf_counter() - start
+            assert len(e._events) == len(frames), "every frame became one event"
+            return elapsed
+
+        return run
+
+    def loads(frames: list[str]) -> Callable[[], float]:
+        def run() -> float:
+            start = time.perf_counter()
+            for frame in frames:
+                json.loads(frame)
+            return time.perf_counter() - start
+
+        return run
+
+    for title, frames, channel, definition, values, book in (
+        (
+            "HashKey v2 depth pushes (20 levels a side) -> DepthUpdate + local book",
+            depth,
+            _DEPTH,
+            PUBLIC,
+            {"symbol": "BTCUSDT"},
+            True,
+        ),
+        (
+            "HashKey v2 trade pushes -> TradeUpdate",
+            trades,
+            _TRADE,
+            PUBLIC,
+            {"symbol": "BTCUSDT"},
+            False,
+        ),
+        (
+            "Bibox order_book changes -> OrderBookUpdate + incremental book",
+            deltas,
+            _ORDER_BOOK,
+            MARKET,
+            {"symbol": "BTCUSDT", "depth": 20},
+            True,
+        ),
+    ):
+        if definition is MARKET:  # the first frame must be a full book for the book to sync
+            full = json.loads(depth[0])["data"]
+            frames = [
+                json.dumps(
+                    {
+                        "stream": "BTCUSDT.order_book.20",
+                        "data": {"i": "0", "t": "0", "b": full["b"], "a": full["a"]},
+                    }
+                ),
+                *frames,
+            ]
+        medians = rounds(
+            {
+                "json.loads only (baseline)": loads(frames),
+                "cambist parse + dispatch": through(frames, definition, channel, values, book),
+            },
+            n,
+        )
+        report(f"{title}: {len(frames)} frames", medians, "json.loads only (baseline)")
+        rate = len(frames) / medians["cambist parse + dispatch"]
+        print(f"  -> {rate:,.0f} messages/s through cambist on one core")
+
+    from cambist._runtime.book import OrderBook
+
+    updates = [json.loads(d)["data"] for d in deltas]
+    full = json.loads(depth[0])["data"]
+
+    def apply() -> float:
+        b = OrderBook()
+        b.replace(full["b"], full["a"], "0")
+        start = time.perf_counter()
+        for u in updates:
+            b.update(u["b"], u["a"], u["i"])
+        return time.perf_counter() - start
+
+    elapsed = rounds({"apply": apply}, n)["apply"]
+    print(
+        f"\nOrder book: {len(updates) / elapsed:,.0f} incremental updates applied per second "
+        f"({sum(len(u['b']) + len(u['a']) for u in updates) / len(updates):.1f} levels each)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer rounds")
@@ -294,6 +466,7 @@ def main() -> None:
     print(f"python {sys.version.split()[0]}, httpx {httpx.__version__}; medians of {n} rounds")
     bench_import(n)
     bench_parse(n * 4)
+    bench_streams(n)
     with BenchServer() as url:
         bench_signed_get(url, n, 200)
         bench_async(url, max(3, n // 3), 2000)

@@ -52,23 +52,26 @@ class OpenEnum(enum.Enum):
         return member
 
 
-_short: dict[str, Decimal] = {}
-"""Decimals of short strings ("0", "0.0", "1"): they repeat; prices and sizes rarely do."""
+_seen: dict[str, Decimal] = {}
+"""Decimals by their text. Values repeat (a book's levels in push after push, "0", "1"), and a
+lookup costs a fraction of building a Decimal; the cache is emptied when it reaches
+``_SEEN_MAX`` entries, so memory stays bounded."""
+_SEEN_MAX = 16384
 
 
 def dec(value: object) -> Decimal:
     """A Decimal from a JSON string or number, exactly as written."""
     if type(value) is str:
-        if len(value) <= 6:
-            found = _short.get(value)
-            if found is not None:
-                return found
+        found = _seen.get(value)
+        if found is not None:
+            return found
         try:
             result = Decimal(value)
         except InvalidOperation:
             raise WireTypeError(f"{value!r} is not a decimal") from None
-        if len(value) <= 6 and len(_short) < 4096:
-            _short[value] = result
+        if len(_seen) >= _SEEN_MAX:
+            _seen.clear()
+        _seen[value] = result
         return result
     cls = type(value)
     if cls is Decimal:
