@@ -1,62 +1,72 @@
-"""cambist quickstart: the HashKey client, blocking and asyncio, against a local stand-in.
+"""cambist quickstart: HashKey, blocking and asyncio, against the local stand-in exchange.
 
-Run: python examples/quickstart.py   (after `pip install -e .`)
+No account and no network: ``cambist.testing.HashKeyExchange`` serves the REST API and the
+WebSocket streams on loopback, with the default credentials. Run: python examples/quickstart.py
 """
 
 from __future__ import annotations
 
 import asyncio
-import sys
 from decimal import Decimal
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from local_exchange import API_KEY, API_SECRET, LocalExchange
 
 from cambist.errors import AuthenticationError
 from cambist.hashkey import AsyncHashKey, HashKey
-from cambist.hashkey.models import OrderSide, OrderType
+from cambist.hashkey.models import DepthUpdate, ExecutionReport, OrderSide, OrderType
+from cambist.streams import Connected
+from cambist.testing import HashKeyExchange
 
 
-def blocking(url: str) -> None:
-    with HashKey(api_key=API_KEY, api_secret=API_SECRET, base_url=url) as hk:
+def blocking(ex: HashKeyExchange) -> None:
+    with HashKey(**ex.client_options()) as hk:
         book = hk.market.get_depth(symbol="BTCUSDT", limit=50)
-        print(
-            f"best bid {book.bids[0].price} x {book.bids[0].quantity}, "
-            f"best ask {book.asks[0].price} ({type(book.asks[0].price).__name__})"
-        )
-        order = hk.spot.create_order(
-            symbol="BTCUSDT",
-            side=OrderSide.BUY,
-            type=OrderType.LIMIT,
-            quantity=Decimal("0.01"),
-            price=Decimal("85000"),
-        )
-        print(
-            f"order {order.order_id} {order.status.value}: {order.orig_qty} @ {order.price}, "
-            f"client order id {order.client_order_id}"
-        )
-        raw = hk.with_raw_response.market.get_depth(symbol="BTCUSDT")
-        print(f"raw: HTTP {raw.status_code}, {len(raw.content)} bytes, parsed {raw.parsed.time}")
-    with HashKey(api_key=API_KEY, api_secret="wrong", base_url=url) as bad:
+        best = book.bids[0]
+        print(f"best bid {best.price} x {best.quantity} ({type(best.price).__name__})")
+        with hk.streams.user() as user:
+            assert isinstance(next(user), Connected)
+            order = hk.spot.create_order(
+                symbol="BTCUSDT",
+                side=OrderSide.BUY,
+                type=OrderType.LIMIT,
+                quantity=Decimal("0.01"),
+                price=Decimal("55000"),
+            )
+            print(f"placed {order.order_id}: {order.status.value} {order.orig_qty} @ {order.price}")
+            hk.spot.cancel_order(order_id=order.order_id)
+            for event in user:
+                if isinstance(event, ExecutionReport):
+                    print(f"  user stream: order {event.order_id} is {event.status.value}")
+                    if event.status.value == "CANCELED":
+                        break
+    with HashKey(**{**ex.client_options(), "api_secret": "wrong"}) as bad:
         try:
-            bad.spot.create_order(symbol="BTCUSDT", side="BUY", type="MARKET", amount=10)
+            bad.account.get_balances()
         except AuthenticationError as exc:
             print(f"typed error: {type(exc).__name__}: {exc}")
 
 
-async def asynchronous(url: str) -> None:
-    async with AsyncHashKey(base_url=url) as hk:
-        klines = await hk.market.list_klines(symbol="BTCUSDT", interval="1m")
-        first = klines[0]
-        print(f"async kline {first.open_time}: open {first.open} close {first.close}")
+async def asynchronous(ex: HashKeyExchange) -> None:
+    async with AsyncHashKey(**ex.client_options()) as hk, hk.streams.public() as stream:
+        await stream.subscribe_depth(symbol="BTCUSDT")
+        ex.streams.wait_subscribed("public", "depth:BTCUSDT")
+        ex.tick("BTCUSDT", steps=5)  # the synthetic market moves
+        updates = 0
+        async for event in stream:
+            if isinstance(event, DepthUpdate):
+                updates += 1
+                if updates == 6:
+                    break
+        local = stream.book(symbol="BTCUSDT")
+        print(f"async depth stream: {updates} pushes, local book best bid {local.best_bid()}")
+        order = await hk.spot.create_order(
+            symbol="BTCUSDT", side="SELL", type="MARKET", quantity="0.01"
+        )
+        print(f"async market order {order.order_id}: {order.status.value} {order.executed_qty}")
 
 
 def main() -> None:
-    with LocalExchange() as url:
-        blocking(url)
-        asyncio.run(asynchronous(url))
+    with HashKeyExchange(seed=1) as ex:
+        blocking(ex)
+        asyncio.run(asynchronous(ex))
 
 
 if __name__ == "__main__":

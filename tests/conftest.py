@@ -43,6 +43,8 @@ _HASHKEY_MISSING: dict[tuple[str, str], Any] = {
     ("GET", "/api/v1/coinInfo"): {"timezone": "UTC", "serverTime": 1714557951154, "coins": []},
 }
 
+pytest_plugins = ["cambist.testing.pytest_plugin"]
+
 
 def hashkey_example(method: str, path: str) -> Any:
     key = (method, path)

@@ -169,6 +169,10 @@ class LocalExchange:
 
     # -- answers -----------------------------------------------------------------------
 
+    def simulates(self, ep: Endpoint[Any]) -> bool:
+        """Does this exchange simulate ``ep`` (else it answers the document's example)?"""
+        return hasattr(self, "on_" + ep.name.replace(".", "__"))
+
     def handle(self, ep: Endpoint[Any], call: Call) -> Any:
         handler = getattr(self, "on_" + ep.name.replace(".", "__"), None)
         if handler is not None:
