@@ -4,6 +4,7 @@ typed errors, deterministic data, loopback-only listening and the command line."
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
@@ -275,7 +276,9 @@ def test_every_endpoint_is_routed_and_answers(cls: type[LocalExchange]) -> None:
 
 
 def test_serve_command_line() -> None:
-    port = 18000 + int(time.time()) % 1000
+    with socket.socket() as probe:  # a free port, handed to the command line
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     proc = subprocess.Popen(
         [sys.executable, "-m", "cambist.testing", "serve", "hashkey", "--port", str(port)],
         stdout=subprocess.PIPE,

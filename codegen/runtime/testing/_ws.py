@@ -62,6 +62,9 @@ class Connection:
         self.route = route
         self.credential = credential
         self.keys: set[str] = set()
+        self.since: dict[str, int] = {}
+        """Per key, the market version of the full book sent on subscribing: older changes,
+        still queued, are not sent after it."""
 
 
 class StreamHub:
@@ -202,7 +205,10 @@ class StreamHub:
         for key in keys:
             if subscribe:
                 conn.keys.add(key)
-                for payload in self.exchange.stream_initial(conn.route, key):
+                payloads, version = self.exchange.stream_initial(conn.route, key)
+                if version is not None:
+                    conn.since[key] = version
+                for payload in payloads:
                     await self._send(conn, payload)
             else:
                 conn.keys.discard(key)
@@ -222,15 +228,21 @@ class StreamHub:
         with contextlib.suppress(Exception):  # the client is gone
             await conn.ws.send(frame)
 
-    def publish(self, route: str, key: str | None, payload: Any) -> None:
+    def publish(
+        self, route: str, key: str | None, payload: Any, version: int | None = None
+    ) -> None:
         """Send ``payload`` to the ``route`` connections subscribed to ``key`` (None: to all
         of them, e.g. user data). Queued on the server's loop without waiting, in order, so
-        it is safe to call while holding the exchange's lock."""
+        it is safe to call while holding the exchange's lock. A ``version`` not newer than
+        the full book a connection got on subscribing is not sent to it."""
 
         async def send() -> None:
             for conn in list(self.connections):
-                if conn.route.name == route and (key is None or key in conn.keys):
-                    await self._send(conn, payload)
+                if conn.route.name != route or (key is not None and key not in conn.keys):
+                    continue
+                if version is not None and key is not None and version <= conn.since.get(key, 0):
+                    continue
+                await self._send(conn, payload)
 
         asyncio.run_coroutine_threadsafe(send(), self.portal.loop)
 

@@ -212,9 +212,10 @@ class LocalExchange:
                 return 101 if found is not None and found[1] > self.now_ms() else 401
         return 101
 
-    def stream_initial(self, route: Route, key: str) -> list[Any]:
-        """Pushes a new subscription gets first (e.g. the full book)."""
-        return []
+    def stream_initial(self, route: Route, key: str) -> tuple[list[Any], int | None]:
+        """Pushes a new subscription gets first (e.g. the full book), and the market version
+        they show (older queued changes are then not sent)."""
+        return [], None
 
     def tick(self, symbol: str | None = None, steps: int = 1) -> list[Change]:
         """Move the synthetic market and push the changes to subscribers."""
@@ -613,37 +614,32 @@ class HashKeyExchange(LocalExchange):
             "m": t.buyer_maker,
         }
 
-    def stream_initial(self, route: Route, key: str) -> list[Any]:
+    def stream_initial(self, route: Route, key: str) -> tuple[list[Any], int | None]:
         topic, _, rest = key.partition(":")
         symbol = rest.split(":")[0]
         if symbol not in self.market.books:
-            return []
+            return [], None
         with self.lock:
+            version = self.market.books[symbol].version
             if topic == "depth":
-                return [
-                    self._depth_v2(symbol)
-                    if route.name == "public"
-                    else self._depth_v1(symbol, True)
-                ]
+                v2 = route.name == "public"
+                return [self._depth_v2(symbol) if v2 else self._depth_v1(symbol, True)], version
             if topic == "trade" and route.name == "public_v1":
                 trades = [self._trade(t) for t in self.market.trades[symbol][-60:]]
-                return [self._v1("trade", symbol, trades, True)]
-        return []
+                return [self._v1("trade", symbol, trades, True)], version
+        return [], version
 
     def publish_change(self, change: Change) -> None:
         s = change.symbol
         with self.lock:
-            self.streams.publish("public", f"depth:{s}", self._depth_v2(s))
-            self.streams.publish("public_v1", f"depth:{s}", self._depth_v1(s, False))
+            v = change.version
+            self.streams.publish("public", f"depth:{s}", self._depth_v2(s), v)
+            self.streams.publish("public_v1", f"depth:{s}", self._depth_v1(s, False), v)
             for t in change.trades:
-                self.streams.publish(
-                    "public",
-                    f"trade:{s}",
-                    {"topic": "trade", "params": {"symbol": s}, "data": self._trade(t)},
-                )
-                self.streams.publish(
-                    "public_v1", f"trade:{s}", self._v1("trade", s, [self._trade(t)], False)
-                )
+                push = {"topic": "trade", "params": {"symbol": s}, "data": self._trade(t)}
+                self.streams.publish("public", f"trade:{s}", push, v)
+                push_v1 = self._v1("trade", s, [self._trade(t)], False)
+                self.streams.publish("public_v1", f"trade:{s}", push_v1, v)
             mid = _fmt(self._mid(s))
             bar = {
                 "t": change.time - change.time % 60000,
@@ -715,12 +711,15 @@ class BiboxExchange(LocalExchange):
         }
         return {"stream": f"{symbol}.order_book.{depth}", "data": data}
 
-    def stream_initial(self, route: Route, key: str) -> list[Any]:
+    def stream_initial(self, route: Route, key: str) -> tuple[list[Any], int | None]:
         parts = key.split(".")
-        if len(parts) == 3 and parts[1] == "order_book" and parts[0] in self.market.books:
-            with self.lock:
-                return [self._book_push(parts[0], int(parts[2]))]
-        return []
+        if parts[0] not in self.market.books:
+            return [], None
+        with self.lock:
+            version = self.market.books[parts[0]].version
+            if len(parts) == 3 and parts[1] == "order_book":
+                return [self._book_push(parts[0], int(parts[2]))], version
+        return [], version
 
     def publish_change(self, change: Change) -> None:
         s = change.symbol
@@ -734,7 +733,9 @@ class BiboxExchange(LocalExchange):
         }
         for depth in (5, 10, 20, 50, 100, 200):
             key = f"{s}.order_book.{depth}"
-            self.streams.publish("market", key, json.dumps({"stream": key, "data": data}))
+            self.streams.publish(
+                "market", key, json.dumps({"stream": key, "data": data}), change.version
+            )
         if change.trades:
             trades = [
                 {
@@ -746,7 +747,9 @@ class BiboxExchange(LocalExchange):
                 }
                 for t in change.trades
             ]
-            self.streams.publish("market", f"{s}.trades", {"stream": f"{s}.trades", "data": trades})
+            self.streams.publish(
+                "market", f"{s}.trades", {"stream": f"{s}.trades", "data": trades}, change.version
+            )
 
     def push_user(self, stream: str, data: Any) -> None:
         """Push a user event (``"account"`` or ``"order"``) to every user connection."""
