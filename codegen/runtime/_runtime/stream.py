@@ -43,6 +43,22 @@ class Portal:
         self.loop.close()
 
 
+def _engine(
+    definition: StreamDef,
+    client: AsyncClient | SyncClient,
+    rest: Any,
+    options: StreamOptions | None,
+) -> StreamEngine:
+    """A stream's engine on the client's WebSocket URL, credentials and REST calls."""
+    return StreamEngine(
+        definition,
+        base_url=client._ws_url(definition.base),
+        credentials=client._core.credentials,
+        rest=rest,
+        options=options or StreamOptions(),
+    )
+
+
 class AsyncStream(Generic[E]):
     """An asyncio stream: ``async with`` it, subscribe, then ``async for event in stream``."""
 
@@ -51,18 +67,10 @@ class AsyncStream(Generic[E]):
     def __init__(self, client: AsyncClient, options: StreamOptions | None = None) -> None:
         from cambist._runtime.core import CallOptions
 
-        d = self._definition
-
         async def rest(ep: Any, values: Mapping[str, object]) -> Any:
             return await client._call(ep, values, CallOptions())
 
-        self._engine = StreamEngine(
-            d,
-            base_url=client._ws_url(d.base),
-            credentials=client._core.credentials,
-            rest=rest,
-            options=options or StreamOptions(),
-        )
+        self._engine = _engine(self._definition, client, rest, options)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
@@ -115,19 +123,11 @@ class SyncStream(Generic[E]):
     def __init__(self, client: SyncClient, options: StreamOptions | None = None) -> None:
         from cambist._runtime.core import CallOptions
 
-        d = self._definition
-
-        async def rest(ep: Any, values: Mapping[str, object]) -> Any:
+        async def rest(ep: Any, values: Mapping[str, object]) -> Any:  # on the loop thread
             return await asyncio.to_thread(client._call, ep, values, CallOptions())
 
         self._portal = client._portal()
-        self._engine = StreamEngine(
-            d,
-            base_url=client._ws_url(d.base),
-            credentials=client._core.credentials,
-            rest=rest,
-            options=options or StreamOptions(),
-        )
+        self._engine = _engine(self._definition, client, rest, options)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
