@@ -630,14 +630,21 @@ def _fields(items: list[LDict]) -> list[Field]:
     return fields
 
 
+def _new_name(kind: str, item: LDict, pattern: str, shape: str, seen: dict[str, Where]) -> str:
+    """``item``'s name, checked against ``pattern`` and not defined before."""
+    name: str = item["name"]
+    if not re.fullmatch(pattern, name):
+        raise item.where.error(f"{kind} name {name!r} is not {shape}")
+    if name in seen:
+        raise item.where.error(f"{kind} {name!r} is already defined at line {seen[name].line}")
+    seen[name] = item.where
+    return name
+
+
 def _endpoint(e: LDict, group: str, security: LDict, seen: dict[str, Where]) -> Endpoint:
     w = e.where
-    name = e["name"]
-    if not re.fullmatch(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*", name):
-        raise w.error(f"endpoint name {name!r} is not <resource>.<method> in snake_case")
-    if name in seen:
-        raise w.error(f"endpoint {name!r} is already defined at line {seen[name].line}")
-    seen[name] = w
+    pattern = r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*"
+    name = _new_name("endpoint", e, pattern, "<resource>.<method> in snake_case", seen)
     if e["security"] not in security:
         raise e.key_where["security"].error(
             f"security {e['security']!r} is not one of {', '.join(security)}"
@@ -679,12 +686,7 @@ def _endpoint(e: LDict, group: str, security: LDict, seen: dict[str, Where]) -> 
 
 def _stream(st: LDict, group: str, seen: dict[str, Where]) -> Stream:
     w = st.where
-    name = st["name"]
-    if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
-        raise w.error(f"stream name {name!r} is not snake_case")
-    if name in seen:
-        raise w.error(f"stream {name!r} is already defined at line {seen[name].line}")
-    seen[name] = w
+    name = _new_name("stream", st, r"[a-z][a-z0-9_]*", "snake_case", seen)
     hb = st.get("heartbeat", {"kind": "none", "interval": 30})
     channels: list[Channel] = []
     for c in st.get("channels", []):

@@ -487,3 +487,69 @@ def test_frames_helpers_decompress() -> None:
 
     assert frame_text(gzip.compress(b'{"a":1}')) == b'{"a":1}'
     assert frame_text(zlib.compress(b'{"a":1}')) == b'{"a":1}'
+
+
+# -- the documents' push samples, routed and typed (no server needed) ---------------------
+
+V1_KLINE = """{"symbol": "BTCUSDT", "symbolName": "BTCUSDT", "topic": "kline",
+ "params": {"realtimeInterval": "24h", "klineType": "1m", "binary": "false"},
+ "data": [{"t": 1766727660000, "s": "BTCUSDT", "sn": "BTCUSDT", "c": "88888.01", "h": "88888.01",
+ "l": "88888.01", "o": "88888.01", "v": "0", "et": 0, "qv": "0", "td": 0, "tb": "0", "tq": "0"}],
+ "f": true, "sendTime": 1766727675969, "shared": false}"""
+V2_BBO = """{"topic": "bbo", "params": {"symbol": "ETHUSDT"}, "data": {"s": "ETHUSDT",
+ "b": "2974.52", "bz": "0.0202", "a": "2974.85", "az": "0.2838", "t": 1766729017183}}"""
+V2_REALTIMES = """{"topic": "realtimes", "params": {"symbol": "BTCUSDT"}, "data": {
+ "t": 1766728440004, "s": "BTCUSDT", "o": "87740.12", "h": "89270.33", "l": "86971.82",
+ "c": "88910.23", "v": "0.20041", "qv": "17621.0846565", "m": "0.0133"}}"""
+TICKET = """[{"e": "ticketInfo", "E": "1766730154173", "s": "USDTAED", "q": "1.00",
+ "t": "1766730154162", "p": "91446.40", "T": "2113880177556930560", "o": "2113880177188611584",
+ "c": "99999999980006", "a": "1695624199740137984", "m": false, "S": "BUY"},
+ {"e": "outboundCustodyAccountInfo", "E": "1764932840383", "T": true, "W": true, "D": true,
+ "B": [{"a": "BTC", "f": "6086.715847759989968887", "l": "0", "r": ""}]},
+ {"e": "somethingNew", "x": 1}]"""
+
+
+def _engine(definition: Any) -> Any:
+    from cambist._runtime.ws import StreamEngine
+
+    return StreamEngine(
+        definition, base_url="ws://unused", credentials=None, rest=None, options=StreamOptions()
+    )
+
+
+async def test_document_push_samples_are_routed_and_typed() -> None:
+    from cambist.hashkey.models import (
+        BboUpdate,
+        KlineUpdateV1,
+        RealtimesUpdate,
+        TicketInfo,
+    )
+    from cambist.hashkey.streams.public import PUBLIC
+    from cambist.hashkey.streams.public_v1 import _KLINE, PUBLIC_V1
+    from cambist.hashkey.streams.user import USER
+
+    v1 = _engine(PUBLIC_V1)
+    await v1.subscribe(_KLINE, {"symbol": "BTCUSDT", "interval": "1m"})
+    v1._on_frame(V1_KLINE)
+    (kline,) = v1._events
+    assert isinstance(kline, KlineUpdateV1) and kline.first is True
+    assert kline.data[0].close == Decimal("88888.01") and kline.data[0].trade_count == 0
+
+    v2 = _engine(PUBLIC)
+    await v2.subscribe(PUBLIC.channels["bbo"], {"symbol": "ETHUSDT"})
+    await v2.subscribe(PUBLIC.channels["realtimes"], {"symbol": "BTCUSDT"})
+    v2._on_frame(V2_BBO)
+    v2._on_frame(V2_REALTIMES)
+    bbo, ticker = v2._events
+    assert isinstance(bbo, BboUpdate) and bbo.data.ask_quantity == Decimal("0.2838")
+    assert isinstance(ticker, RealtimesUpdate) and ticker.data.quote_volume == Decimal(
+        "17621.0846565"
+    )
+
+    user = _engine(USER)
+    user._on_frame(TICKET)
+    ticket, custody, unknown = user._events
+    assert isinstance(ticket, TicketInfo) and ticket.ticket_id == "2113880177556930560"
+    assert isinstance(custody, AccountUpdate)
+    assert custody.balances[0].free == Decimal("6086.715847759989968887")
+    assert unknown == RawEvent("user", "somethingNew", {"e": "somethingNew", "x": 1})

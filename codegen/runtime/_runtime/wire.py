@@ -21,10 +21,7 @@ import json
 import math
 import zlib
 from collections.abc import Hashable, Mapping
-from decimal import Decimal
 from typing import Any
-
-import orjson
 
 from cambist._runtime import convert
 from cambist._runtime.encode import _Invalid, scalar
@@ -197,18 +194,10 @@ def decode(text: str | bytes, numbers: str) -> Any:
     """Decode JSON text; exact numbers (Decimal) when the exchange sends JSON numbers."""
     try:
         if numbers == "numbers":
-            return json.loads(text, parse_float=Decimal)
-        return orjson.loads(text)
+            return convert.decode_exact(text)
+        return convert.decode_fast(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadFrameError(f"not JSON: {exc}") from None
-
-
-def parse_exact(parse: Any, msg: Any, text: str | bytes) -> Any:
-    """``parse(msg)``; when a decimal field met a float, decode ``text`` exactly and retry."""
-    try:
-        return parse(msg)
-    except convert.NeedsExactNumbers:
-        return parse(json.loads(text, parse_float=Decimal))
 
 
 # -- heartbeats --------------------------------------------------------------------------

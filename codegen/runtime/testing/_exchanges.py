@@ -25,7 +25,7 @@ from cambist._runtime.signing import Credentials
 from cambist._runtime.stream import Portal
 from cambist.testing._http import Call, Fault, HttpSide, Refusal
 from cambist.testing._market import Change, Market
-from cambist.testing._ws import Route, StreamHub
+from cambist.testing._ws import Route, StreamFaults, StreamHub
 
 DEFAULT_API_KEY = "cambist-local-api-key"
 DEFAULT_API_SECRET = "cambist-local-api-secret"
@@ -159,7 +159,7 @@ class LocalExchange:
 
     def clear_faults(self) -> None:
         self.http.faults.clear()
-        self.streams.faults.__init__()  # type: ignore[misc]
+        self.streams.faults = StreamFaults()
 
     @property
     def calls(self) -> list[Call]:

@@ -188,11 +188,11 @@ def list_of(structure: Callable[[Any], T]) -> Callable[[Any], list[T]]:
     return parse
 
 
-def decode_fast(body: bytes) -> Any:
+def decode_fast(body: str | bytes) -> Any:
     """Decode with orjson; :func:`decode_exact` is the fallback."""
     return orjson.loads(body)
 
 
-def decode_exact(body: bytes) -> Any:
+def decode_exact(body: str | bytes) -> Any:
     """Decode keeping every JSON number exact: fractions as Decimal, integers as int."""
     return json.loads(body, parse_float=Decimal)

@@ -8,7 +8,7 @@ import asyncio
 import copy
 import threading
 from collections.abc import Coroutine, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
 from cambist._runtime.book import OrderBook
 from cambist._runtime.streamdef import Channel, StreamDef, StreamOptions
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 
 E = TypeVar("E")
 T = TypeVar("T")
-S = TypeVar("S")
 
 
 class Portal:
@@ -84,8 +83,8 @@ class AsyncStream(Generic[E]):
         """Disconnect and release the listen key, if any (``async with`` does this)."""
         await self._engine.close()
 
-    async def __aenter__(self: S) -> S:
-        await self._engine.open()  # type: ignore[attr-defined]
+    async def __aenter__(self) -> Self:
+        await self._engine.open()
         return self
 
     async def __aexit__(
@@ -141,8 +140,8 @@ class SyncStream(Generic[E]):
         """Disconnect and release the listen key, if any (``with`` does this)."""
         self._portal.call(self._engine.close())
 
-    def __enter__(self: S) -> S:
-        self.open()  # type: ignore[attr-defined]
+    def __enter__(self) -> Self:
+        self.open()
         return self
 
     def __exit__(

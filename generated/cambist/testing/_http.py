@@ -15,7 +15,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -221,11 +221,8 @@ class HttpSide:
         else:
             name = config.signature_param or "signature"
             query, given_q = _strip(call.query, name)
-            body, given_b = (
-                _strip(call.body.decode(), name)
-                if b"=" in call.body and b"{" not in call.body[:1] and b"[" not in call.body[:1]
-                else (call.body.decode(), None)
-            )
+            form = "json" not in call.headers.get("Content-Type", "")
+            body, given_b = _strip(call.body.decode(), name) if form else (call.body.decode(), None)
             given = given_q or given_b or ""
             payload = (query + body).encode()
             call.params.pop(name, None)
@@ -280,6 +277,3 @@ def _strip(text: str, name: str) -> tuple[str, str | None]:
     kept = [part for part in parts if not part.startswith(name + "=")]
     found = [part[len(name) + 1 :] for part in parts if part.startswith(name + "=")]
     return "&".join(kept), found[0] if found else None
-
-
-Handler = Callable[[Endpoint[Any], Call], Any]

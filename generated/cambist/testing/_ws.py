@@ -281,19 +281,11 @@ class StreamHub:
                     if code is None:
                         conn.ws.transport.abort()
                     else:  # the close handshake completes in the background
-                        self._tasks.add(asyncio.create_task(conn.ws.close(code)))
+                        task = asyncio.create_task(conn.ws.close(code))
+                        self._tasks.add(task)
+                        task.add_done_callback(self._tasks.discard)
 
         self.portal.call(drop())
-
-    def wait_connections(self, route: str, count: int = 1, timeout: float = 5.0) -> None:
-        """Block until ``count`` clients are connected on ``route`` (a test helper)."""
-        import time
-
-        deadline = time.monotonic() + timeout
-        while sum(c.route.name == route for c in self.connections) < count:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"no {count} connection(s) on {route}")
-            time.sleep(0.005)
 
     def subscribers(self, route: str, key: str) -> int:
         return sum(c.route.name == route and key in c.keys for c in self.connections)
