@@ -26,6 +26,7 @@ from cambist.hashkey.models import (
     DepthUpdate,
     DepthUpdateV1,
     ExecutionReport,
+    TicketInfo,
     TradeUpdate,
     TradeUpdateV1,
 )
@@ -348,9 +349,16 @@ async def test_hashkey_user_stream_orders_and_server_pings(hk_ex: HashKeyExchang
         await hk.spot.create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.01")
         events = await until(s, lambda e: isinstance(e, AccountUpdate))
         await asyncio.sleep(0.2)
-    report = next(e for e in events if isinstance(e, ExecutionReport))
+    new, report = (e for e in events if isinstance(e, ExecutionReport))
+    assert new.status.value == "NEW" and new.cumulative_filled_quantity == 0
     assert report.status.value == "FILLED" and report.cumulative_filled_quantity == Decimal("0.01")
-    assert [type(e) for e in events] == [Connected, ExecutionReport, AccountUpdate]
+    assert [type(e) for e in events] == [
+        Connected,
+        ExecutionReport,
+        ExecutionReport,
+        TicketInfo,
+        AccountUpdate,
+    ]
     pongs = [json.loads(p) for p in hk_ex.streams.pongs]
     assert len(pongs) >= 2 and all(set(p) == {"pong"} for p in pongs)
 

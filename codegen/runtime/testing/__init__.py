@@ -16,18 +16,20 @@ codes. ``python -m cambist.testing serve hashkey --port 8080`` runs one from the
 pytest fixtures are in ``cambist.testing.pytest_plugin``.
 """
 
-from cambist.testing._exchanges import (
-    DEFAULT_API_KEY,
-    DEFAULT_API_SECRET,
-    EXCHANGES,
-    BiboxExchange,
-    BinanceOptionsExchange,
-    BingXExchange,
-    HashKeyExchange,
-    LocalExchange,
-)
+from cambist.testing._bibox import BiboxExchange
+from cambist.testing._binance import BinanceOptionsExchange
+from cambist.testing._bingx import BingXExchange
+from cambist.testing._exchanges import DEFAULT_API_KEY, DEFAULT_API_SECRET, LocalExchange
+from cambist.testing._hashkey import HashKeyExchange
 from cambist.testing._http import Fault
 from cambist.testing._ws import StreamFaults
+
+EXCHANGES: dict[str, type[LocalExchange]] = {
+    "hashkey": HashKeyExchange,
+    "bibox": BiboxExchange,
+    "bingx": BingXExchange,
+    "binance_options": BinanceOptionsExchange,
+}
 
 __all__ = [
     "DEFAULT_API_KEY",

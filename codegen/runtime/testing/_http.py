@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from cambist._runtime.endpoint import Endpoint, Exchange
+from cambist.testing._text import dumps
 
 
 class Refusal(Exception):
@@ -167,7 +168,7 @@ class HttpSide:
         payload: Any,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        data = payload if isinstance(payload, bytes) else json.dumps(payload, default=str).encode()
+        data = payload if isinstance(payload, bytes) else dumps(payload).encode()
         h.send_response(status)
         h.send_header("Content-Type", "application/json")
         h.send_header("Content-Length", str(len(data)))

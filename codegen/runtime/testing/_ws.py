@@ -19,6 +19,7 @@ from typing import Any
 
 from cambist._runtime.stream import Portal
 from cambist._runtime.ws import Redacting
+from cambist.testing._text import dumps
 
 
 @dataclass
@@ -218,7 +219,7 @@ class StreamHub:
     async def _send(
         self, conn: Connection, payload: Any, force_compress: str | None = None
     ) -> None:
-        text = payload if isinstance(payload, str) else json.dumps(payload, default=str)
+        text = payload if isinstance(payload, str) else dumps(payload)
         how = force_compress or self.faults.compress
         frame: str | bytes = text
         if how == "gzip":

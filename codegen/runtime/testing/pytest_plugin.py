@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from cambist.testing._exchanges import (
+from cambist.testing import (
     BiboxExchange,
     BinanceOptionsExchange,
     BingXExchange,

@@ -7,7 +7,7 @@ import argparse
 import signal
 import threading
 
-from cambist.testing._exchanges import DEFAULT_API_KEY, DEFAULT_API_SECRET, EXCHANGES
+from cambist.testing import DEFAULT_API_KEY, DEFAULT_API_SECRET, EXCHANGES
 
 
 def main(argv: list[str] | None = None) -> int:

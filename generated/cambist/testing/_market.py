@@ -2,14 +2,15 @@
 """A deterministic synthetic market: one order book per symbol, moved by a seeded RNG.
 
 The same seed gives the same books, trades and candles, so tests can assert exact values.
-Prices and quantities are Decimals; all state changes go through :meth:`Market.step` and
-the order matcher (market orders take liquidity from this book).
+Prices and quantities are Decimals; the book changes only in :meth:`Market.step`; trades
+(the market's own and the simulated orders' taker fills, see ``_ledger``) go through
+:meth:`Market.record`, which also keeps 1m candles. Times are the market's own clock, which
+starts at a fixed instant and advances with each event, so they are deterministic too.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -24,6 +25,21 @@ class Trade:
     quantity: Decimal
     buyer_maker: bool
     time: int
+
+
+@dataclass
+class Candle:
+    """A 1m candle (open time, prices, base and quote volume, trade count)."""
+
+    time: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal = Decimal(0)
+    quote_volume: Decimal = Decimal(0)
+    count: int = 0
+    first_trade: int = 0
 
 
 @dataclass
@@ -59,6 +75,7 @@ class Market:
         self.rng = random.Random(seed)
         self.books: dict[str, Book] = {}
         self.trades: dict[str, list[Trade]] = {s: [] for s in symbols}
+        self.candles: dict[str, dict[int, Candle]] = {s: {} for s in symbols}
         self.levels = levels
         self._trade_ids = 1_000_000
         self.clock_ms = 1_700_000_000_000
@@ -105,31 +122,66 @@ class Market:
             best_ask = min(book.asks)
             buyer_maker = self.rng.random() < 0.5
             price = best_bid if buyer_maker else best_ask
-            trades.append(self._print(symbol, price, self._quantity() / 10, buyer_maker))
+            trades.append(
+                self.record(symbol, price, self._quantity() / 10, buyer_maker=buyer_maker)
+            )
         book.version += 1
         return Change(symbol, bids, asks, trades, book.version, self.now_ms())
 
-    def _print(self, symbol: str, price: Decimal, quantity: Decimal, buyer_maker: bool) -> Trade:
+    def record(self, symbol: str, price: Decimal, quantity: Decimal, *, buyer_maker: bool) -> Trade:
+        """Print a trade: it joins the trade history and the 1m candles."""
         self._trade_ids += 1
         trade = Trade(self._trade_ids, price, quantity.normalize(), buyer_maker, self.now_ms())
         self.trades[symbol].append(trade)
         del self.trades[symbol][:-500]
+        minute = trade.time - trade.time % 60_000
+        candles = self.candles[symbol]
+        bar = candles.get(minute)
+        if bar is None:
+            candles[minute] = Candle(minute, price, price, price, price, first_trade=trade.id)
+            bar = candles[minute]
+            if len(candles) > 1_000:
+                del candles[min(candles)]
+        bar.high, bar.low, bar.close = max(bar.high, price), min(bar.low, price), price
+        bar.volume += trade.quantity
+        bar.quote_volume += price * trade.quantity
+        bar.count += 1
         return trade
 
-    def take(self, symbol: str, side: str, quantity: Decimal) -> Iterator[tuple[Decimal, Decimal]]:
-        """Fill a market order against the book: yields (price, quantity) fills, best first.
-        The book is not depleted (liquidity refills), so fills are deterministic."""
+    def candle(self, symbol: str, time: int) -> Candle:
+        """The 1m candle holding ``time``: a flat one at the mid price if nothing traded."""
+        minute = time - time % 60_000
+        found = self.candles[symbol].get(minute)
+        if found is not None:
+            return found
+        mid = self.mid(symbol)
+        return Candle(minute, mid, mid, mid, mid)
+
+    def mid(self, symbol: str) -> Decimal:
         book = self.books[symbol]
-        levels = (
-            sorted(book.asks.items()) if side == "BUY" else sorted(book.bids.items(), reverse=True)
-        )
-        left = quantity
-        for price, available in levels:
-            if left <= 0:
-                break
-            fill = min(left, available)
-            left -= fill
-            self._print(symbol, price, fill, side == "SELL")
-            yield price, fill
-        if left > 0 and levels:
-            yield levels[-1][0], left
+        return (max(book.bids) + min(book.asks)) / 2
+
+    def best(self, symbol: str) -> tuple[tuple[Decimal, Decimal], tuple[Decimal, Decimal]]:
+        """The best bid and ask: (price, quantity) each."""
+        bids, asks = self.books[symbol].top(1)
+        return bids[0], asks[0]
+
+    def last(self, symbol: str) -> Decimal:
+        """The last trade's price (the mid price before any trade)."""
+        trades = self.trades[symbol]
+        return trades[-1].price if trades else self.mid(symbol)
+
+    def day(self, symbol: str) -> Candle:
+        """The 24 hours up to the last trade, as one candle (flat at the mid: no trade yet)."""
+        trades = self.trades[symbol]
+        if not trades:
+            return self.candle(symbol, self.clock_ms)
+        bars = [b for b in self.candles[symbol].values() if b.time > trades[-1].time - 86_400_000]
+        day = Candle(bars[0].time, bars[0].open, bars[0].high, bars[0].low, bars[-1].close)
+        day.first_trade = bars[0].first_trade
+        for b in bars:
+            day.high, day.low = max(day.high, b.high), min(day.low, b.low)
+            day.volume += b.volume
+            day.quote_volume += b.quote_volume
+            day.count += b.count
+        return day

@@ -1,0 +1,385 @@
+"""Bibox v4, simulated: market data (REST and the market stream: order book full then
+changes, trades, 1m candles, ticker), balances, the ledger, limit orders (gtc/ioc, post
+only), fills, and the user stream's account and order events.
+
+The document lists no order statuses: it shows "filled" and speaks of rejected, cancelled and
+filled orders. Open orders are reported as "unfilled" / "partially_filled" here (not from the
+document); a cancelled order is "cancelled", a rejected post-only order "rejected". Sell
+quantities and values are negative, as in the document's samples. User data carries JSON
+numbers as the samples do (exact: Decimals are written as numbers by ``_text.dumps``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from cambist._runtime.signing import Credentials
+from cambist.testing._exchanges import LocalExchange
+from cambist.testing._http import Refusal
+from cambist.testing._ledger import Fill, Order
+from cambist.testing._market import Candle, Change, Trade
+from cambist.testing._text import dumps, fmt, levels
+from cambist.testing._ws import Route
+
+STATUS = {
+    "NEW": "unfilled",
+    "PARTIALLY_FILLED": "partially_filled",
+    "FILLED": "filled",
+    "CANCELED": "cancelled",
+    "PARTIALLY_CANCELED": "cancelled",
+    "REJECTED": "rejected",
+}
+DEPTHS = (5, 10, 20, 50, 100, 200)
+
+
+class BiboxExchange(LocalExchange):
+    """Bibox v4, simulated: market data, balances, ledger, orders, fills and both streams."""
+
+    id = "bibox"
+    symbols: ClassVar[dict[str, Decimal]] = {
+        "BTC_USDT": Decimal("60000.00"),
+        "ETH_USDT": Decimal("3000.00"),
+    }
+    starting_balances: ClassVar[dict[str, Decimal]] = {
+        "USDT": Decimal("100000"),
+        "BTC": Decimal("2"),
+        "ETH": Decimal("10"),
+    }
+    routes: ClassVar[list[Route]] = [
+        Route("market", "/market", "bibox"),
+        Route("user", "/user", "push", auth="headers"),
+    ]
+    ws_bases: ClassVar[dict[str, str]] = {"ws_market": "/market", "ws_user": "/user"}
+    codes: ClassVar[dict[str, tuple[int, object]]] = {
+        "no_key": (400, -2001),
+        "bad_key": (400, -2002),
+        "no_signature": (400, -2001),
+        "bad_signature": (400, -2006),
+        "timestamp": (400, -2104),
+        "missing": (400, -2003),
+        "invalid": (400, -2004),
+        "bad_json": (400, -2005),
+        "not_found": (400, -3004),
+        "insufficient": (400, -3002),
+    }
+
+    def error_body(self, code: object, message: str) -> Any:
+        return {"error": code, "message": message}
+
+    def fault_body(self, status: int) -> Any:
+        return {"error": -1000, "message": f"HTTP {status}"}
+
+    def _symbol(self, p: Mapping[str, Any]) -> str:
+        symbol = str(p.get("symbol"))
+        self.pair(symbol)
+        return symbol
+
+    # -- market data -------------------------------------------------------------------
+
+    def on_market__list_pairs(self, p: dict[str, Any]) -> Any:
+        symbols = [self._symbol(p)] if p.get("symbol") else list(self.symbols)
+        return [
+            {
+                "symbol": s,
+                "base": self.split(s)[0],
+                "quote": self.split(s)[1],
+                "status": "tradable",
+                "min_price": "0.01",
+                "max_price": "100000000",
+                "price_increment": "0.01",
+                "price_scale": 2,
+                "min_quantity": "0.0001",
+                "max_quantity": "1000000",
+                "quantity_increment": "0.0001",
+                "quantity_scale": 4,
+                "min_order_value": "1",
+            }
+            for s in symbols
+        ]
+
+    def on_market__get_order_book(self, p: dict[str, Any]) -> Any:
+        return self._book(self._symbol(p), int(p.get("level") or 100))
+
+    def on_market__list_trades(self, p: dict[str, Any]) -> Any:
+        trades = self.market.trades[self._symbol(p)]
+        low, high = int(p.get("start_time") or 0), int(p.get("end_time") or 0) or None
+        kept = [t for t in trades if t.time >= low and (high is None or t.time <= high)]
+        return [self._trade(t) for t in kept[-int(p.get("limit") or 100) :]]
+
+    def on_market__list_candles(self, p: dict[str, Any]) -> Any:
+        if p["time_frame"] != "1m":
+            raise Refusal("invalid", "time_frame (the local exchange keeps 1m candles)")
+        bars = list(self.market.candles[self._symbol(p)].values())
+        if p.get("after"):
+            bars = [b for b in bars if b.time >= int(p["after"])]
+        if p.get("before"):
+            bars = [b for b in bars if b.time <= int(p["before"])]
+        return [self._candle(b) for b in bars[-int(p.get("limit") or 100) :]]
+
+    def on_market__list_tickers(self, p: dict[str, Any]) -> Any:
+        return [self._ticker(self._symbol(p))]
+
+    def _book(self, symbol: str, depth: int) -> dict[str, Any]:
+        book = self.market.books[symbol]
+        bids, asks = book.top(depth)
+        return {
+            "i": str(book.version),
+            "t": str(self.now_ms()),
+            "b": levels(bids),
+            "a": levels(asks),
+        }
+
+    def _trade(self, t: Trade) -> dict[str, Any]:
+        side = "sell" if t.buyer_maker else "buy"
+        return {
+            "i": str(t.id),
+            "p": fmt(t.price),
+            "q": fmt(t.quantity),
+            "s": side,
+            "t": str(t.time),
+        }
+
+    def _candle(self, b: Candle) -> list[Any]:
+        return [
+            str(b.time),
+            fmt(b.open),
+            fmt(b.high),
+            fmt(b.low),
+            fmt(b.close),
+            fmt(b.volume),
+            fmt(b.quote_volume),
+            str(b.first_trade),
+            b.count,
+        ]
+
+    def _ticker(self, symbol: str) -> dict[str, Any]:
+        day = self.market.day(symbol)
+        trades = self.market.trades[symbol]
+        (bid, bid_qty), (ask, ask_qty) = self.market.best(symbol)
+        return {
+            "s": symbol,
+            "o": fmt(day.open),
+            "h": fmt(day.high),
+            "l": fmt(day.low),
+            "p": fmt(day.close),
+            "q": fmt(trades[-1].quantity) if trades else "0",
+            "v": fmt(day.volume),
+            "a": fmt(day.quote_volume),
+            "c": fmt(day.close - day.open),
+            "t": day.count,
+            "f": day.first_trade,
+            "bp": bid,
+            "bq": bid_qty,
+            "ap": ask,
+            "aq": ask_qty,
+        }
+
+    # -- user data ---------------------------------------------------------------------
+
+    def on_user__list_accounts(self, p: dict[str, Any]) -> Any:
+        wanted = set(str(p["asset"]).split(",")) if p.get("asset") else None
+        return [
+            self._balance(a) for a in self.ledger.assets("spot") if wanted is None or a in wanted
+        ]
+
+    def _balance(self, asset: str) -> dict[str, Any]:
+        held = self.ledger.locked("spot").get(asset, Decimal(0))
+        return {"s": asset, "a": self.ledger.free("spot", asset), "h": held}
+
+    def on_user__list_ledger(self, p: dict[str, Any]) -> Any:
+        wanted = set(str(p["asset"]).split(",")) if p.get("asset") else None
+        entries = [
+            e
+            for e in self.ledger.entries
+            if e.account == "spot"
+            and (wanted is None or e.asset in wanted)
+            and e.time >= int(p.get("start_time") or 0)
+            and (not p.get("end_time") or e.time <= int(p["end_time"]))
+            and (not p.get("before") or e.id <= int(p["before"]))
+            and (not p.get("after") or e.id >= int(p["after"]))
+        ]
+        return [
+            {"i": e.id, "s": e.asset, "T": e.kind, "a": e.amount, "b": e.balance, "t": e.time}
+            for e in entries[-int(p.get("limit") or 100) :]
+        ]
+
+    def on_user__create_order(self, p: dict[str, Any]) -> Any:
+        symbol = self._symbol(p)
+        base, quote = self.split(symbol)
+        quantity, price = Decimal(str(p.get("quantity") or 0)), Decimal(str(p.get("price") or 0))
+        if not quantity or not price:
+            raise Refusal("missing", "price" if not price else "quantity")
+        client_id = str(p.get("client_order_id") or "")
+        if client_id and not client_id.lstrip("-").isdigit():
+            raise Refusal("invalid", "client_order_id (an int64 in a string)")
+        order = self.ledger.place(
+            account="spot",
+            symbol=symbol,
+            base=base,
+            quote=quote,
+            side=str(p["side"]).upper(),
+            kind="LIMIT",
+            quantity=abs(quantity),
+            price=price,
+            tif=str(p.get("time_in_force") or "gtc").upper(),
+            post_only=str(p.get("post_only")).lower() == "true",
+            client_id=client_id,
+        )
+        return self._order(order)
+
+    def _find(self, p: Mapping[str, Any]) -> Order:
+        key = str(p.get("id") or "")
+        if key.startswith("c:"):
+            found = [
+                o
+                for o in self.ledger.orders.values()
+                if o.client_id == key[2:] and o.client_id != o.id
+            ]
+            if not found:
+                raise Refusal("not_found")
+            return found[-1]
+        return self.ledger.find(key)
+
+    def on_user__get_order(self, p: dict[str, Any]) -> Any:
+        return self._order(self._find(p))
+
+    def on_user__cancel_order(self, p: dict[str, Any]) -> Any:
+        return self._order(self.ledger.cancel(self._find(p)))
+
+    def on_user__cancel_all_orders(self, p: dict[str, Any]) -> Any:
+        for order in self.ledger.open_orders("spot", self._symbol(p)):
+            self.ledger.cancel(order)
+        return []
+
+    def on_user__list_orders(self, p: dict[str, Any]) -> Any:
+        settled = p.get("status") == "settled"
+        orders = [
+            o
+            for o in self.ledger.orders.values()
+            if o.account == "spot"
+            and o.open != settled
+            and (not p.get("symbol") or o.symbol == p["symbol"])
+            and o.created >= int(p.get("start_time") or 0)
+            and (not p.get("end_time") or o.created <= int(p["end_time"]))
+        ]
+        if settled:
+            orders.sort(key=lambda o: o.updated)
+        limit = int(p.get("limit") or 0)
+        return [self._order(o) for o in (orders[-limit:] if limit else orders)]
+
+    def on_user__list_fills(self, p: dict[str, Any]) -> Any:
+        fills = [
+            f
+            for f in self.ledger.fills
+            if f.order.account == "spot"
+            and (not p.get("order_id") or f.order.id == str(p["order_id"]))
+            and (not p.get("symbol") or f.order.symbol == p["symbol"])
+            and f.time >= int(p.get("start_time") or 0)
+            and (not p.get("end_time") or f.time <= int(p["end_time"]))
+            and (not p.get("before") or f.id <= int(p["before"]))
+            and (not p.get("after") or f.id >= int(p["after"]))
+        ]
+        return [self._fill(f) for f in fills[-int(p.get("limit") or 100) :]]
+
+    def _fill(self, f: Fill) -> dict[str, Any]:
+        sign = 1 if f.order.buy else -1
+        return {
+            "i": f.id,
+            "t": f.time,
+            "p": f.price,
+            "q": sign * f.quantity,
+            "l": "maker" if f.maker else "taker",
+            "f": {"a": f.fee_asset, "m": f.fee},
+        }
+
+    def _order(self, o: Order, *, fills: bool = True) -> dict[str, Any]:
+        sign = 1 if o.buy else -1
+        out: dict[str, Any] = {
+            "i": int(o.id),
+            "I": "" if o.client_id == o.id else o.client_id,
+            "m": o.symbol,
+            "T": "limit",
+            "s": o.side.lower(),
+            "Q": sign * o.quantity,
+            "P": o.price,
+            "t": o.tif.lower(),
+            "o": o.post_only,
+            "S": STATUS[o.status],
+            "E": sign * o.executed,
+            "e": sign * o.executed_value,
+            "C": o.created,
+            "U": o.updated,
+            "n": len(o.fills),
+        }
+        if fills:
+            fees: dict[str, Decimal] = {}
+            for f in o.fills:
+                fees[f.fee_asset] = fees.get(f.fee_asset, Decimal(0)) + f.fee
+            out["F"] = [self._fill(f) for f in reversed(o.fills[-20:])]
+            out["f"] = [{"a": a, "m": m} for a, m in fees.items()]
+        return out
+
+    # -- streams -----------------------------------------------------------------------
+
+    def stream_auth(self, route: Route, key: str | None, headers: Mapping[str, str]) -> int:
+        if route.auth != "headers":
+            return 101
+        api_key = headers.get("Bibox-Api-Key")
+        secret = self.credentials.get(api_key or "")
+        if secret is None:
+            return 401
+        expected = Credentials(api_key or "", secret).sign(b"")
+        return 101 if headers.get("Bibox-Api-Sign") == expected else 401
+
+    def stream_initial(self, route: Route, key: str) -> tuple[list[Any], int | None]:
+        parts = key.split(".")
+        if parts[0] not in self.market.books:
+            return [], None
+        with self.lock:
+            version = self.market.books[parts[0]].version
+            if len(parts) == 3 and parts[1] == "order_book":
+                return [{"stream": key, "data": self._book(parts[0], int(parts[2]))}], version
+        return [], version
+
+    def publish_change(self, change: Change) -> None:
+        # Changes go to every order_book depth subscribed; the simulated book has
+        # ``levels`` levels, so a depth of at least that many mirrors it exactly.
+        data = {
+            "i": str(change.version),
+            "t": str(change.time),
+            "b": levels(change.bids),
+            "a": levels(change.asks),
+        }
+        for depth in DEPTHS:
+            key = f"{change.symbol}.order_book.{depth}"
+            self.streams.publish(
+                "market", key, dumps({"stream": key, "data": data}), change.version
+            )
+        self._publish("ticker", change.symbol, self._ticker(change.symbol))
+
+    def publish_trades(self, symbol: str, trades: list[Trade]) -> None:
+        if not trades:
+            return
+        self._publish("trades", symbol, [self._trade(t) for t in trades])
+        bar = self.market.candle(symbol, trades[-1].time)
+        self._publish("candles.1m", symbol, [self._candle(bar)])
+
+    def _publish(self, channel: str, symbol: str, data: Any) -> None:
+        stream = f"{symbol}.{channel}"
+        self.streams.publish("market", stream, {"stream": stream, "data": data})
+
+    def order_changed(self, order: Order, fill: Fill | None) -> None:
+        super().order_changed(order, fill)
+        if order.account == "spot":
+            self.push_user("order", self._order(order, fills=False))
+
+    def balances_changed(self, account: str, assets: list[str]) -> None:
+        if account == "spot":
+            for asset in sorted(set(assets)):
+                self.push_user("account", self._balance(asset))
+
+    def push_user(self, stream: str, data: Any) -> None:
+        """Push a user event (``"account"`` or ``"order"``) to every user connection."""
+        self.streams.publish("user", None, {"stream": stream, "data": data})

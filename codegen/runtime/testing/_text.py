@@ -1,0 +1,33 @@
+"""How the local exchanges write values: decimals as the exchanges print them, JSON with
+exact numbers."""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal
+from typing import Any
+
+_NUMBER = re.compile(r'"\\u0000([^"]*)"')
+
+
+def fmt(value: Decimal) -> str:
+    """A Decimal as exchanges print it: plain notation, no exponent, no trailing zeros."""
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "0E0") else text
+
+
+def levels(rows: list[tuple[Decimal, Decimal]]) -> list[list[str]]:
+    """Order book levels as [price, quantity] strings."""
+    return [[fmt(p), fmt(q)] for p, q in rows]
+
+
+def _marked(value: object) -> str:
+    return "\0" + fmt(value) if isinstance(value, Decimal) else str(value)
+
+
+def dumps(payload: Any) -> str:
+    """JSON text in which a Decimal is a JSON number written exactly (``fmt``), for the
+    exchanges whose documents send numbers; anything else unknown is written as a string."""
+    text = json.dumps(payload, default=_marked)
+    return _NUMBER.sub(r"\1", text) if "\\u0000" in text else text
