@@ -1,0 +1,312 @@
+"""The local exchanges' trading simulation, through the generated clients: the matching rules
+(taker fills up to the limit, rest, IOC/FOK/post-only, maker fills from market trades, fees),
+every HashKey order endpoint, balance flow, market data consistent with the synthetic market
+and its streams. The exact order events are asserted where a stream carries them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from cambist.errors import InsufficientBalanceError, InvalidRequestError
+from cambist.hashkey import AsyncHashKey, HashKey
+from cambist.hashkey.models import (
+    BatchOrderRequest,
+    BboUpdate,
+    ExecutionReport,
+    RealtimesUpdate,
+    TicketInfo,
+)
+from cambist.testing import HashKeyExchange
+
+D = Decimal
+RICH = {"USDT": "1000000", "BTC": "2", "ETH": "10"}
+
+
+@pytest.fixture
+def ex() -> Iterator[HashKeyExchange]:
+    with HashKeyExchange(seed=5, balances=RICH) as exchange:
+        yield exchange
+
+
+@pytest.fixture
+def hk(ex: HashKeyExchange) -> Iterator[HashKey]:
+    with HashKey(**ex.client_options(), max_retries=0) as client:
+        yield client
+
+
+def balances(hk: HashKey) -> dict[str, tuple[Decimal, Decimal]]:
+    return {b.asset: (b.free, b.locked) for b in hk.account.get_balances().balances}
+
+
+def walk(levels: list[tuple[Decimal, Decimal]], quantity: Decimal) -> list[tuple[Decimal, Decimal]]:
+    """The fills a taker gets walking ``levels`` for ``quantity``."""
+    out = []
+    for price, available in levels:
+        if quantity <= 0:
+            break
+        out.append((price, min(quantity, available)))
+        quantity -= min(quantity, available)
+    return out
+
+
+# -- matching ------------------------------------------------------------------------------
+
+
+def test_crossing_limit_order_takes_up_to_its_price_and_rests_the_rest(
+    ex: HashKeyExchange, hk: HashKey
+) -> None:
+    asks = ex.market.books["BTCUSDT"].top(20)[1]
+    limit = asks[2][0]  # crosses three ask levels
+    within = sum(q for p, q in asks[:3])
+    quantity = within + D("0.5")
+    order = hk.spot.create_order(
+        symbol="BTCUSDT", side="BUY", type="LIMIT", quantity=quantity, price=limit
+    )
+    assert order.status.value == "PARTIALLY_FILLED" and order.executed_qty == within
+    cost = sum(p * q for p, q in asks[:3])
+    trades = hk.account.list_trades(symbol="BTCUSDT")
+    assert [(t.price, t.qty, t.is_maker) for t in trades] == [(p, q, False) for p, q in asks[:3]]
+    # the rest holds its price x quantity; the fills were paid at their own prices
+    assert balances(hk)["USDT"] == (D("1000000") - cost - D("0.5") * limit, D("0.5") * limit)
+    assert balances(hk)["BTC"] == (D("2") + within, D(0))
+    assert [o.order_id for o in hk.spot.list_open_orders()] == [order.order_id]
+
+
+def test_resting_order_fills_as_maker_when_a_market_trade_reaches_it(
+    ex: HashKeyExchange, hk: HashKey
+) -> None:
+    with hk.streams.user() as stream:
+        next(stream)  # Connected
+        order = hk.spot.create_order(
+            symbol="BTCUSDT", side="BUY", type="LIMIT", quantity="0.3", price="59000"
+        )
+        assert next(stream).status.value == "NEW"
+        ex.trade("BTCUSDT", "59000.01", "1", taker="SELL")  # above the order: no fill
+        ex.trade("BTCUSDT", "59000", "0.1", taker="SELL")
+        report, ticket, account = next(stream), next(stream), next(stream)
+        ex.trade("BTCUSDT", "58990", "5", taker="SELL")  # through it: the rest, at its price
+        last, last_ticket = next(stream), next(stream)
+    assert isinstance(report, ExecutionReport) and report.status.value == "PARTIALLY_FILLED"
+    assert (report.last_executed_quantity, report.last_executed_price) == (D("0.1"), D("59000"))
+    assert isinstance(ticket, TicketInfo) and ticket.is_maker and ticket.order_id == order.order_id
+    assert {b.asset: b.free for b in account.balances}["BTC"] == D("2.1")
+    assert last.status.value == "FILLED" and last.cumulative_filled_quantity == D("0.3")
+    assert (last_ticket.price, last_ticket.quantity) == (D("59000"), D("0.2"))
+    assert balances(hk)["USDT"] == (D("1000000") - D("0.3") * D("59000"), D(0))
+    assert [o.status.value for o in hk.spot.list_traded_orders()] == ["FILLED"]
+
+
+def test_tick_fills_an_order_at_the_best_bid_from_the_markets_own_trades(
+    ex: HashKeyExchange, hk: HashKey
+) -> None:
+    best_bid = ex.market.books["BTCUSDT"].top(1)[0][0][0]
+    order = hk.spot.create_order(
+        symbol="BTCUSDT", side="BUY", type="LIMIT", quantity="0.0001", price=best_bid
+    )
+    for _ in range(200):
+        changes = ex.tick("BTCUSDT")
+        if any(t.buyer_maker and t.price <= best_bid for c in changes for t in c.trades):
+            break
+    else:
+        pytest.fail("no market sell reached the best bid in 200 steps")
+    assert hk.spot.get_order(order_id=order.order_id).status.value == "FILLED"
+
+
+def test_ioc_fok_and_limit_maker(ex: HashKeyExchange, hk: HashKey) -> None:
+    asks = ex.market.books["BTCUSDT"].top(20)[1]
+    best = asks[0]
+    before = balances(hk)
+    fok = hk.spot.create_order(
+        symbol="BTCUSDT",
+        side="BUY",
+        type="LIMIT",
+        quantity=best[1] + 1,
+        price=best[0],
+        time_in_force="FOK",
+    )
+    assert (fok.status.value, fok.executed_qty) == ("CANCELED", 0)
+    assert balances(hk) == before and hk.account.list_trades() == []
+    ioc = hk.spot.create_order(
+        symbol="BTCUSDT",
+        side="BUY",
+        type="LIMIT",
+        quantity=best[1] + 1,
+        price=best[0],
+        time_in_force="IOC",
+    )
+    assert (ioc.status.value, ioc.executed_qty) == ("PARTIALLY_CANCELED", best[1])
+    assert balances(hk)["USDT"] == (before["USDT"][0] - best[0] * best[1], D(0))
+    maker = hk.spot.create_order(
+        symbol="BTCUSDT", side="BUY", type="LIMIT_MAKER", quantity="0.1", price=best[0]
+    )
+    assert maker.status.value == "REJECTED" and hk.spot.list_open_orders() == []
+    resting = hk.spot.create_order(
+        symbol="BTCUSDT", side="BUY", type="LIMIT_MAKER", quantity="0.1", price="1000"
+    )
+    assert resting.status.value == "NEW" and resting.type.value == "LIMIT_MAKER"
+
+
+def test_market_buy_by_quote_amount(ex: HashKeyExchange, hk: HashKey) -> None:
+    best = ex.market.books["BTCUSDT"].top(1)[1][0]
+    order = hk.spot.create_order(symbol="BTCUSDT", side="BUY", type="MARKET", amount="600")
+    got = (D("600") / best[0]).quantize(D("1e-8"), "ROUND_DOWN")
+    assert order.status.value == "FILLED" and order.executed_qty == got
+    assert order.req_amount == 600
+    assert balances(hk)["USDT"][0] == D("1000000") - got * best[0]
+
+
+def test_fees_are_charged_on_what_is_received_and_listed(ex: HashKeyExchange) -> None:
+    with (
+        HashKeyExchange(fee_rate="0.001") as fees,
+        HashKey(**fees.client_options(), max_retries=0) as hk,
+    ):
+        best = fees.market.books["BTCUSDT"].top(1)[1][0]
+        hk.spot.create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.5")
+        (trade,) = hk.account.list_trades()
+        assert (trade.commission, trade.commission_asset) == (D("0.0005"), "BTC")
+        assert balances(hk)["BTC"][0] == D("2.4995")
+        flow = hk.account.list_balance_flow(start_time=0, end_time=fees.now_ms() + 1)
+        assert [(f.coin, f.flow_type, f.change) for f in flow] == [
+            ("USDT", "TRADE", -best[0] * D("0.5")),
+            ("BTC", "TRADE", D("0.5")),
+            ("BTC", "FEE", D("-0.0005")),
+        ]
+        assert flow[-1].total == D("2.4995")
+        fees_only = hk.account.list_balance_flow(start_time=0, end_time=fees.now_ms(), flow_type=2)
+        assert [f.change for f in fees_only] == [D("-0.0005")]
+
+
+def test_insufficient_balance_changes_nothing(hk: HashKey) -> None:
+    before = balances(hk)
+    with pytest.raises(InsufficientBalanceError):
+        hk.spot.create_order(
+            symbol="BTCUSDT", side="BUY", type="LIMIT", quantity="20", price="59000"
+        )
+    assert balances(hk) == before and hk.spot.list_open_orders() == []
+
+
+# -- the other order endpoints -----------------------------------------------------------------
+
+
+def place(hk: HashKey, price: str, side: str = "BUY", symbol: str = "BTCUSDT") -> Any:
+    return hk.spot.create_order(
+        symbol=symbol, side=side, type="LIMIT", quantity="0.01", price=price
+    )
+
+
+def test_batch_orders_answer_per_order(hk: HashKey) -> None:
+    result = hk.spot.create_batch_orders(
+        orders=[
+            BatchOrderRequest(
+                symbol="BTCUSDT", side="BUY", type="LIMIT", quantity=D("0.01"), price=D("50000")
+            ),
+            BatchOrderRequest(
+                symbol="BTCUSDT", side="BUY", type="LIMIT", quantity=D("99"), price=D("50000")
+            ),
+        ]
+    )
+    ok, failed = result.result
+    assert ok.code == "0000" and ok.order is not None and ok.order.status.value == "NEW"
+    assert failed.code == "0401" and failed.order is None
+    assert [o.order_id for o in hk.spot.list_open_orders()] == [ok.order.order_id]
+
+
+def test_cancel_by_ids_reports_the_ones_not_cancelled(hk: HashKey) -> None:
+    a, b = place(hk, "50000"), place(hk, "50001")
+    result = hk.spot.cancel_orders_by_ids(ids=[a.order_id, "123"])
+    assert [(f.order_id, f.code) for f in result.result] == [("123", "0211")]
+    assert [o.order_id for o in hk.spot.list_open_orders()] == [b.order_id]
+
+
+def test_cancel_open_orders_by_symbol_and_side(hk: HashKey) -> None:
+    buy, sell = place(hk, "50000"), place(hk, "70000", side="SELL")
+    eth = place(hk, "2000", symbol="ETHUSDT")
+    assert hk.spot.cancel_open_orders(symbol="BTCUSDT", side="BUY").success
+    assert {o.order_id for o in hk.spot.list_open_orders()} == {sell.order_id, eth.order_id}
+    answer = hk.spot.cancel_all_open_orders()
+    assert answer.code == "0000" and hk.spot.list_open_orders() == []
+    closed = hk.spot.list_traded_orders(symbol="BTCUSDT")
+    assert {o.order_id for o in closed} == {buy.order_id, sell.order_id}
+    assert {o.status.value for o in closed} == {"CANCELED"}
+    assert balances(hk)["USDT"] == (D("1000000"), D(0))
+
+
+def test_sub_account_orders_and_trades_by_sub_account_id(ex: HashKeyExchange, hk: HashKey) -> None:
+    hk.account.transfer(
+        from_account_id=ex.ACCOUNT_ID, to_account_id=ex.SUB_ACCOUNT_ID, coin="USDT", quantity="1000"
+    )
+    with ex.lock:
+        ex.ledger.place(
+            account="sub",
+            symbol="BTCUSDT",
+            base="BTC",
+            quote="USDT",
+            side="BUY",
+            kind="LIMIT",
+            quantity=D("0.01"),
+            price=D("50000"),
+        )
+    (order,) = hk.sub_account.list_open_orders(sub_account_id=ex.SUB_ACCOUNT_ID)
+    assert order.account_id == ex.SUB_ACCOUNT_ID and hk.spot.list_open_orders() == []
+    sub = hk.account.get_balances(account_id=int(ex.SUB_ACCOUNT_ID)).balances
+    assert [(b.asset, b.free, b.locked) for b in sub] == [("USDT", D("500"), D("500"))]
+    with pytest.raises(InvalidRequestError):
+        hk.sub_account.list_open_orders(sub_account_id=ex.ACCOUNT_ID)
+
+
+def test_coin_info_for_known_coins(hk: HashKey) -> None:
+    info = hk.account.get_coin_info(coin_id="BTC")
+    assert [c.coin_id for c in info.coins] == ["BTC"]
+    with pytest.raises(InvalidRequestError):
+        hk.account.get_coin_info(coin_id="DOGE")
+
+
+# -- market data from the synthetic market ------------------------------------------------------
+
+
+def test_klines_and_tickers_follow_the_markets_trades(ex: HashKeyExchange, hk: HashKey) -> None:
+    ex.tick(steps=30)
+    trades = ex.market.trades["BTCUSDT"]
+    klines = hk.market.list_klines(symbol="BTCUSDT", interval="1m")
+    assert sum(k.volume for k in klines) == sum(t.quantity for t in trades)
+    assert klines[-1].close == trades[-1].price
+    (ticker,) = hk.market.list_24hr_tickers(symbol="BTCUSDT")
+    assert ticker.volume == sum(t.quantity for t in trades)
+    assert ticker.high_price == max(t.price for t in trades)
+    assert ticker.last_price == trades[-1].price
+    (book,) = hk.market.list_book_tickers(symbol="BTCUSDT")
+    (bid, bid_qty), (ask, ask_qty) = ex.market.best("BTCUSDT")
+    assert (book.bid_price, book.bid_quantity, book.ask_price, book.ask_quantity) == (
+        bid,
+        bid_qty,
+        ask,
+        ask_qty,
+    )
+
+
+@pytest.mark.anyio
+async def test_bbo_and_realtimes_are_pushed_on_tick(ex: HashKeyExchange) -> None:
+    async with AsyncHashKey(**ex.client_options()) as hk, hk.streams.public() as s:
+        await s.subscribe_bbo(symbol="BTCUSDT")
+        await s.subscribe_realtimes(symbol="BTCUSDT")
+        await asyncio.to_thread(ex.streams.wait_subscribed, "public", "realtimes:BTCUSDT")
+        await asyncio.to_thread(ex.streams.wait_subscribed, "public", "bbo:BTCUSDT")
+        while not any(c.trades for c in ex.tick("BTCUSDT")):
+            pass
+        bbo = realtime = None
+        async with asyncio.timeout(5):
+            async for event in s:
+                if isinstance(event, BboUpdate):
+                    bbo = event
+                elif isinstance(event, RealtimesUpdate):
+                    realtime = event
+                if bbo and realtime:
+                    break
+    (bid, bid_qty), (ask, _) = ex.market.best("BTCUSDT")
+    assert (bbo.data.bid_price, bbo.data.bid_quantity, bbo.data.ask_price) == (bid, bid_qty, ask)
+    assert realtime.data.close == ex.market.trades["BTCUSDT"][-1].price
