@@ -149,6 +149,9 @@ def test_order_life_cycle_over_rest_and_the_private_stream(
         new = next(stream)
         assert isinstance(new, ExecutionReport) and new.status.value == "NEW"
         assert new.order_id == order.order_id and new.price == Decimal("50000")
+        held = next(stream)
+        assert isinstance(held, AccountUpdate)
+        assert (held.balances[0].free, held.balances[0].locked) == (75000, 25000)
 
         canceled = hk.spot.cancel_order(order_id=order.order_id)
         assert canceled.status.value == "CANCELED"

@@ -12,7 +12,11 @@ from typing import Any
 
 import pytest
 
-from cambist.errors import InsufficientBalanceError, InvalidRequestError
+from cambist.bibox import Bibox
+from cambist.bibox.models import AccountEvent, CandlesUpdate, OrderEvent, TickerUpdate
+from cambist.binance_options import BinanceOptions
+from cambist.bingx import BingX
+from cambist.errors import InsufficientBalanceError, InvalidRequestError, OrderNotFoundError
 from cambist.hashkey import AsyncHashKey, HashKey
 from cambist.hashkey.models import (
     BatchOrderRequest,
@@ -21,7 +25,9 @@ from cambist.hashkey.models import (
     RealtimesUpdate,
     TicketInfo,
 )
-from cambist.testing import HashKeyExchange
+from cambist.streams import Connected
+from cambist.testing import BiboxExchange, BinanceOptionsExchange, BingXExchange, HashKeyExchange
+from cambist.testing._text import dumps
 
 D = Decimal
 RICH = {"USDT": "1000000", "BTC": "2", "ETH": "10"}
@@ -86,6 +92,7 @@ def test_resting_order_fills_as_maker_when_a_market_trade_reaches_it(
             symbol="BTCUSDT", side="BUY", type="LIMIT", quantity="0.3", price="59000"
         )
         assert next(stream).status.value == "NEW"
+        assert {b.asset: b.locked for b in next(stream).balances}["USDT"] == D("17700")
         ex.trade("BTCUSDT", "59000.01", "1", taker="SELL")  # above the order: no fill
         ex.trade("BTCUSDT", "59000", "0.1", taker="SELL")
         report, ticket, account = next(stream), next(stream), next(stream)
@@ -310,3 +317,194 @@ async def test_bbo_and_realtimes_are_pushed_on_tick(ex: HashKeyExchange) -> None
     (bid, bid_qty), (ask, _) = ex.market.best("BTCUSDT")
     assert (bbo.data.bid_price, bbo.data.bid_quantity, bbo.data.ask_price) == (bid, bid_qty, ask)
     assert realtime.data.close == ex.market.trades["BTCUSDT"][-1].price
+
+
+# -- Bibox -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def bibox_ex() -> Iterator[BiboxExchange]:
+    with BiboxExchange(seed=3, fee_rate="0.002") as exchange:
+        yield exchange
+
+
+def test_bibox_order_life_cycle_with_signed_quantities_and_user_events(
+    bibox_ex: BiboxExchange,
+) -> None:
+    bids = bibox_ex.market.books["BTC_USDT"].top(20)[0]
+    with Bibox(**bibox_ex.client_options(), max_retries=0) as bx, bx.streams.user() as stream:
+        assert isinstance(next(stream), Connected)
+        resting = bx.user.create_order(
+            symbol="BTC_USDT",
+            side="sell",
+            type="limit",
+            quantity=D("0.5"),
+            price=D("70000"),
+            client_order_id="42",
+        )
+        assert (resting.status, resting.quantity, resting.client_order_id) == (
+            "unfilled",
+            D("-0.5"),
+            "42",
+        )
+        assert bx.user.get_order(client_order_id="42").order_id == resting.order_id
+        btc = next(a for a in bx.user.list_accounts(asset=["BTC"]))
+        assert (btc.available, btc.frozen) == (D("1.5"), D("0.5"))
+        order_event, account_event = next(stream), next(stream)
+        assert isinstance(order_event, OrderEvent) and order_event.data.status == "unfilled"
+        assert isinstance(account_event, AccountEvent)
+        assert (account_event.data.asset, account_event.data.frozen) == ("BTC", D("0.5"))
+
+        sold = bx.user.create_order(
+            symbol="BTC_USDT",
+            side="sell",
+            type="limit",
+            quantity=D("0.1"),
+            price=bids[0][0],
+            time_in_force="ioc",
+        )
+        fills = bx.user.list_fills(order_id=str(sold.order_id))
+        cancelled = bx.user.cancel_order(order_id=str(resting.order_id))
+        with pytest.raises(OrderNotFoundError):
+            bx.user.cancel_order(order_id=str(resting.order_id))
+        settled = bx.user.list_orders(status="settled", symbol="BTC_USDT")
+        ledger = bx.user.list_ledger(asset=["USDT"])
+        assert bx.user.list_orders() == []
+    taken = min(D("0.1"), bids[0][1])
+    assert sold.executed_quantity == -taken and sold.executed_value == -taken * bids[0][0]
+    assert [(f.price, f.quantity, f.liquidity.value) for f in fills] == [
+        (bids[0][0], -taken, "taker")
+    ]
+    fee = taken * bids[0][0] * D("0.002")
+    assert fills[0].fee.asset == "USDT" and fills[0].fee.amount == fee
+    assert cancelled.status == "cancelled"
+    assert [(o.order_id, o.status) for o in settled] == [
+        (sold.order_id, "cancelled" if taken < D("0.1") else "filled"),
+        (resting.order_id, "cancelled"),
+    ]
+    assert [(e.type.value, e.amount) for e in ledger] == [
+        ("trade", taken * bids[0][0]),
+        ("fee", -fee),
+    ]
+    assert ledger[-1].balance == D("100000") + taken * bids[0][0] - fee
+
+
+def test_bibox_market_data_rest_and_streams_agree(bibox_ex: BiboxExchange) -> None:
+    with Bibox(**bibox_ex.client_options(), max_retries=0) as bx, bx.streams.market() as s:
+        s.subscribe_candles(symbol="BTC_USDT", time_frame="1m")
+        s.subscribe_ticker(symbol="BTC_USDT")
+        while not any(c.trades for c in bibox_ex.tick("BTC_USDT")):
+            pass
+        candle = ticker = None
+        for event in s:
+            if isinstance(event, CandlesUpdate):
+                candle = event
+            elif isinstance(event, TickerUpdate):
+                ticker = event
+            if candle and ticker:
+                break
+        rest_candles = bx.market.list_candles(symbol="BTC_USDT", time_frame="1m")
+        (rest_ticker,) = bx.market.list_tickers(symbol=["BTC_USDT"])
+        book = bx.market.get_order_book(symbol="BTC_USDT", level=5)
+        trades = bx.market.list_trades(symbol="BTC_USDT")
+    last = bibox_ex.market.trades["BTC_USDT"][-1]
+    assert candle.data[-1].close == last.price == rest_candles[-1].close
+    assert rest_ticker.last_price == last.price and D(ticker.data["p"]) == last.price
+    assert trades[-1].trade_id == str(last.id)
+    bids = bibox_ex.market.books["BTC_USDT"].top(5)[0]
+    assert [(b.price, b.quantity) for b in book.bids] == bids
+
+
+# -- BingX and Binance Options -----------------------------------------------------------------
+
+
+def test_bingx_transfers_move_funds_and_page_the_history() -> None:
+    with BingXExchange() as ex, BingX(**ex.client_options(), max_retries=0) as bx:
+        ids = [
+            bx.wallet.transfer(type="FUND_PFUTURES", asset="USDT", amount=D(n)).transfer_id
+            for n in ("100", "250.5", "7")
+        ]
+        back = bx.wallet.transfer(type="PFUTURES_FUND", asset="USDT", amount=D("50"))
+        with pytest.raises(InsufficientBalanceError):
+            bx.wallet.transfer(type="SFUTURES_FUND", asset="USDT", amount=D("1"))
+        first = bx.wallet.list_transfers(type="FUND_PFUTURES", size=2)
+        second = bx.wallet.list_transfers(type="FUND_PFUTURES", size=2, current=2)
+        returned = bx.wallet.list_transfers(type="PFUTURES_FUND")
+    assert ex.balances["FUND"]["USDT"] == D("100000") - D("357.5") + D("50")
+    assert ex.balances["PFUTURES"]["USDT"] == D("307.5")
+    # newest first; amounts leaving the funding account are negative, as in the sample
+    assert first.total == 3 and [r.transfer_id for r in first.rows] == ids[:0:-1]
+    assert [(r.transfer_id, r.amount) for r in second.rows] == [(ids[0], D("-100"))]
+    assert [(r.transfer_id, r.amount) for r in returned.rows] == [(back.transfer_id, D("50"))]
+    assert ex.calls[0].path == "/openApi/api/v3/get/asset/transfer"
+
+
+def test_binance_options_orders_rest_fill_and_answer_ack_or_result() -> None:
+    with (
+        BinanceOptionsExchange() as ex,
+        BinanceOptions(**ex.client_options(), max_retries=0) as bn,
+    ):
+        symbol = "BTC-220815-50000-C"
+        ask = ex.market.books[symbol].top(1)[1][0]
+        ack = bn.trade.create_order(
+            symbol=symbol,
+            side="BUY",
+            type="LIMIT",
+            quantity=D("0.5"),
+            price=D("900"),
+            time_in_force="GTC",
+        )
+        result = bn.trade.create_order(
+            symbol=symbol,
+            side="BUY",
+            type="LIMIT",
+            quantity=D("0.01"),
+            price=ask[0],
+            time_in_force="GTC",
+            new_order_resp_type="RESULT",
+            client_order_id="mine-1",
+        )
+        with pytest.raises(InsufficientBalanceError) as caught:
+            bn.trade.create_order(
+                symbol=symbol,
+                side="SELL",
+                type="LIMIT",
+                quantity=D("5"),
+                price=D("2000"),
+                time_in_force="GTC",
+            )
+    assert ack.status is None and ack.create_date is not None and ack.price == 900
+    assert (result.status.value, result.executed_qty, result.avg_price) == (
+        "FILLED",
+        D("0.01"),
+        ask[0],
+    )
+    assert result.client_order_id == "mine-1" and result.quote_asset == "USDT"
+    assert caught.value.code == -2018
+    held = D("0.5") * 900
+    assert ex.balances["options"] == {
+        "USDT": D("100000") - held - D("0.01") * ask[0],
+        symbol: D("0.01"),
+    }
+    assert ex.ledger.orders[str(ack.order_id)].held == held
+
+
+# -- small parts -------------------------------------------------------------------------------
+
+
+def test_json_numbers_from_decimals_are_exact() -> None:
+    payload = {"a": D("0.10043850000"), "b": [D("-1E+2"), D("1152921504606846976.5")], "s": "x"}
+    assert dumps(payload) == '{"a": 0.1004385, "b": [-100, 1152921504606846976.5], "s": "x"}'
+    assert dumps({"text": "\u0000"}) == '{"text": "\\u0000"}'
+
+
+def test_blocking_next_gives_up_after_its_timeout(ex: HashKeyExchange, hk: HashKey) -> None:
+    with hk.streams.public() as stream:
+        assert isinstance(stream.next(timeout=5), Connected)
+        with pytest.raises(TimeoutError):
+            stream.next(timeout=0.2)
+        stream.subscribe_trade(symbol="BTCUSDT")
+        ex.streams.wait_subscribed("public", "trade:BTCUSDT")
+        printed = ex.trade("BTCUSDT", "60000", "0.25", taker="BUY")
+        event = stream.next(timeout=5)
+    assert (event.data.price, event.data.quantity) == (printed.price, printed.quantity)

@@ -155,8 +155,15 @@ class SyncStream(Generic[E]):
         return self
 
     def __next__(self) -> E:
+        return self.next()
+
+    def next(self, timeout: float | None = None) -> E:
+        """The next event, waiting at most ``timeout`` seconds (None: as long as it takes);
+        raises :class:`TimeoutError` when none came in time, StopIteration once closed."""
         try:
-            return self._portal.call(self._engine.next())  # type: ignore[no-any-return]
+            return self._portal.call(  # type: ignore[no-any-return]
+                asyncio.wait_for(self._engine.next(), timeout)
+            )
         except StopAsyncIteration:
             raise StopIteration from None
 

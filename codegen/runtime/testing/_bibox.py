@@ -119,7 +119,10 @@ class BiboxExchange(LocalExchange):
         return [self._candle(b) for b in bars[-int(p.get("limit") or 100) :]]
 
     def on_market__list_tickers(self, p: dict[str, Any]) -> Any:
-        return [self._ticker(self._symbol(p))]
+        symbols = str(p["symbol"]).split(",")
+        for symbol in symbols:
+            self.pair(symbol)
+        return [self._ticker(s) for s in symbols]
 
     def _book(self, symbol: str, depth: int) -> dict[str, Any]:
         book = self.market.books[symbol]
@@ -341,6 +344,9 @@ class BiboxExchange(LocalExchange):
             version = self.market.books[parts[0]].version
             if len(parts) == 3 and parts[1] == "order_book":
                 return [{"stream": key, "data": self._book(parts[0], int(parts[2]))}], version
+            if parts[1:] == ["trades"]:  # trades are versioned by their ids
+                trades = self.market.trades[parts[0]]
+                return [], trades[-1].id if trades else 0
         return [], version
 
     def publish_change(self, change: Change) -> None:
@@ -362,7 +368,9 @@ class BiboxExchange(LocalExchange):
     def publish_trades(self, symbol: str, trades: list[Trade]) -> None:
         if not trades:
             return
-        self._publish("trades", symbol, [self._trade(t) for t in trades])
+        stream = f"{symbol}.trades"
+        push = {"stream": stream, "data": [self._trade(t) for t in trades]}
+        self.streams.publish("market", stream, push, trades[-1].id)
         bar = self.market.candle(symbol, trades[-1].time)
         self._publish("candles.1m", symbol, [self._candle(bar)])
 

@@ -665,9 +665,13 @@ class HashKeyExchange(LocalExchange):
             if topic == "depth":
                 v2 = route.name == "public"
                 return [self._depth_v2(symbol) if v2 else self._depth_v1(symbol, True)], version
-            if topic == "trade" and route.name == "public_v1":
-                trades = [self._trade(t) for t in self.market.trades[symbol][-60:]]
-                return [self._v1("trade", symbol, trades, True)], version
+            if topic == "trade":  # trades are versioned by their ids
+                recent = self.market.trades[symbol][-60:]
+                last = recent[-1].id if recent else 0
+                if route.name == "public":
+                    return [], last
+                trades = [self._trade(t) for t in recent]
+                return [self._v1("trade", symbol, trades, True)], last
         return [], version
 
     def publish_change(self, change: Change) -> None:
@@ -686,11 +690,11 @@ class HashKeyExchange(LocalExchange):
         self.streams.publish("public", f"bbo:{s}", self._v2("bbo", s, bbo_v2), v)
 
     def publish_trades(self, s: str, trades: list[Trade]) -> None:
-        v = self.market.books[s].version
         for t in trades:
-            self.streams.publish("public", f"trade:{s}", self._v2("trade", s, self._trade(t)), v)
+            push = self._v2("trade", s, self._trade(t))
+            self.streams.publish("public", f"trade:{s}", push, t.id)
             push_v1 = self._v1("trade", s, [self._trade(t)], False)
-            self.streams.publish("public_v1", f"trade:{s}", push_v1, v)
+            self.streams.publish("public_v1", f"trade:{s}", push_v1, t.id)
         if not trades:
             return
         bar = self._kline(s, self.market.candle(s, trades[-1].time))

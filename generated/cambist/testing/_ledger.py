@@ -287,6 +287,8 @@ class Ledger:
             self._move(account, order.held_asset, -hold, "")
             order.held = hold
         self.on_order(order, None)
+        if rests:
+            self.on_balances(account, [order.held_asset])
         for fill_price, fill_quantity in fills:
             self._fill(order, fill_price, fill_quantity, maker=False)
         if not rests and order.open:

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from decimal import Decimal
 from typing import Any
 
-_NUMBER = re.compile(r'"\\u0000([^"]*)"')
+_MARK = f"\0{secrets.token_hex(8)}:"
+"""Marks a Decimal's text in the first pass: a string no payload contains by chance."""
+_NUMBER = re.compile(r'"\\u0000' + _MARK[1:] + r'([^"]*)"')
 
 
 def fmt(value: Decimal) -> str:
@@ -24,11 +27,11 @@ def levels(rows: list[tuple[Decimal, Decimal]]) -> list[list[str]]:
 
 
 def _marked(value: object) -> str:
-    return "\0" + fmt(value) if isinstance(value, Decimal) else str(value)
+    return _MARK + fmt(value) if isinstance(value, Decimal) else str(value)
 
 
 def dumps(payload: Any) -> str:
     """JSON text in which a Decimal is a JSON number written exactly (``fmt``), for the
     exchanges whose documents send numbers; anything else unknown is written as a string."""
     text = json.dumps(payload, default=_marked)
-    return _NUMBER.sub(r"\1", text) if "\\u0000" in text else text
+    return _NUMBER.sub(r"\1", text) if _MARK[1:] in text else text
