@@ -45,9 +45,7 @@ class BinanceOptionsExchange(LocalExchange):
         return {"serverTime": self.now_ms()}
 
     def on_trade__create_order(self, p: dict[str, Any]) -> Any:
-        symbol = str(p["symbol"])
-        if symbol not in self.market.books:
-            raise Refusal("invalid", "symbol")
+        symbol = self._symbol(p)
         client_id = str(p.get("clientOrderId") or "")
         if client_id and any(
             o.client_id == client_id and o.open for o in self.ledger.orders.values()

@@ -43,11 +43,6 @@ class BiboxExchange(LocalExchange):
         "BTC_USDT": Decimal("60000.00"),
         "ETH_USDT": Decimal("3000.00"),
     }
-    starting_balances: ClassVar[dict[str, Decimal]] = {
-        "USDT": Decimal("100000"),
-        "BTC": Decimal("2"),
-        "ETH": Decimal("10"),
-    }
     routes: ClassVar[list[Route]] = [
         Route("market", "/market", "bibox"),
         Route("user", "/user", "push", auth="headers"),
@@ -71,11 +66,6 @@ class BiboxExchange(LocalExchange):
 
     def fault_body(self, status: int) -> Any:
         return {"error": -1000, "message": f"HTTP {status}"}
-
-    def _symbol(self, p: Mapping[str, Any]) -> str:
-        symbol = str(p.get("symbol"))
-        self.pair(symbol)
-        return symbol
 
     # -- market data -------------------------------------------------------------------
 

@@ -63,7 +63,11 @@ class LocalExchange:
     symbols: ClassVar[dict[str, Decimal]] = {}
     routes: ClassVar[list[Route]] = []
     ws_bases: ClassVar[dict[str, str]] = {}
-    starting_balances: ClassVar[dict[str, Decimal]] = {}
+    starting_balances: ClassVar[dict[str, Decimal]] = {
+        "USDT": Decimal("100000"),
+        "BTC": Decimal("2"),
+        "ETH": Decimal("10"),
+    }
     account: ClassVar[str] = "spot"
     """The main account (what the API key trades with)."""
     codes: ClassVar[dict[str, tuple[int, object]]] = {}
@@ -278,6 +282,12 @@ class LocalExchange:
         if symbol not in self.market.books:
             raise Refusal("invalid", "symbol")
         return self.split(symbol)
+
+    def _symbol(self, p: Mapping[str, Any]) -> str:
+        """The request's ``symbol``, refused as invalid unless the market has it."""
+        symbol = str(p.get("symbol"))
+        self.pair(symbol)
+        return symbol
 
     def split(self, symbol: str) -> tuple[str, str]:
         base, _, quote = symbol.partition("_")

@@ -35,11 +35,9 @@ NEW_ORDER = (
     "reqAmount",
 )
 """The fields of a NewOrder answer (Create Order v1.1; each order of a batch)."""
+CANCELED_ORDER = NEW_ORDER[:2] + NEW_ORDER[3:-1]
+"""The fields of a CanceledOrder answer (Cancel Order)."""
 CLOSED = ("FILLED", "CANCELED", "PARTIALLY_CANCELED", "REJECTED")
-
-
-def _public(fields: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in fields.items() if not k.startswith("_")}
 
 
 class HashKeyExchange(LocalExchange):
@@ -50,11 +48,6 @@ class HashKeyExchange(LocalExchange):
     symbols: ClassVar[dict[str, Decimal]] = {
         "BTCUSDT": Decimal("60000.00"),
         "ETHUSDT": Decimal("3000.00"),
-    }
-    starting_balances: ClassVar[dict[str, Decimal]] = {
-        "USDT": Decimal("100000"),
-        "BTC": Decimal("2"),
-        "ETH": Decimal("10"),
     }
     routes: ClassVar[list[Route]] = [
         Route("public", "/quote/ws/v2", "hashkey_v2"),
@@ -85,11 +78,6 @@ class HashKeyExchange(LocalExchange):
 
     def split(self, symbol: str) -> tuple[str, str]:
         return symbol[:-4], symbol[-4:]
-
-    def _symbol(self, p: Mapping[str, Any]) -> str:
-        symbol = str(p.get("symbol"))
-        self.pair(symbol)
-        return symbol
 
     # -- market data -------------------------------------------------------------------
 
@@ -410,20 +398,7 @@ class HashKeyExchange(LocalExchange):
 
     def on_spot__cancel_order(self, p: dict[str, Any]) -> Any:
         order = self.ledger.cancel(self._find(p))
-        return self._answer(
-            order,
-            "accountId",
-            "symbol",
-            "clientOrderId",
-            "orderId",
-            "price",
-            "origQty",
-            "executedQty",
-            "status",
-            "timeInForce",
-            "type",
-            "side",
-        )
+        return self._answer(order, *CANCELED_ORDER)
 
     def _open(self, account: str, p: Mapping[str, Any]) -> list[Order]:
         orders = [
