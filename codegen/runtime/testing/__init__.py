@@ -12,8 +12,11 @@
 Every local exchange accepts :data:`DEFAULT_API_KEY` / :data:`DEFAULT_API_SECRET` unless
 given other ``credentials``, listens on loopback only (unless ``allow_remote=True``), checks
 requests as the document says the exchange does, and answers failures with the document's
-codes. ``python -m cambist.testing serve hashkey --port 8080`` runs one from the shell; the
-pytest fixtures are in ``cambist.testing.pytest_plugin``.
+codes. Trading is simulated on one engine for every exchange: a seeded synthetic market
+(``tick()`` moves it, ``trade()`` prints a trade) and a ledger of balances, orders, fills and
+transfers (``ledger``); each exchange class only speaks its own wire formats.
+``python -m cambist.testing serve hashkey --port 8080`` runs one from the shell; the pytest
+fixtures are in ``cambist.testing.pytest_plugin``.
 """
 
 from cambist.testing._bibox import BiboxExchange
