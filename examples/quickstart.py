@@ -32,10 +32,14 @@ def blocking(ex: HashKeyExchange) -> None:
             )
             print(f"placed {order.order_id}: {order.status.value} {order.orig_qty} @ {order.price}")
             hk.spot.cancel_order(order_id=order.order_id)
+            again = hk.spot.create_order(
+                symbol="BTCUSDT", side="BUY", type="LIMIT", quantity="0.01", price="55000"
+            )
+            ex.trade("BTCUSDT", "55000", "0.01", taker="SELL")  # a market sell reaches it
             for event in user:
                 if isinstance(event, ExecutionReport):
                     print(f"  user stream: order {event.order_id} is {event.status.value}")
-                    if event.status.value == "CANCELED":
+                    if event.order_id == again.order_id and event.status.value == "FILLED":
                         break
     with HashKey(**{**ex.client_options(), "api_secret": "wrong"}) as bad:
         try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -27,6 +28,7 @@ from cambist.hashkey.models import (
 )
 from cambist.streams import Connected
 from cambist.testing import BiboxExchange, BinanceOptionsExchange, BingXExchange, HashKeyExchange
+from cambist.testing._market import bar_start
 from cambist.testing._text import dumps
 
 D = Decimal
@@ -391,7 +393,7 @@ def test_bibox_order_life_cycle_with_signed_quantities_and_user_events(
 
 def test_bibox_market_data_rest_and_streams_agree(bibox_ex: BiboxExchange) -> None:
     with Bibox(**bibox_ex.client_options(), max_retries=0) as bx, bx.streams.market() as s:
-        s.subscribe_candles(symbol="BTC_USDT", time_frame="1m")
+        s.subscribe_candles(symbol="BTC_USDT", time_frame="1h")
         s.subscribe_ticker(symbol="BTC_USDT")
         while not any(c.trades for c in bibox_ex.tick("BTC_USDT")):
             pass
@@ -403,12 +405,14 @@ def test_bibox_market_data_rest_and_streams_agree(bibox_ex: BiboxExchange) -> No
                 ticker = event
             if candle and ticker:
                 break
-        rest_candles = bx.market.list_candles(symbol="BTC_USDT", time_frame="1m")
+        rest_candles = bx.market.list_candles(symbol="BTC_USDT", time_frame="1h")
         (rest_ticker,) = bx.market.list_tickers(symbol=["BTC_USDT"])
         book = bx.market.get_order_book(symbol="BTC_USDT", level=5)
         trades = bx.market.list_trades(symbol="BTC_USDT")
     last = bibox_ex.market.trades["BTC_USDT"][-1]
     assert candle.data[-1].close == last.price == rest_candles[-1].close
+    assert candle.data[-1].volume == rest_candles[-1].volume
+    assert candle.data[-1].start_time == bar_start(last.time, "1h")
     assert rest_ticker.last_price == last.price and D(ticker.data["p"]) == last.price
     assert trades[-1].trade_id == str(last.id)
     bids = bibox_ex.market.books["BTC_USDT"].top(5)[0]
@@ -508,3 +512,34 @@ def test_blocking_next_gives_up_after_its_timeout(ex: HashKeyExchange, hk: HashK
         printed = ex.trade("BTCUSDT", "60000", "0.25", taker="BUY")
         event = stream.next(timeout=5)
     assert (event.data.price, event.data.quantity) == (printed.price, printed.quantity)
+
+
+def test_bar_start_for_every_kind_of_interval() -> None:
+    t = int(datetime(2026, 11, 21, 15, 47, 12, tzinfo=UTC).timestamp() * 1000)
+
+    def start(interval: str) -> datetime:
+        return datetime.fromtimestamp(bar_start(t, interval) / 1000, UTC)
+
+    assert start("1m") == datetime(2026, 11, 21, 15, 47, tzinfo=UTC)
+    assert start("15m") == datetime(2026, 11, 21, 15, 45, tzinfo=UTC)
+    assert start("4h") == datetime(2026, 11, 21, 12, tzinfo=UTC)
+    assert start("1d") == datetime(2026, 11, 21, tzinfo=UTC)
+    assert start("1w") == start("1W") == datetime(2026, 11, 16, tzinfo=UTC)  # a Monday
+    assert start("1M") == datetime(2026, 11, 1, tzinfo=UTC)
+    with pytest.raises(ValueError, match="unknown interval"):
+        bar_start(t, "7x")
+
+
+def test_klines_of_any_interval_aggregate_the_minutes(ex: HashKeyExchange, hk: HashKey) -> None:
+    for _ in range(12):  # a dozen minutes of market time, 40 steps each
+        ex.tick("BTCUSDT", steps=40)
+        ex.market.clock_ms += 60_000
+    minutes = hk.market.list_klines(symbol="BTCUSDT", interval="1m", limit=1000)
+    fives = hk.market.list_klines(symbol="BTCUSDT", interval="5m", limit=1000)
+    assert len(fives) >= 2 and len(minutes) > len(fives)
+    for bar in fives:
+        inside = [m for m in minutes if bar.open_time <= m.open_time < bar.open_time + 300_000]
+        assert bar.volume == sum(m.volume for m in inside)
+        assert (bar.open, bar.close) == (inside[0].open, inside[-1].close)
+        assert bar.high == max(m.high for m in inside)
+        assert bar.close_time == bar.open_time + 300_000 - 1

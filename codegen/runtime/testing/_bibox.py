@@ -1,5 +1,5 @@
 """Bibox v4, simulated: market data (REST and the market stream: order book full then
-changes, trades, 1m candles, ticker), balances, the ledger, limit orders (gtc/ioc, post
+changes, trades, candles, ticker), balances, the ledger, limit orders (gtc/ioc, post
 only), fills, and the user stream's account and order events.
 
 The document lists no order statuses: it shows "filled" and speaks of rejected, cancelled and
@@ -31,6 +31,22 @@ STATUS = {
     "PARTIALLY_CANCELED": "cancelled",
     "REJECTED": "rejected",
 }
+TIME_FRAMES = (
+    "1m",
+    "3m",
+    "5m",
+    "15m",
+    "30m",
+    "1h",
+    "2h",
+    "4h",
+    "6h",
+    "12h",
+    "1d",
+    "3d",
+    "1W",
+    "1M",
+)
 DEPTHS = (5, 10, 20, 50, 100, 200)
 
 
@@ -99,9 +115,7 @@ class BiboxExchange(LocalExchange):
         return [self._trade(t) for t in kept[-int(p.get("limit") or 100) :]]
 
     def on_market__list_candles(self, p: dict[str, Any]) -> Any:
-        if p["time_frame"] != "1m":
-            raise Refusal("invalid", "time_frame (the local exchange keeps 1m candles)")
-        bars = list(self.market.candles[self._symbol(p)].values())
+        bars = self.market.bars(self._symbol(p), str(p["time_frame"]))
         if p.get("after"):
             bars = [b for b in bars if b.time >= int(p["after"])]
         if p.get("before"):
@@ -361,8 +375,9 @@ class BiboxExchange(LocalExchange):
         stream = f"{symbol}.trades"
         push = {"stream": stream, "data": [self._trade(t) for t in trades]}
         self.streams.publish("market", stream, push, trades[-1].id)
-        bar = self.market.candle(symbol, trades[-1].time)
-        self._publish("candles.1m", symbol, [self._candle(bar)])
+        for frame in TIME_FRAMES:
+            bar = self.market.candle(symbol, trades[-1].time, frame)
+            self._publish(f"candles.{frame}", symbol, [self._candle(bar)])
 
     def _publish(self, channel: str, symbol: str, data: Any) -> None:
         stream = f"{symbol}.{channel}"

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from cambist.testing._exchanges import DEFAULT_API_KEY, LocalExchange, since
 from cambist.testing._http import Refusal
 from cambist.testing._ledger import Fill, Order
-from cambist.testing._market import Candle, Change, Trade
+from cambist.testing._market import Candle, Change, Trade, bar_end
 from cambist.testing._text import fmt, levels
 from cambist.testing._ws import Route
 
@@ -36,6 +36,22 @@ NEW_ORDER = (
 """The fields of a NewOrder answer (Create Order v1.1; each order of a batch)."""
 CANCELED_ORDER = NEW_ORDER[:2] + NEW_ORDER[3:-1]
 """The fields of a CanceledOrder answer (Cancel Order)."""
+KLINE_INTERVALS = (
+    "1m",
+    "3m",
+    "5m",
+    "15m",
+    "30m",
+    "1h",
+    "2h",
+    "4h",
+    "6h",
+    "8h",
+    "12h",
+    "1d",
+    "1w",
+    "1M",
+)
 CLOSED = ("FILLED", "CANCELED", "PARTIALLY_CANCELED", "REJECTED")
 
 
@@ -97,10 +113,8 @@ class HashKeyExchange(LocalExchange):
         ]
 
     def on_market__list_klines(self, p: dict[str, Any]) -> Any:
-        if p["interval"] != "1m":
-            raise Refusal("invalid", "interval (the local exchange keeps 1m klines)")
-        symbol = self._symbol(p)
-        bars = since(list(self.market.candles[symbol].values()), p, "time", default=1000)
+        interval = str(p["interval"])
+        bars = since(self.market.bars(self._symbol(p), interval), p, "time", default=1000)
         return [
             [
                 b.time,
@@ -109,7 +123,7 @@ class HashKeyExchange(LocalExchange):
                 fmt(b.low),
                 fmt(b.close),
                 fmt(b.volume),
-                0,
+                bar_end(b.time, interval),
                 fmt(b.quote_volume),
                 b.count,
                 "0",
@@ -671,11 +685,12 @@ class HashKeyExchange(LocalExchange):
             self.streams.publish("public_v1", f"trade:{s}", push_v1, t.id)
         if not trades:
             return
-        bar = self._kline(s, self.market.candle(s, trades[-1].time))
-        self.streams.publish("public", f"kline:{s}:1m", self._v2("kline", s, bar, klineType="1m"))
-        self.streams.publish(
-            "public_v1", f"kline:{s}:1m", self._v1("kline_1m", s, [bar], False, klineType="1m")
-        )
+        for interval in KLINE_INTERVALS:
+            bar = self._kline(s, self.market.candle(s, trades[-1].time, interval))
+            v2 = self._v2("kline", s, bar, klineType=interval)
+            self.streams.publish("public", f"kline:{s}:{interval}", v2)
+            v1 = self._v1(f"kline_{interval}", s, [bar], False, klineType=interval)
+            self.streams.publish("public_v1", f"kline:{s}:{interval}", v1)
         realtime = self._realtime(s)
         self.streams.publish("public", f"realtimes:{s}", self._v2("realtimes", s, realtime))
         self.streams.publish(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 
 TICK = Decimal("0.01")
@@ -25,6 +26,33 @@ class Trade:
     quantity: Decimal
     buyer_maker: bool
     time: int
+
+
+UNITS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000, "W": 604_800_000}
+
+
+def bar_start(time: int, interval: str) -> int:
+    """Open time (ms, UTC) of the ``interval`` bar holding ``time``: ``<n>m``, ``<n>h``,
+    ``<n>d``, ``<n>w``/``<n>W`` (weeks start on Monday) or ``<n>M`` (calendar months).
+    Raises ValueError for anything else."""
+    count, unit = int(interval[:-1] or "x"), interval[-1:]
+    if unit == "M":
+        day = datetime.fromtimestamp(time / 1000, UTC)
+        months = day.year * 12 + day.month - 1
+        months -= months % count
+        return int(datetime(months // 12, months % 12 + 1, 1, tzinfo=UTC).timestamp() * 1000)
+    if unit not in UNITS or count < 1:
+        raise ValueError(f"unknown interval {interval!r}")
+    size = count * UNITS[unit]
+    monday = 4 * UNITS["d"] if unit in "wW" else 0  # 1970-01-01 was a Thursday
+    return time - (time - monday) % size
+
+
+def bar_end(start: int, interval: str) -> int:
+    """The last millisecond of the ``interval`` bar opening at ``start``."""
+    count, unit = int(interval[:-1]), interval[-1:]
+    span = count * (31 * UNITS["d"] if unit == "M" else UNITS[unit])
+    return bar_start(start + span, interval) - 1
 
 
 @dataclass
@@ -148,14 +176,36 @@ class Market:
         bar.count += 1
         return trade
 
-    def candle(self, symbol: str, time: int) -> Candle:
-        """The 1m candle holding ``time``: a flat one at the mid price if nothing traded."""
-        minute = time - time % 60_000
-        found = self.candles[symbol].get(minute)
-        if found is not None:
-            return found
+    def candle(self, symbol: str, time: int, interval: str = "1m") -> Candle:
+        """The candle of ``interval`` holding ``time``: flat at the mid price if nothing traded."""
+        start = bar_start(time, interval)
+        bars = self.bars(symbol, interval, since=start)
+        if bars and bars[0].time == start:
+            return bars[0]
         mid = self.mid(symbol)
-        return Candle(minute, mid, mid, mid, mid)
+        return Candle(start, mid, mid, mid, mid)
+
+    def bars(self, symbol: str, interval: str = "1m", since: int = 0) -> list[Candle]:
+        """Candles of ``interval`` (see :func:`bar_start`) opening at or after ``since``,
+        oldest first, made from the 1m candles kept (the last 1,000 minutes that traded)."""
+        out: list[Candle] = []
+        for minute in sorted(self.candles[symbol]):
+            one = self.candles[symbol][minute]
+            start = bar_start(minute, interval)
+            if start < since:
+                continue
+            if not out or out[-1].time != start:
+                out.append(
+                    Candle(
+                        start, one.open, one.high, one.low, one.close, first_trade=one.first_trade
+                    )
+                )
+            bar = out[-1]
+            bar.high, bar.low, bar.close = max(bar.high, one.high), min(bar.low, one.low), one.close
+            bar.volume += one.volume
+            bar.quote_volume += one.quote_volume
+            bar.count += one.count
+        return out
 
     def mid(self, symbol: str) -> Decimal:
         book = self.books[symbol]
