@@ -543,3 +543,27 @@ def test_klines_of_any_interval_aggregate_the_minutes(ex: HashKeyExchange, hk: H
         assert (bar.open, bar.close) == (inside[0].open, inside[-1].close)
         assert bar.high == max(m.high for m in inside)
         assert bar.close_time == bar.open_time + 300_000 - 1
+
+
+def test_bibox_records_page_by_id_time_and_limit(bibox_ex: BiboxExchange) -> None:
+    with Bibox(**bibox_ex.client_options(), max_retries=0) as bx:
+        for _ in range(3):
+            bx.user.create_order(
+                symbol="BTC_USDT",
+                side="buy",
+                type="limit",
+                quantity=D("0.001"),
+                price=D("70000"),
+                time_in_force="ioc",
+            )
+        fills = bx.user.list_fills(symbol="BTC_USDT")
+        ids = [f.fill_id for f in fills]
+        assert len(ids) == 3 and ids == sorted(ids)
+        assert [f.fill_id for f in bx.user.list_fills(symbol="BTC_USDT", limit=2)] == ids[1:]
+        after = bx.user.list_fills(symbol="BTC_USDT", after=ids[1])
+        before = bx.user.list_fills(symbol="BTC_USDT", before=ids[1])
+        late = bx.user.list_fills(symbol="BTC_USDT", start_time=fills[2].time)
+        entries = bx.user.list_ledger(asset=["BTC"], limit=1)
+    assert [f.fill_id for f in after] == ids[1:] and [f.fill_id for f in before] == ids[:2]
+    assert [f.fill_id for f in late] == [f.fill_id for f in fills if f.time >= fills[2].time]
+    assert [(e.type.value, e.amount) for e in entries] == [("fee", D("-0.000002"))]

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from cambist._runtime.signing import Credentials
-from cambist.testing._exchanges import LocalExchange
+from cambist.testing._exchanges import LocalExchange, since
 from cambist.testing._http import Refusal
 from cambist.testing._ledger import Fill, Order
 from cambist.testing._market import Candle, Change, Trade
@@ -48,6 +48,18 @@ TIME_FRAMES = (
     "1M",
 )
 DEPTHS = (5, 10, 20, 50, 100, 200)
+
+
+def _page(rows: list[Any], p: Mapping[str, Any]) -> list[Any]:
+    """Bibox's record paging: start_time/end_time on ``time``, before/after on ``id`` (the
+    largest and smallest id returned), the newest ``limit`` (default 100)."""
+    rows = [
+        r
+        for r in rows
+        if (not p.get("before") or r.id <= int(p["before"]))
+        and (not p.get("after") or r.id >= int(p["after"]))
+    ]
+    return since(rows, p, "time", start="start_time", end="end_time", default=100)
 
 
 class BiboxExchange(LocalExchange):
@@ -109,10 +121,7 @@ class BiboxExchange(LocalExchange):
         return self._book(self._symbol(p), int(p.get("level") or 100))
 
     def on_market__list_trades(self, p: dict[str, Any]) -> Any:
-        trades = self.market.trades[self._symbol(p)]
-        low, high = int(p.get("start_time") or 0), int(p.get("end_time") or 0) or None
-        kept = [t for t in trades if t.time >= low and (high is None or t.time <= high)]
-        return [self._trade(t) for t in kept[-int(p.get("limit") or 100) :]]
+        return [self._trade(t) for t in _page(self.market.trades[self._symbol(p)], p)]
 
     def on_market__list_candles(self, p: dict[str, Any]) -> Any:
         bars = self.market.bars(self._symbol(p), str(p["time_frame"]))
@@ -200,16 +209,11 @@ class BiboxExchange(LocalExchange):
         entries = [
             e
             for e in self.ledger.entries
-            if e.account == "spot"
-            and (wanted is None or e.asset in wanted)
-            and e.time >= int(p.get("start_time") or 0)
-            and (not p.get("end_time") or e.time <= int(p["end_time"]))
-            and (not p.get("before") or e.id <= int(p["before"]))
-            and (not p.get("after") or e.id >= int(p["after"]))
+            if e.account == "spot" and (wanted is None or e.asset in wanted)
         ]
         return [
             {"i": e.id, "s": e.asset, "T": e.kind, "a": e.amount, "b": e.balance, "t": e.time}
-            for e in entries[-int(p.get("limit") or 100) :]
+            for e in _page(entries, p)
         ]
 
     def on_user__create_order(self, p: dict[str, Any]) -> Any:
@@ -268,13 +272,11 @@ class BiboxExchange(LocalExchange):
             if o.account == "spot"
             and o.open != settled
             and (not p.get("symbol") or o.symbol == p["symbol"])
-            and o.created >= int(p.get("start_time") or 0)
-            and (not p.get("end_time") or o.created <= int(p["end_time"]))
         ]
         if settled:
             orders.sort(key=lambda o: o.updated)
-        limit = int(p.get("limit") or 0)
-        return [self._order(o) for o in (orders[-limit:] if limit else orders)]
+        window = since(orders, p, "created", start="start_time", end="end_time", default=None)
+        return [self._order(o) for o in window]
 
     def on_user__list_fills(self, p: dict[str, Any]) -> Any:
         fills = [
@@ -283,12 +285,8 @@ class BiboxExchange(LocalExchange):
             if f.order.account == "spot"
             and (not p.get("order_id") or f.order.id == str(p["order_id"]))
             and (not p.get("symbol") or f.order.symbol == p["symbol"])
-            and f.time >= int(p.get("start_time") or 0)
-            and (not p.get("end_time") or f.time <= int(p["end_time"]))
-            and (not p.get("before") or f.id <= int(p["before"]))
-            and (not p.get("after") or f.id >= int(p["after"]))
         ]
-        return [self._fill(f) for f in fills[-int(p.get("limit") or 100) :]]
+        return [self._fill(f) for f in _page(fills, p)]
 
     def _fill(self, f: Fill) -> dict[str, Any]:
         sign = 1 if f.order.buy else -1

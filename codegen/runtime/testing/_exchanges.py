@@ -253,6 +253,8 @@ class LocalExchange:
         """Print a market trade (``taker`` ``"BUY"`` or ``"SELL"``): it is published and fills
         the resting orders it reaches, e.g. ``trade("BTCUSDT", order_price, "1", taker="SELL")``
         fills a resting buy at ``order_price`` or above."""
+        if taker not in ("BUY", "SELL"):
+            raise ValueError(f"taker must be 'BUY' or 'SELL', not {taker!r}")
         with self.lock:
             printed = self.market.record(
                 symbol, Decimal(price), Decimal(quantity), buyer_maker=taker == "SELL"
@@ -316,9 +318,6 @@ class LocalExchange:
             for key, (owner, _) in list(self.listen_keys.items()):
                 self.listen_keys[key] = (owner, 0)
 
-    def new_id(self) -> str:
-        return str(next(self._ids))
-
 
 def since(
     rows: list[Any],
@@ -327,14 +326,13 @@ def since(
     *,
     start: str = "startTime",
     end: str = "endTime",
-    limit: str = "limit",
-    default: int = 500,
+    default: int | None = 500,
 ) -> list[Any]:
     """Rows (with a ``time`` attribute) within the request's start/end times, the newest
-    ``limit`` of them, oldest first."""
+    ``limit`` of them (``default`` when not given; None: all), oldest first."""
     low, high = int(p.get(start) or 0), int(p.get(end) or 0) or None
     kept = [
         r for r in rows if getattr(r, time) >= low and (high is None or getattr(r, time) <= high)
     ]
-    count = int(p.get(limit) or default)
-    return kept[-count:] if count else []
+    count = int(p["limit"]) if p.get("limit") else default
+    return kept if count is None else kept[len(kept) - count :]

@@ -187,6 +187,8 @@ class Ledger:
         return sorted(set(self.balances.setdefault(account, {})) | set(self.locked(account)))
 
     def _move(self, account: str, asset: str, amount: Decimal, kind: str, symbol: str = "") -> None:
+        """Add ``amount`` to a free balance; a ``kind`` (trade, fee, transfer) also records
+        the change as an entry (moving funds into or out of an order's hold records none)."""
         wallet = self.balances.setdefault(account, {})
         wallet[asset] = wallet.get(asset, ZERO) + amount
         if kind:
@@ -244,21 +246,21 @@ class Ledger:
         now = self.clock()
         order_id = str(self.ids())
         order = Order(
-            order_id,
-            client_id or order_id,
-            account,
-            symbol,
-            base,
-            quote,
-            side,
-            kind,
-            tif,
-            price,
-            quantity,
-            amount,
-            post_only,
-            now,
-            now,
+            id=order_id,
+            client_id=client_id or order_id,
+            account=account,
+            symbol=symbol,
+            base=base,
+            quote=quote,
+            side=side,
+            kind=kind,
+            tif=tif,
+            price=price,
+            quantity=quantity,
+            amount=amount,
+            post_only=post_only,
+            created=now,
+            updated=now,
         )
         limit = price if kind == "LIMIT" else None
         levels = self._crossing(order, limit)
