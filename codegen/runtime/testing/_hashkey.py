@@ -1,6 +1,6 @@
-"""HashKey Global spot, simulated: market data (REST and the V1/V2 streams, seeded), balances,
-orders (every order endpoint), fills and the trade list, transfers between the main and the
-sub account, the balance flow, listen keys and the private stream's events."""
+"""HashKey Global spot, simulated: market data, balances, orders (every order endpoint), fills
+and the trade list, transfers between the main and the sub account, the balance flow and
+listen keys. What the streams push is in ``_hashkey_streams``."""
 
 from __future__ import annotations
 
@@ -8,15 +8,13 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from cambist.testing._exchanges import DEFAULT_API_KEY, LocalExchange, since
+from cambist.testing._exchanges import DEFAULT_API_KEY, since
+from cambist.testing._hashkey_streams import ACCOUNT_IDS, ACCOUNTS, HashKeyStreams
 from cambist.testing._http import Refusal
 from cambist.testing._ledger import Fill, Order
-from cambist.testing._market import Candle, Change, Trade, bar_end
+from cambist.testing._market import bar_end
 from cambist.testing._text import fmt, levels
-from cambist.testing._ws import Route
 
-ACCOUNTS = {"1900000000000000001": "spot", "1900000000000000002": "sub"}
-ACCOUNT_IDS = {name: number for number, name in ACCOUNTS.items()}
 FLOW_TYPES = {"trade": (1, "TRADE"), "fee": (2, "FEE"), "transfer": (51, "USER_ACCOUNT_TRANSFER")}
 NEW_ORDER = (
     "accountId",
@@ -36,26 +34,10 @@ NEW_ORDER = (
 """The fields of a NewOrder answer (Create Order v1.1; each order of a batch)."""
 CANCELED_ORDER = NEW_ORDER[:2] + NEW_ORDER[3:-1]
 """The fields of a CanceledOrder answer (Cancel Order)."""
-KLINE_INTERVALS = (
-    "1m",
-    "3m",
-    "5m",
-    "15m",
-    "30m",
-    "1h",
-    "2h",
-    "4h",
-    "6h",
-    "8h",
-    "12h",
-    "1d",
-    "1w",
-    "1M",
-)
 CLOSED = ("FILLED", "CANCELED", "PARTIALLY_CANCELED", "REJECTED")
 
 
-class HashKeyExchange(LocalExchange):
+class HashKeyExchange(HashKeyStreams):
     """HashKey Global spot, simulated: market data, balances, orders, fills, transfers, the
     balance flow, listen keys and the V1/V2/private streams."""
 
@@ -64,12 +46,6 @@ class HashKeyExchange(LocalExchange):
         "BTCUSDT": Decimal("60000.00"),
         "ETHUSDT": Decimal("3000.00"),
     }
-    routes: ClassVar[list[Route]] = [
-        Route("public", "/quote/ws/v2", "hashkey_v2"),
-        Route("public_v1", "/quote/ws/v1", "hashkey_v1"),
-        Route("user", "/api/v1/ws/{key}", "push", server_ping="json_server", auth="listen_key"),
-    ]
-    ws_bases: ClassVar[dict[str, str]] = {"ws": ""}
     codes: ClassVar[dict[str, tuple[int, object]]] = {
         "no_key": (400, "-1002"),
         "bad_key": (400, "0102"),
@@ -83,8 +59,6 @@ class HashKeyExchange(LocalExchange):
         "insufficient": (400, "0401"),
         "listen_key": (400, "-1004"),
     }
-    ACCOUNT_ID = ACCOUNT_IDS["spot"]
-    SUB_ACCOUNT_ID = ACCOUNT_IDS["sub"]
 
     def refusal(self, refusal: Refusal) -> tuple[int, Any]:
         if refusal.kind == "bad_signature":  # the table has two 0001 rows: this one
@@ -161,17 +135,6 @@ class HashKeyExchange(LocalExchange):
 
     def on_market__list_book_tickers(self, p: dict[str, Any]) -> Any:
         return [self._bbo(self._symbol(p))]
-
-    def _bbo(self, symbol: str) -> dict[str, Any]:
-        bid, ask = self.market.best(symbol)
-        return {
-            "s": symbol,
-            "b": fmt(bid[0]),
-            "bq": fmt(bid[1]),
-            "a": fmt(ask[0]),
-            "aq": fmt(ask[1]),
-            "t": self.now_ms(),
-        }
 
     # -- account -----------------------------------------------------------------------
 
@@ -489,210 +452,3 @@ class HashKeyExchange(LocalExchange):
     def on_user_stream__delete_listen_key(self, p: dict[str, Any]) -> Any:
         self.listen_keys.pop(str(p["listenKey"]), None)
         return {}
-
-    # -- private stream ----------------------------------------------------------------
-
-    def order_changed(self, order: Order, fill: Fill | None) -> None:
-        super().order_changed(order, fill)
-        if order.account != "spot":
-            return
-        event = {
-            "e": "executionReport",
-            "E": str(self.now_ms()),
-            "s": order.symbol,
-            "c": order.client_id,
-            "S": order.side,
-            "o": "LIMIT_MAKER" if order.post_only else order.kind,
-            "f": order.tif,
-            "q": fmt(order.quantity),
-            "p": fmt(order.price),
-            "X": order.status,
-            "i": order.id,
-            "l": fmt(fill.quantity) if fill else "0",
-            "z": fmt(order.executed),
-            "L": fmt(fill.price) if fill else "0",
-            "n": fmt(fill.fee) if fill else "0",
-            "N": fill.fee_asset if fill else "",
-            "u": True,
-            "w": order.open,
-            "m": order.post_only,
-            "O": str(order.created),
-            "Z": fmt(order.executed_value),
-            "C": False,
-            "v": "0",
-            "reqAmt": fmt(order.amount),
-            "d": str(fill.id) if fill else "",
-            "r": fmt(order.remaining),
-            "V": fmt(order.average_price),
-            "P": "0",
-            "lo": False,
-            "lt": "",
-            "x": order.cancel_reason,
-        }
-        self.streams.publish("user", None, [event])
-        if fill is not None:
-            ticket = {
-                "e": "ticketInfo",
-                "E": str(self.now_ms()),
-                "s": order.symbol,
-                "q": fmt(fill.quantity),
-                "t": str(fill.time),
-                "p": fmt(fill.price),
-                "T": str(fill.id + 1),
-                "o": order.id,
-                "c": order.client_id,
-                "a": self.ACCOUNT_ID,
-                "m": fill.maker,
-                "S": order.side,
-            }
-            self.streams.publish("user", None, [ticket])
-
-    def balances_changed(self, account: str, assets: list[str]) -> None:
-        if account != "spot":
-            return
-        locked = self.ledger.locked(account)
-        balances = [
-            {
-                "a": a,
-                "f": fmt(self.ledger.free(account, a)),
-                "l": fmt(locked.get(a, Decimal(0))),
-                "r": "",
-            }
-            for a in sorted(set(assets))
-        ]
-        event = {
-            "e": "outboundAccountInfo",
-            "E": str(self.now_ms()),
-            "T": True,
-            "W": True,
-            "D": True,
-            "B": balances,
-        }
-        self.streams.publish("user", None, [event])
-
-    # -- public streams ----------------------------------------------------------------
-
-    def _v2(self, topic: str, symbol: str, data: Any, **params: str) -> dict[str, Any]:
-        return {"topic": topic, "params": {"symbol": symbol, **params}, "data": data}
-
-    def _depth_v2(self, symbol: str) -> dict[str, Any]:
-        book = self.market.books[symbol]
-        bids, asks = book.top(self.market.levels)
-        data = {
-            "s": symbol,
-            "t": self.now_ms(),
-            "v": f"{book.version}_1",
-            "b": levels(bids),
-            "a": levels(asks),
-        }
-        return self._v2("depth", symbol, data)
-
-    def _depth_v1(self, symbol: str, first: bool) -> dict[str, Any]:
-        data = {"e": 301, **self._depth_v2(symbol)["data"], "o": 0}
-        return self._v1("depth", symbol, [data], first)
-
-    def _v1(
-        self, topic: str, symbol: str, data: list[Any], first: bool, **params: str
-    ) -> dict[str, Any]:
-        return {
-            "symbol": symbol,
-            "symbolName": symbol,
-            "topic": topic,
-            "params": {"realtimeInterval": "24h", **params, "binary": "false"},
-            "data": data,
-            "f": first,
-            "sendTime": self.now_ms(),
-            "shared": False,
-        }
-
-    def _trade(self, t: Trade) -> dict[str, Any]:
-        return {
-            "v": str(t.id),
-            "t": t.time,
-            "p": fmt(t.price),
-            "q": fmt(t.quantity),
-            "m": t.buyer_maker,
-        }
-
-    def _kline(self, symbol: str, bar: Candle) -> dict[str, Any]:
-        return {
-            "t": bar.time,
-            "s": symbol,
-            "sn": symbol,
-            "c": fmt(bar.close),
-            "h": fmt(bar.high),
-            "l": fmt(bar.low),
-            "o": fmt(bar.open),
-            "v": fmt(bar.volume),
-        }
-
-    def _realtime(self, symbol: str) -> dict[str, Any]:
-        day = self.market.day(symbol)
-        change = (day.close - day.open) / day.open if day.open else Decimal(0)
-        return {
-            "t": self.market.clock_ms,
-            "s": symbol,
-            "sn": symbol,
-            "o": fmt(day.open),
-            "h": fmt(day.high),
-            "l": fmt(day.low),
-            "c": fmt(day.close),
-            "v": fmt(day.volume),
-            "qv": fmt(day.quote_volume),
-            "m": fmt(change.quantize(Decimal("0.0001"))),
-            "e": 301,
-        }
-
-    def stream_initial(self, route: Route, key: str) -> tuple[list[Any], int | None]:
-        topic, _, rest = key.partition(":")
-        symbol = rest.split(":")[0]
-        if symbol not in self.market.books:
-            return [], None
-        with self.lock:
-            version = self.market.books[symbol].version
-            if topic == "depth":
-                v2 = route.name == "public"
-                return [self._depth_v2(symbol) if v2 else self._depth_v1(symbol, True)], version
-            if topic == "trade":  # trades are versioned by their ids
-                recent = self.market.trades[symbol][-60:]
-                last = recent[-1].id if recent else 0
-                if route.name == "public":
-                    return [], last
-                trades = [self._trade(t) for t in recent]
-                return [self._v1("trade", symbol, trades, True)], last
-        return [], version
-
-    def publish_change(self, change: Change) -> None:
-        s, v = change.symbol, change.version
-        self.streams.publish("public", f"depth:{s}", self._depth_v2(s), v)
-        self.streams.publish("public_v1", f"depth:{s}", self._depth_v1(s, False), v)
-        bbo = self._bbo(s)
-        bbo_v2 = {
-            "s": s,
-            "t": bbo["t"],
-            "b": bbo["b"],
-            "bz": bbo["bq"],
-            "a": bbo["a"],
-            "az": bbo["aq"],
-        }
-        self.streams.publish("public", f"bbo:{s}", self._v2("bbo", s, bbo_v2), v)
-
-    def publish_trades(self, s: str, trades: list[Trade]) -> None:
-        for t in trades:
-            push = self._v2("trade", s, self._trade(t))
-            self.streams.publish("public", f"trade:{s}", push, t.id)
-            push_v1 = self._v1("trade", s, [self._trade(t)], False)
-            self.streams.publish("public_v1", f"trade:{s}", push_v1, t.id)
-        if not trades:
-            return
-        for interval in KLINE_INTERVALS:
-            bar = self._kline(s, self.market.candle(s, trades[-1].time, interval))
-            v2 = self._v2("kline", s, bar, klineType=interval)
-            self.streams.publish("public", f"kline:{s}:{interval}", v2)
-            v1 = self._v1(f"kline_{interval}", s, [bar], False, klineType=interval)
-            self.streams.publish("public_v1", f"kline:{s}:{interval}", v1)
-        realtime = self._realtime(s)
-        self.streams.publish("public", f"realtimes:{s}", self._v2("realtimes", s, realtime))
-        self.streams.publish(
-            "public_v1", f"realtimes:{s}", self._v1("realtimes", s, [realtime], False)
-        )

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from cambist._runtime.signing import Credentials
+from cambist.bibox.models import CandleTimeFrame
 from cambist.testing._exchanges import LocalExchange, since
 from cambist.testing._http import Refusal
 from cambist.testing._ledger import Fill, Order
@@ -32,22 +33,8 @@ STATUS = {
     "PARTIALLY_CANCELED": "cancelled",
     "REJECTED": "rejected",
 }
-TIME_FRAMES = (
-    "1m",
-    "3m",
-    "5m",
-    "15m",
-    "30m",
-    "1h",
-    "2h",
-    "4h",
-    "6h",
-    "12h",
-    "1d",
-    "3d",
-    "1W",
-    "1M",
-)
+TIME_FRAMES = tuple(f.value for f in CandleTimeFrame)
+"""Every time frame the document lists: a candle push goes to each one subscribed."""
 DEPTHS = (5, 10, 20, 50, 100, 200)
 
 
