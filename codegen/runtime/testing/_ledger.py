@@ -45,10 +45,6 @@ class Fill:
     trade: Trade | None = None
     """The public trade a taker fill printed."""
 
-    @property
-    def value(self) -> Decimal:
-        return self.price * self.quantity
-
 
 @dataclass(eq=False)
 class Order:
@@ -117,7 +113,6 @@ class Entry:
     amount: Decimal
     balance: Decimal
     time: int
-    symbol: str = ""
 
 
 @dataclass
@@ -186,7 +181,7 @@ class Ledger:
         """Assets the account has or holds, sorted."""
         return sorted(set(self.balances.setdefault(account, {})) | set(self.locked(account)))
 
-    def _move(self, account: str, asset: str, amount: Decimal, kind: str, symbol: str = "") -> None:
+    def _move(self, account: str, asset: str, amount: Decimal, kind: str) -> None:
         """Add ``amount`` to a free balance; a ``kind`` (trade, fee, transfer) also records
         the change as an entry (moving funds into or out of an order's hold records none)."""
         wallet = self.balances.setdefault(account, {})
@@ -201,7 +196,6 @@ class Ledger:
                     amount,
                     self.total(account, asset),
                     self.clock(),
-                    symbol,
                 )
             )
 
@@ -345,10 +339,10 @@ class Ledger:
             self._move(order.account, order.held_asset, paid, "")
         else:
             trade = self.market.record(order.symbol, price, quantity, buyer_maker=not order.buy)
-        self._move(order.account, order.held_asset, -paid, "trade", order.symbol)
-        self._move(order.account, got_asset, got, "trade", order.symbol)
+        self._move(order.account, order.held_asset, -paid, "trade")
+        self._move(order.account, got_asset, got, "trade")
         if fee:
-            self._move(order.account, got_asset, -fee, "fee", order.symbol)
+            self._move(order.account, got_asset, -fee, "fee")
         now = self.clock()
         fill = Fill(self.ids(), order, price, quantity, fee, got_asset, maker, now, trade)
         order.executed += quantity

@@ -12,8 +12,9 @@ numbers as the samples do (exact: Decimals are written as numbers by ``_text.dum
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
+from functools import partial
 from typing import Any, ClassVar
 
 from cambist._runtime.signing import Credentials
@@ -36,6 +37,11 @@ STATUS = {
 TIME_FRAMES = tuple(f.value for f in CandleTimeFrame)
 """Every time frame the document lists: a candle push goes to each one subscribed."""
 DEPTHS = (5, 10, 20, 50, 100, 200)
+
+
+def _assets(p: Mapping[str, Any]) -> set[str] | None:
+    """The assets the request's comma-separated ``asset`` names (None: every asset)."""
+    return set(str(p["asset"]).split(",")) if p.get("asset") else None
 
 
 def _page(rows: list[Any], p: Mapping[str, Any]) -> list[Any]:
@@ -85,7 +91,6 @@ class BiboxExchange(LocalExchange):
     # -- market data -------------------------------------------------------------------
 
     def on_market__list_pairs(self, p: dict[str, Any]) -> Any:
-        symbols = [self._symbol(p)] if p.get("symbol") else list(self.symbols)
         return [
             {
                 "symbol": s,
@@ -102,7 +107,7 @@ class BiboxExchange(LocalExchange):
                 "quantity_scale": 4,
                 "min_order_value": "1",
             }
-            for s in symbols
+            for s in self._symbols(p)
         ]
 
     def on_market__get_order_book(self, p: dict[str, Any]) -> Any:
@@ -113,11 +118,8 @@ class BiboxExchange(LocalExchange):
 
     def on_market__list_candles(self, p: dict[str, Any]) -> Any:
         bars = self.market.bars(self._symbol(p), str(p["time_frame"]))
-        if p.get("after"):
-            bars = [b for b in bars if b.time >= int(p["after"])]
-        if p.get("before"):
-            bars = [b for b in bars if b.time <= int(p["before"])]
-        return [self._candle(b) for b in bars[-int(p.get("limit") or 100) :]]
+        window = since(bars, p, "time", start="after", end="before", default=100)
+        return [self._candle(b) for b in window]
 
     def on_market__list_tickers(self, p: dict[str, Any]) -> Any:
         symbols = str(p["symbol"]).split(",")
@@ -183,7 +185,7 @@ class BiboxExchange(LocalExchange):
     # -- user data ---------------------------------------------------------------------
 
     def on_user__list_accounts(self, p: dict[str, Any]) -> Any:
-        wanted = set(str(p["asset"]).split(",")) if p.get("asset") else None
+        wanted = _assets(p)
         return [
             self._balance(a) for a in self.ledger.assets("spot") if wanted is None or a in wanted
         ]
@@ -193,7 +195,7 @@ class BiboxExchange(LocalExchange):
         return {"s": asset, "a": self.ledger.free("spot", asset), "h": held}
 
     def on_user__list_ledger(self, p: dict[str, Any]) -> Any:
-        wanted = set(str(p["asset"]).split(",")) if p.get("asset") else None
+        wanted = _assets(p)
         entries = [
             e
             for e in self.ledger.entries
@@ -353,7 +355,7 @@ class BiboxExchange(LocalExchange):
             self.streams.publish(
                 "market", key, dumps({"stream": key, "data": data}), change.version
             )
-        self._publish("ticker", change.symbol, self._ticker(change.symbol))
+        self._publish("ticker", change.symbol, lambda: self._ticker(change.symbol))
 
     def publish_trades(self, symbol: str, trades: list[Trade]) -> None:
         if not trades:
@@ -362,12 +364,18 @@ class BiboxExchange(LocalExchange):
         push = {"stream": stream, "data": [self._trade(t) for t in trades]}
         self.streams.publish("market", stream, push, trades[-1].id)
         for frame in TIME_FRAMES:
-            bar = self.market.candle(symbol, trades[-1].time, frame)
-            self._publish(f"candles.{frame}", symbol, [self._candle(bar)])
+            candles = partial(self._candles, symbol, trades[-1].time, frame)
+            self._publish(f"candles.{frame}", symbol, candles)
 
-    def _publish(self, channel: str, symbol: str, data: Any) -> None:
+    def _candles(self, symbol: str, time: int, frame: str) -> list[Any]:
+        return [self._candle(self.market.candle(symbol, time, frame))]
+
+    def _publish(self, channel: str, symbol: str, data: Callable[[], Any]) -> None:
+        """Push ``data()`` on the stream ``<symbol>.<channel>``, built only when subscribed
+        (tickers and candles are aggregated on demand)."""
         stream = f"{symbol}.{channel}"
-        self.streams.publish("market", stream, {"stream": stream, "data": data})
+        if self.streams.subscribers("market", stream):
+            self.streams.publish("market", stream, {"stream": stream, "data": data()})
 
     def order_changed(self, order: Order, fill: Fill | None) -> None:
         super().order_changed(order, fill)

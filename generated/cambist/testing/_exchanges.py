@@ -291,6 +291,10 @@ class LocalExchange:
         self.pair(symbol)
         return symbol
 
+    def _symbols(self, p: Mapping[str, Any]) -> list[str]:
+        """The request's ``symbol`` (checked), or every symbol when it names none."""
+        return [self._symbol(p)] if p.get("symbol") else list(self.symbols)
+
     def split(self, symbol: str) -> tuple[str, str]:
         base, _, quote = symbol.partition("_")
         return base, quote

@@ -35,7 +35,6 @@ NEW_ORDER = (
 """The fields of a NewOrder answer (Create Order v1.1; each order of a batch)."""
 CANCELED_ORDER = NEW_ORDER[:2] + NEW_ORDER[3:-1]
 """The fields of a CanceledOrder answer (Cancel Order)."""
-CLOSED = ("FILLED", "CANCELED", "PARTIALLY_CANCELED", "REJECTED")
 
 
 class HashKeyExchange(HashKeyStreams):
@@ -108,9 +107,8 @@ class HashKeyExchange(HashKeyStreams):
         ]
 
     def on_market__list_24hr_tickers(self, p: dict[str, Any]) -> Any:
-        symbols = [self._symbol(p)] if p.get("symbol") else list(self.symbols)
         out = []
-        for s in symbols:
+        for s in self._symbols(p):
             day = self.market.day(s)
             bid, ask = self.market.best(s)
             out.append(
@@ -131,11 +129,21 @@ class HashKeyExchange(HashKeyStreams):
         return out
 
     def on_market__list_price_tickers(self, p: dict[str, Any]) -> Any:
-        symbols = [self._symbol(p)] if p.get("symbol") else list(self.symbols)
-        return [{"s": s, "si": s, "p": fmt(self.market.last(s))} for s in symbols]
+        return [{"s": s, "si": s, "p": fmt(self.market.last(s))} for s in self._symbols(p)]
 
     def on_market__list_book_tickers(self, p: dict[str, Any]) -> Any:
-        return [self._bbo(self._symbol(p))]
+        symbol = self._symbol(p)
+        (bid, bid_qty), (ask, ask_qty) = self.market.best(symbol)
+        return [
+            {
+                "s": symbol,
+                "b": fmt(bid),
+                "bq": fmt(bid_qty),
+                "a": fmt(ask),
+                "aq": fmt(ask_qty),
+                "t": self.now_ms(),
+            }
+        ]
 
     # -- account -----------------------------------------------------------------------
 
@@ -311,11 +319,10 @@ class HashKeyExchange(HashKeyStreams):
             "stpMode": "EXPIRE_TAKER",
         }
 
-    def _answer(self, o: Order, *keys: str) -> dict[str, Any]:
+    def _answer(self, o: Order, keys: tuple[str, ...]) -> dict[str, Any]:
+        """The fields ``keys`` of the order, and its last update as transactTime."""
         full = self._order(o)
-        answer = {k: full[k] for k in keys} if keys else full
-        answer["transactTime"] = full["updateTime"]
-        return answer
+        return {**{k: full[k] for k in keys}, "transactTime": full["updateTime"]}
 
     def _place(self, p: Mapping[str, Any]) -> Order:
         symbol = self._symbol(p)
@@ -351,7 +358,7 @@ class HashKeyExchange(HashKeyStreams):
         return {}
 
     def on_spot__create_order(self, p: dict[str, Any]) -> Any:
-        return {**self._answer(self._place(p), *NEW_ORDER), "concentration": ""}
+        return {**self._answer(self._place(p), NEW_ORDER), "concentration": ""}
 
     def on_spot__create_batch_orders(self, p: dict[str, Any]) -> Any:
         results: list[dict[str, Any]] = []
@@ -362,7 +369,7 @@ class HashKeyExchange(HashKeyStreams):
                 _, body = self.refusal(refused)
                 results.append({"code": body["code"], "msg": body["msg"]})
             else:
-                results.append({"code": "0000", "order": self._answer(order, *NEW_ORDER)})
+                results.append({"code": "0000", "order": self._answer(order, NEW_ORDER)})
         return {"code": 0, "result": results, "concentration": ""}
 
     def on_spot__get_order(self, p: dict[str, Any]) -> Any:
@@ -375,16 +382,24 @@ class HashKeyExchange(HashKeyStreams):
 
     def on_spot__cancel_order(self, p: dict[str, Any]) -> Any:
         order = self.ledger.cancel(self._find(p))
-        return self._answer(order, *CANCELED_ORDER)
+        return self._answer(order, CANCELED_ORDER)
 
-    def _open(self, account: str, p: Mapping[str, Any]) -> list[Order]:
+    def _orders(self, account: str, p: Mapping[str, Any], *, open_: bool) -> list[Order]:
+        """The account's open (or closed) orders the request's symbol, side, fromOrderId,
+        start/end times and limit select."""
         orders = [
             o
-            for o in self.ledger.open_orders(account, p.get("symbol"))
-            if (not p.get("side") or o.side == p["side"])
+            for o in self.ledger.orders.values()
+            if o.account == account
+            and o.open == open_
+            and (not p.get("symbol") or o.symbol == p["symbol"])
+            and (not p.get("side") or o.side == p["side"])
             and (not p.get("fromOrderId") or int(o.id) < int(p["fromOrderId"]))
         ]
-        return orders[-int(p.get("limit") or 500) :]
+        return since(orders, p, "created" if open_ else "updated")
+
+    def _open(self, account: str, p: Mapping[str, Any]) -> list[Order]:
+        return self._orders(account, p, open_=True)
 
     def on_spot__cancel_open_orders(self, p: dict[str, Any]) -> Any:
         for order in self._open("spot", {"symbol": self._symbol(p), "side": p.get("side")}):
@@ -419,16 +434,7 @@ class HashKeyExchange(HashKeyStreams):
         return [self._order(o) for o in self._open(self._sub(p["subAccountId"]), p)]
 
     def _traded(self, account: str, p: Mapping[str, Any]) -> list[dict[str, Any]]:
-        orders = [
-            o
-            for o in self.ledger.orders.values()
-            if o.account == account
-            and o.status in CLOSED
-            and (not p.get("symbol") or o.symbol == p["symbol"])
-            and (not p.get("side") or o.side == p["side"])
-            and (not p.get("fromOrderId") or int(o.id) < int(p["fromOrderId"]))
-        ]
-        return [self._order(o) for o in since(orders, p, "updated")]
+        return [self._order(o) for o in self._orders(account, p, open_=False)]
 
     def on_spot__list_traded_orders(self, p: dict[str, Any]) -> Any:
         return self._traded("spot", p)

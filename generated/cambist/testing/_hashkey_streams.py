@@ -34,17 +34,6 @@ class HashKeyStreams(LocalExchange):
     ACCOUNT_ID = ACCOUNT_IDS["spot"]
     SUB_ACCOUNT_ID = ACCOUNT_IDS["sub"]
 
-    def _bbo(self, symbol: str) -> dict[str, Any]:
-        bid, ask = self.market.best(symbol)
-        return {
-            "s": symbol,
-            "b": fmt(bid[0]),
-            "bq": fmt(bid[1]),
-            "a": fmt(ask[0]),
-            "aq": fmt(ask[1]),
-            "t": self.now_ms(),
-        }
-
     # -- private stream ----------------------------------------------------------------
 
     def order_changed(self, order: Order, fill: Fill | None) -> None:
@@ -221,16 +210,16 @@ class HashKeyStreams(LocalExchange):
         s, v = change.symbol, change.version
         self.streams.publish("public", f"depth:{s}", self._depth_v2(s), v)
         self.streams.publish("public_v1", f"depth:{s}", self._depth_v1(s, False), v)
-        bbo = self._bbo(s)
-        bbo_v2 = {
+        (bid, bid_qty), (ask, ask_qty) = self.market.best(s)
+        bbo = {
             "s": s,
-            "t": bbo["t"],
-            "b": bbo["b"],
-            "bz": bbo["bq"],
-            "a": bbo["a"],
-            "az": bbo["aq"],
+            "t": self.now_ms(),
+            "b": fmt(bid),
+            "bz": fmt(bid_qty),
+            "a": fmt(ask),
+            "az": fmt(ask_qty),
         }
-        self.streams.publish("public", f"bbo:{s}", self._v2("bbo", s, bbo_v2), v)
+        self.streams.publish("public", f"bbo:{s}", self._v2("bbo", s, bbo), v)
 
     def publish_trades(self, s: str, trades: list[Trade]) -> None:
         for t in trades:
@@ -240,14 +229,24 @@ class HashKeyStreams(LocalExchange):
             self.streams.publish("public_v1", f"trade:{s}", push_v1, t.id)
         if not trades:
             return
+        # Candles and 24 h figures are aggregated on demand: only for what is subscribed.
         for interval in KLINE_INTERVALS:
-            bar = self._kline(s, self.market.candle(s, trades[-1].time, interval))
-            v2 = self._v2("kline", s, bar, klineType=interval)
-            self.streams.publish("public", f"kline:{s}:{interval}", v2)
-            v1 = self._v1(f"kline_{interval}", s, [bar], False, klineType=interval)
-            self.streams.publish("public_v1", f"kline:{s}:{interval}", v1)
-        realtime = self._realtime(s)
-        self.streams.publish("public", f"realtimes:{s}", self._v2("realtimes", s, realtime))
-        self.streams.publish(
-            "public_v1", f"realtimes:{s}", self._v1("realtimes", s, [realtime], False)
+            key = f"kline:{s}:{interval}"
+            if self._watched(key):
+                bar = self._kline(s, self.market.candle(s, trades[-1].time, interval))
+                v2 = self._v2("kline", s, bar, klineType=interval)
+                self.streams.publish("public", key, v2)
+                v1 = self._v1(f"kline_{interval}", s, [bar], False, klineType=interval)
+                self.streams.publish("public_v1", key, v1)
+        if self._watched(f"realtimes:{s}"):
+            realtime = self._realtime(s)
+            v2 = self._v2("realtimes", s, realtime)
+            self.streams.publish("public", f"realtimes:{s}", v2)
+            v1 = self._v1("realtimes", s, [realtime], False)
+            self.streams.publish("public_v1", f"realtimes:{s}", v1)
+
+    def _watched(self, key: str) -> bool:
+        """Is ``key`` subscribed on the V2 or the V1 stream?"""
+        return bool(
+            self.streams.subscribers("public", key) or self.streams.subscribers("public_v1", key)
         )

@@ -188,24 +188,13 @@ class Market:
     def bars(self, symbol: str, interval: str = "1m", since: int = 0) -> list[Candle]:
         """Candles of ``interval`` (see :func:`bar_start`) opening at or after ``since``,
         oldest first, made from the 1m candles kept (the last 1,000 minutes that traded)."""
-        out: list[Candle] = []
-        for minute in sorted(self.candles[symbol]):
-            one = self.candles[symbol][minute]
+        runs: dict[int, list[Candle]] = {}
+        minutes = self.candles[symbol]
+        for minute in sorted(m for m in minutes if m >= since):
             start = bar_start(minute, interval)
-            if start < since:
-                continue
-            if not out or out[-1].time != start:
-                out.append(
-                    Candle(
-                        start, one.open, one.high, one.low, one.close, first_trade=one.first_trade
-                    )
-                )
-            bar = out[-1]
-            bar.high, bar.low, bar.close = max(bar.high, one.high), min(bar.low, one.low), one.close
-            bar.volume += one.volume
-            bar.quote_volume += one.quote_volume
-            bar.count += one.count
-        return out
+            if start >= since:
+                runs.setdefault(start, []).append(minutes[minute])
+        return [_merge(start, run) for start, run in runs.items()]
 
     def mid(self, symbol: str) -> Decimal:
         book = self.books[symbol]
@@ -226,12 +215,19 @@ class Market:
         trades = self.trades[symbol]
         if not trades:
             return self.candle(symbol, self.clock_ms)
-        bars = [b for b in self.candles[symbol].values() if b.time > trades[-1].time - 86_400_000]
-        day = Candle(bars[0].time, bars[0].open, bars[0].high, bars[0].low, bars[-1].close)
-        day.first_trade = bars[0].first_trade
-        for b in bars:
-            day.high, day.low = max(day.high, b.high), min(day.low, b.low)
-            day.volume += b.volume
-            day.quote_volume += b.quote_volume
-            day.count += b.count
-        return day
+        since = trades[-1].time - 86_400_000
+        run = [c for minute, c in sorted(self.candles[symbol].items()) if minute > since]
+        return _merge(run[0].time, run)
+
+
+def _merge(time: int, run: list[Candle]) -> Candle:
+    """One candle opening at ``time`` from a run of consecutive candles, oldest first."""
+    first = run[0]
+    out = Candle(time, first.open, first.high, first.low, run[-1].close)
+    out.first_trade = first.first_trade
+    for c in run:
+        out.high, out.low = max(out.high, c.high), min(out.low, c.low)
+        out.volume += c.volume
+        out.quote_volume += c.quote_volume
+        out.count += c.count
+    return out
