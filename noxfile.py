@@ -15,7 +15,7 @@ nox.options.default_venv_backend = "venv"
 nox.options.sessions = ["ci"]
 PYTHON = None  # the interpreter nox runs on
 
-SOURCES = ["codegen", "tests", "noxfile.py", "examples", "benchmarks"]
+SOURCES = ["src", "codegen", "tests", "noxfile.py", "examples", "benchmarks"]
 
 
 def _install(session: nox.Session) -> None:
@@ -32,7 +32,7 @@ def _lint(session: nox.Session) -> None:
 
 
 def _typecheck(session: nox.Session) -> None:
-    session.run("mypy", "--strict", "generated/cambist", "codegen")
+    session.run("mypy", "--strict", "src/cambist", "generated/cambist", "codegen")
 
 
 def _coverage(session: nox.Session) -> None:

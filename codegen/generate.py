@@ -13,7 +13,6 @@ from codegen.spec import Endpoint, Model, Spec, Stream, snake
 from codegen.types import Imports, TypeMap, WireMap
 
 HERE = Path(__file__).parent
-RUNTIME = HERE / "runtime"
 _env = jinja2.Environment(
     loader=jinja2.FileSystemLoader(HERE / "templates"),
     undefined=jinja2.StrictUndefined,
@@ -124,6 +123,7 @@ class ExchangeRenderer:
         out[f"{self.pkg}/_client.py"] = render("client.py.jinja", **context)
         out[f"{self.pkg}/_registry.py"] = render("registry.py.jinja", **context)
         out[f"{self.pkg}/__init__.py"] = render("package_init.py.jinja", **context)
+        out[f"{self.pkg}/py.typed"] = ""  # PEP 561, per package: ``cambist`` is a namespace
         return out
 
     def examples(self) -> list[tuple[tuple[str, str], str]]:
@@ -514,26 +514,10 @@ class ExchangeRenderer:
         )
 
 
-def runtime_files() -> dict[str, str]:
-    """The hand-written runtime, shipped into the package with a header naming its source."""
-    out = {}
-    for path in sorted(RUNTIME.rglob("*.py")):
-        rel = path.relative_to(RUNTIME)
-        out[f"cambist/{rel.as_posix()}"] = header(
-            f"codegen/runtime/{rel.as_posix()}"
-        ) + path.read_text(encoding="utf-8")
-    return out
-
-
 def package_files(specs: list[Spec], root: Path) -> dict[str, str]:
-    """Every file of ``generated/``, unformatted."""
-    out = runtime_files()
-    out["cambist/__init__.py"] = render(
-        "cambist_init.py.jinja",
-        h=header("codegen/templates/cambist_init.py.jinja"),
-        specs=specs,
-    )
-    out["cambist/py.typed"] = ""
+    """Every file of ``generated/``, unformatted: one package per exchange in the ``cambist``
+    namespace (the hand-written ``cambist`` modules live in ``src/cambist``)."""
+    out: dict[str, str] = {}
     for spec in specs:
         out.update(ExchangeRenderer(spec, root).files())
     return out
