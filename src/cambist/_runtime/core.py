@@ -22,12 +22,12 @@ import orjson
 from cambist import errors
 from cambist._runtime import convert
 from cambist._runtime.clock import ServerClock
-from cambist._runtime.encode import encode_params, scalar, urlencode
+from cambist._runtime.encode import encode_params, scalar
 from cambist._runtime.endpoint import Endpoint, Exchange, Security
 from cambist._runtime.errormap import ErrorMap, normalize_code
 from cambist._runtime.response import RawResponse
-from cambist._runtime.retry import RetryPolicy
-from cambist._runtime.signing import Credentials, total_params
+from cambist._runtime.retry import RetryPolicy, Verdict, decide
+from cambist._runtime.signing import SIGNERS, Credentials, Draft, SigningContext
 
 T = TypeVar("T")
 log = logging.getLogger("cambist")
@@ -57,11 +57,14 @@ class CallOptions:
     raw: bool = False
 
 
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _ID_FORMATS: dict[str, Callable[[], str]] = {
     "hex": lambda: uuid.uuid4().hex,  # 32 characters
     "digits": lambda: str(secrets.randbits(62)),  # an int64, as a string
 }
+
+
+def _why(exc: Exception) -> str:
+    return f"HTTP {exc.status_code}" if isinstance(exc, errors.APIError) else type(exc).__name__
 
 
 class Core:
@@ -92,6 +95,7 @@ class Core:
         self.time_sync_interval = time_sync_interval
         self.new_client_order_id = new_client_order_id or _ID_FORMATS[exchange.client_order_ids]
         self.errors = ErrorMap(exchange)
+        self.signer = SIGNERS[exchange.auth_scheme](exchange)
         self._headers = {"Accept": "application/json", "User-Agent": "cambist/0.1"}
         self._error_key = f'"{exchange.error_code_field}"'.encode()
 
@@ -120,21 +124,6 @@ class Core:
             request = self.build_request(ep, security, query, main, body, opts)
             try:
                 response: httpx.Response = yield Send(request)
-            except httpx.TransportError as exc:
-                if not isinstance(exc, _NOT_SENT) and not ep.safe:
-                    raise errors.ExecutionStatusUnknownError(
-                        f"{type(exc).__name__} after the request was sent",
-                        endpoint=ep.name,
-                        client_order_id=",".join(ids) or None,
-                    ) from exc
-                attempt += 1
-                delay = self.retry.delay(attempt)
-                if delay is None:
-                    raise self._transport_error(ep, exc) from exc
-                log.info("%s: %s; retry %d in %.2fs", ep.name, type(exc).__name__, attempt, delay)
-                yield Sleep(delay)
-                continue
-            try:
                 return self.handle(ep, response, opts, ids)
             except errors.TimestampError:
                 if resynced or not stamped or not self.time_sync:
@@ -142,18 +131,22 @@ class Core:
                 resynced = True
                 log.info("%s: timestamp rejected; resyncing the clock", ep.name)
                 yield from self._sync_clock()
-            except errors.IPBannedError:
-                raise
-            except (errors.RateLimitError, errors.ServerError) as exc:
-                if isinstance(exc, errors.ServerError) and not (ep.safe or exc.not_processed):
-                    raise
+                continue
+            except (httpx.TransportError, errors.APIError) as exc:
                 attempt += 1
-                wait = exc.retry_after if isinstance(exc, errors.RateLimitError) else None
-                delay = self.retry.delay(attempt, wait)
-                if delay is None:
+                decision = decide(self.retry, attempt, exc, safe=ep.safe)
+                if decision.verdict is Verdict.UNKNOWN:
+                    raise errors.ExecutionStatusUnknownError(
+                        f"{type(exc).__name__} after the request was sent",
+                        endpoint=ep.name,
+                        client_order_id=",".join(ids) or None,
+                    ) from exc
+                if decision.verdict is Verdict.RAISE:
+                    if isinstance(exc, httpx.TransportError):
+                        raise self._transport_error(ep, exc) from exc
                     raise
-                log.info("%s: HTTP %d; retry %d in %.2fs", ep.name, exc.status_code, attempt, delay)
-                yield Sleep(delay)
+                log.info("%s: %s; retry %d in %.2fs", ep.name, _why(exc), attempt, decision.delay)
+            yield Sleep(decision.delay)
 
     def _fill_client_order_id(
         self, ep: Endpoint[Any], values: Mapping[str, object]
@@ -177,7 +170,8 @@ class Core:
                 ids.append(str(item[wire]))
         return tuple(ids)
 
-    def _transport_error(self, ep: Endpoint[Any], exc: Exception) -> errors.TransportError:
+    @staticmethod
+    def _transport_error(ep: Endpoint[Any], exc: Exception) -> errors.TransportError:
         cls = errors.APITimeoutError if isinstance(exc, httpx.TimeoutException) else None
         return (cls or errors.APIConnectionError)(
             f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, endpoint=ep.name
@@ -201,9 +195,10 @@ class Core:
             server_ms = convert.integer(data[self.exchange.server_time_field or "serverTime"])
         except Exception as exc:  # keep the old offset: a failed sync must not fail the call
             log.warning("server time sync failed: %s", type(exc).__name__)
-            clock.syncing = False
             clock.synced_at = clock.local_ms() / 1000.0
             return
+        finally:  # also when the call is cancelled mid-sync: the next call may sync again
+            clock.syncing = False
         clock.update(server_ms, sent, received)
         log.debug("server clock offset %d ms", clock.offset_ms)
 
@@ -218,50 +213,26 @@ class Core:
         body: object,
         opts: CallOptions,
     ) -> httpx.Request:
-        """The exact request to send, signed as the exchange's scheme says."""
-        exchange = self.exchange
+        """The exact request to send, signed by the exchange's scheme (:mod:`.signing`)."""
         headers = dict(self._headers)
         if opts.extra_headers:
             headers.update(opts.extra_headers)
-        query = list(query)
-        main = list(main)
-        content = b""
+        form = list(main) if ep.params_in == "form" else None
+        draft = Draft(ep.method, list(query), form, b"", headers)
         if body is not None:
-            content = orjson.dumps(body)
+            draft.json = orjson.dumps(body)
             headers["Content-Type"] = "application/json"
         if security.api_key or security.signed:
             assert self.credentials is not None
-            headers[exchange.api_key_header] = self.credentials.api_key
-        signature = None
-        if security.signed and exchange.auth_scheme == "hmac_params":
-            stamp = []
-            if self.recv_window:
-                stamp.append((exchange.recv_window_param, str(self.recv_window)))
-            if exchange.timestamp_param:
-                stamp.append((exchange.timestamp_param, str(self.clock.timestamp())))
-            (main if ep.params_in == "form" else query).extend(
-                (k, v) for k, v in stamp if k is not None
-            )
-        qs = urlencode(query)
-        if ep.params_in == "form" and (main or security.signed):
-            content = urlencode(main).encode()
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            headers[self.exchange.api_key_header] = self.credentials.api_key
         if security.signed:
             assert self.credentials is not None
-            if exchange.auth_scheme == "hmac_params":
-                covered = content if ep.params_in != "json" or exchange.json_body_signed else b""
-                signature = self.credentials.sign(total_params(qs, covered))
-                pair = f"{exchange.signature_param}={signature}"
-                if ep.params_in == "form":
-                    content = content + b"&" + pair.encode() if content else pair.encode()
-                else:
-                    qs = f"{qs}&{pair}" if qs else pair
-            else:
-                payload = qs.encode() if ep.method == "GET" else content
-                headers[exchange.signature_header or "Signature"] = self.credentials.sign(payload)
-                if exchange.expire_header:
-                    expires = self.clock.timestamp() + (self.recv_window or 5000)
-                    headers[exchange.expire_header] = str(expires)
+            context = SigningContext(self.credentials, self.clock.timestamp, self.recv_window)
+            self.signer.sign(draft, context)
+        if draft.form:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        qs = draft.query_string()
+        content = draft.body()
         url = f"{self.base_url}{ep.path}?{qs}" if qs else self.base_url + ep.path
         timeout = httpx.Timeout(opts.timeout if opts.timeout is not None else self.timeout)
         return httpx.Request(
