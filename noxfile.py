@@ -1,6 +1,8 @@
 """Sessions: ``nox -s ci`` runs every check; ``nox -s demo`` regenerates and runs the example.
 
-- ci         drift check, ruff (lint + format), mypy --strict, docs coverage, pytest
+- ci         drift check, ruff (lint + format), mypy --strict, docs coverage, pytest, package
+- package    build the sdist and the wheel (from the sdist), install the wheel into a fresh
+             venv, import every package from there
 - generate   regenerate generated/ from specs/ and codegen/
 - demo       regenerate, then run examples/quickstart.py against a local loopback exchange
 - bench      the benchmarks (ratios against baselines measured side by side)
@@ -8,6 +10,9 @@
 """
 
 from __future__ import annotations
+
+import shutil
+from pathlib import Path
 
 import nox
 
@@ -43,6 +48,19 @@ def _tests(session: nox.Session) -> None:
     session.run("pytest", "-q", *session.posargs)
 
 
+def _package(session: nox.Session) -> None:
+    tmp = Path(session.create_tmp())
+    dist = tmp / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    session.run("python", "-m", "build", "--outdir", str(dist), ".")
+    (wheel,) = dist.glob("cambist-*.whl")
+    venv = tmp / "wheel-venv"
+    session.run("python", "-m", "venv", "--clear", str(venv))
+    python = str(venv / "bin" / "python")
+    session.run(python, "-m", "pip", "install", "--quiet", str(wheel), external=True)
+    session.run(python, "-I", "tests/installed_wheel.py", external=True)
+
+
 @nox.session(python=PYTHON)
 def ci(session: nox.Session) -> None:
     """Everything CI checks, in one environment."""
@@ -52,6 +70,14 @@ def ci(session: nox.Session) -> None:
     _typecheck(session)
     _coverage(session)
     _tests(session)
+    _package(session)
+
+
+@nox.session(python=PYTHON)
+def package(session: nox.Session) -> None:
+    """The built wheel holds the same importable package as the repository."""
+    _install(session)
+    _package(session)
 
 
 @nox.session(python=PYTHON)

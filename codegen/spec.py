@@ -10,6 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# The runtime's own vocabulary: a spec may name exactly what the runtime implements.
+from cambist._runtime.errormap import ERROR_KINDS
+from cambist._runtime.signing import SIGNERS
+from cambist._runtime.streamdef import HEARTBEATS
+from cambist._runtime.wire import PROTOCOLS
 from codegen.schema import (
     BOOL,
     INT,
@@ -26,22 +31,7 @@ from codegen.schema import (
 )
 
 METHODS = ("GET", "POST", "PUT", "DELETE")
-ERROR_KINDS = (
-    "authentication",
-    "permission",
-    "invalid_request",
-    "rate_limited",
-    "insufficient_balance",
-    "order_not_found",
-    "timestamp",
-    "execution_unknown",
-    "server",
-    "unavailable",
-    "other",
-)
 PRIMITIVES = ("string", "int", "long", "decimal", "bool", "json")
-PROTOCOLS = ("hashkey_v1", "hashkey_v2", "bibox", "push")
-HEARTBEATS = ("json_client", "json_server", "ws_ping", "text_server", "none")
 NUMBER = scalar(int, float, str)
 NOTE = {"note": STR}
 
@@ -61,7 +51,7 @@ EXCHANGE_SHAPE = Obj(
                 ),
                 "auth": Obj(
                     required={
-                        "scheme": scalar(str, choices=("hmac_params", "hmac_body_header")),
+                        "scheme": scalar(str, choices=tuple(SIGNERS)),
                         "api_key_header": STR,
                     },
                     optional={
@@ -177,7 +167,7 @@ STREAM_SHAPE = Obj(
         "summary": STR,
         "source": STR,
         "path": STR,
-        "protocol": scalar(str, choices=PROTOCOLS),
+        "protocol": scalar(str, choices=tuple(PROTOCOLS)),
     },
     optional={
         "description": STR,

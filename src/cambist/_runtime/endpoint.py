@@ -105,7 +105,7 @@ class Exchange:
     name: str
     environments: Mapping[str, Mapping[str, str]]
     security: Mapping[str, Security]
-    auth_scheme: Literal["hmac_params", "hmac_body_header"]
+    auth_scheme: str  # a key of cambist._runtime.signing.SIGNERS
     api_key_header: str
     signature_param: str | None = None
     signature_header: str | None = None

@@ -24,6 +24,9 @@ KINDS: dict[str, type[errors.APIError]] = {
     "other": errors.APIError,
 }
 
+ERROR_KINDS: tuple[str, ...] = (*KINDS, "execution_unknown")
+"""Every kind a spec's error table may name (``errors[].kind``, ``status_messages``)."""
+
 _STATUS_KINDS = {401: "authentication", 403: "permission", 429: "rate_limited", 418: "banned"}
 
 

@@ -11,12 +11,13 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from cambist._runtime.endpoint import Endpoint, Param
 
-Protocol = Literal["hashkey_v1", "hashkey_v2", "bibox", "push"]
 HeartbeatKind = Literal["json_client", "json_server", "ws_ping", "text_server", "none"]
+HEARTBEATS: tuple[str, ...] = get_args(HeartbeatKind)
+"""Every heartbeat kind a spec may name (``streams[].heartbeat.kind``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +69,7 @@ class StreamDef:
     name: str
     base: str
     path: str
-    protocol: Protocol
+    protocol: str  # a key of cambist._runtime.wire.PROTOCOLS
     heartbeat: HeartbeatKind = "none"
     interval: float = 30.0
     timeout: float = 30.0

@@ -161,7 +161,7 @@ class Push(Protocol):
         raise RequestValidationError("this stream has no channels to subscribe", endpoint="stream")
 
 
-PROTOCOLS: dict[str, Protocol] = {
+PROTOCOLS: dict[str, Protocol] = {  # every protocol family a spec may name
     "hashkey_v1": HashKeyV1(),
     "hashkey_v2": HashKeyV2(),
     "bibox": Bibox(),
