@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from codegen.spec import Spec
+from codegen.parsed import Spec
 
 _METHOD_PATH = re.compile(r"\b(GET|POST|PUT|DELETE)\s+'?(?:https?://[^\s/'\"`]+)?(/[^\s'\"`?]+)")
 _TRIM = ".,;:)]}>*"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import textwrap
 from collections import defaultdict
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 import jinja2
 
-from codegen.spec import Endpoint, Model, Spec, Stream, snake
+from codegen.parsed import Endpoint, Model, Spec, Stream, snake
 from codegen.types import Imports, TypeMap, WireMap
 
 HERE = Path(__file__).parent
@@ -209,68 +210,20 @@ class ExchangeRenderer:
         return f"fast_{snake(name)}{'_list' if t.item is not None else ''}"
 
     def convert_module(self, group: str) -> str:
-        spec = self.spec
+        """``_convert/<group>.py``: the general converters (wire -> model, and model -> wire
+        for input models), the msgspec wire structs and the fast-path decoders."""
         here = f"{self.types.package}._convert.{group}"
         imports = Imports()
-        structures = []
-        unstructures = []
-        for m in (m for m in spec.models.values() if m.group == group):
+        models = [m for m in self.spec.models.values() if m.group == group]
+        for m in models:
             imports.add(self.types.model_module(m.name), m.name)
-            if m.input:
-                params = [self.types.param_descriptor(p, imports, here) for p in m.inputs]
-                rules = [self._rule(r) for r in m.rules]
-                unstructures.append((m, self.types.unstructure_name(m.name), params, rules))
-                continue
-            values = []
-            for index, f in enumerate(self._ordered(m)):
-                wire = f"r[{index}]" if m.row else f"d[{f.wire!r}]"
-                if f.optional:
-                    wire = (
-                        f"r[{index}] if len(r) > {index} else None"
-                        if m.row
-                        else (f"d.get({f.wire!r})")
-                    )
-                    if m.row:
-                        wire = f"({wire})"
-                    values.append((f.py, self.types.opt_conv(f.type, wire, imports, here)))
-                else:
-                    values.append((f.py, self.types.conv(f.type, wire, imports, here)))
-            structures.append((m, self.types.structure_name(m.name), values))
-        wires = []
-        for m in (m for m in spec.models.values() if m.group == group):
-            if m.row or not self.wire.eligible(m.name):
-                continue
-            fields = [
-                (f.py, self.wire.annotation(f.type, self.types, imports, here), f.wire, f.optional)
-                for f in self._ordered(m)
-            ]
-            read = self.wire.optional_value
-            values = [
-                (
-                    f.py,
-                    (read if f.optional else self.wire.value)(
-                        f.type, f"w.{f.py}", self.types, imports, here
-                    ),
-                )
-                for f in self._ordered(m)
-            ]
-            wires.append(
-                (m, self.wire.struct_name(m.name), self.wire.from_wire_name(m.name), fields, values)
-            )
-        fasts = []
-        for fn, name, is_list in self.fast_responses(group):
-            model = spec.models[name]
-            wire_type = name if model.row else self.wire.struct_name(name)
-            decoder_type = f"list[{wire_type}]" if is_list else wire_type
-            if model.row:
-                imports.add(self.types.model_module(name), name)
-                build = "{}"
-            elif is_list:
-                build = f"list(map({self.wire.from_wire_name(name)}, {{}}))"
-            else:
-                build = f"{self.wire.from_wire_name(name)}({{}})"
-            returns = f"list[{name}]" if is_list else name
-            fasts.append((fn, f"_{fn.upper()}", decoder_type, build, returns))
+        structures = [self._structure(m, imports, here) for m in models if not m.input]
+        unstructures = [self._unstructure(m, imports, here) for m in models if m.input]
+        wires = [self._wire(m, imports, here) for m in models if m.name in self.fast_models]
+        fasts = [
+            self._fast(fn, name, is_list, imports)
+            for fn, name, is_list in self.fast_responses(group)
+        ]
         if wires:
             imports.add("msgspec", "Struct")
             imports.add("msgspec", "field")
@@ -298,6 +251,79 @@ class ExchangeRenderer:
             wires=wires,
             fasts=fasts,
         )
+
+    def _structure(self, m: Model, imports: Imports, here: str) -> tuple[Model, str, list[Any]]:
+        """The general converter of a response model: (model, function, (field, expression))."""
+        values = []
+        for index, f in enumerate(self._ordered(m)):
+            if not f.optional:
+                wire = f"r[{index}]" if m.row else f"d[{f.wire!r}]"
+                values.append((f.py, self.types.conv(f.type, wire, imports, here)))
+                continue
+            wire = f"(r[{index}] if len(r) > {index} else None)" if m.row else f"d.get({f.wire!r})"
+            values.append((f.py, self.types.opt_conv(f.type, wire, imports, here)))
+        return m, self.types.structure_name(m.name), values
+
+    def _unstructure(self, m: Model, imports: Imports, here: str) -> tuple[Any, ...]:
+        """An input model's encoder: its params and rules, as the endpoint's are."""
+        params = [self.types.param_descriptor(p, imports, here) for p in m.inputs]
+        rules = [self._rule(r) for r in m.rules]
+        return m, self.types.unstructure_name(m.name), params, rules
+
+    def _wire(self, m: Model, imports: Imports, here: str) -> tuple[Any, ...]:
+        """A msgspec struct for a model some fast path decodes, and its ``from_wire_*``."""
+        fields = [
+            (f.py, self.wire.annotation(f.type, self.types, imports, here), f.wire, f.optional)
+            for f in self._ordered(m)
+        ]
+        values = [
+            (
+                f.py,
+                (self.wire.optional_value if f.optional else self.wire.value)(
+                    f.type, f"w.{f.py}", self.types, imports, here
+                ),
+            )
+            for f in self._ordered(m)
+        ]
+        return m, self.wire.struct_name(m.name), self.wire.from_wire_name(m.name), fields, values
+
+    def _fast(self, fn: str, name: str, is_list: bool, imports: Imports) -> tuple[str, ...]:
+        """A fast-path decoder of an endpoint's answer: bytes -> wire struct(s) -> model(s)."""
+        model = self.spec.models[name]
+        wire_type = name if model.row else self.wire.struct_name(name)
+        if model.row:
+            imports.add(self.types.model_module(name), name)
+            build = "{}"
+        elif is_list:
+            build = f"list(map({self.wire.from_wire_name(name)}, {{}}))"
+        else:
+            build = f"{self.wire.from_wire_name(name)}({{}})"
+        returns = f"list[{name}]" if is_list else name
+        decoder_type = f"list[{wire_type}]" if is_list else wire_type
+        return fn, f"_{fn.upper()}", decoder_type, build, returns
+
+    @functools.cached_property
+    def fast_models(self) -> frozenset[str]:
+        """The (non-row) models some fast path decodes: endpoint answers and what they nest."""
+        todo = [
+            (ep.response.item or ep.response).name
+            for ep in self.spec.endpoints
+            if ep.response is not None and self.fast_name(ep)
+        ]
+        seen: set[str] = set()
+        while todo:
+            name = todo.pop()
+            model = self.spec.models[name]
+            if name in seen or model.row:
+                continue
+            seen.add(name)
+            for f in model.fields:
+                leaf = f.type
+                while leaf.item is not None:
+                    leaf = leaf.item
+                if leaf.name in self.spec.models:
+                    todo.append(leaf.name)
+        return frozenset(seen)
 
     @staticmethod
     def _rule(r: Any) -> str:

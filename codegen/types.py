@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from codegen.spec import Param, Spec, TypeRef, snake
+from codegen.parsed import Param, Spec, TypeRef, snake
 
 _PY = {
     "string": "str",

@@ -5,27 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from msgspec import Struct, field
-
 from cambist._runtime.convert import items, string
 from cambist.bibox._convert.market import (
-    MarketTradeWire,
-    OrderBookWire,
-    from_wire_market_trade,
-    from_wire_order_book,
     structure_candle,
     structure_market_trade,
     structure_order_book,
 )
-from cambist.bibox._convert.user import (
-    AssetBalanceWire,
-    OrderWire,
-    from_wire_asset_balance,
-    from_wire_order,
-    structure_asset_balance,
-    structure_order,
-)
-from cambist.bibox.models.market import Candle
+from cambist.bibox._convert.user import structure_asset_balance, structure_order
 from cambist.bibox.models.streams import (
     AccountEvent,
     CandlesUpdate,
@@ -81,79 +67,4 @@ def structure_order_event(d: Any) -> OrderEvent:
     return OrderEvent(
         string(d["stream"]),  # stream
         structure_order(d["data"]),  # data
-    )
-
-
-class OrderBookUpdateWire(Struct, kw_only=True):
-    """``OrderBookUpdate`` as sent, for the msgspec fast path (see ``from_wire_order_book_update``)."""
-
-    stream: str = field(name="stream")
-    data: OrderBookWire = field(name="data")
-
-
-def from_wire_order_book_update(w: OrderBookUpdateWire) -> OrderBookUpdate:
-    """Build ``OrderBookUpdate`` from its decoded wire form."""
-    return OrderBookUpdate(
-        w.stream,  # stream
-        from_wire_order_book(w.data),  # data
-    )
-
-
-class TradesUpdateWire(Struct, kw_only=True):
-    """``TradesUpdate`` as sent, for the msgspec fast path (see ``from_wire_trades_update``)."""
-
-    stream: str = field(name="stream")
-    data: list[MarketTradeWire] = field(name="data")
-
-
-def from_wire_trades_update(w: TradesUpdateWire) -> TradesUpdate:
-    """Build ``TradesUpdate`` from its decoded wire form."""
-    return TradesUpdate(
-        w.stream,  # stream
-        list(map(from_wire_market_trade, w.data)),  # data
-    )
-
-
-class CandlesUpdateWire(Struct, kw_only=True):
-    """``CandlesUpdate`` as sent, for the msgspec fast path (see ``from_wire_candles_update``)."""
-
-    stream: str = field(name="stream")
-    data: list[Candle] = field(name="data")
-
-
-def from_wire_candles_update(w: CandlesUpdateWire) -> CandlesUpdate:
-    """Build ``CandlesUpdate`` from its decoded wire form."""
-    return CandlesUpdate(
-        w.stream,  # stream
-        w.data,  # data
-    )
-
-
-class AccountEventWire(Struct, kw_only=True):
-    """``AccountEvent`` as sent, for the msgspec fast path (see ``from_wire_account_event``)."""
-
-    stream: str = field(name="stream")
-    data: AssetBalanceWire = field(name="data")
-
-
-def from_wire_account_event(w: AccountEventWire) -> AccountEvent:
-    """Build ``AccountEvent`` from its decoded wire form."""
-    return AccountEvent(
-        w.stream,  # stream
-        from_wire_asset_balance(w.data),  # data
-    )
-
-
-class OrderEventWire(Struct, kw_only=True):
-    """``OrderEvent`` as sent, for the msgspec fast path (see ``from_wire_order_event``)."""
-
-    stream: str = field(name="stream")
-    data: OrderWire = field(name="data")
-
-
-def from_wire_order_event(w: OrderEventWire) -> OrderEvent:
-    """Build ``OrderEvent`` from its decoded wire form."""
-    return OrderEvent(
-        w.stream,  # stream
-        from_wire_order(w.data),  # data
     )

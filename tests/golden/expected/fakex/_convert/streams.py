@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from msgspec import Struct, field
-
 from cambist._runtime.convert import dec, integer, items, new_row, string
 from cambist.fakex.models.streams import BookData, BookPush, Quote
 
@@ -36,36 +34,4 @@ def structure_quote(r: Any) -> Quote:
             dec(r[0]),  # price
             dec(r[1]),  # quantity
         ),
-    )
-
-
-class BookPushWire(Struct, kw_only=True):
-    """``BookPush`` as sent, for the msgspec fast path (see ``from_wire_book_push``)."""
-
-    stream: str = field(name="stream")
-    data: BookDataWire = field(name="data")
-
-
-def from_wire_book_push(w: BookPushWire) -> BookPush:
-    """Build ``BookPush`` from its decoded wire form."""
-    return BookPush(
-        w.stream,  # stream
-        from_wire_book_data(w.data),  # data
-    )
-
-
-class BookDataWire(Struct, kw_only=True):
-    """``BookData`` as sent, for the msgspec fast path (see ``from_wire_book_data``)."""
-
-    update_id: int = field(name="i")
-    bids: list[Quote] = field(name="b")
-    asks: list[Quote] = field(name="a")
-
-
-def from_wire_book_data(w: BookDataWire) -> BookData:
-    """Build ``BookData`` from its decoded wire form."""
-    return BookData(
-        w.update_id,  # update_id
-        w.bids,  # bids
-        w.asks,  # asks
     )

@@ -1,0 +1,232 @@
+"""The spec format's YAML shapes (see ``specs/README.md``): what each file may hold, checked
+with file and line by :mod:`codegen.schema`."""
+
+from __future__ import annotations
+
+# The runtime's own vocabulary: a spec may name exactly what the runtime implements.
+from cambist._runtime.errormap import ERROR_KINDS
+from cambist._runtime.signing import SIGNERS
+from cambist._runtime.streamdef import HEARTBEATS
+from cambist._runtime.wire import PROTOCOLS
+from codegen.schema import (
+    BOOL,
+    INT,
+    STR,
+    Obj,
+    any_of,
+    listof,
+    mapof,
+    scalar,
+)
+
+METHODS = ("GET", "POST", "PUT", "DELETE")
+PRIMITIVES = ("string", "int", "long", "decimal", "bool", "json")
+NUMBER = scalar(int, float, str)
+NOTE = {"note": STR}
+
+EXCHANGE_SHAPE = Obj(
+    required={
+        "exchange": Obj(
+            required={
+                "id": STR,
+                "name": STR,
+                "client": STR,
+                "environments": mapof(
+                    Obj(
+                        required={"rest": STR},
+                        # ws: the WebSocket base; exchanges with several hosts add ws_<name>.
+                        optional={"ws": STR, "ws_market": STR, "ws_user": STR},
+                    )
+                ),
+                "auth": Obj(
+                    required={
+                        "scheme": scalar(str, choices=tuple(SIGNERS)),
+                        "api_key_header": STR,
+                    },
+                    optional={
+                        "signature_param": STR,
+                        "signature_header": STR,
+                        "expire_header": STR,
+                        "timestamp_param": STR,
+                        "recv_window_param": STR,
+                        "json_body_signed": BOOL,
+                        **NOTE,
+                    },
+                ),
+                "security": mapof(Obj(optional={"api_key": BOOL, "signed": BOOL})),
+                "response": Obj(
+                    required={"error": Obj(required={"code": STR, "message": STR})},
+                    optional={
+                        "numbers": scalar(str, choices=("strings", "numbers")),
+                        "envelope": Obj(
+                            required={"code": STR, "data": STR},
+                            optional={"message": STR, "required": BOOL},
+                            nullable=True,
+                        ),
+                        "success_codes": listof(scalar(str, int)),
+                        "status_messages": mapof(mapof(scalar(str, choices=ERROR_KINDS))),
+                        **NOTE,
+                    },
+                ),
+            },
+            optional={
+                "document": STR,
+                "client_order_ids": scalar(str, choices=("hex", "digits")),
+                "credentials_env": Obj(required={"api_key": STR, "api_secret": STR}),
+                "server_time": Obj(required={"path": STR, "field": STR}),
+                "coverage": Obj(
+                    optional={
+                        "patterns": listof(STR),
+                        "ignore": listof(
+                            any_of(
+                                Obj(required={"path": STR, "reason": STR}),
+                                Obj(required={"endpoint": STR, "reason": STR}),
+                            )
+                        ),
+                    }
+                ),
+                **NOTE,
+            },
+        ),
+    },
+    optional={
+        "errors": listof(
+            Obj(
+                required={
+                    "code": scalar(str, int),
+                    "kind": scalar(str, choices=ERROR_KINDS),
+                    "message": STR,
+                },
+                optional={"http": INT, "description": STR, **NOTE},
+            )
+        ),
+    },
+)
+
+PARAM_KEYS = {
+    "description": STR,
+    "py_name": STR,
+    "default": scalar(str, int, float, bool),
+    "min": NUMBER,
+    "max": NUMBER,
+    "example": scalar(str, int, float, bool),
+    "body": BOOL,
+    "in": scalar(str, choices=("query",)),
+    "prefix": STR,
+    **NOTE,
+}
+PARAM_SHAPE = Obj(
+    required={"name": STR, "type": STR, "required": scalar(bool, str)},
+    optional=PARAM_KEYS,
+)
+FIELD_SHAPE = Obj(
+    required={"name": STR, "type": STR},
+    optional={"description": STR, "py_name": STR, "optional": BOOL, **NOTE},
+)
+RULE_SHAPE = any_of(
+    Obj(required={"one_of": listof(STR)}),
+    Obj(required={"exclusive": listof(STR)}),
+    Obj(required={"require": STR, "when": mapof(listof(scalar(str, int)))}),
+)
+ENUM_VALUE = any_of(
+    scalar(str, int),
+    Obj(required={"value": scalar(str, int)}, optional={"name": STR, "description": STR, **NOTE}),
+)
+CHANNEL_SHAPE = Obj(
+    required={"name": STR, "summary": STR, "topic": STR, "event": STR},
+    optional={
+        "description": STR,
+        "source": STR,
+        "params": listof(PARAM_SHAPE),
+        "book": Obj(
+            required={
+                "mode": scalar(str, choices=("snapshot", "incremental")),
+                "bids": STR,
+                "asks": STR,
+                "version": STR,
+            },
+            optional=NOTE,
+        ),
+        **NOTE,
+    },
+)
+STREAM_SHAPE = Obj(
+    required={
+        "name": STR,
+        "summary": STR,
+        "source": STR,
+        "path": STR,
+        "protocol": scalar(str, choices=tuple(PROTOCOLS)),
+    },
+    optional={
+        "description": STR,
+        "base": STR,
+        "heartbeat": Obj(
+            required={"kind": scalar(str, choices=HEARTBEATS), "interval": NUMBER},
+            optional={"timeout": NUMBER, **NOTE},
+        ),
+        "listen_key": Obj(
+            required={
+                "create": STR,
+                "extend": STR,
+                "delete": STR,
+                "field": STR,
+                "param": STR,
+                "lifetime": INT,
+            },
+            optional=NOTE,
+        ),
+        "handshake_auth": Obj(
+            required={"api_key_header": STR}, optional={"sign_header": STR, **NOTE}
+        ),
+        "event_field": STR,
+        "events": listof(
+            Obj(required={"type": STR, "event": STR}, optional={"description": STR, **NOTE})
+        ),
+        "channels": listof(CHANNEL_SHAPE),
+        **NOTE,
+    },
+)
+SECTION_SHAPE = Obj(
+    optional={
+        "streams": listof(STREAM_SHAPE),
+        "endpoints": listof(
+            Obj(
+                required={
+                    "name": STR,
+                    "summary": STR,
+                    "source": STR,
+                    "method": scalar(str, choices=METHODS),
+                    "path": STR,
+                    "security": STR,
+                },
+                optional={
+                    "description": STR,
+                    "weight": scalar(int, str),
+                    "resend": scalar(str, choices=("safe", "unsafe")),
+                    "params_in": scalar(str, choices=("query", "form", "json")),
+                    "client_order_id": STR,
+                    "params": listof(PARAM_SHAPE),
+                    "rules": listof(RULE_SHAPE),
+                    "response": scalar(str, nullable=True),
+                    **NOTE,
+                },
+            )
+        ),
+        "models": mapof(
+            Obj(
+                required={"fields": listof(any_of(FIELD_SHAPE, PARAM_SHAPE))},
+                optional={
+                    "description": STR,
+                    "row": BOOL,
+                    "input": BOOL,
+                    "rules": listof(RULE_SHAPE),
+                    **NOTE,
+                },
+            )
+        ),
+        "enums": mapof(
+            Obj(required={"values": listof(ENUM_VALUE)}, optional={"description": STR, **NOTE})
+        ),
+    }
+)
