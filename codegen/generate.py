@@ -40,9 +40,19 @@ def doc(text: str, indent: int, width: int = 96) -> str:
     return "\n\n".join(wrapped).lstrip().replace("\\", "\\\\")
 
 
+def sentence(text: str) -> str:
+    """``text`` on one line, ending with a full stop unless it ends a sentence already."""
+    text = " ".join(text.split())
+    return text + "." if text and text[-1] not in ".!?:" else text
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.lower().split()).rstrip(".")
+
+
 def args_doc(name: str, text: str, indent: int) -> str:
     """One ``name: text`` entry of an Args/Attributes section, continuation lines indented."""
-    body = " ".join(text.split()).replace('"""', "'''").replace("\\", "\\\\") or "(undocumented)"
+    body = sentence(text).replace('"""', "'''").replace("\\", "\\\\") or "(undocumented)"
     pad = " " * indent
     return textwrap.fill(
         f"{name}: {body}", 96 - indent, initial_indent=pad, subsequent_indent=pad + "    "
@@ -418,14 +428,16 @@ class ExchangeRenderer:
         return fast
 
     def _param_doc(self, p: Any, coid: str | None) -> str:
-        text = p.description or ""
-        if isinstance(p.required, str):
-            text = f"{text} Conditional: {p.required}".strip()
+        """The description, then (each a sentence) the condition when the description does
+        not already say it, the exchange's default, and the client-order-id note."""
+        parts = [p.description or ""]
+        if isinstance(p.required, str) and _squash(p.required) not in _squash(parts[0]):
+            parts.append(f"Conditional: {p.required}")
         if p.default is not None:
-            text = f"{text} Exchange default: {p.default}.".strip()
+            parts.append(f"Exchange default: {p.default}")
         if p.wire == coid:
-            text = f"{text} A fresh id is sent when not given.".strip()
-        return text
+            parts.append("A fresh id is sent when not given")
+        return " ".join(sentence(part) for part in parts if part.strip())
 
     def _security_text(self, security: str) -> str:
         info = self.spec.exchange["security"][security]

@@ -145,7 +145,12 @@ class TypeMap:
         item = t.item
         base = item if item is not None else t
         kind = self.kind(t)
-        args = [repr(p.py), repr(p.wire), repr(t.text()), repr(kind)]
+        args = [f"name={p.py!r}"]
+        if p.wire != p.py:
+            args.append(f"wire_name={p.wire!r}")
+        args.append(f"type={t.text()!r}")
+        if kind != t.text():
+            args.append(f"kind={kind!r}")
         if p.required is not False:
             args.append(f"required={p.required!r}")
         if item is not None:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 class Bibox(SyncClient):
     """Bibox REST client.
+
     Credentials come from ``api_key`` / ``api_secret``, else from the environment variables
     ``BIBOX_API_KEY`` / ``BIBOX_API_SECRET``; public endpoints need none.
 
@@ -112,6 +113,7 @@ class BiboxWithRawResponse:
 
 class AsyncBibox(AsyncClient):
     """Bibox REST client for asyncio.
+
     Credentials come from ``api_key`` / ``api_secret``, else from the environment variables
     ``BIBOX_API_KEY`` / ``BIBOX_API_SECRET``; public endpoints need none.
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 class BinanceOptions(SyncClient):
     """Binance Options REST client.
+
     Credentials come from ``api_key`` / ``api_secret``, else from the environment variables
     ``BINANCE_OPTIONS_API_KEY`` / ``BINANCE_OPTIONS_API_SECRET``; public endpoints need none.
 
@@ -85,6 +86,7 @@ class BinanceOptionsWithRawResponse:
 
 class AsyncBinanceOptions(AsyncClient):
     """Binance Options REST client for asyncio.
+
     Credentials come from ``api_key`` / ``api_secret``, else from the environment variables
     ``BINANCE_OPTIONS_API_KEY`` / ``BINANCE_OPTIONS_API_SECRET``; public endpoints need none.
 

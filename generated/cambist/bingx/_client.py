@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 class BingX(SyncClient):
     """BingX REST client.
+
     Credentials come from ``api_key`` / ``api_secret``, else from the environment variables
     ``BINGX_API_KEY`` / ``BINGX_API_SECRET``; public endpoints need none.
 
@@ -112,6 +113,7 @@ class BingXWithRawResponse:
 
 class AsyncBingX(AsyncClient):
     """BingX REST client for asyncio.
+
     Credentials come from ``api_key`` / ``api_secret``, else from the environment variables
     ``BINGX_API_KEY`` / ``BINGX_API_SECRET``; public endpoints need none.
 

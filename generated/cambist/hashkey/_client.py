@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 
 class HashKey(SyncClient):
     """HashKey Global REST client.
+
     Credentials come from ``api_key`` / ``api_secret``, else from the environment variables
     ``HASHKEY_API_KEY`` / ``HASHKEY_API_SECRET``; public endpoints need none.
 
@@ -188,6 +189,7 @@ class HashKeyWithRawResponse:
 
 class AsyncHashKey(AsyncClient):
     """HashKey Global REST client for asyncio.
+
     Credentials come from ``api_key`` / ``api_secret``, else from the environment variables
     ``HASHKEY_API_KEY`` / ``HASHKEY_API_SECRET``; public endpoints need none.
 

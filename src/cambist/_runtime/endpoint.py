@@ -21,16 +21,17 @@ ParamsIn = Literal["query", "form", "json"]
 class Param:
     """One request parameter.
 
-    ``name`` is the Python name, ``wire_name`` the name sent; ``type`` the spec's type text
-    (``"decimal"``, ``"list[string]"``, ``"OrderSide"``); ``kind`` the encoding it selects.
+    ``name`` is the Python name, ``wire_name`` the name sent (default: ``name``); ``type`` the
+    spec's type text (``"decimal"``, ``"list[string]"``, ``"OrderSide"``); ``kind`` the encoding
+    it selects (default: ``type``, as for every primitive).
     ``required`` is True, False, or the document's condition text (a conditional param,
     optional for the client; the endpoint's ``rules`` check what can be checked).
     """
 
     name: str
-    wire_name: str
     type: str
-    kind: str
+    wire_name: str = ""
+    kind: str = ""
     required: bool | str = False
     enum: builtins.type[enum.Enum] | None = None
     item_kind: str | None = None
@@ -40,6 +41,12 @@ class Param:
     body: bool = False
     to_wire: Callable[[Any], Any] | None = None
     prefix: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.wire_name:
+            object.__setattr__(self, "wire_name", self.name)
+        if not self.kind:
+            object.__setattr__(self, "kind", self.type)
 
     @property
     def key(self) -> str:

@@ -39,19 +39,19 @@ class TradingPair:
     """One listed trading pair and its trading rules (Get Listed Pairs).
 
     Attributes:
-        symbol: trading pair code
-        base: underlying asset code
-        quote: denominated asset code
-        status: trading pair status (sample: tradable)
-        min_price: minimum price
-        max_price: maximum price
-        price_increment: price increment
-        price_scale: price decimal places
-        min_quantity: minimum order amount
-        max_quantity: maximum order amount
-        quantity_increment: Increment of order amount
-        quantity_scale: order amount decimal places
-        min_order_value: minimum order value
+        symbol: trading pair code.
+        base: underlying asset code.
+        quote: denominated asset code.
+        status: trading pair status (sample: tradable).
+        min_price: minimum price.
+        max_price: maximum price.
+        price_increment: price increment.
+        price_scale: price decimal places.
+        min_quantity: minimum order amount.
+        max_quantity: maximum order amount.
+        quantity_increment: Increment of order amount.
+        quantity_scale: order amount decimal places.
+        min_order_value: minimum order value.
     """
 
     symbol: str
@@ -74,10 +74,10 @@ class OrderBook:
     """Order book depth (Get Order Book; also the data of the order_book stream).
 
     Attributes:
-        update_id: update id
-        update_time: update time
-        bids: buy orders, best (highest) price first
-        asks: sell orders, best (lowest) price first
+        update_id: update id.
+        update_time: update time.
+        bids: buy orders, best (highest) price first.
+        asks: sell orders, best (lowest) price first.
     """
 
     update_id: str
@@ -92,8 +92,8 @@ class PriceLevel(NamedTuple):
     Sent as a JSON array, in this order: price, quantity.
 
     Attributes:
-        price: Order price
-        quantity: Order amount
+        price: Order price.
+        quantity: Order amount.
     """
 
     price: Decimal
@@ -107,15 +107,15 @@ class Candle(NamedTuple):
     first_trade_id, trade_count.
 
     Attributes:
-        start_time: start time
-        open: opening price
-        high: maximum price
-        low: minimum price
-        close: closing price
-        volume: transaction volume
-        value: transaction value
-        first_trade_id: first transaction id
-        trade_count: The total number of transactions in the range
+        start_time: start time.
+        open: opening price.
+        high: maximum price.
+        low: minimum price.
+        close: closing price.
+        volume: transaction volume.
+        value: transaction value.
+        first_trade_id: first transaction id.
+        trade_count: The total number of transactions in the range.
     """
 
     start_time: int
@@ -134,11 +134,11 @@ class MarketTrade:
     """One public trade (Get Trades; also the trades stream).
 
     Attributes:
-        trade_id: transaction id
-        price: transaction price
-        quantity: transaction amount
-        side: Taker's transaction direction
-        time: transaction time
+        trade_id: transaction id.
+        price: transaction price.
+        quantity: transaction amount.
+        side: Taker's transaction direction.
+        time: transaction time.
     """
 
     trade_id: str
@@ -153,21 +153,21 @@ class Ticker:
     """Latest quote and 24-hour statistics of one trading pair (Get Tickers).
 
     Attributes:
-        symbol: trading pair code
-        open: opening price
-        high: highest price
-        low: lowest price
-        last_price: latest price
-        last_quantity: latest volume
-        volume: 24 hour volume
-        value: 24 hour transaction value
-        change: 24 hour Change
-        trade_count: 24 hour transaction count
-        first_trade_id: 24 hour first transaction id
-        bid_price: Best current bid price
-        bid_quantity: Best current bid quantity
-        ask_price: Best current ask price
-        ask_quantity: Best current ask quantity
+        symbol: trading pair code.
+        open: opening price.
+        high: highest price.
+        low: lowest price.
+        last_price: latest price.
+        last_quantity: latest volume.
+        volume: 24 hour volume.
+        value: 24 hour transaction value.
+        change: 24 hour Change.
+        trade_count: 24 hour transaction count.
+        first_trade_id: 24 hour first transaction id.
+        bid_price: Best current bid price.
+        bid_quantity: Best current bid quantity.
+        ask_price: Best current ask price.
+        ask_quantity: Best current ask quantity.
     """
 
     symbol: str

@@ -16,8 +16,8 @@ class OrderBookUpdate:
     """An order_book push (the first a full book, later ones changes).
 
     Attributes:
-        stream: data stream name
-        data: The book or its changes
+        stream: data stream name.
+        data: The book or its changes.
     """
 
     stream: str
@@ -29,8 +29,8 @@ class TradesUpdate:
     """A trades push.
 
     Attributes:
-        stream: data stream name
-        data: Trades
+        stream: data stream name.
+        data: Trades.
     """
 
     stream: str
@@ -42,8 +42,8 @@ class CandlesUpdate:
     """A candles push.
 
     Attributes:
-        stream: data stream name
-        data: Candles
+        stream: data stream name.
+        data: Candles.
     """
 
     stream: str
@@ -55,8 +55,8 @@ class TickerUpdate:
     """A ticker push (schema not documented; data as decoded JSON).
 
     Attributes:
-        stream: data stream name
-        data: Latest transaction information
+        stream: data stream name.
+        data: Latest transaction information.
     """
 
     stream: str
@@ -68,8 +68,8 @@ class AccountEvent:
     """An account event (a balance changed).
 
     Attributes:
-        stream: "account"
-        data: Account
+        stream: "account".
+        data: Account.
     """
 
     stream: str
@@ -81,8 +81,8 @@ class OrderEvent:
     """An order event (an order changed).
 
     Attributes:
-        stream: "order"
-        data: Order
+        stream: "order".
+        data: Order.
     """
 
     stream: str

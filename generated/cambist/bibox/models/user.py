@@ -81,9 +81,9 @@ class AssetBalance:
     """The balance of one asset (Get Accounts; also the account event of the user stream).
 
     Attributes:
-        asset: asset code
-        available: Available amount
-        frozen: frozen amount
+        asset: asset code.
+        available: Available amount.
+        frozen: frozen amount.
     """
 
     asset: str
@@ -96,12 +96,12 @@ class LedgerEntry:
     """One record of a change of the account balance (Get an account's ledger).
 
     Attributes:
-        entry_id: entry id
-        asset: asset symbol
-        type: entry type: transfer, trade, fee
-        amount: amount
-        balance: balance
-        time: time
+        entry_id: entry id.
+        asset: asset symbol.
+        type: entry type: transfer, trade, fee.
+        amount: amount.
+        balance: balance.
+        time: time.
     """
 
     entry_id: int
@@ -118,25 +118,25 @@ class Order:
     event of the user stream). Quantities and values of a sell order are negative.
 
     Attributes:
-        order_id: The order id assigned by the exchange
-        client_order_id: User specified order id (empty when none was given)
-        symbol: trading pair code
-        type: order type
-        side: order direction
-        quantity: order amount (negative for a sell)
-        price: order price
-        time_in_force: Time In Force
-        post_only: Post Only
-        status: order status (sample: filled)
-        executed_quantity: transaction volume (negative for a sell)
-        executed_value: transaction value (negative for a sell)
-        create_time: creation time
-        update_time: update time
-        fill_count: Number of transactions
+        order_id: The order id assigned by the exchange.
+        client_order_id: User specified order id (empty when none was given).
+        symbol: trading pair code.
+        type: order type.
+        side: order direction.
+        quantity: order amount (negative for a sell).
+        price: order price.
+        time_in_force: Time In Force.
+        post_only: Post Only.
+        status: order status (sample: filled).
+        executed_quantity: transaction volume (negative for a sell).
+        executed_value: transaction value (negative for a sell).
+        create_time: creation time.
+        update_time: update time.
+        fill_count: Number of transactions.
         fills: Up to 20 transactions of the order. If the order has more than 20
             transactions, the object only contains the last 20 transactions, and other
-            transactions can be obtained through the fills interface
-        fees: Total handling fee per asset used to pay fees
+            transactions can be obtained through the fills interface.
+        fees: Total handling fee per asset used to pay fees.
     """
 
     order_id: int
@@ -163,12 +163,12 @@ class Fill:
     """One transaction (fill) of an order of the account (Get fills; the F list of an order).
 
     Attributes:
-        fill_id: transaction id
-        time: transaction time
-        price: transaction price
-        quantity: transaction volume (negative for a sell)
-        liquidity: Maker / Taker transaction
-        fee: The handling fee of this transaction
+        fill_id: transaction id.
+        time: transaction time.
+        price: transaction price.
+        quantity: transaction volume (negative for a sell).
+        liquidity: Maker / Taker transaction.
+        fee: The handling fee of this transaction.
     """
 
     fill_id: int
@@ -184,8 +184,8 @@ class Fee:
     """A handling fee and the asset it is paid in (Fill.fee, Order.fees).
 
     Attributes:
-        asset: The asset used to pay the handling fee
-        amount: The handling fee
+        asset: The asset used to pay the handling fee.
+        amount: The handling fee.
     """
 
     asset: str

@@ -38,7 +38,7 @@ _LIST_PAIRS: Endpoint[list[TradingPair]] = Endpoint(
     security="NONE",
     weight=None,
     safe=True,
-    params=(Param("symbol", "symbol", "list[string]", "list", item_kind="string"),),
+    params=(Param(name="symbol", type="list[string]", kind="list", item_kind="string"),),
     parse=list_of(structure_trading_pair),
     fast=fast_trading_pair_list,
     response="list[TradingPair]",
@@ -53,9 +53,9 @@ _GET_ORDER_BOOK: Endpoint[OrderBook] = Endpoint(
     weight=None,
     safe=True,
     params=(
-        Param("symbol", "symbol", "string", "string", required=True),
-        Param("level", "level", "int", "int", minimum="1", maximum="1000"),
-        Param("price_scale", "price_scale", "int", "int", minimum="0", maximum="5"),
+        Param(name="symbol", type="string", required=True),
+        Param(name="level", type="int", minimum="1", maximum="1000"),
+        Param(name="price_scale", type="int", minimum="0", maximum="5"),
     ),
     parse=structure_order_book,
     fast=fast_order_book,
@@ -71,18 +71,17 @@ _LIST_CANDLES: Endpoint[list[Candle]] = Endpoint(
     weight=None,
     safe=True,
     params=(
-        Param("symbol", "symbol", "string", "string", required=True),
+        Param(name="symbol", type="string", required=True),
         Param(
-            "time_frame",
-            "time_frame",
-            "CandleTimeFrame",
-            "enum",
+            name="time_frame",
+            type="CandleTimeFrame",
+            kind="enum",
             required=True,
             enum=CandleTimeFrame,
         ),
-        Param("before", "before", "long", "long"),
-        Param("after", "after", "long", "long"),
-        Param("limit", "limit", "int", "int", maximum="1000"),
+        Param(name="before", type="long"),
+        Param(name="after", type="long"),
+        Param(name="limit", type="int", maximum="1000"),
     ),
     rules=(Rule("exclusive", ("before", "after")),),
     parse=list_of(structure_candle),
@@ -99,12 +98,12 @@ _LIST_TRADES: Endpoint[list[MarketTrade]] = Endpoint(
     weight=None,
     safe=True,
     params=(
-        Param("symbol", "symbol", "string", "string", required=True),
-        Param("start_time", "start_time", "long", "long"),
-        Param("end_time", "end_time", "long", "long"),
-        Param("before", "before", "long", "long"),
-        Param("after", "after", "long", "long"),
-        Param("limit", "limit", "int", "int", maximum="1000"),
+        Param(name="symbol", type="string", required=True),
+        Param(name="start_time", type="long"),
+        Param(name="end_time", type="long"),
+        Param(name="before", type="long"),
+        Param(name="after", type="long"),
+        Param(name="limit", type="int", maximum="1000"),
     ),
     rules=(
         Rule("exclusive", ("start_time", "before", "after")),
@@ -123,7 +122,9 @@ _LIST_TICKERS: Endpoint[list[Ticker]] = Endpoint(
     security="NONE",
     weight=None,
     safe=True,
-    params=(Param("symbol", "symbol", "list[string]", "list", required=True, item_kind="string"),),
+    params=(
+        Param(name="symbol", type="list[string]", kind="list", required=True, item_kind="string"),
+    ),
     parse=list_of(structure_ticker),
     fast=fast_ticker_list,
     response="list[Ticker]",
@@ -162,7 +163,8 @@ class Market(SyncResource):
                 trading pair codes can be specified in the following two forms: 1.
                 /pairs?symbol=BTC_USDT,ETH_USDT 2.
                 /pairs?symbol=BTC_USDT&symbol=ETH_USDT. If the symbol parameter is
-                not specified, the information of all trading pairs will be returned
+                not specified, the information of all trading pairs will be
+                returned.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -209,7 +211,7 @@ class Market(SyncResource):
         Args:
             symbol: trading pair code, such as BTC_USDT, ETH_USDT, etc.
             level: Specifies the maximum level depth to return. Valid values 1, 2,
-                5, 10, 20, 50, 100, 200, 500, 1000. Default value 100 Exchange
+                5, 10, 20, 50, 100, 200, 500, 1000. Default value 100. Exchange
                 default: 100.
             price_scale: Specify the depth of consolidation by price. For example,
                 the price of the specified trading pair has a maximum of 4 decimal
@@ -223,7 +225,7 @@ class Market(SyncResource):
                 quantity is the sum of all orders in the price range of 0.1000; when
                 price_scale=4, the returned price contains at most 0 decimal places,
                 and the order volume is the sum of all orders in the price range of
-                1.0000. Valid values 0, 1, 2, 3, 4, 5. Default value 0 Exchange
+                1.0000. Valid values 0, 1, 2, 3, 4, 5. Default value 0. Exchange
                 default: 0.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
@@ -280,12 +282,13 @@ class Market(SyncResource):
         Args:
             symbol: trading pair code, such as BTC_USDT, ETH_USDT, etc.
             time_frame: K-line data time frame. Valid values 1m, 3m, 5m, 15m, 30m,
-                1h, 2h, 4h, 6h, 12h, 1d, 3d, 1W or 1M
-            before: utc time; limited to return the latest time of the K-line record
+                1h, 2h, 4h, 6h, 12h, 1d, 3d, 1W or 1M.
+            before: utc time; limited to return the latest time of the K-line
+                record.
             after: utc time; limited to return the earliest time of the K-line
-                record
+                record.
             limit: Get the maximum number of K-line records. The default value is
-                100, the maximum value is 1000 Exchange default: 100.
+                100, the maximum value is 1000. Exchange default: 100.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -351,14 +354,14 @@ class Market(SyncResource):
 
         Args:
             symbol: trading pair code, such as BTC_USDT, ETH_USDT, etc.
-            start_time: limited to return the earliest time of transaction records
-            end_time: limited to return the latest time of transaction records
+            start_time: limited to return the earliest time of transaction records.
+            end_time: limited to return the latest time of transaction records.
             before: transaction id; limited to return the maximum id of transaction
-                records
+                records.
             after: transaction id; limited to return the minimum id of transaction
-                records
+                records.
             limit: Get the maximum number of trade records. The default value is
-                100, the maximum value is 1000 Exchange default: 100.
+                100, the maximum value is 1000. Exchange default: 100.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -406,7 +409,7 @@ class Market(SyncResource):
         Args:
             symbol: Trading pair code, such as BTC_USDT, ETH_USDT, etc. Multiple
                 trading pair codes can be specified in the following two forms: 1.
-                symbol=BTC_USDT,ETH_USDT 2. symbol=BTC_USDT&symbol=ETH_USDT
+                symbol=BTC_USDT,ETH_USDT 2. symbol=BTC_USDT&symbol=ETH_USDT.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -455,7 +458,8 @@ class AsyncMarket(AsyncResource):
                 trading pair codes can be specified in the following two forms: 1.
                 /pairs?symbol=BTC_USDT,ETH_USDT 2.
                 /pairs?symbol=BTC_USDT&symbol=ETH_USDT. If the symbol parameter is
-                not specified, the information of all trading pairs will be returned
+                not specified, the information of all trading pairs will be
+                returned.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -502,7 +506,7 @@ class AsyncMarket(AsyncResource):
         Args:
             symbol: trading pair code, such as BTC_USDT, ETH_USDT, etc.
             level: Specifies the maximum level depth to return. Valid values 1, 2,
-                5, 10, 20, 50, 100, 200, 500, 1000. Default value 100 Exchange
+                5, 10, 20, 50, 100, 200, 500, 1000. Default value 100. Exchange
                 default: 100.
             price_scale: Specify the depth of consolidation by price. For example,
                 the price of the specified trading pair has a maximum of 4 decimal
@@ -516,7 +520,7 @@ class AsyncMarket(AsyncResource):
                 quantity is the sum of all orders in the price range of 0.1000; when
                 price_scale=4, the returned price contains at most 0 decimal places,
                 and the order volume is the sum of all orders in the price range of
-                1.0000. Valid values 0, 1, 2, 3, 4, 5. Default value 0 Exchange
+                1.0000. Valid values 0, 1, 2, 3, 4, 5. Default value 0. Exchange
                 default: 0.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
@@ -573,12 +577,13 @@ class AsyncMarket(AsyncResource):
         Args:
             symbol: trading pair code, such as BTC_USDT, ETH_USDT, etc.
             time_frame: K-line data time frame. Valid values 1m, 3m, 5m, 15m, 30m,
-                1h, 2h, 4h, 6h, 12h, 1d, 3d, 1W or 1M
-            before: utc time; limited to return the latest time of the K-line record
+                1h, 2h, 4h, 6h, 12h, 1d, 3d, 1W or 1M.
+            before: utc time; limited to return the latest time of the K-line
+                record.
             after: utc time; limited to return the earliest time of the K-line
-                record
+                record.
             limit: Get the maximum number of K-line records. The default value is
-                100, the maximum value is 1000 Exchange default: 100.
+                100, the maximum value is 1000. Exchange default: 100.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -644,14 +649,14 @@ class AsyncMarket(AsyncResource):
 
         Args:
             symbol: trading pair code, such as BTC_USDT, ETH_USDT, etc.
-            start_time: limited to return the earliest time of transaction records
-            end_time: limited to return the latest time of transaction records
+            start_time: limited to return the earliest time of transaction records.
+            end_time: limited to return the latest time of transaction records.
             before: transaction id; limited to return the maximum id of transaction
-                records
+                records.
             after: transaction id; limited to return the minimum id of transaction
-                records
+                records.
             limit: Get the maximum number of trade records. The default value is
-                100, the maximum value is 1000 Exchange default: 100.
+                100, the maximum value is 1000. Exchange default: 100.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -699,7 +704,7 @@ class AsyncMarket(AsyncResource):
         Args:
             symbol: Trading pair code, such as BTC_USDT, ETH_USDT, etc. Multiple
                 trading pair codes can be specified in the following two forms: 1.
-                symbol=BTC_USDT,ETH_USDT 2. symbol=BTC_USDT&symbol=ETH_USDT
+                symbol=BTC_USDT,ETH_USDT 2. symbol=BTC_USDT&symbol=ETH_USDT.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.

@@ -40,7 +40,7 @@ _LIST_ACCOUNTS: Endpoint[list[AssetBalance]] = Endpoint(
     security="SIGNED",
     weight=None,
     safe=True,
-    params=(Param("asset", "asset", "list[string]", "list", item_kind="string"),),
+    params=(Param(name="asset", type="list[string]", kind="list", item_kind="string"),),
     parse=list_of(structure_asset_balance),
     fast=fast_asset_balance_list,
     response="list[AssetBalance]",
@@ -55,12 +55,12 @@ _LIST_LEDGER: Endpoint[list[LedgerEntry]] = Endpoint(
     weight=None,
     safe=True,
     params=(
-        Param("asset", "asset", "list[string]", "list", item_kind="string"),
-        Param("start_time", "start_time", "long", "long"),
-        Param("end_time", "end_time", "long", "long"),
-        Param("before", "before", "long", "long"),
-        Param("after", "after", "long", "long"),
-        Param("limit", "limit", "int", "int"),
+        Param(name="asset", type="list[string]", kind="list", item_kind="string"),
+        Param(name="start_time", type="long"),
+        Param(name="end_time", type="long"),
+        Param(name="before", type="long"),
+        Param(name="after", type="long"),
+        Param(name="limit", type="int"),
     ),
     parse=list_of(structure_ledger_entry),
     fast=fast_ledger_entry_list,
@@ -77,14 +77,14 @@ _CREATE_ORDER: Endpoint[Order] = Endpoint(
     safe=False,
     params_in="json",
     params=(
-        Param("symbol", "symbol", "string", "string", required=True),
-        Param("side", "side", "OrderSide", "enum", required=True, enum=OrderSide),
-        Param("type", "type", "OrderType", "enum", required=True, enum=OrderType),
-        Param("client_order_id", "client_order_id", "string", "string"),
-        Param("quantity", "quantity", "decimal", "decimal"),
-        Param("price", "price", "decimal", "decimal", minimum="0"),
-        Param("time_in_force", "time_in_force", "TimeInForce", "enum", enum=TimeInForce),
-        Param("post_only", "post_only", "bool", "bool"),
+        Param(name="symbol", type="string", required=True),
+        Param(name="side", type="OrderSide", kind="enum", required=True, enum=OrderSide),
+        Param(name="type", type="OrderType", kind="enum", required=True, enum=OrderType),
+        Param(name="client_order_id", type="string"),
+        Param(name="quantity", type="decimal"),
+        Param(name="price", type="decimal", minimum="0"),
+        Param(name="time_in_force", type="TimeInForce", kind="enum", enum=TimeInForce),
+        Param(name="post_only", type="bool"),
     ),
     parse=structure_order,
     fast=fast_order,
@@ -101,12 +101,16 @@ _GET_ORDER: Endpoint[Order] = Endpoint(
     weight=None,
     safe=True,
     params=(
-        Param("order_id", "id", "string", "string", required="Either order_id or client_order_id"),
         Param(
-            "client_order_id",
-            "id",
-            "string",
-            "string",
+            name="order_id",
+            wire_name="id",
+            type="string",
+            required="Either order_id or client_order_id",
+        ),
+        Param(
+            name="client_order_id",
+            wire_name="id",
+            type="string",
             required="Either order_id or client_order_id",
             prefix="c:",
         ),
@@ -129,19 +133,17 @@ _LIST_ORDERS: Endpoint[list[Order]] = Endpoint(
     weight=None,
     safe=True,
     params=(
-        Param("status", "status", "OrderListStatus", "enum", enum=OrderListStatus),
+        Param(name="status", type="OrderListStatus", kind="enum", enum=OrderListStatus),
         Param(
-            "symbol",
-            "symbol",
-            "string",
-            "string",
+            name="symbol",
+            type="string",
             required="When status=settled, symbol parameters must be given",
         ),
-        Param("start_time", "start_time", "long", "long"),
-        Param("end_time", "end_time", "long", "long"),
-        Param("before", "before", "long", "long"),
-        Param("after", "after", "long", "long"),
-        Param("limit", "limit", "int", "int"),
+        Param(name="start_time", type="long"),
+        Param(name="end_time", type="long"),
+        Param(name="before", type="long"),
+        Param(name="after", type="long"),
+        Param(name="limit", type="int"),
     ),
     rules=(Rule("require", ("symbol",), "status", ("settled",)),),
     parse=list_of(structure_order),
@@ -159,12 +161,16 @@ _CANCEL_ORDER: Endpoint[Order] = Endpoint(
     safe=False,
     params_in="json",
     params=(
-        Param("order_id", "id", "string", "string", required="Either order_id or client_order_id"),
         Param(
-            "client_order_id",
-            "id",
-            "string",
-            "string",
+            name="order_id",
+            wire_name="id",
+            type="string",
+            required="Either order_id or client_order_id",
+        ),
+        Param(
+            name="client_order_id",
+            wire_name="id",
+            type="string",
             required="Either order_id or client_order_id",
             prefix="c:",
         ),
@@ -187,7 +193,7 @@ _CANCEL_ALL_ORDERS: Endpoint[None] = Endpoint(
     weight=None,
     safe=False,
     params_in="json",
-    params=(Param("symbol", "symbol", "string", "string", required=True),),
+    params=(Param(name="symbol", type="string", required=True),),
     parse=None,
     response=None,
     source="bibox.txt: User Data Endpoints > Cancel all Orders",
@@ -202,24 +208,20 @@ _LIST_FILLS: Endpoint[list[Fill]] = Endpoint(
     safe=True,
     params=(
         Param(
-            "order_id",
-            "order_id",
-            "string",
-            "string",
+            name="order_id",
+            type="string",
             required="If this parameter is not specified, please specify symbol",
         ),
         Param(
-            "symbol",
-            "symbol",
-            "string",
-            "string",
+            name="symbol",
+            type="string",
             required="If this parameter is not specified, please specify order_id",
         ),
-        Param("start_time", "start_time", "long", "long"),
-        Param("end_time", "end_time", "long", "long"),
-        Param("before", "before", "long", "long"),
-        Param("after", "after", "long", "long"),
-        Param("limit", "limit", "int", "int"),
+        Param(name="start_time", type="long"),
+        Param(name="end_time", type="long"),
+        Param(name="before", type="long"),
+        Param(name="after", type="long"),
+        Param(name="limit", type="int"),
     ),
     rules=(Rule("one_of", ("order_id", "symbol")),),
     parse=list_of(structure_fill),
@@ -264,7 +266,7 @@ class User(SyncResource):
                 specified in the following two forms: 1.
                 /v4/userdata/accounts?asset=BTC,ETH 2.
                 /v4/userdata/accounts?asset=BTC&asset=ETH. If the asset parameter is
-                not specified, it will return the information of all assets
+                not specified, it will return the information of all assets.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -316,15 +318,15 @@ class User(SyncResource):
                 specified in the following two forms: 1.
                 /v4/userdata/ledger?asset=BTC,ETH 2.
                 /v4/userdata/ledger?asset=BTC&asset=ETH. If the asset parameter is
-                not specified, it will return the bill records of all assets
-            start_time: Limited to return the earliest time of the bill records
-            end_time: Limited to return the latest time of the bill records
+                not specified, it will return the bill records of all assets.
+            start_time: Limited to return the earliest time of the bill records.
+            end_time: Limited to return the latest time of the bill records.
             before: Bill record id; limited to return the maximum id value of the
-                bill records
+                bill records.
             after: Bill record id; limited to return the minimum id value of the
-                bill records
+                bill records.
             limit: Limited to return the maximum number of the bill records. default
-                100 Exchange default: 100.
+                100. Exchange default: 100.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -378,21 +380,21 @@ class User(SyncResource):
 
         Args:
             symbol: trading pair code, such as BTC_USDT, ETH_USDT, etc.
-            side: order direction, valid value buy, sell, case insensitive
-            type: order type, valid value limit
+            side: order direction, valid value buy, sell, case insensitive.
+            type: order type, valid value limit.
             client_order_id: Order id, a string with a valid value of an int64
                 integer, it is recommended to use the Unix timestamp when the order
                 was submitted. To get or cancel the order by this id, prefix it with
                 "c:" (e.g. "c:123"). A fresh id is sent when not given.
-            quantity: Order Quantity
-            price: Order Limit
+            quantity: Order Quantity.
+            price: Order Limit.
             time_in_force: Order Timeliness. Valid value gtc, ioc. gtc means that
                 the order that is not fully filled will remain valid until the user
                 cancels the order; ioc means that the order matching will
                 immediately cancel the order that cannot be fully filled at the time
                 of placing the order, any transaction will be retained. The default
-                value gtc Exchange default: gtc.
-            post_only: Post Only
+                value gtc. Exchange default: gtc.
+            post_only: Post Only.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -447,10 +449,10 @@ class User(SyncResource):
                 submitting the order). When using a custom id, you need to add the
                 "c:" prefix before the id. For example: when submitting an order, a
                 custom id "123" is used, and when obtaining an order you need to use
-                "c:123". Conditional: Either order_id or client_order_id
+                "c:123". Conditional: Either order_id or client_order_id.
             client_order_id: The client_order_id given when the order was submitted;
                 sent as id with the "c:" prefix the document requires (e.g. "123" is
-                sent as "c:123"). Conditional: Either order_id or client_order_id
+                sent as "c:123"). Conditional: Either order_id or client_order_id.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -508,19 +510,18 @@ class User(SyncResource):
                 orders, the returned results are sorted in reverse order by order
                 creation time; settled means settled orders are acquired, and the
                 returned results are sorted in reverse order by order settlement
-                time. Default unsettled Exchange default: unsettled.
+                time. Default unsettled. Exchange default: unsettled.
             symbol: Trading pair code, such as BTC_USDT, ETH_USDT, etc. When
                 status=unsettled, if symbol is not specified, it will return
                 unsettled orders for all trading pairs. When status=settled, symbol
-                parameters must be given Conditional: When status=settled, symbol
-                parameters must be given
-            start_time: limited to return the earliest creation time of the order
-            end_time: limited to return the last creation time of the order
+                parameters must be given.
+            start_time: limited to return the earliest creation time of the order.
+            end_time: limited to return the last creation time of the order.
             before: order update id; limited to return the maximum update id of the
-                order
+                order.
             after: order update id; limited to return the minimum update id of the
-                order
-            limit: Specify the maximum number of orders to return
+                order.
+            limit: Specify the maximum number of orders to return.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -576,10 +577,10 @@ class User(SyncResource):
                 order). When using a custom id, you need to add a "c:" prefix before
                 the id. For example: the custom id "123" is used when submitting the
                 order, and "c:123" must be used when canceling the order.
-                Conditional: Either order_id or client_order_id
+                Conditional: Either order_id or client_order_id.
             client_order_id: The client_order_id given when the order was submitted;
                 sent as id with the "c:" prefix the document requires (e.g. "123" is
-                sent as "c:123"). Conditional: Either order_id or client_order_id
+                sent as "c:123"). Conditional: Either order_id or client_order_id.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -669,19 +670,17 @@ class User(SyncResource):
         Args:
             order_id: The order id assigned by the exchange. Only return the
                 transaction records of the specified order. If this parameter is not
-                specified, please specify symbol Conditional: If this parameter is
-                not specified, please specify symbol
+                specified, please specify symbol.
             symbol: Trading pair code, such as BTC_USDT, ETH_USDT, etc. Only return
                 the transaction records of the specified trading pair. If this
-                parameter is not specified, please specify order_id Conditional: If
-                this parameter is not specified, please specify order_id
-            start_time: Limited to return the earliest time of transaction records
-            end_time: Limited to return the latest time of transaction records
+                parameter is not specified, please specify order_id.
+            start_time: Limited to return the earliest time of transaction records.
+            end_time: Limited to return the latest time of transaction records.
             before: Transaction record id; limited to return the maximum id of
-                transaction records
+                transaction records.
             after: Transaction record id; limited to return the minimum id of
-                transaction records
-            limit: Limit the maximum number of returned results. default 100
+                transaction records.
+            limit: Limit the maximum number of returned results. default 100.
                 Exchange default: 100.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
@@ -738,7 +737,7 @@ class AsyncUser(AsyncResource):
                 specified in the following two forms: 1.
                 /v4/userdata/accounts?asset=BTC,ETH 2.
                 /v4/userdata/accounts?asset=BTC&asset=ETH. If the asset parameter is
-                not specified, it will return the information of all assets
+                not specified, it will return the information of all assets.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -790,15 +789,15 @@ class AsyncUser(AsyncResource):
                 specified in the following two forms: 1.
                 /v4/userdata/ledger?asset=BTC,ETH 2.
                 /v4/userdata/ledger?asset=BTC&asset=ETH. If the asset parameter is
-                not specified, it will return the bill records of all assets
-            start_time: Limited to return the earliest time of the bill records
-            end_time: Limited to return the latest time of the bill records
+                not specified, it will return the bill records of all assets.
+            start_time: Limited to return the earliest time of the bill records.
+            end_time: Limited to return the latest time of the bill records.
             before: Bill record id; limited to return the maximum id value of the
-                bill records
+                bill records.
             after: Bill record id; limited to return the minimum id value of the
-                bill records
+                bill records.
             limit: Limited to return the maximum number of the bill records. default
-                100 Exchange default: 100.
+                100. Exchange default: 100.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -852,21 +851,21 @@ class AsyncUser(AsyncResource):
 
         Args:
             symbol: trading pair code, such as BTC_USDT, ETH_USDT, etc.
-            side: order direction, valid value buy, sell, case insensitive
-            type: order type, valid value limit
+            side: order direction, valid value buy, sell, case insensitive.
+            type: order type, valid value limit.
             client_order_id: Order id, a string with a valid value of an int64
                 integer, it is recommended to use the Unix timestamp when the order
                 was submitted. To get or cancel the order by this id, prefix it with
                 "c:" (e.g. "c:123"). A fresh id is sent when not given.
-            quantity: Order Quantity
-            price: Order Limit
+            quantity: Order Quantity.
+            price: Order Limit.
             time_in_force: Order Timeliness. Valid value gtc, ioc. gtc means that
                 the order that is not fully filled will remain valid until the user
                 cancels the order; ioc means that the order matching will
                 immediately cancel the order that cannot be fully filled at the time
                 of placing the order, any transaction will be retained. The default
-                value gtc Exchange default: gtc.
-            post_only: Post Only
+                value gtc. Exchange default: gtc.
+            post_only: Post Only.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -921,10 +920,10 @@ class AsyncUser(AsyncResource):
                 submitting the order). When using a custom id, you need to add the
                 "c:" prefix before the id. For example: when submitting an order, a
                 custom id "123" is used, and when obtaining an order you need to use
-                "c:123". Conditional: Either order_id or client_order_id
+                "c:123". Conditional: Either order_id or client_order_id.
             client_order_id: The client_order_id given when the order was submitted;
                 sent as id with the "c:" prefix the document requires (e.g. "123" is
-                sent as "c:123"). Conditional: Either order_id or client_order_id
+                sent as "c:123"). Conditional: Either order_id or client_order_id.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -982,19 +981,18 @@ class AsyncUser(AsyncResource):
                 orders, the returned results are sorted in reverse order by order
                 creation time; settled means settled orders are acquired, and the
                 returned results are sorted in reverse order by order settlement
-                time. Default unsettled Exchange default: unsettled.
+                time. Default unsettled. Exchange default: unsettled.
             symbol: Trading pair code, such as BTC_USDT, ETH_USDT, etc. When
                 status=unsettled, if symbol is not specified, it will return
                 unsettled orders for all trading pairs. When status=settled, symbol
-                parameters must be given Conditional: When status=settled, symbol
-                parameters must be given
-            start_time: limited to return the earliest creation time of the order
-            end_time: limited to return the last creation time of the order
+                parameters must be given.
+            start_time: limited to return the earliest creation time of the order.
+            end_time: limited to return the last creation time of the order.
             before: order update id; limited to return the maximum update id of the
-                order
+                order.
             after: order update id; limited to return the minimum update id of the
-                order
-            limit: Specify the maximum number of orders to return
+                order.
+            limit: Specify the maximum number of orders to return.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -1050,10 +1048,10 @@ class AsyncUser(AsyncResource):
                 order). When using a custom id, you need to add a "c:" prefix before
                 the id. For example: the custom id "123" is used when submitting the
                 order, and "c:123" must be used when canceling the order.
-                Conditional: Either order_id or client_order_id
+                Conditional: Either order_id or client_order_id.
             client_order_id: The client_order_id given when the order was submitted;
                 sent as id with the "c:" prefix the document requires (e.g. "123" is
-                sent as "c:123"). Conditional: Either order_id or client_order_id
+                sent as "c:123"). Conditional: Either order_id or client_order_id.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -1143,19 +1141,17 @@ class AsyncUser(AsyncResource):
         Args:
             order_id: The order id assigned by the exchange. Only return the
                 transaction records of the specified order. If this parameter is not
-                specified, please specify symbol Conditional: If this parameter is
-                not specified, please specify symbol
+                specified, please specify symbol.
             symbol: Trading pair code, such as BTC_USDT, ETH_USDT, etc. Only return
                 the transaction records of the specified trading pair. If this
-                parameter is not specified, please specify order_id Conditional: If
-                this parameter is not specified, please specify order_id
-            start_time: Limited to return the earliest time of transaction records
-            end_time: Limited to return the latest time of transaction records
+                parameter is not specified, please specify order_id.
+            start_time: Limited to return the earliest time of transaction records.
+            end_time: Limited to return the latest time of transaction records.
             before: Transaction record id; limited to return the maximum id of
-                transaction records
+                transaction records.
             after: Transaction record id; limited to return the minimum id of
-                transaction records
-            limit: Limit the maximum number of returned results. default 100
+                transaction records.
+            limit: Limit the maximum number of returned results. default 100.
                 Exchange default: 100.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).

@@ -26,8 +26,8 @@ _ORDER_BOOK = Channel(
     name="order_book",
     topic="{symbol}.order_book.{depth}",
     params=(
-        Param("symbol", "symbol", "string", "string", required=True),
-        Param("depth", "depth", "int", "int", required=True),
+        Param(name="symbol", type="string", required=True),
+        Param(name="depth", type="int", required=True),
     ),
     parse=structure_order_book_update,
     book=BookDef("incremental", ("data", "b"), ("data", "a"), ("data", "i")),
@@ -37,7 +37,7 @@ _ORDER_BOOK = Channel(
 _TRADES = Channel(
     name="trades",
     topic="{symbol}.trades",
-    params=(Param("symbol", "symbol", "string", "string", required=True),),
+    params=(Param(name="symbol", type="string", required=True),),
     parse=structure_trades_update,
     source="bibox.txt: Market Data Streams > Subscribe Trades",
 )
@@ -46,12 +46,11 @@ _CANDLES = Channel(
     name="candles",
     topic="{symbol}.candles.{time_frame}",
     params=(
-        Param("symbol", "symbol", "string", "string", required=True),
+        Param(name="symbol", type="string", required=True),
         Param(
-            "time_frame",
-            "time_frame",
-            "CandleTimeFrame",
-            "enum",
+            name="time_frame",
+            type="CandleTimeFrame",
+            kind="enum",
             required=True,
             enum=CandleTimeFrame,
         ),
@@ -63,7 +62,7 @@ _CANDLES = Channel(
 _TICKER = Channel(
     name="ticker",
     topic="{symbol}.ticker",
-    params=(Param("symbol", "symbol", "string", "string", required=True),),
+    params=(Param(name="symbol", type="string", required=True),),
     parse=structure_ticker_update,
     source="bibox.txt: Market Data Streams > Subscribe Tickers",
 )
@@ -130,8 +129,8 @@ class MarketStream(SyncStream[MarketEvent]):
 
 
         Args:
-            symbol: Trading pair code, such as BTC_USDT
-            depth: Depth of the book (20 in the document's examples)
+            symbol: Trading pair code, such as BTC_USDT.
+            depth: Depth of the book (20 in the document's examples).
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
@@ -154,8 +153,8 @@ class MarketStream(SyncStream[MarketEvent]):
         """Unsubscribe from Order book.
 
         Args:
-            symbol: Trading pair code, such as BTC_USDT
-            depth: Depth of the book (20 in the document's examples)
+            symbol: Trading pair code, such as BTC_USDT.
+            depth: Depth of the book (20 in the document's examples).
         """
         self._unsubscribe(
             _ORDER_BOOK,
@@ -198,7 +197,7 @@ class MarketStream(SyncStream[MarketEvent]):
 
 
         Args:
-            symbol: Trading pair code, such as BTC_USDT
+            symbol: Trading pair code, such as BTC_USDT.
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
@@ -219,7 +218,7 @@ class MarketStream(SyncStream[MarketEvent]):
         """Unsubscribe from Trades.
 
         Args:
-            symbol: Trading pair code, such as BTC_USDT
+            symbol: Trading pair code, such as BTC_USDT.
         """
         self._unsubscribe(
             _TRADES,
@@ -243,8 +242,8 @@ class MarketStream(SyncStream[MarketEvent]):
 
 
         Args:
-            symbol: Trading pair code, such as BTC_USDT
-            time_frame: K-line time frame (1m, 1h, ...)
+            symbol: Trading pair code, such as BTC_USDT.
+            time_frame: K-line time frame (1m, 1h, ...).
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
@@ -270,8 +269,8 @@ class MarketStream(SyncStream[MarketEvent]):
         """Unsubscribe from Candles.
 
         Args:
-            symbol: Trading pair code, such as BTC_USDT
-            time_frame: K-line time frame (1m, 1h, ...)
+            symbol: Trading pair code, such as BTC_USDT.
+            time_frame: K-line time frame (1m, 1h, ...).
         """
         self._unsubscribe(
             _CANDLES,
@@ -296,7 +295,7 @@ class MarketStream(SyncStream[MarketEvent]):
 
 
         Args:
-            symbol: Trading pair code, such as BTC_USDT
+            symbol: Trading pair code, such as BTC_USDT.
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
@@ -317,7 +316,7 @@ class MarketStream(SyncStream[MarketEvent]):
         """Unsubscribe from Ticker.
 
         Args:
-            symbol: Trading pair code, such as BTC_USDT
+            symbol: Trading pair code, such as BTC_USDT.
         """
         self._unsubscribe(
             _TICKER,
@@ -360,8 +359,8 @@ class AsyncMarketStream(AsyncStream[MarketEvent]):
 
 
         Args:
-            symbol: Trading pair code, such as BTC_USDT
-            depth: Depth of the book (20 in the document's examples)
+            symbol: Trading pair code, such as BTC_USDT.
+            depth: Depth of the book (20 in the document's examples).
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
@@ -384,8 +383,8 @@ class AsyncMarketStream(AsyncStream[MarketEvent]):
         """Unsubscribe from Order book.
 
         Args:
-            symbol: Trading pair code, such as BTC_USDT
-            depth: Depth of the book (20 in the document's examples)
+            symbol: Trading pair code, such as BTC_USDT.
+            depth: Depth of the book (20 in the document's examples).
         """
         await self._unsubscribe(
             _ORDER_BOOK,
@@ -426,7 +425,7 @@ class AsyncMarketStream(AsyncStream[MarketEvent]):
 
 
         Args:
-            symbol: Trading pair code, such as BTC_USDT
+            symbol: Trading pair code, such as BTC_USDT.
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
@@ -447,7 +446,7 @@ class AsyncMarketStream(AsyncStream[MarketEvent]):
         """Unsubscribe from Trades.
 
         Args:
-            symbol: Trading pair code, such as BTC_USDT
+            symbol: Trading pair code, such as BTC_USDT.
         """
         await self._unsubscribe(
             _TRADES,
@@ -471,8 +470,8 @@ class AsyncMarketStream(AsyncStream[MarketEvent]):
 
 
         Args:
-            symbol: Trading pair code, such as BTC_USDT
-            time_frame: K-line time frame (1m, 1h, ...)
+            symbol: Trading pair code, such as BTC_USDT.
+            time_frame: K-line time frame (1m, 1h, ...).
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
@@ -498,8 +497,8 @@ class AsyncMarketStream(AsyncStream[MarketEvent]):
         """Unsubscribe from Candles.
 
         Args:
-            symbol: Trading pair code, such as BTC_USDT
-            time_frame: K-line time frame (1m, 1h, ...)
+            symbol: Trading pair code, such as BTC_USDT.
+            time_frame: K-line time frame (1m, 1h, ...).
         """
         await self._unsubscribe(
             _CANDLES,
@@ -524,7 +523,7 @@ class AsyncMarketStream(AsyncStream[MarketEvent]):
 
 
         Args:
-            symbol: Trading pair code, such as BTC_USDT
+            symbol: Trading pair code, such as BTC_USDT.
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
@@ -545,7 +544,7 @@ class AsyncMarketStream(AsyncStream[MarketEvent]):
         """Unsubscribe from Ticker.
 
         Args:
-            symbol: Trading pair code, such as BTC_USDT
+            symbol: Trading pair code, such as BTC_USDT.
         """
         await self._unsubscribe(
             _TICKER,

@@ -44,8 +44,8 @@ class UserStream(SyncStream[UserEvent]):
     handshake headers.
 
     Pushed without subscribing:
-        account: AccountEvent: The account balance changed
-        order: OrderEvent: An order changed
+        account: AccountEvent: The account balance changed.
+        order: OrderEvent: An order changed.
 
     Iterating yields AccountEvent, OrderEvent, lifecycle events (cambist.streams), RawEvent
     for pushes without a model, and BadFrame.
@@ -64,8 +64,8 @@ class AsyncUserStream(AsyncStream[UserEvent]):
     handshake headers.
 
     Pushed without subscribing:
-        account: AccountEvent: The account balance changed
-        order: OrderEvent: An order changed
+        account: AccountEvent: The account balance changed.
+        order: OrderEvent: An order changed.
 
     Iterating yields AccountEvent, OrderEvent, lifecycle events (cambist.streams), RawEvent
     for pushes without a model, and BadFrame.

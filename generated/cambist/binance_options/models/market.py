@@ -54,7 +54,7 @@ class ServerTime:
     """The server's clock (Binance public options API docs, Check Server Time).
 
     Attributes:
-        server_time: Current server time in milliseconds
+        server_time: Current server time in milliseconds.
     """
 
     server_time: int
@@ -67,12 +67,12 @@ class ExchangeInfo:
     document describes it (General Info > LIMITS).
 
     Attributes:
-        timezone: Time zone used by the server
-        server_time: Current system time
-        option_contracts: Option contract underlying asset info
-        option_assets: Option asset info
-        option_symbols: Option trading pair info
-        rate_limits: The exchange's RAW_REQUEST, REQUEST_WEIGHT, and ORDER rate limits
+        timezone: Time zone used by the server.
+        server_time: Current system time.
+        option_contracts: Option contract underlying asset info.
+        option_assets: Option asset info.
+        option_symbols: Option trading pair info.
+        rate_limits: The exchange's RAW_REQUEST, REQUEST_WEIGHT, and ORDER rate limits.
     """
 
     timezone: str
@@ -88,10 +88,10 @@ class OptionContract:
     """The underlying asset of option contracts (public docs, Exchange Information).
 
     Attributes:
-        base_asset: Base currency
-        quote_asset: Quotation asset
-        underlying: Name of the underlying asset of the option contract
-        settle_asset: Settlement currency
+        base_asset: Base currency.
+        quote_asset: Quotation asset.
+        underlying: Name of the underlying asset of the option contract.
+        settle_asset: Settlement currency.
     """
 
     base_asset: str
@@ -105,7 +105,7 @@ class OptionAsset:
     """An option asset (public docs, Exchange Information).
 
     Attributes:
-        name: Asset name
+        name: Asset name.
     """
 
     name: str
@@ -116,26 +116,26 @@ class OptionSymbol:
     """An option trading pair (public docs, Exchange Information).
 
     Attributes:
-        expiry_date: Expiry time (milliseconds)
-        filters: Trading rules of the symbol
-        symbol: Trading pair name
-        side: Direction: CALL long, PUT short
-        strike_price: Strike price
-        underlying: Underlying asset of the contract
+        expiry_date: Expiry time (milliseconds).
+        filters: Trading rules of the symbol.
+        symbol: Trading pair name.
+        side: Direction: CALL long, PUT short.
+        strike_price: Strike price.
+        underlying: Underlying asset of the contract.
         unit: Contract unit, the quantity of the underlying asset represented by a
             single contract.
-        maker_fee_rate: Maker commission rate
-        taker_fee_rate: Taker commission rate
-        min_qty: Minimum order quantity
-        max_qty: Maximum order quantity
-        initial_margin: Initial Margin Ratio
-        maintenance_margin: Maintenance Margin Ratio
-        min_initial_margin: Min Initial Margin Ratio
-        min_maintenance_margin: Min Maintenance Margin Ratio
-        price_scale: Price precision
-        quantity_scale: Quantity precision
-        quote_asset: Quotation asset
-        liquidation_fee_rate: Liquidation fee rate
+        maker_fee_rate: Maker commission rate.
+        taker_fee_rate: Taker commission rate.
+        min_qty: Minimum order quantity.
+        max_qty: Maximum order quantity.
+        initial_margin: Initial Margin Ratio.
+        maintenance_margin: Maintenance Margin Ratio.
+        min_initial_margin: Min Initial Margin Ratio.
+        min_maintenance_margin: Min Maintenance Margin Ratio.
+        price_scale: Price precision.
+        quantity_scale: Quantity precision.
+        quote_asset: Quotation asset.
+        liquidation_fee_rate: Liquidation fee rate.
     """
 
     expiry_date: int
@@ -166,13 +166,13 @@ class SymbolFilter:
     LOT_SIZE has minQty, maxQty, stepSize.
 
     Attributes:
-        filter_type: The kind of filter
-        min_price: PRICE_FILTER: minimum price
-        max_price: PRICE_FILTER: maximum price
-        tick_size: PRICE_FILTER: price step
-        min_qty: LOT_SIZE: minimum quantity
-        max_qty: LOT_SIZE: maximum quantity
-        step_size: LOT_SIZE: quantity step
+        filter_type: The kind of filter.
+        min_price: PRICE_FILTER: minimum price.
+        max_price: PRICE_FILTER: maximum price.
+        tick_size: PRICE_FILTER: price step.
+        min_qty: LOT_SIZE: minimum quantity.
+        max_qty: LOT_SIZE: maximum quantity.
+        step_size: LOT_SIZE: quantity step.
     """
 
     filter_type: SymbolFilterType
@@ -192,10 +192,10 @@ class RateLimit:
     COUNT-(intervalNum)(intervalLetter) response headers.
 
     Attributes:
-        rate_limit_type: The kind of limit
-        interval: The interval unit
-        interval_num: Number of interval units in one window
-        limit: The limit per window
+        rate_limit_type: The kind of limit.
+        interval: The interval unit.
+        interval_num: Number of interval units in one window.
+        limit: The limit per window.
     """
 
     rate_limit_type: RateLimitType

@@ -44,29 +44,29 @@ class NewOrder:
     optional here.
 
     Attributes:
-        order_id: System order number (exceeds 2**53)
-        symbol: Option trading pair
-        price: Order price
-        quantity: Order quantity
-        side: Buy/sell direction
-        type: Order type
-        reduce_only: Order is reduce only
-        post_only: Order is post only
-        mmp: Is market maker protection order
-        executed_qty: Executed quantity (RESULT only)
-        fee: Fee (RESULT only)
-        time_in_force: Time in force method (RESULT only)
-        create_date: Order time (ACK sample only)
-        create_time: Order creation time (RESULT only)
-        update_time: Order update time (RESULT only)
-        status: Order status (RESULT only)
-        avg_price: Average price of completed trade (RESULT only)
-        source: Order source, e.g. API (in some versions of the RESULT sample)
-        client_order_id: Client order ID (RESULT only)
-        price_scale: Price precision (RESULT only)
-        quantity_scale: Quantity precision (RESULT only)
-        option_side: Option type (RESULT only)
-        quote_asset: Quotation asset (RESULT only)
+        order_id: System order number (exceeds 2**53).
+        symbol: Option trading pair.
+        price: Order price.
+        quantity: Order quantity.
+        side: Buy/sell direction.
+        type: Order type.
+        reduce_only: Order is reduce only.
+        post_only: Order is post only.
+        mmp: Is market maker protection order.
+        executed_qty: Executed quantity (RESULT only).
+        fee: Fee (RESULT only).
+        time_in_force: Time in force method (RESULT only).
+        create_date: Order time (ACK sample only).
+        create_time: Order creation time (RESULT only).
+        update_time: Order update time (RESULT only).
+        status: Order status (RESULT only).
+        avg_price: Average price of completed trade (RESULT only).
+        source: Order source, e.g. API (in some versions of the RESULT sample).
+        client_order_id: Client order ID (RESULT only).
+        price_scale: Price precision (RESULT only).
+        quantity_scale: Quantity precision (RESULT only).
+        option_side: Option type (RESULT only).
+        quote_asset: Quotation asset (RESULT only).
     """
 
     order_id: int

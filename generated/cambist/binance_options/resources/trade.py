@@ -23,37 +23,30 @@ _CREATE_ORDER: Endpoint[NewOrder] = Endpoint(
     safe=False,
     params_in="form",
     params=(
-        Param("symbol", "symbol", "string", "string", required=True),
-        Param("side", "side", "OrderSide", "enum", required=True, enum=OrderSide),
-        Param("type", "type", "OrderType", "enum", required=True, enum=OrderType),
-        Param("quantity", "quantity", "decimal", "decimal", required=True, minimum="0"),
+        Param(name="symbol", type="string", required=True),
+        Param(name="side", type="OrderSide", kind="enum", required=True, enum=OrderSide),
+        Param(name="type", type="OrderType", kind="enum", required=True, enum=OrderType),
+        Param(name="quantity", type="decimal", required=True, minimum="0"),
+        Param(name="price", type="decimal", required="Mandatory for LIMIT orders", minimum="0"),
         Param(
-            "price",
-            "price",
-            "decimal",
-            "decimal",
-            required="Mandatory for LIMIT orders",
-            minimum="0",
-        ),
-        Param(
-            "time_in_force",
-            "timeInForce",
-            "TimeInForce",
-            "enum",
+            name="time_in_force",
+            wire_name="timeInForce",
+            type="TimeInForce",
+            kind="enum",
             required="Mandatory for LIMIT orders",
             enum=TimeInForce,
         ),
-        Param("reduce_only", "reduceOnly", "bool", "bool"),
-        Param("post_only", "postOnly", "bool", "bool"),
+        Param(name="reduce_only", wire_name="reduceOnly", type="bool"),
+        Param(name="post_only", wire_name="postOnly", type="bool"),
         Param(
-            "new_order_resp_type",
-            "newOrderRespType",
-            "NewOrderRespType",
-            "enum",
+            name="new_order_resp_type",
+            wire_name="newOrderRespType",
+            type="NewOrderRespType",
+            kind="enum",
             enum=NewOrderRespType,
         ),
-        Param("client_order_id", "clientOrderId", "string", "string"),
-        Param("is_mmp", "isMmp", "bool", "bool"),
+        Param(name="client_order_id", wire_name="clientOrderId", type="string"),
+        Param(name="is_mmp", wire_name="isMmp", type="bool"),
     ),
     rules=(
         Rule("require", ("price",), "type", ("LIMIT",)),
@@ -98,23 +91,23 @@ class Trade(SyncResource):
         signature), never resent once sent.
 
         Args:
-            symbol: Option trading pair, e.g. BTC-210129-40000-C
-            side: Buy/sell direction, SELL or BUY
-            type: Order type, LIMIT (only limit orders are supported)
-            quantity: Order quantity
-            price: Order price Conditional: Mandatory for LIMIT orders
-            time_in_force: Time in force method (default GTC) Conditional: Mandatory
-                for LIMIT orders Exchange default: GTC.
-            reduce_only: Reduce only (true, false; default false) Exchange default:
+            symbol: Option trading pair, e.g. BTC-210129-40000-C.
+            side: Buy/sell direction, SELL or BUY.
+            type: Order type, LIMIT (only limit orders are supported).
+            quantity: Order quantity.
+            price: Order price. Conditional: Mandatory for LIMIT orders.
+            time_in_force: Time in force method (default GTC). Conditional:
+                Mandatory for LIMIT orders. Exchange default: GTC.
+            reduce_only: Reduce only (true, false; default false). Exchange default:
                 False.
-            post_only: Post only (true, false; default false) Exchange default:
+            post_only: Post only (true, false; default false). Exchange default:
                 False.
-            new_order_resp_type: "ACK", "RESULT", Default "ACK" Exchange default:
+            new_order_resp_type: "ACK", "RESULT", Default "ACK". Exchange default:
                 ACK.
             client_order_id: User-defined order ID, cannot be repeated in pending
                 orders; assigned by the system if not sent. Must match
                 ^[\\.A-Z\\:/a-z0-9_-]{1,36}$. A fresh id is sent when not given.
-            is_mmp: Is market maker protection order, true/false
+            is_mmp: Is market maker protection order, true/false.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -181,23 +174,23 @@ class AsyncTrade(AsyncResource):
         signature), never resent once sent.
 
         Args:
-            symbol: Option trading pair, e.g. BTC-210129-40000-C
-            side: Buy/sell direction, SELL or BUY
-            type: Order type, LIMIT (only limit orders are supported)
-            quantity: Order quantity
-            price: Order price Conditional: Mandatory for LIMIT orders
-            time_in_force: Time in force method (default GTC) Conditional: Mandatory
-                for LIMIT orders Exchange default: GTC.
-            reduce_only: Reduce only (true, false; default false) Exchange default:
+            symbol: Option trading pair, e.g. BTC-210129-40000-C.
+            side: Buy/sell direction, SELL or BUY.
+            type: Order type, LIMIT (only limit orders are supported).
+            quantity: Order quantity.
+            price: Order price. Conditional: Mandatory for LIMIT orders.
+            time_in_force: Time in force method (default GTC). Conditional:
+                Mandatory for LIMIT orders. Exchange default: GTC.
+            reduce_only: Reduce only (true, false; default false). Exchange default:
                 False.
-            post_only: Post only (true, false; default false) Exchange default:
+            post_only: Post only (true, false; default false). Exchange default:
                 False.
-            new_order_resp_type: "ACK", "RESULT", Default "ACK" Exchange default:
+            new_order_resp_type: "ACK", "RESULT", Default "ACK". Exchange default:
                 ACK.
             client_order_id: User-defined order ID, cannot be repeated in pending
                 orders; assigned by the system if not sent. Must match
                 ^[\\.A-Z\\:/a-z0-9_-]{1,36}$. A fresh id is sent when not given.
-            is_mmp: Is market maker protection order, true/false
+            is_mmp: Is market maker protection order, true/false.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.

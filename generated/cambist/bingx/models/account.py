@@ -12,13 +12,13 @@ class ApiPermissions:
     permissions).
 
     Attributes:
-        ip_restrict: Whether to restrict ip access
-        create_time: creation time
+        ip_restrict: Whether to restrict ip access.
+        create_time: creation time.
         permits_universal_transfer: Authorize the key to be used on a dedicated
-            universal transfer interface
-        enable_reading: Can read
-        enable_futures: swap trading authority
-        enable_spot_and_margin_trading: Spot authority
+            universal transfer interface.
+        enable_reading: Can read.
+        enable_futures: swap trading authority.
+        enable_spot_and_margin_trading: Spot authority.
     """
 
     ip_restrict: bool

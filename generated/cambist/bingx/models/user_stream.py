@@ -11,7 +11,7 @@ class ListenKey:
     """A user-data-stream listen key (authentication Interface > generate Listen Key).
 
     Attributes:
-        listen_key: listen Key
+        listen_key: listen Key.
     """
 
     listen_key: str

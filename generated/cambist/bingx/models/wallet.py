@@ -108,7 +108,7 @@ class UniversalTransferResult:
     """The transfer made (User Universal Transfer Interface > User Universal Transfer).
 
     Attributes:
-        transfer_id: Transaction ID
+        transfer_id: Transaction ID.
     """
 
     transfer_id: int
@@ -119,8 +119,8 @@ class TransferHistory:
     """One page of universal transfers (Query User Universal Transfer History).
 
     Attributes:
-        total: total
-        rows: Array
+        total: total.
+        rows: Array.
     """
 
     total: int
@@ -132,12 +132,12 @@ class TransferRecord:
     """One universal transfer (Query User Universal Transfer History, rows[]).
 
     Attributes:
-        asset: coin name
-        amount: coin amount
-        type: transfer type
-        status: CONFIRMED
-        transfer_id: Transaction ID
-        timestamp: Transfer time stamp
+        asset: coin name.
+        amount: coin amount.
+        type: transfer type.
+        status: CONFIRMED.
+        transfer_id: Transaction ID.
+        timestamp: Transfer time stamp.
     """
 
     asset: str
@@ -153,17 +153,17 @@ class Deposit:
     """One deposit (Deposit History(supporting network)).
 
     Attributes:
-        amount: Recharge amount
-        coin: coin name
-        network: recharge network
-        status: Status
-        address: recharge address
-        address_tag: Remark
-        tx_id: transaction id
-        insert_time: transaction hour
-        transfer_type: Transaction Type 0 = Recharge
-        unlock_confirm: confirm times for unlocking
-        confirm_times: Network confirmation times
+        amount: Recharge amount.
+        coin: coin name.
+        network: recharge network.
+        status: Status.
+        address: recharge address.
+        address_tag: Remark.
+        tx_id: transaction id.
+        insert_time: transaction hour.
+        transfer_type: Transaction Type 0 = Recharge.
+        unlock_confirm: confirm times for unlocking.
+        confirm_times: Network confirmation times.
     """
 
     amount: Decimal
@@ -184,19 +184,19 @@ class Withdrawal:
     """One withdrawal (Withdraw History (supporting network)).
 
     Attributes:
-        address: address
-        amount: Withdrawal amount
-        apply_time: Withdrawal time
-        coin: coin name
-        id: The id of the withdrawal
-        network: Withdrawal network
-        transfer_type: Transaction Type 1 = Withdrawal
-        status: Status
-        transaction_fee: handling fee
-        confirm_no: Withdrawal confirmation times
-        info: Reason for withdrawal failure
-        tx_id: Withdrawal transaction id
-        withdraw_order_id: Custom ID, if there is none, this field will not be returned
+        address: address.
+        amount: Withdrawal amount.
+        apply_time: Withdrawal time.
+        coin: coin name.
+        id: The id of the withdrawal.
+        network: Withdrawal network.
+        transfer_type: Transaction Type 1 = Withdrawal.
+        status: Status.
+        transaction_fee: handling fee.
+        confirm_no: Withdrawal confirmation times.
+        info: Reason for withdrawal failure.
+        tx_id: Withdrawal transaction id.
+        withdraw_order_id: Custom ID, if there is none, this field will not be returned.
     """
 
     address: str

@@ -31,7 +31,7 @@ _EXTEND_LISTEN_KEY: Endpoint[None] = Endpoint(
     security="USER_STREAM",
     weight=None,
     safe=True,
-    params=(Param("listen_key", "listenKey", "string", "string", required=True),),
+    params=(Param(name="listen_key", wire_name="listenKey", type="string", required=True),),
     parse=None,
     response=None,
     source="bingx.md: authentication Interface > extend Listen Key Validity period",
@@ -44,7 +44,7 @@ _DELETE_LISTEN_KEY: Endpoint[None] = Endpoint(
     security="USER_STREAM",
     weight=None,
     safe=False,
-    params=(Param("listen_key", "listenKey", "string", "string", required=True),),
+    params=(Param(name="listen_key", wire_name="listenKey", type="string", required=True),),
     parse=None,
     response=None,
     source="bingx.md: authentication Interface > delete Listen Key",
@@ -114,7 +114,7 @@ class UserStream(SyncResource):
         USER_STREAM (API key), resent on failure.
 
         Args:
-            listen_key: listenKey
+            listen_key: listenKey.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -151,7 +151,7 @@ class UserStream(SyncResource):
         USER_STREAM (API key), never resent once sent.
 
         Args:
-            listen_key: listenKey
+            listen_key: listenKey.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -230,7 +230,7 @@ class AsyncUserStream(AsyncResource):
         USER_STREAM (API key), resent on failure.
 
         Args:
-            listen_key: listenKey
+            listen_key: listenKey.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -267,7 +267,7 @@ class AsyncUserStream(AsyncResource):
         USER_STREAM (API key), never resent once sent.
 
         Args:
-            listen_key: listenKey
+            listen_key: listenKey.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.

@@ -41,15 +41,14 @@ _TRANSFER: Endpoint[UniversalTransferResult] = Endpoint(
     safe=False,
     params=(
         Param(
-            "type",
-            "type",
-            "UniversalTransferType",
-            "enum",
+            name="type",
+            type="UniversalTransferType",
+            kind="enum",
             required=True,
             enum=UniversalTransferType,
         ),
-        Param("asset", "asset", "string", "string"),
-        Param("amount", "amount", "decimal", "decimal"),
+        Param(name="asset", type="string"),
+        Param(name="amount", type="decimal"),
     ),
     parse=structure_universal_transfer_result,
     fast=fast_universal_transfer_result,
@@ -65,11 +64,11 @@ _LIST_TRANSFERS: Endpoint[TransferHistory] = Endpoint(
     weight=None,
     safe=True,
     params=(
-        Param("type", "type", "TransferType", "enum", required=True, enum=TransferType),
-        Param("start_time", "startTime", "long", "long"),
-        Param("end_time", "endTime", "long", "long"),
-        Param("current", "current", "int", "int", minimum="1"),
-        Param("size", "size", "int", "int", maximum="100"),
+        Param(name="type", type="TransferType", kind="enum", required=True, enum=TransferType),
+        Param(name="start_time", wire_name="startTime", type="long"),
+        Param(name="end_time", wire_name="endTime", type="long"),
+        Param(name="current", type="int", minimum="1"),
+        Param(name="size", type="int", maximum="100"),
     ),
     parse=structure_transfer_history,
     fast=fast_transfer_history,
@@ -85,12 +84,12 @@ _LIST_DEPOSITS: Endpoint[list[Deposit]] = Endpoint(
     weight=None,
     safe=True,
     params=(
-        Param("coin", "coin", "string", "string"),
-        Param("status", "status", "DepositStatus", "enum", enum=DepositStatus),
-        Param("start_time", "startTime", "long", "long"),
-        Param("end_time", "endTime", "long", "long"),
-        Param("offset", "offset", "int", "int", minimum="0"),
-        Param("limit", "limit", "int", "int", maximum="1000"),
+        Param(name="coin", type="string"),
+        Param(name="status", type="DepositStatus", kind="enum", enum=DepositStatus),
+        Param(name="start_time", wire_name="startTime", type="long"),
+        Param(name="end_time", wire_name="endTime", type="long"),
+        Param(name="offset", type="int", minimum="0"),
+        Param(name="limit", type="int", maximum="1000"),
     ),
     parse=list_of(structure_deposit),
     fast=fast_deposit_list,
@@ -106,13 +105,13 @@ _LIST_WITHDRAWALS: Endpoint[list[Withdrawal]] = Endpoint(
     weight=None,
     safe=True,
     params=(
-        Param("coin", "coin", "string", "string"),
-        Param("withdraw_order_id", "withdrawOrderId", "string", "string"),
-        Param("status", "status", "WithdrawStatus", "enum", enum=WithdrawStatus),
-        Param("start_time", "startTime", "long", "long"),
-        Param("end_time", "endTime", "long", "long"),
-        Param("offset", "offset", "int", "int", minimum="0"),
-        Param("limit", "limit", "int", "int", maximum="1000"),
+        Param(name="coin", type="string"),
+        Param(name="withdraw_order_id", wire_name="withdrawOrderId", type="string"),
+        Param(name="status", type="WithdrawStatus", kind="enum", enum=WithdrawStatus),
+        Param(name="start_time", wire_name="startTime", type="long"),
+        Param(name="end_time", wire_name="endTime", type="long"),
+        Param(name="offset", type="int", minimum="0"),
+        Param(name="limit", type="int", maximum="1000"),
     ),
     parse=list_of(structure_withdrawal),
     fast=fast_withdrawal_list,
@@ -155,9 +154,9 @@ class Wallet(SyncResource):
         USER_DATA (API key + signature), never resent once sent.
 
         Args:
-            type: transfer type
-            asset: coin name e.g. USDT
-            amount: amount
+            type: transfer type.
+            asset: coin name e.g. USDT.
+            amount: amount.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -218,11 +217,11 @@ class Wallet(SyncResource):
         USER_DATA (API key + signature), resent on failure.
 
         Args:
-            type: transfer type
-            start_time: Starting time
-            end_time: End Time
-            current: current page default1 Exchange default: 1.
-            size: Page size default 10 can not exceed 100 Exchange default: 10.
+            type: transfer type.
+            start_time: Starting time.
+            end_time: End Time.
+            current: current page default1. Exchange default: 1.
+            size: Page size default 10 can not exceed 100. Exchange default: 10.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -270,12 +269,13 @@ class Wallet(SyncResource):
         USER_DATA (API key + signature), resent on failure.
 
         Args:
-            coin: coin name
-            status: status(0:pending,6: credited but cannot withdraw, 1:success)
-            start_time: Starting time
-            end_time: End Time
-            offset: offset default0 Exchange default: 0.
-            limit: Page size default 1000 cannot exceed 1000 Exchange default: 1000.
+            coin: coin name.
+            status: status(0:pending,6: credited but cannot withdraw, 1:success).
+            start_time: Starting time.
+            end_time: End Time.
+            offset: offset default0. Exchange default: 0.
+            limit: Page size default 1000 cannot exceed 1000. Exchange default:
+                1000.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -324,16 +324,17 @@ class Wallet(SyncResource):
         security USER_DATA (API key + signature), resent on failure.
 
         Args:
-            coin: coin name
+            coin: coin name.
             withdraw_order_id: Custom ID, if there is none, this field will not be
-                returned
+                returned.
             status: Status (0: Confirmation Email has been sent, 2: Waiting for
                 confirmation 3: Rejected 4: Processing 5: Withdrawal transaction
-                failed 6 Withdrawal completed)
-            start_time: Starting time
-            end_time: End Time
-            offset: offset default 0 Exchange default: 0.
-            limit: Page size default 1000 cannot exceed 1000 Exchange default: 1000.
+                failed 6 Withdrawal completed).
+            start_time: Starting time.
+            end_time: End Time.
+            offset: offset default 0. Exchange default: 0.
+            limit: Page size default 1000 cannot exceed 1000. Exchange default:
+                1000.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -392,9 +393,9 @@ class AsyncWallet(AsyncResource):
         USER_DATA (API key + signature), never resent once sent.
 
         Args:
-            type: transfer type
-            asset: coin name e.g. USDT
-            amount: amount
+            type: transfer type.
+            asset: coin name e.g. USDT.
+            amount: amount.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -455,11 +456,11 @@ class AsyncWallet(AsyncResource):
         USER_DATA (API key + signature), resent on failure.
 
         Args:
-            type: transfer type
-            start_time: Starting time
-            end_time: End Time
-            current: current page default1 Exchange default: 1.
-            size: Page size default 10 can not exceed 100 Exchange default: 10.
+            type: transfer type.
+            start_time: Starting time.
+            end_time: End Time.
+            current: current page default1. Exchange default: 1.
+            size: Page size default 10 can not exceed 100. Exchange default: 10.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -507,12 +508,13 @@ class AsyncWallet(AsyncResource):
         USER_DATA (API key + signature), resent on failure.
 
         Args:
-            coin: coin name
-            status: status(0:pending,6: credited but cannot withdraw, 1:success)
-            start_time: Starting time
-            end_time: End Time
-            offset: offset default0 Exchange default: 0.
-            limit: Page size default 1000 cannot exceed 1000 Exchange default: 1000.
+            coin: coin name.
+            status: status(0:pending,6: credited but cannot withdraw, 1:success).
+            start_time: Starting time.
+            end_time: End Time.
+            offset: offset default0. Exchange default: 0.
+            limit: Page size default 1000 cannot exceed 1000. Exchange default:
+                1000.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -561,16 +563,17 @@ class AsyncWallet(AsyncResource):
         security USER_DATA (API key + signature), resent on failure.
 
         Args:
-            coin: coin name
+            coin: coin name.
             withdraw_order_id: Custom ID, if there is none, this field will not be
-                returned
+                returned.
             status: Status (0: Confirmation Email has been sent, 2: Waiting for
                 confirmation 3: Rejected 4: Processing 5: Withdrawal transaction
-                failed 6 Withdrawal completed)
-            start_time: Starting time
-            end_time: End Time
-            offset: offset default 0 Exchange default: 0.
-            limit: Page size default 1000 cannot exceed 1000 Exchange default: 1000.
+                failed 6 Withdrawal completed).
+            start_time: Starting time.
+            end_time: End Time.
+            offset: offset default 0. Exchange default: 0.
+            limit: Page size default 1000 cannot exceed 1000. Exchange default:
+                1000.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.

@@ -367,31 +367,31 @@ def fast_new_order(body: bytes) -> NewOrder:
 
 
 _BATCHORDERREQUEST_FIELDS = (
-    Param("symbol", "symbol", "string", "string", required=True),
-    Param("side", "side", "OrderSide", "enum", required=True, enum=OrderSide),
-    Param("type", "type", "OrderType", "enum", required=True, enum=OrderType),
+    Param(name="symbol", type="string", required=True),
+    Param(name="side", type="OrderSide", kind="enum", required=True, enum=OrderSide),
+    Param(name="type", type="OrderType", kind="enum", required=True, enum=OrderType),
     Param(
-        "quantity",
-        "quantity",
-        "decimal",
-        "decimal",
+        name="quantity",
+        type="decimal",
         required="LIMIT: quantity, price; MARKET: quantity or amount; LIMIT_MAKER: quantity, price",
         minimum="0",
     ),
+    Param(name="amount", type="decimal", required="MARKET: quantity or amount", minimum="0"),
     Param(
-        "amount", "amount", "decimal", "decimal", required="MARKET: quantity or amount", minimum="0"
-    ),
-    Param(
-        "price",
-        "price",
-        "decimal",
-        "decimal",
+        name="price",
+        type="decimal",
         required="Required for LIMIT and LIMIT_MAKER order",
         minimum="0",
     ),
-    Param("new_client_order_id", "newClientOrderId", "string", "string"),
-    Param("time_in_force", "timeInForce", "TimeInForce", "enum", enum=TimeInForce),
-    Param("stp_mode", "stpMode", "StpMode", "enum", enum=StpMode),
+    Param(name="new_client_order_id", wire_name="newClientOrderId", type="string"),
+    Param(
+        name="time_in_force",
+        wire_name="timeInForce",
+        type="TimeInForce",
+        kind="enum",
+        enum=TimeInForce,
+    ),
+    Param(name="stp_mode", wire_name="stpMode", type="StpMode", kind="enum", enum=StpMode),
 )
 _BATCHORDERREQUEST_RULES = (
     Rule("require", ("price",), "type", ("LIMIT", "LIMIT_MAKER")),

@@ -74,13 +74,13 @@ class VipInfo:
     """VIP level and trading fee rates (Account > Get VIP Information).
 
     Attributes:
-        code: Status code
-        vip_level: VIP Level
-        trade_vol30_day: Total trading volume in Last 30 days (USD)
-        total_asset_bal: Total asset balance (USD)
-        data: Trading fee rates per trading pair
-        update_timestamp: Update timestamp of the request (Daily snapshot)
-        msg: Error message (if any)
+        code: Status code.
+        vip_level: VIP Level.
+        trade_vol30_day: Total trading volume in Last 30 days (USD).
+        total_asset_bal: Total asset balance (USD).
+        data: Trading fee rates per trading pair.
+        update_timestamp: Update timestamp of the request (Daily snapshot).
+        msg: Error message (if any).
     """
 
     code: int
@@ -97,14 +97,14 @@ class SymbolFeeRate:
     """Trading fee rates of one trading pair (Account > Get VIP Information, data).
 
     Attributes:
-        symbol: Trading pair
-        product_type: Token-Token, Token-Fiat, ST-Token
-        buy_maker_fee_currency: Buy maker fee currency
-        buy_taker_fee_currency: Buy taker fee currency
-        sell_maker_fee_currency: Sell maker fee currency
-        sell_taker_fee_currency: Sell taker fee currency
-        actual_maker_rate: Maker fee including any discount
-        actual_taker_rate: Taker fee including any discount
+        symbol: Trading pair.
+        product_type: Token-Token, Token-Fiat, ST-Token.
+        buy_maker_fee_currency: Buy maker fee currency.
+        buy_taker_fee_currency: Buy taker fee currency.
+        sell_maker_fee_currency: Sell maker fee currency.
+        sell_taker_fee_currency: Sell taker fee currency.
+        actual_maker_rate: Maker fee including any discount.
+        actual_taker_rate: Taker fee including any discount.
     """
 
     symbol: str
@@ -122,8 +122,8 @@ class AccountBalances:
     """Account balances (Account > Get Account Information).
 
     Attributes:
-        balances: Query an asset array
-        user_id: User ID
+        balances: Query an asset array.
+        user_id: User ID.
     """
 
     balances: list[Balance]
@@ -135,12 +135,12 @@ class Balance:
     """The balance of one asset (Account > Get Account Information, balances).
 
     Attributes:
-        asset: Assets
-        asset_id: Asset ID
-        asset_name: Asset Name
-        total: Total available funds
-        free: Available funds
-        locked: Frozen funds
+        asset: Assets.
+        asset_id: Asset ID.
+        asset_name: Asset Name.
+        total: Total available funds.
+        free: Available funds.
+        locked: Frozen funds.
     """
 
     asset: str
@@ -156,28 +156,28 @@ class AccountTrade:
     """One trade of the account (Account > Get Account Trade List).
 
     Attributes:
-        id: Unique transaction ID
+        id: Unique transaction ID.
         client_order_id: An ID defined by the client for the order, it will be
-            automatically generated if it is not sent in the request
+            automatically generated if it is not sent in the request.
         ticket_id: Execution ID, the execution ID is the same for the direction of a
             single trade.
-        symbol: Trading pair
-        symbol_name: Trading pair name
-        order_id: Order ID
-        match_order_id: Ignore
-        price: Price
-        qty: Quantity
-        commission: Commission fee
-        commission_asset: Currency of commission fee
-        time: Millisecond Timestamp - trade time (traded but not yet settled)
-        is_buyer: Whether the trade is a buyer
-        is_maker: Whether the trade is a maker
-        fee: Fee information
-        fee_coin_id: Fee currency
-        fee_amount: Amount of transaction fee
-        maker_rebate: Return
-        hsk_deduct: true: successfully deducted HSK; false: not deducted
-        hsk_deduct_price: commission Coin price / HSK price
+        symbol: Trading pair.
+        symbol_name: Trading pair name.
+        order_id: Order ID.
+        match_order_id: Ignore.
+        price: Price.
+        qty: Quantity.
+        commission: Commission fee.
+        commission_asset: Currency of commission fee.
+        time: Millisecond Timestamp - trade time (traded but not yet settled).
+        is_buyer: Whether the trade is a buyer.
+        is_maker: Whether the trade is a maker.
+        fee: Fee information.
+        fee_coin_id: Fee currency.
+        fee_amount: Amount of transaction fee.
+        maker_rebate: Return.
+        hsk_deduct: true: successfully deducted HSK; false: not deducted.
+        hsk_deduct_price: commission Coin price / HSK price.
     """
 
     id: str
@@ -207,11 +207,11 @@ class TradeFee:
     """Fee information of a trade (Account > Get Account Trade List, fee).
 
     Attributes:
-        fee_coin_id: Fee currency
-        fee_coin_name: Fee currency name
-        fee: Transaction fee amount after HSK deduction
-        origin_coin_id: The commission fee before HSK deduction
-        origin_coin_name: The commission fee coin
+        fee_coin_id: Fee currency.
+        fee_coin_name: Fee currency name.
+        fee: Transaction fee amount after HSK deduction.
+        origin_coin_id: The commission fee before HSK deduction.
+        origin_coin_name: The commission fee coin.
         origin_fee: The commission fee before HSK deduction.
     """
 
@@ -228,12 +228,12 @@ class AccountEntry:
     """One account of the user (Account > Query Account Type).
 
     Attributes:
-        account_id: Account Number
-        account_label: Account Label
+        account_id: Account Number.
+        account_label: Account Label.
         account_type: Account Type: 1 Main Trading Account, 5 Custody Account, 6 Fiat
-            Account, 1 Sub Main Trading Account
-        account_index: Ignore
-        user_id: UserId of the account
+            Account, 1 Sub Main Trading Account.
+        account_index: Ignore.
+        user_id: UserId of the account.
     """
 
     account_id: str
@@ -248,10 +248,10 @@ class AssetTransferResult:
     """The result of an internal account transfer (Account > Internal Account Transfer).
 
     Attributes:
-        success: Whether successful
-        timestamp: Transfer completed time
-        client_order_id: Client unique order identifier
-        order_id: Transfer Order ID
+        success: Whether successful.
+        timestamp: Transfer completed time.
+        client_order_id: Client unique order identifier.
+        order_id: Transfer Order ID.
     """
 
     success: bool
@@ -265,7 +265,7 @@ class ApiKeyType:
     """The type of the API key's account (Account > Get API Key Type).
 
     Attributes:
-        account_type: Account Type
+        account_type: Account Type.
     """
 
     account_type: ApiKeyAccountType
@@ -276,20 +276,20 @@ class FiatOrder:
     """One fiat deposit or withdrawal (Account > Get Fiat History).
 
     Attributes:
-        order_id: Fiat Order ID, e.g: NFW730739521377169408
-        type: "deposit", "withdraw"
-        remark: Deposit: The remark message from bank deposit
+        order_id: Fiat Order ID, e.g: NFW730739521377169408.
+        type: "deposit", "withdraw".
+        remark: Deposit: The remark message from bank deposit.
         asset: "USD" or "HKD". Fee Asset is the same as the Transaction Asset.
-        gross_amount: Deposit/Withdraw order amount
+        gross_amount: Deposit/Withdraw order amount.
         net_amount: Actual fund in amount. Deposit: grossAmount - fee; Withdraw:
-            grossAmount + fee
-        fee: Deposit / Withdraw fee
+            grossAmount + fee.
+        fee: Deposit / Withdraw fee.
         status: deposit: under_review, processing, failed, successful, withdraw_return;
-            withdraw: under_review, processing, failed, successful, return
-        created_time: Order Created Timestamp
-        updated_time: Order Updated Timestamp
-        channel: Channel
-        client_order_id: Client order ID
+            withdraw: under_review, processing, failed, successful, return.
+        created_time: Order Created Timestamp.
+        updated_time: Order Updated Timestamp.
+        channel: Channel.
+        client_order_id: Client order ID.
     """
 
     order_id: str
@@ -311,18 +311,18 @@ class BalanceFlow:
     """One balance change of an account (Account > Get Account Transaction History List).
 
     Attributes:
-        id: Unique ID of the transfer
-        account_id: Account number
-        coin: Currency
-        coin_id: Currency ID
-        coin_name: Currency name
-        flow_type_value: Transfer type value
-        flow_type: Transfer name
-        flow_name: Flow name
-        change: Change
-        total: Total
-        created: Create timestamp
-        symbol: Trading pair
+        id: Unique ID of the transfer.
+        account_id: Account number.
+        coin: Currency.
+        coin_id: Currency ID.
+        coin_name: Currency name.
+        flow_type_value: Transfer type value.
+        flow_type: Transfer name.
+        flow_name: Flow name.
+        change: Change.
+        total: Total.
+        created: Create timestamp.
+        symbol: Trading pair.
     """
 
     id: str
@@ -344,11 +344,11 @@ class CoinChainTypes:
     """The chain types supported for a coin (Account > Get ChainType).
 
     Attributes:
-        coin_id: Coin Name
-        coin_name: Coin Name
+        coin_id: Coin Name.
+        coin_name: Coin Name.
         chain_type_list: List of supported chain types.
-        error_code: Error code, returned only when there is an error
-        error_msg: Error message, returned only when there is an error
+        error_code: Error code, returned only when there is an error.
+        error_msg: Error message, returned only when there is an error.
     """
 
     coin_id: str
@@ -364,10 +364,10 @@ class CoinInfo:
     follow its table.
 
     Attributes:
-        timezone: Timezone
-        server_time: Server millisecond timestamp
-        coins: Coin list
-        chain_types: Chain information list
+        timezone: Timezone.
+        server_time: Server millisecond timestamp.
+        coins: Coin list.
+        chain_types: Chain information list.
     """
 
     timezone: str
@@ -381,13 +381,13 @@ class CoinInfoCoin:
     """One coin (Account > Get Coin Information, coins).
 
     Attributes:
-        org_id: Institution ID
-        coin_id: Coin ID
-        coin_name: Coin name
-        coin_full_name: Coin full name
-        allow_withdraw: Whether to allow withdrawal
-        allow_deposit: Whether to allow deposit
-        chain_types: Chain information list
+        org_id: Institution ID.
+        coin_id: Coin ID.
+        coin_name: Coin name.
+        coin_full_name: Coin full name.
+        allow_withdraw: Whether to allow withdrawal.
+        allow_deposit: Whether to allow deposit.
+        chain_types: Chain information list.
     """
 
     org_id: str
@@ -405,13 +405,13 @@ class CoinChainInfo:
     Information, chainTypes).
 
     Attributes:
-        chain_type: Chain type
-        withdraw_fee: Withdrawal fee
-        min_withdraw_quantity: Minimum withdrawal amount
-        max_withdraw_quantity: Maximum withdrawal amount
-        min_deposit_quantity: Minimum deposit quantity
-        allow_deposit: Whether to allow deposit
-        allow_withdraw: Whether to allow withdrawal
+        chain_type: Chain type.
+        withdraw_fee: Withdrawal fee.
+        min_withdraw_quantity: Minimum withdrawal amount.
+        max_withdraw_quantity: Maximum withdrawal amount.
+        min_deposit_quantity: Minimum deposit quantity.
+        allow_deposit: Whether to allow deposit.
+        allow_withdraw: Whether to allow withdrawal.
     """
 
     chain_type: str

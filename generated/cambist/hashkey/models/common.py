@@ -112,35 +112,36 @@ class Order:
     """An order as the order queries return it (Spot Trading > Query Order).
 
     Attributes:
-        account_id: Account number
-        exchange_id: Exchange number
-        symbol: Trading pair
-        symbol_name: Trading pair name
+        account_id: Account number.
+        exchange_id: Exchange number.
+        symbol: Trading pair.
+        symbol_name: Trading pair name.
         client_order_id: An ID defined by the client for the order, it will be
-            automatically generated if it is not sent in the request
-        order_id: System-generated order ID (up to 20 characters)
-        price: Price
-        orig_qty: Quantity
-        executed_qty: Traded Volume
-        cumulative_quote_qty: Cumulative volume. Commonly known as Transaction Amount
-        avg_price: Average traded price
-        status: Order status
-        time_in_force: Duration of the order before expiring
-        type: Order type
-        side: BUY or SELL
-        stop_price: Not used
-        iceberg_qty: Not used
-        time: Order creation Timestamp
-        update_time: Latest update Timestamp according to status
-        is_working: Not used
-        req_amount: Requested Cash amount
+            automatically generated if it is not sent in the request.
+        order_id: System-generated order ID (up to 20 characters).
+        price: Price.
+        orig_qty: Quantity.
+        executed_qty: Traded Volume.
+        cumulative_quote_qty: Cumulative volume. Commonly known as Transaction Amount.
+        avg_price: Average traded price.
+        status: Order status.
+        time_in_force: Duration of the order before expiring.
+        type: Order type.
+        side: BUY or SELL.
+        stop_price: Not used.
+        iceberg_qty: Not used.
+        time: Order creation Timestamp.
+        update_time: Latest update Timestamp according to status.
+        is_working: Not used.
+        req_amount: Requested Cash amount.
         cummulative_quote_qty: Cumulative volume, under the misspelt name the samples
-            also send
-        fee_coin: (Deprecated, will return Null) Fee Currency Name
-        fee_amount: (Deprecated, will return 0) Fee amount
-        sum_fee_amount: (Deprecated, will return 0) Sum fee amount
-        ord_cxl_reason: Order cancel reason (see CancelReason; empty when not cancelled)
-        stp_mode: Self Trade Prevention Mode
+            also send.
+        fee_coin: (Deprecated, will return Null) Fee Currency Name.
+        fee_amount: (Deprecated, will return 0) Fee amount.
+        sum_fee_amount: (Deprecated, will return 0) Sum fee amount.
+        ord_cxl_reason: Order cancel reason (see CancelReason; empty when not
+            cancelled).
+        stp_mode: Self Trade Prevention Mode.
     """
 
     account_id: str

@@ -116,14 +116,14 @@ class ExchangeInfo:
     """Exchange trading rules and symbol information (Get Exchange Information).
 
     Attributes:
-        timezone: Time zone
-        server_time: Server Millisecond Timestamp
-        symbols: Currency pair description
-        coins: Coin description
-        broker_filters: Not currently in use
-        contracts: Not currently in use
-        options: Not currently in use
-        site: Site
+        timezone: Time zone.
+        server_time: Server Millisecond Timestamp.
+        symbols: Currency pair description.
+        coins: Coin description.
+        broker_filters: Not currently in use.
+        contracts: Not currently in use.
+        options: Not currently in use.
+        site: Site.
     """
 
     timezone: str
@@ -141,27 +141,27 @@ class SymbolInfo:
     """One trading pair and its trading rules (Get Exchange Information, `symbols`).
 
     Attributes:
-        symbol: Currency pair
-        symbol_name: Currency pair
-        status: Trading pair status
-        base_asset: Base Asset
-        base_asset_name: Name of base asset
-        base_asset_precision: Precision of base asset
+        symbol: Currency pair.
+        symbol_name: Currency pair.
+        status: Trading pair status.
+        base_asset: Base Asset.
+        base_asset_name: Name of base asset.
+        base_asset_precision: Precision of base asset.
         base_ucid: (undocumented)
-        quote_asset: Quoted Asset
-        quote_asset_name: Name of quoted asset
-        quote_precision: Precision of quoted asset
+        quote_asset: Quoted Asset.
+        quote_asset_name: Name of quoted asset.
+        quote_precision: Precision of quoted asset.
         quote_ucid: (undocumented)
-        retail_allowed: Whether retail client is allowed
-        pi_allowed: Whether PI client is allowed
-        corporate_allowed: Whether Corporate client is allowed
-        omnibus_allowed: Whether Omnibus client is allowed
-        iceberg_allowed: Currently not in use
-        is_aggregate: Currently not in use
-        allow_margin: Currently not in use
-        filters: List of trading pair restrictions
+        retail_allowed: Whether retail client is allowed.
+        pi_allowed: Whether PI client is allowed.
+        corporate_allowed: Whether Corporate client is allowed.
+        omnibus_allowed: Whether Omnibus client is allowed.
+        iceberg_allowed: Currently not in use.
+        is_aggregate: Currently not in use.
+        allow_margin: Currently not in use.
+        filters: List of trading pair restrictions.
         site: (undocumented)
-        trade_status: Trade Status
+        trade_status: Trade Status.
     """
 
     symbol: str
@@ -194,40 +194,40 @@ class SymbolFilter:
 
     Attributes:
         filter_type: Trading restriction type refer to appendix "Trading restriction
-            type"
-        min_price: PRICE_FILTER: Depreciated, no longer in-use
-        max_price: PRICE_FILTER: Depreciated, no longer in-use
-        tick_size: Minimum price change, only for PRICE_FILTER types
-        min_qty: Minimum number of transactions, only for LOT_SIZE types
-        max_qty: Maximum number of transactions, only for LOT_SIZE types
-        step_size: Minimal change in quantity, only used for LOT_SIZE types
+            type".
+        min_price: PRICE_FILTER: Depreciated, no longer in-use.
+        max_price: PRICE_FILTER: Depreciated, no longer in-use.
+        tick_size: Minimum price change, only for PRICE_FILTER types.
+        min_qty: Minimum number of transactions, only for LOT_SIZE types.
+        max_qty: Maximum number of transactions, only for LOT_SIZE types.
+        step_size: Minimal change in quantity, only used for LOT_SIZE types.
         market_order_min_qty: LOT_SIZE: Minimum no. of coin for base Asset allowed for
-            Market Order
+            Market Order.
         market_order_max_qty: LOT_SIZE: Maximum no. of coin for base Asset allowed
-            Market Orders
-        min_notional: Minimum notional turnover, only for MIN_NOTIONAL types
-        min_amount: Minimum turnover, only for TRADE_AMOUNT types
-        max_amount: Maximum turnover, only for TRADE_AMOUNT types
-        min_buy_price: TRADE_AMOUNT: Depreciated, no longer in-use
+            Market Orders.
+        min_notional: Minimum notional turnover, only for MIN_NOTIONAL types.
+        min_amount: Minimum turnover, only for TRADE_AMOUNT types.
+        max_amount: Maximum turnover, only for TRADE_AMOUNT types.
+        min_buy_price: TRADE_AMOUNT: Depreciated, no longer in-use.
         market_order_min_amount: TRADE_AMOUNT: Minimum cash notional required for Market
-            order
+            order.
         market_order_max_amount: TRADE_AMOUNT: Maximum cash notional allowed for Market
-            order
-        max_sell_price: LIMIT_TRADING: Depreciated, no longer in-use
+            order.
+        max_sell_price: LIMIT_TRADING: Depreciated, no longer in-use.
         buy_price_up_rate: LIMIT_TRADING: Limit Buy cannot be higher than the mark
-            price. MARKET_TRADING: Market buy cannot be higher than the mark price
+            price. MARKET_TRADING: Market buy cannot be higher than the mark price.
         sell_price_down_rate: LIMIT_TRADING: Limit Sell cannot be lower than the mark
-            price. MARKET_TRADING: Market sell cannot be lower than the mark price
+            price. MARKET_TRADING: Market sell cannot be lower than the mark price.
         max_entrust_num: (undocumented)
         no_allow_market_start_time: Market order start time is not allowed, only for
-            OPEN_QUOTE types
+            OPEN_QUOTE types.
         no_allow_market_end_time: Market order end time is not allowed, only for
-            OPEN_QUOTE types
-        limit_order_start_time: Time limit order start time, only for OPEN_QUOTE types
-        limit_order_end_time: Time limit order end time, only for OPEN_QUOTE types
+            OPEN_QUOTE types.
+        limit_order_start_time: Time limit order start time, only for OPEN_QUOTE types.
+        limit_order_end_time: Time limit order end time, only for OPEN_QUOTE types.
         limit_min_price: Lowest price for a limited time limit order, only for
-            OPEN_QUOTE types
-        limit_max_price: Limit order maximum price, only for OPEN_QUOTE types
+            OPEN_QUOTE types.
+        limit_max_price: Limit order maximum price, only for OPEN_QUOTE types.
     """
 
     filter_type: FilterType
@@ -262,15 +262,15 @@ class ExchangeCoin:
     """A coin and its deposit/withdrawal chains (Get Exchange Information, `coins`).
 
     Attributes:
-        org_id: Institution ID
-        coin_id: Coin ID
-        coin_name: Coin name
-        coin_full_name: Coin full name
-        allow_withdraw: Whether to allow withdrawal
-        allow_deposit: Whether to allow deposit
-        token_type: Token type, e.g. ERC20_TOKEN, CHAIN_TOKEN
-        chain_types: Chain information list
-        status: Coin status
+        org_id: Institution ID.
+        coin_id: Coin ID.
+        coin_name: Coin name.
+        coin_full_name: Coin full name.
+        allow_withdraw: Whether to allow withdrawal.
+        allow_deposit: Whether to allow deposit.
+        token_type: Token type, e.g. ERC20_TOKEN, CHAIN_TOKEN.
+        chain_types: Chain information list.
+        status: Coin status.
     """
 
     org_id: str
@@ -290,13 +290,13 @@ class ExchangeCoinChain:
     `coins.chainTypes`).
 
     Attributes:
-        chain_type: Chain Type
-        withdraw_fee: Withdrawal fee
-        min_withdraw_quantity: Minimum withdrawal amount
-        max_withdraw_quantity: Maximum withdrawal amount
-        min_deposit_quantity: Minimum deposit quantity
-        allow_deposit: Whether to allow deposit
-        allow_withdraw: Whether to allow withdrawal
+        chain_type: Chain Type.
+        withdraw_fee: Withdrawal fee.
+        min_withdraw_quantity: Minimum withdrawal amount.
+        max_withdraw_quantity: Maximum withdrawal amount.
+        min_deposit_quantity: Minimum deposit quantity.
+        allow_deposit: Whether to allow deposit.
+        allow_withdraw: Whether to allow withdrawal.
     """
 
     chain_type: str
@@ -313,9 +313,9 @@ class OrderBook:
     """Order book depth (Get Order book, Get Merge Depth).
 
     Attributes:
-        time: Timestamp
-        bids: Buying direction
-        asks: Selling direction
+        time: Timestamp.
+        bids: Buying direction.
+        asks: Selling direction.
     """
 
     time: int
@@ -329,8 +329,8 @@ class PriceLevel(NamedTuple):
     Sent as a JSON array, in this order: price, quantity.
 
     Attributes:
-        price: Price
-        quantity: Quantity
+        price: Price.
+        quantity: Quantity.
     """
 
     price: Decimal
@@ -342,10 +342,10 @@ class MarketTrade:
     """One public trade (Get Recent Trade List).
 
     Attributes:
-        time: Traded timestamp
-        price: Traded price
-        quantity: Volume
-        is_buyer_maker: true: buyer's maker order false: seller's maker order
+        time: Traded timestamp.
+        price: Traded price.
+        quantity: Volume.
+        is_buyer_maker: true: buyer's maker order false: seller's maker order.
     """
 
     time: int
@@ -362,17 +362,17 @@ class Kline(NamedTuple):
     taker_buy_quote_asset_volume.
 
     Attributes:
-        open_time: Opening timestamp
-        open: Open Price
-        high: High Price
-        low: Low Price
-        close: Close Price
-        volume: Trading volume
-        close_time: Closing timestamp
-        quote_asset_volume: Quote Asset Volume
-        number_of_trades: Number of Trades
-        taker_buy_base_asset_volume: Taker buy base asset volume
-        taker_buy_quote_asset_volume: Taker buy quote asset volume
+        open_time: Opening timestamp.
+        open: Open Price.
+        high: High Price.
+        low: Low Price.
+        close: Close Price.
+        volume: Trading volume.
+        close_time: Closing timestamp.
+        quote_asset_volume: Quote Asset Volume.
+        number_of_trades: Number of Trades.
+        taker_buy_base_asset_volume: Taker buy base asset volume.
+        taker_buy_quote_asset_volume: Taker buy quote asset volume.
     """
 
     open_time: int
@@ -393,17 +393,17 @@ class Ticker24hr:
     """24 hours rolling price change of one symbol (Get 24hr Ticker Price Change).
 
     Attributes:
-        time: Millisecond timeStamp
-        symbol: Symbol
-        last_price: Latest traded price
-        high_price: Highest price
-        low_price: Lowest price
-        open_price: Opening price
-        best_bid_price: Highest bid
-        best_ask_price: Highest selling price
-        volume: Total trade volume (in base asset)
-        quote_volume: Total trade volume (in quote asset)
-        inst_type: SPOT, FUTURES, ANY
+        time: Millisecond timeStamp.
+        symbol: Symbol.
+        last_price: Latest traded price.
+        high_price: Highest price.
+        low_price: Lowest price.
+        open_price: Opening price.
+        best_bid_price: Highest bid.
+        best_ask_price: Highest selling price.
+        volume: Total trade volume (in base asset).
+        quote_volume: Total trade volume (in quote asset).
+        inst_type: SPOT, FUTURES, ANY.
     """
 
     time: int
@@ -424,8 +424,8 @@ class PriceTicker:
     """Latest traded price of one symbol (Get Symbol Price Ticker).
 
     Attributes:
-        symbol: Symbol
-        price: Latest traded price
+        symbol: Symbol.
+        price: Latest traded price.
     """
 
     symbol: str
@@ -437,12 +437,12 @@ class BookTicker:
     """Top of book of one symbol (Get Symbol current Top of book).
 
     Attributes:
-        symbol: Symbol
-        bid_price: Top of book Bid Price
-        bid_quantity: Top of book Bid Quantity
-        ask_price: Top of book Ask Price
-        ask_quantity: Top of book Ask Quantity
-        time: Timestamp
+        symbol: Symbol.
+        bid_price: Top of book Bid Price.
+        bid_quantity: Top of book Bid Quantity.
+        ask_price: Top of book Ask Price.
+        ask_quantity: Top of book Ask Quantity.
+        time: Timestamp.
     """
 
     symbol: str

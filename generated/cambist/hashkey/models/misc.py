@@ -11,7 +11,7 @@ class ServerTime:
     """The server's clock (Check Server Time).
 
     Attributes:
-        server_time: Server Millisecond Timestamp
+        server_time: Server Millisecond Timestamp.
     """
 
     server_time: int
@@ -22,7 +22,7 @@ class ListenKey:
     """A user-data-stream listen key (Create Listen Key).
 
     Attributes:
-        listen_key: Key to subscribe websocket feeds
+        listen_key: Key to subscribe websocket feeds.
     """
 
     listen_key: str

@@ -16,25 +16,25 @@ class BatchOrderRequest:
     """One order of a batch (Spot Trading > Create Multiple orders by Symbol v1.1).
 
     Attributes:
-        symbol: Name of instrument e.g. "BTCUSD", "ETHUSD"
-        side: BUY or SELL
+        symbol: Name of instrument e.g. "BTCUSD", "ETHUSD".
+        side: BUY or SELL.
         type: Currently offer 3 order types: LIMIT - Limit order; MARKET - Market order;
-            LIMIT_MAKER - Maker Limit order
+            LIMIT_MAKER - Maker Limit order.
         quantity: Order quantity in units of the instrument. Limit order: Represents the
             amount of the base asset you want to buy or sell. For example: BTC/USD pair,
             if quantity is 0.5, you're ordering 0.5 BTC. Market order: Represents the
             amount of the base asset to buy or sell. For example: BTC/USDT pair, if
-            quantity is 0.5, you're buying 0.5 BTC worth at the market price
+            quantity is 0.5, you're buying 0.5 BTC worth at the market price.
         amount: Cash amount in the units of quote asset. Market order only. Market
             order: Represents the amount of the quote asset you want to use for the
             trade. For example: For BTC/USD pair, if amount = 1000, you are placing a
             MARKET buy order to purchase BTC using 1000 USD at the current market price.
-        price: Required for LIMIT and LIMIT_MAKER order
+        price: Required for LIMIT and LIMIT_MAKER order.
         new_client_order_id: An ID defined by the client for the order, it will be
             automatically generated if it is not sent in the request. (up to 255
-            characters)
+            characters).
         time_in_force: "GTC" for Limit order & Limit maker order; "IOC" for Limit order
-            & Market order; "FOK" for Limit order
+            & Market order; "FOK" for Limit order.
         stp_mode: Self Trade Prevention Mode. Enum: EXPIRE_TAKER, EXPIRE_MAKER. Default
             EXPIRE_TAKER if not specified.
     """
@@ -56,22 +56,22 @@ class NewOrder:
     a batch).
 
     Attributes:
-        account_id: Account number
-        symbol: Trading pair
-        symbol_name: Trading pair name
+        account_id: Account number.
+        symbol: Trading pair.
+        symbol_name: Trading pair name.
         client_order_id: An ID defined by the client for the order, it will be
-            automatically generated if it is not sent in the request
-        order_id: System-generated order ID (up to 20 characters)
-        transact_time: Timestamp in milliseconds
-        price: Price
-        orig_qty: Quantity
-        executed_qty: Traded Volume
-        status: Order status (see enumeration definition for more details)
-        time_in_force: Duration of the order before expiring
-        type: Order type (see enumeration definition for more details)
-        side: BUY or SELL
-        req_amount: Requested Cash amount
-        concentration: Concentration reminder message
+            automatically generated if it is not sent in the request.
+        order_id: System-generated order ID (up to 20 characters).
+        transact_time: Timestamp in milliseconds.
+        price: Price.
+        orig_qty: Quantity.
+        executed_qty: Traded Volume.
+        status: Order status (see enumeration definition for more details).
+        time_in_force: Duration of the order before expiring.
+        type: Order type (see enumeration definition for more details).
+        side: BUY or SELL.
+        req_amount: Requested Cash amount.
+        concentration: Concentration reminder message.
         stp_mode: Self Trade Prevention Mode. Enum: EXPIRE_TAKER, EXPIRE_MAKER Default
             EXPIRE_TAKER if not specified.
     """
@@ -100,9 +100,9 @@ class BatchOrderResult:
     v1.1).
 
     Attributes:
-        code: Error code
-        result: Batch order result
-        concentration: Concentration reminder message
+        code: Error code.
+        result: Batch order result.
+        concentration: Concentration reminder message.
     """
 
     code: int
@@ -115,9 +115,9 @@ class BatchOrderItem:
     """The outcome of one order of a batch.
 
     Attributes:
-        code: Error code of an order
-        msg: Error message
-        order: Order response data
+        code: Error code of an order.
+        msg: Error message.
+        order: Order response data.
     """
 
     code: str
@@ -130,19 +130,19 @@ class CanceledOrder:
     """The order as Cancel Order returns it (Spot Trading > Cancel Order).
 
     Attributes:
-        account_id: Account number
-        symbol: Trading pair
+        account_id: Account number.
+        symbol: Trading pair.
         client_order_id: An ID defined by the client for the order, it will be
-            automatically generated if it is not sent in the request
-        order_id: System-generated order ID (up to 20 characters)
-        transact_time: Timestamp in milliseconds
-        price: Price
-        orig_qty: Quantity
-        executed_qty: Traded Volume
-        status: Order status (see enumeration definition for more details)
-        time_in_force: Duration of the order before expiring
-        type: Order type (see enumeration definition for more details)
-        side: BUY or SELL
+            automatically generated if it is not sent in the request.
+        order_id: System-generated order ID (up to 20 characters).
+        transact_time: Timestamp in milliseconds.
+        price: Price.
+        orig_qty: Quantity.
+        executed_qty: Traded Volume.
+        status: Order status (see enumeration definition for more details).
+        time_in_force: Duration of the order before expiring.
+        type: Order type (see enumeration definition for more details).
+        side: BUY or SELL.
     """
 
     account_id: str
@@ -164,7 +164,7 @@ class CancelOpenOrdersResult:
     """The result of Cancel All Open Orders by Symbol.
 
     Attributes:
-        success: Whether successful
+        success: Whether successful.
     """
 
     success: bool
@@ -178,9 +178,9 @@ class CancelAllOpenOrdersResult:
         code: Return code of cancellation request.
         message: Return message of cancellation request. Reflecting whether the request
             is successfully accepted (does not indicate the task is successfully
-            completed)
-        timestamp: Timestamp when returning
-        last_order_id: Last Order ID to be canceled
+            completed).
+        timestamp: Timestamp when returning.
+        last_order_id: Last Order ID to be canceled.
     """
 
     code: str
@@ -195,8 +195,8 @@ class CancelOrdersResult:
     not be cancelled.
 
     Attributes:
-        code: 0000 means request is executed
-        result: The orders not cancelled (empty on success)
+        code: 0000 means request is executed.
+        result: The orders not cancelled (empty on success).
     """
 
     code: str
@@ -208,8 +208,8 @@ class CancelOrderFailure:
     """An order that Cancel Multiple Orders By OrderId could not cancel.
 
     Attributes:
-        order_id: Order ID
-        code: Return error code for each order (For unsuccessful order)
+        order_id: Order ID.
+        code: Return error code for each order (For unsuccessful order).
     """
 
     order_id: str

@@ -17,8 +17,8 @@ class StreamParams:
     """The params a V2 push echoes.
 
     Attributes:
-        symbol: Trading Pairs see Get-Exchange-Information
-        kline_type: Type of Kline (kline only)
+        symbol: Trading Pairs see Get-Exchange-Information.
+        kline_type: Type of Kline (kline only).
     """
 
     symbol: str
@@ -30,9 +30,9 @@ class KlineUpdate:
     """A V2 kline push.
 
     Attributes:
-        topic: Topic for "kline" data push
-        params: Request Parameters
-        data: WS Push Content Data
+        topic: Topic for "kline" data push.
+        params: Request Parameters.
+        data: WS Push Content Data.
     """
 
     topic: str
@@ -45,14 +45,14 @@ class KlineBar:
     """One kline bar of a V2 push.
 
     Attributes:
-        time: Data Time (milisecond)
-        symbol: Trading Pair
-        symbol_name: Trading Pair Name
-        close: close
-        high: high
-        low: low
-        open: open
-        volume: Total traded base asset volume
+        time: Data Time (milisecond).
+        symbol: Trading Pair.
+        symbol_name: Trading Pair Name.
+        close: close.
+        high: high.
+        low: low.
+        open: open.
+        volume: Total traded base asset volume.
     """
 
     time: int
@@ -70,9 +70,9 @@ class RealtimesUpdate:
     """A V2 realtimes (24h ticker) push.
 
     Attributes:
-        topic: Topic for "realtimes" data push
-        params: Request Parameters
-        data: WS Push Content Data
+        topic: Topic for "realtimes" data push.
+        params: Request Parameters.
+        data: WS Push Content Data.
     """
 
     topic: str
@@ -85,15 +85,15 @@ class RealtimeTicker:
     """24-hour ticker of a V2 realtimes push.
 
     Attributes:
-        time: Data Time (milisecond)
-        symbol: Trading Pair
-        open: Open price
-        high: High price
-        low: Low price
-        close: Close price
-        volume: Volume (in base currency)
-        quote_volume: Volume(in quote currency)
-        change: 24H range
+        time: Data Time (milisecond).
+        symbol: Trading Pair.
+        open: Open price.
+        high: High price.
+        low: Low price.
+        close: Close price.
+        volume: Volume (in base currency).
+        quote_volume: Volume(in quote currency).
+        change: 24H range.
     """
 
     time: int
@@ -112,9 +112,9 @@ class TradeUpdate:
     """A V2 trade push.
 
     Attributes:
-        topic: Topic for "trade" data push
-        params: Request Parameters
-        data: WS Push Content Data
+        topic: Topic for "trade" data push.
+        params: Request Parameters.
+        data: WS Push Content Data.
     """
 
     topic: str
@@ -127,11 +127,11 @@ class StreamTrade:
     """One public trade of a trade push.
 
     Attributes:
-        trade_id: Transaction record ID
-        time: Data Time (milisecond)
-        price: Traded price
-        quantity: Traded quantity
-        is_buyer_maker: true: buyer is the maker false: buyer is the taker
+        trade_id: Transaction record ID.
+        time: Data Time (milisecond).
+        price: Traded price.
+        quantity: Traded quantity.
+        is_buyer_maker: true: buyer is the maker false: buyer is the taker.
     """
 
     trade_id: str
@@ -146,9 +146,9 @@ class DepthUpdate:
     """A V2 depth push (the visible book).
 
     Attributes:
-        topic: Topic for "depth" data push
-        params: Request Parameters
-        data: WS Push Content Data
+        topic: Topic for "depth" data push.
+        params: Request Parameters.
+        data: WS Push Content Data.
     """
 
     topic: str
@@ -161,11 +161,11 @@ class DepthData:
     """The book of a depth push.
 
     Attributes:
-        symbol: Trading Pair
-        time: Data Time (milisecond)
-        version: Message Version
-        bids: Bid price and quantity
-        asks: Ask price and quantity
+        symbol: Trading Pair.
+        time: Data Time (milisecond).
+        version: Message Version.
+        bids: Bid price and quantity.
+        asks: Ask price and quantity.
     """
 
     symbol: str
@@ -180,9 +180,9 @@ class BboUpdate:
     """A V2 best bid and offer push.
 
     Attributes:
-        topic: Topic for "bbo" data push
-        params: Request Parameters
-        data: WS Push Content Data
+        topic: Topic for "bbo" data push.
+        params: Request Parameters.
+        data: WS Push Content Data.
     """
 
     topic: str
@@ -195,12 +195,12 @@ class Bbo:
     """Best bid and offer.
 
     Attributes:
-        symbol: Trading Pair
-        time: Data Time (milisecond)
-        bid_price: Bid Price
-        bid_quantity: Bid Quantity
-        ask_price: Ask Price
-        ask_quantity: Ask Quantity
+        symbol: Trading Pair.
+        time: Data Time (milisecond).
+        bid_price: Bid Price.
+        bid_quantity: Bid Quantity.
+        ask_price: Ask Price.
+        ask_quantity: Ask Quantity.
     """
 
     symbol: str
@@ -216,9 +216,9 @@ class PushParamsV1:
     """The params a V1 push echoes.
 
     Attributes:
-        realtime_interval: Time period, only support 24h
-        kline_type: Kline Type (kline only)
-        binary: Whether it is a binary type
+        realtime_interval: Time period, only support 24h.
+        kline_type: Kline Type (kline only).
+        binary: Whether it is a binary type.
     """
 
     realtime_interval: str | None = None
@@ -231,14 +231,14 @@ class KlineUpdateV1:
     """A V1 kline push.
 
     Attributes:
-        symbol: Currency pair ID
-        symbol_name: Currency pair name
-        topic: Topic name
-        params: Request expanded parameters
-        data: Return data
-        first: Whether it is the first return value
-        send_time: Timestamp in milliseconds
-        shared: Whether to share (No longer in use)
+        symbol: Currency pair ID.
+        symbol_name: Currency pair name.
+        topic: Topic name.
+        params: Request expanded parameters.
+        data: Return data.
+        first: Whether it is the first return value.
+        send_time: Timestamp in milliseconds.
+        shared: Whether to share (No longer in use).
     """
 
     symbol: str
@@ -256,19 +256,19 @@ class KlineBarV1:
     """One kline bar of a V1 push.
 
     Attributes:
-        time: Timestamp in Milliseconds
-        symbol: Currency pair ID
-        symbol_name: Currency pair name
-        close: Close price
-        high: High price
-        low: Low price
-        open: Open price
-        volume: Base Asset Volume
-        close_time: Closing timestamp
-        quote_volume: Quote Asset Volume
-        trade_count: Number of Trades
-        taker_buy_base_volume: Taker buy base asset volume
-        taker_buy_quote_volume: Taker buy quote asset volume
+        time: Timestamp in Milliseconds.
+        symbol: Currency pair ID.
+        symbol_name: Currency pair name.
+        close: Close price.
+        high: High price.
+        low: Low price.
+        open: Open price.
+        volume: Base Asset Volume.
+        close_time: Closing timestamp.
+        quote_volume: Quote Asset Volume.
+        trade_count: Number of Trades.
+        taker_buy_base_volume: Taker buy base asset volume.
+        taker_buy_quote_volume: Taker buy quote asset volume.
     """
 
     time: int
@@ -291,14 +291,14 @@ class RealtimesUpdateV1:
     """A V1 realtimes (24h ticker) push.
 
     Attributes:
-        symbol: Currency pair ID
-        symbol_name: Currency pair name
-        topic: Topic name
-        params: Request expanded parameter
-        data: Return data
-        first: Whether it is the first return value
-        send_time: Timestamp in milliseconds
-        shared: Whether to share (No longer in use)
+        symbol: Currency pair ID.
+        symbol_name: Currency pair name.
+        topic: Topic name.
+        params: Request expanded parameter.
+        data: Return data.
+        first: Whether it is the first return value.
+        send_time: Timestamp in milliseconds.
+        shared: Whether to share (No longer in use).
     """
 
     symbol: str
@@ -316,17 +316,17 @@ class RealtimeTickerV1:
     """24-hour ticker of a V1 realtimes push.
 
     Attributes:
-        time: Timestamp in Milliseconds
-        symbol: Currency pair ID
-        symbol_name: Currency pair name
-        close: Close price
-        high: High price
-        low: Low price
-        open: Open price
-        volume: Volume (in base currency)
-        quote_volume: Volume(in quote currency)
-        change: 24H range
-        exchange_id: Exchange ID
+        time: Timestamp in Milliseconds.
+        symbol: Currency pair ID.
+        symbol_name: Currency pair name.
+        close: Close price.
+        high: High price.
+        low: Low price.
+        open: Open price.
+        volume: Volume (in base currency).
+        quote_volume: Volume(in quote currency).
+        change: 24H range.
+        exchange_id: Exchange ID.
     """
 
     time: int
@@ -347,14 +347,14 @@ class TradeUpdateV1:
     """A V1 trade push (the first one holds the latest 60 trades).
 
     Attributes:
-        symbol: Currency pair ID
-        symbol_name: Currency pair name
-        topic: Topic name
-        params: Request expanded parameters
-        data: Return data
-        first: Whether it is the first return value
-        send_time: Timestamp in milliseconds
-        shared: Whether to share (No longer in use)
+        symbol: Currency pair ID.
+        symbol_name: Currency pair name.
+        topic: Topic name.
+        params: Request expanded parameters.
+        data: Return data.
+        first: Whether it is the first return value.
+        send_time: Timestamp in milliseconds.
+        shared: Whether to share (No longer in use).
     """
 
     symbol: str
@@ -372,15 +372,15 @@ class DepthUpdateV1:
     """A V1 depth push (the visible book).
 
     Attributes:
-        symbol: Currency pair ID
-        symbol_name: Currency pair name
-        topic: Topic name
-        params: Request expanded parameters
-        data: Return data
-        first: Whether it is the first return value
-        send_time: Timestamp in milliseconds
-        channel_id: Connection id (in the sample, not the table)
-        shared: Whether to share (No longer in use)
+        symbol: Currency pair ID.
+        symbol_name: Currency pair name.
+        topic: Topic name.
+        params: Request expanded parameters.
+        data: Return data.
+        first: Whether it is the first return value.
+        send_time: Timestamp in milliseconds.
+        channel_id: Connection id (in the sample, not the table).
+        shared: Whether to share (No longer in use).
     """
 
     symbol: str
@@ -399,13 +399,13 @@ class DepthDataV1:
     """The book of a V1 depth push.
 
     Attributes:
-        exchange_id: Exchange ID
-        symbol: Currency pair
-        time: Timestamp in milliseconds (data time)
-        version: Ignore this
-        bids: Bid price and quantity
-        asks: Ask price and quantity
-        o: Ignore this
+        exchange_id: Exchange ID.
+        symbol: Currency pair.
+        time: Timestamp in milliseconds (data time).
+        version: Ignore this.
+        bids: Bid price and quantity.
+        asks: Ask price and quantity.
+        o: Ignore this.
     """
 
     exchange_id: int
@@ -424,12 +424,12 @@ class AccountUpdate:
 
     Attributes:
         event_type: Event type: outboundAccountInfo outboundCustodyAccountInfo
-            outboundFiatAccountInfo
-        event_time: Event timeStamp
-        can_trade: can trade
-        can_withdraw: can withdraw
-        can_deposit: can deposit
-        balances: Balances
+            outboundFiatAccountInfo.
+        event_time: Event timeStamp.
+        can_trade: can trade.
+        can_withdraw: can withdraw.
+        can_deposit: can deposit.
+        balances: Balances.
     """
 
     event_type: str
@@ -445,10 +445,10 @@ class BalanceUpdate:
     """One asset's balance in an account update.
 
     Attributes:
-        asset: asset
-        free: free amount
-        locked: locked amount
-        remark: remark
+        asset: asset.
+        free: free amount.
+        locked: locked amount.
+        remark: remark.
     """
 
     asset: str
@@ -462,38 +462,38 @@ class ExecutionReport:
     """Order update (executionReport).
 
     Attributes:
-        event_type: Execution Report
-        event_time: Event timeStamp
-        symbol: symbol
-        client_order_id: client order ID
-        side: side
-        order_type: order type
-        time_in_force: time in force
-        quantity: order quantity
-        price: order price
-        status: current order status
-        order_id: order ID
-        last_executed_quantity: last executed quantity
-        cumulative_filled_quantity: cumulative filled quantity
-        last_executed_price: last executed price
-        commission_amount: commission amount
-        order_creation_time: order creation time
-        cumulative_quote_quantity: cumulative quote asset transacted quantity
-        commission_asset: commission asset
-        is_normal: is the trade normal, ignore for now
+        event_type: Execution Report.
+        event_time: Event timeStamp.
+        symbol: symbol.
+        client_order_id: client order ID.
+        side: side.
+        order_type: order type.
+        time_in_force: time in force.
+        quantity: order quantity.
+        price: order price.
+        status: current order status.
+        order_id: order ID.
+        last_executed_quantity: last executed quantity.
+        cumulative_filled_quantity: cumulative filled quantity.
+        last_executed_price: last executed price.
+        commission_amount: commission amount.
+        order_creation_time: order creation time.
+        cumulative_quote_quantity: cumulative quote asset transacted quantity.
+        commission_asset: commission asset.
+        is_normal: is the trade normal, ignore for now.
         is_working: is the order working?
-        is_limit_maker: if the order is a limit maker order
-        is_close: is close, Is the buy close or sell close
-        leverage: leverage
-        requested_amount: requested cash amount
-        execution_id: execution ID
-        unfilled_quantity: unfilled quantity
-        average_price: average executed price
-        index_price: Index price
-        is_liquidation: Is liquidation Order
+        is_limit_maker: if the order is a limit maker order.
+        is_close: is close, Is the buy close or sell close.
+        leverage: leverage.
+        requested_amount: requested cash amount.
+        execution_id: execution ID.
+        unfilled_quantity: unfilled quantity.
+        average_price: average executed price.
+        index_price: Index price.
+        is_liquidation: Is liquidation Order.
         liquidation_type: Liquidation type LIQUIDATION_MAKER_ADL, LIQUIDATION_MAKER,
-            LIQUIDATION_TAKER
-        cancel_reject_reason: order cancel reject reason
+            LIQUIDATION_TAKER.
+        cancel_reject_reason: order cancel reject reason.
     """
 
     event_type: str
@@ -534,18 +534,18 @@ class TicketInfo:
     """Ticket push (ticketInfo): one fill of an order.
 
     Attributes:
-        event_type: ticketInfo
-        event_time: Event timeStamp
-        symbol: symbol
-        quantity: order quantity
-        match_time: order matching time
-        price: order price
-        ticket_id: ticketId
-        order_id: order ID
-        client_order_id: clientOrderId
-        account_id: account ID
-        is_maker: isMaker
-        side: side SELL or BUY
+        event_type: ticketInfo.
+        event_time: Event timeStamp.
+        symbol: symbol.
+        quantity: order quantity.
+        match_time: order matching time.
+        price: order price.
+        ticket_id: ticketId.
+        order_id: order ID.
+        client_order_id: clientOrderId.
+        account_id: account ID.
+        is_maker: isMaker.
+        side: side SELL or BUY.
     """
 
     event_type: str

@@ -56,7 +56,7 @@ _GET_VIP_INFO: Endpoint[VipInfo] = Endpoint(
     security="USER_DATA",
     weight=5,
     safe=True,
-    params=(Param("symbols", "symbols", "string", "string"),),
+    params=(Param(name="symbols", type="string"),),
     parse=structure_vip_info,
     fast=fast_vip_info,
     response="VipInfo",
@@ -70,7 +70,7 @@ _GET_BALANCES: Endpoint[AccountBalances] = Endpoint(
     security="USER_DATA",
     weight=5,
     safe=True,
-    params=(Param("account_id", "accountId", "long", "long"),),
+    params=(Param(name="account_id", wire_name="accountId", type="long"),),
     parse=structure_account_balances,
     fast=fast_account_balances,
     response="AccountBalances",
@@ -85,14 +85,14 @@ _LIST_TRADES: Endpoint[list[AccountTrade]] = Endpoint(
     weight=5,
     safe=True,
     params=(
-        Param("symbol", "symbol", "string", "string"),
-        Param("start_time", "startTime", "long", "long"),
-        Param("end_time", "endTime", "long", "long"),
-        Param("client_order_id", "clientOrderId", "string", "string"),
-        Param("from_id", "fromId", "long", "long"),
-        Param("to_id", "toId", "long", "long"),
-        Param("limit", "limit", "int", "int", maximum="1000"),
-        Param("account_id", "accountId", "long", "long"),
+        Param(name="symbol", type="string"),
+        Param(name="start_time", wire_name="startTime", type="long"),
+        Param(name="end_time", wire_name="endTime", type="long"),
+        Param(name="client_order_id", wire_name="clientOrderId", type="string"),
+        Param(name="from_id", wire_name="fromId", type="long"),
+        Param(name="to_id", wire_name="toId", type="long"),
+        Param(name="limit", type="int", maximum="1000"),
+        Param(name="account_id", wire_name="accountId", type="long"),
     ),
     parse=list_of(structure_account_trade),
     fast=fast_account_trade_list,
@@ -121,12 +121,12 @@ _TRANSFER: Endpoint[AssetTransferResult] = Endpoint(
     weight=1,
     safe=False,
     params=(
-        Param("from_account_id", "fromAccountId", "string", "string", required=True),
-        Param("to_account_id", "toAccountId", "string", "string", required=True),
-        Param("coin", "coin", "string", "string", required=True),
-        Param("quantity", "quantity", "decimal", "decimal", required=True, minimum="0"),
-        Param("remark", "remark", "string", "string"),
-        Param("client_order_id", "clientOrderId", "string", "string"),
+        Param(name="from_account_id", wire_name="fromAccountId", type="string", required=True),
+        Param(name="to_account_id", wire_name="toAccountId", type="string", required=True),
+        Param(name="coin", type="string", required=True),
+        Param(name="quantity", type="decimal", required=True, minimum="0"),
+        Param(name="remark", type="string"),
+        Param(name="client_order_id", wire_name="clientOrderId", type="string"),
     ),
     parse=structure_asset_transfer_result,
     fast=fast_asset_transfer_result,
@@ -156,13 +156,13 @@ _LIST_FIAT_HISTORY: Endpoint[list[FiatOrder]] = Endpoint(
     weight=5,
     safe=True,
     params=(
-        Param("type", "type", "FiatOrderType", "enum", required=True, enum=FiatOrderType),
-        Param("status", "status", "FiatOrderStatus", "enum", enum=FiatOrderStatus),
-        Param("start_time", "startTime", "long", "long", required=True),
-        Param("end_time", "endTime", "long", "long", required=True),
-        Param("channel", "channel", "FiatChannel", "enum", enum=FiatChannel),
-        Param("remark", "remark", "string", "string"),
-        Param("limit", "limit", "int", "int"),
+        Param(name="type", type="FiatOrderType", kind="enum", required=True, enum=FiatOrderType),
+        Param(name="status", type="FiatOrderStatus", kind="enum", enum=FiatOrderStatus),
+        Param(name="start_time", wire_name="startTime", type="long", required=True),
+        Param(name="end_time", wire_name="endTime", type="long", required=True),
+        Param(name="channel", type="FiatChannel", kind="enum", enum=FiatChannel),
+        Param(name="remark", type="string"),
+        Param(name="limit", type="int"),
     ),
     parse=list_of(structure_fiat_order),
     fast=fast_fiat_order_list,
@@ -178,11 +178,11 @@ _LIST_BALANCE_FLOW: Endpoint[list[BalanceFlow]] = Endpoint(
     weight=5,
     safe=True,
     params=(
-        Param("start_time", "startTime", "long", "long", required=True),
-        Param("end_time", "endTime", "long", "long", required=True),
-        Param("limit", "limit", "int", "int", maximum="500"),
-        Param("flow_type", "flowType", "int", "int"),
-        Param("account_type", "accountType", "int", "int"),
+        Param(name="start_time", wire_name="startTime", type="long", required=True),
+        Param(name="end_time", wire_name="endTime", type="long", required=True),
+        Param(name="limit", type="int", maximum="500"),
+        Param(name="flow_type", wire_name="flowType", type="int"),
+        Param(name="account_type", wire_name="accountType", type="int"),
     ),
     parse=list_of(structure_balance_flow),
     fast=fast_balance_flow_list,
@@ -197,7 +197,7 @@ _LIST_CHAIN_TYPES: Endpoint[list[CoinChainTypes]] = Endpoint(
     security="USER_DATA",
     weight=1,
     safe=True,
-    params=(Param("coin_id", "coinId", "string", "string", required=True),),
+    params=(Param(name="coin_id", wire_name="coinId", type="string", required=True),),
     parse=list_of(structure_coin_chain_types),
     fast=fast_coin_chain_types_list,
     response="list[CoinChainTypes]",
@@ -211,7 +211,7 @@ _GET_COIN_INFO: Endpoint[CoinInfo] = Endpoint(
     security="NONE",
     weight=None,
     safe=True,
-    params=(Param("coin_id", "coinId", "string", "string", required=True),),
+    params=(Param(name="coin_id", wire_name="coinId", type="string", required=True),),
     parse=structure_coin_info,
     fast=fast_coin_info,
     response="CoinInfo",
@@ -251,7 +251,7 @@ class Account(SyncResource):
         signature), resent on failure.
 
         Args:
-            symbols: Trading pairs
+            symbols: Trading pairs.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -293,7 +293,7 @@ class Account(SyncResource):
 
         Args:
             account_id: Account ID, for Master Key only (Master Key users can check
-                sub trading account information by inputing sub trading accountId)
+                sub trading account information by inputing sub trading accountId).
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -346,14 +346,14 @@ class Account(SyncResource):
         signature), resent on failure.
 
         Args:
-            symbol: Trading pair
-            start_time: Start Timestamp, Only supports the last 30 days timeframe
+            symbol: Trading pair.
+            start_time: Start Timestamp, Only supports the last 30 days timeframe.
             end_time: End Timestamp.
-            client_order_id: Client Order ID
-            from_id: Starting ID
-            to_id: End ID
-            limit: Limit of record. Default 500, max 1000 Exchange default: 500.
-            account_id: Account ID
+            client_order_id: Client Order ID.
+            from_id: Starting ID.
+            to_id: End ID.
+            limit: Limit of record. Default 500, max 1000. Exchange default: 500.
+            account_id: Account ID.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -444,12 +444,12 @@ class Account(SyncResource):
         signature), never resent once sent.
 
         Args:
-            from_account_id: Source Account ID
-            to_account_id: Destinate Account ID
-            coin: Coin
-            quantity: Transfer amount
-            remark: Remark
-            client_order_id: Client unique order identifier (up to 64 characters) A
+            from_account_id: Source Account ID.
+            to_account_id: Destinate Account ID.
+            coin: Coin.
+            quantity: Transfer amount.
+            remark: Remark.
+            client_order_id: Client unique order identifier (up to 64 characters). A
                 fresh id is sent when not given.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
@@ -541,15 +541,15 @@ class Account(SyncResource):
         signature), resent on failure.
 
         Args:
-            type: "deposit", "withdraw"
-            start_time: Start timestamp
-            end_time: End timestamp
+            type: "deposit", "withdraw".
+            start_time: Start timestamp.
+            end_time: End timestamp.
             status: deposit: "under_review", "processing", "successful", "failed";
-                withdraw: "under_review", "processing", "successful", "failed"
+                withdraw: "under_review", "processing", "successful", "failed".
             channel: "auto", "manual"; default "auto". For transaction records prior
-                to 2023/9/1 please use manual channel Exchange default: auto.
-            remark: Remark
-            limit: Limit
+                to 2023/9/1 please use manual channel. Exchange default: auto.
+            remark: Remark.
+            limit: Limit.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -600,18 +600,18 @@ class Account(SyncResource):
         signature), resent on failure.
 
         Args:
-            start_time: Start Time
-            end_time: End Time
-            limit: Up to 500
+            start_time: Start Time.
+            end_time: End Time.
+            limit: Up to 500.
             flow_type: Value 1 Trade, recent 7-day data; Value 2 FEE, recent-7-day
                 data; Value 32 Funding FEE, recent-30-day data; Value 51
                 USER_ACCOUNT_TRANSFER, recent-30-day data; Value 900
                 CUSTODY_DEPOSIT, recent-30-day data; Value 904 CUSTODY_WITHDRAW,
                 recent-30-day data; Value 906 FIAT_DEPOSIT, recent-30-day data;
-                Value 910 FIAT_WITHDRAW, recent-30-day data
+                Value 910 FIAT_WITHDRAW, recent-30-day data.
             account_type: Value 1 Trading Account Record Spot; Value 3 Trading
                 Account Record Contract; Value 5 Custody Account Record; Value 6
-                Fiat Account Record
+                Fiat Account Record.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -657,7 +657,7 @@ class Account(SyncResource):
         signature), resent on failure.
 
         Args:
-            coin_id: Coin Name. e.g: "BTC", "ETH"
+            coin_id: Coin Name. e.g: "BTC", "ETH".
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -698,7 +698,7 @@ class Account(SyncResource):
         on failure.
 
         Args:
-            coin_id: The unique identifier of the cryptocurrency
+            coin_id: The unique identifier of the cryptocurrency.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -743,7 +743,7 @@ class AsyncAccount(AsyncResource):
         signature), resent on failure.
 
         Args:
-            symbols: Trading pairs
+            symbols: Trading pairs.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -785,7 +785,7 @@ class AsyncAccount(AsyncResource):
 
         Args:
             account_id: Account ID, for Master Key only (Master Key users can check
-                sub trading account information by inputing sub trading accountId)
+                sub trading account information by inputing sub trading accountId).
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -838,14 +838,14 @@ class AsyncAccount(AsyncResource):
         signature), resent on failure.
 
         Args:
-            symbol: Trading pair
-            start_time: Start Timestamp, Only supports the last 30 days timeframe
+            symbol: Trading pair.
+            start_time: Start Timestamp, Only supports the last 30 days timeframe.
             end_time: End Timestamp.
-            client_order_id: Client Order ID
-            from_id: Starting ID
-            to_id: End ID
-            limit: Limit of record. Default 500, max 1000 Exchange default: 500.
-            account_id: Account ID
+            client_order_id: Client Order ID.
+            from_id: Starting ID.
+            to_id: End ID.
+            limit: Limit of record. Default 500, max 1000. Exchange default: 500.
+            account_id: Account ID.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -936,12 +936,12 @@ class AsyncAccount(AsyncResource):
         signature), never resent once sent.
 
         Args:
-            from_account_id: Source Account ID
-            to_account_id: Destinate Account ID
-            coin: Coin
-            quantity: Transfer amount
-            remark: Remark
-            client_order_id: Client unique order identifier (up to 64 characters) A
+            from_account_id: Source Account ID.
+            to_account_id: Destinate Account ID.
+            coin: Coin.
+            quantity: Transfer amount.
+            remark: Remark.
+            client_order_id: Client unique order identifier (up to 64 characters). A
                 fresh id is sent when not given.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
@@ -1033,15 +1033,15 @@ class AsyncAccount(AsyncResource):
         signature), resent on failure.
 
         Args:
-            type: "deposit", "withdraw"
-            start_time: Start timestamp
-            end_time: End timestamp
+            type: "deposit", "withdraw".
+            start_time: Start timestamp.
+            end_time: End timestamp.
             status: deposit: "under_review", "processing", "successful", "failed";
-                withdraw: "under_review", "processing", "successful", "failed"
+                withdraw: "under_review", "processing", "successful", "failed".
             channel: "auto", "manual"; default "auto". For transaction records prior
-                to 2023/9/1 please use manual channel Exchange default: auto.
-            remark: Remark
-            limit: Limit
+                to 2023/9/1 please use manual channel. Exchange default: auto.
+            remark: Remark.
+            limit: Limit.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -1092,18 +1092,18 @@ class AsyncAccount(AsyncResource):
         signature), resent on failure.
 
         Args:
-            start_time: Start Time
-            end_time: End Time
-            limit: Up to 500
+            start_time: Start Time.
+            end_time: End Time.
+            limit: Up to 500.
             flow_type: Value 1 Trade, recent 7-day data; Value 2 FEE, recent-7-day
                 data; Value 32 Funding FEE, recent-30-day data; Value 51
                 USER_ACCOUNT_TRANSFER, recent-30-day data; Value 900
                 CUSTODY_DEPOSIT, recent-30-day data; Value 904 CUSTODY_WITHDRAW,
                 recent-30-day data; Value 906 FIAT_DEPOSIT, recent-30-day data;
-                Value 910 FIAT_WITHDRAW, recent-30-day data
+                Value 910 FIAT_WITHDRAW, recent-30-day data.
             account_type: Value 1 Trading Account Record Spot; Value 3 Trading
                 Account Record Contract; Value 5 Custody Account Record; Value 6
-                Fiat Account Record
+                Fiat Account Record.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -1149,7 +1149,7 @@ class AsyncAccount(AsyncResource):
         signature), resent on failure.
 
         Args:
-            coin_id: Coin Name. e.g: "BTC", "ETH"
+            coin_id: Coin Name. e.g: "BTC", "ETH".
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -1190,7 +1190,7 @@ class AsyncAccount(AsyncResource):
         on failure.
 
         Args:
-            coin_id: The unique identifier of the cryptocurrency
+            coin_id: The unique identifier of the cryptocurrency.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.

@@ -46,8 +46,8 @@ _GET_EXCHANGE_INFO: Endpoint[ExchangeInfo] = Endpoint(
     weight=None,
     safe=True,
     params=(
-        Param("symbol", "symbol", "string", "string"),
-        Param("site", "site", "Site", "enum", enum=Site),
+        Param(name="symbol", type="string"),
+        Param(name="site", type="Site", kind="enum", enum=Site),
     ),
     parse=structure_exchange_info,
     response="ExchangeInfo",
@@ -62,8 +62,8 @@ _GET_DEPTH: Endpoint[OrderBook] = Endpoint(
     weight=None,
     safe=True,
     params=(
-        Param("symbol", "symbol", "string", "string", required=True),
-        Param("limit", "limit", "int", "int", maximum="200"),
+        Param(name="symbol", type="string", required=True),
+        Param(name="limit", type="int", maximum="200"),
     ),
     parse=structure_order_book,
     fast=fast_order_book,
@@ -79,8 +79,8 @@ _LIST_TRADES: Endpoint[list[MarketTrade]] = Endpoint(
     weight=None,
     safe=True,
     params=(
-        Param("symbol", "symbol", "string", "string", required=True),
-        Param("limit", "limit", "int", "int", maximum="100"),
+        Param(name="symbol", type="string", required=True),
+        Param(name="limit", type="int", maximum="100"),
     ),
     parse=list_of(structure_market_trade),
     fast=fast_market_trade_list,
@@ -96,11 +96,13 @@ _LIST_KLINES: Endpoint[list[Kline]] = Endpoint(
     weight=None,
     safe=True,
     params=(
-        Param("symbol", "symbol", "string", "string", required=True),
-        Param("interval", "interval", "KlineInterval", "enum", required=True, enum=KlineInterval),
-        Param("limit", "limit", "int", "int", maximum="1000"),
-        Param("start_time", "startTime", "long", "long"),
-        Param("end_time", "endTime", "long", "long"),
+        Param(name="symbol", type="string", required=True),
+        Param(
+            name="interval", type="KlineInterval", kind="enum", required=True, enum=KlineInterval
+        ),
+        Param(name="limit", type="int", maximum="1000"),
+        Param(name="start_time", wire_name="startTime", type="long"),
+        Param(name="end_time", wire_name="endTime", type="long"),
     ),
     parse=list_of(structure_kline),
     fast=fast_kline_list,
@@ -116,8 +118,8 @@ _LIST_24HR_TICKERS: Endpoint[list[Ticker24hr]] = Endpoint(
     weight=None,
     safe=True,
     params=(
-        Param("symbol", "symbol", "string", "string"),
-        Param("inst_type", "instType", "InstType", "enum", enum=InstType),
+        Param(name="symbol", type="string"),
+        Param(name="inst_type", wire_name="instType", type="InstType", kind="enum", enum=InstType),
     ),
     parse=list_of(structure_ticker24hr),
     fast=fast_ticker24hr_list,
@@ -132,7 +134,7 @@ _LIST_PRICE_TICKERS: Endpoint[list[PriceTicker]] = Endpoint(
     security="NONE",
     weight=None,
     safe=True,
-    params=(Param("symbol", "symbol", "string", "string"),),
+    params=(Param(name="symbol", type="string"),),
     parse=list_of(structure_price_ticker),
     fast=fast_price_ticker_list,
     response="list[PriceTicker]",
@@ -146,7 +148,7 @@ _LIST_BOOK_TICKERS: Endpoint[list[BookTicker]] = Endpoint(
     security="NONE",
     weight=None,
     safe=True,
-    params=(Param("symbol", "symbol", "string", "string", required=True),),
+    params=(Param(name="symbol", type="string", required=True),),
     parse=list_of(structure_book_ticker),
     fast=fast_book_ticker_list,
     response="list[BookTicker]",
@@ -161,9 +163,9 @@ _GET_MERGED_DEPTH: Endpoint[OrderBook] = Endpoint(
     weight=None,
     safe=True,
     params=(
-        Param("symbol", "symbol", "string", "string", required=True),
-        Param("limit", "limit", "int", "int", maximum="200"),
-        Param("scale", "scale", "int", "int", minimum="0", maximum="5"),
+        Param(name="symbol", type="string", required=True),
+        Param(name="limit", type="int", maximum="200"),
+        Param(name="scale", type="int", minimum="0", maximum="5"),
     ),
     parse=structure_order_book,
     fast=fast_order_book,
@@ -203,8 +205,8 @@ class Market(SyncResource):
         resent on failure.
 
         Args:
-            symbol: Symbol Name. e.g: "BTCUSDT", "ETHUSDT"
-            site: Default value is BMU (Bermuda Exchange) Supported site: BMU, UAE
+            symbol: Symbol Name. e.g: "BTCUSDT", "ETHUSDT".
+            site: Default value is BMU (Bermuda Exchange) Supported site: BMU, UAE.
                 Exchange default: BMU.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
@@ -248,7 +250,7 @@ class Market(SyncResource):
         on failure.
 
         Args:
-            symbol: Currency pair
+            symbol: Currency pair.
             limit: The number of layers for each direction. Maximum value is 200.
                 Default is 100. Exchange default: 100.
             timeout: Seconds to wait for an answer (default: the client's).
@@ -292,7 +294,7 @@ class Market(SyncResource):
         on failure.
 
         Args:
-            symbol: Currency pair
+            symbol: Currency pair.
             limit: The number of trades. Maximum value is 100. Default is 100.
                 Exchange default: 100.
             timeout: Seconds to wait for an answer (default: the client's).
@@ -342,11 +344,11 @@ class Market(SyncResource):
         on failure.
 
         Args:
-            symbol: Currency pair
-            interval: Time interval
-            limit: Return the number of bars, the maximum value is 1000
-            start_time: Start Time
-            end_time: End Time
+            symbol: Currency pair.
+            interval: Time interval.
+            limit: Return the number of bars, the maximum value is 1000.
+            start_time: Start Time.
+            end_time: End Time.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -391,9 +393,9 @@ class Market(SyncResource):
         resent on failure.
 
         Args:
-            symbol: Currency pair
+            symbol: Currency pair.
             inst_type: SPOT: Default Value; FUTURES: FUTURES Trading Pairs only;
-                ANY: all instrument types Exchange default: SPOT.
+                ANY: all instrument types. Exchange default: SPOT.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -435,7 +437,7 @@ class Market(SyncResource):
         resent on failure.
 
         Args:
-            symbol: Currency pair
+            symbol: Currency pair.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -476,7 +478,7 @@ class Market(SyncResource):
         (public), resent on failure.
 
         Args:
-            symbol: Currency pair
+            symbol: Currency pair.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -519,11 +521,11 @@ class Market(SyncResource):
         resent on failure.
 
         Args:
-            symbol: Currency pair
+            symbol: Currency pair.
             limit: The number of layers for each direction. Maximum value is 200.
                 Default is 100. Exchange default: 100.
             scale: Level of layers 0,1,2,3,4,5. E.g. 0 represents 1 layer, 1
-                represents 2 layers
+                represents 2 layers.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -570,8 +572,8 @@ class AsyncMarket(AsyncResource):
         resent on failure.
 
         Args:
-            symbol: Symbol Name. e.g: "BTCUSDT", "ETHUSDT"
-            site: Default value is BMU (Bermuda Exchange) Supported site: BMU, UAE
+            symbol: Symbol Name. e.g: "BTCUSDT", "ETHUSDT".
+            site: Default value is BMU (Bermuda Exchange) Supported site: BMU, UAE.
                 Exchange default: BMU.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
@@ -615,7 +617,7 @@ class AsyncMarket(AsyncResource):
         on failure.
 
         Args:
-            symbol: Currency pair
+            symbol: Currency pair.
             limit: The number of layers for each direction. Maximum value is 200.
                 Default is 100. Exchange default: 100.
             timeout: Seconds to wait for an answer (default: the client's).
@@ -659,7 +661,7 @@ class AsyncMarket(AsyncResource):
         on failure.
 
         Args:
-            symbol: Currency pair
+            symbol: Currency pair.
             limit: The number of trades. Maximum value is 100. Default is 100.
                 Exchange default: 100.
             timeout: Seconds to wait for an answer (default: the client's).
@@ -709,11 +711,11 @@ class AsyncMarket(AsyncResource):
         on failure.
 
         Args:
-            symbol: Currency pair
-            interval: Time interval
-            limit: Return the number of bars, the maximum value is 1000
-            start_time: Start Time
-            end_time: End Time
+            symbol: Currency pair.
+            interval: Time interval.
+            limit: Return the number of bars, the maximum value is 1000.
+            start_time: Start Time.
+            end_time: End Time.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -758,9 +760,9 @@ class AsyncMarket(AsyncResource):
         resent on failure.
 
         Args:
-            symbol: Currency pair
+            symbol: Currency pair.
             inst_type: SPOT: Default Value; FUTURES: FUTURES Trading Pairs only;
-                ANY: all instrument types Exchange default: SPOT.
+                ANY: all instrument types. Exchange default: SPOT.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -802,7 +804,7 @@ class AsyncMarket(AsyncResource):
         resent on failure.
 
         Args:
-            symbol: Currency pair
+            symbol: Currency pair.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -843,7 +845,7 @@ class AsyncMarket(AsyncResource):
         (public), resent on failure.
 
         Args:
-            symbol: Currency pair
+            symbol: Currency pair.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -886,11 +888,11 @@ class AsyncMarket(AsyncResource):
         resent on failure.
 
         Args:
-            symbol: Currency pair
+            symbol: Currency pair.
             limit: The number of layers for each direction. Maximum value is 200.
                 Default is 100. Exchange default: 100.
             scale: Level of layers 0,1,2,3,4,5. E.g. 0 represents 1 layer, 1
-                represents 2 layers
+                represents 2 layers.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.

@@ -46,21 +46,25 @@ _TEST_ORDER: Endpoint[None] = Endpoint(
     weight=1,
     safe=True,
     params=(
-        Param("symbol", "symbol", "string", "string", required=True),
-        Param("side", "side", "OrderSide", "enum", required=True, enum=OrderSide),
-        Param("type", "type", "OrderType", "enum", required=True, enum=OrderType),
-        Param("quantity", "quantity", "decimal", "decimal", required=True, minimum="0"),
+        Param(name="symbol", type="string", required=True),
+        Param(name="side", type="OrderSide", kind="enum", required=True, enum=OrderSide),
+        Param(name="type", type="OrderType", kind="enum", required=True, enum=OrderType),
+        Param(name="quantity", type="decimal", required=True, minimum="0"),
         Param(
-            "price",
-            "price",
-            "decimal",
-            "decimal",
+            name="price",
+            type="decimal",
             required="Required for LIMIT and LIMIT_MAKER order",
             minimum="0",
         ),
-        Param("new_client_order_id", "newClientOrderId", "string", "string"),
-        Param("time_in_force", "timeInForce", "TimeInForce", "enum", enum=TimeInForce),
-        Param("stp_mode", "stpMode", "StpMode", "enum", enum=StpMode),
+        Param(name="new_client_order_id", wire_name="newClientOrderId", type="string"),
+        Param(
+            name="time_in_force",
+            wire_name="timeInForce",
+            type="TimeInForce",
+            kind="enum",
+            enum=TimeInForce,
+        ),
+        Param(name="stp_mode", wire_name="stpMode", type="StpMode", kind="enum", enum=StpMode),
     ),
     rules=(Rule("require", ("price",), "type", ("LIMIT", "LIMIT_MAKER")),),
     parse=None,
@@ -77,36 +81,31 @@ _CREATE_ORDER: Endpoint[NewOrder] = Endpoint(
     weight=1,
     safe=False,
     params=(
-        Param("symbol", "symbol", "string", "string", required=True),
-        Param("side", "side", "OrderSide", "enum", required=True, enum=OrderSide),
-        Param("type", "type", "OrderType", "enum", required=True, enum=OrderType),
+        Param(name="symbol", type="string", required=True),
+        Param(name="side", type="OrderSide", kind="enum", required=True, enum=OrderSide),
+        Param(name="type", type="OrderType", kind="enum", required=True, enum=OrderType),
         Param(
-            "quantity",
-            "quantity",
-            "decimal",
-            "decimal",
+            name="quantity",
+            type="decimal",
             required="LIMIT: quantity, price; MARKET: quantity or amount; LIMIT_MAKER: quantity, price",
             minimum="0",
         ),
+        Param(name="amount", type="decimal", required="MARKET: quantity or amount", minimum="0"),
         Param(
-            "amount",
-            "amount",
-            "decimal",
-            "decimal",
-            required="MARKET: quantity or amount",
-            minimum="0",
-        ),
-        Param(
-            "price",
-            "price",
-            "decimal",
-            "decimal",
+            name="price",
+            type="decimal",
             required="Required for LIMIT and LIMIT_MAKER order",
             minimum="0",
         ),
-        Param("new_client_order_id", "newClientOrderId", "string", "string"),
-        Param("time_in_force", "timeInForce", "TimeInForce", "enum", enum=TimeInForce),
-        Param("stp_mode", "stpMode", "StpMode", "enum", enum=StpMode),
+        Param(name="new_client_order_id", wire_name="newClientOrderId", type="string"),
+        Param(
+            name="time_in_force",
+            wire_name="timeInForce",
+            type="TimeInForce",
+            kind="enum",
+            enum=TimeInForce,
+        ),
+        Param(name="stp_mode", wire_name="stpMode", type="StpMode", kind="enum", enum=StpMode),
     ),
     rules=(
         Rule("require", ("price",), "type", ("LIMIT", "LIMIT_MAKER")),
@@ -131,10 +130,9 @@ _CREATE_BATCH_ORDERS: Endpoint[BatchOrderResult] = Endpoint(
     params_in="json",
     params=(
         Param(
-            "orders",
-            "orders",
-            "list[BatchOrderRequest]",
-            "list",
+            name="orders",
+            type="list[BatchOrderRequest]",
+            kind="list",
             required=True,
             item_kind="model",
             to_wire=unstructure_batch_order_request,
@@ -157,17 +155,15 @@ _CANCEL_ORDER: Endpoint[CanceledOrder] = Endpoint(
     safe=False,
     params=(
         Param(
-            "order_id",
-            "orderId",
-            "string",
-            "string",
+            name="order_id",
+            wire_name="orderId",
+            type="string",
             required="Either orderId or clientOrderId must be sent.",
         ),
         Param(
-            "client_order_id",
-            "clientOrderId",
-            "string",
-            "string",
+            name="client_order_id",
+            wire_name="clientOrderId",
+            type="string",
             required="Either orderId or clientOrderId must be sent.",
         ),
     ),
@@ -186,8 +182,8 @@ _CANCEL_OPEN_ORDERS: Endpoint[CancelOpenOrdersResult] = Endpoint(
     weight=1,
     safe=False,
     params=(
-        Param("symbol", "symbol", "string", "string", required=True),
-        Param("side", "side", "OrderSide", "enum", enum=OrderSide),
+        Param(name="symbol", type="string", required=True),
+        Param(name="side", type="OrderSide", kind="enum", enum=OrderSide),
     ),
     parse=structure_cancel_open_orders_result,
     fast=fast_cancel_open_orders_result,
@@ -203,10 +199,10 @@ _CANCEL_ALL_OPEN_ORDERS: Endpoint[CancelAllOpenOrdersResult] = Endpoint(
     weight=1,
     safe=False,
     params=(
-        Param("symbol", "symbol", "string", "string"),
-        Param("side", "side", "OrderSide", "enum", enum=OrderSide),
-        Param("from_order_id", "fromOrderId", "string", "string"),
-        Param("limit", "limit", "int", "int", maximum="200"),
+        Param(name="symbol", type="string"),
+        Param(name="side", type="OrderSide", kind="enum", enum=OrderSide),
+        Param(name="from_order_id", wire_name="fromOrderId", type="string"),
+        Param(name="limit", type="int", maximum="200"),
     ),
     parse=structure_cancel_all_open_orders_result,
     fast=fast_cancel_all_open_orders_result,
@@ -221,7 +217,9 @@ _CANCEL_ORDERS_BY_IDS: Endpoint[CancelOrdersResult] = Endpoint(
     security="TRADE",
     weight=1,
     safe=False,
-    params=(Param("ids", "ids", "list[string]", "list", required=True, item_kind="string"),),
+    params=(
+        Param(name="ids", type="list[string]", kind="list", required=True, item_kind="string"),
+    ),
     parse=structure_cancel_orders_result,
     fast=fast_cancel_orders_result,
     response="CancelOrdersResult",
@@ -237,20 +235,18 @@ _GET_ORDER: Endpoint[Order] = Endpoint(
     safe=True,
     params=(
         Param(
-            "order_id",
-            "orderId",
-            "string",
-            "string",
+            name="order_id",
+            wire_name="orderId",
+            type="string",
             required="Either orderId or origClientOrderId must be sent",
         ),
         Param(
-            "orig_client_order_id",
-            "origClientOrderId",
-            "string",
-            "string",
+            name="orig_client_order_id",
+            wire_name="origClientOrderId",
+            type="string",
             required="Either orderId or origClientOrderId must be sent",
         ),
-        Param("account_id", "accountId", "string", "string"),
+        Param(name="account_id", wire_name="accountId", type="string"),
     ),
     rules=(Rule("one_of", ("orderId", "origClientOrderId")),),
     parse=structure_order,
@@ -267,10 +263,10 @@ _LIST_OPEN_ORDERS: Endpoint[list[Order]] = Endpoint(
     weight=1,
     safe=True,
     params=(
-        Param("from_order_id", "fromOrderId", "string", "string"),
-        Param("symbol", "symbol", "string", "string"),
-        Param("side", "side", "OrderSide", "enum", enum=OrderSide),
-        Param("limit", "limit", "int", "int", maximum="1000"),
+        Param(name="from_order_id", wire_name="fromOrderId", type="string"),
+        Param(name="symbol", type="string"),
+        Param(name="side", type="OrderSide", kind="enum", enum=OrderSide),
+        Param(name="limit", type="int", maximum="1000"),
     ),
     parse=list_of(structure_order),
     fast=fast_order_list,
@@ -286,12 +282,12 @@ _LIST_TRADED_ORDERS: Endpoint[list[Order]] = Endpoint(
     weight=5,
     safe=True,
     params=(
-        Param("from_order_id", "fromOrderId", "string", "string"),
-        Param("symbol", "symbol", "string", "string"),
-        Param("start_time", "startTime", "long", "long"),
-        Param("end_time", "endTime", "long", "long"),
-        Param("side", "side", "OrderSide", "enum", enum=OrderSide),
-        Param("limit", "limit", "int", "int", maximum="1000"),
+        Param(name="from_order_id", wire_name="fromOrderId", type="string"),
+        Param(name="symbol", type="string"),
+        Param(name="start_time", wire_name="startTime", type="long"),
+        Param(name="end_time", wire_name="endTime", type="long"),
+        Param(name="side", type="OrderSide", kind="enum", enum=OrderSide),
+        Param(name="limit", type="int", maximum="1000"),
     ),
     parse=list_of(structure_order),
     fast=fast_order_list,
@@ -340,19 +336,18 @@ class Spot(SyncResource):
         signature), resent on failure.
 
         Args:
-            symbol: Name of instrument, e.g. "BTCUSD", "ETHUSD"
-            side: BUY or SELL
+            symbol: Name of instrument, e.g. "BTCUSD", "ETHUSD".
+            side: BUY or SELL.
             type: Currently offer 3 order types: LIMIT - Limit order; MARKET -
-                Market order; LIMIT_MAKER - Maker Limit order
+                Market order; LIMIT_MAKER - Maker Limit order.
             quantity: Order amount in units of the instrument. Commonly known as
-                "orderQty"
-            price: Required for LIMIT and LIMIT_MAKER order Conditional: Required
-                for LIMIT and LIMIT_MAKER order
+                "orderQty".
+            price: Required for LIMIT and LIMIT_MAKER order.
             new_client_order_id: An ID defined by the client for the order, it will
-                be automatically generated if not sent (up to 255 characters) A
+                be automatically generated if not sent (up to 255 characters). A
                 fresh id is sent when not given.
             time_in_force: GTC for Limit order, Limit maker order and IOC for Market
-                order
+                order.
             stp_mode: Self Trade Prevention Mode. Enum: EXPIRE_TAKER, EXPIRE_MAKER.
                 Default EXPIRE_TAKER if not specified. Exchange default:
                 EXPIRE_TAKER.
@@ -408,29 +403,28 @@ class Spot(SyncResource):
         never resent once sent.
 
         Args:
-            symbol: Name of instrument e.g. "BTCUSD", "ETHUSD"
-            side: BUY or SELL
+            symbol: Name of instrument e.g. "BTCUSD", "ETHUSD".
+            side: BUY or SELL.
             type: Currently offer 3 order types: LIMIT - Limit order; MARKET -
-                Market order; LIMIT_MAKER - Maker Limit order
+                Market order; LIMIT_MAKER - Maker Limit order.
             quantity: Order quantity in units of the instrument. Limit order:
                 Represents the amount of the base asset you want to buy or sell. For
                 example: BTC/USD pair, if quantity is 0.5, you're ordering 0.5 BTC.
                 Market order: Represents the amount of the base asset to buy or
                 sell. For example: BTC/USDT pair, if quantity is 0.5, you're buying
-                0.5 BTC worth at the market price Conditional: LIMIT: quantity,
-                price; MARKET: quantity or amount; LIMIT_MAKER: quantity, price
+                0.5 BTC worth at the market price. Conditional: LIMIT: quantity,
+                price; MARKET: quantity or amount; LIMIT_MAKER: quantity, price.
             amount: Cash amount in the units of quote asset. Market order only.
                 Market order: Represents the amount of the quote asset you want to
                 use for the trade. For example: For BTC/USD pair, if amount = 1000,
                 you are placing a MARKET buy order to purchase BTC using 1000 USD at
-                the current market price. Conditional: MARKET: quantity or amount
-            price: Required for LIMIT and LIMIT_MAKER order Conditional: Required
-                for LIMIT and LIMIT_MAKER order
+                the current market price. Conditional: MARKET: quantity or amount.
+            price: Required for LIMIT and LIMIT_MAKER order.
             new_client_order_id: An ID defined by the client for the order, it will
                 be automatically generated if it is not sent in the request. (up to
-                255 characters) A fresh id is sent when not given.
+                255 characters). A fresh id is sent when not given.
             time_in_force: "GTC" for Limit order & Limit maker order; "IOC" for
-                Limit order & Market order; "FOK" for Limit order
+                Limit order & Market order; "FOK" for Limit order.
             stp_mode: Self Trade Prevention Mode. Enum: EXPIRE_TAKER, EXPIRE_MAKER.
                 Default EXPIRE_TAKER if not specified. Exchange default:
                 EXPIRE_TAKER.
@@ -484,7 +478,7 @@ class Spot(SyncResource):
 
         Args:
             orders: The orders, up to 20, all of the same symbol (sent as the JSON
-                array body)
+                array body).
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -526,9 +520,9 @@ class Spot(SyncResource):
         never resent once sent.
 
         Args:
-            order_id: Order ID Conditional: Either orderId or clientOrderId must be
+            order_id: Order ID. Conditional: Either orderId or clientOrderId must be
                 sent.
-            client_order_id: An ID defined by the client for the order Conditional:
+            client_order_id: An ID defined by the client for the order. Conditional:
                 Either orderId or clientOrderId must be sent.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
@@ -572,8 +566,8 @@ class Spot(SyncResource):
         signature), never resent once sent.
 
         Args:
-            symbol: Currency pair name
-            side: BUY or SELL
+            symbol: Currency pair name.
+            side: BUY or SELL.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -621,7 +615,7 @@ class Spot(SyncResource):
         Args:
             symbol: Currency pair name. Return results for all Symbols if not
                 specified.
-            side: BUY or SELL
+            side: BUY or SELL.
             from_order_id: From Order ID, from which order Id will the results be
                 generated.
             limit: Default 100, Max 200. Will only return 200 results even if limit
@@ -670,7 +664,7 @@ class Spot(SyncResource):
 
         Args:
             ids: Order id (multiple, separated); sent comma-separated, at most 100
-                ids
+                ids.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -713,11 +707,11 @@ class Spot(SyncResource):
         resent on failure.
 
         Args:
-            order_id: Order ID Conditional: Either orderId or origClientOrderId must
-                be sent
-            orig_client_order_id: Client order ID Conditional: Either orderId or
-                origClientOrderId must be sent
-            account_id: Account ID
+            order_id: Order ID. Conditional: Either orderId or origClientOrderId
+                must be sent.
+            orig_client_order_id: Client order ID. Conditional: Either orderId or
+                origClientOrderId must be sent.
+            account_id: Account ID.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -763,11 +757,11 @@ class Spot(SyncResource):
         signature), resent on failure.
 
         Args:
-            from_order_id: Order ID
+            from_order_id: Order ID.
             symbol: Currency pair. Return all if not specified. If no value
-                specified, return entries for all symbols
-            side: Side
-            limit: Default 500, Maximum 1000 Exchange default: 500.
+                specified, return entries for all symbols.
+            side: Side.
+            limit: Default 500, Maximum 1000. Exchange default: 500.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -817,12 +811,12 @@ class Spot(SyncResource):
 
         Args:
             from_order_id: From Order Id, which is used to return orders whose
-                orders' id are smaller than this orderId
-            symbol: Currency pair
-            start_time: Start Timestamp
-            end_time: End Timestamp. Only supports the last 90 days timeframe
-            side: Side
-            limit: Default 500, Maximum 1000 Exchange default: 500.
+                orders' id are smaller than this orderId.
+            symbol: Currency pair.
+            start_time: Start Timestamp.
+            end_time: End Timestamp. Only supports the last 90 days timeframe.
+            side: Side.
+            limit: Default 500, Maximum 1000. Exchange default: 500.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -880,19 +874,18 @@ class AsyncSpot(AsyncResource):
         signature), resent on failure.
 
         Args:
-            symbol: Name of instrument, e.g. "BTCUSD", "ETHUSD"
-            side: BUY or SELL
+            symbol: Name of instrument, e.g. "BTCUSD", "ETHUSD".
+            side: BUY or SELL.
             type: Currently offer 3 order types: LIMIT - Limit order; MARKET -
-                Market order; LIMIT_MAKER - Maker Limit order
+                Market order; LIMIT_MAKER - Maker Limit order.
             quantity: Order amount in units of the instrument. Commonly known as
-                "orderQty"
-            price: Required for LIMIT and LIMIT_MAKER order Conditional: Required
-                for LIMIT and LIMIT_MAKER order
+                "orderQty".
+            price: Required for LIMIT and LIMIT_MAKER order.
             new_client_order_id: An ID defined by the client for the order, it will
-                be automatically generated if not sent (up to 255 characters) A
+                be automatically generated if not sent (up to 255 characters). A
                 fresh id is sent when not given.
             time_in_force: GTC for Limit order, Limit maker order and IOC for Market
-                order
+                order.
             stp_mode: Self Trade Prevention Mode. Enum: EXPIRE_TAKER, EXPIRE_MAKER.
                 Default EXPIRE_TAKER if not specified. Exchange default:
                 EXPIRE_TAKER.
@@ -948,29 +941,28 @@ class AsyncSpot(AsyncResource):
         never resent once sent.
 
         Args:
-            symbol: Name of instrument e.g. "BTCUSD", "ETHUSD"
-            side: BUY or SELL
+            symbol: Name of instrument e.g. "BTCUSD", "ETHUSD".
+            side: BUY or SELL.
             type: Currently offer 3 order types: LIMIT - Limit order; MARKET -
-                Market order; LIMIT_MAKER - Maker Limit order
+                Market order; LIMIT_MAKER - Maker Limit order.
             quantity: Order quantity in units of the instrument. Limit order:
                 Represents the amount of the base asset you want to buy or sell. For
                 example: BTC/USD pair, if quantity is 0.5, you're ordering 0.5 BTC.
                 Market order: Represents the amount of the base asset to buy or
                 sell. For example: BTC/USDT pair, if quantity is 0.5, you're buying
-                0.5 BTC worth at the market price Conditional: LIMIT: quantity,
-                price; MARKET: quantity or amount; LIMIT_MAKER: quantity, price
+                0.5 BTC worth at the market price. Conditional: LIMIT: quantity,
+                price; MARKET: quantity or amount; LIMIT_MAKER: quantity, price.
             amount: Cash amount in the units of quote asset. Market order only.
                 Market order: Represents the amount of the quote asset you want to
                 use for the trade. For example: For BTC/USD pair, if amount = 1000,
                 you are placing a MARKET buy order to purchase BTC using 1000 USD at
-                the current market price. Conditional: MARKET: quantity or amount
-            price: Required for LIMIT and LIMIT_MAKER order Conditional: Required
-                for LIMIT and LIMIT_MAKER order
+                the current market price. Conditional: MARKET: quantity or amount.
+            price: Required for LIMIT and LIMIT_MAKER order.
             new_client_order_id: An ID defined by the client for the order, it will
                 be automatically generated if it is not sent in the request. (up to
-                255 characters) A fresh id is sent when not given.
+                255 characters). A fresh id is sent when not given.
             time_in_force: "GTC" for Limit order & Limit maker order; "IOC" for
-                Limit order & Market order; "FOK" for Limit order
+                Limit order & Market order; "FOK" for Limit order.
             stp_mode: Self Trade Prevention Mode. Enum: EXPIRE_TAKER, EXPIRE_MAKER.
                 Default EXPIRE_TAKER if not specified. Exchange default:
                 EXPIRE_TAKER.
@@ -1024,7 +1016,7 @@ class AsyncSpot(AsyncResource):
 
         Args:
             orders: The orders, up to 20, all of the same symbol (sent as the JSON
-                array body)
+                array body).
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -1066,9 +1058,9 @@ class AsyncSpot(AsyncResource):
         never resent once sent.
 
         Args:
-            order_id: Order ID Conditional: Either orderId or clientOrderId must be
+            order_id: Order ID. Conditional: Either orderId or clientOrderId must be
                 sent.
-            client_order_id: An ID defined by the client for the order Conditional:
+            client_order_id: An ID defined by the client for the order. Conditional:
                 Either orderId or clientOrderId must be sent.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
@@ -1112,8 +1104,8 @@ class AsyncSpot(AsyncResource):
         signature), never resent once sent.
 
         Args:
-            symbol: Currency pair name
-            side: BUY or SELL
+            symbol: Currency pair name.
+            side: BUY or SELL.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -1161,7 +1153,7 @@ class AsyncSpot(AsyncResource):
         Args:
             symbol: Currency pair name. Return results for all Symbols if not
                 specified.
-            side: BUY or SELL
+            side: BUY or SELL.
             from_order_id: From Order ID, from which order Id will the results be
                 generated.
             limit: Default 100, Max 200. Will only return 200 results even if limit
@@ -1210,7 +1202,7 @@ class AsyncSpot(AsyncResource):
 
         Args:
             ids: Order id (multiple, separated); sent comma-separated, at most 100
-                ids
+                ids.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -1253,11 +1245,11 @@ class AsyncSpot(AsyncResource):
         resent on failure.
 
         Args:
-            order_id: Order ID Conditional: Either orderId or origClientOrderId must
-                be sent
-            orig_client_order_id: Client order ID Conditional: Either orderId or
-                origClientOrderId must be sent
-            account_id: Account ID
+            order_id: Order ID. Conditional: Either orderId or origClientOrderId
+                must be sent.
+            orig_client_order_id: Client order ID. Conditional: Either orderId or
+                origClientOrderId must be sent.
+            account_id: Account ID.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -1303,11 +1295,11 @@ class AsyncSpot(AsyncResource):
         signature), resent on failure.
 
         Args:
-            from_order_id: Order ID
+            from_order_id: Order ID.
             symbol: Currency pair. Return all if not specified. If no value
-                specified, return entries for all symbols
-            side: Side
-            limit: Default 500, Maximum 1000 Exchange default: 500.
+                specified, return entries for all symbols.
+            side: Side.
+            limit: Default 500, Maximum 1000. Exchange default: 500.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -1357,12 +1349,12 @@ class AsyncSpot(AsyncResource):
 
         Args:
             from_order_id: From Order Id, which is used to return orders whose
-                orders' id are smaller than this orderId
-            symbol: Currency pair
-            start_time: Start Timestamp
-            end_time: End Timestamp. Only supports the last 90 days timeframe
-            side: Side
-            limit: Default 500, Maximum 1000 Exchange default: 500.
+                orders' id are smaller than this orderId.
+            symbol: Currency pair.
+            start_time: Start Timestamp.
+            end_time: End Timestamp. Only supports the last 90 days timeframe.
+            side: Side.
+            limit: Default 500, Maximum 1000. Exchange default: 500.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.

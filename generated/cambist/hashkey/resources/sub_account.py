@@ -23,11 +23,11 @@ _LIST_OPEN_ORDERS: Endpoint[list[Order]] = Endpoint(
     weight=1,
     safe=True,
     params=(
-        Param("sub_account_id", "subAccountId", "string", "string", required=True),
-        Param("from_order_id", "fromOrderId", "long", "long"),
-        Param("side", "side", "OrderSide", "enum", enum=OrderSide),
-        Param("symbol", "symbol", "string", "string"),
-        Param("limit", "limit", "int", "int", maximum="500"),
+        Param(name="sub_account_id", wire_name="subAccountId", type="string", required=True),
+        Param(name="from_order_id", wire_name="fromOrderId", type="long"),
+        Param(name="side", type="OrderSide", kind="enum", enum=OrderSide),
+        Param(name="symbol", type="string"),
+        Param(name="limit", type="int", maximum="500"),
     ),
     parse=list_of(structure_order),
     fast=fast_order_list,
@@ -43,13 +43,13 @@ _LIST_TRADED_ORDERS: Endpoint[list[Order]] = Endpoint(
     weight=5,
     safe=True,
     params=(
-        Param("sub_account_id", "subAccountId", "string", "string", required=True),
-        Param("from_order_id", "fromOrderId", "long", "long"),
-        Param("side", "side", "OrderSide", "enum", enum=OrderSide),
-        Param("symbol", "symbol", "string", "string"),
-        Param("start_time", "startTime", "long", "long"),
-        Param("end_time", "endTime", "long", "long"),
-        Param("limit", "limit", "int", "int", maximum="500"),
+        Param(name="sub_account_id", wire_name="subAccountId", type="string", required=True),
+        Param(name="from_order_id", wire_name="fromOrderId", type="long"),
+        Param(name="side", type="OrderSide", kind="enum", enum=OrderSide),
+        Param(name="symbol", type="string"),
+        Param(name="start_time", wire_name="startTime", type="long"),
+        Param(name="end_time", wire_name="endTime", type="long"),
+        Param(name="limit", type="int", maximum="500"),
     ),
     parse=list_of(structure_order),
     fast=fast_order_list,
@@ -65,14 +65,14 @@ _LIST_TRADES: Endpoint[list[AccountTrade]] = Endpoint(
     weight=5,
     safe=True,
     params=(
-        Param("symbol", "symbol", "string", "string"),
-        Param("sub_account_id", "subAccountId", "string", "string"),
-        Param("start_time", "startTime", "long", "long"),
-        Param("end_time", "endTime", "long", "long"),
-        Param("client_order_id", "clientOrderId", "string", "string"),
-        Param("from_id", "fromId", "long", "long"),
-        Param("to_id", "toId", "long", "long"),
-        Param("limit", "limit", "int", "int", maximum="1000"),
+        Param(name="symbol", type="string"),
+        Param(name="sub_account_id", wire_name="subAccountId", type="string"),
+        Param(name="start_time", wire_name="startTime", type="long"),
+        Param(name="end_time", wire_name="endTime", type="long"),
+        Param(name="client_order_id", wire_name="clientOrderId", type="string"),
+        Param(name="from_id", wire_name="fromId", type="long"),
+        Param(name="to_id", wire_name="toId", type="long"),
+        Param(name="limit", type="int", maximum="1000"),
     ),
     parse=list_of(structure_account_trade),
     fast=fast_account_trade_list,
@@ -108,11 +108,11 @@ class SubAccount(SyncResource):
         key + signature), resent on failure.
 
         Args:
-            sub_account_id: Sub Account ID
-            from_order_id: Order ID
-            side: BUY or SELL
-            symbol: Currency Pair
-            limit: Default 500, Maximum 500 Exchange default: 500.
+            sub_account_id: Sub Account ID.
+            from_order_id: Order ID.
+            side: BUY or SELL.
+            symbol: Currency Pair.
+            limit: Default 500, Maximum 500. Exchange default: 500.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -161,13 +161,13 @@ class SubAccount(SyncResource):
         key + signature), resent on failure.
 
         Args:
-            sub_account_id: Sub Account ID
-            from_order_id: Order ID
-            side: BUY or SELL
-            symbol: Currency Pair
-            start_time: Start Timestamp, Only supports the last 90 days timeframe
-            end_time: End Timestamp
-            limit: Default 500, Maximum 500 Exchange default: 500.
+            sub_account_id: Sub Account ID.
+            from_order_id: Order ID.
+            side: BUY or SELL.
+            symbol: Currency Pair.
+            start_time: Start Timestamp, Only supports the last 90 days timeframe.
+            end_time: End Timestamp.
+            limit: Default 500, Maximum 500. Exchange default: 500.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -219,14 +219,14 @@ class SubAccount(SyncResource):
         signature), resent on failure.
 
         Args:
-            symbol: Trading pair
-            sub_account_id: Sub Account ID
-            start_time: Start Timestamp, Only supports the last 30 days timeframe
-            end_time: End Timestamp
-            client_order_id: Client Order ID
-            from_id: Starting ID
-            to_id: End ID
-            limit: Limit of record. Default 500, Max 1000 Exchange default: 500.
+            symbol: Trading pair.
+            sub_account_id: Sub Account ID.
+            start_time: Start Timestamp, Only supports the last 30 days timeframe.
+            end_time: End Timestamp.
+            client_order_id: Client Order ID.
+            from_id: Starting ID.
+            to_id: End ID.
+            limit: Limit of record. Default 500, Max 1000. Exchange default: 500.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -280,11 +280,11 @@ class AsyncSubAccount(AsyncResource):
         key + signature), resent on failure.
 
         Args:
-            sub_account_id: Sub Account ID
-            from_order_id: Order ID
-            side: BUY or SELL
-            symbol: Currency Pair
-            limit: Default 500, Maximum 500 Exchange default: 500.
+            sub_account_id: Sub Account ID.
+            from_order_id: Order ID.
+            side: BUY or SELL.
+            symbol: Currency Pair.
+            limit: Default 500, Maximum 500. Exchange default: 500.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -333,13 +333,13 @@ class AsyncSubAccount(AsyncResource):
         key + signature), resent on failure.
 
         Args:
-            sub_account_id: Sub Account ID
-            from_order_id: Order ID
-            side: BUY or SELL
-            symbol: Currency Pair
-            start_time: Start Timestamp, Only supports the last 90 days timeframe
-            end_time: End Timestamp
-            limit: Default 500, Maximum 500 Exchange default: 500.
+            sub_account_id: Sub Account ID.
+            from_order_id: Order ID.
+            side: BUY or SELL.
+            symbol: Currency Pair.
+            start_time: Start Timestamp, Only supports the last 90 days timeframe.
+            end_time: End Timestamp.
+            limit: Default 500, Maximum 500. Exchange default: 500.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -391,14 +391,14 @@ class AsyncSubAccount(AsyncResource):
         signature), resent on failure.
 
         Args:
-            symbol: Trading pair
-            sub_account_id: Sub Account ID
-            start_time: Start Timestamp, Only supports the last 30 days timeframe
-            end_time: End Timestamp
-            client_order_id: Client Order ID
-            from_id: Starting ID
-            to_id: End ID
-            limit: Limit of record. Default 500, Max 1000 Exchange default: 500.
+            symbol: Trading pair.
+            sub_account_id: Sub Account ID.
+            start_time: Start Timestamp, Only supports the last 30 days timeframe.
+            end_time: End Timestamp.
+            client_order_id: Client Order ID.
+            from_id: Starting ID.
+            to_id: End ID.
+            limit: Limit of record. Default 500, Max 1000. Exchange default: 500.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.

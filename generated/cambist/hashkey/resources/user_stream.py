@@ -31,7 +31,7 @@ _RESET_LISTEN_KEY: Endpoint[None] = Endpoint(
     security="USER_DATA",
     weight=1,
     safe=True,
-    params=(Param("listen_key", "listenKey", "string", "string", required=True),),
+    params=(Param(name="listen_key", wire_name="listenKey", type="string", required=True),),
     parse=None,
     response=None,
     source="hashkey.txt: Miscellaneous > Reset Listen Key",
@@ -44,7 +44,7 @@ _DELETE_LISTEN_KEY: Endpoint[None] = Endpoint(
     security="USER_DATA",
     weight=1,
     safe=False,
-    params=(Param("listen_key", "listenKey", "string", "string", required=True),),
+    params=(Param(name="listen_key", wire_name="listenKey", type="string", required=True),),
     parse=None,
     response=None,
     source="hashkey.txt: Miscellaneous > Delete Listen Key",
@@ -114,7 +114,7 @@ class UserStream(SyncResource):
         signature), resent on failure.
 
         Args:
-            listen_key: Key to reset
+            listen_key: Key to reset.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -151,7 +151,7 @@ class UserStream(SyncResource):
         signature), never resent once sent.
 
         Args:
-            listen_key: Key to delete
+            listen_key: Key to delete.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -230,7 +230,7 @@ class AsyncUserStream(AsyncResource):
         signature), resent on failure.
 
         Args:
-            listen_key: Key to reset
+            listen_key: Key to reset.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -267,7 +267,7 @@ class AsyncUserStream(AsyncResource):
         signature), never resent once sent.
 
         Args:
-            listen_key: Key to delete
+            listen_key: Key to delete.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.

@@ -40,8 +40,8 @@ _GET_DEPOSIT_ADDRESS: Endpoint[DepositAddress] = Endpoint(
     weight=1,
     safe=True,
     params=(
-        Param("coin", "coin", "string", "string", required=True),
-        Param("chain_type", "chainType", "string", "string", required=True),
+        Param(name="coin", type="string", required=True),
+        Param(name="chain_type", wire_name="chainType", type="string", required=True),
     ),
     parse=structure_deposit_address,
     fast=fast_deposit_address,
@@ -57,10 +57,10 @@ _LIST_DEPOSITS: Endpoint[list[DepositOrder]] = Endpoint(
     weight=5,
     safe=True,
     params=(
-        Param("coin", "coin", "string", "string"),
-        Param("start_time", "startTime", "long", "long"),
-        Param("end_time", "endTime", "long", "long"),
-        Param("limit", "limit", "int", "int", maximum="1000"),
+        Param(name="coin", type="string"),
+        Param(name="start_time", wire_name="startTime", type="long"),
+        Param(name="end_time", wire_name="endTime", type="long"),
+        Param(name="limit", type="int", maximum="1000"),
     ),
     parse=list_of(structure_deposit_order),
     fast=fast_deposit_order_list,
@@ -76,30 +76,27 @@ _AUTHENTICATE_DEPOSIT_ADDRESS: Endpoint[AddressAuthResult] = Endpoint(
     weight=1,
     safe=False,
     params=(
-        Param("txid", "txid", "string", "string", required=True),
+        Param(name="txid", type="string", required=True),
         Param(
-            "sender_last_name",
-            "senderLastName",
-            "string",
-            "string",
+            name="sender_last_name",
+            wire_name="senderLastName",
+            type="string",
             required="Either institutionalName must be provided, or both senderFirstName and senderLastName are required.",
         ),
         Param(
-            "sender_first_name",
-            "senderFirstName",
-            "string",
-            "string",
+            name="sender_first_name",
+            wire_name="senderFirstName",
+            type="string",
             required="Either institutionalName must be provided, or both senderFirstName and senderLastName are required.",
         ),
         Param(
-            "institutional_name",
-            "institutionalName",
-            "string",
-            "string",
+            name="institutional_name",
+            wire_name="institutionalName",
+            type="string",
             required="Either institutionalName must be provided, or both senderFirstName and senderLastName are required.",
         ),
-        Param("exchange_name", "exchangeName", "string", "string", required=True),
-        Param("is_address_owner", "isAddressOwner", "bool", "bool", required=True),
+        Param(name="exchange_name", wire_name="exchangeName", type="string", required=True),
+        Param(name="is_address_owner", wire_name="isAddressOwner", type="bool", required=True),
     ),
     rules=(
         Rule("one_of", ("institutionalName", "senderFirstName")),
@@ -119,14 +116,14 @@ _WITHDRAW: Endpoint[WithdrawResult] = Endpoint(
     weight=1,
     safe=False,
     params=(
-        Param("coin", "coin", "string", "string", required=True),
-        Param("client_order_id", "clientOrderId", "string", "string", required=True),
-        Param("address", "address", "string", "string", required=True),
-        Param("address_ext", "addressExt", "string", "string"),
-        Param("platform", "platform", "WithdrawPlatform", "enum", enum=WithdrawPlatform),
-        Param("quantity", "quantity", "decimal", "decimal", required=True, minimum="0"),
-        Param("chain_type", "chainType", "string", "string", required=True),
-        Param("memo", "memo", "string", "string"),
+        Param(name="coin", type="string", required=True),
+        Param(name="client_order_id", wire_name="clientOrderId", type="string", required=True),
+        Param(name="address", type="string", required=True),
+        Param(name="address_ext", wire_name="addressExt", type="string"),
+        Param(name="platform", type="WithdrawPlatform", kind="enum", enum=WithdrawPlatform),
+        Param(name="quantity", type="decimal", required=True, minimum="0"),
+        Param(name="chain_type", wire_name="chainType", type="string", required=True),
+        Param(name="memo", type="string"),
     ),
     parse=structure_withdraw_result,
     fast=fast_withdraw_result,
@@ -143,12 +140,12 @@ _LIST_WITHDRAWALS: Endpoint[list[WithdrawOrder]] = Endpoint(
     weight=5,
     safe=True,
     params=(
-        Param("coin", "coin", "string", "string"),
-        Param("start_time", "startTime", "long", "long"),
-        Param("end_time", "endTime", "long", "long"),
-        Param("remark", "remark", "string", "string"),
-        Param("limit", "limit", "int", "int", maximum="1000"),
-        Param("memo", "memo", "string", "string"),
+        Param(name="coin", type="string"),
+        Param(name="start_time", wire_name="startTime", type="long"),
+        Param(name="end_time", wire_name="endTime", type="long"),
+        Param(name="remark", type="string"),
+        Param(name="limit", type="int", maximum="1000"),
+        Param(name="memo", type="string"),
     ),
     parse=list_of(structure_withdraw_order),
     fast=fast_withdraw_order_list,
@@ -185,11 +182,11 @@ class Wallet(SyncResource):
         + signature), resent on failure.
 
         Args:
-            coin: Coin name
+            coin: Coin name.
             chain_type: Chain Type, refer to Get-ChainType. To find out the
                 chainType for Deposit and Withdrawal endpoint, please refer to the
                 "Network" field in Deposit and Withdrawal fee tab:
-                https://global.hashkey.com/support-fee
+                https://global.hashkey.com/support-fee.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -232,10 +229,10 @@ class Wallet(SyncResource):
         signature), resent on failure.
 
         Args:
-            coin: Chain_Coin
-            start_time: Start timestamp
-            end_time: End timestamp
-            limit: Default 500; Max 1000 Exchange default: 500.
+            coin: Chain_Coin.
+            start_time: Start timestamp.
+            end_time: End timestamp.
+            limit: Default 500; Max 1000. Exchange default: 500.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -281,23 +278,17 @@ class Wallet(SyncResource):
         signature), never resent once sent.
 
         Args:
-            txid: On-chain transaction ID
+            txid: On-chain transaction ID.
             exchange_name: The name of the whitelisted exchange you will be
-                depositing
+                depositing.
             is_address_owner: Self declaration that you are the owner of the address
-                by sending "true"
+                by sending "true".
             sender_last_name: Either institutionalName must be provided, or both
-                senderFirstName and senderLastName are required. Conditional: Either
-                institutionalName must be provided, or both senderFirstName and
-                senderLastName are required.
+                senderFirstName and senderLastName are required.
             sender_first_name: Either institutionalName must be provided, or both
-                senderFirstName and senderLastName are required. Conditional: Either
-                institutionalName must be provided, or both senderFirstName and
-                senderLastName are required.
+                senderFirstName and senderLastName are required.
             institutional_name: Either institutionalName must be provided, or both
-                senderFirstName and senderLastName are required. Conditional: Either
-                institutionalName must be provided, or both senderFirstName and
-                senderLastName are required.
+                senderFirstName and senderLastName are required.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -348,15 +339,16 @@ class Wallet(SyncResource):
         signature), never resent once sent.
 
         Args:
-            coin: Assets
-            address: Withdrawal address
-            quantity: Withdrawal amount
+            coin: Assets.
+            address: Withdrawal address.
+            quantity: Withdrawal amount.
             chain_type: Chain Type, refer to Get-ChainType. To find out the
                 chainType for Deposit and Withdrawal endpoint, please refer to the
                 "Network" field in Deposit and Withdrawal fee tab:
-                https://global.hashkey.com/support-fee
-            client_order_id: Custom Withdrawal ID A fresh id is sent when not given.
-            address_ext: Tag (Not in use currently)
+                https://global.hashkey.com/support-fee.
+            client_order_id: Custom Withdrawal ID. A fresh id is sent when not
+                given.
+            address_ext: Tag (Not in use currently).
             platform: Platform name. Refer to Platform Supported. Not case
                 sensitive, doesn't matter if it's uppercase or lowercase.
             memo: Memo required for some coin and network when withdraw. Only
@@ -412,11 +404,11 @@ class Wallet(SyncResource):
         signature), resent on failure.
 
         Args:
-            coin: Coin
-            start_time: Start Time
-            end_time: End Time
-            remark: Remark
-            limit: Default 500, Max 1000 Exchange default: 500.
+            coin: Coin.
+            start_time: Start Time.
+            end_time: End Time.
+            remark: Remark.
+            limit: Default 500, Max 1000. Exchange default: 500.
             memo: Memo required for some coins and networks when withdraw. Only
                 supports letters and numbers. Maximum of 20 characters.
             timeout: Seconds to wait for an answer (default: the client's).
@@ -468,11 +460,11 @@ class AsyncWallet(AsyncResource):
         + signature), resent on failure.
 
         Args:
-            coin: Coin name
+            coin: Coin name.
             chain_type: Chain Type, refer to Get-ChainType. To find out the
                 chainType for Deposit and Withdrawal endpoint, please refer to the
                 "Network" field in Deposit and Withdrawal fee tab:
-                https://global.hashkey.com/support-fee
+                https://global.hashkey.com/support-fee.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -515,10 +507,10 @@ class AsyncWallet(AsyncResource):
         signature), resent on failure.
 
         Args:
-            coin: Chain_Coin
-            start_time: Start timestamp
-            end_time: End timestamp
-            limit: Default 500; Max 1000 Exchange default: 500.
+            coin: Chain_Coin.
+            start_time: Start timestamp.
+            end_time: End timestamp.
+            limit: Default 500; Max 1000. Exchange default: 500.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -564,23 +556,17 @@ class AsyncWallet(AsyncResource):
         signature), never resent once sent.
 
         Args:
-            txid: On-chain transaction ID
+            txid: On-chain transaction ID.
             exchange_name: The name of the whitelisted exchange you will be
-                depositing
+                depositing.
             is_address_owner: Self declaration that you are the owner of the address
-                by sending "true"
+                by sending "true".
             sender_last_name: Either institutionalName must be provided, or both
-                senderFirstName and senderLastName are required. Conditional: Either
-                institutionalName must be provided, or both senderFirstName and
-                senderLastName are required.
+                senderFirstName and senderLastName are required.
             sender_first_name: Either institutionalName must be provided, or both
-                senderFirstName and senderLastName are required. Conditional: Either
-                institutionalName must be provided, or both senderFirstName and
-                senderLastName are required.
+                senderFirstName and senderLastName are required.
             institutional_name: Either institutionalName must be provided, or both
-                senderFirstName and senderLastName are required. Conditional: Either
-                institutionalName must be provided, or both senderFirstName and
-                senderLastName are required.
+                senderFirstName and senderLastName are required.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -631,15 +617,16 @@ class AsyncWallet(AsyncResource):
         signature), never resent once sent.
 
         Args:
-            coin: Assets
-            address: Withdrawal address
-            quantity: Withdrawal amount
+            coin: Assets.
+            address: Withdrawal address.
+            quantity: Withdrawal amount.
             chain_type: Chain Type, refer to Get-ChainType. To find out the
                 chainType for Deposit and Withdrawal endpoint, please refer to the
                 "Network" field in Deposit and Withdrawal fee tab:
-                https://global.hashkey.com/support-fee
-            client_order_id: Custom Withdrawal ID A fresh id is sent when not given.
-            address_ext: Tag (Not in use currently)
+                https://global.hashkey.com/support-fee.
+            client_order_id: Custom Withdrawal ID. A fresh id is sent when not
+                given.
+            address_ext: Tag (Not in use currently).
             platform: Platform name. Refer to Platform Supported. Not case
                 sensitive, doesn't matter if it's uppercase or lowercase.
             memo: Memo required for some coin and network when withdraw. Only
@@ -695,11 +682,11 @@ class AsyncWallet(AsyncResource):
         signature), resent on failure.
 
         Args:
-            coin: Coin
-            start_time: Start Time
-            end_time: End Time
-            remark: Remark
-            limit: Default 500, Max 1000 Exchange default: 500.
+            coin: Coin.
+            start_time: Start Time.
+            end_time: End Time.
+            remark: Remark.
+            limit: Default 500, Max 1000. Exchange default: 500.
             memo: Memo required for some coins and networks when withdraw. Only
                 supports letters and numbers. Maximum of 20 characters.
             timeout: Seconds to wait for an answer (default: the client's).

@@ -33,9 +33,14 @@ _KLINE = Channel(
     name="kline",
     topic="kline",
     params=(
-        Param("symbol", "symbol", "string", "string", required=True),
+        Param(name="symbol", type="string", required=True),
         Param(
-            "kline_type", "klineType", "KlineInterval", "enum", required=True, enum=KlineInterval
+            name="kline_type",
+            wire_name="klineType",
+            type="KlineInterval",
+            kind="enum",
+            required=True,
+            enum=KlineInterval,
         ),
     ),
     parse=structure_kline_update,
@@ -45,7 +50,7 @@ _KLINE = Channel(
 _REALTIMES = Channel(
     name="realtimes",
     topic="realtimes",
-    params=(Param("symbol", "symbol", "string", "string", required=True),),
+    params=(Param(name="symbol", type="string", required=True),),
     parse=structure_realtimes_update,
     source="hashkey.txt: WEBSOCKET API > Public Market Data Stream > V2 > Realtimes",
 )
@@ -53,7 +58,7 @@ _REALTIMES = Channel(
 _TRADE = Channel(
     name="trade",
     topic="trade",
-    params=(Param("symbol", "symbol", "string", "string", required=True),),
+    params=(Param(name="symbol", type="string", required=True),),
     parse=structure_trade_update,
     source="hashkey.txt: WEBSOCKET API > Public Market Data Stream > V2 > Trade",
 )
@@ -61,7 +66,7 @@ _TRADE = Channel(
 _DEPTH = Channel(
     name="depth",
     topic="depth",
-    params=(Param("symbol", "symbol", "string", "string", required=True),),
+    params=(Param(name="symbol", type="string", required=True),),
     parse=structure_depth_update,
     book=BookDef("snapshot", ("data", "b"), ("data", "a"), ("data", "v")),
     source="hashkey.txt: WEBSOCKET API > Public Market Data Stream > V2 > Depth",
@@ -70,7 +75,7 @@ _DEPTH = Channel(
 _BBO = Channel(
     name="bbo",
     topic="bbo",
-    params=(Param("symbol", "symbol", "string", "string", required=True),),
+    params=(Param(name="symbol", type="string", required=True),),
     parse=structure_bbo_update,
     source="hashkey.txt: WEBSOCKET API > Public Market Data Stream > V2 > BBO",
 )
@@ -138,7 +143,7 @@ class PublicStream(SyncStream[PublicEvent]):
 
 
         Args:
-            symbol: Trading Pairs see Get-Exchange-Information
+            symbol: Trading Pairs see Get-Exchange-Information.
             kline_type: Type of Kline.
 
         Raises:
@@ -165,7 +170,7 @@ class PublicStream(SyncStream[PublicEvent]):
         """Unsubscribe from Kline.
 
         Args:
-            symbol: Trading Pairs see Get-Exchange-Information
+            symbol: Trading Pairs see Get-Exchange-Information.
             kline_type: Type of Kline.
         """
         self._unsubscribe(
@@ -189,7 +194,7 @@ class PublicStream(SyncStream[PublicEvent]):
 
 
         Args:
-            symbol: Trading Pairs see Get-Exchange-Information
+            symbol: Trading Pairs see Get-Exchange-Information.
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
@@ -210,7 +215,7 @@ class PublicStream(SyncStream[PublicEvent]):
         """Unsubscribe from Realtimes (24h ticker).
 
         Args:
-            symbol: Trading Pairs see Get-Exchange-Information
+            symbol: Trading Pairs see Get-Exchange-Information.
         """
         self._unsubscribe(
             _REALTIMES,
@@ -232,7 +237,7 @@ class PublicStream(SyncStream[PublicEvent]):
 
 
         Args:
-            symbol: Trading Pairs see Get-Exchange-Information
+            symbol: Trading Pairs see Get-Exchange-Information.
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
@@ -253,7 +258,7 @@ class PublicStream(SyncStream[PublicEvent]):
         """Unsubscribe from Trade.
 
         Args:
-            symbol: Trading Pairs see Get-Exchange-Information
+            symbol: Trading Pairs see Get-Exchange-Information.
         """
         self._unsubscribe(
             _TRADE,
@@ -276,7 +281,7 @@ class PublicStream(SyncStream[PublicEvent]):
 
 
         Args:
-            symbol: Trading Pairs see Get-Exchange-Information
+            symbol: Trading Pairs see Get-Exchange-Information.
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
@@ -297,7 +302,7 @@ class PublicStream(SyncStream[PublicEvent]):
         """Unsubscribe from Depth.
 
         Args:
-            symbol: Trading Pairs see Get-Exchange-Information
+            symbol: Trading Pairs see Get-Exchange-Information.
         """
         self._unsubscribe(
             _DEPTH,
@@ -339,7 +344,7 @@ class PublicStream(SyncStream[PublicEvent]):
 
 
         Args:
-            symbol: Trading Pairs see Get-Exchange-Information
+            symbol: Trading Pairs see Get-Exchange-Information.
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
@@ -360,7 +365,7 @@ class PublicStream(SyncStream[PublicEvent]):
         """Unsubscribe from BBO (best bid and offer).
 
         Args:
-            symbol: Trading Pairs see Get-Exchange-Information
+            symbol: Trading Pairs see Get-Exchange-Information.
         """
         self._unsubscribe(
             _BBO,
@@ -402,7 +407,7 @@ class AsyncPublicStream(AsyncStream[PublicEvent]):
 
 
         Args:
-            symbol: Trading Pairs see Get-Exchange-Information
+            symbol: Trading Pairs see Get-Exchange-Information.
             kline_type: Type of Kline.
 
         Raises:
@@ -429,7 +434,7 @@ class AsyncPublicStream(AsyncStream[PublicEvent]):
         """Unsubscribe from Kline.
 
         Args:
-            symbol: Trading Pairs see Get-Exchange-Information
+            symbol: Trading Pairs see Get-Exchange-Information.
             kline_type: Type of Kline.
         """
         await self._unsubscribe(
@@ -453,7 +458,7 @@ class AsyncPublicStream(AsyncStream[PublicEvent]):
 
 
         Args:
-            symbol: Trading Pairs see Get-Exchange-Information
+            symbol: Trading Pairs see Get-Exchange-Information.
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
@@ -474,7 +479,7 @@ class AsyncPublicStream(AsyncStream[PublicEvent]):
         """Unsubscribe from Realtimes (24h ticker).
 
         Args:
-            symbol: Trading Pairs see Get-Exchange-Information
+            symbol: Trading Pairs see Get-Exchange-Information.
         """
         await self._unsubscribe(
             _REALTIMES,
@@ -496,7 +501,7 @@ class AsyncPublicStream(AsyncStream[PublicEvent]):
 
 
         Args:
-            symbol: Trading Pairs see Get-Exchange-Information
+            symbol: Trading Pairs see Get-Exchange-Information.
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
@@ -517,7 +522,7 @@ class AsyncPublicStream(AsyncStream[PublicEvent]):
         """Unsubscribe from Trade.
 
         Args:
-            symbol: Trading Pairs see Get-Exchange-Information
+            symbol: Trading Pairs see Get-Exchange-Information.
         """
         await self._unsubscribe(
             _TRADE,
@@ -540,7 +545,7 @@ class AsyncPublicStream(AsyncStream[PublicEvent]):
 
 
         Args:
-            symbol: Trading Pairs see Get-Exchange-Information
+            symbol: Trading Pairs see Get-Exchange-Information.
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
@@ -561,7 +566,7 @@ class AsyncPublicStream(AsyncStream[PublicEvent]):
         """Unsubscribe from Depth.
 
         Args:
-            symbol: Trading Pairs see Get-Exchange-Information
+            symbol: Trading Pairs see Get-Exchange-Information.
         """
         await self._unsubscribe(
             _DEPTH,
@@ -601,7 +606,7 @@ class AsyncPublicStream(AsyncStream[PublicEvent]):
 
 
         Args:
-            symbol: Trading Pairs see Get-Exchange-Information
+            symbol: Trading Pairs see Get-Exchange-Information.
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
@@ -622,7 +627,7 @@ class AsyncPublicStream(AsyncStream[PublicEvent]):
         """Unsubscribe from BBO (best bid and offer).
 
         Args:
-            symbol: Trading Pairs see Get-Exchange-Information
+            symbol: Trading Pairs see Get-Exchange-Information.
         """
         await self._unsubscribe(
             _BBO,

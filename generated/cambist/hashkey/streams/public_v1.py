@@ -31,8 +31,10 @@ _KLINE = Channel(
     name="kline",
     topic="kline_{interval}",
     params=(
-        Param("symbol", "symbol", "string", "string", required=True),
-        Param("interval", "interval", "KlineInterval", "enum", required=True, enum=KlineInterval),
+        Param(name="symbol", type="string", required=True),
+        Param(
+            name="interval", type="KlineInterval", kind="enum", required=True, enum=KlineInterval
+        ),
     ),
     parse=structure_kline_update_v1,
     source="hashkey.txt: WEBSOCKET API > Public Market Data Stream > V1 > Kline",
@@ -41,7 +43,7 @@ _KLINE = Channel(
 _REALTIMES = Channel(
     name="realtimes",
     topic="realtimes",
-    params=(Param("symbol", "symbol", "string", "string", required=True),),
+    params=(Param(name="symbol", type="string", required=True),),
     parse=structure_realtimes_update_v1,
     source="hashkey.txt: WEBSOCKET API > Public Market Data Stream > V1 > Realtimes",
 )
@@ -49,7 +51,7 @@ _REALTIMES = Channel(
 _TRADE = Channel(
     name="trade",
     topic="trade",
-    params=(Param("symbol", "symbol", "string", "string", required=True),),
+    params=(Param(name="symbol", type="string", required=True),),
     parse=structure_trade_update_v1,
     source="hashkey.txt: WEBSOCKET API > Public Market Data Stream > V1 > Trade",
 )
@@ -57,7 +59,7 @@ _TRADE = Channel(
 _DEPTH = Channel(
     name="depth",
     topic="depth",
-    params=(Param("symbol", "symbol", "string", "string", required=True),),
+    params=(Param(name="symbol", type="string", required=True),),
     parse=structure_depth_update_v1,
     book=BookDef("snapshot", ("data", "0", "b"), ("data", "0", "a"), ("data", "0", "v")),
     source="hashkey.txt: WEBSOCKET API > Public Market Data Stream > V1 > Depth",
@@ -124,7 +126,7 @@ class PublicV1Stream(SyncStream[PublicV1Event]):
 
 
         Args:
-            symbol: Name of currency pair
+            symbol: Name of currency pair.
             interval: The kline interval in the topic (kline_1m, ...).
 
         Raises:
@@ -151,7 +153,7 @@ class PublicV1Stream(SyncStream[PublicV1Event]):
         """Unsubscribe from Kline.
 
         Args:
-            symbol: Name of currency pair
+            symbol: Name of currency pair.
             interval: The kline interval in the topic (kline_1m, ...).
         """
         self._unsubscribe(
@@ -175,7 +177,7 @@ class PublicV1Stream(SyncStream[PublicV1Event]):
 
 
         Args:
-            symbol: Currency pair
+            symbol: Currency pair.
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
@@ -196,7 +198,7 @@ class PublicV1Stream(SyncStream[PublicV1Event]):
         """Unsubscribe from Realtimes (24h ticker).
 
         Args:
-            symbol: Currency pair
+            symbol: Currency pair.
         """
         self._unsubscribe(
             _REALTIMES,
@@ -220,7 +222,7 @@ class PublicV1Stream(SyncStream[PublicV1Event]):
 
 
         Args:
-            symbol: Currency pair
+            symbol: Currency pair.
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
@@ -241,7 +243,7 @@ class PublicV1Stream(SyncStream[PublicV1Event]):
         """Unsubscribe from Trade.
 
         Args:
-            symbol: Currency pair
+            symbol: Currency pair.
         """
         self._unsubscribe(
             _TRADE,
@@ -265,7 +267,7 @@ class PublicV1Stream(SyncStream[PublicV1Event]):
 
 
         Args:
-            symbol: Currency pair
+            symbol: Currency pair.
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
@@ -286,7 +288,7 @@ class PublicV1Stream(SyncStream[PublicV1Event]):
         """Unsubscribe from Depth.
 
         Args:
-            symbol: Currency pair
+            symbol: Currency pair.
         """
         self._unsubscribe(
             _DEPTH,
@@ -348,7 +350,7 @@ class AsyncPublicV1Stream(AsyncStream[PublicV1Event]):
 
 
         Args:
-            symbol: Name of currency pair
+            symbol: Name of currency pair.
             interval: The kline interval in the topic (kline_1m, ...).
 
         Raises:
@@ -375,7 +377,7 @@ class AsyncPublicV1Stream(AsyncStream[PublicV1Event]):
         """Unsubscribe from Kline.
 
         Args:
-            symbol: Name of currency pair
+            symbol: Name of currency pair.
             interval: The kline interval in the topic (kline_1m, ...).
         """
         await self._unsubscribe(
@@ -399,7 +401,7 @@ class AsyncPublicV1Stream(AsyncStream[PublicV1Event]):
 
 
         Args:
-            symbol: Currency pair
+            symbol: Currency pair.
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
@@ -420,7 +422,7 @@ class AsyncPublicV1Stream(AsyncStream[PublicV1Event]):
         """Unsubscribe from Realtimes (24h ticker).
 
         Args:
-            symbol: Currency pair
+            symbol: Currency pair.
         """
         await self._unsubscribe(
             _REALTIMES,
@@ -444,7 +446,7 @@ class AsyncPublicV1Stream(AsyncStream[PublicV1Event]):
 
 
         Args:
-            symbol: Currency pair
+            symbol: Currency pair.
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
@@ -465,7 +467,7 @@ class AsyncPublicV1Stream(AsyncStream[PublicV1Event]):
         """Unsubscribe from Trade.
 
         Args:
-            symbol: Currency pair
+            symbol: Currency pair.
         """
         await self._unsubscribe(
             _TRADE,
@@ -489,7 +491,7 @@ class AsyncPublicV1Stream(AsyncStream[PublicV1Event]):
 
 
         Args:
-            symbol: Currency pair
+            symbol: Currency pair.
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
@@ -510,7 +512,7 @@ class AsyncPublicV1Stream(AsyncStream[PublicV1Event]):
         """Unsubscribe from Depth.
 
         Args:
-            symbol: Currency pair
+            symbol: Currency pair.
         """
         await self._unsubscribe(
             _DEPTH,

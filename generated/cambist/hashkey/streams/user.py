@@ -62,11 +62,11 @@ class UserStream(SyncStream[UserEvent]):
     30.0 s, listen key from user_stream.create_listen_key.
 
     Pushed without subscribing:
-        outboundAccountInfo: AccountUpdate: Spot account balance change
-        outboundCustodyAccountInfo: AccountUpdate: Custody account balance change
-        outboundFiatAccountInfo: AccountUpdate: Fiat account balance change
-        executionReport: ExecutionReport: Order update
-        ticketInfo: TicketInfo: Ticket (fill) push
+        outboundAccountInfo: AccountUpdate: Spot account balance change.
+        outboundCustodyAccountInfo: AccountUpdate: Custody account balance change.
+        outboundFiatAccountInfo: AccountUpdate: Fiat account balance change.
+        executionReport: ExecutionReport: Order update.
+        ticketInfo: TicketInfo: Ticket (fill) push.
 
     Iterating yields AccountUpdate, ExecutionReport, TicketInfo, lifecycle events
     (cambist.streams), RawEvent for pushes without a model, and BadFrame.
@@ -85,11 +85,11 @@ class AsyncUserStream(AsyncStream[UserEvent]):
     30.0 s, listen key from user_stream.create_listen_key.
 
     Pushed without subscribing:
-        outboundAccountInfo: AccountUpdate: Spot account balance change
-        outboundCustodyAccountInfo: AccountUpdate: Custody account balance change
-        outboundFiatAccountInfo: AccountUpdate: Fiat account balance change
-        executionReport: ExecutionReport: Order update
-        ticketInfo: TicketInfo: Ticket (fill) push
+        outboundAccountInfo: AccountUpdate: Spot account balance change.
+        outboundCustodyAccountInfo: AccountUpdate: Custody account balance change.
+        outboundFiatAccountInfo: AccountUpdate: Fiat account balance change.
+        executionReport: ExecutionReport: Order update.
+        ticketInfo: TicketInfo: Ticket (fill) push.
 
     Iterating yields AccountUpdate, ExecutionReport, TicketInfo, lifecycle events
     (cambist.streams), RawEvent for pushes without a model, and BadFrame.

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 class FakeX(SyncClient):
     """FakeX REST client.
+
     Credentials come from ``api_key`` / ``api_secret``, else from the environment variables
     ``FAKEX_API_KEY`` / ``FAKEX_API_SECRET``; public endpoints need none.
 
@@ -93,6 +94,7 @@ class FakeXWithRawResponse:
 
 class AsyncFakeX(AsyncClient):
     """FakeX REST client for asyncio.
+
     Credentials come from ``api_key`` / ``api_secret``, else from the environment variables
     ``FAKEX_API_KEY`` / ``FAKEX_API_SECRET``; public endpoints need none.
 

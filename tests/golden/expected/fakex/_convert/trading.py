@@ -115,9 +115,9 @@ def fast_fills(body: bytes) -> Fills:
 
 
 _ORDERITEM_FIELDS = (
-    Param("side", "side", "Side", "enum", required=True, enum=Side),
-    Param("qty", "qty", "decimal", "decimal", minimum="0"),
-    Param("cid", "cid", "string", "string"),
+    Param(name="side", type="Side", kind="enum", required=True, enum=Side),
+    Param(name="qty", type="decimal", minimum="0"),
+    Param(name="cid", type="string"),
 )
 _ORDERITEM_RULES = (Rule("one_of", ("qty",)),)
 

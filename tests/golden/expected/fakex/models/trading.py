@@ -37,8 +37,8 @@ class Fill:
     """A fill.
 
     Attributes:
-        fill_id: Id
-        price: Price
+        fill_id: Id.
+        price: Price.
         side: (undocumented)
         level: (undocumented)
         tags: (undocumented)

@@ -21,8 +21,8 @@ _LIST_FILLS: Endpoint[list[Fill]] = Endpoint(
     weight=2,
     safe=True,
     params=(
-        Param("side", "side", "Side", "enum", required=True, enum=Side),
-        Param("limit", "limit", "int", "int", maximum="100"),
+        Param(name="side", type="Side", kind="enum", required=True, enum=Side),
+        Param(name="limit", type="int", maximum="100"),
     ),
     parse=list_of(structure_fill),
     fast=fast_fill_list,
@@ -52,7 +52,7 @@ class Market(SyncResource):
         ``GET /fills`` — weight 2, security NONE (public), resent on failure.
 
         Args:
-            side: Which side
+            side: Which side.
             limit: Exchange default: 10.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
@@ -98,7 +98,7 @@ class AsyncMarket(AsyncResource):
         ``GET /fills`` — weight 2, security NONE (public), resent on failure.
 
         Args:
-            side: Which side
+            side: Which side.
             limit: Exchange default: 10.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).

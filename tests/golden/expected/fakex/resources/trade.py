@@ -22,17 +22,10 @@ _PLACE: Endpoint[Fills] = Endpoint(
     safe=False,
     params_in="form",
     params=(
-        Param("side", "side", "Side", "enum", required=True, enum=Side),
-        Param(
-            "qty",
-            "qty",
-            "decimal",
-            "decimal",
-            required="Required unless notional is sent",
-            minimum="0",
-        ),
-        Param("notional", "notional", "decimal", "decimal"),
-        Param("cid", "cid", "string", "string"),
+        Param(name="side", type="Side", kind="enum", required=True, enum=Side),
+        Param(name="qty", type="decimal", required="Required unless notional is sent", minimum="0"),
+        Param(name="notional", type="decimal"),
+        Param(name="cid", type="string"),
     ),
     rules=(Rule("one_of", ("qty", "notional")),),
     parse=structure_fills,
@@ -52,10 +45,9 @@ _PLACE_MANY: Endpoint[None] = Endpoint(
     params_in="json",
     params=(
         Param(
-            "orders",
-            "orders",
-            "list[OrderItem]",
-            "list",
+            name="orders",
+            type="list[OrderItem]",
+            kind="list",
             required=True,
             item_kind="model",
             to_wire=unstructure_order_item,
@@ -95,7 +87,7 @@ class Trade(SyncResource):
 
         Args:
             side: (undocumented)
-            qty: Conditional: Required unless notional is sent
+            qty: Conditional: Required unless notional is sent.
             notional: (undocumented)
             cid: A fresh id is sent when not given.
             timeout: Seconds to wait for an answer (default: the client's).
@@ -181,7 +173,7 @@ class AsyncTrade(AsyncResource):
 
         Args:
             side: (undocumented)
-            qty: Conditional: Required unless notional is sent
+            qty: Conditional: Required unless notional is sent.
             notional: (undocumented)
             cid: A fresh id is sent when not given.
             timeout: Seconds to wait for an answer (default: the client's).

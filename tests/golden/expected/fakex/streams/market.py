@@ -17,7 +17,7 @@ from cambist.streams import BadFrame, LifecycleEvent, RawEvent
 _BOOK = Channel(
     name="book",
     topic="{symbol}.book",
-    params=(Param("symbol", "symbol", "string", "string", required=True),),
+    params=(Param(name="symbol", type="string", required=True),),
     parse=structure_book_push,
     book=BookDef("incremental", ("data", "b"), ("data", "a"), ("data", "i")),
     source="fakex.txt: Streams",
@@ -64,7 +64,7 @@ class MarketStream(SyncStream[MarketEvent]):
 
 
         Args:
-            symbol: Pair
+            symbol: Pair.
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
@@ -85,7 +85,7 @@ class MarketStream(SyncStream[MarketEvent]):
         """Unsubscribe from Book.
 
         Args:
-            symbol: Pair
+            symbol: Pair.
         """
         self._unsubscribe(
             _BOOK,
@@ -138,7 +138,7 @@ class AsyncMarketStream(AsyncStream[MarketEvent]):
 
 
         Args:
-            symbol: Pair
+            symbol: Pair.
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
@@ -159,7 +159,7 @@ class AsyncMarketStream(AsyncStream[MarketEvent]):
         """Unsubscribe from Book.
 
         Args:
-            symbol: Pair
+            symbol: Pair.
         """
         await self._unsubscribe(
             _BOOK,
