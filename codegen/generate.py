@@ -10,6 +10,7 @@ from typing import Any
 
 import jinja2
 
+from codegen.apidoc import api_markdown
 from codegen.parsed import Endpoint, Model, Spec, Stream, snake
 from codegen.types import Imports, TypeMap, WireMap
 
@@ -134,6 +135,7 @@ class ExchangeRenderer:
         out[f"{self.pkg}/_client.py"] = render("client.py.jinja", **context)
         out[f"{self.pkg}/_registry.py"] = render("registry.py.jinja", **context)
         out[f"{self.pkg}/__init__.py"] = render("package_init.py.jinja", **context)
+        out[f"{self.pkg}/api.md"] = api_markdown(self)
         out[f"{self.pkg}/py.typed"] = ""  # PEP 561, per package: ``cambist`` is a namespace
         return out
 

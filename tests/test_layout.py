@@ -199,3 +199,10 @@ def test_stream_choices_are_the_runtimes(
     with pytest.raises(SpecError) as info:
         load_all(tmp_path / "specs", tmp_path)
     assert str(info.value).endswith(f"'nope' is not one of: {', '.join(allowed)}")
+
+
+def test_the_design_cards_top_level_stays() -> None:
+    for name in ("pyproject.toml", "noxfile.py", "README.md"):
+        assert (ROOT / name).is_file(), name
+    for name in ("specs", "codegen", "generated", "tests", "src"):
+        assert (ROOT / name).is_dir(), name

@@ -1,0 +1,127 @@
+"""``generated/cambist/<exchange>/api.md``: the API reference, from the same parsed spec and
+the same signatures as the code (as Stainless SDKs ship an ``api.md``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from cambist._runtime.errormap import KINDS
+from codegen.parsed import Endpoint
+from codegen.types import Imports
+
+if TYPE_CHECKING:
+    from codegen.generate import ExchangeRenderer
+
+_EXCEPTIONS = {kind: cls.__name__ for kind, cls in KINDS.items()}
+_EXCEPTIONS["execution_unknown"] = "ExecutionStatusUnknownError"
+
+
+def _cell(text: object) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def _method(r: ExchangeRenderer, ep: Endpoint) -> dict[str, Any]:
+    info = r._method(ep, Imports(), "")
+    args = [
+        f"{p['py']}: {p['annotation']}{' | None = None' if p['optional'] else ''}"
+        for p in info["params"]
+    ]
+    head = f"def {ep.method_name}("
+    if args:
+        inner = "".join(f"    {a},\n" for a in ["*", *args])
+        signature = f"{head}\n{inner}) -> {info['returns']}"
+    else:
+        signature = f"{head}) -> {info['returns']}"
+    returns = info["returns"]
+    model = (ep.response.item or ep.response).name if ep.response is not None else None
+    link = f"[`{returns}`](#{model.lower()})" if model in r.spec.models else f"`{returns}`"
+    return {
+        "name": ep.method_name,
+        "anchor": f"{ep.resource}{ep.method_name}".replace("_", "").lower(),
+        "http": f"{ep.http_method} {ep.path}",
+        "weight": _cell(ep.weight if ep.weight is not None else "—"),
+        "security": ep.security,
+        "resend": "safe" if ep.safe else "unsafe",
+        "returns_link": link,
+        "summary": " ".join((ep.description or ep.summary).split()),
+        "signature": signature,
+    }
+
+
+def api_markdown(r: ExchangeRenderer) -> str:
+    from codegen.generate import render
+
+    spec = r.spec
+    resources: dict[str, list[dict[str, Any]]] = {}
+    for ep in sorted(spec.endpoints, key=lambda e: (e.resource, e.method_name)):
+        resources.setdefault(ep.resource, []).append(_method(r, ep))
+    streams = []
+    for s in spec.streams:
+        channels = [
+            {
+                "name": c.name,
+                "params": ", ".join(f"`{p.py}`" for p in c.params) or "—",
+                "event": c.event,
+            }
+            for c in s.channels
+        ]
+        streams.append(
+            {
+                "name": s.name,
+                "summary": s.summary,
+                "path": s.path,
+                "protocol": s.protocol,
+                "heartbeat": s.heartbeat,
+                "listen_key": s.listen_key is not None,
+                "channels": channels,
+                "events": s.events,
+            }
+        )
+    imports = Imports()
+    models = []
+    for m in sorted(spec.models.values(), key=lambda m: m.name):
+        if m.input:  # a request model: built by the user, checked before sending
+            fields = [
+                {
+                    "py": p.py,
+                    "type": r.types.py(p.type, imports, param=True)
+                    + ("" if p.required is True else " | None"),
+                    "wire": p.wire,
+                }
+                for p in m.inputs
+            ]
+        else:
+            fields = [
+                {
+                    "py": f.py,
+                    "type": r.types.py(f.type, imports) + (" | None" if f.optional else ""),
+                    "wire": f.wire,
+                }
+                for f in r._ordered(m)
+            ]
+        description = " ".join((m.description or "").split())
+        models.append({"name": m.name, "description": description, "fields": fields})
+    enums = [
+        {"name": e.name, "members": ", ".join(f"`{v.value}`" for v in e.values)}
+        for e in sorted(spec.enums.values(), key=lambda e: e.name)
+    ]
+    errors = [
+        {
+            "code": row.code,
+            "http": row.http or "—",
+            "message": _cell(row.message),
+            "exception": _EXCEPTIONS.get(row.kind, "APIError"),
+        }
+        for row in spec.errors
+    ]
+    return render(
+        "api.md.jinja",
+        source=r.source,
+        spec=spec,
+        ex=spec.exchange,
+        resources=sorted(resources.items()),
+        streams=streams,
+        models=models,
+        enums=enums,
+        errors=errors,
+    )
