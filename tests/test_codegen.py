@@ -1,5 +1,6 @@
-"""The generator: golden output for a small fake spec, determinism, the drift check, and
-spec validation errors that name the file and line."""
+"""The generator: golden output for two small fake specs (file by file), their generated
+clients type-checked, determinism, the drift check,
+and spec validation errors that name the file and line."""
 
 from __future__ import annotations
 
@@ -20,44 +21,66 @@ ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden"
 
 
+GOLDEN_EXCHANGES = ["fakex", "fakey"]
+"""fakex: hmac_params signing, form and JSON bodies, rows, a stream. fakey: hmac_body_header
+signing, JSON-number decimals, a required {code, msg, data} envelope, an example answer."""
+
+
 def _files(root: Path) -> dict[str, str]:
     return {
         p.relative_to(root).as_posix(): p.read_text(encoding="utf-8")
-        for p in sorted(root.rglob("*.py"))
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
     }
 
 
-def test_golden_output(tmp_path: Path) -> None:
-    """Regenerate the fake exchange and compare it file by file with the committed output.
+@pytest.fixture(scope="module")
+def golden(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The golden specs, generated once for this module: ``<root>/cambist/<exchange>``."""
+    out = tmp_path_factory.mktemp("golden")
+    build(GOLDEN, out)
+    return out
+
+
+def test_the_golden_exchanges(golden: Path) -> None:
+    def folders(path: Path) -> list[str]:
+        return sorted(p.name for p in path.iterdir() if p.is_dir())
+
+    assert folders(GOLDEN / "specs") == GOLDEN_EXCHANGES
+    assert folders(golden / "cambist") == GOLDEN_EXCHANGES
+    assert folders(GOLDEN / "expected") == GOLDEN_EXCHANGES
+
+
+@pytest.mark.parametrize("exchange", GOLDEN_EXCHANGES)
+def test_golden_output(golden: Path, exchange: str) -> None:
+    """Regenerate the fake exchanges and compare them file by file with the committed output.
 
     After an intended change: ``UPDATE_GOLDEN=1 pytest tests/test_codegen.py``.
     """
-    build(GOLDEN, tmp_path / "out")
-    fresh = tmp_path / "out" / "cambist" / "fakex"
-    expected = GOLDEN / "expected" / "fakex"
+    fresh = golden / "cambist" / exchange
+    expected = GOLDEN / "expected" / exchange
     if os.environ.get("UPDATE_GOLDEN"):
         shutil.rmtree(expected, ignore_errors=True)
         shutil.copytree(fresh, expected, ignore=shutil.ignore_patterns("__pycache__"))
     assert _files(fresh) == _files(expected)
 
 
-def test_generated_fake_client_works(tmp_path: Path) -> None:
-    """The fake exchange's output imports, types check strictly, and encodes as specified."""
-    build(GOLDEN, tmp_path / "out")
+def test_generated_fake_clients_type_check(golden: Path) -> None:
+    """The fake exchanges' output passes ``mypy --strict`` on its own."""
+    packages = [arg for name in GOLDEN_EXCHANGES for arg in ("-p", f"cambist.{name}")]
     result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "-p", "cambist.fakex"],
-        cwd=tmp_path / "out",
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", *packages],
+        cwd=golden,
         capture_output=True,
         text=True,
-        env={**os.environ, "MYPYPATH": str(tmp_path / "out")},
+        env={**os.environ, "MYPYPATH": str(golden)},
     )
     assert result.returncode == 0, result.stdout
 
 
-def test_generation_is_deterministic(tmp_path: Path) -> None:
-    build(GOLDEN, tmp_path / "a")
-    build(GOLDEN, tmp_path / "b")
-    assert _files(tmp_path / "a") == _files(tmp_path / "b")
+def test_generation_is_deterministic(golden: Path, tmp_path: Path) -> None:
+    build(GOLDEN, tmp_path / "again")
+    assert _files(golden / "cambist") == _files(tmp_path / "again" / "cambist")
 
 
 def test_check_passes_on_a_clean_tree() -> None:
