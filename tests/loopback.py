@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl
 
-from cambist.testing._http import LoopbackHTTPServer
+from cambist.testing._http import StoppableHTTPServer
 
 
 @dataclass
@@ -95,7 +95,7 @@ class LoopbackServer:
 
             do_GET = do_POST = do_PUT = do_DELETE = _handle
 
-        self._httpd = LoopbackHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = StoppableHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
     def _reply(self, received: Received) -> Reply:

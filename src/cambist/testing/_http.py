@@ -27,7 +27,7 @@ from cambist._runtime.endpoint import Endpoint, Exchange
 from cambist.testing._text import dumps
 
 
-class LoopbackHTTPServer(ThreadingHTTPServer):
+class StoppableHTTPServer(ThreadingHTTPServer):
     """A threaded HTTP server whose ``shutdown()`` takes effect at once.
 
     ``socketserver``'s ``serve_forever`` notices a shutdown request only between waits of
@@ -145,7 +145,7 @@ class HttpSide:
         self.faults: dict[str, Fault] = {}
         self.calls: list[Call] = []
         self._lock = threading.Lock()
-        self._server: LoopbackHTTPServer | None = None
+        self._server: StoppableHTTPServer | None = None
 
     def start(self, host: str, port: int) -> int:
         side = self
@@ -161,7 +161,7 @@ class HttpSide:
 
             do_GET = do_POST = do_PUT = do_DELETE = _any
 
-        self._server = LoopbackHTTPServer((host, port), Handler)
+        self._server = StoppableHTTPServer((host, port), Handler)
         self._server.start()
         return int(self._server.server_address[1])
 
