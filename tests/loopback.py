@@ -13,9 +13,11 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl
+
+from cambist.testing._http import StoppableHTTPServer
 
 
 @dataclass
@@ -93,12 +95,8 @@ class LoopbackServer:
 
             do_GET = do_POST = do_PUT = do_DELETE = _handle
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
+        self._httpd = StoppableHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
-        )
 
     def _reply(self, received: Received) -> Reply:
         key = (received.method, received.path)
@@ -121,9 +119,8 @@ class LoopbackServer:
         return [r for r in self.received if r.path == path]
 
     def __enter__(self) -> LoopbackServer:
-        self._thread.start()
+        self._httpd.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        self._httpd.stop()

@@ -1,63 +1,309 @@
-"""The generator: golden output for a small fake spec, determinism, the drift check, and
-spec validation errors that name the file and line."""
+"""The generator: golden output for two small fake specs (file by file), their generated
+clients type-checked and exercised against a loopback server, determinism, the drift check,
+and spec validation errors that name the file and line."""
 
 from __future__ import annotations
 
+import hmac
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import textwrap
+import time
+from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from cambist.errors import InsufficientBalanceError, OrderNotFoundError, RequestValidationError
 from codegen.__main__ import build
 from codegen.schema import SpecError
 from codegen.spec import load_all, snake
+from tests.conftest import API_KEY, API_SECRET
+from tests.exchanges import verify
+from tests.loopback import LoopbackServer, Received, Reply
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden"
 
 
+GOLDEN_EXCHANGES = ["fakex", "fakey"]
+"""fakex: hmac_params signing, form and JSON bodies, rows, a stream. fakey: hmac_body_header
+signing, JSON-number decimals, a required {code, msg, data} envelope, an example answer."""
+
+
 def _files(root: Path) -> dict[str, str]:
     return {
         p.relative_to(root).as_posix(): p.read_text(encoding="utf-8")
-        for p in sorted(root.rglob("*.py"))
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
     }
 
 
-def test_golden_output(tmp_path: Path) -> None:
-    """Regenerate the fake exchange and compare it file by file with the committed output.
+@pytest.fixture(scope="module")
+def golden(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The golden specs, generated once for this module: ``<root>/cambist/<exchange>``."""
+    out = tmp_path_factory.mktemp("golden")
+    build(GOLDEN, out)
+    return out
+
+
+@pytest.fixture
+def golden_importable(golden: Path) -> Iterator[None]:
+    """``cambist.fakex`` and ``cambist.fakey`` importable from the fresh build: ``cambist`` is
+    a namespace package, so a folder on sys.path with a ``cambist/`` merges into it."""
+    sys.path.insert(0, str(golden))
+    try:
+        yield
+    finally:
+        sys.path.remove(str(golden))
+        packages = {f"cambist.{name}" for name in GOLDEN_EXCHANGES}
+        for module in [m for m in sys.modules if ".".join(m.split(".")[:2]) in packages]:
+            del sys.modules[module]
+
+
+def test_the_golden_exchanges(golden: Path) -> None:
+    def folders(path: Path) -> list[str]:
+        return sorted(p.name for p in path.iterdir() if p.is_dir())
+
+    assert folders(GOLDEN / "specs") == GOLDEN_EXCHANGES
+    assert folders(golden / "cambist") == GOLDEN_EXCHANGES
+    assert folders(GOLDEN / "expected") == GOLDEN_EXCHANGES
+
+
+@pytest.mark.parametrize("exchange", GOLDEN_EXCHANGES)
+def test_golden_output(golden: Path, exchange: str) -> None:
+    """Regenerate the fake exchanges and compare them file by file with the committed output.
 
     After an intended change: ``UPDATE_GOLDEN=1 pytest tests/test_codegen.py``.
     """
-    build(GOLDEN, tmp_path / "out")
-    fresh = tmp_path / "out" / "cambist" / "fakex"
-    expected = GOLDEN / "expected" / "fakex"
+    fresh = golden / "cambist" / exchange
+    expected = GOLDEN / "expected" / exchange
     if os.environ.get("UPDATE_GOLDEN"):
         shutil.rmtree(expected, ignore_errors=True)
         shutil.copytree(fresh, expected, ignore=shutil.ignore_patterns("__pycache__"))
     assert _files(fresh) == _files(expected)
 
 
-def test_generated_fake_client_works(tmp_path: Path) -> None:
-    """The fake exchange's output imports, types check strictly, and encodes as specified."""
-    build(GOLDEN, tmp_path / "out")
+def test_generated_fake_clients_type_check(golden: Path) -> None:
+    """The fake exchanges' output passes ``mypy --strict`` on its own."""
+    packages = [arg for name in GOLDEN_EXCHANGES for arg in ("-p", f"cambist.{name}")]
     result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "-p", "cambist.fakex"],
-        cwd=tmp_path / "out",
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", *packages],
+        cwd=golden,
         capture_output=True,
         text=True,
-        env={**os.environ, "MYPYPATH": str(tmp_path / "out")},
+        env={**os.environ, "MYPYPATH": str(golden)},
     )
     assert result.returncode == 0, result.stdout
 
 
-def test_generation_is_deterministic(tmp_path: Path) -> None:
-    build(GOLDEN, tmp_path / "a")
-    build(GOLDEN, tmp_path / "b")
-    assert _files(tmp_path / "a") == _files(tmp_path / "b")
+def _json(body: bytes) -> Callable[[Received], Reply]:
+    return lambda r: Reply(200, body)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@pytest.mark.usefixtures("golden_importable")
+def test_generated_fakex_client_works() -> None:
+    """fakex's generated client against a loopback server: the exact requests (query, form
+    body, JSON body; the HMAC of query + body sent as a param) and the exact models."""
+    from cambist.fakex import FakeX
+    from cambist.fakex._config import EXCHANGE
+    from cambist.fakex.models import Candle, Fill, Fills, Level, OrderItem, Side
+
+    fills = (
+        b'[{"fillId": "9007199254740993", "px": "0.10", "side": "BUY", "level": 2,'
+        b' "tags": ["a"]}, {"fillId": 7, "px": "5", "side": "NEWSIDE", "later": 1}]'
+    )
+    placed = b'{"fills": [], "candles": [[1, "2.5"], [2, "3", "4.000"]]}'
+    with (
+        LoopbackServer() as srv,
+        FakeX(api_key=API_KEY, api_secret=API_SECRET, base_url=srv.url) as fx,
+    ):
+        srv.routes[("GET", "/time")] = lambda r: Reply(200, {"now": _now_ms()})
+        srv.routes[("GET", "/fills")] = _json(fills)
+        srv.routes[("POST", "/order")] = _json(placed)
+        srv.route("POST", "/orders", {})
+
+        got = fx.market.list_fills(side=Side.BUY, limit=5)
+        sent = srv.received[-1]
+        assert (sent.method, sent.path, sent.query, sent.body) == (
+            "GET",
+            "/fills",
+            "side=BUY&limit=5",
+            b"",
+        )
+        assert "x-fake-key" not in sent.headers  # a public endpoint
+        assert got == [
+            Fill(
+                fill_id=9007199254740993,
+                price=Decimal("0.10"),
+                side=Side.BUY,
+                level=Level.TWO,
+                tags=["a"],
+            ),
+            Fill(fill_id=7, price=Decimal("5"), side=Side("NEWSIDE"), level=None, tags=None),
+        ]
+        assert type(got[0].fill_id) is int and str(got[0].price) == "0.10"
+        assert got[1].side.value == "NEWSIDE" and got[1].side not in list(Side)
+
+        result = fx.trade.place(side="SELL", qty=Decimal("1E-7"), cid="c-1")
+        assert [r.path for r in srv.received] == ["/fills", "/time", "/order"]  # server clock
+        sent = srv.received[-1]
+        assert (sent.method, sent.path, sent.query) == ("POST", "/order", "")
+        assert sent.headers["content-type"] == "application/x-www-form-urlencoded"
+        assert sent.headers["x-fake-key"] == API_KEY
+        form = r"side=SELL&qty=0\.0000001&cid=c-1&timestamp=(\d+)&signature=[0-9a-f]{64}"
+        match = re.fullmatch(form, sent.body.decode())
+        assert match and abs(int(match[1]) - _now_ms()) < 5000
+        assert verify(EXCHANGE, sent, API_SECRET)
+        assert result == Fills(
+            fills=[],
+            candles=[Candle(1, Decimal("2.5")), Candle(2, Decimal("3"), Decimal("4.000"))],
+        )
+        assert result.candles is not None and str(result.candles[1].volume) == "4.000"
+
+        fx.trade.place(side=Side.BUY, notional=Decimal("3"))  # a fresh client order id
+        assert re.fullmatch("[0-9a-f]{32}", srv.received[-1].params["cid"])
+
+        answer = fx.trade.place_many(orders=[OrderItem(side=Side.BUY, qty=Decimal("2"), cid="x")])
+        assert answer is None  # the spec gives no response
+        sent = srv.received[-1]
+        assert sent.body == b'[{"side":"BUY","qty":"2","cid":"x"}]'
+        assert sent.headers["content-type"] == "application/json"
+        assert re.fullmatch(r"timestamp=\d+&signature=[0-9a-f]{64}", sent.query)
+        assert verify(EXCHANGE, sent, API_SECRET)  # over query + JSON body
+
+        count = len(srv.received)
+        with pytest.raises(RequestValidationError, match="qty"):
+            fx.trade.place(side="BUY")  # one_of: [qty, notional]
+        with pytest.raises(RequestValidationError, match="limit"):
+            fx.market.list_fills(side="BUY", limit=101)  # max: 100
+        with pytest.raises(RequestValidationError, match="side"):
+            fx.market.list_fills(side="LEFT")  # type: ignore[arg-type]
+        assert len(srv.received) == count  # nothing sent
+
+        srv.route("POST", "/order", {"code": -2, "msg": "Order 5 not found"}, status=400)
+        with pytest.raises(OrderNotFoundError) as info:
+            fx.trade.place(side="BUY", qty=Decimal(1))
+        assert (info.value.code, info.value.status_code) == (-2, 400)  # the code as sent
+
+
+@pytest.mark.anyio
+@pytest.mark.usefixtures("golden_importable")
+async def test_generated_fakex_async_client_works() -> None:
+    from cambist.fakex import AsyncFakeX
+    from cambist.fakex.models import Fill, Side
+
+    with LoopbackServer() as srv:
+        srv.route("GET", "/fills", [{"fillId": 1, "px": "1.50", "side": "SELL"}])
+        async with AsyncFakeX(base_url=srv.url, time_sync=False) as fx:
+            got = await fx.market.list_fills(side="SELL")
+    assert srv.received[-1].query == "side=SELL"
+    assert got == [Fill(fill_id=1, price=Decimal("1.50"), side=Side.SELL)]
+
+
+@pytest.mark.usefixtures("golden_importable")
+def test_generated_fakey_client_works() -> None:
+    """fakey's generated client: the HMAC of the query (GET) or the exact body bytes sent in
+    a header with an expiry, answers unwrapped from the {code, msg, data} envelope, decimals
+    and ids read exactly from JSON numbers, envelope error codes mapped."""
+    from cambist.fakey import FakeY
+    from cambist.fakey._examples import EXAMPLES
+    from cambist.fakey.models import Order, Side, Ticker
+
+    order = (
+        b'{"code": 0, "msg": "", "data": {"id": 4611688217450643477, "clientId": "12",'
+        b' "side": "sell", "price": 0.10, "qty": -1E-7, "later": [1.5]}}'
+    )
+    orders = (
+        b'{"code": 0, "msg": "", "data": [{"id": 9007199254740993, "clientId": "",'
+        b' "side": "short", "price": 2, "qty": 1.000, "note": "n"}]}'
+    )
+    with (
+        LoopbackServer() as srv,
+        FakeY(api_key=API_KEY, api_secret=API_SECRET, base_url=srv.url, time_sync=False) as fy,
+    ):
+        srv.routes[("GET", "/v1/ticker")] = _json(EXAMPLES[("GET", "/v1/ticker")].encode())
+        srv.routes[("POST", "/v1/order")] = _json(order)
+        srv.routes[("GET", "/v1/orders")] = _json(orders)
+
+        ticker = fy.market.get_ticker(symbol="BTC_USDT")
+        sent = srv.received[-1]
+        assert (sent.method, sent.path, sent.query, sent.body) == (
+            "GET",
+            "/v1/ticker",
+            "symbol=BTC_USDT",
+            b"",
+        )
+        assert not {"fakey-key", "fakey-sign", "fakey-expire"} & set(sent.headers)
+        assert ticker == Ticker(
+            symbol="BTC_USDT", last_price=Decimal("10043.8500"), time=1643193746043
+        )
+        assert str(ticker.last_price) == "10043.8500"  # the number's digits, never a float's
+
+        created = fy.trade.create_order(
+            symbol="BTC_USDT", side=Side.SELL, price=Decimal("0.10"), quantity=Decimal("1E-7")
+        )
+        sent = srv.received[-1]
+        assert (sent.method, sent.path, sent.query) == ("POST", "/v1/order", "")
+        assert sent.headers["content-type"] == "application/json"
+        client_id = json.loads(sent.body)["clientId"]  # filled in: int64 digits
+        assert re.fullmatch(r"\d+", client_id) and int(client_id) < 2**63
+        assert sent.body == (
+            b'{"symbol":"BTC_USDT","side":"sell","price":"0.10","qty":"0.0000001",'
+            b'"clientId":"' + client_id.encode() + b'"}'
+        )
+        assert sent.headers["fakey-key"] == API_KEY
+        assert (
+            sent.headers["fakey-sign"]
+            == hmac.new(API_SECRET.encode(), sent.body, "sha256").hexdigest()
+        )
+        assert 0 <= int(sent.headers["fakey-expire"]) - _now_ms() <= 5000  # now + 5 s
+        assert created == Order(
+            order_id=4611688217450643477,
+            client_id="12",
+            side=Side.SELL,
+            price=Decimal("0.10"),
+            quantity=Decimal("-1E-7"),
+        )
+        assert str(created.price) == "0.10" and created.note is None
+
+        listed = fy.trade.list_orders(symbol="BTC_USDT", limit=2)
+        sent = srv.received[-1]
+        assert (sent.method, sent.query, sent.body) == ("GET", "symbol=BTC_USDT&limit=2", b"")
+        assert (
+            sent.headers["fakey-sign"]
+            == hmac.new(API_SECRET.encode(), sent.query.encode(), "sha256").hexdigest()
+        )
+        assert listed == [
+            Order(
+                order_id=9007199254740993,
+                client_id="",
+                side=Side("short"),
+                price=Decimal("2"),
+                quantity=Decimal("1.000"),
+                note="n",
+            )
+        ]
+        assert str(listed[0].quantity) == "1.000" and listed[0].side not in list(Side)
+
+        srv.route("POST", "/v1/order", {"code": 2001, "msg": "Not enough funds", "data": None})
+        with pytest.raises(InsufficientBalanceError) as info:  # an error in a 200 answer
+            fy.trade.create_order(symbol="X", side="buy", price=Decimal(1), quantity=Decimal(1))
+        assert (info.value.code, info.value.message) == (2001, "Not enough funds")
+
+
+def test_generation_is_deterministic(golden: Path, tmp_path: Path) -> None:
+    build(GOLDEN, tmp_path / "again")
+    assert _files(golden / "cambist") == _files(tmp_path / "again" / "cambist")
 
 
 def test_check_passes_on_a_clean_tree() -> None:

@@ -1,4 +1,5 @@
-"""The msgspec fast path and the general converters read every document example the same."""
+"""The msgspec fast path and the general converters read every document example the same;
+the fast path reads every example but the listed fallbacks, each with its reason."""
 
 from __future__ import annotations
 
@@ -12,6 +13,23 @@ from tests.exchanges import EXCHANGES, Case
 
 FAST = [(case, ep) for case in EXCHANGES for ep in case.endpoints() if ep.fast is not None]
 
+GENERAL_ONLY = {
+    "hashkey:market.get_exchange_info": "ExchangeInfo has list[json] fields (brokerFilters, "
+    "contracts, options): json keeps the general path",
+}
+"""Endpoints answering a model that have no fast decoder, and why."""
+
+FALLBACKS = {
+    "hashkey:wallet.list_withdrawals": 'the example\'s arriveQuantity is "" (a withdrawal '
+    "still in progress), which the fast decimal refuses; the general path reads it as None",
+}
+"""Endpoints whose document example the fast decoder refuses (so the general path reads it),
+and why. Any other example must take the fast path."""
+
+
+def _id(case: Case, ep: Endpoint[Any]) -> str:
+    return f"{case.id}:{ep.name}"
+
 
 def _general(case: Case, ep: Endpoint[Any], body: bytes) -> Any:
     with case.sync("http://127.0.0.1:9", time_sync=False) as client:
@@ -19,27 +37,30 @@ def _general(case: Case, ep: Endpoint[Any], body: bytes) -> Any:
         return core.parse(ep, body, core._decode(body))
 
 
-@pytest.mark.parametrize(("case", "ep"), FAST, ids=[f"{c.id}:{e.name}" for c, e in FAST])
+def test_every_model_answer_has_a_fast_decoder_but_the_listed_ones() -> None:
+    general = {
+        _id(case, ep)
+        for case in EXCHANGES
+        for ep in case.endpoints()
+        if ep.fast is None and ep.response not in (None, "json")
+    }
+    assert general == set(GENERAL_ONLY)
+
+
+@pytest.mark.parametrize(("case", "ep"), FAST, ids=[_id(c, e) for c, e in FAST])
 def test_fast_path_equals_general_path(case: Case, ep: Endpoint[Any]) -> None:
     body = case.sample(ep)
     assert ep.fast is not None
-    try:
-        fast = ep.fast(body)
-    except Exception:
-        pytest.skip("this example takes the general path")  # counted below
-    assert fast == _general(case, ep, body)
+    general = _general(case, ep, body)
+    if _id(case, ep) in FALLBACKS:
+        with pytest.raises(msgspec.ValidationError):
+            ep.fast(body)  # listed as a fallback, yet the fast path takes it: update the list
+        return
+    assert ep.fast(body) == general
 
 
-def test_most_examples_take_the_fast_path() -> None:
-    taken = 0
-    for case, ep in FAST:
-        assert ep.fast is not None
-        try:
-            ep.fast(case.sample(ep))
-            taken += 1
-        except Exception:
-            pass
-    assert len(FAST) >= 45 and taken >= len(FAST) - 8, (taken, len(FAST))
+def test_fallbacks_name_endpoints_with_a_fast_decoder() -> None:
+    assert set(FALLBACKS) <= {_id(case, ep) for case, ep in FAST}
 
 
 def test_unusual_values_fall_back_and_stay_exact() -> None:

@@ -283,6 +283,22 @@ def test_refuses_to_listen_beyond_loopback() -> None:
         HashKeyExchange(host="0.0.0.0")
 
 
+def test_stop_takes_effect_at_once() -> None:
+    # socketserver's serve_forever sees a stop only at its next 0.5 s poll: every fixture
+    # teardown waited up to half a second (these five stops took 1.5 s).
+    took = 0.0
+    for _ in range(5):
+        exchange = HashKeyExchange().start()
+        with HashKey(**exchange.client_options()) as client:  # a kept-alive connection
+            client.misc.get_server_time()
+            started = time.perf_counter()
+            exchange.stop()
+            took += time.perf_counter() - started
+        with pytest.raises(httpx.ConnectError):  # and it has stopped
+            httpx.get(exchange.url + "/api/v1/time")
+    assert took < 0.25
+
+
 @pytest.mark.parametrize("cls", list(EXCHANGES.values()), ids=list(EXCHANGES))
 def test_every_endpoint_is_routed_and_answers(cls: type[LocalExchange]) -> None:
     exchange = cls()

@@ -9,8 +9,10 @@ the exchange's own error payload and the document's codes (see ``_exchanges``).
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
+import selectors
 import socket
 import threading
 import time
@@ -23,6 +25,66 @@ from urllib.parse import parse_qsl, urlsplit
 
 from cambist._runtime.endpoint import Endpoint, Exchange
 from cambist.testing._text import dumps
+
+
+class StoppableHTTPServer(ThreadingHTTPServer):
+    """A threaded HTTP server whose ``shutdown()`` takes effect at once.
+
+    ``socketserver``'s ``serve_forever`` notices a shutdown request only between waits of
+    ``poll_interval`` (0.5 s), so every stop took up to half a second (and a shorter poll
+    only trades that for wake-ups while idle). Here the loop also waits on one end of a
+    socket pair, which ``shutdown()`` writes to: it wakes at once, and otherwise sleeps until
+    a client connects (``poll_interval`` is ignored). The contract is ``socketserver``'s:
+    ``serve_forever()`` on one thread, ``shutdown()`` from another (it returns when the loop
+    has ended), then ``server_close()``; ``start()`` and ``stop()`` do all of it.
+    """
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: Any) -> None:
+        super().__init__(address, handler)
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._stopping = False
+        self._stopped = threading.Event()
+        self._stopped.set()
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        self._stopped.clear()
+        try:
+            with selectors.DefaultSelector() as selector:
+                selector.register(self, selectors.EVENT_READ)
+                selector.register(self._wake_r, selectors.EVENT_READ)
+                while not self._stopping:
+                    for key, _ in selector.select():
+                        if key.fileobj is self._wake_r:
+                            self._wake_r.recv(64)
+                        elif not self._stopping:
+                            self.handle_request()  # ready: accepts without waiting
+                    self.service_actions()
+        finally:
+            self._stopping = False
+            self._stopped.set()
+
+    def shutdown(self) -> None:
+        self._stopping = True
+        with contextlib.suppress(OSError):  # closed already: nothing is serving
+            self._wake_w.send(b"\0")
+        self._stopped.wait()
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._wake_r.close()
+        self._wake_w.close()
+
+    def start(self) -> None:
+        """Serve on a daemon thread."""
+        self._stopped.clear()  # a stop() right after this waits for the loop to end
+        threading.Thread(target=self.serve_forever, name="cambist-http", daemon=True).start()
+
+    def stop(self) -> None:
+        """Stop serving, at once, and close the listening socket. Safe to call twice."""
+        self.shutdown()
+        self.server_close()
 
 
 class Refusal(Exception):
@@ -83,7 +145,7 @@ class HttpSide:
         self.faults: dict[str, Fault] = {}
         self.calls: list[Call] = []
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: StoppableHTTPServer | None = None
 
     def start(self, host: str, port: int) -> int:
         side = self
@@ -99,15 +161,13 @@ class HttpSide:
 
             do_GET = do_POST = do_PUT = do_DELETE = _any
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = StoppableHTTPServer((host, port), Handler)
+        self._server.start()
         return int(self._server.server_address[1])
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
 
     # -- one request -------------------------------------------------------------------
 
