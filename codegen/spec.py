@@ -159,6 +159,7 @@ def load_spec(folder: Path, root: Path) -> Spec:
     for st, group in raw_streams:
         spec.streams.append(_stream(st, group, stream_names))
     _check_references(spec)
+    _check_resource_names(spec)
     for stream in spec.streams:
         _check_stream(spec, stream)
     return spec
@@ -357,6 +358,19 @@ def _check_stream(spec: Spec, stream: Stream) -> None:
     bases = {k for env in spec.exchange["environments"].values() for k in env}
     if stream.base not in bases:
         raise stream.where.error(f"base {stream.base!r} is not a URL of the environments")
+
+
+def _check_resource_names(spec: Spec) -> None:
+    """A resource's classes (``order`` -> ``Order``, ``AsyncOrder``) share their module with
+    the models its methods return: the names must differ."""
+    types = {*spec.models, *spec.enums}
+    for ep in spec.endpoints:
+        clash = "".join(part.capitalize() for part in ep.resource.split("_"))
+        if clash in types:
+            raise ep.where.error(
+                f"resource {ep.resource!r} would be a class named like the type {clash!r}: "
+                "rename the resource (e.g. a plural: orders)"
+            )
 
 
 def _check_references(spec: Spec) -> None:

@@ -355,6 +355,13 @@ def test_every_generated_file_says_where_it_came_from() -> None:
             7,
             "security 'ROOT' is not one of NONE, SIGNED",
         ),
+        (
+            "endpoints:\n  - name: ticker.get\n    summary: x\n    source: s\n"
+            "    method: GET\n    path: /x\n    security: NONE\n    response: Ticker\n"
+            "models:\n  Ticker:\n    fields:\n      - {name: a, type: int}\n",
+            2,
+            "resource 'ticker' would be a class named like the type 'Ticker'",
+        ),
         ("enums:\n  E:\n    values: [1]\n", 2, "give it a `name`"),
         (
             "models:\n  R:\n    row: true\n    fields:\n"

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 class FakeY(SyncClient):
     """FakeY REST client.
+
     Credentials come from ``api_key`` / ``api_secret``, else from the environment variables
     ``FAKEY_API_KEY`` / ``FAKEY_API_SECRET``; public endpoints need none.
 
@@ -85,6 +86,7 @@ class FakeYWithRawResponse:
 
 class AsyncFakeY(AsyncClient):
     """FakeY REST client for asyncio.
+
     Credentials come from ``api_key`` / ``api_secret``, else from the environment variables
     ``FAKEY_API_KEY`` / ``FAKEY_API_SECRET``; public endpoints need none.
 

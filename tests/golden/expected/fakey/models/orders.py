@@ -27,9 +27,9 @@ class Ticker:
     """The last price of a pair.
 
     Attributes:
-        symbol: Pair
-        last_price: Last price
-        time: Millisecond timestamp
+        symbol: Pair.
+        last_price: Last price.
+        time: Millisecond timestamp.
     """
 
     symbol: str
@@ -42,12 +42,12 @@ class Order:
     """An order.
 
     Attributes:
-        order_id: Order id (beyond 2**53)
-        client_id: The client's id
-        side: Side
-        price: Price
-        quantity: Quantity
-        note: Absent unless set
+        order_id: Order id (beyond 2**53).
+        client_id: The client's id.
+        side: Side.
+        price: Price.
+        quantity: Quantity.
+        note: Absent unless set.
     """
 
     order_id: int

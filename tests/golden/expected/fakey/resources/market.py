@@ -18,7 +18,7 @@ _GET_TICKER: Endpoint[Ticker] = Endpoint(
     security="NONE",
     weight=1,
     safe=True,
-    params=(Param("symbol", "symbol", "string", "string", required=True),),
+    params=(Param(name="symbol", type="string", required=True),),
     parse=structure_ticker,
     fast=fast_ticker,
     response="Ticker",
@@ -44,7 +44,7 @@ class Market(SyncResource):
         ``GET /v1/ticker`` — weight 1, security NONE (public), resent on failure.
 
         Args:
-            symbol: Pair
+            symbol: Pair.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -85,7 +85,7 @@ class AsyncMarket(AsyncResource):
         ``GET /v1/ticker`` — weight 1, security NONE (public), resent on failure.
 
         Args:
-            symbol: Pair
+            symbol: Pair.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.

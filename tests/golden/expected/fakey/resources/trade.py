@@ -23,11 +23,11 @@ _CREATE_ORDER: Endpoint[Order] = Endpoint(
     safe=False,
     params_in="json",
     params=(
-        Param("symbol", "symbol", "string", "string", required=True),
-        Param("side", "side", "Side", "enum", required=True, enum=Side),
-        Param("price", "price", "decimal", "decimal", required=True, minimum="0"),
-        Param("quantity", "qty", "decimal", "decimal", required=True, minimum="0"),
-        Param("client_id", "clientId", "string", "string"),
+        Param(name="symbol", type="string", required=True),
+        Param(name="side", type="Side", kind="enum", required=True, enum=Side),
+        Param(name="price", type="decimal", required=True, minimum="0"),
+        Param(name="quantity", wire_name="qty", type="decimal", required=True, minimum="0"),
+        Param(name="client_id", wire_name="clientId", type="string"),
     ),
     parse=structure_order,
     fast=fast_order,
@@ -44,8 +44,8 @@ _LIST_ORDERS: Endpoint[list[Order]] = Endpoint(
     weight=5,
     safe=True,
     params=(
-        Param("symbol", "symbol", "string", "string", required=True),
-        Param("limit", "limit", "int", "int", maximum="100"),
+        Param(name="symbol", type="string", required=True),
+        Param(name="limit", type="int", maximum="100"),
     ),
     parse=list_of(structure_order),
     fast=fast_order_list,
@@ -80,11 +80,11 @@ class Trade(SyncResource):
         resent once sent.
 
         Args:
-            symbol: Pair
-            side: Side
-            price: Price
-            quantity: Quantity
-            client_id: Your id (int64 digits) A fresh id is sent when not given.
+            symbol: Pair.
+            side: Side.
+            price: Price.
+            quantity: Quantity.
+            client_id: Your id (int64 digits). A fresh id is sent when not given.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -127,8 +127,8 @@ class Trade(SyncResource):
         failure.
 
         Args:
-            symbol: Pair
-            limit: At most this many
+            symbol: Pair.
+            limit: At most this many.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -175,11 +175,11 @@ class AsyncTrade(AsyncResource):
         resent once sent.
 
         Args:
-            symbol: Pair
-            side: Side
-            price: Price
-            quantity: Quantity
-            client_id: Your id (int64 digits) A fresh id is sent when not given.
+            symbol: Pair.
+            side: Side.
+            price: Price.
+            quantity: Quantity.
+            client_id: Your id (int64 digits). A fresh id is sent when not given.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -222,8 +222,8 @@ class AsyncTrade(AsyncResource):
         failure.
 
         Args:
-            symbol: Pair
-            limit: At most this many
+            symbol: Pair.
+            limit: At most this many.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
