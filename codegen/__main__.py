@@ -4,6 +4,7 @@
 - ``python -m codegen --check``    regenerate into a temporary tree; exit 1 on any difference
 - ``python -m codegen validate``   only load and check the specs
 - ``python -m codegen coverage``   compare each spec with its source document (specs/sources/)
+- ``python -m codegen diff REF``   the public API changes since git REF, as a changelog entry
 """
 
 from __future__ import annotations
@@ -85,8 +86,12 @@ def check(root: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m codegen", description=__doc__.split("\n")[0])
     parser.add_argument(
-        "command", nargs="?", default="generate", choices=["generate", "validate", "coverage"]
+        "command",
+        nargs="?",
+        default="generate",
+        choices=["generate", "validate", "coverage", "diff"],
     )
+    parser.add_argument("ref", nargs="?", help="diff: the git ref to compare with (e.g. HEAD~3)")
     parser.add_argument("--check", action="store_true", help="fail if generated/ is stale")
     parser.add_argument("--specs", type=Path, help="validate: the specs folder (default specs/)")
     args = parser.parse_args(argv)
@@ -100,6 +105,11 @@ def main(argv: list[str] | None = None) -> int:
             from codegen.coverage import run
 
             return run(load_all(ROOT / "specs", ROOT), ROOT / "specs" / "sources")
+        if args.command == "diff":
+            from codegen.diff import run as diff
+
+            print(diff(args.ref or "HEAD", ROOT))
+            return 0
         if args.check:
             return check(ROOT)
         build(ROOT, OUT)

@@ -1,0 +1,195 @@
+"""``python -m codegen diff <git-ref>``: what changed in the public API between the specs at a
+git ref and the working tree, printed as a changelog entry (Markdown).
+
+The comparison is made on the parsed specs, so it speaks the user's language (methods,
+arguments, model fields, enum values, error codes, streams) and ignores what does not change
+the API (descriptions, notes, formatting). Breaking changes are marked **breaking**: a
+removed method, argument, field, enum value or stream; an argument that became required; a
+type that changed; an endpoint that is no longer safe to resend is listed as a change.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tarfile
+import tempfile
+from dataclasses import dataclass, field
+from io import BytesIO
+from pathlib import Path
+
+from codegen.parsed import Endpoint, Model, Param, Spec
+from codegen.spec import load_all
+
+
+@dataclass
+class Changes:
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+
+def specs_at(ref: str, root: Path, into: Path) -> list[Spec]:
+    """The specs as they were at ``ref`` (``git archive``), loaded with today's loader."""
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", ref, "specs"],
+        cwd=root,
+        capture_output=True,
+        check=True,
+    ).stdout
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return load_all(into / "specs", into)
+
+
+def _required(p: Param) -> str:
+    return "required" if p.required is True else "optional"
+
+
+def _params(where: str, old: list[Param], new: list[Param], out: Changes) -> None:
+    before = {p.py: p for p in old}
+    after = {p.py: p for p in new}
+    for name in sorted(after.keys() - before.keys()):
+        p = after[name]
+        mark = " (**breaking**: required)" if p.required is True else ""
+        out.added.append(f"`{where}`: argument `{name}: {p.type.text()}`{mark}")
+    for name in sorted(before.keys() - after.keys()):
+        out.removed.append(f"`{where}`: argument `{name}` (**breaking**)")
+    for name in sorted(before.keys() & after.keys()):
+        a, b = before[name], after[name]
+        if a.type.text() != b.type.text():
+            out.changed.append(
+                f"`{where}`: argument `{name}` is `{b.type.text()}`, was `{a.type.text()}` "
+                "(**breaking**)"
+            )
+        if _required(a) != _required(b):
+            mark = " (**breaking**)" if b.required is True else ""
+            out.changed.append(
+                f"`{where}`: argument `{name}` is {_required(b)}, was {_required(a)}{mark}"
+            )
+        if a.wire != b.wire:
+            out.changed.append(f"`{where}`: argument `{name}` is sent as `{b.wire}`, was `{a.wire}`")
+
+
+def _endpoints(old: dict[str, Endpoint], new: dict[str, Endpoint], out: Changes) -> None:
+    for name in sorted(new.keys() - old.keys()):
+        ep = new[name]
+        out.added.append(f"`{name}()`: `{ep.http_method} {ep.path}`")
+    for name in sorted(old.keys() - new.keys()):
+        out.removed.append(f"`{name}()` (**breaking**)")
+    for name in sorted(old.keys() & new.keys()):
+        a, b = old[name], new[name]
+        for label, x, y in (
+            ("HTTP", f"{a.http_method} {a.path}", f"{b.http_method} {b.path}"),
+            ("security", a.security, b.security),
+            ("weight", a.weight, b.weight),
+            ("resend", "safe" if a.safe else "unsafe", "safe" if b.safe else "unsafe"),
+        ):
+            if x != y:
+                out.changed.append(f"`{name}()`: {label} `{y}`, was `{x}`")
+        ta = a.response.text() if a.response else "None"
+        tb = b.response.text() if b.response else "None"
+        if ta != tb:
+            out.changed.append(f"`{name}()` returns `{tb}`, was `{ta}` (**breaking**)")
+        _params(f"{name}()", a.params, b.params, out)
+
+
+def _models(old: dict[str, Model], new: dict[str, Model], out: Changes) -> None:
+    for name in sorted(new.keys() - old.keys()):
+        out.added.append(f"model `{name}`")
+    for name in sorted(old.keys() - new.keys()):
+        out.removed.append(f"model `{name}` (**breaking**)")
+    for name in sorted(old.keys() & new.keys()):
+        a, b = old[name], new[name]
+        if a.input or b.input:
+            _params(name, a.inputs, b.inputs, out)
+            continue
+        before = {f.py: f for f in a.fields}
+        after = {f.py: f for f in b.fields}
+        for f in sorted(after.keys() - before.keys()):
+            out.added.append(f"`{name}.{f}`: `{after[f].type.text()}`")
+        for f in sorted(before.keys() - after.keys()):
+            out.removed.append(f"`{name}.{f}` (**breaking**)")
+        for f in sorted(before.keys() & after.keys()):
+            x, y = before[f], after[f]
+            if x.type.text() != y.type.text():
+                out.changed.append(
+                    f"`{name}.{f}` is `{y.type.text()}`, was `{x.type.text()}` (**breaking**)"
+                )
+            if x.optional != y.optional:
+                now = "may be absent (None)" if y.optional else "always present"
+                mark = " (**breaking**)" if y.optional else ""
+                out.changed.append(f"`{name}.{f}` {now}{mark}")
+
+
+def compare(old: Spec, new: Spec) -> Changes:
+    out = Changes()
+    _endpoints({e.name: e for e in old.endpoints}, {e.name: e for e in new.endpoints}, out)
+    _models(old.models, new.models, out)
+    for name in sorted(new.enums.keys() - old.enums.keys()):
+        out.added.append(f"enum `{name}`")
+    for name in sorted(old.enums.keys() - new.enums.keys()):
+        out.removed.append(f"enum `{name}` (**breaking**)")
+    for name in sorted(old.enums.keys() & new.enums.keys()):
+        before = {v.value for v in old.enums[name].values}
+        after = {v.value for v in new.enums[name].values}
+        for v in sorted(after - before, key=str):
+            out.added.append(f"`{name}` value `{v}`")
+        for v in sorted(before - after, key=str):
+            out.removed.append(f"`{name}` value `{v}` (**breaking**)")
+    codes_a = {e.code: e for e in old.errors}
+    codes_b = {e.code: e for e in new.errors}
+    for code in sorted(codes_b.keys() - codes_a.keys()):
+        out.added.append(f"error code `{code}` ({codes_b[code].kind})")
+    for code in sorted(codes_a.keys() - codes_b.keys()):
+        out.removed.append(f"error code `{code}`")
+    for code in sorted(codes_a.keys() & codes_b.keys()):
+        if codes_a[code].kind != codes_b[code].kind:
+            kinds = f"{codes_b[code].kind}, was {codes_a[code].kind}"
+            out.changed.append(f"error code `{code}` raises as {kinds}")
+    streams_a = {s.name: {c.name for c in s.channels} for s in old.streams}
+    streams_b = {s.name: {c.name for c in s.channels} for s in new.streams}
+    for name in sorted(streams_b.keys() - streams_a.keys()):
+        out.added.append(f"stream `streams.{name}()`")
+    for name in sorted(streams_a.keys() - streams_b.keys()):
+        out.removed.append(f"stream `streams.{name}()` (**breaking**)")
+    for name in sorted(streams_a.keys() & streams_b.keys()):
+        for c in sorted(streams_b[name] - streams_a[name]):
+            out.added.append(f"`streams.{name}()`: `subscribe_{c}`")
+        for c in sorted(streams_a[name] - streams_b[name]):
+            out.removed.append(f"`streams.{name}()`: `subscribe_{c}` (**breaking**)")
+    return out
+
+
+def changelog(old: list[Spec], new: list[Spec], ref: str) -> str:
+    """The changes as a changelog entry: one section per exchange, Added/Changed/Removed."""
+    before = {s.id: s for s in old}
+    after = {s.id: s for s in new}
+    lines = [f"## Unreleased (API changes since `{ref}`)", ""]
+    for ex in sorted(after.keys() - before.keys()):
+        lines += [f"### `cambist.{ex}`", "", f"- Added: the exchange ({after[ex].client})", ""]
+    for ex in sorted(before.keys() - after.keys()):
+        lines += [f"### `cambist.{ex}`", "", "- Removed: the exchange (**breaking**)", ""]
+    for ex in sorted(before.keys() & after.keys()):
+        changes = compare(before[ex], after[ex])
+        if not changes:
+            continue
+        lines += [f"### `cambist.{ex}`", ""]
+        for title, items in (
+            ("Added", changes.added),
+            ("Changed", changes.changed),
+            ("Removed", changes.removed),
+        ):
+            if items:
+                lines += [f"#### {title}", "", *(f"- {item}" for item in items), ""]
+    if len(lines) == 2:
+        lines += ["No API changes.", ""]
+    return "\n".join(lines)
+
+
+def run(ref: str, root: Path) -> str:
+    with tempfile.TemporaryDirectory() as tmp:
+        old = specs_at(ref, root, Path(tmp))
+    return changelog(old, load_all(root / "specs", root), ref)

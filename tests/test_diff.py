@@ -1,0 +1,68 @@
+"""``python -m codegen diff REF``: the public API changes between the specs at a git ref and
+the working tree, as a changelog entry."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from codegen.diff import run
+
+GOLDEN = Path(__file__).resolve().parent / "golden" / "specs" / "fakex"
+
+
+def _git(cwd: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+    )
+
+
+def test_diff_reports_added_changed_and_removed_api(tmp_path: Path) -> None:
+    spec = tmp_path / "specs" / "fakex"
+    shutil.copytree(GOLDEN, spec)
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "add", "-A")
+    _git(tmp_path, "commit", "-qm", "base")
+    trading = spec / "trading.yaml"
+    text = trading.read_text()
+    for old, new in [
+        ("      - SELL\n", "      - SELL\n      - {value: SHORT, description: Short}\n"),
+        ("      - {value: 2, name: TWO}\n", ""),  # an enum value removed
+        ("{name: px, py_name: price, type: decimal", "{name: px, py_name: price, type: string"),
+        (
+            "      - {name: limit, type: int, required: false, max: 100, default: 10}\n",
+            "      - {name: limit, type: int, required: true, max: 100}\n"
+            "      - {name: since, type: long, required: false}\n",
+        ),
+        ("    path: /fills\n", "    path: /v2/fills\n"),
+    ]:
+        assert old in text, old
+        text = text.replace(old, new)
+    trading.write_text(text)
+    out = run("HEAD", tmp_path)
+    assert out.startswith("## Unreleased (API changes since `HEAD`)\n")
+    assert "### `cambist.fakex`" in out
+    added = out.split("#### Added")[1].split("####")[0]
+    changed = out.split("#### Changed")[1].split("####")[0]
+    removed = out.split("#### Removed")[1]
+    assert "- `Side` value `SHORT`" in added
+    assert "- `market.list_fills()`: argument `since: long`" in added
+    assert "- `market.list_fills()`: HTTP `GET /v2/fills`, was `GET /fills`" in changed
+    assert (
+        "- `market.list_fills()`: argument `limit` is required, was optional (**breaking**)"
+        in changed
+    )
+    assert "- `Fill.price` is `string`, was `decimal` (**breaking**)" in changed
+    assert "- `Level` value `2` (**breaking**)" in removed
+
+
+def test_diff_without_changes(tmp_path: Path) -> None:
+    shutil.copytree(GOLDEN, tmp_path / "specs" / "fakex")
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "add", "-A")
+    _git(tmp_path, "commit", "-qm", "base")
+    assert run("HEAD", tmp_path).endswith("No API changes.\n")
