@@ -70,7 +70,8 @@ def _params(where: str, old: list[Param], new: list[Param], out: Changes) -> Non
                 f"`{where}`: argument `{name}` is {_required(b)}, was {_required(a)}{mark}"
             )
         if a.wire != b.wire:
-            out.changed.append(f"`{where}`: argument `{name}` is sent as `{b.wire}`, was `{a.wire}`")
+            wires = f"`{b.wire}`, was `{a.wire}`"
+            out.changed.append(f"`{where}`: argument `{name}` is sent as {wires}")
 
 
 def _endpoints(old: dict[str, Endpoint], new: dict[str, Endpoint], out: Changes) -> None:
