@@ -5,9 +5,47 @@ local exchange (``cambist.testing``) answers for endpoints it does not simulate.
 EXAMPLES: dict[tuple[str, str], str] = {
     (
         "GET",
+        "/eapi/v1/blockTrades",
+    ): '[\n  {\n    "id": 1125899906901081100,\n    "tradeId": 389,\n    "symbol": "ETH-250725-1200-P",\n    "price": "342.40",\n    "qty": "-2167.20",\n    "quoteQty": "-4.90",\n    "side": -1,\n    "time": 1733950676483\n  }\n]',
+    (
+        "GET",
+        "/eapi/v1/depth",
+    ): '{\n  "bids": [\n    [\n      "1000.000",\n      "0.1000"\n    ]\n  ],\n  "asks": [\n    [\n      "1900.000",\n      "0.1000"\n    ]\n  ],\n  "T": 1762780909676,\n  "lastUpdateId": 361\n}',
+    (
+        "GET",
         "/eapi/v1/exchangeInfo",
-    ): '{\n  "timezone": "UTC",\n  "serverTime": 1592387337630,\n  "optionContracts": [\n    {\n      "baseAsset": "BTC",\n      "quoteAsset": "USDT",\n      "underlying": "BTCUSDT",\n      "settleAsset": "USDT"\n    }\n  ],\n  "optionAssets": [\n    {\n      "name": "USDT"\n    }\n  ],\n  "optionSymbols": [\n    {\n      "expiryDate": 1660521600000,\n      "filters": [\n        {\n          "filterType": "PRICE_FILTER",\n          "minPrice": "0.02",\n          "maxPrice": "80000.01",\n          "tickSize": "0.01"\n        },\n        {\n          "filterType": "LOT_SIZE",\n          "minQty": "0.01",\n          "maxQty": "100",\n          "stepSize": "0.01"\n        }\n      ],\n      "symbol": "BTC-220815-50000-C",\n      "side": "CALL",\n      "strikePrice": "50000",\n      "underlying": "BTCUSDT",\n      "unit": 1,\n      "makerFeeRate": "0.0002",\n      "takerFeeRate": "0.0002",\n      "minQty": "0.01",\n      "maxQty": "100",\n      "initialMargin": "0.15",\n      "maintenanceMargin": "0.075",\n      "minInitialMargin": "0.1",\n      "minMaintenanceMargin": "0.05",\n      "priceScale": 2,\n      "quantityScale": 2,\n      "quoteAsset": "USDT"\n    }\n  ],\n  "rateLimits": [\n    {\n      "rateLimitType": "REQUEST_WEIGHT",\n      "interval": "MINUTE",\n      "intervalNum": 1,\n      "limit": 2400\n    },\n    {\n      "rateLimitType": "ORDERS",\n      "interval": "MINUTE",\n      "intervalNum": 1,\n      "limit": 1200\n    },\n    {\n      "rateLimitType": "ORDERS",\n      "interval": "SECOND",\n      "intervalNum": 10,\n      "limit": 300\n    }\n  ]\n}',
+    ): '{\n  "timezone": "UTC",\n  "serverTime": 1592387337630,\n  "optionContracts": [\n    {\n      "baseAsset": "BTC",\n      "quoteAsset": "USDT",\n      "underlying": "BTCUSDT",\n      "settleAsset": "USDT"\n    }\n  ],\n  "optionAssets": [\n    {\n      "name": "USDT"\n    }\n  ],\n  "optionSymbols": [\n    {\n      "expiryDate": 1660521600000,\n      "filters": [\n        {\n          "filterType": "PRICE_FILTER",\n          "minPrice": "0.02",\n          "maxPrice": "80000.01",\n          "tickSize": "0.01",\n          "minQty": "0.01",\n          "maxQty": "100",\n          "stepSize": "0.01"\n        }\n      ],\n      "symbol": "BTC-220815-50000-C",\n      "side": "CALL",\n      "strikePrice": "50000",\n      "underlying": "BTCUSDT",\n      "unit": 1,\n      "liquidationFeeRate": "0.0019000",\n      "minQty": "0.01",\n      "maxQty": "100",\n      "initialMargin": "0.15",\n      "maintenanceMargin": "0.075",\n      "minInitialMargin": "0.1",\n      "minMaintenanceMargin": "0.05",\n      "priceScale": 2,\n      "quantityScale": 2,\n      "quoteAsset": "USDT",\n      "contractType": "CRYPTO_OPTIONS",\n      "underlyingType": "CRYPTO",\n      "nakedSell": false,\n      "status": "TRADING"\n    }\n  ],\n  "rateLimits": [\n    {\n      "rateLimitType": "REQUEST_WEIGHT",\n      "interval": "MINUTE",\n      "intervalNum": 1,\n      "limit": 2400\n    }\n  ]\n}',
+    (
+        "GET",
+        "/eapi/v1/exerciseHistory",
+    ): '[\n  {\n    "symbol": "BTC-220121-60000-P",\n    "strikePrice": "60000",\n    "realStrikePrice": "38844.69652571",\n    "expiryDate": 1642752000000,\n    "strikeResult": "REALISTIC_VALUE_STRICKEN"\n  }\n]',
+    (
+        "GET",
+        "/eapi/v1/historicalTrades",
+    ): '[\n  {\n    "id": "1",\n    "tradeId": "159244329455993",\n    "price": "1000",\n    "qty": "-0.1",\n    "quoteQty": "-100",\n    "side": -1,\n    "time": 1592449455993\n  }\n]',
+    ("GET", "/eapi/v1/index"): '{\n  "time": 1656647305000,\n  "indexPrice": "105917.75"\n}',
+    (
+        "GET",
+        "/eapi/v1/klines",
+    ): '[\n  [\n    1762779600000,\n    "1300.000",\n    "1300.000",\n    "1300.000",\n    "1300.000",\n    "0.1000",\n    1762780499999,\n    "130.0000000",\n    1,\n    "0.1000",\n    "130.0000000",\n    "0"\n  ]\n]',
+    (
+        "GET",
+        "/eapi/v1/mark",
+    ): '[\n  {\n    "symbol": "BTC-200730-9000-C",\n    "markPrice": "1343.2883",\n    "bidIV": "1.40000077",\n    "askIV": "1.50000153",\n    "markIV": "1.45000000",\n    "delta": "0.55937056",\n    "theta": "3739.82509871",\n    "gamma": "0.00010969",\n    "vega": "978.58874732",\n    "highPriceLimit": "1618.241",\n    "lowPriceLimit": "1068.3356",\n    "riskFreeInterest": "0.1"\n  }\n]',
+    (
+        "GET",
+        "/eapi/v1/openInterest",
+    ): '[\n  {\n    "symbol": "ETH-221119-1175-P",\n    "sumOpenInterest": "4.01",\n    "sumOpenInterestUsd": "4880.2985615624",\n    "timestamp": "1668754020000"\n  }\n]',
+    ("GET", "/eapi/v1/ping"): "{}",
+    (
+        "GET",
+        "/eapi/v1/ticker",
+    ): '[\n  {\n    "symbol": "BTC-200730-9000-C",\n    "priceChange": "-16.2038",\n    "priceChangePercent": "-0.0162",\n    "lastPrice": "1000",\n    "lastQty": "1000",\n    "open": "1016.2038",\n    "high": "1016.2038",\n    "low": "0",\n    "volume": "5",\n    "amount": "1",\n    "bidPrice": "999.34",\n    "askPrice": "1000.23",\n    "openTime": 1592317127349,\n    "closeTime": 1592380593516,\n    "firstTradeId": 1,\n    "tradeCount": 5,\n    "strikePrice": "9000",\n    "exercisePrice": "3000.3356"\n  }\n]',
     ("GET", "/eapi/v1/time"): '{\n  "serverTime": 1592387156596\n}',
+    (
+        "GET",
+        "/eapi/v1/trades",
+    ): '[\n  {\n    "id": 2323857420768529000,\n    "tradeId": 1,\n    "symbol": "BTC-251123-126000-C",\n    "price": "1300",\n    "qty": "0.1",\n    "quoteQty": "130",\n    "side": -1,\n    "time": 1762780453623\n  }\n]',
     (
         "POST",
         "/eapi/v1/order",
