@@ -3,10 +3,24 @@
 local exchange (``cambist.testing``) answers for endpoints it does not simulate."""
 
 EXAMPLES: dict[tuple[str, str], str] = {
+    ("DELETE", "/eapi/v1/allOpenOrders"): '{\n  "code": "0",\n  "msg": "success"\n}',
+    ("DELETE", "/eapi/v1/allOpenOrdersByUnderlying"): '{\n  "code": 0,\n  "msg": "success"\n}',
+    (
+        "DELETE",
+        "/eapi/v1/batchOrders",
+    ): '[\n  {\n    "orderId": 4611875134427365000,\n    "symbol": "BTC-200730-9000-C",\n    "price": "100",\n    "quantity": "1",\n    "executedQty": "0",\n    "fee": "0",\n    "side": "BUY",\n    "type": "LIMIT",\n    "timeInForce": "GTC",\n    "reduceOnly": false,\n    "createTime": 1592465880683,\n    "updateTime": 1566818724722,\n    "status": "ACCEPTED",\n    "avgPrice": "0",\n    "clientOrderId": "",\n    "priceScale": 3,\n    "quantityScale": 4,\n    "optionSide": "CALL",\n    "quoteAsset": "USDT",\n    "mmp": false,\n    "source": "API",\n    "selfTradePreventionMode": "EXPIRE_MAKER"\n  }\n]',
+    (
+        "DELETE",
+        "/eapi/v1/order",
+    ): '{\n  "orderId": 4611875134427365000,\n  "symbol": "BTC-200730-9000-C",\n  "price": "100",\n  "quantity": "1",\n  "executedQty": "0",\n  "side": "BUY",\n  "type": "LIMIT",\n  "timeInForce": "GTC",\n  "reduceOnly": false,\n  "createDate": 1592465880683,\n  "updateTime": 1566818724722,\n  "status": "ACCEPTED",\n  "avgPrice": "0",\n  "source": "API",\n  "clientOrderId": "",\n  "priceScale": 4,\n  "quantityScale": 4,\n  "optionSide": "CALL",\n  "quoteAsset": "USDT",\n  "mmp": false,\n  "selfTradePreventionMode": "EXPIRE_MAKER"\n}',
     (
         "GET",
         "/eapi/v1/blockTrades",
     ): '[\n  {\n    "id": 1125899906901081100,\n    "tradeId": 389,\n    "symbol": "ETH-250725-1200-P",\n    "price": "342.40",\n    "qty": "-2167.20",\n    "quoteQty": "-4.90",\n    "side": -1,\n    "time": 1733950676483\n  }\n]',
+    (
+        "GET",
+        "/eapi/v1/commission",
+    ): '{\n  "commissions": [\n    {\n      "underlying": "BTCUSDT",\n      "makerFee": "0.000240",\n      "takerFee": "0.000240"\n    }\n  ]\n}',
     (
         "GET",
         "/eapi/v1/depth",
@@ -21,8 +35,16 @@ EXAMPLES: dict[tuple[str, str], str] = {
     ): '[\n  {\n    "symbol": "BTC-220121-60000-P",\n    "strikePrice": "60000",\n    "realStrikePrice": "38844.69652571",\n    "expiryDate": 1642752000000,\n    "strikeResult": "REALISTIC_VALUE_STRICKEN"\n  }\n]',
     (
         "GET",
+        "/eapi/v1/exerciseRecord",
+    ): '[\n  {\n    "id": "1125899906842624042",\n    "currency": "USDT",\n    "symbol": "BTC-220721-25000-C",\n    "exercisePrice": "25000.00000000",\n    "quantity": "1.00000000",\n    "amount": "0.00000000",\n    "fee": "0.00000000",\n    "createDate": 1658361600000,\n    "priceScale": 2,\n    "quantityScale": 2,\n    "optionSide": "CALL",\n    "positionSide": "LONG",\n    "quoteAsset": "USDT"\n  }\n]',
+    (
+        "GET",
         "/eapi/v1/historicalTrades",
     ): '[\n  {\n    "id": "1",\n    "tradeId": "159244329455993",\n    "price": "1000",\n    "qty": "-0.1",\n    "quoteQty": "-100",\n    "side": -1,\n    "time": 1592449455993\n  }\n]',
+    (
+        "GET",
+        "/eapi/v1/historyOrders",
+    ): '[\n  {\n    "orderId": 4611875134427365000,\n    "symbol": "BTC-200730-9000-C",\n    "price": "100",\n    "quantity": "1",\n    "executedQty": "0",\n    "side": "BUY",\n    "type": "LIMIT",\n    "timeInForce": "GTC",\n    "reduceOnly": false,\n    "createTime": 1592465880683,\n    "updateTime": 1592465880683,\n    "status": "ACCEPTED",\n    "avgPrice": "0",\n    "clientOrderId": "",\n    "priceScale": 2,\n    "quantityScale": 2,\n    "optionSide": "CALL",\n    "quoteAsset": "USDT",\n    "mmp": false\n  }\n]',
     ("GET", "/eapi/v1/index"): '{\n  "time": 1656647305000,\n  "indexPrice": "105917.75"\n}',
     (
         "GET",
@@ -36,7 +58,19 @@ EXAMPLES: dict[tuple[str, str], str] = {
         "GET",
         "/eapi/v1/openInterest",
     ): '[\n  {\n    "symbol": "ETH-221119-1175-P",\n    "sumOpenInterest": "4.01",\n    "sumOpenInterestUsd": "4880.2985615624",\n    "timestamp": "1668754020000"\n  }\n]',
+    (
+        "GET",
+        "/eapi/v1/openOrders",
+    ): '[\n  {\n    "orderId": 4611875134427365000,\n    "symbol": "BTC-200730-9000-C",\n    "price": "100",\n    "quantity": "1",\n    "executedQty": "0",\n    "side": "BUY",\n    "type": "LIMIT",\n    "timeInForce": "GTC",\n    "reduceOnly": false,\n    "createTime": 1592465880683,\n    "updateTime": 1592465880683,\n    "status": "NEW",\n    "avgPrice": "0",\n    "clientOrderId": "",\n    "priceScale": 2,\n    "quantityScale": 2,\n    "optionSide": "CALL",\n    "quoteAsset": "USDT",\n    "mmp": false,\n    "selfTradePreventionMode": "EXPIRE_MAKER"\n  }\n]',
+    (
+        "GET",
+        "/eapi/v1/order",
+    ): '{\n  "orderId": 4611875134427365000,\n  "symbol": "BTC-200730-9000-C",\n  "price": "100",\n  "quantity": "1",\n  "executedQty": "0",\n  "side": "BUY",\n  "type": "LIMIT",\n  "timeInForce": "GTC",\n  "reduceOnly": false,\n  "postOnly": false,\n  "createTime": 1592465880683,\n  "updateTime": 1566818724722,\n  "status": "NEW",\n  "avgPrice": "0",\n  "clientOrderId": "",\n  "priceScale": 2,\n  "quantityScale": 2,\n  "optionSide": "CALL",\n  "quoteAsset": "USDT",\n  "mmp": false,\n  "selfTradePreventionMode": "EXPIRE_MAKER"\n}',
     ("GET", "/eapi/v1/ping"): "{}",
+    (
+        "GET",
+        "/eapi/v1/position",
+    ): '[\n  {\n    "entryPrice": "1000",\n    "symbol": "BTC-200730-9000-C",\n    "side": "SHORT",\n    "quantity": "-0.1",\n    "markValue": "105.00138",\n    "unrealizedPNL": "-5.00138",\n    "markPrice": "1050.0138",\n    "strikePrice": "9000",\n    "expiryDate": 1593511200000,\n    "priceScale": 2,\n    "quantityScale": 2,\n    "optionSide": "CALL",\n    "quoteAsset": "USDT",\n    "time": 1762872654561,\n    "bidQuantity": "0.0000",\n    "askQuantity": "0.0000"\n  }\n]',
     (
         "GET",
         "/eapi/v1/ticker",
@@ -47,7 +81,16 @@ EXAMPLES: dict[tuple[str, str], str] = {
         "/eapi/v1/trades",
     ): '[\n  {\n    "id": 2323857420768529000,\n    "tradeId": 1,\n    "symbol": "BTC-251123-126000-C",\n    "price": "1300",\n    "qty": "0.1",\n    "quoteQty": "130",\n    "side": -1,\n    "time": 1762780453623\n  }\n]',
     (
+        "GET",
+        "/eapi/v1/userTrades",
+    ): '[\n  {\n    "id": 4611875134427365000,\n    "tradeId": 239,\n    "orderId": 4611875134427365000,\n    "symbol": "BTC-200730-9000-C",\n    "price": "100",\n    "quantity": "1",\n    "fee": "-1.04378629",\n    "realizedProfit": "0.00000000",\n    "side": "BUY",\n    "type": "LIMIT",\n    "liquidity": "TAKER",\n    "time": 1592465880683,\n    "priceScale": 2,\n    "quantityScale": 2,\n    "optionSide": "CALL",\n    "quoteAsset": "USDT"\n  }\n]',
+    (
+        "POST",
+        "/eapi/v1/batchOrders",
+    ): '[\n  {\n    "orderId": 4611875134427365000,\n    "symbol": "BTC-200730-9000-C",\n    "price": "100",\n    "quantity": "1",\n    "executedQty": "0",\n    "fee": 0,\n    "side": "BUY",\n    "type": "LIMIT",\n    "timeInForce": "GTC",\n    "reduceOnly": false,\n    "postOnly": false,\n    "createTime": 1592465880683,\n    "updateTime": 1566818724722,\n    "status": "NEW",\n    "avgPrice": "0",\n    "clientOrderId": "",\n    "priceScale": 2,\n    "quantityScale": 2,\n    "optionSide": "CALL",\n    "quoteAsset": "USDT",\n    "mmp": false,\n    "selfTradePreventionMode": "EXPIRE_MAKER",\n    "source": "API"\n  }\n]',
+    (
         "POST",
         "/eapi/v1/order",
     ): '{\n  "orderId": 4611875134427365377,\n  "symbol": "BTC-210129-40000-C",\n  "price": "2000",\n  "quantity": "1",\n  "side": "BUY",\n  "type": "LIMIT",\n  "createDate": 1611825601400,\n  "reduceOnly": false,\n  "postOnly": false,\n  "mmp": false\n}',
+    ("POST", "/eapi/v1/stock/contract"): '{\n  "code": 200,\n  "msg": "success"\n}',
 }
