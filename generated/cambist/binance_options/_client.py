@@ -9,6 +9,12 @@ from typing import TYPE_CHECKING
 from cambist._runtime.client import AsyncClient, SyncClient
 
 if TYPE_CHECKING:
+    from cambist.binance_options.resources.account import (
+        Account,
+        AccountWithRawResponse,
+        AsyncAccount,
+        AsyncAccountWithRawResponse,
+    )
     from cambist.binance_options.resources.market import (
         AsyncMarket,
         AsyncMarketWithRawResponse,
@@ -45,6 +51,13 @@ class BinanceOptions(SyncClient):
     _config_module = "cambist.binance_options._config"
 
     @cached_property
+    def account(self) -> Account:
+        """The ``account`` endpoints."""
+        from cambist.binance_options.resources.account import Account
+
+        return Account(self)
+
+    @cached_property
     def market(self) -> Market:
         """The ``market`` endpoints."""
         from cambist.binance_options.resources.market import Market
@@ -69,6 +82,12 @@ class BinanceOptionsWithRawResponse:
 
     def __init__(self, client: BinanceOptions) -> None:
         self._client = client
+
+    @cached_property
+    def account(self) -> AccountWithRawResponse:
+        from cambist.binance_options.resources.account import Account, AccountWithRawResponse
+
+        return AccountWithRawResponse(Account(self._client, raw=True))
 
     @cached_property
     def market(self) -> MarketWithRawResponse:
@@ -105,6 +124,13 @@ class AsyncBinanceOptions(AsyncClient):
     _config_module = "cambist.binance_options._config"
 
     @cached_property
+    def account(self) -> AsyncAccount:
+        """The ``account`` endpoints."""
+        from cambist.binance_options.resources.account import AsyncAccount
+
+        return AsyncAccount(self)
+
+    @cached_property
     def market(self) -> AsyncMarket:
         """The ``market`` endpoints."""
         from cambist.binance_options.resources.market import AsyncMarket
@@ -129,6 +155,15 @@ class AsyncBinanceOptionsWithRawResponse:
 
     def __init__(self, client: AsyncBinanceOptions) -> None:
         self._client = client
+
+    @cached_property
+    def account(self) -> AsyncAccountWithRawResponse:
+        from cambist.binance_options.resources.account import (
+            AsyncAccount,
+            AsyncAccountWithRawResponse,
+        )
+
+        return AsyncAccountWithRawResponse(AsyncAccount(self._client, raw=True))
 
     @cached_property
     def market(self) -> AsyncMarketWithRawResponse:

@@ -15,6 +15,14 @@ EXAMPLES: dict[tuple[str, str], str] = {
     ): '{\n  "orderId": 4611875134427365000,\n  "symbol": "BTC-200730-9000-C",\n  "price": "100",\n  "quantity": "1",\n  "executedQty": "0",\n  "side": "BUY",\n  "type": "LIMIT",\n  "timeInForce": "GTC",\n  "reduceOnly": false,\n  "createDate": 1592465880683,\n  "updateTime": 1566818724722,\n  "status": "ACCEPTED",\n  "avgPrice": "0",\n  "source": "API",\n  "clientOrderId": "",\n  "priceScale": 4,\n  "quantityScale": 4,\n  "optionSide": "CALL",\n  "quoteAsset": "USDT",\n  "mmp": false,\n  "selfTradePreventionMode": "EXPIRE_MAKER"\n}',
     (
         "GET",
+        "/eapi/v1/account",
+    ): '{\n  "asset": [\n    {\n      "asset": "USDT",\n      "marginBalance": "1877.52214415",\n      "equity": "617.77711415",\n      "available": "0",\n      "locked": "2898.92389933",\n      "unrealizedPNL": "222.23697000"\n    }\n  ],\n  "greek": [\n    {\n      "underlying": "BTCUSDT",\n      "delta": "-0.05",\n      "gamma": "-0.002",\n      "theta": "-0.05",\n      "vega": "-0.002"\n    }\n  ],\n  "time": 1592449455993,\n  "riskLevel": "NORMAL"\n}',
+    (
+        "GET",
+        "/eapi/v1/bill",
+    ): '[\n  {\n    "id": 1125899906842624000,\n    "asset": "USDT",\n    "amount": "-0.552",\n    "type": "FEE",\n    "createDate": 1592449456000\n  }\n]',
+    (
+        "GET",
         "/eapi/v1/blockTrades",
     ): '[\n  {\n    "id": 1125899906901081100,\n    "tradeId": 389,\n    "symbol": "ETH-250725-1200-P",\n    "price": "342.40",\n    "qty": "-2167.20",\n    "quoteQty": "-4.90",\n    "side": -1,\n    "time": 1733950676483\n  }\n]',
     (
@@ -45,11 +53,23 @@ EXAMPLES: dict[tuple[str, str], str] = {
         "GET",
         "/eapi/v1/historyOrders",
     ): '[\n  {\n    "orderId": 4611875134427365000,\n    "symbol": "BTC-200730-9000-C",\n    "price": "100",\n    "quantity": "1",\n    "executedQty": "0",\n    "side": "BUY",\n    "type": "LIMIT",\n    "timeInForce": "GTC",\n    "reduceOnly": false,\n    "createTime": 1592465880683,\n    "updateTime": 1592465880683,\n    "status": "ACCEPTED",\n    "avgPrice": "0",\n    "clientOrderId": "",\n    "priceScale": 2,\n    "quantityScale": 2,\n    "optionSide": "CALL",\n    "quoteAsset": "USDT",\n    "mmp": false\n  }\n]',
+    (
+        "GET",
+        "/eapi/v1/income/asyn",
+    ): '{\n  "avgCostTimestampOfLast30d": 7241837,\n  "downloadId": "546975389218332672"\n}',
+    (
+        "GET",
+        "/eapi/v1/income/asyn/id",
+    ): '{\n  "downloadId": "545923594199212032",\n  "status": "processing",\n  "url": "",\n  "notified": false,\n  "expirationTimestamp": -1,\n  "isExpired": null\n}',
     ("GET", "/eapi/v1/index"): '{\n  "time": 1656647305000,\n  "indexPrice": "105917.75"\n}',
     (
         "GET",
         "/eapi/v1/klines",
     ): '[\n  [\n    1762779600000,\n    "1300.000",\n    "1300.000",\n    "1300.000",\n    "1300.000",\n    "0.1000",\n    1762780499999,\n    "130.0000000",\n    1,\n    "0.1000",\n    "130.0000000",\n    "0"\n  ]\n]',
+    (
+        "GET",
+        "/eapi/v1/marginAccount",
+    ): '{\n  "asset": [\n    {\n      "asset": "USDT",\n      "marginBalance": "10099.448",\n      "equity": "10094.44662",\n      "available": "8725.92524",\n      "initialMargin": "1084.52138",\n      "maintMargin": "151.00138",\n      "unrealizedPNL": "-5.00138",\n      "adjustedEquity": "34.13282285"\n    }\n  ],\n  "greek": [\n    {\n      "underlying": "BTCUSDT",\n      "delta": "-0.05",\n      "gamma": "-0.002",\n      "theta": "-0.05",\n      "vega": "-0.002"\n    }\n  ],\n  "time": 1762843368098,\n  "canTrade": true,\n  "canDeposit": true,\n  "canWithdraw": true,\n  "reduceOnly": false,\n  "tradeGroupId": -1\n}',
     (
         "GET",
         "/eapi/v1/mark",

@@ -4,9 +4,10 @@
 from typing import Any
 
 from cambist._runtime.endpoint import Endpoint
-from cambist.binance_options.resources import market, trade
+from cambist.binance_options.resources import account, market, trade
 
 ENDPOINTS: tuple[Endpoint[Any], ...] = (
+    *account.ENDPOINTS,
     *market.ENDPOINTS,
     *trade.ENDPOINTS,
 )
