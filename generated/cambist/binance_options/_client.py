@@ -21,6 +21,12 @@ if TYPE_CHECKING:
         Market,
         MarketWithRawResponse,
     )
+    from cambist.binance_options.resources.market_maker import (
+        AsyncMarketMaker,
+        AsyncMarketMakerWithRawResponse,
+        MarketMaker,
+        MarketMakerWithRawResponse,
+    )
     from cambist.binance_options.resources.trade import (
         AsyncTrade,
         AsyncTradeWithRawResponse,
@@ -65,6 +71,13 @@ class BinanceOptions(SyncClient):
         return Market(self)
 
     @cached_property
+    def market_maker(self) -> MarketMaker:
+        """The ``market_maker`` endpoints."""
+        from cambist.binance_options.resources.market_maker import MarketMaker
+
+        return MarketMaker(self)
+
+    @cached_property
     def trade(self) -> Trade:
         """The ``trade`` endpoints."""
         from cambist.binance_options.resources.trade import Trade
@@ -94,6 +107,15 @@ class BinanceOptionsWithRawResponse:
         from cambist.binance_options.resources.market import Market, MarketWithRawResponse
 
         return MarketWithRawResponse(Market(self._client, raw=True))
+
+    @cached_property
+    def market_maker(self) -> MarketMakerWithRawResponse:
+        from cambist.binance_options.resources.market_maker import (
+            MarketMaker,
+            MarketMakerWithRawResponse,
+        )
+
+        return MarketMakerWithRawResponse(MarketMaker(self._client, raw=True))
 
     @cached_property
     def trade(self) -> TradeWithRawResponse:
@@ -138,6 +160,13 @@ class AsyncBinanceOptions(AsyncClient):
         return AsyncMarket(self)
 
     @cached_property
+    def market_maker(self) -> AsyncMarketMaker:
+        """The ``market_maker`` endpoints."""
+        from cambist.binance_options.resources.market_maker import AsyncMarketMaker
+
+        return AsyncMarketMaker(self)
+
+    @cached_property
     def trade(self) -> AsyncTrade:
         """The ``trade`` endpoints."""
         from cambist.binance_options.resources.trade import AsyncTrade
@@ -170,6 +199,15 @@ class AsyncBinanceOptionsWithRawResponse:
         from cambist.binance_options.resources.market import AsyncMarket, AsyncMarketWithRawResponse
 
         return AsyncMarketWithRawResponse(AsyncMarket(self._client, raw=True))
+
+    @cached_property
+    def market_maker(self) -> AsyncMarketMakerWithRawResponse:
+        from cambist.binance_options.resources.market_maker import (
+            AsyncMarketMaker,
+            AsyncMarketMakerWithRawResponse,
+        )
+
+        return AsyncMarketMakerWithRawResponse(AsyncMarketMaker(self._client, raw=True))
 
     @cached_property
     def trade(self) -> AsyncTradeWithRawResponse:

@@ -31,6 +31,10 @@ EXAMPLES: dict[tuple[str, str], str] = {
     ): '{\n  "commissions": [\n    {\n      "underlying": "BTCUSDT",\n      "makerFee": "0.000240",\n      "takerFee": "0.000240"\n    }\n  ]\n}',
     (
         "GET",
+        "/eapi/v1/countdownCancelAll",
+    ): '{\n  "underlying": "ETHUSDT",\n  "countdownTime": 100000\n}',
+    (
+        "GET",
         "/eapi/v1/depth",
     ): '{\n  "bids": [\n    [\n      "1000.000",\n      "0.1000"\n    ]\n  ],\n  "asks": [\n    [\n      "1900.000",\n      "0.1000"\n    ]\n  ],\n  "T": 1762780909676,\n  "lastUpdateId": 361\n}',
     (
@@ -76,6 +80,10 @@ EXAMPLES: dict[tuple[str, str], str] = {
     ): '[\n  {\n    "symbol": "BTC-200730-9000-C",\n    "markPrice": "1343.2883",\n    "bidIV": "1.40000077",\n    "askIV": "1.50000153",\n    "markIV": "1.45000000",\n    "delta": "0.55937056",\n    "theta": "3739.82509871",\n    "gamma": "0.00010969",\n    "vega": "978.58874732",\n    "highPriceLimit": "1618.241",\n    "lowPriceLimit": "1068.3356",\n    "riskFreeInterest": "0.1"\n  }\n]',
     (
         "GET",
+        "/eapi/v1/mmp",
+    ): '{\n  "underlyingId": 2,\n  "underlying": "BTCUSDT",\n  "windowTimeInMilliseconds": 3000,\n  "frozenTimeInMilliseconds": 300000,\n  "qtyLimit": "2",\n  "deltaLimit": "2.3",\n  "lastTriggerTime": 0\n}',
+    (
+        "GET",
         "/eapi/v1/openInterest",
     ): '[\n  {\n    "symbol": "ETH-221119-1175-P",\n    "sumOpenInterest": "4.01",\n    "sumOpenInterestUsd": "4880.2985615624",\n    "timestamp": "1668754020000"\n  }\n]',
     (
@@ -108,6 +116,22 @@ EXAMPLES: dict[tuple[str, str], str] = {
         "POST",
         "/eapi/v1/batchOrders",
     ): '[\n  {\n    "orderId": 4611875134427365000,\n    "symbol": "BTC-200730-9000-C",\n    "price": "100",\n    "quantity": "1",\n    "executedQty": "0",\n    "fee": 0,\n    "side": "BUY",\n    "type": "LIMIT",\n    "timeInForce": "GTC",\n    "reduceOnly": false,\n    "postOnly": false,\n    "createTime": 1592465880683,\n    "updateTime": 1566818724722,\n    "status": "NEW",\n    "avgPrice": "0",\n    "clientOrderId": "",\n    "priceScale": 2,\n    "quantityScale": 2,\n    "optionSide": "CALL",\n    "quoteAsset": "USDT",\n    "mmp": false,\n    "selfTradePreventionMode": "EXPIRE_MAKER",\n    "source": "API"\n  }\n]',
+    (
+        "POST",
+        "/eapi/v1/countdownCancelAll",
+    ): '{\n  "underlying": "ETHUSDT",\n  "countdownTime": 100000\n}',
+    (
+        "POST",
+        "/eapi/v1/countdownCancelAllHeartBeat",
+    ): '{\n  "underlyings": [\n    "BTCUSDT"\n  ]\n}',
+    (
+        "POST",
+        "/eapi/v1/mmpReset",
+    ): '{\n  "underlyingId": 2,\n  "underlying": "BTCUSDT",\n  "windowTimeInMilliseconds": 3000,\n  "frozenTimeInMilliseconds": 300000,\n  "qtyLimit": "2",\n  "deltaLimit": "2.3",\n  "lastTriggerTime": 0\n}',
+    (
+        "POST",
+        "/eapi/v1/mmpSet",
+    ): '{\n  "underlyingId": 2,\n  "underlying": "BTCUSDT",\n  "windowTimeInMilliseconds": 3000,\n  "frozenTimeInMilliseconds": 300000,\n  "qtyLimit": "2",\n  "deltaLimit": "2.3",\n  "lastTriggerTime": 0\n}',
     (
         "POST",
         "/eapi/v1/order",

@@ -4,11 +4,12 @@
 from typing import Any
 
 from cambist._runtime.endpoint import Endpoint
-from cambist.binance_options.resources import account, market, trade
+from cambist.binance_options.resources import account, market, market_maker, trade
 
 ENDPOINTS: tuple[Endpoint[Any], ...] = (
     *account.ENDPOINTS,
     *market.ENDPOINTS,
+    *market_maker.ENDPOINTS,
     *trade.ENDPOINTS,
 )
 """One entry per endpoint: ``name`` (e.g. ``"spot.create_order"``), ``method``, ``path``,

@@ -48,6 +48,11 @@ from cambist.binance_options.models.market import (
     Ticker,
     TradeSide,
 )
+from cambist.binance_options.models.market_maker import (
+    CountdownConfig,
+    CountdownHeartbeat,
+    MmpConfig,
+)
 from cambist.binance_options.models.trade import (
     CodeMessage,
     Commission,
@@ -69,6 +74,8 @@ __all__ = [
     "BlockTradeRecord",
     "CodeMessage",
     "Commission",
+    "CountdownConfig",
+    "CountdownHeartbeat",
     "DownloadId",
     "DownloadLink",
     "DownloadStatus",
@@ -83,6 +90,7 @@ __all__ = [
     "MarginAccount",
     "MarginAsset",
     "MarkPrice",
+    "MmpConfig",
     "NewOrder",
     "NewOrderRespType",
     "OpenInterest",
