@@ -15,6 +15,12 @@ if TYPE_CHECKING:
         AsyncAccount,
         AsyncAccountWithRawResponse,
     )
+    from cambist.binance_options.resources.block_trade import (
+        AsyncBlockTrade,
+        AsyncBlockTradeWithRawResponse,
+        BlockTrade,
+        BlockTradeWithRawResponse,
+    )
     from cambist.binance_options.resources.market import (
         AsyncMarket,
         AsyncMarketWithRawResponse,
@@ -64,6 +70,13 @@ class BinanceOptions(SyncClient):
         return Account(self)
 
     @cached_property
+    def block_trade(self) -> BlockTrade:
+        """The ``block_trade`` endpoints."""
+        from cambist.binance_options.resources.block_trade import BlockTrade
+
+        return BlockTrade(self)
+
+    @cached_property
     def market(self) -> Market:
         """The ``market`` endpoints."""
         from cambist.binance_options.resources.market import Market
@@ -101,6 +114,15 @@ class BinanceOptionsWithRawResponse:
         from cambist.binance_options.resources.account import Account, AccountWithRawResponse
 
         return AccountWithRawResponse(Account(self._client, raw=True))
+
+    @cached_property
+    def block_trade(self) -> BlockTradeWithRawResponse:
+        from cambist.binance_options.resources.block_trade import (
+            BlockTrade,
+            BlockTradeWithRawResponse,
+        )
+
+        return BlockTradeWithRawResponse(BlockTrade(self._client, raw=True))
 
     @cached_property
     def market(self) -> MarketWithRawResponse:
@@ -153,6 +175,13 @@ class AsyncBinanceOptions(AsyncClient):
         return AsyncAccount(self)
 
     @cached_property
+    def block_trade(self) -> AsyncBlockTrade:
+        """The ``block_trade`` endpoints."""
+        from cambist.binance_options.resources.block_trade import AsyncBlockTrade
+
+        return AsyncBlockTrade(self)
+
+    @cached_property
     def market(self) -> AsyncMarket:
         """The ``market`` endpoints."""
         from cambist.binance_options.resources.market import AsyncMarket
@@ -193,6 +222,15 @@ class AsyncBinanceOptionsWithRawResponse:
         )
 
         return AsyncAccountWithRawResponse(AsyncAccount(self._client, raw=True))
+
+    @cached_property
+    def block_trade(self) -> AsyncBlockTradeWithRawResponse:
+        from cambist.binance_options.resources.block_trade import (
+            AsyncBlockTrade,
+            AsyncBlockTradeWithRawResponse,
+        )
+
+        return AsyncBlockTradeWithRawResponse(AsyncBlockTrade(self._client, raw=True))
 
     @cached_property
     def market(self) -> AsyncMarketWithRawResponse:

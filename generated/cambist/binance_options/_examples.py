@@ -9,6 +9,7 @@ EXAMPLES: dict[tuple[str, str], str] = {
         "DELETE",
         "/eapi/v1/batchOrders",
     ): '[\n  {\n    "orderId": 4611875134427365000,\n    "symbol": "BTC-200730-9000-C",\n    "price": "100",\n    "quantity": "1",\n    "executedQty": "0",\n    "fee": "0",\n    "side": "BUY",\n    "type": "LIMIT",\n    "timeInForce": "GTC",\n    "reduceOnly": false,\n    "createTime": 1592465880683,\n    "updateTime": 1566818724722,\n    "status": "ACCEPTED",\n    "avgPrice": "0",\n    "clientOrderId": "",\n    "priceScale": 3,\n    "quantityScale": 4,\n    "optionSide": "CALL",\n    "quoteAsset": "USDT",\n    "mmp": false,\n    "source": "API",\n    "selfTradePreventionMode": "EXPIRE_MAKER"\n  }\n]',
+    ("DELETE", "/eapi/v1/block/order/create"): "{}",
     (
         "DELETE",
         "/eapi/v1/order",
@@ -21,6 +22,18 @@ EXAMPLES: dict[tuple[str, str], str] = {
         "GET",
         "/eapi/v1/bill",
     ): '[\n  {\n    "id": 1125899906842624000,\n    "asset": "USDT",\n    "amount": "-0.552",\n    "type": "FEE",\n    "createDate": 1592449456000\n  }\n]',
+    (
+        "GET",
+        "/eapi/v1/block/order/execute",
+    ): '{\n  "blockTradeSettlementKey": "12b96c28-ba05-8906-c89t-703215cfb2e6",\n  "expireTime": 1730171860460,\n  "liquidity": "MAKER",\n  "status": "RECEIVED",\n  "createTime": 1730170060462,\n  "legs": [\n    {\n      "symbol": "BNB-241101-700-C",\n      "side": "SELL",\n      "quantity": "1.66",\n      "price": "20"\n    }\n  ]\n}',
+    (
+        "GET",
+        "/eapi/v1/block/order/orders",
+    ): '[\n  {\n    "blockTradeSettlementKey": "7d046e6e-a429-4335-ab9d-6a681febcde5",\n    "expireTime": 1730172115801,\n    "liquidity": "TAKER",\n    "status": "RECEIVED",\n    "createTime": 1730170315803,\n    "legs": [\n      {\n        "symbol": "BNB-241101-700-C",\n        "side": "BUY",\n        "quantity": "1.2",\n        "price": "2.8"\n      }\n    ]\n  }\n]',
+    (
+        "GET",
+        "/eapi/v1/block/user-trades",
+    ): '[\n  {\n    "parentOrderId": "4675011431944499201",\n    "crossType": "USER_BLOCK",\n    "legs": [\n      {\n        "createTime": 1730170445600,\n        "updateTime": 1730170445600,\n        "symbol": "BNB-241101-700-C",\n        "orderId": "4675011431944499203",\n        "orderPrice": 2.8,\n        "orderQuantity": 1.2,\n        "orderStatus": "FILLED",\n        "executedQty": 1.2,\n        "executedAmount": 3.36,\n        "fee": 0.336,\n        "orderType": "PREV_QUOTED",\n        "orderSide": "BUY",\n        "id": "1125899906900937837",\n        "tradeId": 1,\n        "tradePrice": 2.8,\n        "tradeQty": 1.2,\n        "tradeTime": 1730170445600,\n        "liquidity": "TAKER",\n        "commission": 0.336\n      }\n    ],\n    "blockTradeSettlementKey": "7d085e6e-a229-2335-ab9d-6a581febcd25"\n  }\n]',
     (
         "GET",
         "/eapi/v1/blockTrades",
@@ -118,6 +131,14 @@ EXAMPLES: dict[tuple[str, str], str] = {
     ): '[\n  {\n    "orderId": 4611875134427365000,\n    "symbol": "BTC-200730-9000-C",\n    "price": "100",\n    "quantity": "1",\n    "executedQty": "0",\n    "fee": 0,\n    "side": "BUY",\n    "type": "LIMIT",\n    "timeInForce": "GTC",\n    "reduceOnly": false,\n    "postOnly": false,\n    "createTime": 1592465880683,\n    "updateTime": 1566818724722,\n    "status": "NEW",\n    "avgPrice": "0",\n    "clientOrderId": "",\n    "priceScale": 2,\n    "quantityScale": 2,\n    "optionSide": "CALL",\n    "quoteAsset": "USDT",\n    "mmp": false,\n    "selfTradePreventionMode": "EXPIRE_MAKER",\n    "source": "API"\n  }\n]',
     (
         "POST",
+        "/eapi/v1/block/order/create",
+    ): '{\n  "blockTradeSettlementKey": "3668822b8-1baa-6a2f-adb8-d3de6289b361",\n  "expireTime": 1730171888109,\n  "liquidity": "TAKER",\n  "status": "RECEIVED",\n  "legs": [\n    {\n      "symbol": "BNB-241101-700-C",\n      "side": "BUY",\n      "quantity": "1.2",\n      "price": "2.8"\n    }\n  ]\n}',
+    (
+        "POST",
+        "/eapi/v1/block/order/execute",
+    ): '{\n  "blockTradeSettlementKey": "7d046e6e-a429-4335-ab9d-6a681febcde5",\n  "expireTime": 1730172115801,\n  "liquidity": "MAKER",\n  "status": "ACCEPTED",\n  "createTime": 1730170315803,\n  "legs": [\n    {\n      "symbol": "BNB-241101-700-C",\n      "side": "SELL",\n      "quantity": "1.2",\n      "price": "2.8"\n    }\n  ]\n}',
+    (
+        "POST",
         "/eapi/v1/countdownCancelAll",
     ): '{\n  "underlying": "ETHUSDT",\n  "countdownTime": 100000\n}',
     (
@@ -137,4 +158,8 @@ EXAMPLES: dict[tuple[str, str], str] = {
         "/eapi/v1/order",
     ): '{\n  "orderId": 4611875134427365377,\n  "symbol": "BTC-210129-40000-C",\n  "price": "2000",\n  "quantity": "1",\n  "side": "BUY",\n  "type": "LIMIT",\n  "createDate": 1611825601400,\n  "reduceOnly": false,\n  "postOnly": false,\n  "mmp": false\n}',
     ("POST", "/eapi/v1/stock/contract"): '{\n  "code": 200,\n  "msg": "success"\n}',
+    (
+        "PUT",
+        "/eapi/v1/block/order/create",
+    ): '{\n  "blockTradeSettlementKey": "3668822b8-1baa-6a2f-adb8-d3de6289b361",\n  "expireTime": 1730172007000,\n  "liquidity": "TAKER",\n  "status": "RECEIVED",\n  "createTime": 1730170088111,\n  "legs": [\n    {\n      "symbol": "BNB-241101-700-C",\n      "side": "BUY",\n      "quantity": "1.2",\n      "price": "2.8"\n    }\n  ]\n}',
 }

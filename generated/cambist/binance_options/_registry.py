@@ -4,10 +4,11 @@
 from typing import Any
 
 from cambist._runtime.endpoint import Endpoint
-from cambist.binance_options.resources import account, market, market_maker, trade
+from cambist.binance_options.resources import account, block_trade, market, market_maker, trade
 
 ENDPOINTS: tuple[Endpoint[Any], ...] = (
     *account.ENDPOINTS,
+    *block_trade.ENDPOINTS,
     *market.ENDPOINTS,
     *market_maker.ENDPOINTS,
     *trade.ENDPOINTS,

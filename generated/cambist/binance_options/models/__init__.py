@@ -13,6 +13,13 @@ from cambist.binance_options.models.account import (
     MarginAsset,
     OptionAccount,
 )
+from cambist.binance_options.models.block_trade import (
+    BlockTradeFill,
+    BlockTradeLeg,
+    BlockTradeOrder,
+    BlockTradeStatus,
+    UserBlockTrade,
+)
 from cambist.binance_options.models.common import (
     Liquidity,
     OptionSide,
@@ -71,7 +78,11 @@ __all__ = [
     "AccountAsset",
     "Bill",
     "BillType",
+    "BlockTradeFill",
+    "BlockTradeLeg",
+    "BlockTradeOrder",
     "BlockTradeRecord",
+    "BlockTradeStatus",
     "CodeMessage",
     "Commission",
     "CountdownConfig",
@@ -121,6 +132,7 @@ __all__ = [
     "TimeInForce",
     "TradeSide",
     "UnderlyingCommission",
+    "UserBlockTrade",
     "UserExerciseRecord",
     "UserTrade",
 ]
