@@ -38,6 +38,18 @@ def test_binance_options_matches_its_endpoint_list() -> None:
     assert not report.ignored  # nothing is waved through
 
 
+def test_each_endpoint_source_names_its_list_line() -> None:
+    """An endpoint's `source:` names the same connector file and method as its list line."""
+    spec = load_spec(ROOT / "specs" / "binance_options", ROOT)
+    listed = read_endpoint_list(ROOT / "specs" / "sources" / LIST)
+    for ep in spec.endpoints:
+        line = listed[(ep.http_method, ep.path)]
+        where = line.split(" .../", 1)[1]  # rest_api/api/<file>.py: <method>
+        assert ep.source.endswith(where), (ep.name, ep.source, line)
+        commit = "@eecce47b" if "@eecce47b" in line else None
+        assert (commit in ep.source) if commit else "@" not in ep.source, ep.name
+
+
 def test_a_list_line_missing_from_the_spec_is_a_gap(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

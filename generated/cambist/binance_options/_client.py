@@ -39,6 +39,12 @@ if TYPE_CHECKING:
         Trade,
         TradeWithRawResponse,
     )
+    from cambist.binance_options.resources.user_stream import (
+        AsyncUserStream,
+        AsyncUserStreamWithRawResponse,
+        UserStream,
+        UserStreamWithRawResponse,
+    )
 
 
 class BinanceOptions(SyncClient):
@@ -98,6 +104,13 @@ class BinanceOptions(SyncClient):
         return Trade(self)
 
     @cached_property
+    def user_stream(self) -> UserStream:
+        """The ``user_stream`` endpoints."""
+        from cambist.binance_options.resources.user_stream import UserStream
+
+        return UserStream(self)
+
+    @cached_property
     def with_raw_response(self) -> BinanceOptionsWithRawResponse:
         """The same endpoints, returning the HTTP answer (status, headers, body, ``.parsed``)."""
         return BinanceOptionsWithRawResponse(self)
@@ -144,6 +157,15 @@ class BinanceOptionsWithRawResponse:
         from cambist.binance_options.resources.trade import Trade, TradeWithRawResponse
 
         return TradeWithRawResponse(Trade(self._client, raw=True))
+
+    @cached_property
+    def user_stream(self) -> UserStreamWithRawResponse:
+        from cambist.binance_options.resources.user_stream import (
+            UserStream,
+            UserStreamWithRawResponse,
+        )
+
+        return UserStreamWithRawResponse(UserStream(self._client, raw=True))
 
 
 class AsyncBinanceOptions(AsyncClient):
@@ -203,6 +225,13 @@ class AsyncBinanceOptions(AsyncClient):
         return AsyncTrade(self)
 
     @cached_property
+    def user_stream(self) -> AsyncUserStream:
+        """The ``user_stream`` endpoints."""
+        from cambist.binance_options.resources.user_stream import AsyncUserStream
+
+        return AsyncUserStream(self)
+
+    @cached_property
     def with_raw_response(self) -> AsyncBinanceOptionsWithRawResponse:
         """The same endpoints, returning the HTTP answer (status, headers, body, ``.parsed``)."""
         return AsyncBinanceOptionsWithRawResponse(self)
@@ -252,3 +281,12 @@ class AsyncBinanceOptionsWithRawResponse:
         from cambist.binance_options.resources.trade import AsyncTrade, AsyncTradeWithRawResponse
 
         return AsyncTradeWithRawResponse(AsyncTrade(self._client, raw=True))
+
+    @cached_property
+    def user_stream(self) -> AsyncUserStreamWithRawResponse:
+        from cambist.binance_options.resources.user_stream import (
+            AsyncUserStream,
+            AsyncUserStreamWithRawResponse,
+        )
+
+        return AsyncUserStreamWithRawResponse(AsyncUserStream(self._client, raw=True))

@@ -10,6 +10,7 @@ EXAMPLES: dict[tuple[str, str], str] = {
         "/eapi/v1/batchOrders",
     ): '[\n  {\n    "orderId": 4611875134427365000,\n    "symbol": "BTC-200730-9000-C",\n    "price": "100",\n    "quantity": "1",\n    "executedQty": "0",\n    "fee": "0",\n    "side": "BUY",\n    "type": "LIMIT",\n    "timeInForce": "GTC",\n    "reduceOnly": false,\n    "createTime": 1592465880683,\n    "updateTime": 1566818724722,\n    "status": "ACCEPTED",\n    "avgPrice": "0",\n    "clientOrderId": "",\n    "priceScale": 3,\n    "quantityScale": 4,\n    "optionSide": "CALL",\n    "quoteAsset": "USDT",\n    "mmp": false,\n    "source": "API",\n    "selfTradePreventionMode": "EXPIRE_MAKER"\n  }\n]',
     ("DELETE", "/eapi/v1/block/order/create"): "{}",
+    ("DELETE", "/eapi/v1/listenKey"): "{}",
     (
         "DELETE",
         "/eapi/v1/order",
@@ -147,6 +148,10 @@ EXAMPLES: dict[tuple[str, str], str] = {
     ): '{\n  "underlyings": [\n    "BTCUSDT"\n  ]\n}',
     (
         "POST",
+        "/eapi/v1/listenKey",
+    ): '{\n  "listenKey": "pqia91ma19a5s61cv6a81va65sdf19v8a65a1a5s61cv6a81va65sdf19v8a65a1",\n  "expiration": 1762855900452\n}',
+    (
+        "POST",
         "/eapi/v1/mmpReset",
     ): '{\n  "underlyingId": 2,\n  "underlying": "BTCUSDT",\n  "windowTimeInMilliseconds": 3000,\n  "frozenTimeInMilliseconds": 300000,\n  "qtyLimit": "2",\n  "deltaLimit": "2.3",\n  "lastTriggerTime": 0\n}',
     (
@@ -162,4 +167,5 @@ EXAMPLES: dict[tuple[str, str], str] = {
         "PUT",
         "/eapi/v1/block/order/create",
     ): '{\n  "blockTradeSettlementKey": "3668822b8-1baa-6a2f-adb8-d3de6289b361",\n  "expireTime": 1730172007000,\n  "liquidity": "TAKER",\n  "status": "RECEIVED",\n  "createTime": 1730170088111,\n  "legs": [\n    {\n      "symbol": "BNB-241101-700-C",\n      "side": "BUY",\n      "quantity": "1.2",\n      "price": "2.8"\n    }\n  ]\n}',
+    ("PUT", "/eapi/v1/listenKey"): "{}",
 }

@@ -73,6 +73,9 @@ from cambist.binance_options.models.trade import (
     UserExerciseRecord,
     UserTrade,
 )
+from cambist.binance_options.models.user_stream import (
+    ListenKey,
+)
 
 __all__ = [
     "AccountAsset",
@@ -98,6 +101,7 @@ __all__ = [
     "Kline",
     "KlineInterval",
     "Liquidity",
+    "ListenKey",
     "MarginAccount",
     "MarginAsset",
     "MarkPrice",
