@@ -76,6 +76,7 @@ EXCHANGE_SHAPE = Obj(
                 "server_time": Obj(required={"path": STR, "field": STR}),
                 "coverage": Obj(
                     optional={
+                        "endpoint_list": STR,
                         "patterns": listof(STR),
                         "ignore": listof(
                             any_of(

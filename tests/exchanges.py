@@ -58,7 +58,7 @@ EXCHANGES = [
     Case("hashkey", "HashKey", 41),
     Case("bingx", "BingX", 8),
     Case("bibox", "Bibox", 14),
-    Case("binance_options", "BinanceOptions", 3),
+    Case("binance_options", "BinanceOptions", 48),
 ]
 
 

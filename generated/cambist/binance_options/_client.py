@@ -9,17 +9,41 @@ from typing import TYPE_CHECKING
 from cambist._runtime.client import AsyncClient, SyncClient
 
 if TYPE_CHECKING:
+    from cambist.binance_options.resources.account import (
+        Account,
+        AccountWithRawResponse,
+        AsyncAccount,
+        AsyncAccountWithRawResponse,
+    )
+    from cambist.binance_options.resources.block_trade import (
+        AsyncBlockTrade,
+        AsyncBlockTradeWithRawResponse,
+        BlockTrade,
+        BlockTradeWithRawResponse,
+    )
     from cambist.binance_options.resources.market import (
         AsyncMarket,
         AsyncMarketWithRawResponse,
         Market,
         MarketWithRawResponse,
     )
+    from cambist.binance_options.resources.market_maker import (
+        AsyncMarketMaker,
+        AsyncMarketMakerWithRawResponse,
+        MarketMaker,
+        MarketMakerWithRawResponse,
+    )
     from cambist.binance_options.resources.trade import (
         AsyncTrade,
         AsyncTradeWithRawResponse,
         Trade,
         TradeWithRawResponse,
+    )
+    from cambist.binance_options.resources.user_stream import (
+        AsyncUserStream,
+        AsyncUserStreamWithRawResponse,
+        UserStream,
+        UserStreamWithRawResponse,
     )
 
 
@@ -46,6 +70,20 @@ class BinanceOptions(SyncClient):
     _config_module = "cambist.binance_options._config"
 
     @cached_property
+    def account(self) -> Account:
+        """The ``account`` endpoints."""
+        from cambist.binance_options.resources.account import Account
+
+        return Account(self)
+
+    @cached_property
+    def block_trade(self) -> BlockTrade:
+        """The ``block_trade`` endpoints."""
+        from cambist.binance_options.resources.block_trade import BlockTrade
+
+        return BlockTrade(self)
+
+    @cached_property
     def market(self) -> Market:
         """The ``market`` endpoints."""
         from cambist.binance_options.resources.market import Market
@@ -53,11 +91,25 @@ class BinanceOptions(SyncClient):
         return Market(self)
 
     @cached_property
+    def market_maker(self) -> MarketMaker:
+        """The ``market_maker`` endpoints."""
+        from cambist.binance_options.resources.market_maker import MarketMaker
+
+        return MarketMaker(self)
+
+    @cached_property
     def trade(self) -> Trade:
         """The ``trade`` endpoints."""
         from cambist.binance_options.resources.trade import Trade
 
         return Trade(self)
+
+    @cached_property
+    def user_stream(self) -> UserStream:
+        """The ``user_stream`` endpoints."""
+        from cambist.binance_options.resources.user_stream import UserStream
+
+        return UserStream(self)
 
     @cached_property
     def with_raw_response(self) -> BinanceOptionsWithRawResponse:
@@ -72,16 +124,49 @@ class BinanceOptionsWithRawResponse:
         self._client = client
 
     @cached_property
+    def account(self) -> AccountWithRawResponse:
+        from cambist.binance_options.resources.account import Account, AccountWithRawResponse
+
+        return AccountWithRawResponse(Account(self._client, raw=True))
+
+    @cached_property
+    def block_trade(self) -> BlockTradeWithRawResponse:
+        from cambist.binance_options.resources.block_trade import (
+            BlockTrade,
+            BlockTradeWithRawResponse,
+        )
+
+        return BlockTradeWithRawResponse(BlockTrade(self._client, raw=True))
+
+    @cached_property
     def market(self) -> MarketWithRawResponse:
         from cambist.binance_options.resources.market import Market, MarketWithRawResponse
 
         return MarketWithRawResponse(Market(self._client, raw=True))
 
     @cached_property
+    def market_maker(self) -> MarketMakerWithRawResponse:
+        from cambist.binance_options.resources.market_maker import (
+            MarketMaker,
+            MarketMakerWithRawResponse,
+        )
+
+        return MarketMakerWithRawResponse(MarketMaker(self._client, raw=True))
+
+    @cached_property
     def trade(self) -> TradeWithRawResponse:
         from cambist.binance_options.resources.trade import Trade, TradeWithRawResponse
 
         return TradeWithRawResponse(Trade(self._client, raw=True))
+
+    @cached_property
+    def user_stream(self) -> UserStreamWithRawResponse:
+        from cambist.binance_options.resources.user_stream import (
+            UserStream,
+            UserStreamWithRawResponse,
+        )
+
+        return UserStreamWithRawResponse(UserStream(self._client, raw=True))
 
 
 class AsyncBinanceOptions(AsyncClient):
@@ -107,6 +192,20 @@ class AsyncBinanceOptions(AsyncClient):
     _config_module = "cambist.binance_options._config"
 
     @cached_property
+    def account(self) -> AsyncAccount:
+        """The ``account`` endpoints."""
+        from cambist.binance_options.resources.account import AsyncAccount
+
+        return AsyncAccount(self)
+
+    @cached_property
+    def block_trade(self) -> AsyncBlockTrade:
+        """The ``block_trade`` endpoints."""
+        from cambist.binance_options.resources.block_trade import AsyncBlockTrade
+
+        return AsyncBlockTrade(self)
+
+    @cached_property
     def market(self) -> AsyncMarket:
         """The ``market`` endpoints."""
         from cambist.binance_options.resources.market import AsyncMarket
@@ -114,11 +213,25 @@ class AsyncBinanceOptions(AsyncClient):
         return AsyncMarket(self)
 
     @cached_property
+    def market_maker(self) -> AsyncMarketMaker:
+        """The ``market_maker`` endpoints."""
+        from cambist.binance_options.resources.market_maker import AsyncMarketMaker
+
+        return AsyncMarketMaker(self)
+
+    @cached_property
     def trade(self) -> AsyncTrade:
         """The ``trade`` endpoints."""
         from cambist.binance_options.resources.trade import AsyncTrade
 
         return AsyncTrade(self)
+
+    @cached_property
+    def user_stream(self) -> AsyncUserStream:
+        """The ``user_stream`` endpoints."""
+        from cambist.binance_options.resources.user_stream import AsyncUserStream
+
+        return AsyncUserStream(self)
 
     @cached_property
     def with_raw_response(self) -> AsyncBinanceOptionsWithRawResponse:
@@ -133,13 +246,49 @@ class AsyncBinanceOptionsWithRawResponse:
         self._client = client
 
     @cached_property
+    def account(self) -> AsyncAccountWithRawResponse:
+        from cambist.binance_options.resources.account import (
+            AsyncAccount,
+            AsyncAccountWithRawResponse,
+        )
+
+        return AsyncAccountWithRawResponse(AsyncAccount(self._client, raw=True))
+
+    @cached_property
+    def block_trade(self) -> AsyncBlockTradeWithRawResponse:
+        from cambist.binance_options.resources.block_trade import (
+            AsyncBlockTrade,
+            AsyncBlockTradeWithRawResponse,
+        )
+
+        return AsyncBlockTradeWithRawResponse(AsyncBlockTrade(self._client, raw=True))
+
+    @cached_property
     def market(self) -> AsyncMarketWithRawResponse:
         from cambist.binance_options.resources.market import AsyncMarket, AsyncMarketWithRawResponse
 
         return AsyncMarketWithRawResponse(AsyncMarket(self._client, raw=True))
 
     @cached_property
+    def market_maker(self) -> AsyncMarketMakerWithRawResponse:
+        from cambist.binance_options.resources.market_maker import (
+            AsyncMarketMaker,
+            AsyncMarketMakerWithRawResponse,
+        )
+
+        return AsyncMarketMakerWithRawResponse(AsyncMarketMaker(self._client, raw=True))
+
+    @cached_property
     def trade(self) -> AsyncTradeWithRawResponse:
         from cambist.binance_options.resources.trade import AsyncTrade, AsyncTradeWithRawResponse
 
         return AsyncTradeWithRawResponse(AsyncTrade(self._client, raw=True))
+
+    @cached_property
+    def user_stream(self) -> AsyncUserStreamWithRawResponse:
+        from cambist.binance_options.resources.user_stream import (
+            AsyncUserStream,
+            AsyncUserStreamWithRawResponse,
+        )
+
+        return AsyncUserStreamWithRawResponse(AsyncUserStream(self._client, raw=True))

@@ -28,7 +28,12 @@ EXCHANGE = Exchange(
     numbers="strings",
     error_code_field="code",
     error_message_field="msg",
-    success_codes=frozenset({}),
+    success_codes=frozenset(
+        {
+            "0",
+            "200",
+        }
+    ),
     status_messages={
         503: {
             "Unknown error, please check your request or try again later.": "execution_unknown",

@@ -3,13 +3,169 @@
 local exchange (``cambist.testing``) answers for endpoints it does not simulate."""
 
 EXAMPLES: dict[tuple[str, str], str] = {
+    ("DELETE", "/eapi/v1/allOpenOrders"): '{\n  "code": "0",\n  "msg": "success"\n}',
+    ("DELETE", "/eapi/v1/allOpenOrdersByUnderlying"): '{\n  "code": 0,\n  "msg": "success"\n}',
+    (
+        "DELETE",
+        "/eapi/v1/batchOrders",
+    ): '[\n  {\n    "orderId": 4611875134427365000,\n    "symbol": "BTC-200730-9000-C",\n    "price": "100",\n    "quantity": "1",\n    "executedQty": "0",\n    "fee": "0",\n    "side": "BUY",\n    "type": "LIMIT",\n    "timeInForce": "GTC",\n    "reduceOnly": false,\n    "createTime": 1592465880683,\n    "updateTime": 1566818724722,\n    "status": "ACCEPTED",\n    "avgPrice": "0",\n    "clientOrderId": "",\n    "priceScale": 3,\n    "quantityScale": 4,\n    "optionSide": "CALL",\n    "quoteAsset": "USDT",\n    "mmp": false,\n    "source": "API",\n    "selfTradePreventionMode": "EXPIRE_MAKER"\n  }\n]',
+    ("DELETE", "/eapi/v1/block/order/create"): "{}",
+    ("DELETE", "/eapi/v1/listenKey"): "{}",
+    (
+        "DELETE",
+        "/eapi/v1/order",
+    ): '{\n  "orderId": 4611875134427365000,\n  "symbol": "BTC-200730-9000-C",\n  "price": "100",\n  "quantity": "1",\n  "executedQty": "0",\n  "side": "BUY",\n  "type": "LIMIT",\n  "timeInForce": "GTC",\n  "reduceOnly": false,\n  "createDate": 1592465880683,\n  "updateTime": 1566818724722,\n  "status": "ACCEPTED",\n  "avgPrice": "0",\n  "source": "API",\n  "clientOrderId": "",\n  "priceScale": 4,\n  "quantityScale": 4,\n  "optionSide": "CALL",\n  "quoteAsset": "USDT",\n  "mmp": false,\n  "selfTradePreventionMode": "EXPIRE_MAKER"\n}',
+    (
+        "GET",
+        "/eapi/v1/account",
+    ): '{\n  "asset": [\n    {\n      "asset": "USDT",\n      "marginBalance": "1877.52214415",\n      "equity": "617.77711415",\n      "available": "0",\n      "locked": "2898.92389933",\n      "unrealizedPNL": "222.23697000"\n    }\n  ],\n  "greek": [\n    {\n      "underlying": "BTCUSDT",\n      "delta": "-0.05",\n      "gamma": "-0.002",\n      "theta": "-0.05",\n      "vega": "-0.002"\n    }\n  ],\n  "time": 1592449455993,\n  "riskLevel": "NORMAL"\n}',
+    (
+        "GET",
+        "/eapi/v1/bill",
+    ): '[\n  {\n    "id": 1125899906842624000,\n    "asset": "USDT",\n    "amount": "-0.552",\n    "type": "FEE",\n    "createDate": 1592449456000\n  }\n]',
+    (
+        "GET",
+        "/eapi/v1/block/order/execute",
+    ): '{\n  "blockTradeSettlementKey": "12b96c28-ba05-8906-c89t-703215cfb2e6",\n  "expireTime": 1730171860460,\n  "liquidity": "MAKER",\n  "status": "RECEIVED",\n  "createTime": 1730170060462,\n  "legs": [\n    {\n      "symbol": "BNB-241101-700-C",\n      "side": "SELL",\n      "quantity": "1.66",\n      "price": "20"\n    }\n  ]\n}',
+    (
+        "GET",
+        "/eapi/v1/block/order/orders",
+    ): '[\n  {\n    "blockTradeSettlementKey": "7d046e6e-a429-4335-ab9d-6a681febcde5",\n    "expireTime": 1730172115801,\n    "liquidity": "TAKER",\n    "status": "RECEIVED",\n    "createTime": 1730170315803,\n    "legs": [\n      {\n        "symbol": "BNB-241101-700-C",\n        "side": "BUY",\n        "quantity": "1.2",\n        "price": "2.8"\n      }\n    ]\n  }\n]',
+    (
+        "GET",
+        "/eapi/v1/block/user-trades",
+    ): '[\n  {\n    "parentOrderId": "4675011431944499201",\n    "crossType": "USER_BLOCK",\n    "legs": [\n      {\n        "createTime": 1730170445600,\n        "updateTime": 1730170445600,\n        "symbol": "BNB-241101-700-C",\n        "orderId": "4675011431944499203",\n        "orderPrice": 2.8,\n        "orderQuantity": 1.2,\n        "orderStatus": "FILLED",\n        "executedQty": 1.2,\n        "executedAmount": 3.36,\n        "fee": 0.336,\n        "orderType": "PREV_QUOTED",\n        "orderSide": "BUY",\n        "id": "1125899906900937837",\n        "tradeId": 1,\n        "tradePrice": 2.8,\n        "tradeQty": 1.2,\n        "tradeTime": 1730170445600,\n        "liquidity": "TAKER",\n        "commission": 0.336\n      }\n    ],\n    "blockTradeSettlementKey": "7d085e6e-a229-2335-ab9d-6a581febcd25"\n  }\n]',
+    (
+        "GET",
+        "/eapi/v1/blockTrades",
+    ): '[\n  {\n    "id": 1125899906901081100,\n    "tradeId": 389,\n    "symbol": "ETH-250725-1200-P",\n    "price": "342.40",\n    "qty": "-2167.20",\n    "quoteQty": "-4.90",\n    "side": -1,\n    "time": 1733950676483\n  }\n]',
+    (
+        "GET",
+        "/eapi/v1/commission",
+    ): '{\n  "commissions": [\n    {\n      "underlying": "BTCUSDT",\n      "makerFee": "0.000240",\n      "takerFee": "0.000240"\n    }\n  ]\n}',
+    (
+        "GET",
+        "/eapi/v1/countdownCancelAll",
+    ): '{\n  "underlying": "ETHUSDT",\n  "countdownTime": 100000\n}',
+    (
+        "GET",
+        "/eapi/v1/depth",
+    ): '{\n  "bids": [\n    [\n      "1000.000",\n      "0.1000"\n    ]\n  ],\n  "asks": [\n    [\n      "1900.000",\n      "0.1000"\n    ]\n  ],\n  "T": 1762780909676,\n  "lastUpdateId": 361\n}',
     (
         "GET",
         "/eapi/v1/exchangeInfo",
-    ): '{\n  "timezone": "UTC",\n  "serverTime": 1592387337630,\n  "optionContracts": [\n    {\n      "baseAsset": "BTC",\n      "quoteAsset": "USDT",\n      "underlying": "BTCUSDT",\n      "settleAsset": "USDT"\n    }\n  ],\n  "optionAssets": [\n    {\n      "name": "USDT"\n    }\n  ],\n  "optionSymbols": [\n    {\n      "expiryDate": 1660521600000,\n      "filters": [\n        {\n          "filterType": "PRICE_FILTER",\n          "minPrice": "0.02",\n          "maxPrice": "80000.01",\n          "tickSize": "0.01"\n        },\n        {\n          "filterType": "LOT_SIZE",\n          "minQty": "0.01",\n          "maxQty": "100",\n          "stepSize": "0.01"\n        }\n      ],\n      "symbol": "BTC-220815-50000-C",\n      "side": "CALL",\n      "strikePrice": "50000",\n      "underlying": "BTCUSDT",\n      "unit": 1,\n      "makerFeeRate": "0.0002",\n      "takerFeeRate": "0.0002",\n      "minQty": "0.01",\n      "maxQty": "100",\n      "initialMargin": "0.15",\n      "maintenanceMargin": "0.075",\n      "minInitialMargin": "0.1",\n      "minMaintenanceMargin": "0.05",\n      "priceScale": 2,\n      "quantityScale": 2,\n      "quoteAsset": "USDT"\n    }\n  ],\n  "rateLimits": [\n    {\n      "rateLimitType": "REQUEST_WEIGHT",\n      "interval": "MINUTE",\n      "intervalNum": 1,\n      "limit": 2400\n    },\n    {\n      "rateLimitType": "ORDERS",\n      "interval": "MINUTE",\n      "intervalNum": 1,\n      "limit": 1200\n    },\n    {\n      "rateLimitType": "ORDERS",\n      "interval": "SECOND",\n      "intervalNum": 10,\n      "limit": 300\n    }\n  ]\n}',
+    ): '{\n  "timezone": "UTC",\n  "serverTime": 1592387337630,\n  "optionContracts": [\n    {\n      "baseAsset": "BTC",\n      "quoteAsset": "USDT",\n      "underlying": "BTCUSDT",\n      "settleAsset": "USDT"\n    }\n  ],\n  "optionAssets": [\n    {\n      "name": "USDT"\n    }\n  ],\n  "optionSymbols": [\n    {\n      "expiryDate": 1660521600000,\n      "filters": [\n        {\n          "filterType": "PRICE_FILTER",\n          "minPrice": "0.02",\n          "maxPrice": "80000.01",\n          "tickSize": "0.01",\n          "minQty": "0.01",\n          "maxQty": "100",\n          "stepSize": "0.01"\n        }\n      ],\n      "symbol": "BTC-220815-50000-C",\n      "side": "CALL",\n      "strikePrice": "50000",\n      "underlying": "BTCUSDT",\n      "unit": 1,\n      "liquidationFeeRate": "0.0019000",\n      "minQty": "0.01",\n      "maxQty": "100",\n      "initialMargin": "0.15",\n      "maintenanceMargin": "0.075",\n      "minInitialMargin": "0.1",\n      "minMaintenanceMargin": "0.05",\n      "priceScale": 2,\n      "quantityScale": 2,\n      "quoteAsset": "USDT",\n      "contractType": "CRYPTO_OPTIONS",\n      "underlyingType": "CRYPTO",\n      "nakedSell": false,\n      "status": "TRADING"\n    }\n  ],\n  "rateLimits": [\n    {\n      "rateLimitType": "REQUEST_WEIGHT",\n      "interval": "MINUTE",\n      "intervalNum": 1,\n      "limit": 2400\n    }\n  ]\n}',
+    (
+        "GET",
+        "/eapi/v1/exerciseHistory",
+    ): '[\n  {\n    "symbol": "BTC-220121-60000-P",\n    "strikePrice": "60000",\n    "realStrikePrice": "38844.69652571",\n    "expiryDate": 1642752000000,\n    "strikeResult": "REALISTIC_VALUE_STRICKEN"\n  }\n]',
+    (
+        "GET",
+        "/eapi/v1/exerciseRecord",
+    ): '[\n  {\n    "id": "1125899906842624042",\n    "currency": "USDT",\n    "symbol": "BTC-220721-25000-C",\n    "exercisePrice": "25000.00000000",\n    "quantity": "1.00000000",\n    "amount": "0.00000000",\n    "fee": "0.00000000",\n    "createDate": 1658361600000,\n    "priceScale": 2,\n    "quantityScale": 2,\n    "optionSide": "CALL",\n    "positionSide": "LONG",\n    "quoteAsset": "USDT"\n  }\n]',
+    (
+        "GET",
+        "/eapi/v1/historicalTrades",
+    ): '[\n  {\n    "id": "1",\n    "tradeId": "159244329455993",\n    "price": "1000",\n    "qty": "-0.1",\n    "quoteQty": "-100",\n    "side": -1,\n    "time": 1592449455993\n  }\n]',
+    (
+        "GET",
+        "/eapi/v1/historyOrders",
+    ): '[\n  {\n    "orderId": 4611875134427365000,\n    "symbol": "BTC-200730-9000-C",\n    "price": "100",\n    "quantity": "1",\n    "executedQty": "0",\n    "side": "BUY",\n    "type": "LIMIT",\n    "timeInForce": "GTC",\n    "reduceOnly": false,\n    "createTime": 1592465880683,\n    "updateTime": 1592465880683,\n    "status": "ACCEPTED",\n    "avgPrice": "0",\n    "clientOrderId": "",\n    "priceScale": 2,\n    "quantityScale": 2,\n    "optionSide": "CALL",\n    "quoteAsset": "USDT",\n    "mmp": false\n  }\n]',
+    (
+        "GET",
+        "/eapi/v1/income/asyn",
+    ): '{\n  "avgCostTimestampOfLast30d": 7241837,\n  "downloadId": "546975389218332672"\n}',
+    (
+        "GET",
+        "/eapi/v1/income/asyn/id",
+    ): '{\n  "downloadId": "545923594199212032",\n  "status": "processing",\n  "url": "",\n  "notified": false,\n  "expirationTimestamp": -1,\n  "isExpired": null\n}',
+    ("GET", "/eapi/v1/index"): '{\n  "time": 1656647305000,\n  "indexPrice": "105917.75"\n}',
+    (
+        "GET",
+        "/eapi/v1/klines",
+    ): '[\n  [\n    1762779600000,\n    "1300.000",\n    "1300.000",\n    "1300.000",\n    "1300.000",\n    "0.1000",\n    1762780499999,\n    "130.0000000",\n    1,\n    "0.1000",\n    "130.0000000",\n    "0"\n  ]\n]',
+    (
+        "GET",
+        "/eapi/v1/marginAccount",
+    ): '{\n  "asset": [\n    {\n      "asset": "USDT",\n      "marginBalance": "10099.448",\n      "equity": "10094.44662",\n      "available": "8725.92524",\n      "initialMargin": "1084.52138",\n      "maintMargin": "151.00138",\n      "unrealizedPNL": "-5.00138",\n      "adjustedEquity": "34.13282285"\n    }\n  ],\n  "greek": [\n    {\n      "underlying": "BTCUSDT",\n      "delta": "-0.05",\n      "gamma": "-0.002",\n      "theta": "-0.05",\n      "vega": "-0.002"\n    }\n  ],\n  "time": 1762843368098,\n  "canTrade": true,\n  "canDeposit": true,\n  "canWithdraw": true,\n  "reduceOnly": false,\n  "tradeGroupId": -1\n}',
+    (
+        "GET",
+        "/eapi/v1/mark",
+    ): '[\n  {\n    "symbol": "BTC-200730-9000-C",\n    "markPrice": "1343.2883",\n    "bidIV": "1.40000077",\n    "askIV": "1.50000153",\n    "markIV": "1.45000000",\n    "delta": "0.55937056",\n    "theta": "3739.82509871",\n    "gamma": "0.00010969",\n    "vega": "978.58874732",\n    "highPriceLimit": "1618.241",\n    "lowPriceLimit": "1068.3356",\n    "riskFreeInterest": "0.1"\n  }\n]',
+    (
+        "GET",
+        "/eapi/v1/mmp",
+    ): '{\n  "underlyingId": 2,\n  "underlying": "BTCUSDT",\n  "windowTimeInMilliseconds": 3000,\n  "frozenTimeInMilliseconds": 300000,\n  "qtyLimit": "2",\n  "deltaLimit": "2.3",\n  "lastTriggerTime": 0\n}',
+    (
+        "GET",
+        "/eapi/v1/openInterest",
+    ): '[\n  {\n    "symbol": "ETH-221119-1175-P",\n    "sumOpenInterest": "4.01",\n    "sumOpenInterestUsd": "4880.2985615624",\n    "timestamp": "1668754020000"\n  }\n]',
+    (
+        "GET",
+        "/eapi/v1/openOrders",
+    ): '[\n  {\n    "orderId": 4611875134427365000,\n    "symbol": "BTC-200730-9000-C",\n    "price": "100",\n    "quantity": "1",\n    "executedQty": "0",\n    "side": "BUY",\n    "type": "LIMIT",\n    "timeInForce": "GTC",\n    "reduceOnly": false,\n    "createTime": 1592465880683,\n    "updateTime": 1592465880683,\n    "status": "NEW",\n    "avgPrice": "0",\n    "clientOrderId": "",\n    "priceScale": 2,\n    "quantityScale": 2,\n    "optionSide": "CALL",\n    "quoteAsset": "USDT",\n    "mmp": false,\n    "selfTradePreventionMode": "EXPIRE_MAKER"\n  }\n]',
+    (
+        "GET",
+        "/eapi/v1/order",
+    ): '{\n  "orderId": 4611875134427365000,\n  "symbol": "BTC-200730-9000-C",\n  "price": "100",\n  "quantity": "1",\n  "executedQty": "0",\n  "side": "BUY",\n  "type": "LIMIT",\n  "timeInForce": "GTC",\n  "reduceOnly": false,\n  "postOnly": false,\n  "createTime": 1592465880683,\n  "updateTime": 1566818724722,\n  "status": "NEW",\n  "avgPrice": "0",\n  "clientOrderId": "",\n  "priceScale": 2,\n  "quantityScale": 2,\n  "optionSide": "CALL",\n  "quoteAsset": "USDT",\n  "mmp": false,\n  "selfTradePreventionMode": "EXPIRE_MAKER"\n}',
+    ("GET", "/eapi/v1/ping"): "{}",
+    (
+        "GET",
+        "/eapi/v1/position",
+    ): '[\n  {\n    "entryPrice": "1000",\n    "symbol": "BTC-200730-9000-C",\n    "side": "SHORT",\n    "quantity": "-0.1",\n    "markValue": "105.00138",\n    "unrealizedPNL": "-5.00138",\n    "markPrice": "1050.0138",\n    "strikePrice": "9000",\n    "expiryDate": 1593511200000,\n    "priceScale": 2,\n    "quantityScale": 2,\n    "optionSide": "CALL",\n    "quoteAsset": "USDT",\n    "time": 1762872654561,\n    "bidQuantity": "0.0000",\n    "askQuantity": "0.0000"\n  }\n]',
+    (
+        "GET",
+        "/eapi/v1/ticker",
+    ): '[\n  {\n    "symbol": "BTC-200730-9000-C",\n    "priceChange": "-16.2038",\n    "priceChangePercent": "-0.0162",\n    "lastPrice": "1000",\n    "lastQty": "1000",\n    "open": "1016.2038",\n    "high": "1016.2038",\n    "low": "0",\n    "volume": "5",\n    "amount": "1",\n    "bidPrice": "999.34",\n    "askPrice": "1000.23",\n    "openTime": 1592317127349,\n    "closeTime": 1592380593516,\n    "firstTradeId": 1,\n    "tradeCount": 5,\n    "strikePrice": "9000",\n    "exercisePrice": "3000.3356"\n  }\n]',
     ("GET", "/eapi/v1/time"): '{\n  "serverTime": 1592387156596\n}',
+    (
+        "GET",
+        "/eapi/v1/trades",
+    ): '[\n  {\n    "id": 2323857420768529000,\n    "tradeId": 1,\n    "symbol": "BTC-251123-126000-C",\n    "price": "1300",\n    "qty": "0.1",\n    "quoteQty": "130",\n    "side": -1,\n    "time": 1762780453623\n  }\n]',
+    (
+        "GET",
+        "/eapi/v1/userTrades",
+    ): '[\n  {\n    "id": 4611875134427365000,\n    "tradeId": 239,\n    "orderId": 4611875134427365000,\n    "symbol": "BTC-200730-9000-C",\n    "price": "100",\n    "quantity": "1",\n    "fee": "-1.04378629",\n    "realizedProfit": "0.00000000",\n    "side": "BUY",\n    "type": "LIMIT",\n    "liquidity": "TAKER",\n    "time": 1592465880683,\n    "priceScale": 2,\n    "quantityScale": 2,\n    "optionSide": "CALL",\n    "quoteAsset": "USDT"\n  }\n]',
+    (
+        "POST",
+        "/eapi/v1/batchOrders",
+    ): '[\n  {\n    "orderId": 4611875134427365000,\n    "symbol": "BTC-200730-9000-C",\n    "price": "100",\n    "quantity": "1",\n    "executedQty": "0",\n    "fee": 0,\n    "side": "BUY",\n    "type": "LIMIT",\n    "timeInForce": "GTC",\n    "reduceOnly": false,\n    "postOnly": false,\n    "createTime": 1592465880683,\n    "updateTime": 1566818724722,\n    "status": "NEW",\n    "avgPrice": "0",\n    "clientOrderId": "",\n    "priceScale": 2,\n    "quantityScale": 2,\n    "optionSide": "CALL",\n    "quoteAsset": "USDT",\n    "mmp": false,\n    "selfTradePreventionMode": "EXPIRE_MAKER",\n    "source": "API"\n  }\n]',
+    (
+        "POST",
+        "/eapi/v1/block/order/create",
+    ): '{\n  "blockTradeSettlementKey": "3668822b8-1baa-6a2f-adb8-d3de6289b361",\n  "expireTime": 1730171888109,\n  "liquidity": "TAKER",\n  "status": "RECEIVED",\n  "legs": [\n    {\n      "symbol": "BNB-241101-700-C",\n      "side": "BUY",\n      "quantity": "1.2",\n      "price": "2.8"\n    }\n  ]\n}',
+    (
+        "POST",
+        "/eapi/v1/block/order/execute",
+    ): '{\n  "blockTradeSettlementKey": "7d046e6e-a429-4335-ab9d-6a681febcde5",\n  "expireTime": 1730172115801,\n  "liquidity": "MAKER",\n  "status": "ACCEPTED",\n  "createTime": 1730170315803,\n  "legs": [\n    {\n      "symbol": "BNB-241101-700-C",\n      "side": "SELL",\n      "quantity": "1.2",\n      "price": "2.8"\n    }\n  ]\n}',
+    (
+        "POST",
+        "/eapi/v1/countdownCancelAll",
+    ): '{\n  "underlying": "ETHUSDT",\n  "countdownTime": 100000\n}',
+    (
+        "POST",
+        "/eapi/v1/countdownCancelAllHeartBeat",
+    ): '{\n  "underlyings": [\n    "BTCUSDT"\n  ]\n}',
+    (
+        "POST",
+        "/eapi/v1/listenKey",
+    ): '{\n  "listenKey": "pqia91ma19a5s61cv6a81va65sdf19v8a65a1a5s61cv6a81va65sdf19v8a65a1",\n  "expiration": 1762855900452\n}',
+    (
+        "POST",
+        "/eapi/v1/mmpReset",
+    ): '{\n  "underlyingId": 2,\n  "underlying": "BTCUSDT",\n  "windowTimeInMilliseconds": 3000,\n  "frozenTimeInMilliseconds": 300000,\n  "qtyLimit": "2",\n  "deltaLimit": "2.3",\n  "lastTriggerTime": 0\n}',
+    (
+        "POST",
+        "/eapi/v1/mmpSet",
+    ): '{\n  "underlyingId": 2,\n  "underlying": "BTCUSDT",\n  "windowTimeInMilliseconds": 3000,\n  "frozenTimeInMilliseconds": 300000,\n  "qtyLimit": "2",\n  "deltaLimit": "2.3",\n  "lastTriggerTime": 0\n}',
     (
         "POST",
         "/eapi/v1/order",
     ): '{\n  "orderId": 4611875134427365377,\n  "symbol": "BTC-210129-40000-C",\n  "price": "2000",\n  "quantity": "1",\n  "side": "BUY",\n  "type": "LIMIT",\n  "createDate": 1611825601400,\n  "reduceOnly": false,\n  "postOnly": false,\n  "mmp": false\n}',
+    ("POST", "/eapi/v1/stock/contract"): '{\n  "code": 200,\n  "msg": "success"\n}',
+    (
+        "PUT",
+        "/eapi/v1/block/order/create",
+    ): '{\n  "blockTradeSettlementKey": "3668822b8-1baa-6a2f-adb8-d3de6289b361",\n  "expireTime": 1730172007000,\n  "liquidity": "TAKER",\n  "status": "RECEIVED",\n  "createTime": 1730170088111,\n  "legs": [\n    {\n      "symbol": "BNB-241101-700-C",\n      "side": "BUY",\n      "quantity": "1.2",\n      "price": "2.8"\n    }\n  ]\n}',
+    ("PUT", "/eapi/v1/listenKey"): "{}",
 }

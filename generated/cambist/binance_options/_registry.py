@@ -4,11 +4,22 @@
 from typing import Any
 
 from cambist._runtime.endpoint import Endpoint
-from cambist.binance_options.resources import market, trade
+from cambist.binance_options.resources import (
+    account,
+    block_trade,
+    market,
+    market_maker,
+    trade,
+    user_stream,
+)
 
 ENDPOINTS: tuple[Endpoint[Any], ...] = (
+    *account.ENDPOINTS,
+    *block_trade.ENDPOINTS,
     *market.ENDPOINTS,
+    *market_maker.ENDPOINTS,
     *trade.ENDPOINTS,
+    *user_stream.ENDPOINTS,
 )
 """One entry per endpoint: ``name`` (e.g. ``"spot.create_order"``), ``method``, ``path``,
 ``security``, ``weight``, ``safe`` and ``params`` (each with ``name``, ``wire_name``,

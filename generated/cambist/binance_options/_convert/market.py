@@ -9,25 +9,53 @@ from typing import Any
 from msgspec import Struct, field
 from msgspec.json import Decoder
 
-from cambist._runtime.convert import dec, enum_member, integer, items, members, opt_dec, string
+from cambist._runtime.convert import (
+    boolean,
+    dec,
+    enum_member,
+    integer,
+    items,
+    members,
+    new_row,
+    opt_dec,
+    opt_string,
+    string,
+)
 from cambist.binance_options.models.common import OptionSide
 from cambist.binance_options.models.market import (
+    BlockTradeRecord,
     ExchangeInfo,
+    ExerciseResult,
+    HistoricalTrade,
+    IndexPrice,
+    Kline,
+    MarkPrice,
+    OpenInterest,
     OptionAsset,
     OptionContract,
     OptionSymbol,
+    OrderBook,
+    PriceLevel,
     RateLimit,
     RateLimitInterval,
     RateLimitType,
+    RecentTrade,
     ServerTime,
+    StrikeResult,
     SymbolFilter,
     SymbolFilterType,
+    SymbolStatus,
+    Ticker,
+    TradeSide,
 )
 
 _OPTION_SIDE = members(OptionSide)
 _RATE_LIMIT_INTERVAL = members(RateLimitInterval)
 _RATE_LIMIT_TYPE = members(RateLimitType)
+_STRIKE_RESULT = members(StrikeResult)
 _SYMBOL_FILTER_TYPE = members(SymbolFilterType)
+_SYMBOL_STATUS = members(SymbolStatus)
+_TRADE_SIDE = members(TradeSide)
 
 
 def structure_server_time(d: Any) -> ServerTime:
@@ -76,8 +104,6 @@ def structure_option_symbol(d: Any) -> OptionSymbol:
         dec(d["strikePrice"]),  # strike_price
         string(d["underlying"]),  # underlying
         dec(d["unit"]),  # unit
-        dec(d["makerFeeRate"]),  # maker_fee_rate
-        dec(d["takerFeeRate"]),  # taker_fee_rate
         dec(d["minQty"]),  # min_qty
         dec(d["maxQty"]),  # max_qty
         dec(d["initialMargin"]),  # initial_margin
@@ -87,6 +113,12 @@ def structure_option_symbol(d: Any) -> OptionSymbol:
         integer(d["priceScale"]),  # price_scale
         integer(d["quantityScale"]),  # quantity_scale
         string(d["quoteAsset"]),  # quote_asset
+        string(d["contractType"]),  # contract_type
+        string(d["underlyingType"]),  # underlying_type
+        boolean(d["nakedSell"]),  # naked_sell
+        _SYMBOL_STATUS.get(d["status"]) or enum_member(SymbolStatus, d["status"]),  # status
+        opt_dec(d.get("makerFeeRate")),  # maker_fee_rate
+        opt_dec(d.get("takerFeeRate")),  # taker_fee_rate
         opt_dec(d.get("liquidationFeeRate")),  # liquidation_fee_rate
     )
 
@@ -114,6 +146,161 @@ def structure_rate_limit(d: Any) -> RateLimit:
         or enum_member(RateLimitInterval, d["interval"]),  # interval
         integer(d["intervalNum"]),  # interval_num
         integer(d["limit"]),  # limit
+    )
+
+
+def structure_order_book(d: Any) -> OrderBook:
+    """Read ``OrderBook`` from a JSON object."""
+    return OrderBook(
+        list(map(structure_price_level, items(d["bids"]))),  # bids
+        list(map(structure_price_level, items(d["asks"]))),  # asks
+        integer(d["T"]),  # time
+        integer(d["lastUpdateId"]),  # last_update_id
+    )
+
+
+def structure_price_level(r: Any) -> PriceLevel:
+    """Read ``PriceLevel`` from a JSON array."""
+    return new_row(
+        PriceLevel,
+        (
+            dec(r[0]),  # price
+            dec(r[1]),  # quantity
+        ),
+    )
+
+
+def structure_recent_trade(d: Any) -> RecentTrade:
+    """Read ``RecentTrade`` from a JSON object."""
+    return RecentTrade(
+        integer(d["id"]),  # id
+        integer(d["tradeId"]),  # trade_id
+        string(d["symbol"]),  # symbol
+        dec(d["price"]),  # price
+        dec(d["qty"]),  # qty
+        dec(d["quoteQty"]),  # quote_qty
+        _TRADE_SIDE.get(d["side"]) or enum_member(TradeSide, d["side"]),  # side
+        integer(d["time"]),  # time
+    )
+
+
+def structure_historical_trade(d: Any) -> HistoricalTrade:
+    """Read ``HistoricalTrade`` from a JSON object."""
+    return HistoricalTrade(
+        integer(d["id"]),  # id
+        integer(d["tradeId"]),  # trade_id
+        dec(d["price"]),  # price
+        dec(d["qty"]),  # qty
+        dec(d["quoteQty"]),  # quote_qty
+        _TRADE_SIDE.get(d["side"]) or enum_member(TradeSide, d["side"]),  # side
+        integer(d["time"]),  # time
+    )
+
+
+def structure_kline(r: Any) -> Kline:
+    """Read ``Kline`` from a JSON array."""
+    return new_row(
+        Kline,
+        (
+            integer(r[0]),  # open_time
+            dec(r[1]),  # open
+            dec(r[2]),  # high
+            dec(r[3]),  # low
+            dec(r[4]),  # close
+            dec(r[5]),  # volume
+            integer(r[6]),  # close_time
+            dec(r[7]),  # quote_volume
+            integer(r[8]),  # trade_count
+            dec(r[9]),  # taker_buy_volume
+            dec(r[10]),  # taker_buy_quote_volume
+            opt_string(r[11] if len(r) > 11 else None),  # ignore
+        ),
+    )
+
+
+def structure_mark_price(d: Any) -> MarkPrice:
+    """Read ``MarkPrice`` from a JSON object."""
+    return MarkPrice(
+        string(d["symbol"]),  # symbol
+        dec(d["markPrice"]),  # mark_price
+        dec(d["bidIV"]),  # bid_iv
+        dec(d["askIV"]),  # ask_iv
+        dec(d["markIV"]),  # mark_iv
+        dec(d["delta"]),  # delta
+        dec(d["theta"]),  # theta
+        dec(d["gamma"]),  # gamma
+        dec(d["vega"]),  # vega
+        dec(d["highPriceLimit"]),  # high_price_limit
+        dec(d["lowPriceLimit"]),  # low_price_limit
+        dec(d["riskFreeInterest"]),  # risk_free_interest
+    )
+
+
+def structure_index_price(d: Any) -> IndexPrice:
+    """Read ``IndexPrice`` from a JSON object."""
+    return IndexPrice(
+        integer(d["time"]),  # time
+        dec(d["indexPrice"]),  # index_price
+    )
+
+
+def structure_ticker(d: Any) -> Ticker:
+    """Read ``Ticker`` from a JSON object."""
+    return Ticker(
+        string(d["symbol"]),  # symbol
+        dec(d["priceChange"]),  # price_change
+        dec(d["priceChangePercent"]),  # price_change_percent
+        dec(d["lastPrice"]),  # last_price
+        dec(d["lastQty"]),  # last_qty
+        dec(d["open"]),  # open
+        dec(d["high"]),  # high
+        dec(d["low"]),  # low
+        dec(d["volume"]),  # volume
+        dec(d["amount"]),  # amount
+        dec(d["bidPrice"]),  # bid_price
+        dec(d["askPrice"]),  # ask_price
+        integer(d["openTime"]),  # open_time
+        integer(d["closeTime"]),  # close_time
+        integer(d["firstTradeId"]),  # first_trade_id
+        integer(d["tradeCount"]),  # trade_count
+        dec(d["strikePrice"]),  # strike_price
+        dec(d["exercisePrice"]),  # exercise_price
+    )
+
+
+def structure_open_interest(d: Any) -> OpenInterest:
+    """Read ``OpenInterest`` from a JSON object."""
+    return OpenInterest(
+        string(d["symbol"]),  # symbol
+        dec(d["sumOpenInterest"]),  # sum_open_interest
+        dec(d["sumOpenInterestUsd"]),  # sum_open_interest_usd
+        integer(d["timestamp"]),  # timestamp
+    )
+
+
+def structure_exercise_result(d: Any) -> ExerciseResult:
+    """Read ``ExerciseResult`` from a JSON object."""
+    return ExerciseResult(
+        string(d["symbol"]),  # symbol
+        dec(d["strikePrice"]),  # strike_price
+        dec(d["realStrikePrice"]),  # real_strike_price
+        integer(d["expiryDate"]),  # expiry_date
+        _STRIKE_RESULT.get(d["strikeResult"])
+        or enum_member(StrikeResult, d["strikeResult"]),  # strike_result
+    )
+
+
+def structure_block_trade_record(d: Any) -> BlockTradeRecord:
+    """Read ``BlockTradeRecord`` from a JSON object."""
+    return BlockTradeRecord(
+        integer(d["id"]),  # id
+        integer(d["tradeId"]),  # trade_id
+        string(d["symbol"]),  # symbol
+        dec(d["price"]),  # price
+        dec(d["qty"]),  # qty
+        dec(d["quoteQty"]),  # quote_qty
+        _TRADE_SIDE.get(d["side"]) or enum_member(TradeSide, d["side"]),  # side
+        integer(d["time"]),  # time
     )
 
 
@@ -195,8 +382,6 @@ class OptionSymbolWire(Struct, kw_only=True):
     strike_price: Decimal = field(name="strikePrice")
     underlying: str = field(name="underlying")
     unit: Decimal = field(name="unit")
-    maker_fee_rate: Decimal = field(name="makerFeeRate")
-    taker_fee_rate: Decimal = field(name="takerFeeRate")
     min_qty: Decimal = field(name="minQty")
     max_qty: Decimal = field(name="maxQty")
     initial_margin: Decimal = field(name="initialMargin")
@@ -206,6 +391,12 @@ class OptionSymbolWire(Struct, kw_only=True):
     price_scale: int = field(name="priceScale")
     quantity_scale: int = field(name="quantityScale")
     quote_asset: str = field(name="quoteAsset")
+    contract_type: str = field(name="contractType")
+    underlying_type: str = field(name="underlyingType")
+    naked_sell: bool = field(name="nakedSell")
+    status: str = field(name="status")
+    maker_fee_rate: Decimal | None = field(name="makerFeeRate", default=None)
+    taker_fee_rate: Decimal | None = field(name="takerFeeRate", default=None)
     liquidation_fee_rate: Decimal | None = field(name="liquidationFeeRate", default=None)
 
 
@@ -219,8 +410,6 @@ def from_wire_option_symbol(w: OptionSymbolWire) -> OptionSymbol:
         w.strike_price,  # strike_price
         w.underlying,  # underlying
         w.unit,  # unit
-        w.maker_fee_rate,  # maker_fee_rate
-        w.taker_fee_rate,  # taker_fee_rate
         w.min_qty,  # min_qty
         w.max_qty,  # max_qty
         w.initial_margin,  # initial_margin
@@ -230,6 +419,12 @@ def from_wire_option_symbol(w: OptionSymbolWire) -> OptionSymbol:
         w.price_scale,  # price_scale
         w.quantity_scale,  # quantity_scale
         w.quote_asset,  # quote_asset
+        w.contract_type,  # contract_type
+        w.underlying_type,  # underlying_type
+        w.naked_sell,  # naked_sell
+        _SYMBOL_STATUS.get(w.status) or enum_member(SymbolStatus, w.status),  # status
+        w.maker_fee_rate,  # maker_fee_rate
+        w.taker_fee_rate,  # taker_fee_rate
         w.liquidation_fee_rate,  # liquidation_fee_rate
     )
 
@@ -281,6 +476,251 @@ def from_wire_rate_limit(w: RateLimitWire) -> RateLimit:
     )
 
 
+class OrderBookWire(Struct, kw_only=True):
+    """``OrderBook`` as sent, for the msgspec fast path (see ``from_wire_order_book``)."""
+
+    bids: list[PriceLevel] = field(name="bids")
+    asks: list[PriceLevel] = field(name="asks")
+    time: int = field(name="T")
+    last_update_id: int = field(name="lastUpdateId")
+
+
+def from_wire_order_book(w: OrderBookWire) -> OrderBook:
+    """Build ``OrderBook`` from its decoded wire form."""
+    return OrderBook(
+        w.bids,  # bids
+        w.asks,  # asks
+        w.time,  # time
+        w.last_update_id,  # last_update_id
+    )
+
+
+class RecentTradeWire(Struct, kw_only=True):
+    """``RecentTrade`` as sent, for the msgspec fast path (see ``from_wire_recent_trade``)."""
+
+    id: int = field(name="id")
+    trade_id: int = field(name="tradeId")
+    symbol: str = field(name="symbol")
+    price: Decimal = field(name="price")
+    qty: Decimal = field(name="qty")
+    quote_qty: Decimal = field(name="quoteQty")
+    side: int = field(name="side")
+    time: int = field(name="time")
+
+
+def from_wire_recent_trade(w: RecentTradeWire) -> RecentTrade:
+    """Build ``RecentTrade`` from its decoded wire form."""
+    return RecentTrade(
+        w.id,  # id
+        w.trade_id,  # trade_id
+        w.symbol,  # symbol
+        w.price,  # price
+        w.qty,  # qty
+        w.quote_qty,  # quote_qty
+        _TRADE_SIDE.get(w.side) or enum_member(TradeSide, w.side),  # side
+        w.time,  # time
+    )
+
+
+class HistoricalTradeWire(Struct, kw_only=True):
+    """``HistoricalTrade`` as sent, for the msgspec fast path (see ``from_wire_historical_trade``)."""
+
+    id: int = field(name="id")
+    trade_id: int = field(name="tradeId")
+    price: Decimal = field(name="price")
+    qty: Decimal = field(name="qty")
+    quote_qty: Decimal = field(name="quoteQty")
+    side: int = field(name="side")
+    time: int = field(name="time")
+
+
+def from_wire_historical_trade(w: HistoricalTradeWire) -> HistoricalTrade:
+    """Build ``HistoricalTrade`` from its decoded wire form."""
+    return HistoricalTrade(
+        w.id,  # id
+        w.trade_id,  # trade_id
+        w.price,  # price
+        w.qty,  # qty
+        w.quote_qty,  # quote_qty
+        _TRADE_SIDE.get(w.side) or enum_member(TradeSide, w.side),  # side
+        w.time,  # time
+    )
+
+
+class MarkPriceWire(Struct, kw_only=True):
+    """``MarkPrice`` as sent, for the msgspec fast path (see ``from_wire_mark_price``)."""
+
+    symbol: str = field(name="symbol")
+    mark_price: Decimal = field(name="markPrice")
+    bid_iv: Decimal = field(name="bidIV")
+    ask_iv: Decimal = field(name="askIV")
+    mark_iv: Decimal = field(name="markIV")
+    delta: Decimal = field(name="delta")
+    theta: Decimal = field(name="theta")
+    gamma: Decimal = field(name="gamma")
+    vega: Decimal = field(name="vega")
+    high_price_limit: Decimal = field(name="highPriceLimit")
+    low_price_limit: Decimal = field(name="lowPriceLimit")
+    risk_free_interest: Decimal = field(name="riskFreeInterest")
+
+
+def from_wire_mark_price(w: MarkPriceWire) -> MarkPrice:
+    """Build ``MarkPrice`` from its decoded wire form."""
+    return MarkPrice(
+        w.symbol,  # symbol
+        w.mark_price,  # mark_price
+        w.bid_iv,  # bid_iv
+        w.ask_iv,  # ask_iv
+        w.mark_iv,  # mark_iv
+        w.delta,  # delta
+        w.theta,  # theta
+        w.gamma,  # gamma
+        w.vega,  # vega
+        w.high_price_limit,  # high_price_limit
+        w.low_price_limit,  # low_price_limit
+        w.risk_free_interest,  # risk_free_interest
+    )
+
+
+class IndexPriceWire(Struct, kw_only=True):
+    """``IndexPrice`` as sent, for the msgspec fast path (see ``from_wire_index_price``)."""
+
+    time: int = field(name="time")
+    index_price: Decimal = field(name="indexPrice")
+
+
+def from_wire_index_price(w: IndexPriceWire) -> IndexPrice:
+    """Build ``IndexPrice`` from its decoded wire form."""
+    return IndexPrice(
+        w.time,  # time
+        w.index_price,  # index_price
+    )
+
+
+class TickerWire(Struct, kw_only=True):
+    """``Ticker`` as sent, for the msgspec fast path (see ``from_wire_ticker``)."""
+
+    symbol: str = field(name="symbol")
+    price_change: Decimal = field(name="priceChange")
+    price_change_percent: Decimal = field(name="priceChangePercent")
+    last_price: Decimal = field(name="lastPrice")
+    last_qty: Decimal = field(name="lastQty")
+    open: Decimal = field(name="open")
+    high: Decimal = field(name="high")
+    low: Decimal = field(name="low")
+    volume: Decimal = field(name="volume")
+    amount: Decimal = field(name="amount")
+    bid_price: Decimal = field(name="bidPrice")
+    ask_price: Decimal = field(name="askPrice")
+    open_time: int = field(name="openTime")
+    close_time: int = field(name="closeTime")
+    first_trade_id: int = field(name="firstTradeId")
+    trade_count: int = field(name="tradeCount")
+    strike_price: Decimal = field(name="strikePrice")
+    exercise_price: Decimal = field(name="exercisePrice")
+
+
+def from_wire_ticker(w: TickerWire) -> Ticker:
+    """Build ``Ticker`` from its decoded wire form."""
+    return Ticker(
+        w.symbol,  # symbol
+        w.price_change,  # price_change
+        w.price_change_percent,  # price_change_percent
+        w.last_price,  # last_price
+        w.last_qty,  # last_qty
+        w.open,  # open
+        w.high,  # high
+        w.low,  # low
+        w.volume,  # volume
+        w.amount,  # amount
+        w.bid_price,  # bid_price
+        w.ask_price,  # ask_price
+        w.open_time,  # open_time
+        w.close_time,  # close_time
+        w.first_trade_id,  # first_trade_id
+        w.trade_count,  # trade_count
+        w.strike_price,  # strike_price
+        w.exercise_price,  # exercise_price
+    )
+
+
+class OpenInterestWire(Struct, kw_only=True):
+    """``OpenInterest`` as sent, for the msgspec fast path (see ``from_wire_open_interest``)."""
+
+    symbol: str = field(name="symbol")
+    sum_open_interest: Decimal = field(name="sumOpenInterest")
+    sum_open_interest_usd: Decimal = field(name="sumOpenInterestUsd")
+    timestamp: int = field(name="timestamp")
+
+
+def from_wire_open_interest(w: OpenInterestWire) -> OpenInterest:
+    """Build ``OpenInterest`` from its decoded wire form."""
+    return OpenInterest(
+        w.symbol,  # symbol
+        w.sum_open_interest,  # sum_open_interest
+        w.sum_open_interest_usd,  # sum_open_interest_usd
+        w.timestamp,  # timestamp
+    )
+
+
+class ExerciseResultWire(Struct, kw_only=True):
+    """``ExerciseResult`` as sent, for the msgspec fast path (see ``from_wire_exercise_result``)."""
+
+    symbol: str = field(name="symbol")
+    strike_price: Decimal = field(name="strikePrice")
+    real_strike_price: Decimal = field(name="realStrikePrice")
+    expiry_date: int = field(name="expiryDate")
+    strike_result: str = field(name="strikeResult")
+
+
+def from_wire_exercise_result(w: ExerciseResultWire) -> ExerciseResult:
+    """Build ``ExerciseResult`` from its decoded wire form."""
+    return ExerciseResult(
+        w.symbol,  # symbol
+        w.strike_price,  # strike_price
+        w.real_strike_price,  # real_strike_price
+        w.expiry_date,  # expiry_date
+        _STRIKE_RESULT.get(w.strike_result)
+        or enum_member(StrikeResult, w.strike_result),  # strike_result
+    )
+
+
+class BlockTradeRecordWire(Struct, kw_only=True):
+    """``BlockTradeRecord`` as sent, for the msgspec fast path (see ``from_wire_block_trade_record``)."""
+
+    id: int = field(name="id")
+    trade_id: int = field(name="tradeId")
+    symbol: str = field(name="symbol")
+    price: Decimal = field(name="price")
+    qty: Decimal = field(name="qty")
+    quote_qty: Decimal = field(name="quoteQty")
+    side: int = field(name="side")
+    time: int = field(name="time")
+
+
+def from_wire_block_trade_record(w: BlockTradeRecordWire) -> BlockTradeRecord:
+    """Build ``BlockTradeRecord`` from its decoded wire form."""
+    return BlockTradeRecord(
+        w.id,  # id
+        w.trade_id,  # trade_id
+        w.symbol,  # symbol
+        w.price,  # price
+        w.qty,  # qty
+        w.quote_qty,  # quote_qty
+        _TRADE_SIDE.get(w.side) or enum_member(TradeSide, w.side),  # side
+        w.time,  # time
+    )
+
+
+_FAST_BLOCK_TRADE_RECORD_LIST = Decoder(list[BlockTradeRecordWire], strict=False)
+
+
+def fast_block_trade_record_list(body: bytes) -> list[BlockTradeRecord]:
+    """Decode ``list[BlockTradeRecord]`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return list(map(from_wire_block_trade_record, _FAST_BLOCK_TRADE_RECORD_LIST.decode(body)))
+
+
 _FAST_EXCHANGE_INFO = Decoder(ExchangeInfoWire, strict=False)
 
 
@@ -290,6 +730,78 @@ def fast_exchange_info(body: bytes) -> ExchangeInfo:
     return from_wire_exchange_info(_FAST_EXCHANGE_INFO.decode(body))
 
 
+_FAST_EXERCISE_RESULT_LIST = Decoder(list[ExerciseResultWire], strict=False)
+
+
+def fast_exercise_result_list(body: bytes) -> list[ExerciseResult]:
+    """Decode ``list[ExerciseResult]`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return list(map(from_wire_exercise_result, _FAST_EXERCISE_RESULT_LIST.decode(body)))
+
+
+_FAST_HISTORICAL_TRADE_LIST = Decoder(list[HistoricalTradeWire], strict=False)
+
+
+def fast_historical_trade_list(body: bytes) -> list[HistoricalTrade]:
+    """Decode ``list[HistoricalTrade]`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return list(map(from_wire_historical_trade, _FAST_HISTORICAL_TRADE_LIST.decode(body)))
+
+
+_FAST_INDEX_PRICE = Decoder(IndexPriceWire, strict=False)
+
+
+def fast_index_price(body: bytes) -> IndexPrice:
+    """Decode ``IndexPrice`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return from_wire_index_price(_FAST_INDEX_PRICE.decode(body))
+
+
+_FAST_KLINE_LIST = Decoder(list[Kline], strict=False)
+
+
+def fast_kline_list(body: bytes) -> list[Kline]:
+    """Decode ``list[Kline]`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return _FAST_KLINE_LIST.decode(body)
+
+
+_FAST_MARK_PRICE_LIST = Decoder(list[MarkPriceWire], strict=False)
+
+
+def fast_mark_price_list(body: bytes) -> list[MarkPrice]:
+    """Decode ``list[MarkPrice]`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return list(map(from_wire_mark_price, _FAST_MARK_PRICE_LIST.decode(body)))
+
+
+_FAST_OPEN_INTEREST_LIST = Decoder(list[OpenInterestWire], strict=False)
+
+
+def fast_open_interest_list(body: bytes) -> list[OpenInterest]:
+    """Decode ``list[OpenInterest]`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return list(map(from_wire_open_interest, _FAST_OPEN_INTEREST_LIST.decode(body)))
+
+
+_FAST_ORDER_BOOK = Decoder(OrderBookWire, strict=False)
+
+
+def fast_order_book(body: bytes) -> OrderBook:
+    """Decode ``OrderBook`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return from_wire_order_book(_FAST_ORDER_BOOK.decode(body))
+
+
+_FAST_RECENT_TRADE_LIST = Decoder(list[RecentTradeWire], strict=False)
+
+
+def fast_recent_trade_list(body: bytes) -> list[RecentTrade]:
+    """Decode ``list[RecentTrade]`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return list(map(from_wire_recent_trade, _FAST_RECENT_TRADE_LIST.decode(body)))
+
+
 _FAST_SERVER_TIME = Decoder(ServerTimeWire, strict=False)
 
 
@@ -297,3 +809,12 @@ def fast_server_time(body: bytes) -> ServerTime:
     """Decode ``ServerTime`` straight from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
     return from_wire_server_time(_FAST_SERVER_TIME.decode(body))
+
+
+_FAST_TICKER_LIST = Decoder(list[TickerWire], strict=False)
+
+
+def fast_ticker_list(body: bytes) -> list[Ticker]:
+    """Decode ``list[Ticker]`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return list(map(from_wire_ticker, _FAST_TICKER_LIST.decode(body)))

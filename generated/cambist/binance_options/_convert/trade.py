@@ -14,18 +14,43 @@ from cambist._runtime.convert import (
     dec,
     enum_member,
     integer,
+    items,
     members,
+    opt_boolean,
     opt_dec,
     opt_enum_member,
     opt_integer,
     opt_string,
     string,
 )
-from cambist.binance_options.models.common import OptionSide, OrderSide, OrderType, TimeInForce
-from cambist.binance_options.models.trade import NewOrder, OrderStatus
+from cambist.binance_options.models.common import (
+    Liquidity,
+    OptionSide,
+    OrderSide,
+    OrderType,
+    PositionSide,
+    TimeInForce,
+)
+from cambist.binance_options.models.trade import (
+    CodeMessage,
+    Commission,
+    NewOrder,
+    Order,
+    OrderStatus,
+    Position,
+    SelfTradePreventionMode,
+    UnderlyingCommission,
+    UserExerciseRecord,
+    UserTrade,
+)
 
+_LIQUIDITY = members(Liquidity)
+_OPTION_SIDE = members(OptionSide)
 _ORDER_SIDE = members(OrderSide)
+_ORDER_STATUS = members(OrderStatus)
 _ORDER_TYPE = members(OrderType)
+_POSITION_SIDE = members(PositionSide)
+_TIME_IN_FORCE = members(TimeInForce)
 
 
 def structure_new_order(d: Any) -> NewOrder:
@@ -54,6 +79,134 @@ def structure_new_order(d: Any) -> NewOrder:
         opt_integer(d.get("quantityScale")),  # quantity_scale
         opt_enum_member(OptionSide, d.get("optionSide")),  # option_side
         opt_string(d.get("quoteAsset")),  # quote_asset
+        opt_enum_member(
+            SelfTradePreventionMode, d.get("selfTradePreventionMode")
+        ),  # self_trade_prevention_mode
+    )
+
+
+def structure_order(d: Any) -> Order:
+    """Read ``Order`` from a JSON object."""
+    return Order(
+        integer(d["orderId"]),  # order_id
+        string(d["symbol"]),  # symbol
+        dec(d["price"]),  # price
+        dec(d["quantity"]),  # quantity
+        dec(d["executedQty"]),  # executed_qty
+        _ORDER_SIDE.get(d["side"]) or enum_member(OrderSide, d["side"]),  # side
+        _ORDER_TYPE.get(d["type"]) or enum_member(OrderType, d["type"]),  # type
+        _TIME_IN_FORCE.get(d["timeInForce"])
+        or enum_member(TimeInForce, d["timeInForce"]),  # time_in_force
+        boolean(d["reduceOnly"]),  # reduce_only
+        integer(d["updateTime"]),  # update_time
+        _ORDER_STATUS.get(d["status"]) or enum_member(OrderStatus, d["status"]),  # status
+        dec(d["avgPrice"]),  # avg_price
+        string(d["clientOrderId"]),  # client_order_id
+        integer(d["priceScale"]),  # price_scale
+        integer(d["quantityScale"]),  # quantity_scale
+        _OPTION_SIDE.get(d["optionSide"])
+        or enum_member(OptionSide, d["optionSide"]),  # option_side
+        string(d["quoteAsset"]),  # quote_asset
+        boolean(d["mmp"]),  # mmp
+        opt_dec(d.get("fee")),  # fee
+        opt_boolean(d.get("postOnly")),  # post_only
+        opt_integer(d.get("createTime")),  # create_time
+        opt_integer(d.get("createDate")),  # create_date
+        opt_string(d.get("source")),  # source
+        opt_enum_member(
+            SelfTradePreventionMode, d.get("selfTradePreventionMode")
+        ),  # self_trade_prevention_mode
+    )
+
+
+def structure_code_message(d: Any) -> CodeMessage:
+    """Read ``CodeMessage`` from a JSON object."""
+    return CodeMessage(
+        integer(d["code"]),  # code
+        string(d["msg"]),  # msg
+    )
+
+
+def structure_position(d: Any) -> Position:
+    """Read ``Position`` from a JSON object."""
+    return Position(
+        dec(d["entryPrice"]),  # entry_price
+        string(d["symbol"]),  # symbol
+        _POSITION_SIDE.get(d["side"]) or enum_member(PositionSide, d["side"]),  # side
+        dec(d["quantity"]),  # quantity
+        dec(d["markValue"]),  # mark_value
+        dec(d["unrealizedPNL"]),  # unrealized_pnl
+        dec(d["markPrice"]),  # mark_price
+        dec(d["strikePrice"]),  # strike_price
+        integer(d["expiryDate"]),  # expiry_date
+        integer(d["priceScale"]),  # price_scale
+        integer(d["quantityScale"]),  # quantity_scale
+        _OPTION_SIDE.get(d["optionSide"])
+        or enum_member(OptionSide, d["optionSide"]),  # option_side
+        string(d["quoteAsset"]),  # quote_asset
+        integer(d["time"]),  # time
+        dec(d["bidQuantity"]),  # bid_quantity
+        dec(d["askQuantity"]),  # ask_quantity
+    )
+
+
+def structure_user_trade(d: Any) -> UserTrade:
+    """Read ``UserTrade`` from a JSON object."""
+    return UserTrade(
+        integer(d["id"]),  # id
+        integer(d["tradeId"]),  # trade_id
+        integer(d["orderId"]),  # order_id
+        string(d["symbol"]),  # symbol
+        dec(d["price"]),  # price
+        dec(d["quantity"]),  # quantity
+        dec(d["fee"]),  # fee
+        dec(d["realizedProfit"]),  # realized_profit
+        _ORDER_SIDE.get(d["side"]) or enum_member(OrderSide, d["side"]),  # side
+        _ORDER_TYPE.get(d["type"]) or enum_member(OrderType, d["type"]),  # type
+        _LIQUIDITY.get(d["liquidity"]) or enum_member(Liquidity, d["liquidity"]),  # liquidity
+        integer(d["time"]),  # time
+        integer(d["priceScale"]),  # price_scale
+        integer(d["quantityScale"]),  # quantity_scale
+        _OPTION_SIDE.get(d["optionSide"])
+        or enum_member(OptionSide, d["optionSide"]),  # option_side
+        string(d["quoteAsset"]),  # quote_asset
+    )
+
+
+def structure_user_exercise_record(d: Any) -> UserExerciseRecord:
+    """Read ``UserExerciseRecord`` from a JSON object."""
+    return UserExerciseRecord(
+        integer(d["id"]),  # id
+        string(d["currency"]),  # currency
+        string(d["symbol"]),  # symbol
+        dec(d["exercisePrice"]),  # exercise_price
+        dec(d["quantity"]),  # quantity
+        dec(d["amount"]),  # amount
+        dec(d["fee"]),  # fee
+        integer(d["createDate"]),  # create_date
+        integer(d["priceScale"]),  # price_scale
+        integer(d["quantityScale"]),  # quantity_scale
+        _OPTION_SIDE.get(d["optionSide"])
+        or enum_member(OptionSide, d["optionSide"]),  # option_side
+        _POSITION_SIDE.get(d["positionSide"])
+        or enum_member(PositionSide, d["positionSide"]),  # position_side
+        string(d["quoteAsset"]),  # quote_asset
+    )
+
+
+def structure_commission(d: Any) -> Commission:
+    """Read ``Commission`` from a JSON object."""
+    return Commission(
+        list(map(structure_underlying_commission, items(d["commissions"]))),  # commissions
+    )
+
+
+def structure_underlying_commission(d: Any) -> UnderlyingCommission:
+    """Read ``UnderlyingCommission`` from a JSON object."""
+    return UnderlyingCommission(
+        string(d["underlying"]),  # underlying
+        dec(d["makerFee"]),  # maker_fee
+        dec(d["takerFee"]),  # taker_fee
     )
 
 
@@ -83,6 +236,7 @@ class NewOrderWire(Struct, kw_only=True):
     quantity_scale: int | None = field(name="quantityScale", default=None)
     option_side: str | None = field(name="optionSide", default=None)
     quote_asset: str | None = field(name="quoteAsset", default=None)
+    self_trade_prevention_mode: str | None = field(name="selfTradePreventionMode", default=None)
 
 
 def from_wire_new_order(w: NewOrderWire) -> NewOrder:
@@ -111,7 +265,259 @@ def from_wire_new_order(w: NewOrderWire) -> NewOrder:
         w.quantity_scale,  # quantity_scale
         opt_enum_member(OptionSide, w.option_side),  # option_side
         w.quote_asset,  # quote_asset
+        opt_enum_member(
+            SelfTradePreventionMode, w.self_trade_prevention_mode
+        ),  # self_trade_prevention_mode
     )
+
+
+class OrderWire(Struct, kw_only=True):
+    """``Order`` as sent, for the msgspec fast path (see ``from_wire_order``)."""
+
+    order_id: int = field(name="orderId")
+    symbol: str = field(name="symbol")
+    price: Decimal = field(name="price")
+    quantity: Decimal = field(name="quantity")
+    executed_qty: Decimal = field(name="executedQty")
+    side: str = field(name="side")
+    type: str = field(name="type")
+    time_in_force: str = field(name="timeInForce")
+    reduce_only: bool = field(name="reduceOnly")
+    update_time: int = field(name="updateTime")
+    status: str = field(name="status")
+    avg_price: Decimal = field(name="avgPrice")
+    client_order_id: str = field(name="clientOrderId")
+    price_scale: int = field(name="priceScale")
+    quantity_scale: int = field(name="quantityScale")
+    option_side: str = field(name="optionSide")
+    quote_asset: str = field(name="quoteAsset")
+    mmp: bool = field(name="mmp")
+    fee: Decimal | None = field(name="fee", default=None)
+    post_only: bool | None = field(name="postOnly", default=None)
+    create_time: int | None = field(name="createTime", default=None)
+    create_date: int | None = field(name="createDate", default=None)
+    source: str | None = field(name="source", default=None)
+    self_trade_prevention_mode: str | None = field(name="selfTradePreventionMode", default=None)
+
+
+def from_wire_order(w: OrderWire) -> Order:
+    """Build ``Order`` from its decoded wire form."""
+    return Order(
+        w.order_id,  # order_id
+        w.symbol,  # symbol
+        w.price,  # price
+        w.quantity,  # quantity
+        w.executed_qty,  # executed_qty
+        _ORDER_SIDE.get(w.side) or enum_member(OrderSide, w.side),  # side
+        _ORDER_TYPE.get(w.type) or enum_member(OrderType, w.type),  # type
+        _TIME_IN_FORCE.get(w.time_in_force)
+        or enum_member(TimeInForce, w.time_in_force),  # time_in_force
+        w.reduce_only,  # reduce_only
+        w.update_time,  # update_time
+        _ORDER_STATUS.get(w.status) or enum_member(OrderStatus, w.status),  # status
+        w.avg_price,  # avg_price
+        w.client_order_id,  # client_order_id
+        w.price_scale,  # price_scale
+        w.quantity_scale,  # quantity_scale
+        _OPTION_SIDE.get(w.option_side) or enum_member(OptionSide, w.option_side),  # option_side
+        w.quote_asset,  # quote_asset
+        w.mmp,  # mmp
+        w.fee,  # fee
+        w.post_only,  # post_only
+        w.create_time,  # create_time
+        w.create_date,  # create_date
+        w.source,  # source
+        opt_enum_member(
+            SelfTradePreventionMode, w.self_trade_prevention_mode
+        ),  # self_trade_prevention_mode
+    )
+
+
+class CodeMessageWire(Struct, kw_only=True):
+    """``CodeMessage`` as sent, for the msgspec fast path (see ``from_wire_code_message``)."""
+
+    code: int = field(name="code")
+    msg: str = field(name="msg")
+
+
+def from_wire_code_message(w: CodeMessageWire) -> CodeMessage:
+    """Build ``CodeMessage`` from its decoded wire form."""
+    return CodeMessage(
+        w.code,  # code
+        w.msg,  # msg
+    )
+
+
+class PositionWire(Struct, kw_only=True):
+    """``Position`` as sent, for the msgspec fast path (see ``from_wire_position``)."""
+
+    entry_price: Decimal = field(name="entryPrice")
+    symbol: str = field(name="symbol")
+    side: str = field(name="side")
+    quantity: Decimal = field(name="quantity")
+    mark_value: Decimal = field(name="markValue")
+    unrealized_pnl: Decimal = field(name="unrealizedPNL")
+    mark_price: Decimal = field(name="markPrice")
+    strike_price: Decimal = field(name="strikePrice")
+    expiry_date: int = field(name="expiryDate")
+    price_scale: int = field(name="priceScale")
+    quantity_scale: int = field(name="quantityScale")
+    option_side: str = field(name="optionSide")
+    quote_asset: str = field(name="quoteAsset")
+    time: int = field(name="time")
+    bid_quantity: Decimal = field(name="bidQuantity")
+    ask_quantity: Decimal = field(name="askQuantity")
+
+
+def from_wire_position(w: PositionWire) -> Position:
+    """Build ``Position`` from its decoded wire form."""
+    return Position(
+        w.entry_price,  # entry_price
+        w.symbol,  # symbol
+        _POSITION_SIDE.get(w.side) or enum_member(PositionSide, w.side),  # side
+        w.quantity,  # quantity
+        w.mark_value,  # mark_value
+        w.unrealized_pnl,  # unrealized_pnl
+        w.mark_price,  # mark_price
+        w.strike_price,  # strike_price
+        w.expiry_date,  # expiry_date
+        w.price_scale,  # price_scale
+        w.quantity_scale,  # quantity_scale
+        _OPTION_SIDE.get(w.option_side) or enum_member(OptionSide, w.option_side),  # option_side
+        w.quote_asset,  # quote_asset
+        w.time,  # time
+        w.bid_quantity,  # bid_quantity
+        w.ask_quantity,  # ask_quantity
+    )
+
+
+class UserTradeWire(Struct, kw_only=True):
+    """``UserTrade`` as sent, for the msgspec fast path (see ``from_wire_user_trade``)."""
+
+    id: int = field(name="id")
+    trade_id: int = field(name="tradeId")
+    order_id: int = field(name="orderId")
+    symbol: str = field(name="symbol")
+    price: Decimal = field(name="price")
+    quantity: Decimal = field(name="quantity")
+    fee: Decimal = field(name="fee")
+    realized_profit: Decimal = field(name="realizedProfit")
+    side: str = field(name="side")
+    type: str = field(name="type")
+    liquidity: str = field(name="liquidity")
+    time: int = field(name="time")
+    price_scale: int = field(name="priceScale")
+    quantity_scale: int = field(name="quantityScale")
+    option_side: str = field(name="optionSide")
+    quote_asset: str = field(name="quoteAsset")
+
+
+def from_wire_user_trade(w: UserTradeWire) -> UserTrade:
+    """Build ``UserTrade`` from its decoded wire form."""
+    return UserTrade(
+        w.id,  # id
+        w.trade_id,  # trade_id
+        w.order_id,  # order_id
+        w.symbol,  # symbol
+        w.price,  # price
+        w.quantity,  # quantity
+        w.fee,  # fee
+        w.realized_profit,  # realized_profit
+        _ORDER_SIDE.get(w.side) or enum_member(OrderSide, w.side),  # side
+        _ORDER_TYPE.get(w.type) or enum_member(OrderType, w.type),  # type
+        _LIQUIDITY.get(w.liquidity) or enum_member(Liquidity, w.liquidity),  # liquidity
+        w.time,  # time
+        w.price_scale,  # price_scale
+        w.quantity_scale,  # quantity_scale
+        _OPTION_SIDE.get(w.option_side) or enum_member(OptionSide, w.option_side),  # option_side
+        w.quote_asset,  # quote_asset
+    )
+
+
+class UserExerciseRecordWire(Struct, kw_only=True):
+    """``UserExerciseRecord`` as sent, for the msgspec fast path (see ``from_wire_user_exercise_record``)."""
+
+    id: int = field(name="id")
+    currency: str = field(name="currency")
+    symbol: str = field(name="symbol")
+    exercise_price: Decimal = field(name="exercisePrice")
+    quantity: Decimal = field(name="quantity")
+    amount: Decimal = field(name="amount")
+    fee: Decimal = field(name="fee")
+    create_date: int = field(name="createDate")
+    price_scale: int = field(name="priceScale")
+    quantity_scale: int = field(name="quantityScale")
+    option_side: str = field(name="optionSide")
+    position_side: str = field(name="positionSide")
+    quote_asset: str = field(name="quoteAsset")
+
+
+def from_wire_user_exercise_record(w: UserExerciseRecordWire) -> UserExerciseRecord:
+    """Build ``UserExerciseRecord`` from its decoded wire form."""
+    return UserExerciseRecord(
+        w.id,  # id
+        w.currency,  # currency
+        w.symbol,  # symbol
+        w.exercise_price,  # exercise_price
+        w.quantity,  # quantity
+        w.amount,  # amount
+        w.fee,  # fee
+        w.create_date,  # create_date
+        w.price_scale,  # price_scale
+        w.quantity_scale,  # quantity_scale
+        _OPTION_SIDE.get(w.option_side) or enum_member(OptionSide, w.option_side),  # option_side
+        _POSITION_SIDE.get(w.position_side)
+        or enum_member(PositionSide, w.position_side),  # position_side
+        w.quote_asset,  # quote_asset
+    )
+
+
+class CommissionWire(Struct, kw_only=True):
+    """``Commission`` as sent, for the msgspec fast path (see ``from_wire_commission``)."""
+
+    commissions: list[UnderlyingCommissionWire] = field(name="commissions")
+
+
+def from_wire_commission(w: CommissionWire) -> Commission:
+    """Build ``Commission`` from its decoded wire form."""
+    return Commission(
+        list(map(from_wire_underlying_commission, w.commissions)),  # commissions
+    )
+
+
+class UnderlyingCommissionWire(Struct, kw_only=True):
+    """``UnderlyingCommission`` as sent, for the msgspec fast path (see ``from_wire_underlying_commission``)."""
+
+    underlying: str = field(name="underlying")
+    maker_fee: Decimal = field(name="makerFee")
+    taker_fee: Decimal = field(name="takerFee")
+
+
+def from_wire_underlying_commission(w: UnderlyingCommissionWire) -> UnderlyingCommission:
+    """Build ``UnderlyingCommission`` from its decoded wire form."""
+    return UnderlyingCommission(
+        w.underlying,  # underlying
+        w.maker_fee,  # maker_fee
+        w.taker_fee,  # taker_fee
+    )
+
+
+_FAST_CODE_MESSAGE = Decoder(CodeMessageWire, strict=False)
+
+
+def fast_code_message(body: bytes) -> CodeMessage:
+    """Decode ``CodeMessage`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return from_wire_code_message(_FAST_CODE_MESSAGE.decode(body))
+
+
+_FAST_COMMISSION = Decoder(CommissionWire, strict=False)
+
+
+def fast_commission(body: bytes) -> Commission:
+    """Decode ``Commission`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return from_wire_commission(_FAST_COMMISSION.decode(body))
 
 
 _FAST_NEW_ORDER = Decoder(NewOrderWire, strict=False)
@@ -121,3 +527,57 @@ def fast_new_order(body: bytes) -> NewOrder:
     """Decode ``NewOrder`` straight from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
     return from_wire_new_order(_FAST_NEW_ORDER.decode(body))
+
+
+_FAST_NEW_ORDER_LIST = Decoder(list[NewOrderWire], strict=False)
+
+
+def fast_new_order_list(body: bytes) -> list[NewOrder]:
+    """Decode ``list[NewOrder]`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return list(map(from_wire_new_order, _FAST_NEW_ORDER_LIST.decode(body)))
+
+
+_FAST_ORDER = Decoder(OrderWire, strict=False)
+
+
+def fast_order(body: bytes) -> Order:
+    """Decode ``Order`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return from_wire_order(_FAST_ORDER.decode(body))
+
+
+_FAST_ORDER_LIST = Decoder(list[OrderWire], strict=False)
+
+
+def fast_order_list(body: bytes) -> list[Order]:
+    """Decode ``list[Order]`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return list(map(from_wire_order, _FAST_ORDER_LIST.decode(body)))
+
+
+_FAST_POSITION_LIST = Decoder(list[PositionWire], strict=False)
+
+
+def fast_position_list(body: bytes) -> list[Position]:
+    """Decode ``list[Position]`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return list(map(from_wire_position, _FAST_POSITION_LIST.decode(body)))
+
+
+_FAST_USER_EXERCISE_RECORD_LIST = Decoder(list[UserExerciseRecordWire], strict=False)
+
+
+def fast_user_exercise_record_list(body: bytes) -> list[UserExerciseRecord]:
+    """Decode ``list[UserExerciseRecord]`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return list(map(from_wire_user_exercise_record, _FAST_USER_EXERCISE_RECORD_LIST.decode(body)))
+
+
+_FAST_USER_TRADE_LIST = Decoder(list[UserTradeWire], strict=False)
+
+
+def fast_user_trade_list(body: bytes) -> list[UserTrade]:
+    """Decode ``list[UserTrade]`` straight from the answer's bytes (exact decimals); raises on
+    anything the general converters must handle (the client then falls back to them)."""
+    return list(map(from_wire_user_trade, _FAST_USER_TRADE_LIST.decode(body)))

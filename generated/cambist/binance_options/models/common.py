@@ -18,7 +18,8 @@ class OrderSide(str, OpenEnum):
 
 class OrderType(str, OpenEnum):
     """Order types (type). LIMIT appears in the document's signing examples; Binance's public
-    options documentation lists LIMIT as the only order type.
+    options documentation and the connector (NewOrderTypeEnum) list LIMIT as the only order
+    type.
 
     A value the exchange adds later is kept (not rejected) when received.
     """
@@ -33,18 +34,42 @@ class TimeInForce(str, OpenEnum):
     """
 
     GTC = "GTC"
-    """Good Till Cancel"""
+    """Good till cancelled"""
     IOC = "IOC"
-    """Immediate or Cancel"""
+    """Immediate or cancel"""
     FOK = "FOK"
-    """Fill or Kill"""
+    """Fill or kill"""
+    GTX = "GTX"
+    """Good till crossing: rejected rather than filled as a taker (post only)"""
 
 
 class OptionSide(str, OpenEnum):
-    """Options contract type (Binance public options API docs, ENUM definitions).
+    """Options contract type (public docs ENUM definitions; optionSide, side of a symbol).
 
     A value the exchange adds later is kept (not rejected) when received.
     """
 
     CALL = "CALL"
     PUT = "PUT"
+
+
+class PositionSide(str, OpenEnum):
+    """Position side (public docs ENUM definitions; a position's side, positionSide).
+
+    A value the exchange adds later is kept (not rejected) when received.
+    """
+
+    LONG = "LONG"
+    SHORT = "SHORT"
+
+
+class Liquidity(str, OpenEnum):
+    """Whether a fill added or took liquidity; also the role chosen for a block trade order
+    (liquidity). Values from the connector (NewBlockTradeOrderLiquidityEnum) and the
+    samples.
+
+    A value the exchange adds later is kept (not rejected) when received.
+    """
+
+    MAKER = "MAKER"
+    TAKER = "TAKER"

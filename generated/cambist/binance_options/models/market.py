@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import NamedTuple
 
 from attrs import frozen
 
@@ -40,7 +41,7 @@ class RateLimitInterval(str, OpenEnum):
 
 
 class SymbolFilterType(str, OpenEnum):
-    """Symbol filter types seen in the public docs' Exchange Information sample.
+    """Symbol filter types (filterType), public docs Filters and the samples.
 
     A value the exchange adds later is kept (not rejected) when received.
     """
@@ -49,9 +50,81 @@ class SymbolFilterType(str, OpenEnum):
     LOT_SIZE = "LOT_SIZE"
 
 
+class SymbolStatus(str, OpenEnum):
+    """Trading status of a symbol (status); the samples show TRADING only.
+
+    A value the exchange adds later is kept (not rejected) when received.
+    """
+
+    TRADING = "TRADING"
+
+
+class KlineInterval(str, OpenEnum):
+    """Candlestick intervals (interval): m minutes, h hours, d days, w weeks, M months
+    (connector KlineCandlestickDataIntervalEnum).
+
+    A value the exchange adds later is kept (not rejected) when received.
+    """
+
+    MINUTE_1 = "1m"
+    """1 minute"""
+    MINUTE_3 = "3m"
+    """3 minutes"""
+    MINUTE_5 = "5m"
+    """5 minutes"""
+    MINUTE_15 = "15m"
+    """15 minutes"""
+    MINUTE_30 = "30m"
+    """30 minutes"""
+    HOUR_1 = "1h"
+    """1 hour"""
+    HOUR_2 = "2h"
+    """2 hours"""
+    HOUR_4 = "4h"
+    """4 hours"""
+    HOUR_6 = "6h"
+    """6 hours"""
+    HOUR_8 = "8h"
+    """8 hours"""
+    HOUR_12 = "12h"
+    """12 hours"""
+    DAY_1 = "1d"
+    """1 day"""
+    DAY_3 = "3d"
+    """3 days"""
+    WEEK_1 = "1w"
+    """1 week"""
+    MONTH_1 = "1M"
+    """1 month"""
+
+
+class TradeSide(int, OpenEnum):
+    """The taker's direction of a trade (side): -1 sell, 1 buy.
+
+    A value the exchange adds later is kept (not rejected) when received.
+    """
+
+    SELL = -1
+    """The taker sold"""
+    BUY = 1
+    """The taker bought"""
+
+
+class StrikeResult(str, OpenEnum):
+    """How an expired option was settled (strikeResult).
+
+    A value the exchange adds later is kept (not rejected) when received.
+    """
+
+    REALISTIC_VALUE_STRICKEN = "REALISTIC_VALUE_STRICKEN"
+    """Exercised"""
+    EXTRINSIC_VALUE_EXPIRED = "EXTRINSIC_VALUE_EXPIRED"
+    """Expired out of the money"""
+
+
 @frozen(slots=False)
 class ServerTime:
-    """The server's clock (Binance public options API docs, Check Server Time).
+    """The server's clock (Check Server Time).
 
     Attributes:
         server_time: Current server time in milliseconds.
@@ -62,17 +135,16 @@ class ServerTime:
 
 @frozen(slots=False)
 class ExchangeInfo:
-    """Exchange trading rules and symbol information. Fields as in the sample response of
-    Binance's public options API documentation (Exchange Information); rateLimits as this
-    document describes it (General Info > LIMITS).
+    """Exchange trading rules and symbol information (connector ExchangeInformationResponse);
+    rateLimits as the document describes it (General Info > LIMITS).
 
     Attributes:
         timezone: Time zone used by the server.
-        server_time: Current system time.
-        option_contracts: Option contract underlying asset info.
-        option_assets: Option asset info.
-        option_symbols: Option trading pair info.
-        rate_limits: The exchange's RAW_REQUEST, REQUEST_WEIGHT, and ORDER rate limits.
+        server_time: Current server time (ms).
+        option_contracts: The underlyings of the option contracts.
+        option_assets: The assets options are traded in.
+        option_symbols: The option symbols and their rules.
+        rate_limits: The exchange's RAW_REQUEST, REQUEST_WEIGHT and ORDER rate limits.
     """
 
     timezone: str
@@ -85,13 +157,13 @@ class ExchangeInfo:
 
 @frozen(slots=False)
 class OptionContract:
-    """The underlying asset of option contracts (public docs, Exchange Information).
+    """The underlying asset of option contracts.
 
     Attributes:
-        base_asset: Base currency.
-        quote_asset: Quotation asset.
-        underlying: Name of the underlying asset of the option contract.
-        settle_asset: Settlement currency.
+        base_asset: Base asset.
+        quote_asset: Quote asset.
+        underlying: Underlying of the contracts.
+        settle_asset: Settlement asset.
     """
 
     base_asset: str
@@ -102,7 +174,7 @@ class OptionContract:
 
 @frozen(slots=False)
 class OptionAsset:
-    """An option asset (public docs, Exchange Information).
+    """An asset options are traded in.
 
     Attributes:
         name: Asset name.
@@ -113,28 +185,33 @@ class OptionAsset:
 
 @frozen(slots=False)
 class OptionSymbol:
-    """An option trading pair (public docs, Exchange Information).
+    """An option symbol and its trading rules (connector
+    ExchangeInformationResponseOptionSymbolsInner, v8.2.0).
 
     Attributes:
-        expiry_date: Expiry time (milliseconds).
+        expiry_date: Expiry time (ms).
         filters: Trading rules of the symbol.
-        symbol: Trading pair name.
-        side: Direction: CALL long, PUT short.
+        symbol: Symbol name.
+        side: Contract type: CALL or PUT.
         strike_price: Strike price.
-        underlying: Underlying asset of the contract.
-        unit: Contract unit, the quantity of the underlying asset represented by a
-            single contract.
-        maker_fee_rate: Maker commission rate.
-        taker_fee_rate: Taker commission rate.
-        min_qty: Minimum order quantity.
-        max_qty: Maximum order quantity.
-        initial_margin: Initial Margin Ratio.
-        maintenance_margin: Maintenance Margin Ratio.
-        min_initial_margin: Min Initial Margin Ratio.
-        min_maintenance_margin: Min Maintenance Margin Ratio.
-        price_scale: Price precision.
-        quantity_scale: Quantity precision.
-        quote_asset: Quotation asset.
+        underlying: Underlying of the contract.
+        unit: Quantity of the underlying one contract represents.
+        min_qty: Smallest order quantity.
+        max_qty: Largest order quantity.
+        initial_margin: Initial margin ratio.
+        maintenance_margin: Maintenance margin ratio.
+        min_initial_margin: Smallest initial margin ratio.
+        min_maintenance_margin: Smallest maintenance margin ratio.
+        price_scale: Price precision (decimal places).
+        quantity_scale: Quantity precision (decimal places).
+        quote_asset: Quote asset.
+        contract_type: Contract type, e.g. CRYPTO_OPTIONS (connector v7.0.0+).
+        underlying_type: Underlying type, e.g. CRYPTO (connector v7.0.0+).
+        naked_sell: Whether selling without holding the contract is allowed (connector
+            v7.0.0+).
+        status: Trading status (connector v5.0.0+).
+        maker_fee_rate: Maker fee rate.
+        taker_fee_rate: Taker fee rate.
         liquidation_fee_rate: Liquidation fee rate.
     """
 
@@ -145,8 +222,6 @@ class OptionSymbol:
     strike_price: Decimal
     underlying: str
     unit: Decimal
-    maker_fee_rate: Decimal
-    taker_fee_rate: Decimal
     min_qty: Decimal
     max_qty: Decimal
     initial_margin: Decimal
@@ -156,22 +231,28 @@ class OptionSymbol:
     price_scale: int
     quantity_scale: int
     quote_asset: str
+    contract_type: str
+    underlying_type: str
+    naked_sell: bool
+    status: SymbolStatus
+    maker_fee_rate: Decimal | None = None
+    taker_fee_rate: Decimal | None = None
     liquidation_fee_rate: Decimal | None = None
 
 
 @frozen(slots=False)
 class SymbolFilter:
-    """One trading rule of a symbol (public docs, Exchange Information > filters). Which fields
-    are present depends on filterType: PRICE_FILTER has minPrice, maxPrice, tickSize;
-    LOT_SIZE has minQty, maxQty, stepSize.
+    """One trading rule of a symbol (filters). Which fields are present depends on filterType:
+    PRICE_FILTER has minPrice, maxPrice, tickSize; LOT_SIZE has minQty, maxQty, stepSize
+    (the connector's sample shows all six on one PRICE_FILTER).
 
     Attributes:
         filter_type: The kind of filter.
-        min_price: PRICE_FILTER: minimum price.
-        max_price: PRICE_FILTER: maximum price.
+        min_price: PRICE_FILTER: lowest price.
+        max_price: PRICE_FILTER: highest price.
         tick_size: PRICE_FILTER: price step.
-        min_qty: LOT_SIZE: minimum quantity.
-        max_qty: LOT_SIZE: maximum quantity.
+        min_qty: LOT_SIZE: smallest quantity.
+        max_qty: LOT_SIZE: largest quantity.
         step_size: LOT_SIZE: quantity step.
     """
 
@@ -202,3 +283,271 @@ class RateLimit:
     interval: RateLimitInterval
     interval_num: int
     limit: int
+
+
+@frozen(slots=False)
+class OrderBook:
+    """An order book (connector OrderBookResponse, v8.2.0).
+
+    Attributes:
+        bids: Bids, [price, quantity] each.
+        asks: Asks, [price, quantity] each.
+        time: Transaction time (ms).
+        last_update_id: Update id of the book.
+    """
+
+    bids: list[PriceLevel]
+    asks: list[PriceLevel]
+    time: int
+    last_update_id: int
+
+
+class PriceLevel(NamedTuple):
+    """One level of an order book, sent as [price, quantity].
+
+    Sent as a JSON array, in this order: price, quantity.
+
+    Attributes:
+        price: Price.
+        quantity: Quantity.
+    """
+
+    price: Decimal
+    quantity: Decimal
+
+
+@frozen(slots=False)
+class RecentTrade:
+    """A trade of Recent Trades List.
+
+    Attributes:
+        id: Id.
+        trade_id: Trade id (connector v5.0.0+).
+        symbol: Option symbol.
+        price: Trade price.
+        qty: Trade quantity.
+        quote_qty: Trade amount (quote asset).
+        side: Taker's direction: -1 sell, 1 buy.
+        time: Trade time (ms).
+    """
+
+    id: int
+    trade_id: int
+    symbol: str
+    price: Decimal
+    qty: Decimal
+    quote_qty: Decimal
+    side: TradeSide
+    time: int
+
+
+@frozen(slots=False)
+class HistoricalTrade:
+    """A trade of Old Trades Lookup (connector v4.1.0 OldTradesLookupResponseInner).
+
+    Attributes:
+        id: Id (a JSON string in the sample).
+        trade_id: Trade id (a JSON string in the sample).
+        price: Trade price.
+        qty: Trade quantity.
+        quote_qty: Trade amount (quote asset).
+        side: Taker's direction: -1 sell, 1 buy.
+        time: Trade time (ms).
+    """
+
+    id: int
+    trade_id: int
+    price: Decimal
+    qty: Decimal
+    quote_qty: Decimal
+    side: TradeSide
+    time: int
+
+
+class Kline(NamedTuple):
+    """One candlestick, sent as a JSON array in this order (Binance's Kline/Candlestick Data
+    page, the array-row form).
+
+    Sent as a JSON array, in this order: open_time, open, high, low, close, volume,
+    close_time, quote_volume, trade_count, taker_buy_volume, taker_buy_quote_volume, ignore.
+
+    Attributes:
+        open_time: Open time (ms).
+        open: Open price.
+        high: High price.
+        low: Low price.
+        close: Close price (the latest price while open).
+        volume: Volume (contracts).
+        close_time: Close time (ms).
+        quote_volume: Volume in the quote asset.
+        trade_count: Number of trades.
+        taker_buy_volume: Taker buy volume (contracts).
+        taker_buy_quote_volume: Taker buy volume in the quote asset.
+        ignore: Unused.
+    """
+
+    open_time: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+    close_time: int
+    quote_volume: Decimal
+    trade_count: int
+    taker_buy_volume: Decimal
+    taker_buy_quote_volume: Decimal
+    ignore: str | None = None
+
+
+@frozen(slots=False)
+class MarkPrice:
+    """Mark price, implied volatilities and greeks of one symbol (Option Mark Price).
+
+    Attributes:
+        symbol: Option symbol.
+        mark_price: Mark price.
+        bid_iv: Implied volatility of the best bid.
+        ask_iv: Implied volatility of the best ask.
+        mark_iv: Implied volatility of the mark price.
+        delta: Delta.
+        theta: Theta.
+        gamma: Gamma.
+        vega: Vega.
+        high_price_limit: Highest price a buy order may have now.
+        low_price_limit: Lowest price a sell order may have now.
+        risk_free_interest: Risk-free rate.
+    """
+
+    symbol: str
+    mark_price: Decimal
+    bid_iv: Decimal
+    ask_iv: Decimal
+    mark_iv: Decimal
+    delta: Decimal
+    theta: Decimal
+    gamma: Decimal
+    vega: Decimal
+    high_price_limit: Decimal
+    low_price_limit: Decimal
+    risk_free_interest: Decimal
+
+
+@frozen(slots=False)
+class IndexPrice:
+    """The spot index price of an underlying (Index Price).
+
+    Attributes:
+        time: Time (ms).
+        index_price: Index price.
+    """
+
+    time: int
+    index_price: Decimal
+
+
+@frozen(slots=False)
+class Ticker:
+    """Rolling 24-hour statistics of one symbol.
+
+    Attributes:
+        symbol: Option symbol.
+        price_change: Price change over 24 hours.
+        price_change_percent: Price change over 24 hours, as a fraction.
+        last_price: Last trade price.
+        last_qty: Last trade quantity.
+        open: Price 24 hours ago.
+        high: Highest price in 24 hours.
+        low: Lowest price in 24 hours.
+        volume: Volume (contracts).
+        amount: Volume in the quote asset.
+        bid_price: Best bid price.
+        ask_price: Best ask price.
+        open_time: Time of the first trade of the window (ms).
+        close_time: Time of the last trade of the window (ms).
+        first_trade_id: Id of the first trade of the window.
+        trade_count: Number of trades.
+        strike_price: Strike price.
+        exercise_price: Estimated settlement price in the hour before exercise; the
+            index price otherwise.
+    """
+
+    symbol: str
+    price_change: Decimal
+    price_change_percent: Decimal
+    last_price: Decimal
+    last_qty: Decimal
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    volume: Decimal
+    amount: Decimal
+    bid_price: Decimal
+    ask_price: Decimal
+    open_time: int
+    close_time: int
+    first_trade_id: int
+    trade_count: int
+    strike_price: Decimal
+    exercise_price: Decimal
+
+
+@frozen(slots=False)
+class OpenInterest:
+    """Open interest of one symbol (Open Interest).
+
+    Attributes:
+        symbol: Option symbol.
+        sum_open_interest: Open interest (contracts).
+        sum_open_interest_usd: Open interest in USD.
+        timestamp: Time (ms; a JSON string in the sample).
+    """
+
+    symbol: str
+    sum_open_interest: Decimal
+    sum_open_interest_usd: Decimal
+    timestamp: int
+
+
+@frozen(slots=False)
+class ExerciseResult:
+    """How one expired option was settled (Historical Exercise Records).
+
+    Attributes:
+        symbol: Option symbol.
+        strike_price: Strike price.
+        real_strike_price: Settlement price of the underlying.
+        expiry_date: Exercise time (ms).
+        strike_result: Exercised or expired.
+    """
+
+    symbol: str
+    strike_price: Decimal
+    real_strike_price: Decimal
+    expiry_date: int
+    strike_result: StrikeResult
+
+
+@frozen(slots=False)
+class BlockTradeRecord:
+    """A block trade of Recent Block Trades List.
+
+    Attributes:
+        id: Id.
+        trade_id: Trade id.
+        symbol: Option symbol.
+        price: Trade price.
+        qty: Trade quantity.
+        quote_qty: Trade amount (quote asset).
+        side: Taker's direction: -1 sell, 1 buy.
+        time: Trade time (ms).
+    """
+
+    id: int
+    trade_id: int
+    symbol: str
+    price: Decimal
+    qty: Decimal
+    quote_qty: Decimal
+    side: TradeSide
+    time: int

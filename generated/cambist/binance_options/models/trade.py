@@ -8,11 +8,18 @@ from decimal import Decimal
 from attrs import frozen
 
 from cambist._runtime.convert import OpenEnum
-from cambist.binance_options.models.common import OptionSide, OrderSide, OrderType, TimeInForce
+from cambist.binance_options.models.common import (
+    Liquidity,
+    OptionSide,
+    OrderSide,
+    OrderType,
+    PositionSide,
+    TimeInForce,
+)
 
 
 class NewOrderRespType(str, OpenEnum):
-    """Response type (newOrderRespType), Binance public options API docs.
+    """Answer type of New Order (newOrderRespType).
 
     A value the exchange adds later is kept (not rejected) when received.
     """
@@ -24,49 +31,76 @@ class NewOrderRespType(str, OpenEnum):
 
 
 class OrderStatus(str, OpenEnum):
-    """Order status (status), Binance public options API docs ENUM definitions.
+    """Order status (status). The public docs' ENUM definitions list ACCEPTED, REJECTED,
+    PARTIALLY_FILLED, FILLED and CANCELLED.
 
     A value the exchange adds later is kept (not rejected) when received.
     """
 
     ACCEPTED = "ACCEPTED"
+    """Accepted by the matching engine"""
     REJECTED = "REJECTED"
+    """Rejected"""
     PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    """Partly filled"""
     FILLED = "FILLED"
+    """Completely filled"""
     CANCELLED = "CANCELLED"
+    """Cancelled"""
+    NEW = "NEW"
+    """New (seen in the connector's samples only)"""
+
+
+class SelfTradePreventionMode(str, OpenEnum):
+    """What happens when an order would trade with an order of the same account
+    (selfTradePreventionMode; connector NewOrderSelfTradePreventionModeEnum).
+
+    A value the exchange adds later is kept (not rejected) when received.
+    """
+
+    NONE = "NONE"
+    """No self-trade prevention"""
+    EXPIRE_TAKER = "EXPIRE_TAKER"
+    """The taker order expires"""
+    EXPIRE_MAKER = "EXPIRE_MAKER"
+    """The maker order expires (default)"""
+    EXPIRE_BOTH = "EXPIRE_BOTH"
+    """Both orders expire"""
 
 
 @frozen(slots=False)
 class NewOrder:
-    """The answer to New Order (Binance public options API docs; not in this document). With
-    newOrderRespType ACK (the default) only orderId, symbol, price, quantity, side, type,
-    createDate, reduceOnly, postOnly and mmp are sent; RESULT adds the fields marked
-    optional here.
+    """The answer to New Order, and one item of the answer to Place Multiple Orders. With
+    newOrderRespType ACK (the default) the public docs' sample sends orderId, symbol, price,
+    quantity, side, type, createDate, reduceOnly, postOnly and mmp; RESULT (the connector's
+    sample) adds the fields marked optional here.
 
     Attributes:
-        order_id: System order number (exceeds 2**53).
-        symbol: Option trading pair.
+        order_id: Order id (exceeds 2**53).
+        symbol: Option symbol.
         price: Order price.
         quantity: Order quantity.
-        side: Buy/sell direction.
+        side: BUY or SELL.
         type: Order type.
-        reduce_only: Order is reduce only.
-        post_only: Order is post only.
-        mmp: Is market maker protection order.
-        executed_qty: Executed quantity (RESULT only).
-        fee: Fee (RESULT only).
-        time_in_force: Time in force method (RESULT only).
-        create_date: Order time (ACK sample only).
-        create_time: Order creation time (RESULT only).
-        update_time: Order update time (RESULT only).
-        status: Order status (RESULT only).
-        avg_price: Average price of completed trade (RESULT only).
-        source: Order source, e.g. API (in some versions of the RESULT sample).
-        client_order_id: Client order ID (RESULT only).
-        price_scale: Price precision (RESULT only).
-        quantity_scale: Quantity precision (RESULT only).
-        option_side: Option type (RESULT only).
-        quote_asset: Quotation asset (RESULT only).
+        reduce_only: Whether the order only reduces a position.
+        post_only: Whether the order only adds liquidity.
+        mmp: Whether the order is under market maker protection.
+        executed_qty: Filled quantity (RESULT).
+        fee: Fee (RESULT; a JSON number in the connector's sample).
+        time_in_force: Time in force (RESULT).
+        create_date: Order time (ACK sample).
+        create_time: Order time (RESULT).
+        update_time: Last update time (RESULT).
+        status: Order status (RESULT).
+        avg_price: Average fill price (RESULT).
+        source: Where the order came from, e.g. API (RESULT).
+        client_order_id: The caller's order id (RESULT).
+        price_scale: Price precision (RESULT).
+        quantity_scale: Quantity precision (RESULT).
+        option_side: CALL or PUT (RESULT).
+        quote_asset: Quote asset (RESULT).
+        self_trade_prevention_mode: Self-trade prevention mode (RESULT; connector
+            v6.1.0+).
     """
 
     order_id: int
@@ -92,3 +126,222 @@ class NewOrder:
     quantity_scale: int | None = None
     option_side: OptionSide | None = None
     quote_asset: str | None = None
+    self_trade_prevention_mode: SelfTradePreventionMode | None = None
+
+
+@frozen(slots=False)
+class Order:
+    """An order as Query Single Order, Query Current Open Option Orders, Query Option Order
+    History, Cancel Option Order and Cancel Multiple Option Orders return it. A field is
+    required when every one of their samples (connector v8.2.0) has it.
+
+    Attributes:
+        order_id: Order id.
+        symbol: Option symbol.
+        price: Order price.
+        quantity: Order quantity.
+        executed_qty: Filled quantity.
+        side: BUY or SELL.
+        type: Order type.
+        time_in_force: Time in force.
+        reduce_only: Whether the order only reduces a position.
+        update_time: Last update time.
+        status: Order status.
+        avg_price: Average fill price.
+        client_order_id: The caller's order id (empty if none).
+        price_scale: Price precision.
+        quantity_scale: Quantity precision.
+        option_side: CALL or PUT.
+        quote_asset: Quote asset.
+        mmp: Whether the order is under market maker protection.
+        fee: Fee (Cancel Multiple Option Orders).
+        post_only: Whether the order only adds liquidity (Query Single Order).
+        create_time: Order time (every answer but Cancel Option Order).
+        create_date: Order time (Cancel Option Order).
+        source: Where the order came from, e.g. API (the cancel answers).
+        self_trade_prevention_mode: Self-trade prevention mode (not in Query Option
+            Order History).
+    """
+
+    order_id: int
+    symbol: str
+    price: Decimal
+    quantity: Decimal
+    executed_qty: Decimal
+    side: OrderSide
+    type: OrderType
+    time_in_force: TimeInForce
+    reduce_only: bool
+    update_time: int
+    status: OrderStatus
+    avg_price: Decimal
+    client_order_id: str
+    price_scale: int
+    quantity_scale: int
+    option_side: OptionSide
+    quote_asset: str
+    mmp: bool
+    fee: Decimal | None = None
+    post_only: bool | None = None
+    create_time: int | None = None
+    create_date: int | None = None
+    source: str | None = None
+    self_trade_prevention_mode: SelfTradePreventionMode | None = None
+
+
+@frozen(slots=False)
+class CodeMessage:
+    """A bare acknowledgement, {"code": ..., "msg": "success"}: code "0" (a JSON string) from
+    Cancel all Option orders on specific symbol, 0 from Cancel All Option Orders By
+    Underlying, 200 from TradFi Options Contract.
+
+    Attributes:
+        code: Result code (0 or 200: success).
+        msg: Result message.
+    """
+
+    code: int
+    msg: str
+
+
+@frozen(slots=False)
+class Position:
+    """A position (Option Position Information, connector v8.2.0).
+
+    Attributes:
+        entry_price: Average entry price.
+        symbol: Option symbol.
+        side: LONG or SHORT.
+        quantity: Position size: positive long, negative short.
+        mark_value: Current market value.
+        unrealized_pnl: Unrealized profit or loss.
+        mark_price: Mark price.
+        strike_price: Strike price.
+        expiry_date: Exercise time (ms).
+        price_scale: Price precision.
+        quantity_scale: Quantity precision.
+        option_side: CALL or PUT.
+        quote_asset: Quote asset.
+        time: Last update time (ms).
+        bid_quantity: Quantity in open buy orders.
+        ask_quantity: Quantity in open sell orders.
+    """
+
+    entry_price: Decimal
+    symbol: str
+    side: PositionSide
+    quantity: Decimal
+    mark_value: Decimal
+    unrealized_pnl: Decimal
+    mark_price: Decimal
+    strike_price: Decimal
+    expiry_date: int
+    price_scale: int
+    quantity_scale: int
+    option_side: OptionSide
+    quote_asset: str
+    time: int
+    bid_quantity: Decimal
+    ask_quantity: Decimal
+
+
+@frozen(slots=False)
+class UserTrade:
+    """One of the account's fills (Account Trade List).
+
+    Attributes:
+        id: Unique id.
+        trade_id: Trade id.
+        order_id: Order id.
+        symbol: Option symbol.
+        price: Fill price.
+        quantity: Fill quantity.
+        fee: Fee (negative: deducted).
+        realized_profit: Realized profit or loss.
+        side: BUY or SELL.
+        type: Order type.
+        liquidity: MAKER or TAKER.
+        time: Fill time (ms).
+        price_scale: Price precision.
+        quantity_scale: Quantity precision.
+        option_side: CALL or PUT.
+        quote_asset: Quote asset.
+    """
+
+    id: int
+    trade_id: int
+    order_id: int
+    symbol: str
+    price: Decimal
+    quantity: Decimal
+    fee: Decimal
+    realized_profit: Decimal
+    side: OrderSide
+    type: OrderType
+    liquidity: Liquidity
+    time: int
+    price_scale: int
+    quantity_scale: int
+    option_side: OptionSide
+    quote_asset: str
+
+
+@frozen(slots=False)
+class UserExerciseRecord:
+    """One of the account's exercise records (User Exercise Record).
+
+    Attributes:
+        id: Id (a JSON string in the sample).
+        currency: Settlement asset.
+        symbol: Option symbol.
+        exercise_price: Exercise price.
+        quantity: Quantity exercised.
+        amount: Amount settled.
+        fee: Fee.
+        create_date: Time (ms).
+        price_scale: Price precision.
+        quantity_scale: Quantity precision.
+        option_side: CALL or PUT.
+        position_side: LONG or SHORT.
+        quote_asset: Quote asset.
+    """
+
+    id: int
+    currency: str
+    symbol: str
+    exercise_price: Decimal
+    quantity: Decimal
+    amount: Decimal
+    fee: Decimal
+    create_date: int
+    price_scale: int
+    quantity_scale: int
+    option_side: OptionSide
+    position_side: PositionSide
+    quote_asset: str
+
+
+@frozen(slots=False)
+class Commission:
+    """The account's fee rates (User Commission).
+
+    Attributes:
+        commissions: Fee rates by underlying.
+    """
+
+    commissions: list[UnderlyingCommission]
+
+
+@frozen(slots=False)
+class UnderlyingCommission:
+    """Maker and taker fee rates of one underlying.
+
+    Attributes:
+        underlying: Underlying, e.g. BTCUSDT.
+        maker_fee: Maker fee rate.
+        taker_fee: Taker fee rate.
+    """
+
+    underlying: str
+    maker_fee: Decimal
+    taker_fee: Decimal

@@ -4,29 +4,77 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Literal
 
 from cambist._runtime.client import AsyncResource, SyncResource
-from cambist._runtime.endpoint import Endpoint
+from cambist._runtime.convert import list_of
+from cambist._runtime.endpoint import Endpoint, Param
 from cambist._runtime.response import async_raw, sync_raw
 from cambist.binance_options._convert.market import (
+    fast_block_trade_record_list,
     fast_exchange_info,
+    fast_exercise_result_list,
+    fast_historical_trade_list,
+    fast_index_price,
+    fast_kline_list,
+    fast_mark_price_list,
+    fast_open_interest_list,
+    fast_order_book,
+    fast_recent_trade_list,
     fast_server_time,
+    fast_ticker_list,
+    structure_block_trade_record,
     structure_exchange_info,
+    structure_exercise_result,
+    structure_historical_trade,
+    structure_index_price,
+    structure_kline,
+    structure_mark_price,
+    structure_open_interest,
+    structure_order_book,
+    structure_recent_trade,
     structure_server_time,
+    structure_ticker,
 )
-from cambist.binance_options.models.market import ExchangeInfo, ServerTime
+from cambist.binance_options.models.market import (
+    BlockTradeRecord,
+    ExchangeInfo,
+    ExerciseResult,
+    HistoricalTrade,
+    IndexPrice,
+    Kline,
+    KlineInterval,
+    MarkPrice,
+    OpenInterest,
+    OrderBook,
+    RecentTrade,
+    ServerTime,
+    Ticker,
+)
+
+_PING: Endpoint[None] = Endpoint(
+    name="market.ping",
+    method="GET",
+    path="/eapi/v1/ping",
+    security="NONE",
+    weight=1,
+    safe=True,
+    parse=None,
+    response=None,
+    source="binance-options-general.txt: binance-connector-python clients/derivatives_trading_options .../rest_api/api/market_data_api.py: test_connectivity",
+)
 
 _GET_SERVER_TIME: Endpoint[ServerTime] = Endpoint(
     name="market.get_server_time",
     method="GET",
     path="/eapi/v1/time",
     security="NONE",
-    weight=None,
+    weight=1,
     safe=True,
     parse=structure_server_time,
     fast=fast_server_time,
     response="ServerTime",
-    source="binance-options-general.txt: Binance public options API docs > Market Data > Check Server Time",
+    source="binance-options-general.txt: binance-connector-python clients/derivatives_trading_options .../rest_api/api/market_data_api.py: check_server_time",
 )
 
 _GET_EXCHANGE_INFO: Endpoint[ExchangeInfo] = Endpoint(
@@ -34,22 +82,234 @@ _GET_EXCHANGE_INFO: Endpoint[ExchangeInfo] = Endpoint(
     method="GET",
     path="/eapi/v1/exchangeInfo",
     security="NONE",
-    weight=None,
+    weight=1,
     safe=True,
     parse=structure_exchange_info,
     fast=fast_exchange_info,
     response="ExchangeInfo",
-    source="binance-options-general.txt: General Info > LIMITS",
+    source="binance-options-general.txt: binance-connector-python clients/derivatives_trading_options .../rest_api/api/market_data_api.py: exchange_information",
+)
+
+_GET_ORDER_BOOK: Endpoint[OrderBook] = Endpoint(
+    name="market.get_order_book",
+    method="GET",
+    path="/eapi/v1/depth",
+    security="NONE",
+    weight="By limit: 5, 10, 20 or 50: 1; 100: 5; 500: 10; 1000: 20",
+    safe=True,
+    params=(
+        Param(name="symbol", type="string", required=True),
+        Param(name="limit", type="int", maximum="1000"),
+    ),
+    parse=structure_order_book,
+    fast=fast_order_book,
+    response="OrderBook",
+    source="binance-options-general.txt: binance-connector-python clients/derivatives_trading_options .../rest_api/api/market_data_api.py: order_book",
+)
+
+_GET_RECENT_TRADES: Endpoint[list[RecentTrade]] = Endpoint(
+    name="market.get_recent_trades",
+    method="GET",
+    path="/eapi/v1/trades",
+    security="NONE",
+    weight=5,
+    safe=True,
+    params=(
+        Param(name="symbol", type="string", required=True),
+        Param(name="limit", type="int", maximum="1000"),
+    ),
+    parse=list_of(structure_recent_trade),
+    fast=fast_recent_trade_list,
+    response="list[RecentTrade]",
+    source="binance-options-general.txt: binance-connector-python clients/derivatives_trading_options .../rest_api/api/market_data_api.py: recent_trades_list",
+)
+
+_GET_HISTORICAL_TRADES: Endpoint[list[HistoricalTrade]] = Endpoint(
+    name="market.get_historical_trades",
+    method="GET",
+    path="/eapi/v1/historicalTrades",
+    security="MARKET_DATA",
+    weight=20,
+    safe=True,
+    params=(
+        Param(name="symbol", type="string", required=True),
+        Param(name="from_id", wire_name="fromId", type="long"),
+        Param(name="limit", type="int", maximum="1000"),
+    ),
+    parse=list_of(structure_historical_trade),
+    fast=fast_historical_trade_list,
+    response="list[HistoricalTrade]",
+    source="binance-options-general.txt: binance-connector-python@eecce47b (v4.1.0) clients/derivatives_trading_options .../rest_api/api/market_data_api.py: old_trades_lookup",
+)
+
+_GET_KLINES: Endpoint[list[Kline]] = Endpoint(
+    name="market.get_klines",
+    method="GET",
+    path="/eapi/v1/klines",
+    security="NONE",
+    weight=1,
+    safe=True,
+    params=(
+        Param(name="symbol", type="string", required=True),
+        Param(
+            name="interval", type="KlineInterval", kind="enum", required=True, enum=KlineInterval
+        ),
+        Param(name="start_time", wire_name="startTime", type="long"),
+        Param(name="end_time", wire_name="endTime", type="long"),
+        Param(name="limit", type="int", maximum="1500"),
+    ),
+    parse=list_of(structure_kline),
+    fast=fast_kline_list,
+    response="list[Kline]",
+    source="binance-options-general.txt: binance-connector-python clients/derivatives_trading_options .../rest_api/api/market_data_api.py: kline_candlestick_data",
+)
+
+_GET_MARK_PRICE: Endpoint[list[MarkPrice]] = Endpoint(
+    name="market.get_mark_price",
+    method="GET",
+    path="/eapi/v1/mark",
+    security="NONE",
+    weight=5,
+    safe=True,
+    params=(Param(name="symbol", type="string"),),
+    parse=list_of(structure_mark_price),
+    fast=fast_mark_price_list,
+    response="list[MarkPrice]",
+    source="binance-options-general.txt: binance-connector-python clients/derivatives_trading_options .../rest_api/api/market_data_api.py: option_mark_price",
+)
+
+_GET_INDEX_PRICE: Endpoint[IndexPrice] = Endpoint(
+    name="market.get_index_price",
+    method="GET",
+    path="/eapi/v1/index",
+    security="NONE",
+    weight=1,
+    safe=True,
+    params=(Param(name="underlying", type="string", required=True),),
+    parse=structure_index_price,
+    fast=fast_index_price,
+    response="IndexPrice",
+    source="binance-options-general.txt: binance-connector-python clients/derivatives_trading_options .../rest_api/api/market_data_api.py: index_price",
+)
+
+_GET_TICKER: Endpoint[list[Ticker]] = Endpoint(
+    name="market.get_ticker",
+    method="GET",
+    path="/eapi/v1/ticker",
+    security="NONE",
+    weight="1 with a symbol; 40 when symbol is not sent",
+    safe=True,
+    params=(Param(name="symbol", type="string"),),
+    parse=list_of(structure_ticker),
+    fast=fast_ticker_list,
+    response="list[Ticker]",
+    source="binance-options-general.txt: binance-connector-python clients/derivatives_trading_options .../rest_api/api/market_data_api.py: ticker24hr_price_change_statistics",
+)
+
+_GET_OPEN_INTEREST: Endpoint[list[OpenInterest]] = Endpoint(
+    name="market.get_open_interest",
+    method="GET",
+    path="/eapi/v1/openInterest",
+    security="NONE",
+    weight=0,
+    safe=True,
+    params=(
+        Param(name="underlying_asset", wire_name="underlyingAsset", type="string", required=True),
+        Param(name="expiration", type="string", required=True),
+    ),
+    parse=list_of(structure_open_interest),
+    fast=fast_open_interest_list,
+    response="list[OpenInterest]",
+    source="binance-options-general.txt: binance-connector-python clients/derivatives_trading_options .../rest_api/api/market_data_api.py: open_interest",
+)
+
+_GET_EXERCISE_HISTORY: Endpoint[list[ExerciseResult]] = Endpoint(
+    name="market.get_exercise_history",
+    method="GET",
+    path="/eapi/v1/exerciseHistory",
+    security="NONE",
+    weight=3,
+    safe=True,
+    params=(
+        Param(name="underlying", type="string"),
+        Param(name="start_time", wire_name="startTime", type="long"),
+        Param(name="end_time", wire_name="endTime", type="long"),
+        Param(name="limit", type="int", maximum="1000"),
+    ),
+    parse=list_of(structure_exercise_result),
+    fast=fast_exercise_result_list,
+    response="list[ExerciseResult]",
+    source="binance-options-general.txt: binance-connector-python clients/derivatives_trading_options .../rest_api/api/market_data_api.py: historical_exercise_records",
+)
+
+_GET_BLOCK_TRADES: Endpoint[list[BlockTradeRecord]] = Endpoint(
+    name="market.get_block_trades",
+    method="GET",
+    path="/eapi/v1/blockTrades",
+    security="NONE",
+    weight=5,
+    safe=True,
+    params=(
+        Param(name="symbol", type="string"),
+        Param(name="limit", type="int", maximum="1000"),
+    ),
+    parse=list_of(structure_block_trade_record),
+    fast=fast_block_trade_record_list,
+    response="list[BlockTradeRecord]",
+    source="binance-options-general.txt: binance-connector-python clients/derivatives_trading_options .../rest_api/api/market_data_api.py: recent_block_trades_list",
 )
 
 ENDPOINTS = (
+    _PING,
     _GET_SERVER_TIME,
     _GET_EXCHANGE_INFO,
+    _GET_ORDER_BOOK,
+    _GET_RECENT_TRADES,
+    _GET_HISTORICAL_TRADES,
+    _GET_KLINES,
+    _GET_MARK_PRICE,
+    _GET_INDEX_PRICE,
+    _GET_TICKER,
+    _GET_OPEN_INTEREST,
+    _GET_EXERCISE_HISTORY,
+    _GET_BLOCK_TRADES,
 )
 
 
 class Market(SyncResource):
     """Binance Options ``market`` endpoints."""
+
+    def ping(
+        self,
+        *,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """Test Connectivity.
+
+        Checks that the REST API can be reached.
+
+        ``GET /eapi/v1/ping`` — weight 1, security NONE (public), resent on failure.
+
+        Args:
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        self._request(
+            _PING,
+            {},
+            timeout,
+            extra_params,
+            extra_headers,
+        )
 
     def get_server_time(
         self,
@@ -60,10 +320,9 @@ class Market(SyncResource):
     ) -> ServerTime:
         """Check Server Time.
 
-        Test connectivity to the Rest API and get the current server time.
+        Checks that the REST API can be reached and returns the server's clock.
 
-        ``GET /eapi/v1/time`` — weight not documented, security NONE (public), resent on
-        failure.
+        ``GET /eapi/v1/time`` — weight 1, security NONE (public), resent on failure.
 
         Args:
             timeout: Seconds to wait for an answer (default: the client's).
@@ -71,8 +330,7 @@ class Market(SyncResource):
             extra_headers: More headers to send.
 
         Returns:
-            ServerTime: The server's clock (Binance public options API docs, Check
-            Server Time).
+            ServerTime: The server's clock (Check Server Time).
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
@@ -97,10 +355,10 @@ class Market(SyncResource):
     ) -> ExchangeInfo:
         """Exchange Information.
 
-        Current exchange trading rules and symbol information
+        The exchange's current trading rules, rate limits and option symbols.
 
-        ``GET /eapi/v1/exchangeInfo`` — weight not documented, security NONE (public),
-        resent on failure.
+        ``GET /eapi/v1/exchangeInfo`` — weight 1, security NONE (public), resent on
+        failure.
 
         Args:
             timeout: Seconds to wait for an answer (default: the client's).
@@ -108,9 +366,8 @@ class Market(SyncResource):
             extra_headers: More headers to send.
 
         Returns:
-            ExchangeInfo: Exchange trading rules and symbol information. Fields as
-            in the sample response of Binance's public options API documentation
-            (Exchange Information); rateLimits as this document describes it
+            ExchangeInfo: Exchange trading rules and symbol information (connector
+            ExchangeInformationResponse); rateLimits as the document describes it
             (General Info > LIMITS).
 
         Raises:
@@ -127,9 +384,506 @@ class Market(SyncResource):
             extra_headers,
         )
 
+    def get_order_book(
+        self,
+        *,
+        symbol: str,
+        limit: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> OrderBook:
+        """Order Book.
+
+        The order book (bids and asks) of one option symbol.
+
+        ``GET /eapi/v1/depth`` — weight By limit: 5, 10, 20 or 50: 1; 100: 5; 500: 10;
+        1000: 20, security NONE (public), resent on failure.
+
+        Args:
+            symbol: Option symbol.
+            limit: Number of levels: 10, 20, 50, 100, 500 or 1000 (default 100).
+                Exchange default: 100.
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            OrderBook: An order book (connector OrderBookResponse, v8.2.0).
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return self._request(
+            _GET_ORDER_BOOK,
+            {
+                "symbol": symbol,
+                "limit": limit,
+            },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    def get_recent_trades(
+        self,
+        *,
+        symbol: str,
+        limit: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> list[RecentTrade]:
+        """Recent Trades List.
+
+        The latest trades of one option symbol.
+
+        ``GET /eapi/v1/trades`` — weight 5, security NONE (public), resent on failure.
+
+        Args:
+            symbol: Option symbol.
+            limit: Number of trades (default 100, at most 1000). Exchange default:
+                100.
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            list[RecentTrade]: A trade of Recent Trades List.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return self._request(
+            _GET_RECENT_TRADES,
+            {
+                "symbol": symbol,
+                "limit": limit,
+            },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    def get_historical_trades(
+        self,
+        *,
+        symbol: str,
+        from_id: int | None = None,
+        limit: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> list[HistoricalTrade]:
+        """Old Trades Lookup (MARKET_DATA).
+
+        Older trades of one option symbol, paged by trade id.
+
+        ``GET /eapi/v1/historicalTrades`` — weight 20, security MARKET_DATA (API key),
+        resent on failure.
+
+        Args:
+            symbol: Option symbol.
+            from_id: Trade id to start from; the latest trades by default.
+            limit: Number of trades (default 100, at most 1000). Exchange default:
+                100.
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            list[HistoricalTrade]: A trade of Old Trades Lookup (connector v4.1.0
+            OldTradesLookupResponseInner).
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return self._request(
+            _GET_HISTORICAL_TRADES,
+            {
+                "symbol": symbol,
+                "fromId": from_id,
+                "limit": limit,
+            },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    def get_klines(
+        self,
+        *,
+        symbol: str,
+        interval: KlineInterval
+        | Literal[
+            "1m",
+            "3m",
+            "5m",
+            "15m",
+            "30m",
+            "1h",
+            "2h",
+            "4h",
+            "6h",
+            "8h",
+            "12h",
+            "1d",
+            "3d",
+            "1w",
+            "1M",
+        ],
+        start_time: int | None = None,
+        end_time: int | None = None,
+        limit: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> list[Kline]:
+        """Kline/Candlestick Data.
+
+        Candlesticks of one option symbol, identified by their open time; the most
+        recent ones when neither startTime nor endTime is sent.
+
+        ``GET /eapi/v1/klines`` — weight 1, security NONE (public), resent on failure.
+
+        Args:
+            symbol: Option symbol.
+            interval: Candlestick interval.
+            start_time: Start time (ms).
+            end_time: End time (ms).
+            limit: Number of candlesticks (default 500, at most 1500). Exchange
+                default: 500.
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            list[Kline]: One candlestick, sent as a JSON array in this order
+            (Binance's Kline/Candlestick Data page, the array-row form).
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return self._request(
+            _GET_KLINES,
+            {
+                "symbol": symbol,
+                "interval": interval,
+                "startTime": start_time,
+                "endTime": end_time,
+                "limit": limit,
+            },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    def get_mark_price(
+        self,
+        *,
+        symbol: str | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> list[MarkPrice]:
+        """Option Mark Price.
+
+        Mark price, implied volatilities and greeks of one symbol, or of every symbol.
+
+        ``GET /eapi/v1/mark`` — weight 5, security NONE (public), resent on failure.
+
+        Args:
+            symbol: Option symbol; every symbol when not sent.
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            list[MarkPrice]: Mark price, implied volatilities and greeks of one
+            symbol (Option Mark Price).
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return self._request(
+            _GET_MARK_PRICE,
+            {
+                "symbol": symbol,
+            },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    def get_index_price(
+        self,
+        *,
+        underlying: str,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> IndexPrice:
+        """Index Price.
+
+        The spot index price of an option underlying.
+
+        ``GET /eapi/v1/index`` — weight 1, security NONE (public), resent on failure.
+
+        Args:
+            underlying: Underlying, e.g. BTCUSDT.
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            IndexPrice: The spot index price of an underlying (Index Price).
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return self._request(
+            _GET_INDEX_PRICE,
+            {
+                "underlying": underlying,
+            },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    def get_ticker(
+        self,
+        *,
+        symbol: str | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> list[Ticker]:
+        """24hr Ticker Price Change Statistics.
+
+        Price change statistics over a rolling 24 hours, of one symbol or of every
+        symbol.
+
+        ``GET /eapi/v1/ticker`` — weight 1 with a symbol; 40 when symbol is not sent,
+        security NONE (public), resent on failure.
+
+        Args:
+            symbol: Option symbol; every symbol when not sent.
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            list[Ticker]: Rolling 24-hour statistics of one symbol.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return self._request(
+            _GET_TICKER,
+            {
+                "symbol": symbol,
+            },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    def get_open_interest(
+        self,
+        *,
+        underlying_asset: str,
+        expiration: str,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> list[OpenInterest]:
+        """Open Interest.
+
+        Open interest of every symbol of one underlying asset that expires on one date.
+
+        ``GET /eapi/v1/openInterest`` — weight 0, security NONE (public), resent on
+        failure.
+
+        Args:
+            underlying_asset: Underlying asset, e.g. ETH.
+            expiration: Expiration date, YYMMDD, e.g. 221225.
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            list[OpenInterest]: Open interest of one symbol (Open Interest).
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return self._request(
+            _GET_OPEN_INTEREST,
+            {
+                "underlyingAsset": underlying_asset,
+                "expiration": expiration,
+            },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    def get_exercise_history(
+        self,
+        *,
+        underlying: str | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        limit: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> list[ExerciseResult]:
+        """Historical Exercise Records.
+
+        Exercise records of expired options: REALISTIC_VALUE_STRICKEN means exercised,
+        EXTRINSIC_VALUE_EXPIRED expired out of the money.
+
+        ``GET /eapi/v1/exerciseHistory`` — weight 3, security NONE (public), resent on
+        failure.
+
+        Args:
+            underlying: Underlying, e.g. BTCUSDT.
+            start_time: Start time (ms).
+            end_time: End time (ms).
+            limit: Number of records (default 100, at most 1000). Exchange default:
+                100.
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            list[ExerciseResult]: How one expired option was settled (Historical
+            Exercise Records).
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return self._request(
+            _GET_EXERCISE_HISTORY,
+            {
+                "underlying": underlying,
+                "startTime": start_time,
+                "endTime": end_time,
+                "limit": limit,
+            },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    def get_block_trades(
+        self,
+        *,
+        symbol: str | None = None,
+        limit: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> list[BlockTradeRecord]:
+        """Recent Block Trades List.
+
+        The latest block trades, of one symbol or of every symbol.
+
+        ``GET /eapi/v1/blockTrades`` — weight 5, security NONE (public), resent on
+        failure.
+
+        Args:
+            symbol: Option symbol; every symbol when not sent.
+            limit: Number of trades (default 100, at most 1000). Exchange default:
+                100.
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            list[BlockTradeRecord]: A block trade of Recent Block Trades List.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return self._request(
+            _GET_BLOCK_TRADES,
+            {
+                "symbol": symbol,
+                "limit": limit,
+            },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
 
 class AsyncMarket(AsyncResource):
     """Binance Options ``market`` endpoints (asyncio)."""
+
+    async def ping(
+        self,
+        *,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """Test Connectivity.
+
+        Checks that the REST API can be reached.
+
+        ``GET /eapi/v1/ping`` — weight 1, security NONE (public), resent on failure.
+
+        Args:
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        await self._request(
+            _PING,
+            {},
+            timeout,
+            extra_params,
+            extra_headers,
+        )
 
     async def get_server_time(
         self,
@@ -140,10 +894,9 @@ class AsyncMarket(AsyncResource):
     ) -> ServerTime:
         """Check Server Time.
 
-        Test connectivity to the Rest API and get the current server time.
+        Checks that the REST API can be reached and returns the server's clock.
 
-        ``GET /eapi/v1/time`` — weight not documented, security NONE (public), resent on
-        failure.
+        ``GET /eapi/v1/time`` — weight 1, security NONE (public), resent on failure.
 
         Args:
             timeout: Seconds to wait for an answer (default: the client's).
@@ -151,8 +904,7 @@ class AsyncMarket(AsyncResource):
             extra_headers: More headers to send.
 
         Returns:
-            ServerTime: The server's clock (Binance public options API docs, Check
-            Server Time).
+            ServerTime: The server's clock (Check Server Time).
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
@@ -177,10 +929,10 @@ class AsyncMarket(AsyncResource):
     ) -> ExchangeInfo:
         """Exchange Information.
 
-        Current exchange trading rules and symbol information
+        The exchange's current trading rules, rate limits and option symbols.
 
-        ``GET /eapi/v1/exchangeInfo`` — weight not documented, security NONE (public),
-        resent on failure.
+        ``GET /eapi/v1/exchangeInfo`` — weight 1, security NONE (public), resent on
+        failure.
 
         Args:
             timeout: Seconds to wait for an answer (default: the client's).
@@ -188,9 +940,8 @@ class AsyncMarket(AsyncResource):
             extra_headers: More headers to send.
 
         Returns:
-            ExchangeInfo: Exchange trading rules and symbol information. Fields as
-            in the sample response of Binance's public options API documentation
-            (Exchange Information); rateLimits as this document describes it
+            ExchangeInfo: Exchange trading rules and symbol information (connector
+            ExchangeInformationResponse); rateLimits as the document describes it
             (General Info > LIMITS).
 
         Raises:
@@ -207,18 +958,505 @@ class AsyncMarket(AsyncResource):
             extra_headers,
         )
 
+    async def get_order_book(
+        self,
+        *,
+        symbol: str,
+        limit: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> OrderBook:
+        """Order Book.
+
+        The order book (bids and asks) of one option symbol.
+
+        ``GET /eapi/v1/depth`` — weight By limit: 5, 10, 20 or 50: 1; 100: 5; 500: 10;
+        1000: 20, security NONE (public), resent on failure.
+
+        Args:
+            symbol: Option symbol.
+            limit: Number of levels: 10, 20, 50, 100, 500 or 1000 (default 100).
+                Exchange default: 100.
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            OrderBook: An order book (connector OrderBookResponse, v8.2.0).
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return await self._request(
+            _GET_ORDER_BOOK,
+            {
+                "symbol": symbol,
+                "limit": limit,
+            },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    async def get_recent_trades(
+        self,
+        *,
+        symbol: str,
+        limit: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> list[RecentTrade]:
+        """Recent Trades List.
+
+        The latest trades of one option symbol.
+
+        ``GET /eapi/v1/trades`` — weight 5, security NONE (public), resent on failure.
+
+        Args:
+            symbol: Option symbol.
+            limit: Number of trades (default 100, at most 1000). Exchange default:
+                100.
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            list[RecentTrade]: A trade of Recent Trades List.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return await self._request(
+            _GET_RECENT_TRADES,
+            {
+                "symbol": symbol,
+                "limit": limit,
+            },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    async def get_historical_trades(
+        self,
+        *,
+        symbol: str,
+        from_id: int | None = None,
+        limit: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> list[HistoricalTrade]:
+        """Old Trades Lookup (MARKET_DATA).
+
+        Older trades of one option symbol, paged by trade id.
+
+        ``GET /eapi/v1/historicalTrades`` — weight 20, security MARKET_DATA (API key),
+        resent on failure.
+
+        Args:
+            symbol: Option symbol.
+            from_id: Trade id to start from; the latest trades by default.
+            limit: Number of trades (default 100, at most 1000). Exchange default:
+                100.
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            list[HistoricalTrade]: A trade of Old Trades Lookup (connector v4.1.0
+            OldTradesLookupResponseInner).
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return await self._request(
+            _GET_HISTORICAL_TRADES,
+            {
+                "symbol": symbol,
+                "fromId": from_id,
+                "limit": limit,
+            },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    async def get_klines(
+        self,
+        *,
+        symbol: str,
+        interval: KlineInterval
+        | Literal[
+            "1m",
+            "3m",
+            "5m",
+            "15m",
+            "30m",
+            "1h",
+            "2h",
+            "4h",
+            "6h",
+            "8h",
+            "12h",
+            "1d",
+            "3d",
+            "1w",
+            "1M",
+        ],
+        start_time: int | None = None,
+        end_time: int | None = None,
+        limit: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> list[Kline]:
+        """Kline/Candlestick Data.
+
+        Candlesticks of one option symbol, identified by their open time; the most
+        recent ones when neither startTime nor endTime is sent.
+
+        ``GET /eapi/v1/klines`` — weight 1, security NONE (public), resent on failure.
+
+        Args:
+            symbol: Option symbol.
+            interval: Candlestick interval.
+            start_time: Start time (ms).
+            end_time: End time (ms).
+            limit: Number of candlesticks (default 500, at most 1500). Exchange
+                default: 500.
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            list[Kline]: One candlestick, sent as a JSON array in this order
+            (Binance's Kline/Candlestick Data page, the array-row form).
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return await self._request(
+            _GET_KLINES,
+            {
+                "symbol": symbol,
+                "interval": interval,
+                "startTime": start_time,
+                "endTime": end_time,
+                "limit": limit,
+            },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    async def get_mark_price(
+        self,
+        *,
+        symbol: str | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> list[MarkPrice]:
+        """Option Mark Price.
+
+        Mark price, implied volatilities and greeks of one symbol, or of every symbol.
+
+        ``GET /eapi/v1/mark`` — weight 5, security NONE (public), resent on failure.
+
+        Args:
+            symbol: Option symbol; every symbol when not sent.
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            list[MarkPrice]: Mark price, implied volatilities and greeks of one
+            symbol (Option Mark Price).
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return await self._request(
+            _GET_MARK_PRICE,
+            {
+                "symbol": symbol,
+            },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    async def get_index_price(
+        self,
+        *,
+        underlying: str,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> IndexPrice:
+        """Index Price.
+
+        The spot index price of an option underlying.
+
+        ``GET /eapi/v1/index`` — weight 1, security NONE (public), resent on failure.
+
+        Args:
+            underlying: Underlying, e.g. BTCUSDT.
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            IndexPrice: The spot index price of an underlying (Index Price).
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return await self._request(
+            _GET_INDEX_PRICE,
+            {
+                "underlying": underlying,
+            },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    async def get_ticker(
+        self,
+        *,
+        symbol: str | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> list[Ticker]:
+        """24hr Ticker Price Change Statistics.
+
+        Price change statistics over a rolling 24 hours, of one symbol or of every
+        symbol.
+
+        ``GET /eapi/v1/ticker`` — weight 1 with a symbol; 40 when symbol is not sent,
+        security NONE (public), resent on failure.
+
+        Args:
+            symbol: Option symbol; every symbol when not sent.
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            list[Ticker]: Rolling 24-hour statistics of one symbol.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return await self._request(
+            _GET_TICKER,
+            {
+                "symbol": symbol,
+            },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    async def get_open_interest(
+        self,
+        *,
+        underlying_asset: str,
+        expiration: str,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> list[OpenInterest]:
+        """Open Interest.
+
+        Open interest of every symbol of one underlying asset that expires on one date.
+
+        ``GET /eapi/v1/openInterest`` — weight 0, security NONE (public), resent on
+        failure.
+
+        Args:
+            underlying_asset: Underlying asset, e.g. ETH.
+            expiration: Expiration date, YYMMDD, e.g. 221225.
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            list[OpenInterest]: Open interest of one symbol (Open Interest).
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return await self._request(
+            _GET_OPEN_INTEREST,
+            {
+                "underlyingAsset": underlying_asset,
+                "expiration": expiration,
+            },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    async def get_exercise_history(
+        self,
+        *,
+        underlying: str | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        limit: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> list[ExerciseResult]:
+        """Historical Exercise Records.
+
+        Exercise records of expired options: REALISTIC_VALUE_STRICKEN means exercised,
+        EXTRINSIC_VALUE_EXPIRED expired out of the money.
+
+        ``GET /eapi/v1/exerciseHistory`` — weight 3, security NONE (public), resent on
+        failure.
+
+        Args:
+            underlying: Underlying, e.g. BTCUSDT.
+            start_time: Start time (ms).
+            end_time: End time (ms).
+            limit: Number of records (default 100, at most 1000). Exchange default:
+                100.
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            list[ExerciseResult]: How one expired option was settled (Historical
+            Exercise Records).
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return await self._request(
+            _GET_EXERCISE_HISTORY,
+            {
+                "underlying": underlying,
+                "startTime": start_time,
+                "endTime": end_time,
+                "limit": limit,
+            },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    async def get_block_trades(
+        self,
+        *,
+        symbol: str | None = None,
+        limit: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> list[BlockTradeRecord]:
+        """Recent Block Trades List.
+
+        The latest block trades, of one symbol or of every symbol.
+
+        ``GET /eapi/v1/blockTrades`` — weight 5, security NONE (public), resent on
+        failure.
+
+        Args:
+            symbol: Option symbol; every symbol when not sent.
+            limit: Number of trades (default 100, at most 1000). Exchange default:
+                100.
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            list[BlockTradeRecord]: A block trade of Recent Block Trades List.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return await self._request(
+            _GET_BLOCK_TRADES,
+            {
+                "symbol": symbol,
+                "limit": limit,
+            },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
 
 class MarketWithRawResponse:
     """``market`` methods returning the HTTP answer with ``.parsed``."""
 
     def __init__(self, resource: Market) -> None:
+        self.ping = sync_raw(resource.ping)
         self.get_server_time = sync_raw(resource.get_server_time)
         self.get_exchange_info = sync_raw(resource.get_exchange_info)
+        self.get_order_book = sync_raw(resource.get_order_book)
+        self.get_recent_trades = sync_raw(resource.get_recent_trades)
+        self.get_historical_trades = sync_raw(resource.get_historical_trades)
+        self.get_klines = sync_raw(resource.get_klines)
+        self.get_mark_price = sync_raw(resource.get_mark_price)
+        self.get_index_price = sync_raw(resource.get_index_price)
+        self.get_ticker = sync_raw(resource.get_ticker)
+        self.get_open_interest = sync_raw(resource.get_open_interest)
+        self.get_exercise_history = sync_raw(resource.get_exercise_history)
+        self.get_block_trades = sync_raw(resource.get_block_trades)
 
 
 class AsyncMarketWithRawResponse:
     """``market`` methods returning the HTTP answer with ``.parsed``."""
 
     def __init__(self, resource: AsyncMarket) -> None:
+        self.ping = async_raw(resource.ping)
         self.get_server_time = async_raw(resource.get_server_time)
         self.get_exchange_info = async_raw(resource.get_exchange_info)
+        self.get_order_book = async_raw(resource.get_order_book)
+        self.get_recent_trades = async_raw(resource.get_recent_trades)
+        self.get_historical_trades = async_raw(resource.get_historical_trades)
+        self.get_klines = async_raw(resource.get_klines)
+        self.get_mark_price = async_raw(resource.get_mark_price)
+        self.get_index_price = async_raw(resource.get_index_price)
+        self.get_ticker = async_raw(resource.get_ticker)
+        self.get_open_interest = async_raw(resource.get_open_interest)
+        self.get_exercise_history = async_raw(resource.get_exercise_history)
+        self.get_block_trades = async_raw(resource.get_block_trades)

@@ -8,18 +8,46 @@ from decimal import Decimal
 from typing import Literal
 
 from cambist._runtime.client import AsyncResource, SyncResource
+from cambist._runtime.convert import list_of
 from cambist._runtime.endpoint import Endpoint, Param, Rule
 from cambist._runtime.response import async_raw, sync_raw
-from cambist.binance_options._convert.trade import fast_new_order, structure_new_order
+from cambist.binance_options._convert.trade import (
+    fast_code_message,
+    fast_commission,
+    fast_new_order,
+    fast_new_order_list,
+    fast_order,
+    fast_order_list,
+    fast_position_list,
+    fast_user_exercise_record_list,
+    fast_user_trade_list,
+    structure_code_message,
+    structure_commission,
+    structure_new_order,
+    structure_order,
+    structure_position,
+    structure_user_exercise_record,
+    structure_user_trade,
+)
 from cambist.binance_options.models.common import OrderSide, OrderType, TimeInForce
-from cambist.binance_options.models.trade import NewOrder, NewOrderRespType
+from cambist.binance_options.models.trade import (
+    CodeMessage,
+    Commission,
+    NewOrder,
+    NewOrderRespType,
+    Order,
+    Position,
+    SelfTradePreventionMode,
+    UserExerciseRecord,
+    UserTrade,
+)
 
 _CREATE_ORDER: Endpoint[NewOrder] = Endpoint(
     name="trade.create_order",
     method="POST",
     path="/eapi/v1/order",
     security="TRADE",
-    weight=None,
+    weight=0,
     safe=False,
     params_in="form",
     params=(
@@ -47,6 +75,13 @@ _CREATE_ORDER: Endpoint[NewOrder] = Endpoint(
         ),
         Param(name="client_order_id", wire_name="clientOrderId", type="string"),
         Param(name="is_mmp", wire_name="isMmp", type="bool"),
+        Param(
+            name="self_trade_prevention_mode",
+            wire_name="selfTradePreventionMode",
+            type="SelfTradePreventionMode",
+            kind="enum",
+            enum=SelfTradePreventionMode,
+        ),
     ),
     rules=(
         Rule("require", ("price",), "type", ("LIMIT",)),
@@ -56,10 +91,274 @@ _CREATE_ORDER: Endpoint[NewOrder] = Endpoint(
     fast=fast_new_order,
     response="NewOrder",
     client_order_id="clientOrderId",
-    source="binance-options-general.txt: General Info > SIGNED Endpoint Examples for POST /eapi/v1/order",
+    source="binance-options-general.txt: binance-connector-python clients/derivatives_trading_options .../rest_api/api/trade_api.py: new_order",
 )
 
-ENDPOINTS = (_CREATE_ORDER,)
+_CREATE_BATCH_ORDERS: Endpoint[list[NewOrder]] = Endpoint(
+    name="trade.create_batch_orders",
+    method="POST",
+    path="/eapi/v1/batchOrders",
+    security="TRADE",
+    weight=5,
+    safe=False,
+    params_in="form",
+    params=(Param(name="orders", type="string", required=True),),
+    parse=list_of(structure_new_order),
+    fast=fast_new_order_list,
+    response="list[NewOrder]",
+    source="binance-options-general.txt: binance-connector-python clients/derivatives_trading_options .../rest_api/api/trade_api.py: place_multiple_orders",
+)
+
+_CANCEL_ORDER: Endpoint[Order] = Endpoint(
+    name="trade.cancel_order",
+    method="DELETE",
+    path="/eapi/v1/order",
+    security="TRADE",
+    weight=1,
+    safe=False,
+    params=(
+        Param(name="symbol", type="string", required=True),
+        Param(
+            name="order_id",
+            wire_name="orderId",
+            type="long",
+            required="Either orderId or clientOrderId",
+        ),
+        Param(
+            name="client_order_id",
+            wire_name="clientOrderId",
+            type="string",
+            required="Either orderId or clientOrderId",
+        ),
+    ),
+    rules=(Rule("one_of", ("orderId", "clientOrderId")),),
+    parse=structure_order,
+    fast=fast_order,
+    response="Order",
+    source="binance-options-general.txt: binance-connector-python clients/derivatives_trading_options .../rest_api/api/trade_api.py: cancel_option_order",
+)
+
+_CANCEL_BATCH_ORDERS: Endpoint[list[Order]] = Endpoint(
+    name="trade.cancel_batch_orders",
+    method="DELETE",
+    path="/eapi/v1/batchOrders",
+    security="TRADE",
+    weight=5,
+    safe=False,
+    params=(
+        Param(name="symbol", type="string", required=True),
+        Param(
+            name="order_ids",
+            wire_name="orderIds",
+            type="string",
+            required="Either orderIds or clientOrderIds",
+        ),
+        Param(
+            name="client_order_ids",
+            wire_name="clientOrderIds",
+            type="string",
+            required="Either orderIds or clientOrderIds",
+        ),
+    ),
+    rules=(Rule("one_of", ("orderIds", "clientOrderIds")),),
+    parse=list_of(structure_order),
+    fast=fast_order_list,
+    response="list[Order]",
+    source="binance-options-general.txt: binance-connector-python clients/derivatives_trading_options .../rest_api/api/trade_api.py: cancel_multiple_option_orders",
+)
+
+_CANCEL_ALL_ORDERS: Endpoint[CodeMessage] = Endpoint(
+    name="trade.cancel_all_orders",
+    method="DELETE",
+    path="/eapi/v1/allOpenOrders",
+    security="TRADE",
+    weight=1,
+    safe=False,
+    params=(Param(name="symbol", type="string", required=True),),
+    parse=structure_code_message,
+    fast=fast_code_message,
+    response="CodeMessage",
+    source="binance-options-general.txt: binance-connector-python clients/derivatives_trading_options .../rest_api/api/trade_api.py: cancel_all_option_orders_on_specific_symbol",
+)
+
+_CANCEL_ALL_ORDERS_BY_UNDERLYING: Endpoint[CodeMessage] = Endpoint(
+    name="trade.cancel_all_orders_by_underlying",
+    method="DELETE",
+    path="/eapi/v1/allOpenOrdersByUnderlying",
+    security="TRADE",
+    weight=5,
+    safe=False,
+    params=(Param(name="underlying", type="string", required=True),),
+    parse=structure_code_message,
+    fast=fast_code_message,
+    response="CodeMessage",
+    source="binance-options-general.txt: binance-connector-python clients/derivatives_trading_options .../rest_api/api/trade_api.py: cancel_all_option_orders_by_underlying",
+)
+
+_GET_ORDER: Endpoint[Order] = Endpoint(
+    name="trade.get_order",
+    method="GET",
+    path="/eapi/v1/order",
+    security="TRADE",
+    weight=1,
+    safe=True,
+    params=(
+        Param(name="symbol", type="string", required=True),
+        Param(
+            name="order_id",
+            wire_name="orderId",
+            type="long",
+            required="Either orderId or clientOrderId",
+        ),
+        Param(
+            name="client_order_id",
+            wire_name="clientOrderId",
+            type="string",
+            required="Either orderId or clientOrderId",
+        ),
+    ),
+    rules=(Rule("one_of", ("orderId", "clientOrderId")),),
+    parse=structure_order,
+    fast=fast_order,
+    response="Order",
+    source="binance-options-general.txt: binance-connector-python clients/derivatives_trading_options .../rest_api/api/trade_api.py: query_single_order",
+)
+
+_GET_OPEN_ORDERS: Endpoint[list[Order]] = Endpoint(
+    name="trade.get_open_orders",
+    method="GET",
+    path="/eapi/v1/openOrders",
+    security="USER_DATA",
+    weight="1 with a symbol; 40 when symbol is not sent",
+    safe=True,
+    params=(
+        Param(name="symbol", type="string"),
+        Param(name="order_id", wire_name="orderId", type="long"),
+        Param(name="start_time", wire_name="startTime", type="long"),
+        Param(name="end_time", wire_name="endTime", type="long"),
+    ),
+    parse=list_of(structure_order),
+    fast=fast_order_list,
+    response="list[Order]",
+    source="binance-options-general.txt: binance-connector-python clients/derivatives_trading_options .../rest_api/api/trade_api.py: query_current_open_option_orders",
+)
+
+_GET_ORDER_HISTORY: Endpoint[list[Order]] = Endpoint(
+    name="trade.get_order_history",
+    method="GET",
+    path="/eapi/v1/historyOrders",
+    security="TRADE",
+    weight=3,
+    safe=True,
+    params=(
+        Param(name="symbol", type="string", required=True),
+        Param(name="order_id", wire_name="orderId", type="long"),
+        Param(name="start_time", wire_name="startTime", type="long"),
+        Param(name="end_time", wire_name="endTime", type="long"),
+        Param(name="limit", type="int", maximum="1000"),
+    ),
+    parse=list_of(structure_order),
+    fast=fast_order_list,
+    response="list[Order]",
+    source="binance-options-general.txt: binance-connector-python clients/derivatives_trading_options .../rest_api/api/trade_api.py: query_option_order_history",
+)
+
+_GET_POSITIONS: Endpoint[list[Position]] = Endpoint(
+    name="trade.get_positions",
+    method="GET",
+    path="/eapi/v1/position",
+    security="USER_DATA",
+    weight=5,
+    safe=True,
+    params=(Param(name="symbol", type="string"),),
+    parse=list_of(structure_position),
+    fast=fast_position_list,
+    response="list[Position]",
+    source="binance-options-general.txt: binance-connector-python clients/derivatives_trading_options .../rest_api/api/trade_api.py: option_position_information",
+)
+
+_GET_USER_TRADES: Endpoint[list[UserTrade]] = Endpoint(
+    name="trade.get_user_trades",
+    method="GET",
+    path="/eapi/v1/userTrades",
+    security="USER_DATA",
+    weight=5,
+    safe=True,
+    params=(
+        Param(name="symbol", type="string", required=True),
+        Param(name="from_id", wire_name="fromId", type="long"),
+        Param(name="start_time", wire_name="startTime", type="long"),
+        Param(name="end_time", wire_name="endTime", type="long"),
+        Param(name="limit", type="int", maximum="1000"),
+    ),
+    parse=list_of(structure_user_trade),
+    fast=fast_user_trade_list,
+    response="list[UserTrade]",
+    source="binance-options-general.txt: binance-connector-python clients/derivatives_trading_options .../rest_api/api/trade_api.py: account_trade_list",
+)
+
+_GET_EXERCISE_RECORDS: Endpoint[list[UserExerciseRecord]] = Endpoint(
+    name="trade.get_exercise_records",
+    method="GET",
+    path="/eapi/v1/exerciseRecord",
+    security="USER_DATA",
+    weight=5,
+    safe=True,
+    params=(
+        Param(name="symbol", type="string"),
+        Param(name="start_time", wire_name="startTime", type="long"),
+        Param(name="end_time", wire_name="endTime", type="long"),
+        Param(name="limit", type="int", maximum="1000"),
+    ),
+    parse=list_of(structure_user_exercise_record),
+    fast=fast_user_exercise_record_list,
+    response="list[UserExerciseRecord]",
+    source="binance-options-general.txt: binance-connector-python clients/derivatives_trading_options .../rest_api/api/trade_api.py: user_exercise_record",
+)
+
+_GET_COMMISSION: Endpoint[Commission] = Endpoint(
+    name="trade.get_commission",
+    method="GET",
+    path="/eapi/v1/commission",
+    security="USER_DATA",
+    weight=5,
+    safe=True,
+    parse=structure_commission,
+    fast=fast_commission,
+    response="Commission",
+    source="binance-options-general.txt: binance-connector-python clients/derivatives_trading_options .../rest_api/api/trade_api.py: user_commission",
+)
+
+_SIGN_TRADFI_CONTRACT: Endpoint[CodeMessage] = Endpoint(
+    name="trade.sign_tradfi_contract",
+    method="POST",
+    path="/eapi/v1/stock/contract",
+    security="USER_DATA",
+    weight=50,
+    safe=False,
+    params_in="form",
+    parse=structure_code_message,
+    fast=fast_code_message,
+    response="CodeMessage",
+    source="binance-options-general.txt: binance-connector-python clients/derivatives_trading_options .../rest_api/api/trade_api.py: tradfi_options_contract",
+)
+
+ENDPOINTS = (
+    _CREATE_ORDER,
+    _CREATE_BATCH_ORDERS,
+    _CANCEL_ORDER,
+    _CANCEL_BATCH_ORDERS,
+    _CANCEL_ALL_ORDERS,
+    _CANCEL_ALL_ORDERS_BY_UNDERLYING,
+    _GET_ORDER,
+    _GET_OPEN_ORDERS,
+    _GET_ORDER_HISTORY,
+    _GET_POSITIONS,
+    _GET_USER_TRADES,
+    _GET_EXERCISE_RECORDS,
+    _GET_COMMISSION,
+    _SIGN_TRADFI_CONTRACT,
+)
 
 
 class Trade(SyncResource):
@@ -73,50 +372,56 @@ class Trade(SyncResource):
         type: OrderType | Literal["LIMIT"],
         quantity: Decimal,
         price: Decimal | None = None,
-        time_in_force: TimeInForce | Literal["GTC", "IOC", "FOK"] | None = None,
+        time_in_force: TimeInForce | Literal["GTC", "IOC", "FOK", "GTX"] | None = None,
         reduce_only: bool | None = None,
         post_only: bool | None = None,
         new_order_resp_type: NewOrderRespType | Literal["ACK", "RESULT"] | None = None,
         client_order_id: str | None = None,
         is_mmp: bool | None = None,
+        self_trade_prevention_mode: SelfTradePreventionMode
+        | Literal["NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"]
+        | None = None,
         timeout: float | None = None,
         extra_params: Mapping[str, object] | None = None,
         extra_headers: Mapping[str, str] | None = None,
     ) -> NewOrder:
         """New Order (TRADE).
 
-        Send a new order.
+        Places a new order.
 
-        ``POST /eapi/v1/order`` — weight not documented, security TRADE (API key +
-        signature), never resent once sent.
+        ``POST /eapi/v1/order`` — weight 0, security TRADE (API key + signature), never
+        resent once sent.
 
         Args:
-            symbol: Option trading pair, e.g. BTC-210129-40000-C.
-            side: Buy/sell direction, SELL or BUY.
-            type: Order type, LIMIT (only limit orders are supported).
+            symbol: Option symbol, e.g. BTC-210129-40000-C.
+            side: BUY or SELL.
+            type: Order type; LIMIT is the only one.
             quantity: Order quantity.
             price: Order price. Conditional: Mandatory for LIMIT orders.
-            time_in_force: Time in force method (default GTC). Conditional:
-                Mandatory for LIMIT orders. Exchange default: GTC.
-            reduce_only: Reduce only (true, false; default false). Exchange default:
+            time_in_force: Time in force (default GTC). Conditional: Mandatory for
+                LIMIT orders. Exchange default: GTC.
+            reduce_only: Only reduce a position (default false). Exchange default:
                 False.
-            post_only: Post only (true, false; default false). Exchange default:
-                False.
-            new_order_resp_type: "ACK", "RESULT", Default "ACK". Exchange default:
-                ACK.
-            client_order_id: User-defined order ID, cannot be repeated in pending
-                orders; assigned by the system if not sent. Must match
-                ^[\\.A-Z\\:/a-z0-9_-]{1,36}$. A fresh id is sent when not given.
-            is_mmp: Is market maker protection order, true/false.
+            post_only: Only add liquidity (default false). Exchange default: False.
+            new_order_resp_type: Answer type: ACK (default) or RESULT. Exchange
+                default: ACK.
+            client_order_id: Caller's order id; must not repeat among open orders;
+                assigned by the server if not sent. Pattern
+                ^[\\.A-Z\\:/a-z0-9_-]{1,36}$ (public docs, Place Multiple Orders). A
+                fresh id is sent when not given.
+            is_mmp: Whether the order is under market maker protection.
+            self_trade_prevention_mode: What happens when the order would trade with
+                the same account's order (default EXPIRE_MAKER).
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
 
         Returns:
-            NewOrder: The answer to New Order (Binance public options API docs; not
-            in this document). With newOrderRespType ACK (the default) only orderId,
-            symbol, price, quantity, side, type, createDate, reduceOnly, postOnly
-            and mmp are sent; RESULT adds the fields marked optional here.
+            NewOrder: The answer to New Order, and one item of the answer to Place
+            Multiple Orders. With newOrderRespType ACK (the default) the public
+            docs' sample sends orderId, symbol, price, quantity, side, type,
+            createDate, reduceOnly, postOnly and mmp; RESULT (the connector's
+            sample) adds the fields marked optional here.
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
@@ -138,7 +443,621 @@ class Trade(SyncResource):
                 "newOrderRespType": new_order_resp_type,
                 "clientOrderId": client_order_id,
                 "isMmp": is_mmp,
+                "selfTradePreventionMode": self_trade_prevention_mode,
             },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    def create_batch_orders(
+        self,
+        *,
+        orders: str,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> list[NewOrder]:
+        """Place Multiple Orders (TRADE).
+
+        Places several orders at once. They are processed concurrently, so their
+        matching order is not guaranteed; the answers come in the order of the list.
+
+        ``POST /eapi/v1/batchOrders`` — weight 5, security TRADE (API key + signature),
+        never resent once sent.
+
+        Args:
+            orders: The orders, as the text of a JSON array of order objects (at
+                most 10).
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            list[NewOrder]: The answer to New Order, and one item of the answer to
+            Place Multiple Orders. With newOrderRespType ACK (the default) the
+            public docs' sample sends orderId, symbol, price, quantity, side, type,
+            createDate, reduceOnly, postOnly and mmp; RESULT (the connector's
+            sample) adds the fields marked optional here.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return self._request(
+            _CREATE_BATCH_ORDERS,
+            {
+                "orders": orders,
+            },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    def cancel_order(
+        self,
+        *,
+        symbol: str,
+        order_id: int | None = None,
+        client_order_id: str | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Order:
+        """Cancel Option Order (TRADE).
+
+        Cancels an open order, named by orderId or clientOrderId.
+
+        ``DELETE /eapi/v1/order`` — weight 1, security TRADE (API key + signature),
+        never resent once sent.
+
+        Args:
+            symbol: Option symbol.
+            order_id: Order id. Conditional: Either orderId or clientOrderId.
+            client_order_id: The caller's order id. Conditional: Either orderId or
+                clientOrderId.
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            Order: An order as Query Single Order, Query Current Open Option Orders,
+            Query Option Order History, Cancel Option Order and Cancel Multiple
+            Option Orders return it. A field is required when every one of their
+            samples (connector v8.2.0) has it.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return self._request(
+            _CANCEL_ORDER,
+            {
+                "symbol": symbol,
+                "orderId": order_id,
+                "clientOrderId": client_order_id,
+            },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    def cancel_batch_orders(
+        self,
+        *,
+        symbol: str,
+        order_ids: str | None = None,
+        client_order_ids: str | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> list[Order]:
+        """Cancel Multiple Option Orders (TRADE).
+
+        Cancels several orders of one symbol, named by order ids or client order ids.
+
+        ``DELETE /eapi/v1/batchOrders`` — weight 5, security TRADE (API key +
+        signature), never resent once sent.
+
+        Args:
+            symbol: Option symbol.
+            order_ids: Order ids, as the text of a JSON array. Conditional: Either
+                orderIds or clientOrderIds.
+            client_order_ids: Client order ids, as the text of a JSON array.
+                Conditional: Either orderIds or clientOrderIds.
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            list[Order]: An order as Query Single Order, Query Current Open Option
+            Orders, Query Option Order History, Cancel Option Order and Cancel
+            Multiple Option Orders return it. A field is required when every one of
+            their samples (connector v8.2.0) has it.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return self._request(
+            _CANCEL_BATCH_ORDERS,
+            {
+                "symbol": symbol,
+                "orderIds": order_ids,
+                "clientOrderIds": client_order_ids,
+            },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    def cancel_all_orders(
+        self,
+        *,
+        symbol: str,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> CodeMessage:
+        """Cancel all Option orders on specific symbol (TRADE).
+
+        Cancels every open order of one symbol.
+
+        ``DELETE /eapi/v1/allOpenOrders`` — weight 1, security TRADE (API key +
+        signature), never resent once sent.
+
+        Args:
+            symbol: Option symbol.
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            CodeMessage: A bare acknowledgement, {"code": ..., "msg": "success"}:
+            code "0" (a JSON string) from Cancel all Option orders on specific
+            symbol, 0 from Cancel All Option Orders By Underlying, 200 from TradFi
+            Options Contract.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return self._request(
+            _CANCEL_ALL_ORDERS,
+            {
+                "symbol": symbol,
+            },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    def cancel_all_orders_by_underlying(
+        self,
+        *,
+        underlying: str,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> CodeMessage:
+        """Cancel All Option Orders By Underlying (TRADE).
+
+        Cancels every open order of one underlying.
+
+        ``DELETE /eapi/v1/allOpenOrdersByUnderlying`` — weight 5, security TRADE (API
+        key + signature), never resent once sent.
+
+        Args:
+            underlying: Underlying, e.g. BTCUSDT.
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            CodeMessage: A bare acknowledgement, {"code": ..., "msg": "success"}:
+            code "0" (a JSON string) from Cancel all Option orders on specific
+            symbol, 0 from Cancel All Option Orders By Underlying, 200 from TradFi
+            Options Contract.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return self._request(
+            _CANCEL_ALL_ORDERS_BY_UNDERLYING,
+            {
+                "underlying": underlying,
+            },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    def get_order(
+        self,
+        *,
+        symbol: str,
+        order_id: int | None = None,
+        client_order_id: str | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Order:
+        """Query Single Order (TRADE).
+
+        One order's status, named by orderId or clientOrderId. An order is not found
+        when it was cancelled or rejected, has no fill, and was created more than 3 days
+        ago.
+
+        ``GET /eapi/v1/order`` — weight 1, security TRADE (API key + signature), resent
+        on failure.
+
+        Args:
+            symbol: Option symbol.
+            order_id: Order id. Conditional: Either orderId or clientOrderId.
+            client_order_id: The caller's order id. Conditional: Either orderId or
+                clientOrderId.
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            Order: An order as Query Single Order, Query Current Open Option Orders,
+            Query Option Order History, Cancel Option Order and Cancel Multiple
+            Option Orders return it. A field is required when every one of their
+            samples (connector v8.2.0) has it.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return self._request(
+            _GET_ORDER,
+            {
+                "symbol": symbol,
+                "orderId": order_id,
+                "clientOrderId": client_order_id,
+            },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    def get_open_orders(
+        self,
+        *,
+        symbol: str | None = None,
+        order_id: int | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> list[Order]:
+        """Query Current Open Option Orders (USER_DATA).
+
+        Open orders (status ACCEPTED or PARTIALLY_FILLED), of one symbol or of all.
+
+        ``GET /eapi/v1/openOrders`` — weight 1 with a symbol; 40 when symbol is not
+        sent, security USER_DATA (API key + signature), resent on failure.
+
+        Args:
+            symbol: Option symbol; every symbol when not sent.
+            order_id: Return orders from this order id on.
+            start_time: Start time (ms).
+            end_time: End time (ms).
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            list[Order]: An order as Query Single Order, Query Current Open Option
+            Orders, Query Option Order History, Cancel Option Order and Cancel
+            Multiple Option Orders return it. A field is required when every one of
+            their samples (connector v8.2.0) has it.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return self._request(
+            _GET_OPEN_ORDERS,
+            {
+                "symbol": symbol,
+                "orderId": order_id,
+                "startTime": start_time,
+                "endTime": end_time,
+            },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    def get_order_history(
+        self,
+        *,
+        symbol: str,
+        order_id: int | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        limit: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> list[Order]:
+        """Query Option Order History (TRADE).
+
+        Finished orders (CANCELLED, FILLED, REJECTED) of the last 5 days, of one symbol.
+
+        ``GET /eapi/v1/historyOrders`` — weight 3, security TRADE (API key + signature),
+        resent on failure.
+
+        Args:
+            symbol: Option symbol.
+            order_id: Return orders from this order id on.
+            start_time: Start time (ms).
+            end_time: End time (ms).
+            limit: Number of orders (default 100, at most 1000). Exchange default:
+                100.
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            list[Order]: An order as Query Single Order, Query Current Open Option
+            Orders, Query Option Order History, Cancel Option Order and Cancel
+            Multiple Option Orders return it. A field is required when every one of
+            their samples (connector v8.2.0) has it.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return self._request(
+            _GET_ORDER_HISTORY,
+            {
+                "symbol": symbol,
+                "orderId": order_id,
+                "startTime": start_time,
+                "endTime": end_time,
+                "limit": limit,
+            },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    def get_positions(
+        self,
+        *,
+        symbol: str | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> list[Position]:
+        """Option Position Information (USER_DATA).
+
+        Current positions, of one symbol or of all.
+
+        ``GET /eapi/v1/position`` — weight 5, security USER_DATA (API key + signature),
+        resent on failure.
+
+        Args:
+            symbol: Option symbol; every symbol when not sent.
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            list[Position]: A position (Option Position Information, connector
+            v8.2.0).
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return self._request(
+            _GET_POSITIONS,
+            {
+                "symbol": symbol,
+            },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    def get_user_trades(
+        self,
+        *,
+        symbol: str,
+        from_id: int | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        limit: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> list[UserTrade]:
+        """Account Trade List (USER_DATA).
+
+        The account's fills of one symbol.
+
+        ``GET /eapi/v1/userTrades`` — weight 5, security USER_DATA (API key +
+        signature), resent on failure.
+
+        Args:
+            symbol: Option symbol.
+            from_id: Trade id to start from; the most recent trades by default.
+            start_time: Start time (ms).
+            end_time: End time (ms).
+            limit: Number of trades (default 100, at most 1000). Exchange default:
+                100.
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            list[UserTrade]: One of the account's fills (Account Trade List).
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return self._request(
+            _GET_USER_TRADES,
+            {
+                "symbol": symbol,
+                "fromId": from_id,
+                "startTime": start_time,
+                "endTime": end_time,
+                "limit": limit,
+            },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    def get_exercise_records(
+        self,
+        *,
+        symbol: str | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        limit: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> list[UserExerciseRecord]:
+        """User Exercise Record (USER_DATA).
+
+        The account's exercise records.
+
+        ``GET /eapi/v1/exerciseRecord`` — weight 5, security USER_DATA (API key +
+        signature), resent on failure.
+
+        Args:
+            symbol: Option symbol.
+            start_time: Start time (ms).
+            end_time: End time (ms).
+            limit: Number of records (default 100, at most 1000). Exchange default:
+                100.
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            list[UserExerciseRecord]: One of the account's exercise records (User
+            Exercise Record).
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return self._request(
+            _GET_EXERCISE_RECORDS,
+            {
+                "symbol": symbol,
+                "startTime": start_time,
+                "endTime": end_time,
+                "limit": limit,
+            },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    def get_commission(
+        self,
+        *,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Commission:
+        """User Commission (USER_DATA).
+
+        The account's maker and taker fee rates, by underlying.
+
+        ``GET /eapi/v1/commission`` — weight 5, security USER_DATA (API key +
+        signature), resent on failure.
+
+        Args:
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            Commission: The account's fee rates (User Commission).
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return self._request(
+            _GET_COMMISSION,
+            {},
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    def sign_tradfi_contract(
+        self,
+        *,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> CodeMessage:
+        """TradFi Options Contract (USER_DATA).
+
+        Signs the TradFi options agreement for the account.
+
+        ``POST /eapi/v1/stock/contract`` — weight 50, security USER_DATA (API key +
+        signature), never resent once sent.
+
+        Args:
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            CodeMessage: A bare acknowledgement, {"code": ..., "msg": "success"}:
+            code "0" (a JSON string) from Cancel all Option orders on specific
+            symbol, 0 from Cancel All Option Orders By Underlying, 200 from TradFi
+            Options Contract.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return self._request(
+            _SIGN_TRADFI_CONTRACT,
+            {},
             timeout,
             extra_params,
             extra_headers,
@@ -156,50 +1075,56 @@ class AsyncTrade(AsyncResource):
         type: OrderType | Literal["LIMIT"],
         quantity: Decimal,
         price: Decimal | None = None,
-        time_in_force: TimeInForce | Literal["GTC", "IOC", "FOK"] | None = None,
+        time_in_force: TimeInForce | Literal["GTC", "IOC", "FOK", "GTX"] | None = None,
         reduce_only: bool | None = None,
         post_only: bool | None = None,
         new_order_resp_type: NewOrderRespType | Literal["ACK", "RESULT"] | None = None,
         client_order_id: str | None = None,
         is_mmp: bool | None = None,
+        self_trade_prevention_mode: SelfTradePreventionMode
+        | Literal["NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"]
+        | None = None,
         timeout: float | None = None,
         extra_params: Mapping[str, object] | None = None,
         extra_headers: Mapping[str, str] | None = None,
     ) -> NewOrder:
         """New Order (TRADE).
 
-        Send a new order.
+        Places a new order.
 
-        ``POST /eapi/v1/order`` — weight not documented, security TRADE (API key +
-        signature), never resent once sent.
+        ``POST /eapi/v1/order`` — weight 0, security TRADE (API key + signature), never
+        resent once sent.
 
         Args:
-            symbol: Option trading pair, e.g. BTC-210129-40000-C.
-            side: Buy/sell direction, SELL or BUY.
-            type: Order type, LIMIT (only limit orders are supported).
+            symbol: Option symbol, e.g. BTC-210129-40000-C.
+            side: BUY or SELL.
+            type: Order type; LIMIT is the only one.
             quantity: Order quantity.
             price: Order price. Conditional: Mandatory for LIMIT orders.
-            time_in_force: Time in force method (default GTC). Conditional:
-                Mandatory for LIMIT orders. Exchange default: GTC.
-            reduce_only: Reduce only (true, false; default false). Exchange default:
+            time_in_force: Time in force (default GTC). Conditional: Mandatory for
+                LIMIT orders. Exchange default: GTC.
+            reduce_only: Only reduce a position (default false). Exchange default:
                 False.
-            post_only: Post only (true, false; default false). Exchange default:
-                False.
-            new_order_resp_type: "ACK", "RESULT", Default "ACK". Exchange default:
-                ACK.
-            client_order_id: User-defined order ID, cannot be repeated in pending
-                orders; assigned by the system if not sent. Must match
-                ^[\\.A-Z\\:/a-z0-9_-]{1,36}$. A fresh id is sent when not given.
-            is_mmp: Is market maker protection order, true/false.
+            post_only: Only add liquidity (default false). Exchange default: False.
+            new_order_resp_type: Answer type: ACK (default) or RESULT. Exchange
+                default: ACK.
+            client_order_id: Caller's order id; must not repeat among open orders;
+                assigned by the server if not sent. Pattern
+                ^[\\.A-Z\\:/a-z0-9_-]{1,36}$ (public docs, Place Multiple Orders). A
+                fresh id is sent when not given.
+            is_mmp: Whether the order is under market maker protection.
+            self_trade_prevention_mode: What happens when the order would trade with
+                the same account's order (default EXPIRE_MAKER).
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
 
         Returns:
-            NewOrder: The answer to New Order (Binance public options API docs; not
-            in this document). With newOrderRespType ACK (the default) only orderId,
-            symbol, price, quantity, side, type, createDate, reduceOnly, postOnly
-            and mmp are sent; RESULT adds the fields marked optional here.
+            NewOrder: The answer to New Order, and one item of the answer to Place
+            Multiple Orders. With newOrderRespType ACK (the default) the public
+            docs' sample sends orderId, symbol, price, quantity, side, type,
+            createDate, reduceOnly, postOnly and mmp; RESULT (the connector's
+            sample) adds the fields marked optional here.
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
@@ -221,7 +1146,621 @@ class AsyncTrade(AsyncResource):
                 "newOrderRespType": new_order_resp_type,
                 "clientOrderId": client_order_id,
                 "isMmp": is_mmp,
+                "selfTradePreventionMode": self_trade_prevention_mode,
             },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    async def create_batch_orders(
+        self,
+        *,
+        orders: str,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> list[NewOrder]:
+        """Place Multiple Orders (TRADE).
+
+        Places several orders at once. They are processed concurrently, so their
+        matching order is not guaranteed; the answers come in the order of the list.
+
+        ``POST /eapi/v1/batchOrders`` — weight 5, security TRADE (API key + signature),
+        never resent once sent.
+
+        Args:
+            orders: The orders, as the text of a JSON array of order objects (at
+                most 10).
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            list[NewOrder]: The answer to New Order, and one item of the answer to
+            Place Multiple Orders. With newOrderRespType ACK (the default) the
+            public docs' sample sends orderId, symbol, price, quantity, side, type,
+            createDate, reduceOnly, postOnly and mmp; RESULT (the connector's
+            sample) adds the fields marked optional here.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return await self._request(
+            _CREATE_BATCH_ORDERS,
+            {
+                "orders": orders,
+            },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    async def cancel_order(
+        self,
+        *,
+        symbol: str,
+        order_id: int | None = None,
+        client_order_id: str | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Order:
+        """Cancel Option Order (TRADE).
+
+        Cancels an open order, named by orderId or clientOrderId.
+
+        ``DELETE /eapi/v1/order`` — weight 1, security TRADE (API key + signature),
+        never resent once sent.
+
+        Args:
+            symbol: Option symbol.
+            order_id: Order id. Conditional: Either orderId or clientOrderId.
+            client_order_id: The caller's order id. Conditional: Either orderId or
+                clientOrderId.
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            Order: An order as Query Single Order, Query Current Open Option Orders,
+            Query Option Order History, Cancel Option Order and Cancel Multiple
+            Option Orders return it. A field is required when every one of their
+            samples (connector v8.2.0) has it.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return await self._request(
+            _CANCEL_ORDER,
+            {
+                "symbol": symbol,
+                "orderId": order_id,
+                "clientOrderId": client_order_id,
+            },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    async def cancel_batch_orders(
+        self,
+        *,
+        symbol: str,
+        order_ids: str | None = None,
+        client_order_ids: str | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> list[Order]:
+        """Cancel Multiple Option Orders (TRADE).
+
+        Cancels several orders of one symbol, named by order ids or client order ids.
+
+        ``DELETE /eapi/v1/batchOrders`` — weight 5, security TRADE (API key +
+        signature), never resent once sent.
+
+        Args:
+            symbol: Option symbol.
+            order_ids: Order ids, as the text of a JSON array. Conditional: Either
+                orderIds or clientOrderIds.
+            client_order_ids: Client order ids, as the text of a JSON array.
+                Conditional: Either orderIds or clientOrderIds.
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            list[Order]: An order as Query Single Order, Query Current Open Option
+            Orders, Query Option Order History, Cancel Option Order and Cancel
+            Multiple Option Orders return it. A field is required when every one of
+            their samples (connector v8.2.0) has it.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return await self._request(
+            _CANCEL_BATCH_ORDERS,
+            {
+                "symbol": symbol,
+                "orderIds": order_ids,
+                "clientOrderIds": client_order_ids,
+            },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    async def cancel_all_orders(
+        self,
+        *,
+        symbol: str,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> CodeMessage:
+        """Cancel all Option orders on specific symbol (TRADE).
+
+        Cancels every open order of one symbol.
+
+        ``DELETE /eapi/v1/allOpenOrders`` — weight 1, security TRADE (API key +
+        signature), never resent once sent.
+
+        Args:
+            symbol: Option symbol.
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            CodeMessage: A bare acknowledgement, {"code": ..., "msg": "success"}:
+            code "0" (a JSON string) from Cancel all Option orders on specific
+            symbol, 0 from Cancel All Option Orders By Underlying, 200 from TradFi
+            Options Contract.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return await self._request(
+            _CANCEL_ALL_ORDERS,
+            {
+                "symbol": symbol,
+            },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    async def cancel_all_orders_by_underlying(
+        self,
+        *,
+        underlying: str,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> CodeMessage:
+        """Cancel All Option Orders By Underlying (TRADE).
+
+        Cancels every open order of one underlying.
+
+        ``DELETE /eapi/v1/allOpenOrdersByUnderlying`` — weight 5, security TRADE (API
+        key + signature), never resent once sent.
+
+        Args:
+            underlying: Underlying, e.g. BTCUSDT.
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            CodeMessage: A bare acknowledgement, {"code": ..., "msg": "success"}:
+            code "0" (a JSON string) from Cancel all Option orders on specific
+            symbol, 0 from Cancel All Option Orders By Underlying, 200 from TradFi
+            Options Contract.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return await self._request(
+            _CANCEL_ALL_ORDERS_BY_UNDERLYING,
+            {
+                "underlying": underlying,
+            },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    async def get_order(
+        self,
+        *,
+        symbol: str,
+        order_id: int | None = None,
+        client_order_id: str | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Order:
+        """Query Single Order (TRADE).
+
+        One order's status, named by orderId or clientOrderId. An order is not found
+        when it was cancelled or rejected, has no fill, and was created more than 3 days
+        ago.
+
+        ``GET /eapi/v1/order`` — weight 1, security TRADE (API key + signature), resent
+        on failure.
+
+        Args:
+            symbol: Option symbol.
+            order_id: Order id. Conditional: Either orderId or clientOrderId.
+            client_order_id: The caller's order id. Conditional: Either orderId or
+                clientOrderId.
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            Order: An order as Query Single Order, Query Current Open Option Orders,
+            Query Option Order History, Cancel Option Order and Cancel Multiple
+            Option Orders return it. A field is required when every one of their
+            samples (connector v8.2.0) has it.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return await self._request(
+            _GET_ORDER,
+            {
+                "symbol": symbol,
+                "orderId": order_id,
+                "clientOrderId": client_order_id,
+            },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    async def get_open_orders(
+        self,
+        *,
+        symbol: str | None = None,
+        order_id: int | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> list[Order]:
+        """Query Current Open Option Orders (USER_DATA).
+
+        Open orders (status ACCEPTED or PARTIALLY_FILLED), of one symbol or of all.
+
+        ``GET /eapi/v1/openOrders`` — weight 1 with a symbol; 40 when symbol is not
+        sent, security USER_DATA (API key + signature), resent on failure.
+
+        Args:
+            symbol: Option symbol; every symbol when not sent.
+            order_id: Return orders from this order id on.
+            start_time: Start time (ms).
+            end_time: End time (ms).
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            list[Order]: An order as Query Single Order, Query Current Open Option
+            Orders, Query Option Order History, Cancel Option Order and Cancel
+            Multiple Option Orders return it. A field is required when every one of
+            their samples (connector v8.2.0) has it.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return await self._request(
+            _GET_OPEN_ORDERS,
+            {
+                "symbol": symbol,
+                "orderId": order_id,
+                "startTime": start_time,
+                "endTime": end_time,
+            },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    async def get_order_history(
+        self,
+        *,
+        symbol: str,
+        order_id: int | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        limit: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> list[Order]:
+        """Query Option Order History (TRADE).
+
+        Finished orders (CANCELLED, FILLED, REJECTED) of the last 5 days, of one symbol.
+
+        ``GET /eapi/v1/historyOrders`` — weight 3, security TRADE (API key + signature),
+        resent on failure.
+
+        Args:
+            symbol: Option symbol.
+            order_id: Return orders from this order id on.
+            start_time: Start time (ms).
+            end_time: End time (ms).
+            limit: Number of orders (default 100, at most 1000). Exchange default:
+                100.
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            list[Order]: An order as Query Single Order, Query Current Open Option
+            Orders, Query Option Order History, Cancel Option Order and Cancel
+            Multiple Option Orders return it. A field is required when every one of
+            their samples (connector v8.2.0) has it.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return await self._request(
+            _GET_ORDER_HISTORY,
+            {
+                "symbol": symbol,
+                "orderId": order_id,
+                "startTime": start_time,
+                "endTime": end_time,
+                "limit": limit,
+            },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    async def get_positions(
+        self,
+        *,
+        symbol: str | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> list[Position]:
+        """Option Position Information (USER_DATA).
+
+        Current positions, of one symbol or of all.
+
+        ``GET /eapi/v1/position`` — weight 5, security USER_DATA (API key + signature),
+        resent on failure.
+
+        Args:
+            symbol: Option symbol; every symbol when not sent.
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            list[Position]: A position (Option Position Information, connector
+            v8.2.0).
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return await self._request(
+            _GET_POSITIONS,
+            {
+                "symbol": symbol,
+            },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    async def get_user_trades(
+        self,
+        *,
+        symbol: str,
+        from_id: int | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        limit: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> list[UserTrade]:
+        """Account Trade List (USER_DATA).
+
+        The account's fills of one symbol.
+
+        ``GET /eapi/v1/userTrades`` — weight 5, security USER_DATA (API key +
+        signature), resent on failure.
+
+        Args:
+            symbol: Option symbol.
+            from_id: Trade id to start from; the most recent trades by default.
+            start_time: Start time (ms).
+            end_time: End time (ms).
+            limit: Number of trades (default 100, at most 1000). Exchange default:
+                100.
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            list[UserTrade]: One of the account's fills (Account Trade List).
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return await self._request(
+            _GET_USER_TRADES,
+            {
+                "symbol": symbol,
+                "fromId": from_id,
+                "startTime": start_time,
+                "endTime": end_time,
+                "limit": limit,
+            },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    async def get_exercise_records(
+        self,
+        *,
+        symbol: str | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        limit: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> list[UserExerciseRecord]:
+        """User Exercise Record (USER_DATA).
+
+        The account's exercise records.
+
+        ``GET /eapi/v1/exerciseRecord`` — weight 5, security USER_DATA (API key +
+        signature), resent on failure.
+
+        Args:
+            symbol: Option symbol.
+            start_time: Start time (ms).
+            end_time: End time (ms).
+            limit: Number of records (default 100, at most 1000). Exchange default:
+                100.
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            list[UserExerciseRecord]: One of the account's exercise records (User
+            Exercise Record).
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return await self._request(
+            _GET_EXERCISE_RECORDS,
+            {
+                "symbol": symbol,
+                "startTime": start_time,
+                "endTime": end_time,
+                "limit": limit,
+            },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    async def get_commission(
+        self,
+        *,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Commission:
+        """User Commission (USER_DATA).
+
+        The account's maker and taker fee rates, by underlying.
+
+        ``GET /eapi/v1/commission`` — weight 5, security USER_DATA (API key +
+        signature), resent on failure.
+
+        Args:
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            Commission: The account's fee rates (User Commission).
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return await self._request(
+            _GET_COMMISSION,
+            {},
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    async def sign_tradfi_contract(
+        self,
+        *,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> CodeMessage:
+        """TradFi Options Contract (USER_DATA).
+
+        Signs the TradFi options agreement for the account.
+
+        ``POST /eapi/v1/stock/contract`` — weight 50, security USER_DATA (API key +
+        signature), never resent once sent.
+
+        Args:
+            timeout: Seconds to wait for an answer (default: the client's).
+            extra_params: More params to send, as given (for params the spec lacks).
+            extra_headers: More headers to send.
+
+        Returns:
+            CodeMessage: A bare acknowledgement, {"code": ..., "msg": "success"}:
+            code "0" (a JSON string) from Cancel all Option orders on specific
+            symbol, 0 from Cancel All Option Orders By Underlying, 200 from TradFi
+            Options Contract.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            APIError: The exchange refused the call (subclasses in ``cambist.errors``).
+            ExecutionStatusUnknownError: The outcome is uncertain; check before retrying.
+            TransportError: No answer came.
+        """
+        return await self._request(
+            _SIGN_TRADFI_CONTRACT,
+            {},
             timeout,
             extra_params,
             extra_headers,
@@ -233,6 +1772,19 @@ class TradeWithRawResponse:
 
     def __init__(self, resource: Trade) -> None:
         self.create_order = sync_raw(resource.create_order)
+        self.create_batch_orders = sync_raw(resource.create_batch_orders)
+        self.cancel_order = sync_raw(resource.cancel_order)
+        self.cancel_batch_orders = sync_raw(resource.cancel_batch_orders)
+        self.cancel_all_orders = sync_raw(resource.cancel_all_orders)
+        self.cancel_all_orders_by_underlying = sync_raw(resource.cancel_all_orders_by_underlying)
+        self.get_order = sync_raw(resource.get_order)
+        self.get_open_orders = sync_raw(resource.get_open_orders)
+        self.get_order_history = sync_raw(resource.get_order_history)
+        self.get_positions = sync_raw(resource.get_positions)
+        self.get_user_trades = sync_raw(resource.get_user_trades)
+        self.get_exercise_records = sync_raw(resource.get_exercise_records)
+        self.get_commission = sync_raw(resource.get_commission)
+        self.sign_tradfi_contract = sync_raw(resource.sign_tradfi_contract)
 
 
 class AsyncTradeWithRawResponse:
@@ -240,3 +1792,16 @@ class AsyncTradeWithRawResponse:
 
     def __init__(self, resource: AsyncTrade) -> None:
         self.create_order = async_raw(resource.create_order)
+        self.create_batch_orders = async_raw(resource.create_batch_orders)
+        self.cancel_order = async_raw(resource.cancel_order)
+        self.cancel_batch_orders = async_raw(resource.cancel_batch_orders)
+        self.cancel_all_orders = async_raw(resource.cancel_all_orders)
+        self.cancel_all_orders_by_underlying = async_raw(resource.cancel_all_orders_by_underlying)
+        self.get_order = async_raw(resource.get_order)
+        self.get_open_orders = async_raw(resource.get_open_orders)
+        self.get_order_history = async_raw(resource.get_order_history)
+        self.get_positions = async_raw(resource.get_positions)
+        self.get_user_trades = async_raw(resource.get_user_trades)
+        self.get_exercise_records = async_raw(resource.get_exercise_records)
+        self.get_commission = async_raw(resource.get_commission)
+        self.sign_tradfi_contract = async_raw(resource.sign_tradfi_contract)
