@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Literal
 
 from cambist._runtime.client import AsyncResource, SyncResource
@@ -13,6 +12,7 @@ from cambist._runtime.response import async_raw, sync_raw
 from cambist.binance_options._convert.trade import fast_new_order, structure_new_order
 from cambist.binance_options.models.common import OrderSide, OrderType, TimeInForce
 from cambist.binance_options.models.trade import NewOrder, NewOrderRespType
+from cambist.types import DecimalLike
 
 _CREATE_ORDER: Endpoint[NewOrder] = Endpoint(
     name="trade.create_order",
@@ -71,8 +71,8 @@ class Trade(SyncResource):
         symbol: str,
         side: OrderSide | Literal["BUY", "SELL"],
         type: OrderType | Literal["LIMIT"],
-        quantity: Decimal,
-        price: Decimal | None = None,
+        quantity: DecimalLike,
+        price: DecimalLike | None = None,
         time_in_force: TimeInForce | Literal["GTC", "IOC", "FOK"] | None = None,
         reduce_only: bool | None = None,
         post_only: bool | None = None,
@@ -154,8 +154,8 @@ class AsyncTrade(AsyncResource):
         symbol: str,
         side: OrderSide | Literal["BUY", "SELL"],
         type: OrderType | Literal["LIMIT"],
-        quantity: Decimal,
-        price: Decimal | None = None,
+        quantity: DecimalLike,
+        price: DecimalLike | None = None,
         time_in_force: TimeInForce | Literal["GTC", "IOC", "FOK"] | None = None,
         reduce_only: bool | None = None,
         post_only: bool | None = None,
