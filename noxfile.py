@@ -38,6 +38,7 @@ def _lint(session: nox.Session) -> None:
 
 def _typecheck(session: nox.Session) -> None:
     session.run("mypy", "--strict", "src/cambist", "generated/cambist", "codegen")
+    session.run("python", "-m", "tests.typecheck_docs")  # README snippets, examples/
 
 
 def _coverage(session: nox.Session) -> None:

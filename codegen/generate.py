@@ -109,7 +109,20 @@ class ExchangeRenderer:
             "resources": resource_list,
             "pkg": self.types.package,
             "ws_keys": sorted(
-                {k for env in spec.exchange["environments"].values() for k in env if k != "rest"}
+                {
+                    k
+                    for env in spec.exchange["environments"].values()
+                    for k in env
+                    if k != "rest" and not k.startswith("rest_")
+                }
+            ),
+            "rest_keys": sorted(
+                {
+                    k
+                    for env in spec.exchange["environments"].values()
+                    for k in env
+                    if k.startswith("rest_")
+                }
             ),
         }
         if spec.streams:
@@ -165,7 +178,7 @@ class ExchangeRenderer:
                 fields = [
                     (
                         p.py,
-                        self.types.py(p.type, imports, param=True),
+                        self.types.py(p.type, imports, param=True, accept_int=p.accept_int),
                         p.required is not True,
                         p.description,
                     )
@@ -394,7 +407,7 @@ class ExchangeRenderer:
                 {
                     "py": p.py,
                     "wire": p.key,
-                    "annotation": types.py(p.type, imports, param=True),
+                    "annotation": types.py(p.type, imports, param=True, accept_int=p.accept_int),
                     "optional": optional,
                     "doc": self._param_doc(p, coid),
                 }

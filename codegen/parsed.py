@@ -60,6 +60,11 @@ class Param:
     body: bool = False
     in_query: bool = False
     prefix: str | None = None
+    exclusive_minimum: Any = None
+    exclusive_maximum: Any = None
+    max_items: int | None = None
+    pattern: str | None = None
+    accept_int: bool = False
 
     @property
     def key(self) -> str:
@@ -96,6 +101,7 @@ class Model:
     row: bool = False
     input: bool = False
     rules: list[Rule] = field(default_factory=list)
+    bare: str | None = None  # a list field whose single item may come bare (see the format)
 
 
 @dataclass
@@ -138,6 +144,7 @@ class Endpoint:
     client_order_id: str | None
     where: Where
     group: str
+    base: str | None = None
 
 
 @dataclass

@@ -8,6 +8,7 @@ line too.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,11 +132,13 @@ def mapof(value: Check) -> Check:
 
 @dataclass
 class Obj:
-    """A mapping with known keys: ``required`` must be present, ``optional`` may be."""
+    """A mapping with known keys: ``required`` must be present, ``optional`` may be; keys
+    matching ``extra`` (a regex, with its check) may be too."""
 
     required: Mapping[str, Check] = field(default_factory=dict)
     optional: Mapping[str, Check] = field(default_factory=dict)
     nullable: bool = False
+    extra: tuple[str, Check] | None = None
 
     def __call__(self, node: yaml.Node, file: str) -> LDict | None:
         if self.nullable and isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null"):
@@ -145,6 +148,8 @@ class Obj:
         out.key_where = {}
         for key, key_node, value_node in _pairs(node, file):
             check = self.required.get(key) or self.optional.get(key)
+            if check is None and self.extra and re.fullmatch(self.extra[0], key):
+                check = self.extra[1]
             if check is None:
                 known = ", ".join(sorted([*self.required, *self.optional]))
                 raise _at(key_node, file).error(f"unknown key {key!r} (known: {known})")

@@ -36,6 +36,8 @@ EXCHANGE_SHAPE = Obj(
                         required={"rest": STR},
                         # ws: the WebSocket base; exchanges with several hosts add ws_<name>.
                         optional={"ws": STR, "ws_market": STR, "ws_user": STR},
+                        # rest_<name>: a host of its own for endpoints that say `base: rest_<name>`
+                        extra=(r"rest_[a-z0-9_]+", STR),
                     )
                 ),
                 "auth": Obj(
@@ -49,11 +51,14 @@ EXCHANGE_SHAPE = Obj(
                         "expire_header": STR,
                         "timestamp_param": STR,
                         "recv_window_param": STR,
+                        "recv_window_max": INT,
                         "json_body_signed": BOOL,
                         **NOTE,
                     },
                 ),
-                "security": mapof(Obj(optional={"api_key": BOOL, "signed": BOOL})),
+                "security": mapof(
+                    Obj(optional={"api_key": BOOL, "signed": BOOL, "headers": mapof(STR), **NOTE})
+                ),
                 "response": Obj(
                     required={"error": Obj(required={"code": STR, "message": STR})},
                     optional={
@@ -71,6 +76,7 @@ EXCHANGE_SHAPE = Obj(
             },
             optional={
                 "document": STR,
+                "patterns": mapof(STR),
                 "client_order_ids": scalar(str, choices=("hex", "digits")),
                 "credentials_env": Obj(required={"api_key": STR, "api_secret": STR}),
                 "server_time": Obj(required={"path": STR, "field": STR}),
@@ -110,6 +116,11 @@ PARAM_KEYS = {
     "default": scalar(str, int, float, bool),
     "min": NUMBER,
     "max": NUMBER,
+    "exclusive_min": NUMBER,
+    "exclusive_max": NUMBER,
+    "max_items": INT,
+    "pattern": STR,
+    "accept_int": BOOL,
     "example": scalar(str, int, float, bool),
     "body": BOOL,
     "in": scalar(str, choices=("query",)),
@@ -207,6 +218,7 @@ SECTION_SHAPE = Obj(
                     "resend": scalar(str, choices=("safe", "unsafe")),
                     "params_in": scalar(str, choices=("query", "form", "json")),
                     "client_order_id": STR,
+                    "base": STR,
                     "params": listof(PARAM_SHAPE),
                     "rules": listof(RULE_SHAPE),
                     "response": scalar(str, nullable=True),
@@ -221,6 +233,7 @@ SECTION_SHAPE = Obj(
                     "description": STR,
                     "row": BOOL,
                     "input": BOOL,
+                    "bare": STR,
                     "rules": listof(RULE_SHAPE),
                     **NOTE,
                 },

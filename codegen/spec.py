@@ -63,13 +63,44 @@ def _params(items: list[LDict], file_where: Where) -> list[Param]:
                 body=p.get("body", False),
                 in_query=p.get("in") == "query",
                 prefix=p.get("prefix"),
+                exclusive_minimum=p.get("exclusive_min"),
+                exclusive_maximum=p.get("exclusive_max"),
+                max_items=p.get("max_items"),
+                pattern=p.get("pattern"),
+                accept_int=p.get("accept_int", False),
             )
         )
+        _check_param_keys(params[-1], p)
     keys = [param.key for param in params]
     for param in params:
         if keys.count(param.key) > 1:
             raise param.where.error(f"wire name {param.wire!r} is used twice; give one a `prefix`")
     return params
+
+
+def _leaf(t: TypeRef) -> TypeRef:
+    while t.item is not None:
+        t = t.item
+    return t
+
+
+def _check_param_keys(param: Param, p: LDict) -> None:
+    """The optional checks a param declares fit its type."""
+    if param.max_items is not None and not param.type.is_list:
+        raise p.key_where["max_items"].error("`max_items` is for list params")
+    string = _leaf(param.type).name == "string"
+    for key in ("pattern", "accept_int"):
+        if key in p and not string:
+            raise p.key_where[key].error(f"`{key}` is for string params")
+    if param.pattern is not None:
+        try:
+            re.compile(param.pattern)
+        except re.error as exc:
+            raise p.key_where["pattern"].error(f"bad pattern: {exc}") from None
+    numeric = param.type.name in ("int", "long", "decimal")
+    for key in ("min", "max", "exclusive_min", "exclusive_max"):
+        if key in p and not numeric:
+            raise p.key_where[key].error(f"`{key}` is for int, long and decimal params")
 
 
 def _rules(items: list[LDict], wires: set[str], owner: str) -> list[Rule]:
@@ -137,6 +168,7 @@ def load_spec(folder: Path, root: Path) -> Spec:
                 where,
                 row=m.get("row", False),
                 input=m.get("input", False),
+                bare=m.get("bare"),
             )
             if model.input:
                 model.inputs = _params(m["fields"], where)
@@ -162,7 +194,82 @@ def load_spec(folder: Path, root: Path) -> Spec:
     _check_resource_names(spec)
     for stream in spec.streams:
         _check_stream(spec, stream)
+    _apply_patterns(spec)
+    _check_bases(spec)
+    _check_bare(spec)
+    _check_ids(spec)
     return spec
+
+
+def _all_params(spec: Spec) -> list[Param]:
+    out = [p for ep in spec.endpoints for p in ep.params]
+    out += [p for m in spec.models.values() for p in m.inputs]
+    out += [p for st in spec.streams for c in st.channels for p in c.params]
+    return out
+
+
+def _apply_patterns(spec: Spec) -> None:
+    """``exchange.patterns``: the pattern of every string param of that wire name that does
+    not give its own."""
+    patterns = spec.exchange.get("patterns", {})
+    for wire, pattern in patterns.items():
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise patterns.key_where[wire].error(f"bad pattern: {exc}") from None
+    for p in _all_params(spec):
+        if p.pattern is None and p.wire in patterns and _leaf(p.type).name == "string":
+            p.pattern = patterns[p.wire]
+
+
+def _check_bases(spec: Spec) -> None:
+    for ep in spec.endpoints:
+        if ep.base is None:
+            continue
+        for env, urls in spec.exchange["environments"].items():
+            if not ep.base.startswith("rest_") or ep.base not in urls:
+                raise ep.where.error(f"base {ep.base!r} is not a rest_<name> URL of {env!r}")
+
+
+def _check_bare(spec: Spec) -> None:
+    for m in spec.models.values():
+        if m.bare is None:
+            continue
+        f = next((f for f in m.fields if f.wire == m.bare), None)
+        item = f.type.item if f is not None else None
+        if f is None or f.optional or item is None or item.name not in spec.models:
+            raise m.where.error(f"bare: {m.bare!r} is not a required list-of-models field")
+
+
+_ID = re.compile(r".*_ids?")
+
+
+def _check_ids(spec: Spec) -> None:
+    """Within an exchange, an id a model returns is accepted where that id is a param: an
+    int id needs an int param (or a string param with `accept_int`), a string id a string."""
+    returned: dict[str, tuple[str, Field, Model]] = {}
+    for m in spec.models.values():
+        for f in m.fields:
+            kind = _leaf(f.type).name
+            if _ID.fullmatch(f.py) and kind in ("string", "int", "long"):
+                returned.setdefault(f"{f.py}:{kind}", (kind, f, m))
+    for p in _all_params(spec):
+        kind = _leaf(p.type).name
+        if not _ID.fullmatch(p.py) or p.prefix:
+            continue
+        for field_kind, f, m in returned.values():
+            if f.py.removesuffix("s") != p.py.removesuffix("s"):
+                continue
+            ints = field_kind in ("int", "long")
+            ok = (kind in ("int", "long")) if ints else kind == "string"
+            if ints and kind == "string" and p.accept_int:
+                ok = True
+            if not ok:
+                raise p.where.error(
+                    f"{p.py} takes {kind}, but {m.name}.{f.py} ({f.where.file}:{f.where.line}) "
+                    f"is a {field_kind}: a value a model returns must be accepted here"
+                    + (" (add `accept_int: true`)" if ints and kind == "string" else "")
+                )
 
 
 def _unique(name: str, where: Where, models: dict[str, Model], enums: dict[str, Enum]) -> None:
@@ -261,6 +368,7 @@ def _endpoint(e: LDict, group: str, security: LDict, seen: dict[str, Where]) -> 
         client_order_id=e.get("client_order_id"),
         where=w,
         group=group,
+        base=e.get("base"),
     )
 
 

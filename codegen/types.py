@@ -81,15 +81,23 @@ class TypeMap:
 
     # -- annotations ------------------------------------------------------------------------
 
-    def py(self, t: TypeRef, imports: Imports, *, param: bool = False) -> str:
-        """The annotation for a value of type ``t`` (``param``: as a method argument)."""
+    def py(
+        self, t: TypeRef, imports: Imports, *, param: bool = False, accept_int: bool = False
+    ) -> str:
+        """The annotation for a value of type ``t`` (``param``: as a method argument, which
+        takes what the runtime accepts: ``DecimalLike`` for decimals, ``str | int`` for a
+        string with ``accept_int``)."""
         if t.item is not None:
-            inner = self.py(t.item, imports, param=param)
+            inner = self.py(t.item, imports, param=param, accept_int=accept_int)
             if param:
                 imports.add("collections.abc", "Sequence")
                 return f"Sequence[{inner}]"
             return f"list[{inner}]"
         if t.name in _PY:
+            if param and t.name == "decimal":
+                return imports.add("cambist.types", "DecimalLike")
+            if param and accept_int and t.name == "string":
+                return "str | int"
             if t.name == "decimal":
                 imports.add("decimal", "Decimal")
             if t.name == "json":
@@ -167,6 +175,14 @@ class TypeMap:
             args.append(f"minimum={str(p.minimum)!r}")
         if p.maximum is not None:
             args.append(f"maximum={str(p.maximum)!r}")
+        if p.exclusive_minimum is not None:
+            args.append(f"exclusive_minimum={str(p.exclusive_minimum)!r}")
+        if p.exclusive_maximum is not None:
+            args.append(f"exclusive_maximum={str(p.exclusive_maximum)!r}")
+        if p.max_items is not None:
+            args.append(f"max_items={p.max_items!r}")
+        if p.pattern is not None:
+            args.append(f"pattern={p.pattern!r}")
         if p.in_query:
             args.append("in_query=True")
         if p.body:

@@ -41,6 +41,6 @@ def test_api_reference_lists_everything(exchange: str) -> None:
 def test_api_reference_shows_typed_signatures() -> None:
     text = (ROOT / "generated" / "cambist" / "hashkey" / "api.md").read_text()
     assert "def create_order(\n    *,\n    symbol: str,\n" in text
-    assert "    price: Decimal | None = None,\n" in text
+    assert "    price: DecimalLike | None = None,\n" in text
     assert ") -> NewOrder\n" in text
     assert "| `subscribe_depth` / `unsubscribe_depth` | `symbol` | [`DepthUpdate`]" in text

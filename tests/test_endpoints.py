@@ -7,6 +7,7 @@ from __future__ import annotations
 import enum
 import importlib
 import json
+import re
 import sys
 from collections.abc import Iterator
 from decimal import Decimal
@@ -48,6 +49,8 @@ def _sample(p: Param) -> tuple[Any, str | None]:
         value, text = low, str(low)
     elif kind == "bool":
         value, text = True, "true"
+    elif p.pattern is not None:  # a symbol in the exchange's alphabet
+        value = text = next(s for s in ("BTCUSDT", "BTC_USDT") if re.fullmatch(p.pattern, s))
     else:
         value, text = f"v-{p.wire_name}", f"v-{p.wire_name}"
     if p.kind == "list":

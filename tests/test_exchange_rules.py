@@ -121,7 +121,7 @@ def test_bibox_signs_query_or_exact_body_in_headers(server: LoopbackServer) -> N
                 symbol="BTC_USDT",
                 side="sell",
                 type="limit",
-                quantity=Decimal("-0.00000001"),
+                quantity=Decimal("1E-8"),
                 price=Decimal("1E+5"),
             )
     exchange = bb._core.exchange
@@ -131,7 +131,7 @@ def test_bibox_signs_query_or_exact_body_in_headers(server: LoopbackServer) -> N
     assert get.headers["bibox-api-key"] == API_KEY
     assert abs(int(get.headers["bibox-expire-time"]) - (time.time() * 1000 + 5000)) < 2000
     body = json.loads(post.body)
-    assert body["quantity"] == "-0.00000001" and body["price"] == "100000"
+    assert body["quantity"] == "0.00000001" and body["price"] == "100000"
     assert body["client_order_id"].isdigit()  # Bibox wants an int64 as a string
     assert "signature" not in post.query
 

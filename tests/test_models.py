@@ -114,6 +114,8 @@ def _expect(spec: Spec, t: TypeRef, value: Any, wire: Any, where: str) -> int:
     else:
         model = spec.models[kind]
         assert type(value).__name__ == kind, problem
+        if model.bare and isinstance(wire, dict) and model.bare not in wire:
+            wire = {model.bare: [wire]}  # one item sent bare (the spec's `bare`)
         count = 0
         for i, f in enumerate(model.fields):
             if model.row:

@@ -29,7 +29,7 @@ GOOD: dict[str, Any] = {
         ({"symbol": None}, "symbol is required"),
         ({"side": "HOLD"}, "side: 'HOLD' is not one of BUY, SELL"),
         ({"type": OrderSide.BUY}, "expected a OrderType"),
-        ({"price": Decimal("-1")}, "price: must be at least 0"),
+        ({"price": Decimal("-1")}, "price: must be greater than 0"),
         ({"price": Decimal("NaN")}, "not a finite number"),
         ({"price": Decimal("Infinity")}, "not a finite number"),
         ({"price": 85000.5}, "expected a Decimal, int or str, got float"),

@@ -42,6 +42,9 @@ class Bibox(SyncClient):
         environment: "production" (default 'production').
         base_url: Overrides the environment's REST URL (e.g. a local test server).
         ws_urls: Overrides the environment's WebSocket base URLs, by key ("ws_market", "ws_user").
+        rest_urls: Overrides the hosts of endpoints with a host of their own, by key
+            ("rest_domains"; default: the environment's, or
+            ``base_url`` when given).
         timeout: Seconds to wait for each answer (a call's own ``timeout`` overrides it).
         max_retries: How often a failed call that is safe to resend is retried.
         recv_window: recvWindow sent with signed calls, in ms (exchange default if None).
@@ -123,6 +126,9 @@ class AsyncBibox(AsyncClient):
         environment: "production" (default 'production').
         base_url: Overrides the environment's REST URL (e.g. a local test server).
         ws_urls: Overrides the environment's WebSocket base URLs, by key ("ws_market", "ws_user").
+        rest_urls: Overrides the hosts of endpoints with a host of their own, by key
+            ("rest_domains"; default: the environment's, or
+            ``base_url`` when given).
         timeout: Seconds to wait for each answer (a call's own ``timeout`` overrides it).
         max_retries: How often a failed call that is safe to resend is retried.
         recv_window: recvWindow sent with signed calls, in ms (exchange default if None).

@@ -9,13 +9,14 @@ EXCHANGE = Exchange(
     environments={
         "production": {
             "rest": "https://api.bibox.com",
+            "rest_domains": "https://api.bibox.tel",
             "ws_market": "wss://market-wss.bibox360.com",
             "ws_user": "wss://user-wss.bibox360.com",
         },
     },
     security={
         "NONE": Security(api_key=False, signed=False),
-        "SIGNED": Security(api_key=True, signed=True),
+        "SIGNED": Security(api_key=True, signed=True, headers={"Content-Type": "application/json"}),
     },
     auth_scheme="hmac_body_header",
     api_key_header="Bibox-Api-Key",

@@ -44,7 +44,7 @@ class BingX(SyncClient):
         ws_urls: Overrides the environment's WebSocket base URLs, by key ("ws").
         timeout: Seconds to wait for each answer (a call's own ``timeout`` overrides it).
         max_retries: How often a failed call that is safe to resend is retried.
-        recv_window: recvWindow sent with signed calls, in ms (exchange default if None).
+        recv_window: recvWindow sent with signed calls, in ms (exchange default if None); at most 60000 (the document's cap, checked when the client is built).
         time_sync: Measure the server clock before the first signed call and on a
             rejected timestamp.
         http_client: Your own httpx client (pool, proxies, transport); you close it.
@@ -125,7 +125,7 @@ class AsyncBingX(AsyncClient):
         ws_urls: Overrides the environment's WebSocket base URLs, by key ("ws").
         timeout: Seconds to wait for each answer (a call's own ``timeout`` overrides it).
         max_retries: How often a failed call that is safe to resend is retried.
-        recv_window: recvWindow sent with signed calls, in ms (exchange default if None).
+        recv_window: recvWindow sent with signed calls, in ms (exchange default if None); at most 60000 (the document's cap, checked when the client is built).
         time_sync: Measure the server clock before the first signed call and on a
             rejected timestamp.
         http_client: Your own httpx client (pool, proxies, transport); you close it.

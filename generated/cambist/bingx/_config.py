@@ -22,6 +22,7 @@ EXCHANGE = Exchange(
     signature_param="signature",
     timestamp_param="timestamp",
     recv_window_param="recvWindow",
+    recv_window_max=60000,
     numbers="strings",
     envelope_code="code",
     envelope_data="data",

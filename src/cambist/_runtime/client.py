@@ -77,6 +77,7 @@ class BaseClient:
         recv_window: int | None = None,
         time_sync: bool = True,
         ws_urls: Mapping[str, str] | None = None,
+        rest_urls: Mapping[str, str] | None = None,
     ) -> None:
         from cambist._runtime.clock import ServerClock
         from cambist._runtime.core import Core
@@ -107,6 +108,14 @@ class BaseClient:
             clock=ServerClock(),
             time_sync=time_sync,
         )
+        # Endpoints with their own host (a spec's `base: rest_<name>`): the environment's URL,
+        # or base_url when one is given (a proxy or a local exchange serves every path).
+        hosts = {
+            k: self.base_url if base_url else v for k, v in urls.items() if k.startswith("rest_")
+        }
+        self._core.base_urls = {
+            k: v.rstrip("/") for k, v in (hosts | dict(rest_urls or {})).items()
+        }
 
     def _ws_url(self, base: str) -> str:
         """A stream's WebSocket base URL (an environment key such as ``ws``)."""

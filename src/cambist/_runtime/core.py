@@ -22,7 +22,7 @@ import orjson
 from cambist import errors
 from cambist._runtime import convert
 from cambist._runtime.clock import ServerClock
-from cambist._runtime.encode import encode_params, scalar
+from cambist._runtime.encode import check_recv_window, encode_params, scalar
 from cambist._runtime.endpoint import Endpoint, Exchange, Security
 from cambist._runtime.errormap import ErrorMap, normalize_code
 from cambist._runtime.response import RawResponse
@@ -84,8 +84,10 @@ class Core:
         time_sync_interval: float = 1800.0,
         new_client_order_id: Callable[[], str] | None = None,
     ) -> None:
+        check_recv_window(exchange, recv_window)
         self.exchange = exchange
         self.base_url = base_url.rstrip("/")
+        self.base_urls: dict[str, str] = {}  # an endpoint's own host, by environment URL key
         self.credentials = credentials
         self.timeout = timeout
         self.recv_window = recv_window
@@ -215,6 +217,7 @@ class Core:
     ) -> httpx.Request:
         """The exact request to send, signed by the exchange's scheme (:mod:`.signing`)."""
         headers = dict(self._headers)
+        headers.update(security.headers)
         if opts.extra_headers:
             headers.update(opts.extra_headers)
         form = list(main) if ep.params_in == "form" else None
@@ -233,7 +236,8 @@ class Core:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         qs = draft.query_string()
         content = draft.body()
-        url = f"{self.base_url}{ep.path}?{qs}" if qs else self.base_url + ep.path
+        base = self.base_urls.get(ep.base, self.base_url) if ep.base else self.base_url
+        url = f"{base}{ep.path}?{qs}" if qs else base + ep.path
         timeout = httpx.Timeout(opts.timeout if opts.timeout is not None else self.timeout)
         return httpx.Request(
             ep.method,

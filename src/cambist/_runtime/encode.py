@@ -8,12 +8,14 @@ raises :class:`RequestValidationError` before a byte is sent.
 from __future__ import annotations
 
 import enum
+import functools
+import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
 
-from cambist._runtime.endpoint import Endpoint, Param, Rule
+from cambist._runtime.endpoint import Endpoint, Exchange, Param, Rule
 from cambist.errors import RequestValidationError
 
 
@@ -48,6 +50,38 @@ def _check_range(p: Param, value: object) -> None:
         raise _Invalid(f"must be at least {p.minimum}, got {value}")
     if p.maximum is not None and number > Decimal(p.maximum):
         raise _Invalid(f"must be at most {p.maximum}, got {value}")
+    if p.exclusive_minimum is not None and number <= Decimal(p.exclusive_minimum):
+        raise _Invalid(f"must be greater than {p.exclusive_minimum}, got {value}")
+    if p.exclusive_maximum is not None and number >= Decimal(p.exclusive_maximum):
+        raise _Invalid(f"must be less than {p.exclusive_maximum}, got {value}")
+
+
+def _has_range(p: Param) -> bool:
+    return (
+        p.minimum is not None
+        or p.maximum is not None
+        or p.exclusive_minimum is not None
+        or p.exclusive_maximum is not None
+    )
+
+
+@functools.cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _check_pattern(p: Param, text: str) -> None:
+    if p.pattern is not None and not _compiled(p.pattern).fullmatch(text):
+        raise _Invalid(f"{text!r} does not match {p.pattern}")
+
+
+def _check_items(p: Param, value: object) -> list[object]:
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise _Invalid(f"expected a list, got {type(value).__name__}")
+    items = list(value)
+    if p.max_items is not None and len(items) > p.max_items:
+        raise _Invalid(f"at most {p.max_items} items, got {len(items)}")
+    return items
 
 
 def _enum_value(enum_cls: type[enum.Enum] | None, value: object) -> str | int:
@@ -107,15 +141,16 @@ def json_scalar(kind: str, value: object, enum_cls: type[enum.Enum] | None = Non
 def param_text(p: Param, value: object) -> str:
     """The wire text of a query or form parameter (lists comma-separated)."""
     if p.kind == "list":
-        if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-            raise _Invalid(f"expected a list, got {type(value).__name__}")
-        items = [scalar(p.item_kind or "string", v, p.enum) for v in value]
+        items = [scalar(p.item_kind or "string", v, p.enum) for v in _check_items(p, value)]
         if not items:
             raise _Invalid("must not be empty")
+        for item in items:
+            _check_pattern(p, item)
         return ",".join(items)
     text = scalar(p.kind, value, p.enum)
-    if p.minimum is not None or p.maximum is not None:
+    if _has_range(p):
         _check_range(p, text)
+    _check_pattern(p, text)
     return p.prefix + text if p.prefix else text
 
 
@@ -182,16 +217,26 @@ def encode_params(
 def json_value(p: Param, value: object) -> object:
     """A param's value in a JSON body (input models through their ``to_wire``)."""
     if p.kind == "list":
-        if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-            raise _Invalid(f"expected a list, got {type(value).__name__}")
+        items = _check_items(p, value)
         if p.to_wire is not None:
-            return [p.to_wire(v) for v in value]
-        return [json_scalar(p.item_kind or "string", v, p.enum) for v in value]
+            return [p.to_wire(v) for v in items]
+        out = [json_scalar(p.item_kind or "string", v, p.enum) for v in items]
+        for item in out:
+            if isinstance(item, str):
+                _check_pattern(p, item)
+        return out
     if p.to_wire is not None:
         return p.to_wire(value)
     if p.prefix:
-        return p.prefix + scalar(p.kind, value, p.enum)
-    return json_scalar(p.kind, value, p.enum)
+        text = scalar(p.kind, value, p.enum)
+        _check_pattern(p, text)
+        return p.prefix + text
+    result = json_scalar(p.kind, value, p.enum)
+    if _has_range(p):
+        _check_range(p, result)
+    if isinstance(result, str):
+        _check_pattern(p, result)
+    return result
 
 
 def encode_object(
@@ -214,6 +259,17 @@ def encode_object(
     py = {p.wire_name: p.name for p in fields}
     check_rules(model, rules, values, lambda w: py.get(w, w))
     return out
+
+
+def check_recv_window(exchange: Exchange, recv_window: int | None) -> None:
+    """Refuse a ``recv_window`` client option the exchange's document does not allow."""
+    limit = exchange.recv_window_max
+    if recv_window is not None and limit is not None and not 0 < recv_window <= limit:
+        raise RequestValidationError(
+            f"recv_window must be between 1 and {limit} ms, got {recv_window}",
+            endpoint=exchange.id,
+            param="recv_window",
+        )
 
 
 def urlencode(pairs: Iterable[tuple[str, str]]) -> str:

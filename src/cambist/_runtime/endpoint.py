@@ -26,6 +26,9 @@ class Param:
     it selects (default: ``type``, as for every primitive).
     ``required`` is True, False, or the document's condition text (a conditional param,
     optional for the client; the endpoint's ``rules`` check what can be checked).
+    ``minimum``/``maximum`` are inclusive bounds, ``exclusive_minimum``/``exclusive_maximum``
+    strict ones; ``max_items`` caps a list; ``pattern`` is a regex the whole text (each item of
+    a list) must match. All are checked before sending.
     """
 
     name: str
@@ -41,6 +44,10 @@ class Param:
     body: bool = False
     to_wire: Callable[[Any], Any] | None = None
     prefix: str | None = None
+    exclusive_minimum: int | str | None = None
+    exclusive_maximum: int | str | None = None
+    max_items: int | None = None
+    pattern: str | None = None
 
     def __post_init__(self) -> None:
         if not self.wire_name:
@@ -87,6 +94,8 @@ class Endpoint(Generic[T]):
     response: str | None = None
     client_order_id: str | None = None
     source: str | None = None
+    base: str | None = None
+    """The environment URL key of the endpoint's own host (``rest_<name>``); None: ``rest``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +111,8 @@ class ErrorCode:
 class Security:
     api_key: bool = False
     signed: bool = False
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """Headers every request of this security type sends (the document's samples')."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +130,7 @@ class Exchange:
     expire_header: str | None = None
     timestamp_param: str | None = None
     recv_window_param: str | None = None
+    recv_window_max: int | None = None
     json_body_signed: bool = True
     server_time_path: str | None = None
     server_time_field: str | None = None

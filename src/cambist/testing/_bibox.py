@@ -78,7 +78,9 @@ class BiboxExchange(LocalExchange):
         "invalid": (400, -2004),
         "bad_json": (400, -2005),
         "not_found": (400, -3004),
-        "insufficient": (400, -3002),
+        # The document's error table has no insufficient-balance code: an overdraft is refused
+        # as an invalid parameter value (not -3002, "trading pair does not exist").
+        "insufficient": (400, -2004),
     }
 
     def error_body(self, code: object, message: str) -> Any:

@@ -9,6 +9,7 @@ endpoint an exchange does not simulate answers the document's own example.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import ipaddress
 import itertools
@@ -17,7 +18,7 @@ import time
 from collections.abc import Mapping
 from decimal import Decimal
 from types import TracebackType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from cambist._runtime.endpoint import Endpoint
 from cambist._runtime.stream import Portal
@@ -121,7 +122,7 @@ class LocalExchange:
 
     # -- life cycle --------------------------------------------------------------------
 
-    def start(self) -> LocalExchange:
+    def start(self) -> Self:
         port = self.http.start(self.host, self._ports[0])
         self.streams.start(self.host, self._ports[1])
         self.url = f"http://{self.host}:{port}"
@@ -135,13 +136,13 @@ class LocalExchange:
         self.streams.stop()
         self.portal.close()
 
-    def __enter__(self) -> Any:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    async def __aenter__(self) -> Any:
+    async def __aenter__(self) -> Self:
         return self.start()
 
     async def __aexit__(
@@ -171,7 +172,14 @@ class LocalExchange:
 
     def fail(self, endpoint: str = "*", **fault: Any) -> None:
         """Switch on a fault for an endpoint (``"spot.create_order"``; ``"*"``: every one),
-        e.g. ``fail("spot.create_order", status=503, execute=True, times=1)``; see ``Fault``."""
+        e.g. ``fail("spot.create_order", status=503, execute=True, times=1)``; see ``Fault``.
+        An endpoint name this exchange does not have raises ``ValueError`` (with close matches),
+        so a misspelt fault cannot leave a test passing for the wrong reason."""
+        names = [ep.name for ep in self.http.routes.values()]
+        if endpoint != "*" and endpoint not in names:
+            close = difflib.get_close_matches(endpoint, names, n=3)
+            hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+            raise ValueError(f"{self.id} has no endpoint {endpoint!r}{hint}")
         self.http.faults[endpoint] = Fault(**fault)
 
     def clear_faults(self) -> None:

@@ -6,6 +6,7 @@ the test. ``local_exchange_seed`` (a fixture you may override) seeds their marke
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TypeVar
 
 import pytest
 
@@ -23,7 +24,10 @@ def local_exchange_seed() -> int:
     return 1
 
 
-def _run(exchange: LocalExchange) -> Iterator[LocalExchange]:
+E = TypeVar("E", bound=LocalExchange)
+
+
+def _run(exchange: E) -> Iterator[E]:
     exchange.start()
     try:
         yield exchange
@@ -32,20 +36,20 @@ def _run(exchange: LocalExchange) -> Iterator[LocalExchange]:
 
 
 @pytest.fixture
-def hashkey_exchange(local_exchange_seed: int) -> Iterator[LocalExchange]:
+def hashkey_exchange(local_exchange_seed: int) -> Iterator[HashKeyExchange]:
     yield from _run(HashKeyExchange(seed=local_exchange_seed))
 
 
 @pytest.fixture
-def bibox_exchange(local_exchange_seed: int) -> Iterator[LocalExchange]:
+def bibox_exchange(local_exchange_seed: int) -> Iterator[BiboxExchange]:
     yield from _run(BiboxExchange(seed=local_exchange_seed))
 
 
 @pytest.fixture
-def bingx_exchange(local_exchange_seed: int) -> Iterator[LocalExchange]:
+def bingx_exchange(local_exchange_seed: int) -> Iterator[BingXExchange]:
     yield from _run(BingXExchange(seed=local_exchange_seed))
 
 
 @pytest.fixture
-def binance_options_exchange(local_exchange_seed: int) -> Iterator[LocalExchange]:
+def binance_options_exchange(local_exchange_seed: int) -> Iterator[BinanceOptionsExchange]:
     yield from _run(BinanceOptionsExchange(seed=local_exchange_seed))

@@ -19,6 +19,7 @@ from cambist.bibox.models.user import (
     Liquidity,
     Order,
     OrderSide,
+    OrderStatus,
     OrderType,
     TimeInForce,
 )
@@ -26,6 +27,7 @@ from cambist.bibox.models.user import (
 _LEDGER_ENTRY_TYPE = members(LedgerEntryType)
 _LIQUIDITY = members(Liquidity)
 _ORDER_SIDE = members(OrderSide)
+_ORDER_STATUS = members(OrderStatus)
 _ORDER_TYPE = members(OrderType)
 _TIME_IN_FORCE = members(TimeInForce)
 
@@ -63,7 +65,7 @@ def structure_order(d: Any) -> Order:
         dec(d["P"]),  # price
         _TIME_IN_FORCE.get(d["t"]) or enum_member(TimeInForce, d["t"]),  # time_in_force
         boolean(d["o"]),  # post_only
-        string(d["S"]),  # status
+        _ORDER_STATUS.get(d["S"]) or enum_member(OrderStatus, d["S"]),  # status
         dec(d["E"]),  # executed_quantity
         dec(d["e"]),  # executed_value
         integer(d["C"]),  # create_time
@@ -169,7 +171,7 @@ def from_wire_order(w: OrderWire) -> Order:
         _TIME_IN_FORCE.get(w.time_in_force)
         or enum_member(TimeInForce, w.time_in_force),  # time_in_force
         w.post_only,  # post_only
-        w.status,  # status
+        _ORDER_STATUS.get(w.status) or enum_member(OrderStatus, w.status),  # status
         w.executed_quantity,  # executed_quantity
         w.executed_value,  # executed_value
         w.create_time,  # create_time

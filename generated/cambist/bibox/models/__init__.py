@@ -28,6 +28,7 @@ from cambist.bibox.models.user import (
     Order,
     OrderListStatus,
     OrderSide,
+    OrderStatus,
     OrderType,
     TimeInForce,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "OrderEvent",
     "OrderListStatus",
     "OrderSide",
+    "OrderStatus",
     "OrderType",
     "PriceLevel",
     "Ticker",

@@ -10,6 +10,25 @@ from attrs import frozen
 from cambist._runtime.convert import OpenEnum
 
 
+class OrderStatus(str, OpenEnum):
+    """Order status. Open: a value not listed here is kept as it is. The document lists no
+    statuses; these are the values it shows or names, and those cambist.testing reports.
+
+    A value the exchange adds later is kept (not rejected) when received.
+    """
+
+    FILLED = "filled"
+    """Fully filled"""
+    CANCELLED = "cancelled"
+    """Cancelled"""
+    REJECTED = "rejected"
+    """Rejected"""
+    UNFILLED = "unfilled"
+    """Open, nothing filled yet"""
+    PARTIALLY_FILLED = "partially_filled"
+    """Open, partly filled"""
+
+
 class OrderSide(str, OpenEnum):
     """Order direction (Create an order, side: valid value buy, sell, case insensitive); also
     the taker's side of a public trade
@@ -148,7 +167,7 @@ class Order:
     price: Decimal
     time_in_force: TimeInForce
     post_only: bool
-    status: str
+    status: OrderStatus
     executed_quantity: Decimal
     executed_value: Decimal
     create_time: int

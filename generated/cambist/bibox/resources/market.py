@@ -38,7 +38,15 @@ _LIST_PAIRS: Endpoint[list[TradingPair]] = Endpoint(
     security="NONE",
     weight=None,
     safe=True,
-    params=(Param(name="symbol", type="list[string]", kind="list", item_kind="string"),),
+    params=(
+        Param(
+            name="symbol",
+            type="list[string]",
+            kind="list",
+            item_kind="string",
+            pattern="[A-Z0-9]+_[A-Z0-9]+",
+        ),
+    ),
     parse=list_of(structure_trading_pair),
     fast=fast_trading_pair_list,
     response="list[TradingPair]",
@@ -53,7 +61,7 @@ _GET_ORDER_BOOK: Endpoint[OrderBook] = Endpoint(
     weight=None,
     safe=True,
     params=(
-        Param(name="symbol", type="string", required=True),
+        Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+_[A-Z0-9]+"),
         Param(name="level", type="int", minimum="1", maximum="1000"),
         Param(name="price_scale", type="int", minimum="0", maximum="5"),
     ),
@@ -71,7 +79,7 @@ _LIST_CANDLES: Endpoint[list[Candle]] = Endpoint(
     weight=None,
     safe=True,
     params=(
-        Param(name="symbol", type="string", required=True),
+        Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+_[A-Z0-9]+"),
         Param(
             name="time_frame",
             type="CandleTimeFrame",
@@ -98,7 +106,7 @@ _LIST_TRADES: Endpoint[list[MarketTrade]] = Endpoint(
     weight=None,
     safe=True,
     params=(
-        Param(name="symbol", type="string", required=True),
+        Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+_[A-Z0-9]+"),
         Param(name="start_time", type="long"),
         Param(name="end_time", type="long"),
         Param(name="before", type="long"),
@@ -123,7 +131,14 @@ _LIST_TICKERS: Endpoint[list[Ticker]] = Endpoint(
     weight=None,
     safe=True,
     params=(
-        Param(name="symbol", type="list[string]", kind="list", required=True, item_kind="string"),
+        Param(
+            name="symbol",
+            type="list[string]",
+            kind="list",
+            required=True,
+            item_kind="string",
+            pattern="[A-Z0-9]+_[A-Z0-9]+",
+        ),
     ),
     parse=list_of(structure_ticker),
     fast=fast_ticker_list,

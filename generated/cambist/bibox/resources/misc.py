@@ -20,6 +20,7 @@ _LIST_API_DOMAINS: Endpoint[Any] = Endpoint(
     parse=None,
     response="json",
     source="bibox.txt: Basic Information > List of alternate API domains",
+    base="rest_domains",
 )
 
 ENDPOINTS = (_LIST_API_DOMAINS,)

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
 from typing import Literal
 
 from cambist._runtime.client import AsyncResource, SyncResource
@@ -32,6 +31,7 @@ from cambist.bibox.models.user import (
     OrderType,
     TimeInForce,
 )
+from cambist.types import DecimalLike
 
 _LIST_ACCOUNTS: Endpoint[list[AssetBalance]] = Endpoint(
     name="user.list_accounts",
@@ -77,12 +77,12 @@ _CREATE_ORDER: Endpoint[Order] = Endpoint(
     safe=False,
     params_in="json",
     params=(
-        Param(name="symbol", type="string", required=True),
+        Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+_[A-Z0-9]+"),
         Param(name="side", type="OrderSide", kind="enum", required=True, enum=OrderSide),
         Param(name="type", type="OrderType", kind="enum", required=True, enum=OrderType),
         Param(name="client_order_id", type="string"),
-        Param(name="quantity", type="decimal"),
-        Param(name="price", type="decimal", minimum="0"),
+        Param(name="quantity", type="decimal", exclusive_minimum="0"),
+        Param(name="price", type="decimal", exclusive_minimum="0"),
         Param(name="time_in_force", type="TimeInForce", kind="enum", enum=TimeInForce),
         Param(name="post_only", type="bool"),
     ),
@@ -138,6 +138,7 @@ _LIST_ORDERS: Endpoint[list[Order]] = Endpoint(
             name="symbol",
             type="string",
             required="When status=settled, symbol parameters must be given",
+            pattern="[A-Z0-9]+_[A-Z0-9]+",
         ),
         Param(name="start_time", type="long"),
         Param(name="end_time", type="long"),
@@ -193,7 +194,7 @@ _CANCEL_ALL_ORDERS: Endpoint[None] = Endpoint(
     weight=None,
     safe=False,
     params_in="json",
-    params=(Param(name="symbol", type="string", required=True),),
+    params=(Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+_[A-Z0-9]+"),),
     parse=None,
     response=None,
     source="bibox.txt: User Data Endpoints > Cancel all Orders",
@@ -216,6 +217,7 @@ _LIST_FILLS: Endpoint[list[Fill]] = Endpoint(
             name="symbol",
             type="string",
             required="If this parameter is not specified, please specify order_id",
+            pattern="[A-Z0-9]+_[A-Z0-9]+",
         ),
         Param(name="start_time", type="long"),
         Param(name="end_time", type="long"),
@@ -363,8 +365,8 @@ class User(SyncResource):
         side: OrderSide | Literal["buy", "sell"],
         type: OrderType | Literal["limit"],
         client_order_id: str | None = None,
-        quantity: Decimal | None = None,
-        price: Decimal | None = None,
+        quantity: DecimalLike | None = None,
+        price: DecimalLike | None = None,
         time_in_force: TimeInForce | Literal["gtc", "ioc"] | None = None,
         post_only: bool | None = None,
         timeout: float | None = None,
@@ -430,7 +432,7 @@ class User(SyncResource):
     def get_order(
         self,
         *,
-        order_id: str | None = None,
+        order_id: str | int | None = None,
         client_order_id: str | None = None,
         timeout: float | None = None,
         extra_params: Mapping[str, object] | None = None,
@@ -556,7 +558,7 @@ class User(SyncResource):
     def cancel_order(
         self,
         *,
-        order_id: str | None = None,
+        order_id: str | int | None = None,
         client_order_id: str | None = None,
         timeout: float | None = None,
         extra_params: Mapping[str, object] | None = None,
@@ -648,7 +650,7 @@ class User(SyncResource):
     def list_fills(
         self,
         *,
-        order_id: str | None = None,
+        order_id: str | int | None = None,
         symbol: str | None = None,
         start_time: int | None = None,
         end_time: int | None = None,
@@ -834,8 +836,8 @@ class AsyncUser(AsyncResource):
         side: OrderSide | Literal["buy", "sell"],
         type: OrderType | Literal["limit"],
         client_order_id: str | None = None,
-        quantity: Decimal | None = None,
-        price: Decimal | None = None,
+        quantity: DecimalLike | None = None,
+        price: DecimalLike | None = None,
         time_in_force: TimeInForce | Literal["gtc", "ioc"] | None = None,
         post_only: bool | None = None,
         timeout: float | None = None,
@@ -901,7 +903,7 @@ class AsyncUser(AsyncResource):
     async def get_order(
         self,
         *,
-        order_id: str | None = None,
+        order_id: str | int | None = None,
         client_order_id: str | None = None,
         timeout: float | None = None,
         extra_params: Mapping[str, object] | None = None,
@@ -1027,7 +1029,7 @@ class AsyncUser(AsyncResource):
     async def cancel_order(
         self,
         *,
-        order_id: str | None = None,
+        order_id: str | int | None = None,
         client_order_id: str | None = None,
         timeout: float | None = None,
         extra_params: Mapping[str, object] | None = None,
@@ -1119,7 +1121,7 @@ class AsyncUser(AsyncResource):
     async def list_fills(
         self,
         *,
-        order_id: str | None = None,
+        order_id: str | int | None = None,
         symbol: str | None = None,
         start_time: int | None = None,
         end_time: int | None = None,

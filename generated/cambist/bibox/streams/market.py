@@ -26,7 +26,7 @@ _ORDER_BOOK = Channel(
     name="order_book",
     topic="{symbol}.order_book.{depth}",
     params=(
-        Param(name="symbol", type="string", required=True),
+        Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+_[A-Z0-9]+"),
         Param(name="depth", type="int", required=True),
     ),
     parse=structure_order_book_update,
@@ -37,7 +37,7 @@ _ORDER_BOOK = Channel(
 _TRADES = Channel(
     name="trades",
     topic="{symbol}.trades",
-    params=(Param(name="symbol", type="string", required=True),),
+    params=(Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+_[A-Z0-9]+"),),
     parse=structure_trades_update,
     source="bibox.txt: Market Data Streams > Subscribe Trades",
 )
@@ -46,7 +46,7 @@ _CANDLES = Channel(
     name="candles",
     topic="{symbol}.candles.{time_frame}",
     params=(
-        Param(name="symbol", type="string", required=True),
+        Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+_[A-Z0-9]+"),
         Param(
             name="time_frame",
             type="CandleTimeFrame",
@@ -62,7 +62,7 @@ _CANDLES = Channel(
 _TICKER = Channel(
     name="ticker",
     topic="{symbol}.ticker",
-    params=(Param(name="symbol", type="string", required=True),),
+    params=(Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+_[A-Z0-9]+"),),
     parse=structure_ticker_update,
     source="bibox.txt: Market Data Streams > Subscribe Tickers",
 )

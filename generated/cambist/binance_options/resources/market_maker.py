@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
 
 from cambist._runtime.client import AsyncResource, SyncResource
 from cambist._runtime.endpoint import Endpoint, Param
@@ -22,6 +21,7 @@ from cambist.binance_options.models.market_maker import (
     CountdownHeartbeat,
     MmpConfig,
 )
+from cambist.types import DecimalLike
 
 _SET_MMP_CONFIG: Endpoint[MmpConfig] = Endpoint(
     name="market_maker.set_mmp_config",
@@ -162,8 +162,8 @@ class MarketMaker(SyncResource):
         underlying: str,
         window_time_in_milliseconds: int,
         frozen_time_in_milliseconds: int,
-        qty_limit: Decimal,
-        delta_limit: Decimal,
+        qty_limit: DecimalLike,
+        delta_limit: DecimalLike,
         timeout: float | None = None,
         extra_params: Mapping[str, object] | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -427,8 +427,8 @@ class AsyncMarketMaker(AsyncResource):
         underlying: str,
         window_time_in_milliseconds: int,
         frozen_time_in_milliseconds: int,
-        qty_limit: Decimal,
-        delta_limit: Decimal,
+        qty_limit: DecimalLike,
+        delta_limit: DecimalLike,
         timeout: float | None = None,
         extra_params: Mapping[str, object] | None = None,
         extra_headers: Mapping[str, str] | None = None,

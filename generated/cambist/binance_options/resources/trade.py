@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Literal
 
 from cambist._runtime.client import AsyncResource, SyncResource
@@ -41,6 +40,7 @@ from cambist.binance_options.models.trade import (
     UserExerciseRecord,
     UserTrade,
 )
+from cambist.types import DecimalLike
 
 _CREATE_ORDER: Endpoint[NewOrder] = Endpoint(
     name="trade.create_order",
@@ -148,7 +148,7 @@ _CANCEL_BATCH_ORDERS: Endpoint[list[Order]] = Endpoint(
     params=(
         Param(name="symbol", type="string", required=True),
         Param(
-            name="order_ids",
+            name="order_ids_json",
             wire_name="orderIds",
             type="string",
             required="Either orderIds or clientOrderIds",
@@ -370,8 +370,8 @@ class Trade(SyncResource):
         symbol: str,
         side: OrderSide | Literal["BUY", "SELL"],
         type: OrderType | Literal["LIMIT"],
-        quantity: Decimal,
-        price: Decimal | None = None,
+        quantity: DecimalLike,
+        price: DecimalLike | None = None,
         time_in_force: TimeInForce | Literal["GTC", "IOC", "FOK", "GTX"] | None = None,
         reduce_only: bool | None = None,
         post_only: bool | None = None,
@@ -550,7 +550,7 @@ class Trade(SyncResource):
         self,
         *,
         symbol: str,
-        order_ids: str | None = None,
+        order_ids_json: str | None = None,
         client_order_ids: str | None = None,
         timeout: float | None = None,
         extra_params: Mapping[str, object] | None = None,
@@ -565,8 +565,8 @@ class Trade(SyncResource):
 
         Args:
             symbol: Option symbol.
-            order_ids: Order ids, as the text of a JSON array. Conditional: Either
-                orderIds or clientOrderIds.
+            order_ids_json: Order ids, as the text of a JSON array. Conditional:
+                Either orderIds or clientOrderIds.
             client_order_ids: Client order ids, as the text of a JSON array.
                 Conditional: Either orderIds or clientOrderIds.
             timeout: Seconds to wait for an answer (default: the client's).
@@ -589,7 +589,7 @@ class Trade(SyncResource):
             _CANCEL_BATCH_ORDERS,
             {
                 "symbol": symbol,
-                "orderIds": order_ids,
+                "orderIds": order_ids_json,
                 "clientOrderIds": client_order_ids,
             },
             timeout,
@@ -1073,8 +1073,8 @@ class AsyncTrade(AsyncResource):
         symbol: str,
         side: OrderSide | Literal["BUY", "SELL"],
         type: OrderType | Literal["LIMIT"],
-        quantity: Decimal,
-        price: Decimal | None = None,
+        quantity: DecimalLike,
+        price: DecimalLike | None = None,
         time_in_force: TimeInForce | Literal["GTC", "IOC", "FOK", "GTX"] | None = None,
         reduce_only: bool | None = None,
         post_only: bool | None = None,
@@ -1253,7 +1253,7 @@ class AsyncTrade(AsyncResource):
         self,
         *,
         symbol: str,
-        order_ids: str | None = None,
+        order_ids_json: str | None = None,
         client_order_ids: str | None = None,
         timeout: float | None = None,
         extra_params: Mapping[str, object] | None = None,
@@ -1268,8 +1268,8 @@ class AsyncTrade(AsyncResource):
 
         Args:
             symbol: Option symbol.
-            order_ids: Order ids, as the text of a JSON array. Conditional: Either
-                orderIds or clientOrderIds.
+            order_ids_json: Order ids, as the text of a JSON array. Conditional:
+                Either orderIds or clientOrderIds.
             client_order_ids: Client order ids, as the text of a JSON array.
                 Conditional: Either orderIds or clientOrderIds.
             timeout: Seconds to wait for an answer (default: the client's).
@@ -1292,7 +1292,7 @@ class AsyncTrade(AsyncResource):
             _CANCEL_BATCH_ORDERS,
             {
                 "symbol": symbol,
-                "orderIds": order_ids,
+                "orderIds": order_ids_json,
                 "clientOrderIds": client_order_ids,
             },
             timeout,

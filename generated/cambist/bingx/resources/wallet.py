@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Literal
 
 from cambist._runtime.client import AsyncResource, SyncResource
@@ -31,6 +30,7 @@ from cambist.bingx.models.wallet import (
     Withdrawal,
     WithdrawStatus,
 )
+from cambist.types import DecimalLike
 
 _TRANSFER: Endpoint[UniversalTransferResult] = Endpoint(
     name="wallet.transfer",
@@ -48,7 +48,7 @@ _TRANSFER: Endpoint[UniversalTransferResult] = Endpoint(
             enum=UniversalTransferType,
         ),
         Param(name="asset", type="string"),
-        Param(name="amount", type="decimal"),
+        Param(name="amount", type="decimal", exclusive_minimum="0"),
     ),
     parse=structure_universal_transfer_result,
     fast=fast_universal_transfer_result,
@@ -143,7 +143,7 @@ class Wallet(SyncResource):
             "PFUTURES_SFUTURES",
         ],
         asset: str | None = None,
-        amount: Decimal | None = None,
+        amount: DecimalLike | None = None,
         timeout: float | None = None,
         extra_params: Mapping[str, object] | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -382,7 +382,7 @@ class AsyncWallet(AsyncResource):
             "PFUTURES_SFUTURES",
         ],
         asset: str | None = None,
-        amount: Decimal | None = None,
+        amount: DecimalLike | None = None,
         timeout: float | None = None,
         extra_params: Mapping[str, object] | None = None,
         extra_headers: Mapping[str, str] | None = None,

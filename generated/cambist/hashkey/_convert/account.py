@@ -192,10 +192,10 @@ def structure_balance_flow(d: Any) -> BalanceFlow:
         string(d["coinName"]),  # coin_name
         integer(d["flowTypeValue"]),  # flow_type_value
         string(d["flowType"]),  # flow_type
-        string(d["flowName"]),  # flow_name
         dec(d["change"]),  # change
         dec(d["total"]),  # total
         integer(d["created"]),  # created
+        opt_string(d.get("flowName")),  # flow_name
         opt_string(d.get("symbol")),  # symbol
     )
 
@@ -515,10 +515,10 @@ class BalanceFlowWire(Struct, kw_only=True):
     coin_name: str = field(name="coinName")
     flow_type_value: int = field(name="flowTypeValue")
     flow_type: str = field(name="flowType")
-    flow_name: str = field(name="flowName")
     change: Decimal = field(name="change")
     total: Decimal = field(name="total")
     created: int = field(name="created")
+    flow_name: str | None = field(name="flowName", default=None)
     symbol: str | None = field(name="symbol", default=None)
 
 
@@ -532,10 +532,10 @@ def from_wire_balance_flow(w: BalanceFlowWire) -> BalanceFlow:
         w.coin_name,  # coin_name
         w.flow_type_value,  # flow_type_value
         w.flow_type,  # flow_type
-        w.flow_name,  # flow_name
         w.change,  # change
         w.total,  # total
         w.created,  # created
+        w.flow_name,  # flow_name
         w.symbol,  # symbol
     )
 

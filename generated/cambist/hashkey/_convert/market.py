@@ -44,17 +44,20 @@ from cambist.hashkey.models.market import (
 
 _FILTER_TYPE = members(FilterType)
 _INST_TYPE = members(InstType)
-_SITE = members(Site)
 _SYMBOL_STATUS = members(SymbolStatus)
 
 
 def structure_exchange_info(d: Any) -> ExchangeInfo:
     """Read ``ExchangeInfo`` from a JSON object."""
+    if isinstance(d, dict) and "symbols" not in d:  # one item, sent bare (the spec's `bare`)
+        d = {"symbols": [d]}
     return ExchangeInfo(
-        string(d["timezone"]),  # timezone
-        integer(d["serverTime"]),  # server_time
         list(map(structure_symbol_info, items(d["symbols"]))),  # symbols
-        list(map(structure_exchange_coin, items(d["coins"]))),  # coins
+        opt_string(d.get("timezone")),  # timezone
+        opt_integer(d.get("serverTime")),  # server_time
+        None
+        if (v := d.get("coins")) is None
+        else list(map(structure_exchange_coin, items(v))),  # coins
         None if (v := d.get("brokerFilters")) is None else items(v),  # broker_filters
         None if (v := d.get("contracts")) is None else items(v),  # contracts
         None if (v := d.get("options")) is None else items(v),  # options
@@ -71,11 +74,9 @@ def structure_symbol_info(d: Any) -> SymbolInfo:
         string(d["baseAsset"]),  # base_asset
         string(d["baseAssetName"]),  # base_asset_name
         dec(d["baseAssetPrecision"]),  # base_asset_precision
-        string(d["baseUcid"]),  # base_ucid
         string(d["quoteAsset"]),  # quote_asset
         string(d["quoteAssetName"]),  # quote_asset_name
         dec(d["quotePrecision"]),  # quote_precision
-        string(d["quoteUcid"]),  # quote_ucid
         boolean(d["retailAllowed"]),  # retail_allowed
         boolean(d["piAllowed"]),  # pi_allowed
         boolean(d["corporateAllowed"]),  # corporate_allowed
@@ -84,7 +85,9 @@ def structure_symbol_info(d: Any) -> SymbolInfo:
         boolean(d["isAggregate"]),  # is_aggregate
         boolean(d["allowMargin"]),  # allow_margin
         list(map(structure_symbol_filter, items(d["filters"]))),  # filters
-        _SITE.get(d["site"]) or enum_member(Site, d["site"]),  # site
+        opt_string(d.get("baseUcid")),  # base_ucid
+        opt_string(d.get("quoteUcid")),  # quote_ucid
+        opt_enum_member(Site, d.get("site")),  # site
         opt_string(d.get("tradeStatus")),  # trade_status
     )
 

@@ -367,21 +367,23 @@ def fast_new_order(body: bytes) -> NewOrder:
 
 
 _BATCHORDERREQUEST_FIELDS = (
-    Param(name="symbol", type="string", required=True),
+    Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+(-[A-Z0-9]+)?"),
     Param(name="side", type="OrderSide", kind="enum", required=True, enum=OrderSide),
     Param(name="type", type="OrderType", kind="enum", required=True, enum=OrderType),
     Param(
         name="quantity",
         type="decimal",
         required="LIMIT: quantity, price; MARKET: quantity or amount; LIMIT_MAKER: quantity, price",
-        minimum="0",
+        exclusive_minimum="0",
     ),
-    Param(name="amount", type="decimal", required="MARKET: quantity or amount", minimum="0"),
+    Param(
+        name="amount", type="decimal", required="MARKET: quantity or amount", exclusive_minimum="0"
+    ),
     Param(
         name="price",
         type="decimal",
         required="Required for LIMIT and LIMIT_MAKER order",
-        minimum="0",
+        exclusive_minimum="0",
     ),
     Param(name="new_client_order_id", wire_name="newClientOrderId", type="string"),
     Param(

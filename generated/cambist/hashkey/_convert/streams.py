@@ -123,7 +123,7 @@ def structure_stream_trade(d: Any) -> StreamTrade:
         integer(d["t"]),  # time
         dec(d["p"]),  # price
         dec(d["q"]),  # quantity
-        boolean(d["m"]),  # is_buyer_maker
+        boolean(d["m"]),  # is_maker
     )
 
 

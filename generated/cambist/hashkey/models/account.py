@@ -318,10 +318,10 @@ class BalanceFlow:
         coin_name: Currency name.
         flow_type_value: Transfer type value.
         flow_type: Transfer name.
-        flow_name: Flow name.
         change: Change.
         total: Total.
         created: Create timestamp.
+        flow_name: Flow name.
         symbol: Trading pair.
     """
 
@@ -332,10 +332,10 @@ class BalanceFlow:
     coin_name: str
     flow_type_value: int
     flow_type: str
-    flow_name: str
     change: Decimal
     total: Decimal
     created: int
+    flow_name: str | None = None
     symbol: str | None = None
 
 

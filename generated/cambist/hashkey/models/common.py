@@ -34,6 +34,8 @@ class OrderType(str, OpenEnum):
     """Market order"""
     LIMIT_MAKER = "LIMIT_MAKER"
     """Maker limit order"""
+    MARKET_OF_QUOTE = "MARKET_OF_QUOTE"
+    """A market order by quote amount, as order updates report it"""
 
 
 class OrderStatus(str, OpenEnum):

@@ -113,12 +113,13 @@ class InstType(str, OpenEnum):
 
 @frozen(slots=False)
 class ExchangeInfo:
-    """Exchange trading rules and symbol information (Get Exchange Information).
+    """Exchange trading rules and symbol information (Get Exchange Information). The document's
+    sample answers one symbol object bare: it is read as `symbols` = [that symbol].
 
     Attributes:
+        symbols: Currency pair description.
         timezone: Time zone.
         server_time: Server Millisecond Timestamp.
-        symbols: Currency pair description.
         coins: Coin description.
         broker_filters: Not currently in use.
         contracts: Not currently in use.
@@ -126,10 +127,10 @@ class ExchangeInfo:
         site: Site.
     """
 
-    timezone: str
-    server_time: int
     symbols: list[SymbolInfo]
-    coins: list[ExchangeCoin]
+    timezone: str | None = None
+    server_time: int | None = None
+    coins: list[ExchangeCoin] | None = None
     broker_filters: list[Any] | None = None
     contracts: list[Any] | None = None
     options: list[Any] | None = None
@@ -147,11 +148,9 @@ class SymbolInfo:
         base_asset: Base Asset.
         base_asset_name: Name of base asset.
         base_asset_precision: Precision of base asset.
-        base_ucid: (undocumented)
         quote_asset: Quoted Asset.
         quote_asset_name: Name of quoted asset.
         quote_precision: Precision of quoted asset.
-        quote_ucid: (undocumented)
         retail_allowed: Whether retail client is allowed.
         pi_allowed: Whether PI client is allowed.
         corporate_allowed: Whether Corporate client is allowed.
@@ -160,6 +159,8 @@ class SymbolInfo:
         is_aggregate: Currently not in use.
         allow_margin: Currently not in use.
         filters: List of trading pair restrictions.
+        base_ucid: (undocumented)
+        quote_ucid: (undocumented)
         site: (undocumented)
         trade_status: Trade Status.
     """
@@ -170,11 +171,9 @@ class SymbolInfo:
     base_asset: str
     base_asset_name: str
     base_asset_precision: Decimal
-    base_ucid: str
     quote_asset: str
     quote_asset_name: str
     quote_precision: Decimal
-    quote_ucid: str
     retail_allowed: bool
     pi_allowed: bool
     corporate_allowed: bool
@@ -183,7 +182,9 @@ class SymbolInfo:
     is_aggregate: bool
     allow_margin: bool
     filters: list[SymbolFilter]
-    site: Site
+    base_ucid: str | None = None
+    quote_ucid: str | None = None
+    site: Site | None = None
     trade_status: str | None = None
 
 

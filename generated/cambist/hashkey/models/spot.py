@@ -9,6 +9,7 @@ from typing import Literal
 from attrs import frozen
 
 from cambist.hashkey.models.common import OrderSide, OrderStatus, OrderType, StpMode, TimeInForce
+from cambist.types import DecimalLike
 
 
 @frozen(kw_only=True)
@@ -41,10 +42,10 @@ class BatchOrderRequest:
 
     symbol: str
     side: OrderSide | Literal["BUY", "SELL"]
-    type: OrderType | Literal["LIMIT", "MARKET", "LIMIT_MAKER"]
-    quantity: Decimal | None = None
-    amount: Decimal | None = None
-    price: Decimal | None = None
+    type: OrderType | Literal["LIMIT", "MARKET", "LIMIT_MAKER", "MARKET_OF_QUOTE"]
+    quantity: DecimalLike | None = None
+    amount: DecimalLike | None = None
+    price: DecimalLike | None = None
     new_client_order_id: str | None = None
     time_in_force: TimeInForce | Literal["GTC", "IOC", "FOK"] | None = None
     stp_mode: StpMode | Literal["EXPIRE_TAKER", "EXPIRE_MAKER"] | None = None

@@ -131,14 +131,14 @@ class StreamTrade:
         time: Data Time (milisecond).
         price: Traded price.
         quantity: Traded quantity.
-        is_buyer_maker: true: buyer is the maker false: buyer is the taker.
+        is_maker: isMaker (true: maker, false: taker).
     """
 
     trade_id: str
     time: int
     price: Decimal
     quantity: Decimal
-    is_buyer_maker: bool
+    is_maker: bool
 
 
 @frozen(slots=False)

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Literal
 
 from cambist._runtime.client import AsyncResource, SyncResource
@@ -48,6 +47,7 @@ from cambist.hashkey.models.account import (
     FiatOrderType,
     VipInfo,
 )
+from cambist.types import DecimalLike
 
 _GET_VIP_INFO: Endpoint[VipInfo] = Endpoint(
     name="account.get_vip_info",
@@ -70,7 +70,7 @@ _GET_BALANCES: Endpoint[AccountBalances] = Endpoint(
     security="USER_DATA",
     weight=5,
     safe=True,
-    params=(Param(name="account_id", wire_name="accountId", type="long"),),
+    params=(Param(name="account_id", wire_name="accountId", type="string"),),
     parse=structure_account_balances,
     fast=fast_account_balances,
     response="AccountBalances",
@@ -85,14 +85,14 @@ _LIST_TRADES: Endpoint[list[AccountTrade]] = Endpoint(
     weight=5,
     safe=True,
     params=(
-        Param(name="symbol", type="string"),
+        Param(name="symbol", type="string", pattern="[A-Z0-9]+(-[A-Z0-9]+)?"),
         Param(name="start_time", wire_name="startTime", type="long"),
         Param(name="end_time", wire_name="endTime", type="long"),
         Param(name="client_order_id", wire_name="clientOrderId", type="string"),
         Param(name="from_id", wire_name="fromId", type="long"),
         Param(name="to_id", wire_name="toId", type="long"),
         Param(name="limit", type="int", maximum="1000"),
-        Param(name="account_id", wire_name="accountId", type="long"),
+        Param(name="account_id", wire_name="accountId", type="string"),
     ),
     parse=list_of(structure_account_trade),
     fast=fast_account_trade_list,
@@ -124,7 +124,7 @@ _TRANSFER: Endpoint[AssetTransferResult] = Endpoint(
         Param(name="from_account_id", wire_name="fromAccountId", type="string", required=True),
         Param(name="to_account_id", wire_name="toAccountId", type="string", required=True),
         Param(name="coin", type="string", required=True),
-        Param(name="quantity", type="decimal", required=True, minimum="0"),
+        Param(name="quantity", type="decimal", required=True, exclusive_minimum="0"),
         Param(name="remark", type="string"),
         Param(name="client_order_id", wire_name="clientOrderId", type="string"),
     ),
@@ -279,7 +279,7 @@ class Account(SyncResource):
     def get_balances(
         self,
         *,
-        account_id: int | None = None,
+        account_id: str | int | None = None,
         timeout: float | None = None,
         extra_params: Mapping[str, object] | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -327,7 +327,7 @@ class Account(SyncResource):
         from_id: int | None = None,
         to_id: int | None = None,
         limit: int | None = None,
-        account_id: int | None = None,
+        account_id: str | int | None = None,
         timeout: float | None = None,
         extra_params: Mapping[str, object] | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -429,7 +429,7 @@ class Account(SyncResource):
         from_account_id: str,
         to_account_id: str,
         coin: str,
-        quantity: Decimal,
+        quantity: DecimalLike,
         remark: str | None = None,
         client_order_id: str | None = None,
         timeout: float | None = None,
@@ -771,7 +771,7 @@ class AsyncAccount(AsyncResource):
     async def get_balances(
         self,
         *,
-        account_id: int | None = None,
+        account_id: str | int | None = None,
         timeout: float | None = None,
         extra_params: Mapping[str, object] | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -819,7 +819,7 @@ class AsyncAccount(AsyncResource):
         from_id: int | None = None,
         to_id: int | None = None,
         limit: int | None = None,
-        account_id: int | None = None,
+        account_id: str | int | None = None,
         timeout: float | None = None,
         extra_params: Mapping[str, object] | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -921,7 +921,7 @@ class AsyncAccount(AsyncResource):
         from_account_id: str,
         to_account_id: str,
         coin: str,
-        quantity: Decimal,
+        quantity: DecimalLike,
         remark: str | None = None,
         client_order_id: str | None = None,
         timeout: float | None = None,

@@ -46,7 +46,7 @@ _GET_EXCHANGE_INFO: Endpoint[ExchangeInfo] = Endpoint(
     weight=None,
     safe=True,
     params=(
-        Param(name="symbol", type="string"),
+        Param(name="symbol", type="string", pattern="[A-Z0-9]+(-[A-Z0-9]+)?"),
         Param(name="site", type="Site", kind="enum", enum=Site),
     ),
     parse=structure_exchange_info,
@@ -62,7 +62,7 @@ _GET_DEPTH: Endpoint[OrderBook] = Endpoint(
     weight=None,
     safe=True,
     params=(
-        Param(name="symbol", type="string", required=True),
+        Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+(-[A-Z0-9]+)?"),
         Param(name="limit", type="int", maximum="200"),
     ),
     parse=structure_order_book,
@@ -79,7 +79,7 @@ _LIST_TRADES: Endpoint[list[MarketTrade]] = Endpoint(
     weight=None,
     safe=True,
     params=(
-        Param(name="symbol", type="string", required=True),
+        Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+(-[A-Z0-9]+)?"),
         Param(name="limit", type="int", maximum="100"),
     ),
     parse=list_of(structure_market_trade),
@@ -96,7 +96,7 @@ _LIST_KLINES: Endpoint[list[Kline]] = Endpoint(
     weight=None,
     safe=True,
     params=(
-        Param(name="symbol", type="string", required=True),
+        Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+(-[A-Z0-9]+)?"),
         Param(
             name="interval", type="KlineInterval", kind="enum", required=True, enum=KlineInterval
         ),
@@ -118,7 +118,7 @@ _LIST_24HR_TICKERS: Endpoint[list[Ticker24hr]] = Endpoint(
     weight=None,
     safe=True,
     params=(
-        Param(name="symbol", type="string"),
+        Param(name="symbol", type="string", pattern="[A-Z0-9]+(-[A-Z0-9]+)?"),
         Param(name="inst_type", wire_name="instType", type="InstType", kind="enum", enum=InstType),
     ),
     parse=list_of(structure_ticker24hr),
@@ -134,7 +134,7 @@ _LIST_PRICE_TICKERS: Endpoint[list[PriceTicker]] = Endpoint(
     security="NONE",
     weight=None,
     safe=True,
-    params=(Param(name="symbol", type="string"),),
+    params=(Param(name="symbol", type="string", pattern="[A-Z0-9]+(-[A-Z0-9]+)?"),),
     parse=list_of(structure_price_ticker),
     fast=fast_price_ticker_list,
     response="list[PriceTicker]",
@@ -148,7 +148,7 @@ _LIST_BOOK_TICKERS: Endpoint[list[BookTicker]] = Endpoint(
     security="NONE",
     weight=None,
     safe=True,
-    params=(Param(name="symbol", type="string", required=True),),
+    params=(Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+(-[A-Z0-9]+)?"),),
     parse=list_of(structure_book_ticker),
     fast=fast_book_ticker_list,
     response="list[BookTicker]",
@@ -163,7 +163,7 @@ _GET_MERGED_DEPTH: Endpoint[OrderBook] = Endpoint(
     weight=None,
     safe=True,
     params=(
-        Param(name="symbol", type="string", required=True),
+        Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+(-[A-Z0-9]+)?"),
         Param(name="limit", type="int", maximum="200"),
         Param(name="scale", type="int", minimum="0", maximum="5"),
     ),
@@ -214,7 +214,8 @@ class Market(SyncResource):
 
         Returns:
             ExchangeInfo: Exchange trading rules and symbol information (Get
-            Exchange Information).
+            Exchange Information). The document's sample answers one symbol object
+            bare: it is read as `symbols` = [that symbol].
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
@@ -581,7 +582,8 @@ class AsyncMarket(AsyncResource):
 
         Returns:
             ExchangeInfo: Exchange trading rules and symbol information (Get
-            Exchange Information).
+            Exchange Information). The document's sample answers one symbol object
+            bare: it is read as `symbols` = [that symbol].
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
 from typing import Literal
 
 from cambist._runtime.client import AsyncResource, SyncResource
@@ -37,6 +36,7 @@ from cambist.hashkey.models.spot import (
     CancelOrdersResult,
     NewOrder,
 )
+from cambist.types import DecimalLike
 
 _TEST_ORDER: Endpoint[None] = Endpoint(
     name="spot.test_order",
@@ -46,15 +46,15 @@ _TEST_ORDER: Endpoint[None] = Endpoint(
     weight=1,
     safe=True,
     params=(
-        Param(name="symbol", type="string", required=True),
+        Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+(-[A-Z0-9]+)?"),
         Param(name="side", type="OrderSide", kind="enum", required=True, enum=OrderSide),
         Param(name="type", type="OrderType", kind="enum", required=True, enum=OrderType),
-        Param(name="quantity", type="decimal", required=True, minimum="0"),
+        Param(name="quantity", type="decimal", required=True, exclusive_minimum="0"),
         Param(
             name="price",
             type="decimal",
             required="Required for LIMIT and LIMIT_MAKER order",
-            minimum="0",
+            exclusive_minimum="0",
         ),
         Param(name="new_client_order_id", wire_name="newClientOrderId", type="string"),
         Param(
@@ -81,21 +81,26 @@ _CREATE_ORDER: Endpoint[NewOrder] = Endpoint(
     weight=1,
     safe=False,
     params=(
-        Param(name="symbol", type="string", required=True),
+        Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+(-[A-Z0-9]+)?"),
         Param(name="side", type="OrderSide", kind="enum", required=True, enum=OrderSide),
         Param(name="type", type="OrderType", kind="enum", required=True, enum=OrderType),
         Param(
             name="quantity",
             type="decimal",
             required="LIMIT: quantity, price; MARKET: quantity or amount; LIMIT_MAKER: quantity, price",
-            minimum="0",
+            exclusive_minimum="0",
         ),
-        Param(name="amount", type="decimal", required="MARKET: quantity or amount", minimum="0"),
+        Param(
+            name="amount",
+            type="decimal",
+            required="MARKET: quantity or amount",
+            exclusive_minimum="0",
+        ),
         Param(
             name="price",
             type="decimal",
             required="Required for LIMIT and LIMIT_MAKER order",
-            minimum="0",
+            exclusive_minimum="0",
         ),
         Param(name="new_client_order_id", wire_name="newClientOrderId", type="string"),
         Param(
@@ -136,6 +141,7 @@ _CREATE_BATCH_ORDERS: Endpoint[BatchOrderResult] = Endpoint(
             required=True,
             item_kind="model",
             to_wire=unstructure_batch_order_request,
+            max_items=20,
             body=True,
         ),
     ),
@@ -182,7 +188,7 @@ _CANCEL_OPEN_ORDERS: Endpoint[CancelOpenOrdersResult] = Endpoint(
     weight=1,
     safe=False,
     params=(
-        Param(name="symbol", type="string", required=True),
+        Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+(-[A-Z0-9]+)?"),
         Param(name="side", type="OrderSide", kind="enum", enum=OrderSide),
     ),
     parse=structure_cancel_open_orders_result,
@@ -199,7 +205,7 @@ _CANCEL_ALL_OPEN_ORDERS: Endpoint[CancelAllOpenOrdersResult] = Endpoint(
     weight=1,
     safe=False,
     params=(
-        Param(name="symbol", type="string"),
+        Param(name="symbol", type="string", pattern="[A-Z0-9]+(-[A-Z0-9]+)?"),
         Param(name="side", type="OrderSide", kind="enum", enum=OrderSide),
         Param(name="from_order_id", wire_name="fromOrderId", type="string"),
         Param(name="limit", type="int", maximum="200"),
@@ -218,7 +224,14 @@ _CANCEL_ORDERS_BY_IDS: Endpoint[CancelOrdersResult] = Endpoint(
     weight=1,
     safe=False,
     params=(
-        Param(name="ids", type="list[string]", kind="list", required=True, item_kind="string"),
+        Param(
+            name="ids",
+            type="list[string]",
+            kind="list",
+            required=True,
+            item_kind="string",
+            max_items=100,
+        ),
     ),
     parse=structure_cancel_orders_result,
     fast=fast_cancel_orders_result,
@@ -264,7 +277,7 @@ _LIST_OPEN_ORDERS: Endpoint[list[Order]] = Endpoint(
     safe=True,
     params=(
         Param(name="from_order_id", wire_name="fromOrderId", type="string"),
-        Param(name="symbol", type="string"),
+        Param(name="symbol", type="string", pattern="[A-Z0-9]+(-[A-Z0-9]+)?"),
         Param(name="side", type="OrderSide", kind="enum", enum=OrderSide),
         Param(name="limit", type="int", maximum="1000"),
     ),
@@ -283,7 +296,7 @@ _LIST_TRADED_ORDERS: Endpoint[list[Order]] = Endpoint(
     safe=True,
     params=(
         Param(name="from_order_id", wire_name="fromOrderId", type="string"),
-        Param(name="symbol", type="string"),
+        Param(name="symbol", type="string", pattern="[A-Z0-9]+(-[A-Z0-9]+)?"),
         Param(name="start_time", wire_name="startTime", type="long"),
         Param(name="end_time", wire_name="endTime", type="long"),
         Param(name="side", type="OrderSide", kind="enum", enum=OrderSide),
@@ -317,9 +330,9 @@ class Spot(SyncResource):
         *,
         symbol: str,
         side: OrderSide | Literal["BUY", "SELL"],
-        type: OrderType | Literal["LIMIT", "MARKET", "LIMIT_MAKER"],
-        quantity: Decimal,
-        price: Decimal | None = None,
+        type: OrderType | Literal["LIMIT", "MARKET", "LIMIT_MAKER", "MARKET_OF_QUOTE"],
+        quantity: DecimalLike,
+        price: DecimalLike | None = None,
         new_client_order_id: str | None = None,
         time_in_force: TimeInForce | Literal["GTC", "IOC", "FOK"] | None = None,
         stp_mode: StpMode | Literal["EXPIRE_TAKER", "EXPIRE_MAKER"] | None = None,
@@ -383,10 +396,10 @@ class Spot(SyncResource):
         *,
         symbol: str,
         side: OrderSide | Literal["BUY", "SELL"],
-        type: OrderType | Literal["LIMIT", "MARKET", "LIMIT_MAKER"],
-        quantity: Decimal | None = None,
-        amount: Decimal | None = None,
-        price: Decimal | None = None,
+        type: OrderType | Literal["LIMIT", "MARKET", "LIMIT_MAKER", "MARKET_OF_QUOTE"],
+        quantity: DecimalLike | None = None,
+        amount: DecimalLike | None = None,
+        price: DecimalLike | None = None,
         new_client_order_id: str | None = None,
         time_in_force: TimeInForce | Literal["GTC", "IOC", "FOK"] | None = None,
         stp_mode: StpMode | Literal["EXPIRE_TAKER", "EXPIRE_MAKER"] | None = None,
@@ -855,9 +868,9 @@ class AsyncSpot(AsyncResource):
         *,
         symbol: str,
         side: OrderSide | Literal["BUY", "SELL"],
-        type: OrderType | Literal["LIMIT", "MARKET", "LIMIT_MAKER"],
-        quantity: Decimal,
-        price: Decimal | None = None,
+        type: OrderType | Literal["LIMIT", "MARKET", "LIMIT_MAKER", "MARKET_OF_QUOTE"],
+        quantity: DecimalLike,
+        price: DecimalLike | None = None,
         new_client_order_id: str | None = None,
         time_in_force: TimeInForce | Literal["GTC", "IOC", "FOK"] | None = None,
         stp_mode: StpMode | Literal["EXPIRE_TAKER", "EXPIRE_MAKER"] | None = None,
@@ -921,10 +934,10 @@ class AsyncSpot(AsyncResource):
         *,
         symbol: str,
         side: OrderSide | Literal["BUY", "SELL"],
-        type: OrderType | Literal["LIMIT", "MARKET", "LIMIT_MAKER"],
-        quantity: Decimal | None = None,
-        amount: Decimal | None = None,
-        price: Decimal | None = None,
+        type: OrderType | Literal["LIMIT", "MARKET", "LIMIT_MAKER", "MARKET_OF_QUOTE"],
+        quantity: DecimalLike | None = None,
+        amount: DecimalLike | None = None,
+        price: DecimalLike | None = None,
         new_client_order_id: str | None = None,
         time_in_force: TimeInForce | Literal["GTC", "IOC", "FOK"] | None = None,
         stp_mode: StpMode | Literal["EXPIRE_TAKER", "EXPIRE_MAKER"] | None = None,

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Literal
 
 from cambist._runtime.client import AsyncResource, SyncResource
@@ -31,6 +30,7 @@ from cambist.hashkey.models.wallet import (
     WithdrawPlatform,
     WithdrawResult,
 )
+from cambist.types import DecimalLike
 
 _GET_DEPOSIT_ADDRESS: Endpoint[DepositAddress] = Endpoint(
     name="wallet.get_deposit_address",
@@ -121,7 +121,7 @@ _WITHDRAW: Endpoint[WithdrawResult] = Endpoint(
         Param(name="address", type="string", required=True),
         Param(name="address_ext", wire_name="addressExt", type="string"),
         Param(name="platform", type="WithdrawPlatform", kind="enum", enum=WithdrawPlatform),
-        Param(name="quantity", type="decimal", required=True, minimum="0"),
+        Param(name="quantity", type="decimal", required=True, exclusive_minimum="0"),
         Param(name="chain_type", wire_name="chainType", type="string", required=True),
         Param(name="memo", type="string"),
     ),
@@ -323,7 +323,7 @@ class Wallet(SyncResource):
         *,
         coin: str,
         address: str,
-        quantity: Decimal,
+        quantity: DecimalLike,
         chain_type: str,
         client_order_id: str | None = None,
         address_ext: str | None = None,
@@ -601,7 +601,7 @@ class AsyncWallet(AsyncResource):
         *,
         coin: str,
         address: str,
-        quantity: Decimal,
+        quantity: DecimalLike,
         chain_type: str,
         client_order_id: str | None = None,
         address_ext: str | None = None,

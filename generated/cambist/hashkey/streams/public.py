@@ -33,7 +33,7 @@ _KLINE = Channel(
     name="kline",
     topic="kline",
     params=(
-        Param(name="symbol", type="string", required=True),
+        Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+(-[A-Z0-9]+)?"),
         Param(
             name="kline_type",
             wire_name="klineType",
@@ -50,7 +50,7 @@ _KLINE = Channel(
 _REALTIMES = Channel(
     name="realtimes",
     topic="realtimes",
-    params=(Param(name="symbol", type="string", required=True),),
+    params=(Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+(-[A-Z0-9]+)?"),),
     parse=structure_realtimes_update,
     source="hashkey.txt: WEBSOCKET API > Public Market Data Stream > V2 > Realtimes",
 )
@@ -58,7 +58,7 @@ _REALTIMES = Channel(
 _TRADE = Channel(
     name="trade",
     topic="trade",
-    params=(Param(name="symbol", type="string", required=True),),
+    params=(Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+(-[A-Z0-9]+)?"),),
     parse=structure_trade_update,
     source="hashkey.txt: WEBSOCKET API > Public Market Data Stream > V2 > Trade",
 )
@@ -66,7 +66,7 @@ _TRADE = Channel(
 _DEPTH = Channel(
     name="depth",
     topic="depth",
-    params=(Param(name="symbol", type="string", required=True),),
+    params=(Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+(-[A-Z0-9]+)?"),),
     parse=structure_depth_update,
     book=BookDef("snapshot", ("data", "b"), ("data", "a"), ("data", "v")),
     source="hashkey.txt: WEBSOCKET API > Public Market Data Stream > V2 > Depth",
@@ -75,7 +75,7 @@ _DEPTH = Channel(
 _BBO = Channel(
     name="bbo",
     topic="bbo",
-    params=(Param(name="symbol", type="string", required=True),),
+    params=(Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+(-[A-Z0-9]+)?"),),
     parse=structure_bbo_update,
     source="hashkey.txt: WEBSOCKET API > Public Market Data Stream > V2 > BBO",
 )

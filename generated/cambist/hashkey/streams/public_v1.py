@@ -31,7 +31,7 @@ _KLINE = Channel(
     name="kline",
     topic="kline_{interval}",
     params=(
-        Param(name="symbol", type="string", required=True),
+        Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+(-[A-Z0-9]+)?"),
         Param(
             name="interval", type="KlineInterval", kind="enum", required=True, enum=KlineInterval
         ),
@@ -43,7 +43,7 @@ _KLINE = Channel(
 _REALTIMES = Channel(
     name="realtimes",
     topic="realtimes",
-    params=(Param(name="symbol", type="string", required=True),),
+    params=(Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+(-[A-Z0-9]+)?"),),
     parse=structure_realtimes_update_v1,
     source="hashkey.txt: WEBSOCKET API > Public Market Data Stream > V1 > Realtimes",
 )
@@ -51,7 +51,7 @@ _REALTIMES = Channel(
 _TRADE = Channel(
     name="trade",
     topic="trade",
-    params=(Param(name="symbol", type="string", required=True),),
+    params=(Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+(-[A-Z0-9]+)?"),),
     parse=structure_trade_update_v1,
     source="hashkey.txt: WEBSOCKET API > Public Market Data Stream > V1 > Trade",
 )
@@ -59,7 +59,7 @@ _TRADE = Channel(
 _DEPTH = Channel(
     name="depth",
     topic="depth",
-    params=(Param(name="symbol", type="string", required=True),),
+    params=(Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+(-[A-Z0-9]+)?"),),
     parse=structure_depth_update_v1,
     book=BookDef("snapshot", ("data", "0", "b"), ("data", "0", "a"), ("data", "0", "v")),
     source="hashkey.txt: WEBSOCKET API > Public Market Data Stream > V1 > Depth",

@@ -9,6 +9,7 @@ from typing import Literal, NamedTuple
 from attrs import frozen
 
 from cambist._runtime.convert import OpenEnum
+from cambist.types import DecimalLike
 
 
 class Side(str, OpenEnum):
@@ -91,5 +92,5 @@ class OrderItem:
     """
 
     side: Side | Literal["BUY", "SELL"]
-    qty: Decimal | None = None
+    qty: DecimalLike | None = None
     cid: str | None = None

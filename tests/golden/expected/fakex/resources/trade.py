@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
 from typing import Literal
 
 from cambist._runtime.client import AsyncResource, SyncResource
@@ -12,6 +11,7 @@ from cambist._runtime.endpoint import Endpoint, Param, Rule
 from cambist._runtime.response import async_raw, sync_raw
 from cambist.fakex._convert.trading import fast_fills, structure_fills, unstructure_order_item
 from cambist.fakex.models.trading import Fills, OrderItem, Side
+from cambist.types import DecimalLike
 
 _PLACE: Endpoint[Fills] = Endpoint(
     name="trade.place",
@@ -73,8 +73,8 @@ class Trade(SyncResource):
         self,
         *,
         side: Side | Literal["BUY", "SELL"],
-        qty: Decimal | None = None,
-        notional: Decimal | None = None,
+        qty: DecimalLike | None = None,
+        notional: DecimalLike | None = None,
         cid: str | None = None,
         timeout: float | None = None,
         extra_params: Mapping[str, object] | None = None,
@@ -159,8 +159,8 @@ class AsyncTrade(AsyncResource):
         self,
         *,
         side: Side | Literal["BUY", "SELL"],
-        qty: Decimal | None = None,
-        notional: Decimal | None = None,
+        qty: DecimalLike | None = None,
+        notional: DecimalLike | None = None,
         cid: str | None = None,
         timeout: float | None = None,
         extra_params: Mapping[str, object] | None = None,

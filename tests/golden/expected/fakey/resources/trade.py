@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Literal
 
 from cambist._runtime.client import AsyncResource, SyncResource
@@ -13,6 +12,7 @@ from cambist._runtime.endpoint import Endpoint, Param
 from cambist._runtime.response import async_raw, sync_raw
 from cambist.fakey._convert.orders import fast_order, fast_order_list, structure_order
 from cambist.fakey.models.orders import Order, Side
+from cambist.types import DecimalLike
 
 _CREATE_ORDER: Endpoint[Order] = Endpoint(
     name="trade.create_order",
@@ -67,8 +67,8 @@ class Trade(SyncResource):
         *,
         symbol: str,
         side: Side | Literal["buy", "sell"],
-        price: Decimal,
-        quantity: Decimal,
+        price: DecimalLike,
+        quantity: DecimalLike,
         client_id: str | None = None,
         timeout: float | None = None,
         extra_params: Mapping[str, object] | None = None,
@@ -162,8 +162,8 @@ class AsyncTrade(AsyncResource):
         *,
         symbol: str,
         side: Side | Literal["buy", "sell"],
-        price: Decimal,
-        quantity: Decimal,
+        price: DecimalLike,
+        quantity: DecimalLike,
         client_id: str | None = None,
         timeout: float | None = None,
         extra_params: Mapping[str, object] | None = None,
