@@ -1,10 +1,11 @@
-"""Sessions: ``nox -s ci`` runs every check; ``nox -s demo`` regenerates and runs the example.
+"""Sessions: ``nox -s ci`` runs every check; ``nox -s demo`` regenerates and runs the examples.
 
-- ci         drift check, ruff (lint + format), mypy --strict, docs coverage, pytest, package
+- ci         drift check, ruff (lint + format), mypy --strict, docs coverage, pytest, the
+             examples, package
 - package    build the sdist and the wheel (from the sdist), install the wheel into a fresh
              venv, import every package from there
 - generate   regenerate generated/ from specs/ and codegen/
-- demo       regenerate, then run examples/quickstart.py against a local loopback exchange
+- demo       regenerate, then run examples/*.py, each against a local loopback exchange
 - bench      the benchmarks (ratios against baselines measured side by side)
 - tests / lint / typecheck / drift: the parts of ci on their own
 """
@@ -38,6 +39,7 @@ def _lint(session: nox.Session) -> None:
 
 def _typecheck(session: nox.Session) -> None:
     session.run("mypy", "--strict", "src/cambist", "generated/cambist", "codegen")
+    session.run("mypy", "--strict", "examples")
 
 
 def _coverage(session: nox.Session) -> None:
@@ -46,6 +48,11 @@ def _coverage(session: nox.Session) -> None:
 
 def _tests(session: nox.Session) -> None:
     session.run("pytest", "-q", *session.posargs)
+
+
+def _examples(session: nox.Session) -> None:
+    for example in sorted(Path("examples").glob("*.py")):
+        session.run("python", str(example))
 
 
 def _package(session: nox.Session) -> None:
@@ -70,6 +77,7 @@ def ci(session: nox.Session) -> None:
     _typecheck(session)
     _coverage(session)
     _tests(session)
+    _examples(session)
     _package(session)
 
 
@@ -95,10 +103,10 @@ def generate(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def demo(session: nox.Session) -> None:
-    """The main job: regenerate the SDK, then use it against a local loopback exchange."""
+    """The main job: regenerate the SDK, then use it against the local loopback exchanges."""
     _install(session)
     session.run("python", "-m", "codegen")
-    session.run("python", "examples/quickstart.py")
+    _examples(session)
 
 
 @nox.session(python=PYTHON)
