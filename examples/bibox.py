@@ -103,21 +103,22 @@ async def streams(ex: BiboxExchange) -> None:
         async with bb.streams.market() as market:
             await market.subscribe_order_book(symbol=SYMBOL, depth=20)
             await market.subscribe_trades(symbol=SYMBOL)
+            # the local exchange acknowledges a subscription before it takes effect: wait
+            ex.streams.wait_subscribed("market", f"{SYMBOL}.trades")
             ex.tick(SYMBOL, steps=3)  # the simulated market moves
-            books = trades = 0
+            rest = await bb.market.get_order_book(symbol=SYMBOL, level=10)  # the same, by REST
+            trades, same = 0, False
             async with asyncio.timeout(5):
                 async for event in market:
-                    if isinstance(event, OrderBookUpdate):
-                        books += 1
-                    elif isinstance(event, TradesUpdate):
+                    if isinstance(event, TradesUpdate):
                         trades += len(event.data)
-                    if books >= 4 and trades:  # the full book, then one change per tick
+                    elif isinstance(event, OrderBookUpdate):  # the full book, then changes
+                        bids, asks = market.book(symbol=SYMBOL, depth=20).top(10)
+                        same = bids == rest.bids and asks == rest.asks
+                    if same and trades:
                         break
-            book = market.book(symbol=SYMBOL, depth=20)
-            best_bid, best_ask = book.best_bid(), book.best_ask()
-            assert book.synced and best_bid and best_ask and best_bid[0] < best_ask[0]
-            print(f"async market stream: {books} book pushes, {trades} trades, ", end="")
-            print(f"local book {best_bid[0]} / {best_ask[0]}")
+            print(f"async market stream: {trades} trade(s); local book = REST book, ", end="")
+            print(f"best {bids[0][0]} / {asks[0][0]}")
 
         async with bb.streams.user() as user:  # pushes order and account events unasked
             assert isinstance(await anext(user), Connected)

@@ -76,24 +76,23 @@ def errors(ex: BingXExchange, bx: BingX) -> None:
 async def user_stream(ex: BingXExchange) -> None:
     """asyncio: concurrent calls, and the user stream (listen key created, kept alive,
     deleted). BingX documents no event schema, so every push is a RawEvent."""
-    async with AsyncBingX(**ex.client_options()) as bx:
+    async with AsyncBingX(**ex.client_options()) as bx, bx.streams.user() as stream:
+        assert isinstance(await anext(stream), Connected)
         futures, perpetual = await asyncio.gather(
             bx.wallet.list_transfers(type="FUND_SFUTURES"),
             bx.wallet.list_transfers(type="FUND_PFUTURES"),
         )
         print(f"async: {futures.total} + {perpetual.total} transfers out of FUND")
-        async with bx.streams.user() as stream:
-            assert isinstance(await anext(stream), Connected)
-            # what BingX would push on a balance change (sent by the local exchange here)
-            ex.push_user({"e": "ACCOUNT_UPDATE", "E": ex.now_ms(), "a": {"B": []}})
-            raw: RawEvent | None = None
-            async with asyncio.timeout(5):
-                async for event in stream:
-                    if isinstance(event, RawEvent):
-                        raw = event
-                        break
-            assert raw is not None and raw.type == "ACCOUNT_UPDATE", raw
-            print(f"async user stream: RawEvent type={raw.type} keys={sorted(raw.data)}")
+        # what BingX would push on a balance change (sent by the local exchange here)
+        ex.push_user({"e": "ACCOUNT_UPDATE", "E": ex.now_ms(), "a": {"B": []}})
+        raw: RawEvent | None = None
+        async with asyncio.timeout(5):
+            async for event in stream:
+                if isinstance(event, RawEvent):
+                    raw = event
+                    break
+        assert raw is not None and raw.type == "ACCOUNT_UPDATE", raw
+        print(f"async user stream: RawEvent type={raw.type} keys={sorted(raw.data)}")
 
 
 def main() -> None:

@@ -115,16 +115,14 @@ async def streams(ex: HashKeyExchange) -> None:
             await public.subscribe_depth(symbol=SYMBOL)
             ex.streams.wait_subscribed("public", f"depth:{SYMBOL}")
             ex.tick(SYMBOL, steps=3)  # the simulated market moves
-            pushes = 0
-            async for event in public:
-                if isinstance(event, DepthUpdate):
-                    pushes += 1
-                    if pushes == 4:  # the first book, then one per tick
-                        break
-            book = public.book(symbol=SYMBOL)
-            best_bid, best_ask = book.best_bid(), book.best_ask()
-            assert book.synced and best_bid and best_ask and best_bid[0] < best_ask[0]
-            print(f"async depth stream: {pushes} pushes, local book {best_bid[0]} / {best_ask[0]}")
+            rest = await hk.market.get_depth(symbol=SYMBOL, limit=10)  # the same, by REST
+            async with asyncio.timeout(5):
+                async for event in public:
+                    if isinstance(event, DepthUpdate):
+                        bids, asks = public.book(symbol=SYMBOL).top(10)  # kept from the pushes
+                        if bids == rest.bids and asks == rest.asks:
+                            break
+            print(f"async depth stream: local book = REST book, best {bids[0][0]} / {asks[0][0]}")
 
         async with hk.streams.user() as user:  # listen key created, kept alive, deleted
             assert isinstance(await anext(user), Connected)
