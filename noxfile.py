@@ -1,10 +1,11 @@
-"""Sessions: ``nox -s ci`` runs every check; ``nox -s demo`` regenerates and runs the example.
+"""Sessions: ``nox -s ci`` runs every check; ``nox -s demo`` regenerates and runs the examples.
 
-- ci         drift check, ruff (lint + format), mypy --strict, docs coverage, pytest, package
+- ci         drift check, ruff (lint + format), mypy --strict, docs coverage, pytest, the
+             examples, package
 - package    build the sdist and the wheel (from the sdist), install the wheel into a fresh
              venv, import every package from there
 - generate   regenerate generated/ from specs/ and codegen/
-- demo       regenerate, then run examples/quickstart.py against a local loopback exchange
+- demo       regenerate, then run examples/*.py, each against a local loopback exchange
 - bench      the benchmarks (ratios against baselines measured side by side)
 - tests / lint / typecheck / drift: the parts of ci on their own
 """
@@ -49,6 +50,11 @@ def _tests(session: nox.Session) -> None:
     session.run("pytest", "-q", *session.posargs)
 
 
+def _examples(session: nox.Session) -> None:
+    for example in sorted(Path("examples").glob("*.py")):
+        session.run("python", str(example))
+
+
 def _package(session: nox.Session) -> None:
     tmp = Path(session.create_tmp())
     dist = tmp / "dist"
@@ -70,7 +76,7 @@ def ci(session: nox.Session) -> None:
     _lint(session)
     _typecheck(session)
     _coverage(session)
-    _tests(session)
+    _tests(session)  # runs examples/ too (tests/test_examples.py)
     _package(session)
 
 
@@ -96,10 +102,10 @@ def generate(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def demo(session: nox.Session) -> None:
-    """The main job: regenerate the SDK, then use it against a local loopback exchange."""
+    """The main job: regenerate the SDK, then use it against the local loopback exchanges."""
     _install(session)
     session.run("python", "-m", "codegen")
-    session.run("python", "examples/quickstart.py")
+    _examples(session)
 
 
 @nox.session(python=PYTHON)

@@ -33,7 +33,11 @@ def blocking(ex: HashKeyExchange) -> None:
             print(f"placed {order.order_id}: {order.status.value} {order.orig_qty} @ {order.price}")
             hk.spot.cancel_order(order_id=order.order_id)
             again = hk.spot.create_order(
-                symbol="BTCUSDT", side="BUY", type="LIMIT", quantity="0.01", price="55000"
+                symbol="BTCUSDT",
+                side="BUY",
+                type="LIMIT",
+                quantity=Decimal("0.01"),
+                price=Decimal("55000"),
             )
             ex.trade("BTCUSDT", "55000", "0.01", taker="SELL")  # a market sell reaches it
             for event in user:
@@ -62,7 +66,7 @@ async def asynchronous(ex: HashKeyExchange) -> None:
         local = stream.book(symbol="BTCUSDT")
         print(f"async depth stream: {updates} pushes, local book best bid {local.best_bid()}")
         order = await hk.spot.create_order(
-            symbol="BTCUSDT", side="SELL", type="MARKET", quantity="0.01"
+            symbol="BTCUSDT", side="SELL", type="MARKET", quantity=Decimal("0.01")
         )
         print(f"async market order {order.order_id}: {order.status.value} {order.executed_qty}")
 
