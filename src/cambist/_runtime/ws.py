@@ -119,6 +119,7 @@ class StreamEngine:
         self._gap_reason: str | None = None
         self._listen_key: str | None = None
         self._key_fresh = False
+        self._parse_warned: set[str | None] = set()
         interval = options.ping_interval or definition.interval
         self._heartbeat = (
             definition.heartbeat,
@@ -138,6 +139,11 @@ class StreamEngine:
     async def open(self) -> None:
         """Connect (creating a listen key first if the stream needs one); raises when the
         first connection cannot be made."""
+        if self._task is not None or self._closed:
+            raise errors.StreamError(
+                f"{self.name}: a stream opens once; make a new one with "
+                f"client.streams.{self.name}()"
+            )
         if self.definition.listen_key is not None:
             await self._new_listen_key()
             self._keepalive = asyncio.create_task(self._keep_alive())
@@ -172,8 +178,24 @@ class StreamEngine:
                 log.warning("%s: deleting the listen key failed: %s", self.name, type(exc).__name__)
         self._wake.set()
 
+    def _check_open(self, doing: str) -> None:
+        """Misuse is loud: nothing works on a stream that was never opened, or is closed."""
+        if self._task is None and not self._closed:
+            raise errors.StreamError(
+                f"{self.name}: cannot {doing} a stream that was never opened; use "
+                f"`async with client.streams.{self.name}() as s:` (blocking: `with ...`) "
+                "or call open() first"
+            )
+        if self._closed and doing != "iterate":
+            raise errors.StreamError(
+                f"{self.name}: cannot {doing} a closed stream; open a new one with "
+                f"client.streams.{self.name}()"
+            )
+
     async def next(self) -> Any:
-        """The next event; raises StopAsyncIteration once closed, or the fatal error."""
+        """The next event; raises StopAsyncIteration once closed, or the fatal error;
+        :class:`~cambist.errors.StreamError` when the stream was never opened."""
+        self._check_open("iterate")
         while True:
             if self._dropped:
                 dropped, self._dropped = self._dropped, 0
@@ -192,12 +214,10 @@ class StreamEngine:
     async def subscribe(self, channel: Channel, values: Mapping[str, object]) -> None:
         """Subscribe (once per channel and params); on exchanges that answer, wait for the
         answer and raise :class:`~cambist.errors.SubscriptionError` if it is a refusal."""
+        self._check_open("subscribe on")
         sub = make_subscription(self.definition, channel, values)
-        if sub.key in self._subs:
+        if not self._register(sub):
             return
-        self._subs[sub.key] = sub
-        if channel.book is not None:
-            self.books[sub.key] = OrderBook(sub.label)
         ws = self._ws
         if ws is None:
             return  # sent when the connection is (re)made
@@ -216,7 +236,17 @@ class StreamEngine:
                     f"no answer within {self.options.reply_timeout} s", channel=sub.label
                 ) from None
 
+    def _register(self, sub: Subscription) -> bool:
+        """Keep ``sub`` (re-subscribed on every new connection); False if already kept."""
+        if sub.key in self._subs:
+            return False
+        self._subs[sub.key] = sub
+        if sub.channel.book is not None:
+            self.books[sub.key] = OrderBook(sub.label)
+        return True
+
     async def unsubscribe(self, channel: Channel, values: Mapping[str, object]) -> None:
+        self._check_open("unsubscribe on")
         sub = self._drop(make_subscription(self.definition, channel, values))
         ws = self._ws
         if sub is not None and ws is not None:
@@ -417,7 +447,11 @@ class StreamEngine:
         except BadFrameError as exc:
             raw = frame if isinstance(frame, bytes) else frame.encode()
             self._emit(BadFrame(self.name, str(exc), raw[:200]))
-            return []
+            # An unreadable frame may have been any book's update: a gap for every book.
+            answers: list[str] = []
+            for key in list(self.books):
+                answers += self._resync(self._subs[key], "unreadable frame")
+            return answers
         is_heartbeat, answer = json_heartbeat(msg)
         if is_heartbeat:
             return [answer] if answer else []
@@ -457,12 +491,28 @@ class StreamEngine:
             return parse(item)
         except convert.NeedsExactNumbers:
             raise
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError, convert.WireTypeError):
+        except (
+            KeyError,
+            TypeError,
+            ValueError,
+            AttributeError,
+            IndexError,
+            convert.WireTypeError,
+        ) as exc:
+            if kind not in self._parse_warned:  # once per channel / event type: not a flood
+                self._parse_warned.add(kind)
+                log.warning(
+                    "%s: a %s push does not fit its model (%s: %.100s); delivered as "
+                    "RawEvent (logged once per channel)",
+                    self.name,
+                    kind,
+                    type(exc).__name__,
+                    exc,
+                )
             return RawEvent(self.name, kind, item)  # a shape the model does not know: not lost
 
     def _on_push(self, sub: Subscription, msg: Any) -> list[str]:
         event = self._parse(sub.channel.parse, msg, sub.channel.name)
-        answers: list[str] = []
         book = self.books.get(sub.key)
         if book is not None and sub.key not in self._awaiting:
             spec = sub.channel.book
@@ -480,14 +530,20 @@ class StreamEngine:
                     if isinstance(exc, BookError)
                     else f"unreadable update ({type(exc).__name__})"
                 )
-                log.info("%s: %s book resync: %s", self.name, sub.label, reason)
-                book.reset()
-                answers = [self._request(sub, False, None), self._request(sub, True, None)]
                 self._emit(event)
-                self._emit(BookResync(self.name, sub.label, reason))
-                return answers
+                return self._resync(sub, reason)
         self._emit(event)
-        return answers
+        return []
+
+    def _resync(self, sub: Subscription, reason: str) -> list[str]:
+        """Empty ``sub``'s book and ask for a fresh full book (unsubscribe, subscribe again);
+        returns the frames to send."""
+        log.info("%s: %s book resync: %s", self.name, sub.label, reason)
+        book = self.books.get(sub.key)
+        if book is not None:
+            book.reset()
+        self._emit(BookResync(self.name, sub.label, reason))
+        return [self._request(sub, False, None), self._request(sub, True, None)]
 
     def _on_reply(self, request_id: int, code: object, message: str) -> None:
         entry = self._pending.pop(request_id, None)
