@@ -74,6 +74,8 @@ EXCHANGE_SHAPE = Obj(
                 "client_order_ids": scalar(str, choices=("hex", "digits")),
                 "credentials_env": Obj(required={"api_key": STR, "api_secret": STR}),
                 "server_time": Obj(required={"path": STR, "field": STR}),
+                # Headers and params carrying credentials: masked in every log line.
+                "secrets": Obj(optional={"headers": listof(STR), "params": listof(STR), **NOTE}),
                 "coverage": Obj(
                     optional={
                         "patterns": listof(STR),

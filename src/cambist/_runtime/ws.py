@@ -14,7 +14,8 @@ and heartbeat decisions are pure (:mod:`cambist._runtime.wire`); books are pure
 - keeps a listen key alive: extended at half its lifetime (minus jitter), replaced (new
   key, new connection, ``Gap``) when an extension fails, deleted on close.
 
-Listen keys are credentials: they appear in no log line, repr or exception message.
+Listen keys and handshake signatures are credentials: they appear in no log line (see
+:mod:`cambist._runtime.redact`), repr or exception message.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from collections.abc import Awaitable, Callable, Hashable, Mapping
 from typing import Any
 
 from cambist import errors
-from cambist._runtime import convert
+from cambist._runtime import convert, redact
 from cambist._runtime.book import BookError, OrderBook, path_get
 from cambist._runtime.endpoint import Endpoint
 from cambist._runtime.retry import backoff
@@ -62,21 +63,6 @@ from cambist.streams import (
 log = logging.getLogger("cambist.streams")
 
 RestCall = Callable[[Endpoint[Any], Mapping[str, object]], Awaitable[Any]]
-
-
-class Redacting(logging.LoggerAdapter):  # type: ignore[type-arg]
-    """A logger for the ``websockets`` library with secrets (listen keys) masked."""
-
-    def __init__(self, logger: logging.Logger, secrets: Callable[[], list[str]]) -> None:
-        super().__init__(logger, {})
-        self._secrets = secrets
-
-    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
-        if self.isEnabledFor(level):
-            text = str(msg) % args if args else str(msg)
-            for secret in self._secrets():
-                text = text.replace(secret, "***")
-            self.logger.log(level, "%s", text, **kwargs)
 
 
 class _Retry(Exception):
@@ -126,13 +112,10 @@ class StreamEngine:
             interval,
             options.ping_timeout or definition.timeout,
         )
-        self._ws_logger = Redacting(logging.getLogger("websockets.client"), self._secrets)
+        redact.install()  # websockets' handshake log: key headers, listen keys masked
 
     def __repr__(self) -> str:
         return f"<StreamEngine {self.name} subscriptions={len(self._subs)}>"
-
-    def _secrets(self) -> list[str]:
-        return [self._listen_key] if self._listen_key else []
 
     # -- life cycle --------------------------------------------------------------------
 
@@ -346,7 +329,9 @@ class StreamEngine:
                 raise errors.StreamAuthenticationError(f"{self.name} needs an API key and secret")
             headers[d.key_header] = self._credentials.api_key
             if d.sign_header is not None:  # the HMAC of the empty string (Bibox)
-                headers[d.sign_header] = self._credentials.sign(b"")
+                signature = self._credentials.sign(b"")
+                redact.secret(signature)  # it never changes: a replayable credential
+                headers[d.sign_header] = signature
         kind, interval, timeout = self._heartbeat
         protocol_ping = kind == "ws_ping"
         key = self._listen_key
@@ -359,7 +344,7 @@ class StreamEngine:
                 ping_timeout=timeout if protocol_ping else None,
                 close_timeout=2,
                 max_size=2**24,
-                logger=self._ws_logger,
+                logger=logging.getLogger("websockets.client"),
             )
         except InvalidStatus as exc:
             status = exc.response.status_code
@@ -574,6 +559,7 @@ class StreamEngine:
             raise errors.StreamError(f"{self.name} needs a listen key but has no REST client")
         result = await self._rest(lk.create, {})
         self._listen_key = str(getattr(result, lk.field))
+        redact.secret(self._listen_key)  # it is in the URL: masked in every log line
         self._key_fresh = True
 
     async def _keep_alive(self) -> None:

@@ -17,8 +17,8 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from cambist._runtime import redact
 from cambist._runtime.stream import Portal
-from cambist._runtime.ws import Redacting
 from cambist.testing._text import dumps
 
 
@@ -47,6 +47,8 @@ class StreamFaults:
         reject: Subscription keys (e.g. ``"BTC_USDT.trades"``, ``"depth:BTCUSDT"``) refused.
         silent: The server sends no heartbeat pings of its own.
         ping_interval: Overrides every route's server ping interval (seconds).
+        corrupt: The next this many published pushes go out as unreadable frames (a
+            truncated gzip member): data lost on the wire.
     """
 
     ignore_pings: bool = False
@@ -55,6 +57,7 @@ class StreamFaults:
     reject: set[str] = field(default_factory=set)
     silent: bool = False
     ping_interval: float | None = None
+    corrupt: int = 0
 
 
 class Connection:
@@ -92,7 +95,8 @@ class StreamHub:
         from websockets.asyncio.server import serve
 
         async def start() -> Any:
-            logger = Redacting(logging.getLogger("websockets.server"), self._secrets)
+            redact.install()  # keys, signatures and listen keys masked in its handshake log
+            logger = logging.getLogger("websockets.server")
             return await serve(
                 self._handle,
                 host,
@@ -114,9 +118,6 @@ class StreamHub:
 
         if server is not None:
             self.portal.call(stop())
-
-    def _secrets(self) -> list[str]:
-        return list(getattr(self.exchange, "listen_keys", ()))
 
     def _route(self, path: str) -> tuple[Route, str | None] | None:
         for route in self.routes:
@@ -238,12 +239,21 @@ class StreamHub:
         the full book a connection got on subscribing is not sent to it."""
 
         async def send() -> None:
+            frame = payload
             for conn in list(self.connections):
                 if conn.route.name != route or (key is not None and key not in conn.keys):
                     continue
                 if version is not None and key is not None and version <= conn.since.get(key, 0):
                     continue
-                await self._send(conn, payload)
+                if self.faults.corrupt > 0 and frame is payload:
+                    self.faults.corrupt -= 1
+                    text = payload if isinstance(payload, str) else dumps(payload)
+                    frame = gzip.compress(text.encode())[:24]  # cut short: cannot be inflated
+                if isinstance(frame, bytes):
+                    with contextlib.suppress(Exception):
+                        await conn.ws.send(frame)
+                else:
+                    await self._send(conn, frame)
 
         asyncio.run_coroutine_threadsafe(send(), self.portal.loop)
 
