@@ -181,6 +181,8 @@ STREAM_SHAPE = Obj(
         "handshake_auth": Obj(
             required={"api_key_header": STR}, optional={"sign_header": STR, **NOTE}
         ),
+        # Seconds after which the exchange closes a connection (its document's figure).
+        "max_connection_age": scalar(int, float),
         "event_field": STR,
         "events": listof(
             Obj(required={"type": STR, "event": STR}, optional={"description": STR, **NOTE})

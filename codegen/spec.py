@@ -353,6 +353,9 @@ def _stream(st: LDict, group: str, seen: dict[str, Where]) -> Stream:
         channels=channels,
         group=group,
         where=w,
+        max_connection_age=(
+            float(st["max_connection_age"]) if "max_connection_age" in st else None
+        ),
     )
 
 

@@ -6,16 +6,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from cambist.bibox import AsyncBibox, Bibox
-from cambist.bibox.models import OrderBookUpdate
+from cambist.bibox.models import OrderBookUpdate, TradesUpdate
 from cambist.errors import StreamError
 from cambist.hashkey import AsyncHashKey, HashKey
-from cambist.streams import BadFrame, BookResync, Connected, RawEvent
+from cambist.hashkey.models import ExecutionReport
+from cambist.streams import (
+    BadFrame,
+    BookResync,
+    Connected,
+    Gap,
+    RawEvent,
+    Reconnected,
+    StreamOptions,
+)
 from cambist.testing import BiboxExchange, HashKeyExchange
 from tests.stream_harness import MODES, client, opened
 
@@ -140,3 +151,124 @@ async def test_first_parse_failure_per_channel_is_logged(
     assert warnings[0].name == "cambist.streams"
     assert "public: a trade push does not fit its model" in warnings[0].getMessage()
     assert events[-1].type == "trade"
+
+
+# -- items 10 and 11: connection-age handover, in fake time --------------------------------
+
+DAY = 24 * 3600.0
+
+
+class FakeTime:
+    """Fake time for a stream's long timers (``StreamOptions(sleep=, clock=)``): ``sleep``
+    records what it was asked and returns once the test has advanced time past it. Safe
+    across threads: a blocking stream sleeps on its own event loop thread."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.asked: list[float] = []
+
+    def clock(self) -> float:
+        return 1_767_225_600.0 + self.now
+
+    async def sleep(self, seconds: float) -> None:
+        due = self.now + seconds
+        self.asked.append(seconds)
+        while self.now < due:
+            await asyncio.sleep(0.002)
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.005)
+
+
+class Busy:
+    """Calls ``action`` every few milliseconds on a thread: traffic during a handover."""
+
+    def __init__(self, action: Callable[[], object]) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(action,), daemon=True)
+
+    def _run(self, action: Callable[[], object]) -> None:
+        while not self._stop.is_set():
+            action()
+            time.sleep(0.003)
+
+    def __enter__(self) -> Busy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_connection_age_hands_over_without_losing_or_repeating_a_push(
+    mode: str, bibox_ex: BiboxExchange
+) -> None:
+    clock = FakeTime()
+    options = StreamOptions(max_connection_age=DAY, sleep=clock.sleep, clock=clock.clock, **FAST)
+    hub = bibox_ex.streams
+    async with bibox(mode, bibox_ex) as bx, opened(mode, bx.streams.market(options)) as s:
+        await s.call("subscribe_order_book", symbol="BTC_USDT", depth=20)
+        await s.call("subscribe_trades", symbol="BTC_USDT")
+        with Busy(lambda: bibox_ex.tick("BTC_USDT")):  # the market moves throughout
+            await eventually(lambda: DAY in clock.asked)
+            await asyncio.sleep(0.05)
+            clock.advance(DAY)  # a day later: the connection's age is reached
+            await eventually(lambda: len(hub.handshakes) == 2 and len(hub.connections) == 1)
+            await asyncio.sleep(0.05)
+        final = bibox_ex.market.books["BTC_USDT"].version
+        events = await s.until(
+            lambda e: isinstance(e, OrderBookUpdate) and e.data.update_id == str(final)
+        )
+        book = await s.call("book", symbol="BTC_USDT", depth=20)
+        assert same_book(book, bibox_ex, "BTC_USDT")
+        trades = [int(t.trade_id) for e in events if isinstance(e, TradesUpdate) for t in e.data]
+    assert hub.handshakes == [("market", 101), ("market", 101)]
+    assert not [e for e in events if isinstance(e, Gap | BookResync | Reconnected)]
+    ids = [int(e.data.update_id) for e in events if isinstance(e, OrderBookUpdate)]
+    assert ids == list(range(ids[0], final + 1))  # each update once, none missing
+    assert final - ids[0] > 20  # updates flowed before, during and after the handover
+    assert trades == list(range(trades[0], trades[0] + len(trades)))
+    assert clock.asked.count(DAY) >= 2  # the new connection's age is counted in turn
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_user_stream_handover_keeps_every_order_event_once(
+    mode: str, hk_ex: HashKeyExchange
+) -> None:
+    clock = FakeTime()
+    options = StreamOptions(max_connection_age=DAY, sleep=clock.sleep, clock=clock.clock, **FAST)
+    hub = hk_ex.streams
+    async with hashkey(mode, hk_ex) as hk, opened(mode, hk.streams.user(options)) as s:
+        await eventually(lambda: DAY in clock.asked)
+
+        def order() -> object:
+            with HashKey(**hk_ex.client_options()) as rest:
+                side = "BUY" if len(hk_ex.ledger.orders) % 2 else "SELL"
+                return rest.spot.create_order(
+                    symbol="BTCUSDT", side=side, type="MARKET", quantity="0.001"
+                )
+
+        with Busy(order):
+            await asyncio.sleep(0.1)
+            clock.advance(DAY)
+            await eventually(lambda: len(hub.handshakes) == 2 and len(hub.connections) == 1)
+            await asyncio.sleep(0.1)
+        count = len(hk_ex.ledger.orders)
+        last = list(hk_ex.ledger.orders)[-1]
+        events = await s.until(
+            lambda e: (
+                isinstance(e, ExecutionReport) and e.status.value == "FILLED" and e.order_id == last
+            )
+        )
+    reports = [(e.order_id, e.status.value) for e in events if isinstance(e, ExecutionReport)]
+    assert len(reports) == len(set(reports)) == 2 * count  # NEW and FILLED, once each
+    assert not [e for e in events if isinstance(e, Gap | Reconnected)]
+    assert [status for _, status in hub.handshakes] == [101, 101]
