@@ -272,3 +272,27 @@ async def test_user_stream_handover_keeps_every_order_event_once(
     assert len(reports) == len(set(reports)) == 2 * count  # NEW and FILLED, once each
     assert not [e for e in events if isinstance(e, Gap | Reconnected)]
     assert [status for _, status in hub.handshakes] == [101, 101]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_listen_key_kept_alive_for_ten_hours_in_fake_time(
+    mode: str, hk_ex: HashKeyExchange
+) -> None:
+    clock = FakeTime()
+    options = StreamOptions(sleep=clock.sleep, clock=clock.clock, **FAST)
+    async with hashkey(mode, hk_ex) as hk, opened(mode, hk.streams.user(options)) as s:
+        assert isinstance(await s.next(), Connected)
+        (key,) = hk_ex.listen_keys
+        while clock.now < 10 * 3600:
+            await eventually(lambda: len(clock.asked) > 0)
+            asked = len(clock.asked)
+            step = clock.asked[-1]  # the keep-alive's pending wait: jump to its end
+            clock.advance(step)
+            hk_ex.clock_skew_ms += int(step * 1000)  # the exchange's clock moves too
+            await eventually(lambda n=asked: len(clock.asked) > n)  # extended, waiting again
+        assert hk_ex.listen_keys[key][1] > hk_ex.now_ms()  # never expired
+        assert not s.stream._engine._events  # no Gap, no reconnection: nothing happened
+    extends = [c for c in hk_ex.calls if c.method == "PUT" and "Stream" in c.path]
+    assert len(extends) >= 20 and {c.params["listenKey"] for c in extends} == {key}
+    assert all(1620 <= d <= 1800 for d in clock.asked)
+    assert hk_ex.streams.handshakes == [("user", 101)]

@@ -12,7 +12,12 @@ and heartbeat decisions are pure (:mod:`cambist._runtime.wire`); books are pure
 - stops for good, raising to the consumer, on a refused handshake (401/403, a listen key
   refused twice) or when ``max_reconnects`` consecutive attempts failed;
 - keeps a listen key alive: extended at half its lifetime (minus jitter), replaced (new
-  key, new connection, ``Gap``) when an extension fails, deleted on close.
+  key, new connection, ``Gap``) when an extension fails, deleted on close;
+- hands a connection over at ``max_connection_age`` (new connection subscribed, channels
+  switched where both carry the same push, old one closed): nothing lost or repeated;
+- treats an unreadable frame on a stream with books as a gap (every book resynchronised).
+
+Every long wait goes through ``StreamOptions.sleep`` (injectable: fake time in tests).
 
 Listen keys and handshake signatures are credentials: they appear in no log line (see
 :mod:`cambist._runtime.redact`), repr or exception message.
