@@ -195,6 +195,7 @@ class Stream:
     channels: list[Channel]
     group: str
     where: Where
+    max_connection_age: float | None = None
 
 
 @dataclass

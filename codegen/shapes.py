@@ -80,6 +80,8 @@ EXCHANGE_SHAPE = Obj(
                 "client_order_ids": scalar(str, choices=("hex", "digits")),
                 "credentials_env": Obj(required={"api_key": STR, "api_secret": STR}),
                 "server_time": Obj(required={"path": STR, "field": STR}),
+                # Headers and params carrying credentials: masked in every log line.
+                "secrets": Obj(optional={"headers": listof(STR), "params": listof(STR), **NOTE}),
                 "coverage": Obj(
                     optional={
                         "endpoint_list": STR,
@@ -191,6 +193,8 @@ STREAM_SHAPE = Obj(
         "handshake_auth": Obj(
             required={"api_key_header": STR}, optional={"sign_header": STR, **NOTE}
         ),
+        # Seconds after which the exchange closes a connection (its document's figure).
+        "max_connection_age": scalar(int, float),
         "event_field": STR,
         "events": listof(
             Obj(required={"type": STR, "event": STR}, optional={"description": STR, **NOTE})

@@ -198,6 +198,7 @@ def load_spec(folder: Path, root: Path) -> Spec:
     _check_bases(spec)
     _check_bare(spec)
     _check_ids(spec)
+    _check_secrets(spec, head.where)
     return spec
 
 
@@ -270,6 +271,32 @@ def _check_ids(spec: Spec) -> None:
                     f"is a {field_kind}: a value a model returns must be accepted here"
                     + (" (add `accept_int: true`)" if ints and kind == "string" else "")
                 )
+
+
+def _check_secrets(spec: Spec, where: Where) -> None:
+    """Every header and param that carries a credential is declared secret (so its value is
+    masked in log lines): the API-key header, the signature, handshake headers, listen keys."""
+    ex = spec.exchange
+    auth = ex["auth"]
+    declared = ex.get("secrets", {})
+    at = ex.key_where.get("secrets", ex.key_where.get("auth", where))
+    needed = [("headers", auth["api_key_header"], auth.key_where["api_key_header"])]
+    needed += [("headers", auth[k], auth.key_where[k]) for k in ("signature_header",) if k in auth]
+    needed += [("params", auth[k], auth.key_where[k]) for k in ("signature_param",) if k in auth]
+    if "signature_param" not in auth and auth["scheme"] == "hmac_params":
+        needed.append(("params", "signature", auth.where))  # the signer's default name
+    for st in spec.streams:
+        ha = st.handshake_auth
+        if ha is not None:
+            needed += [("headers", ha[k], ha.key_where[k]) for k in ha if k.endswith("_header")]
+        if st.listen_key is not None:
+            needed.append(("params", st.listen_key["param"], st.listen_key.key_where["param"]))
+    for kind, name, found_at in needed:
+        if name not in declared.get(kind, []):
+            raise at.error(
+                f"{name!r} carries a credential ({found_at.file}:{found_at.line}): "
+                f"list it under exchange.secrets.{kind} so log lines mask it"
+            )
 
 
 def _unique(name: str, where: Where, models: dict[str, Model], enums: dict[str, Enum]) -> None:
@@ -435,6 +462,9 @@ def _stream(st: LDict, group: str, seen: dict[str, Where]) -> Stream:
         channels=channels,
         group=group,
         where=w,
+        max_connection_age=(
+            float(st["max_connection_age"]) if "max_connection_age" in st else None
+        ),
     )
 
 

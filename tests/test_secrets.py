@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import importlib
 import logging
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 
@@ -13,6 +19,8 @@ from cambist._runtime.signing import Credentials
 from cambist.hashkey import HashKey
 from tests.conftest import API_KEY, API_SECRET
 from tests.loopback import LoopbackServer, Reply
+
+FAST_STREAMS = {"backoff_base": 0.01, "backoff_max": 0.05, "connect_attempts": 1}
 
 
 def _secrets(server: LoopbackServer) -> list[str]:
@@ -51,3 +59,178 @@ def test_logs_and_errors_hide_secrets(
         for text in shown:
             assert secret not in text  # ...with signatures and listen keys masked
     assert "signature=***" in logged and "listenKey=***" in logged
+
+
+# -- every exchange, every security type, every stream, sync and async -------------------
+
+MASKED_LOGGERS = ("cambist", "httpx", "httpcore", "websockets")
+
+
+def _exchange_kit(name: str) -> tuple[Any, Any, Any, Any]:
+    """(local exchange class, sync client, async client, the generated package)."""
+    import importlib
+
+    from cambist.testing import EXCHANGES
+
+    package = importlib.import_module(f"cambist.{name}")
+    client = next(n for n in package.__all__ if n.startswith("Async"))
+    return EXCHANGES[name], getattr(package, client[5:]), getattr(package, client), package
+
+
+def _streams(c: Any) -> list[str]:
+    streams = getattr(c, "streams", None)
+    return [s for s in dir(streams) if not s.startswith("_")] if streams is not None else []
+
+
+def _chain(exc: BaseException | None) -> list[str]:
+    """str and repr of an exception and of every exception it was raised from or during."""
+    texts: list[str] = []
+    while exc is not None:
+        texts += [str(exc), repr(exc)]
+        exc = exc.__cause__ or exc.__context__
+    return texts
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("mode", ["async", "sync"])
+@pytest.mark.parametrize("name", ["hashkey", "bibox", "bingx", "binance_options"])
+async def test_no_credential_in_any_log_line_exception_or_repr(
+    name: str, mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """API keys, secrets, signatures, listen keys and handshake signatures: masked in every
+    DEBUG line of cambist, httpx, httpcore and websockets, absent from every exception (and
+    its cause chain) and every client and stream repr."""
+    from cambist.streams import Connected, StreamOptions
+    from cambist.testing import DEFAULT_API_KEY, DEFAULT_API_SECRET
+    from tests.stream_harness import client, opened
+
+    exchange_cls, sync_cls, async_cls, package = _exchange_kit(name)
+    config = importlib.import_module(f"cambist.{name}._config").EXCHANGE
+    caplog.set_level(logging.DEBUG)
+    shown: list[str] = []
+    listen_keys: set[str] = set()
+    used_keys: set[str] = set()  # listen keys sent as params or in stream URLs
+    bad_secret = "wrong-secret-0123456789"
+    with exchange_cls(seed=3) as ex:
+        options = ex.client_options()
+        async with client(mode, sync_cls, async_cls, **options) as c:
+            shown += [repr(c), str(c)]
+            for security in config.security:  # one call of every security type
+                ep = next((e for e in package.ENDPOINTS if e.security == security), None)
+                if ep is None:
+                    continue
+                call = functools.partial(
+                    c.request, ep.method, ep.path, security=security, params_in=ep.params_in
+                )
+                try:
+                    result = await (asyncio.to_thread(call) if mode == "sync" else call())
+                except errors.CambistError as exc:
+                    shown += _chain(exc)
+                else:
+                    if isinstance(result, dict) and "listenKey" in result:
+                        listen_keys.add(result["listenKey"])
+            for stream_name in _streams(c):  # every stream: handshake, listen key, close
+                stream = getattr(c.streams, stream_name)(StreamOptions(**FAST_STREAMS))
+                shown.append(repr(stream))
+                async with opened(mode, stream) as s:
+                    assert isinstance(await s.next(), Connected)
+                    listen_keys.update(ex.listen_keys)
+                    used_keys.update(ex.listen_keys)
+                    shown.append(repr(stream) + repr(stream._engine))
+        # refusals: a wrong secret over REST and on a handshake, a dead host (a cause chain)
+        wrong = {**options, "api_secret": bad_secret, "max_retries": 0}
+        async with client(mode, sync_cls, async_cls, **wrong) as c:
+            signed = next(e for e in package.ENDPOINTS if config.security[e.security].signed)
+            call = functools.partial(
+                c.request, signed.method, signed.path, security=signed.security
+            )
+            with pytest.raises(errors.CambistError) as refused:
+                await (asyncio.to_thread(call) if mode == "sync" else call())
+            shown += _chain(refused.value)
+            for stream_name in _streams(c):
+                stream = getattr(c.streams, stream_name)(StreamOptions(**FAST_STREAMS))
+                try:
+                    async with opened(mode, stream):
+                        pass
+                except errors.CambistError as exc:
+                    shown += _chain(exc)
+        dead = {**options, "base_url": "http://127.0.0.1:9", "max_retries": 0}
+        async with client(mode, sync_cls, async_cls, **dead) as c:
+            call = functools.partial(
+                c.request, signed.method, signed.path, security=signed.security
+            )
+            with pytest.raises(errors.TransportError) as unreachable:
+                await (asyncio.to_thread(call) if mode == "sync" else call())
+            shown += _chain(unreachable.value)
+            assert unreachable.value.__cause__ is not None
+        calls = ex.calls
+    sent = [
+        (call, parse_qs(call.query) | parse_qs(call.body.decode(errors="replace")))
+        for call in calls
+    ]
+    signatures = {v for _, q in sent for v in q.get(config.signature_param or "signature", [])}
+    signatures |= {
+        c.headers[config.signature_header] for c, _ in sent if config.signature_header in c.headers
+    }
+    used_keys |= {v for _, q in sent for v in q.get("listenKey", [])}
+    listen_keys |= used_keys
+    handshake = {
+        Credentials(DEFAULT_API_KEY, s).sign(b"") for s in (DEFAULT_API_SECRET, bad_secret)
+    }
+    secrets = {DEFAULT_API_KEY, DEFAULT_API_SECRET, bad_secret, *signatures, *listen_keys}
+    if name == "bibox":
+        secrets |= handshake
+    assert signatures, "no signed request reached the exchange"
+    records = [r for r in caplog.records if r.name.split(".")[0] in MASKED_LOGGERS]
+    expected = {"httpx", "httpcore"} | ({"websockets"} if name != "binance_options" else set())
+    assert expected <= {r.name.split(".")[0] for r in records}  # they did log, at DEBUG
+    text = caplog.text + "\n".join(r.getMessage() for r in records) + "\n".join(shown)
+    for secret in secrets:
+        assert secret not in text
+    assert "***" in caplog.text
+    if name == "bibox":
+        assert "> Bibox-Api-Sign: ***" in caplog.text and "> Bibox-Api-Key: ***" in caplog.text
+    if used_keys:  # a key sent as a param or in a stream's URL was logged, masked
+        assert "listenKey=***" in caplog.text or "/ws/***" in caplog.text
+
+
+def test_a_credential_the_spec_does_not_declare_secret_fails_validation(tmp_path: Path) -> None:
+    import shutil
+
+    from codegen.schema import SpecError
+    from codegen.spec import load_all
+
+    folder = tmp_path / "specs" / "fakex"
+    shutil.copytree(Path(__file__).parent / "golden" / "specs" / "fakex", folder)
+    exchange = folder / "exchange.yaml"
+    text = exchange.read_text()
+    exchange.write_text(text.replace("params: [signature]", "params: []"))
+    with pytest.raises(SpecError, match="'signature' carries a credential") as info:
+        load_all(tmp_path / "specs", tmp_path)
+    assert str(info.value).startswith("specs/fakex/exchange.yaml:")
+    assert "exchange.secrets.params" in str(info.value)
+
+
+def test_the_filter_masks_names_values_and_tracebacks() -> None:
+    from cambist._runtime.redact import SecretFilter
+
+    f = SecretFilter()
+    f.add_names(["X-KEY", "signature", "listenKey"])
+    f.add_value("a-listen-key-value")
+    assert f.mask("GET /x?a=1&signature=abc123&b=2") == "GET /x?a=1&signature=***&b=2"
+    assert f.mask("> x-key: the-key") == "> x-key: ***"
+    assert f.mask("{'X-KEY': 'the-key'}") == "{'X-KEY': '***'}"
+    assert f.mask("[(b'X-KEY', b'the-key')]") == "[(b'X-KEY', b'***')]"
+    assert f.mask('{"listenKey": "k1"}') == '{"listenKey": "***"}'
+    assert f.mask("GET /ws/a-listen-key-value HTTP/1.1") == "GET /ws/*** HTTP/1.1"
+    assert f.mask("presignature=1") == "presignature=1"  # a longer name is not the secret one
+    record = logging.LogRecord("httpx", logging.INFO, "f", 1, "URL %s", ("?signature=s3",), None)
+    try:
+        raise ValueError("a-listen-key-value")
+    except ValueError:
+        import sys
+
+        record.exc_info = sys.exc_info()
+    f.filter(record)
+    assert record.getMessage() == "URL ?signature=***"
+    assert record.exc_text is not None and "a-listen-key-value" not in record.exc_text

@@ -526,6 +526,7 @@ def _engine(definition: Any) -> Any:
 
 
 async def test_document_push_samples_are_routed_and_typed() -> None:
+    from cambist._runtime.wire import make_subscription
     from cambist.hashkey.models import (
         BboUpdate,
         KlineUpdateV1,
@@ -537,15 +538,15 @@ async def test_document_push_samples_are_routed_and_typed() -> None:
     from cambist.hashkey.streams.user import USER
 
     v1 = _engine(PUBLIC_V1)
-    await v1.subscribe(_KLINE, {"symbol": "BTCUSDT", "interval": "1m"})
+    v1._register(make_subscription(PUBLIC_V1, _KLINE, {"symbol": "BTCUSDT", "interval": "1m"}))
     v1._on_frame(V1_KLINE)
     (kline,) = v1._events
     assert isinstance(kline, KlineUpdateV1) and kline.first is True
     assert kline.data[0].close == Decimal("88888.01") and kline.data[0].trade_count == 0
 
     v2 = _engine(PUBLIC)
-    await v2.subscribe(PUBLIC.channels["bbo"], {"symbol": "ETHUSDT"})
-    await v2.subscribe(PUBLIC.channels["realtimes"], {"symbol": "BTCUSDT"})
+    for name, symbol in (("bbo", "ETHUSDT"), ("realtimes", "BTCUSDT")):
+        v2._register(make_subscription(PUBLIC, PUBLIC.channels[name], {"symbol": symbol}))
     v2._on_frame(V2_BBO)
     v2._on_frame(V2_REALTIMES)
     bbo, ticker = v2._events

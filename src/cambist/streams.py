@@ -6,9 +6,11 @@ these lifecycle events, so a consumer always knows when data may have been misse
 - :class:`Connected` — the first connection is up.
 - :class:`Reconnected` — a lost connection was replaced (a :class:`Gap` came before it).
 - :class:`Resubscribed` — every channel subscribed before was subscribed again.
-- :class:`Gap` — data may be missing: the connection dropped, a listen key was renewed, or
-  a slow consumer let the buffer overflow (``dropped`` events were discarded).
-- :class:`BookResync` — a local order book could not apply an update and is re-fetching.
+- :class:`Gap` — data may be missing: the connection dropped, a listen key was renewed, a
+  connection handover could not align a channel that had data in flight, or a slow consumer
+  let the buffer overflow (``dropped`` events were discarded).
+- :class:`BookResync` — a local order book could not apply an update, or a frame on its
+  stream could not be read, and it is re-fetching.
 - :class:`SubscriptionRejected` — a re-subscription after a reconnect was refused.
 - :class:`RawEvent` — a push without a typed model (unknown event type, or a stream the
   document gives no schema for), delivered as decoded JSON rather than dropped.

@@ -29,6 +29,11 @@ EXCHANGE = Exchange(
     client_order_ids="digits",
     api_key_env="BIBOX_API_KEY",
     api_secret_env="BIBOX_API_SECRET",
+    secret_headers=(
+        "Bibox-Api-Key",
+        "Bibox-Api-Sign",
+    ),
+    secret_params=(),
     errors=(
         ErrorCode("-1000", "server", "Unknown"),
         ErrorCode("-2001", "authentication", "No request header given"),

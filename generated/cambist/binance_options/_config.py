@@ -43,6 +43,11 @@ EXCHANGE = Exchange(
     },
     api_key_env="BINANCE_OPTIONS_API_KEY",
     api_secret_env="BINANCE_OPTIONS_API_SECRET",
+    secret_headers=("X-MBX-APIKEY",),
+    secret_params=(
+        "signature",
+        "listenKey",
+    ),
     errors=(
         ErrorCode("-1121", "invalid_request", "Invalid symbol."),
         ErrorCode(

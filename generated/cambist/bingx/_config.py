@@ -37,6 +37,11 @@ EXCHANGE = Exchange(
     ),
     api_key_env="BINGX_API_KEY",
     api_secret_env="BINGX_API_SECRET",
+    secret_headers=("X-BX-APIKEY",),
+    secret_params=(
+        "signature",
+        "listenKey",
+    ),
     errors=(
         ErrorCode("100001", "authentication", "Signature authentication failed"),
         ErrorCode("100202", "insufficient_balance", "Insufficient balance"),

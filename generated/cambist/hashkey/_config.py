@@ -43,6 +43,11 @@ EXCHANGE = Exchange(
     ),
     api_key_env="HASHKEY_API_KEY",
     api_secret_env="HASHKEY_API_SECRET",
+    secret_headers=("X-HK-APIKEY",),
+    secret_params=(
+        "signature",
+        "listenKey",
+    ),
     errors=(
         ErrorCode("0001", "invalid_request", "Required field %s missing or invalid"),
         ErrorCode("0001", "authentication", "Incorrect signature"),

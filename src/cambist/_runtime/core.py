@@ -9,7 +9,6 @@ only in how they send and sleep — as httpx's ``Auth.auth_flow`` serves both it
 from __future__ import annotations
 
 import logging
-import re
 import secrets
 import uuid
 from collections.abc import Callable, Generator, Mapping
@@ -344,20 +343,3 @@ class Core:
             safe=ep.safe,
             client_order_ids=ids,
         )
-
-
-class _RedactSecrets(logging.Filter):
-    """Keeps signatures and listen keys out of httpx's request log lines."""
-
-    _pattern = re.compile(r"((?:signature|listenKey)=)[^&\s\"']+", re.IGNORECASE)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            record.msg = self._pattern.sub(r"\1***", record.getMessage())
-            record.args = None
-        return True
-
-
-_httpx_log = logging.getLogger("httpx")
-if not any(isinstance(f, _RedactSecrets) for f in _httpx_log.filters):
-    _httpx_log.addFilter(_RedactSecrets())

@@ -147,3 +147,7 @@ class Exchange:
     client_order_ids: Literal["hex", "digits"] = "hex"
     api_key_env: str | None = None
     api_secret_env: str | None = None
+    secret_headers: tuple[str, ...] = ()
+    """Headers and params that carry credentials (``exchange.secrets`` in the spec): their
+    values are masked in every log line."""
+    secret_params: tuple[str, ...] = ()

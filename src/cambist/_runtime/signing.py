@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
+from cambist._runtime import redact
 from cambist._runtime.encode import urlencode
 
 if TYPE_CHECKING:
@@ -21,13 +22,16 @@ if TYPE_CHECKING:
 
 
 class Credentials:
-    """An API key and secret. Neither ever appears in a repr or a message."""
+    """An API key and secret. Neither ever appears in a repr, a message or a log line
+    (both are masked by :mod:`cambist._runtime.redact`)."""
 
     __slots__ = ("_secret", "api_key")
 
     def __init__(self, api_key: str, api_secret: str) -> None:
         self.api_key = api_key
         self._secret = api_secret.encode()
+        redact.secret(api_key)
+        redact.secret(api_secret)
 
     def sign(self, payload: bytes) -> str:
         """HMAC-SHA256 of ``payload`` with the secret, as lower-case hex."""
@@ -80,6 +84,7 @@ class Signer:
 
     def __init__(self, exchange: Exchange) -> None:
         self.exchange = exchange
+        redact.protect(exchange)  # the spec's secret headers and params, out of every log
 
     def sign(self, draft: Draft, ctx: SigningContext) -> None:  # pragma: no cover - abstract
         raise NotImplementedError

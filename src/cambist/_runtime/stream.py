@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 from cambist._runtime.book import OrderBook
 from cambist._runtime.streamdef import Channel, StreamDef, StreamOptions
 from cambist._runtime.ws import StreamEngine
+from cambist.errors import StreamError
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -155,17 +156,27 @@ class SyncStream(Generic[E]):
         return self
 
     def __next__(self) -> E:
-        return self.next()
-
-    def next(self, timeout: float | None = None) -> E:
-        """The next event, waiting at most ``timeout`` seconds (None: as long as it takes);
-        raises :class:`TimeoutError` when none came in time, StopIteration once closed."""
         try:
-            return self._portal.call(  # type: ignore[no-any-return]
-                asyncio.wait_for(self._engine.next(), timeout)
-            )
+            return self._next(None)
         except StopAsyncIteration:
             raise StopIteration from None
+
+    def next(self, timeout: float | None = None) -> E:
+        """The next event, waiting at most ``timeout`` seconds (None: as long as it takes).
+
+        Raises:
+            TimeoutError: No event came in time.
+            StreamError: The stream was never opened, is closed, or failed for good.
+        """
+        try:
+            return self._next(timeout)
+        except StopAsyncIteration:
+            raise StreamError(f"{self._engine.name}: the stream is closed") from None
+
+    def _next(self, timeout: float | None) -> E:
+        return self._portal.call(  # type: ignore[no-any-return]
+            asyncio.wait_for(self._engine.next(), timeout)
+        )
 
     def _subscribe(self, channel: Channel, values: Mapping[str, object]) -> None:
         self._portal.call(self._engine.subscribe(channel, values))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
@@ -80,6 +81,9 @@ class StreamDef:
     key_header: str | None = None
     sign_header: str | None = None
     numbers: Literal["strings", "numbers"] = "strings"
+    max_connection_age: float | None = None
+    """Seconds after which the exchange closes a connection, where its document says so:
+    the stream hands over to a new connection before that (None: no documented limit)."""
 
 
 @dataclass
@@ -101,7 +105,19 @@ class StreamOptions:
         open_timeout: Seconds allowed for one WebSocket handshake.
         keepalive_jitter: A listen key is extended at half its lifetime, up to this fraction
             earlier.
-        sleep: How the listen-key keep-alive waits (inject a fake one to test the schedule).
+        max_connection_age: Seconds after which a connection is handed over to a new one:
+            the new one is opened and subscribed, then the old one closed, with no message
+            lost or delivered twice (None: the spec's default, where the exchange's
+            document gives one; ``math.inf``: never).
+        handover_timeout: Seconds a handover waits for each channel to carry the same
+            data on both connections; a channel still not aligned then switches anyway (a
+            ``Gap`` if it had data in flight, a ``BookResync`` for its book).
+        sleep: How the stream waits for its long timers: the listen-key keep-alive, the
+            connection age, reconnection backoff. Inject a fake one to run hours of them in
+            fake time (heartbeats use the event loop's clock: seconds, not hours).
+        clock: Wall-clock seconds since the epoch (the client's JSON ping timestamps).
+            ``sleep`` and ``clock`` are the streams' seam for injectable time; the REST
+            side's clock (``cambist._runtime.clock``) is meant to unify with them.
         rng: Randomness for jitter.
     """
 
@@ -115,5 +131,8 @@ class StreamOptions:
     reply_timeout: float = 10.0
     open_timeout: float = 10.0
     keepalive_jitter: float = 0.1
+    max_connection_age: float | None = None
+    handover_timeout: float = 10.0
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    clock: Callable[[], float] = time.time
     rng: random.Random = field(default_factory=random.Random)

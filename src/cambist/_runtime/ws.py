@@ -12,9 +12,15 @@ and heartbeat decisions are pure (:mod:`cambist._runtime.wire`); books are pure
 - stops for good, raising to the consumer, on a refused handshake (401/403, a listen key
   refused twice) or when ``max_reconnects`` consecutive attempts failed;
 - keeps a listen key alive: extended at half its lifetime (minus jitter), replaced (new
-  key, new connection, ``Gap``) when an extension fails, deleted on close.
+  key, new connection, ``Gap``) when an extension fails, deleted on close;
+- hands a connection over at ``max_connection_age`` (new connection subscribed, channels
+  switched where both carry the same push, old one closed): nothing lost or repeated;
+- treats an unreadable frame on a stream with books as a gap (every book resynchronised).
 
-Listen keys are credentials: they appear in no log line, repr or exception message.
+Every long wait goes through ``StreamOptions.sleep`` (injectable: fake time in tests).
+
+Listen keys and handshake signatures are credentials: they appear in no log line (see
+:mod:`cambist._runtime.redact`), repr or exception message.
 """
 
 from __future__ import annotations
@@ -25,13 +31,12 @@ import itertools
 import json
 import logging
 import math
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from typing import Any
 
 from cambist import errors
-from cambist._runtime import convert
+from cambist._runtime import convert, redact
 from cambist._runtime.book import BookError, OrderBook, path_get
 from cambist._runtime.endpoint import Endpoint
 from cambist._runtime.retry import backoff
@@ -64,23 +69,42 @@ log = logging.getLogger("cambist.streams")
 RestCall = Callable[[Endpoint[Any], Mapping[str, object]], Awaitable[Any]]
 
 
-class Redacting(logging.LoggerAdapter):  # type: ignore[type-arg]
-    """A logger for the ``websockets`` library with secrets (listen keys) masked."""
-
-    def __init__(self, logger: logging.Logger, secrets: Callable[[], list[str]]) -> None:
-        super().__init__(logger, {})
-        self._secrets = secrets
-
-    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
-        if self.isEnabledFor(level):
-            text = str(msg) % args if args else str(msg)
-            for secret in self._secrets():
-                text = text.replace(secret, "***")
-            self.logger.log(level, "%s", text, **kwargs)
-
-
 class _Retry(Exception):
     """Connecting failed in a way another attempt may fix."""
+
+
+def _closed(exc: Any) -> str:
+    code = exc.rcvd.code if exc.rcvd is not None else 1006
+    return f"connection closed ({code})"
+
+
+class _Handover:
+    """A connection handover in progress: per channel, the pushes the old connection
+    delivered and those the new one holds back, until the two meet; then the channel reads
+    the new connection only (``switched``), skipping what the old one already delivered."""
+
+    __slots__ = ("delivered", "done", "keys", "new", "old_done", "queues", "skip", "switched")
+
+    def __init__(self, new: Any, keys: list[Hashable]) -> None:
+        self.new = new
+        self.keys = keys
+        self.queues: dict[Hashable, list[str | bytes]] = {}
+        self.delivered: dict[Hashable, list[str | bytes]] = {}
+        self.switched: set[Hashable] = set()
+        self.skip: dict[Hashable, set[str | bytes]] = {}
+        self.old_done = False  # the old connection's reader has stopped
+        self.done = asyncio.Event()
+        if not keys:
+            self.done.set()
+
+    def switch(self, key: Hashable, skip: list[str | bytes]) -> None:
+        self.switched.add(key)
+        self.queues.pop(key, None)
+        self.delivered.pop(key, None)
+        if skip:
+            self.skip[key] = set(skip)
+        if self.switched.issuperset(self.keys):
+            self.done.set()
 
 
 class StreamEngine:
@@ -119,25 +143,31 @@ class StreamEngine:
         self._gap_reason: str | None = None
         self._listen_key: str | None = None
         self._key_fresh = False
+        self._parse_warned: set[str | None] = set()
+        self._handover_state: _Handover | None = None
+        self._handed_over: _Handover | None = None  # its pushes to skip, after a handover
+        self._background: set[asyncio.Future[None]] = set()
         interval = options.ping_interval or definition.interval
         self._heartbeat = (
             definition.heartbeat,
             interval,
             options.ping_timeout or definition.timeout,
         )
-        self._ws_logger = Redacting(logging.getLogger("websockets.client"), self._secrets)
+        redact.install()  # websockets' handshake log: key headers, listen keys masked
 
     def __repr__(self) -> str:
         return f"<StreamEngine {self.name} subscriptions={len(self._subs)}>"
-
-    def _secrets(self) -> list[str]:
-        return [self._listen_key] if self._listen_key else []
 
     # -- life cycle --------------------------------------------------------------------
 
     async def open(self) -> None:
         """Connect (creating a listen key first if the stream needs one); raises when the
         first connection cannot be made."""
+        if self._task is not None or self._closed:
+            raise errors.StreamError(
+                f"{self.name}: a stream opens once; make a new one with "
+                f"client.streams.{self.name}()"
+            )
         if self.definition.listen_key is not None:
             await self._new_listen_key()
             self._keepalive = asyncio.create_task(self._keep_alive())
@@ -161,6 +191,8 @@ class StreamEngine:
         ws = self._ws
         if ws is not None:
             await ws.close()
+        if self._handover_state is not None:
+            await self._handover_state.new.close()
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
@@ -172,8 +204,24 @@ class StreamEngine:
                 log.warning("%s: deleting the listen key failed: %s", self.name, type(exc).__name__)
         self._wake.set()
 
+    def _check_open(self, doing: str) -> None:
+        """Misuse is loud: nothing works on a stream that was never opened, or is closed."""
+        if self._task is None and not self._closed:
+            raise errors.StreamError(
+                f"{self.name}: cannot {doing} a stream that was never opened; use "
+                f"`async with client.streams.{self.name}() as s:` (blocking: `with ...`) "
+                "or call open() first"
+            )
+        if self._closed and doing != "iterate":
+            raise errors.StreamError(
+                f"{self.name}: cannot {doing} a closed stream; open a new one with "
+                f"client.streams.{self.name}()"
+            )
+
     async def next(self) -> Any:
-        """The next event; raises StopAsyncIteration once closed, or the fatal error."""
+        """The next event; raises StopAsyncIteration once closed, or the fatal error;
+        :class:`~cambist.errors.StreamError` when the stream was never opened."""
+        self._check_open("iterate")
         while True:
             if self._dropped:
                 dropped, self._dropped = self._dropped, 0
@@ -192,15 +240,19 @@ class StreamEngine:
     async def subscribe(self, channel: Channel, values: Mapping[str, object]) -> None:
         """Subscribe (once per channel and params); on exchanges that answer, wait for the
         answer and raise :class:`~cambist.errors.SubscriptionError` if it is a refusal."""
+        self._check_open("subscribe on")
         sub = make_subscription(self.definition, channel, values)
-        if sub.key in self._subs:
+        if not self._register(sub):
             return
-        self._subs[sub.key] = sub
-        if channel.book is not None:
-            self.books[sub.key] = OrderBook(sub.label)
         ws = self._ws
         if ws is None:
             return  # sent when the connection is (re)made
+        h = self._handover_state
+        if h is not None:  # the new connection of a handover needs it too
+            h.keys.append(sub.key)
+            h.done.clear()
+            with contextlib.suppress(Exception):
+                await h.new.send(self._request(sub, True, None, await_book=False))
         future = asyncio.get_running_loop().create_future() if self._proto.replies else None
         try:
             await ws.send(self._request(sub, True, future))
@@ -216,7 +268,17 @@ class StreamEngine:
                     f"no answer within {self.options.reply_timeout} s", channel=sub.label
                 ) from None
 
+    def _register(self, sub: Subscription) -> bool:
+        """Keep ``sub`` (re-subscribed on every new connection); False if already kept."""
+        if sub.key in self._subs:
+            return False
+        self._subs[sub.key] = sub
+        if sub.channel.book is not None:
+            self.books[sub.key] = OrderBook(sub.label)
+        return True
+
     async def unsubscribe(self, channel: Channel, values: Mapping[str, object]) -> None:
+        self._check_open("unsubscribe on")
         sub = self._drop(make_subscription(self.definition, channel, values))
         ws = self._ws
         if sub is not None and ws is not None:
@@ -236,12 +298,17 @@ class StreamEngine:
         return self._subs.pop(sub.key, None)
 
     def _request(
-        self, sub: Subscription, subscribe: bool, future: asyncio.Future[None] | None
+        self,
+        sub: Subscription,
+        subscribe: bool,
+        future: asyncio.Future[None] | None,
+        *,
+        await_book: bool = True,
     ) -> str:
         request_id = next(self._ids)
         if self._proto.replies:
             self._pending[request_id] = (sub, subscribe, future)
-            if subscribe and sub.key in self.books:
+            if subscribe and await_book and sub.key in self.books:
                 self._awaiting[sub.key] = request_id  # its book waits for the answer
         return self._proto.request(sub, subscribe, request_id)
 
@@ -272,9 +339,10 @@ class StreamEngine:
                     failures, self.options.backoff_base, self.options.backoff_max, self.options.rng
                 )
                 log.info("%s: connecting failed (%s); retry in %.2fs", self.name, exc, delay)
-                await asyncio.sleep(delay)
+                await self.options.sleep(delay)
                 continue
             self._ws = ws
+            self._handed_over = None
             for book in self.books.values():
                 book.reset()
             if connected_before:
@@ -316,7 +384,9 @@ class StreamEngine:
                 raise errors.StreamAuthenticationError(f"{self.name} needs an API key and secret")
             headers[d.key_header] = self._credentials.api_key
             if d.sign_header is not None:  # the HMAC of the empty string (Bibox)
-                headers[d.sign_header] = self._credentials.sign(b"")
+                signature = self._credentials.sign(b"")
+                redact.secret(signature)  # it never changes: a replayable credential
+                headers[d.sign_header] = signature
         kind, interval, timeout = self._heartbeat
         protocol_ping = kind == "ws_ping"
         key = self._listen_key
@@ -329,7 +399,7 @@ class StreamEngine:
                 ping_timeout=timeout if protocol_ping else None,
                 close_timeout=2,
                 max_size=2**24,
-                logger=self._ws_logger,
+                logger=logging.getLogger("websockets.client"),
             )
         except InvalidStatus as exc:
             status = exc.response.status_code
@@ -356,21 +426,63 @@ class StreamEngine:
             raise _Retry(type(exc).__name__) from None
 
     async def _session(self, ws: Any, *, resubscribe: bool) -> str:
-        """Read frames until the connection ends; returns why it ended."""
+        """Read frames until the connection ends; returns why it ended. A connection older
+        than ``max_connection_age`` is handed over to a fresh one (see :meth:`_handover`)."""
+        from websockets.exceptions import ConnectionClosed
+
+        self._key_fresh = False
+        if resubscribe and self._subs:
+            labels = []
+            try:
+                for sub in list(self._subs.values()):
+                    await ws.send(self._request(sub, True, None))
+                    labels.append(sub.label)
+            except ConnectionClosed as exc:
+                return _closed(exc)
+            self._emit(Resubscribed(self.name, tuple(labels)))
+        reader = asyncio.create_task(self._read(ws))
+        age = self._max_age()
+        wait = age
+        try:
+            while True:
+                timer = asyncio.ensure_future(self.options.sleep(wait)) if wait else None
+                await asyncio.wait(
+                    {reader} if timer is None else {reader, timer},
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                if timer is not None and not timer.done():
+                    timer.cancel()
+                if reader.done():
+                    return reader.result()
+                handed = await self._handover(ws, reader)
+                if handed is None:  # no new connection: keep the old one, try again soon
+                    wait = backoff(
+                        1, self.options.backoff_base, self.options.backoff_max, self.options.rng
+                    )
+                    continue
+                ws, reader = handed
+                wait = age
+        finally:
+            if not reader.done():
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reader
+
+    def _max_age(self) -> float | None:
+        age = self.options.max_connection_age
+        if age is None:
+            age = self.definition.max_connection_age
+        return age if age and age != math.inf else None
+
+    async def _read(self, ws: Any) -> str:
+        """Read one connection's frames, keeping its heartbeat, until it ends; returns why."""
         from websockets.exceptions import ConnectionClosed
 
         kind, interval, timeout = self._heartbeat
         heartbeat = Heartbeat(kind, interval, timeout)
         loop = asyncio.get_running_loop()
         heartbeat.start(loop.time())
-        self._key_fresh = False
         try:
-            if resubscribe and self._subs:
-                labels = []
-                for sub in list(self._subs.values()):
-                    await ws.send(self._request(sub, True, None))
-                    labels.append(sub.label)
-                self._emit(Resubscribed(self.name, tuple(labels)))
             while True:
                 deadline = heartbeat.deadline()
                 frame: str | bytes | None = None
@@ -385,17 +497,85 @@ class StreamEngine:
                 now = loop.time()
                 if frame is not None:
                     heartbeat.last_rx = now
-                    for answer in self._on_frame(frame):
+                    for answer in self._on_frame(frame, ws):
                         await ws.send(answer)
                 state = heartbeat.poll(now)
                 if state == "ping":
-                    await ws.send(json.dumps({"ping": int(time.time() * 1000)}))
+                    await ws.send(json.dumps({"ping": int(self.options.clock() * 1000)}))
                 elif state == "dead":
                     ws.transport.abort()
                     return "heartbeat timeout"
         except ConnectionClosed as exc:
-            code = exc.rcvd.code if exc.rcvd is not None else 1006
-            return f"connection closed ({code})"
+            return _closed(exc)
+
+    async def _handover(
+        self, old: Any, old_reader: asyncio.Task[str]
+    ) -> tuple[Any, asyncio.Task[str]] | None:
+        """Replace an old connection without losing or repeating a message: open a new one
+        and subscribe everything on it while the old one keeps delivering; per channel, the
+        first push seen on both connections is where the channel switches to the new one
+        (see :meth:`_on_handover_frame`). When every channel has switched the old connection
+        is closed. A channel not switched within ``handover_timeout`` (a quiet one) switches
+        anyway: a ``Gap`` if it had data in flight, and its book is resynchronised. Returns
+        the new connection and its reader, or None to keep the old one (no new connection)."""
+        try:
+            new = await self._connect()
+        except (_Retry, errors.StreamError) as exc:
+            log.info("%s: connection age reached; a new connection failed (%s)", self.name, exc)
+            return None
+        keys: list[Hashable] = list(self._subs) if self.definition.channels else [None]
+        h = _Handover(new, keys)
+        self._handover_state = h
+        new_reader = asyncio.create_task(self._read(new))
+        ready = asyncio.create_task(h.done.wait())
+        try:
+            for sub in list(self._subs.values()):
+                await new.send(self._request(sub, True, None, await_book=False))
+            await asyncio.wait(
+                {ready, old_reader, new_reader},
+                timeout=self.options.handover_timeout,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        except Exception as exc:  # the new connection failed while subscribing
+            log.info("%s: handover aborted (%s)", self.name, type(exc).__name__)
+        finally:
+            ready.cancel()
+        if new_reader.done():  # the new connection died: keep the old one
+            self._handover_state = None
+            await new.close()
+            log.info("%s: handover aborted: the new connection closed", self.name)
+            return None
+        self._handover_state = None
+        self._finish_handover(h, lost=old_reader.done())
+        self._ws = new
+        await old.close()
+        if not old_reader.done():
+            old_reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await old_reader
+        h.old_done = True
+        log.info("%s: connection handed over after its maximum age", self.name)
+        return new, new_reader
+
+    def _finish_handover(self, h: _Handover, *, lost: bool) -> None:
+        """Switch every channel not yet switched to the new connection."""
+        gap = False
+        for key in h.keys:
+            if key in h.switched:
+                continue
+            in_flight = bool(h.queues.get(key) or h.delivered.get(key)) or lost
+            h.switch(key, [])
+            sub = self._subs.get(key) if key is not None else None
+            if sub is not None and sub.key in self.books:
+                for frame in self._resync(sub, "connection handover"):
+                    task = asyncio.ensure_future(h.new.send(frame))
+                    self._background.add(task)
+                    task.add_done_callback(self._background.discard)
+            elif in_flight:
+                gap = True
+        if gap:
+            self._emit(Gap(self.name, "connection handover"))
+        self._handed_over = h  # until the old connection is gone and nothing is left to skip
 
     # -- frames ------------------------------------------------------------------------
 
@@ -406,7 +586,7 @@ class StreamEngine:
         self._events.append(event)
         self._wake.set()
 
-    def _on_frame(self, frame: str | bytes) -> list[str]:
+    def _on_frame(self, frame: str | bytes, ws: Any = None) -> list[str]:
         """Handle one frame; returns the frames to answer with."""
         d = self.definition
         try:
@@ -417,10 +597,63 @@ class StreamEngine:
         except BadFrameError as exc:
             raw = frame if isinstance(frame, bytes) else frame.encode()
             self._emit(BadFrame(self.name, str(exc), raw[:200]))
-            return []
+            # An unreadable frame may have been any book's update: a gap for every book.
+            answers: list[str] = []
+            for key in list(self.books):
+                answers += self._resync(self._subs[key], "unreadable frame")
+            return answers
         is_heartbeat, answer = json_heartbeat(msg)
         if is_heartbeat:
             return [answer] if answer else []
+        h = self._handover_state or self._handed_over
+        if h is not None and ws is not None:
+            key = self._proto.push_key(msg) if d.channels else None
+            if key in h.keys and (key is None or key in self._subs):
+                if h is self._handed_over and ws is not h.new:
+                    return []  # the old connection, closing
+                if h is self._handed_over and not h.skip and h.old_done:
+                    self._handed_over = None
+                else:
+                    return self._on_handover_frame(h, key, msg, text, ws)
+        return self._dispatch_text(msg, text)
+
+    def _on_handover_frame(
+        self, h: _Handover, key: Hashable, msg: Any, text: str | bytes, ws: Any
+    ) -> list[str]:
+        """A channel push during a handover. Both connections carry the same pushes in the
+        same order once the new one is subscribed; the first push seen on both is where the
+        channel switches to the new connection. Before it, the old connection's pushes are
+        delivered and the new one's held back (those before the meeting point are its
+        subscription snapshots: a full book, recent trades); after it, the new connection's
+        pushes are delivered, minus those the old connection had already delivered."""
+        if ws is h.new:
+            if key in h.switched:
+                skip = h.skip.get(key)
+                if skip is not None and text in skip:
+                    skip.discard(text)
+                    return []
+                h.skip.pop(key, None)  # past the old connection's last push: none to skip
+                return self._dispatch_text(msg, text)
+            delivered = h.delivered.get(key, [])
+            if text in delivered:  # the old connection is ahead: switch here
+                h.switch(key, delivered[delivered.index(text) + 1 :])
+                return []
+            h.queues.setdefault(key, []).append(text)
+            return []
+        if key in h.switched:
+            return []  # the new connection delivers this channel now
+        answers = self._dispatch_text(msg, text)
+        queue = h.queues.get(key)
+        if queue and text in queue:  # the new connection is ahead: switch here
+            rest = queue[queue.index(text) + 1 :]
+            h.switch(key, [])
+            for later in rest:
+                answers += self._dispatch_text(decode(later, self.definition.numbers), later)
+        else:
+            h.delivered.setdefault(key, []).append(text)
+        return answers
+
+    def _dispatch_text(self, msg: Any, text: str | bytes) -> list[str]:
         try:
             return self._dispatch(msg)
         except convert.NeedsExactNumbers:
@@ -457,12 +690,28 @@ class StreamEngine:
             return parse(item)
         except convert.NeedsExactNumbers:
             raise
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError, convert.WireTypeError):
+        except (
+            KeyError,
+            TypeError,
+            ValueError,
+            AttributeError,
+            IndexError,
+            convert.WireTypeError,
+        ) as exc:
+            if kind not in self._parse_warned:  # once per channel / event type: not a flood
+                self._parse_warned.add(kind)
+                log.warning(
+                    "%s: a %s push does not fit its model (%s: %.100s); delivered as "
+                    "RawEvent (logged once per channel)",
+                    self.name,
+                    kind,
+                    type(exc).__name__,
+                    exc,
+                )
             return RawEvent(self.name, kind, item)  # a shape the model does not know: not lost
 
     def _on_push(self, sub: Subscription, msg: Any) -> list[str]:
         event = self._parse(sub.channel.parse, msg, sub.channel.name)
-        answers: list[str] = []
         book = self.books.get(sub.key)
         if book is not None and sub.key not in self._awaiting:
             spec = sub.channel.book
@@ -480,14 +729,20 @@ class StreamEngine:
                     if isinstance(exc, BookError)
                     else f"unreadable update ({type(exc).__name__})"
                 )
-                log.info("%s: %s book resync: %s", self.name, sub.label, reason)
-                book.reset()
-                answers = [self._request(sub, False, None), self._request(sub, True, None)]
                 self._emit(event)
-                self._emit(BookResync(self.name, sub.label, reason))
-                return answers
+                return self._resync(sub, reason)
         self._emit(event)
-        return answers
+        return []
+
+    def _resync(self, sub: Subscription, reason: str) -> list[str]:
+        """Empty ``sub``'s book and ask for a fresh full book (unsubscribe, subscribe again);
+        returns the frames to send."""
+        log.info("%s: %s book resync: %s", self.name, sub.label, reason)
+        book = self.books.get(sub.key)
+        if book is not None:
+            book.reset()
+        self._emit(BookResync(self.name, sub.label, reason))
+        return [self._request(sub, False, None), self._request(sub, True, None)]
 
     def _on_reply(self, request_id: int, code: object, message: str) -> None:
         entry = self._pending.pop(request_id, None)
@@ -518,6 +773,7 @@ class StreamEngine:
             raise errors.StreamError(f"{self.name} needs a listen key but has no REST client")
         result = await self._rest(lk.create, {})
         self._listen_key = str(getattr(result, lk.field))
+        redact.secret(self._listen_key)  # it is in the URL: masked in every log line
         self._key_fresh = True
 
     async def _keep_alive(self) -> None:

@@ -20,6 +20,7 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
+from cambist._runtime import redact
 from cambist._runtime.endpoint import Endpoint
 from cambist._runtime.stream import Portal
 from cambist.testing._http import Call, Fault, HttpSide, Refusal
@@ -315,6 +316,7 @@ class LocalExchange:
 
     def new_listen_key(self, api_key: str) -> str:
         key = f"{next(self._ids):x}".rjust(64, "k")
+        redact.secret(key)  # never in the server's logs either
         self.listen_keys[key] = (api_key, self.now_ms() + LISTEN_KEY_LIFETIME_MS)
         return key
 

@@ -17,8 +17,8 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from cambist._runtime import redact
 from cambist._runtime.stream import Portal
-from cambist._runtime.ws import Redacting
 from cambist.testing._text import dumps
 
 
@@ -47,6 +47,8 @@ class StreamFaults:
         reject: Subscription keys (e.g. ``"BTC_USDT.trades"``, ``"depth:BTCUSDT"``) refused.
         silent: The server sends no heartbeat pings of its own.
         ping_interval: Overrides every route's server ping interval (seconds).
+        corrupt: The next this many published pushes go out as unreadable frames (a
+            truncated gzip member): data lost on the wire.
     """
 
     ignore_pings: bool = False
@@ -55,6 +57,7 @@ class StreamFaults:
     reject: set[str] = field(default_factory=set)
     silent: bool = False
     ping_interval: float | None = None
+    corrupt: int = 0
 
 
 class Connection:
@@ -66,6 +69,9 @@ class Connection:
         self.since: dict[str, int] = {}
         """Per key, the market version of the full book sent on subscribing: older changes,
         still queued, are not sent after it."""
+        self.lock = asyncio.Lock()
+        """Held while a subscription is answered (reply, then the full book) and while a push
+        is sent: a push published meanwhile waits, and goes out after the full book."""
 
 
 class StreamHub:
@@ -92,7 +98,8 @@ class StreamHub:
         from websockets.asyncio.server import serve
 
         async def start() -> Any:
-            logger = Redacting(logging.getLogger("websockets.server"), self._secrets)
+            redact.install()  # keys, signatures and listen keys masked in its handshake log
+            logger = logging.getLogger("websockets.server")
             return await serve(
                 self._handle,
                 host,
@@ -114,9 +121,6 @@ class StreamHub:
 
         if server is not None:
             self.portal.call(stop())
-
-    def _secrets(self) -> list[str]:
-        return list(getattr(self.exchange, "listen_keys", ()))
 
     def _route(self, path: str) -> tuple[Route, str | None] | None:
         for route in self.routes:
@@ -201,18 +205,23 @@ class StreamHub:
                 }
                 await self._send(conn, json.dumps(answer))
             return
-        if conn.route.protocol == "bibox":
-            await self._send(conn, json.dumps({"id": request_id, "result": None}))
-        for key in keys:
-            if subscribe:
-                conn.keys.add(key)
-                payloads, version = self.exchange.stream_initial(conn.route, key)
-                if version is not None:
-                    conn.since[key] = version
-                for payload in payloads:
-                    await self._send(conn, payload)
-            else:
-                conn.keys.discard(key)
+        async with conn.lock:
+            # subscribed before anything is sent: a push published from now on reaches this
+            # connection (after the reply and the full book, which the lock keeps first)
+            initial: list[Any] = []
+            for key in keys:
+                if subscribe:
+                    conn.keys.add(key)
+                    payloads, version = self.exchange.stream_initial(conn.route, key)
+                    if version is not None:
+                        conn.since[key] = version
+                    initial += payloads
+                else:
+                    conn.keys.discard(key)
+            if conn.route.protocol == "bibox":
+                await self._send(conn, json.dumps({"id": request_id, "result": None}))
+            for payload in initial:
+                await self._send(conn, payload)
 
     # -- sending -----------------------------------------------------------------------
 
@@ -238,12 +247,28 @@ class StreamHub:
         the full book a connection got on subscribing is not sent to it."""
 
         async def send() -> None:
+            frame = payload
             for conn in list(self.connections):
-                if conn.route.name != route or (key is not None and key not in conn.keys):
+                if conn.route.name != route:
                     continue
-                if version is not None and key is not None and version <= conn.since.get(key, 0):
-                    continue
-                await self._send(conn, payload)
+                async with conn.lock:
+                    if key is not None and key not in conn.keys:
+                        continue
+                    if (
+                        version is not None
+                        and key is not None
+                        and version <= conn.since.get(key, 0)
+                    ):
+                        continue
+                    if self.faults.corrupt > 0 and frame is payload:
+                        self.faults.corrupt -= 1
+                        text = payload if isinstance(payload, str) else dumps(payload)
+                        frame = gzip.compress(text.encode())[:24]  # cut short: not inflatable
+                    if isinstance(frame, bytes):
+                        with contextlib.suppress(Exception):
+                            await conn.ws.send(frame)
+                    else:
+                        await self._send(conn, frame)
 
         asyncio.run_coroutine_threadsafe(send(), self.portal.loop)
 

@@ -32,6 +32,8 @@ EXCHANGE = Exchange(
     ),
     api_key_env="FAKEX_API_KEY",
     api_secret_env="FAKEX_API_SECRET",
+    secret_headers=("X-FAKE-KEY",),
+    secret_params=("signature",),
     errors=(
         ErrorCode("-1", "server", "Internal error"),
         ErrorCode("-2", "order_not_found", "Order %s not found"),

@@ -37,6 +37,11 @@ EXCHANGE = Exchange(
     client_order_ids="digits",
     api_key_env="FAKEY_API_KEY",
     api_secret_env="FAKEY_API_SECRET",
+    secret_headers=(
+        "FakeY-Key",
+        "FakeY-Sign",
+    ),
+    secret_params=(),
     errors=(
         ErrorCode("1001", "authentication", "Bad signature"),
         ErrorCode("2001", "insufficient_balance", "Not enough funds"),

@@ -35,6 +35,7 @@ MARKET = StreamDef(
         "book": _BOOK,
     },
     numbers="strings",
+    max_connection_age=86400.0,
 )
 
 MarketEvent = BookPush | LifecycleEvent | RawEvent | BadFrame

@@ -1,0 +1,140 @@
+"""Secrets out of every log line cambist emits or causes: one logging filter.
+
+What is secret is declared in each spec (``exchange.secrets``: the headers and params that
+carry credentials, e.g. the API-key header, the signature, the listen key) and registered
+here when a client of that exchange signs its first request (:func:`protect`). Two rules
+mask a log line's text:
+
+- by name: ``<name>=<value>`` (a query string), ``<name>: <value>`` (a header line as
+  ``websockets`` logs its handshake) and the quoted forms (``'<name>': '<value>'``,
+  ``(b'<name>', b'<value>')``) have the value replaced by ``***``, for every secret name;
+- by value: the values registered with :func:`secret` (API keys, listen keys, the Bibox
+  handshake signature) are replaced wherever they appear (a listen key in a URL path).
+
+The filter sits on the loggers of cambist and of the libraries it drives: ``cambist``,
+``httpx``, ``httpcore`` (``httpcore.connection``, ``.http11``, ...) and ``websockets``
+(``websockets.client``, ``.server``, ...). A logging filter runs only on the logger it is
+attached to, not on records propagating from children, so it is attached to each of them.
+The message is formatted, masked and stored back (``args`` cleared), and an exception's
+traceback text is masked the same way, before any handler sees the record.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cambist._runtime.endpoint import Exchange
+
+MASK = "***"
+LOGGERS = (
+    "cambist",
+    "cambist.streams",
+    "httpx",
+    "httpcore",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
+    "websockets",
+    "websockets.client",
+    "websockets.server",
+)
+"""The loggers masked, and the prefixes of any other logger masked as well."""
+_PREFIXES = ("cambist", "httpx", "httpcore", "websockets")
+_MAX_VALUES = 4096
+_MIN_VALUE = 6  # shorter values would mask ordinary words
+
+
+class SecretFilter(logging.Filter):
+    """Masks secret params, headers and values in a record's message and traceback."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._names: set[str] = set()
+        self._values: dict[str, None] = {}  # insertion-ordered: the oldest drop first
+        self._by_name: re.Pattern[str] | None = None
+        self._by_value: re.Pattern[str] | None = None
+
+    def add_names(self, names: Iterable[str]) -> None:
+        with self._lock:
+            new = self._names | {n for n in names if n}
+            if new == self._names:
+                return
+            self._names = new
+            alternatives = "|".join(re.escape(n) for n in sorted(new, key=len, reverse=True))
+            self._by_name = re.compile(
+                rf"(?<![\w-])((?:{alternatives})[\"']?\s*[:=,]\s*b?[\"']?)([^\s&\"',;)\]}}]+)",
+                re.IGNORECASE,
+            )
+
+    def add_value(self, value: str) -> None:
+        if len(value) < _MIN_VALUE:
+            return
+        with self._lock:
+            if value in self._values:
+                return
+            self._values[value] = None
+            while len(self._values) > _MAX_VALUES:
+                del self._values[next(iter(self._values))]
+            ordered = sorted(self._values, key=len, reverse=True)
+            self._by_value = re.compile("|".join(re.escape(v) for v in ordered))
+
+    def mask(self, text: str) -> str:
+        """``text`` with every secret it shows replaced by ``***``."""
+        by_value, by_name = self._by_value, self._by_name
+        if by_value is not None:
+            text = by_value.sub(MASK, text)
+        if by_name is not None:
+            text = by_name.sub(rf"\1{MASK}", text)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record: let logging report it as usual
+            return True
+        masked = self.mask(message)
+        if masked != message:
+            record.msg, record.args = masked, ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.mask(logging.Formatter().formatException(record.exc_info))
+        elif record.exc_text:
+            record.exc_text = self.mask(record.exc_text)
+        return True
+
+
+FILTER = SecretFilter()
+"""The one filter: every masked logger carries it."""
+
+
+def install() -> None:
+    """Attach :data:`FILTER` to cambist's, httpx's, httpcore's and websockets' loggers
+    (those named in :data:`LOGGERS` and any other already created under them)."""
+    names = set(LOGGERS) | {
+        name
+        for name in list(logging.Logger.manager.loggerDict)
+        if name.split(".", 1)[0] in _PREFIXES
+    }
+    for name in names:
+        logger = logging.getLogger(name)
+        if FILTER not in logger.filters:
+            logger.addFilter(FILTER)
+
+
+def protect(exchange: Exchange) -> None:
+    """Mask the headers and params ``exchange``'s spec declares secret in every log line."""
+    FILTER.add_names((*exchange.secret_headers, *exchange.secret_params))
+    install()
+
+
+def secret(value: str | None) -> None:
+    """Mask ``value`` (an API key, a listen key, a fixed signature) wherever it is logged."""
+    if value:
+        FILTER.add_value(value)
