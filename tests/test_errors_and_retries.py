@@ -122,7 +122,7 @@ def test_read_timeout_ends_the_call_at_its_deadline(fast: HashKey, server: Loopb
     started = time.monotonic()
     with pytest.raises(errors.APITimeoutError):
         fast.spot.list_open_orders(timeout=0.05)  # the whole call's deadline: no time to retry
-    assert time.monotonic() - started < 0.25
+    assert time.monotonic() - started < 1.0  # bounded by the deadline, not three answers
     assert len(server.requests_to(OPEN_ORDERS)) == 1
 
 

@@ -163,3 +163,22 @@ def test_a_ban_without_retry_after_lasts_the_specs_length() -> None:
 
 def test_5xx_retry_after_is_read() -> None:
     assert _build(BINANCE, 502, **{"Retry-After": "4"}).retry_after == 4
+
+
+def test_a_status_kind_must_name_an_http_status(tmp_path: Any) -> None:
+    import shutil
+    from pathlib import Path
+
+    from codegen.schema import SpecError
+    from codegen.spec import load_spec
+
+    root = Path(__file__).resolve().parent.parent
+    folder = tmp_path / "binance_options"
+    shutil.copytree(root / "specs" / "binance_options", folder)
+    spec_file = folder / "exchange.yaml"
+    spec_file.write_text(spec_file.read_text().replace('"403": rate_limited', "WAF: rate_limited"))
+    with pytest.raises(SpecError, match=r"exchange.yaml:\d+: 'WAF' is not an HTTP status"):
+        load_spec(folder, tmp_path)
+    spec_file.write_text(spec_file.read_text().replace("WAF: rate_limited", '"403": throttled'))
+    with pytest.raises(SpecError, match="'throttled' is not one of"):
+        load_spec(folder, tmp_path)
