@@ -23,6 +23,8 @@ METHODS = ("GET", "POST", "PUT", "DELETE")
 PRIMITIVES = ("string", "int", "long", "decimal", "bool", "json")
 NUMBER = scalar(int, float, str)
 NOTE = {"note": STR}
+SECONDS = scalar(int, float)
+AFTER_RATE_LIMIT = Obj(optional={"resend": BOOL, "wait": SECONDS, **NOTE})
 
 EXCHANGE_SHAPE = Obj(
     required={
@@ -70,6 +72,8 @@ EXCHANGE_SHAPE = Obj(
                         ),
                         "success_codes": listof(scalar(str, int)),
                         "status_messages": mapof(mapof(scalar(str, choices=ERROR_KINDS))),
+                        # an HTTP status -> the kind it means when no known code says otherwise
+                        "status_kinds": mapof(scalar(str, choices=ERROR_KINDS)),
                         **NOTE,
                     },
                 ),
@@ -82,6 +86,16 @@ EXCHANGE_SHAPE = Obj(
                 "server_time": Obj(required={"path": STR, "field": STR}),
                 # Headers and params carrying credentials: masked in every log line.
                 "secrets": Obj(optional={"headers": listof(STR), "params": listof(STR), **NOTE}),
+                # what the document prescribes after a 429 / a rate_limited code, per endpoint
+                # kind (safe or unsafe to resend), and how long a ban without Retry-After lasts
+                "rate_limits": Obj(
+                    optional={
+                        "safe": AFTER_RATE_LIMIT,
+                        "unsafe": AFTER_RATE_LIMIT,
+                        "ban_seconds": SECONDS,
+                        **NOTE,
+                    }
+                ),
                 "coverage": Obj(
                     optional={
                         "endpoint_list": STR,

@@ -134,6 +134,11 @@ def load_spec(folder: Path, root: Path) -> Spec:
         raise SpecError(f"{display(folder)}: no exchange.yaml")
     head = load(exchange_file, EXCHANGE_SHAPE, display(exchange_file))
     exchange: LDict = head["exchange"]
+    for table in ("status_messages", "status_kinds"):
+        statuses = exchange["response"].get(table, {})
+        for status in statuses:
+            if not re.fullmatch(r"[1-5][0-9][0-9]", str(status)):
+                raise statuses.key_where[status].error(f"{status!r} is not an HTTP status")
     errors = [
         ErrorRow(str(e["code"]), e["kind"], e["message"], e.get("http"), e.get("description", ""))
         for e in head.get("errors", [])

@@ -279,6 +279,9 @@ def test_binance_limits_headers_and_bans(server: LoopbackServer) -> None:
         assert info.value.retry_after == 30
         assert info.value.rate_limits["x-mbx-used-weight-1m"] == "1200"
         assert info.value.rate_limits["x-mbx-order-count-10s"] == "5"
+        server.queue("GET", "/eapi/v1/exchangeInfo", Reply(403, b"<html>WAF</html>"))
+        with pytest.raises(errors.RateLimitError, match="WAF"):  # the WAF limit
+            bn.market.get_exchange_info()
         server.queue(
             "GET",
             "/eapi/v1/exchangeInfo",
@@ -287,9 +290,9 @@ def test_binance_limits_headers_and_bans(server: LoopbackServer) -> None:
         with pytest.raises(errors.IPBannedError) as banned:
             bn.market.get_exchange_info()
         assert banned.value.until is not None
-        server.queue("GET", "/eapi/v1/exchangeInfo", Reply(403, b"<html>WAF</html>"))
-        with pytest.raises(errors.PermissionDeniedError, match="WAF"):
+        with pytest.raises(errors.IPBannedError):  # remembered: nothing sent
             bn.market.get_exchange_info()
+        assert len(server.requests_to("/eapi/v1/exchangeInfo")) == 3
 
 
 def test_bibox_client_order_ids_take_the_c_prefix(server: LoopbackServer) -> None:

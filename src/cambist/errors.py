@@ -4,9 +4,11 @@
 
     CambistError
     ├── RequestValidationError      bad input: raised before anything is sent
+    ├── ClientClosedError           the client was closed: make a new one (also a RuntimeError)
     ├── TransportError              no HTTP answer
     │   ├── APIConnectionError      could not connect (nothing was sent)
-    │   └── APITimeoutError         no answer in time
+    │   ├── APITimeoutError         no answer in time (or the call's deadline passed)
+    │   └── TLSCertificateError     the server's certificate was refused: do not retry
     ├── APIError                    the exchange answered with an error
     │   ├── AuthenticationError     bad key, bad signature, key expired, IP not allowed
     │   ├── PermissionDeniedError   the key lacks a permission
@@ -14,8 +16,10 @@
     │   │   ├── OrderNotFoundError
     │   │   ├── InsufficientBalanceError
     │   │   └── TimestampError      timestamp outside recvWindow (the client resyncs once)
-    │   ├── RateLimitError          slow down; ``retry_after`` in seconds when known
-    │   │   └── IPBannedError       HTTP 418; ``until`` when known
+    │   ├── RateLimitError          wait and retry: after ``retry_after`` seconds (when known)
+    │   │                           the call may be sent again
+    │   ├── IPBannedError           stop until ``until``: HTTP 418; every call on the client
+    │   │                           fails locally (nothing sent) until the ban ends
     │   └── ServerError             HTTP 5xx or an internal error code (on an order, a 5xx
     │                               is ExecutionStatusUnknownError instead)
     ├── ExecutionStatusUnknownError the request may or may not have been carried out
@@ -23,6 +27,10 @@
     └── StreamError                 a WebSocket stream failed for good (not a reconnectable drop)
         ├── StreamAuthenticationError   the handshake was refused (401/403, bad key)
         └── SubscriptionError       the exchange refused a subscription (others keep running)
+
+A handler may do what its class says: ``except RateLimitError: sleep(e.retry_after or 1);
+retry`` never retries through a ban (``IPBannedError`` is not a ``RateLimitError``), nor
+through a refused certificate (``TLSCertificateError`` is not an ``APIConnectionError``).
 
 No message or repr here carries an API key, secret, signature or signed URL.
 """
@@ -39,6 +47,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "CambistError",
+    "ClientClosedError",
     "ExecutionStatusUnknownError",
     "IPBannedError",
     "InsufficientBalanceError",
@@ -52,6 +61,7 @@ __all__ = [
     "StreamAuthenticationError",
     "StreamError",
     "SubscriptionError",
+    "TLSCertificateError",
     "TimestampError",
     "TransportError",
 ]
@@ -74,6 +84,12 @@ class RequestValidationError(CambistError, ValueError):
         self.param = param
 
 
+class ClientClosedError(CambistError, RuntimeError):
+    """A call on a client that was closed (its ``with`` block ended, or ``close()`` /
+    ``aclose()`` was called, or the ``http_client`` you passed was closed). Nothing was sent:
+    create a new client, or make the call inside the client's ``with`` block."""
+
+
 class TransportError(CambistError):
     """The request got no HTTP answer (connection failed, timed out, or was cut)."""
 
@@ -87,7 +103,14 @@ class APIConnectionError(TransportError):
 
 
 class APITimeoutError(TransportError):
-    """No answer came within the timeout."""
+    """No answer came within the timeout, or the call's deadline (``timeout``) passed."""
+
+
+class TLSCertificateError(TransportError):
+    """The server's TLS certificate failed verification (expired, self-signed, wrong host, an
+    intercepting proxy): nothing was sent, and retrying cannot help. Not retried; the message
+    names the cause. Fix the trust store (``http_client=httpx.Client(verify=...)``) or the URL.
+    """
 
 
 class APIError(CambistError):
@@ -150,22 +173,41 @@ class TimestampError(InvalidRequestError):
 
 
 class RateLimitError(APIError):
-    """A rate limit was hit; ``retry_after`` is the wait in seconds, when the exchange says."""
+    """Slow down: wait, then the call may be sent again.
+
+    ``retry_after`` is the wait in seconds: the server's ``Retry-After``, else the wait the
+    exchange's document prescribes, else (when the client gave up because the wait would pass
+    the call's deadline) the wait it would have made; ``None`` when nothing says.
+    """
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
         super().__init__(message, **kw)
         self.retry_after = retry_after
 
 
-class IPBannedError(RateLimitError):
-    """HTTP 418: the IP is banned for ignoring 429s; ``until`` is when the ban ends, if known.
+class IPBannedError(APIError):
+    """Stop until ``until``: the IP is banned (HTTP 418, for ignoring 429s).
 
-    Never retried.
+    Not a :class:`RateLimitError`: waiting a little and retrying does not help, and every
+    request sent during a ban may lengthen it. The client remembers the ban: until it ends,
+    every call on that client raises this error at once, without sending (``local`` is then
+    True). ``until`` (UTC) and ``retry_after`` (seconds from now) say when it ends: from the
+    answer's ``Retry-After``, else from the length the exchange's spec assumes.
     """
 
-    def __init__(self, message: str, *, until: datetime | None = None, **kw: Any) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        until: datetime | None = None,
+        retry_after: float | None = None,
+        local: bool = False,
+        **kw: Any,
+    ) -> None:
         super().__init__(message, **kw)
         self.until = until
+        self.retry_after = retry_after
+        self.local = local
 
 
 class ServerError(APIError):
@@ -173,12 +215,21 @@ class ServerError(APIError):
 
     ``not_processed`` is True when the document says such an answer means the request was not
     carried out (e.g. Binance's 503 "Service Unavailable."): then it is safe to send again,
-    and the client retries it like a 429.
+    and the client retries it like a 429. ``retry_after`` is the answer's ``Retry-After`` in
+    seconds, when it has one (a retry waits that long).
     """
 
-    def __init__(self, message: str, *, not_processed: bool = False, **kw: Any) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        not_processed: bool = False,
+        retry_after: float | None = None,
+        **kw: Any,
+    ) -> None:
         super().__init__(message, **kw)
         self.not_processed = not_processed
+        self.retry_after = retry_after
 
 
 class ExecutionStatusUnknownError(CambistError):

@@ -45,8 +45,14 @@ class Bibox(SyncClient):
         rest_urls: Overrides the hosts of endpoints with a host of their own, by key
             ("rest_domains"; default: the environment's, or
             ``base_url`` when given).
-        timeout: Seconds to wait for each answer (a call's own ``timeout`` overrides it).
-        max_retries: How often a failed call that is safe to resend is retried.
+        timeout: Seconds a call may take in all, retry waits included (a call's own
+            ``timeout`` overrides it); a wait that would pass it is not made.
+        max_retries: How often a failed call that is safe to resend is retried (overrides
+            ``retry.max_retries``).
+        retry: The retry policy (``cambist.options.RetryPolicy``): retries, backoff bounds,
+            the longest ``Retry-After`` waited for.
+        clock: Where time is read and waits happen (``cambist.options.Clock``; a fake one in
+            tests).
         recv_window: recvWindow sent with signed calls, in ms (exchange default if None).
         time_sync: Measure the server clock before the first signed call and on a
             rejected timestamp.
@@ -129,8 +135,14 @@ class AsyncBibox(AsyncClient):
         rest_urls: Overrides the hosts of endpoints with a host of their own, by key
             ("rest_domains"; default: the environment's, or
             ``base_url`` when given).
-        timeout: Seconds to wait for each answer (a call's own ``timeout`` overrides it).
-        max_retries: How often a failed call that is safe to resend is retried.
+        timeout: Seconds a call may take in all, retry waits included (a call's own
+            ``timeout`` overrides it); a wait that would pass it is not made.
+        max_retries: How often a failed call that is safe to resend is retried (overrides
+            ``retry.max_retries``).
+        retry: The retry policy (``cambist.options.RetryPolicy``): retries, backoff bounds,
+            the longest ``Retry-After`` waited for.
+        clock: Where time is read and waits happen (``cambist.options.Clock``; a fake one in
+            tests).
         recv_window: recvWindow sent with signed calls, in ms (exchange default if None).
         time_sync: Measure the server clock before the first signed call and on a
             rejected timestamp.

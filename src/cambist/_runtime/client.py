@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import importlib
 import os
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -18,8 +17,10 @@ if TYPE_CHECKING:
 
     import httpx
 
+    from cambist._runtime.clock import Clock
     from cambist._runtime.core import CallOptions, Core
     from cambist._runtime.endpoint import Endpoint, Exchange
+    from cambist._runtime.retry import RetryPolicy
     from cambist._runtime.stream import Portal
 
 T = TypeVar("T")
@@ -73,13 +74,17 @@ class BaseClient:
         environment: str | None = None,
         base_url: str | None = None,
         timeout: float = 10.0,
-        max_retries: int = 2,
+        max_retries: int | None = None,
         recv_window: int | None = None,
         time_sync: bool = True,
         ws_urls: Mapping[str, str] | None = None,
         rest_urls: Mapping[str, str] | None = None,
+        retry: RetryPolicy | None = None,
+        clock: Clock | None = None,
     ) -> None:
-        from cambist._runtime.clock import ServerClock
+        import dataclasses
+
+        from cambist._runtime.clock import SYSTEM_CLOCK, ServerClock
         from cambist._runtime.core import Core
         from cambist._runtime.retry import RetryPolicy
         from cambist._runtime.signing import Credentials
@@ -98,15 +103,20 @@ class BaseClient:
         self.base_url = (base_url or environments[environment]["rest"]).rstrip("/")
         urls = environments[environment]
         self.ws_urls = {k: v for k, v in urls.items() if k.startswith("ws")} | dict(ws_urls or {})
+        policy = retry or RetryPolicy()
+        if max_retries is not None:  # the shorthand wins over the policy's own
+            policy = dataclasses.replace(policy, max_retries=max_retries)
+        self.clock: Clock = clock or SYSTEM_CLOCK
         self._core: Core = Core(
             exchange,
             base_url=self.base_url,
             credentials=Credentials(api_key, api_secret or "") if api_key else None,
             timeout=timeout,
             recv_window=recv_window,
-            retry=RetryPolicy(max_retries=max_retries),
-            clock=ServerClock(),
+            retry=policy,
+            clock=ServerClock(self.clock.time),
             time_sync=time_sync,
+            time=self.clock,
         )
         # Endpoints with their own host (a spec's `base: rest_<name>`): the environment's URL,
         # or base_url when one is given (a proxy or a local exchange serves every path).
@@ -123,6 +133,16 @@ class BaseClient:
             return self.ws_urls[base]
         except KeyError:
             raise ValueError(f"no WebSocket URL {base!r}: pass ws_urls={{{base!r}: ...}}") from None
+
+    def _ensure_open(self, http: httpx.Client | httpx.AsyncClient) -> None:
+        """A call on a closed client fails here, before anything is built or sent."""
+        if http.is_closed:
+            from cambist.errors import ClientClosedError
+
+            raise ClientClosedError(
+                f"{type(self).__name__} is closed: create a new client, or make calls inside"
+                " its `with` block (leaving the block closes its connection pool)"
+            )
 
     def __repr__(self) -> str:
         key = "***" if self._core.credentials else None
@@ -154,7 +174,8 @@ class SyncClient(BaseClient):
     def _call(self, ep: Endpoint[T], values: Mapping[str, object], opts: CallOptions) -> Any:
         from cambist._runtime.drivers import run_sync
 
-        return run_sync(self._core.flow(ep, values, opts), self._http.send, time.sleep)
+        self._ensure_open(self._http)
+        return run_sync(self._core.flow(ep, values, opts), self._http.send, self.clock.sleep)
 
     def request(
         self,
@@ -202,11 +223,12 @@ class AsyncClient(BaseClient):
         self._http = http_client or httpx.AsyncClient(verify=_ssl_context())
 
     async def _call(self, ep: Endpoint[T], values: Mapping[str, object], opts: CallOptions) -> Any:
-        import asyncio
-
         from cambist._runtime.drivers import run_async
 
-        return await run_async(self._core.flow(ep, values, opts), self._http.send, asyncio.sleep)
+        self._ensure_open(self._http)
+        return await run_async(
+            self._core.flow(ep, values, opts), self._http.send, self.clock.asleep
+        )
 
     async def request(
         self,

@@ -1,9 +1,58 @@
-"""The server clock: local time plus an offset measured against the exchange."""
+"""Time: the injectable :class:`Clock` (what a client reads and how it waits) and the
+server clock (local time plus an offset measured against the exchange)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """Where a client reads the time and how it waits: the client option ``clock=``.
+
+    ``time()`` is the wall clock (seconds since the epoch: timestamps, ``IPBannedError.until``);
+    ``monotonic()`` measures durations (a call's deadline, how long a ban lasts); ``sleep()``
+    and ``asleep()`` are the blocking and the asyncio wait (retry delays). The default is
+    :class:`SystemClock`; a test passes a fake one (``cambist.testing.FakeClock``) whose
+    waits only advance its own time, so an hour of ``Retry-After`` passes at once.
+    """
+
+    def time(self) -> float: ...
+
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+    async def asleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    """The real clock: :func:`time.time`, :func:`time.monotonic`, :func:`time.sleep`,
+    :func:`asyncio.sleep`."""
+
+    __slots__ = ()
+
+    def time(self) -> float:
+        return time.time()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+    async def asleep(self, seconds: float) -> None:
+        import asyncio
+
+        await asyncio.sleep(seconds)
+
+    def __repr__(self) -> str:
+        return "SystemClock()"
+
+
+SYSTEM_CLOCK = SystemClock()
 
 
 class ServerClock:
@@ -11,7 +60,7 @@ class ServerClock:
 
     The server read its clock somewhere between sending and receiving; the midpoint of the
     round trip is the best estimate of when, so ``offset = server_ms - (sent + received) / 2``.
-    ``now`` is injectable for tests.
+    ``now`` (wall-clock seconds) is injectable for tests.
     """
 
     __slots__ = ("_now", "offset_ms", "synced_at", "syncing")

@@ -20,12 +20,12 @@ import orjson
 
 from cambist import errors
 from cambist._runtime import convert
-from cambist._runtime.clock import ServerClock
+from cambist._runtime.clock import SYSTEM_CLOCK, Clock, ServerClock
 from cambist._runtime.encode import check_recv_window, encode_params, scalar
 from cambist._runtime.endpoint import Endpoint, Exchange, Security
 from cambist._runtime.errormap import ErrorMap, normalize_code
 from cambist._runtime.response import RawResponse
-from cambist._runtime.retry import RetryPolicy, Verdict, decide
+from cambist._runtime.retry import RetryPolicy, Verdict, decide, tls_failure
 from cambist._runtime.signing import SIGNERS, Credentials, Draft, SigningContext
 
 T = TypeVar("T")
@@ -82,6 +82,7 @@ class Core:
         time_sync: bool,
         time_sync_interval: float = 1800.0,
         new_client_order_id: Callable[[], str] | None = None,
+        time: Clock = SYSTEM_CLOCK,
     ) -> None:
         check_recv_window(exchange, recv_window)
         self.exchange = exchange
@@ -95,6 +96,9 @@ class Core:
         self.time_sync = time_sync and exchange.server_time_path is not None
         self.time_sync_interval = time_sync_interval
         self.new_client_order_id = new_client_order_id or _ID_FORMATS[exchange.client_order_ids]
+        self.time = time  # waits, deadlines, bans (the client option ``clock``)
+        self.banned: errors.IPBannedError | None = None  # the last ban, until banned_until
+        self.banned_until = 0.0  # on self.time.monotonic()
         self.errors = ErrorMap(exchange)
         self.signer = SIGNERS[exchange.auth_scheme](exchange)
         self._headers = {"Accept": "application/json", "User-Agent": "cambist/0.1"}
@@ -116,13 +120,20 @@ class Core:
             raise errors.RequestValidationError(
                 f"needs credentials ({ep.security}): pass api_key and api_secret", endpoint=ep.name
             )
+        self._check_ban(ep)
         stamped = security.signed and self.exchange.timestamp_param is not None
+        limit = opts.timeout if opts.timeout is not None else self.timeout
+        deadline = self.time.monotonic() + limit  # the whole call, retry waits included
+        after_limit = self.exchange.after_rate_limit(ep.safe)
         attempt = 0
         resynced = False
         while True:
             if stamped and self.time_sync and self.clock.due(self.time_sync_interval):
-                yield from self._sync_clock()
-            request = self.build_request(ep, security, query, main, body, opts)
+                yield from self._sync_clock(deadline)
+            left = deadline - self.time.monotonic()
+            if left <= 0:  # nothing sent this time: a plain timeout, even for an order
+                raise errors.APITimeoutError(f"no answer within {limit}s", endpoint=ep.name)
+            request = self.build_request(ep, security, query, main, body, opts, left)
             try:
                 response: httpx.Response = yield Send(request)
                 return self.handle(ep, response, opts, ids)
@@ -131,11 +142,21 @@ class Core:
                     raise
                 resynced = True
                 log.info("%s: timestamp rejected; resyncing the clock", ep.name)
-                yield from self._sync_clock()
+                yield from self._sync_clock(deadline)
                 continue
+            except errors.IPBannedError as exc:
+                self._remember_ban(exc)
+                raise
             except (httpx.TransportError, errors.APIError) as exc:
                 attempt += 1
-                decision = decide(self.retry, attempt, exc, safe=ep.safe)
+                decision = decide(
+                    self.retry,
+                    attempt,
+                    exc,
+                    safe=ep.safe,
+                    after_limit=after_limit,
+                    remaining=deadline - self.time.monotonic(),
+                )
                 if decision.verdict is Verdict.UNKNOWN:
                     raise errors.ExecutionStatusUnknownError(
                         f"{type(exc).__name__} after the request was sent",
@@ -145,9 +166,39 @@ class Core:
                 if decision.verdict is Verdict.RAISE:
                     if isinstance(exc, httpx.TransportError):
                         raise self._transport_error(ep, exc) from exc
+                    if isinstance(exc, errors.RateLimitError) and exc.retry_after is None:
+                        exc.retry_after = decision.delay or None  # the wait it did not make
                     raise
                 log.info("%s: %s; retry %d in %.2fs", ep.name, _why(exc), attempt, decision.delay)
             yield Sleep(decision.delay)
+
+    def _check_ban(self, ep: Endpoint[Any]) -> None:
+        """During a ban, a call fails here: nothing is sent (every request may lengthen it)."""
+        banned = self.banned
+        if banned is None:
+            return
+        left = self.banned_until - self.time.monotonic()
+        if left <= 0:
+            self.banned = None
+            return
+        raise errors.IPBannedError(
+            f"IP banned (HTTP {banned.status_code} on {banned.endpoint}) for {left:.0f}s more;"
+            " not sent",
+            endpoint=ep.name,
+            status_code=banned.status_code,
+            code=banned.code,
+            headers=banned.headers,
+            body=banned.body,
+            until=banned.until,
+            retry_after=left,
+            local=True,
+        )
+
+    def _remember_ban(self, exc: errors.IPBannedError) -> None:
+        wait = exc.retry_after if exc.retry_after is not None else 0.0
+        self.banned_until = max(self.banned_until, self.time.monotonic() + wait)
+        self.banned = exc
+        log.warning("%s: IP banned for %.0fs; calls fail locally until then", exc.endpoint, wait)
 
     def _fill_client_order_id(
         self, ep: Endpoint[Any], values: Mapping[str, object]
@@ -173,20 +224,32 @@ class Core:
 
     @staticmethod
     def _transport_error(ep: Endpoint[Any], exc: Exception) -> errors.TransportError:
+        bad = tls_failure(exc)
+        if bad is not None:
+            why = getattr(bad, "verify_message", None) or str(bad)
+            return errors.TLSCertificateError(
+                f"TLS certificate verification failed ({why}); not retried: a certificate does"
+                " not fix itself. Check the URL, the system's CA certificates, or pass"
+                " http_client with verify= set",
+                endpoint=ep.name,
+            )
         cls = errors.APITimeoutError if isinstance(exc, httpx.TimeoutException) else None
         return (cls or errors.APIConnectionError)(
             f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, endpoint=ep.name
         )
 
-    def _sync_clock(self) -> Flow[None]:
+    def _sync_clock(self, deadline: float | None = None) -> Flow[None]:
         """Measure the server clock; a failure keeps the current offset and is logged."""
         clock = self.clock
+        timeout = self.timeout
+        if deadline is not None:
+            timeout = max(min(timeout, deadline - self.time.monotonic()), 0.001)
         clock.syncing = True
         request = httpx.Request(
             "GET",
             self.base_url + (self.exchange.server_time_path or ""),
             headers=self._headers,
-            extensions={"timeout": httpx.Timeout(self.timeout).as_dict()},
+            extensions={"timeout": httpx.Timeout(timeout).as_dict()},
         )
         sent = clock.local_ms()
         try:
@@ -213,8 +276,10 @@ class Core:
         main: list[tuple[str, str]],
         body: object,
         opts: CallOptions,
+        left: float | None = None,
     ) -> httpx.Request:
-        """The exact request to send, signed by the exchange's scheme (:mod:`.signing`)."""
+        """The exact request to send, signed by the exchange's scheme (:mod:`.signing`);
+        ``left``: seconds before the call's deadline (bounds the HTTP timeouts)."""
         headers = dict(self._headers)
         headers.update(security.headers)
         if opts.extra_headers:
@@ -237,7 +302,8 @@ class Core:
         content = draft.body()
         base = self.base_urls.get(ep.base, self.base_url) if ep.base else self.base_url
         url = f"{base}{ep.path}?{qs}" if qs else base + ep.path
-        timeout = httpx.Timeout(opts.timeout if opts.timeout is not None else self.timeout)
+        seconds = opts.timeout if opts.timeout is not None else self.timeout
+        timeout = httpx.Timeout(seconds if left is None else min(seconds, left))
         return httpx.Request(
             ep.method,
             url,
@@ -342,4 +408,5 @@ class Core:
             body=response.content,
             safe=ep.safe,
             client_order_ids=ids,
+            now=self.time.time(),
         )

@@ -108,6 +108,21 @@ class ErrorCode:
 
 
 @dataclass(frozen=True, slots=True)
+class AfterRateLimit:
+    """What the exchange's document prescribes after a 429 or a rate-limit code, for one kind
+    of endpoint (``safe`` or ``unsafe`` to resend; the spec's ``rate_limits``).
+
+    ``resend``: the client waits and resends by itself (within ``max_retries`` and the call's
+    deadline); False: it raises :class:`~cambist.errors.RateLimitError` at once.
+    ``wait``: seconds to wait when the answer has no ``Retry-After`` (the error's
+    ``retry_after``); None: the retry policy's backoff.
+    """
+
+    resend: bool = True
+    wait: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Security:
     api_key: bool = False
     signed: bool = False
@@ -144,6 +159,10 @@ class Exchange:
     success_codes: frozenset[str] = frozenset()
     errors: tuple[ErrorCode, ...] = ()
     status_messages: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
+    status_kinds: Mapping[int, str] = field(default_factory=dict)
+    rate_limit_safe: AfterRateLimit = AfterRateLimit()
+    rate_limit_unsafe: AfterRateLimit = AfterRateLimit()
+    ban_seconds: float | None = None
     client_order_ids: Literal["hex", "digits"] = "hex"
     api_key_env: str | None = None
     api_secret_env: str | None = None
@@ -151,3 +170,7 @@ class Exchange:
     """Headers and params that carry credentials (``exchange.secrets`` in the spec): their
     values are masked in every log line."""
     secret_params: tuple[str, ...] = ()
+
+    def after_rate_limit(self, safe: bool) -> AfterRateLimit:
+        """The document's rule after a rate limit, for an endpoint ``safe`` to resend or not."""
+        return self.rate_limit_safe if safe else self.rate_limit_unsafe

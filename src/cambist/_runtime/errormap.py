@@ -9,7 +9,7 @@ from typing import Any
 
 from cambist import errors
 from cambist._runtime.endpoint import ErrorCode, Exchange
-from cambist._runtime.retry import parse_retry_after
+from cambist._runtime.retry import DEFAULT_BAN_SECONDS, parse_retry_after
 
 KINDS: dict[str, type[errors.APIError]] = {
     "authentication": errors.AuthenticationError,
@@ -48,6 +48,8 @@ class ErrorMap:
     """Maps (HTTP status, exchange code, message) to an exception class and raises it."""
 
     def __init__(self, exchange: Exchange) -> None:
+        self.exchange = exchange
+        self._status_kinds = exchange.status_kinds
         self._by_code: dict[str, list[ErrorCode]] = {}
         for row in exchange.errors:
             self._by_code.setdefault(normalize_code(row.code), []).append(row)
@@ -66,6 +68,8 @@ class ErrorMap:
                 if len(rows) == 1 or _pattern(row.message).fullmatch(message or ""):
                     return row.kind
             return rows[0].kind
+        if status in self._status_kinds:  # the document's meaning of a bare HTTP status
+            return self._status_kinds[status]
         if status >= 500:
             return "server"
         return _STATUS_KINDS.get(status, "invalid_request" if status >= 400 else "other")
@@ -81,8 +85,10 @@ class ErrorMap:
         body: bytes,
         safe: bool,
         client_order_ids: tuple[str, ...] = (),
+        now: float | None = None,
     ) -> errors.CambistError:
-        """The exception for an error answer to ``endpoint``."""
+        """The exception for an error answer to ``endpoint`` (``now``: the client clock's
+        wall time, for a ban's ``until``)."""
         kind = self.kind(status, code, message)
         if kind == "execution_unknown" or (kind == "server" and status >= 500 and not safe):
             return errors.ExecutionStatusUnknownError(
@@ -99,13 +105,19 @@ class ErrorMap:
             "headers": headers,
             "body": body,
         }
+        wait = parse_retry_after(headers.get("retry-after"))
         if kind == "banned":
-            wait = parse_retry_after(headers.get("retry-after"))
-            until = datetime.now(UTC) + timedelta(seconds=wait) if wait is not None else None
+            if wait is None:  # the spec's assumed length, else the runtime's
+                wait = self.exchange.ban_seconds or DEFAULT_BAN_SECONDS
+            start = datetime.fromtimestamp(now, UTC) if now is not None else datetime.now(UTC)
+            until = start + timedelta(seconds=wait)
             return errors.IPBannedError(message, until=until, retry_after=wait, **common)
         if kind == "rate_limited":
-            wait = parse_retry_after(headers.get("retry-after"))
+            if wait is None:  # the document's prescribed wait, if any
+                wait = self.exchange.after_rate_limit(safe).wait
             return errors.RateLimitError(message, retry_after=wait, **common)
-        if kind == "unavailable":
-            return errors.ServerError(message, not_processed=True, **common)
+        if kind in ("server", "unavailable"):
+            return errors.ServerError(
+                message, not_processed=kind == "unavailable", retry_after=wait, **common
+            )
         return KINDS.get(kind, errors.APIError)(message, **common)

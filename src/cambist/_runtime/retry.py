@@ -1,14 +1,18 @@
 """The retry policy: pure decisions, no I/O.
 
 - A failure before the request left (connect error, connect or pool timeout) is retried on
-  any endpoint: nothing reached the exchange.
+  any endpoint: nothing reached the exchange. A refused TLS certificate is not: it will not
+  fix itself (:class:`~cambist.errors.TLSCertificateError`).
 - After sending, only endpoints the spec marks ``safe`` are resent (on connection errors,
   timeouts and 5xx); an ``unsafe`` one raises :class:`ExecutionStatusUnknownError`.
 - A 429 (or a rate-limit code) and a rejected timestamp prove nothing was carried out: any
-  endpoint may be resent, with the same client order id.
+  endpoint may be resent, with the same client order id, unless the exchange's document
+  says to stop (the spec's ``rate_limits``: :class:`AfterRateLimit`, per endpoint kind).
 - A 418 (IP ban) is never retried.
-- Delays grow exponentially with jitter; a server's Retry-After is honoured, and one longer
-  than ``max_retry_after`` is not waited for.
+- Delays grow exponentially with jitter; a server's Retry-After (on a 429 or a 5xx) is
+  honoured, and one longer than ``max_retry_after`` is not waited for.
+- A call has a deadline (its ``timeout``): a wait that would pass it is not made; the error
+  is raised at once (a rate limit with ``retry_after`` set to the wait refused).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import enum
 import random
 import re
+import ssl
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -23,13 +28,28 @@ from email.utils import parsedate_to_datetime
 import httpx
 
 from cambist import errors
+from cambist._runtime.endpoint import AfterRateLimit
 
 # Failures that prove the request never left: safe to resend on any endpoint.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
+DEFAULT_BAN_SECONDS = 60.0
+"""How long a ban is assumed to last when neither the 418 (``Retry-After``) nor the
+exchange's spec (``rate_limits.ban_seconds``) says."""
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
+    """How a client retries: the client option ``retry=RetryPolicy(...)``.
+
+    ``max_retries``: retries after the first try (0: never retry). ``backoff_base`` /
+    ``backoff_max``: the exponential backoff's first ceiling and its cap, in seconds (each
+    delay is drawn between half and all of ``backoff_base * 2**(retry-1)``, at most
+    ``backoff_max``). ``max_retry_after``: the longest ``Retry-After`` the client waits; a
+    longer one is raised at once. Every wait also stays within the call's ``timeout``.
+    """
+
     max_retries: int = 2
     backoff_base: float = 0.5
     backoff_max: float = 8.0
@@ -58,25 +78,58 @@ class Decision:
 
 
 RAISE = Decision(Verdict.RAISE)
+RESEND = AfterRateLimit()
 
 
-def decide(policy: RetryPolicy, attempt: int, error: BaseException, *, safe: bool) -> Decision:
+def decide(
+    policy: RetryPolicy,
+    attempt: int,
+    error: BaseException,
+    *,
+    safe: bool,
+    after_limit: AfterRateLimit = RESEND,
+    remaining: float | None = None,
+) -> Decision:
     """What to do after ``error`` ended try number ``attempt`` (1-based) of an endpoint that
-    is ``safe`` to resend or not: the module docstring's rules, as a pure function."""
+    is ``safe`` to resend or not: the module docstring's rules, as a pure function.
+
+    ``after_limit`` is the exchange's rule after a rate limit for this kind of endpoint;
+    ``remaining`` the seconds left before the call's deadline (None: no deadline). A retry
+    whose wait would reach the deadline becomes ``Decision(RAISE, delay=<that wait>)``.
+    """
     if isinstance(error, httpx.TransportError):
+        if tls_failure(error) is not None:
+            return RAISE
         if not safe and not isinstance(error, NOT_SENT):
             return Decision(Verdict.UNKNOWN)
         wait = None
-    elif isinstance(error, errors.IPBannedError):
-        return RAISE
     elif isinstance(error, errors.RateLimitError):
-        wait = error.retry_after
+        if not after_limit.resend:
+            return RAISE
+        wait = error.retry_after if error.retry_after is not None else after_limit.wait
     elif isinstance(error, errors.ServerError) and (safe or error.not_processed):
-        wait = None
-    else:
+        wait = error.retry_after
+    else:  # a refusal, an IP ban: final
         return RAISE
     delay = policy.delay(attempt, wait)
-    return RAISE if delay is None else Decision(Verdict.RETRY, delay)
+    if delay is None:
+        return RAISE
+    if remaining is not None and delay >= remaining:
+        return Decision(Verdict.RAISE, delay)
+    return Decision(Verdict.RETRY, delay)
+
+
+def tls_failure(error: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The certificate verification failure behind ``error`` (httpx chains it as the cause
+    of a ``ConnectError``), or None."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def backoff(attempt: int, base: float, cap: float, rng: random.Random) -> float:

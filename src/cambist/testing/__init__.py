@@ -22,6 +22,7 @@ fixtures are in ``cambist.testing.pytest_plugin``.
 from cambist.testing._bibox import BiboxExchange
 from cambist.testing._binance import BinanceOptionsExchange
 from cambist.testing._bingx import BingXExchange
+from cambist.testing._clock import FakeClock
 from cambist.testing._exchanges import DEFAULT_API_KEY, DEFAULT_API_SECRET, LocalExchange
 from cambist.testing._hashkey import HashKeyExchange
 from cambist.testing._http import Fault
@@ -41,6 +42,7 @@ __all__ = [
     "BiboxExchange",
     "BinanceOptionsExchange",
     "BingXExchange",
+    "FakeClock",
     "Fault",
     "HashKeyExchange",
     "LocalExchange",

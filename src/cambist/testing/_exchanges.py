@@ -14,13 +14,13 @@ import importlib
 import ipaddress
 import itertools
 import threading
-import time
 from collections.abc import Mapping
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
 from cambist._runtime import redact
+from cambist._runtime.clock import SYSTEM_CLOCK, Clock
 from cambist._runtime.endpoint import Endpoint
 from cambist._runtime.stream import Portal
 from cambist.testing._http import Call, Fault, HttpSide, Refusal
@@ -54,6 +54,9 @@ class LocalExchange:
         balances: Starting balances per asset of the main account (default: the exchange's).
         fee_rate: Fee charged on what each fill brings in (default 0: balances move by
             exactly price x quantity).
+        clock: The simulator's wall clock (``cambist.options.Clock``; default: the system's).
+            Give it the ``FakeClock`` the client under test uses, and signed requests stay
+            inside recvWindow however far the fake waits move time.
 
     State a test can read (under ``lock`` while the exchange runs): ``market`` (books, trades,
     candles), ``ledger`` (balances per account, orders, fills, ledger entries, transfers),
@@ -85,6 +88,7 @@ class LocalExchange:
         balances: Mapping[str, Decimal | str | int] | None = None,
         fee_rate: Decimal | str = "0",
         allow_remote: bool = False,
+        clock: Clock | None = None,
     ) -> None:
         if not _loopback(host) and not allow_remote:
             raise ValueError(
@@ -101,6 +105,7 @@ class LocalExchange:
         self.market = Market(self.symbols, seed=seed)
         self.clock_skew_ms = 0
         """Added to the simulator's clock: skew it to test timestamp handling."""
+        self.clock: Clock = clock or SYSTEM_CLOCK
         self.lock = threading.RLock()
         start = balances if balances is not None else self.starting_balances
         self._ids = itertools.count(1_900_000_000_000_000_000)
@@ -169,7 +174,7 @@ class LocalExchange:
     # -- switches for tests ------------------------------------------------------------
 
     def now_ms(self) -> int:
-        return int(time.time() * 1000) + self.clock_skew_ms
+        return int(self.clock.time() * 1000) + self.clock_skew_ms
 
     def fail(self, endpoint: str = "*", **fault: Any) -> None:
         """Switch on a fault for an endpoint (``"spot.create_order"``; ``"*"``: every one),

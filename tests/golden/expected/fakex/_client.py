@@ -36,8 +36,14 @@ class FakeX(SyncClient):
         environment: "production" (default 'production').
         base_url: Overrides the environment's REST URL (e.g. a local test server).
         ws_urls: Overrides the environment's WebSocket base URLs, by key ("ws").
-        timeout: Seconds to wait for each answer (a call's own ``timeout`` overrides it).
-        max_retries: How often a failed call that is safe to resend is retried.
+        timeout: Seconds a call may take in all, retry waits included (a call's own
+            ``timeout`` overrides it); a wait that would pass it is not made.
+        max_retries: How often a failed call that is safe to resend is retried (overrides
+            ``retry.max_retries``).
+        retry: The retry policy (``cambist.options.RetryPolicy``): retries, backoff bounds,
+            the longest ``Retry-After`` waited for.
+        clock: Where time is read and waits happen (``cambist.options.Clock``; a fake one in
+            tests).
         recv_window: recvWindow sent with signed calls, in ms (exchange default if None).
         time_sync: Measure the server clock before the first signed call and on a
             rejected timestamp.
@@ -104,8 +110,14 @@ class AsyncFakeX(AsyncClient):
         environment: "production" (default 'production').
         base_url: Overrides the environment's REST URL (e.g. a local test server).
         ws_urls: Overrides the environment's WebSocket base URLs, by key ("ws").
-        timeout: Seconds to wait for each answer (a call's own ``timeout`` overrides it).
-        max_retries: How often a failed call that is safe to resend is retried.
+        timeout: Seconds a call may take in all, retry waits included (a call's own
+            ``timeout`` overrides it); a wait that would pass it is not made.
+        max_retries: How often a failed call that is safe to resend is retried (overrides
+            ``retry.max_retries``).
+        retry: The retry policy (``cambist.options.RetryPolicy``): retries, backoff bounds,
+            the longest ``Retry-After`` waited for.
+        clock: Where time is read and waits happen (``cambist.options.Clock``; a fake one in
+            tests).
         recv_window: recvWindow sent with signed calls, in ms (exchange default if None).
         time_sync: Measure the server clock before the first signed call and on a
             rejected timestamp.
