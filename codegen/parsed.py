@@ -60,6 +60,8 @@ class Param:
     body: bool = False
     in_query: bool = False
     prefix: str | None = None
+    json_text: bool = False
+    """``encode: json``: the value is sent as compact JSON text in one query/form param."""
 
     @property
     def key(self) -> str:

@@ -114,6 +114,7 @@ PARAM_KEYS = {
     "body": BOOL,
     "in": scalar(str, choices=("query",)),
     "prefix": STR,
+    "encode": scalar(str, choices=("json",)),
     **NOTE,
 }
 PARAM_SHAPE = Obj(

@@ -63,10 +63,13 @@ def _params(items: list[LDict], file_where: Where) -> list[Param]:
                 body=p.get("body", False),
                 in_query=p.get("in") == "query",
                 prefix=p.get("prefix"),
+                json_text=p.get("encode") == "json",
             )
         )
     keys = [param.key for param in params]
     for param in params:
+        if param.json_text and (param.body or param.prefix):
+            raise param.where.error("`encode: json` is for a query or form param (not a body)")
         if keys.count(param.key) > 1:
             raise param.where.error(f"wire name {param.wire!r} is used twice; give one a `prefix`")
     return params
@@ -400,7 +403,7 @@ def _check_references(spec: Spec) -> None:
             check(ep.response, ep.where, input_side=False)
         if ep.client_order_id:
             wires = {p.wire for p in ep.params}
-            body = next((p for p in ep.params if p.body), None)
+            body = next((p for p in ep.params if p.body or p.json_text), None)
             item = body.type.item if body and body.type.item else None
             body_model = spec.models.get(item.name) if item else None
             if body_model is not None:

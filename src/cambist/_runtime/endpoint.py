@@ -41,6 +41,9 @@ class Param:
     body: bool = False
     to_wire: Callable[[Any], Any] | None = None
     prefix: str | None = None
+    json_text: bool = False
+    """Sent as the compact JSON text of the value (lists, input models) in one query or
+    form parameter, e.g. Binance's ``orders=[{...},{...}]``."""
 
     def __post_init__(self) -> None:
         if not self.wire_name:

@@ -16,6 +16,7 @@ from cambist.binance_options.models.account import (
 from cambist.binance_options.models.block_trade import (
     BlockTradeFill,
     BlockTradeLeg,
+    BlockTradeLegInput,
     BlockTradeOrder,
     BlockTradeStatus,
     UserBlockTrade,
@@ -61,6 +62,7 @@ from cambist.binance_options.models.market_maker import (
     MmpConfig,
 )
 from cambist.binance_options.models.trade import (
+    BatchOrder,
     CodeMessage,
     Commission,
     NewOrder,
@@ -79,10 +81,12 @@ from cambist.binance_options.models.user_stream import (
 
 __all__ = [
     "AccountAsset",
+    "BatchOrder",
     "Bill",
     "BillType",
     "BlockTradeFill",
     "BlockTradeLeg",
+    "BlockTradeLegInput",
     "BlockTradeOrder",
     "BlockTradeRecord",
     "BlockTradeStatus",
