@@ -148,6 +148,10 @@ class Book:
     bids: tuple[str, ...]
     asks: tuple[str, ...]
     version: tuple[str, ...]
+    first: tuple[str, ...] = ()
+    previous: tuple[str, ...] = ()
+    snapshot: LDict | None = None
+    """sequenced: {endpoint, params, bids, asks, version} (the answer's wire names)."""
 
 
 @dataclass

@@ -35,7 +35,7 @@ EXCHANGE_SHAPE = Obj(
                     Obj(
                         required={"rest": STR},
                         # ws: the WebSocket base; exchanges with several hosts add ws_<name>.
-                        optional={"ws": STR, "ws_market": STR, "ws_user": STR},
+                        optional={"ws": STR, "ws_market": STR, "ws_public": STR, "ws_user": STR},
                     )
                 ),
                 "auth": Obj(
@@ -142,12 +142,25 @@ CHANNEL_SHAPE = Obj(
         "params": listof(PARAM_SHAPE),
         "book": Obj(
             required={
-                "mode": scalar(str, choices=("snapshot", "incremental")),
+                "mode": scalar(str, choices=("snapshot", "incremental", "sequenced")),
                 "bids": STR,
                 "asks": STR,
                 "version": STR,
             },
-            optional=NOTE,
+            optional={
+                "first": STR,
+                "previous": STR,
+                "snapshot": Obj(
+                    required={
+                        "endpoint": STR,
+                        "bids": STR,
+                        "asks": STR,
+                        "version": STR,
+                    },
+                    optional={"params": mapof(scalar(str, int)), **NOTE},
+                ),
+                **NOTE,
+            },
         ),
         **NOTE,
     },
