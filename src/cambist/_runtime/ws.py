@@ -434,7 +434,7 @@ class StreamEngine:
         if key is not None:
             sub = self._subs.get(key)
             if sub is not None:
-                return self._on_push(sub, self._proto.unwrap(msg))
+                return self._on_push(sub, msg)
         reply = self._proto.reply(msg)
         if reply is not None:
             self._on_reply(*reply)
