@@ -508,6 +508,7 @@ class ExchangeRenderer:
                         self.types.param_descriptor(p, imports, here) for p in c.params
                     ],
                     "event_doc": spec.models[c.event].description,
+                    "book_extra": self._book_extra(c, imports),
                 }
             )
         stream_events = [(e.type, parser(e.event)) for e in stream.events]
@@ -546,6 +547,24 @@ class ExchangeRenderer:
             imports=imports.lines(skip_module=here),
             exchange=spec.exchange,
             security=self._security_text,
+        )
+
+    def _book_extra(self, c: Any, imports: Imports) -> str:
+        """The ``BookDef`` keyword arguments of a sequenced book (diff ids, REST snapshot)."""
+        book = c.book
+        if book is None or book.snapshot is None:
+            return ""
+        snap = book.snapshot
+        ep = next(e for e in self.spec.endpoints if e.name == snap["endpoint"])
+        const = "_" + snake(ep.method_name).upper()
+        imports.add(f"{self.types.package}.resources.{ep.resource}", const)
+        assert ep.response is not None
+        fields = {f.wire: f.py for f in self.spec.models[ep.response.name].fields}
+        params = tuple(snap.get("params", {}).items())
+        names = tuple(fields[snap[k]] for k in ("bids", "asks", "version"))
+        return (
+            f", first={book.first!r}, previous={book.previous!r}, snapshot={const}, "
+            f"snapshot_params={params!r}, snapshot_fields={names!r}"
         )
 
     def models_init(self) -> str:

@@ -65,6 +65,8 @@ class Param:
     max_items: int | None = None
     pattern: str | None = None
     accept_int: bool = False
+    json_text: bool = False
+    """``encode: json``: the value is sent as compact JSON text in one query/form param."""
 
     @property
     def key(self) -> str:
@@ -153,6 +155,10 @@ class Book:
     bids: tuple[str, ...]
     asks: tuple[str, ...]
     version: tuple[str, ...]
+    first: tuple[str, ...] = ()
+    previous: tuple[str, ...] = ()
+    snapshot: LDict | None = None
+    """sequenced: {endpoint, params, bids, asks, version} (the answer's wire names)."""
 
 
 @dataclass

@@ -37,7 +37,7 @@ EXCHANGE_SHAPE = Obj(
                     Obj(
                         required={"rest": STR},
                         # ws: the WebSocket base; exchanges with several hosts add ws_<name>.
-                        optional={"ws": STR, "ws_market": STR, "ws_user": STR},
+                        optional={"ws": STR, "ws_market": STR, "ws_public": STR, "ws_user": STR},
                         # rest_<name>: a host of its own for endpoints that say `base: rest_<name>`
                         extra=(r"rest_[a-z0-9_]+", STR),
                     )
@@ -141,6 +141,7 @@ PARAM_KEYS = {
     "body": BOOL,
     "in": scalar(str, choices=("query",)),
     "prefix": STR,
+    "encode": scalar(str, choices=("json",)),
     **NOTE,
 }
 PARAM_SHAPE = Obj(
@@ -168,12 +169,25 @@ CHANNEL_SHAPE = Obj(
         "params": listof(PARAM_SHAPE),
         "book": Obj(
             required={
-                "mode": scalar(str, choices=("snapshot", "incremental")),
+                "mode": scalar(str, choices=("snapshot", "incremental", "sequenced")),
                 "bids": STR,
                 "asks": STR,
                 "version": STR,
             },
-            optional=NOTE,
+            optional={
+                "first": STR,
+                "previous": STR,
+                "snapshot": Obj(
+                    required={
+                        "endpoint": STR,
+                        "bids": STR,
+                        "asks": STR,
+                        "version": STR,
+                    },
+                    optional={"params": mapof(scalar(str, int)), **NOTE},
+                ),
+                **NOTE,
+            },
         ),
         **NOTE,
     },

@@ -68,11 +68,14 @@ def _params(items: list[LDict], file_where: Where) -> list[Param]:
                 max_items=p.get("max_items"),
                 pattern=p.get("pattern"),
                 accept_int=p.get("accept_int", False),
+                json_text=p.get("encode") == "json",
             )
         )
         _check_param_keys(params[-1], p)
     keys = [param.key for param in params]
     for param in params:
+        if param.json_text and (param.body or param.prefix):
+            raise param.where.error("`encode: json` is for a query or form param (not a body)")
         if keys.count(param.key) > 1:
             raise param.where.error(f"wire name {param.wire!r} is used twice; give one a `prefix`")
     return params
@@ -423,7 +426,23 @@ def _stream(st: LDict, group: str, seen: dict[str, Where]) -> Stream:
         book = None
         if "book" in c:
             b = c["book"]
-            book = Book(b["mode"], *(tuple(b[k].split(".")) for k in ("bids", "asks", "version")))
+            bids, asks, version = (tuple(b[k].split(".")) for k in ("bids", "asks", "version"))
+            book = Book(b["mode"], bids, asks, version)
+            sequenced = ("first", "previous", "snapshot")
+            if (b["mode"] == "sequenced") != all(k in b for k in sequenced) or (
+                b["mode"] != "sequenced" and any(k in b for k in sequenced)
+            ):
+                raise c.key_where["book"].error(
+                    "a `sequenced` book needs first, previous and snapshot (and only it has them)"
+                )
+            if b["mode"] == "sequenced":
+                book.first = tuple(b["first"].split("."))
+                book.previous = tuple(b["previous"].split("."))
+                book.snapshot = b["snapshot"]
+                for value in b["snapshot"].get("params", {}).values():
+                    found = re.fullmatch(r"\{(.*)\}", str(value))
+                    if found and found.group(1) not in wires:
+                        raise c.key_where["book"].error(f"snapshot names {value}, not a param")
         channels.append(
             Channel(
                 c["name"],
@@ -483,6 +502,20 @@ def _check_stream(spec: Spec, stream: Stream) -> None:
 
     for c in stream.channels:
         model(c.event, c.where)
+        snap = c.book.snapshot if c.book is not None else None
+        if snap is not None:
+            ep = next((e for e in spec.endpoints if e.name == snap["endpoint"]), None)
+            if ep is None:
+                raise snap.key_where["endpoint"].error(f"{snap['endpoint']!r} is not an endpoint")
+            answer = spec.models.get(ep.response.name) if ep.response else None
+            wires = {f.wire for f in answer.fields} if answer is not None else set()
+            for key in ("bids", "asks", "version"):
+                if snap[key] not in wires:
+                    raise snap.key_where[key].error(f"{ep.name} answers no field {snap[key]!r}")
+            sent = {p.wire for p in ep.params}
+            for name in snap.get("params", {}):
+                if name not in sent:
+                    raise snap.key_where["params"].error(f"{name!r} is not a param of {ep.name}")
         for p in c.params:
             if p.type.is_list or (p.type.name not in PRIMITIVES and p.type.name not in spec.enums):
                 raise p.where.error("channel params are primitives or enums")
@@ -543,7 +576,7 @@ def _check_references(spec: Spec) -> None:
             check(ep.response, ep.where, input_side=False)
         if ep.client_order_id:
             wires = {p.wire for p in ep.params}
-            body = next((p for p in ep.params if p.body), None)
+            body = next((p for p in ep.params if p.body or p.json_text), None)
             item = body.type.item if body and body.type.item else None
             body_model = spec.models.get(item.name) if item else None
             if body_model is not None:

@@ -189,6 +189,8 @@ class TypeMap:
             args.append("body=True")
         if p.prefix:
             args.append(f"prefix={p.prefix!r}")
+        if p.json_text:
+            args.append("json_text=True")
         return f"Param({', '.join(args)})"
 
     def kind(self, t: TypeRef) -> str:

@@ -473,7 +473,7 @@ def test_binance_options_orders_rest_fill_and_answer_ack_or_result() -> None:
                 symbol=symbol,
                 side="SELL",
                 type="LIMIT",
-                quantity=D("5"),
+                quantity=D("500"),  # writes 499.99 contracts: more margin than USDT held
                 price=D("2000"),
                 time_in_force="GTC",
             )
@@ -484,7 +484,7 @@ def test_binance_options_orders_rest_fill_and_answer_ack_or_result() -> None:
         ask[0],
     )
     assert result.client_order_id == "mine-1" and result.quote_asset == "USDT"
-    assert caught.value.code == -2018
+    assert caught.value.code == -2027  # OPTION_MARGIN_NOT_SUFFICIENT
     held = D("0.5") * 900
     assert ex.balances["options"] == {
         "USDT": D("100000") - held - D("0.01") * ask[0],

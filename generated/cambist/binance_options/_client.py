@@ -45,6 +45,7 @@ if TYPE_CHECKING:
         UserStream,
         UserStreamWithRawResponse,
     )
+    from cambist.binance_options.streams import AsyncStreams, Streams
 
 
 class BinanceOptions(SyncClient):
@@ -58,7 +59,7 @@ class BinanceOptions(SyncClient):
         api_secret: The API secret (only ever used to sign; never sent or shown).
         environment: "production" (default 'production').
         base_url: Overrides the environment's REST URL (e.g. a local test server).
-        ws_urls: Overrides the environment's WebSocket base URLs, by key (none).
+        ws_urls: Overrides the environment's WebSocket base URLs, by key ("ws_market", "ws_public", "ws_user").
         timeout: Seconds a call may take in all, retry waits included (a call's own
             ``timeout`` overrides it); a wait that would pass it is not made.
         max_retries: How often a failed call that is safe to resend is retried (overrides
@@ -116,6 +117,13 @@ class BinanceOptions(SyncClient):
         from cambist.binance_options.resources.user_stream import UserStream
 
         return UserStream(self)
+
+    @cached_property
+    def streams(self) -> Streams:
+        """The WebSocket streams: market, public, user."""
+        from cambist.binance_options.streams import Streams
+
+        return Streams(self)
 
     @cached_property
     def with_raw_response(self) -> BinanceOptionsWithRawResponse:
@@ -186,7 +194,7 @@ class AsyncBinanceOptions(AsyncClient):
         api_secret: The API secret (only ever used to sign; never sent or shown).
         environment: "production" (default 'production').
         base_url: Overrides the environment's REST URL (e.g. a local test server).
-        ws_urls: Overrides the environment's WebSocket base URLs, by key (none).
+        ws_urls: Overrides the environment's WebSocket base URLs, by key ("ws_market", "ws_public", "ws_user").
         timeout: Seconds a call may take in all, retry waits included (a call's own
             ``timeout`` overrides it); a wait that would pass it is not made.
         max_retries: How often a failed call that is safe to resend is retried (overrides
@@ -244,6 +252,13 @@ class AsyncBinanceOptions(AsyncClient):
         from cambist.binance_options.resources.user_stream import AsyncUserStream
 
         return AsyncUserStream(self)
+
+    @cached_property
+    def streams(self) -> AsyncStreams:
+        """The WebSocket streams: market, public, user."""
+        from cambist.binance_options.streams import AsyncStreams
+
+        return AsyncStreams(self)
 
     @cached_property
     def with_raw_response(self) -> AsyncBinanceOptionsWithRawResponse:

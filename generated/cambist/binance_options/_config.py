@@ -9,6 +9,9 @@ EXCHANGE = Exchange(
     environments={
         "production": {
             "rest": "https://eapi.binance.com",
+            "ws_market": "wss://fstream.binance.com/market",
+            "ws_public": "wss://fstream.binance.com/public",
+            "ws_user": "wss://fstream.binance.com/private",
         },
     },
     security={

@@ -13,6 +13,14 @@ Merge rules (the documents leave them out; these are the rules implemented):
   numbers ``(538222447, 18)``; Bibox ``i``). A push whose version does not advance past the
   last applied one, or a book left crossed (best bid >= best ask), cannot be trusted: the
   book is emptied, marked unsynced and the stream re-subscribes for a fresh full book.
+- ``sequenced`` channels (Binance Options ``<symbol>@depth@<speed>``), as the document's "How
+  to manage a local order book correctly" says: pushes are diffs with a first and a final
+  update id (``U``, ``u``) and the previous push's final id (``pu``); they are buffered while
+  a REST snapshot (``lastUpdateId``) is fetched; buffered diffs with ``u`` below the
+  snapshot's id are dropped; the first diff applied must have ``U <= lastUpdateId <= u``;
+  every later one must have ``pu`` equal to the last applied ``u``; quantities are absolute
+  and 0 removes a level (removing an absent level is normal). A broken chain empties the book
+  and fetches a new snapshot (:meth:`OrderBook.feed`, :meth:`OrderBook.load`).
 """
 
 from __future__ import annotations
@@ -44,7 +52,19 @@ class OrderBook:
     :meth:`top`; ``synced`` is False until the first full book arrives (and after a
     resynchronisation empties it), so a stale book is never presented as current."""
 
-    __slots__ = ("_ask_prices", "_asks", "_bid_prices", "_bids", "label", "synced", "version")
+    __slots__ = (
+        "_ask_prices",
+        "_asks",
+        "_bid_prices",
+        "_bids",
+        "_fresh",
+        "_pending",
+        "fetching",
+        "generation",
+        "label",
+        "synced",
+        "version",
+    )
 
     def __init__(self, label: str = "") -> None:
         self.label = label
@@ -54,6 +74,12 @@ class OrderBook:
         self._ask_prices: list[Decimal] = []  # ascending: the best ask is first
         self.version: tuple[int, ...] | None = None
         self.synced = False
+        self._pending: list[tuple[int, int, int, Any, Any]] = []
+        self._fresh = False  # sequenced: the next diff is the first after a snapshot
+        self.fetching = False
+        """Sequenced books: a snapshot has been asked for and not loaded yet."""
+        self.generation = 0
+        """Counts resets: a snapshot fetched before a reset is not loaded after it."""
 
     def __repr__(self) -> str:
         return (
@@ -99,6 +125,10 @@ class OrderBook:
         self._ask_prices.clear()
         self.version = None
         self.synced = False
+        self._pending.clear()
+        self._fresh = False
+        self.fetching = False
+        self.generation += 1
 
     def _advance(self, version: tuple[int, ...]) -> None:
         if self.version is not None and version <= self.version:
@@ -130,6 +160,60 @@ class OrderBook:
         self._advance(version_of(version))
         _apply(self._bids, self._bid_prices, bids)
         _apply(self._asks, self._ask_prices, asks)
+        self._check_crossed()
+
+    # -- sequenced (diff) books -------------------------------------------------------
+
+    def feed(
+        self,
+        first: object,
+        last: object,
+        previous: object,
+        bids: Iterable[Sequence[Any]],
+        asks: Iterable[Sequence[Any]],
+    ) -> bool:
+        """One diff (``U``, ``u``, ``pu``, levels): applied, dropped as older than the book,
+        or buffered until a snapshot is loaded. True when a snapshot must be fetched now
+        (the caller fetches it and calls :meth:`load`); :class:`BookError` when the chain of
+        update ids is broken."""
+        diff = (int(str(first)), int(str(last)), int(str(previous)), bids, asks)
+        if not self.synced:
+            self._pending.append(diff)
+            if self.fetching:
+                return False
+            self.fetching = True
+            return True
+        self._apply_diff(diff)
+        return False
+
+    def load(
+        self, bids: Iterable[Sequence[Any]], asks: Iterable[Sequence[Any]], last_update_id: object
+    ) -> None:
+        """A REST snapshot: the book becomes it, then the buffered diffs are applied."""
+        pending = list(self._pending)
+        generation = self.generation
+        self.reset()
+        self.generation = generation
+        self.replace(bids, asks, last_update_id)
+        self._fresh = True
+        for diff in pending:
+            self._apply_diff(diff)
+
+    def _apply_diff(self, diff: tuple[int, int, int, Any, Any]) -> None:
+        first, last, previous, bids, asks = diff
+        assert self.version is not None
+        current = self.version[0]
+        if self._fresh:
+            if last < current:
+                return  # older than the snapshot: dropped
+            if not first <= current <= last:
+                raise BookError(f"diff {first}..{last} does not cover snapshot {current}")
+            self._fresh = False
+        elif previous != current:
+            raise BookError(f"diff {first}..{last} follows {previous}, not {current}")
+        _apply(self._bids, self._bid_prices, bids)
+        _apply(self._asks, self._ask_prices, asks)
+        self.version = (last,)
         self._check_crossed()
 
     def _check_crossed(self) -> None:

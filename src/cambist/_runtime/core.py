@@ -109,9 +109,13 @@ class Core:
     def flow(self, ep: Endpoint[T], values: Mapping[str, object], opts: CallOptions) -> Flow[Any]:
         """Call ``ep`` with ``values`` (wire name -> value; None = not sent)."""
         values, ids = self._fill_client_order_id(ep, values)
-        query, main, body = encode_params(ep, values)
-        if ep.client_order_id and isinstance(body, list):
-            ids = self._fill_items(ep.client_order_id, body)
+        wire, filled = ep.client_order_id, list[str]()
+        fill = (lambda items: filled.extend(self._fill_items(wire, items))) if wire else None
+        query, main, body = encode_params(ep, values, fill)  # fills json_text items' ids
+        if wire and isinstance(body, list):
+            ids = self._fill_items(wire, body)
+        elif filled:
+            ids = tuple(filled)
         if opts.extra_params:
             extra = [(k, scalar("any", v)) for k, v in opts.extra_params.items()]
             (main if ep.params_in == "form" else query).extend(extra)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import enum
 import functools
+import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
@@ -176,11 +177,15 @@ def check_rules(name: str, rules: Iterable[Rule], values: Mapping[str, object], 
 
 
 def encode_params(
-    ep: Endpoint[Any], values: Mapping[str, object]
+    ep: Endpoint[Any],
+    values: Mapping[str, object],
+    fill_items: Callable[[list[Any]], object] | None = None,
 ) -> tuple[list[tuple[str, str]], list[tuple[str, str]], object]:
     """Validate ``values`` (wire name -> value) and split them into wire form.
 
     Returns (query pairs, form-or-query pairs for ``params_in``, JSON body or None).
+    ``fill_items`` sees the items of a ``json_text`` list before they are written (the client
+    fills their client order ids there).
     """
     py = {p.key: p.name for p in ep.params}
     query: list[tuple[str, str]] = []
@@ -197,6 +202,9 @@ def encode_params(
         try:
             if p.body:
                 body = json_value(p, value)
+            elif p.json_text:
+                pair = (p.wire_name, json_text(p, value, fill_items))
+                (query if p.in_query or ep.params_in == "query" else main).append(pair)
             elif p.in_query or ep.params_in == "query":
                 query.append((p.wire_name, param_text(p, value)))
             elif ep.params_in == "json":
@@ -237,6 +245,20 @@ def json_value(p: Param, value: object) -> object:
     if isinstance(result, str):
         _check_pattern(p, result)
     return result
+
+
+def json_text(
+    p: Param, value: object, fill_items: Callable[[list[Any]], object] | None = None
+) -> str:
+    """A ``json_text`` param's wire text: its JSON value (as in a JSON body: decimals as
+    plain-notation strings, exact ints, input models by wire name) written compactly."""
+    item = json_value(p, value)
+    if isinstance(item, list):
+        if not item:
+            raise _Invalid("must not be empty")
+        if fill_items is not None:
+            fill_items(item)
+    return json.dumps(item, separators=(",", ":"), ensure_ascii=False)
 
 
 def encode_object(

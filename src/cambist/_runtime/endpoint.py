@@ -48,6 +48,9 @@ class Param:
     exclusive_maximum: int | str | None = None
     max_items: int | None = None
     pattern: str | None = None
+    json_text: bool = False
+    """Sent as the compact JSON text of the value (lists, input models) in one query or
+    form parameter, e.g. Binance's ``orders=[{...},{...}]``."""
 
     def __post_init__(self) -> None:
         if not self.wire_name:

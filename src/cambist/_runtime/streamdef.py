@@ -25,16 +25,26 @@ HEARTBEATS: tuple[str, ...] = get_args(HeartbeatKind)
 class BookDef:
     """How a channel's pushes feed a local order book.
 
-    ``mode`` is ``snapshot`` (every push is the whole visible book) or ``incremental`` (the
+    ``mode`` is ``snapshot`` (every push is the whole visible book), ``incremental`` (the
     first push after subscribing is the whole book, later ones change levels; quantity 0
-    removes a level). ``bids``/``asks``/``version`` are paths into the decoded push
-    (``("data", "b")``, ``("data", "0", "v")``).
+    removes a level) or ``sequenced`` (every push is a diff with ``first``/``version``/
+    ``previous`` update ids, merged onto a REST ``snapshot``: see
+    :mod:`cambist._runtime.book`). ``bids``/``asks``/``version``/``first``/``previous`` are
+    paths into the decoded push (``("data", "b")``, ``("data", "0", "v")``).
+    ``snapshot_params`` are the snapshot call's values by wire name, ``"{name}"`` standing
+    for the channel param ``name``; ``snapshot_fields`` the answer's bids, asks and update-id
+    attributes.
     """
 
-    mode: Literal["snapshot", "incremental"]
+    mode: Literal["snapshot", "incremental", "sequenced"]
     bids: tuple[str, ...]
     asks: tuple[str, ...]
     version: tuple[str, ...]
+    first: tuple[str, ...] = ()
+    previous: tuple[str, ...] = ()
+    snapshot: Endpoint[Any] | None = None
+    snapshot_params: tuple[tuple[str, object], ...] = ()
+    snapshot_fields: tuple[str, str, str] = ("bids", "asks", "last_update_id")
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,11 @@ to. The families (a stream's spec names one):
 - ``bibox``: ``{"id", "method": "SUBSCRIBE"|"UNSUBSCRIBE", "params": [stream names]}``,
   answered by ``{"id", "result"}`` or ``{"id", "error", "message"}``; pushes are
   ``{"stream", "data"}``.
+- ``binance``: ``{"method": "SUBSCRIBE"|"UNSUBSCRIBE", "params": [stream names], "id"}``,
+  answered by ``{"result": null, "id"}`` or an error (``{"error": {"code", "msg"}, "id"}``,
+  or ``{"code", "msg", "id"}``); on a combined stream (``/stream``) pushes are
+  ``{"stream", "data"}`` and the models describe ``data``; a raw stream (``/ws/<name>``)
+  pushes ``data`` alone, routed by its event type only (user data).
 - ``push``: nothing to subscribe; the server pushes events (user data streams).
 """
 
@@ -87,6 +92,10 @@ class Protocol:
         """``(id, error code or None, message)`` when ``msg`` answers a request."""
         return None
 
+    def unwrap(self, msg: Any) -> Any:
+        """The payload models describe (an envelope the protocol adds taken off)."""
+        return msg
+
 
 class HashKeyV1(Protocol):
     def sub_key(self, topic: str, wire: dict[str, str]) -> Hashable:
@@ -156,6 +165,39 @@ class Bibox(Protocol):
         return int(msg["id"]), None, ""
 
 
+class Binance(Protocol):
+    replies = True
+
+    def sub_key(self, topic: str, wire: dict[str, str]) -> Hashable:
+        return topic.lower()  # symbols are upper case in older pages, lower case in newer ones
+
+    def request(self, sub: Subscription, subscribe: bool, request_id: int) -> str:
+        method = "SUBSCRIBE" if subscribe else "UNSUBSCRIBE"
+        return json.dumps(
+            {"method": method, "params": [sub.topic], "id": request_id}, separators=(",", ":")
+        )
+
+    def push_key(self, msg: Any) -> Hashable | None:
+        if type(msg) is dict and "stream" in msg and "data" in msg:
+            return str(msg["stream"]).lower()
+        return None
+
+    def reply(self, msg: Any) -> tuple[int, object, str] | None:
+        if type(msg) is not dict or "id" not in msg or "stream" in msg:
+            return None
+        if "result" in msg and "error" not in msg:
+            return int(msg["id"]), None, ""
+        error = msg.get("error", msg)
+        if type(error) is dict and "code" in error:
+            return int(msg["id"]), error["code"], str(error.get("msg", ""))
+        return None
+
+    def unwrap(self, msg: Any) -> Any:
+        if type(msg) is dict and "stream" in msg and "data" in msg:
+            return msg["data"]
+        return msg
+
+
 class Push(Protocol):
     def request(self, sub: Subscription, subscribe: bool, request_id: int) -> str:
         raise RequestValidationError("this stream has no channels to subscribe", endpoint="stream")
@@ -165,6 +207,7 @@ PROTOCOLS: dict[str, Protocol] = {  # every protocol family a spec may name
     "hashkey_v1": HashKeyV1(),
     "hashkey_v2": HashKeyV2(),
     "bibox": Bibox(),
+    "binance": Binance(),
     "push": Push(),
 }
 

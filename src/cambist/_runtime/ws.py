@@ -138,6 +138,7 @@ class StreamEngine:
         self._awaiting: dict[Hashable, int] = {}
         self._task: asyncio.Task[None] | None = None
         self._keepalive: asyncio.Task[None] | None = None
+        self._snapshots: set[asyncio.Task[None]] = set()
         self._error: BaseException | None = None
         self._closed = False
         self._gap_reason: str | None = None
@@ -188,6 +189,8 @@ class StreamEngine:
         self._closed = True
         if self._keepalive is not None:
             self._keepalive.cancel()
+        for task in self._snapshots:
+            task.cancel()
         ws = self._ws
         if ws is not None:
             await ws.close()
@@ -669,6 +672,7 @@ class StreamEngine:
         if reply is not None:
             self._on_reply(*reply)
             return []
+        msg = self._proto.unwrap(msg)
         d = self.definition
         if d.event_field is None:
             self._emit(RawEvent(self.name, None, msg))
@@ -716,6 +720,10 @@ class StreamEngine:
         if book is not None and sub.key not in self._awaiting:
             spec = sub.channel.book
             assert spec is not None
+            if spec.mode == "sequenced":
+                self._emit(event)
+                self._sequenced(sub, book, msg)
+                return []
             try:
                 bids, asks = path_get(msg, spec.bids), path_get(msg, spec.asks)
                 version = path_get(msg, spec.version)
@@ -743,6 +751,49 @@ class StreamEngine:
             book.reset()
         self._emit(BookResync(self.name, sub.label, reason))
         return [self._request(sub, False, None), self._request(sub, True, None)]
+
+    def _sequenced(self, sub: Subscription, book: OrderBook, msg: Any) -> None:
+        """A diff for a ``sequenced`` book (see :mod:`cambist._runtime.book`): applied or
+        buffered; a REST snapshot is fetched when the book has none or the chain broke."""
+        spec = sub.channel.book
+        assert spec is not None
+        try:
+            first, last, previous, bids, asks = (
+                path_get(msg, p)
+                for p in (spec.first, spec.version, spec.previous, spec.bids, spec.asks)
+            )
+            fetch = book.feed(first, last, previous, bids, asks)
+        except (BookError, KeyError, IndexError, TypeError, ValueError, ArithmeticError) as exc:
+            reason = str(exc) if isinstance(exc, BookError) else type(exc).__name__
+            log.info("%s: %s book resync: %s", self.name, sub.label, reason)
+            book.reset()
+            book.fetching = fetch = True
+            self._emit(BookResync(self.name, sub.label, reason))
+        if fetch:
+            task = asyncio.create_task(self._load_snapshot(sub, book, book.generation))
+            self._snapshots.add(task)
+            task.add_done_callback(self._snapshots.discard)
+
+    async def _load_snapshot(self, sub: Subscription, book: OrderBook, generation: int) -> None:
+        spec = sub.channel.book
+        assert spec is not None and spec.snapshot is not None
+        values = {  # "{name}": the channel param's value
+            k: sub.wire.get(v[1:-1], v) if isinstance(v, str) and v[:1] == "{" else v
+            for k, v in spec.snapshot_params
+        }
+        try:
+            if self._rest is None:
+                raise errors.StreamError(f"{self.name} needs a REST client for book snapshots")
+            answer = await self._rest(spec.snapshot, values)
+            if book.generation == generation and self.books.get(sub.key) is book:
+                bids, asks, version = (getattr(answer, f) for f in spec.snapshot_fields)
+                book.load(bids, asks, version)
+        except (errors.CambistError, BookError, ArithmeticError, TypeError, ValueError) as exc:
+            reason = str(exc) if isinstance(exc, BookError) else type(exc).__name__
+            log.info("%s: %s book snapshot failed: %s", self.name, sub.label, reason)
+            if book.generation == generation:
+                book.reset()  # the next diff asks for a new snapshot
+                self._emit(BookResync(self.name, sub.label, f"snapshot: {reason}"))
 
     def _on_reply(self, request_id: int, code: object, message: str) -> None:
         entry = self._pending.pop(request_id, None)

@@ -2,7 +2,8 @@
 with switches that make it misbehave on command.
 
 Requests are read the way the documents describe them (HashKey V1/V2 ``sub``/``cancel``,
-Bibox ``SUBSCRIBE``/``UNSUBSCRIBE`` with answers by id); pushes are built by the exchange
+Bibox and Binance ``SUBSCRIBE``/``UNSUBSCRIBE`` with answers by id; Binance stream names
+are matched in lower case); pushes are built by the exchange
 (see ``_exchanges``) and sent to the connections subscribed to their key.
 """
 
@@ -197,6 +198,9 @@ class StreamHub:
         subscribe, keys, request_id = request
         refused = [k for k in keys if k in self.faults.reject]
         if refused and subscribe:
+            if conn.route.protocol == "binance":
+                error = {"code": 2, "msg": f"Invalid request: unknown stream {refused[0]}"}
+                await self._send(conn, json.dumps({"error": error, "id": request_id}))
             if conn.route.protocol == "bibox":
                 answer = {
                     "id": request_id,
@@ -218,7 +222,7 @@ class StreamHub:
                     initial += payloads
                 else:
                     conn.keys.discard(key)
-            if conn.route.protocol == "bibox":
+            if conn.route.protocol in ("bibox", "binance"):
                 await self._send(conn, json.dumps({"id": request_id, "result": None}))
             for payload in initial:
                 await self._send(conn, payload)
@@ -331,11 +335,12 @@ def parse_request(protocol: str, msg: Any) -> tuple[bool, list[str], Any] | None
     """(subscribe?, subscription keys, request id) of a client request, or None."""
     if not isinstance(msg, dict):
         return None
-    if protocol == "bibox":
+    if protocol in ("bibox", "binance"):
         method = msg.get("method")
         if method not in ("SUBSCRIBE", "UNSUBSCRIBE") or not isinstance(msg.get("params"), list):
             return None
-        return method == "SUBSCRIBE", [str(p) for p in msg["params"]], msg.get("id")
+        keys = [str(p).lower() if protocol == "binance" else str(p) for p in msg["params"]]
+        return method == "SUBSCRIBE", keys, msg.get("id")
     event = msg.get("event")
     if event not in ("sub", "cancel", "cancel_all") or "topic" not in msg:
         return None

@@ -10,14 +10,17 @@ from msgspec import Struct, field
 from msgspec.json import Decoder
 
 from cambist._runtime.convert import dec, enum_member, integer, items, members, opt_integer, string
+from cambist._runtime.encode import encode_object
+from cambist._runtime.endpoint import Param
 from cambist.binance_options.models.block_trade import (
     BlockTradeFill,
     BlockTradeLeg,
+    BlockTradeLegInput,
     BlockTradeOrder,
     BlockTradeStatus,
     UserBlockTrade,
 )
-from cambist.binance_options.models.common import Liquidity, OrderSide
+from cambist.binance_options.models.common import Liquidity, OrderSide, OrderType
 from cambist.binance_options.models.trade import OrderStatus
 
 _BLOCK_TRADE_STATUS = members(BlockTradeStatus)
@@ -221,3 +224,17 @@ def fast_user_block_trade_list(body: bytes) -> list[UserBlockTrade]:
     """Decode ``list[UserBlockTrade]`` straight from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
     return list(map(from_wire_user_block_trade, _FAST_USER_BLOCK_TRADE_LIST.decode(body)))
+
+
+_BLOCKTRADELEGINPUT_FIELDS = (
+    Param(name="symbol", type="string", required=True),
+    Param(name="side", type="OrderSide", kind="enum", required=True, enum=OrderSide),
+    Param(name="type", type="OrderType", kind="enum", required=True, enum=OrderType),
+    Param(name="quantity", type="decimal", required=True, minimum="0"),
+    Param(name="price", type="decimal", minimum="0"),
+)
+
+
+def unstructure_block_trade_leg_input(item: BlockTradeLegInput) -> dict[str, object]:
+    """Check a ``BlockTradeLegInput`` and turn it into the JSON object sent."""
+    return encode_object(item, "BlockTradeLegInput", _BLOCKTRADELEGINPUT_FIELDS)

@@ -23,6 +23,8 @@ from cambist._runtime.convert import (
     opt_string,
     string,
 )
+from cambist._runtime.encode import encode_object
+from cambist._runtime.endpoint import Param, Rule
 from cambist.binance_options.models.common import (
     Liquidity,
     OptionSide,
@@ -32,9 +34,11 @@ from cambist.binance_options.models.common import (
     TimeInForce,
 )
 from cambist.binance_options.models.trade import (
+    BatchOrder,
     CodeMessage,
     Commission,
     NewOrder,
+    NewOrderRespType,
     Order,
     OrderStatus,
     Position,
@@ -581,3 +585,43 @@ def fast_user_trade_list(body: bytes) -> list[UserTrade]:
     """Decode ``list[UserTrade]`` straight from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
     return list(map(from_wire_user_trade, _FAST_USER_TRADE_LIST.decode(body)))
+
+
+_BATCHORDER_FIELDS = (
+    Param(name="symbol", type="string", required=True),
+    Param(name="side", type="OrderSide", kind="enum", required=True, enum=OrderSide),
+    Param(name="type", type="OrderType", kind="enum", required=True, enum=OrderType),
+    Param(name="quantity", type="decimal", required=True, minimum="0"),
+    Param(name="price", type="decimal", required="Mandatory for LIMIT orders", minimum="0"),
+    Param(
+        name="time_in_force",
+        wire_name="timeInForce",
+        type="TimeInForce",
+        kind="enum",
+        enum=TimeInForce,
+    ),
+    Param(name="reduce_only", wire_name="reduceOnly", type="bool"),
+    Param(name="post_only", wire_name="postOnly", type="bool"),
+    Param(
+        name="new_order_resp_type",
+        wire_name="newOrderRespType",
+        type="NewOrderRespType",
+        kind="enum",
+        enum=NewOrderRespType,
+    ),
+    Param(name="client_order_id", wire_name="clientOrderId", type="string"),
+    Param(name="is_mmp", wire_name="isMmp", type="bool"),
+    Param(
+        name="self_trade_prevention_mode",
+        wire_name="selfTradePreventionMode",
+        type="SelfTradePreventionMode",
+        kind="enum",
+        enum=SelfTradePreventionMode,
+    ),
+)
+_BATCHORDER_RULES = (Rule("require", ("price",), "type", ("LIMIT",)),)
+
+
+def unstructure_batch_order(item: BatchOrder) -> dict[str, object]:
+    """Check a ``BatchOrder`` and turn it into the JSON object sent."""
+    return encode_object(item, "BatchOrder", _BATCHORDER_FIELDS, _BATCHORDER_RULES)

@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Literal
 
 from attrs import frozen
 
 from cambist._runtime.convert import OpenEnum
-from cambist.binance_options.models.common import Liquidity, OrderSide
+from cambist.binance_options.models.common import Liquidity, OrderSide, OrderType
 from cambist.binance_options.models.trade import OrderStatus
+from cambist.types import DecimalLike
 
 
 class BlockTradeStatus(str, OpenEnum):
@@ -44,6 +46,26 @@ class BlockTradeOrder:
     status: BlockTradeStatus
     legs: list[BlockTradeLeg]
     create_time: int | None = None
+
+
+@frozen(kw_only=True)
+class BlockTradeLegInput:
+    """One leg of New Block Trade Order (connector NewBlockTradeOrderLegsParameterInner,
+    v8.2.0, whose fields are all strings: quantity and price go out as JSON strings).
+
+    Attributes:
+        symbol: Option trading pair.
+        side: Buy/sell direction.
+        type: Order type.
+        quantity: Order quantity.
+        price: Order price.
+    """
+
+    symbol: str
+    side: OrderSide | Literal["BUY", "SELL"]
+    type: OrderType | Literal["LIMIT"]
+    quantity: DecimalLike
+    price: DecimalLike | None = None
 
 
 @frozen(slots=False)

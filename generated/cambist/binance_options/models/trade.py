@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Literal
 
 from attrs import frozen
 
@@ -16,6 +17,7 @@ from cambist.binance_options.models.common import (
     PositionSide,
     TimeInForce,
 )
+from cambist.types import DecimalLike
 
 
 class NewOrderRespType(str, OpenEnum):
@@ -66,6 +68,46 @@ class SelfTradePreventionMode(str, OpenEnum):
     """The maker order expires (default)"""
     EXPIRE_BOTH = "EXPIRE_BOTH"
     """Both orders expire"""
+
+
+@frozen(kw_only=True)
+class BatchOrder:
+    """One order of Place Multiple Orders (connector PlaceMultipleOrdersOrdersParameterInner,
+    v8.2.0): the fields of New Order.
+
+    Attributes:
+        symbol: Option symbol.
+        side: BUY or SELL.
+        type: Order type; LIMIT is the only one.
+        quantity: Order quantity.
+        price: Order price.
+        time_in_force: Time in force (default GTC).
+        reduce_only: Only reduce a position (default false).
+        post_only: Only add liquidity (default false).
+        new_order_resp_type: Answer type: ACK (default) or RESULT.
+        client_order_id: Caller's order id (must not repeat among open orders); filled
+            in by the client when unset.
+        is_mmp: Whether the order is under market maker protection.
+        self_trade_prevention_mode: What happens when the order would trade with the
+            same account's order (default EXPIRE_MAKER).
+    """
+
+    symbol: str
+    side: OrderSide | Literal["BUY", "SELL"]
+    type: OrderType | Literal["LIMIT"]
+    quantity: DecimalLike
+    price: DecimalLike | None = None
+    time_in_force: TimeInForce | Literal["GTC", "IOC", "FOK", "GTX"] | None = None
+    reduce_only: bool | None = None
+    post_only: bool | None = None
+    new_order_resp_type: NewOrderRespType | Literal["ACK", "RESULT"] | None = None
+    client_order_id: str | None = None
+    is_mmp: bool | None = None
+    self_trade_prevention_mode: (
+        SelfTradePreventionMode
+        | Literal["NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"]
+        | None
+    ) = None
 
 
 @frozen(slots=False)

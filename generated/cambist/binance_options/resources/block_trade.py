@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from cambist._runtime.client import AsyncResource, SyncResource
@@ -16,8 +16,13 @@ from cambist.binance_options._convert.block_trade import (
     fast_user_block_trade_list,
     structure_block_trade_order,
     structure_user_block_trade,
+    unstructure_block_trade_leg_input,
 )
-from cambist.binance_options.models.block_trade import BlockTradeOrder, UserBlockTrade
+from cambist.binance_options.models.block_trade import (
+    BlockTradeLegInput,
+    BlockTradeOrder,
+    UserBlockTrade,
+)
 from cambist.binance_options.models.common import Liquidity
 
 _CREATE_ORDER: Endpoint[BlockTradeOrder] = Endpoint(
@@ -30,7 +35,15 @@ _CREATE_ORDER: Endpoint[BlockTradeOrder] = Endpoint(
     params_in="form",
     params=(
         Param(name="liquidity", type="Liquidity", kind="enum", required=True, enum=Liquidity),
-        Param(name="legs", type="string", required=True),
+        Param(
+            name="legs",
+            type="list[BlockTradeLegInput]",
+            kind="list",
+            required=True,
+            item_kind="model",
+            to_wire=unstructure_block_trade_leg_input,
+            json_text=True,
+        ),
     ),
     parse=structure_block_trade_order,
     fast=fast_block_trade_order,
@@ -177,7 +190,7 @@ class BlockTrade(SyncResource):
         self,
         *,
         liquidity: Liquidity | Literal["MAKER", "TAKER"],
-        legs: str,
+        legs: Sequence[BlockTradeLegInput],
         timeout: float | None = None,
         extra_params: Mapping[str, object] | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -191,8 +204,8 @@ class BlockTrade(SyncResource):
 
         Args:
             liquidity: The side's role in the trade: MAKER or TAKER.
-            legs: The legs, as the text of a JSON array of leg objects (one leg
-                only).
+            legs: The legs (one leg only), sent as the JSON text of one form
+                parameter.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -484,7 +497,7 @@ class AsyncBlockTrade(AsyncResource):
         self,
         *,
         liquidity: Liquidity | Literal["MAKER", "TAKER"],
-        legs: str,
+        legs: Sequence[BlockTradeLegInput],
         timeout: float | None = None,
         extra_params: Mapping[str, object] | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -498,8 +511,8 @@ class AsyncBlockTrade(AsyncResource):
 
         Args:
             liquidity: The side's role in the trade: MAKER or TAKER.
-            legs: The legs, as the text of a JSON array of leg objects (one leg
-                only).
+            legs: The legs (one leg only), sent as the JSON text of one form
+                parameter.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.

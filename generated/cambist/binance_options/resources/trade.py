@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from cambist._runtime.client import AsyncResource, SyncResource
@@ -27,9 +27,11 @@ from cambist.binance_options._convert.trade import (
     structure_position,
     structure_user_exercise_record,
     structure_user_trade,
+    unstructure_batch_order,
 )
 from cambist.binance_options.models.common import OrderSide, OrderType, TimeInForce
 from cambist.binance_options.models.trade import (
+    BatchOrder,
     CodeMessage,
     Commission,
     NewOrder,
@@ -102,10 +104,21 @@ _CREATE_BATCH_ORDERS: Endpoint[list[NewOrder]] = Endpoint(
     weight=5,
     safe=False,
     params_in="form",
-    params=(Param(name="orders", type="string", required=True),),
+    params=(
+        Param(
+            name="orders",
+            type="list[BatchOrder]",
+            kind="list",
+            required=True,
+            item_kind="model",
+            to_wire=unstructure_batch_order,
+            json_text=True,
+        ),
+    ),
     parse=list_of(structure_new_order),
     fast=fast_new_order_list,
     response="list[NewOrder]",
+    client_order_id="clientOrderId",
     source="binance-options-general.txt: binance-connector-python clients/derivatives_trading_options .../rest_api/api/trade_api.py: place_multiple_orders",
 )
 
@@ -148,16 +161,22 @@ _CANCEL_BATCH_ORDERS: Endpoint[list[Order]] = Endpoint(
     params=(
         Param(name="symbol", type="string", required=True),
         Param(
-            name="order_ids_json",
+            name="order_ids",
             wire_name="orderIds",
-            type="string",
+            type="list[long]",
+            kind="list",
             required="Either orderIds or clientOrderIds",
+            item_kind="long",
+            json_text=True,
         ),
         Param(
             name="client_order_ids",
             wire_name="clientOrderIds",
-            type="string",
+            type="list[string]",
+            kind="list",
             required="Either orderIds or clientOrderIds",
+            item_kind="string",
+            json_text=True,
         ),
     ),
     rules=(Rule("one_of", ("orderIds", "clientOrderIds")),),
@@ -453,7 +472,7 @@ class Trade(SyncResource):
     def create_batch_orders(
         self,
         *,
-        orders: str,
+        orders: Sequence[BatchOrder],
         timeout: float | None = None,
         extra_params: Mapping[str, object] | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -467,8 +486,8 @@ class Trade(SyncResource):
         never resent once sent.
 
         Args:
-            orders: The orders, as the text of a JSON array of order objects (at
-                most 10).
+            orders: The orders (at most 10), sent as the JSON text of one form
+                parameter.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -550,8 +569,8 @@ class Trade(SyncResource):
         self,
         *,
         symbol: str,
-        order_ids_json: str | None = None,
-        client_order_ids: str | None = None,
+        order_ids: Sequence[int] | None = None,
+        client_order_ids: Sequence[str] | None = None,
         timeout: float | None = None,
         extra_params: Mapping[str, object] | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -565,10 +584,12 @@ class Trade(SyncResource):
 
         Args:
             symbol: Option symbol.
-            order_ids_json: Order ids, as the text of a JSON array. Conditional:
-                Either orderIds or clientOrderIds.
-            client_order_ids: Client order ids, as the text of a JSON array.
-                Conditional: Either orderIds or clientOrderIds.
+            order_ids: Order ids (at most 10), sent as a JSON array, e.g.
+                [4611875134427365377,4611875134427365378]. Conditional: Either
+                orderIds or clientOrderIds.
+            client_order_ids: Client order ids (at most 10), sent as a JSON array,
+                e.g. ["my_id_1","my_id_2"]. Conditional: Either orderIds or
+                clientOrderIds.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -589,7 +610,7 @@ class Trade(SyncResource):
             _CANCEL_BATCH_ORDERS,
             {
                 "symbol": symbol,
-                "orderIds": order_ids_json,
+                "orderIds": order_ids,
                 "clientOrderIds": client_order_ids,
             },
             timeout,
@@ -1156,7 +1177,7 @@ class AsyncTrade(AsyncResource):
     async def create_batch_orders(
         self,
         *,
-        orders: str,
+        orders: Sequence[BatchOrder],
         timeout: float | None = None,
         extra_params: Mapping[str, object] | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -1170,8 +1191,8 @@ class AsyncTrade(AsyncResource):
         never resent once sent.
 
         Args:
-            orders: The orders, as the text of a JSON array of order objects (at
-                most 10).
+            orders: The orders (at most 10), sent as the JSON text of one form
+                parameter.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -1253,8 +1274,8 @@ class AsyncTrade(AsyncResource):
         self,
         *,
         symbol: str,
-        order_ids_json: str | None = None,
-        client_order_ids: str | None = None,
+        order_ids: Sequence[int] | None = None,
+        client_order_ids: Sequence[str] | None = None,
         timeout: float | None = None,
         extra_params: Mapping[str, object] | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -1268,10 +1289,12 @@ class AsyncTrade(AsyncResource):
 
         Args:
             symbol: Option symbol.
-            order_ids_json: Order ids, as the text of a JSON array. Conditional:
-                Either orderIds or clientOrderIds.
-            client_order_ids: Client order ids, as the text of a JSON array.
-                Conditional: Either orderIds or clientOrderIds.
+            order_ids: Order ids (at most 10), sent as a JSON array, e.g.
+                [4611875134427365377,4611875134427365378]. Conditional: Either
+                orderIds or clientOrderIds.
+            client_order_ids: Client order ids (at most 10), sent as a JSON array,
+                e.g. ["my_id_1","my_id_2"]. Conditional: Either orderIds or
+                clientOrderIds.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -1292,7 +1315,7 @@ class AsyncTrade(AsyncResource):
             _CANCEL_BATCH_ORDERS,
             {
                 "symbol": symbol,
-                "orderIds": order_ids_json,
+                "orderIds": order_ids,
                 "clientOrderIds": client_order_ids,
             },
             timeout,
