@@ -135,6 +135,7 @@ class ExchangeRenderer:
         out[f"{self.pkg}/_client.py"] = render("client.py.jinja", **context)
         out[f"{self.pkg}/_registry.py"] = render("registry.py.jinja", **context)
         out[f"{self.pkg}/__init__.py"] = render("package_init.py.jinja", **context)
+        out[f"{self.pkg}/_plain.py"] = self.plain_module()
         out[f"{self.pkg}/api.md"] = api_markdown(self)
         out[f"{self.pkg}/py.typed"] = ""  # PEP 561, per package: ``cambist`` is a namespace
         return out
@@ -533,6 +534,27 @@ class ExchangeRenderer:
             imports=imports.lines(skip_module=here),
             exchange=spec.exchange,
             security=self._security_text,
+        )
+
+    def plain_module(self) -> str:
+        """``_plain.py``: the wire-name table and request-model checks ``cambist.data`` uses."""
+        wire_names = []
+        for name, m in sorted(self.spec.models.items()):
+            if m.input:
+                pairs = [(p.py, p.wire) for p in m.inputs]
+            else:
+                pairs = [(f.py, f.wire) for f in self._ordered(m)]
+            wire_names.append((name, pairs))
+        checks = [
+            (m.name, self.types.convert_module(m.name), self.types.unstructure_name(m.name))
+            for m in sorted(self.spec.models.values(), key=lambda m: m.name)
+            if m.input
+        ]
+        return render(
+            "plain.py.jinja",
+            h=header(self.source),
+            wire_names=wire_names,
+            checks=checks,
         )
 
     def models_init(self) -> str:
