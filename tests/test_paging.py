@@ -288,10 +288,16 @@ def test_bibox_iter_fills_and_ledger_sync() -> None:
         ledger = bx.user.list_ledger(asset=["BTC", "USDT"], limit=1000)
         walked_ledger = list(bx.user.iter_ledger(asset=["BTC", "USDT"], limit=3))
         befores = [c.params.get("before") for c in ex.calls if c.path.endswith("/userdata/fills")]
+        for _ in range(20):
+            ex.tick("BTC_USDT")
+        market = bx.market.list_trades(symbol="BTC_USDT", limit=1000)
+        walked_market = list(bx.market.iter_trades(symbol="BTC_USDT", limit=7))
     assert len(fills) == 7 and walked == fills[::-1]
     # Bibox's before is inclusive: each page starts with the last one's smallest, not repeated
     assert befores[1:] == [None, *(str(f.fill_id) for f in walked[1:])]
     assert len(ledger) > 7 and walked_ledger == sorted(ledger, key=lambda e: -e.entry_id)
+    assert 14 < len(market) < 1000
+    assert walked_market == sorted(market, key=lambda t: -int(t.trade_id))
 
 
 @pytest.mark.anyio
