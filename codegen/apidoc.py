@@ -48,6 +48,30 @@ def _method(r: ExchangeRenderer, ep: Endpoint) -> dict[str, Any]:
     }
 
 
+def _iterator(r: ExchangeRenderer, ep: Endpoint) -> dict[str, Any]:
+    """The ``iter_*`` method of a paged endpoint: its row and signature."""
+    info = r._method(ep, Imports(), "")
+    pg = info["paging"]
+    args = [
+        f"{p['py']}: {p['annotation']}{' | None = None' if p['optional'] else ''}"
+        for p in info["params"]
+    ]
+    inner = "".join(f"    {a},\n" for a in ["*", *args, "max_items: int | None = None"])
+    returns = f"Iterator[{pg['item']}]"
+    return {
+        "name": pg["name"],
+        "anchor": f"{ep.resource}{pg['name']}".replace("_", "").lower(),
+        "http": f"{ep.http_method} {ep.path}",
+        "weight": _cell(f"{ep.weight} a page" if ep.weight is not None else "—"),
+        "security": ep.security,
+        "resend": "safe" if ep.safe else "unsafe",
+        "returns_link": f"`Iterator[`[`{pg['item']}`](#{pg['item'].lower()})`]`",
+        "summary": " ".join(f"{pg['summary']} {pg['how']}".split())
+        + " (async: `AsyncIterator`, `async for`).",
+        "signature": f"def {pg['name']}(\n{inner}) -> {returns}",
+    }
+
+
 def api_markdown(r: ExchangeRenderer) -> str:
     from codegen.generate import render
 
@@ -55,6 +79,10 @@ def api_markdown(r: ExchangeRenderer) -> str:
     resources: dict[str, list[dict[str, Any]]] = {}
     for ep in sorted(spec.endpoints, key=lambda e: (e.resource, e.method_name)):
         resources.setdefault(ep.resource, []).append(_method(r, ep))
+        if ep.paging is not None:
+            resources[ep.resource].append(_iterator(r, ep))
+    for methods in resources.values():
+        methods.sort(key=lambda m: str(m["name"]))
     streams = []
     for s in spec.streams:
         channels = [

@@ -12,6 +12,7 @@ import jinja2
 
 from codegen.apidoc import api_markdown
 from codegen.parsed import Endpoint, Model, Spec, Stream, snake
+from codegen.spec import paged_items
 from codegen.types import Imports, TypeMap, WireMap
 
 HERE = Path(__file__).parent
@@ -148,6 +149,7 @@ class ExchangeRenderer:
         out[f"{self.pkg}/_client.py"] = render("client.py.jinja", **context)
         out[f"{self.pkg}/_registry.py"] = render("registry.py.jinja", **context)
         out[f"{self.pkg}/__init__.py"] = render("package_init.py.jinja", **context)
+        out[f"{self.pkg}/_plain.py"] = self.plain_module()
         out[f"{self.pkg}/api.md"] = api_markdown(self)
         out[f"{self.pkg}/py.typed"] = ""  # PEP 561, per package: ``cambist`` is a namespace
         return out
@@ -417,9 +419,11 @@ class ExchangeRenderer:
             imports.add("cambist._runtime.endpoint", "Param")
         if ep.rules:
             imports.add("cambist._runtime.endpoint", "Rule")
+        const = "_" + snake(ep.method_name).upper()
         return {
             "ep": ep,
-            "const": "_" + snake(ep.method_name).upper(),
+            "const": const,
+            "paging": self._paging(ep, const, params, imports) if ep.paging else None,
             "returns": returns,
             "parse": parse,
             "fast": self._fast_import(ep, imports),
@@ -434,6 +438,63 @@ class ExchangeRenderer:
                 f"{self._security_text(ep.security)}, "
                 f"{'resent on failure' if ep.safe else 'never resent once sent'}."
             ),
+        }
+
+    def _paging(
+        self, ep: Endpoint, const: str, params: list[dict[str, Any]], imports: Imports
+    ) -> dict[str, Any]:
+        """The ``Paging`` descriptor and the ``iter_*`` method of a paged endpoint."""
+        pg = ep.paging
+        assert pg is not None
+        model, holder = paged_items(self.spec, ep)
+        imports.add(self.types.model_module(model.name), model.name)
+        imports.add("cambist._runtime.paging", "Paging")
+        imports.add("cambist._runtime.paging", "iterate")
+        imports.add("cambist._runtime.paging", "aiterate")
+        imports.add("collections.abc", "Iterator")
+        imports.add("collections.abc", "AsyncIterator")
+        py_field = {f.wire: f.py for f in model.fields}
+        py_param = {p.key: p.py for p in ep.params}
+        args = [f"by={pg.by!r}", f"param={pg.param!r}", f"limit={pg.limit!r}", f"size={pg.size}"]
+        if pg.field is not None:
+            args.append(f"field={py_field[pg.field]!r}")
+        if pg.key is not None and pg.key != pg.field:
+            args.append(f"key={py_field[pg.key]!r}")
+        if pg.by in ("id", "time") and pg.direction != "down":
+            args.append(f"direction={pg.direction!r}")
+        if holder is not None:
+            args.append(f"items={holder.py!r}")
+        if pg.total is not None and ep.response is not None:
+            answer = self.spec.models[ep.response.name]
+            args.append(f"total={next(f.py for f in answer.fields if f.wire == pg.total)!r}")
+        if pg.by == "page" and pg.first != 1:
+            args.append(f"first={pg.first}")
+        param, limit = f"``{py_param[pg.param]}``", f"``{py_param[pg.limit]}``"
+        per_page = f"{limit} items a page (default {pg.size})"
+        if pg.by in ("id", "time"):
+            field = f"``{py_field[pg.field or '']}``"
+            edge = "smallest" if pg.direction == "down" else "largest"
+            order = "newest" if pg.direction == "down" else "oldest"
+            how = (
+                f"{order.capitalize()} first, {per_page}: each next request sends {param} = "
+                f"the {edge} {field} received; an item on that bound is not yielded twice. "
+                f"{param}, when given, is where the walk starts."
+            )
+        elif pg.by == "page":
+            how = f"Page by page, {param} = {pg.first}, {pg.first + 1}, ..., {per_page}."
+        else:
+            how = f"{param} grows by the items received, {per_page}."
+        stop = "a short or empty page" + (", or the answer's total," if pg.total else ",")
+        how += f" Stops after {stop} or ``max_items`` items."
+        lead = f"Every {model.name} of ``{ep.method_name}`` ({ep.summary.rstrip('.')}), every page."
+        return {
+            "name": ep.iter_name,
+            "const": f"{const}_PAGING",
+            "descriptor": f"Paging({', '.join(args)})",
+            "item": model.name,
+            "summary": lead,
+            "how": how,
+            "params": params,
         }
 
     def _fast_import(self, ep: Endpoint, imports: Imports) -> str | None:
@@ -565,6 +626,27 @@ class ExchangeRenderer:
         return (
             f", first={book.first!r}, previous={book.previous!r}, snapshot={const}, "
             f"snapshot_params={params!r}, snapshot_fields={names!r}"
+        )
+
+    def plain_module(self) -> str:
+        """``_plain.py``: the wire-name table and request-model checks ``cambist.data`` uses."""
+        wire_names = []
+        for name, m in sorted(self.spec.models.items()):
+            if m.input:
+                pairs = [(p.py, p.wire) for p in m.inputs]
+            else:
+                pairs = [(f.py, f.wire) for f in self._ordered(m)]
+            wire_names.append((name, pairs))
+        checks = [
+            (m.name, self.types.convert_module(m.name), self.types.unstructure_name(m.name))
+            for m in sorted(self.spec.models.values(), key=lambda m: m.name)
+            if m.input
+        ]
+        return render(
+            "plain.py.jinja",
+            h=header(self.source),
+            wire_names=wire_names,
+            checks=checks,
         )
 
     def models_init(self) -> str:

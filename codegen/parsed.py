@@ -127,6 +127,23 @@ class Enum:
 
 
 @dataclass
+class Paging:
+    """An endpoint's ``paging:`` (wire names, as in the spec; see ``specs/README.md``)."""
+
+    by: str
+    param: str
+    limit: str
+    size: int | None
+    field: str | None
+    key: str | None
+    direction: str
+    items: str | None
+    total: str | None
+    first: int
+    where: Where
+
+
+@dataclass
 class Endpoint:
     name: str
     resource: str
@@ -147,6 +164,12 @@ class Endpoint:
     where: Where
     group: str
     base: str | None = None
+    paging: Paging | None = None
+
+    @property
+    def iter_name(self) -> str:
+        """The paging method: ``list_trades`` -> ``iter_trades``."""
+        return "iter_" + self.method_name.removeprefix("list_")
 
 
 @dataclass

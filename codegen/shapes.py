@@ -152,6 +152,24 @@ FIELD_SHAPE = Obj(
     required={"name": STR, "type": STR},
     optional={"description": STR, "py_name": STR, "optional": BOOL, **NOTE},
 )
+PAGING_SHAPE = Obj(
+    # how a list endpoint pages: the generated iter_<noun> methods walk every page
+    required={
+        "by": scalar(str, choices=("id", "time", "page", "offset")),
+        "param": STR,
+        "limit": STR,
+    },
+    optional={
+        "field": STR,
+        "key": STR,
+        "direction": scalar(str, choices=("down", "up")),
+        "size": INT,
+        "items": STR,
+        "total": STR,
+        "first": INT,
+        **NOTE,
+    },
+)
 RULE_SHAPE = any_of(
     Obj(required={"one_of": listof(STR)}),
     Obj(required={"exclusive": listof(STR)}),
@@ -254,6 +272,7 @@ SECTION_SHAPE = Obj(
                     "params": listof(PARAM_SHAPE),
                     "rules": listof(RULE_SHAPE),
                     "response": scalar(str, nullable=True),
+                    "paging": PAGING_SHAPE,
                     **NOTE,
                 },
             )

@@ -18,6 +18,7 @@ from codegen.parsed import (
     ErrorRow,
     Field,
     Model,
+    Paging,
     Param,
     Rule,
     Spec,
@@ -200,6 +201,7 @@ def load_spec(folder: Path, root: Path) -> Spec:
         spec.streams.append(_stream(st, group, stream_names))
     _check_references(spec)
     _check_resource_names(spec)
+    _check_paging(spec)
     for stream in spec.streams:
         _check_stream(spec, stream)
     _apply_patterns(spec)
@@ -384,6 +386,22 @@ def _endpoint(e: LDict, group: str, security: LDict, seen: dict[str, Where]) -> 
         raise bodies[0].where.error("one `body: true` param, on a `params_in: json` endpoint")
     response = e.get("response")
     resource, method_name = name.split(".")
+    paging = None
+    if "paging" in e:
+        pg = e["paging"]
+        paging = Paging(
+            by=pg["by"],
+            param=pg["param"],
+            limit=pg["limit"],
+            size=pg.get("size"),
+            field=pg.get("field"),
+            key=pg.get("key"),
+            direction=pg.get("direction", "down"),
+            items=pg.get("items"),
+            total=pg.get("total"),
+            first=pg.get("first", 1),
+            where=pg.where,
+        )
     return Endpoint(
         name=name,
         resource=resource,
@@ -404,6 +422,7 @@ def _endpoint(e: LDict, group: str, security: LDict, seen: dict[str, Where]) -> 
         where=w,
         group=group,
         base=e.get("base"),
+        paging=paging,
     )
 
 
@@ -534,6 +553,79 @@ def _check_stream(spec: Spec, stream: Stream) -> None:
     bases = {k for env in spec.exchange["environments"].values() for k in env}
     if stream.base not in bases:
         raise stream.where.error(f"base {stream.base!r} is not a URL of the environments")
+
+
+def paged_items(spec: Spec, ep: Endpoint) -> tuple[Model, Field | None]:
+    """The model of the items a paged endpoint lists, and the answer's field holding them
+    (None when the answer is the list itself)."""
+    pg = ep.paging
+    assert pg is not None
+    answer = ep.response
+    holder: Field | None = None
+    if pg.items is not None:
+        model = spec.models.get(answer.name) if answer is not None else None
+        holder = next((f for f in model.fields if f.wire == pg.items), None) if model else None
+        if holder is None:
+            raise pg.where.error(f"items: {ep.name} answers no object with a field {pg.items!r}")
+        answer = holder.type
+    item = answer.item if answer is not None else None
+    model = spec.models.get(item.name) if item is not None else None
+    if model is None:
+        where = "its `items` field" if holder else "the answer"
+        raise pg.where.error(f"{where} is not a list of models; say which field holds it: `items`")
+    return model, holder
+
+
+def _check_paging(spec: Spec) -> None:
+    """``paging:``: its params exist, its fields are fields of the listed items."""
+    for ep in spec.endpoints:
+        pg = ep.paging
+        if pg is None:
+            continue
+        w = pg.where
+        if not ep.safe:
+            raise w.error(f"{ep.name} is not safe to resend: only reads are paged")
+        params = {p.key: p for p in ep.params}
+        for name in (pg.param, pg.limit):
+            if name not in params:
+                raise w.error(f"paging names {name!r}, which is not a param of {ep.name}")
+        limit = params[pg.limit]
+        if limit.type.text() not in ("int", "long"):
+            raise w.error(f"limit: {pg.limit!r} is not an int param")
+        if pg.size is None:
+            size = limit.maximum if limit.maximum is not None else limit.default
+            if size is None:
+                raise w.error(f"give `size`: {pg.limit!r} has no documented max or default")
+            pg.size = int(size)
+        model, holder = paged_items(spec, ep)
+        fields = {f.wire: f for f in model.fields}
+        if pg.by in ("id", "time"):
+            if pg.field is None:
+                raise w.error(f"by: {pg.by} needs `field`: the items' field the bound follows")
+            ids = ("int", "long", "string")
+            checked = [(pg.field, ids if pg.by == "id" else ids[:2])]
+            if pg.key is not None:
+                checked.append((pg.key, ids))
+            for name, kinds in checked:
+                f = fields.get(name)
+                if f is None or f.optional or f.type.text() not in kinds:
+                    raise w.error(
+                        f"{name!r} is not a required {' or '.join(kinds)} field of {model.name}"
+                    )
+        else:
+            for key, value in (("field", pg.field), ("key", pg.key)):
+                if value is not None:
+                    raise w.error(f"by: {pg.by} takes no `{key}`")
+            if params[pg.param].type.text() not in ("int", "long"):
+                raise w.error(f"param: {pg.param!r} is not an int param")
+        if pg.total is not None:
+            answer = spec.models[ep.response.name] if holder and ep.response else None
+            total = next((f for f in answer.fields if f.wire == pg.total), None) if answer else None
+            if total is None or total.type.text() not in ("int", "long"):
+                raise w.error(f"total: {pg.total!r} is not an int field of {ep.name}'s answer")
+        taken = {e.method_name for e in spec.endpoints if e.resource == ep.resource}
+        if ep.iter_name in taken:
+            raise w.error(f"{ep.resource}.{ep.iter_name} is already an endpoint's method")
 
 
 def _check_resource_names(spec: Spec) -> None:

@@ -18,7 +18,8 @@ def main() -> None:
     import cambist.testing
     from cambist.testing import EXCHANGES
 
-    modules = ["cambist.errors", "cambist.streams", "cambist._runtime.core", "cambist.testing"]
+    modules = ["cambist.errors", "cambist.streams", "cambist.data", "cambist._runtime.core"]
+    modules.append("cambist.testing")
     exchanges = sorted(m.name for m in pkgutil.iter_modules(cambist.__path__) if m.ispkg)
     exchanges = [name for name in exchanges if name not in ("_runtime", "testing")]
     assert set(exchanges) == set(EXCHANGES), exchanges
@@ -35,6 +36,10 @@ def main() -> None:
 
     with cambist.testing.HashKeyExchange() as ex, HashKey(**ex.client_options()) as hk:
         assert hk.misc.get_server_time().server_time > 0
+        book = hk.market.get_depth(symbol="BTCUSDT", limit=1)
+    from cambist.data import to_dict  # its dependency (cattrs) came with the wheel
+
+    assert to_dict(book)["bids"][0]["price"] == str(book.bids[0].price)
     print(f"wheel ok: {', '.join(exchanges)} and cambist.testing import from {SITE}")
 
 

@@ -18,12 +18,24 @@ EXCHANGES = ["hashkey", "bibox", "bingx", "binance_options"]
 def test_api_reference_lists_everything(exchange: str) -> None:
     text = (ROOT / "generated" / "cambist" / exchange / "api.md").read_text()
     package = importlib.import_module(f"cambist.{exchange}")
+    rows = text.splitlines()
     for ep in package.ENDPOINTS:
         assert f"#### `{ep.name}`" in text, ep.name
-        row = next(line for line in text.splitlines() if f"`{ep.method} {ep.path}`" in line)
+        method = ep.name.split(".")[1]
+        row = next(r for r in rows if f"`{ep.method} {ep.path}`" in r and f"[`{method}`]" in r)
         assert f"| {ep.security} |" in row
         assert f"| {'safe' if ep.safe else 'unsafe'} |" in row
         assert f"| {ep.weight if ep.weight is not None else '—'} |" in row
+    iterators = 0
+    for resource in {ep.name.split(".")[0] for ep in package.ENDPOINTS}:
+        module = importlib.import_module(f"cambist.{exchange}.resources.{resource}")
+        cls = getattr(module, "".join(part.capitalize() for part in resource.split("_")))
+        for name in (n for n in dir(cls) if n.startswith("iter_")):  # the paging methods
+            iterators += 1
+            assert f"#### `{resource}.{name}`" in text, name
+            row = next(r for r in rows if f"[`{name}`](#{resource.replace('_', '')}" in r)
+            assert (" a page |" in row or "| — |" in row) and "`Iterator[`" in row
+    assert iterators == {"hashkey": 5, "bibox": 3, "bingx": 3, "binance_options": 0}[exchange]
     models = importlib.import_module(f"cambist.{exchange}.models")
     for name in models.__all__:
         value = getattr(models, name)

@@ -371,6 +371,39 @@ def test_every_generated_file_says_where_it_came_from() -> None:
             "only trailing fields may be optional",
         ),
         ("models:\n  M:\n    fields: []\n  M:\n    fields: []\n", 4, "duplicate key 'M'"),
+        *(
+            (
+                "endpoints:\n  - name: a.list_b\n    summary: x\n    source: s\n"
+                "    method: GET\n    path: /x\n    security: NONE\n    params:\n"
+                "      - {name: limit, type: int, required: false, max: 50}\n"
+                "      - {name: before, type: long, required: false}\n"
+                f"    response: {response}\n    paging: {{{paging}}}\n"
+                "models:\n  B:\n    fields:\n      - {name: i, type: long}\n"
+                "      - {name: t, type: long, optional: true}\n"
+                "  Bs:\n    fields:\n      - {name: rows, type: 'list[B]'}\n",
+                12,
+                message,
+            )
+            for response, paging, message in [
+                ("list[B]", "by: id, param: after, field: i, limit: limit", "names 'after'"),
+                ("list[B]", "by: id, param: before, limit: limit", "needs `field`"),
+                (
+                    "list[B]",
+                    "by: id, param: before, field: t, limit: limit",
+                    "'t' is not a required",
+                ),
+                ("list[B]", "by: page, param: before, field: i, limit: limit", "takes no `field`"),
+                ("Bs", "by: id, param: before, field: i, limit: limit", "say which field"),
+                ("Bs", "by: id, param: before, field: i, limit: limit, items: r", "no object"),
+                ("list[B]", "by: id, param: before, field: i, limit: before", "give `size`"),
+                (
+                    "list[B]",
+                    "by: id, param: before, field: i, limit: limit, total: n",
+                    "total: 'n'",
+                ),
+                ("list[B]", "by: cursor, param: before, limit: limit", "not one of"),
+            ]
+        ),
         ("models:\n  M:\n    fields:\n      - {name: a, type: string\n", 5, "YAML syntax"),
     ],
 )

@@ -63,6 +63,7 @@ def test_every_hand_written_file_exists_once() -> None:
         ("cambist._runtime.core", SRC / "_runtime" / "core.py"),
         ("cambist.errors", SRC / "errors.py"),
         ("cambist.streams", SRC / "streams.py"),
+        ("cambist.data", SRC / "data.py"),
         ("cambist.testing", SRC / "testing" / "__init__.py"),
         ("cambist.hashkey", GEN / "hashkey" / "__init__.py"),
         ("cambist.binance_options._client", GEN / "binance_options" / "_client.py"),

@@ -24,6 +24,7 @@
     │                               is ExecutionStatusUnknownError instead)
     ├── ExecutionStatusUnknownError the request may or may not have been carried out
     ├── ResponseParseError          a success answer that does not fit its model (raw body attached)
+    ├── PaginationError             an ``iter_*`` walk cannot go on: the server repeated a page
     └── StreamError                 a WebSocket stream failed for good (not a reconnectable drop)
         ├── StreamAuthenticationError   the handshake was refused (401/403, bad key)
         └── SubscriptionError       the exchange refused a subscription (others keep running)
@@ -53,6 +54,7 @@ __all__ = [
     "InsufficientBalanceError",
     "InvalidRequestError",
     "OrderNotFoundError",
+    "PaginationError",
     "PermissionDeniedError",
     "RateLimitError",
     "RequestValidationError",
@@ -267,6 +269,19 @@ class ResponseParseError(CambistError):
         super().__init__(f"{endpoint}: response does not fit its model: {message}")
         self.endpoint = endpoint
         self.body = body
+
+
+class PaginationError(CambistError):
+    """An ``iter_*`` method stopped walking pages: the answer it got cannot move it on (the
+    server repeated a page it had already given, or ignored the paging parameter). Raised
+    instead of looping; the items already yielded are correct. ``page`` is the 1-based number
+    of the page that could not be used.
+    """
+
+    def __init__(self, message: str, *, endpoint: str, page: int) -> None:
+        super().__init__(f"{endpoint}: page {page}: {message}")
+        self.endpoint = endpoint
+        self.page = page
 
 
 class StreamError(CambistError):

@@ -354,4 +354,4 @@ def since(
         r for r in rows if getattr(r, time) >= low and (high is None or getattr(r, time) <= high)
     ]
     count = int(p["limit"]) if p.get("limit") else default
-    return kept if count is None else kept[len(kept) - count :]
+    return kept if count is None else kept[max(0, len(kept) - count) :]

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Literal
 
 from cambist._runtime.client import AsyncResource, SyncResource
 from cambist._runtime.convert import list_of
 from cambist._runtime.endpoint import Endpoint, Param, Rule
+from cambist._runtime.paging import Paging, aiterate, iterate
 from cambist._runtime.response import async_raw, sync_raw
 from cambist.bibox._convert.market import (
     fast_candle_list,
@@ -122,6 +123,7 @@ _LIST_TRADES: Endpoint[list[MarketTrade]] = Endpoint(
     response="list[MarketTrade]",
     source="bibox.txt: Market Data Endpoints > Get Trades",
 )
+_LIST_TRADES_PAGING = Paging(by="id", param="before", limit="limit", size=1000, field="trade_id")
 
 _LIST_TICKERS: Endpoint[list[Ticker]] = Endpoint(
     name="market.list_tickers",
@@ -401,6 +403,69 @@ class Market(SyncResource):
                 "after": after,
                 "limit": limit,
             },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    def iter_trades(
+        self,
+        *,
+        symbol: str,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        before: int | None = None,
+        after: int | None = None,
+        limit: int | None = None,
+        max_items: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Iterator[MarketTrade]:
+        """Every MarketTrade of ``list_trades`` (Get Trades), every page.
+
+        Newest first, ``limit`` items a page (default 1000): each next request sends
+        ``before`` = the smallest ``trade_id`` received; an item on that bound is not
+        yielded twice. ``before``, when given, is where the walk starts. Stops after a
+        short or empty page, or ``max_items`` items.
+
+        ``for item in ...``: each page is fetched when the items before it are used up.
+
+        Args:
+            symbol: trading pair code, such as BTC_USDT, ETH_USDT, etc.
+            start_time: limited to return the earliest time of transaction records.
+            end_time: limited to return the latest time of transaction records.
+            before: transaction id; limited to return the maximum id of transaction
+                records.
+            after: transaction id; limited to return the minimum id of transaction
+                records.
+            limit: Get the maximum number of trade records. The default value is
+                100, the maximum value is 1000. Exchange default: 100.
+            max_items: Stop after this many items (default: every item).
+            timeout: Seconds to wait for each page (default: the client's).
+            extra_params: More params to send with every page, as given.
+            extra_headers: More headers to send.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            PaginationError: The server repeated a page (or ignored the paging param);
+                raised instead of looping.
+            APIError: The exchange refused a page (subclasses in ``cambist.errors``).
+            TransportError: No answer came.
+        """
+        return iterate(
+            self._request,
+            _LIST_TRADES,
+            _LIST_TRADES_PAGING,
+            {
+                "symbol": symbol,
+                "start_time": start_time,
+                "end_time": end_time,
+                "before": before,
+                "after": after,
+                "limit": limit,
+            },
+            max_items,
             timeout,
             extra_params,
             extra_headers,
@@ -696,6 +761,69 @@ class AsyncMarket(AsyncResource):
                 "after": after,
                 "limit": limit,
             },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    def iter_trades(
+        self,
+        *,
+        symbol: str,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        before: int | None = None,
+        after: int | None = None,
+        limit: int | None = None,
+        max_items: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[MarketTrade]:
+        """Every MarketTrade of ``list_trades`` (Get Trades), every page.
+
+        Newest first, ``limit`` items a page (default 1000): each next request sends
+        ``before`` = the smallest ``trade_id`` received; an item on that bound is not
+        yielded twice. ``before``, when given, is where the walk starts. Stops after a
+        short or empty page, or ``max_items`` items.
+
+        ``async for item in ...``: each page is fetched when the items before it are used up.
+
+        Args:
+            symbol: trading pair code, such as BTC_USDT, ETH_USDT, etc.
+            start_time: limited to return the earliest time of transaction records.
+            end_time: limited to return the latest time of transaction records.
+            before: transaction id; limited to return the maximum id of transaction
+                records.
+            after: transaction id; limited to return the minimum id of transaction
+                records.
+            limit: Get the maximum number of trade records. The default value is
+                100, the maximum value is 1000. Exchange default: 100.
+            max_items: Stop after this many items (default: every item).
+            timeout: Seconds to wait for each page (default: the client's).
+            extra_params: More params to send with every page, as given.
+            extra_headers: More headers to send.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            PaginationError: The server repeated a page (or ignored the paging param);
+                raised instead of looping.
+            APIError: The exchange refused a page (subclasses in ``cambist.errors``).
+            TransportError: No answer came.
+        """
+        return aiterate(
+            self._request,
+            _LIST_TRADES,
+            _LIST_TRADES_PAGING,
+            {
+                "symbol": symbol,
+                "start_time": start_time,
+                "end_time": end_time,
+                "before": before,
+                "after": after,
+                "limit": limit,
+            },
+            max_items,
             timeout,
             extra_params,
             extra_headers,

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Literal
 
 from cambist._runtime.client import AsyncResource, SyncResource
 from cambist._runtime.convert import list_of
 from cambist._runtime.endpoint import Endpoint, Param, Rule
+from cambist._runtime.paging import Paging, aiterate, iterate
 from cambist._runtime.response import async_raw, sync_raw
 from cambist.bibox._convert.user import (
     fast_asset_balance_list,
@@ -67,6 +68,7 @@ _LIST_LEDGER: Endpoint[list[LedgerEntry]] = Endpoint(
     response="list[LedgerEntry]",
     source="bibox.txt: User Data Endpoints > Get an account's ledger",
 )
+_LIST_LEDGER_PAGING = Paging(by="id", param="before", limit="limit", size=100, field="entry_id")
 
 _CREATE_ORDER: Endpoint[Order] = Endpoint(
     name="user.create_order",
@@ -231,6 +233,7 @@ _LIST_FILLS: Endpoint[list[Fill]] = Endpoint(
     response="list[Fill]",
     source="bibox.txt: User Data Endpoints > Get fills",
 )
+_LIST_FILLS_PAGING = Paging(by="id", param="before", limit="limit", size=100, field="fill_id")
 
 ENDPOINTS = (
     _LIST_ACCOUNTS,
@@ -353,6 +356,73 @@ class User(SyncResource):
                 "after": after,
                 "limit": limit,
             },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    def iter_ledger(
+        self,
+        *,
+        asset: Sequence[str] | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        before: int | None = None,
+        after: int | None = None,
+        limit: int | None = None,
+        max_items: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Iterator[LedgerEntry]:
+        """Every LedgerEntry of ``list_ledger`` (Get an account's ledger), every page.
+
+        Newest first, ``limit`` items a page (default 100): each next request sends
+        ``before`` = the smallest ``entry_id`` received; an item on that bound is not
+        yielded twice. ``before``, when given, is where the walk starts. Stops after a
+        short or empty page, or ``max_items`` items.
+
+        ``for item in ...``: each page is fetched when the items before it are used up.
+
+        Args:
+            asset: Asset code, such as BTC, ETH, etc. Multiple asset codes can be
+                specified in the following two forms: 1.
+                /v4/userdata/ledger?asset=BTC,ETH 2.
+                /v4/userdata/ledger?asset=BTC&asset=ETH. If the asset parameter is
+                not specified, it will return the bill records of all assets.
+            start_time: Limited to return the earliest time of the bill records.
+            end_time: Limited to return the latest time of the bill records.
+            before: Bill record id; limited to return the maximum id value of the
+                bill records.
+            after: Bill record id; limited to return the minimum id value of the
+                bill records.
+            limit: Limited to return the maximum number of the bill records. default
+                100. Exchange default: 100.
+            max_items: Stop after this many items (default: every item).
+            timeout: Seconds to wait for each page (default: the client's).
+            extra_params: More params to send with every page, as given.
+            extra_headers: More headers to send.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            PaginationError: The server repeated a page (or ignored the paging param);
+                raised instead of looping.
+            APIError: The exchange refused a page (subclasses in ``cambist.errors``).
+            TransportError: No answer came.
+        """
+        return iterate(
+            self._request,
+            _LIST_LEDGER,
+            _LIST_LEDGER_PAGING,
+            {
+                "asset": asset,
+                "start_time": start_time,
+                "end_time": end_time,
+                "before": before,
+                "after": after,
+                "limit": limit,
+            },
+            max_items,
             timeout,
             extra_params,
             extra_headers,
@@ -714,6 +784,76 @@ class User(SyncResource):
             extra_headers,
         )
 
+    def iter_fills(
+        self,
+        *,
+        order_id: str | int | None = None,
+        symbol: str | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        before: int | None = None,
+        after: int | None = None,
+        limit: int | None = None,
+        max_items: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Iterator[Fill]:
+        """Every Fill of ``list_fills`` (Get fills), every page.
+
+        Newest first, ``limit`` items a page (default 100): each next request sends
+        ``before`` = the smallest ``fill_id`` received; an item on that bound is not
+        yielded twice. ``before``, when given, is where the walk starts. Stops after a
+        short or empty page, or ``max_items`` items.
+
+        ``for item in ...``: each page is fetched when the items before it are used up.
+
+        Args:
+            order_id: The order id assigned by the exchange. Only return the
+                transaction records of the specified order. If this parameter is not
+                specified, please specify symbol.
+            symbol: Trading pair code, such as BTC_USDT, ETH_USDT, etc. Only return
+                the transaction records of the specified trading pair. If this
+                parameter is not specified, please specify order_id.
+            start_time: Limited to return the earliest time of transaction records.
+            end_time: Limited to return the latest time of transaction records.
+            before: Transaction record id; limited to return the maximum id of
+                transaction records.
+            after: Transaction record id; limited to return the minimum id of
+                transaction records.
+            limit: Limit the maximum number of returned results. default 100.
+                Exchange default: 100.
+            max_items: Stop after this many items (default: every item).
+            timeout: Seconds to wait for each page (default: the client's).
+            extra_params: More params to send with every page, as given.
+            extra_headers: More headers to send.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            PaginationError: The server repeated a page (or ignored the paging param);
+                raised instead of looping.
+            APIError: The exchange refused a page (subclasses in ``cambist.errors``).
+            TransportError: No answer came.
+        """
+        return iterate(
+            self._request,
+            _LIST_FILLS,
+            _LIST_FILLS_PAGING,
+            {
+                "order_id": order_id,
+                "symbol": symbol,
+                "start_time": start_time,
+                "end_time": end_time,
+                "before": before,
+                "after": after,
+                "limit": limit,
+            },
+            max_items,
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
 
 class AsyncUser(AsyncResource):
     """Bibox ``user`` endpoints (asyncio)."""
@@ -824,6 +964,73 @@ class AsyncUser(AsyncResource):
                 "after": after,
                 "limit": limit,
             },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    def iter_ledger(
+        self,
+        *,
+        asset: Sequence[str] | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        before: int | None = None,
+        after: int | None = None,
+        limit: int | None = None,
+        max_items: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[LedgerEntry]:
+        """Every LedgerEntry of ``list_ledger`` (Get an account's ledger), every page.
+
+        Newest first, ``limit`` items a page (default 100): each next request sends
+        ``before`` = the smallest ``entry_id`` received; an item on that bound is not
+        yielded twice. ``before``, when given, is where the walk starts. Stops after a
+        short or empty page, or ``max_items`` items.
+
+        ``async for item in ...``: each page is fetched when the items before it are used up.
+
+        Args:
+            asset: Asset code, such as BTC, ETH, etc. Multiple asset codes can be
+                specified in the following two forms: 1.
+                /v4/userdata/ledger?asset=BTC,ETH 2.
+                /v4/userdata/ledger?asset=BTC&asset=ETH. If the asset parameter is
+                not specified, it will return the bill records of all assets.
+            start_time: Limited to return the earliest time of the bill records.
+            end_time: Limited to return the latest time of the bill records.
+            before: Bill record id; limited to return the maximum id value of the
+                bill records.
+            after: Bill record id; limited to return the minimum id value of the
+                bill records.
+            limit: Limited to return the maximum number of the bill records. default
+                100. Exchange default: 100.
+            max_items: Stop after this many items (default: every item).
+            timeout: Seconds to wait for each page (default: the client's).
+            extra_params: More params to send with every page, as given.
+            extra_headers: More headers to send.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            PaginationError: The server repeated a page (or ignored the paging param);
+                raised instead of looping.
+            APIError: The exchange refused a page (subclasses in ``cambist.errors``).
+            TransportError: No answer came.
+        """
+        return aiterate(
+            self._request,
+            _LIST_LEDGER,
+            _LIST_LEDGER_PAGING,
+            {
+                "asset": asset,
+                "start_time": start_time,
+                "end_time": end_time,
+                "before": before,
+                "after": after,
+                "limit": limit,
+            },
+            max_items,
             timeout,
             extra_params,
             extra_headers,
@@ -1180,6 +1387,76 @@ class AsyncUser(AsyncResource):
                 "after": after,
                 "limit": limit,
             },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    def iter_fills(
+        self,
+        *,
+        order_id: str | int | None = None,
+        symbol: str | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        before: int | None = None,
+        after: int | None = None,
+        limit: int | None = None,
+        max_items: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[Fill]:
+        """Every Fill of ``list_fills`` (Get fills), every page.
+
+        Newest first, ``limit`` items a page (default 100): each next request sends
+        ``before`` = the smallest ``fill_id`` received; an item on that bound is not
+        yielded twice. ``before``, when given, is where the walk starts. Stops after a
+        short or empty page, or ``max_items`` items.
+
+        ``async for item in ...``: each page is fetched when the items before it are used up.
+
+        Args:
+            order_id: The order id assigned by the exchange. Only return the
+                transaction records of the specified order. If this parameter is not
+                specified, please specify symbol.
+            symbol: Trading pair code, such as BTC_USDT, ETH_USDT, etc. Only return
+                the transaction records of the specified trading pair. If this
+                parameter is not specified, please specify order_id.
+            start_time: Limited to return the earliest time of transaction records.
+            end_time: Limited to return the latest time of transaction records.
+            before: Transaction record id; limited to return the maximum id of
+                transaction records.
+            after: Transaction record id; limited to return the minimum id of
+                transaction records.
+            limit: Limit the maximum number of returned results. default 100.
+                Exchange default: 100.
+            max_items: Stop after this many items (default: every item).
+            timeout: Seconds to wait for each page (default: the client's).
+            extra_params: More params to send with every page, as given.
+            extra_headers: More headers to send.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            PaginationError: The server repeated a page (or ignored the paging param);
+                raised instead of looping.
+            APIError: The exchange refused a page (subclasses in ``cambist.errors``).
+            TransportError: No answer came.
+        """
+        return aiterate(
+            self._request,
+            _LIST_FILLS,
+            _LIST_FILLS_PAGING,
+            {
+                "order_id": order_id,
+                "symbol": symbol,
+                "start_time": start_time,
+                "end_time": end_time,
+                "before": before,
+                "after": after,
+                "limit": limit,
+            },
+            max_items,
             timeout,
             extra_params,
             extra_headers,

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Literal
 
 from cambist._runtime.client import AsyncResource, SyncResource
 from cambist._runtime.convert import list_of
 from cambist._runtime.endpoint import Endpoint, Param
+from cambist._runtime.paging import Paging, aiterate, iterate
 from cambist._runtime.response import async_raw, sync_raw
 from cambist.bingx._convert.wallet import (
     fast_deposit_list,
@@ -24,6 +25,7 @@ from cambist.bingx.models.wallet import (
     Deposit,
     DepositStatus,
     TransferHistory,
+    TransferRecord,
     TransferType,
     UniversalTransferResult,
     UniversalTransferType,
@@ -75,6 +77,9 @@ _LIST_TRANSFERS: Endpoint[TransferHistory] = Endpoint(
     response="TransferHistory",
     source="bingx.md: User Universal Transfer Interface > Query User Universal Transfer History (USER_DATA)",
 )
+_LIST_TRANSFERS_PAGING = Paging(
+    by="page", param="current", limit="size", size=100, items="rows", total="total"
+)
 
 _LIST_DEPOSITS: Endpoint[list[Deposit]] = Endpoint(
     name="wallet.list_deposits",
@@ -96,6 +101,7 @@ _LIST_DEPOSITS: Endpoint[list[Deposit]] = Endpoint(
     response="list[Deposit]",
     source="bingx.md: User Universal Transfer Interface > Deposit History(supporting network)",
 )
+_LIST_DEPOSITS_PAGING = Paging(by="offset", param="offset", limit="limit", size=1000)
 
 _LIST_WITHDRAWALS: Endpoint[list[Withdrawal]] = Endpoint(
     name="wallet.list_withdrawals",
@@ -118,6 +124,7 @@ _LIST_WITHDRAWALS: Endpoint[list[Withdrawal]] = Endpoint(
     response="list[Withdrawal]",
     source="bingx.md: User Universal Transfer Interface > Withdraw History (supporting network)",
 )
+_LIST_WITHDRAWALS_PAGING = Paging(by="offset", param="offset", limit="limit", size=1000)
 
 ENDPOINTS = (
     _TRANSFER,
@@ -250,6 +257,79 @@ class Wallet(SyncResource):
             extra_headers,
         )
 
+    def iter_transfers(
+        self,
+        *,
+        type: TransferType
+        | Literal[
+            "FUND_SFUTURES",
+            "SFUTURES_FUND",
+            "FUND_PFUTURES",
+            "PFUTURES_FUND",
+            "SFUTURES_PFUTURES",
+            "PFUTURES_SFUTURES",
+            "FUND_STRADING",
+            "STRADING_FUND",
+            "FUND_CTRADING",
+            "SFUTURES_CTRADING",
+            "PFUTURES_CTRADING",
+            "CTRADING_FUND",
+            "CTRADING_SFUTURES",
+            "CTRADING_PFUTURES",
+        ],
+        start_time: int | None = None,
+        end_time: int | None = None,
+        current: int | None = None,
+        size: int | None = None,
+        max_items: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Iterator[TransferRecord]:
+        """Every TransferRecord of ``list_transfers`` (Query User Universal Transfer
+        History (USER_DATA)), every page.
+
+        Page by page, ``current`` = 1, 2, ..., ``size`` items a page (default 100).
+        Stops after a short or empty page, or the answer's total, or ``max_items``
+        items.
+
+        ``for item in ...``: each page is fetched when the items before it are used up.
+
+        Args:
+            type: transfer type.
+            start_time: Starting time.
+            end_time: End Time.
+            current: current page default1. Exchange default: 1.
+            size: Page size default 10 can not exceed 100. Exchange default: 10.
+            max_items: Stop after this many items (default: every item).
+            timeout: Seconds to wait for each page (default: the client's).
+            extra_params: More params to send with every page, as given.
+            extra_headers: More headers to send.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            PaginationError: The server repeated a page (or ignored the paging param);
+                raised instead of looping.
+            APIError: The exchange refused a page (subclasses in ``cambist.errors``).
+            TransportError: No answer came.
+        """
+        return iterate(
+            self._request,
+            _LIST_TRANSFERS,
+            _LIST_TRANSFERS_PAGING,
+            {
+                "type": type,
+                "startTime": start_time,
+                "endTime": end_time,
+                "current": current,
+                "size": size,
+            },
+            max_items,
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
     def list_deposits(
         self,
         *,
@@ -299,6 +379,66 @@ class Wallet(SyncResource):
                 "offset": offset,
                 "limit": limit,
             },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    def iter_deposits(
+        self,
+        *,
+        coin: str | None = None,
+        status: DepositStatus | Literal[0, 6, 1] | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        offset: int | None = None,
+        limit: int | None = None,
+        max_items: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Iterator[Deposit]:
+        """Every Deposit of ``list_deposits`` (Deposit History(supporting network)), every
+        page.
+
+        ``offset`` grows by the items received, ``limit`` items a page (default 1000).
+        Stops after a short or empty page, or ``max_items`` items.
+
+        ``for item in ...``: each page is fetched when the items before it are used up.
+
+        Args:
+            coin: coin name.
+            status: status(0:pending,6: credited but cannot withdraw, 1:success).
+            start_time: Starting time.
+            end_time: End Time.
+            offset: offset default0. Exchange default: 0.
+            limit: Page size default 1000 cannot exceed 1000. Exchange default:
+                1000.
+            max_items: Stop after this many items (default: every item).
+            timeout: Seconds to wait for each page (default: the client's).
+            extra_params: More params to send with every page, as given.
+            extra_headers: More headers to send.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            PaginationError: The server repeated a page (or ignored the paging param);
+                raised instead of looping.
+            APIError: The exchange refused a page (subclasses in ``cambist.errors``).
+            TransportError: No answer came.
+        """
+        return iterate(
+            self._request,
+            _LIST_DEPOSITS,
+            _LIST_DEPOSITS_PAGING,
+            {
+                "coin": coin,
+                "status": status,
+                "startTime": start_time,
+                "endTime": end_time,
+                "offset": offset,
+                "limit": limit,
+            },
+            max_items,
             timeout,
             extra_params,
             extra_headers,
@@ -360,6 +500,72 @@ class Wallet(SyncResource):
                 "offset": offset,
                 "limit": limit,
             },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    def iter_withdrawals(
+        self,
+        *,
+        coin: str | None = None,
+        withdraw_order_id: str | None = None,
+        status: WithdrawStatus | Literal[0, 2, 3, 4, 5, 6] | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        offset: int | None = None,
+        limit: int | None = None,
+        max_items: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Iterator[Withdrawal]:
+        """Every Withdrawal of ``list_withdrawals`` (Withdraw History (supporting
+        network)), every page.
+
+        ``offset`` grows by the items received, ``limit`` items a page (default 1000).
+        Stops after a short or empty page, or ``max_items`` items.
+
+        ``for item in ...``: each page is fetched when the items before it are used up.
+
+        Args:
+            coin: coin name.
+            withdraw_order_id: Custom ID, if there is none, this field will not be
+                returned.
+            status: Status (0: Confirmation Email has been sent, 2: Waiting for
+                confirmation 3: Rejected 4: Processing 5: Withdrawal transaction
+                failed 6 Withdrawal completed).
+            start_time: Starting time.
+            end_time: End Time.
+            offset: offset default 0. Exchange default: 0.
+            limit: Page size default 1000 cannot exceed 1000. Exchange default:
+                1000.
+            max_items: Stop after this many items (default: every item).
+            timeout: Seconds to wait for each page (default: the client's).
+            extra_params: More params to send with every page, as given.
+            extra_headers: More headers to send.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            PaginationError: The server repeated a page (or ignored the paging param);
+                raised instead of looping.
+            APIError: The exchange refused a page (subclasses in ``cambist.errors``).
+            TransportError: No answer came.
+        """
+        return iterate(
+            self._request,
+            _LIST_WITHDRAWALS,
+            _LIST_WITHDRAWALS_PAGING,
+            {
+                "coin": coin,
+                "withdrawOrderId": withdraw_order_id,
+                "status": status,
+                "startTime": start_time,
+                "endTime": end_time,
+                "offset": offset,
+                "limit": limit,
+            },
+            max_items,
             timeout,
             extra_params,
             extra_headers,
@@ -489,6 +695,79 @@ class AsyncWallet(AsyncResource):
             extra_headers,
         )
 
+    def iter_transfers(
+        self,
+        *,
+        type: TransferType
+        | Literal[
+            "FUND_SFUTURES",
+            "SFUTURES_FUND",
+            "FUND_PFUTURES",
+            "PFUTURES_FUND",
+            "SFUTURES_PFUTURES",
+            "PFUTURES_SFUTURES",
+            "FUND_STRADING",
+            "STRADING_FUND",
+            "FUND_CTRADING",
+            "SFUTURES_CTRADING",
+            "PFUTURES_CTRADING",
+            "CTRADING_FUND",
+            "CTRADING_SFUTURES",
+            "CTRADING_PFUTURES",
+        ],
+        start_time: int | None = None,
+        end_time: int | None = None,
+        current: int | None = None,
+        size: int | None = None,
+        max_items: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[TransferRecord]:
+        """Every TransferRecord of ``list_transfers`` (Query User Universal Transfer
+        History (USER_DATA)), every page.
+
+        Page by page, ``current`` = 1, 2, ..., ``size`` items a page (default 100).
+        Stops after a short or empty page, or the answer's total, or ``max_items``
+        items.
+
+        ``async for item in ...``: each page is fetched when the items before it are used up.
+
+        Args:
+            type: transfer type.
+            start_time: Starting time.
+            end_time: End Time.
+            current: current page default1. Exchange default: 1.
+            size: Page size default 10 can not exceed 100. Exchange default: 10.
+            max_items: Stop after this many items (default: every item).
+            timeout: Seconds to wait for each page (default: the client's).
+            extra_params: More params to send with every page, as given.
+            extra_headers: More headers to send.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            PaginationError: The server repeated a page (or ignored the paging param);
+                raised instead of looping.
+            APIError: The exchange refused a page (subclasses in ``cambist.errors``).
+            TransportError: No answer came.
+        """
+        return aiterate(
+            self._request,
+            _LIST_TRANSFERS,
+            _LIST_TRANSFERS_PAGING,
+            {
+                "type": type,
+                "startTime": start_time,
+                "endTime": end_time,
+                "current": current,
+                "size": size,
+            },
+            max_items,
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
     async def list_deposits(
         self,
         *,
@@ -538,6 +817,66 @@ class AsyncWallet(AsyncResource):
                 "offset": offset,
                 "limit": limit,
             },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    def iter_deposits(
+        self,
+        *,
+        coin: str | None = None,
+        status: DepositStatus | Literal[0, 6, 1] | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        offset: int | None = None,
+        limit: int | None = None,
+        max_items: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[Deposit]:
+        """Every Deposit of ``list_deposits`` (Deposit History(supporting network)), every
+        page.
+
+        ``offset`` grows by the items received, ``limit`` items a page (default 1000).
+        Stops after a short or empty page, or ``max_items`` items.
+
+        ``async for item in ...``: each page is fetched when the items before it are used up.
+
+        Args:
+            coin: coin name.
+            status: status(0:pending,6: credited but cannot withdraw, 1:success).
+            start_time: Starting time.
+            end_time: End Time.
+            offset: offset default0. Exchange default: 0.
+            limit: Page size default 1000 cannot exceed 1000. Exchange default:
+                1000.
+            max_items: Stop after this many items (default: every item).
+            timeout: Seconds to wait for each page (default: the client's).
+            extra_params: More params to send with every page, as given.
+            extra_headers: More headers to send.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            PaginationError: The server repeated a page (or ignored the paging param);
+                raised instead of looping.
+            APIError: The exchange refused a page (subclasses in ``cambist.errors``).
+            TransportError: No answer came.
+        """
+        return aiterate(
+            self._request,
+            _LIST_DEPOSITS,
+            _LIST_DEPOSITS_PAGING,
+            {
+                "coin": coin,
+                "status": status,
+                "startTime": start_time,
+                "endTime": end_time,
+                "offset": offset,
+                "limit": limit,
+            },
+            max_items,
             timeout,
             extra_params,
             extra_headers,
@@ -599,6 +938,72 @@ class AsyncWallet(AsyncResource):
                 "offset": offset,
                 "limit": limit,
             },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    def iter_withdrawals(
+        self,
+        *,
+        coin: str | None = None,
+        withdraw_order_id: str | None = None,
+        status: WithdrawStatus | Literal[0, 2, 3, 4, 5, 6] | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        offset: int | None = None,
+        limit: int | None = None,
+        max_items: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[Withdrawal]:
+        """Every Withdrawal of ``list_withdrawals`` (Withdraw History (supporting
+        network)), every page.
+
+        ``offset`` grows by the items received, ``limit`` items a page (default 1000).
+        Stops after a short or empty page, or ``max_items`` items.
+
+        ``async for item in ...``: each page is fetched when the items before it are used up.
+
+        Args:
+            coin: coin name.
+            withdraw_order_id: Custom ID, if there is none, this field will not be
+                returned.
+            status: Status (0: Confirmation Email has been sent, 2: Waiting for
+                confirmation 3: Rejected 4: Processing 5: Withdrawal transaction
+                failed 6 Withdrawal completed).
+            start_time: Starting time.
+            end_time: End Time.
+            offset: offset default 0. Exchange default: 0.
+            limit: Page size default 1000 cannot exceed 1000. Exchange default:
+                1000.
+            max_items: Stop after this many items (default: every item).
+            timeout: Seconds to wait for each page (default: the client's).
+            extra_params: More params to send with every page, as given.
+            extra_headers: More headers to send.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            PaginationError: The server repeated a page (or ignored the paging param);
+                raised instead of looping.
+            APIError: The exchange refused a page (subclasses in ``cambist.errors``).
+            TransportError: No answer came.
+        """
+        return aiterate(
+            self._request,
+            _LIST_WITHDRAWALS,
+            _LIST_WITHDRAWALS_PAGING,
+            {
+                "coin": coin,
+                "withdrawOrderId": withdraw_order_id,
+                "status": status,
+                "startTime": start_time,
+                "endTime": end_time,
+                "offset": offset,
+                "limit": limit,
+            },
+            max_items,
             timeout,
             extra_params,
             extra_headers,

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Literal
 
 from cambist._runtime.client import AsyncResource, SyncResource
 from cambist._runtime.convert import list_of
 from cambist._runtime.endpoint import Endpoint, Param
+from cambist._runtime.paging import Paging, aiterate, iterate
 from cambist._runtime.response import async_raw, sync_raw
 from cambist.hashkey._convert.account import (
     fast_account_balances,
@@ -99,6 +100,7 @@ _LIST_TRADES: Endpoint[list[AccountTrade]] = Endpoint(
     response="list[AccountTrade]",
     source="hashkey.txt: Account > Get Account Trade List",
 )
+_LIST_TRADES_PAGING = Paging(by="id", param="toId", limit="limit", size=1000, field="id")
 
 _LIST_ACCOUNT_TYPES: Endpoint[list[AccountEntry]] = Endpoint(
     name="account.list_account_types",
@@ -188,6 +190,9 @@ _LIST_BALANCE_FLOW: Endpoint[list[BalanceFlow]] = Endpoint(
     fast=fast_balance_flow_list,
     response="list[BalanceFlow]",
     source="hashkey.txt: Account > Get Account Transaction History List",
+)
+_LIST_BALANCE_FLOW_PAGING = Paging(
+    by="time", param="endTime", limit="limit", size=500, field="created", key="id"
 )
 
 _LIST_CHAIN_TYPES: Endpoint[list[CoinChainTypes]] = Endpoint(
@@ -380,6 +385,72 @@ class Account(SyncResource):
                 "limit": limit,
                 "accountId": account_id,
             },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    def iter_trades(
+        self,
+        *,
+        symbol: str | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        client_order_id: str | None = None,
+        from_id: int | None = None,
+        to_id: int | None = None,
+        limit: int | None = None,
+        account_id: str | int | None = None,
+        max_items: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Iterator[AccountTrade]:
+        """Every AccountTrade of ``list_trades`` (Get Account Trade List), every page.
+
+        Newest first, ``limit`` items a page (default 1000): each next request sends
+        ``to_id`` = the smallest ``id`` received; an item on that bound is not yielded
+        twice. ``to_id``, when given, is where the walk starts. Stops after a short or
+        empty page, or ``max_items`` items.
+
+        ``for item in ...``: each page is fetched when the items before it are used up.
+
+        Args:
+            symbol: Trading pair.
+            start_time: Start Timestamp, Only supports the last 30 days timeframe.
+            end_time: End Timestamp.
+            client_order_id: Client Order ID.
+            from_id: Starting ID.
+            to_id: End ID.
+            limit: Limit of record. Default 500, max 1000. Exchange default: 500.
+            account_id: Account ID.
+            max_items: Stop after this many items (default: every item).
+            timeout: Seconds to wait for each page (default: the client's).
+            extra_params: More params to send with every page, as given.
+            extra_headers: More headers to send.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            PaginationError: The server repeated a page (or ignored the paging param);
+                raised instead of looping.
+            APIError: The exchange refused a page (subclasses in ``cambist.errors``).
+            TransportError: No answer came.
+        """
+        return iterate(
+            self._request,
+            _LIST_TRADES,
+            _LIST_TRADES_PAGING,
+            {
+                "symbol": symbol,
+                "startTime": start_time,
+                "endTime": end_time,
+                "clientOrderId": client_order_id,
+                "fromId": from_id,
+                "toId": to_id,
+                "limit": limit,
+                "accountId": account_id,
+            },
+            max_items,
             timeout,
             extra_params,
             extra_headers,
@@ -640,6 +711,71 @@ class Account(SyncResource):
             extra_headers,
         )
 
+    def iter_balance_flow(
+        self,
+        *,
+        start_time: int,
+        end_time: int,
+        limit: int | None = None,
+        flow_type: int | None = None,
+        account_type: int | None = None,
+        max_items: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Iterator[BalanceFlow]:
+        """Every BalanceFlow of ``list_balance_flow`` (Get Account Transaction History
+        List), every page.
+
+        Newest first, ``limit`` items a page (default 500): each next request sends
+        ``end_time`` = the smallest ``created`` received; an item on that bound is not
+        yielded twice. ``end_time``, when given, is where the walk starts. Stops after a
+        short or empty page, or ``max_items`` items.
+
+        ``for item in ...``: each page is fetched when the items before it are used up.
+
+        Args:
+            start_time: Start Time.
+            end_time: End Time.
+            limit: Up to 500.
+            flow_type: Value 1 Trade, recent 7-day data; Value 2 FEE, recent-7-day
+                data; Value 32 Funding FEE, recent-30-day data; Value 51
+                USER_ACCOUNT_TRANSFER, recent-30-day data; Value 900
+                CUSTODY_DEPOSIT, recent-30-day data; Value 904 CUSTODY_WITHDRAW,
+                recent-30-day data; Value 906 FIAT_DEPOSIT, recent-30-day data;
+                Value 910 FIAT_WITHDRAW, recent-30-day data.
+            account_type: Value 1 Trading Account Record Spot; Value 3 Trading
+                Account Record Contract; Value 5 Custody Account Record; Value 6
+                Fiat Account Record.
+            max_items: Stop after this many items (default: every item).
+            timeout: Seconds to wait for each page (default: the client's).
+            extra_params: More params to send with every page, as given.
+            extra_headers: More headers to send.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            PaginationError: The server repeated a page (or ignored the paging param);
+                raised instead of looping.
+            APIError: The exchange refused a page (subclasses in ``cambist.errors``).
+            TransportError: No answer came.
+        """
+        return iterate(
+            self._request,
+            _LIST_BALANCE_FLOW,
+            _LIST_BALANCE_FLOW_PAGING,
+            {
+                "startTime": start_time,
+                "endTime": end_time,
+                "limit": limit,
+                "flowType": flow_type,
+                "accountType": account_type,
+            },
+            max_items,
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
     def list_chain_types(
         self,
         *,
@@ -872,6 +1008,72 @@ class AsyncAccount(AsyncResource):
                 "limit": limit,
                 "accountId": account_id,
             },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    def iter_trades(
+        self,
+        *,
+        symbol: str | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        client_order_id: str | None = None,
+        from_id: int | None = None,
+        to_id: int | None = None,
+        limit: int | None = None,
+        account_id: str | int | None = None,
+        max_items: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[AccountTrade]:
+        """Every AccountTrade of ``list_trades`` (Get Account Trade List), every page.
+
+        Newest first, ``limit`` items a page (default 1000): each next request sends
+        ``to_id`` = the smallest ``id`` received; an item on that bound is not yielded
+        twice. ``to_id``, when given, is where the walk starts. Stops after a short or
+        empty page, or ``max_items`` items.
+
+        ``async for item in ...``: each page is fetched when the items before it are used up.
+
+        Args:
+            symbol: Trading pair.
+            start_time: Start Timestamp, Only supports the last 30 days timeframe.
+            end_time: End Timestamp.
+            client_order_id: Client Order ID.
+            from_id: Starting ID.
+            to_id: End ID.
+            limit: Limit of record. Default 500, max 1000. Exchange default: 500.
+            account_id: Account ID.
+            max_items: Stop after this many items (default: every item).
+            timeout: Seconds to wait for each page (default: the client's).
+            extra_params: More params to send with every page, as given.
+            extra_headers: More headers to send.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            PaginationError: The server repeated a page (or ignored the paging param);
+                raised instead of looping.
+            APIError: The exchange refused a page (subclasses in ``cambist.errors``).
+            TransportError: No answer came.
+        """
+        return aiterate(
+            self._request,
+            _LIST_TRADES,
+            _LIST_TRADES_PAGING,
+            {
+                "symbol": symbol,
+                "startTime": start_time,
+                "endTime": end_time,
+                "clientOrderId": client_order_id,
+                "fromId": from_id,
+                "toId": to_id,
+                "limit": limit,
+                "accountId": account_id,
+            },
+            max_items,
             timeout,
             extra_params,
             extra_headers,
@@ -1127,6 +1329,71 @@ class AsyncAccount(AsyncResource):
                 "flowType": flow_type,
                 "accountType": account_type,
             },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    def iter_balance_flow(
+        self,
+        *,
+        start_time: int,
+        end_time: int,
+        limit: int | None = None,
+        flow_type: int | None = None,
+        account_type: int | None = None,
+        max_items: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[BalanceFlow]:
+        """Every BalanceFlow of ``list_balance_flow`` (Get Account Transaction History
+        List), every page.
+
+        Newest first, ``limit`` items a page (default 500): each next request sends
+        ``end_time`` = the smallest ``created`` received; an item on that bound is not
+        yielded twice. ``end_time``, when given, is where the walk starts. Stops after a
+        short or empty page, or ``max_items`` items.
+
+        ``async for item in ...``: each page is fetched when the items before it are used up.
+
+        Args:
+            start_time: Start Time.
+            end_time: End Time.
+            limit: Up to 500.
+            flow_type: Value 1 Trade, recent 7-day data; Value 2 FEE, recent-7-day
+                data; Value 32 Funding FEE, recent-30-day data; Value 51
+                USER_ACCOUNT_TRANSFER, recent-30-day data; Value 900
+                CUSTODY_DEPOSIT, recent-30-day data; Value 904 CUSTODY_WITHDRAW,
+                recent-30-day data; Value 906 FIAT_DEPOSIT, recent-30-day data;
+                Value 910 FIAT_WITHDRAW, recent-30-day data.
+            account_type: Value 1 Trading Account Record Spot; Value 3 Trading
+                Account Record Contract; Value 5 Custody Account Record; Value 6
+                Fiat Account Record.
+            max_items: Stop after this many items (default: every item).
+            timeout: Seconds to wait for each page (default: the client's).
+            extra_params: More params to send with every page, as given.
+            extra_headers: More headers to send.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            PaginationError: The server repeated a page (or ignored the paging param);
+                raised instead of looping.
+            APIError: The exchange refused a page (subclasses in ``cambist.errors``).
+            TransportError: No answer came.
+        """
+        return aiterate(
+            self._request,
+            _LIST_BALANCE_FLOW,
+            _LIST_BALANCE_FLOW_PAGING,
+            {
+                "startTime": start_time,
+                "endTime": end_time,
+                "limit": limit,
+                "flowType": flow_type,
+                "accountType": account_type,
+            },
+            max_items,
             timeout,
             extra_params,
             extra_headers,

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Literal
 
 from cambist._runtime.client import AsyncResource, SyncResource
 from cambist._runtime.convert import list_of
 from cambist._runtime.endpoint import Endpoint, Param, Rule
+from cambist._runtime.paging import Paging, aiterate, iterate
 from cambist._runtime.response import async_raw, sync_raw
 from cambist.hashkey._convert.common import fast_order, fast_order_list, structure_order
 from cambist.hashkey._convert.spot import (
@@ -306,6 +307,9 @@ _LIST_TRADED_ORDERS: Endpoint[list[Order]] = Endpoint(
     fast=fast_order_list,
     response="list[Order]",
     source="hashkey.txt: Spot Trading > Get All Traded Orders",
+)
+_LIST_TRADED_ORDERS_PAGING = Paging(
+    by="id", param="fromOrderId", limit="limit", size=1000, field="order_id"
 )
 
 ENDPOINTS = (
@@ -859,6 +863,67 @@ class Spot(SyncResource):
             extra_headers,
         )
 
+    def iter_traded_orders(
+        self,
+        *,
+        from_order_id: str | None = None,
+        symbol: str | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        side: OrderSide | Literal["BUY", "SELL"] | None = None,
+        limit: int | None = None,
+        max_items: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Iterator[Order]:
+        """Every Order of ``list_traded_orders`` (Get All Traded Orders), every page.
+
+        Newest first, ``limit`` items a page (default 1000): each next request sends
+        ``from_order_id`` = the smallest ``order_id`` received; an item on that bound is
+        not yielded twice. ``from_order_id``, when given, is where the walk starts.
+        Stops after a short or empty page, or ``max_items`` items.
+
+        ``for item in ...``: each page is fetched when the items before it are used up.
+
+        Args:
+            from_order_id: From Order Id, which is used to return orders whose
+                orders' id are smaller than this orderId.
+            symbol: Currency pair.
+            start_time: Start Timestamp.
+            end_time: End Timestamp. Only supports the last 90 days timeframe.
+            side: Side.
+            limit: Default 500, Maximum 1000. Exchange default: 500.
+            max_items: Stop after this many items (default: every item).
+            timeout: Seconds to wait for each page (default: the client's).
+            extra_params: More params to send with every page, as given.
+            extra_headers: More headers to send.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            PaginationError: The server repeated a page (or ignored the paging param);
+                raised instead of looping.
+            APIError: The exchange refused a page (subclasses in ``cambist.errors``).
+            TransportError: No answer came.
+        """
+        return iterate(
+            self._request,
+            _LIST_TRADED_ORDERS,
+            _LIST_TRADED_ORDERS_PAGING,
+            {
+                "fromOrderId": from_order_id,
+                "symbol": symbol,
+                "startTime": start_time,
+                "endTime": end_time,
+                "side": side,
+                "limit": limit,
+            },
+            max_items,
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
 
 class AsyncSpot(AsyncResource):
     """HashKey Global ``spot`` endpoints (asyncio)."""
@@ -1392,6 +1457,67 @@ class AsyncSpot(AsyncResource):
                 "side": side,
                 "limit": limit,
             },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    def iter_traded_orders(
+        self,
+        *,
+        from_order_id: str | None = None,
+        symbol: str | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        side: OrderSide | Literal["BUY", "SELL"] | None = None,
+        limit: int | None = None,
+        max_items: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[Order]:
+        """Every Order of ``list_traded_orders`` (Get All Traded Orders), every page.
+
+        Newest first, ``limit`` items a page (default 1000): each next request sends
+        ``from_order_id`` = the smallest ``order_id`` received; an item on that bound is
+        not yielded twice. ``from_order_id``, when given, is where the walk starts.
+        Stops after a short or empty page, or ``max_items`` items.
+
+        ``async for item in ...``: each page is fetched when the items before it are used up.
+
+        Args:
+            from_order_id: From Order Id, which is used to return orders whose
+                orders' id are smaller than this orderId.
+            symbol: Currency pair.
+            start_time: Start Timestamp.
+            end_time: End Timestamp. Only supports the last 90 days timeframe.
+            side: Side.
+            limit: Default 500, Maximum 1000. Exchange default: 500.
+            max_items: Stop after this many items (default: every item).
+            timeout: Seconds to wait for each page (default: the client's).
+            extra_params: More params to send with every page, as given.
+            extra_headers: More headers to send.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            PaginationError: The server repeated a page (or ignored the paging param);
+                raised instead of looping.
+            APIError: The exchange refused a page (subclasses in ``cambist.errors``).
+            TransportError: No answer came.
+        """
+        return aiterate(
+            self._request,
+            _LIST_TRADED_ORDERS,
+            _LIST_TRADED_ORDERS_PAGING,
+            {
+                "fromOrderId": from_order_id,
+                "symbol": symbol,
+                "startTime": start_time,
+                "endTime": end_time,
+                "side": side,
+                "limit": limit,
+            },
+            max_items,
             timeout,
             extra_params,
             extra_headers,

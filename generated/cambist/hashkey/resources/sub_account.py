@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Literal
 
 from cambist._runtime.client import AsyncResource, SyncResource
 from cambist._runtime.convert import list_of
 from cambist._runtime.endpoint import Endpoint, Param
+from cambist._runtime.paging import Paging, aiterate, iterate
 from cambist._runtime.response import async_raw, sync_raw
 from cambist.hashkey._convert.account import fast_account_trade_list, structure_account_trade
 from cambist.hashkey._convert.common import fast_order_list, structure_order
@@ -56,6 +57,9 @@ _LIST_TRADED_ORDERS: Endpoint[list[Order]] = Endpoint(
     response="list[Order]",
     source="hashkey.txt: Sub Account > Get Sub Account Trade Orders",
 )
+_LIST_TRADED_ORDERS_PAGING = Paging(
+    by="id", param="fromOrderId", limit="limit", size=500, field="order_id"
+)
 
 _LIST_TRADES: Endpoint[list[AccountTrade]] = Endpoint(
     name="sub_account.list_trades",
@@ -79,6 +83,7 @@ _LIST_TRADES: Endpoint[list[AccountTrade]] = Endpoint(
     response="list[AccountTrade]",
     source="hashkey.txt: Sub Account > Get Sub Account Trades",
 )
+_LIST_TRADES_PAGING = Paging(by="id", param="toId", limit="limit", size=1000, field="id")
 
 ENDPOINTS = (
     _LIST_OPEN_ORDERS,
@@ -198,6 +203,70 @@ class SubAccount(SyncResource):
             extra_headers,
         )
 
+    def iter_traded_orders(
+        self,
+        *,
+        sub_account_id: str,
+        from_order_id: int | None = None,
+        side: OrderSide | Literal["BUY", "SELL"] | None = None,
+        symbol: str | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        limit: int | None = None,
+        max_items: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Iterator[Order]:
+        """Every Order of ``list_traded_orders`` (Get Sub Account Trade Orders), every
+        page.
+
+        Newest first, ``limit`` items a page (default 500): each next request sends
+        ``from_order_id`` = the smallest ``order_id`` received; an item on that bound is
+        not yielded twice. ``from_order_id``, when given, is where the walk starts.
+        Stops after a short or empty page, or ``max_items`` items.
+
+        ``for item in ...``: each page is fetched when the items before it are used up.
+
+        Args:
+            sub_account_id: Sub Account ID.
+            from_order_id: Order ID.
+            side: BUY or SELL.
+            symbol: Currency Pair.
+            start_time: Start Timestamp, Only supports the last 90 days timeframe.
+            end_time: End Timestamp.
+            limit: Default 500, Maximum 500. Exchange default: 500.
+            max_items: Stop after this many items (default: every item).
+            timeout: Seconds to wait for each page (default: the client's).
+            extra_params: More params to send with every page, as given.
+            extra_headers: More headers to send.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            PaginationError: The server repeated a page (or ignored the paging param);
+                raised instead of looping.
+            APIError: The exchange refused a page (subclasses in ``cambist.errors``).
+            TransportError: No answer came.
+        """
+        return iterate(
+            self._request,
+            _LIST_TRADED_ORDERS,
+            _LIST_TRADED_ORDERS_PAGING,
+            {
+                "subAccountId": sub_account_id,
+                "fromOrderId": from_order_id,
+                "side": side,
+                "symbol": symbol,
+                "startTime": start_time,
+                "endTime": end_time,
+                "limit": limit,
+            },
+            max_items,
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
     def list_trades(
         self,
         *,
@@ -253,6 +322,72 @@ class SubAccount(SyncResource):
                 "toId": to_id,
                 "limit": limit,
             },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    def iter_trades(
+        self,
+        *,
+        symbol: str | None = None,
+        sub_account_id: str | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        client_order_id: str | None = None,
+        from_id: int | None = None,
+        to_id: int | None = None,
+        limit: int | None = None,
+        max_items: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Iterator[AccountTrade]:
+        """Every AccountTrade of ``list_trades`` (Get Sub Account Trades), every page.
+
+        Newest first, ``limit`` items a page (default 1000): each next request sends
+        ``to_id`` = the smallest ``id`` received; an item on that bound is not yielded
+        twice. ``to_id``, when given, is where the walk starts. Stops after a short or
+        empty page, or ``max_items`` items.
+
+        ``for item in ...``: each page is fetched when the items before it are used up.
+
+        Args:
+            symbol: Trading pair.
+            sub_account_id: Sub Account ID.
+            start_time: Start Timestamp, Only supports the last 30 days timeframe.
+            end_time: End Timestamp.
+            client_order_id: Client Order ID.
+            from_id: Starting ID.
+            to_id: End ID.
+            limit: Limit of record. Default 500, Max 1000. Exchange default: 500.
+            max_items: Stop after this many items (default: every item).
+            timeout: Seconds to wait for each page (default: the client's).
+            extra_params: More params to send with every page, as given.
+            extra_headers: More headers to send.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            PaginationError: The server repeated a page (or ignored the paging param);
+                raised instead of looping.
+            APIError: The exchange refused a page (subclasses in ``cambist.errors``).
+            TransportError: No answer came.
+        """
+        return iterate(
+            self._request,
+            _LIST_TRADES,
+            _LIST_TRADES_PAGING,
+            {
+                "symbol": symbol,
+                "subAccountId": sub_account_id,
+                "startTime": start_time,
+                "endTime": end_time,
+                "clientOrderId": client_order_id,
+                "fromId": from_id,
+                "toId": to_id,
+                "limit": limit,
+            },
+            max_items,
             timeout,
             extra_params,
             extra_headers,
@@ -370,6 +505,70 @@ class AsyncSubAccount(AsyncResource):
             extra_headers,
         )
 
+    def iter_traded_orders(
+        self,
+        *,
+        sub_account_id: str,
+        from_order_id: int | None = None,
+        side: OrderSide | Literal["BUY", "SELL"] | None = None,
+        symbol: str | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        limit: int | None = None,
+        max_items: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[Order]:
+        """Every Order of ``list_traded_orders`` (Get Sub Account Trade Orders), every
+        page.
+
+        Newest first, ``limit`` items a page (default 500): each next request sends
+        ``from_order_id`` = the smallest ``order_id`` received; an item on that bound is
+        not yielded twice. ``from_order_id``, when given, is where the walk starts.
+        Stops after a short or empty page, or ``max_items`` items.
+
+        ``async for item in ...``: each page is fetched when the items before it are used up.
+
+        Args:
+            sub_account_id: Sub Account ID.
+            from_order_id: Order ID.
+            side: BUY or SELL.
+            symbol: Currency Pair.
+            start_time: Start Timestamp, Only supports the last 90 days timeframe.
+            end_time: End Timestamp.
+            limit: Default 500, Maximum 500. Exchange default: 500.
+            max_items: Stop after this many items (default: every item).
+            timeout: Seconds to wait for each page (default: the client's).
+            extra_params: More params to send with every page, as given.
+            extra_headers: More headers to send.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            PaginationError: The server repeated a page (or ignored the paging param);
+                raised instead of looping.
+            APIError: The exchange refused a page (subclasses in ``cambist.errors``).
+            TransportError: No answer came.
+        """
+        return aiterate(
+            self._request,
+            _LIST_TRADED_ORDERS,
+            _LIST_TRADED_ORDERS_PAGING,
+            {
+                "subAccountId": sub_account_id,
+                "fromOrderId": from_order_id,
+                "side": side,
+                "symbol": symbol,
+                "startTime": start_time,
+                "endTime": end_time,
+                "limit": limit,
+            },
+            max_items,
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
     async def list_trades(
         self,
         *,
@@ -425,6 +624,72 @@ class AsyncSubAccount(AsyncResource):
                 "toId": to_id,
                 "limit": limit,
             },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    def iter_trades(
+        self,
+        *,
+        symbol: str | None = None,
+        sub_account_id: str | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        client_order_id: str | None = None,
+        from_id: int | None = None,
+        to_id: int | None = None,
+        limit: int | None = None,
+        max_items: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[AccountTrade]:
+        """Every AccountTrade of ``list_trades`` (Get Sub Account Trades), every page.
+
+        Newest first, ``limit`` items a page (default 1000): each next request sends
+        ``to_id`` = the smallest ``id`` received; an item on that bound is not yielded
+        twice. ``to_id``, when given, is where the walk starts. Stops after a short or
+        empty page, or ``max_items`` items.
+
+        ``async for item in ...``: each page is fetched when the items before it are used up.
+
+        Args:
+            symbol: Trading pair.
+            sub_account_id: Sub Account ID.
+            start_time: Start Timestamp, Only supports the last 30 days timeframe.
+            end_time: End Timestamp.
+            client_order_id: Client Order ID.
+            from_id: Starting ID.
+            to_id: End ID.
+            limit: Limit of record. Default 500, Max 1000. Exchange default: 500.
+            max_items: Stop after this many items (default: every item).
+            timeout: Seconds to wait for each page (default: the client's).
+            extra_params: More params to send with every page, as given.
+            extra_headers: More headers to send.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            PaginationError: The server repeated a page (or ignored the paging param);
+                raised instead of looping.
+            APIError: The exchange refused a page (subclasses in ``cambist.errors``).
+            TransportError: No answer came.
+        """
+        return aiterate(
+            self._request,
+            _LIST_TRADES,
+            _LIST_TRADES_PAGING,
+            {
+                "symbol": symbol,
+                "subAccountId": sub_account_id,
+                "startTime": start_time,
+                "endTime": end_time,
+                "clientOrderId": client_order_id,
+                "fromId": from_id,
+                "toId": to_id,
+                "limit": limit,
+            },
+            max_items,
             timeout,
             extra_params,
             extra_headers,

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Literal
 
 from cambist._runtime.client import AsyncResource, SyncResource
 from cambist._runtime.convert import list_of
 from cambist._runtime.endpoint import Endpoint, Param
+from cambist._runtime.paging import Paging, aiterate, iterate
 from cambist._runtime.response import async_raw, sync_raw
 from cambist.fakex._convert.trading import fast_fill_list, structure_fill
 from cambist.fakex.models.trading import Fill, Side
@@ -23,12 +24,14 @@ _LIST_FILLS: Endpoint[list[Fill]] = Endpoint(
     params=(
         Param(name="side", type="Side", kind="enum", required=True, enum=Side),
         Param(name="limit", type="int", maximum="100"),
+        Param(name="before", type="long"),
     ),
     parse=list_of(structure_fill),
     fast=fast_fill_list,
     response="list[Fill]",
     source="fakex.txt: Market > Fills",
 )
+_LIST_FILLS_PAGING = Paging(by="id", param="before", limit="limit", size=100, field="fill_id")
 
 ENDPOINTS = (_LIST_FILLS,)
 
@@ -41,6 +44,7 @@ class Market(SyncResource):
         *,
         side: Side | Literal["BUY", "SELL"],
         limit: int | None = None,
+        before: int | None = None,
         timeout: float | None = None,
         extra_params: Mapping[str, object] | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -54,6 +58,7 @@ class Market(SyncResource):
         Args:
             side: Which side.
             limit: Exchange default: 10.
+            before: The largest fill id.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -72,7 +77,59 @@ class Market(SyncResource):
             {
                 "side": side,
                 "limit": limit,
+                "before": before,
             },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    def iter_fills(
+        self,
+        *,
+        side: Side | Literal["BUY", "SELL"],
+        limit: int | None = None,
+        before: int | None = None,
+        max_items: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Iterator[Fill]:
+        """Every Fill of ``list_fills`` (List fills), every page.
+
+        Newest first, ``limit`` items a page (default 100): each next request sends
+        ``before`` = the smallest ``fill_id`` received; an item on that bound is not
+        yielded twice. ``before``, when given, is where the walk starts. Stops after a
+        short or empty page, or ``max_items`` items.
+
+        ``for item in ...``: each page is fetched when the items before it are used up.
+
+        Args:
+            side: Which side.
+            limit: Exchange default: 10.
+            before: The largest fill id.
+            max_items: Stop after this many items (default: every item).
+            timeout: Seconds to wait for each page (default: the client's).
+            extra_params: More params to send with every page, as given.
+            extra_headers: More headers to send.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            PaginationError: The server repeated a page (or ignored the paging param);
+                raised instead of looping.
+            APIError: The exchange refused a page (subclasses in ``cambist.errors``).
+            TransportError: No answer came.
+        """
+        return iterate(
+            self._request,
+            _LIST_FILLS,
+            _LIST_FILLS_PAGING,
+            {
+                "side": side,
+                "limit": limit,
+                "before": before,
+            },
+            max_items,
             timeout,
             extra_params,
             extra_headers,
@@ -87,6 +144,7 @@ class AsyncMarket(AsyncResource):
         *,
         side: Side | Literal["BUY", "SELL"],
         limit: int | None = None,
+        before: int | None = None,
         timeout: float | None = None,
         extra_params: Mapping[str, object] | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -100,6 +158,7 @@ class AsyncMarket(AsyncResource):
         Args:
             side: Which side.
             limit: Exchange default: 10.
+            before: The largest fill id.
             timeout: Seconds to wait for an answer (default: the client's).
             extra_params: More params to send, as given (for params the spec lacks).
             extra_headers: More headers to send.
@@ -118,7 +177,59 @@ class AsyncMarket(AsyncResource):
             {
                 "side": side,
                 "limit": limit,
+                "before": before,
             },
+            timeout,
+            extra_params,
+            extra_headers,
+        )
+
+    def iter_fills(
+        self,
+        *,
+        side: Side | Literal["BUY", "SELL"],
+        limit: int | None = None,
+        before: int | None = None,
+        max_items: int | None = None,
+        timeout: float | None = None,
+        extra_params: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[Fill]:
+        """Every Fill of ``list_fills`` (List fills), every page.
+
+        Newest first, ``limit`` items a page (default 100): each next request sends
+        ``before`` = the smallest ``fill_id`` received; an item on that bound is not
+        yielded twice. ``before``, when given, is where the walk starts. Stops after a
+        short or empty page, or ``max_items`` items.
+
+        ``async for item in ...``: each page is fetched when the items before it are used up.
+
+        Args:
+            side: Which side.
+            limit: Exchange default: 10.
+            before: The largest fill id.
+            max_items: Stop after this many items (default: every item).
+            timeout: Seconds to wait for each page (default: the client's).
+            extra_params: More params to send with every page, as given.
+            extra_headers: More headers to send.
+
+        Raises:
+            RequestValidationError: An argument is invalid; nothing was sent.
+            PaginationError: The server repeated a page (or ignored the paging param);
+                raised instead of looping.
+            APIError: The exchange refused a page (subclasses in ``cambist.errors``).
+            TransportError: No answer came.
+        """
+        return aiterate(
+            self._request,
+            _LIST_FILLS,
+            _LIST_FILLS_PAGING,
+            {
+                "side": side,
+                "limit": limit,
+                "before": before,
+            },
+            max_items,
             timeout,
             extra_params,
             extra_headers,
