@@ -30,6 +30,7 @@ def _install(session: nox.Session) -> None:
 
 def _drift(session: nox.Session) -> None:
     session.run("python", "-m", "codegen", "--check")
+    session.run("python", "-m", "codegen", "schema", "--check")  # schema, shapes, docs agree
 
 
 def _lint(session: nox.Session) -> None:

@@ -5,6 +5,8 @@
 - ``python -m codegen validate``   only load and check the specs
 - ``python -m codegen coverage``   compare each spec with its source document (specs/sources/)
 - ``python -m codegen diff REF``   the public API changes since git REF, as a changelog entry
+- ``python -m codegen schema``     regenerate the loader's typed shapes from specs/schema/
+  (``--check``: fail when they, the schema and specs/README.md disagree)
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         "command",
         nargs="?",
         default="generate",
-        choices=["generate", "validate", "coverage", "diff"],
+        choices=["generate", "validate", "coverage", "diff", "schema"],
     )
     parser.add_argument("ref", nargs="?", help="diff: the git ref to compare with (e.g. HEAD~3)")
     parser.add_argument("--check", action="store_true", help="fail if generated/ is stale")
@@ -105,6 +107,10 @@ def main(argv: list[str] | None = None) -> int:
             from codegen.coverage import run
 
             return run(load_all(ROOT / "specs", ROOT), ROOT / "specs" / "sources")
+        if args.command == "schema":
+            from codegen.schemas import run as schema
+
+            return schema(args.check)
         if args.command == "diff":
             from codegen.diff import run as diff
 

@@ -188,3 +188,73 @@ def load(path: Path, shape: Check, display: str) -> Any:
     if node is None:
         raise SpecError(f"{display}:1: the file is empty")
     return shape(node, display)
+
+
+# -- checks from a JSON Schema ------------------------------------------------------------
+
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+}
+
+
+def from_json_schema(schema: Mapping[str, Any], vocabulary: Mapping[str, tuple[str, ...]]) -> Check:
+    """The line-aware check for a JSON Schema (the subset the spec format uses: objects with
+    ``properties`` / ``required`` / ``patternProperties`` / ``additionalProperties``, arrays,
+    scalars with ``enum``, ``anyOf``, ``$ref`` into ``$defs``). An ``enum`` marked
+    ``x-cambist-vocabulary: <name>`` takes its choices from ``vocabulary[name]``: the
+    runtime's own list (the schema's copy is for editors, kept equal by a test)."""
+    defs: dict[str, Check] = {}
+    root_defs: Mapping[str, Any] = schema.get("$defs", {})
+
+    def ref(name: str) -> Check:
+        if name not in defs:
+
+            def later(node: yaml.Node, file: str) -> Any:
+                return defs[name](node, file)
+
+            defs[name] = later  # a placeholder while the definition is built (recursion)
+            defs[name] = build(root_defs[name])
+        return defs[name]
+
+    def build(s: Mapping[str, Any]) -> Check:
+        if "$ref" in s:
+            return ref(str(s["$ref"]).rsplit("/", 1)[-1])
+        if "anyOf" in s:
+            options = list(s["anyOf"])
+            nulls = [o for o in options if o.get("type") == "null"]
+            rest = [o for o in options if o.get("type") != "null"]
+            if nulls and len(rest) == 1 and rest[0].get("type") == "object":
+                obj = build(rest[0])
+                assert isinstance(obj, Obj)
+                return Obj(obj.required, obj.optional, nullable=True, extra=obj.extra)
+            return any_of(*(build(o) for o in options))
+        kinds = s.get("type")
+        names = [kinds] if isinstance(kinds, str) else list(kinds or [])
+        if names == ["object"]:
+            props = {k: build(v) for k, v in s.get("properties", {}).items()}
+            extra = s.get("additionalProperties", True)
+            if not props and isinstance(extra, Mapping):
+                return mapof(build(extra))
+            required = set(s.get("required", []))
+            patterns = list(s.get("patternProperties", {}).items())
+            return Obj(
+                required={k: c for k, c in props.items() if k in required},
+                optional={k: c for k, c in props.items() if k not in required},
+                extra=(patterns[0][0].strip("^$"), build(patterns[0][1])) if patterns else None,
+            )
+        if names == ["array"]:
+            return listof(build(s["items"]))
+        types = tuple(t for name in names if name != "null" for t in _JSON_TYPES[name])
+        choices = s.get("enum")
+        if "x-cambist-vocabulary" in s:
+            choices = vocabulary[s["x-cambist-vocabulary"]]
+        return scalar(
+            *dict.fromkeys(types),
+            choices=tuple(choices) if choices is not None else None,
+            nullable="null" in names,
+        )
+
+    return build(schema)

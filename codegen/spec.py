@@ -30,6 +30,7 @@ from codegen.parsed import (
 )
 from codegen.schema import (
     LDict,
+    LList,
     SpecError,
     Where,
     load,
@@ -39,6 +40,8 @@ from codegen.shapes import (
     PRIMITIVES,
     SECTION_SHAPE,
 )
+from codegen.spec_types.exchange import ExchangeSpec
+from codegen.spec_types.section import SectionSpec
 
 
 def _params(items: list[LDict], file_where: Where) -> list[Param]:
@@ -127,6 +130,14 @@ def _rules(items: list[LDict], wires: set[str], owner: str) -> list[Rule]:
     return rules
 
 
+def lines(value: object) -> Any:
+    """A loaded mapping or list with its positions (:class:`LDict` / :class:`LList`): the typed
+    shapes (``codegen.spec_types``, generated from the schema) say what it holds, this says
+    where each part was written."""
+    assert isinstance(value, LDict | LList), type(value)
+    return value
+
+
 def load_spec(folder: Path, root: Path) -> Spec:
     """Load and check ``specs/<exchange>/``; raises :class:`SpecError` with file and line."""
 
@@ -136,8 +147,8 @@ def load_spec(folder: Path, root: Path) -> Spec:
     exchange_file = folder / "exchange.yaml"
     if not exchange_file.exists():
         raise SpecError(f"{display(folder)}: no exchange.yaml")
-    head = load(exchange_file, EXCHANGE_SHAPE, display(exchange_file))
-    exchange: LDict = head["exchange"]
+    head: ExchangeSpec = load(exchange_file, EXCHANGE_SHAPE, display(exchange_file))
+    exchange = lines(head["exchange"])
     for table in ("status_messages", "status_kinds"):
         statuses = exchange["response"].get(table, {})
         for status in statuses:
@@ -158,17 +169,17 @@ def load_spec(folder: Path, root: Path) -> Spec:
             continue
         group = snake(path.stem)
         groups.append(group)
-        section = load(path, SECTION_SHAPE, display(path))
-        for name, e in section.get("enums", {}).items():
-            where = section["enums"].key_where[name]
+        section: SectionSpec = load(path, SECTION_SHAPE, display(path))
+        for name, declared in section.get("enums", {}).items():
+            where = lines(section["enums"]).key_where[name]
             _unique(name, where, models, enums)
-            values = [_enum_value(v, where) for v in e["values"]]
+            values = [_enum_value(v, where) for v in declared["values"]]
             names = [v.name for v in values]
             if len(set(names)) != len(names):
                 raise where.error(f"{name}: two values get the same member name; give `name`s")
-            enums[name] = Enum(name, group, e.get("description", ""), values, where)
+            enums[name] = Enum(name, group, declared.get("description", ""), values, where)
         for name, m in section.get("models", {}).items():
-            where = section["models"].key_where[name]
+            where = lines(section["models"]).key_where[name]
             _unique(name, where, models, enums)
             model = Model(
                 name,
@@ -180,17 +191,16 @@ def load_spec(folder: Path, root: Path) -> Spec:
                 bare=m.get("bare"),
             )
             if model.input:
-                model.inputs = _params(m["fields"], where)
-                model.rules = _rules(m.get("rules", []), {p.wire for p in model.inputs}, name)
+                model.inputs = _params(lines(m["fields"]), where)
+                rules = lines(m.get("rules", LList()))
+                model.rules = _rules(rules, {p.wire for p in model.inputs}, name)
             else:
                 if "rules" in m:
                     raise where.error("only input models have rules")
-                model.fields = _fields(m["fields"])
+                model.fields = _fields(lines(m["fields"]))
             models[name] = model
-        for e in section.get("endpoints", []):
-            raw_endpoints.append((e, group))
-        for st in section.get("streams", []):
-            raw_streams.append((st, group))
+        raw_endpoints += [(lines(e), group) for e in section.get("endpoints", [])]
+        raw_streams += [(lines(st), group) for st in section.get("streams", [])]
     security = exchange["security"]
     seen: dict[str, Where] = {}
     for e, group in raw_endpoints:
@@ -208,7 +218,7 @@ def load_spec(folder: Path, root: Path) -> Spec:
     _check_bases(spec)
     _check_bare(spec)
     _check_ids(spec)
-    _check_secrets(spec, head.where)
+    _check_secrets(spec, lines(head).where)
     return spec
 
 
