@@ -196,8 +196,10 @@ class ExchangeRenderer:
             imports.add("cambist._runtime.convert", "OpenEnum")
         if any(not m.row for m in models):
             imports.add("attrs", "frozen")
-        if any(m.row for m in models):
+        if any(m.row and not m.book_level for m in models):
             imports.add("typing", "NamedTuple")
+        if any(m.book_level for m in models):
+            imports.add("cambist._runtime.book", "PriceLevel as BookLevel")
         return render(
             "models.py.jinja",
             h=header(self._group_source(group)),

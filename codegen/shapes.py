@@ -283,6 +283,7 @@ SECTION_SHAPE = Obj(
                 optional={
                     "description": STR,
                     "row": BOOL,
+                    "book_level": BOOL,
                     "input": BOOL,
                     "bare": STR,
                     "rules": listof(RULE_SHAPE),
