@@ -114,6 +114,9 @@ class BaseClient:
         from cambist._runtime.clock import SYSTEM_CLOCK, ServerClock
         from cambist._runtime.core import Core
         from cambist._runtime.options import check_base
+        from cambist._runtime.redact import configure_from_env
+
+        configure_from_env()  # CAMBIST_LOG=debug / info
         from cambist._runtime.retry import RetryPolicy
         from cambist._runtime.signing import Credentials
 
