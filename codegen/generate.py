@@ -11,6 +11,7 @@ from typing import Any
 import jinja2
 
 from codegen.apidoc import api_markdown
+from codegen.clientopts import exchange_options
 from codegen.parsed import Endpoint, Model, Spec, Stream, snake
 from codegen.spec import paged_items
 from codegen.types import Imports, TypeMap, WireMap
@@ -103,28 +104,31 @@ class ExchangeRenderer:
             ex=spec.exchange,
         )
         resource_list = [(r, class_name(r), eps[0].group) for r, eps in sorted(resources.items())]
+        ws_keys = sorted(
+            {
+                k
+                for env in spec.exchange["environments"].values()
+                for k in env
+                if k != "rest" and not k.startswith("rest_")
+            }
+        )
+        environments = spec.exchange["environments"].values()
+        rest_keys = sorted({k for env in environments for k in env if k.startswith("rest_")})
         context = {
             "h": header(self.source),
             "spec": spec,
             "ex": spec.exchange,
             "resources": resource_list,
             "pkg": self.types.package,
-            "ws_keys": sorted(
-                {
-                    k
-                    for env in spec.exchange["environments"].values()
-                    for k in env
-                    if k != "rest" and not k.startswith("rest_")
-                }
-            ),
-            "rest_keys": sorted(
-                {
-                    k
-                    for env in spec.exchange["environments"].values()
-                    for k in env
-                    if k.startswith("rest_")
-                }
-            ),
+            "ws_keys": ws_keys,
+            "rest_keys": rest_keys,
+        }
+        sync_options, imports = exchange_options(spec.exchange, ws_keys, rest_keys, is_async=False)
+        async_options, more = exchange_options(spec.exchange, ws_keys, rest_keys, is_async=True)
+        client_context = context | {
+            "sync_options": sync_options,
+            "async_options": async_options,
+            "option_imports": sorted(set(imports) | set(more)),
         }
         if spec.streams:
             for stream in spec.streams:
@@ -146,7 +150,7 @@ class ExchangeRenderer:
                 + "".join(f"    {key!r}: {text!r},\n" for key, text in examples)
                 + "}\n"
             )
-        out[f"{self.pkg}/_client.py"] = render("client.py.jinja", **context)
+        out[f"{self.pkg}/_client.py"] = render("client.py.jinja", **client_context)
         out[f"{self.pkg}/_registry.py"] = render("registry.py.jinja", **context)
         out[f"{self.pkg}/__init__.py"] = render("package_init.py.jinja", **context)
         out[f"{self.pkg}/_plain.py"] = self.plain_module()
@@ -196,8 +200,10 @@ class ExchangeRenderer:
             imports.add("cambist._runtime.convert", "OpenEnum")
         if any(not m.row for m in models):
             imports.add("attrs", "frozen")
-        if any(m.row for m in models):
+        if any(m.row and not m.book_level for m in models):
             imports.add("typing", "NamedTuple")
+        if any(m.book_level for m in models):
+            imports.add("cambist._runtime.book", "PriceLevel as BookLevel")
         return render(
             "models.py.jinja",
             h=header(self._group_source(group)),

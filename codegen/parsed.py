@@ -101,6 +101,7 @@ class Model:
     fields: list[Field] = field(default_factory=list)
     inputs: list[Param] = field(default_factory=list)
     row: bool = False
+    book_level: bool = False  # a row shaped as the runtime's PriceLevel (its subclass)
     input: bool = False
     rules: list[Rule] = field(default_factory=list)
     bare: str | None = None  # a list field whose single item may come bare (see the format)

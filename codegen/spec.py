@@ -187,6 +187,7 @@ def load_spec(folder: Path, root: Path) -> Spec:
                 m.get("description", ""),
                 where,
                 row=m.get("row", False),
+                book_level=m.get("book_level", False),
                 input=m.get("input", False),
                 bare=m.get("bare"),
             )
@@ -690,6 +691,14 @@ def _check_references(spec: Spec) -> None:
     for m in spec.models.values():
         if m.row and any(a.optional and not b.optional for a, b in itertools.pairwise(m.fields)):
             raise m.where.error("in a row model only trailing fields may be optional")
+        shape = [(f.py, f.type.text(), f.optional) for f in m.fields]
+        if m.book_level and (
+            not m.row or shape != [("price", "decimal", False), ("quantity", "decimal", False)]
+        ):
+            raise m.where.error(
+                "book_level: true needs a row model of exactly `price` and `quantity` decimals"
+                " (the shape of cambist.streams.PriceLevel, which local books return)"
+            )
 
 
 def load_all(specs_dir: Path, root: Path) -> list[Spec]:

@@ -309,13 +309,13 @@ def test_stop_takes_effect_at_once() -> None:
 @pytest.mark.parametrize("cls", list(EXCHANGES.values()), ids=list(EXCHANGES))
 def test_every_endpoint_is_routed_and_answers(cls: type[LocalExchange]) -> None:
     exchange = cls()
-    simulated = {ep.name for ep in exchange.http.routes.values() if exchange.simulates(ep)}
+    simulated = {ep.name for ep in exchange.http.routes.values() if exchange._simulates(ep)}
     silent = sorted(
         ep.name
         for ep in exchange.http.routes.values()
         if ep.name not in simulated
         and ep.response not in (None, "json")
-        and not exchange.example(ep)
+        and not exchange._example(ep)
     )
     # Every endpoint answers something: simulated, or the document's example.
     assert silent == []

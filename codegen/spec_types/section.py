@@ -158,6 +158,7 @@ class Models(TypedDict, closed=True):
     fields: list[Field | Param]
     description: NotRequired[str]
     row: NotRequired[bool]
+    book_level: NotRequired[bool]
     input: NotRequired[bool]
     bare: NotRequired[str]
     rules: NotRequired[list[Rule]]

@@ -28,7 +28,7 @@ from typing import Any
 
 from attrs import frozen
 
-from cambist._runtime.book import OrderBook
+from cambist._runtime.book import OrderBook, PriceLevel
 from cambist._runtime.streamdef import StreamOptions
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "Gap",
     "LifecycleEvent",
     "OrderBook",
+    "PriceLevel",
     "RawEvent",
     "Reconnected",
     "Resubscribed",

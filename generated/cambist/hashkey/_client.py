@@ -9,6 +9,13 @@ from typing import TYPE_CHECKING
 from cambist._runtime.client import AsyncClient, SyncClient
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Literal
+
+    import httpx
+
+    from cambist._runtime.clock import Clock
+    from cambist._runtime.retry import RetryPolicy
     from cambist.hashkey.resources.account import (
         Account,
         AccountWithRawResponse,
@@ -59,28 +66,65 @@ class HashKey(SyncClient):
 
     Credentials come from ``api_key`` / ``api_secret``, else from the environment variables
     ``HASHKEY_API_KEY`` / ``HASHKEY_API_SECRET``; public endpoints need none.
+    Every option is checked when the client is built (``TypeError`` / ``ValueError`` naming it).
 
     Args:
-        api_key: The API key (sent in the ``X-HK-APIKEY`` header).
+        api_key: The API key. Sent in the ``X-HK-APIKEY`` header. Default: the
+            environment variable ``HASHKEY_API_KEY``.
         api_secret: The API secret (only ever used to sign; never sent or shown).
-        environment: "production" or "sandbox" (default 'production').
+            Default: the environment variable ``HASHKEY_API_SECRET``.
+        environment: Which of the exchange's environments to call. One of 'production',
+            'sandbox' (default 'production').
         base_url: Overrides the environment's REST URL (e.g. a local test server).
-        ws_urls: Overrides the environment's WebSocket base URLs, by key ("ws").
         timeout: Seconds a call may take in all, retry waits included (a call's own
-            ``timeout`` overrides it); a wait that would pass it is not made.
-        max_retries: How often a failed call that is safe to resend is retried (overrides
-            ``retry.max_retries``).
-        retry: The retry policy (``cambist.options.RetryPolicy``): retries, backoff bounds,
-            the longest ``Retry-After`` waited for.
-        clock: Where time is read and waits happen (``cambist.options.Clock``; a fake one in
-            tests).
-        recv_window: recvWindow sent with signed calls, in ms (exchange default if None).
+            ``timeout`` overrides it); a wait that would pass it is not made. A positive
+            number.
+        max_retries: How often a failed call that is safe to resend is retried
+            (overrides ``retry.max_retries``); an int, 0 or more.
+        recv_window: The receive window sent with signed calls, in ms (None: the
+            exchange's default); a positive int. Sent as ``recvWindow``.
         time_sync: Measure the server clock before the first signed call and on a
             rejected timestamp.
-        http_client: Your own httpx client (pool, proxies, transport); you close it.
+        ws_urls: Overrides the environment's WebSocket base URLs, by key. Keys: 'ws'.
+        retry: The retry policy (``cambist.options.RetryPolicy``): retries, backoff
+            bounds, the longest ``Retry-After`` waited for.
+        clock: Where time is read and waits happen (``cambist.options.Clock``; a fake
+            one in tests).
+        http_client: Your own ``httpx.Client`` (pool, proxies, transport); you close it.
     """
 
     _config_module = "cambist.hashkey._config"
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        api_secret: str | None = None,
+        environment: Literal["production", "sandbox"] | None = None,
+        base_url: str | None = None,
+        timeout: float = 10.0,
+        max_retries: int | None = None,
+        recv_window: int | None = None,
+        time_sync: bool = True,
+        ws_urls: Mapping[Literal["ws"], str] | None = None,
+        retry: RetryPolicy | None = None,
+        clock: Clock | None = None,
+        http_client: httpx.Client | None = None,
+    ) -> None:
+        super().__init__(
+            api_key=api_key,
+            api_secret=api_secret,
+            environment=environment,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            recv_window=recv_window,
+            time_sync=time_sync,
+            ws_urls=ws_urls,
+            retry=retry,
+            clock=clock,
+            http_client=http_client,
+        )
 
     @cached_property
     def account(self) -> Account:
@@ -198,28 +242,66 @@ class AsyncHashKey(AsyncClient):
 
     Credentials come from ``api_key`` / ``api_secret``, else from the environment variables
     ``HASHKEY_API_KEY`` / ``HASHKEY_API_SECRET``; public endpoints need none.
+    Every option is checked when the client is built (``TypeError`` / ``ValueError`` naming it).
 
     Args:
-        api_key: The API key (sent in the ``X-HK-APIKEY`` header).
+        api_key: The API key. Sent in the ``X-HK-APIKEY`` header. Default: the
+            environment variable ``HASHKEY_API_KEY``.
         api_secret: The API secret (only ever used to sign; never sent or shown).
-        environment: "production" or "sandbox" (default 'production').
+            Default: the environment variable ``HASHKEY_API_SECRET``.
+        environment: Which of the exchange's environments to call. One of 'production',
+            'sandbox' (default 'production').
         base_url: Overrides the environment's REST URL (e.g. a local test server).
-        ws_urls: Overrides the environment's WebSocket base URLs, by key ("ws").
         timeout: Seconds a call may take in all, retry waits included (a call's own
-            ``timeout`` overrides it); a wait that would pass it is not made.
-        max_retries: How often a failed call that is safe to resend is retried (overrides
-            ``retry.max_retries``).
-        retry: The retry policy (``cambist.options.RetryPolicy``): retries, backoff bounds,
-            the longest ``Retry-After`` waited for.
-        clock: Where time is read and waits happen (``cambist.options.Clock``; a fake one in
-            tests).
-        recv_window: recvWindow sent with signed calls, in ms (exchange default if None).
+            ``timeout`` overrides it); a wait that would pass it is not made. A positive
+            number.
+        max_retries: How often a failed call that is safe to resend is retried
+            (overrides ``retry.max_retries``); an int, 0 or more.
+        recv_window: The receive window sent with signed calls, in ms (None: the
+            exchange's default); a positive int. Sent as ``recvWindow``.
         time_sync: Measure the server clock before the first signed call and on a
             rejected timestamp.
-        http_client: Your own httpx client (pool, proxies, transport); you close it.
+        ws_urls: Overrides the environment's WebSocket base URLs, by key. Keys: 'ws'.
+        retry: The retry policy (``cambist.options.RetryPolicy``): retries, backoff
+            bounds, the longest ``Retry-After`` waited for.
+        clock: Where time is read and waits happen (``cambist.options.Clock``; a fake
+            one in tests).
+        http_client: Your own ``httpx.AsyncClient`` (pool, proxies, any transport); you
+            close it.
     """
 
     _config_module = "cambist.hashkey._config"
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        api_secret: str | None = None,
+        environment: Literal["production", "sandbox"] | None = None,
+        base_url: str | None = None,
+        timeout: float = 10.0,
+        max_retries: int | None = None,
+        recv_window: int | None = None,
+        time_sync: bool = True,
+        ws_urls: Mapping[Literal["ws"], str] | None = None,
+        retry: RetryPolicy | None = None,
+        clock: Clock | None = None,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        super().__init__(
+            api_key=api_key,
+            api_secret=api_secret,
+            environment=environment,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            recv_window=recv_window,
+            time_sync=time_sync,
+            ws_urls=ws_urls,
+            retry=retry,
+            clock=clock,
+            http_client=http_client,
+        )
 
     @cached_property
     def account(self) -> AsyncAccount:

@@ -28,11 +28,20 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from cambist._runtime.convert import dec
 
-Level = tuple[Decimal, Decimal]
+
+class PriceLevel(NamedTuple):
+    """One level of a local order book: the shape of every exchange's REST ``PriceLevel``
+    (``.price``, ``.quantity``; a tuple, so ``price, quantity = level`` works too)."""
+
+    price: Decimal
+    quantity: Decimal
+
+
+Level = PriceLevel
 
 
 class BookError(Exception):
@@ -93,18 +102,20 @@ class OrderBook:
         if not self._bid_prices:
             return None
         price = self._bid_prices[-1]
-        return price, self._bids[price]
+        return PriceLevel(price, self._bids[price])
 
     def best_ask(self) -> Level | None:
         if not self._ask_prices:
             return None
         price = self._ask_prices[0]
-        return price, self._asks[price]
+        return PriceLevel(price, self._asks[price])
 
     def top(self, n: int) -> tuple[list[Level], list[Level]]:
         """The best ``n`` bids (highest first) and asks (lowest first)."""
-        bids = [(p, self._bids[p]) for p in reversed(self._bid_prices[-n:])] if n > 0 else []
-        asks = [(p, self._asks[p]) for p in self._ask_prices[:n]]
+        bids = (
+            [PriceLevel(p, self._bids[p]) for p in reversed(self._bid_prices[-n:])] if n > 0 else []
+        )
+        asks = [PriceLevel(p, self._asks[p]) for p in self._ask_prices[:n]]
         return bids, asks
 
     @property

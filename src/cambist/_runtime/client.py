@@ -82,14 +82,60 @@ class BaseClient:
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
     ) -> None:
+        """The client options. The generated clients repeat this signature, typed per
+        exchange, from this one source (``codegen/clientopts.py`` reads it, with these
+        Args, when it renders ``_client.py``): an option added here appears in every client
+        after regenerating. Every value is checked here (``cambist._runtime.options``).
+
+        Args:
+            api_key: The API key.
+            api_secret: The API secret (only ever used to sign; never sent or shown).
+            environment: Which of the exchange's environments to call.
+            base_url: Overrides the environment's REST URL (e.g. a local test server).
+            timeout: Seconds a call may take in all, retry waits included (a call's own
+                ``timeout`` overrides it); a wait that would pass it is not made. A
+                positive number.
+            max_retries: How often a failed call that is safe to resend is retried
+                (overrides ``retry.max_retries``); an int, 0 or more.
+            recv_window: The receive window sent with signed calls, in ms (None: the
+                exchange's default); a positive int.
+            time_sync: Measure the server clock before the first signed call and on a
+                rejected timestamp.
+            ws_urls: Overrides the environment's WebSocket base URLs, by key.
+            rest_urls: Overrides the hosts of endpoints with a host of their own, by key
+                (default: the environment's, or ``base_url`` when given).
+            retry: The retry policy (``cambist.options.RetryPolicy``): retries, backoff
+                bounds, the longest ``Retry-After`` waited for.
+            clock: Where time is read and waits happen (``cambist.options.Clock``; a fake
+                one in tests).
+        """
         import dataclasses
 
         from cambist._runtime.clock import SYSTEM_CLOCK, ServerClock
         from cambist._runtime.core import Core
+        from cambist._runtime.options import check_base
+        from cambist._runtime.redact import configure_from_env
+
+        configure_from_env()  # CAMBIST_LOG=debug / info
         from cambist._runtime.retry import RetryPolicy
         from cambist._runtime.signing import Credentials
 
         exchange: Exchange = importlib.import_module(self._config_module).EXCHANGE
+        check_base(
+            exchange,
+            api_key=api_key,
+            api_secret=api_secret,
+            environment=environment,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            recv_window=recv_window,
+            time_sync=time_sync,
+            ws_urls=ws_urls,
+            rest_urls=rest_urls,
+            retry=retry,
+            clock=clock,
+        )
         environments = exchange.environments
         if environment is None:
             environment = next(iter(environments))
@@ -156,8 +202,17 @@ class SyncClient(BaseClient):
     """A blocking client on one pooled ``httpx.Client`` (yours, if you pass ``http_client``)."""
 
     def __init__(self, *, http_client: httpx.Client | None = None, **options: Any) -> None:
+        """The blocking client's own option (the others: :class:`BaseClient`).
+
+        Args:
+            http_client: Your own ``httpx.Client`` (pool, proxies, transport); you close it.
+        """
         super().__init__(**options)
         import httpx
+
+        from cambist._runtime.options import instance
+
+        instance("http_client", http_client, httpx.Client, "an httpx.Client")
 
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(verify=_ssl_context())
@@ -216,8 +271,18 @@ class AsyncClient(BaseClient):
     httpx transport works, e.g. a faster one for many calls in flight)."""
 
     def __init__(self, *, http_client: httpx.AsyncClient | None = None, **options: Any) -> None:
+        """The asyncio client's own option (the others: :class:`BaseClient`).
+
+        Args:
+            http_client: Your own ``httpx.AsyncClient`` (pool, proxies, any transport); you
+                close it.
+        """
         super().__init__(**options)
         import httpx
+
+        from cambist._runtime.options import instance
+
+        instance("http_client", http_client, httpx.AsyncClient, "an httpx.AsyncClient")
 
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(verify=_ssl_context())

@@ -138,3 +138,48 @@ def secret(value: str | None) -> None:
     """Mask ``value`` (an API key, a listen key, a fixed signature) wherever it is logged."""
     if value:
         FILTER.add_value(value)
+
+
+ENV_VAR = "CAMBIST_LOG"
+_LEVELS = {
+    # CAMBIST_LOG value -> (level, loggers given the handler)
+    "info": (logging.INFO, ("cambist", "httpx")),
+    "debug": (logging.DEBUG, ("cambist", "httpx", "httpcore", "websockets")),
+}
+_HANDLER: logging.Handler | None = None
+
+
+def configure_from_env() -> None:
+    """``CAMBIST_LOG=debug`` (or ``info``): log to stderr without configuring anything else.
+
+    ``info``: cambist's own lines (retries, clock resyncs, reconnections) and httpx's one line
+    per request; ``debug``: also cambist's debug lines, httpcore's connection log and the
+    websockets frames. One handler, carrying :data:`FILTER`, so every line is masked, however
+    it got there. Unset or empty: nothing changes (configure ``logging`` yourself). Called
+    when a client is built; a second call changes nothing.
+    """
+    global _HANDLER
+    import os
+
+    value = os.environ.get(ENV_VAR, "").strip().lower()
+    if not value or _HANDLER is not None:
+        return
+    if value not in _LEVELS:
+        import warnings
+
+        warnings.warn(
+            f"{ENV_VAR}={value!r} is not one of {', '.join(_LEVELS)}; ignored",
+            stacklevel=3,
+        )
+        return
+    level, names = _LEVELS[value]
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(FILTER)  # masks what reaches it from any logger below these
+    install()
+    for name in names:
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        if logger.level == logging.NOTSET or logger.level > level:
+            logger.setLevel(level)
+    _HANDLER = handler

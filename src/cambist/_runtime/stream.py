@@ -174,9 +174,15 @@ class SyncStream(Generic[E]):
             raise StreamError(f"{self._engine.name}: the stream is closed") from None
 
     def _next(self, timeout: float | None) -> E:
-        return self._portal.call(  # type: ignore[no-any-return]
-            asyncio.wait_for(self._engine.next(), timeout)
-        )
+        try:
+            return self._portal.call(  # type: ignore[no-any-return]
+                asyncio.wait_for(self._engine.next(), timeout)
+            )
+        except TimeoutError:
+            raise TimeoutError(
+                f"{self._engine.name}: no event within {timeout} s (the stream is still open;"
+                " call next() again to keep waiting)"
+            ) from None
 
     def _subscribe(self, channel: Channel, values: Mapping[str, object]) -> None:
         self._portal.call(self._engine.subscribe(channel, values))

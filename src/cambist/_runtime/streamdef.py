@@ -129,6 +129,12 @@ class StreamOptions:
             ``sleep`` and ``clock`` are the streams' seam for injectable time; the REST
             side's clock (``cambist._runtime.clock``) is meant to unify with them.
         rng: Randomness for jitter.
+        proxy: How the WebSocket connects (the ``websockets`` library's own proxy support):
+            ``True`` (default) through the proxy the environment names (``HTTPS_PROXY``,
+            ``HTTP_PROXY``, ``ALL_PROXY``, ``NO_PROXY``), ``False`` directly, or a proxy URL:
+            ``"http://host:port"`` / ``"https://..."`` (HTTP CONNECT, credentials in the URL
+            if needed) or ``"socks5://..."`` (needs ``python-socks``). REST goes through your
+            ``http_client``'s proxy instead.
     """
 
     max_buffer: int = 10_000
@@ -146,3 +152,14 @@ class StreamOptions:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     clock: Callable[[], float] = time.time
     rng: random.Random = field(default_factory=random.Random)
+    proxy: str | bool = field(default=True, repr=False)  # a URL may hold credentials
+
+    def __post_init__(self) -> None:
+        proxy = self.proxy
+        if not isinstance(proxy, str | bool):
+            raise TypeError(f"proxy must be a URL, True or False, got {type(proxy).__name__}")
+        schemes = ("http://", "https://", "socks4://", "socks4a://", "socks5://", "socks5h://")
+        if isinstance(proxy, str) and not proxy.lower().startswith(schemes):
+            raise ValueError(
+                f"proxy must be an http://, https:// or socks5:// URL, got {proxy.split('@')[-1]!r}"
+            )

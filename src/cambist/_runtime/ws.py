@@ -397,6 +397,7 @@ class StreamEngine:
             return await connect(
                 self._url(),
                 additional_headers=headers or None,
+                proxy=None if self.options.proxy is False else self.options.proxy,
                 open_timeout=self.options.open_timeout,
                 ping_interval=interval if protocol_ping else None,
                 ping_timeout=timeout if protocol_ping else None,

@@ -63,12 +63,12 @@ class BiboxExchange(LocalExchange):
         "BTC_USDT": Decimal("60000.00"),
         "ETH_USDT": Decimal("3000.00"),
     }
-    routes: ClassVar[list[Route]] = [
+    _routes: ClassVar[list[Route]] = [
         Route("market", "/market", "bibox"),
         Route("user", "/user", "push", auth="headers"),
     ]
-    ws_bases: ClassVar[dict[str, str]] = {"ws_market": "/market", "ws_user": "/user"}
-    codes: ClassVar[dict[str, tuple[int, object]]] = {
+    _ws_bases: ClassVar[dict[str, str]] = {"ws_market": "/market", "ws_user": "/user"}
+    _codes: ClassVar[dict[str, tuple[int, object]]] = {
         "no_key": (400, -2001),
         "bad_key": (400, -2002),
         "no_signature": (400, -2001),
@@ -83,20 +83,20 @@ class BiboxExchange(LocalExchange):
         "insufficient": (400, -2004),
     }
 
-    def error_body(self, code: object, message: str) -> Any:
+    def _error_body(self, code: object, message: str) -> Any:
         return {"error": code, "message": message}
 
-    def fault_body(self, status: int) -> Any:
+    def _fault_body(self, status: int) -> Any:
         return {"error": -1000, "message": f"HTTP {status}"}
 
     # -- market data -------------------------------------------------------------------
 
-    def on_market__list_pairs(self, p: dict[str, Any]) -> Any:
+    def _on_market__list_pairs(self, p: dict[str, Any]) -> Any:
         return [
             {
                 "symbol": s,
-                "base": self.split(s)[0],
-                "quote": self.split(s)[1],
+                "base": self._split(s)[0],
+                "quote": self._split(s)[1],
                 "status": "tradable",
                 "min_price": "0.01",
                 "max_price": "100000000",
@@ -111,21 +111,21 @@ class BiboxExchange(LocalExchange):
             for s in self._symbols(p)
         ]
 
-    def on_market__get_order_book(self, p: dict[str, Any]) -> Any:
+    def _on_market__get_order_book(self, p: dict[str, Any]) -> Any:
         return self._book(self._symbol(p), int(p.get("level") or 100))
 
-    def on_market__list_trades(self, p: dict[str, Any]) -> Any:
+    def _on_market__list_trades(self, p: dict[str, Any]) -> Any:
         return [self._trade(t) for t in _page(self.market.trades[self._symbol(p)], p)]
 
-    def on_market__list_candles(self, p: dict[str, Any]) -> Any:
+    def _on_market__list_candles(self, p: dict[str, Any]) -> Any:
         bars = self.market.bars(self._symbol(p), str(p["time_frame"]))
         window = since(bars, p, "time", start="after", end="before", default=100)
         return [self._candle(b) for b in window]
 
-    def on_market__list_tickers(self, p: dict[str, Any]) -> Any:
+    def _on_market__list_tickers(self, p: dict[str, Any]) -> Any:
         symbols = str(p["symbol"]).split(",")
         for symbol in symbols:
-            self.pair(symbol)
+            self._pair(symbol)
         return [self._ticker(s) for s in symbols]
 
     def _book(self, symbol: str, depth: int) -> dict[str, Any]:
@@ -185,7 +185,7 @@ class BiboxExchange(LocalExchange):
 
     # -- user data ---------------------------------------------------------------------
 
-    def on_user__list_accounts(self, p: dict[str, Any]) -> Any:
+    def _on_user__list_accounts(self, p: dict[str, Any]) -> Any:
         wanted = _assets(p)
         return [
             self._balance(a) for a in self.ledger.assets("spot") if wanted is None or a in wanted
@@ -195,7 +195,7 @@ class BiboxExchange(LocalExchange):
         held = self.ledger.locked("spot").get(asset, Decimal(0))
         return {"s": asset, "a": self.ledger.free("spot", asset), "h": held}
 
-    def on_user__list_ledger(self, p: dict[str, Any]) -> Any:
+    def _on_user__list_ledger(self, p: dict[str, Any]) -> Any:
         wanted = _assets(p)
         entries = [
             e
@@ -207,9 +207,9 @@ class BiboxExchange(LocalExchange):
             for e in _page(entries, p)
         ]
 
-    def on_user__create_order(self, p: dict[str, Any]) -> Any:
+    def _on_user__create_order(self, p: dict[str, Any]) -> Any:
         symbol = self._symbol(p)
-        base, quote = self.split(symbol)
+        base, quote = self._split(symbol)
         quantity, price = Decimal(str(p.get("quantity") or 0)), Decimal(str(p.get("price") or 0))
         if not quantity or not price:
             raise Refusal("missing", "price" if not price else "quantity")
@@ -244,18 +244,18 @@ class BiboxExchange(LocalExchange):
             return found[-1]
         return self.ledger.find(key)
 
-    def on_user__get_order(self, p: dict[str, Any]) -> Any:
+    def _on_user__get_order(self, p: dict[str, Any]) -> Any:
         return self._order(self._find(p))
 
-    def on_user__cancel_order(self, p: dict[str, Any]) -> Any:
+    def _on_user__cancel_order(self, p: dict[str, Any]) -> Any:
         return self._order(self.ledger.cancel(self._find(p)))
 
-    def on_user__cancel_all_orders(self, p: dict[str, Any]) -> Any:
+    def _on_user__cancel_all_orders(self, p: dict[str, Any]) -> Any:
         for order in self.ledger.open_orders("spot", self._symbol(p)):
             self.ledger.cancel(order)
         return []
 
-    def on_user__list_orders(self, p: dict[str, Any]) -> Any:
+    def _on_user__list_orders(self, p: dict[str, Any]) -> Any:
         settled = p.get("status") == "settled"
         orders = [
             o
@@ -269,7 +269,7 @@ class BiboxExchange(LocalExchange):
         window = since(orders, p, "created", start="start_time", end="end_time", default=None)
         return [self._order(o) for o in window]
 
-    def on_user__list_fills(self, p: dict[str, Any]) -> Any:
+    def _on_user__list_fills(self, p: dict[str, Any]) -> Any:
         fills = [
             f
             for f in self.ledger.fills
@@ -319,7 +319,7 @@ class BiboxExchange(LocalExchange):
 
     # -- streams -----------------------------------------------------------------------
 
-    def stream_auth(self, route: Route, key: str | None, headers: Mapping[str, str]) -> int:
+    def _stream_auth(self, route: Route, key: str | None, headers: Mapping[str, str]) -> int:
         if route.auth != "headers":
             return 101
         api_key = headers.get("Bibox-Api-Key")
@@ -329,7 +329,14 @@ class BiboxExchange(LocalExchange):
         expected = Credentials(api_key or "", secret).sign(b"")
         return 101 if headers.get("Bibox-Api-Sign") == expected else 401
 
-    def stream_initial(self, route: Route, key: str) -> tuple[list[Any], int | None]:
+    def _stream_refusal(self, key: str) -> tuple[object, str] | None:
+        # The document's WebSocket error answer ({"id", "error", "message"}) with its code
+        # for a pair it does not list: -3002 "Specified trading pair does not exist".
+        if key.split(".")[0] not in self.market.books:
+            return -3002, f"Specified trading pair does not exist: {key.split('.')[0]}"
+        return None
+
+    def _stream_initial(self, route: Route, key: str) -> tuple[list[Any], int | None]:
         parts = key.split(".")
         if parts[0] not in self.market.books:
             return [], None
@@ -342,7 +349,7 @@ class BiboxExchange(LocalExchange):
                 return [], trades[-1].id if trades else 0
         return [], version
 
-    def publish_change(self, change: Change) -> None:
+    def _publish_change(self, change: Change) -> None:
         # Changes go to every order_book depth subscribed; the simulated book has
         # ``levels`` levels, so a depth of at least that many mirrors it exactly.
         data = {
@@ -358,7 +365,7 @@ class BiboxExchange(LocalExchange):
             )
         self._publish("ticker", change.symbol, lambda: self._ticker(change.symbol))
 
-    def publish_trades(self, symbol: str, trades: list[Trade]) -> None:
+    def _publish_trades(self, symbol: str, trades: list[Trade]) -> None:
         if not trades:
             return
         stream = f"{symbol}.trades"
@@ -378,12 +385,12 @@ class BiboxExchange(LocalExchange):
         if self.streams.subscribers("market", stream):
             self.streams.publish("market", stream, {"stream": stream, "data": data()})
 
-    def order_changed(self, order: Order, fill: Fill | None) -> None:
-        super().order_changed(order, fill)
+    def _order_changed(self, order: Order, fill: Fill | None) -> None:
+        super()._order_changed(order, fill)
         if order.account == "spot":
             self.push_user("order", self._order(order, fills=False))
 
-    def balances_changed(self, account: str, assets: list[str]) -> None:
+    def _balances_changed(self, account: str, assets: list[str]) -> None:
         if account == "spot":
             for asset in sorted(set(assets)):
                 self.push_user("account", self._balance(asset))

@@ -74,19 +74,19 @@ class BinanceOptionsExchange(LocalExchange):
         "BTC-220815-50000-C": Decimal("1000.00"),
         "BTC-220815-40000-P": Decimal("500.00"),
     }
-    starting_balances: ClassVar[dict[str, Decimal]] = {"USDT": Decimal("100000")}
-    account = "options"
-    routes: ClassVar[list[Route]] = [
+    _starting_balances: ClassVar[dict[str, Decimal]] = {"USDT": Decimal("100000")}
+    _account = "options"
+    _routes: ClassVar[list[Route]] = [
         Route("market", "/market/stream", "binance"),
         Route("public", "/public/stream", "binance"),
         Route("user", "/private/ws/{key}", "push", auth="listen_key"),
     ]
-    ws_bases: ClassVar[dict[str, str]] = {
+    _ws_bases: ClassVar[dict[str, str]] = {
         "ws_market": "/market",
         "ws_public": "/public",
         "ws_user": "/private",
     }
-    codes: ClassVar[dict[str, tuple[int, object]]] = {
+    _codes: ClassVar[dict[str, tuple[int, object]]] = {
         "no_key": (401, -2014),
         "bad_key": (401, -2015),
         "no_signature": (400, -1102),
@@ -108,15 +108,15 @@ class BinanceOptionsExchange(LocalExchange):
         self.order_flags: dict[str, tuple[bool, bool]] = {}
         """Order id -> (reduceOnly, isMmp) as sent."""
 
-    def split(self, symbol: str) -> tuple[str, str]:
+    def _split(self, symbol: str) -> tuple[str, str]:
         return symbol, "USDT"
 
     # -- market data -------------------------------------------------------------------
 
-    def on_market__get_server_time(self, p: dict[str, Any]) -> Any:
+    def _on_market__get_server_time(self, p: dict[str, Any]) -> Any:
         return {"serverTime": self.now_ms()}
 
-    def on_market__get_order_book(self, p: dict[str, Any]) -> Any:
+    def _on_market__get_order_book(self, p: dict[str, Any]) -> Any:
         symbol = self._symbol(p)
         book = self.market.books[symbol]
         bids, asks = book.top(int(p.get("limit") or 100))
@@ -127,7 +127,7 @@ class BinanceOptionsExchange(LocalExchange):
             "lastUpdateId": book.version,
         }
 
-    def on_market__get_recent_trades(self, p: dict[str, Any]) -> Any:
+    def _on_market__get_recent_trades(self, p: dict[str, Any]) -> Any:
         symbol = self._symbol(p)
         rows = since(self.market.trades[symbol], p, "time", default=100)
         return [
@@ -144,7 +144,7 @@ class BinanceOptionsExchange(LocalExchange):
             for t in rows
         ]
 
-    def on_market__get_klines(self, p: dict[str, Any]) -> Any:
+    def _on_market__get_klines(self, p: dict[str, Any]) -> Any:
         interval = str(p["interval"])
         bars = self.market.bars(self._symbol(p), interval)
         return [self._kline_row(b, interval) for b in since(bars, p, "time", default=500)]
@@ -155,7 +155,7 @@ class BinanceOptionsExchange(LocalExchange):
             bar_end(b.time, interval), fmt(b.quote_volume), b.count, "0", "0",
         ]  # fmt: skip
 
-    def on_market__get_mark_price(self, p: dict[str, Any]) -> Any:
+    def _on_market__get_mark_price(self, p: dict[str, Any]) -> Any:
         return [self._mark(s) for s in self._symbols(p)]
 
     def _mark(self, symbol: str) -> dict[str, Any]:
@@ -168,13 +168,13 @@ class BinanceOptionsExchange(LocalExchange):
             "riskFreeInterest": "0.1",
         }  # fmt: skip
 
-    def on_market__get_index_price(self, p: dict[str, Any]) -> Any:
+    def _on_market__get_index_price(self, p: dict[str, Any]) -> Any:
         name = str(p["underlying"])
         if name not in INDEX:
             raise Refusal("invalid", "underlying")
         return {"time": self.now_ms(), "indexPrice": fmt(INDEX[name])}
 
-    def on_market__get_ticker(self, p: dict[str, Any]) -> Any:
+    def _on_market__get_ticker(self, p: dict[str, Any]) -> Any:
         return [self._ticker_rest(s) for s in self._symbols(p)]
 
     def _ticker_rest(self, symbol: str) -> dict[str, Any]:
@@ -198,10 +198,10 @@ class BinanceOptionsExchange(LocalExchange):
 
     # -- orders ------------------------------------------------------------------------
 
-    def on_trade__create_order(self, p: dict[str, Any]) -> Any:
+    def _on_trade__create_order(self, p: dict[str, Any]) -> Any:
         return self._answer(self._place(p), p)
 
-    def on_trade__create_batch_orders(self, p: dict[str, Any]) -> Any:
+    def _on_trade__create_batch_orders(self, p: dict[str, Any]) -> Any:
         items = _json_param(p, "orders")
         if not isinstance(items, list) or not items or len(items) > 10:
             raise Refusal("invalid", "orders")
@@ -210,7 +210,7 @@ class BinanceOptionsExchange(LocalExchange):
             try:
                 out.append(self._answer(self._place(item), item))
             except Refusal as refusal:
-                out.append(self.refusal(refusal)[1])
+                out.append(self._refusal(refusal)[1])
         return out
 
     def _place(self, p: Mapping[str, Any]) -> Order:
@@ -229,7 +229,7 @@ class BinanceOptionsExchange(LocalExchange):
             self._write(symbol, quantity)
         try:
             order = self.ledger.place(
-                account=self.account,
+                account=self._account,
                 symbol=symbol,
                 base=symbol,
                 quote="USDT",
@@ -251,33 +251,33 @@ class BinanceOptionsExchange(LocalExchange):
 
     def _write(self, symbol: str, quantity: Decimal) -> None:
         """Sell ``quantity``: contracts beyond those held are written, holding margin."""
-        need = quantity - max(self.ledger.free(self.account, symbol), ZERO)
+        need = quantity - max(self.ledger.free(self._account, symbol), ZERO)
         if need <= 0:
             return
         margin = need * MARGIN_PER_CONTRACT
-        if self.ledger.free(self.account, "USDT") < margin:
+        if self.ledger.free(self._account, "USDT") < margin:
             raise Refusal("margin")
-        self.ledger._move(self.account, "USDT", -margin, "")
+        self.ledger._move(self._account, "USDT", -margin, "")
         self.ledger._move("margin", "USDT", margin, "")
-        self.ledger._move(self.account, symbol, need, "")
+        self.ledger._move(self._account, symbol, need, "")
         self.written[symbol] = self.written.get(symbol, ZERO) + need
 
     def _settle(self, symbol: str) -> None:
         """Repay written contracts with contracts held (bought back, or a written sell
         cancelled): each one repaid releases its margin."""
         repay = min(
-            self.written.get(symbol, ZERO), max(self.ledger.free(self.account, symbol), ZERO)
+            self.written.get(symbol, ZERO), max(self.ledger.free(self._account, symbol), ZERO)
         )
         if repay <= 0:
             return
         self.written[symbol] -= repay
-        self.ledger._move(self.account, symbol, -repay, "")
+        self.ledger._move(self._account, symbol, -repay, "")
         self.ledger._move("margin", "USDT", -repay * MARGIN_PER_CONTRACT, "")
-        self.ledger._move(self.account, "USDT", repay * MARGIN_PER_CONTRACT, "")
+        self.ledger._move(self._account, "USDT", repay * MARGIN_PER_CONTRACT, "")
 
     def _find(self, p: Mapping[str, Any]) -> Order:
         order = self.ledger.find(p.get("orderId"), p.get("clientOrderId"))
-        if order.symbol != p.get("symbol") or order.account != self.account:
+        if order.symbol != p.get("symbol") or order.account != self._account:
             raise Refusal("not_found")
         return order
 
@@ -286,10 +286,10 @@ class BinanceOptionsExchange(LocalExchange):
         self._settle(order.symbol)
         return order
 
-    def on_trade__cancel_order(self, p: dict[str, Any]) -> Any:
+    def _on_trade__cancel_order(self, p: dict[str, Any]) -> Any:
         return self._order(self._cancel(self._find(p)))
 
-    def on_trade__cancel_batch_orders(self, p: dict[str, Any]) -> Any:
+    def _on_trade__cancel_batch_orders(self, p: dict[str, Any]) -> Any:
         symbol = self._symbol(p)
         keys = [("orderId", i) for i in _json_param(p, "orderIds") or []] or [
             ("clientOrderId", c) for c in _json_param(p, "clientOrderIds") or []
@@ -301,47 +301,47 @@ class BinanceOptionsExchange(LocalExchange):
             try:
                 out.append(self._order(self._cancel(self._find({"symbol": symbol, name: value}))))
             except Refusal as refusal:
-                out.append(self.refusal(refusal)[1])
+                out.append(self._refusal(refusal)[1])
         return out
 
-    def on_trade__cancel_all_orders(self, p: dict[str, Any]) -> Any:
-        for order in self.ledger.open_orders(self.account, self._symbol(p)):
+    def _on_trade__cancel_all_orders(self, p: dict[str, Any]) -> Any:
+        for order in self.ledger.open_orders(self._account, self._symbol(p)):
             self._cancel(order)
         return {"code": "0", "msg": "success"}
 
-    def on_trade__cancel_all_orders_by_underlying(self, p: dict[str, Any]) -> Any:
+    def _on_trade__cancel_all_orders_by_underlying(self, p: dict[str, Any]) -> Any:
         name = str(p["underlying"])
         if name not in INDEX:
             raise Refusal("invalid", "underlying")
-        for order in self.ledger.open_orders(self.account):
+        for order in self.ledger.open_orders(self._account):
             if underlying(order.symbol) == name:
                 self._cancel(order)
         return OK
 
-    def on_trade__get_order(self, p: dict[str, Any]) -> Any:
+    def _on_trade__get_order(self, p: dict[str, Any]) -> Any:
         return self._order(self._find(p))
 
-    def on_trade__get_open_orders(self, p: dict[str, Any]) -> Any:
-        orders = self.ledger.open_orders(self.account, p.get("symbol") and self._symbol(p))
+    def _on_trade__get_open_orders(self, p: dict[str, Any]) -> Any:
+        orders = self.ledger.open_orders(self._account, p.get("symbol") and self._symbol(p))
         after = int(p.get("orderId") or 0)
         rows = since([o for o in orders if int(o.id) >= after], p, "created", default=None)
         return [self._order(o) for o in rows]
 
-    def on_trade__get_order_history(self, p: dict[str, Any]) -> Any:
+    def _on_trade__get_order_history(self, p: dict[str, Any]) -> Any:
         symbol, after = self._symbol(p), int(p.get("orderId") or 0)
         orders = [
             o
             for o in self.ledger.orders.values()
-            if o.symbol == symbol and o.account == self.account and int(o.id) >= after
+            if o.symbol == symbol and o.account == self._account and int(o.id) >= after
         ]
         return [self._order(o) for o in since(orders, p, "created", default=100)]
 
-    def on_trade__get_positions(self, p: dict[str, Any]) -> Any:
-        return [self._position(s) for s in self._symbols(p) if self.position(s)]
+    def _on_trade__get_positions(self, p: dict[str, Any]) -> Any:
+        return [self._position(s) for s in self._symbols(p) if self._net_position(s)]
 
-    def position(self, symbol: str) -> Decimal:
+    def _net_position(self, symbol: str) -> Decimal:
         """Net contracts of ``symbol``: held (free and in orders) minus written."""
-        return self.ledger.total(self.account, symbol) - self.written.get(symbol, ZERO)
+        return self.ledger.total(self._account, symbol) - self.written.get(symbol, ZERO)
 
     def _entry_price(self, symbol: str) -> Decimal:
         fills = [f for f in self.ledger.fills if f.order.symbol == symbol]
@@ -351,7 +351,7 @@ class BinanceOptionsExchange(LocalExchange):
         return sum((f.price * f.quantity for f in fills), ZERO) / quantity
 
     def _position(self, symbol: str) -> dict[str, Any]:
-        quantity = self.position(symbol)
+        quantity = self._net_position(symbol)
         mark = self.market.mid(symbol)
         entry = self._entry_price(symbol)
         _, _, strike, kind = symbol.split("-")
@@ -376,16 +376,16 @@ class BinanceOptionsExchange(LocalExchange):
 
     def _resting(self, symbol: str, side: str) -> Decimal:
         return sum(
-            (o.remaining for o in self.ledger.open_orders(self.account, symbol) if o.side == side),
+            (o.remaining for o in self.ledger.open_orders(self._account, symbol) if o.side == side),
             ZERO,
         )
 
-    def on_trade__get_user_trades(self, p: dict[str, Any]) -> Any:
+    def _on_trade__get_user_trades(self, p: dict[str, Any]) -> Any:
         symbol, start = self._symbol(p), int(p.get("fromId") or 0)
         fills = [
             f
             for f in self.ledger.fills
-            if f.order.symbol == symbol and f.order.account == self.account and f.id >= start
+            if f.order.symbol == symbol and f.order.account == self._account and f.id >= start
         ]
         return [self._user_trade(f) for f in since(fills, p, "time", default=100)]
 
@@ -399,7 +399,7 @@ class BinanceOptionsExchange(LocalExchange):
             "optionSide": "CALL" if f.order.symbol.endswith("-C") else "PUT", "quoteAsset": "USDT",
         }  # fmt: skip
 
-    def on_account__get_margin_account(self, p: dict[str, Any]) -> Any:
+    def _on_account__get_margin_account(self, p: dict[str, Any]) -> Any:
         return {
             "asset": [self._margin_asset()],
             "greek": [
@@ -415,23 +415,26 @@ class BinanceOptionsExchange(LocalExchange):
             "riskLevel": "NORMAL",
         }
 
-    def equity(self) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+    def _equity(self) -> tuple[Decimal, Decimal, Decimal, Decimal]:
         """(wallet balance, position value, unrealized PnL, margin held) in USDT."""
-        wallet = self.ledger.total(self.account, "USDT") + self.ledger.free("margin", "USDT")
-        value = sum((self.position(s) * self.market.mid(s) for s in self.symbols), ZERO)
+        wallet = self.ledger.total(self._account, "USDT") + self.ledger.free("margin", "USDT")
+        value = sum((self._net_position(s) * self.market.mid(s) for s in self.symbols), ZERO)
         pnl = sum(
-            ((self.market.mid(s) - self._entry_price(s)) * self.position(s) for s in self.symbols),
+            (
+                (self.market.mid(s) - self._entry_price(s)) * self._net_position(s)
+                for s in self.symbols
+            ),
             ZERO,
         )
         return wallet, value, pnl, self.ledger.free("margin", "USDT")
 
     def _margin_asset(self) -> dict[str, Any]:
-        wallet, value, pnl, margin = self.equity()
+        wallet, value, pnl, margin = self._equity()
         return {
             "asset": "USDT",
             "marginBalance": fmt(wallet),
             "equity": fmt(wallet + value),
-            "available": fmt(self.ledger.free(self.account, "USDT")),
+            "available": fmt(self.ledger.free(self._account, "USDT")),
             "initialMargin": fmt(margin),
             "maintMargin": fmt(margin),
             "unrealizedPNL": fmt(pnl),
@@ -483,13 +486,13 @@ class BinanceOptionsExchange(LocalExchange):
 
     # -- listen keys -------------------------------------------------------------------
 
-    def on_user_stream__create_listen_key(self, p: dict[str, Any]) -> Any:
+    def _on_user_stream__create_listen_key(self, p: dict[str, Any]) -> Any:
         now = self.now_ms()
         for key, (owner, expiry) in self.listen_keys.items():
             if owner == DEFAULT_API_KEY and expiry > now:  # the active key, extended
-                self.extend_listen_key(key)
+                self._extend_listen_key(key)
                 return {"listenKey": key, "expiration": self.listen_keys[key][1]}
-        key = self.new_listen_key(DEFAULT_API_KEY)
+        key = self._new_listen_key(DEFAULT_API_KEY)
         return {"listenKey": key, "expiration": self.listen_keys[key][1]}
 
     def _active_key(self) -> str:
@@ -499,11 +502,11 @@ class BinanceOptionsExchange(LocalExchange):
                 return key
         raise Refusal("listen_key")
 
-    def on_user_stream__extend_listen_key(self, p: dict[str, Any]) -> Any:
-        self.extend_listen_key(self._active_key())
+    def _on_user_stream__extend_listen_key(self, p: dict[str, Any]) -> Any:
+        self._extend_listen_key(self._active_key())
         return {}
 
-    def on_user_stream__delete_listen_key(self, p: dict[str, Any]) -> Any:
+    def _on_user_stream__delete_listen_key(self, p: dict[str, Any]) -> Any:
         self.listen_keys.pop(self._active_key())
         return {}
 
@@ -523,7 +526,7 @@ class BinanceOptionsExchange(LocalExchange):
             payload = data() if callable(data) else data
             self.streams.publish(route, key, {"stream": key, "data": payload})
 
-    def publish_change(self, change: Change) -> None:
+    def _publish_change(self, change: Change) -> None:
         symbol, now = change.symbol, self.now_ms()
         diff = {
             "e": "depthUpdate", "E": now, "T": change.time, "s": symbol,
@@ -578,7 +581,7 @@ class BinanceOptionsExchange(LocalExchange):
         now = self.now_ms()
         return [{"e": "index", "E": now, "s": u, "p": fmt(p)} for u, p in INDEX.items()]
 
-    def publish_trades(self, symbol: str, trades: list[Trade]) -> None:
+    def _publish_trades(self, symbol: str, trades: list[Trade]) -> None:
         if not trades:
             return
         for t in trades:
@@ -622,7 +625,7 @@ class BinanceOptionsExchange(LocalExchange):
         out = []
         for symbol in self.symbols:
             if symbol.split("-")[1] == expiry:
-                held = abs(self.position(symbol))
+                held = abs(self._net_position(symbol))
                 value = held * self.market.mid(symbol)
                 out.append({"e": "openInterest", "E": self.now_ms(), "s": symbol,
                             "o": fmt(held), "h": fmt(value)})  # fmt: skip
@@ -643,9 +646,9 @@ class BinanceOptionsExchange(LocalExchange):
 
     # -- user events -------------------------------------------------------------------
 
-    def order_changed(self, order: Order, fill: Fill | None) -> None:
-        super().order_changed(order, fill)
-        if order.account != self.account:
+    def _order_changed(self, order: Order, fill: Fill | None) -> None:
+        super()._order_changed(order, fill)
+        if order.account != self._account:
             return
         if fill is None:
             execution = {"NEW": "NEW", "REJECTED": "EXPIRED"}.get(order.status, "CANCELED")
@@ -677,8 +680,8 @@ class BinanceOptionsExchange(LocalExchange):
 
     def _push_balances(self, symbol: str) -> None:
         now = self.now_ms()
-        wallet, value, pnl, margin = self.equity()
-        quantity = self.position(symbol)
+        wallet, value, pnl, margin = self._equity()
+        quantity = self._net_position(symbol)
         self.streams.publish("user", None, {
             "e": "BALANCE_POSITION_UPDATE", "E": now, "T": now, "m": "ORDER",
             "B": [{"a": "USDT", "b": fmt(wallet), "bc": "0"}],

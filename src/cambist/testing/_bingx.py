@@ -29,9 +29,9 @@ class BingXExchange(LocalExchange):
     """BingX, simulated: universal transfers, listen keys, the user data stream."""
 
     id = "bingx"
-    account = "FUND"
-    starting_balances: ClassVar[dict[str, Decimal]] = {"USDT": Decimal("100000")}
-    routes: ClassVar[list[Route]] = [
+    _account = "FUND"
+    _starting_balances: ClassVar[dict[str, Decimal]] = {"USDT": Decimal("100000")}
+    _routes: ClassVar[list[Route]] = [
         Route(
             "user",
             "/market?listenKey={key}",
@@ -41,8 +41,8 @@ class BingXExchange(LocalExchange):
             auth="listen_key",
         ),
     ]
-    ws_bases: ClassVar[dict[str, str]] = {"ws": "/market"}
-    codes: ClassVar[dict[str, tuple[int, object]]] = {
+    _ws_bases: ClassVar[dict[str, str]] = {"ws": "/market"}
+    _codes: ClassVar[dict[str, tuple[int, object]]] = {
         "no_key": (200, 100001),
         "bad_key": (200, 100001),
         "no_signature": (200, 100001),
@@ -56,12 +56,12 @@ class BingXExchange(LocalExchange):
         "insufficient": (200, 100202),
     }
 
-    def refusal(self, refusal: Refusal) -> tuple[int, Any]:
+    def _refusal(self, refusal: Refusal) -> tuple[int, Any]:
         if refusal.kind == "listen_key":
             return 404, b""  # "http status 404 not find key"
-        return super().refusal(refusal)
+        return super()._refusal(refusal)
 
-    def fault_body(self, status: int) -> Any:
+    def _fault_body(self, status: int) -> Any:
         return {"code": 100500 if status >= 500 else 100410, "msg": f"HTTP {status}"}
 
     @staticmethod
@@ -70,7 +70,7 @@ class BingXExchange(LocalExchange):
 
     # -- transfers ---------------------------------------------------------------------
 
-    def on_wallet__transfer(self, p: dict[str, Any]) -> Any:
+    def _on_wallet__transfer(self, p: dict[str, Any]) -> Any:
         source, _, target = str(p["type"]).partition("_")
         for name in ("asset", "amount"):
             if not p.get(name):
@@ -78,7 +78,7 @@ class BingXExchange(LocalExchange):
         record = self.ledger.transfer(str(p["asset"]), Decimal(str(p["amount"])), source, target)
         return self._data({"tranId": record.id})
 
-    def on_wallet__list_transfers(self, p: dict[str, Any]) -> Any:
+    def _on_wallet__list_transfers(self, p: dict[str, Any]) -> Any:
         source, _, target = str(p["type"]).partition("_")
         rows = [
             t
@@ -109,14 +109,14 @@ class BingXExchange(LocalExchange):
 
     # -- listen keys and the user stream -----------------------------------------------
 
-    def on_user_stream__create_listen_key(self, p: dict[str, Any]) -> Any:
-        return {"listenKey": self.new_listen_key(DEFAULT_API_KEY)}
+    def _on_user_stream__create_listen_key(self, p: dict[str, Any]) -> Any:
+        return {"listenKey": self._new_listen_key(DEFAULT_API_KEY)}
 
-    def on_user_stream__extend_listen_key(self, p: dict[str, Any]) -> Any:
-        self.extend_listen_key(str(p["listenKey"]))
+    def _on_user_stream__extend_listen_key(self, p: dict[str, Any]) -> Any:
+        self._extend_listen_key(str(p["listenKey"]))
         return b""
 
-    def on_user_stream__delete_listen_key(self, p: dict[str, Any]) -> Any:
+    def _on_user_stream__delete_listen_key(self, p: dict[str, Any]) -> Any:
         if self.listen_keys.pop(str(p["listenKey"]), None) is None:
             raise Refusal("listen_key")
         return b""

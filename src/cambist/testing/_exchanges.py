@@ -65,16 +65,16 @@ class LocalExchange:
 
     id: ClassVar[str]
     symbols: ClassVar[dict[str, Decimal]] = {}
-    routes: ClassVar[list[Route]] = []
-    ws_bases: ClassVar[dict[str, str]] = {}
-    starting_balances: ClassVar[dict[str, Decimal]] = {
+    _routes: ClassVar[list[Route]] = []
+    _ws_bases: ClassVar[dict[str, str]] = {}
+    _starting_balances: ClassVar[dict[str, Decimal]] = {
         "USDT": Decimal("100000"),
         "BTC": Decimal("2"),
         "ETH": Decimal("10"),
     }
-    account: ClassVar[str] = "spot"
+    _account: ClassVar[str] = "spot"
     """The main account (what the API key trades with)."""
-    codes: ClassVar[dict[str, tuple[int, object]]] = {}
+    _codes: ClassVar[dict[str, tuple[int, object]]] = {}
     """Refusal kind -> (HTTP status, the document's error code)."""
 
     def __init__(
@@ -107,22 +107,22 @@ class LocalExchange:
         """Added to the simulator's clock: skew it to test timestamp handling."""
         self.clock: Clock = clock or SYSTEM_CLOCK
         self.lock = threading.RLock()
-        start = balances if balances is not None else self.starting_balances
+        start = balances if balances is not None else self._starting_balances
         self._ids = itertools.count(1_900_000_000_000_000_000)
         self.ledger = Ledger(
             self.market,
-            {self.account: {a: Decimal(v) for a, v in start.items()}},
+            {self._account: {a: Decimal(v) for a, v in start.items()}},
             clock=self.now_ms,
             ids=lambda: next(self._ids),
             fee_rate=Decimal(fee_rate),
-            on_order=self.order_changed,
-            on_balances=self.balances_changed,
+            on_order=self._order_changed,
+            on_balances=self._balances_changed,
         )
         self.listen_keys: dict[str, tuple[str, int]] = {}
         """listen key -> (API key, expiry ms)."""
         self.portal = Portal()
         self.http = HttpSide(self, config, endpoints)
-        self.streams = StreamHub(self.portal, self, self.routes)
+        self.streams = StreamHub(self.portal, self, self._routes)
         self.url = ""
         self.ws_urls: dict[str, str] = {}
 
@@ -133,7 +133,7 @@ class LocalExchange:
         self.streams.start(self.host, self._ports[1])
         self.url = f"http://{self.host}:{port}"
         self.ws_urls = {
-            k: f"ws://{self.host}:{self.streams.port}{p}" for k, p in self.ws_bases.items()
+            k: f"ws://{self.host}:{self.streams.port}{p}" for k, p in self._ws_bases.items()
         }
         return self
 
@@ -199,42 +199,42 @@ class LocalExchange:
 
     # -- answers -----------------------------------------------------------------------
 
-    def simulates(self, ep: Endpoint[Any]) -> bool:
+    def _simulates(self, ep: Endpoint[Any]) -> bool:
         """Does this exchange simulate ``ep`` (else it answers the document's example)?"""
-        return hasattr(self, "on_" + ep.name.replace(".", "__"))
+        return hasattr(self, "_on_" + ep.name.replace(".", "__"))
 
-    def handle(self, ep: Endpoint[Any], call: Call) -> Any:
-        handler = getattr(self, "on_" + ep.name.replace(".", "__"), None)
+    def _handle(self, ep: Endpoint[Any], call: Call) -> Any:
+        handler = getattr(self, "_on_" + ep.name.replace(".", "__"), None)
         if handler is not None:
             with self.lock:
                 return handler(call.params)
-        return self.example(ep)
+        return self._example(ep)
 
-    def example(self, ep: Endpoint[Any]) -> Any:
+    def _example(self, ep: Endpoint[Any]) -> Any:
         text = self.examples.get((ep.method, ep.path))
         return text.encode() if text is not None else {}
 
-    def error_body(self, code: object, message: str) -> Any:
+    def _error_body(self, code: object, message: str) -> Any:
         return {"code": code, "msg": message}
 
-    def refusal(self, refusal: Refusal) -> tuple[int, Any]:
-        status, code = self.codes.get(refusal.kind, self.codes["invalid"])
+    def _refusal(self, refusal: Refusal) -> tuple[int, Any]:
+        status, code = self._codes.get(refusal.kind, self._codes["invalid"])
         message = next((e.message for e in self.config.errors if e.code == str(code)), refusal.kind)
         if "%s" in message:
             message = message.replace("%s", refusal.detail or "?", 1).replace("%s", "")
         elif refusal.detail and refusal.kind in ("missing", "invalid"):
             message = f"{message}: {refusal.detail}"
-        return status, self.error_body(code, message)
+        return status, self._error_body(code, message)
 
-    def fault_body(self, status: int) -> Any:
+    def _fault_body(self, status: int) -> Any:
         return {"code": -1000 if status >= 500 else -1003, "msg": f"HTTP {status}"}
 
-    def not_found(self, call: Call) -> tuple[int, Any]:
+    def _not_found(self, call: Call) -> tuple[int, Any]:
         return 404, {"code": 404, "msg": f"no such endpoint {call.method} {call.path}"}
 
     # -- streams -----------------------------------------------------------------------
 
-    def stream_auth(self, route: Route, key: str | None, headers: Mapping[str, str]) -> int:
+    def _stream_auth(self, route: Route, key: str | None, headers: Mapping[str, str]) -> int:
         """The handshake's HTTP status: 101 to accept."""
         if route.auth == "listen_key":
             with self.lock:
@@ -242,7 +242,12 @@ class LocalExchange:
                 return 101 if found is not None and found[1] > self.now_ms() else 401
         return 101
 
-    def stream_initial(self, route: Route, key: str) -> tuple[list[Any], int | None]:
+    def _stream_refusal(self, key: str) -> tuple[object, str] | None:
+        """(code, message) the exchange answers a subscription to ``key`` with, when its
+        document says it refuses it (e.g. a pair it does not list); None: accepted."""
+        return None
+
+    def _stream_initial(self, route: Route, key: str) -> tuple[list[Any], int | None]:
         """Pushes a new subscription gets first (e.g. the full book), and the market version
         they show (older queued changes are then not sent)."""
         return [], None
@@ -255,8 +260,8 @@ class LocalExchange:
             for s in [symbol] if symbol else list(self.symbols):
                 with self.lock:
                     change = self.market.step(s)
-                    self.publish_change(change)
-                    self.publish_trades(s, change.trades)
+                    self._publish_change(change)
+                    self._publish_trades(s, change.trades)
                     self.ledger.match(s, change.trades)
                 changes.append(change)
         return changes
@@ -273,42 +278,42 @@ class LocalExchange:
             printed = self.market.record(
                 symbol, Decimal(price), Decimal(quantity), buyer_maker=taker == "SELL"
             )
-            self.publish_trades(symbol, [printed])
+            self._publish_trades(symbol, [printed])
             self.ledger.match(symbol, [printed])
         return printed
 
-    def publish_change(self, change: Change) -> None:
+    def _publish_change(self, change: Change) -> None:
         """Push a market step's book changes (an exchange with market streams overrides)."""
 
-    def publish_trades(self, symbol: str, trades: list[Trade]) -> None:
+    def _publish_trades(self, symbol: str, trades: list[Trade]) -> None:
         """Push public trades (and what they move: candles, tickers)."""
 
-    def order_changed(self, order: Order, fill: Fill | None) -> None:
+    def _order_changed(self, order: Order, fill: Fill | None) -> None:
         """An order was placed, filled or closed: push the user events. A taker fill also
         printed a public trade."""
         if fill is not None and fill.trade is not None:
-            self.publish_trades(order.symbol, [fill.trade])
+            self._publish_trades(order.symbol, [fill.trade])
 
-    def balances_changed(self, account: str, assets: list[str]) -> None:
+    def _balances_changed(self, account: str, assets: list[str]) -> None:
         """Balances of ``assets`` changed: push the user events."""
 
-    def pair(self, symbol: str) -> tuple[str, str]:
+    def _pair(self, symbol: str) -> tuple[str, str]:
         """(base, quote) of a symbol the market has; refused as invalid otherwise."""
         if symbol not in self.market.books:
             raise Refusal("invalid", "symbol")
-        return self.split(symbol)
+        return self._split(symbol)
 
     def _symbol(self, p: Mapping[str, Any]) -> str:
         """The request's ``symbol``, refused as invalid unless the market has it."""
         symbol = str(p.get("symbol"))
-        self.pair(symbol)
+        self._pair(symbol)
         return symbol
 
     def _symbols(self, p: Mapping[str, Any]) -> list[str]:
         """The request's ``symbol`` (checked), or every symbol when it names none."""
         return [self._symbol(p)] if p.get("symbol") else list(self.symbols)
 
-    def split(self, symbol: str) -> tuple[str, str]:
+    def _split(self, symbol: str) -> tuple[str, str]:
         base, _, quote = symbol.partition("_")
         return base, quote
 
@@ -319,13 +324,13 @@ class LocalExchange:
 
     # -- listen keys -------------------------------------------------------------------
 
-    def new_listen_key(self, api_key: str) -> str:
+    def _new_listen_key(self, api_key: str) -> str:
         key = f"{next(self._ids):x}".rjust(64, "k")
         redact.secret(key)  # never in the server's logs either
         self.listen_keys[key] = (api_key, self.now_ms() + LISTEN_KEY_LIFETIME_MS)
         return key
 
-    def extend_listen_key(self, key: str) -> None:
+    def _extend_listen_key(self, key: str) -> None:
         found = self.listen_keys.get(key)
         if found is None or found[1] <= self.now_ms():
             raise Refusal("listen_key", key)

@@ -45,7 +45,7 @@ class HashKeyExchange(HashKeyStreams):
         "BTCUSDT": Decimal("60000.00"),
         "ETHUSDT": Decimal("3000.00"),
     }
-    codes: ClassVar[dict[str, tuple[int, object]]] = {
+    _codes: ClassVar[dict[str, tuple[int, object]]] = {
         "no_key": (400, "-1002"),
         "bad_key": (400, "0102"),
         "no_signature": (400, "-1002"),
@@ -59,33 +59,33 @@ class HashKeyExchange(HashKeyStreams):
         "listen_key": (400, "-1004"),
     }
 
-    def refusal(self, refusal: Refusal) -> tuple[int, Any]:
+    def _refusal(self, refusal: Refusal) -> tuple[int, Any]:
         if refusal.kind == "bad_signature":  # the table has two 0001 rows: this one
             return 400, {"code": "0001", "msg": "Incorrect signature"}
-        return super().refusal(refusal)
+        return super()._refusal(refusal)
 
-    def split(self, symbol: str) -> tuple[str, str]:
+    def _split(self, symbol: str) -> tuple[str, str]:
         return symbol[:-4], symbol[-4:]
 
     # -- market data -------------------------------------------------------------------
 
-    def on_misc__get_server_time(self, p: dict[str, Any]) -> Any:
+    def _on_misc__get_server_time(self, p: dict[str, Any]) -> Any:
         return {"serverTime": self.now_ms()}
 
-    def on_market__get_depth(self, p: dict[str, Any]) -> Any:
+    def _on_market__get_depth(self, p: dict[str, Any]) -> Any:
         bids, asks = self.market.books[self._symbol(p)].top(int(p.get("limit") or 100))
         return {"t": self.now_ms(), "b": levels(bids), "a": levels(asks)}
 
-    on_market__get_merged_depth = on_market__get_depth
+    _on_market__get_merged_depth = _on_market__get_depth
 
-    def on_market__list_trades(self, p: dict[str, Any]) -> Any:
+    def _on_market__list_trades(self, p: dict[str, Any]) -> Any:
         trades = self.market.trades[self._symbol(p)][-int(p.get("limit") or 100) :]
         return [
             {"t": t.time, "p": fmt(t.price), "q": fmt(t.quantity), "ibm": t.buyer_maker}
             for t in trades
         ]
 
-    def on_market__list_klines(self, p: dict[str, Any]) -> Any:
+    def _on_market__list_klines(self, p: dict[str, Any]) -> Any:
         interval = str(p["interval"])
         bars = since(self.market.bars(self._symbol(p), interval), p, "time", default=1000)
         return [
@@ -105,7 +105,7 @@ class HashKeyExchange(HashKeyStreams):
             for b in bars
         ]
 
-    def on_market__list_24hr_tickers(self, p: dict[str, Any]) -> Any:
+    def _on_market__list_24hr_tickers(self, p: dict[str, Any]) -> Any:
         out = []
         for s in self._symbols(p):
             day = self.market.day(s)
@@ -127,10 +127,10 @@ class HashKeyExchange(HashKeyStreams):
             )
         return out
 
-    def on_market__list_price_tickers(self, p: dict[str, Any]) -> Any:
+    def _on_market__list_price_tickers(self, p: dict[str, Any]) -> Any:
         return [{"s": s, "si": s, "p": fmt(self.market.last(s))} for s in self._symbols(p)]
 
-    def on_market__list_book_tickers(self, p: dict[str, Any]) -> Any:
+    def _on_market__list_book_tickers(self, p: dict[str, Any]) -> Any:
         symbol = self._symbol(p)
         (bid, bid_qty), (ask, ask_qty) = self.market.best(symbol)
         return [
@@ -146,7 +146,7 @@ class HashKeyExchange(HashKeyStreams):
 
     # -- account -----------------------------------------------------------------------
 
-    def on_account__get_balances(self, p: dict[str, Any]) -> Any:
+    def _on_account__get_balances(self, p: dict[str, Any]) -> Any:
         account = ACCOUNTS.get(str(p.get("accountId") or self.ACCOUNT_ID))
         if account is None:
             raise Refusal("invalid", "accountId")
@@ -166,7 +166,7 @@ class HashKeyExchange(HashKeyStreams):
             )
         return {"balances": rows, "userId": "1900000000000000000"}
 
-    def on_account__transfer(self, p: dict[str, Any]) -> Any:
+    def _on_account__transfer(self, p: dict[str, Any]) -> Any:
         source, target = ACCOUNTS.get(p["fromAccountId"]), ACCOUNTS.get(p["toAccountId"])
         if source is None or target is None or source == target:
             raise Refusal("invalid", "fromAccountId" if source is None else "toAccountId")
@@ -184,11 +184,11 @@ class HashKeyExchange(HashKeyStreams):
             "orderId": str(record.id),
         }
 
-    def on_account__list_trades(self, p: dict[str, Any]) -> Any:
+    def _on_account__list_trades(self, p: dict[str, Any]) -> Any:
         account = ACCOUNTS.get(str(p.get("accountId") or self.ACCOUNT_ID))
         return self._trades(account or "", p)
 
-    def on_sub_account__list_trades(self, p: dict[str, Any]) -> Any:
+    def _on_sub_account__list_trades(self, p: dict[str, Any]) -> Any:
         return self._trades(self._sub(p.get("subAccountId") or self.SUB_ACCOUNT_ID), p)
 
     def _trades(self, account: str, p: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -236,7 +236,7 @@ class HashKeyExchange(HashKeyStreams):
             "hskDeductPrice": "",
         }
 
-    def on_account__list_balance_flow(self, p: dict[str, Any]) -> Any:
+    def _on_account__list_balance_flow(self, p: dict[str, Any]) -> Any:
         kinds = {
             k
             for k, (number, _) in FLOW_TYPES.items()
@@ -263,9 +263,9 @@ class HashKeyExchange(HashKeyStreams):
             )
         return out
 
-    def on_account__get_coin_info(self, p: dict[str, Any]) -> Any:
+    def _on_account__get_coin_info(self, p: dict[str, Any]) -> Any:
         coin = str(p["coinId"])
-        known = {a for s in self.symbols for a in self.split(s)}
+        known = {a for s in self.symbols for a in self._split(s)}
         if coin not in known:
             raise Refusal("invalid", "coinId")
         chain = {
@@ -325,7 +325,7 @@ class HashKeyExchange(HashKeyStreams):
 
     def _place(self, p: Mapping[str, Any]) -> Order:
         symbol = self._symbol(p)
-        base, quote = self.split(symbol)
+        base, quote = self._split(symbol)
         kind = str(p["type"])
         quantity = Decimal(str(p.get("quantity") or 0))
         amount = Decimal(str(p.get("amount") or 0))
@@ -352,26 +352,26 @@ class HashKeyExchange(HashKeyStreams):
             client_id=client_id,
         )
 
-    def on_spot__test_order(self, p: dict[str, Any]) -> Any:
+    def _on_spot__test_order(self, p: dict[str, Any]) -> Any:
         self._symbol(p)
         return {}
 
-    def on_spot__create_order(self, p: dict[str, Any]) -> Any:
+    def _on_spot__create_order(self, p: dict[str, Any]) -> Any:
         return {**self._answer(self._place(p), NEW_ORDER), "concentration": ""}
 
-    def on_spot__create_batch_orders(self, p: dict[str, Any]) -> Any:
+    def _on_spot__create_batch_orders(self, p: dict[str, Any]) -> Any:
         results: list[dict[str, Any]] = []
         for item in p["orders"]:
             try:
                 order = self._place(item)
             except Refusal as refused:
-                _, body = self.refusal(refused)
+                _, body = self._refusal(refused)
                 results.append({"code": body["code"], "msg": body["msg"]})
             else:
                 results.append({"code": "0000", "order": self._answer(order, NEW_ORDER)})
         return {"code": 0, "result": results, "concentration": ""}
 
-    def on_spot__get_order(self, p: dict[str, Any]) -> Any:
+    def _on_spot__get_order(self, p: dict[str, Any]) -> Any:
         return self._order(self._find(p))
 
     def _find(self, p: Mapping[str, Any]) -> Order:
@@ -379,7 +379,7 @@ class HashKeyExchange(HashKeyStreams):
             p.get("orderId"), p.get("origClientOrderId") or p.get("clientOrderId")
         )
 
-    def on_spot__cancel_order(self, p: dict[str, Any]) -> Any:
+    def _on_spot__cancel_order(self, p: dict[str, Any]) -> Any:
         order = self.ledger.cancel(self._find(p))
         return self._answer(order, CANCELED_ORDER)
 
@@ -400,12 +400,12 @@ class HashKeyExchange(HashKeyStreams):
     def _open(self, account: str, p: Mapping[str, Any]) -> list[Order]:
         return self._orders(account, p, open_=True)
 
-    def on_spot__cancel_open_orders(self, p: dict[str, Any]) -> Any:
+    def _on_spot__cancel_open_orders(self, p: dict[str, Any]) -> Any:
         for order in self._open("spot", {"symbol": self._symbol(p), "side": p.get("side")}):
             self.ledger.cancel(order)
         return {"success": True}
 
-    def on_spot__cancel_all_open_orders(self, p: dict[str, Any]) -> Any:
+    def _on_spot__cancel_all_open_orders(self, p: dict[str, Any]) -> Any:
         orders = self._open("spot", p)
         for order in orders:
             self.ledger.cancel(order)
@@ -417,28 +417,28 @@ class HashKeyExchange(HashKeyStreams):
             "lastOrderId": last,
         }
 
-    def on_spot__cancel_orders_by_ids(self, p: dict[str, Any]) -> Any:
+    def _on_spot__cancel_orders_by_ids(self, p: dict[str, Any]) -> Any:
         failures = []
         for order_id in str(p["ids"]).split(","):
             try:
                 self.ledger.cancel(self.ledger.find(order_id))
             except Refusal as refused:
-                failures.append({"orderId": order_id, "code": self.codes[refused.kind][1]})
+                failures.append({"orderId": order_id, "code": self._codes[refused.kind][1]})
         return {"code": "0000", "result": failures}
 
-    def on_spot__list_open_orders(self, p: dict[str, Any]) -> Any:
+    def _on_spot__list_open_orders(self, p: dict[str, Any]) -> Any:
         return [self._order(o) for o in self._open("spot", p)]
 
-    def on_sub_account__list_open_orders(self, p: dict[str, Any]) -> Any:
+    def _on_sub_account__list_open_orders(self, p: dict[str, Any]) -> Any:
         return [self._order(o) for o in self._open(self._sub(p["subAccountId"]), p)]
 
     def _traded(self, account: str, p: Mapping[str, Any]) -> list[dict[str, Any]]:
         return [self._order(o) for o in self._orders(account, p, open_=False)]
 
-    def on_spot__list_traded_orders(self, p: dict[str, Any]) -> Any:
+    def _on_spot__list_traded_orders(self, p: dict[str, Any]) -> Any:
         return self._traded("spot", p)
 
-    def on_sub_account__list_traded_orders(self, p: dict[str, Any]) -> Any:
+    def _on_sub_account__list_traded_orders(self, p: dict[str, Any]) -> Any:
         return self._traded(self._sub(p["subAccountId"]), p)
 
     def _sub(self, account_id: object) -> str:
@@ -448,13 +448,13 @@ class HashKeyExchange(HashKeyStreams):
 
     # -- listen keys -------------------------------------------------------------------
 
-    def on_user_stream__create_listen_key(self, p: dict[str, Any]) -> Any:
-        return {"listenKey": self.new_listen_key(DEFAULT_API_KEY)}
+    def _on_user_stream__create_listen_key(self, p: dict[str, Any]) -> Any:
+        return {"listenKey": self._new_listen_key(DEFAULT_API_KEY)}
 
-    def on_user_stream__reset_listen_key(self, p: dict[str, Any]) -> Any:
-        self.extend_listen_key(str(p["listenKey"]))
+    def _on_user_stream__reset_listen_key(self, p: dict[str, Any]) -> Any:
+        self._extend_listen_key(str(p["listenKey"]))
         return {}
 
-    def on_user_stream__delete_listen_key(self, p: dict[str, Any]) -> Any:
+    def _on_user_stream__delete_listen_key(self, p: dict[str, Any]) -> Any:
         self.listen_keys.pop(str(p["listenKey"]), None)
         return {}

@@ -24,19 +24,19 @@ KLINE_INTERVALS = tuple(i.value for i in KlineInterval)
 class HashKeyStreams(LocalExchange):
     """The streams of the local HashKey (its REST side is :class:`HashKeyExchange`)."""
 
-    routes: ClassVar[list[Route]] = [
+    _routes: ClassVar[list[Route]] = [
         Route("public", "/quote/ws/v2", "hashkey_v2"),
         Route("public_v1", "/quote/ws/v1", "hashkey_v1"),
         Route("user", "/api/v1/ws/{key}", "push", server_ping="json_server", auth="listen_key"),
     ]
-    ws_bases: ClassVar[dict[str, str]] = {"ws": ""}
+    _ws_bases: ClassVar[dict[str, str]] = {"ws": ""}
     ACCOUNT_ID = ACCOUNT_IDS["spot"]
     SUB_ACCOUNT_ID = ACCOUNT_IDS["sub"]
 
     # -- private stream ----------------------------------------------------------------
 
-    def order_changed(self, order: Order, fill: Fill | None) -> None:
-        super().order_changed(order, fill)
+    def _order_changed(self, order: Order, fill: Fill | None) -> None:
+        super()._order_changed(order, fill)
         if order.account != "spot":
             return
         event = {
@@ -90,7 +90,7 @@ class HashKeyStreams(LocalExchange):
             }
             self.streams.publish("user", None, [ticket])
 
-    def balances_changed(self, account: str, assets: list[str]) -> None:
+    def _balances_changed(self, account: str, assets: list[str]) -> None:
         if account != "spot":
             return
         locked = self.ledger.locked(account)
@@ -186,7 +186,7 @@ class HashKeyStreams(LocalExchange):
             "e": 301,
         }
 
-    def stream_initial(self, route: Route, key: str) -> tuple[list[Any], int | None]:
+    def _stream_initial(self, route: Route, key: str) -> tuple[list[Any], int | None]:
         topic, _, rest = key.partition(":")
         symbol = rest.split(":")[0]
         if symbol not in self.market.books:
@@ -205,7 +205,7 @@ class HashKeyStreams(LocalExchange):
                 return [self._v1("trade", symbol, trades, True)], last
         return [], version
 
-    def publish_change(self, change: Change) -> None:
+    def _publish_change(self, change: Change) -> None:
         s, v = change.symbol, change.version
         self.streams.publish("public", f"depth:{s}", self._depth_v2(s), v)
         self.streams.publish("public_v1", f"depth:{s}", self._depth_v1(s, False), v)
@@ -220,7 +220,7 @@ class HashKeyStreams(LocalExchange):
         }
         self.streams.publish("public", f"bbo:{s}", self._v2("bbo", s, bbo), v)
 
-    def publish_trades(self, s: str, trades: list[Trade]) -> None:
+    def _publish_trades(self, s: str, trades: list[Trade]) -> None:
         for t in trades:
             push = self._v2("trade", s, self._trade(t))
             self.streams.publish("public", f"trade:{s}", push, t.id)

@@ -193,7 +193,7 @@ class HttpSide:
         ep = self.routes.get((h.command, url.path))
         call.endpoint = ep
         if ep is None:
-            self._reply(h, *self.exchange.not_found(call))
+            self._reply(h, *self.exchange._not_found(call))
             return
         fault = self._fault(ep.name)
         if fault is not None and fault.latency:
@@ -202,7 +202,7 @@ class HttpSide:
             self.check(ep, call)
             if fault is not None and (fault.status or fault.drop):
                 if fault.execute:
-                    self.exchange.handle(ep, call)
+                    self.exchange._handle(ep, call)
                 if fault.drop:
                     h.close_connection = True
                     h.connection.shutdown(socket.SHUT_RDWR)
@@ -212,13 +212,15 @@ class HttpSide:
                     {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
                 )
                 body_out = (
-                    fault.body if fault.body is not None else self.exchange.fault_body(fault.status)
+                    fault.body
+                    if fault.body is not None
+                    else self.exchange._fault_body(fault.status)
                 )
                 self._reply(h, fault.status, body_out, headers)
                 return
-            status, payload = 200, self.exchange.handle(ep, call)
+            status, payload = 200, self.exchange._handle(ep, call)
         except Refusal as refusal:
-            status, payload = self.exchange.refusal(refusal)
+            status, payload = self.exchange._refusal(refusal)
         self._reply(h, status, payload)
 
     def _reply(

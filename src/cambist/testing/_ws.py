@@ -138,7 +138,7 @@ class StreamHub:
             self.handshakes.append((request.path, 404))
             return connection.respond(404, "no such stream\n")
         route, key = found
-        status = self.exchange.stream_auth(route, key, request.headers)
+        status = self.exchange._stream_auth(route, key, request.headers)
         self.handshakes.append((route.name, status))
         if status != 101:
             return connection.respond(status, "refused\n")
@@ -209,6 +209,12 @@ class StreamHub:
                 }
                 await self._send(conn, json.dumps(answer))
             return
+        unknown = [r for r in map(self.exchange._stream_refusal, keys) if r] if subscribe else []
+        if unknown:  # what the document says the exchange answers (e.g. an unknown pair)
+            code, message = unknown[0]
+            answer = {"id": request_id, "error": code, "message": message}
+            await self._send(conn, json.dumps(answer))
+            return
         async with conn.lock:
             # subscribed before anything is sent: a push published from now on reaches this
             # connection (after the reply and the full book, which the lock keeps first)
@@ -216,7 +222,7 @@ class StreamHub:
             for key in keys:
                 if subscribe:
                     conn.keys.add(key)
-                    payloads, version = self.exchange.stream_initial(conn.route, key)
+                    payloads, version = self.exchange._stream_initial(conn.route, key)
                     if version is not None:
                         conn.since[key] = version
                     initial += payloads

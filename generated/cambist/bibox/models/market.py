@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 from attrs import frozen
 
+from cambist._runtime.book import PriceLevel as BookLevel
 from cambist._runtime.convert import OpenEnum
 from cambist.bibox.models.user import OrderSide
 
@@ -86,7 +87,7 @@ class OrderBook:
     asks: list[PriceLevel]
 
 
-class PriceLevel(NamedTuple):
+class PriceLevel(BookLevel):
     """One level of an order book, sent as [price, amount].
 
     Sent as a JSON array, in this order: price, quantity.
@@ -96,8 +97,9 @@ class PriceLevel(NamedTuple):
         quantity: Order amount.
     """
 
-    price: Decimal
-    quantity: Decimal
+    __slots__ = ()
+    # price: Decimal, quantity: Decimal: the fields of cambist.streams.PriceLevel, which a
+    # local order book's best_bid() / best_ask() / top() return (one shape for both).
 
 
 class Candle(NamedTuple):

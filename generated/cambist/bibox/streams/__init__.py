@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 class Streams:
     """The Bibox WebSocket streams. Each call makes a new stream; open it
-    with ``with``. ``options`` (``cambist.StreamOptions``) tune heartbeats, buffering
+    with ``with``. ``options`` (``cambist.streams.StreamOptions``) tune heartbeats, buffering
     and reconnection."""
 
     def __init__(self, client: SyncClient) -> None:
@@ -35,7 +35,7 @@ class Streams:
 
 class AsyncStreams:
     """The Bibox WebSocket streams (asyncio). Each call makes a new stream; open it
-    with ``async with``. ``options`` (``cambist.StreamOptions``) tune heartbeats, buffering
+    with ``async with``. ``options`` (``cambist.streams.StreamOptions``) tune heartbeats, buffering
     and reconnection."""
 
     def __init__(self, client: AsyncClient) -> None:

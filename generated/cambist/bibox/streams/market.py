@@ -104,7 +104,7 @@ class MarketStream(SyncStream[MarketEvent]):
     SubscriptionError and leaves other channels running). Stream names are
     symbol.data_type.param1.param2...
 
-    ```` on the ``ws_market`` URL; bibox protocol, heartbeat ws_ping every 30.0 s.
+    The root of the ``ws_market`` URL; bibox protocol, heartbeat ws_ping every 30.0 s.
 
     Iterating yields OrderBookUpdate, TradesUpdate, CandlesUpdate, TickerUpdate, lifecycle
     events (cambist.streams), RawEvent for pushes without a model, and BadFrame.
@@ -334,7 +334,7 @@ class AsyncMarketStream(AsyncStream[MarketEvent]):
     SubscriptionError and leaves other channels running). Stream names are
     symbol.data_type.param1.param2...
 
-    ```` on the ``ws_market`` URL; bibox protocol, heartbeat ws_ping every 30.0 s.
+    The root of the ``ws_market`` URL; bibox protocol, heartbeat ws_ping every 30.0 s.
 
     Iterating yields OrderBookUpdate, TradesUpdate, CandlesUpdate, TickerUpdate, lifecycle
     events (cambist.streams), RawEvent for pushes without a model, and BadFrame.

@@ -40,7 +40,7 @@ class UserStream(SyncStream[UserEvent]):
     After the connection is established the client receives the balance and order changes of
     the API key's account; nothing is subscribed.
 
-    ```` on the ``ws_user`` URL; push protocol, heartbeat ws_ping every 30.0 s, API-key
+    The root of the ``ws_user`` URL; push protocol, heartbeat ws_ping every 30.0 s, API-key
     handshake headers.
 
     Pushed without subscribing:
@@ -60,7 +60,7 @@ class AsyncUserStream(AsyncStream[UserEvent]):
     After the connection is established the client receives the balance and order changes of
     the API key's account; nothing is subscribed.
 
-    ```` on the ``ws_user`` URL; push protocol, heartbeat ws_ping every 30.0 s, API-key
+    The root of the ``ws_user`` URL; push protocol, heartbeat ws_ping every 30.0 s, API-key
     handshake headers.
 
     Pushed without subscribing:

@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 from attrs import frozen
 
+from cambist._runtime.book import PriceLevel as BookLevel
 from cambist._runtime.convert import OpenEnum
 from cambist.binance_options.models.common import OptionSide
 
@@ -302,7 +303,7 @@ class OrderBook:
     last_update_id: int
 
 
-class PriceLevel(NamedTuple):
+class PriceLevel(BookLevel):
     """One level of an order book, sent as [price, quantity].
 
     Sent as a JSON array, in this order: price, quantity.
@@ -312,8 +313,9 @@ class PriceLevel(NamedTuple):
         quantity: Quantity.
     """
 
-    price: Decimal
-    quantity: Decimal
+    __slots__ = ()
+    # price: Decimal, quantity: Decimal: the fields of cambist.streams.PriceLevel, which a
+    # local order book's best_bid() / best_ask() / top() return (one shape for both).
 
 
 @frozen(slots=False)

@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 
 from attrs import frozen
 
+from cambist._runtime.book import PriceLevel as BookLevel
 from cambist._runtime.convert import OpenEnum
 
 
@@ -324,7 +325,7 @@ class OrderBook:
     asks: list[PriceLevel]
 
 
-class PriceLevel(NamedTuple):
+class PriceLevel(BookLevel):
     """One level of an order book, sent as [price, quantity].
 
     Sent as a JSON array, in this order: price, quantity.
@@ -334,8 +335,9 @@ class PriceLevel(NamedTuple):
         quantity: Quantity.
     """
 
-    price: Decimal
-    quantity: Decimal
+    __slots__ = ()
+    # price: Decimal, quantity: Decimal: the fields of cambist.streams.PriceLevel, which a
+    # local order book's best_bid() / best_ask() / top() return (one shape for both).
 
 
 @frozen(slots=False)

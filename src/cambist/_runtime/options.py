@@ -1,0 +1,105 @@
+"""Checks of the client options, made when a client is built: a wrong type or value is
+refused there, naming the option, instead of failing on the first retry or being sent."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cambist._runtime.endpoint import Exchange
+
+
+def _name(value: object) -> str:
+    return f"{value!r} ({type(value).__name__})"
+
+
+def optional_str(option: str, value: object) -> None:
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"{option} must be a str or None, got {_name(value)}")
+
+
+def number(option: str, value: object, *, positive: bool = True) -> None:
+    """A real number (not a bool): ``timeout=30`` or ``30.0``, never ``"30"``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{option} must be a number of seconds, got {_name(value)}")
+    if positive and not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{option} must be a positive, finite number of seconds, got {value!r}")
+
+
+def whole(option: str, value: object, *, minimum: int | None = None) -> int:
+    """An ``int`` (not a bool, not ``"3"``) of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{option} must be an int, got {_name(value)}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{option} must be at least {minimum}, got {value}")
+    return value
+
+
+def flag(option: str, value: object) -> None:
+    if not isinstance(value, bool):
+        raise TypeError(f"{option} must be True or False, got {_name(value)}")
+
+
+def url_map(option: str, value: object, keys: list[str]) -> None:
+    """A mapping of the exchange's URL keys (``ws_urls={"ws": ...}``) to URL strings."""
+    if value is None:
+        return
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{option} must be a mapping of URL key to URL, got {_name(value)}")
+    for key, url in value.items():
+        if key not in keys:
+            known = ", ".join(map(repr, keys)) or "none"
+            raise ValueError(f"{option}: unknown key {key!r}; this exchange has {known}")
+        if not isinstance(url, str):
+            raise TypeError(f"{option}[{key!r}] must be a URL string, got {_name(url)}")
+
+
+def instance(option: str, value: object, cls: type, what: str) -> None:
+    if value is not None and not isinstance(value, cls):
+        raise TypeError(f"{option} must be {what} or None, got {_name(value)}")
+
+
+def check_base(
+    exchange: Exchange,
+    *,
+    api_key: object,
+    api_secret: object,
+    environment: object,
+    base_url: object,
+    timeout: object,
+    max_retries: object,
+    recv_window: object,
+    time_sync: object,
+    ws_urls: object,
+    rest_urls: object,
+    retry: object,
+    clock: object,
+) -> None:
+    """Refuse what ``BaseClient.__init__`` cannot use (``TypeError`` / ``ValueError``
+    naming the option); ``recv_window`` beyond the document's cap is refused by the core."""
+    from cambist._runtime.clock import Clock
+    from cambist._runtime.retry import RetryPolicy
+    from cambist.errors import RequestValidationError
+
+    for option, value in (("api_key", api_key), ("api_secret", api_secret)):
+        optional_str(option, value)
+    optional_str("base_url", base_url)
+    if environment is not None and not isinstance(environment, str):
+        raise TypeError(f"environment must be a str, got {_name(environment)}")
+    number("timeout", timeout)
+    if max_retries is not None:
+        whole("max_retries", max_retries, minimum=0)
+    if recv_window is not None and whole("recv_window", recv_window) <= 0:
+        raise RequestValidationError(  # a ValueError; the cap is checked with the core's
+            f"recv_window must be a positive number of ms, got {recv_window}",
+            endpoint=exchange.id,
+            param="recv_window",
+        )
+    flag("time_sync", time_sync)
+    urls = {k for env in exchange.environments.values() for k in env}
+    url_map("ws_urls", ws_urls, sorted(k for k in urls if k.startswith("ws")))
+    url_map("rest_urls", rest_urls, sorted(k for k in urls if k.startswith("rest_")))
+    instance("retry", retry, RetryPolicy, "a cambist.options.RetryPolicy")
+    instance("clock", clock, Clock, "a cambist.options.Clock")

@@ -1,0 +1,161 @@
+"""What a first user meets (issue 14, item 10): stream docstrings, a blocking stream's
+timeout, the shape of a local book's levels, a subscription to a pair the exchange lacks,
+and the local exchanges' public surface. On the local exchanges' loopback servers, sync and
+async."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+import cambist.streams
+from cambist.bibox import AsyncBibox, Bibox
+from cambist.bibox.models import OrderBookUpdate
+from cambist.errors import SubscriptionError
+from cambist.streams import Connected, PriceLevel
+from cambist.testing import (
+    BiboxExchange,
+    BinanceOptionsExchange,
+    BingXExchange,
+    HashKeyExchange,
+    LocalExchange,
+)
+
+pytestmark = pytest.mark.anyio
+
+ROOT = Path(__file__).resolve().parents[1]
+GENERATED = ROOT / "generated" / "cambist"
+
+
+@pytest.fixture
+def bibox_ex() -> Iterator[BiboxExchange]:
+    with BiboxExchange(seed=7) as ex:
+        yield ex
+
+
+# -- docstrings -------------------------------------------------------------------------
+
+
+def test_stream_docstrings_name_importable_things_and_render_no_stray_fences() -> None:
+    texts = {p: p.read_text(encoding="utf-8") for p in GENERATED.glob("*/streams/*.py")}
+    assert texts
+    for path, text in texts.items():
+        for dotted in re.findall(r"``(cambist\.[\w.]+)``", text):  # every name it points to
+            module, _, name = dotted.rpartition(".")
+            assert hasattr(__import__(module, fromlist=[name]), name), (path, dotted)
+        assert "````" not in text, path  # an empty path rendered as an empty literal
+    assert "``cambist.streams.StreamOptions``" in texts[GENERATED / "bibox/streams/__init__.py"]
+    assert "The root of the ``ws_user`` URL" in (texts[GENERATED / "bibox/streams/user.py"])
+
+
+# -- SyncStream.next(timeout=) --------------------------------------------------------
+
+
+def test_blocking_next_timeout_says_what_happened(bibox_ex: BiboxExchange) -> None:
+    with Bibox(**bibox_ex.client_options()) as bx, bx.streams.market() as s:
+        assert isinstance(s.next(timeout=5), Connected)
+        with pytest.raises(TimeoutError) as caught:
+            s.next(timeout=0.05)
+    message = str(caught.value)
+    assert message == (
+        "market: no event within 0.05 s (the stream is still open; call next() again to keep"
+        " waiting)"
+    )
+
+
+# -- one level shape for REST and local books -------------------------------------------
+
+
+def test_local_book_levels_are_price_levels_like_rest_sync(bibox_ex: BiboxExchange) -> None:
+    with Bibox(**bibox_ex.client_options()) as bx, bx.streams.market() as s:
+        s.subscribe_order_book(symbol="BTC_USDT", depth=20)
+        while not isinstance(s.next(timeout=5), OrderBookUpdate):
+            pass
+        book = s.book(symbol="BTC_USDT", depth=20)
+        rest = bx.market.get_order_book(symbol="BTC_USDT")
+    best = book.best_bid()
+    assert isinstance(best, PriceLevel) and isinstance(best.price, Decimal)
+    assert (best.price, best.quantity) == (rest.bids[0].price, rest.bids[0].quantity)
+    assert isinstance(rest.bids[0], PriceLevel)  # the REST level is the same shape (a subclass)
+    assert book.top(1)[1][0].price == rest.asks[0].price
+    price, quantity = best  # still a tuple
+    assert (price, quantity) == (best.price, best.quantity)
+
+
+async def test_local_book_levels_are_price_levels_like_rest_async(bibox_ex: BiboxExchange) -> None:
+    async with AsyncBibox(**bibox_ex.client_options()) as bx, bx.streams.market() as s:
+        await s.subscribe_order_book(symbol="BTC_USDT", depth=20)
+        async with asyncio.timeout(5):
+            async for event in s:
+                if isinstance(event, OrderBookUpdate):
+                    break
+        best = s.book(symbol="BTC_USDT", depth=20).best_ask()
+        rest = await bx.market.get_order_book(symbol="BTC_USDT")
+    assert isinstance(best, PriceLevel)
+    assert best == rest.asks[0] and best.quantity == rest.asks[0].quantity
+
+
+# -- a pair the exchange does not list --------------------------------------------------
+
+
+def test_unknown_pair_is_refused_sync(bibox_ex: BiboxExchange) -> None:
+    with Bibox(**bibox_ex.client_options()) as bx, bx.streams.market() as s:
+        with pytest.raises(SubscriptionError) as caught:
+            s.subscribe_trades(symbol="NOPE_USDT")
+        s.subscribe_trades(symbol="BTC_USDT")  # the stream goes on
+    assert caught.value.code == -3002 and caught.value.channel == "trades NOPE_USDT"
+    assert "Specified trading pair does not exist" in str(caught.value)
+
+
+async def test_unknown_pair_is_refused_async(bibox_ex: BiboxExchange) -> None:
+    async with AsyncBibox(**bibox_ex.client_options()) as bx, bx.streams.market() as s:
+        with pytest.raises(SubscriptionError) as caught:
+            await s.subscribe_order_book(symbol="NOPE_USDT", depth=20)
+        with pytest.raises(ValueError, match="not subscribed"):  # no book kept for it
+            s.book(symbol="NOPE_USDT", depth=20)
+    assert caught.value.code == -3002
+
+
+# -- the local exchanges' public surface ------------------------------------------------
+
+COMMON = {
+    "balances",
+    "calls",
+    "clear_faults",
+    "client_options",
+    "expire_listen_keys",
+    "fail",
+    "id",
+    "now_ms",
+    "start",
+    "stop",
+    "symbols",
+    "tick",
+    "trade",
+}
+PUBLIC: dict[type[LocalExchange], set[str]] = {
+    HashKeyExchange: COMMON | {"ACCOUNT_ID", "SUB_ACCOUNT_ID"},
+    BiboxExchange: COMMON | {"push_user"},
+    BingXExchange: COMMON | {"push_user"},
+    BinanceOptionsExchange: COMMON,
+}
+
+
+@pytest.mark.parametrize("cls", list(PUBLIC), ids=lambda c: c.__name__)
+def test_local_exchange_lists_only_its_documented_names(cls: type[LocalExchange]) -> None:
+    public = {n for n in dir(cls) if not n.startswith("_")}
+    assert public == PUBLIC[cls]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Testing your code", 1)[1].split("\n## ", 1)[0]
+    for name in public:
+        assert f"`{name}" in section or f".{name}" in section, name
+
+
+def test_stream_types_are_importable_from_cambist_streams() -> None:
+    assert cambist.streams.PriceLevel is PriceLevel
+    assert "StreamOptions" in cambist.streams.__all__
