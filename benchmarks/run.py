@@ -12,39 +12,16 @@ import hashlib
 import hmac
 import json
 import random
-import socket
-import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
-
-HERE = Path(__file__).resolve().parent
-
-
-def rounds(candidates: dict[str, Callable[[], float]], n: int) -> dict[str, float]:
-    """Median seconds of each candidate over ``n`` rounds, interleaved so drift hits all."""
-    samples: dict[str, list[float]] = {name: [] for name in candidates}
-    for _ in range(n):
-        for name, run in candidates.items():
-            samples[name].append(run())
-    return {name: statistics.median(values) for name, values in samples.items()}
-
-
-def report(title: str, medians: dict[str, float], baseline: str, unit: str = "s") -> None:
-    print(f"\n{title}")
-    base = medians[baseline]
-    for name, value in medians.items():
-        shown = f"{value * 1e3:9.3f} ms" if unit == "s" else f"{value:9.0f} {unit}"
-        ratio = value / base if base else float("nan")
-        print(f"  {name:<44} {shown}   {ratio:5.2f}x {'(baseline)' if name == baseline else ''}")
-
+from _common import BenchServer, print_goals, report, rounds
 
 # -- import time ----------------------------------------------------------------------------
 
@@ -142,7 +119,7 @@ def bench_parse(n: int) -> None:
         ("1000 klines (array rows)", "market.list_klines", _klines_body(1000), "2x"),
         ("200-level depth", "market.get_depth", _depth_body(200), "4x"),
     ]
-    for title, name, body, goal in cases:
+    for title, name, body, target in cases:
         ep = next(e for e in ENDPOINTS if e.name == name)
 
         response = httpx.Response(200, content=body)  # what a call hands the client's core
@@ -170,30 +147,10 @@ def bench_parse(n: int) -> None:
             },
             n,
         )
-        report(f"Parse {title} (goal: at most {goal} orjson)", medians, "orjson.loads (dicts)")
+        report(f"Parse {title} (goal: at most {target} orjson)", medians, "orjson.loads (dicts)")
 
 
 # -- requests -----------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class BenchServer:
-    def __enter__(self) -> str:
-        port = _free_port()
-        self.proc = subprocess.Popen(
-            [sys.executable, str(HERE / "server.py"), str(port)], stdout=subprocess.PIPE, text=True
-        )
-        assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == "ready"
-        return f"http://127.0.0.1:{port}"
-
-    def __exit__(self, *exc: object) -> None:
-        self.proc.terminate()
-        self.proc.wait()
 
 
 KEY, SECRET = "bench-key", "bench-secret"
@@ -470,6 +427,7 @@ def main() -> None:
     with BenchServer() as url:
         bench_signed_get(url, n, 200)
         bench_async(url, max(3, n // 3), 2000)
+    print_goals()
 
 
 if __name__ == "__main__":
