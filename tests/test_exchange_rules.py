@@ -199,7 +199,7 @@ def test_binance_signing_examples(server: LoopbackServer) -> None:
             [("quantity", "0.01"), ("price", "2000")],
             None,
             CallOptions(),
-        )
+        ).to_httpx()
     assert request.content.endswith(  # Example 3, mixed, reproduces as printed
         b"&signature=fa6045c54fb02912b766442be1f66fab619217e551a4fb4f8a1ee000df914d8e"
     )

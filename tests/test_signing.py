@@ -86,7 +86,7 @@ def test_example_3_mixed_query_and_body(doc_client: HashKey, server: LoopbackSer
     body = [(k, PARAMS[k]) for k in ("quantity", "price")]
     request = core.build_request(
         ep, core.exchange.security["TRADE"], query, body, None, CallOptions()
-    )
+    ).to_httpx()
     assert request.url.query.decode() == "symbol=ETHBTC&side=BUY&type=LIMIT&timeInForce=GTC"
     assert request.content == (
         b"quantity=1&price=0.1&recvWindow=5000&timestamp=1538323200000&signature=" + SIG_3.encode()

@@ -6,15 +6,12 @@ built, so ``import cambist.<exchange>`` costs almost nothing.
 
 from __future__ import annotations
 
-import functools
 import importlib
 import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 if TYPE_CHECKING:
-    import ssl
-
     import httpx
 
     from cambist._runtime.clock import Clock
@@ -22,16 +19,13 @@ if TYPE_CHECKING:
     from cambist._runtime.endpoint import Endpoint, Exchange
     from cambist._runtime.retry import RetryPolicy
     from cambist._runtime.stream import Portal
+    from cambist._runtime.transport import (
+        AiohttpTransport,
+        AsyncHttpxTransport,
+        HttpxTransport,
+    )
 
 T = TypeVar("T")
-
-
-@functools.cache
-def _ssl_context() -> ssl.SSLContext:
-    """One SSL context for every client: building one costs ~20 ms."""
-    import httpx
-
-    return httpx.create_ssl_context()
 
 
 def _adhoc_call(
@@ -180,7 +174,7 @@ class BaseClient:
         except KeyError:
             raise ValueError(f"no WebSocket URL {base!r}: pass ws_urls={{{base!r}: ...}}") from None
 
-    def _ensure_open(self, http: httpx.Client | httpx.AsyncClient) -> None:
+    def _ensure_open(self, http: HttpxTransport | AsyncHttpxTransport | AiohttpTransport) -> None:
         """A call on a closed client fails here, before anything is built or sent."""
         if http.is_closed:
             from cambist.errors import ClientClosedError
@@ -199,7 +193,8 @@ class BaseClient:
 
 
 class SyncClient(BaseClient):
-    """A blocking client on one pooled ``httpx.Client`` (yours, if you pass ``http_client``)."""
+    """A blocking client on one pooled ``httpx.Client`` (yours, if you pass ``http_client``;
+    its own is created at the first call)."""
 
     def __init__(self, *, http_client: httpx.Client | None = None, **options: Any) -> None:
         """The blocking client's own option (the others: :class:`BaseClient`).
@@ -211,11 +206,10 @@ class SyncClient(BaseClient):
         import httpx
 
         from cambist._runtime.options import instance
+        from cambist._runtime.transport import HttpxTransport
 
         instance("http_client", http_client, httpx.Client, "an httpx.Client")
-
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(verify=_ssl_context())
+        self._http = HttpxTransport(http_client)
         self._stream_portal: Portal | None = None
 
     def _portal(self) -> Portal:
@@ -253,8 +247,7 @@ class SyncClient(BaseClient):
 
     def close(self) -> None:
         """Close the HTTP connection pool (not a pool you passed in) and the streams' thread."""
-        if self._owns_http:
-            self._http.close()
+        self._http.close()  # not a client you passed in
         if self._stream_portal is not None:
             self._stream_portal.close()
             self._stream_portal = None
@@ -267,8 +260,9 @@ class SyncClient(BaseClient):
 
 
 class AsyncClient(BaseClient):
-    """An asyncio client on one pooled ``httpx.AsyncClient`` (yours, if you pass one: any
-    httpx transport works, e.g. a faster one for many calls in flight)."""
+    """An asyncio client: on one pooled ``aiohttp`` session (opened at the first call; the
+    fastest with many calls in flight), or on your own ``httpx.AsyncClient`` if you pass one
+    (any httpx transport works)."""
 
     def __init__(self, *, http_client: httpx.AsyncClient | None = None, **options: Any) -> None:
         """The asyncio client's own option (the others: :class:`BaseClient`).
@@ -281,11 +275,12 @@ class AsyncClient(BaseClient):
         import httpx
 
         from cambist._runtime.options import instance
+        from cambist._runtime.transport import AiohttpTransport, AsyncHttpxTransport
 
         instance("http_client", http_client, httpx.AsyncClient, "an httpx.AsyncClient")
-
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(verify=_ssl_context())
+        self._http: AiohttpTransport | AsyncHttpxTransport = (
+            AiohttpTransport() if http_client is None else AsyncHttpxTransport(http_client)
+        )
 
     async def _call(self, ep: Endpoint[T], values: Mapping[str, object], opts: CallOptions) -> Any:
         from cambist._runtime.drivers import run_async
@@ -312,8 +307,7 @@ class AsyncClient(BaseClient):
 
     async def aclose(self) -> None:
         """Close the HTTP connection pool (not a pool you passed in)."""
-        if self._owns_http:
-            await self._http.aclose()
+        await self._http.aclose()
 
     async def __aenter__(self: T) -> T:
         return self

@@ -9,8 +9,6 @@ only in how they send and sleep — as httpx's ``Auth.auth_flow`` serves both it
 from __future__ import annotations
 
 import logging
-import secrets
-import uuid
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -27,6 +25,7 @@ from cambist._runtime.errormap import ErrorMap, normalize_code
 from cambist._runtime.response import RawResponse
 from cambist._runtime.retry import RetryPolicy, Verdict, decide, tls_failure
 from cambist._runtime.signing import SIGNERS, Credentials, Draft, SigningContext
+from cambist._runtime.transport import DEFAULT_HEADERS, Answer, Outgoing, as_httpx
 
 T = TypeVar("T")
 log = logging.getLogger("cambist")
@@ -34,7 +33,7 @@ log = logging.getLogger("cambist")
 
 @dataclass(frozen=True, slots=True)
 class Send:
-    request: httpx.Request
+    request: Outgoing
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +55,19 @@ class CallOptions:
     raw: bool = False
 
 
-_ID_FORMATS: dict[str, Callable[[], str]] = {
-    "hex": lambda: uuid.uuid4().hex,  # 32 characters
-    "digits": lambda: str(secrets.randbits(62)),  # an int64, as a string
-}
+def _hex_id() -> str:
+    import uuid  # on first use: an order placed, not an import
+
+    return uuid.uuid4().hex  # 32 characters
+
+
+def _digits_id() -> str:
+    import secrets
+
+    return str(secrets.randbits(62))  # an int64, as a string
+
+
+_ID_FORMATS: dict[str, Callable[[], str]] = {"hex": _hex_id, "digits": _digits_id}
 
 
 def _why(exc: Exception) -> str:
@@ -101,7 +109,7 @@ class Core:
         self.banned_until = 0.0  # on self.time.monotonic()
         self.errors = ErrorMap(exchange)
         self.signer = SIGNERS[exchange.auth_scheme](exchange)
-        self._headers = {"Accept": "application/json", "User-Agent": "cambist/0.1"}
+        self._headers = DEFAULT_HEADERS
         self._error_key = f'"{exchange.error_code_field}"'.encode()
 
     # -- the flow -----------------------------------------------------------------------
@@ -249,11 +257,12 @@ class Core:
         if deadline is not None:
             timeout = max(min(timeout, deadline - self.time.monotonic()), 0.001)
         clock.syncing = True
-        request = httpx.Request(
+        request = Outgoing(
             "GET",
             self.base_url + (self.exchange.server_time_path or ""),
-            headers=self._headers,
-            extensions={"timeout": httpx.Timeout(timeout).as_dict()},
+            dict(self._headers),
+            None,
+            timeout,
         )
         sent = clock.local_ms()
         try:
@@ -281,7 +290,7 @@ class Core:
         body: object,
         opts: CallOptions,
         left: float | None = None,
-    ) -> httpx.Request:
+    ) -> Outgoing:
         """The exact request to send, signed by the exchange's scheme (:mod:`.signing`);
         ``left``: seconds before the call's deadline (bounds the HTTP timeouts)."""
         headers = dict(self._headers)
@@ -307,21 +316,15 @@ class Core:
         base = self.base_urls.get(ep.base, self.base_url) if ep.base else self.base_url
         url = f"{base}{ep.path}?{qs}" if qs else base + ep.path
         seconds = opts.timeout if opts.timeout is not None else self.timeout
-        timeout = httpx.Timeout(seconds if left is None else min(seconds, left))
-        return httpx.Request(
-            ep.method,
-            url,
-            headers=headers,
-            content=content or None,
-            extensions={"timeout": timeout.as_dict()},
-        )
+        timeout = seconds if left is None or left > seconds else left
+        return Outgoing(ep.method, url, headers, content or None, timeout)
 
     # -- reading the answer ---------------------------------------------------------------
 
     def handle(
         self,
         ep: Endpoint[T],
-        response: httpx.Response,
+        response: httpx.Response | Answer,
         opts: CallOptions,
         ids: tuple[str, ...] = (),
     ) -> Any:
@@ -334,7 +337,7 @@ class Core:
             except Exception:  # anything unusual: the general path decides (and maps errors)
                 pass
             else:
-                return RawResponse(response, parsed) if opts.raw else parsed
+                return RawResponse(as_httpx(response), parsed) if opts.raw else parsed
         payload: Any = None
         if content:
             try:
@@ -347,7 +350,7 @@ class Core:
         if status >= 400 or self._is_error(payload):
             raise self._error(ep, response, payload, ids)
         parsed = self.parse(ep, content, payload)
-        return RawResponse(response, parsed) if opts.raw else parsed
+        return RawResponse(as_httpx(response), parsed) if opts.raw else parsed
 
     def _fast_ok(self, content: bytes) -> bool:
         """May this success answer skip the general path? Not when an envelope may wrap it,
@@ -393,7 +396,11 @@ class Core:
         return code is not None and normalize_code(code) not in self.errors.success_codes
 
     def _error(
-        self, ep: Endpoint[Any], response: httpx.Response, payload: Any, ids: tuple[str, ...]
+        self,
+        ep: Endpoint[Any],
+        response: httpx.Response | Answer,
+        payload: Any,
+        ids: tuple[str, ...],
     ) -> errors.CambistError:
         code = message = None
         if isinstance(payload, dict):

@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import httpx
-
 from cambist._runtime.core import Flow, Send
+from cambist._runtime.transport import Outgoing
 
 
 def run_sync(
     flow: Flow[Any],
-    send: Callable[[httpx.Request], httpx.Response],
+    send: Callable[[Outgoing], Any],
     sleep: Callable[[float], None],
 ) -> Any:
     value: Any = None
@@ -34,7 +33,7 @@ def run_sync(
 
 async def run_async(
     flow: Flow[Any],
-    send: Callable[[httpx.Request], Awaitable[httpx.Response]],
+    send: Callable[[Outgoing], Awaitable[Any]],
     sleep: Callable[[float], Awaitable[None]],
 ) -> Any:
     value: Any = None

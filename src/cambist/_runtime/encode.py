@@ -187,7 +187,6 @@ def encode_params(
     ``fill_items`` sees the items of a ``json_text`` list before they are written (the client
     fills their client order ids there).
     """
-    py = {p.key: p.name for p in ep.params}
     query: list[tuple[str, str]] = []
     main: list[tuple[str, str]] = []
     body: object = None
@@ -218,7 +217,9 @@ def encode_params(
             raise RequestValidationError(
                 f"{p.name}: {exc}", endpoint=ep.name, param=p.name
             ) from None
-    check_rules(ep.name, ep.rules, values, lambda w: py.get(w, w))
+    if ep.rules:
+        names = {p.key: p.name for p in ep.params}
+        check_rules(ep.name, ep.rules, values, lambda w: names.get(w, w))
     return query, main, body
 
 
@@ -294,6 +295,11 @@ def check_recv_window(exchange: Exchange, recv_window: int | None) -> None:
         )
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9_.~,-]*").fullmatch
+"""Text ``quote(v, safe=",")`` leaves as it is (most values: ids, numbers, symbols): not
+passed through ``quote``, which costs ten times the check."""
+
+
 def urlencode(pairs: Iterable[tuple[str, str]]) -> str:
     """``k=v&k=v`` with values percent-encoded (commas kept, as lists are comma-separated)."""
-    return "&".join(f"{k}={quote(v, safe=',')}" for k, v in pairs)
+    return "&".join(f"{k}={v if _PLAIN(v) else quote(v, safe=',')}" for k, v in pairs)
