@@ -112,7 +112,7 @@ def demo(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     _install(session)
-    session.install("ccxt==4.5.90")  # a benchmark-only peer (benchmarks/calls.py)
+    session.install("ccxt==4.5.90", "aiohttp")  # benchmark-only peers (benchmarks/calls.py)
     session.run("python", "benchmarks/run.py", *session.posargs)
 
 

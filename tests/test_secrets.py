@@ -182,8 +182,8 @@ async def test_no_credential_in_any_log_line_exception_or_repr(
         secrets |= handshake
     assert signatures, "no signed request reached the exchange"
     records = [r for r in caplog.records if r.name.split(".")[0] in MASKED_LOGGERS]
-    # the HTTP library's lines: httpx's and httpcore's (blocking client), or the aiohttp
-    # transport's own request line (asyncio client's default)
+    # the HTTP library's lines: httpx's and httpcore's (blocking client), or the request
+    # lines of the asyncio client's own transport (cambist.http)
     expected = {"httpx", "httpcore"} if mode == "sync" else {"cambist.http"}
     expected |= {"websockets"} if name != "binance_options" else set()
     logged = {r.name.split(".")[0] for r in records} | {r.name for r in records}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 if TYPE_CHECKING:
@@ -17,15 +17,23 @@ if TYPE_CHECKING:
     from cambist._runtime.clock import Clock
     from cambist._runtime.core import CallOptions, Core
     from cambist._runtime.endpoint import Endpoint, Exchange
+    from cambist._runtime.http11 import LeanTransport
     from cambist._runtime.retry import RetryPolicy
     from cambist._runtime.stream import Portal
-    from cambist._runtime.transport import (
-        AiohttpTransport,
-        AsyncHttpxTransport,
-        HttpxTransport,
-    )
+    from cambist._runtime.transport import AsyncHttpxTransport, HttpxTransport
 
 T = TypeVar("T")
+
+
+def _options(
+    timeout: float | None,
+    extra_params: Mapping[str, object] | None,
+    extra_headers: Mapping[str, str] | None,
+    raw: bool,
+) -> CallOptions:
+    from cambist._runtime.core import CallOptions
+
+    return CallOptions(timeout, extra_params, extra_headers, raw)
 
 
 def _adhoc_call(
@@ -106,7 +114,7 @@ class BaseClient:
         import dataclasses
 
         from cambist._runtime.clock import SYSTEM_CLOCK, ServerClock
-        from cambist._runtime.core import Core
+        from cambist._runtime.core import CallOptions, Core
         from cambist._runtime.options import check_base
         from cambist._runtime.redact import configure_from_env
 
@@ -147,6 +155,7 @@ class BaseClient:
         if max_retries is not None:  # the shorthand wins over the policy's own
             policy = dataclasses.replace(policy, max_retries=max_retries)
         self.clock: Clock = clock or SYSTEM_CLOCK
+        self._plain_call = CallOptions()  # the options of a call given none: most calls
         self._core: Core = Core(
             exchange,
             base_url=self.base_url,
@@ -174,7 +183,7 @@ class BaseClient:
         except KeyError:
             raise ValueError(f"no WebSocket URL {base!r}: pass ws_urls={{{base!r}: ...}}") from None
 
-    def _ensure_open(self, http: HttpxTransport | AsyncHttpxTransport | AiohttpTransport) -> None:
+    def _ensure_open(self, http: HttpxTransport | AsyncHttpxTransport | LeanTransport) -> None:
         """A call on a closed client fails here, before anything is built or sent."""
         if http.is_closed:
             from cambist.errors import ClientClosedError
@@ -260,9 +269,9 @@ class SyncClient(BaseClient):
 
 
 class AsyncClient(BaseClient):
-    """An asyncio client: on one pooled ``aiohttp`` session (opened at the first call; the
-    fastest with many calls in flight), or on your own ``httpx.AsyncClient`` if you pass one
-    (any httpx transport works)."""
+    """An asyncio client: on its own lean HTTP/1.1 connection pool
+    (:mod:`cambist._runtime.http11`, the fastest with many calls in flight), or on your own
+    ``httpx.AsyncClient`` if you pass one (any httpx transport works)."""
 
     def __init__(self, *, http_client: httpx.AsyncClient | None = None, **options: Any) -> None:
         """The asyncio client's own option (the others: :class:`BaseClient`).
@@ -274,21 +283,23 @@ class AsyncClient(BaseClient):
         super().__init__(**options)
         import httpx
 
-        from cambist._runtime.options import instance
-        from cambist._runtime.transport import AiohttpTransport, AsyncHttpxTransport
-
-        instance("http_client", http_client, httpx.AsyncClient, "an httpx.AsyncClient")
-        self._http: AiohttpTransport | AsyncHttpxTransport = (
-            AiohttpTransport() if http_client is None else AsyncHttpxTransport(http_client)
-        )
-
-    async def _call(self, ep: Endpoint[T], values: Mapping[str, object], opts: CallOptions) -> Any:
         from cambist._runtime.drivers import run_async
+        from cambist._runtime.http11 import LeanTransport
+        from cambist._runtime.options import instance
+        from cambist._runtime.transport import AsyncHttpxTransport
 
-        self._ensure_open(self._http)
-        return await run_async(
-            self._core.flow(ep, values, opts), self._http.send, self.clock.asleep
+        self._run = run_async
+        instance("http_client", http_client, httpx.AsyncClient, "an httpx.AsyncClient")
+        self._http: LeanTransport | AsyncHttpxTransport = (
+            LeanTransport() if http_client is None else AsyncHttpxTransport(http_client)
         )
+
+    def _call(
+        self, ep: Endpoint[T], values: Mapping[str, object], opts: CallOptions
+    ) -> Awaitable[Any]:
+        """The call's coroutine (a plain function: one coroutine less per call)."""
+        self._ensure_open(self._http)
+        return self._run(self._core.flow(ep, values, opts), self._http.send, self.clock.asleep)
 
     async def request(
         self,
@@ -331,9 +342,10 @@ class SyncResource:
         extra_params: Mapping[str, object] | None,
         extra_headers: Mapping[str, str] | None,
     ) -> T:
-        from cambist._runtime.core import CallOptions
-
-        opts = CallOptions(timeout, extra_params, extra_headers, self._raw)
+        if timeout is None and extra_params is None and extra_headers is None and not self._raw:
+            opts = self._client._plain_call
+        else:
+            opts = _options(timeout, extra_params, extra_headers, self._raw)
         return self._client._call(ep, values, opts)  # type: ignore[no-any-return]
 
 
@@ -344,15 +356,17 @@ class AsyncResource:
         self._client = client
         self._raw = raw
 
-    async def _request(
+    def _request(
         self,
         ep: Endpoint[T],
         values: Mapping[str, object],
         timeout: float | None,
         extra_params: Mapping[str, object] | None,
         extra_headers: Mapping[str, str] | None,
-    ) -> T:
-        from cambist._runtime.core import CallOptions
-
-        opts = CallOptions(timeout, extra_params, extra_headers, self._raw)
-        return await self._client._call(ep, values, opts)  # type: ignore[no-any-return]
+    ) -> Awaitable[T]:
+        """The call's coroutine, which the generated method awaits."""
+        if timeout is None and extra_params is None and extra_headers is None and not self._raw:
+            opts = self._client._plain_call
+        else:
+            opts = _options(timeout, extra_params, extra_headers, self._raw)
+        return self._client._call(ep, values, opts)

@@ -116,14 +116,19 @@ class Core:
 
     def flow(self, ep: Endpoint[T], values: Mapping[str, object], opts: CallOptions) -> Flow[Any]:
         """Call ``ep`` with ``values`` (wire name -> value; None = not sent)."""
-        values, ids = self._fill_client_order_id(ep, values)
-        wire, filled = ep.client_order_id, list[str]()
-        fill = (lambda items: filled.extend(self._fill_items(wire, items))) if wire else None
-        query, main, body = encode_params(ep, values, fill)  # fills json_text items' ids
-        if wire and isinstance(body, list):
-            ids = self._fill_items(wire, body)
-        elif filled:
-            ids = tuple(filled)
+        wire = ep.client_order_id
+        if wire is None:  # most calls: nothing to fill
+            ids: tuple[str, ...] = ()
+            query, main, body = encode_params(ep, values)
+        else:
+            values, ids = self._fill_client_order_id(ep, values)
+            filled: list[str] = []
+            fill = lambda items: filled.extend(self._fill_items(wire, items))  # noqa: E731
+            query, main, body = encode_params(ep, values, fill)  # fills json_text items' ids
+            if isinstance(body, list):
+                ids = self._fill_items(wire, body)
+            elif filled:
+                ids = tuple(filled)
         if opts.extra_params:
             extra = [(k, scalar("any", v)) for k, v in opts.extra_params.items()]
             (main if ep.params_in == "form" else query).extend(extra)
@@ -136,7 +141,6 @@ class Core:
         stamped = security.signed and self.exchange.timestamp_param is not None
         limit = opts.timeout if opts.timeout is not None else self.timeout
         deadline = self.time.monotonic() + limit  # the whole call, retry waits included
-        after_limit = self.exchange.after_rate_limit(ep.safe)
         attempt = 0
         resynced = False
         while True:
@@ -166,7 +170,7 @@ class Core:
                     attempt,
                     exc,
                     safe=ep.safe,
-                    after_limit=after_limit,
+                    after_limit=self.exchange.after_rate_limit(ep.safe),
                     remaining=deadline - self.time.monotonic(),
                 )
                 if decision.verdict is Verdict.UNKNOWN:

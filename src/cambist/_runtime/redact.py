@@ -12,9 +12,9 @@ mask a log line's text:
   handshake signature) are replaced wherever they appear (a listen key in a URL path).
 
 The filter sits on the loggers of cambist and of the libraries it drives: ``cambist``
-(``cambist.http``: the aiohttp transport's request lines), ``httpx``, ``httpcore``
-(``httpcore.connection``, ``.http11``, ...), ``websockets`` (``websockets.client``,
-``.server``, ...) and ``aiohttp``. A logging filter runs only on the logger it is
+(``cambist.http``: the asyncio transport's request lines), ``httpx``, ``httpcore``
+(``httpcore.connection``, ``.http11``, ...) and ``websockets`` (``websockets.client``,
+``.server``, ...). A logging filter runs only on the logger it is
 attached to, not on records propagating from children, so it is attached to each of them.
 The message is formatted, masked and stored back (``args`` cleared), and an exception's
 traceback text is masked the same way, before any handler sees the record.
@@ -46,12 +46,9 @@ LOGGERS = (
     "websockets",
     "websockets.client",
     "websockets.server",
-    "aiohttp",
-    "aiohttp.client",
-    "aiohttp.internal",
 )
 """The loggers masked, and the prefixes of any other logger masked as well."""
-_PREFIXES = ("cambist", "httpx", "httpcore", "websockets", "aiohttp")
+_PREFIXES = ("cambist", "httpx", "httpcore", "websockets")
 _MAX_VALUES = 4096
 _MIN_VALUE = 6  # shorter values would mask ordinary words
 
@@ -120,7 +117,7 @@ FILTER = SecretFilter()
 
 
 def install() -> None:
-    """Attach :data:`FILTER` to cambist's, httpx's, httpcore's, websockets' and aiohttp's loggers
+    """Attach :data:`FILTER` to cambist's, httpx's, httpcore's and websockets' loggers
     (those named in :data:`LOGGERS` and any other already created under them)."""
     names = set(LOGGERS) | {
         name
@@ -149,7 +146,7 @@ ENV_VAR = "CAMBIST_LOG"
 _LEVELS = {
     # CAMBIST_LOG value -> (level, loggers given the handler)
     "info": (logging.INFO, ("cambist", "httpx")),
-    "debug": (logging.DEBUG, ("cambist", "httpx", "httpcore", "websockets", "aiohttp")),
+    "debug": (logging.DEBUG, ("cambist", "httpx", "httpcore", "websockets")),
 }
 _HANDLER: logging.Handler | None = None
 
@@ -158,9 +155,9 @@ def configure_from_env() -> None:
     """``CAMBIST_LOG=debug`` (or ``info``): log to stderr without configuring anything else.
 
     ``info``: cambist's own lines (retries, clock resyncs, reconnections) and one line per
-    request (httpx's, or ``cambist.http``'s on the asyncio client's aiohttp transport);
-    ``debug``: also cambist's debug lines, httpcore's connection log, aiohttp's and the
-    websockets frames. One handler, carrying :data:`FILTER`, so every line is masked, however
+    request (httpx's, or ``cambist.http``'s from the asyncio client's own transport);
+    ``debug``: also cambist's debug lines, httpcore's connection log and the websockets
+    frames. One handler, carrying :data:`FILTER`, so every line is masked, however
     it got there. Unset or empty: nothing changes (configure ``logging`` yourself). Called
     when a client is built; a second call changes nothing.
     """
