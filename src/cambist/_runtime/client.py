@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 if TYPE_CHECKING:
@@ -111,17 +111,12 @@ class BaseClient:
             clock: Where time is read and waits happen (``cambist.options.Clock``; a fake
                 one in tests).
         """
-        import dataclasses
-
-        from cambist._runtime.clock import SYSTEM_CLOCK, ServerClock
-        from cambist._runtime.core import CallOptions, Core
+        from cambist._runtime.clock import SYSTEM_CLOCK
+        from cambist._runtime.credentials import Credentials
         from cambist._runtime.options import check_base
         from cambist._runtime.redact import configure_from_env
 
         configure_from_env()  # CAMBIST_LOG=debug / info
-        from cambist._runtime.retry import RetryPolicy
-        from cambist._runtime.signing import Credentials
-
         exchange: Exchange = importlib.import_module(self._config_module).EXCHANGE
         check_base(
             exchange,
@@ -151,15 +146,44 @@ class BaseClient:
         self.base_url = (base_url or environments[environment]["rest"]).rstrip("/")
         urls = environments[environment]
         self.ws_urls = {k: v for k, v in urls.items() if k.startswith("ws")} | dict(ws_urls or {})
+        self.clock: Clock = clock or SYSTEM_CLOCK
+        # Endpoints with their own host (a spec's `base: rest_<name>`): the environment's URL,
+        # or base_url when one is given (a proxy or a local exchange serves every path).
+        hosts = {
+            k: self.base_url if base_url else v for k, v in urls.items() if k.startswith("rest_")
+        }
+        base_urls = {k: v.rstrip("/") for k, v in (hosts | dict(rest_urls or {})).items()}
+        credentials = Credentials(api_key, api_secret or "") if api_key else None
+        # Every option is checked above; the request core (httpx, encoding, signing, retries)
+        # is built by the first call that needs it: a client is ready at once.
+        self._core_options = (exchange, credentials, timeout, recv_window, retry, max_retries)
+        self._core_options_more = (time_sync, base_urls)
+        self._built_core: Core | None = None
+
+    @property
+    def _core(self) -> Core:
+        """The request core (:class:`cambist._runtime.core.Core`), built on first use."""
+        core = self._built_core
+        if core is None:
+            core = self._built_core = self._build_core()
+        return core
+
+    def _build_core(self) -> Core:
+        import dataclasses
+
+        from cambist._runtime.clock import ServerClock
+        from cambist._runtime.core import CallOptions, Core
+        from cambist._runtime.retry import RetryPolicy
+
+        exchange, credentials, timeout, recv_window, retry, max_retries = self._core_options
+        time_sync, base_urls = self._core_options_more
         policy = retry or RetryPolicy()
         if max_retries is not None:  # the shorthand wins over the policy's own
             policy = dataclasses.replace(policy, max_retries=max_retries)
-        self.clock: Clock = clock or SYSTEM_CLOCK
-        self._plain_call = CallOptions()  # the options of a call given none: most calls
-        self._core: Core = Core(
+        core = Core(
             exchange,
             base_url=self.base_url,
-            credentials=Credentials(api_key, api_secret or "") if api_key else None,
+            credentials=credentials,
             timeout=timeout,
             recv_window=recv_window,
             retry=policy,
@@ -167,14 +191,9 @@ class BaseClient:
             time_sync=time_sync,
             time=self.clock,
         )
-        # Endpoints with their own host (a spec's `base: rest_<name>`): the environment's URL,
-        # or base_url when one is given (a proxy or a local exchange serves every path).
-        hosts = {
-            k: self.base_url if base_url else v for k, v in urls.items() if k.startswith("rest_")
-        }
-        self._core.base_urls = {
-            k: v.rstrip("/") for k, v in (hosts | dict(rest_urls or {})).items()
-        }
+        core.base_urls = base_urls
+        self._plain_call = CallOptions()  # the options of a call given none: most calls
+        return core
 
     def _ws_url(self, base: str) -> str:
         """A stream's WebSocket base URL (an environment key such as ``ws``)."""
@@ -194,7 +213,7 @@ class BaseClient:
             )
 
     def __repr__(self) -> str:
-        key = "***" if self._core.credentials else None
+        key = "***" if self._core_options[1] else None
         return (
             f"{type(self).__name__}(environment={self.environment!r}, "
             f"base_url={self.base_url!r}, api_key={key!r})"
@@ -212,12 +231,14 @@ class SyncClient(BaseClient):
             http_client: Your own ``httpx.Client`` (pool, proxies, transport); you close it.
         """
         super().__init__(**options)
-        import httpx
-
-        from cambist._runtime.options import instance
         from cambist._runtime.transport import HttpxTransport
 
-        instance("http_client", http_client, httpx.Client, "an httpx.Client")
+        if http_client is not None:  # (httpx itself loads with the first call otherwise)
+            import httpx
+
+            from cambist._runtime.options import instance
+
+            instance("http_client", http_client, httpx.Client, "an httpx.Client")
         self._http = HttpxTransport(http_client)
         self._stream_portal: Portal | None = None
 
@@ -229,11 +250,14 @@ class SyncClient(BaseClient):
             self._stream_portal = Portal()
         return self._stream_portal
 
-    def _call(self, ep: Endpoint[T], values: Mapping[str, object], opts: CallOptions) -> Any:
+    def _call(self, ep: Endpoint[T], values: Mapping[str, object], opts: CallOptions | None) -> Any:
+        """Make the call (``opts`` None: no per-call option given)."""
         from cambist._runtime.drivers import run_sync
 
         self._ensure_open(self._http)
-        return run_sync(self._core.flow(ep, values, opts), self._http.send, self.clock.sleep)
+        core = self._core
+        flow = core.flow(ep, values, opts or self._plain_call)
+        return run_sync(flow, self._http.send, self.clock.sleep)
 
     def request(
         self,
@@ -283,23 +307,30 @@ class AsyncClient(BaseClient):
         super().__init__(**options)
         import httpx
 
-        from cambist._runtime.drivers import run_async
         from cambist._runtime.http11 import LeanTransport
         from cambist._runtime.options import instance
         from cambist._runtime.transport import AsyncHttpxTransport
 
-        self._run = run_async
         instance("http_client", http_client, httpx.AsyncClient, "an httpx.AsyncClient")
         self._http: LeanTransport | AsyncHttpxTransport = (
             LeanTransport() if http_client is None else AsyncHttpxTransport(http_client)
         )
+        self._run: Callable[..., Awaitable[Any]] | None = None  # the driver, on first use
 
     def _call(
-        self, ep: Endpoint[T], values: Mapping[str, object], opts: CallOptions
+        self, ep: Endpoint[T], values: Mapping[str, object], opts: CallOptions | None
     ) -> Awaitable[Any]:
-        """The call's coroutine (a plain function: one coroutine less per call)."""
+        """The call's coroutine (a plain function: one coroutine less per call; ``opts``
+        None: no per-call option given)."""
         self._ensure_open(self._http)
-        return self._run(self._core.flow(ep, values, opts), self._http.send, self.clock.asleep)
+        run = self._run
+        if run is None:
+            from cambist._runtime.drivers import run_async
+
+            run = self._run = run_async
+        core = self._core
+        flow = core.flow(ep, values, opts or self._plain_call)
+        return run(flow, self._http.send, self.clock.asleep)
 
     async def request(
         self,
@@ -342,9 +373,8 @@ class SyncResource:
         extra_params: Mapping[str, object] | None,
         extra_headers: Mapping[str, str] | None,
     ) -> T:
-        if timeout is None and extra_params is None and extra_headers is None and not self._raw:
-            opts = self._client._plain_call
-        else:
+        opts = None  # most calls: no per-call option
+        if timeout is not None or extra_params or extra_headers or self._raw:
             opts = _options(timeout, extra_params, extra_headers, self._raw)
         return self._client._call(ep, values, opts)  # type: ignore[no-any-return]
 
@@ -365,8 +395,7 @@ class AsyncResource:
         extra_headers: Mapping[str, str] | None,
     ) -> Awaitable[T]:
         """The call's coroutine, which the generated method awaits."""
-        if timeout is None and extra_params is None and extra_headers is None and not self._raw:
-            opts = self._client._plain_call
-        else:
+        opts = None  # most calls: no per-call option
+        if timeout is not None or extra_params or extra_headers or self._raw:
             opts = _options(timeout, extra_params, extra_headers, self._raw)
         return self._client._call(ep, values, opts)

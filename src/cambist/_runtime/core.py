@@ -19,9 +19,10 @@ import orjson
 from cambist import errors
 from cambist._runtime import convert
 from cambist._runtime.clock import SYSTEM_CLOCK, Clock, ServerClock
-from cambist._runtime.encode import check_recv_window, encode_params, scalar
+from cambist._runtime.encode import encode_params, scalar
 from cambist._runtime.endpoint import Endpoint, Exchange, Security
 from cambist._runtime.errormap import ErrorMap, normalize_code
+from cambist._runtime.options import check_recv_window
 from cambist._runtime.response import RawResponse
 from cambist._runtime.retry import RetryPolicy, Verdict, decide, tls_failure
 from cambist._runtime.signing import SIGNERS, Credentials, Draft, SigningContext

@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
 
-from cambist._runtime.endpoint import Endpoint, Exchange, Param, Rule
+from cambist._runtime.endpoint import Endpoint, Param, Rule
 from cambist.errors import RequestValidationError
 
 
@@ -282,17 +282,6 @@ def encode_object(
     py = {p.wire_name: p.name for p in fields}
     check_rules(model, rules, values, lambda w: py.get(w, w))
     return out
-
-
-def check_recv_window(exchange: Exchange, recv_window: int | None) -> None:
-    """Refuse a ``recv_window`` client option the exchange's document does not allow."""
-    limit = exchange.recv_window_max
-    if recv_window is not None and limit is not None and not 0 < recv_window <= limit:
-        raise RequestValidationError(
-            f"recv_window must be between 1 and {limit} ms, got {recv_window}",
-            endpoint=exchange.id,
-            param="recv_window",
-        )
 
 
 _PLAIN = re.compile(r"[A-Za-z0-9_.~,-]*").fullmatch

@@ -78,9 +78,8 @@ def check_base(
     clock: object,
 ) -> None:
     """Refuse what ``BaseClient.__init__`` cannot use (``TypeError`` / ``ValueError``
-    naming the option); ``recv_window`` beyond the document's cap is refused by the core."""
+    naming the option)."""
     from cambist._runtime.clock import Clock
-    from cambist._runtime.retry import RetryPolicy
     from cambist.errors import RequestValidationError
 
     for option, value in (("api_key", api_key), ("api_secret", api_secret)):
@@ -92,14 +91,31 @@ def check_base(
     if max_retries is not None:
         whole("max_retries", max_retries, minimum=0)
     if recv_window is not None and whole("recv_window", recv_window) <= 0:
-        raise RequestValidationError(  # a ValueError; the cap is checked with the core's
+        raise RequestValidationError(  # a ValueError
             f"recv_window must be a positive number of ms, got {recv_window}",
             endpoint=exchange.id,
             param="recv_window",
         )
+    check_recv_window(exchange, recv_window)  # type: ignore[arg-type]
     flag("time_sync", time_sync)
     urls = {k for env in exchange.environments.values() for k in env}
     url_map("ws_urls", ws_urls, sorted(k for k in urls if k.startswith("ws")))
     url_map("rest_urls", rest_urls, sorted(k for k in urls if k.startswith("rest_")))
-    instance("retry", retry, RetryPolicy, "a cambist.options.RetryPolicy")
+    if retry is not None:  # (the retry module loads with the first call otherwise)
+        from cambist._runtime.retry import RetryPolicy
+
+        instance("retry", retry, RetryPolicy, "a cambist.options.RetryPolicy")
     instance("clock", clock, Clock, "a cambist.options.Clock")
+
+
+def check_recv_window(exchange: Exchange, recv_window: int | None) -> None:
+    """Refuse a ``recv_window`` client option the exchange's document does not allow."""
+    limit = exchange.recv_window_max
+    if recv_window is not None and limit is not None and not 0 < recv_window <= limit:
+        from cambist.errors import RequestValidationError
+
+        raise RequestValidationError(
+            f"recv_window must be between 1 and {limit} ms, got {recv_window}",
+            endpoint=exchange.id,
+            param="recv_window",
+        )

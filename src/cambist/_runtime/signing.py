@@ -8,37 +8,16 @@ scheme adds a class to :data:`SIGNERS` and the spec format accepts its name.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from cambist._runtime import redact
+from cambist._runtime.credentials import Credentials as Credentials  # re-exported
 from cambist._runtime.encode import urlencode
 
 if TYPE_CHECKING:
     from cambist._runtime.endpoint import Exchange
-
-
-class Credentials:
-    """An API key and secret. Neither ever appears in a repr, a message or a log line
-    (both are masked by :mod:`cambist._runtime.redact`)."""
-
-    __slots__ = ("_secret", "api_key")
-
-    def __init__(self, api_key: str, api_secret: str) -> None:
-        self.api_key = api_key
-        self._secret = api_secret.encode()
-        redact.secret(api_key)
-        redact.secret(api_secret)
-
-    def sign(self, payload: bytes) -> str:
-        """HMAC-SHA256 of ``payload`` with the secret, as lower-case hex."""
-        return hmac.new(self._secret, payload, hashlib.sha256).hexdigest()
-
-    def __repr__(self) -> str:
-        return "Credentials(api_key='***', api_secret='***')"
 
 
 def total_params(query: str, body: bytes) -> bytes:
