@@ -180,6 +180,25 @@ async def test_an_answer_cut_short_is_a_transport_error_and_the_next_call_reconn
     assert server.connections == 3
 
 
+async def test_a_malformed_answer_is_a_protocol_error(server: Scripted) -> None:
+    server.answer(b"HTTP/1.1 200 OK\r\nContent-Length: twelve\r\n\r\n{}", close=True)
+    server.answer(b"SSH-2.0-OpenSSH\r\n\r\n", close=True)
+    async with client(server.url, max_retries=0) as hk:
+        for path in ("/a", "/b"):
+            with pytest.raises(errors.APIConnectionError, match="RemoteProtocolError"):
+                await hk.request("GET", path)
+
+
+def test_one_client_serves_one_event_loop_after_another(server: Scripted) -> None:
+    server.answer(ok(b'{"loop": 1}'))
+    server.answer(ok(b'{"loop": 2}'))
+    hk = client(server.url)
+    assert asyncio.run(hk.request("GET", "/1")) == {"loop": 1}
+    assert asyncio.run(hk.request("GET", "/2")) == {"loop": 2}  # not the ended loop's socket
+    asyncio.run(hk.aclose())
+    assert server.connections == 2
+
+
 async def test_a_cancelled_call_leaves_no_stale_answer_behind(server: Scripted) -> None:
     server.answer(ok(b'{"late": 1}'), delay=0.5)
     server.answer(ok(b'{"mine": 1}'))

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import ssl
 import urllib.request
@@ -52,8 +53,9 @@ class _Failed(Exception):
 class _Connection(asyncio.Protocol):
     """One HTTP/1.1 connection: sends one request at a time, parses its answer."""
 
-    def __init__(self, origin: _Origin) -> None:
+    def __init__(self, origin: _Origin, loop: asyncio.AbstractEventLoop) -> None:
         self.origin = origin
+        self.loop = loop  # a connection serves the event loop it was opened in
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
         self.waiter: asyncio.Future[Any] | None = None
@@ -150,9 +152,11 @@ class _Connection(asyncio.Protocol):
                 body = bytes(buffer)
                 buffer.clear()
                 self._keep = False
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, ValueError) as exc:  # ValueError: a malformed length
             self.waiter = None
             self._keep = False
+            if not isinstance(exc, httpx.HTTPError):
+                exc = httpx.RemoteProtocolError(f"a malformed answer: {exc}")
             waiter.set_exception(_Failed(exc))
             return
         self.waiter = None
@@ -226,7 +230,8 @@ class _Connection(asyncio.Protocol):
     def close(self) -> None:
         self.closed = True
         if self.transport is not None:
-            self.transport.abort()
+            with contextlib.suppress(RuntimeError):  # its event loop has ended (and closed it)
+                self.transport.abort()
 
 
 class _Origin:
@@ -373,6 +378,10 @@ class LeanTransport:
             conn = idle.pop()
             if not now:
                 now = loop.time()
+            if conn.loop is not loop:  # left by an event loop that has ended: dropped
+                conn.closed = True
+                self._count -= 1
+                continue
             if not conn.closed and not conn.buffer and now - conn.idle_since < KEEPALIVE_EXPIRY:
                 return conn
             self._discard(conn)
@@ -408,7 +417,7 @@ class LeanTransport:
     ) -> _Connection:
         host, port, tls = origin.host, origin.port, origin.tls
         proxy = origin.proxy
-        conn = _Connection(origin)
+        conn = _Connection(origin, loop)
         try:
             async with asyncio.timeout_at(deadline):
                 if proxy is None:
