@@ -39,7 +39,11 @@ def _import_cost(code: str) -> Callable[[], float]:
     return run
 
 
-def bench_import(n: int) -> None:
+def bench_import(n: int, url: str) -> None:
+    first_call = (  # what a first call still has to load (the core, httpx), then one call
+        f"from cambist.hashkey import HashKey; HashKey(base_url={url!r}).misc.get_server_time()"
+    )
+    floor_call = f"import httpx, orjson; orjson.loads(httpx.get({url!r} + '/api/v1/time').content)"
     medians = rounds(
         {
             "python -c pass": _import_cost("pass"),
@@ -52,6 +56,8 @@ def bench_import(n: int) -> None:
             "import cambist.hashkey; AsyncHashKey()": _import_cost(
                 "from cambist.hashkey import AsyncHashKey; AsyncHashKey()"
             ),
+            "import httpx, orjson; one GET": _import_cost(floor_call),
+            "import cambist.hashkey; HashKey(); one GET": _import_cost(first_call),
         },
         n,
     )
@@ -66,6 +72,11 @@ def bench_import(n: int) -> None:
         "import + first HashKey() / import httpx, orjson",
         above["import cambist.hashkey; HashKey()"] / above["import httpx, orjson"],
         1.5,
+    )
+    first = above["import cambist.hashkey; HashKey(); one GET"]
+    print(
+        f"  (a first call, imports included: {first / above['import httpx, orjson; one GET']:.2f}x"
+        " the same GET with httpx + orjson)"
     )
 
 
@@ -303,8 +314,8 @@ def bench_regenerate(n: int) -> None:
 
 def run_all(n: int) -> None:
     """Every case of this module (``run.py --only calls``)."""
-    bench_import(n)
     bench_regenerate(max(1, n // 5))
     with BenchServer() as url:
+        bench_import(n, url)
         bench_signed_get(url, n, 200)
         bench_async(url, max(3, n // 3), 2000)

@@ -239,7 +239,8 @@ class SyncClient(BaseClient):
             from cambist._runtime.options import instance
 
             instance("http_client", http_client, httpx.Client, "an httpx.Client")
-        self._http = HttpxTransport(http_client)
+        urls = (self.base_url, *self._core_options_more[1].values())
+        self._http = HttpxTransport(http_client, tls=any(u.startswith("https:") for u in urls))
         self._stream_portal: Portal | None = None
 
     def _portal(self) -> Portal:
@@ -305,24 +306,32 @@ class AsyncClient(BaseClient):
                 close it.
         """
         super().__init__(**options)
-        import httpx
+        self._http: LeanTransport | AsyncHttpxTransport | None = None  # own: at the first call
+        if http_client is not None:  # (httpx itself loads with the first call otherwise)
+            import httpx
 
-        from cambist._runtime.http11 import LeanTransport
-        from cambist._runtime.options import instance
-        from cambist._runtime.transport import AsyncHttpxTransport
+            from cambist._runtime.options import instance
+            from cambist._runtime.transport import AsyncHttpxTransport
 
-        instance("http_client", http_client, httpx.AsyncClient, "an httpx.AsyncClient")
-        self._http: LeanTransport | AsyncHttpxTransport = (
-            LeanTransport() if http_client is None else AsyncHttpxTransport(http_client)
-        )
+            instance("http_client", http_client, httpx.AsyncClient, "an httpx.AsyncClient")
+            self._http = AsyncHttpxTransport(http_client)
+        self._closed = False
         self._run: Callable[..., Awaitable[Any]] | None = None  # the driver, on first use
+
+    def _own_transport(self) -> LeanTransport:
+        """The client's own transport, made by its first call (closed if the client is)."""
+        from cambist._runtime.http11 import LeanTransport
+
+        http = self._http = LeanTransport(closed=self._closed)
+        return http
 
     def _call(
         self, ep: Endpoint[T], values: Mapping[str, object], opts: CallOptions | None
     ) -> Awaitable[Any]:
         """The call's coroutine (a plain function: one coroutine less per call; ``opts``
         None: no per-call option given)."""
-        self._ensure_open(self._http)
+        http = self._http or self._own_transport()
+        self._ensure_open(http)
         run = self._run
         if run is None:
             from cambist._runtime.drivers import run_async
@@ -330,7 +339,7 @@ class AsyncClient(BaseClient):
             run = self._run = run_async
         core = self._core
         flow = core.flow(ep, values, opts or self._plain_call)
-        return run(flow, self._http.send, self.clock.asleep)
+        return run(flow, http.send, self.clock.asleep)
 
     async def request(
         self,
@@ -349,7 +358,9 @@ class AsyncClient(BaseClient):
 
     async def aclose(self) -> None:
         """Close the HTTP connection pool (not a pool you passed in)."""
-        await self._http.aclose()
+        self._closed = True
+        if self._http is not None:
+            await self._http.aclose()
 
     async def __aenter__(self: T) -> T:
         return self

@@ -286,12 +286,12 @@ def _host_port(netloc: str, default: int) -> tuple[str, int]:
 class LeanTransport:
     """The asyncio client's default transport (see the module docstring)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, closed: bool = False) -> None:
         self._origins: dict[str, _Origin] = {}
         self._proxies: dict[str, str] | None = None
         self._count = 0  # open connections, in use or idle
         self._waiting: deque[asyncio.Future[None]] = deque()
-        self._closed = False
+        self._closed = closed
 
     @property
     def is_closed(self) -> bool:

@@ -131,10 +131,11 @@ class HttpxTransport:
     """An ``httpx.Client``: the user's (left open for them to close), or one of its own,
     created at the first call."""
 
-    def __init__(self, client: httpx.Client | None) -> None:
+    def __init__(self, client: httpx.Client | None, *, tls: bool = True) -> None:
         self._client = client
         self._owned = client is None
         self._closed = False
+        self._tls = tls  # may a request of this client be https? (False: no SSL context)
 
     @property
     def is_closed(self) -> bool:
@@ -145,7 +146,9 @@ class HttpxTransport:
         if client is None:
             import httpx
 
-            client = self._client = httpx.Client(verify=ssl_context())
+            # A client whose URLs are all http never opens TLS (no redirect is followed):
+            # it needs no SSL context (building one reads the CA bundle: ~20 ms).
+            client = self._client = httpx.Client(verify=ssl_context() if self._tls else False)
         return client.send(request.to_httpx())
 
     def close(self) -> None:
