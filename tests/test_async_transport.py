@@ -14,6 +14,7 @@ import gzip
 import socket
 import ssl
 import subprocess
+import sys
 import threading
 import time
 from collections import deque
@@ -229,6 +230,44 @@ async def test_many_calls_in_flight_share_a_bounded_pool(
         got = await asyncio.gather(*(hk.request("GET", f"/{i}") for i in range(12)))
     assert sorted(g["n"] for g in got) == list(range(12))
     assert server.connections <= 3
+
+
+async def test_waiting_for_a_connection_past_the_deadline_is_a_pool_timeout(
+    server: Scripted, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing was sent: a PoolTimeout, retried on any endpoint while time is left."""
+    monkeypatch.setattr(http11, "MAX_CONNECTIONS", 1)
+    server.answer(ok(b'{"slow": 1}'), delay=0.6)
+    async with client(server.url, timeout=0.3, max_retries=0) as hk:
+        slow = asyncio.ensure_future(hk.request("GET", "/slow", timeout=5.0))
+        await asyncio.sleep(0.05)  # the one connection is busy for 0.6 s
+        with pytest.raises(errors.APITimeoutError, match="PoolTimeout"):
+            await hk.request("POST", "/api/v1/spot/order", security="TRADE", safe=False)
+        assert await slow == {"slow": 1}
+    assert [r.split(b" ", 2)[:2] for r in server.requests] == [[b"GET", b"/slow"]]
+
+
+def test_building_a_client_loads_nothing_a_call_needs_yet() -> None:
+    """The request core, httpx, asyncio's TLS, uuid: loaded by the first call, not before."""
+    code = (
+        "import sys\n"
+        "from cambist.hashkey import AsyncHashKey, HashKey\n"
+        "HashKey(api_key='k', api_secret='s'); AsyncHashKey(api_key='k', api_secret='s')\n"
+        "loaded = {'httpx', 'ssl', 'asyncio', 'uuid', 'cambist._runtime.core'} & set(sys.modules)\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_client_of_http_urls_builds_no_ssl_context(server: Scripted) -> None:
+    code = (
+        "from cambist._runtime import transport\n"
+        "from cambist.hashkey import HashKey\n"
+        f"assert HashKey(base_url={server.url!r}, time_sync=False).request('GET', '/') == {{}}\n"
+        "assert transport.ssl_context.cache_info().currsize == 0\n"
+    )
+    server.answer(ok(b"{}"))
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 async def test_the_environment_proxy_carries_http_calls(

@@ -392,6 +392,10 @@ class LeanTransport:
                 timer = loop.call_at(deadline, _expire_pool, waiter)
                 try:
                     await waiter
+                except asyncio.CancelledError:
+                    if waiter.done() and not waiter.cancelled():
+                        self._wake()  # woken, then cancelled: pass the free slot on
+                    raise
                 finally:
                     timer.cancel()
                 if idle:
