@@ -474,3 +474,18 @@ def test_rules_given_to_a_local_exchange_are_reported_and_enforced() -> None:
         m.check(price="50000.5", quantity="0.01")
         bx.user.create_order(symbol="BTC_USDT", side="buy", type="limit", quantity="0.01",
                              price="50000.5")  # fmt: skip
+
+
+def test_the_clients_read_the_simulated_market_and_account_answers() -> None:
+    with HashKeyExchange() as ex, HashKey(**ex.client_options()) as hk:
+        info = hk.market.get_exchange_info()
+        assert [s.symbol for s in info.symbols] == list(ex.symbols)
+        assert info.coins is not None and {c.coin_id for c in info.coins} >= {"BTC", "USDT"}
+        types = hk.account.list_account_types()
+        assert [a.account_id for a in types] == [ex.ACCOUNT_ID, ex.SUB_ACCOUNT_ID]
+        assert hk.account.check_api_key().account_type == "Master Account"
+        assert [r.symbol for r in hk.account.get_vip_info().data] == list(ex.symbols)
+    with BinanceOptionsExchange() as bex, BinanceOptions(**bex.client_options()) as bn:
+        account = bn.account.get_account()
+        assert account.asset[0].available == D("100000")
+        assert [s.symbol for s in bn.market.get_exchange_info().option_symbols] == list(bex.symbols)

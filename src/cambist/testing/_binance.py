@@ -495,6 +495,29 @@ class BinanceOptionsExchange(LocalExchange):
             "riskLevel": "NORMAL",
         }
 
+    def _on_account__get_account(self, p: dict[str, Any]) -> Any:
+        """Option Account Information, from the simulated account."""
+        wallet, _, pnl, margin = self._equity()
+        held = self.ledger.locked(self._account).get("USDT", ZERO)
+        return {
+            "asset": [
+                {
+                    "asset": "USDT",
+                    "marginBalance": fmt(wallet),
+                    "equity": fmt(wallet + pnl),
+                    "available": fmt(self.ledger.free(self._account, "USDT")),
+                    "locked": fmt(held + margin),
+                    "unrealizedPNL": fmt(pnl),
+                }
+            ],
+            "greek": [
+                {"underlying": u, "delta": "0", "gamma": "0", "theta": "0", "vega": "0"}
+                for u in sorted({underlying(s) for s in self.symbols})
+            ],
+            "time": self.now_ms(),
+            "riskLevel": "NORMAL",
+        }
+
     def _equity(self) -> tuple[Decimal, Decimal, Decimal, Decimal]:
         """(wallet balance, position value, unrealized PnL, margin held) in USDT."""
         wallet = self.ledger.total(self._account, "USDT") + self.ledger.free("margin", "USDT")

@@ -281,6 +281,49 @@ class HashKeyExchange(HashKeyStreams):
             )
         return {"balances": rows, "userId": "1900000000000000000"}
 
+    def _on_account__list_account_types(self, p: dict[str, Any]) -> Any:
+        labels = {"spot": ("Main Trading Account", 0), "sub": ("Sub Trading Account", 1)}
+        return [
+            {
+                "accountId": number,
+                "accountLabel": labels[name][0],
+                "accountType": 1,
+                "accountIndex": labels[name][1],
+                "userId": "1900000000000000000",
+            }
+            for number, name in ACCOUNTS.items()
+        ]
+
+    def _on_account__check_api_key(self, p: dict[str, Any]) -> Any:
+        return {"accountType": "Master Account"}
+
+    def _on_account__get_vip_info(self, p: dict[str, Any]) -> Any:
+        rate = fmt(self.ledger.fee_rate)
+        rows = []
+        for symbol in self.symbols:
+            base, quote = self._split(symbol)
+            rows.append(
+                {
+                    "symbol": symbol,
+                    "productType": "Token-Token",
+                    "buyMakerFeeCurrency": base,
+                    "buyTakerFeeCurrency": base,
+                    "sellMakerFeeCurrency": quote,
+                    "sellTakerFeeCurrency": quote,
+                    "actualMakerRate": rate,
+                    "actualTakerRate": rate,
+                }
+            )
+        volume = sum((f.price * f.quantity for f in self.ledger.fills), Decimal(0))
+        return {
+            "code": 0,
+            "vipLevel": "0",
+            "tradeVol30Day": fmt(volume),
+            "totalAssetBal": "0",
+            "data": rows,
+            "updateTimestamp": str(self.now_ms()),
+        }
+
     def _on_account__transfer(self, p: dict[str, Any]) -> Any:
         source, target = ACCOUNTS.get(p["fromAccountId"]), ACCOUNTS.get(p["toAccountId"])
         if source is None or target is None or source == target:
