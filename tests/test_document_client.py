@@ -164,7 +164,7 @@ def test_a_client_written_from_the_bibox_document_trades_on_the_local_exchange()
         pair = pairs["BTC_USDT"]
         tick, step = D(pair["price_increment"]), D(pair["quantity_increment"])
         min_value = D(pair["min_order_value"])
-        assert (tick, step, min_value, pair["status"]) == (D("0.01"), D("0.0001"), 1, "tradable")
+        assert (tick, step, min_value, pair["status"]) == (D("0.01"), D("0.0001"), D(1), "tradable")
 
         book = bx.public("/v4/marketdata/order_book", symbol="BTC_USDT", level=5)
         best_bid, best_ask = D(book["b"][0][0]), D(book["a"][0][0])

@@ -5,8 +5,10 @@ that break a rule with the document's code. Sync and async, on loopback."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_HALF_EVEN, ROUND_UP, Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,6 +36,8 @@ from cambist.testing import (
     LocalExchange,
     SymbolRules,
 )
+from codegen.schema import SpecError
+from codegen.spec import load_spec
 
 D = Decimal
 
@@ -489,3 +493,38 @@ def test_the_clients_read_the_simulated_market_and_account_answers() -> None:
         account = bn.account.get_account()
         assert account.asset[0].available == D("100000")
         assert [s.symbol for s in bn.market.get_exchange_info().option_symbols] == list(bex.symbols)
+
+
+# -- the spec's mapping is checked when the spec is loaded --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("price_tick: PRICE_FILTER.tickSize", "price_tick: PRICE_FILTER.tikSize",
+         "SymbolFilter has no field 'tikSize'"),
+        ("base: baseAsset", "base: baseCoin", "SymbolInfo has no field 'baseCoin'"),
+        ("price_tick: PRICE_FILTER.tickSize", "price_tick: symbol",
+         "fields.price_tick: 'symbol' is a string, not usable here"),
+        ("endpoint: market.get_exchange_info", "endpoint: market.get_exchange_infos",
+         "markets: no endpoint 'market.get_exchange_infos'"),
+        ("items: symbols\n", "items: coins\n", "ExchangeCoin has no field 'filters'"),
+        ("quote_amount: amount, market_types: [MARKET]}\n      - {endpoint: spot.create_batch",
+         "quote_amount: amt, market_types: [MARKET]}\n      - {endpoint: spot.create_batch",
+         "spot.create_order has no param 'amt'"),
+    ],
+)  # fmt: skip
+def test_a_wrong_markets_mapping_fails_the_spec_with_its_reason(
+    tmp_path: Path, old: str, new: str, message: str
+) -> None:
+    root = Path(__file__).resolve().parent.parent
+    folder = tmp_path / "specs" / "hashkey"
+    shutil.copytree(root / "specs" / "hashkey", folder)
+    exchange = folder / "exchange.yaml"
+    text = exchange.read_text()
+    assert old in text
+    exchange.write_text(text.replace(old, new, 1))
+    with pytest.raises(SpecError) as info:
+        load_spec(folder, tmp_path)
+    assert str(info.value).startswith("specs/hashkey/exchange.yaml:")
+    assert message in str(info.value)
