@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import orjson
 from _common import BenchServer, print_goals, report, rounds
+from markets import bench_check_orders
 
 # -- import time ----------------------------------------------------------------------------
 
@@ -427,6 +428,7 @@ def main() -> None:
     with BenchServer() as url:
         bench_signed_get(url, n, 200)
         bench_async(url, max(3, n // 3), 2000)
+        bench_check_orders(url, n, 200)
     print_goals()
 
 
