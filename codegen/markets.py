@@ -106,6 +106,11 @@ def resolve(spec: Spec) -> Resolved | None:
             _check_kind(spec, name, f.type, where, str(source))
             resolved.append((kind or None, f.py))
         out.fields[name] = tuple(resolved)
+        if name == "status" and f.type.name in spec.enums and out.active:
+            values = {str(v.value) for v in spec.enums[f.type.name].values}
+            unknown = [v for v in out.active if v not in values]
+            if unknown:
+                raise where.error(f"markets: active {unknown} not in {f.type.name}")
     for order in m.get("orders", []):
         out.orders[order["endpoint"]] = _order(spec, by_name, order, where)
     return out

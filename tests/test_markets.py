@@ -504,6 +504,7 @@ def test_the_clients_read_the_simulated_market_and_account_answers() -> None:
         ("price_tick: PRICE_FILTER.tickSize", "price_tick: PRICE_FILTER.tikSize",
          "SymbolFilter has no field 'tikSize'"),
         ("base: baseAsset", "base: baseCoin", "SymbolInfo has no field 'baseCoin'"),
+        ("active: [TRADING]", "active: [TRADNG]", "active ['TRADNG'] not in SymbolStatus"),
         ("price_tick: PRICE_FILTER.tickSize", "price_tick: symbol",
          "fields.price_tick: 'symbol' is a string, not usable here"),
         ("endpoint: market.get_exchange_info", "endpoint: market.get_exchange_infos",
