@@ -120,6 +120,16 @@ def test_a_valid_order_passes_and_every_broken_rule_is_listed() -> None:
     assert "quantity_step" in "".join(caught.value.__notes__)
 
 
+def test_a_market_not_open_for_trading_refuses_every_order() -> None:
+    halted = Market(symbol="BTCUSDT", base="BTC", quote="USDT", status="HALT", active=False)
+    with pytest.raises(MarketRuleError) as caught:
+        halted.check(price="50000", quantity="1")
+    assert (caught.value.rule, caught.value.value, caught.value.valid) == ("status", "BTCUSDT", ())
+    assert str(caught.value) == (
+        "Market.check: BTCUSDT: symbol BTCUSDT is not open for trading (HALT) (rule status)"
+    )
+
+
 # -- loading the markets -----------------------------------------------------------------
 
 SYNC: list[tuple[type[LocalExchange], Any, str]] = [

@@ -97,10 +97,12 @@ class MarketRuleError(RequestValidationError):
     """An order breaks a rule of its market (``cambist.markets.Market``); nothing was sent.
 
     ``symbol``; ``rule`` the rule broken (``price_tick``, ``quantity_step``, ``min_quantity``,
-    ``max_quantity``, ``min_notional``, ``max_notional``, ``min_price``, ``max_price`` or a
-    ``market_*`` bound); ``param`` (``price``, ``quantity``, ``quote_amount``) and ``value``
-    the value refused; ``valid`` the nearest valid values (below and above the tick or step,
-    the bound itself, or the quantity that reaches the minimum order value).
+    ``max_quantity``, ``min_notional``, ``max_notional``, ``min_price``, ``max_price``, a
+    ``market_*`` bound, or ``status``: the market is not open for trading); ``param``
+    (``price``, ``quantity``, ``quote_amount``, ``symbol``) and ``value`` the value refused
+    (for ``status``, the market's status text); ``valid`` the nearest valid values (below and
+    above the tick or step, the bound itself, or the quantity that reaches the minimum order
+    value; none for ``status``).
     """
 
     def __init__(
@@ -108,16 +110,17 @@ class MarketRuleError(RequestValidationError):
         symbol: str,
         rule: str,
         param: str,
-        value: Decimal,
+        value: Decimal | str,
         valid: tuple[Decimal, ...],
         text: str,
         *,
         endpoint: str | None = None,
     ) -> None:
-        near = ", ".join(format(v, "f") for v in valid)
+        near = f"; nearest valid: {', '.join(format(v, 'f') for v in valid)}" if valid else ""
+        shown = format(value, "f") if isinstance(value, Decimal) else value
         super().__init__(
-            f"{symbol}: {param} {format(value, 'f')} {text} (rule {rule}); nearest valid: {near}",
-            endpoint=endpoint or f"market {symbol}",
+            f"{symbol}: {param} {shown} {text} (rule {rule}){near}",
+            endpoint=endpoint or "Market.check",
             param=param,
         )
         self.symbol = symbol

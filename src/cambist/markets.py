@@ -121,18 +121,21 @@ class Market:
         endpoint: str | None = None,
     ) -> list[MarketRuleError]:
         """Every rule the order breaks (empty: none). ``market=True``: a market order (its
-        own quantity and amount bounds apply; its ``price``, if any, is not checked).
-        ``endpoint``: the call the errors name (default ``market <symbol>``)."""
+        own quantity and amount bounds apply; its ``price``, if any, is not checked). A
+        market whose status is not one the spec lists as trading breaks ``status``.
+        ``endpoint``: the call the errors name (default ``Market.check``)."""
         out: list[MarketRuleError] = []
         p = None if price is None else _decimal(price, "price")
         q = None if quantity is None else _decimal(quantity, "quantity")
         a = None if quote_amount is None else _decimal(quote_amount, "quote_amount")
 
-        def broke(rule: str, param: str, value: Decimal, text: str, *valid: Decimal) -> None:
+        def broke(rule: str, param: str, value: Decimal | str, text: str, *valid: Decimal) -> None:
             out.append(
                 MarketRuleError(self.symbol, rule, param, value, valid, text, endpoint=endpoint)
             )
 
+        if not self.active:
+            broke("status", "symbol", self.symbol, f"is not open for trading ({self.status})")
         if p is not None and not market:
             tick = self.price_tick
             if tick and not _on_step(p, tick):
