@@ -88,22 +88,27 @@ def resolve(spec: Spec) -> Resolved | None:
     elif ep.response is None or not ep.response.is_list:
         raise where.error(f"markets: {ep.name} answers one object: name its list in `items`")
     filter_model: Model | None = None
+    filter_kinds: set[str] | None = None  # the filter types' enum values, when an enum
     if "filters" in m:
         f = _field(item, m["filters"]["field"], where)
         filter_model = _model_of(spec, f.type, where, f"filters {m['filters']['field']!r}")
         out.filters = f.py
-        out.filter_type = _field(filter_model, m["filters"]["type"], where).py
+        kind_field = _field(filter_model, m["filters"]["type"], where)
+        out.filter_type = kind_field.py
+        if kind_field.type.name in spec.enums:
+            filter_kinds = {str(v.value) for v in spec.enums[kind_field.type.name].values}
     for name, given in m["fields"].items():
+        at: Where = m["fields"].key_where.get(name, where)
         sources = [given] if isinstance(given, str) else list(given)
         resolved: list[tuple[str | None, str]] = []
         for source in sources:
             kind, dot, wire = str(source).rpartition(".")
             if dot and filter_model is None:
-                raise where.error(
-                    f"markets: fields.{name}: {source!r} names a filter: give `filters`"
-                )
-            f = _field(filter_model if dot and filter_model else item, wire, where)
-            _check_kind(spec, name, f.type, where, str(source))
+                raise at.error(f"markets: fields.{name}: {source!r} names a filter: give `filters`")
+            if dot and filter_kinds is not None and kind not in filter_kinds:
+                raise at.error(f"markets: fields.{name}: no filter type {kind!r}")
+            f = _field(filter_model if dot and filter_model else item, wire, at)
+            _check_kind(spec, name, f.type, at, str(source))
             resolved.append((kind or None, f.py))
         out.fields[name] = tuple(resolved)
         if name == "status" and f.type.name in spec.enums and out.active:

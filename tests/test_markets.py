@@ -515,6 +515,8 @@ def test_the_clients_read_the_simulated_market_and_account_answers() -> None:
          "SymbolFilter has no field 'tikSize'"),
         ("base: baseAsset", "base: baseCoin", "SymbolInfo has no field 'baseCoin'"),
         ("active: [TRADING]", "active: [TRADNG]", "active ['TRADNG'] not in SymbolStatus"),
+        ("price_tick: PRICE_FILTER.tickSize", "price_tick: PRICE_FILTR.tickSize",
+         "fields.price_tick: no filter type 'PRICE_FILTR'"),
         ("price_tick: PRICE_FILTER.tickSize", "price_tick: symbol",
          "fields.price_tick: 'symbol' is a string, not usable here"),
         ("endpoint: market.get_exchange_info", "endpoint: market.get_exchange_infos",
@@ -539,3 +541,18 @@ def test_a_wrong_markets_mapping_fails_the_spec_with_its_reason(
         load_spec(folder, tmp_path)
     assert str(info.value).startswith("specs/hashkey/exchange.yaml:")
     assert message in str(info.value)
+
+
+def test_a_wrong_field_names_its_own_line(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parent.parent
+    folder = tmp_path / "specs" / "bibox"
+    shutil.copytree(root / "specs" / "bibox", folder)
+    exchange = folder / "exchange.yaml"
+    text = exchange.read_text().replace("min_notional: min_order_value", "min_notional: minOrder")
+    exchange.write_text(text)
+    line = text.splitlines().index("      min_notional: minOrder") + 1
+    with pytest.raises(SpecError) as info:
+        load_spec(folder, tmp_path)
+    assert str(info.value).startswith(
+        f"specs/bibox/exchange.yaml:{line}: markets: TradingPair has no field 'minOrder'"
+    )
