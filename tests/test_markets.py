@@ -556,3 +556,18 @@ def test_a_wrong_field_names_its_own_line(tmp_path: Path) -> None:
     assert str(info.value).startswith(
         f"specs/bibox/exchange.yaml:{line}: markets: TradingPair has no field 'minOrder'"
     )
+
+
+def test_check_orders_sends_no_order_when_the_markets_cannot_be_loaded() -> None:
+    with (
+        HashKeyExchange() as ex,
+        HashKey(**ex.client_options(), check_orders=True, max_retries=0) as hk,
+    ):
+        ex.fail("market.get_exchange_info", status=500, times=1)
+        with pytest.raises(APIError) as caught:
+            hk.spot.create_order(symbol="BTCUSDT", side="BUY", type="LIMIT", quantity="0.01",
+                                 price="50000")  # fmt: skip
+        assert caught.value.status_code == 500 and _orders_sent(ex) == 0
+        hk.spot.create_order(symbol="BTCUSDT", side="BUY", type="LIMIT", quantity="0.01",
+                             price="50000")  # fmt: skip
+        assert _orders_sent(ex) == 1
