@@ -18,7 +18,8 @@ from typing import Any
 import calls
 import httpx
 import orjson
-from _common import print_goals, report, rounds
+from _common import BenchServer, print_goals, report, rounds
+from markets import bench_check_orders
 
 # -- parsing ----------------------------------------------------------------------------------
 
@@ -291,13 +292,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer rounds")
     parser.add_argument(
         "--only",
-        choices=["calls", "parse", "streams"],
+        choices=["calls", "parse", "streams", "markets"],
         action="append",
         help="run only these groups of cases (repeatable); default: all",
     )
     args = parser.parse_args()
     n = 5 if args.quick else 15
-    only = set(args.only or ["calls", "parse", "streams"])
+    only = set(args.only or ["calls", "parse", "streams", "markets"])
     print(f"python {sys.version.split()[0]}, httpx {httpx.__version__}; medians of {n} rounds")
     if "calls" in only:
         calls.run_all(n)
@@ -305,6 +306,9 @@ def main() -> None:
         bench_parse(n * 4)
     if "streams" in only:
         bench_streams(n)
+    if "markets" in only:
+        with BenchServer() as url:
+            bench_check_orders(url, n, 200)
     print_goals()
 
 

@@ -11,6 +11,8 @@ import os
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from cambist._runtime.markets import AsyncMarkets, SyncMarkets
+
 if TYPE_CHECKING:
     import httpx
 
@@ -18,6 +20,7 @@ if TYPE_CHECKING:
     from cambist._runtime.core import CallOptions, Core
     from cambist._runtime.endpoint import Endpoint, Exchange
     from cambist._runtime.http11 import LeanTransport
+    from cambist._runtime.markets import MarketBook
     from cambist._runtime.retry import RetryPolicy
     from cambist._runtime.stream import Portal
     from cambist._runtime.transport import AsyncHttpxTransport, HttpxTransport
@@ -62,6 +65,20 @@ def _adhoc_call(
     return ep, CallOptions(timeout=timeout, extra_params=params)
 
 
+def _market_book(
+    config_module: str, clock: Clock, check_orders: object, markets_ttl: object
+) -> MarketBook:
+    """The client's markets (``exchange.markets`` of its spec), options checked."""
+    from cambist._runtime.markets import MarketBook
+    from cambist._runtime.options import flag, number
+
+    flag("check_orders", check_orders)
+    if markets_ttl is not None:
+        number("markets_ttl", markets_ttl)
+    source = importlib.import_module(config_module.rpartition(".")[0] + "._markets").MARKETS
+    return MarketBook(source, markets_ttl, clock.monotonic, bool(check_orders))  # type: ignore[arg-type]
+
+
 class BaseClient:
     """Configuration shared by the sync and async clients."""
 
@@ -83,6 +100,8 @@ class BaseClient:
         rest_urls: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
+        check_orders: bool = False,
+        markets_ttl: float | None = 3600.0,
     ) -> None:
         """The client options. The generated clients repeat this signature, typed per
         exchange, from this one source (``codegen/clientopts.py`` reads it, with these
@@ -110,6 +129,11 @@ class BaseClient:
                 bounds, the longest ``Retry-After`` waited for.
             clock: Where time is read and waits happen (``cambist.options.Clock``; a fake
                 one in tests).
+            check_orders: Check every order against its market's rules (``client.markets()``,
+                loaded on the first order) before sending it: a broken rule raises
+                ``MarketRuleError`` and nothing is sent.
+            markets_ttl: Seconds ``client.markets()`` keeps the markets before loading them
+                again (None: until ``markets(refresh=True)``); a positive number.
         """
         from cambist._runtime.clock import SYSTEM_CLOCK
         from cambist._runtime.credentials import Credentials
@@ -159,6 +183,7 @@ class BaseClient:
         self._core_options = (exchange, credentials, timeout, recv_window, retry, max_retries)
         self._core_options_more = (time_sync, base_urls)
         self._built_core: Core | None = None
+        self._market_book = _market_book(self._config_module, self.clock, check_orders, markets_ttl)
 
     @property
     def _core(self) -> Core:
@@ -220,7 +245,7 @@ class BaseClient:
         )
 
 
-class SyncClient(BaseClient):
+class SyncClient(SyncMarkets, BaseClient):
     """A blocking client on one pooled ``httpx.Client`` (yours, if you pass ``http_client``;
     its own is created at the first call)."""
 
@@ -256,6 +281,8 @@ class SyncClient(BaseClient):
         from cambist._runtime.drivers import run_sync
 
         self._ensure_open(self._http)
+        if self._market_book.check_orders:
+            self._check_orders(ep.name, values)
         core = self._core
         flow = core.flow(ep, values, opts or self._plain_call)
         return run_sync(flow, self._http.send, self.clock.sleep)
@@ -293,7 +320,7 @@ class SyncClient(BaseClient):
         self.close()
 
 
-class AsyncClient(BaseClient):
+class AsyncClient(AsyncMarkets, BaseClient):
     """An asyncio client: on its own lean HTTP/1.1 connection pool
     (:mod:`cambist._runtime.http11`, the fastest with many calls in flight), or on your own
     ``httpx.AsyncClient`` if you pass one (any httpx transport works)."""
@@ -338,8 +365,19 @@ class AsyncClient(BaseClient):
 
             run = self._run = run_async
         core = self._core
-        flow = core.flow(ep, values, opts or self._plain_call)
-        return run(flow, http.send, self.clock.asleep)
+        call = run(core.flow(ep, values, opts or self._plain_call), http.send, self.clock.asleep)
+        if self._market_book.check_orders:
+            return self._checked(ep.name, values, call)
+        return call
+
+    async def _checked(self, name: str, values: Mapping[str, object], call: Any) -> Any:
+        """``call`` (not started yet) once the orders in ``values`` pass their markets' rules."""
+        try:
+            await self._check_orders(name, values)
+        except BaseException:
+            call.close()  # never started: nothing sent
+            raise
+        return await call
 
     async def request(
         self,
