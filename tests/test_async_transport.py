@@ -350,3 +350,28 @@ async def test_https_through_a_connect_proxy(
     host = trusted.url.removeprefix("https://")
     assert proxy.connects == [f"CONNECT {host} HTTP/1.1"]
     assert trusted.requests[0].startswith(b"GET /secure HTTP/1.1\r\n")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000/api/v1/spot/order?orderId=1&timestamp=17&signature=ab",
+        "https://api-pro.hashkey.com/api/v1/x?symbol=BTC%20USDT&ids=1,2,3",
+        "https://API-pro.hashkey.com:443/p",
+        "http://[::1]:8080/eapi/v1/order?x=%2B",
+        "http://h/p?",
+        "http://h/p?q=a b",  # not encoded: parsed by httpx as a whole
+    ],
+)
+def test_the_httpx_request_has_the_url_httpx_would_parse(url: str) -> None:
+    """The blocking client's (and a user's httpx client's) requests: only the origin is
+    parsed by httpx, the core's encoded path and query are taken as they are."""
+    import httpx
+
+    from cambist._runtime.transport import Outgoing
+
+    built = Outgoing("GET", url, {}, None, 5.0).to_httpx().url
+    parsed = httpx.URL(url)
+    assert built == parsed
+    assert (built.scheme, built.host, built.port) == (parsed.scheme, parsed.host, parsed.port)
+    assert (built.raw_path, built.query) == (parsed.raw_path, parsed.query)
