@@ -65,7 +65,9 @@ def _runtime(ep: Endpoint[Any], body: bytes, client: Any = None) -> Any:
 def _fast(ep: Endpoint[Any], body: bytes, client: Any = None) -> Any:
     """The msgspec fast decoder alone (no fallback)."""
     assert ep.fast is not None
-    return ep.fast(body)
+    parsed, code = ep.fast(body)
+    assert code is None
+    return parsed
 
 
 PATHS = {"general": _general, "runtime": _runtime, "fast": _fast}

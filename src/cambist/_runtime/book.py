@@ -28,7 +28,7 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from cambist._runtime.convert import dec
 
@@ -83,7 +83,7 @@ class OrderBook:
         self._ask_prices: list[Decimal] = []  # ascending: the best ask is first
         self.version: tuple[int, ...] | None = None
         self.synced = False
-        self._pending: list[tuple[int, int, int, Any, Any]] = []
+        self._pending: list[tuple[int, int, int, Any, Any, bool]] = []
         self._fresh = False  # sequenced: the next diff is the first after a snapshot
         self.fetching = False
         """Sequenced books: a snapshot has been asked for and not loaded yet."""
@@ -147,15 +147,25 @@ class OrderBook:
         self.version = version
 
     def replace(
-        self, bids: Iterable[Sequence[Any]], asks: Iterable[Sequence[Any]], version: object
+        self,
+        bids: Iterable[Sequence[Any]],
+        asks: Iterable[Sequence[Any]],
+        version: object,
+        decoded: bool = False,
     ) -> None:
-        """Make the book exactly these levels (a full book)."""
+        """Make the book exactly these levels (a full book). ``decoded``: the levels are
+        ``(price, quantity)`` pairs of Decimals already (a parsed push's ``PriceLevel`` rows),
+        taken as they are; otherwise each value is read from its wire text."""
         v = version_of(version)
         if self.synced:
             self._advance(v)
         self.version = v
-        self._bids = {dec(level[0]): dec(level[1]) for level in bids}
-        self._asks = {dec(level[0]): dec(level[1]) for level in asks}
+        if decoded:
+            self._bids = dict(cast("Iterable[tuple[Decimal, Decimal]]", bids))
+            self._asks = dict(cast("Iterable[tuple[Decimal, Decimal]]", asks))
+        else:
+            self._bids = {dec(level[0]): dec(level[1]) for level in bids}
+            self._asks = {dec(level[0]): dec(level[1]) for level in asks}
         for side in (self._bids, self._asks):
             for price in [p for p, q in side.items() if not q]:
                 del side[price]
@@ -165,12 +175,17 @@ class OrderBook:
         self._check_crossed()
 
     def update(
-        self, bids: Iterable[Sequence[Any]], asks: Iterable[Sequence[Any]], version: object
+        self,
+        bids: Iterable[Sequence[Any]],
+        asks: Iterable[Sequence[Any]],
+        version: object,
+        decoded: bool = False,
     ) -> None:
-        """Apply changes: each level sets its price's quantity; quantity 0 removes it."""
+        """Apply changes: each level sets its price's quantity; quantity 0 removes it
+        (``decoded``: as for :meth:`replace`)."""
         self._advance(version_of(version))
-        _apply(self._bids, self._bid_prices, bids)
-        _apply(self._asks, self._ask_prices, asks)
+        _apply(self._bids, self._bid_prices, bids, decoded)
+        _apply(self._asks, self._ask_prices, asks, decoded)
         self._check_crossed()
 
     # -- sequenced (diff) books -------------------------------------------------------
@@ -182,12 +197,13 @@ class OrderBook:
         previous: object,
         bids: Iterable[Sequence[Any]],
         asks: Iterable[Sequence[Any]],
+        decoded: bool = False,
     ) -> bool:
         """One diff (``U``, ``u``, ``pu``, levels): applied, dropped as older than the book,
         or buffered until a snapshot is loaded. True when a snapshot must be fetched now
         (the caller fetches it and calls :meth:`load`); :class:`BookError` when the chain of
         update ids is broken."""
-        diff = (int(str(first)), int(str(last)), int(str(previous)), bids, asks)
+        diff = (int(str(first)), int(str(last)), int(str(previous)), bids, asks, decoded)
         if not self.synced:
             self._pending.append(diff)
             if self.fetching:
@@ -210,8 +226,8 @@ class OrderBook:
         for diff in pending:
             self._apply_diff(diff)
 
-    def _apply_diff(self, diff: tuple[int, int, int, Any, Any]) -> None:
-        first, last, previous, bids, asks = diff
+    def _apply_diff(self, diff: tuple[int, int, int, Any, Any, bool]) -> None:
+        first, last, previous, bids, asks, decoded = diff
         assert self.version is not None
         current = self.version[0]
         if self._fresh:
@@ -222,8 +238,8 @@ class OrderBook:
             self._fresh = False
         elif previous != current:
             raise BookError(f"diff {first}..{last} follows {previous}, not {current}")
-        _apply(self._bids, self._bid_prices, bids)
-        _apply(self._asks, self._ask_prices, asks)
+        _apply(self._bids, self._bid_prices, bids, decoded)
+        _apply(self._asks, self._ask_prices, asks, decoded)
         self.version = (last,)
         self._check_crossed()
 
@@ -235,11 +251,17 @@ class OrderBook:
 
 
 def _apply(
-    side: dict[Decimal, Decimal], prices: list[Decimal], levels: Iterable[Sequence[Any]]
+    side: dict[Decimal, Decimal],
+    prices: list[Decimal],
+    levels: Iterable[Sequence[Any]],
+    decoded: bool = False,
 ) -> None:
     for level in levels:
-        price = dec(level[0])
-        quantity = dec(level[1])
+        if decoded:
+            price, quantity = level
+        else:
+            price = dec(level[0])
+            quantity = dec(level[1])
         if not quantity:
             if side.pop(price, None) is not None:
                 del prices[bisect_left(prices, price)]
@@ -247,6 +269,13 @@ def _apply(
             if price not in side:
                 insort(prices, price)
             side[price] = quantity
+
+
+def attr_get(event: Any, path: tuple[str | int, ...]) -> Any:
+    """Follow a path of attribute names and list indexes into a parsed push (a model)."""
+    for part in path:
+        event = event[part] if isinstance(part, int) else getattr(event, part)
+    return event
 
 
 def path_get(msg: Any, path: tuple[str, ...]) -> Any:

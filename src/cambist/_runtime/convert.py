@@ -44,12 +44,14 @@ class OpenEnum(enum.Enum):
         base = str if issubclass(cls, str) else int if issubclass(cls, int) else None
         if base is None or not isinstance(value, base) or isinstance(value, bool):
             return None
+        kept = cls._value2member_map_.get(value)  # msgspec calls _missing_ without looking
+        if kept is not None:
+            return kept
         member = cast(Any, base).__new__(cls, value)
         member._name_ = str(value)
         member._value_ = value
         # Remember it, so one unknown value is one object (no iteration change: not a member).
-        cls._value2member_map_.setdefault(value, member)
-        return member
+        return cls._value2member_map_.setdefault(value, member)
 
 
 _seen: dict[str, Decimal] = {}
@@ -159,6 +161,37 @@ def enum_member(cls: type[E], value: object) -> E:
 def members(cls: type[E]) -> dict[Any, E]:
     """The value -> member table of an enum, for fast look-ups."""
     return cls._value2member_map_  # type: ignore[return-value]
+
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+def model_from(cls: type[T], values: dict[str, Any]) -> T:
+    """A model whose attributes are ``values`` (its fields by name, as a msgspec wire
+    struct's ``asdict`` gives them): the fast path builds each model once, without running
+    its ``__init__`` (the models are frozen attrs classes with a ``__dict__``, no validators
+    and no converters, so the result equals what ``__init__`` would build)."""
+    model = _new(cls)
+    _set(model, "__dict__", values)
+    return model
+
+
+def json_value(raw: Any) -> Any:
+    """A ``json`` field the fast path kept raw (``msgspec.Raw``), decoded as the general path
+    decodes it (orjson; exact when orjson cannot: an integer beyond 64 bits); an absent
+    field (an empty Raw) is None."""
+    if not raw:
+        return None
+    try:
+        return orjson.loads(memoryview(raw))
+    except orjson.JSONDecodeError:
+        return decode_exact(bytes(raw))
+
+
+def json_exact(raw: Any) -> Any:
+    """As :func:`json_value`, for exchanges whose JSON numbers are exact (Decimal)."""
+    return decode_exact(bytes(raw)) if raw else None
 
 
 new_row = tuple.__new__

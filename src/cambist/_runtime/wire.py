@@ -28,6 +28,8 @@ import zlib
 from collections.abc import Hashable, Mapping
 from typing import Any
 
+import msgspec
+
 from cambist._runtime import convert
 from cambist._runtime.encode import _Invalid, scalar
 from cambist._runtime.streamdef import Channel, HeartbeatKind, StreamDef
@@ -88,6 +90,12 @@ class Protocol:
         """The subscription key a decoded push belongs to (None: not a channel push)."""
         return None
 
+    def route(self, text: str | bytes) -> Hashable | None:
+        """:meth:`push_key` read straight from a frame's text, without decoding the payload
+        (msgspec skims it: see :class:`_Envelope`); None when the frame is not a channel push
+        or anything about it is unusual (the caller then decodes it in full)."""
+        return None
+
     def reply(self, msg: Any) -> tuple[int, object, str] | None:
         """``(id, error code or None, message)`` when ``msg`` answers a request."""
         return None
@@ -95,6 +103,28 @@ class Protocol:
     def unwrap(self, msg: Any) -> Any:
         """The payload models describe (an envelope the protocol adds taken off)."""
         return msg
+
+
+class _Envelope(msgspec.Struct):
+    """What routing a push needs: ``data`` is skipped over, not decoded (an empty Raw: absent).
+    ``params`` values are whatever JSON they are."""
+
+    topic: str | None = None
+    symbol: Any = None
+    params: dict[str, Any] | None = None
+    stream: Any = None
+    data: msgspec.Raw = msgspec.Raw()
+
+
+_envelope = msgspec.json.Decoder(_Envelope)
+
+
+def _skim(text: str | bytes) -> _Envelope | None:
+    """The routing fields of a JSON object frame (None: not an object, or not JSON)."""
+    try:
+        return _envelope.decode(text)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
 
 
 class HashKeyV1(Protocol):
@@ -121,6 +151,16 @@ class HashKeyV1(Protocol):
             topic = f"{topic}_{interval}"
         return (topic, msg.get("symbol"))
 
+    def route(self, text: str | bytes) -> Hashable | None:
+        env = _skim(text)
+        if env is None or env.topic is None or not env.data:
+            return None
+        topic, params = env.topic, env.params
+        interval = params.get("klineType") if params is not None else None
+        if interval and not topic.endswith(f"_{interval}"):
+            topic = f"{topic}_{interval}"
+        return (topic, env.symbol)
+
 
 class HashKeyV2(Protocol):
     def sub_key(self, topic: str, wire: dict[str, str]) -> Hashable:
@@ -141,6 +181,14 @@ class HashKeyV2(Protocol):
         )
         return (msg["topic"], items)
 
+    def route(self, text: str | bytes) -> Hashable | None:
+        env = _skim(text)
+        if env is None or env.topic is None or not env.data:
+            return None
+        params = env.params
+        items = frozenset((k, str(v)) for k, v in params.items()) if params else frozenset()
+        return (env.topic, items)
+
 
 class Bibox(Protocol):
     replies = True
@@ -156,6 +204,12 @@ class Bibox(Protocol):
             stream: Hashable = msg["stream"]
             return stream
         return None
+
+    def route(self, text: str | bytes) -> Hashable | None:
+        env = _skim(text)
+        if env is None or type(env.stream) is not str or not env.data:
+            return None
+        return env.stream
 
     def reply(self, msg: Any) -> tuple[int, object, str] | None:
         if type(msg) is not dict or "id" not in msg or "stream" in msg:
@@ -181,6 +235,12 @@ class Binance(Protocol):
         if type(msg) is dict and "stream" in msg and "data" in msg:
             return str(msg["stream"]).lower()
         return None
+
+    def route(self, text: str | bytes) -> Hashable | None:
+        env = _skim(text)
+        if env is None or type(env.stream) is not str or not env.data:
+            return None
+        return env.stream.lower()
 
     def reply(self, msg: Any) -> tuple[int, object, str] | None:
         if type(msg) is not dict or "id" not in msg or "stream" in msg:

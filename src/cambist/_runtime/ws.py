@@ -37,7 +37,7 @@ from typing import Any
 
 from cambist import errors
 from cambist._runtime import convert, redact
-from cambist._runtime.book import BookError, OrderBook, path_get
+from cambist._runtime.book import BookError, OrderBook, attr_get, path_get
 from cambist._runtime.endpoint import Endpoint
 from cambist._runtime.retry import backoff
 from cambist._runtime.signing import Credentials
@@ -145,6 +145,8 @@ class StreamEngine:
         self._listen_key: str | None = None
         self._key_fresh = False
         self._parse_warned: set[str | None] = set()
+        self._fast = any(c.fast is not None for c in definition.channels.values())
+        """Some channel has a msgspec fast path (see :meth:`_on_fast`)."""
         self._handover_state: _Handover | None = None
         self._handed_over: _Handover | None = None  # its pushes to skip, after a handover
         self._background: set[asyncio.Future[None]] = set()
@@ -597,6 +599,10 @@ class StreamEngine:
             text = frame_text(frame)
             if d.heartbeat == "text_server" and text in TEXT_PINGS:
                 return ["Pong"]
+            if self._fast and self._handover_state is None and self._handed_over is None:
+                fast = self._on_fast(text)
+                if fast is not None:
+                    return fast
             msg = decode(text, d.numbers)
         except BadFrameError as exc:
             raw = frame if isinstance(frame, bytes) else frame.encode()
@@ -715,23 +721,54 @@ class StreamEngine:
                 )
             return RawEvent(self.name, kind, item)  # a shape the model does not know: not lost
 
+    def _on_fast(self, text: str | bytes) -> list[str] | None:
+        """A channel push on the fast path: routed from a skim of the frame (its payload is
+        not decoded for that), then decoded straight into its model by the channel's msgspec
+        decoder, once. None when anything is unusual (not a push, an unknown route, a value
+        the decoder refuses): the frame then takes the general path (decoded in full, read
+        by the general converters), which decides what it is."""
+        try:
+            sub = self._subs.get(self._proto.route(text))
+        except TypeError:  # an unhashable routing value: the general path reports it
+            return None
+        if sub is None or sub.channel.fast is None:
+            return None
+        try:
+            event = sub.channel.fast(text)
+        except Exception:  # anything unusual: the general converters decide
+            return None
+        return self._deliver(sub, event, None)
+
     def _on_push(self, sub: Subscription, msg: Any) -> list[str]:
         event = self._parse(sub.channel.parse, msg, sub.channel.name)
+        return self._deliver(sub, event, msg)
+
+    def _deliver(self, sub: Subscription, event: Any, msg: Any) -> list[str]:
+        """Emit a channel's event and feed its book: from the event's values when it is a
+        model (never reading a value twice), else from the raw push ``msg``."""
         book = self.books.get(sub.key)
         if book is not None and sub.key not in self._awaiting:
             spec = sub.channel.book
             assert spec is not None
+            if spec.event_paths and type(event) is not RawEvent:
+                source: Any = event
+                get: Callable[[Any, Any], Any] = attr_get
+                paths: tuple[Any, ...] = spec.event_paths
+                decoded = True
+            else:
+                source, get, decoded = msg, path_get, False
+                paths = (spec.bids, spec.asks, spec.version, spec.first, spec.previous)
             if spec.mode == "sequenced":
                 self._emit(event)
-                self._sequenced(sub, book, msg)
+                self._sequenced(sub, book, source, get, paths, decoded)
                 return []
             try:
-                bids, asks = path_get(msg, spec.bids), path_get(msg, spec.asks)
-                version = path_get(msg, spec.version)
+                bids, asks = get(source, paths[0]), get(source, paths[1])
+                version = get(source, paths[2])
                 if spec.mode == "snapshot" or not book.synced:
-                    book.replace(bids, asks, version)
+                    book.replace(bids, asks, version, decoded)
                 else:
-                    book.update(bids, asks, version)
+                    book.update(bids, asks, version, decoded)
             except (BookError, KeyError, IndexError, TypeError, ValueError, ArithmeticError) as exc:
                 reason = (
                     str(exc)
@@ -753,17 +790,21 @@ class StreamEngine:
         self._emit(BookResync(self.name, sub.label, reason))
         return [self._request(sub, False, None), self._request(sub, True, None)]
 
-    def _sequenced(self, sub: Subscription, book: OrderBook, msg: Any) -> None:
+    def _sequenced(
+        self,
+        sub: Subscription,
+        book: OrderBook,
+        source: Any,
+        get: Callable[[Any, Any], Any],
+        paths: tuple[Any, ...],
+        decoded: bool,
+    ) -> None:
         """A diff for a ``sequenced`` book (see :mod:`cambist._runtime.book`): applied or
-        buffered; a REST snapshot is fetched when the book has none or the chain broke."""
-        spec = sub.channel.book
-        assert spec is not None
+        buffered; a REST snapshot is fetched when the book has none or the chain broke.
+        ``paths`` (bids, asks, version, first, previous) are read from ``source`` by ``get``."""
         try:
-            first, last, previous, bids, asks = (
-                path_get(msg, p)
-                for p in (spec.first, spec.version, spec.previous, spec.bids, spec.asks)
-            )
-            fetch = book.feed(first, last, previous, bids, asks)
+            bids, asks, last, first, previous = (get(source, p) for p in paths)
+            fetch = book.feed(first, last, previous, bids, asks, decoded)
         except (BookError, KeyError, IndexError, TypeError, ValueError, ArithmeticError) as exc:
             reason = str(exc) if isinstance(exc, BookError) else type(exc).__name__
             log.info("%s: %s book resync: %s", self.name, sub.label, reason)

@@ -3,7 +3,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
+
+from msgspec import Struct, field
+from msgspec.json import Decoder
+from msgspec.structs import asdict
 
 from cambist._runtime.convert import (
     boolean,
@@ -12,6 +17,7 @@ from cambist._runtime.convert import (
     integer,
     items,
     members,
+    model_from,
     opt_dec,
     opt_integer,
     opt_string,
@@ -19,7 +25,7 @@ from cambist._runtime.convert import (
 )
 from cambist.binance_options._convert.market import structure_price_level
 from cambist.binance_options.models.common import OptionSide, OrderSide, OrderType, TimeInForce
-from cambist.binance_options.models.market import KlineInterval
+from cambist.binance_options.models.market import KlineInterval, PriceLevel
 from cambist.binance_options.models.streams import (
     AccountUpdate,
     BalanceChange,
@@ -430,3 +436,648 @@ def structure_listen_key_expired(d: Any) -> ListenKeyExpired:
         integer(d["E"]),  # event_time
         string(d["listenKey"]),  # listen_key
     )
+
+
+class IndexPriceUpdateWire(Struct, kw_only=True):
+    """``IndexPriceUpdate`` as sent, for the msgspec fast path (see ``from_wire_index_price_update``)."""
+
+    stream: str = field(name="stream")
+    data: list[IndexPriceEventWire] = field(name="data")
+
+
+def from_wire_index_price_update(w: IndexPriceUpdateWire) -> IndexPriceUpdate:
+    """Build ``IndexPriceUpdate`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["data"] = list(map(from_wire_index_price_event, d["data"]))
+    return model_from(IndexPriceUpdate, d)
+
+
+class IndexPriceEventWire(Struct, kw_only=True):
+    """``IndexPriceEvent`` as sent, for the msgspec fast path (see ``from_wire_index_price_event``)."""
+
+    event_type: str = field(name="e")
+    event_time: int = field(name="E")
+    symbol: str = field(name="s")
+    price: Decimal = field(name="p")
+
+
+def from_wire_index_price_event(w: IndexPriceEventWire) -> IndexPriceEvent:
+    """Build ``IndexPriceEvent`` from its decoded wire form (its fields become the model's)."""
+    return model_from(IndexPriceEvent, asdict(w))
+
+
+class MarkPriceUpdateWire(Struct, kw_only=True):
+    """``MarkPriceUpdate`` as sent, for the msgspec fast path (see ``from_wire_mark_price_update``)."""
+
+    stream: str = field(name="stream")
+    data: list[MarkPriceEventWire] = field(name="data")
+
+
+def from_wire_mark_price_update(w: MarkPriceUpdateWire) -> MarkPriceUpdate:
+    """Build ``MarkPriceUpdate`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["data"] = list(map(from_wire_mark_price_event, d["data"]))
+    return model_from(MarkPriceUpdate, d)
+
+
+class MarkPriceEventWire(Struct, kw_only=True):
+    """``MarkPriceEvent`` as sent, for the msgspec fast path (see ``from_wire_mark_price_event``)."""
+
+    event_type: str = field(name="e")
+    event_time: int = field(name="E")
+    symbol: str = field(name="s")
+    mark_price: Decimal = field(name="mp")
+    index_price: Decimal = field(name="i")
+    estimated_settle_price: Decimal = field(name="P")
+    best_bid_price: Decimal = field(name="bo")
+    best_ask_price: Decimal = field(name="ao")
+    best_bid_quantity: Decimal = field(name="bq")
+    best_ask_quantity: Decimal = field(name="aq")
+    bid_iv: Decimal = field(name="b")
+    ask_iv: Decimal = field(name="a")
+    high_price_limit: Decimal = field(name="hl")
+    low_price_limit: Decimal = field(name="ll")
+    mark_iv: Decimal = field(name="vo")
+    delta: Decimal = field(name="d")
+    theta: Decimal = field(name="t")
+    gamma: Decimal = field(name="g")
+    vega: Decimal = field(name="v")
+    risk_free_rate: Decimal | None = field(name="rf", default=None)
+
+
+def from_wire_mark_price_event(w: MarkPriceEventWire) -> MarkPriceEvent:
+    """Build ``MarkPriceEvent`` from its decoded wire form (its fields become the model's)."""
+    return model_from(MarkPriceEvent, asdict(w))
+
+
+class KlineUpdateWire(Struct, kw_only=True):
+    """``KlineUpdate`` as sent, for the msgspec fast path (see ``from_wire_kline_update``)."""
+
+    stream: str = field(name="stream")
+    data: KlineEventWire = field(name="data")
+
+
+def from_wire_kline_update(w: KlineUpdateWire) -> KlineUpdate:
+    """Build ``KlineUpdate`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["data"] = from_wire_kline_event(d["data"])
+    return model_from(KlineUpdate, d)
+
+
+class KlineEventWire(Struct, kw_only=True):
+    """``KlineEvent`` as sent, for the msgspec fast path (see ``from_wire_kline_event``)."""
+
+    event_type: str = field(name="e")
+    event_time: int = field(name="E")
+    symbol: str = field(name="s")
+    kline: KlineBarWire = field(name="k")
+
+
+def from_wire_kline_event(w: KlineEventWire) -> KlineEvent:
+    """Build ``KlineEvent`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["kline"] = from_wire_kline_bar(d["kline"])
+    return model_from(KlineEvent, d)
+
+
+class KlineBarWire(Struct, kw_only=True):
+    """``KlineBar`` as sent, for the msgspec fast path (see ``from_wire_kline_bar``)."""
+
+    start_time: int = field(name="t")
+    end_time: int = field(name="T")
+    symbol: str = field(name="s")
+    interval: KlineInterval = field(name="i")
+    first_trade_id: int = field(name="f")
+    last_trade_id: int = field(name="L")
+    open: Decimal = field(name="o")
+    close: Decimal = field(name="c")
+    high: Decimal = field(name="h")
+    low: Decimal = field(name="l")
+    volume: Decimal = field(name="v")
+    trades: int = field(name="n")
+    closed: bool = field(name="x")
+    quote_volume: Decimal = field(name="q")
+    taker_volume: Decimal = field(name="V")
+    taker_quote_volume: Decimal = field(name="Q")
+
+
+def from_wire_kline_bar(w: KlineBarWire) -> KlineBar:
+    """Build ``KlineBar`` from its decoded wire form (its fields become the model's)."""
+    return model_from(KlineBar, asdict(w))
+
+
+class NewSymbolUpdateWire(Struct, kw_only=True):
+    """``NewSymbolUpdate`` as sent, for the msgspec fast path (see ``from_wire_new_symbol_update``)."""
+
+    stream: str = field(name="stream")
+    data: NewSymbolEventWire = field(name="data")
+
+
+def from_wire_new_symbol_update(w: NewSymbolUpdateWire) -> NewSymbolUpdate:
+    """Build ``NewSymbolUpdate`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["data"] = from_wire_new_symbol_event(d["data"])
+    return model_from(NewSymbolUpdate, d)
+
+
+class NewSymbolEventWire(Struct, kw_only=True):
+    """``NewSymbolEvent`` as sent, for the msgspec fast path (see ``from_wire_new_symbol_event``)."""
+
+    event_type: str = field(name="e")
+    event_time: int = field(name="E")
+    symbol: str = field(name="s")
+    underlying: str = field(name="ps")
+    quote_asset: str = field(name="qa")
+    side: OptionSide = field(name="d")
+    strike_price: Decimal = field(name="sp")
+    delivery_time: int = field(name="dt")
+    unit: int = field(name="u")
+    onboard_time: int = field(name="ot")
+    status: str = field(name="cs")
+
+
+def from_wire_new_symbol_event(w: NewSymbolEventWire) -> NewSymbolEvent:
+    """Build ``NewSymbolEvent`` from its decoded wire form (its fields become the model's)."""
+    return model_from(NewSymbolEvent, asdict(w))
+
+
+class OpenInterestUpdateWire(Struct, kw_only=True):
+    """``OpenInterestUpdate`` as sent, for the msgspec fast path (see ``from_wire_open_interest_update``)."""
+
+    stream: str = field(name="stream")
+    data: list[OpenInterestEventWire] = field(name="data")
+
+
+def from_wire_open_interest_update(w: OpenInterestUpdateWire) -> OpenInterestUpdate:
+    """Build ``OpenInterestUpdate`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["data"] = list(map(from_wire_open_interest_event, d["data"]))
+    return model_from(OpenInterestUpdate, d)
+
+
+class OpenInterestEventWire(Struct, kw_only=True):
+    """``OpenInterestEvent`` as sent, for the msgspec fast path (see ``from_wire_open_interest_event``)."""
+
+    event_type: str = field(name="e")
+    event_time: int = field(name="E")
+    symbol: str = field(name="s")
+    open_interest: Decimal = field(name="o")
+    open_interest_usdt: Decimal = field(name="h")
+
+
+def from_wire_open_interest_event(w: OpenInterestEventWire) -> OpenInterestEvent:
+    """Build ``OpenInterestEvent`` from its decoded wire form (its fields become the model's)."""
+    return model_from(OpenInterestEvent, asdict(w))
+
+
+class TradeUpdateWire(Struct, kw_only=True):
+    """``TradeUpdate`` as sent, for the msgspec fast path (see ``from_wire_trade_update``)."""
+
+    stream: str = field(name="stream")
+    data: TradeEventWire = field(name="data")
+
+
+def from_wire_trade_update(w: TradeUpdateWire) -> TradeUpdate:
+    """Build ``TradeUpdate`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["data"] = from_wire_trade_event(d["data"])
+    return model_from(TradeUpdate, d)
+
+
+class TradeEventWire(Struct, kw_only=True):
+    """``TradeEvent`` as sent, for the msgspec fast path (see ``from_wire_trade_event``)."""
+
+    event_type: str = field(name="e")
+    event_time: int = field(name="E")
+    trade_time: int = field(name="T")
+    symbol: str = field(name="s")
+    trade_id: int = field(name="t")
+    price: Decimal = field(name="p")
+    quantity: Decimal = field(name="q")
+    trade_type: str = field(name="X")
+    side: OrderSide = field(name="S")
+    buyer_maker: bool = field(name="m")
+
+
+def from_wire_trade_event(w: TradeEventWire) -> TradeEvent:
+    """Build ``TradeEvent`` from its decoded wire form (its fields become the model's)."""
+    return model_from(TradeEvent, asdict(w))
+
+
+class TickerUpdateWire(Struct, kw_only=True):
+    """``TickerUpdate`` as sent, for the msgspec fast path (see ``from_wire_ticker_update``)."""
+
+    stream: str = field(name="stream")
+    data: TickerEventWire = field(name="data")
+
+
+def from_wire_ticker_update(w: TickerUpdateWire) -> TickerUpdate:
+    """Build ``TickerUpdate`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["data"] = from_wire_ticker_event(d["data"])
+    return model_from(TickerUpdate, d)
+
+
+class TickerEventWire(Struct, kw_only=True):
+    """``TickerEvent`` as sent, for the msgspec fast path (see ``from_wire_ticker_event``)."""
+
+    event_type: str = field(name="e")
+    event_time: int = field(name="E")
+    symbol: str = field(name="s")
+    price_change: Decimal = field(name="p")
+    price_change_percent: Decimal = field(name="P")
+    weighted_average_price: Decimal = field(name="w")
+    last_price: Decimal = field(name="c")
+    last_quantity: Decimal = field(name="Q")
+    open: Decimal = field(name="o")
+    high: Decimal = field(name="h")
+    low: Decimal = field(name="l")
+    volume: Decimal = field(name="v")
+    quote_volume: Decimal = field(name="q")
+    open_time: int = field(name="O")
+    close_time: int = field(name="C")
+    first_trade_id: int = field(name="F")
+    last_trade_id: int = field(name="L")
+    trades: int = field(name="n")
+
+
+def from_wire_ticker_event(w: TickerEventWire) -> TickerEvent:
+    """Build ``TickerEvent`` from its decoded wire form (its fields become the model's)."""
+    return model_from(TickerEvent, asdict(w))
+
+
+class BookTickerUpdateWire(Struct, kw_only=True):
+    """``BookTickerUpdate`` as sent, for the msgspec fast path (see ``from_wire_book_ticker_update``)."""
+
+    stream: str = field(name="stream")
+    data: BookTickerEventWire = field(name="data")
+
+
+def from_wire_book_ticker_update(w: BookTickerUpdateWire) -> BookTickerUpdate:
+    """Build ``BookTickerUpdate`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["data"] = from_wire_book_ticker_event(d["data"])
+    return model_from(BookTickerUpdate, d)
+
+
+class BookTickerEventWire(Struct, kw_only=True):
+    """``BookTickerEvent`` as sent, for the msgspec fast path (see ``from_wire_book_ticker_event``)."""
+
+    event_type: str = field(name="e")
+    update_id: int = field(name="u")
+    symbol: str = field(name="s")
+    bid_price: Decimal = field(name="b")
+    bid_quantity: Decimal = field(name="B")
+    ask_price: Decimal = field(name="a")
+    ask_quantity: Decimal = field(name="A")
+    transaction_time: int = field(name="T")
+    event_time: int = field(name="E")
+
+
+def from_wire_book_ticker_event(w: BookTickerEventWire) -> BookTickerEvent:
+    """Build ``BookTickerEvent`` from its decoded wire form (its fields become the model's)."""
+    return model_from(BookTickerEvent, asdict(w))
+
+
+class DepthUpdateWire(Struct, kw_only=True):
+    """``DepthUpdate`` as sent, for the msgspec fast path (see ``from_wire_depth_update``)."""
+
+    stream: str = field(name="stream")
+    data: DepthEventWire = field(name="data")
+
+
+def from_wire_depth_update(w: DepthUpdateWire) -> DepthUpdate:
+    """Build ``DepthUpdate`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["data"] = from_wire_depth_event(d["data"])
+    return model_from(DepthUpdate, d)
+
+
+class DepthEventWire(Struct, kw_only=True):
+    """``DepthEvent`` as sent, for the msgspec fast path (see ``from_wire_depth_event``)."""
+
+    event_type: str = field(name="e")
+    event_time: int = field(name="E")
+    transaction_time: int = field(name="T")
+    symbol: str = field(name="s")
+    first_update_id: int = field(name="U")
+    final_update_id: int = field(name="u")
+    previous_update_id: int = field(name="pu")
+    bids: list[PriceLevel] = field(name="b")
+    asks: list[PriceLevel] = field(name="a")
+
+
+def from_wire_depth_event(w: DepthEventWire) -> DepthEvent:
+    """Build ``DepthEvent`` from its decoded wire form (its fields become the model's)."""
+    return model_from(DepthEvent, asdict(w))
+
+
+class AccountUpdateWire(Struct, kw_only=True):
+    """``AccountUpdate`` as sent, for the msgspec fast path (see ``from_wire_account_update``)."""
+
+    event_type: str = field(name="e")
+    event_time: int = field(name="E")
+    equity: Decimal = field(name="eq")
+    adjusted_equity: Decimal = field(name="aeq")
+    wallet_balance: Decimal = field(name="b")
+    position_value: Decimal = field(name="m")
+    unrealized_pnl: Decimal = field(name="u")
+    initial_margin: Decimal = field(name="i")
+    maintenance_margin: Decimal = field(name="M")
+    transaction_time: int | None = field(name="T", default=None)
+
+
+def from_wire_account_update(w: AccountUpdateWire) -> AccountUpdate:
+    """Build ``AccountUpdate`` from its decoded wire form (its fields become the model's)."""
+    return model_from(AccountUpdate, asdict(w))
+
+
+class BalancePositionUpdateWire(Struct, kw_only=True):
+    """``BalancePositionUpdate`` as sent, for the msgspec fast path (see ``from_wire_balance_position_update``)."""
+
+    event_type: str = field(name="e")
+    event_time: int = field(name="E")
+    reason: str = field(name="m")
+    balances: list[BalanceChangeWire] = field(name="B")
+    positions: list[PositionChangeWire] = field(name="P")
+    transaction_time: int | None = field(name="T", default=None)
+
+
+def from_wire_balance_position_update(w: BalancePositionUpdateWire) -> BalancePositionUpdate:
+    """Build ``BalancePositionUpdate`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["balances"] = list(map(from_wire_balance_change, d["balances"]))
+    d["positions"] = list(map(from_wire_position_change, d["positions"]))
+    return model_from(BalancePositionUpdate, d)
+
+
+class BalanceChangeWire(Struct, kw_only=True):
+    """``BalanceChange`` as sent, for the msgspec fast path (see ``from_wire_balance_change``)."""
+
+    asset: str = field(name="a")
+    balance: Decimal = field(name="b")
+    balance_change: Decimal = field(name="bc")
+
+
+def from_wire_balance_change(w: BalanceChangeWire) -> BalanceChange:
+    """Build ``BalanceChange`` from its decoded wire form (its fields become the model's)."""
+    return model_from(BalanceChange, asdict(w))
+
+
+class PositionChangeWire(Struct, kw_only=True):
+    """``PositionChange`` as sent, for the msgspec fast path (see ``from_wire_position_change``)."""
+
+    symbol: str = field(name="s")
+    quantity: Decimal = field(name="c")
+    value: Decimal = field(name="p")
+    average_price: Decimal = field(name="a")
+
+
+def from_wire_position_change(w: PositionChangeWire) -> PositionChange:
+    """Build ``PositionChange`` from its decoded wire form (its fields become the model's)."""
+    return model_from(PositionChange, asdict(w))
+
+
+class OrderTradeUpdateWire(Struct, kw_only=True):
+    """``OrderTradeUpdate`` as sent, for the msgspec fast path (see ``from_wire_order_trade_update``)."""
+
+    event_type: str = field(name="e")
+    event_time: int = field(name="E")
+    transaction_time: int = field(name="T")
+    order: OrderTradeEventWire = field(name="o")
+
+
+def from_wire_order_trade_update(w: OrderTradeUpdateWire) -> OrderTradeUpdate:
+    """Build ``OrderTradeUpdate`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["order"] = from_wire_order_trade_event(d["order"])
+    return model_from(OrderTradeUpdate, d)
+
+
+class OrderTradeEventWire(Struct, kw_only=True):
+    """``OrderTradeEvent`` as sent, for the msgspec fast path (see ``from_wire_order_trade_event``)."""
+
+    symbol: str = field(name="s")
+    client_order_id: str = field(name="c")
+    side: OrderSide = field(name="S")
+    type: OrderType = field(name="o")
+    time_in_force: TimeInForce = field(name="f")
+    quantity: Decimal = field(name="q")
+    price: Decimal = field(name="p")
+    average_price: Decimal = field(name="ap")
+    execution_type: ExecutionType = field(name="x")
+    status: OrderStatus = field(name="X")
+    order_id: int = field(name="i")
+    last_filled_quantity: Decimal = field(name="l")
+    filled_quantity: Decimal = field(name="z")
+    last_filled_price: Decimal = field(name="L")
+    trade_time: int = field(name="T")
+    trade_id: int = field(name="t")
+    bids_quantity: Decimal = field(name="b")
+    asks_quantity: Decimal = field(name="a")
+    maker: bool = field(name="m")
+    reduce_only: bool = field(name="R")
+    original_type: OrderType = field(name="ot")
+    realized_profit: Decimal = field(name="rp")
+    self_trade_prevention_mode: SelfTradePreventionMode = field(name="V")
+    commission_asset: str | None = field(name="N", default=None)
+    commission: Decimal | None = field(name="n", default=None)
+
+
+def from_wire_order_trade_event(w: OrderTradeEventWire) -> OrderTradeEvent:
+    """Build ``OrderTradeEvent`` from its decoded wire form (its fields become the model's)."""
+    return model_from(OrderTradeEvent, asdict(w))
+
+
+class GreekUpdateWire(Struct, kw_only=True):
+    """``GreekUpdate`` as sent, for the msgspec fast path (see ``from_wire_greek_update``)."""
+
+    event_type: str = field(name="e")
+    event_time: int = field(name="E")
+    greeks: list[GreekChangeWire] = field(name="G")
+    transaction_time: int | None = field(name="T", default=None)
+
+
+def from_wire_greek_update(w: GreekUpdateWire) -> GreekUpdate:
+    """Build ``GreekUpdate`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["greeks"] = list(map(from_wire_greek_change, d["greeks"]))
+    return model_from(GreekUpdate, d)
+
+
+class GreekChangeWire(Struct, kw_only=True):
+    """``GreekChange`` as sent, for the msgspec fast path (see ``from_wire_greek_change``)."""
+
+    underlying: str = field(name="u")
+    delta: Decimal = field(name="d")
+    gamma: Decimal = field(name="g")
+    theta: Decimal = field(name="t")
+    vega: Decimal = field(name="v")
+
+
+def from_wire_greek_change(w: GreekChangeWire) -> GreekChange:
+    """Build ``GreekChange`` from its decoded wire form (its fields become the model's)."""
+    return model_from(GreekChange, asdict(w))
+
+
+class RiskLevelChangeWire(Struct, kw_only=True):
+    """``RiskLevelChange`` as sent, for the msgspec fast path (see ``from_wire_risk_level_change``)."""
+
+    event_type: str = field(name="e")
+    event_time: int = field(name="E")
+    risk_level: str = field(name="s")
+    margin_balance: Decimal = field(name="mb")
+    maintenance_margin: Decimal = field(name="mm")
+
+
+def from_wire_risk_level_change(w: RiskLevelChangeWire) -> RiskLevelChange:
+    """Build ``RiskLevelChange`` from its decoded wire form (its fields become the model's)."""
+    return model_from(RiskLevelChange, asdict(w))
+
+
+class ListenKeyExpiredWire(Struct, kw_only=True):
+    """``ListenKeyExpired`` as sent, for the msgspec fast path (see ``from_wire_listen_key_expired``)."""
+
+    event_type: str = field(name="e")
+    event_time: int = field(name="E")
+    listen_key: str = field(name="listenKey")
+
+
+def from_wire_listen_key_expired(w: ListenKeyExpiredWire) -> ListenKeyExpired:
+    """Build ``ListenKeyExpired`` from its decoded wire form (its fields become the model's)."""
+    return model_from(ListenKeyExpired, asdict(w))
+
+
+_FAST_PUSH_ACCOUNT_UPDATE = Decoder(AccountUpdateWire, strict=False)
+
+
+def fast_push_account_update(frame: bytes | str) -> AccountUpdate:
+    """Decode a ``AccountUpdate`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_account_update(_FAST_PUSH_ACCOUNT_UPDATE.decode(frame))
+
+
+_FAST_PUSH_BALANCE_POSITION_UPDATE = Decoder(BalancePositionUpdateWire, strict=False)
+
+
+def fast_push_balance_position_update(frame: bytes | str) -> BalancePositionUpdate:
+    """Decode a ``BalancePositionUpdate`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_balance_position_update(_FAST_PUSH_BALANCE_POSITION_UPDATE.decode(frame))
+
+
+_FAST_PUSH_BOOK_TICKER_UPDATE = Decoder(BookTickerUpdateWire, strict=False)
+
+
+def fast_push_book_ticker_update(frame: bytes | str) -> BookTickerUpdate:
+    """Decode a ``BookTickerUpdate`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_book_ticker_update(_FAST_PUSH_BOOK_TICKER_UPDATE.decode(frame))
+
+
+_FAST_PUSH_DEPTH_UPDATE = Decoder(DepthUpdateWire, strict=False)
+
+
+def fast_push_depth_update(frame: bytes | str) -> DepthUpdate:
+    """Decode a ``DepthUpdate`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_depth_update(_FAST_PUSH_DEPTH_UPDATE.decode(frame))
+
+
+_FAST_PUSH_GREEK_UPDATE = Decoder(GreekUpdateWire, strict=False)
+
+
+def fast_push_greek_update(frame: bytes | str) -> GreekUpdate:
+    """Decode a ``GreekUpdate`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_greek_update(_FAST_PUSH_GREEK_UPDATE.decode(frame))
+
+
+_FAST_PUSH_INDEX_PRICE_UPDATE = Decoder(IndexPriceUpdateWire, strict=False)
+
+
+def fast_push_index_price_update(frame: bytes | str) -> IndexPriceUpdate:
+    """Decode a ``IndexPriceUpdate`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_index_price_update(_FAST_PUSH_INDEX_PRICE_UPDATE.decode(frame))
+
+
+_FAST_PUSH_KLINE_UPDATE = Decoder(KlineUpdateWire, strict=False)
+
+
+def fast_push_kline_update(frame: bytes | str) -> KlineUpdate:
+    """Decode a ``KlineUpdate`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_kline_update(_FAST_PUSH_KLINE_UPDATE.decode(frame))
+
+
+_FAST_PUSH_LISTEN_KEY_EXPIRED = Decoder(ListenKeyExpiredWire, strict=False)
+
+
+def fast_push_listen_key_expired(frame: bytes | str) -> ListenKeyExpired:
+    """Decode a ``ListenKeyExpired`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_listen_key_expired(_FAST_PUSH_LISTEN_KEY_EXPIRED.decode(frame))
+
+
+_FAST_PUSH_MARK_PRICE_UPDATE = Decoder(MarkPriceUpdateWire, strict=False)
+
+
+def fast_push_mark_price_update(frame: bytes | str) -> MarkPriceUpdate:
+    """Decode a ``MarkPriceUpdate`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_mark_price_update(_FAST_PUSH_MARK_PRICE_UPDATE.decode(frame))
+
+
+_FAST_PUSH_NEW_SYMBOL_UPDATE = Decoder(NewSymbolUpdateWire, strict=False)
+
+
+def fast_push_new_symbol_update(frame: bytes | str) -> NewSymbolUpdate:
+    """Decode a ``NewSymbolUpdate`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_new_symbol_update(_FAST_PUSH_NEW_SYMBOL_UPDATE.decode(frame))
+
+
+_FAST_PUSH_OPEN_INTEREST_UPDATE = Decoder(OpenInterestUpdateWire, strict=False)
+
+
+def fast_push_open_interest_update(frame: bytes | str) -> OpenInterestUpdate:
+    """Decode a ``OpenInterestUpdate`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_open_interest_update(_FAST_PUSH_OPEN_INTEREST_UPDATE.decode(frame))
+
+
+_FAST_PUSH_ORDER_TRADE_UPDATE = Decoder(OrderTradeUpdateWire, strict=False)
+
+
+def fast_push_order_trade_update(frame: bytes | str) -> OrderTradeUpdate:
+    """Decode a ``OrderTradeUpdate`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_order_trade_update(_FAST_PUSH_ORDER_TRADE_UPDATE.decode(frame))
+
+
+_FAST_PUSH_RISK_LEVEL_CHANGE = Decoder(RiskLevelChangeWire, strict=False)
+
+
+def fast_push_risk_level_change(frame: bytes | str) -> RiskLevelChange:
+    """Decode a ``RiskLevelChange`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_risk_level_change(_FAST_PUSH_RISK_LEVEL_CHANGE.decode(frame))
+
+
+_FAST_PUSH_TICKER_UPDATE = Decoder(TickerUpdateWire, strict=False)
+
+
+def fast_push_ticker_update(frame: bytes | str) -> TickerUpdate:
+    """Decode a ``TickerUpdate`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_ticker_update(_FAST_PUSH_TICKER_UPDATE.decode(frame))
+
+
+_FAST_PUSH_TRADE_UPDATE = Decoder(TradeUpdateWire, strict=False)
+
+
+def fast_push_trade_update(frame: bytes | str) -> TradeUpdate:
+    """Decode a ``TradeUpdate`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_trade_update(_FAST_PUSH_TRADE_UPDATE.decode(frame))

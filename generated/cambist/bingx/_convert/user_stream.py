@@ -7,8 +7,9 @@ from typing import Any
 
 from msgspec import Struct, field
 from msgspec.json import Decoder
+from msgspec.structs import asdict
 
-from cambist._runtime.convert import string
+from cambist._runtime.convert import model_from, string
 from cambist.bingx.models.user_stream import ListenKey
 
 
@@ -26,16 +27,23 @@ class ListenKeyWire(Struct, kw_only=True):
 
 
 def from_wire_listen_key(w: ListenKeyWire) -> ListenKey:
-    """Build ``ListenKey`` from its decoded wire form."""
-    return ListenKey(
-        w.listen_key,  # listen_key
-    )
+    """Build ``ListenKey`` from its decoded wire form (its fields become the model's)."""
+    return model_from(ListenKey, asdict(w))
 
 
-_FAST_LISTEN_KEY = Decoder(ListenKeyWire, strict=False)
+class _ListenKeyAnswer(ListenKeyWire, kw_only=True):
+    """``ListenKey`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="code", default=None)
 
 
-def fast_listen_key(body: bytes) -> ListenKey:
-    """Decode ``ListenKey`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_listen_key(_FAST_LISTEN_KEY.decode(body))
+_FAST_LISTEN_KEY = Decoder(_ListenKeyAnswer, strict=False)
+
+
+def fast_listen_key(body: bytes) -> tuple[ListenKey, Any]:
+    """Decode ``ListenKey`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_LISTEN_KEY.decode(body))
+    code = d.pop("cambist_error_code")
+    return model_from(ListenKey, d), code

@@ -7,8 +7,9 @@ from typing import Any
 
 from msgspec import Struct, field
 from msgspec.json import Decoder
+from msgspec.structs import asdict
 
-from cambist._runtime.convert import integer, string
+from cambist._runtime.convert import integer, model_from, string
 from cambist.hashkey.models.misc import ListenKey, ServerTime
 
 
@@ -33,10 +34,8 @@ class ServerTimeWire(Struct, kw_only=True):
 
 
 def from_wire_server_time(w: ServerTimeWire) -> ServerTime:
-    """Build ``ServerTime`` from its decoded wire form."""
-    return ServerTime(
-        w.server_time,  # server_time
-    )
+    """Build ``ServerTime`` from its decoded wire form (its fields become the model's)."""
+    return model_from(ServerTime, asdict(w))
 
 
 class ListenKeyWire(Struct, kw_only=True):
@@ -46,25 +45,41 @@ class ListenKeyWire(Struct, kw_only=True):
 
 
 def from_wire_listen_key(w: ListenKeyWire) -> ListenKey:
-    """Build ``ListenKey`` from its decoded wire form."""
-    return ListenKey(
-        w.listen_key,  # listen_key
-    )
+    """Build ``ListenKey`` from its decoded wire form (its fields become the model's)."""
+    return model_from(ListenKey, asdict(w))
 
 
-_FAST_LISTEN_KEY = Decoder(ListenKeyWire, strict=False)
+class _ListenKeyAnswer(ListenKeyWire, kw_only=True):
+    """``ListenKey`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="code", default=None)
 
 
-def fast_listen_key(body: bytes) -> ListenKey:
-    """Decode ``ListenKey`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_listen_key(_FAST_LISTEN_KEY.decode(body))
+_FAST_LISTEN_KEY = Decoder(_ListenKeyAnswer, strict=False)
 
 
-_FAST_SERVER_TIME = Decoder(ServerTimeWire, strict=False)
+def fast_listen_key(body: bytes) -> tuple[ListenKey, Any]:
+    """Decode ``ListenKey`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_LISTEN_KEY.decode(body))
+    code = d.pop("cambist_error_code")
+    return model_from(ListenKey, d), code
 
 
-def fast_server_time(body: bytes) -> ServerTime:
-    """Decode ``ServerTime`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_server_time(_FAST_SERVER_TIME.decode(body))
+class _ServerTimeAnswer(ServerTimeWire, kw_only=True):
+    """``ServerTime`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="code", default=None)
+
+
+_FAST_SERVER_TIME = Decoder(_ServerTimeAnswer, strict=False)
+
+
+def fast_server_time(body: bytes) -> tuple[ServerTime, Any]:
+    """Decode ``ServerTime`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_SERVER_TIME.decode(body))
+    code = d.pop("cambist_error_code")
+    return model_from(ServerTime, d), code

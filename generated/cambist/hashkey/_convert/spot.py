@@ -8,6 +8,7 @@ from typing import Any
 
 from msgspec import Struct, field
 from msgspec.json import Decoder
+from msgspec.structs import asdict
 
 from cambist._runtime.convert import (
     boolean,
@@ -16,6 +17,7 @@ from cambist._runtime.convert import (
     integer,
     items,
     members,
+    model_from,
     opt_enum_member,
     opt_string,
     string,
@@ -146,36 +148,20 @@ class NewOrderWire(Struct, kw_only=True):
     price: Decimal = field(name="price")
     orig_qty: Decimal = field(name="origQty")
     executed_qty: Decimal = field(name="executedQty")
-    status: str = field(name="status")
-    time_in_force: str = field(name="timeInForce")
-    type: str = field(name="type")
-    side: str = field(name="side")
+    status: OrderStatus = field(name="status")
+    time_in_force: TimeInForce = field(name="timeInForce")
+    type: OrderType = field(name="type")
+    side: OrderSide = field(name="side")
     req_amount: Decimal = field(name="reqAmount")
     concentration: str | None = field(name="concentration", default=None)
     stp_mode: str | None = field(name="stpMode", default=None)
 
 
 def from_wire_new_order(w: NewOrderWire) -> NewOrder:
-    """Build ``NewOrder`` from its decoded wire form."""
-    return NewOrder(
-        w.account_id,  # account_id
-        w.symbol,  # symbol
-        w.symbol_name,  # symbol_name
-        w.client_order_id,  # client_order_id
-        w.order_id,  # order_id
-        w.transact_time,  # transact_time
-        w.price,  # price
-        w.orig_qty,  # orig_qty
-        w.executed_qty,  # executed_qty
-        _ORDER_STATUS.get(w.status) or enum_member(OrderStatus, w.status),  # status
-        _TIME_IN_FORCE.get(w.time_in_force)
-        or enum_member(TimeInForce, w.time_in_force),  # time_in_force
-        _ORDER_TYPE.get(w.type) or enum_member(OrderType, w.type),  # type
-        _ORDER_SIDE.get(w.side) or enum_member(OrderSide, w.side),  # side
-        w.req_amount,  # req_amount
-        w.concentration,  # concentration
-        opt_enum_member(StpMode, w.stp_mode),  # stp_mode
-    )
+    """Build ``NewOrder`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["stp_mode"] = opt_enum_member(StpMode, d["stp_mode"])
+    return model_from(NewOrder, d)
 
 
 class BatchOrderResultWire(Struct, kw_only=True):
@@ -187,12 +173,10 @@ class BatchOrderResultWire(Struct, kw_only=True):
 
 
 def from_wire_batch_order_result(w: BatchOrderResultWire) -> BatchOrderResult:
-    """Build ``BatchOrderResult`` from its decoded wire form."""
-    return BatchOrderResult(
-        w.code,  # code
-        list(map(from_wire_batch_order_item, w.result)),  # result
-        w.concentration,  # concentration
-    )
+    """Build ``BatchOrderResult`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["result"] = list(map(from_wire_batch_order_item, d["result"]))
+    return model_from(BatchOrderResult, d)
 
 
 class BatchOrderItemWire(Struct, kw_only=True):
@@ -204,12 +188,10 @@ class BatchOrderItemWire(Struct, kw_only=True):
 
 
 def from_wire_batch_order_item(w: BatchOrderItemWire) -> BatchOrderItem:
-    """Build ``BatchOrderItem`` from its decoded wire form."""
-    return BatchOrderItem(
-        w.code,  # code
-        w.msg,  # msg
-        None if w.order is None else from_wire_new_order(w.order),  # order
-    )
+    """Build ``BatchOrderItem`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["order"] = None if d["order"] is None else from_wire_new_order(d["order"])
+    return model_from(BatchOrderItem, d)
 
 
 class CanceledOrderWire(Struct, kw_only=True):
@@ -223,29 +205,15 @@ class CanceledOrderWire(Struct, kw_only=True):
     price: Decimal = field(name="price")
     orig_qty: Decimal = field(name="origQty")
     executed_qty: Decimal = field(name="executedQty")
-    status: str = field(name="status")
-    time_in_force: str = field(name="timeInForce")
-    type: str = field(name="type")
-    side: str = field(name="side")
+    status: OrderStatus = field(name="status")
+    time_in_force: TimeInForce = field(name="timeInForce")
+    type: OrderType = field(name="type")
+    side: OrderSide = field(name="side")
 
 
 def from_wire_canceled_order(w: CanceledOrderWire) -> CanceledOrder:
-    """Build ``CanceledOrder`` from its decoded wire form."""
-    return CanceledOrder(
-        w.account_id,  # account_id
-        w.symbol,  # symbol
-        w.client_order_id,  # client_order_id
-        w.order_id,  # order_id
-        w.transact_time,  # transact_time
-        w.price,  # price
-        w.orig_qty,  # orig_qty
-        w.executed_qty,  # executed_qty
-        _ORDER_STATUS.get(w.status) or enum_member(OrderStatus, w.status),  # status
-        _TIME_IN_FORCE.get(w.time_in_force)
-        or enum_member(TimeInForce, w.time_in_force),  # time_in_force
-        _ORDER_TYPE.get(w.type) or enum_member(OrderType, w.type),  # type
-        _ORDER_SIDE.get(w.side) or enum_member(OrderSide, w.side),  # side
-    )
+    """Build ``CanceledOrder`` from its decoded wire form (its fields become the model's)."""
+    return model_from(CanceledOrder, asdict(w))
 
 
 class CancelOpenOrdersResultWire(Struct, kw_only=True):
@@ -255,10 +223,8 @@ class CancelOpenOrdersResultWire(Struct, kw_only=True):
 
 
 def from_wire_cancel_open_orders_result(w: CancelOpenOrdersResultWire) -> CancelOpenOrdersResult:
-    """Build ``CancelOpenOrdersResult`` from its decoded wire form."""
-    return CancelOpenOrdersResult(
-        w.success,  # success
-    )
+    """Build ``CancelOpenOrdersResult`` from its decoded wire form (its fields become the model's)."""
+    return model_from(CancelOpenOrdersResult, asdict(w))
 
 
 class CancelAllOpenOrdersResultWire(Struct, kw_only=True):
@@ -273,13 +239,8 @@ class CancelAllOpenOrdersResultWire(Struct, kw_only=True):
 def from_wire_cancel_all_open_orders_result(
     w: CancelAllOpenOrdersResultWire,
 ) -> CancelAllOpenOrdersResult:
-    """Build ``CancelAllOpenOrdersResult`` from its decoded wire form."""
-    return CancelAllOpenOrdersResult(
-        w.code,  # code
-        w.message,  # message
-        w.timestamp,  # timestamp
-        w.last_order_id,  # last_order_id
-    )
+    """Build ``CancelAllOpenOrdersResult`` from its decoded wire form (its fields become the model's)."""
+    return model_from(CancelAllOpenOrdersResult, asdict(w))
 
 
 class CancelOrdersResultWire(Struct, kw_only=True):
@@ -290,11 +251,10 @@ class CancelOrdersResultWire(Struct, kw_only=True):
 
 
 def from_wire_cancel_orders_result(w: CancelOrdersResultWire) -> CancelOrdersResult:
-    """Build ``CancelOrdersResult`` from its decoded wire form."""
-    return CancelOrdersResult(
-        w.code,  # code
-        list(map(from_wire_cancel_order_failure, w.result)),  # result
-    )
+    """Build ``CancelOrdersResult`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["result"] = list(map(from_wire_cancel_order_failure, d["result"]))
+    return model_from(CancelOrdersResult, d)
 
 
 class CancelOrderFailureWire(Struct, kw_only=True):
@@ -305,65 +265,96 @@ class CancelOrderFailureWire(Struct, kw_only=True):
 
 
 def from_wire_cancel_order_failure(w: CancelOrderFailureWire) -> CancelOrderFailure:
-    """Build ``CancelOrderFailure`` from its decoded wire form."""
-    return CancelOrderFailure(
-        w.order_id,  # order_id
-        w.code,  # code
-    )
+    """Build ``CancelOrderFailure`` from its decoded wire form (its fields become the model's)."""
+    return model_from(CancelOrderFailure, asdict(w))
 
 
 _FAST_BATCH_ORDER_RESULT = Decoder(BatchOrderResultWire, strict=False)
 
 
-def fast_batch_order_result(body: bytes) -> BatchOrderResult:
-    """Decode ``BatchOrderResult`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_batch_order_result(_FAST_BATCH_ORDER_RESULT.decode(body))
+def fast_batch_order_result(body: bytes) -> tuple[BatchOrderResult, Any]:
+    """Decode ``BatchOrderResult`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    w = _FAST_BATCH_ORDER_RESULT.decode(body)
+    return from_wire_batch_order_result(w), w.code
 
 
 _FAST_CANCEL_ALL_OPEN_ORDERS_RESULT = Decoder(CancelAllOpenOrdersResultWire, strict=False)
 
 
-def fast_cancel_all_open_orders_result(body: bytes) -> CancelAllOpenOrdersResult:
-    """Decode ``CancelAllOpenOrdersResult`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_cancel_all_open_orders_result(_FAST_CANCEL_ALL_OPEN_ORDERS_RESULT.decode(body))
+def fast_cancel_all_open_orders_result(body: bytes) -> tuple[CancelAllOpenOrdersResult, Any]:
+    """Decode ``CancelAllOpenOrdersResult`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    w = _FAST_CANCEL_ALL_OPEN_ORDERS_RESULT.decode(body)
+    return from_wire_cancel_all_open_orders_result(w), w.code
 
 
-_FAST_CANCEL_OPEN_ORDERS_RESULT = Decoder(CancelOpenOrdersResultWire, strict=False)
+class _CancelOpenOrdersResultAnswer(CancelOpenOrdersResultWire, kw_only=True):
+    """``CancelOpenOrdersResult`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="code", default=None)
 
 
-def fast_cancel_open_orders_result(body: bytes) -> CancelOpenOrdersResult:
-    """Decode ``CancelOpenOrdersResult`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_cancel_open_orders_result(_FAST_CANCEL_OPEN_ORDERS_RESULT.decode(body))
+_FAST_CANCEL_OPEN_ORDERS_RESULT = Decoder(_CancelOpenOrdersResultAnswer, strict=False)
+
+
+def fast_cancel_open_orders_result(body: bytes) -> tuple[CancelOpenOrdersResult, Any]:
+    """Decode ``CancelOpenOrdersResult`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_CANCEL_OPEN_ORDERS_RESULT.decode(body))
+    code = d.pop("cambist_error_code")
+    return model_from(CancelOpenOrdersResult, d), code
 
 
 _FAST_CANCEL_ORDERS_RESULT = Decoder(CancelOrdersResultWire, strict=False)
 
 
-def fast_cancel_orders_result(body: bytes) -> CancelOrdersResult:
-    """Decode ``CancelOrdersResult`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_cancel_orders_result(_FAST_CANCEL_ORDERS_RESULT.decode(body))
+def fast_cancel_orders_result(body: bytes) -> tuple[CancelOrdersResult, Any]:
+    """Decode ``CancelOrdersResult`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    w = _FAST_CANCEL_ORDERS_RESULT.decode(body)
+    return from_wire_cancel_orders_result(w), w.code
 
 
-_FAST_CANCELED_ORDER = Decoder(CanceledOrderWire, strict=False)
+class _CanceledOrderAnswer(CanceledOrderWire, kw_only=True):
+    """``CanceledOrder`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="code", default=None)
 
 
-def fast_canceled_order(body: bytes) -> CanceledOrder:
-    """Decode ``CanceledOrder`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_canceled_order(_FAST_CANCELED_ORDER.decode(body))
+_FAST_CANCELED_ORDER = Decoder(_CanceledOrderAnswer, strict=False)
 
 
-_FAST_NEW_ORDER = Decoder(NewOrderWire, strict=False)
+def fast_canceled_order(body: bytes) -> tuple[CanceledOrder, Any]:
+    """Decode ``CanceledOrder`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_CANCELED_ORDER.decode(body))
+    code = d.pop("cambist_error_code")
+    return model_from(CanceledOrder, d), code
 
 
-def fast_new_order(body: bytes) -> NewOrder:
-    """Decode ``NewOrder`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_new_order(_FAST_NEW_ORDER.decode(body))
+class _NewOrderAnswer(NewOrderWire, kw_only=True):
+    """``NewOrder`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="code", default=None)
+
+
+_FAST_NEW_ORDER = Decoder(_NewOrderAnswer, strict=False)
+
+
+def fast_new_order(body: bytes) -> tuple[NewOrder, Any]:
+    """Decode ``NewOrder`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_NEW_ORDER.decode(body))
+    code = d.pop("cambist_error_code")
+    d["stp_mode"] = opt_enum_member(StpMode, d["stp_mode"])
+    return model_from(NewOrder, d), code
 
 
 _BATCHORDERREQUEST_FIELDS = (

@@ -3,7 +3,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
+
+from msgspec import Raw, Struct, field
+from msgspec.json import Decoder
+from msgspec.structs import asdict
 
 from cambist._runtime.convert import (
     boolean,
@@ -11,7 +16,9 @@ from cambist._runtime.convert import (
     enum_member,
     integer,
     items,
+    json_value,
     members,
+    model_from,
     opt_boolean,
     opt_dec,
     opt_integer,
@@ -20,6 +27,7 @@ from cambist._runtime.convert import (
 )
 from cambist.hashkey._convert.market import structure_price_level
 from cambist.hashkey.models.common import OrderSide, OrderStatus, OrderType, TimeInForce
+from cambist.hashkey.models.market import PriceLevel
 from cambist.hashkey.models.streams import (
     AccountUpdate,
     BalanceUpdate,
@@ -358,3 +366,542 @@ def structure_ticket_info(d: Any) -> TicketInfo:
         boolean(d["m"]),  # is_maker
         _ORDER_SIDE.get(d["S"]) or enum_member(OrderSide, d["S"]),  # side
     )
+
+
+class StreamParamsWire(Struct, kw_only=True):
+    """``StreamParams`` as sent, for the msgspec fast path (see ``from_wire_stream_params``)."""
+
+    symbol: str = field(name="symbol")
+    kline_type: str | None = field(name="klineType", default=None)
+
+
+def from_wire_stream_params(w: StreamParamsWire) -> StreamParams:
+    """Build ``StreamParams`` from its decoded wire form (its fields become the model's)."""
+    return model_from(StreamParams, asdict(w))
+
+
+class KlineUpdateWire(Struct, kw_only=True):
+    """``KlineUpdate`` as sent, for the msgspec fast path (see ``from_wire_kline_update``)."""
+
+    topic: str = field(name="topic")
+    params: StreamParamsWire = field(name="params")
+    data: KlineBarWire = field(name="data")
+
+
+def from_wire_kline_update(w: KlineUpdateWire) -> KlineUpdate:
+    """Build ``KlineUpdate`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["params"] = from_wire_stream_params(d["params"])
+    d["data"] = from_wire_kline_bar(d["data"])
+    return model_from(KlineUpdate, d)
+
+
+class KlineBarWire(Struct, kw_only=True):
+    """``KlineBar`` as sent, for the msgspec fast path (see ``from_wire_kline_bar``)."""
+
+    time: int = field(name="t")
+    symbol: str = field(name="s")
+    symbol_name: str = field(name="sn")
+    close: Decimal = field(name="c")
+    high: Decimal = field(name="h")
+    low: Decimal = field(name="l")
+    open: Decimal = field(name="o")
+    volume: Decimal = field(name="v")
+
+
+def from_wire_kline_bar(w: KlineBarWire) -> KlineBar:
+    """Build ``KlineBar`` from its decoded wire form (its fields become the model's)."""
+    return model_from(KlineBar, asdict(w))
+
+
+class RealtimesUpdateWire(Struct, kw_only=True):
+    """``RealtimesUpdate`` as sent, for the msgspec fast path (see ``from_wire_realtimes_update``)."""
+
+    topic: str = field(name="topic")
+    params: StreamParamsWire = field(name="params")
+    data: RealtimeTickerWire = field(name="data")
+
+
+def from_wire_realtimes_update(w: RealtimesUpdateWire) -> RealtimesUpdate:
+    """Build ``RealtimesUpdate`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["params"] = from_wire_stream_params(d["params"])
+    d["data"] = from_wire_realtime_ticker(d["data"])
+    return model_from(RealtimesUpdate, d)
+
+
+class RealtimeTickerWire(Struct, kw_only=True):
+    """``RealtimeTicker`` as sent, for the msgspec fast path (see ``from_wire_realtime_ticker``)."""
+
+    time: int = field(name="t")
+    symbol: str = field(name="s")
+    open: Decimal = field(name="o")
+    high: Decimal = field(name="h")
+    low: Decimal = field(name="l")
+    close: Decimal = field(name="c")
+    volume: Decimal = field(name="v")
+    quote_volume: Decimal = field(name="qv")
+    change: Decimal = field(name="m")
+
+
+def from_wire_realtime_ticker(w: RealtimeTickerWire) -> RealtimeTicker:
+    """Build ``RealtimeTicker`` from its decoded wire form (its fields become the model's)."""
+    return model_from(RealtimeTicker, asdict(w))
+
+
+class TradeUpdateWire(Struct, kw_only=True):
+    """``TradeUpdate`` as sent, for the msgspec fast path (see ``from_wire_trade_update``)."""
+
+    topic: str = field(name="topic")
+    params: StreamParamsWire = field(name="params")
+    data: StreamTradeWire = field(name="data")
+
+
+def from_wire_trade_update(w: TradeUpdateWire) -> TradeUpdate:
+    """Build ``TradeUpdate`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["params"] = from_wire_stream_params(d["params"])
+    d["data"] = from_wire_stream_trade(d["data"])
+    return model_from(TradeUpdate, d)
+
+
+class StreamTradeWire(Struct, kw_only=True):
+    """``StreamTrade`` as sent, for the msgspec fast path (see ``from_wire_stream_trade``)."""
+
+    trade_id: str = field(name="v")
+    time: int = field(name="t")
+    price: Decimal = field(name="p")
+    quantity: Decimal = field(name="q")
+    is_maker: bool = field(name="m")
+
+
+def from_wire_stream_trade(w: StreamTradeWire) -> StreamTrade:
+    """Build ``StreamTrade`` from its decoded wire form (its fields become the model's)."""
+    return model_from(StreamTrade, asdict(w))
+
+
+class DepthUpdateWire(Struct, kw_only=True):
+    """``DepthUpdate`` as sent, for the msgspec fast path (see ``from_wire_depth_update``)."""
+
+    topic: str = field(name="topic")
+    params: StreamParamsWire = field(name="params")
+    data: DepthDataWire = field(name="data")
+
+
+def from_wire_depth_update(w: DepthUpdateWire) -> DepthUpdate:
+    """Build ``DepthUpdate`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["params"] = from_wire_stream_params(d["params"])
+    d["data"] = from_wire_depth_data(d["data"])
+    return model_from(DepthUpdate, d)
+
+
+class DepthDataWire(Struct, kw_only=True):
+    """``DepthData`` as sent, for the msgspec fast path (see ``from_wire_depth_data``)."""
+
+    symbol: str = field(name="s")
+    time: int = field(name="t")
+    version: str = field(name="v")
+    bids: list[PriceLevel] = field(name="b")
+    asks: list[PriceLevel] = field(name="a")
+
+
+def from_wire_depth_data(w: DepthDataWire) -> DepthData:
+    """Build ``DepthData`` from its decoded wire form (its fields become the model's)."""
+    return model_from(DepthData, asdict(w))
+
+
+class BboUpdateWire(Struct, kw_only=True):
+    """``BboUpdate`` as sent, for the msgspec fast path (see ``from_wire_bbo_update``)."""
+
+    topic: str = field(name="topic")
+    params: StreamParamsWire = field(name="params")
+    data: BboWire = field(name="data")
+
+
+def from_wire_bbo_update(w: BboUpdateWire) -> BboUpdate:
+    """Build ``BboUpdate`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["params"] = from_wire_stream_params(d["params"])
+    d["data"] = from_wire_bbo(d["data"])
+    return model_from(BboUpdate, d)
+
+
+class BboWire(Struct, kw_only=True):
+    """``Bbo`` as sent, for the msgspec fast path (see ``from_wire_bbo``)."""
+
+    symbol: str = field(name="s")
+    time: int = field(name="t")
+    bid_price: Decimal = field(name="b")
+    bid_quantity: Decimal = field(name="bz")
+    ask_price: Decimal = field(name="a")
+    ask_quantity: Decimal = field(name="az")
+
+
+def from_wire_bbo(w: BboWire) -> Bbo:
+    """Build ``Bbo`` from its decoded wire form (its fields become the model's)."""
+    return model_from(Bbo, asdict(w))
+
+
+class PushParamsV1Wire(Struct, kw_only=True):
+    """``PushParamsV1`` as sent, for the msgspec fast path (see ``from_wire_push_params_v1``)."""
+
+    realtime_interval: str | None = field(name="realtimeInterval", default=None)
+    kline_type: str | None = field(name="klineType", default=None)
+    binary: Raw = field(name="binary", default=Raw())
+
+
+def from_wire_push_params_v1(w: PushParamsV1Wire) -> PushParamsV1:
+    """Build ``PushParamsV1`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["binary"] = json_value(d["binary"])
+    return model_from(PushParamsV1, d)
+
+
+class KlineUpdateV1Wire(Struct, kw_only=True):
+    """``KlineUpdateV1`` as sent, for the msgspec fast path (see ``from_wire_kline_update_v1``)."""
+
+    symbol: str = field(name="symbol")
+    symbol_name: str = field(name="symbolName")
+    topic: str = field(name="topic")
+    params: PushParamsV1Wire = field(name="params")
+    data: list[KlineBarV1Wire] = field(name="data")
+    first: bool = field(name="f")
+    send_time: int = field(name="sendTime")
+    shared: bool | None = field(name="shared", default=None)
+
+
+def from_wire_kline_update_v1(w: KlineUpdateV1Wire) -> KlineUpdateV1:
+    """Build ``KlineUpdateV1`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["params"] = from_wire_push_params_v1(d["params"])
+    d["data"] = list(map(from_wire_kline_bar_v1, d["data"]))
+    return model_from(KlineUpdateV1, d)
+
+
+class KlineBarV1Wire(Struct, kw_only=True):
+    """``KlineBarV1`` as sent, for the msgspec fast path (see ``from_wire_kline_bar_v1``)."""
+
+    time: int = field(name="t")
+    symbol: str = field(name="s")
+    symbol_name: str = field(name="sn")
+    close: Decimal = field(name="c")
+    high: Decimal = field(name="h")
+    low: Decimal = field(name="l")
+    open: Decimal = field(name="o")
+    volume: Decimal = field(name="v")
+    close_time: int | None = field(name="et", default=None)
+    quote_volume: Decimal | None = field(name="qv", default=None)
+    trade_count: int | None = field(name="td", default=None)
+    taker_buy_base_volume: Decimal | None = field(name="tb", default=None)
+    taker_buy_quote_volume: Decimal | None = field(name="tq", default=None)
+
+
+def from_wire_kline_bar_v1(w: KlineBarV1Wire) -> KlineBarV1:
+    """Build ``KlineBarV1`` from its decoded wire form (its fields become the model's)."""
+    return model_from(KlineBarV1, asdict(w))
+
+
+class RealtimesUpdateV1Wire(Struct, kw_only=True):
+    """``RealtimesUpdateV1`` as sent, for the msgspec fast path (see ``from_wire_realtimes_update_v1``)."""
+
+    symbol: str = field(name="symbol")
+    symbol_name: str = field(name="symbolName")
+    topic: str = field(name="topic")
+    params: PushParamsV1Wire = field(name="params")
+    data: list[RealtimeTickerV1Wire] = field(name="data")
+    first: bool = field(name="f")
+    send_time: int = field(name="sendTime")
+    shared: bool | None = field(name="shared", default=None)
+
+
+def from_wire_realtimes_update_v1(w: RealtimesUpdateV1Wire) -> RealtimesUpdateV1:
+    """Build ``RealtimesUpdateV1`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["params"] = from_wire_push_params_v1(d["params"])
+    d["data"] = list(map(from_wire_realtime_ticker_v1, d["data"]))
+    return model_from(RealtimesUpdateV1, d)
+
+
+class RealtimeTickerV1Wire(Struct, kw_only=True):
+    """``RealtimeTickerV1`` as sent, for the msgspec fast path (see ``from_wire_realtime_ticker_v1``)."""
+
+    time: int = field(name="t")
+    symbol: str = field(name="s")
+    symbol_name: str = field(name="sn")
+    close: Decimal = field(name="c")
+    high: Decimal = field(name="h")
+    low: Decimal = field(name="l")
+    open: Decimal = field(name="o")
+    volume: Decimal = field(name="v")
+    quote_volume: Decimal = field(name="qv")
+    change: Decimal = field(name="m")
+    exchange_id: int | None = field(name="e", default=None)
+
+
+def from_wire_realtime_ticker_v1(w: RealtimeTickerV1Wire) -> RealtimeTickerV1:
+    """Build ``RealtimeTickerV1`` from its decoded wire form (its fields become the model's)."""
+    return model_from(RealtimeTickerV1, asdict(w))
+
+
+class TradeUpdateV1Wire(Struct, kw_only=True):
+    """``TradeUpdateV1`` as sent, for the msgspec fast path (see ``from_wire_trade_update_v1``)."""
+
+    symbol: str = field(name="symbol")
+    symbol_name: str = field(name="symbolName")
+    topic: str = field(name="topic")
+    params: PushParamsV1Wire = field(name="params")
+    data: list[StreamTradeWire] = field(name="data")
+    first: bool = field(name="f")
+    send_time: int = field(name="sendTime")
+    shared: bool | None = field(name="shared", default=None)
+
+
+def from_wire_trade_update_v1(w: TradeUpdateV1Wire) -> TradeUpdateV1:
+    """Build ``TradeUpdateV1`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["params"] = from_wire_push_params_v1(d["params"])
+    d["data"] = list(map(from_wire_stream_trade, d["data"]))
+    return model_from(TradeUpdateV1, d)
+
+
+class DepthUpdateV1Wire(Struct, kw_only=True):
+    """``DepthUpdateV1`` as sent, for the msgspec fast path (see ``from_wire_depth_update_v1``)."""
+
+    symbol: str = field(name="symbol")
+    symbol_name: str = field(name="symbolName")
+    topic: str = field(name="topic")
+    params: PushParamsV1Wire = field(name="params")
+    data: list[DepthDataV1Wire] = field(name="data")
+    first: bool = field(name="f")
+    send_time: int = field(name="sendTime")
+    channel_id: str | None = field(name="channelId", default=None)
+    shared: bool | None = field(name="shared", default=None)
+
+
+def from_wire_depth_update_v1(w: DepthUpdateV1Wire) -> DepthUpdateV1:
+    """Build ``DepthUpdateV1`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["params"] = from_wire_push_params_v1(d["params"])
+    d["data"] = list(map(from_wire_depth_data_v1, d["data"]))
+    return model_from(DepthUpdateV1, d)
+
+
+class DepthDataV1Wire(Struct, kw_only=True):
+    """``DepthDataV1`` as sent, for the msgspec fast path (see ``from_wire_depth_data_v1``)."""
+
+    exchange_id: int = field(name="e")
+    symbol: str = field(name="s")
+    time: int = field(name="t")
+    version: str = field(name="v")
+    bids: list[PriceLevel] = field(name="b")
+    asks: list[PriceLevel] = field(name="a")
+    o: int | None = field(name="o", default=None)
+
+
+def from_wire_depth_data_v1(w: DepthDataV1Wire) -> DepthDataV1:
+    """Build ``DepthDataV1`` from its decoded wire form (its fields become the model's)."""
+    return model_from(DepthDataV1, asdict(w))
+
+
+class AccountUpdateWire(Struct, kw_only=True):
+    """``AccountUpdate`` as sent, for the msgspec fast path (see ``from_wire_account_update``)."""
+
+    event_type: str = field(name="e")
+    event_time: int = field(name="E")
+    can_trade: bool = field(name="T")
+    can_withdraw: bool = field(name="W")
+    can_deposit: bool = field(name="D")
+    balances: list[BalanceUpdateWire] = field(name="B")
+
+
+def from_wire_account_update(w: AccountUpdateWire) -> AccountUpdate:
+    """Build ``AccountUpdate`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["balances"] = list(map(from_wire_balance_update, d["balances"]))
+    return model_from(AccountUpdate, d)
+
+
+class BalanceUpdateWire(Struct, kw_only=True):
+    """``BalanceUpdate`` as sent, for the msgspec fast path (see ``from_wire_balance_update``)."""
+
+    asset: str = field(name="a")
+    free: Decimal = field(name="f")
+    locked: Decimal = field(name="l")
+    remark: str | None = field(name="r", default=None)
+
+
+def from_wire_balance_update(w: BalanceUpdateWire) -> BalanceUpdate:
+    """Build ``BalanceUpdate`` from its decoded wire form (its fields become the model's)."""
+    return model_from(BalanceUpdate, asdict(w))
+
+
+class ExecutionReportWire(Struct, kw_only=True):
+    """``ExecutionReport`` as sent, for the msgspec fast path (see ``from_wire_execution_report``)."""
+
+    event_type: str = field(name="e")
+    event_time: int = field(name="E")
+    symbol: str = field(name="s")
+    client_order_id: str = field(name="c")
+    side: OrderSide = field(name="S")
+    order_type: OrderType = field(name="o")
+    time_in_force: TimeInForce = field(name="f")
+    quantity: Decimal = field(name="q")
+    price: Decimal = field(name="p")
+    status: OrderStatus = field(name="X")
+    order_id: str = field(name="i")
+    last_executed_quantity: Decimal = field(name="l")
+    cumulative_filled_quantity: Decimal = field(name="z")
+    last_executed_price: Decimal = field(name="L")
+    commission_amount: Decimal = field(name="n")
+    order_creation_time: int = field(name="O")
+    cumulative_quote_quantity: Decimal = field(name="Z")
+    commission_asset: str | None = field(name="N", default=None)
+    is_normal: bool | None = field(name="u", default=None)
+    is_working: bool | None = field(name="w", default=None)
+    is_limit_maker: bool | None = field(name="m", default=None)
+    is_close: bool | None = field(name="C", default=None)
+    leverage: Decimal | None = field(name="v", default=None)
+    requested_amount: Decimal | None = field(name="reqAmt", default=None)
+    execution_id: str | None = field(name="d", default=None)
+    unfilled_quantity: Decimal | None = field(name="r", default=None)
+    average_price: Decimal | None = field(name="V", default=None)
+    index_price: Decimal | None = field(name="P", default=None)
+    is_liquidation: bool | None = field(name="lo", default=None)
+    liquidation_type: str | None = field(name="lt", default=None)
+    cancel_reject_reason: str | None = field(name="x", default=None)
+
+
+def from_wire_execution_report(w: ExecutionReportWire) -> ExecutionReport:
+    """Build ``ExecutionReport`` from its decoded wire form (its fields become the model's)."""
+    return model_from(ExecutionReport, asdict(w))
+
+
+class TicketInfoWire(Struct, kw_only=True):
+    """``TicketInfo`` as sent, for the msgspec fast path (see ``from_wire_ticket_info``)."""
+
+    event_type: str = field(name="e")
+    event_time: int = field(name="E")
+    symbol: str = field(name="s")
+    quantity: Decimal = field(name="q")
+    match_time: int = field(name="t")
+    price: Decimal = field(name="p")
+    ticket_id: str = field(name="T")
+    order_id: str = field(name="o")
+    client_order_id: str = field(name="c")
+    account_id: str = field(name="a")
+    is_maker: bool = field(name="m")
+    side: OrderSide = field(name="S")
+
+
+def from_wire_ticket_info(w: TicketInfoWire) -> TicketInfo:
+    """Build ``TicketInfo`` from its decoded wire form (its fields become the model's)."""
+    return model_from(TicketInfo, asdict(w))
+
+
+_FAST_PUSH_ACCOUNT_UPDATE = Decoder(AccountUpdateWire, strict=False)
+
+
+def fast_push_account_update(frame: bytes | str) -> AccountUpdate:
+    """Decode a ``AccountUpdate`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_account_update(_FAST_PUSH_ACCOUNT_UPDATE.decode(frame))
+
+
+_FAST_PUSH_BBO_UPDATE = Decoder(BboUpdateWire, strict=False)
+
+
+def fast_push_bbo_update(frame: bytes | str) -> BboUpdate:
+    """Decode a ``BboUpdate`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_bbo_update(_FAST_PUSH_BBO_UPDATE.decode(frame))
+
+
+_FAST_PUSH_DEPTH_UPDATE = Decoder(DepthUpdateWire, strict=False)
+
+
+def fast_push_depth_update(frame: bytes | str) -> DepthUpdate:
+    """Decode a ``DepthUpdate`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_depth_update(_FAST_PUSH_DEPTH_UPDATE.decode(frame))
+
+
+_FAST_PUSH_DEPTH_UPDATE_V1 = Decoder(DepthUpdateV1Wire, strict=False)
+
+
+def fast_push_depth_update_v1(frame: bytes | str) -> DepthUpdateV1:
+    """Decode a ``DepthUpdateV1`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_depth_update_v1(_FAST_PUSH_DEPTH_UPDATE_V1.decode(frame))
+
+
+_FAST_PUSH_EXECUTION_REPORT = Decoder(ExecutionReportWire, strict=False)
+
+
+def fast_push_execution_report(frame: bytes | str) -> ExecutionReport:
+    """Decode a ``ExecutionReport`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_execution_report(_FAST_PUSH_EXECUTION_REPORT.decode(frame))
+
+
+_FAST_PUSH_KLINE_UPDATE = Decoder(KlineUpdateWire, strict=False)
+
+
+def fast_push_kline_update(frame: bytes | str) -> KlineUpdate:
+    """Decode a ``KlineUpdate`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_kline_update(_FAST_PUSH_KLINE_UPDATE.decode(frame))
+
+
+_FAST_PUSH_KLINE_UPDATE_V1 = Decoder(KlineUpdateV1Wire, strict=False)
+
+
+def fast_push_kline_update_v1(frame: bytes | str) -> KlineUpdateV1:
+    """Decode a ``KlineUpdateV1`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_kline_update_v1(_FAST_PUSH_KLINE_UPDATE_V1.decode(frame))
+
+
+_FAST_PUSH_REALTIMES_UPDATE = Decoder(RealtimesUpdateWire, strict=False)
+
+
+def fast_push_realtimes_update(frame: bytes | str) -> RealtimesUpdate:
+    """Decode a ``RealtimesUpdate`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_realtimes_update(_FAST_PUSH_REALTIMES_UPDATE.decode(frame))
+
+
+_FAST_PUSH_REALTIMES_UPDATE_V1 = Decoder(RealtimesUpdateV1Wire, strict=False)
+
+
+def fast_push_realtimes_update_v1(frame: bytes | str) -> RealtimesUpdateV1:
+    """Decode a ``RealtimesUpdateV1`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_realtimes_update_v1(_FAST_PUSH_REALTIMES_UPDATE_V1.decode(frame))
+
+
+_FAST_PUSH_TICKET_INFO = Decoder(TicketInfoWire, strict=False)
+
+
+def fast_push_ticket_info(frame: bytes | str) -> TicketInfo:
+    """Decode a ``TicketInfo`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_ticket_info(_FAST_PUSH_TICKET_INFO.decode(frame))
+
+
+_FAST_PUSH_TRADE_UPDATE = Decoder(TradeUpdateWire, strict=False)
+
+
+def fast_push_trade_update(frame: bytes | str) -> TradeUpdate:
+    """Decode a ``TradeUpdate`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_trade_update(_FAST_PUSH_TRADE_UPDATE.decode(frame))
+
+
+_FAST_PUSH_TRADE_UPDATE_V1 = Decoder(TradeUpdateV1Wire, strict=False)
+
+
+def fast_push_trade_update_v1(frame: bytes | str) -> TradeUpdateV1:
+    """Decode a ``TradeUpdateV1`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_trade_update_v1(_FAST_PUSH_TRADE_UPDATE_V1.decode(frame))
