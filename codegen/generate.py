@@ -342,6 +342,7 @@ class ExchangeRenderer:
                 conversions.append((f.py, expr))
         imports.add("msgspec.structs", "asdict")
         imports.add("cambist._runtime.convert", "model_from")
+        imports.add("cambist._runtime.convert", "models_from")
         return conversions
 
     def _error_field(self, name: str) -> str | None:
@@ -353,9 +354,12 @@ class ExchangeRenderer:
         """A fast-path decoder of an endpoint's answer: bytes -> model(s), and the error-code
         field's value (an object answer only: the client checks it after decoding)."""
         model = self.spec.models[name]
-        wire_type = name if model.row else self.wire.struct_name(name)
+        here = self._here(name)
         if model.row:
             imports.add(self.types.model_module(name), name)
+            wire_type = self.wire.annotation(TypeRef(name), self.types, imports, here)
+        else:
+            wire_type = self.wire.struct_name(name)
         returns = f"list[{name}]" if is_list else name
         out: dict[str, Any] = {
             "fn": fn,
@@ -367,8 +371,12 @@ class ExchangeRenderer:
             "model": name,
             "answer": None,
             "code": None,
-            "conversions": [] if model.row else self._conversions(model, imports, self._here(name)),
+            "conversions": [] if model.row else self._conversions(model, imports, here),
+            "row_build": None,
         }
+        if model.row and self.wire.plain_row(name):
+            fn_name = "rows" if is_list else "new_row"
+            out["row_build"] = f"{imports.add('cambist._runtime.convert', fn_name)}({name}, {{}})"
         if out["kind"] == "object":
             imports.add("typing", "Any")
             own = self._error_field(name)
@@ -650,6 +658,11 @@ class ExchangeRenderer:
                 }
             )
         stream_events = [(e.type, parser(e.event)) for e in stream.events]
+        fast_events = []
+        for e in stream.events:
+            if e.event in self.push_models:
+                fn = self.push_fast_name(e.event)
+                fast_events.append((e.type, imports.add(self.types.convert_module(e.event), fn)))
         if any(c.params for c in stream.channels):
             imports.add("cambist._runtime.endpoint", "Param")
         lk = stream.listen_key
@@ -679,6 +692,7 @@ class ExchangeRenderer:
             const=stream.name.upper(),
             channels=channels,
             stream_events=stream_events,
+            fast_events=fast_events,
             events=events,
             listen_key=listen_key,
             numbers=spec.exchange["response"].get("numbers", "strings"),

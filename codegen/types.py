@@ -240,6 +240,26 @@ class WireMap:
     def from_wire_name(model: str) -> str:
         return f"from_wire_{snake(model)}"
 
+    @staticmethod
+    def from_wire_list_name(model: str) -> str:
+        return f"from_wire_{snake(model)}_list"
+
+    def plain_row(self, name: str) -> bool:
+        """A row with no optional field is decoded as a plain tuple and made its NamedTuple
+        with ``tuple.__new__`` (measured: msgspec building NamedTuples through their Python
+        ``__new__`` costs more than the Decimals they hold)."""
+        model = self.spec.models[name]
+        return model.row and not any(f.optional for f in model.fields)
+
+    @staticmethod
+    def _json_list(t: TypeRef) -> bool:
+        """``list[json]``: kept raw whole (one Raw, decoded at once), not item by item."""
+        return t.item is not None and t.item.item is None and t.item.name == "json"
+
+    def _json_fn(self, imports: Imports) -> str:
+        exact = self.spec.exchange["response"].get("numbers", "strings") == "numbers"
+        return imports.add("cambist._runtime.convert", "json_exact" if exact else "json_value")
+
     def eligible(self, name: str) -> bool:
         if name not in self._eligible:
             self._eligible[name] = False  # a cycle is not eligible
@@ -269,6 +289,8 @@ class WireMap:
         self, t: TypeRef, types: TypeMap, imports: Imports, here: str, optional: bool = False
     ) -> str:
         """The field's type in the wire struct."""
+        if self._json_list(t):
+            return imports.add("msgspec", "Raw")
         if t.item is not None:
             return f"list[{self.annotation(t.item, types, imports, here)}]"
         if t.name == "json":
@@ -282,8 +304,11 @@ class WireMap:
                 return "int" if self.spec.enums[t.name].is_int else "str"
             return imports.add(types.model_module(t.name), t.name)
         model = self.spec.models[t.name]
-        if model.row:  # decoded straight into the NamedTuple
-            imports.add(types.model_module(t.name), t.name)
+        if model.row:
+            if self.plain_row(t.name):  # a tuple, made the NamedTuple by tuple.__new__
+                inner = [self.annotation(f.type, types, imports, here) for f in model.fields]
+                return f"tuple[{', '.join(inner)}]"
+            imports.add(types.model_module(t.name), t.name)  # its defaults: msgspec's __new__
             return t.name
         struct = self.struct_name(t.name)
         if types.convert_module(t.name) != here:
@@ -299,6 +324,9 @@ class WireMap:
             return types.opt_conv(t, var, imports, here)
         if t.item is None and t.name == "json":
             return self.value(t, var, types, imports, here)  # absent: Raw(), read as None
+        if self._json_list(t):  # absent or null: None, as the general converters read it
+            opt_items = imports.add("cambist._runtime.convert", "opt_items")
+            return f"{opt_items}({self._json_fn(imports)}({var}))"
         expr = self.value(t, var, types, imports, here)
         return expr if expr == var else f"None if {var} is None else {expr}"
 
@@ -306,17 +334,32 @@ class WireMap:
         self, t: TypeRef, var: str, types: TypeMap, imports: Imports, here: str, depth: int = 0
     ) -> str:
         """An expression turning the decoded wire value ``var`` into the model's value."""
+        if self._json_list(t):
+            items = imports.add("cambist._runtime.convert", "items")
+            return f"{items}({self._json_fn(imports)}({var}))"
+        item = t.item
+        item_model = self.spec.models.get(item.name) if item is not None else None
+        one_level = item is not None and item.item is None
+        if item is not None and one_level and item_model and self.plain_row(item_model.name):
+            imports.add(types.model_module(item.name), item.name)
+            return f"{imports.add('cambist._runtime.convert', 'rows')}({item.name}, {var})"
+        if item is not None and one_level and item_model and not item_model.row:
+            fn = self.from_wire_list_name(item.name)  # a list of models: built in one go
+            if types.convert_module(item.name) != here:
+                imports.add(types.convert_module(item.name), fn)
+            return f"{fn}({var})"
         if t.item is not None:
-            item = f"x{depth}" if depth else "x"
-            inner = self.value(t.item, item, types, imports, here, depth + 1)
-            return list_expr(inner, item, var)
+            name = f"x{depth}" if depth else "x"
+            inner = self.value(t.item, name, types, imports, here, depth + 1)
+            return list_expr(inner, name, var)
         if t.name == "json":
-            exact = self.spec.exchange["response"].get("numbers", "strings") == "numbers"
-            fn = "json_exact" if exact else "json_value"
-            return f"{imports.add('cambist._runtime.convert', fn)}({var})"
+            return f"{self._json_fn(imports)}({var})"
         if t.name in self._PRIMITIVE or t.name in self.spec.enums:
             return var  # an enum is its member already
         if self.spec.models[t.name].row:
+            if self.plain_row(t.name):
+                imports.add(types.model_module(t.name), t.name)
+                return f"{imports.add('cambist._runtime.convert', 'new_row')}({t.name}, {var})"
             return var
         fn = self.from_wire_name(t.name)
         if types.convert_module(t.name) != here:

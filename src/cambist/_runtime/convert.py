@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import enum
 import json
+from collections import deque
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
+from itertools import repeat
 from typing import Any, TypeVar, cast
 
 import orjson
@@ -177,6 +179,13 @@ def model_from(cls: type[T], values: dict[str, Any]) -> T:
     return model
 
 
+def models_from(cls: type[T], values: list[dict[str, Any]]) -> list[T]:
+    """:func:`model_from` for a list: the loops run in C (no Python frame per model)."""
+    models = list(map(_new, repeat(cls, len(values))))
+    deque(map(_set, models, repeat("__dict__"), values), maxlen=0)
+    return models
+
+
 def json_value(raw: Any) -> Any:
     """A ``json`` field the fast path kept raw (``msgspec.Raw``), decoded as the general path
     decodes it (orjson; exact when orjson cannot: an integer beyond 64 bits); an absent
@@ -198,6 +207,11 @@ new_row = tuple.__new__
 """Builds a row (NamedTuple) from a tuple of its values, without a Python-level __new__."""
 
 
+def rows(cls: type[T], values: list[Any]) -> list[T]:
+    """Rows (NamedTuples) from tuples of their values, the loop in C."""
+    return list(map(new_row, repeat(cls, len(values)), values))  # type: ignore[arg-type]
+
+
 def opt_enum_member(cls: type[E], value: object) -> E | None:
     return None if value is None or value == "" else enum_member(cls, value)
 
@@ -209,6 +223,11 @@ def items(value: object) -> list[Any]:
     if value is None:
         return []
     raise WireTypeError(f"expected an array, got {type(value).__name__}")
+
+
+def opt_items(value: object) -> list[Any] | None:
+    """As :func:`items`, with null (or absent) read as None."""
+    return None if value is None else items(value)
 
 
 def list_of(structure: Callable[[Any], T]) -> Callable[[Any], list[T]]:

@@ -95,6 +95,9 @@ class StreamDef:
     channels: Mapping[str, Channel] = field(default_factory=dict)
     events: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
     event_field: str | None = None
+    fast_events: Mapping[str, Callable[[str | bytes], Any]] = field(default_factory=dict)
+    """The msgspec fast path of ``events``, by event type: a push's frame text -> its model
+    (a frame holding one event object); anything unusual takes the general path."""
     listen_key: ListenKeyDef | None = None
     key_header: str | None = None
     sign_header: str | None = None

@@ -25,7 +25,7 @@ import gzip
 import json
 import math
 import zlib
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
 import msgspec
@@ -125,6 +125,22 @@ def _skim(text: str | bytes) -> _Envelope | None:
         return _envelope.decode(text)
     except (msgspec.ValidationError, msgspec.DecodeError):
         return None
+
+
+def event_skim(event_field: str) -> Callable[[str | bytes], Any]:
+    """A decoder of what routing a single-event push needs: its type (the ``event_field``),
+    and whether it has an ``id`` (a request's answer) or ``ping`` / ``pong`` (a heartbeat),
+    which the general path handles. The rest of the frame is skipped over, not decoded."""
+    envelope = msgspec.defstruct(
+        "EventEnvelope",
+        [
+            ("kind", Any, msgspec.field(name=event_field, default=None)),
+            ("id", msgspec.Raw, msgspec.Raw()),
+            ("ping", msgspec.Raw, msgspec.Raw()),
+            ("pong", msgspec.Raw, msgspec.Raw()),
+        ],
+    )
+    return msgspec.json.Decoder(envelope).decode
 
 
 class HashKeyV1(Protocol):

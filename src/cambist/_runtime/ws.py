@@ -35,6 +35,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from typing import Any
 
+import msgspec
+
 from cambist import errors
 from cambist._runtime import convert, redact
 from cambist._runtime.book import BookError, OrderBook, attr_get, path_get
@@ -49,6 +51,7 @@ from cambist._runtime.wire import (
     Heartbeat,
     Subscription,
     decode,
+    event_skim,
     frame_text,
     json_heartbeat,
     make_subscription,
@@ -145,8 +148,15 @@ class StreamEngine:
         self._listen_key: str | None = None
         self._key_fresh = False
         self._parse_warned: set[str | None] = set()
-        self._fast = any(c.fast is not None for c in definition.channels.values())
-        """Some channel has a msgspec fast path (see :meth:`_on_fast`)."""
+        self._fast = bool(definition.fast_events) or any(
+            c.fast is not None for c in definition.channels.values()
+        )
+        """Some channel or event has a msgspec fast path (see :meth:`_on_fast`)."""
+        self._event_skim = (
+            event_skim(definition.event_field)
+            if definition.event_field and definition.fast_events
+            else None
+        )
         self._handover_state: _Handover | None = None
         self._handed_over: _Handover | None = None  # its pushes to skip, after a handover
         self._background: set[asyncio.Future[None]] = set()
@@ -731,6 +741,8 @@ class StreamEngine:
             sub = self._subs.get(self._proto.route(text))
         except TypeError:  # an unhashable routing value: the general path reports it
             return None
+        if sub is None and self._event_skim is not None:
+            return self._on_fast_event(text, self._event_skim)
         if sub is None or sub.channel.fast is None:
             return None
         try:
@@ -738,6 +750,28 @@ class StreamEngine:
         except Exception:  # anything unusual: the general converters decide
             return None
         return self._deliver(sub, event, None)
+
+    def _on_fast_event(
+        self, text: str | bytes, skim: Callable[[str | bytes], Any]
+    ) -> list[str] | None:
+        """A single-event push (a user stream's) on the fast path, by its event type; None
+        for anything else (a list of events, a request's answer, a heartbeat, an unknown
+        type, a value the decoder refuses): the general path then reads it."""
+        try:
+            env = skim(text)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            return None
+        if type(env.kind) is not str or env.id or env.ping or env.pong:
+            return None
+        fast = self.definition.fast_events.get(env.kind)
+        if fast is None:
+            return None
+        try:
+            event = fast(text)
+        except Exception:  # anything unusual: the general converters decide
+            return None
+        self._emit(event)
+        return []
 
     def _on_push(self, sub: Subscription, msg: Any) -> list[str]:
         event = self._parse(sub.channel.parse, msg, sub.channel.name)

@@ -17,7 +17,9 @@ from cambist._runtime.convert import (
     items,
     members,
     model_from,
+    models_from,
     new_row,
+    rows,
     string,
 )
 from cambist.bibox.models.market import (
@@ -146,18 +148,36 @@ def from_wire_trading_pair(w: TradingPairWire) -> TradingPair:
     return model_from(TradingPair, asdict(w))
 
 
+def from_wire_trading_pair_list(ws: list[TradingPairWire]) -> list[TradingPair]:
+    """Build a list of ``TradingPair`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(TradingPair, ds)
+
+
 class OrderBookWire(Struct, kw_only=True):
     """``OrderBook`` as sent, for the msgspec fast path (see ``from_wire_order_book``)."""
 
     update_id: str = field(name="i")
     update_time: int = field(name="t")
-    bids: list[PriceLevel] = field(name="b")
-    asks: list[PriceLevel] = field(name="a")
+    bids: list[tuple[Decimal, Decimal]] = field(name="b")
+    asks: list[tuple[Decimal, Decimal]] = field(name="a")
 
 
 def from_wire_order_book(w: OrderBookWire) -> OrderBook:
     """Build ``OrderBook`` from its decoded wire form (its fields become the model's)."""
-    return model_from(OrderBook, asdict(w))
+    d = asdict(w)
+    d["bids"] = rows(PriceLevel, d["bids"])
+    d["asks"] = rows(PriceLevel, d["asks"])
+    return model_from(OrderBook, d)
+
+
+def from_wire_order_book_list(ws: list[OrderBookWire]) -> list[OrderBook]:
+    """Build a list of ``OrderBook`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["bids"] = rows(PriceLevel, d["bids"])
+        d["asks"] = rows(PriceLevel, d["asks"])
+    return models_from(OrderBook, ds)
 
 
 class MarketTradeWire(Struct, kw_only=True):
@@ -173,6 +193,12 @@ class MarketTradeWire(Struct, kw_only=True):
 def from_wire_market_trade(w: MarketTradeWire) -> MarketTrade:
     """Build ``MarketTrade`` from its decoded wire form (its fields become the model's)."""
     return model_from(MarketTrade, asdict(w))
+
+
+def from_wire_market_trade_list(ws: list[MarketTradeWire]) -> list[MarketTrade]:
+    """Build a list of ``MarketTrade`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(MarketTrade, ds)
 
 
 class TickerWire(Struct, kw_only=True):
@@ -200,13 +226,21 @@ def from_wire_ticker(w: TickerWire) -> Ticker:
     return model_from(Ticker, asdict(w))
 
 
-_FAST_CANDLE_LIST = Decoder(list[Candle], strict=False)
+def from_wire_ticker_list(ws: list[TickerWire]) -> list[Ticker]:
+    """Build a list of ``Ticker`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(Ticker, ds)
+
+
+_FAST_CANDLE_LIST = Decoder(
+    list[tuple[int, Decimal, Decimal, Decimal, Decimal, Decimal, Decimal, str, int]], strict=False
+)
 
 
 def fast_candle_list(body: bytes) -> tuple[list[Candle], None]:
     """Decode ``list[Candle]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return _FAST_CANDLE_LIST.decode(body), None
+    return rows(Candle, _FAST_CANDLE_LIST.decode(body)), None
 
 
 _FAST_MARKET_TRADE_LIST = Decoder(list[MarketTradeWire], strict=False)
@@ -215,7 +249,7 @@ _FAST_MARKET_TRADE_LIST = Decoder(list[MarketTradeWire], strict=False)
 def fast_market_trade_list(body: bytes) -> tuple[list[MarketTrade], None]:
     """Decode ``list[MarketTrade]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_market_trade, _FAST_MARKET_TRADE_LIST.decode(body))), None
+    return from_wire_market_trade_list(_FAST_MARKET_TRADE_LIST.decode(body)), None
 
 
 class _OrderBookAnswer(OrderBookWire, kw_only=True):
@@ -233,6 +267,8 @@ def fast_order_book(body: bytes) -> tuple[OrderBook, Any]:
     general converters must handle (the client then falls back to them)."""
     d = asdict(_FAST_ORDER_BOOK.decode(body))
     code = d.pop("cambist_error_code")
+    d["bids"] = rows(PriceLevel, d["bids"])
+    d["asks"] = rows(PriceLevel, d["asks"])
     return model_from(OrderBook, d), code
 
 
@@ -242,7 +278,7 @@ _FAST_TICKER_LIST = Decoder(list[TickerWire], strict=False)
 def fast_ticker_list(body: bytes) -> tuple[list[Ticker], None]:
     """Decode ``list[Ticker]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_ticker, _FAST_TICKER_LIST.decode(body))), None
+    return from_wire_ticker_list(_FAST_TICKER_LIST.decode(body)), None
 
 
 _FAST_TRADING_PAIR_LIST = Decoder(list[TradingPairWire], strict=False)
@@ -251,4 +287,4 @@ _FAST_TRADING_PAIR_LIST = Decoder(list[TradingPairWire], strict=False)
 def fast_trading_pair_list(body: bytes) -> tuple[list[TradingPair], None]:
     """Decode ``list[TradingPair]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_trading_pair, _FAST_TRADING_PAIR_LIST.decode(body))), None
+    return from_wire_trading_pair_list(_FAST_TRADING_PAIR_LIST.decode(body)), None

@@ -3,17 +3,18 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from msgspec import Raw, Struct, field
 from msgspec.json import Decoder
 from msgspec.structs import asdict
 
-from cambist._runtime.convert import items, json_exact, model_from, string
+from cambist._runtime.convert import items, json_exact, model_from, models_from, rows, string
 from cambist.bibox._convert.market import (
     MarketTradeWire,
     OrderBookWire,
-    from_wire_market_trade,
+    from_wire_market_trade_list,
     from_wire_order_book,
     structure_candle,
     structure_market_trade,
@@ -100,6 +101,14 @@ def from_wire_order_book_update(w: OrderBookUpdateWire) -> OrderBookUpdate:
     return model_from(OrderBookUpdate, d)
 
 
+def from_wire_order_book_update_list(ws: list[OrderBookUpdateWire]) -> list[OrderBookUpdate]:
+    """Build a list of ``OrderBookUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["data"] = from_wire_order_book(d["data"])
+    return models_from(OrderBookUpdate, ds)
+
+
 class TradesUpdateWire(Struct, kw_only=True):
     """``TradesUpdate`` as sent, for the msgspec fast path (see ``from_wire_trades_update``)."""
 
@@ -110,20 +119,40 @@ class TradesUpdateWire(Struct, kw_only=True):
 def from_wire_trades_update(w: TradesUpdateWire) -> TradesUpdate:
     """Build ``TradesUpdate`` from its decoded wire form (its fields become the model's)."""
     d = asdict(w)
-    d["data"] = list(map(from_wire_market_trade, d["data"]))
+    d["data"] = from_wire_market_trade_list(d["data"])
     return model_from(TradesUpdate, d)
+
+
+def from_wire_trades_update_list(ws: list[TradesUpdateWire]) -> list[TradesUpdate]:
+    """Build a list of ``TradesUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["data"] = from_wire_market_trade_list(d["data"])
+    return models_from(TradesUpdate, ds)
 
 
 class CandlesUpdateWire(Struct, kw_only=True):
     """``CandlesUpdate`` as sent, for the msgspec fast path (see ``from_wire_candles_update``)."""
 
     stream: str = field(name="stream")
-    data: list[Candle] = field(name="data")
+    data: list[tuple[int, Decimal, Decimal, Decimal, Decimal, Decimal, Decimal, str, int]] = field(
+        name="data"
+    )
 
 
 def from_wire_candles_update(w: CandlesUpdateWire) -> CandlesUpdate:
     """Build ``CandlesUpdate`` from its decoded wire form (its fields become the model's)."""
-    return model_from(CandlesUpdate, asdict(w))
+    d = asdict(w)
+    d["data"] = rows(Candle, d["data"])
+    return model_from(CandlesUpdate, d)
+
+
+def from_wire_candles_update_list(ws: list[CandlesUpdateWire]) -> list[CandlesUpdate]:
+    """Build a list of ``CandlesUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["data"] = rows(Candle, d["data"])
+    return models_from(CandlesUpdate, ds)
 
 
 class TickerUpdateWire(Struct, kw_only=True):
@@ -140,6 +169,14 @@ def from_wire_ticker_update(w: TickerUpdateWire) -> TickerUpdate:
     return model_from(TickerUpdate, d)
 
 
+def from_wire_ticker_update_list(ws: list[TickerUpdateWire]) -> list[TickerUpdate]:
+    """Build a list of ``TickerUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["data"] = json_exact(d["data"])
+    return models_from(TickerUpdate, ds)
+
+
 class AccountEventWire(Struct, kw_only=True):
     """``AccountEvent`` as sent, for the msgspec fast path (see ``from_wire_account_event``)."""
 
@@ -154,6 +191,14 @@ def from_wire_account_event(w: AccountEventWire) -> AccountEvent:
     return model_from(AccountEvent, d)
 
 
+def from_wire_account_event_list(ws: list[AccountEventWire]) -> list[AccountEvent]:
+    """Build a list of ``AccountEvent`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["data"] = from_wire_asset_balance(d["data"])
+    return models_from(AccountEvent, ds)
+
+
 class OrderEventWire(Struct, kw_only=True):
     """``OrderEvent`` as sent, for the msgspec fast path (see ``from_wire_order_event``)."""
 
@@ -166,6 +211,14 @@ def from_wire_order_event(w: OrderEventWire) -> OrderEvent:
     d = asdict(w)
     d["data"] = from_wire_order(d["data"])
     return model_from(OrderEvent, d)
+
+
+def from_wire_order_event_list(ws: list[OrderEventWire]) -> list[OrderEvent]:
+    """Build a list of ``OrderEvent`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["data"] = from_wire_order(d["data"])
+    return models_from(OrderEvent, ds)
 
 
 _FAST_PUSH_ACCOUNT_EVENT = Decoder(AccountEventWire, strict=False)

@@ -18,6 +18,7 @@ from cambist._runtime.convert import (
     items,
     members,
     model_from,
+    models_from,
     string,
 )
 from cambist.bibox.models.user import (
@@ -119,6 +120,12 @@ def from_wire_asset_balance(w: AssetBalanceWire) -> AssetBalance:
     return model_from(AssetBalance, asdict(w))
 
 
+def from_wire_asset_balance_list(ws: list[AssetBalanceWire]) -> list[AssetBalance]:
+    """Build a list of ``AssetBalance`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(AssetBalance, ds)
+
+
 class LedgerEntryWire(Struct, kw_only=True):
     """``LedgerEntry`` as sent, for the msgspec fast path (see ``from_wire_ledger_entry``)."""
 
@@ -133,6 +140,12 @@ class LedgerEntryWire(Struct, kw_only=True):
 def from_wire_ledger_entry(w: LedgerEntryWire) -> LedgerEntry:
     """Build ``LedgerEntry`` from its decoded wire form (its fields become the model's)."""
     return model_from(LedgerEntry, asdict(w))
+
+
+def from_wire_ledger_entry_list(ws: list[LedgerEntryWire]) -> list[LedgerEntry]:
+    """Build a list of ``LedgerEntry`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(LedgerEntry, ds)
 
 
 class OrderWire(Struct, kw_only=True):
@@ -160,9 +173,18 @@ class OrderWire(Struct, kw_only=True):
 def from_wire_order(w: OrderWire) -> Order:
     """Build ``Order`` from its decoded wire form (its fields become the model's)."""
     d = asdict(w)
-    d["fills"] = None if d["fills"] is None else list(map(from_wire_fill, d["fills"]))
-    d["fees"] = None if d["fees"] is None else list(map(from_wire_fee, d["fees"]))
+    d["fills"] = None if d["fills"] is None else from_wire_fill_list(d["fills"])
+    d["fees"] = None if d["fees"] is None else from_wire_fee_list(d["fees"])
     return model_from(Order, d)
+
+
+def from_wire_order_list(ws: list[OrderWire]) -> list[Order]:
+    """Build a list of ``Order`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["fills"] = None if d["fills"] is None else from_wire_fill_list(d["fills"])
+        d["fees"] = None if d["fees"] is None else from_wire_fee_list(d["fees"])
+    return models_from(Order, ds)
 
 
 class FillWire(Struct, kw_only=True):
@@ -183,6 +205,14 @@ def from_wire_fill(w: FillWire) -> Fill:
     return model_from(Fill, d)
 
 
+def from_wire_fill_list(ws: list[FillWire]) -> list[Fill]:
+    """Build a list of ``Fill`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["fee"] = from_wire_fee(d["fee"])
+    return models_from(Fill, ds)
+
+
 class FeeWire(Struct, kw_only=True):
     """``Fee`` as sent, for the msgspec fast path (see ``from_wire_fee``)."""
 
@@ -195,13 +225,19 @@ def from_wire_fee(w: FeeWire) -> Fee:
     return model_from(Fee, asdict(w))
 
 
+def from_wire_fee_list(ws: list[FeeWire]) -> list[Fee]:
+    """Build a list of ``Fee`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(Fee, ds)
+
+
 _FAST_ASSET_BALANCE_LIST = Decoder(list[AssetBalanceWire], strict=False)
 
 
 def fast_asset_balance_list(body: bytes) -> tuple[list[AssetBalance], None]:
     """Decode ``list[AssetBalance]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_asset_balance, _FAST_ASSET_BALANCE_LIST.decode(body))), None
+    return from_wire_asset_balance_list(_FAST_ASSET_BALANCE_LIST.decode(body)), None
 
 
 _FAST_FILL_LIST = Decoder(list[FillWire], strict=False)
@@ -210,7 +246,7 @@ _FAST_FILL_LIST = Decoder(list[FillWire], strict=False)
 def fast_fill_list(body: bytes) -> tuple[list[Fill], None]:
     """Decode ``list[Fill]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_fill, _FAST_FILL_LIST.decode(body))), None
+    return from_wire_fill_list(_FAST_FILL_LIST.decode(body)), None
 
 
 _FAST_LEDGER_ENTRY_LIST = Decoder(list[LedgerEntryWire], strict=False)
@@ -219,7 +255,7 @@ _FAST_LEDGER_ENTRY_LIST = Decoder(list[LedgerEntryWire], strict=False)
 def fast_ledger_entry_list(body: bytes) -> tuple[list[LedgerEntry], None]:
     """Decode ``list[LedgerEntry]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_ledger_entry, _FAST_LEDGER_ENTRY_LIST.decode(body))), None
+    return from_wire_ledger_entry_list(_FAST_LEDGER_ENTRY_LIST.decode(body)), None
 
 
 class _OrderAnswer(OrderWire, kw_only=True):
@@ -237,8 +273,8 @@ def fast_order(body: bytes) -> tuple[Order, Any]:
     general converters must handle (the client then falls back to them)."""
     d = asdict(_FAST_ORDER.decode(body))
     code = d.pop("cambist_error_code")
-    d["fills"] = None if d["fills"] is None else list(map(from_wire_fill, d["fills"]))
-    d["fees"] = None if d["fees"] is None else list(map(from_wire_fee, d["fees"]))
+    d["fills"] = None if d["fills"] is None else from_wire_fill_list(d["fills"])
+    d["fees"] = None if d["fees"] is None else from_wire_fee_list(d["fees"])
     return model_from(Order, d), code
 
 
@@ -248,4 +284,4 @@ _FAST_ORDER_LIST = Decoder(list[OrderWire], strict=False)
 def fast_order_list(body: bytes) -> tuple[list[Order], None]:
     """Decode ``list[Order]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_order, _FAST_ORDER_LIST.decode(body))), None
+    return from_wire_order_list(_FAST_ORDER_LIST.decode(body)), None

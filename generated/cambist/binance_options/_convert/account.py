@@ -18,6 +18,7 @@ from cambist._runtime.convert import (
     items,
     members,
     model_from,
+    models_from,
     opt_boolean,
     opt_string,
     string,
@@ -144,9 +145,18 @@ class OptionAccountWire(Struct, kw_only=True):
 def from_wire_option_account(w: OptionAccountWire) -> OptionAccount:
     """Build ``OptionAccount`` from its decoded wire form (its fields become the model's)."""
     d = asdict(w)
-    d["asset"] = list(map(from_wire_account_asset, d["asset"]))
-    d["greek"] = list(map(from_wire_greek, d["greek"]))
+    d["asset"] = from_wire_account_asset_list(d["asset"])
+    d["greek"] = from_wire_greek_list(d["greek"])
     return model_from(OptionAccount, d)
+
+
+def from_wire_option_account_list(ws: list[OptionAccountWire]) -> list[OptionAccount]:
+    """Build a list of ``OptionAccount`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["asset"] = from_wire_account_asset_list(d["asset"])
+        d["greek"] = from_wire_greek_list(d["greek"])
+    return models_from(OptionAccount, ds)
 
 
 class AccountAssetWire(Struct, kw_only=True):
@@ -165,6 +175,12 @@ def from_wire_account_asset(w: AccountAssetWire) -> AccountAsset:
     return model_from(AccountAsset, asdict(w))
 
 
+def from_wire_account_asset_list(ws: list[AccountAssetWire]) -> list[AccountAsset]:
+    """Build a list of ``AccountAsset`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(AccountAsset, ds)
+
+
 class GreekWire(Struct, kw_only=True):
     """``Greek`` as sent, for the msgspec fast path (see ``from_wire_greek``)."""
 
@@ -178,6 +194,12 @@ class GreekWire(Struct, kw_only=True):
 def from_wire_greek(w: GreekWire) -> Greek:
     """Build ``Greek`` from its decoded wire form (its fields become the model's)."""
     return model_from(Greek, asdict(w))
+
+
+def from_wire_greek_list(ws: list[GreekWire]) -> list[Greek]:
+    """Build a list of ``Greek`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(Greek, ds)
 
 
 class MarginAccountWire(Struct, kw_only=True):
@@ -197,9 +219,18 @@ class MarginAccountWire(Struct, kw_only=True):
 def from_wire_margin_account(w: MarginAccountWire) -> MarginAccount:
     """Build ``MarginAccount`` from its decoded wire form (its fields become the model's)."""
     d = asdict(w)
-    d["asset"] = list(map(from_wire_margin_asset, d["asset"]))
-    d["greek"] = list(map(from_wire_greek, d["greek"]))
+    d["asset"] = from_wire_margin_asset_list(d["asset"])
+    d["greek"] = from_wire_greek_list(d["greek"])
     return model_from(MarginAccount, d)
+
+
+def from_wire_margin_account_list(ws: list[MarginAccountWire]) -> list[MarginAccount]:
+    """Build a list of ``MarginAccount`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["asset"] = from_wire_margin_asset_list(d["asset"])
+        d["greek"] = from_wire_greek_list(d["greek"])
+    return models_from(MarginAccount, ds)
 
 
 class MarginAssetWire(Struct, kw_only=True):
@@ -220,6 +251,12 @@ def from_wire_margin_asset(w: MarginAssetWire) -> MarginAsset:
     return model_from(MarginAsset, asdict(w))
 
 
+def from_wire_margin_asset_list(ws: list[MarginAssetWire]) -> list[MarginAsset]:
+    """Build a list of ``MarginAsset`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(MarginAsset, ds)
+
+
 class BillWire(Struct, kw_only=True):
     """``Bill`` as sent, for the msgspec fast path (see ``from_wire_bill``)."""
 
@@ -235,6 +272,12 @@ def from_wire_bill(w: BillWire) -> Bill:
     return model_from(Bill, asdict(w))
 
 
+def from_wire_bill_list(ws: list[BillWire]) -> list[Bill]:
+    """Build a list of ``Bill`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(Bill, ds)
+
+
 class DownloadIdWire(Struct, kw_only=True):
     """``DownloadId`` as sent, for the msgspec fast path (see ``from_wire_download_id``)."""
 
@@ -245,6 +288,12 @@ class DownloadIdWire(Struct, kw_only=True):
 def from_wire_download_id(w: DownloadIdWire) -> DownloadId:
     """Build ``DownloadId`` from its decoded wire form (its fields become the model's)."""
     return model_from(DownloadId, asdict(w))
+
+
+def from_wire_download_id_list(ws: list[DownloadIdWire]) -> list[DownloadId]:
+    """Build a list of ``DownloadId`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(DownloadId, ds)
 
 
 class DownloadLinkWire(Struct, kw_only=True):
@@ -263,13 +312,19 @@ def from_wire_download_link(w: DownloadLinkWire) -> DownloadLink:
     return model_from(DownloadLink, asdict(w))
 
 
+def from_wire_download_link_list(ws: list[DownloadLinkWire]) -> list[DownloadLink]:
+    """Build a list of ``DownloadLink`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(DownloadLink, ds)
+
+
 _FAST_BILL_LIST = Decoder(list[BillWire], strict=False)
 
 
 def fast_bill_list(body: bytes) -> tuple[list[Bill], None]:
     """Decode ``list[Bill]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_bill, _FAST_BILL_LIST.decode(body))), None
+    return from_wire_bill_list(_FAST_BILL_LIST.decode(body)), None
 
 
 class _DownloadIdAnswer(DownloadIdWire, kw_only=True):
@@ -323,8 +378,8 @@ def fast_margin_account(body: bytes) -> tuple[MarginAccount, Any]:
     general converters must handle (the client then falls back to them)."""
     d = asdict(_FAST_MARGIN_ACCOUNT.decode(body))
     code = d.pop("cambist_error_code")
-    d["asset"] = list(map(from_wire_margin_asset, d["asset"]))
-    d["greek"] = list(map(from_wire_greek, d["greek"]))
+    d["asset"] = from_wire_margin_asset_list(d["asset"])
+    d["greek"] = from_wire_greek_list(d["greek"])
     return model_from(MarginAccount, d), code
 
 
@@ -343,6 +398,6 @@ def fast_option_account(body: bytes) -> tuple[OptionAccount, Any]:
     general converters must handle (the client then falls back to them)."""
     d = asdict(_FAST_OPTION_ACCOUNT.decode(body))
     code = d.pop("cambist_error_code")
-    d["asset"] = list(map(from_wire_account_asset, d["asset"]))
-    d["greek"] = list(map(from_wire_greek, d["greek"]))
+    d["asset"] = from_wire_account_asset_list(d["asset"])
+    d["greek"] = from_wire_greek_list(d["greek"])
     return model_from(OptionAccount, d), code

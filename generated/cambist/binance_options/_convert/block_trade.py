@@ -17,6 +17,7 @@ from cambist._runtime.convert import (
     items,
     members,
     model_from,
+    models_from,
     opt_integer,
     string,
 )
@@ -112,8 +113,16 @@ class BlockTradeOrderWire(Struct, kw_only=True):
 def from_wire_block_trade_order(w: BlockTradeOrderWire) -> BlockTradeOrder:
     """Build ``BlockTradeOrder`` from its decoded wire form (its fields become the model's)."""
     d = asdict(w)
-    d["legs"] = list(map(from_wire_block_trade_leg, d["legs"]))
+    d["legs"] = from_wire_block_trade_leg_list(d["legs"])
     return model_from(BlockTradeOrder, d)
+
+
+def from_wire_block_trade_order_list(ws: list[BlockTradeOrderWire]) -> list[BlockTradeOrder]:
+    """Build a list of ``BlockTradeOrder`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["legs"] = from_wire_block_trade_leg_list(d["legs"])
+    return models_from(BlockTradeOrder, ds)
 
 
 class BlockTradeLegWire(Struct, kw_only=True):
@@ -130,6 +139,12 @@ def from_wire_block_trade_leg(w: BlockTradeLegWire) -> BlockTradeLeg:
     return model_from(BlockTradeLeg, asdict(w))
 
 
+def from_wire_block_trade_leg_list(ws: list[BlockTradeLegWire]) -> list[BlockTradeLeg]:
+    """Build a list of ``BlockTradeLeg`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(BlockTradeLeg, ds)
+
+
 class UserBlockTradeWire(Struct, kw_only=True):
     """``UserBlockTrade`` as sent, for the msgspec fast path (see ``from_wire_user_block_trade``)."""
 
@@ -142,8 +157,16 @@ class UserBlockTradeWire(Struct, kw_only=True):
 def from_wire_user_block_trade(w: UserBlockTradeWire) -> UserBlockTrade:
     """Build ``UserBlockTrade`` from its decoded wire form (its fields become the model's)."""
     d = asdict(w)
-    d["legs"] = list(map(from_wire_block_trade_fill, d["legs"]))
+    d["legs"] = from_wire_block_trade_fill_list(d["legs"])
     return model_from(UserBlockTrade, d)
+
+
+def from_wire_user_block_trade_list(ws: list[UserBlockTradeWire]) -> list[UserBlockTrade]:
+    """Build a list of ``UserBlockTrade`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["legs"] = from_wire_block_trade_fill_list(d["legs"])
+    return models_from(UserBlockTrade, ds)
 
 
 class BlockTradeFillWire(Struct, kw_only=True):
@@ -175,6 +198,12 @@ def from_wire_block_trade_fill(w: BlockTradeFillWire) -> BlockTradeFill:
     return model_from(BlockTradeFill, asdict(w))
 
 
+def from_wire_block_trade_fill_list(ws: list[BlockTradeFillWire]) -> list[BlockTradeFill]:
+    """Build a list of ``BlockTradeFill`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(BlockTradeFill, ds)
+
+
 class _BlockTradeOrderAnswer(BlockTradeOrderWire, kw_only=True):
     """``BlockTradeOrder`` as answered, with the error-code field the client checks."""
 
@@ -190,7 +219,7 @@ def fast_block_trade_order(body: bytes) -> tuple[BlockTradeOrder, Any]:
     general converters must handle (the client then falls back to them)."""
     d = asdict(_FAST_BLOCK_TRADE_ORDER.decode(body))
     code = d.pop("cambist_error_code")
-    d["legs"] = list(map(from_wire_block_trade_leg, d["legs"]))
+    d["legs"] = from_wire_block_trade_leg_list(d["legs"])
     return model_from(BlockTradeOrder, d), code
 
 
@@ -200,7 +229,7 @@ _FAST_BLOCK_TRADE_ORDER_LIST = Decoder(list[BlockTradeOrderWire], strict=False)
 def fast_block_trade_order_list(body: bytes) -> tuple[list[BlockTradeOrder], None]:
     """Decode ``list[BlockTradeOrder]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_block_trade_order, _FAST_BLOCK_TRADE_ORDER_LIST.decode(body))), None
+    return from_wire_block_trade_order_list(_FAST_BLOCK_TRADE_ORDER_LIST.decode(body)), None
 
 
 _FAST_USER_BLOCK_TRADE_LIST = Decoder(list[UserBlockTradeWire], strict=False)
@@ -209,7 +238,7 @@ _FAST_USER_BLOCK_TRADE_LIST = Decoder(list[UserBlockTradeWire], strict=False)
 def fast_user_block_trade_list(body: bytes) -> tuple[list[UserBlockTrade], None]:
     """Decode ``list[UserBlockTrade]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_user_block_trade, _FAST_USER_BLOCK_TRADE_LIST.decode(body))), None
+    return from_wire_user_block_trade_list(_FAST_USER_BLOCK_TRADE_LIST.decode(body)), None
 
 
 _BLOCKTRADELEGINPUT_FIELDS = (

@@ -18,9 +18,11 @@ from cambist._runtime.convert import (
     items,
     members,
     model_from,
+    models_from,
     new_row,
     opt_dec,
     opt_string,
+    rows,
     string,
 )
 from cambist.binance_options.models.common import OptionSide
@@ -317,6 +319,12 @@ def from_wire_server_time(w: ServerTimeWire) -> ServerTime:
     return model_from(ServerTime, asdict(w))
 
 
+def from_wire_server_time_list(ws: list[ServerTimeWire]) -> list[ServerTime]:
+    """Build a list of ``ServerTime`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(ServerTime, ds)
+
+
 class ExchangeInfoWire(Struct, kw_only=True):
     """``ExchangeInfo`` as sent, for the msgspec fast path (see ``from_wire_exchange_info``)."""
 
@@ -331,11 +339,22 @@ class ExchangeInfoWire(Struct, kw_only=True):
 def from_wire_exchange_info(w: ExchangeInfoWire) -> ExchangeInfo:
     """Build ``ExchangeInfo`` from its decoded wire form (its fields become the model's)."""
     d = asdict(w)
-    d["option_contracts"] = list(map(from_wire_option_contract, d["option_contracts"]))
-    d["option_assets"] = list(map(from_wire_option_asset, d["option_assets"]))
-    d["option_symbols"] = list(map(from_wire_option_symbol, d["option_symbols"]))
-    d["rate_limits"] = list(map(from_wire_rate_limit, d["rate_limits"]))
+    d["option_contracts"] = from_wire_option_contract_list(d["option_contracts"])
+    d["option_assets"] = from_wire_option_asset_list(d["option_assets"])
+    d["option_symbols"] = from_wire_option_symbol_list(d["option_symbols"])
+    d["rate_limits"] = from_wire_rate_limit_list(d["rate_limits"])
     return model_from(ExchangeInfo, d)
+
+
+def from_wire_exchange_info_list(ws: list[ExchangeInfoWire]) -> list[ExchangeInfo]:
+    """Build a list of ``ExchangeInfo`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["option_contracts"] = from_wire_option_contract_list(d["option_contracts"])
+        d["option_assets"] = from_wire_option_asset_list(d["option_assets"])
+        d["option_symbols"] = from_wire_option_symbol_list(d["option_symbols"])
+        d["rate_limits"] = from_wire_rate_limit_list(d["rate_limits"])
+    return models_from(ExchangeInfo, ds)
 
 
 class OptionContractWire(Struct, kw_only=True):
@@ -352,6 +371,12 @@ def from_wire_option_contract(w: OptionContractWire) -> OptionContract:
     return model_from(OptionContract, asdict(w))
 
 
+def from_wire_option_contract_list(ws: list[OptionContractWire]) -> list[OptionContract]:
+    """Build a list of ``OptionContract`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(OptionContract, ds)
+
+
 class OptionAssetWire(Struct, kw_only=True):
     """``OptionAsset`` as sent, for the msgspec fast path (see ``from_wire_option_asset``)."""
 
@@ -361,6 +386,12 @@ class OptionAssetWire(Struct, kw_only=True):
 def from_wire_option_asset(w: OptionAssetWire) -> OptionAsset:
     """Build ``OptionAsset`` from its decoded wire form (its fields become the model's)."""
     return model_from(OptionAsset, asdict(w))
+
+
+def from_wire_option_asset_list(ws: list[OptionAssetWire]) -> list[OptionAsset]:
+    """Build a list of ``OptionAsset`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(OptionAsset, ds)
 
 
 class OptionSymbolWire(Struct, kw_only=True):
@@ -394,8 +425,16 @@ class OptionSymbolWire(Struct, kw_only=True):
 def from_wire_option_symbol(w: OptionSymbolWire) -> OptionSymbol:
     """Build ``OptionSymbol`` from its decoded wire form (its fields become the model's)."""
     d = asdict(w)
-    d["filters"] = list(map(from_wire_symbol_filter, d["filters"]))
+    d["filters"] = from_wire_symbol_filter_list(d["filters"])
     return model_from(OptionSymbol, d)
+
+
+def from_wire_option_symbol_list(ws: list[OptionSymbolWire]) -> list[OptionSymbol]:
+    """Build a list of ``OptionSymbol`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["filters"] = from_wire_symbol_filter_list(d["filters"])
+    return models_from(OptionSymbol, ds)
 
 
 class SymbolFilterWire(Struct, kw_only=True):
@@ -415,6 +454,12 @@ def from_wire_symbol_filter(w: SymbolFilterWire) -> SymbolFilter:
     return model_from(SymbolFilter, asdict(w))
 
 
+def from_wire_symbol_filter_list(ws: list[SymbolFilterWire]) -> list[SymbolFilter]:
+    """Build a list of ``SymbolFilter`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(SymbolFilter, ds)
+
+
 class RateLimitWire(Struct, kw_only=True):
     """``RateLimit`` as sent, for the msgspec fast path (see ``from_wire_rate_limit``)."""
 
@@ -429,18 +474,36 @@ def from_wire_rate_limit(w: RateLimitWire) -> RateLimit:
     return model_from(RateLimit, asdict(w))
 
 
+def from_wire_rate_limit_list(ws: list[RateLimitWire]) -> list[RateLimit]:
+    """Build a list of ``RateLimit`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(RateLimit, ds)
+
+
 class OrderBookWire(Struct, kw_only=True):
     """``OrderBook`` as sent, for the msgspec fast path (see ``from_wire_order_book``)."""
 
-    bids: list[PriceLevel] = field(name="bids")
-    asks: list[PriceLevel] = field(name="asks")
+    bids: list[tuple[Decimal, Decimal]] = field(name="bids")
+    asks: list[tuple[Decimal, Decimal]] = field(name="asks")
     time: int = field(name="T")
     last_update_id: int = field(name="lastUpdateId")
 
 
 def from_wire_order_book(w: OrderBookWire) -> OrderBook:
     """Build ``OrderBook`` from its decoded wire form (its fields become the model's)."""
-    return model_from(OrderBook, asdict(w))
+    d = asdict(w)
+    d["bids"] = rows(PriceLevel, d["bids"])
+    d["asks"] = rows(PriceLevel, d["asks"])
+    return model_from(OrderBook, d)
+
+
+def from_wire_order_book_list(ws: list[OrderBookWire]) -> list[OrderBook]:
+    """Build a list of ``OrderBook`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["bids"] = rows(PriceLevel, d["bids"])
+        d["asks"] = rows(PriceLevel, d["asks"])
+    return models_from(OrderBook, ds)
 
 
 class RecentTradeWire(Struct, kw_only=True):
@@ -461,6 +524,12 @@ def from_wire_recent_trade(w: RecentTradeWire) -> RecentTrade:
     return model_from(RecentTrade, asdict(w))
 
 
+def from_wire_recent_trade_list(ws: list[RecentTradeWire]) -> list[RecentTrade]:
+    """Build a list of ``RecentTrade`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(RecentTrade, ds)
+
+
 class HistoricalTradeWire(Struct, kw_only=True):
     """``HistoricalTrade`` as sent, for the msgspec fast path (see ``from_wire_historical_trade``)."""
 
@@ -476,6 +545,12 @@ class HistoricalTradeWire(Struct, kw_only=True):
 def from_wire_historical_trade(w: HistoricalTradeWire) -> HistoricalTrade:
     """Build ``HistoricalTrade`` from its decoded wire form (its fields become the model's)."""
     return model_from(HistoricalTrade, asdict(w))
+
+
+def from_wire_historical_trade_list(ws: list[HistoricalTradeWire]) -> list[HistoricalTrade]:
+    """Build a list of ``HistoricalTrade`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(HistoricalTrade, ds)
 
 
 class MarkPriceWire(Struct, kw_only=True):
@@ -500,6 +575,12 @@ def from_wire_mark_price(w: MarkPriceWire) -> MarkPrice:
     return model_from(MarkPrice, asdict(w))
 
 
+def from_wire_mark_price_list(ws: list[MarkPriceWire]) -> list[MarkPrice]:
+    """Build a list of ``MarkPrice`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(MarkPrice, ds)
+
+
 class IndexPriceWire(Struct, kw_only=True):
     """``IndexPrice`` as sent, for the msgspec fast path (see ``from_wire_index_price``)."""
 
@@ -510,6 +591,12 @@ class IndexPriceWire(Struct, kw_only=True):
 def from_wire_index_price(w: IndexPriceWire) -> IndexPrice:
     """Build ``IndexPrice`` from its decoded wire form (its fields become the model's)."""
     return model_from(IndexPrice, asdict(w))
+
+
+def from_wire_index_price_list(ws: list[IndexPriceWire]) -> list[IndexPrice]:
+    """Build a list of ``IndexPrice`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(IndexPrice, ds)
 
 
 class TickerWire(Struct, kw_only=True):
@@ -540,6 +627,12 @@ def from_wire_ticker(w: TickerWire) -> Ticker:
     return model_from(Ticker, asdict(w))
 
 
+def from_wire_ticker_list(ws: list[TickerWire]) -> list[Ticker]:
+    """Build a list of ``Ticker`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(Ticker, ds)
+
+
 class OpenInterestWire(Struct, kw_only=True):
     """``OpenInterest`` as sent, for the msgspec fast path (see ``from_wire_open_interest``)."""
 
@@ -552,6 +645,12 @@ class OpenInterestWire(Struct, kw_only=True):
 def from_wire_open_interest(w: OpenInterestWire) -> OpenInterest:
     """Build ``OpenInterest`` from its decoded wire form (its fields become the model's)."""
     return model_from(OpenInterest, asdict(w))
+
+
+def from_wire_open_interest_list(ws: list[OpenInterestWire]) -> list[OpenInterest]:
+    """Build a list of ``OpenInterest`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(OpenInterest, ds)
 
 
 class ExerciseResultWire(Struct, kw_only=True):
@@ -567,6 +666,12 @@ class ExerciseResultWire(Struct, kw_only=True):
 def from_wire_exercise_result(w: ExerciseResultWire) -> ExerciseResult:
     """Build ``ExerciseResult`` from its decoded wire form (its fields become the model's)."""
     return model_from(ExerciseResult, asdict(w))
+
+
+def from_wire_exercise_result_list(ws: list[ExerciseResultWire]) -> list[ExerciseResult]:
+    """Build a list of ``ExerciseResult`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(ExerciseResult, ds)
 
 
 class BlockTradeRecordWire(Struct, kw_only=True):
@@ -587,13 +692,19 @@ def from_wire_block_trade_record(w: BlockTradeRecordWire) -> BlockTradeRecord:
     return model_from(BlockTradeRecord, asdict(w))
 
 
+def from_wire_block_trade_record_list(ws: list[BlockTradeRecordWire]) -> list[BlockTradeRecord]:
+    """Build a list of ``BlockTradeRecord`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(BlockTradeRecord, ds)
+
+
 _FAST_BLOCK_TRADE_RECORD_LIST = Decoder(list[BlockTradeRecordWire], strict=False)
 
 
 def fast_block_trade_record_list(body: bytes) -> tuple[list[BlockTradeRecord], None]:
     """Decode ``list[BlockTradeRecord]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_block_trade_record, _FAST_BLOCK_TRADE_RECORD_LIST.decode(body))), None
+    return from_wire_block_trade_record_list(_FAST_BLOCK_TRADE_RECORD_LIST.decode(body)), None
 
 
 class _ExchangeInfoAnswer(ExchangeInfoWire, kw_only=True):
@@ -611,10 +722,10 @@ def fast_exchange_info(body: bytes) -> tuple[ExchangeInfo, Any]:
     general converters must handle (the client then falls back to them)."""
     d = asdict(_FAST_EXCHANGE_INFO.decode(body))
     code = d.pop("cambist_error_code")
-    d["option_contracts"] = list(map(from_wire_option_contract, d["option_contracts"]))
-    d["option_assets"] = list(map(from_wire_option_asset, d["option_assets"]))
-    d["option_symbols"] = list(map(from_wire_option_symbol, d["option_symbols"]))
-    d["rate_limits"] = list(map(from_wire_rate_limit, d["rate_limits"]))
+    d["option_contracts"] = from_wire_option_contract_list(d["option_contracts"])
+    d["option_assets"] = from_wire_option_asset_list(d["option_assets"])
+    d["option_symbols"] = from_wire_option_symbol_list(d["option_symbols"])
+    d["rate_limits"] = from_wire_rate_limit_list(d["rate_limits"])
     return model_from(ExchangeInfo, d), code
 
 
@@ -624,7 +735,7 @@ _FAST_EXERCISE_RESULT_LIST = Decoder(list[ExerciseResultWire], strict=False)
 def fast_exercise_result_list(body: bytes) -> tuple[list[ExerciseResult], None]:
     """Decode ``list[ExerciseResult]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_exercise_result, _FAST_EXERCISE_RESULT_LIST.decode(body))), None
+    return from_wire_exercise_result_list(_FAST_EXERCISE_RESULT_LIST.decode(body)), None
 
 
 _FAST_HISTORICAL_TRADE_LIST = Decoder(list[HistoricalTradeWire], strict=False)
@@ -633,7 +744,7 @@ _FAST_HISTORICAL_TRADE_LIST = Decoder(list[HistoricalTradeWire], strict=False)
 def fast_historical_trade_list(body: bytes) -> tuple[list[HistoricalTrade], None]:
     """Decode ``list[HistoricalTrade]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_historical_trade, _FAST_HISTORICAL_TRADE_LIST.decode(body))), None
+    return from_wire_historical_trade_list(_FAST_HISTORICAL_TRADE_LIST.decode(body)), None
 
 
 class _IndexPriceAnswer(IndexPriceWire, kw_only=True):
@@ -669,7 +780,7 @@ _FAST_MARK_PRICE_LIST = Decoder(list[MarkPriceWire], strict=False)
 def fast_mark_price_list(body: bytes) -> tuple[list[MarkPrice], None]:
     """Decode ``list[MarkPrice]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_mark_price, _FAST_MARK_PRICE_LIST.decode(body))), None
+    return from_wire_mark_price_list(_FAST_MARK_PRICE_LIST.decode(body)), None
 
 
 _FAST_OPEN_INTEREST_LIST = Decoder(list[OpenInterestWire], strict=False)
@@ -678,7 +789,7 @@ _FAST_OPEN_INTEREST_LIST = Decoder(list[OpenInterestWire], strict=False)
 def fast_open_interest_list(body: bytes) -> tuple[list[OpenInterest], None]:
     """Decode ``list[OpenInterest]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_open_interest, _FAST_OPEN_INTEREST_LIST.decode(body))), None
+    return from_wire_open_interest_list(_FAST_OPEN_INTEREST_LIST.decode(body)), None
 
 
 class _OrderBookAnswer(OrderBookWire, kw_only=True):
@@ -696,6 +807,8 @@ def fast_order_book(body: bytes) -> tuple[OrderBook, Any]:
     general converters must handle (the client then falls back to them)."""
     d = asdict(_FAST_ORDER_BOOK.decode(body))
     code = d.pop("cambist_error_code")
+    d["bids"] = rows(PriceLevel, d["bids"])
+    d["asks"] = rows(PriceLevel, d["asks"])
     return model_from(OrderBook, d), code
 
 
@@ -705,7 +818,7 @@ _FAST_RECENT_TRADE_LIST = Decoder(list[RecentTradeWire], strict=False)
 def fast_recent_trade_list(body: bytes) -> tuple[list[RecentTrade], None]:
     """Decode ``list[RecentTrade]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_recent_trade, _FAST_RECENT_TRADE_LIST.decode(body))), None
+    return from_wire_recent_trade_list(_FAST_RECENT_TRADE_LIST.decode(body)), None
 
 
 class _ServerTimeAnswer(ServerTimeWire, kw_only=True):
@@ -732,4 +845,4 @@ _FAST_TICKER_LIST = Decoder(list[TickerWire], strict=False)
 def fast_ticker_list(body: bytes) -> tuple[list[Ticker], None]:
     """Decode ``list[Ticker]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_ticker, _FAST_TICKER_LIST.decode(body))), None
+    return from_wire_ticker_list(_FAST_TICKER_LIST.decode(body)), None

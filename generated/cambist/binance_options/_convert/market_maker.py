@@ -10,7 +10,7 @@ from msgspec import Struct, field
 from msgspec.json import Decoder
 from msgspec.structs import asdict
 
-from cambist._runtime.convert import dec, integer, items, model_from, string
+from cambist._runtime.convert import dec, integer, items, model_from, models_from, string
 from cambist.binance_options.models.market_maker import (
     CountdownConfig,
     CountdownHeartbeat,
@@ -63,6 +63,12 @@ def from_wire_mmp_config(w: MmpConfigWire) -> MmpConfig:
     return model_from(MmpConfig, asdict(w))
 
 
+def from_wire_mmp_config_list(ws: list[MmpConfigWire]) -> list[MmpConfig]:
+    """Build a list of ``MmpConfig`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(MmpConfig, ds)
+
+
 class CountdownConfigWire(Struct, kw_only=True):
     """``CountdownConfig`` as sent, for the msgspec fast path (see ``from_wire_countdown_config``)."""
 
@@ -75,6 +81,12 @@ def from_wire_countdown_config(w: CountdownConfigWire) -> CountdownConfig:
     return model_from(CountdownConfig, asdict(w))
 
 
+def from_wire_countdown_config_list(ws: list[CountdownConfigWire]) -> list[CountdownConfig]:
+    """Build a list of ``CountdownConfig`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(CountdownConfig, ds)
+
+
 class CountdownHeartbeatWire(Struct, kw_only=True):
     """``CountdownHeartbeat`` as sent, for the msgspec fast path (see ``from_wire_countdown_heartbeat``)."""
 
@@ -84,6 +96,14 @@ class CountdownHeartbeatWire(Struct, kw_only=True):
 def from_wire_countdown_heartbeat(w: CountdownHeartbeatWire) -> CountdownHeartbeat:
     """Build ``CountdownHeartbeat`` from its decoded wire form (its fields become the model's)."""
     return model_from(CountdownHeartbeat, asdict(w))
+
+
+def from_wire_countdown_heartbeat_list(
+    ws: list[CountdownHeartbeatWire],
+) -> list[CountdownHeartbeat]:
+    """Build a list of ``CountdownHeartbeat`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(CountdownHeartbeat, ds)
 
 
 class _CountdownConfigAnswer(CountdownConfigWire, kw_only=True):

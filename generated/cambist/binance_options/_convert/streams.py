@@ -18,9 +18,11 @@ from cambist._runtime.convert import (
     items,
     members,
     model_from,
+    models_from,
     opt_dec,
     opt_integer,
     opt_string,
+    rows,
     string,
 )
 from cambist.binance_options._convert.market import structure_price_level
@@ -448,8 +450,16 @@ class IndexPriceUpdateWire(Struct, kw_only=True):
 def from_wire_index_price_update(w: IndexPriceUpdateWire) -> IndexPriceUpdate:
     """Build ``IndexPriceUpdate`` from its decoded wire form (its fields become the model's)."""
     d = asdict(w)
-    d["data"] = list(map(from_wire_index_price_event, d["data"]))
+    d["data"] = from_wire_index_price_event_list(d["data"])
     return model_from(IndexPriceUpdate, d)
+
+
+def from_wire_index_price_update_list(ws: list[IndexPriceUpdateWire]) -> list[IndexPriceUpdate]:
+    """Build a list of ``IndexPriceUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["data"] = from_wire_index_price_event_list(d["data"])
+    return models_from(IndexPriceUpdate, ds)
 
 
 class IndexPriceEventWire(Struct, kw_only=True):
@@ -466,6 +476,12 @@ def from_wire_index_price_event(w: IndexPriceEventWire) -> IndexPriceEvent:
     return model_from(IndexPriceEvent, asdict(w))
 
 
+def from_wire_index_price_event_list(ws: list[IndexPriceEventWire]) -> list[IndexPriceEvent]:
+    """Build a list of ``IndexPriceEvent`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(IndexPriceEvent, ds)
+
+
 class MarkPriceUpdateWire(Struct, kw_only=True):
     """``MarkPriceUpdate`` as sent, for the msgspec fast path (see ``from_wire_mark_price_update``)."""
 
@@ -476,8 +492,16 @@ class MarkPriceUpdateWire(Struct, kw_only=True):
 def from_wire_mark_price_update(w: MarkPriceUpdateWire) -> MarkPriceUpdate:
     """Build ``MarkPriceUpdate`` from its decoded wire form (its fields become the model's)."""
     d = asdict(w)
-    d["data"] = list(map(from_wire_mark_price_event, d["data"]))
+    d["data"] = from_wire_mark_price_event_list(d["data"])
     return model_from(MarkPriceUpdate, d)
+
+
+def from_wire_mark_price_update_list(ws: list[MarkPriceUpdateWire]) -> list[MarkPriceUpdate]:
+    """Build a list of ``MarkPriceUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["data"] = from_wire_mark_price_event_list(d["data"])
+    return models_from(MarkPriceUpdate, ds)
 
 
 class MarkPriceEventWire(Struct, kw_only=True):
@@ -510,6 +534,12 @@ def from_wire_mark_price_event(w: MarkPriceEventWire) -> MarkPriceEvent:
     return model_from(MarkPriceEvent, asdict(w))
 
 
+def from_wire_mark_price_event_list(ws: list[MarkPriceEventWire]) -> list[MarkPriceEvent]:
+    """Build a list of ``MarkPriceEvent`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(MarkPriceEvent, ds)
+
+
 class KlineUpdateWire(Struct, kw_only=True):
     """``KlineUpdate`` as sent, for the msgspec fast path (see ``from_wire_kline_update``)."""
 
@@ -522,6 +552,14 @@ def from_wire_kline_update(w: KlineUpdateWire) -> KlineUpdate:
     d = asdict(w)
     d["data"] = from_wire_kline_event(d["data"])
     return model_from(KlineUpdate, d)
+
+
+def from_wire_kline_update_list(ws: list[KlineUpdateWire]) -> list[KlineUpdate]:
+    """Build a list of ``KlineUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["data"] = from_wire_kline_event(d["data"])
+    return models_from(KlineUpdate, ds)
 
 
 class KlineEventWire(Struct, kw_only=True):
@@ -538,6 +576,14 @@ def from_wire_kline_event(w: KlineEventWire) -> KlineEvent:
     d = asdict(w)
     d["kline"] = from_wire_kline_bar(d["kline"])
     return model_from(KlineEvent, d)
+
+
+def from_wire_kline_event_list(ws: list[KlineEventWire]) -> list[KlineEvent]:
+    """Build a list of ``KlineEvent`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["kline"] = from_wire_kline_bar(d["kline"])
+    return models_from(KlineEvent, ds)
 
 
 class KlineBarWire(Struct, kw_only=True):
@@ -566,6 +612,12 @@ def from_wire_kline_bar(w: KlineBarWire) -> KlineBar:
     return model_from(KlineBar, asdict(w))
 
 
+def from_wire_kline_bar_list(ws: list[KlineBarWire]) -> list[KlineBar]:
+    """Build a list of ``KlineBar`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(KlineBar, ds)
+
+
 class NewSymbolUpdateWire(Struct, kw_only=True):
     """``NewSymbolUpdate`` as sent, for the msgspec fast path (see ``from_wire_new_symbol_update``)."""
 
@@ -578,6 +630,14 @@ def from_wire_new_symbol_update(w: NewSymbolUpdateWire) -> NewSymbolUpdate:
     d = asdict(w)
     d["data"] = from_wire_new_symbol_event(d["data"])
     return model_from(NewSymbolUpdate, d)
+
+
+def from_wire_new_symbol_update_list(ws: list[NewSymbolUpdateWire]) -> list[NewSymbolUpdate]:
+    """Build a list of ``NewSymbolUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["data"] = from_wire_new_symbol_event(d["data"])
+    return models_from(NewSymbolUpdate, ds)
 
 
 class NewSymbolEventWire(Struct, kw_only=True):
@@ -601,6 +661,12 @@ def from_wire_new_symbol_event(w: NewSymbolEventWire) -> NewSymbolEvent:
     return model_from(NewSymbolEvent, asdict(w))
 
 
+def from_wire_new_symbol_event_list(ws: list[NewSymbolEventWire]) -> list[NewSymbolEvent]:
+    """Build a list of ``NewSymbolEvent`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(NewSymbolEvent, ds)
+
+
 class OpenInterestUpdateWire(Struct, kw_only=True):
     """``OpenInterestUpdate`` as sent, for the msgspec fast path (see ``from_wire_open_interest_update``)."""
 
@@ -611,8 +677,18 @@ class OpenInterestUpdateWire(Struct, kw_only=True):
 def from_wire_open_interest_update(w: OpenInterestUpdateWire) -> OpenInterestUpdate:
     """Build ``OpenInterestUpdate`` from its decoded wire form (its fields become the model's)."""
     d = asdict(w)
-    d["data"] = list(map(from_wire_open_interest_event, d["data"]))
+    d["data"] = from_wire_open_interest_event_list(d["data"])
     return model_from(OpenInterestUpdate, d)
+
+
+def from_wire_open_interest_update_list(
+    ws: list[OpenInterestUpdateWire],
+) -> list[OpenInterestUpdate]:
+    """Build a list of ``OpenInterestUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["data"] = from_wire_open_interest_event_list(d["data"])
+    return models_from(OpenInterestUpdate, ds)
 
 
 class OpenInterestEventWire(Struct, kw_only=True):
@@ -630,6 +706,12 @@ def from_wire_open_interest_event(w: OpenInterestEventWire) -> OpenInterestEvent
     return model_from(OpenInterestEvent, asdict(w))
 
 
+def from_wire_open_interest_event_list(ws: list[OpenInterestEventWire]) -> list[OpenInterestEvent]:
+    """Build a list of ``OpenInterestEvent`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(OpenInterestEvent, ds)
+
+
 class TradeUpdateWire(Struct, kw_only=True):
     """``TradeUpdate`` as sent, for the msgspec fast path (see ``from_wire_trade_update``)."""
 
@@ -642,6 +724,14 @@ def from_wire_trade_update(w: TradeUpdateWire) -> TradeUpdate:
     d = asdict(w)
     d["data"] = from_wire_trade_event(d["data"])
     return model_from(TradeUpdate, d)
+
+
+def from_wire_trade_update_list(ws: list[TradeUpdateWire]) -> list[TradeUpdate]:
+    """Build a list of ``TradeUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["data"] = from_wire_trade_event(d["data"])
+    return models_from(TradeUpdate, ds)
 
 
 class TradeEventWire(Struct, kw_only=True):
@@ -664,6 +754,12 @@ def from_wire_trade_event(w: TradeEventWire) -> TradeEvent:
     return model_from(TradeEvent, asdict(w))
 
 
+def from_wire_trade_event_list(ws: list[TradeEventWire]) -> list[TradeEvent]:
+    """Build a list of ``TradeEvent`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(TradeEvent, ds)
+
+
 class TickerUpdateWire(Struct, kw_only=True):
     """``TickerUpdate`` as sent, for the msgspec fast path (see ``from_wire_ticker_update``)."""
 
@@ -676,6 +772,14 @@ def from_wire_ticker_update(w: TickerUpdateWire) -> TickerUpdate:
     d = asdict(w)
     d["data"] = from_wire_ticker_event(d["data"])
     return model_from(TickerUpdate, d)
+
+
+def from_wire_ticker_update_list(ws: list[TickerUpdateWire]) -> list[TickerUpdate]:
+    """Build a list of ``TickerUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["data"] = from_wire_ticker_event(d["data"])
+    return models_from(TickerUpdate, ds)
 
 
 class TickerEventWire(Struct, kw_only=True):
@@ -706,6 +810,12 @@ def from_wire_ticker_event(w: TickerEventWire) -> TickerEvent:
     return model_from(TickerEvent, asdict(w))
 
 
+def from_wire_ticker_event_list(ws: list[TickerEventWire]) -> list[TickerEvent]:
+    """Build a list of ``TickerEvent`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(TickerEvent, ds)
+
+
 class BookTickerUpdateWire(Struct, kw_only=True):
     """``BookTickerUpdate`` as sent, for the msgspec fast path (see ``from_wire_book_ticker_update``)."""
 
@@ -718,6 +828,14 @@ def from_wire_book_ticker_update(w: BookTickerUpdateWire) -> BookTickerUpdate:
     d = asdict(w)
     d["data"] = from_wire_book_ticker_event(d["data"])
     return model_from(BookTickerUpdate, d)
+
+
+def from_wire_book_ticker_update_list(ws: list[BookTickerUpdateWire]) -> list[BookTickerUpdate]:
+    """Build a list of ``BookTickerUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["data"] = from_wire_book_ticker_event(d["data"])
+    return models_from(BookTickerUpdate, ds)
 
 
 class BookTickerEventWire(Struct, kw_only=True):
@@ -739,6 +857,12 @@ def from_wire_book_ticker_event(w: BookTickerEventWire) -> BookTickerEvent:
     return model_from(BookTickerEvent, asdict(w))
 
 
+def from_wire_book_ticker_event_list(ws: list[BookTickerEventWire]) -> list[BookTickerEvent]:
+    """Build a list of ``BookTickerEvent`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(BookTickerEvent, ds)
+
+
 class DepthUpdateWire(Struct, kw_only=True):
     """``DepthUpdate`` as sent, for the msgspec fast path (see ``from_wire_depth_update``)."""
 
@@ -753,6 +877,14 @@ def from_wire_depth_update(w: DepthUpdateWire) -> DepthUpdate:
     return model_from(DepthUpdate, d)
 
 
+def from_wire_depth_update_list(ws: list[DepthUpdateWire]) -> list[DepthUpdate]:
+    """Build a list of ``DepthUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["data"] = from_wire_depth_event(d["data"])
+    return models_from(DepthUpdate, ds)
+
+
 class DepthEventWire(Struct, kw_only=True):
     """``DepthEvent`` as sent, for the msgspec fast path (see ``from_wire_depth_event``)."""
 
@@ -763,13 +895,25 @@ class DepthEventWire(Struct, kw_only=True):
     first_update_id: int = field(name="U")
     final_update_id: int = field(name="u")
     previous_update_id: int = field(name="pu")
-    bids: list[PriceLevel] = field(name="b")
-    asks: list[PriceLevel] = field(name="a")
+    bids: list[tuple[Decimal, Decimal]] = field(name="b")
+    asks: list[tuple[Decimal, Decimal]] = field(name="a")
 
 
 def from_wire_depth_event(w: DepthEventWire) -> DepthEvent:
     """Build ``DepthEvent`` from its decoded wire form (its fields become the model's)."""
-    return model_from(DepthEvent, asdict(w))
+    d = asdict(w)
+    d["bids"] = rows(PriceLevel, d["bids"])
+    d["asks"] = rows(PriceLevel, d["asks"])
+    return model_from(DepthEvent, d)
+
+
+def from_wire_depth_event_list(ws: list[DepthEventWire]) -> list[DepthEvent]:
+    """Build a list of ``DepthEvent`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["bids"] = rows(PriceLevel, d["bids"])
+        d["asks"] = rows(PriceLevel, d["asks"])
+    return models_from(DepthEvent, ds)
 
 
 class AccountUpdateWire(Struct, kw_only=True):
@@ -792,6 +936,12 @@ def from_wire_account_update(w: AccountUpdateWire) -> AccountUpdate:
     return model_from(AccountUpdate, asdict(w))
 
 
+def from_wire_account_update_list(ws: list[AccountUpdateWire]) -> list[AccountUpdate]:
+    """Build a list of ``AccountUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(AccountUpdate, ds)
+
+
 class BalancePositionUpdateWire(Struct, kw_only=True):
     """``BalancePositionUpdate`` as sent, for the msgspec fast path (see ``from_wire_balance_position_update``)."""
 
@@ -806,9 +956,20 @@ class BalancePositionUpdateWire(Struct, kw_only=True):
 def from_wire_balance_position_update(w: BalancePositionUpdateWire) -> BalancePositionUpdate:
     """Build ``BalancePositionUpdate`` from its decoded wire form (its fields become the model's)."""
     d = asdict(w)
-    d["balances"] = list(map(from_wire_balance_change, d["balances"]))
-    d["positions"] = list(map(from_wire_position_change, d["positions"]))
+    d["balances"] = from_wire_balance_change_list(d["balances"])
+    d["positions"] = from_wire_position_change_list(d["positions"])
     return model_from(BalancePositionUpdate, d)
+
+
+def from_wire_balance_position_update_list(
+    ws: list[BalancePositionUpdateWire],
+) -> list[BalancePositionUpdate]:
+    """Build a list of ``BalancePositionUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["balances"] = from_wire_balance_change_list(d["balances"])
+        d["positions"] = from_wire_position_change_list(d["positions"])
+    return models_from(BalancePositionUpdate, ds)
 
 
 class BalanceChangeWire(Struct, kw_only=True):
@@ -822,6 +983,12 @@ class BalanceChangeWire(Struct, kw_only=True):
 def from_wire_balance_change(w: BalanceChangeWire) -> BalanceChange:
     """Build ``BalanceChange`` from its decoded wire form (its fields become the model's)."""
     return model_from(BalanceChange, asdict(w))
+
+
+def from_wire_balance_change_list(ws: list[BalanceChangeWire]) -> list[BalanceChange]:
+    """Build a list of ``BalanceChange`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(BalanceChange, ds)
 
 
 class PositionChangeWire(Struct, kw_only=True):
@@ -838,6 +1005,12 @@ def from_wire_position_change(w: PositionChangeWire) -> PositionChange:
     return model_from(PositionChange, asdict(w))
 
 
+def from_wire_position_change_list(ws: list[PositionChangeWire]) -> list[PositionChange]:
+    """Build a list of ``PositionChange`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(PositionChange, ds)
+
+
 class OrderTradeUpdateWire(Struct, kw_only=True):
     """``OrderTradeUpdate`` as sent, for the msgspec fast path (see ``from_wire_order_trade_update``)."""
 
@@ -852,6 +1025,14 @@ def from_wire_order_trade_update(w: OrderTradeUpdateWire) -> OrderTradeUpdate:
     d = asdict(w)
     d["order"] = from_wire_order_trade_event(d["order"])
     return model_from(OrderTradeUpdate, d)
+
+
+def from_wire_order_trade_update_list(ws: list[OrderTradeUpdateWire]) -> list[OrderTradeUpdate]:
+    """Build a list of ``OrderTradeUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["order"] = from_wire_order_trade_event(d["order"])
+    return models_from(OrderTradeUpdate, ds)
 
 
 class OrderTradeEventWire(Struct, kw_only=True):
@@ -889,6 +1070,12 @@ def from_wire_order_trade_event(w: OrderTradeEventWire) -> OrderTradeEvent:
     return model_from(OrderTradeEvent, asdict(w))
 
 
+def from_wire_order_trade_event_list(ws: list[OrderTradeEventWire]) -> list[OrderTradeEvent]:
+    """Build a list of ``OrderTradeEvent`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(OrderTradeEvent, ds)
+
+
 class GreekUpdateWire(Struct, kw_only=True):
     """``GreekUpdate`` as sent, for the msgspec fast path (see ``from_wire_greek_update``)."""
 
@@ -901,8 +1088,16 @@ class GreekUpdateWire(Struct, kw_only=True):
 def from_wire_greek_update(w: GreekUpdateWire) -> GreekUpdate:
     """Build ``GreekUpdate`` from its decoded wire form (its fields become the model's)."""
     d = asdict(w)
-    d["greeks"] = list(map(from_wire_greek_change, d["greeks"]))
+    d["greeks"] = from_wire_greek_change_list(d["greeks"])
     return model_from(GreekUpdate, d)
+
+
+def from_wire_greek_update_list(ws: list[GreekUpdateWire]) -> list[GreekUpdate]:
+    """Build a list of ``GreekUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["greeks"] = from_wire_greek_change_list(d["greeks"])
+    return models_from(GreekUpdate, ds)
 
 
 class GreekChangeWire(Struct, kw_only=True):
@@ -920,6 +1115,12 @@ def from_wire_greek_change(w: GreekChangeWire) -> GreekChange:
     return model_from(GreekChange, asdict(w))
 
 
+def from_wire_greek_change_list(ws: list[GreekChangeWire]) -> list[GreekChange]:
+    """Build a list of ``GreekChange`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(GreekChange, ds)
+
+
 class RiskLevelChangeWire(Struct, kw_only=True):
     """``RiskLevelChange`` as sent, for the msgspec fast path (see ``from_wire_risk_level_change``)."""
 
@@ -935,6 +1136,12 @@ def from_wire_risk_level_change(w: RiskLevelChangeWire) -> RiskLevelChange:
     return model_from(RiskLevelChange, asdict(w))
 
 
+def from_wire_risk_level_change_list(ws: list[RiskLevelChangeWire]) -> list[RiskLevelChange]:
+    """Build a list of ``RiskLevelChange`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(RiskLevelChange, ds)
+
+
 class ListenKeyExpiredWire(Struct, kw_only=True):
     """``ListenKeyExpired`` as sent, for the msgspec fast path (see ``from_wire_listen_key_expired``)."""
 
@@ -946,6 +1153,12 @@ class ListenKeyExpiredWire(Struct, kw_only=True):
 def from_wire_listen_key_expired(w: ListenKeyExpiredWire) -> ListenKeyExpired:
     """Build ``ListenKeyExpired`` from its decoded wire form (its fields become the model's)."""
     return model_from(ListenKeyExpired, asdict(w))
+
+
+def from_wire_listen_key_expired_list(ws: list[ListenKeyExpiredWire]) -> list[ListenKeyExpired]:
+    """Build a list of ``ListenKeyExpired`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(ListenKeyExpired, ds)
 
 
 _FAST_PUSH_ACCOUNT_UPDATE = Decoder(AccountUpdateWire, strict=False)

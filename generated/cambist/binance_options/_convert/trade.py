@@ -18,6 +18,7 @@ from cambist._runtime.convert import (
     items,
     members,
     model_from,
+    models_from,
     opt_boolean,
     opt_dec,
     opt_enum_member,
@@ -257,6 +258,19 @@ def from_wire_new_order(w: NewOrderWire) -> NewOrder:
     return model_from(NewOrder, d)
 
 
+def from_wire_new_order_list(ws: list[NewOrderWire]) -> list[NewOrder]:
+    """Build a list of ``NewOrder`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["time_in_force"] = opt_enum_member(TimeInForce, d["time_in_force"])
+        d["status"] = opt_enum_member(OrderStatus, d["status"])
+        d["option_side"] = opt_enum_member(OptionSide, d["option_side"])
+        d["self_trade_prevention_mode"] = opt_enum_member(
+            SelfTradePreventionMode, d["self_trade_prevention_mode"]
+        )
+    return models_from(NewOrder, ds)
+
+
 class OrderWire(Struct, kw_only=True):
     """``Order`` as sent, for the msgspec fast path (see ``from_wire_order``)."""
 
@@ -295,6 +309,16 @@ def from_wire_order(w: OrderWire) -> Order:
     return model_from(Order, d)
 
 
+def from_wire_order_list(ws: list[OrderWire]) -> list[Order]:
+    """Build a list of ``Order`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["self_trade_prevention_mode"] = opt_enum_member(
+            SelfTradePreventionMode, d["self_trade_prevention_mode"]
+        )
+    return models_from(Order, ds)
+
+
 class CodeMessageWire(Struct, kw_only=True):
     """``CodeMessage`` as sent, for the msgspec fast path (see ``from_wire_code_message``)."""
 
@@ -305,6 +329,12 @@ class CodeMessageWire(Struct, kw_only=True):
 def from_wire_code_message(w: CodeMessageWire) -> CodeMessage:
     """Build ``CodeMessage`` from its decoded wire form (its fields become the model's)."""
     return model_from(CodeMessage, asdict(w))
+
+
+def from_wire_code_message_list(ws: list[CodeMessageWire]) -> list[CodeMessage]:
+    """Build a list of ``CodeMessage`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(CodeMessage, ds)
 
 
 class PositionWire(Struct, kw_only=True):
@@ -333,6 +363,12 @@ def from_wire_position(w: PositionWire) -> Position:
     return model_from(Position, asdict(w))
 
 
+def from_wire_position_list(ws: list[PositionWire]) -> list[Position]:
+    """Build a list of ``Position`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(Position, ds)
+
+
 class UserTradeWire(Struct, kw_only=True):
     """``UserTrade`` as sent, for the msgspec fast path (see ``from_wire_user_trade``)."""
 
@@ -359,6 +395,12 @@ def from_wire_user_trade(w: UserTradeWire) -> UserTrade:
     return model_from(UserTrade, asdict(w))
 
 
+def from_wire_user_trade_list(ws: list[UserTradeWire]) -> list[UserTrade]:
+    """Build a list of ``UserTrade`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(UserTrade, ds)
+
+
 class UserExerciseRecordWire(Struct, kw_only=True):
     """``UserExerciseRecord`` as sent, for the msgspec fast path (see ``from_wire_user_exercise_record``)."""
 
@@ -382,6 +424,14 @@ def from_wire_user_exercise_record(w: UserExerciseRecordWire) -> UserExerciseRec
     return model_from(UserExerciseRecord, asdict(w))
 
 
+def from_wire_user_exercise_record_list(
+    ws: list[UserExerciseRecordWire],
+) -> list[UserExerciseRecord]:
+    """Build a list of ``UserExerciseRecord`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(UserExerciseRecord, ds)
+
+
 class CommissionWire(Struct, kw_only=True):
     """``Commission`` as sent, for the msgspec fast path (see ``from_wire_commission``)."""
 
@@ -391,8 +441,16 @@ class CommissionWire(Struct, kw_only=True):
 def from_wire_commission(w: CommissionWire) -> Commission:
     """Build ``Commission`` from its decoded wire form (its fields become the model's)."""
     d = asdict(w)
-    d["commissions"] = list(map(from_wire_underlying_commission, d["commissions"]))
+    d["commissions"] = from_wire_underlying_commission_list(d["commissions"])
     return model_from(Commission, d)
+
+
+def from_wire_commission_list(ws: list[CommissionWire]) -> list[Commission]:
+    """Build a list of ``Commission`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["commissions"] = from_wire_underlying_commission_list(d["commissions"])
+    return models_from(Commission, ds)
 
 
 class UnderlyingCommissionWire(Struct, kw_only=True):
@@ -406,6 +464,14 @@ class UnderlyingCommissionWire(Struct, kw_only=True):
 def from_wire_underlying_commission(w: UnderlyingCommissionWire) -> UnderlyingCommission:
     """Build ``UnderlyingCommission`` from its decoded wire form (its fields become the model's)."""
     return model_from(UnderlyingCommission, asdict(w))
+
+
+def from_wire_underlying_commission_list(
+    ws: list[UnderlyingCommissionWire],
+) -> list[UnderlyingCommission]:
+    """Build a list of ``UnderlyingCommission`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(UnderlyingCommission, ds)
 
 
 _FAST_CODE_MESSAGE = Decoder(CodeMessageWire, strict=False)
@@ -434,7 +500,7 @@ def fast_commission(body: bytes) -> tuple[Commission, Any]:
     general converters must handle (the client then falls back to them)."""
     d = asdict(_FAST_COMMISSION.decode(body))
     code = d.pop("cambist_error_code")
-    d["commissions"] = list(map(from_wire_underlying_commission, d["commissions"]))
+    d["commissions"] = from_wire_underlying_commission_list(d["commissions"])
     return model_from(Commission, d), code
 
 
@@ -468,7 +534,7 @@ _FAST_NEW_ORDER_LIST = Decoder(list[NewOrderWire], strict=False)
 def fast_new_order_list(body: bytes) -> tuple[list[NewOrder], None]:
     """Decode ``list[NewOrder]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_new_order, _FAST_NEW_ORDER_LIST.decode(body))), None
+    return from_wire_new_order_list(_FAST_NEW_ORDER_LIST.decode(body)), None
 
 
 class _OrderAnswer(OrderWire, kw_only=True):
@@ -498,7 +564,7 @@ _FAST_ORDER_LIST = Decoder(list[OrderWire], strict=False)
 def fast_order_list(body: bytes) -> tuple[list[Order], None]:
     """Decode ``list[Order]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_order, _FAST_ORDER_LIST.decode(body))), None
+    return from_wire_order_list(_FAST_ORDER_LIST.decode(body)), None
 
 
 _FAST_POSITION_LIST = Decoder(list[PositionWire], strict=False)
@@ -507,7 +573,7 @@ _FAST_POSITION_LIST = Decoder(list[PositionWire], strict=False)
 def fast_position_list(body: bytes) -> tuple[list[Position], None]:
     """Decode ``list[Position]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_position, _FAST_POSITION_LIST.decode(body))), None
+    return from_wire_position_list(_FAST_POSITION_LIST.decode(body)), None
 
 
 _FAST_USER_EXERCISE_RECORD_LIST = Decoder(list[UserExerciseRecordWire], strict=False)
@@ -516,9 +582,7 @@ _FAST_USER_EXERCISE_RECORD_LIST = Decoder(list[UserExerciseRecordWire], strict=F
 def fast_user_exercise_record_list(body: bytes) -> tuple[list[UserExerciseRecord], None]:
     """Decode ``list[UserExerciseRecord]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(
-        map(from_wire_user_exercise_record, _FAST_USER_EXERCISE_RECORD_LIST.decode(body))
-    ), None
+    return from_wire_user_exercise_record_list(_FAST_USER_EXERCISE_RECORD_LIST.decode(body)), None
 
 
 _FAST_USER_TRADE_LIST = Decoder(list[UserTradeWire], strict=False)
@@ -527,7 +591,7 @@ _FAST_USER_TRADE_LIST = Decoder(list[UserTradeWire], strict=False)
 def fast_user_trade_list(body: bytes) -> tuple[list[UserTrade], None]:
     """Decode ``list[UserTrade]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_user_trade, _FAST_USER_TRADE_LIST.decode(body))), None
+    return from_wire_user_trade_list(_FAST_USER_TRADE_LIST.decode(body)), None
 
 
 _BATCHORDER_FIELDS = (

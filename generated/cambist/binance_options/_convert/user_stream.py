@@ -9,7 +9,7 @@ from msgspec import Struct, field
 from msgspec.json import Decoder
 from msgspec.structs import asdict
 
-from cambist._runtime.convert import integer, model_from, string
+from cambist._runtime.convert import integer, model_from, models_from, string
 from cambist.binance_options.models.user_stream import ListenKey
 
 
@@ -31,6 +31,12 @@ class ListenKeyWire(Struct, kw_only=True):
 def from_wire_listen_key(w: ListenKeyWire) -> ListenKey:
     """Build ``ListenKey`` from its decoded wire form (its fields become the model's)."""
     return model_from(ListenKey, asdict(w))
+
+
+def from_wire_listen_key_list(ws: list[ListenKeyWire]) -> list[ListenKey]:
+    """Build a list of ``ListenKey`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(ListenKey, ds)
 
 
 class _ListenKeyAnswer(ListenKeyWire, kw_only=True):

@@ -9,7 +9,7 @@ from msgspec import Struct, field
 from msgspec.json import Decoder
 from msgspec.structs import asdict
 
-from cambist._runtime.convert import boolean, integer, model_from
+from cambist._runtime.convert import boolean, integer, model_from, models_from
 from cambist.bingx.models.account import ApiPermissions
 
 
@@ -39,6 +39,12 @@ class ApiPermissionsWire(Struct, kw_only=True):
 def from_wire_api_permissions(w: ApiPermissionsWire) -> ApiPermissions:
     """Build ``ApiPermissions`` from its decoded wire form (its fields become the model's)."""
     return model_from(ApiPermissions, asdict(w))
+
+
+def from_wire_api_permissions_list(ws: list[ApiPermissionsWire]) -> list[ApiPermissions]:
+    """Build a list of ``ApiPermissions`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(ApiPermissions, ds)
 
 
 class _ApiPermissionsAnswer(ApiPermissionsWire, kw_only=True):

@@ -17,6 +17,7 @@ from cambist._runtime.convert import (
     items,
     members,
     model_from,
+    models_from,
     opt_string,
     string,
 )
@@ -110,6 +111,14 @@ def from_wire_universal_transfer_result(w: UniversalTransferResultWire) -> Unive
     return model_from(UniversalTransferResult, asdict(w))
 
 
+def from_wire_universal_transfer_result_list(
+    ws: list[UniversalTransferResultWire],
+) -> list[UniversalTransferResult]:
+    """Build a list of ``UniversalTransferResult`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(UniversalTransferResult, ds)
+
+
 class TransferHistoryWire(Struct, kw_only=True):
     """``TransferHistory`` as sent, for the msgspec fast path (see ``from_wire_transfer_history``)."""
 
@@ -120,8 +129,16 @@ class TransferHistoryWire(Struct, kw_only=True):
 def from_wire_transfer_history(w: TransferHistoryWire) -> TransferHistory:
     """Build ``TransferHistory`` from its decoded wire form (its fields become the model's)."""
     d = asdict(w)
-    d["rows"] = list(map(from_wire_transfer_record, d["rows"]))
+    d["rows"] = from_wire_transfer_record_list(d["rows"])
     return model_from(TransferHistory, d)
+
+
+def from_wire_transfer_history_list(ws: list[TransferHistoryWire]) -> list[TransferHistory]:
+    """Build a list of ``TransferHistory`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["rows"] = from_wire_transfer_record_list(d["rows"])
+    return models_from(TransferHistory, ds)
 
 
 class TransferRecordWire(Struct, kw_only=True):
@@ -138,6 +155,12 @@ class TransferRecordWire(Struct, kw_only=True):
 def from_wire_transfer_record(w: TransferRecordWire) -> TransferRecord:
     """Build ``TransferRecord`` from its decoded wire form (its fields become the model's)."""
     return model_from(TransferRecord, asdict(w))
+
+
+def from_wire_transfer_record_list(ws: list[TransferRecordWire]) -> list[TransferRecord]:
+    """Build a list of ``TransferRecord`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(TransferRecord, ds)
 
 
 class DepositWire(Struct, kw_only=True):
@@ -159,6 +182,12 @@ class DepositWire(Struct, kw_only=True):
 def from_wire_deposit(w: DepositWire) -> Deposit:
     """Build ``Deposit`` from its decoded wire form (its fields become the model's)."""
     return model_from(Deposit, asdict(w))
+
+
+def from_wire_deposit_list(ws: list[DepositWire]) -> list[Deposit]:
+    """Build a list of ``Deposit`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(Deposit, ds)
 
 
 class WithdrawalWire(Struct, kw_only=True):
@@ -184,13 +213,19 @@ def from_wire_withdrawal(w: WithdrawalWire) -> Withdrawal:
     return model_from(Withdrawal, asdict(w))
 
 
+def from_wire_withdrawal_list(ws: list[WithdrawalWire]) -> list[Withdrawal]:
+    """Build a list of ``Withdrawal`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(Withdrawal, ds)
+
+
 _FAST_DEPOSIT_LIST = Decoder(list[DepositWire], strict=False)
 
 
 def fast_deposit_list(body: bytes) -> tuple[list[Deposit], None]:
     """Decode ``list[Deposit]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_deposit, _FAST_DEPOSIT_LIST.decode(body))), None
+    return from_wire_deposit_list(_FAST_DEPOSIT_LIST.decode(body)), None
 
 
 class _TransferHistoryAnswer(TransferHistoryWire, kw_only=True):
@@ -208,7 +243,7 @@ def fast_transfer_history(body: bytes) -> tuple[TransferHistory, Any]:
     general converters must handle (the client then falls back to them)."""
     d = asdict(_FAST_TRANSFER_HISTORY.decode(body))
     code = d.pop("cambist_error_code")
-    d["rows"] = list(map(from_wire_transfer_record, d["rows"]))
+    d["rows"] = from_wire_transfer_record_list(d["rows"])
     return model_from(TransferHistory, d), code
 
 
@@ -236,4 +271,4 @@ _FAST_WITHDRAWAL_LIST = Decoder(list[WithdrawalWire], strict=False)
 def fast_withdrawal_list(body: bytes) -> tuple[list[Withdrawal], None]:
     """Decode ``list[Withdrawal]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_withdrawal, _FAST_WITHDRAWAL_LIST.decode(body))), None
+    return from_wire_withdrawal_list(_FAST_WITHDRAWAL_LIST.decode(body)), None

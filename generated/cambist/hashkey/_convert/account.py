@@ -18,6 +18,7 @@ from cambist._runtime.convert import (
     items,
     members,
     model_from,
+    models_from,
     opt_string,
     string,
 )
@@ -268,8 +269,16 @@ class VipInfoWire(Struct, kw_only=True):
 def from_wire_vip_info(w: VipInfoWire) -> VipInfo:
     """Build ``VipInfo`` from its decoded wire form (its fields become the model's)."""
     d = asdict(w)
-    d["data"] = list(map(from_wire_symbol_fee_rate, d["data"]))
+    d["data"] = from_wire_symbol_fee_rate_list(d["data"])
     return model_from(VipInfo, d)
+
+
+def from_wire_vip_info_list(ws: list[VipInfoWire]) -> list[VipInfo]:
+    """Build a list of ``VipInfo`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["data"] = from_wire_symbol_fee_rate_list(d["data"])
+    return models_from(VipInfo, ds)
 
 
 class SymbolFeeRateWire(Struct, kw_only=True):
@@ -290,6 +299,12 @@ def from_wire_symbol_fee_rate(w: SymbolFeeRateWire) -> SymbolFeeRate:
     return model_from(SymbolFeeRate, asdict(w))
 
 
+def from_wire_symbol_fee_rate_list(ws: list[SymbolFeeRateWire]) -> list[SymbolFeeRate]:
+    """Build a list of ``SymbolFeeRate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(SymbolFeeRate, ds)
+
+
 class AccountBalancesWire(Struct, kw_only=True):
     """``AccountBalances`` as sent, for the msgspec fast path (see ``from_wire_account_balances``)."""
 
@@ -300,8 +315,16 @@ class AccountBalancesWire(Struct, kw_only=True):
 def from_wire_account_balances(w: AccountBalancesWire) -> AccountBalances:
     """Build ``AccountBalances`` from its decoded wire form (its fields become the model's)."""
     d = asdict(w)
-    d["balances"] = list(map(from_wire_balance, d["balances"]))
+    d["balances"] = from_wire_balance_list(d["balances"])
     return model_from(AccountBalances, d)
+
+
+def from_wire_account_balances_list(ws: list[AccountBalancesWire]) -> list[AccountBalances]:
+    """Build a list of ``AccountBalances`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["balances"] = from_wire_balance_list(d["balances"])
+    return models_from(AccountBalances, ds)
 
 
 class BalanceWire(Struct, kw_only=True):
@@ -318,6 +341,12 @@ class BalanceWire(Struct, kw_only=True):
 def from_wire_balance(w: BalanceWire) -> Balance:
     """Build ``Balance`` from its decoded wire form (its fields become the model's)."""
     return model_from(Balance, asdict(w))
+
+
+def from_wire_balance_list(ws: list[BalanceWire]) -> list[Balance]:
+    """Build a list of ``Balance`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(Balance, ds)
 
 
 class AccountTradeWire(Struct, kw_only=True):
@@ -352,6 +381,14 @@ def from_wire_account_trade(w: AccountTradeWire) -> AccountTrade:
     return model_from(AccountTrade, d)
 
 
+def from_wire_account_trade_list(ws: list[AccountTradeWire]) -> list[AccountTrade]:
+    """Build a list of ``AccountTrade`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["fee"] = from_wire_trade_fee(d["fee"])
+    return models_from(AccountTrade, ds)
+
+
 class TradeFeeWire(Struct, kw_only=True):
     """``TradeFee`` as sent, for the msgspec fast path (see ``from_wire_trade_fee``)."""
 
@@ -366,6 +403,12 @@ class TradeFeeWire(Struct, kw_only=True):
 def from_wire_trade_fee(w: TradeFeeWire) -> TradeFee:
     """Build ``TradeFee`` from its decoded wire form (its fields become the model's)."""
     return model_from(TradeFee, asdict(w))
+
+
+def from_wire_trade_fee_list(ws: list[TradeFeeWire]) -> list[TradeFee]:
+    """Build a list of ``TradeFee`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(TradeFee, ds)
 
 
 class AccountEntryWire(Struct, kw_only=True):
@@ -383,6 +426,12 @@ def from_wire_account_entry(w: AccountEntryWire) -> AccountEntry:
     return model_from(AccountEntry, asdict(w))
 
 
+def from_wire_account_entry_list(ws: list[AccountEntryWire]) -> list[AccountEntry]:
+    """Build a list of ``AccountEntry`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(AccountEntry, ds)
+
+
 class AssetTransferResultWire(Struct, kw_only=True):
     """``AssetTransferResult`` as sent, for the msgspec fast path (see ``from_wire_asset_transfer_result``)."""
 
@@ -397,6 +446,14 @@ def from_wire_asset_transfer_result(w: AssetTransferResultWire) -> AssetTransfer
     return model_from(AssetTransferResult, asdict(w))
 
 
+def from_wire_asset_transfer_result_list(
+    ws: list[AssetTransferResultWire],
+) -> list[AssetTransferResult]:
+    """Build a list of ``AssetTransferResult`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(AssetTransferResult, ds)
+
+
 class ApiKeyTypeWire(Struct, kw_only=True):
     """``ApiKeyType`` as sent, for the msgspec fast path (see ``from_wire_api_key_type``)."""
 
@@ -406,6 +463,12 @@ class ApiKeyTypeWire(Struct, kw_only=True):
 def from_wire_api_key_type(w: ApiKeyTypeWire) -> ApiKeyType:
     """Build ``ApiKeyType`` from its decoded wire form (its fields become the model's)."""
     return model_from(ApiKeyType, asdict(w))
+
+
+def from_wire_api_key_type_list(ws: list[ApiKeyTypeWire]) -> list[ApiKeyType]:
+    """Build a list of ``ApiKeyType`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(ApiKeyType, ds)
 
 
 class FiatOrderWire(Struct, kw_only=True):
@@ -430,6 +493,12 @@ def from_wire_fiat_order(w: FiatOrderWire) -> FiatOrder:
     return model_from(FiatOrder, asdict(w))
 
 
+def from_wire_fiat_order_list(ws: list[FiatOrderWire]) -> list[FiatOrder]:
+    """Build a list of ``FiatOrder`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(FiatOrder, ds)
+
+
 class BalanceFlowWire(Struct, kw_only=True):
     """``BalanceFlow`` as sent, for the msgspec fast path (see ``from_wire_balance_flow``)."""
 
@@ -452,6 +521,12 @@ def from_wire_balance_flow(w: BalanceFlowWire) -> BalanceFlow:
     return model_from(BalanceFlow, asdict(w))
 
 
+def from_wire_balance_flow_list(ws: list[BalanceFlowWire]) -> list[BalanceFlow]:
+    """Build a list of ``BalanceFlow`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(BalanceFlow, ds)
+
+
 class CoinChainTypesWire(Struct, kw_only=True):
     """``CoinChainTypes`` as sent, for the msgspec fast path (see ``from_wire_coin_chain_types``)."""
 
@@ -467,6 +542,12 @@ def from_wire_coin_chain_types(w: CoinChainTypesWire) -> CoinChainTypes:
     return model_from(CoinChainTypes, asdict(w))
 
 
+def from_wire_coin_chain_types_list(ws: list[CoinChainTypesWire]) -> list[CoinChainTypes]:
+    """Build a list of ``CoinChainTypes`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(CoinChainTypes, ds)
+
+
 class CoinInfoWire(Struct, kw_only=True):
     """``CoinInfo`` as sent, for the msgspec fast path (see ``from_wire_coin_info``)."""
 
@@ -479,11 +560,22 @@ class CoinInfoWire(Struct, kw_only=True):
 def from_wire_coin_info(w: CoinInfoWire) -> CoinInfo:
     """Build ``CoinInfo`` from its decoded wire form (its fields become the model's)."""
     d = asdict(w)
-    d["coins"] = list(map(from_wire_coin_info_coin, d["coins"]))
+    d["coins"] = from_wire_coin_info_coin_list(d["coins"])
     d["chain_types"] = (
-        None if d["chain_types"] is None else list(map(from_wire_coin_chain_info, d["chain_types"]))
+        None if d["chain_types"] is None else from_wire_coin_chain_info_list(d["chain_types"])
     )
     return model_from(CoinInfo, d)
+
+
+def from_wire_coin_info_list(ws: list[CoinInfoWire]) -> list[CoinInfo]:
+    """Build a list of ``CoinInfo`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["coins"] = from_wire_coin_info_coin_list(d["coins"])
+        d["chain_types"] = (
+            None if d["chain_types"] is None else from_wire_coin_chain_info_list(d["chain_types"])
+        )
+    return models_from(CoinInfo, ds)
 
 
 class CoinInfoCoinWire(Struct, kw_only=True):
@@ -502,9 +594,19 @@ def from_wire_coin_info_coin(w: CoinInfoCoinWire) -> CoinInfoCoin:
     """Build ``CoinInfoCoin`` from its decoded wire form (its fields become the model's)."""
     d = asdict(w)
     d["chain_types"] = (
-        None if d["chain_types"] is None else list(map(from_wire_coin_chain_info, d["chain_types"]))
+        None if d["chain_types"] is None else from_wire_coin_chain_info_list(d["chain_types"])
     )
     return model_from(CoinInfoCoin, d)
+
+
+def from_wire_coin_info_coin_list(ws: list[CoinInfoCoinWire]) -> list[CoinInfoCoin]:
+    """Build a list of ``CoinInfoCoin`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["chain_types"] = (
+            None if d["chain_types"] is None else from_wire_coin_chain_info_list(d["chain_types"])
+        )
+    return models_from(CoinInfoCoin, ds)
 
 
 class CoinChainInfoWire(Struct, kw_only=True):
@@ -524,6 +626,12 @@ def from_wire_coin_chain_info(w: CoinChainInfoWire) -> CoinChainInfo:
     return model_from(CoinChainInfo, asdict(w))
 
 
+def from_wire_coin_chain_info_list(ws: list[CoinChainInfoWire]) -> list[CoinChainInfo]:
+    """Build a list of ``CoinChainInfo`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(CoinChainInfo, ds)
+
+
 class _AccountBalancesAnswer(AccountBalancesWire, kw_only=True):
     """``AccountBalances`` as answered, with the error-code field the client checks."""
 
@@ -539,7 +647,7 @@ def fast_account_balances(body: bytes) -> tuple[AccountBalances, Any]:
     general converters must handle (the client then falls back to them)."""
     d = asdict(_FAST_ACCOUNT_BALANCES.decode(body))
     code = d.pop("cambist_error_code")
-    d["balances"] = list(map(from_wire_balance, d["balances"]))
+    d["balances"] = from_wire_balance_list(d["balances"])
     return model_from(AccountBalances, d), code
 
 
@@ -549,7 +657,7 @@ _FAST_ACCOUNT_ENTRY_LIST = Decoder(list[AccountEntryWire], strict=False)
 def fast_account_entry_list(body: bytes) -> tuple[list[AccountEntry], None]:
     """Decode ``list[AccountEntry]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_account_entry, _FAST_ACCOUNT_ENTRY_LIST.decode(body))), None
+    return from_wire_account_entry_list(_FAST_ACCOUNT_ENTRY_LIST.decode(body)), None
 
 
 _FAST_ACCOUNT_TRADE_LIST = Decoder(list[AccountTradeWire], strict=False)
@@ -558,7 +666,7 @@ _FAST_ACCOUNT_TRADE_LIST = Decoder(list[AccountTradeWire], strict=False)
 def fast_account_trade_list(body: bytes) -> tuple[list[AccountTrade], None]:
     """Decode ``list[AccountTrade]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_account_trade, _FAST_ACCOUNT_TRADE_LIST.decode(body))), None
+    return from_wire_account_trade_list(_FAST_ACCOUNT_TRADE_LIST.decode(body)), None
 
 
 class _ApiKeyTypeAnswer(ApiKeyTypeWire, kw_only=True):
@@ -603,7 +711,7 @@ _FAST_BALANCE_FLOW_LIST = Decoder(list[BalanceFlowWire], strict=False)
 def fast_balance_flow_list(body: bytes) -> tuple[list[BalanceFlow], None]:
     """Decode ``list[BalanceFlow]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_balance_flow, _FAST_BALANCE_FLOW_LIST.decode(body))), None
+    return from_wire_balance_flow_list(_FAST_BALANCE_FLOW_LIST.decode(body)), None
 
 
 _FAST_COIN_CHAIN_TYPES_LIST = Decoder(list[CoinChainTypesWire], strict=False)
@@ -612,7 +720,7 @@ _FAST_COIN_CHAIN_TYPES_LIST = Decoder(list[CoinChainTypesWire], strict=False)
 def fast_coin_chain_types_list(body: bytes) -> tuple[list[CoinChainTypes], None]:
     """Decode ``list[CoinChainTypes]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_coin_chain_types, _FAST_COIN_CHAIN_TYPES_LIST.decode(body))), None
+    return from_wire_coin_chain_types_list(_FAST_COIN_CHAIN_TYPES_LIST.decode(body)), None
 
 
 class _CoinInfoAnswer(CoinInfoWire, kw_only=True):
@@ -630,9 +738,9 @@ def fast_coin_info(body: bytes) -> tuple[CoinInfo, Any]:
     general converters must handle (the client then falls back to them)."""
     d = asdict(_FAST_COIN_INFO.decode(body))
     code = d.pop("cambist_error_code")
-    d["coins"] = list(map(from_wire_coin_info_coin, d["coins"]))
+    d["coins"] = from_wire_coin_info_coin_list(d["coins"])
     d["chain_types"] = (
-        None if d["chain_types"] is None else list(map(from_wire_coin_chain_info, d["chain_types"]))
+        None if d["chain_types"] is None else from_wire_coin_chain_info_list(d["chain_types"])
     )
     return model_from(CoinInfo, d), code
 
@@ -643,7 +751,7 @@ _FAST_FIAT_ORDER_LIST = Decoder(list[FiatOrderWire], strict=False)
 def fast_fiat_order_list(body: bytes) -> tuple[list[FiatOrder], None]:
     """Decode ``list[FiatOrder]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_fiat_order, _FAST_FIAT_ORDER_LIST.decode(body))), None
+    return from_wire_fiat_order_list(_FAST_FIAT_ORDER_LIST.decode(body)), None
 
 
 _FAST_VIP_INFO = Decoder(VipInfoWire, strict=False)

@@ -17,6 +17,7 @@ from cambist._runtime.convert import (
     integer,
     members,
     model_from,
+    models_from,
     opt_dec,
     opt_enum_member,
     opt_string,
@@ -110,6 +111,14 @@ def from_wire_order(w: OrderWire) -> Order:
     return model_from(Order, d)
 
 
+def from_wire_order_list(ws: list[OrderWire]) -> list[Order]:
+    """Build a list of ``Order`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["stp_mode"] = opt_enum_member(StpMode, d["stp_mode"])
+    return models_from(Order, ds)
+
+
 class _OrderAnswer(OrderWire, kw_only=True):
     """``Order`` as answered, with the error-code field the client checks."""
 
@@ -135,4 +144,4 @@ _FAST_ORDER_LIST = Decoder(list[OrderWire], strict=False)
 def fast_order_list(body: bytes) -> tuple[list[Order], None]:
     """Decode ``list[Order]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_order, _FAST_ORDER_LIST.decode(body))), None
+    return from_wire_order_list(_FAST_ORDER_LIST.decode(body)), None

@@ -19,11 +19,14 @@ from cambist._runtime.convert import (
     json_value,
     members,
     model_from,
+    models_from,
     new_row,
     opt_dec,
     opt_enum_member,
     opt_integer,
+    opt_items,
     opt_string,
+    rows,
     string,
 )
 from cambist.hashkey.models.market import (
@@ -249,24 +252,35 @@ class ExchangeInfoWire(Struct, kw_only=True):
     timezone: str | None = field(name="timezone", default=None)
     server_time: int | None = field(name="serverTime", default=None)
     coins: list[ExchangeCoinWire] | None = field(name="coins", default=None)
-    broker_filters: list[Raw] | None = field(name="brokerFilters", default=None)
-    contracts: list[Raw] | None = field(name="contracts", default=None)
-    options: list[Raw] | None = field(name="options", default=None)
+    broker_filters: Raw = field(name="brokerFilters", default=Raw())
+    contracts: Raw = field(name="contracts", default=Raw())
+    options: Raw = field(name="options", default=Raw())
     site: str | None = field(name="site", default=None)
 
 
 def from_wire_exchange_info(w: ExchangeInfoWire) -> ExchangeInfo:
     """Build ``ExchangeInfo`` from its decoded wire form (its fields become the model's)."""
     d = asdict(w)
-    d["symbols"] = list(map(from_wire_symbol_info, d["symbols"]))
-    d["coins"] = None if d["coins"] is None else list(map(from_wire_exchange_coin, d["coins"]))
-    d["broker_filters"] = (
-        None if d["broker_filters"] is None else list(map(json_value, d["broker_filters"]))
-    )
-    d["contracts"] = None if d["contracts"] is None else list(map(json_value, d["contracts"]))
-    d["options"] = None if d["options"] is None else list(map(json_value, d["options"]))
+    d["symbols"] = from_wire_symbol_info_list(d["symbols"])
+    d["coins"] = None if d["coins"] is None else from_wire_exchange_coin_list(d["coins"])
+    d["broker_filters"] = opt_items(json_value(d["broker_filters"]))
+    d["contracts"] = opt_items(json_value(d["contracts"]))
+    d["options"] = opt_items(json_value(d["options"]))
     d["site"] = opt_enum_member(Site, d["site"])
     return model_from(ExchangeInfo, d)
+
+
+def from_wire_exchange_info_list(ws: list[ExchangeInfoWire]) -> list[ExchangeInfo]:
+    """Build a list of ``ExchangeInfo`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["symbols"] = from_wire_symbol_info_list(d["symbols"])
+        d["coins"] = None if d["coins"] is None else from_wire_exchange_coin_list(d["coins"])
+        d["broker_filters"] = opt_items(json_value(d["broker_filters"]))
+        d["contracts"] = opt_items(json_value(d["contracts"]))
+        d["options"] = opt_items(json_value(d["options"]))
+        d["site"] = opt_enum_member(Site, d["site"])
+    return models_from(ExchangeInfo, ds)
 
 
 class SymbolInfoWire(Struct, kw_only=True):
@@ -298,9 +312,18 @@ class SymbolInfoWire(Struct, kw_only=True):
 def from_wire_symbol_info(w: SymbolInfoWire) -> SymbolInfo:
     """Build ``SymbolInfo`` from its decoded wire form (its fields become the model's)."""
     d = asdict(w)
-    d["filters"] = list(map(from_wire_symbol_filter, d["filters"]))
+    d["filters"] = from_wire_symbol_filter_list(d["filters"])
     d["site"] = opt_enum_member(Site, d["site"])
     return model_from(SymbolInfo, d)
+
+
+def from_wire_symbol_info_list(ws: list[SymbolInfoWire]) -> list[SymbolInfo]:
+    """Build a list of ``SymbolInfo`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["filters"] = from_wire_symbol_filter_list(d["filters"])
+        d["site"] = opt_enum_member(Site, d["site"])
+    return models_from(SymbolInfo, ds)
 
 
 class SymbolFilterWire(Struct, kw_only=True):
@@ -338,6 +361,12 @@ def from_wire_symbol_filter(w: SymbolFilterWire) -> SymbolFilter:
     return model_from(SymbolFilter, asdict(w))
 
 
+def from_wire_symbol_filter_list(ws: list[SymbolFilterWire]) -> list[SymbolFilter]:
+    """Build a list of ``SymbolFilter`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(SymbolFilter, ds)
+
+
 class ExchangeCoinWire(Struct, kw_only=True):
     """``ExchangeCoin`` as sent, for the msgspec fast path (see ``from_wire_exchange_coin``)."""
 
@@ -355,8 +384,16 @@ class ExchangeCoinWire(Struct, kw_only=True):
 def from_wire_exchange_coin(w: ExchangeCoinWire) -> ExchangeCoin:
     """Build ``ExchangeCoin`` from its decoded wire form (its fields become the model's)."""
     d = asdict(w)
-    d["chain_types"] = list(map(from_wire_exchange_coin_chain, d["chain_types"]))
+    d["chain_types"] = from_wire_exchange_coin_chain_list(d["chain_types"])
     return model_from(ExchangeCoin, d)
+
+
+def from_wire_exchange_coin_list(ws: list[ExchangeCoinWire]) -> list[ExchangeCoin]:
+    """Build a list of ``ExchangeCoin`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["chain_types"] = from_wire_exchange_coin_chain_list(d["chain_types"])
+    return models_from(ExchangeCoin, ds)
 
 
 class ExchangeCoinChainWire(Struct, kw_only=True):
@@ -376,17 +413,35 @@ def from_wire_exchange_coin_chain(w: ExchangeCoinChainWire) -> ExchangeCoinChain
     return model_from(ExchangeCoinChain, asdict(w))
 
 
+def from_wire_exchange_coin_chain_list(ws: list[ExchangeCoinChainWire]) -> list[ExchangeCoinChain]:
+    """Build a list of ``ExchangeCoinChain`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(ExchangeCoinChain, ds)
+
+
 class OrderBookWire(Struct, kw_only=True):
     """``OrderBook`` as sent, for the msgspec fast path (see ``from_wire_order_book``)."""
 
     time: int = field(name="t")
-    bids: list[PriceLevel] = field(name="b")
-    asks: list[PriceLevel] = field(name="a")
+    bids: list[tuple[Decimal, Decimal]] = field(name="b")
+    asks: list[tuple[Decimal, Decimal]] = field(name="a")
 
 
 def from_wire_order_book(w: OrderBookWire) -> OrderBook:
     """Build ``OrderBook`` from its decoded wire form (its fields become the model's)."""
-    return model_from(OrderBook, asdict(w))
+    d = asdict(w)
+    d["bids"] = rows(PriceLevel, d["bids"])
+    d["asks"] = rows(PriceLevel, d["asks"])
+    return model_from(OrderBook, d)
+
+
+def from_wire_order_book_list(ws: list[OrderBookWire]) -> list[OrderBook]:
+    """Build a list of ``OrderBook`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["bids"] = rows(PriceLevel, d["bids"])
+        d["asks"] = rows(PriceLevel, d["asks"])
+    return models_from(OrderBook, ds)
 
 
 class MarketTradeWire(Struct, kw_only=True):
@@ -401,6 +456,12 @@ class MarketTradeWire(Struct, kw_only=True):
 def from_wire_market_trade(w: MarketTradeWire) -> MarketTrade:
     """Build ``MarketTrade`` from its decoded wire form (its fields become the model's)."""
     return model_from(MarketTrade, asdict(w))
+
+
+def from_wire_market_trade_list(ws: list[MarketTradeWire]) -> list[MarketTrade]:
+    """Build a list of ``MarketTrade`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(MarketTrade, ds)
 
 
 class Ticker24hrWire(Struct, kw_only=True):
@@ -424,6 +485,12 @@ def from_wire_ticker24hr(w: Ticker24hrWire) -> Ticker24hr:
     return model_from(Ticker24hr, asdict(w))
 
 
+def from_wire_ticker24hr_list(ws: list[Ticker24hrWire]) -> list[Ticker24hr]:
+    """Build a list of ``Ticker24hr`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(Ticker24hr, ds)
+
+
 class PriceTickerWire(Struct, kw_only=True):
     """``PriceTicker`` as sent, for the msgspec fast path (see ``from_wire_price_ticker``)."""
 
@@ -434,6 +501,12 @@ class PriceTickerWire(Struct, kw_only=True):
 def from_wire_price_ticker(w: PriceTickerWire) -> PriceTicker:
     """Build ``PriceTicker`` from its decoded wire form (its fields become the model's)."""
     return model_from(PriceTicker, asdict(w))
+
+
+def from_wire_price_ticker_list(ws: list[PriceTickerWire]) -> list[PriceTicker]:
+    """Build a list of ``PriceTicker`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(PriceTicker, ds)
 
 
 class BookTickerWire(Struct, kw_only=True):
@@ -452,13 +525,19 @@ def from_wire_book_ticker(w: BookTickerWire) -> BookTicker:
     return model_from(BookTicker, asdict(w))
 
 
+def from_wire_book_ticker_list(ws: list[BookTickerWire]) -> list[BookTicker]:
+    """Build a list of ``BookTicker`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(BookTicker, ds)
+
+
 _FAST_BOOK_TICKER_LIST = Decoder(list[BookTickerWire], strict=False)
 
 
 def fast_book_ticker_list(body: bytes) -> tuple[list[BookTicker], None]:
     """Decode ``list[BookTicker]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_book_ticker, _FAST_BOOK_TICKER_LIST.decode(body))), None
+    return from_wire_book_ticker_list(_FAST_BOOK_TICKER_LIST.decode(body)), None
 
 
 class _ExchangeInfoAnswer(ExchangeInfoWire, kw_only=True):
@@ -476,24 +555,27 @@ def fast_exchange_info(body: bytes) -> tuple[ExchangeInfo, Any]:
     general converters must handle (the client then falls back to them)."""
     d = asdict(_FAST_EXCHANGE_INFO.decode(body))
     code = d.pop("cambist_error_code")
-    d["symbols"] = list(map(from_wire_symbol_info, d["symbols"]))
-    d["coins"] = None if d["coins"] is None else list(map(from_wire_exchange_coin, d["coins"]))
-    d["broker_filters"] = (
-        None if d["broker_filters"] is None else list(map(json_value, d["broker_filters"]))
-    )
-    d["contracts"] = None if d["contracts"] is None else list(map(json_value, d["contracts"]))
-    d["options"] = None if d["options"] is None else list(map(json_value, d["options"]))
+    d["symbols"] = from_wire_symbol_info_list(d["symbols"])
+    d["coins"] = None if d["coins"] is None else from_wire_exchange_coin_list(d["coins"])
+    d["broker_filters"] = opt_items(json_value(d["broker_filters"]))
+    d["contracts"] = opt_items(json_value(d["contracts"]))
+    d["options"] = opt_items(json_value(d["options"]))
     d["site"] = opt_enum_member(Site, d["site"])
     return model_from(ExchangeInfo, d), code
 
 
-_FAST_KLINE_LIST = Decoder(list[Kline], strict=False)
+_FAST_KLINE_LIST = Decoder(
+    list[
+        tuple[int, Decimal, Decimal, Decimal, Decimal, Decimal, int, Decimal, int, Decimal, Decimal]
+    ],
+    strict=False,
+)
 
 
 def fast_kline_list(body: bytes) -> tuple[list[Kline], None]:
     """Decode ``list[Kline]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return _FAST_KLINE_LIST.decode(body), None
+    return rows(Kline, _FAST_KLINE_LIST.decode(body)), None
 
 
 _FAST_MARKET_TRADE_LIST = Decoder(list[MarketTradeWire], strict=False)
@@ -502,7 +584,7 @@ _FAST_MARKET_TRADE_LIST = Decoder(list[MarketTradeWire], strict=False)
 def fast_market_trade_list(body: bytes) -> tuple[list[MarketTrade], None]:
     """Decode ``list[MarketTrade]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_market_trade, _FAST_MARKET_TRADE_LIST.decode(body))), None
+    return from_wire_market_trade_list(_FAST_MARKET_TRADE_LIST.decode(body)), None
 
 
 class _OrderBookAnswer(OrderBookWire, kw_only=True):
@@ -520,6 +602,8 @@ def fast_order_book(body: bytes) -> tuple[OrderBook, Any]:
     general converters must handle (the client then falls back to them)."""
     d = asdict(_FAST_ORDER_BOOK.decode(body))
     code = d.pop("cambist_error_code")
+    d["bids"] = rows(PriceLevel, d["bids"])
+    d["asks"] = rows(PriceLevel, d["asks"])
     return model_from(OrderBook, d), code
 
 
@@ -529,7 +613,7 @@ _FAST_PRICE_TICKER_LIST = Decoder(list[PriceTickerWire], strict=False)
 def fast_price_ticker_list(body: bytes) -> tuple[list[PriceTicker], None]:
     """Decode ``list[PriceTicker]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_price_ticker, _FAST_PRICE_TICKER_LIST.decode(body))), None
+    return from_wire_price_ticker_list(_FAST_PRICE_TICKER_LIST.decode(body)), None
 
 
 _FAST_TICKER24HR_LIST = Decoder(list[Ticker24hrWire], strict=False)
@@ -538,4 +622,4 @@ _FAST_TICKER24HR_LIST = Decoder(list[Ticker24hrWire], strict=False)
 def fast_ticker24hr_list(body: bytes) -> tuple[list[Ticker24hr], None]:
     """Decode ``list[Ticker24hr]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_ticker24hr, _FAST_TICKER24HR_LIST.decode(body))), None
+    return from_wire_ticker24hr_list(_FAST_TICKER24HR_LIST.decode(body)), None

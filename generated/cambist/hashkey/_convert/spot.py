@@ -18,6 +18,7 @@ from cambist._runtime.convert import (
     items,
     members,
     model_from,
+    models_from,
     opt_enum_member,
     opt_string,
     string,
@@ -164,6 +165,14 @@ def from_wire_new_order(w: NewOrderWire) -> NewOrder:
     return model_from(NewOrder, d)
 
 
+def from_wire_new_order_list(ws: list[NewOrderWire]) -> list[NewOrder]:
+    """Build a list of ``NewOrder`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["stp_mode"] = opt_enum_member(StpMode, d["stp_mode"])
+    return models_from(NewOrder, ds)
+
+
 class BatchOrderResultWire(Struct, kw_only=True):
     """``BatchOrderResult`` as sent, for the msgspec fast path (see ``from_wire_batch_order_result``)."""
 
@@ -175,8 +184,16 @@ class BatchOrderResultWire(Struct, kw_only=True):
 def from_wire_batch_order_result(w: BatchOrderResultWire) -> BatchOrderResult:
     """Build ``BatchOrderResult`` from its decoded wire form (its fields become the model's)."""
     d = asdict(w)
-    d["result"] = list(map(from_wire_batch_order_item, d["result"]))
+    d["result"] = from_wire_batch_order_item_list(d["result"])
     return model_from(BatchOrderResult, d)
+
+
+def from_wire_batch_order_result_list(ws: list[BatchOrderResultWire]) -> list[BatchOrderResult]:
+    """Build a list of ``BatchOrderResult`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["result"] = from_wire_batch_order_item_list(d["result"])
+    return models_from(BatchOrderResult, ds)
 
 
 class BatchOrderItemWire(Struct, kw_only=True):
@@ -192,6 +209,14 @@ def from_wire_batch_order_item(w: BatchOrderItemWire) -> BatchOrderItem:
     d = asdict(w)
     d["order"] = None if d["order"] is None else from_wire_new_order(d["order"])
     return model_from(BatchOrderItem, d)
+
+
+def from_wire_batch_order_item_list(ws: list[BatchOrderItemWire]) -> list[BatchOrderItem]:
+    """Build a list of ``BatchOrderItem`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["order"] = None if d["order"] is None else from_wire_new_order(d["order"])
+    return models_from(BatchOrderItem, ds)
 
 
 class CanceledOrderWire(Struct, kw_only=True):
@@ -216,6 +241,12 @@ def from_wire_canceled_order(w: CanceledOrderWire) -> CanceledOrder:
     return model_from(CanceledOrder, asdict(w))
 
 
+def from_wire_canceled_order_list(ws: list[CanceledOrderWire]) -> list[CanceledOrder]:
+    """Build a list of ``CanceledOrder`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(CanceledOrder, ds)
+
+
 class CancelOpenOrdersResultWire(Struct, kw_only=True):
     """``CancelOpenOrdersResult`` as sent, for the msgspec fast path (see ``from_wire_cancel_open_orders_result``)."""
 
@@ -225,6 +256,14 @@ class CancelOpenOrdersResultWire(Struct, kw_only=True):
 def from_wire_cancel_open_orders_result(w: CancelOpenOrdersResultWire) -> CancelOpenOrdersResult:
     """Build ``CancelOpenOrdersResult`` from its decoded wire form (its fields become the model's)."""
     return model_from(CancelOpenOrdersResult, asdict(w))
+
+
+def from_wire_cancel_open_orders_result_list(
+    ws: list[CancelOpenOrdersResultWire],
+) -> list[CancelOpenOrdersResult]:
+    """Build a list of ``CancelOpenOrdersResult`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(CancelOpenOrdersResult, ds)
 
 
 class CancelAllOpenOrdersResultWire(Struct, kw_only=True):
@@ -243,6 +282,14 @@ def from_wire_cancel_all_open_orders_result(
     return model_from(CancelAllOpenOrdersResult, asdict(w))
 
 
+def from_wire_cancel_all_open_orders_result_list(
+    ws: list[CancelAllOpenOrdersResultWire],
+) -> list[CancelAllOpenOrdersResult]:
+    """Build a list of ``CancelAllOpenOrdersResult`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(CancelAllOpenOrdersResult, ds)
+
+
 class CancelOrdersResultWire(Struct, kw_only=True):
     """``CancelOrdersResult`` as sent, for the msgspec fast path (see ``from_wire_cancel_orders_result``)."""
 
@@ -253,8 +300,18 @@ class CancelOrdersResultWire(Struct, kw_only=True):
 def from_wire_cancel_orders_result(w: CancelOrdersResultWire) -> CancelOrdersResult:
     """Build ``CancelOrdersResult`` from its decoded wire form (its fields become the model's)."""
     d = asdict(w)
-    d["result"] = list(map(from_wire_cancel_order_failure, d["result"]))
+    d["result"] = from_wire_cancel_order_failure_list(d["result"])
     return model_from(CancelOrdersResult, d)
+
+
+def from_wire_cancel_orders_result_list(
+    ws: list[CancelOrdersResultWire],
+) -> list[CancelOrdersResult]:
+    """Build a list of ``CancelOrdersResult`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["result"] = from_wire_cancel_order_failure_list(d["result"])
+    return models_from(CancelOrdersResult, ds)
 
 
 class CancelOrderFailureWire(Struct, kw_only=True):
@@ -267,6 +324,14 @@ class CancelOrderFailureWire(Struct, kw_only=True):
 def from_wire_cancel_order_failure(w: CancelOrderFailureWire) -> CancelOrderFailure:
     """Build ``CancelOrderFailure`` from its decoded wire form (its fields become the model's)."""
     return model_from(CancelOrderFailure, asdict(w))
+
+
+def from_wire_cancel_order_failure_list(
+    ws: list[CancelOrderFailureWire],
+) -> list[CancelOrderFailure]:
+    """Build a list of ``CancelOrderFailure`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(CancelOrderFailure, ds)
 
 
 _FAST_BATCH_ORDER_RESULT = Decoder(BatchOrderResultWire, strict=False)

@@ -19,10 +19,12 @@ from cambist._runtime.convert import (
     json_value,
     members,
     model_from,
+    models_from,
     opt_boolean,
     opt_dec,
     opt_integer,
     opt_string,
+    rows,
     string,
 )
 from cambist.hashkey._convert.market import structure_price_level
@@ -380,6 +382,12 @@ def from_wire_stream_params(w: StreamParamsWire) -> StreamParams:
     return model_from(StreamParams, asdict(w))
 
 
+def from_wire_stream_params_list(ws: list[StreamParamsWire]) -> list[StreamParams]:
+    """Build a list of ``StreamParams`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(StreamParams, ds)
+
+
 class KlineUpdateWire(Struct, kw_only=True):
     """``KlineUpdate`` as sent, for the msgspec fast path (see ``from_wire_kline_update``)."""
 
@@ -394,6 +402,15 @@ def from_wire_kline_update(w: KlineUpdateWire) -> KlineUpdate:
     d["params"] = from_wire_stream_params(d["params"])
     d["data"] = from_wire_kline_bar(d["data"])
     return model_from(KlineUpdate, d)
+
+
+def from_wire_kline_update_list(ws: list[KlineUpdateWire]) -> list[KlineUpdate]:
+    """Build a list of ``KlineUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["params"] = from_wire_stream_params(d["params"])
+        d["data"] = from_wire_kline_bar(d["data"])
+    return models_from(KlineUpdate, ds)
 
 
 class KlineBarWire(Struct, kw_only=True):
@@ -414,6 +431,12 @@ def from_wire_kline_bar(w: KlineBarWire) -> KlineBar:
     return model_from(KlineBar, asdict(w))
 
 
+def from_wire_kline_bar_list(ws: list[KlineBarWire]) -> list[KlineBar]:
+    """Build a list of ``KlineBar`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(KlineBar, ds)
+
+
 class RealtimesUpdateWire(Struct, kw_only=True):
     """``RealtimesUpdate`` as sent, for the msgspec fast path (see ``from_wire_realtimes_update``)."""
 
@@ -428,6 +451,15 @@ def from_wire_realtimes_update(w: RealtimesUpdateWire) -> RealtimesUpdate:
     d["params"] = from_wire_stream_params(d["params"])
     d["data"] = from_wire_realtime_ticker(d["data"])
     return model_from(RealtimesUpdate, d)
+
+
+def from_wire_realtimes_update_list(ws: list[RealtimesUpdateWire]) -> list[RealtimesUpdate]:
+    """Build a list of ``RealtimesUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["params"] = from_wire_stream_params(d["params"])
+        d["data"] = from_wire_realtime_ticker(d["data"])
+    return models_from(RealtimesUpdate, ds)
 
 
 class RealtimeTickerWire(Struct, kw_only=True):
@@ -449,6 +481,12 @@ def from_wire_realtime_ticker(w: RealtimeTickerWire) -> RealtimeTicker:
     return model_from(RealtimeTicker, asdict(w))
 
 
+def from_wire_realtime_ticker_list(ws: list[RealtimeTickerWire]) -> list[RealtimeTicker]:
+    """Build a list of ``RealtimeTicker`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(RealtimeTicker, ds)
+
+
 class TradeUpdateWire(Struct, kw_only=True):
     """``TradeUpdate`` as sent, for the msgspec fast path (see ``from_wire_trade_update``)."""
 
@@ -465,6 +503,15 @@ def from_wire_trade_update(w: TradeUpdateWire) -> TradeUpdate:
     return model_from(TradeUpdate, d)
 
 
+def from_wire_trade_update_list(ws: list[TradeUpdateWire]) -> list[TradeUpdate]:
+    """Build a list of ``TradeUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["params"] = from_wire_stream_params(d["params"])
+        d["data"] = from_wire_stream_trade(d["data"])
+    return models_from(TradeUpdate, ds)
+
+
 class StreamTradeWire(Struct, kw_only=True):
     """``StreamTrade`` as sent, for the msgspec fast path (see ``from_wire_stream_trade``)."""
 
@@ -478,6 +525,12 @@ class StreamTradeWire(Struct, kw_only=True):
 def from_wire_stream_trade(w: StreamTradeWire) -> StreamTrade:
     """Build ``StreamTrade`` from its decoded wire form (its fields become the model's)."""
     return model_from(StreamTrade, asdict(w))
+
+
+def from_wire_stream_trade_list(ws: list[StreamTradeWire]) -> list[StreamTrade]:
+    """Build a list of ``StreamTrade`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(StreamTrade, ds)
 
 
 class DepthUpdateWire(Struct, kw_only=True):
@@ -496,19 +549,40 @@ def from_wire_depth_update(w: DepthUpdateWire) -> DepthUpdate:
     return model_from(DepthUpdate, d)
 
 
+def from_wire_depth_update_list(ws: list[DepthUpdateWire]) -> list[DepthUpdate]:
+    """Build a list of ``DepthUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["params"] = from_wire_stream_params(d["params"])
+        d["data"] = from_wire_depth_data(d["data"])
+    return models_from(DepthUpdate, ds)
+
+
 class DepthDataWire(Struct, kw_only=True):
     """``DepthData`` as sent, for the msgspec fast path (see ``from_wire_depth_data``)."""
 
     symbol: str = field(name="s")
     time: int = field(name="t")
     version: str = field(name="v")
-    bids: list[PriceLevel] = field(name="b")
-    asks: list[PriceLevel] = field(name="a")
+    bids: list[tuple[Decimal, Decimal]] = field(name="b")
+    asks: list[tuple[Decimal, Decimal]] = field(name="a")
 
 
 def from_wire_depth_data(w: DepthDataWire) -> DepthData:
     """Build ``DepthData`` from its decoded wire form (its fields become the model's)."""
-    return model_from(DepthData, asdict(w))
+    d = asdict(w)
+    d["bids"] = rows(PriceLevel, d["bids"])
+    d["asks"] = rows(PriceLevel, d["asks"])
+    return model_from(DepthData, d)
+
+
+def from_wire_depth_data_list(ws: list[DepthDataWire]) -> list[DepthData]:
+    """Build a list of ``DepthData`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["bids"] = rows(PriceLevel, d["bids"])
+        d["asks"] = rows(PriceLevel, d["asks"])
+    return models_from(DepthData, ds)
 
 
 class BboUpdateWire(Struct, kw_only=True):
@@ -527,6 +601,15 @@ def from_wire_bbo_update(w: BboUpdateWire) -> BboUpdate:
     return model_from(BboUpdate, d)
 
 
+def from_wire_bbo_update_list(ws: list[BboUpdateWire]) -> list[BboUpdate]:
+    """Build a list of ``BboUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["params"] = from_wire_stream_params(d["params"])
+        d["data"] = from_wire_bbo(d["data"])
+    return models_from(BboUpdate, ds)
+
+
 class BboWire(Struct, kw_only=True):
     """``Bbo`` as sent, for the msgspec fast path (see ``from_wire_bbo``)."""
 
@@ -543,6 +626,12 @@ def from_wire_bbo(w: BboWire) -> Bbo:
     return model_from(Bbo, asdict(w))
 
 
+def from_wire_bbo_list(ws: list[BboWire]) -> list[Bbo]:
+    """Build a list of ``Bbo`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(Bbo, ds)
+
+
 class PushParamsV1Wire(Struct, kw_only=True):
     """``PushParamsV1`` as sent, for the msgspec fast path (see ``from_wire_push_params_v1``)."""
 
@@ -556,6 +645,14 @@ def from_wire_push_params_v1(w: PushParamsV1Wire) -> PushParamsV1:
     d = asdict(w)
     d["binary"] = json_value(d["binary"])
     return model_from(PushParamsV1, d)
+
+
+def from_wire_push_params_v1_list(ws: list[PushParamsV1Wire]) -> list[PushParamsV1]:
+    """Build a list of ``PushParamsV1`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["binary"] = json_value(d["binary"])
+    return models_from(PushParamsV1, ds)
 
 
 class KlineUpdateV1Wire(Struct, kw_only=True):
@@ -575,8 +672,17 @@ def from_wire_kline_update_v1(w: KlineUpdateV1Wire) -> KlineUpdateV1:
     """Build ``KlineUpdateV1`` from its decoded wire form (its fields become the model's)."""
     d = asdict(w)
     d["params"] = from_wire_push_params_v1(d["params"])
-    d["data"] = list(map(from_wire_kline_bar_v1, d["data"]))
+    d["data"] = from_wire_kline_bar_v1_list(d["data"])
     return model_from(KlineUpdateV1, d)
+
+
+def from_wire_kline_update_v1_list(ws: list[KlineUpdateV1Wire]) -> list[KlineUpdateV1]:
+    """Build a list of ``KlineUpdateV1`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["params"] = from_wire_push_params_v1(d["params"])
+        d["data"] = from_wire_kline_bar_v1_list(d["data"])
+    return models_from(KlineUpdateV1, ds)
 
 
 class KlineBarV1Wire(Struct, kw_only=True):
@@ -602,6 +708,12 @@ def from_wire_kline_bar_v1(w: KlineBarV1Wire) -> KlineBarV1:
     return model_from(KlineBarV1, asdict(w))
 
 
+def from_wire_kline_bar_v1_list(ws: list[KlineBarV1Wire]) -> list[KlineBarV1]:
+    """Build a list of ``KlineBarV1`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(KlineBarV1, ds)
+
+
 class RealtimesUpdateV1Wire(Struct, kw_only=True):
     """``RealtimesUpdateV1`` as sent, for the msgspec fast path (see ``from_wire_realtimes_update_v1``)."""
 
@@ -619,8 +731,17 @@ def from_wire_realtimes_update_v1(w: RealtimesUpdateV1Wire) -> RealtimesUpdateV1
     """Build ``RealtimesUpdateV1`` from its decoded wire form (its fields become the model's)."""
     d = asdict(w)
     d["params"] = from_wire_push_params_v1(d["params"])
-    d["data"] = list(map(from_wire_realtime_ticker_v1, d["data"]))
+    d["data"] = from_wire_realtime_ticker_v1_list(d["data"])
     return model_from(RealtimesUpdateV1, d)
+
+
+def from_wire_realtimes_update_v1_list(ws: list[RealtimesUpdateV1Wire]) -> list[RealtimesUpdateV1]:
+    """Build a list of ``RealtimesUpdateV1`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["params"] = from_wire_push_params_v1(d["params"])
+        d["data"] = from_wire_realtime_ticker_v1_list(d["data"])
+    return models_from(RealtimesUpdateV1, ds)
 
 
 class RealtimeTickerV1Wire(Struct, kw_only=True):
@@ -644,6 +765,12 @@ def from_wire_realtime_ticker_v1(w: RealtimeTickerV1Wire) -> RealtimeTickerV1:
     return model_from(RealtimeTickerV1, asdict(w))
 
 
+def from_wire_realtime_ticker_v1_list(ws: list[RealtimeTickerV1Wire]) -> list[RealtimeTickerV1]:
+    """Build a list of ``RealtimeTickerV1`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(RealtimeTickerV1, ds)
+
+
 class TradeUpdateV1Wire(Struct, kw_only=True):
     """``TradeUpdateV1`` as sent, for the msgspec fast path (see ``from_wire_trade_update_v1``)."""
 
@@ -661,8 +788,17 @@ def from_wire_trade_update_v1(w: TradeUpdateV1Wire) -> TradeUpdateV1:
     """Build ``TradeUpdateV1`` from its decoded wire form (its fields become the model's)."""
     d = asdict(w)
     d["params"] = from_wire_push_params_v1(d["params"])
-    d["data"] = list(map(from_wire_stream_trade, d["data"]))
+    d["data"] = from_wire_stream_trade_list(d["data"])
     return model_from(TradeUpdateV1, d)
+
+
+def from_wire_trade_update_v1_list(ws: list[TradeUpdateV1Wire]) -> list[TradeUpdateV1]:
+    """Build a list of ``TradeUpdateV1`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["params"] = from_wire_push_params_v1(d["params"])
+        d["data"] = from_wire_stream_trade_list(d["data"])
+    return models_from(TradeUpdateV1, ds)
 
 
 class DepthUpdateV1Wire(Struct, kw_only=True):
@@ -683,8 +819,17 @@ def from_wire_depth_update_v1(w: DepthUpdateV1Wire) -> DepthUpdateV1:
     """Build ``DepthUpdateV1`` from its decoded wire form (its fields become the model's)."""
     d = asdict(w)
     d["params"] = from_wire_push_params_v1(d["params"])
-    d["data"] = list(map(from_wire_depth_data_v1, d["data"]))
+    d["data"] = from_wire_depth_data_v1_list(d["data"])
     return model_from(DepthUpdateV1, d)
+
+
+def from_wire_depth_update_v1_list(ws: list[DepthUpdateV1Wire]) -> list[DepthUpdateV1]:
+    """Build a list of ``DepthUpdateV1`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["params"] = from_wire_push_params_v1(d["params"])
+        d["data"] = from_wire_depth_data_v1_list(d["data"])
+    return models_from(DepthUpdateV1, ds)
 
 
 class DepthDataV1Wire(Struct, kw_only=True):
@@ -694,14 +839,26 @@ class DepthDataV1Wire(Struct, kw_only=True):
     symbol: str = field(name="s")
     time: int = field(name="t")
     version: str = field(name="v")
-    bids: list[PriceLevel] = field(name="b")
-    asks: list[PriceLevel] = field(name="a")
+    bids: list[tuple[Decimal, Decimal]] = field(name="b")
+    asks: list[tuple[Decimal, Decimal]] = field(name="a")
     o: int | None = field(name="o", default=None)
 
 
 def from_wire_depth_data_v1(w: DepthDataV1Wire) -> DepthDataV1:
     """Build ``DepthDataV1`` from its decoded wire form (its fields become the model's)."""
-    return model_from(DepthDataV1, asdict(w))
+    d = asdict(w)
+    d["bids"] = rows(PriceLevel, d["bids"])
+    d["asks"] = rows(PriceLevel, d["asks"])
+    return model_from(DepthDataV1, d)
+
+
+def from_wire_depth_data_v1_list(ws: list[DepthDataV1Wire]) -> list[DepthDataV1]:
+    """Build a list of ``DepthDataV1`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["bids"] = rows(PriceLevel, d["bids"])
+        d["asks"] = rows(PriceLevel, d["asks"])
+    return models_from(DepthDataV1, ds)
 
 
 class AccountUpdateWire(Struct, kw_only=True):
@@ -718,8 +875,16 @@ class AccountUpdateWire(Struct, kw_only=True):
 def from_wire_account_update(w: AccountUpdateWire) -> AccountUpdate:
     """Build ``AccountUpdate`` from its decoded wire form (its fields become the model's)."""
     d = asdict(w)
-    d["balances"] = list(map(from_wire_balance_update, d["balances"]))
+    d["balances"] = from_wire_balance_update_list(d["balances"])
     return model_from(AccountUpdate, d)
+
+
+def from_wire_account_update_list(ws: list[AccountUpdateWire]) -> list[AccountUpdate]:
+    """Build a list of ``AccountUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["balances"] = from_wire_balance_update_list(d["balances"])
+    return models_from(AccountUpdate, ds)
 
 
 class BalanceUpdateWire(Struct, kw_only=True):
@@ -734,6 +899,12 @@ class BalanceUpdateWire(Struct, kw_only=True):
 def from_wire_balance_update(w: BalanceUpdateWire) -> BalanceUpdate:
     """Build ``BalanceUpdate`` from its decoded wire form (its fields become the model's)."""
     return model_from(BalanceUpdate, asdict(w))
+
+
+def from_wire_balance_update_list(ws: list[BalanceUpdateWire]) -> list[BalanceUpdate]:
+    """Build a list of ``BalanceUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(BalanceUpdate, ds)
 
 
 class ExecutionReportWire(Struct, kw_only=True):
@@ -777,6 +948,12 @@ def from_wire_execution_report(w: ExecutionReportWire) -> ExecutionReport:
     return model_from(ExecutionReport, asdict(w))
 
 
+def from_wire_execution_report_list(ws: list[ExecutionReportWire]) -> list[ExecutionReport]:
+    """Build a list of ``ExecutionReport`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(ExecutionReport, ds)
+
+
 class TicketInfoWire(Struct, kw_only=True):
     """``TicketInfo`` as sent, for the msgspec fast path (see ``from_wire_ticket_info``)."""
 
@@ -797,6 +974,12 @@ class TicketInfoWire(Struct, kw_only=True):
 def from_wire_ticket_info(w: TicketInfoWire) -> TicketInfo:
     """Build ``TicketInfo`` from its decoded wire form (its fields become the model's)."""
     return model_from(TicketInfo, asdict(w))
+
+
+def from_wire_ticket_info_list(ws: list[TicketInfoWire]) -> list[TicketInfo]:
+    """Build a list of ``TicketInfo`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(TicketInfo, ds)
 
 
 _FAST_PUSH_ACCOUNT_UPDATE = Decoder(AccountUpdateWire, strict=False)

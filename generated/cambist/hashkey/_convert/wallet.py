@@ -17,6 +17,7 @@ from cambist._runtime.convert import (
     integer,
     members,
     model_from,
+    models_from,
     opt_dec,
     string,
 )
@@ -122,6 +123,12 @@ def from_wire_deposit_address(w: DepositAddressWire) -> DepositAddress:
     return model_from(DepositAddress, asdict(w))
 
 
+def from_wire_deposit_address_list(ws: list[DepositAddressWire]) -> list[DepositAddress]:
+    """Build a list of ``DepositAddress`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(DepositAddress, ds)
+
+
 class DepositOrderWire(Struct, kw_only=True):
     """``DepositOrder`` as sent, for the msgspec fast path (see ``from_wire_deposit_order``)."""
 
@@ -140,6 +147,12 @@ def from_wire_deposit_order(w: DepositOrderWire) -> DepositOrder:
     return model_from(DepositOrder, asdict(w))
 
 
+def from_wire_deposit_order_list(ws: list[DepositOrderWire]) -> list[DepositOrder]:
+    """Build a list of ``DepositOrder`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(DepositOrder, ds)
+
+
 class AddressAuthResultWire(Struct, kw_only=True):
     """``AddressAuthResult`` as sent, for the msgspec fast path (see ``from_wire_address_auth_result``)."""
 
@@ -151,6 +164,12 @@ class AddressAuthResultWire(Struct, kw_only=True):
 def from_wire_address_auth_result(w: AddressAuthResultWire) -> AddressAuthResult:
     """Build ``AddressAuthResult`` from its decoded wire form (its fields become the model's)."""
     return model_from(AddressAuthResult, asdict(w))
+
+
+def from_wire_address_auth_result_list(ws: list[AddressAuthResultWire]) -> list[AddressAuthResult]:
+    """Build a list of ``AddressAuthResult`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(AddressAuthResult, ds)
 
 
 class WithdrawResultWire(Struct, kw_only=True):
@@ -165,6 +184,12 @@ class WithdrawResultWire(Struct, kw_only=True):
 def from_wire_withdraw_result(w: WithdrawResultWire) -> WithdrawResult:
     """Build ``WithdrawResult`` from its decoded wire form (its fields become the model's)."""
     return model_from(WithdrawResult, asdict(w))
+
+
+def from_wire_withdraw_result_list(ws: list[WithdrawResultWire]) -> list[WithdrawResult]:
+    """Build a list of ``WithdrawResult`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(WithdrawResult, ds)
 
 
 class WithdrawOrderWire(Struct, kw_only=True):
@@ -192,6 +217,12 @@ class WithdrawOrderWire(Struct, kw_only=True):
 def from_wire_withdraw_order(w: WithdrawOrderWire) -> WithdrawOrder:
     """Build ``WithdrawOrder`` from its decoded wire form (its fields become the model's)."""
     return model_from(WithdrawOrder, asdict(w))
+
+
+def from_wire_withdraw_order_list(ws: list[WithdrawOrderWire]) -> list[WithdrawOrder]:
+    """Build a list of ``WithdrawOrder`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(WithdrawOrder, ds)
 
 
 class _AddressAuthResultAnswer(AddressAuthResultWire, kw_only=True):
@@ -236,7 +267,7 @@ _FAST_DEPOSIT_ORDER_LIST = Decoder(list[DepositOrderWire], strict=False)
 def fast_deposit_order_list(body: bytes) -> tuple[list[DepositOrder], None]:
     """Decode ``list[DepositOrder]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_deposit_order, _FAST_DEPOSIT_ORDER_LIST.decode(body))), None
+    return from_wire_deposit_order_list(_FAST_DEPOSIT_ORDER_LIST.decode(body)), None
 
 
 _FAST_WITHDRAW_ORDER_LIST = Decoder(list[WithdrawOrderWire], strict=False)
@@ -245,7 +276,7 @@ _FAST_WITHDRAW_ORDER_LIST = Decoder(list[WithdrawOrderWire], strict=False)
 def fast_withdraw_order_list(body: bytes) -> tuple[list[WithdrawOrder], None]:
     """Decode ``list[WithdrawOrder]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_withdraw_order, _FAST_WITHDRAW_ORDER_LIST.decode(body))), None
+    return from_wire_withdraw_order_list(_FAST_WITHDRAW_ORDER_LIST.decode(body)), None
 
 
 class _WithdrawResultAnswer(WithdrawResultWire, kw_only=True):

@@ -3,13 +3,23 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from msgspec import Struct, field
 from msgspec.json import Decoder
 from msgspec.structs import asdict
 
-from cambist._runtime.convert import dec, integer, items, model_from, new_row, string
+from cambist._runtime.convert import (
+    dec,
+    integer,
+    items,
+    model_from,
+    models_from,
+    new_row,
+    rows,
+    string,
+)
 from cambist.fakex.models.streams import BookData, BookPush, Quote
 
 
@@ -55,17 +65,37 @@ def from_wire_book_push(w: BookPushWire) -> BookPush:
     return model_from(BookPush, d)
 
 
+def from_wire_book_push_list(ws: list[BookPushWire]) -> list[BookPush]:
+    """Build a list of ``BookPush`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["data"] = from_wire_book_data(d["data"])
+    return models_from(BookPush, ds)
+
+
 class BookDataWire(Struct, kw_only=True):
     """``BookData`` as sent, for the msgspec fast path (see ``from_wire_book_data``)."""
 
     update_id: int = field(name="i")
-    bids: list[Quote] = field(name="b")
-    asks: list[Quote] = field(name="a")
+    bids: list[tuple[Decimal, Decimal]] = field(name="b")
+    asks: list[tuple[Decimal, Decimal]] = field(name="a")
 
 
 def from_wire_book_data(w: BookDataWire) -> BookData:
     """Build ``BookData`` from its decoded wire form (its fields become the model's)."""
-    return model_from(BookData, asdict(w))
+    d = asdict(w)
+    d["bids"] = rows(Quote, d["bids"])
+    d["asks"] = rows(Quote, d["asks"])
+    return model_from(BookData, d)
+
+
+def from_wire_book_data_list(ws: list[BookDataWire]) -> list[BookData]:
+    """Build a list of ``BookData`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["bids"] = rows(Quote, d["bids"])
+        d["asks"] = rows(Quote, d["asks"])
+    return models_from(BookData, ds)
 
 
 _FAST_PUSH_BOOK_PUSH = Decoder(BookPushWire, strict=False)

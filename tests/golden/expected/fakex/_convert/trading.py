@@ -17,6 +17,7 @@ from cambist._runtime.convert import (
     items,
     members,
     model_from,
+    models_from,
     new_row,
     opt_dec,
     opt_enum_member,
@@ -79,6 +80,14 @@ def from_wire_fill(w: FillWire) -> Fill:
     return model_from(Fill, d)
 
 
+def from_wire_fill_list(ws: list[FillWire]) -> list[Fill]:
+    """Build a list of ``Fill`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["level"] = opt_enum_member(Level, d["level"])
+    return models_from(Fill, ds)
+
+
 class FillsWire(Struct, kw_only=True):
     """``Fills`` as sent, for the msgspec fast path (see ``from_wire_fills``)."""
 
@@ -89,8 +98,16 @@ class FillsWire(Struct, kw_only=True):
 def from_wire_fills(w: FillsWire) -> Fills:
     """Build ``Fills`` from its decoded wire form (its fields become the model's)."""
     d = asdict(w)
-    d["fills"] = list(map(from_wire_fill, d["fills"]))
+    d["fills"] = from_wire_fill_list(d["fills"])
     return model_from(Fills, d)
+
+
+def from_wire_fills_list(ws: list[FillsWire]) -> list[Fills]:
+    """Build a list of ``Fills`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["fills"] = from_wire_fill_list(d["fills"])
+    return models_from(Fills, ds)
 
 
 _FAST_FILL_LIST = Decoder(list[FillWire], strict=False)
@@ -99,7 +116,7 @@ _FAST_FILL_LIST = Decoder(list[FillWire], strict=False)
 def fast_fill_list(body: bytes) -> tuple[list[Fill], None]:
     """Decode ``list[Fill]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_fill, _FAST_FILL_LIST.decode(body))), None
+    return from_wire_fill_list(_FAST_FILL_LIST.decode(body)), None
 
 
 class _FillsAnswer(FillsWire, kw_only=True):
@@ -117,7 +134,7 @@ def fast_fills(body: bytes) -> tuple[Fills, Any]:
     general converters must handle (the client then falls back to them)."""
     d = asdict(_FAST_FILLS.decode(body))
     code = d.pop("cambist_error_code")
-    d["fills"] = list(map(from_wire_fill, d["fills"]))
+    d["fills"] = from_wire_fill_list(d["fills"])
     return model_from(Fills, d), code
 
 

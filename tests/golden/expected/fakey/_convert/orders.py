@@ -16,6 +16,7 @@ from cambist._runtime.convert import (
     integer,
     members,
     model_from,
+    models_from,
     opt_string,
     string,
 )
@@ -58,6 +59,12 @@ def from_wire_ticker(w: TickerWire) -> Ticker:
     return model_from(Ticker, asdict(w))
 
 
+def from_wire_ticker_list(ws: list[TickerWire]) -> list[Ticker]:
+    """Build a list of ``Ticker`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(Ticker, ds)
+
+
 class OrderWire(Struct, kw_only=True):
     """``Order`` as sent, for the msgspec fast path (see ``from_wire_order``)."""
 
@@ -72,6 +79,12 @@ class OrderWire(Struct, kw_only=True):
 def from_wire_order(w: OrderWire) -> Order:
     """Build ``Order`` from its decoded wire form (its fields become the model's)."""
     return model_from(Order, asdict(w))
+
+
+def from_wire_order_list(ws: list[OrderWire]) -> list[Order]:
+    """Build a list of ``Order`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(Order, ds)
 
 
 class _OrderAnswer(OrderWire, kw_only=True):
@@ -98,7 +111,7 @@ _FAST_ORDER_LIST = Decoder(list[OrderWire], strict=False)
 def fast_order_list(body: bytes) -> tuple[list[Order], None]:
     """Decode ``list[Order]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_order, _FAST_ORDER_LIST.decode(body))), None
+    return from_wire_order_list(_FAST_ORDER_LIST.decode(body)), None
 
 
 class _TickerAnswer(TickerWire, kw_only=True):
