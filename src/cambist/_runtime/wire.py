@@ -119,6 +119,17 @@ class _Envelope(msgspec.Struct):
 _envelope = msgspec.json.Decoder(_Envelope)
 
 
+class _V2Envelope(msgspec.Struct):
+    """HashKey V2 routing: ``params`` kept as its text (a key cache looks it up)."""
+
+    topic: str | None = None
+    params: msgspec.Raw = msgspec.Raw()
+    data: msgspec.Raw = msgspec.Raw()
+
+
+_v2_envelope = msgspec.json.Decoder(_V2Envelope)
+
+
 def _skim(text: str | bytes) -> _Envelope | None:
     """The routing fields of a JSON object frame (None: not an object, or not JSON)."""
     try:
@@ -198,12 +209,30 @@ class HashKeyV2(Protocol):
         return (msg["topic"], items)
 
     def route(self, text: str | bytes) -> Hashable | None:
-        env = _skim(text)
-        if env is None or env.topic is None or not env.data:
+        try:
+            env = _v2_envelope.decode(text)
+        except (msgspec.ValidationError, msgspec.DecodeError):
             return None
-        params = env.params
-        items = frozenset((k, str(v)) for k, v in params.items()) if params else frozenset()
-        return (env.topic, items)
+        if env.topic is None or not env.data:
+            return None
+        raw = bytes(env.params)
+        key = self._keys.get((env.topic, raw))  # the same params text: the same key
+        if key is None:
+            try:
+                params = msgspec.json.decode(raw) if raw else None
+            except msgspec.DecodeError:
+                return None
+            if params is not None and type(params) is not dict:
+                return None  # as push_key reads it, but the general path decides
+            items = frozenset((k, str(v)) for k, v in params.items()) if params else frozenset()
+            key = (env.topic, items)
+            if len(self._keys) >= 1024:  # bounded: params texts are few (one per channel)
+                self._keys.clear()
+            self._keys[(env.topic, raw)] = key
+        return key
+
+    def __init__(self) -> None:
+        self._keys: dict[tuple[str, bytes], Hashable] = {}
 
 
 class Bibox(Protocol):
