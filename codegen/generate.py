@@ -357,7 +357,7 @@ class ExchangeRenderer:
         here = self._here(name)
         if model.row:
             imports.add(self.types.model_module(name), name)
-            wire_type = self.wire.annotation(TypeRef(name), self.types, imports, here)
+            wire_type = name
         else:
             wire_type = self.wire.struct_name(name)
         returns = f"list[{name}]" if is_list else name
@@ -372,11 +372,7 @@ class ExchangeRenderer:
             "answer": None,
             "code": None,
             "conversions": [] if model.row else self._conversions(model, imports, here),
-            "row_build": None,
         }
-        if model.row and self.wire.plain_row(name):
-            fn_name = "rows" if is_list else "new_row"
-            out["row_build"] = f"{imports.add('cambist._runtime.convert', fn_name)}({name}, {{}})"
         if out["kind"] == "object":
             imports.add("typing", "Any")
             own = self._error_field(name)

@@ -244,13 +244,6 @@ class WireMap:
     def from_wire_list_name(model: str) -> str:
         return f"from_wire_{snake(model)}_list"
 
-    def plain_row(self, name: str) -> bool:
-        """A row with no optional field is decoded as a plain tuple and made its NamedTuple
-        with ``tuple.__new__`` (measured: msgspec building NamedTuples through their Python
-        ``__new__`` costs more than the Decimals they hold)."""
-        model = self.spec.models[name]
-        return model.row and not any(f.optional for f in model.fields)
-
     @staticmethod
     def _json_list(t: TypeRef) -> bool:
         """``list[json]``: kept raw whole (one Raw, decoded at once), not item by item."""
@@ -304,11 +297,8 @@ class WireMap:
                 return "int" if self.spec.enums[t.name].is_int else "str"
             return imports.add(types.model_module(t.name), t.name)
         model = self.spec.models[t.name]
-        if model.row:
-            if self.plain_row(t.name):  # a tuple, made the NamedTuple by tuple.__new__
-                inner = [self.annotation(f.type, types, imports, here) for f in model.fields]
-                return f"tuple[{', '.join(inner)}]"
-            imports.add(types.model_module(t.name), t.name)  # its defaults: msgspec's __new__
+        if model.row:  # decoded straight into the NamedTuple (measured faster than a tuple
+            imports.add(types.model_module(t.name), t.name)  # made one by tuple.__new__)
             return t.name
         struct = self.struct_name(t.name)
         if types.convert_module(t.name) != here:
@@ -340,9 +330,6 @@ class WireMap:
         item = t.item
         item_model = self.spec.models.get(item.name) if item is not None else None
         one_level = item is not None and item.item is None
-        if item is not None and one_level and item_model and self.plain_row(item_model.name):
-            imports.add(types.model_module(item.name), item.name)
-            return f"{imports.add('cambist._runtime.convert', 'rows')}({item.name}, {var})"
         if item is not None and one_level and item_model and not item_model.row:
             fn = self.from_wire_list_name(item.name)  # a list of models: built in one go
             if types.convert_module(item.name) != here:
@@ -357,9 +344,6 @@ class WireMap:
         if t.name in self._PRIMITIVE or t.name in self.spec.enums:
             return var  # an enum is its member already
         if self.spec.models[t.name].row:
-            if self.plain_row(t.name):
-                imports.add(types.model_module(t.name), t.name)
-                return f"{imports.add('cambist._runtime.convert', 'new_row')}({t.name}, {var})"
             return var
         fn = self.from_wire_name(t.name)
         if types.convert_module(t.name) != here:

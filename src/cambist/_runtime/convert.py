@@ -207,11 +207,6 @@ new_row = tuple.__new__
 """Builds a row (NamedTuple) from a tuple of its values, without a Python-level __new__."""
 
 
-def rows(cls: type[T], values: list[Any]) -> list[T]:
-    """Rows (NamedTuples) from tuples of their values, the loop in C."""
-    return list(map(new_row, repeat(cls, len(values)), values))  # type: ignore[arg-type]
-
-
 def opt_enum_member(cls: type[E], value: object) -> E | None:
     return None if value is None or value == "" else enum_member(cls, value)
 

@@ -19,7 +19,6 @@ from cambist._runtime.convert import (
     model_from,
     models_from,
     new_row,
-    rows,
     string,
 )
 from cambist.bibox.models.market import (
@@ -159,24 +158,18 @@ class OrderBookWire(Struct, kw_only=True):
 
     update_id: str = field(name="i")
     update_time: int = field(name="t")
-    bids: list[tuple[Decimal, Decimal]] = field(name="b")
-    asks: list[tuple[Decimal, Decimal]] = field(name="a")
+    bids: list[PriceLevel] = field(name="b")
+    asks: list[PriceLevel] = field(name="a")
 
 
 def from_wire_order_book(w: OrderBookWire) -> OrderBook:
     """Build ``OrderBook`` from its decoded wire form (its fields become the model's)."""
-    d = asdict(w)
-    d["bids"] = rows(PriceLevel, d["bids"])
-    d["asks"] = rows(PriceLevel, d["asks"])
-    return model_from(OrderBook, d)
+    return model_from(OrderBook, asdict(w))
 
 
 def from_wire_order_book_list(ws: list[OrderBookWire]) -> list[OrderBook]:
     """Build a list of ``OrderBook`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
-    for d in ds:
-        d["bids"] = rows(PriceLevel, d["bids"])
-        d["asks"] = rows(PriceLevel, d["asks"])
     return models_from(OrderBook, ds)
 
 
@@ -232,15 +225,13 @@ def from_wire_ticker_list(ws: list[TickerWire]) -> list[Ticker]:
     return models_from(Ticker, ds)
 
 
-_FAST_CANDLE_LIST = Decoder(
-    list[tuple[int, Decimal, Decimal, Decimal, Decimal, Decimal, Decimal, str, int]], strict=False
-)
+_FAST_CANDLE_LIST = Decoder(list[Candle], strict=False)
 
 
 def fast_candle_list(body: bytes) -> tuple[list[Candle], None]:
     """Decode ``list[Candle]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return rows(Candle, _FAST_CANDLE_LIST.decode(body)), None
+    return _FAST_CANDLE_LIST.decode(body), None
 
 
 _FAST_MARKET_TRADE_LIST = Decoder(list[MarketTradeWire], strict=False)
@@ -267,8 +258,6 @@ def fast_order_book(body: bytes) -> tuple[OrderBook, Any]:
     general converters must handle (the client then falls back to them)."""
     d = asdict(_FAST_ORDER_BOOK.decode(body))
     code = d.pop("cambist_error_code")
-    d["bids"] = rows(PriceLevel, d["bids"])
-    d["asks"] = rows(PriceLevel, d["asks"])
     return model_from(OrderBook, d), code
 
 

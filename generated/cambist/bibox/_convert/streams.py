@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from msgspec import Raw, Struct, field
 from msgspec.json import Decoder
 from msgspec.structs import asdict
 
-from cambist._runtime.convert import items, json_exact, model_from, models_from, rows, string
+from cambist._runtime.convert import items, json_exact, model_from, models_from, string
 from cambist.bibox._convert.market import (
     MarketTradeWire,
     OrderBookWire,
@@ -135,23 +134,17 @@ class CandlesUpdateWire(Struct, kw_only=True):
     """``CandlesUpdate`` as sent, for the msgspec fast path (see ``from_wire_candles_update``)."""
 
     stream: str = field(name="stream")
-    data: list[tuple[int, Decimal, Decimal, Decimal, Decimal, Decimal, Decimal, str, int]] = field(
-        name="data"
-    )
+    data: list[Candle] = field(name="data")
 
 
 def from_wire_candles_update(w: CandlesUpdateWire) -> CandlesUpdate:
     """Build ``CandlesUpdate`` from its decoded wire form (its fields become the model's)."""
-    d = asdict(w)
-    d["data"] = rows(Candle, d["data"])
-    return model_from(CandlesUpdate, d)
+    return model_from(CandlesUpdate, asdict(w))
 
 
 def from_wire_candles_update_list(ws: list[CandlesUpdateWire]) -> list[CandlesUpdate]:
     """Build a list of ``CandlesUpdate`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
-    for d in ds:
-        d["data"] = rows(Candle, d["data"])
     return models_from(CandlesUpdate, ds)
 
 

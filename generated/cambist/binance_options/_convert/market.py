@@ -22,7 +22,6 @@ from cambist._runtime.convert import (
     new_row,
     opt_dec,
     opt_string,
-    rows,
     string,
 )
 from cambist.binance_options.models.common import OptionSide
@@ -483,26 +482,20 @@ def from_wire_rate_limit_list(ws: list[RateLimitWire]) -> list[RateLimit]:
 class OrderBookWire(Struct, kw_only=True):
     """``OrderBook`` as sent, for the msgspec fast path (see ``from_wire_order_book``)."""
 
-    bids: list[tuple[Decimal, Decimal]] = field(name="bids")
-    asks: list[tuple[Decimal, Decimal]] = field(name="asks")
+    bids: list[PriceLevel] = field(name="bids")
+    asks: list[PriceLevel] = field(name="asks")
     time: int = field(name="T")
     last_update_id: int = field(name="lastUpdateId")
 
 
 def from_wire_order_book(w: OrderBookWire) -> OrderBook:
     """Build ``OrderBook`` from its decoded wire form (its fields become the model's)."""
-    d = asdict(w)
-    d["bids"] = rows(PriceLevel, d["bids"])
-    d["asks"] = rows(PriceLevel, d["asks"])
-    return model_from(OrderBook, d)
+    return model_from(OrderBook, asdict(w))
 
 
 def from_wire_order_book_list(ws: list[OrderBookWire]) -> list[OrderBook]:
     """Build a list of ``OrderBook`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
-    for d in ds:
-        d["bids"] = rows(PriceLevel, d["bids"])
-        d["asks"] = rows(PriceLevel, d["asks"])
     return models_from(OrderBook, ds)
 
 
@@ -807,8 +800,6 @@ def fast_order_book(body: bytes) -> tuple[OrderBook, Any]:
     general converters must handle (the client then falls back to them)."""
     d = asdict(_FAST_ORDER_BOOK.decode(body))
     code = d.pop("cambist_error_code")
-    d["bids"] = rows(PriceLevel, d["bids"])
-    d["asks"] = rows(PriceLevel, d["asks"])
     return model_from(OrderBook, d), code
 
 

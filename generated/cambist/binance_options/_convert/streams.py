@@ -22,7 +22,6 @@ from cambist._runtime.convert import (
     opt_dec,
     opt_integer,
     opt_string,
-    rows,
     string,
 )
 from cambist.binance_options._convert.market import structure_price_level
@@ -895,24 +894,18 @@ class DepthEventWire(Struct, kw_only=True):
     first_update_id: int = field(name="U")
     final_update_id: int = field(name="u")
     previous_update_id: int = field(name="pu")
-    bids: list[tuple[Decimal, Decimal]] = field(name="b")
-    asks: list[tuple[Decimal, Decimal]] = field(name="a")
+    bids: list[PriceLevel] = field(name="b")
+    asks: list[PriceLevel] = field(name="a")
 
 
 def from_wire_depth_event(w: DepthEventWire) -> DepthEvent:
     """Build ``DepthEvent`` from its decoded wire form (its fields become the model's)."""
-    d = asdict(w)
-    d["bids"] = rows(PriceLevel, d["bids"])
-    d["asks"] = rows(PriceLevel, d["asks"])
-    return model_from(DepthEvent, d)
+    return model_from(DepthEvent, asdict(w))
 
 
 def from_wire_depth_event_list(ws: list[DepthEventWire]) -> list[DepthEvent]:
     """Build a list of ``DepthEvent`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
-    for d in ds:
-        d["bids"] = rows(PriceLevel, d["bids"])
-        d["asks"] = rows(PriceLevel, d["asks"])
     return models_from(DepthEvent, ds)
 
 

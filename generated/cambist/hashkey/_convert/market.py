@@ -26,7 +26,6 @@ from cambist._runtime.convert import (
     opt_integer,
     opt_items,
     opt_string,
-    rows,
     string,
 )
 from cambist.hashkey.models.market import (
@@ -423,24 +422,18 @@ class OrderBookWire(Struct, kw_only=True):
     """``OrderBook`` as sent, for the msgspec fast path (see ``from_wire_order_book``)."""
 
     time: int = field(name="t")
-    bids: list[tuple[Decimal, Decimal]] = field(name="b")
-    asks: list[tuple[Decimal, Decimal]] = field(name="a")
+    bids: list[PriceLevel] = field(name="b")
+    asks: list[PriceLevel] = field(name="a")
 
 
 def from_wire_order_book(w: OrderBookWire) -> OrderBook:
     """Build ``OrderBook`` from its decoded wire form (its fields become the model's)."""
-    d = asdict(w)
-    d["bids"] = rows(PriceLevel, d["bids"])
-    d["asks"] = rows(PriceLevel, d["asks"])
-    return model_from(OrderBook, d)
+    return model_from(OrderBook, asdict(w))
 
 
 def from_wire_order_book_list(ws: list[OrderBookWire]) -> list[OrderBook]:
     """Build a list of ``OrderBook`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
-    for d in ds:
-        d["bids"] = rows(PriceLevel, d["bids"])
-        d["asks"] = rows(PriceLevel, d["asks"])
     return models_from(OrderBook, ds)
 
 
@@ -564,18 +557,13 @@ def fast_exchange_info(body: bytes) -> tuple[ExchangeInfo, Any]:
     return model_from(ExchangeInfo, d), code
 
 
-_FAST_KLINE_LIST = Decoder(
-    list[
-        tuple[int, Decimal, Decimal, Decimal, Decimal, Decimal, int, Decimal, int, Decimal, Decimal]
-    ],
-    strict=False,
-)
+_FAST_KLINE_LIST = Decoder(list[Kline], strict=False)
 
 
 def fast_kline_list(body: bytes) -> tuple[list[Kline], None]:
     """Decode ``list[Kline]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return rows(Kline, _FAST_KLINE_LIST.decode(body)), None
+    return _FAST_KLINE_LIST.decode(body), None
 
 
 _FAST_MARKET_TRADE_LIST = Decoder(list[MarketTradeWire], strict=False)
@@ -602,8 +590,6 @@ def fast_order_book(body: bytes) -> tuple[OrderBook, Any]:
     general converters must handle (the client then falls back to them)."""
     d = asdict(_FAST_ORDER_BOOK.decode(body))
     code = d.pop("cambist_error_code")
-    d["bids"] = rows(PriceLevel, d["bids"])
-    d["asks"] = rows(PriceLevel, d["asks"])
     return model_from(OrderBook, d), code
 
 

@@ -24,7 +24,6 @@ from cambist._runtime.convert import (
     opt_dec,
     opt_integer,
     opt_string,
-    rows,
     string,
 )
 from cambist.hashkey._convert.market import structure_price_level
@@ -564,24 +563,18 @@ class DepthDataWire(Struct, kw_only=True):
     symbol: str = field(name="s")
     time: int = field(name="t")
     version: str = field(name="v")
-    bids: list[tuple[Decimal, Decimal]] = field(name="b")
-    asks: list[tuple[Decimal, Decimal]] = field(name="a")
+    bids: list[PriceLevel] = field(name="b")
+    asks: list[PriceLevel] = field(name="a")
 
 
 def from_wire_depth_data(w: DepthDataWire) -> DepthData:
     """Build ``DepthData`` from its decoded wire form (its fields become the model's)."""
-    d = asdict(w)
-    d["bids"] = rows(PriceLevel, d["bids"])
-    d["asks"] = rows(PriceLevel, d["asks"])
-    return model_from(DepthData, d)
+    return model_from(DepthData, asdict(w))
 
 
 def from_wire_depth_data_list(ws: list[DepthDataWire]) -> list[DepthData]:
     """Build a list of ``DepthData`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
-    for d in ds:
-        d["bids"] = rows(PriceLevel, d["bids"])
-        d["asks"] = rows(PriceLevel, d["asks"])
     return models_from(DepthData, ds)
 
 
@@ -839,25 +832,19 @@ class DepthDataV1Wire(Struct, kw_only=True):
     symbol: str = field(name="s")
     time: int = field(name="t")
     version: str = field(name="v")
-    bids: list[tuple[Decimal, Decimal]] = field(name="b")
-    asks: list[tuple[Decimal, Decimal]] = field(name="a")
+    bids: list[PriceLevel] = field(name="b")
+    asks: list[PriceLevel] = field(name="a")
     o: int | None = field(name="o", default=None)
 
 
 def from_wire_depth_data_v1(w: DepthDataV1Wire) -> DepthDataV1:
     """Build ``DepthDataV1`` from its decoded wire form (its fields become the model's)."""
-    d = asdict(w)
-    d["bids"] = rows(PriceLevel, d["bids"])
-    d["asks"] = rows(PriceLevel, d["asks"])
-    return model_from(DepthDataV1, d)
+    return model_from(DepthDataV1, asdict(w))
 
 
 def from_wire_depth_data_v1_list(ws: list[DepthDataV1Wire]) -> list[DepthDataV1]:
     """Build a list of ``DepthDataV1`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
-    for d in ds:
-        d["bids"] = rows(PriceLevel, d["bids"])
-        d["asks"] = rows(PriceLevel, d["asks"])
     return models_from(DepthDataV1, ds)
 
 

@@ -3,23 +3,13 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from msgspec import Struct, field
 from msgspec.json import Decoder
 from msgspec.structs import asdict
 
-from cambist._runtime.convert import (
-    dec,
-    integer,
-    items,
-    model_from,
-    models_from,
-    new_row,
-    rows,
-    string,
-)
+from cambist._runtime.convert import dec, integer, items, model_from, models_from, new_row, string
 from cambist.fakex.models.streams import BookData, BookPush, Quote
 
 
@@ -77,24 +67,18 @@ class BookDataWire(Struct, kw_only=True):
     """``BookData`` as sent, for the msgspec fast path (see ``from_wire_book_data``)."""
 
     update_id: int = field(name="i")
-    bids: list[tuple[Decimal, Decimal]] = field(name="b")
-    asks: list[tuple[Decimal, Decimal]] = field(name="a")
+    bids: list[Quote] = field(name="b")
+    asks: list[Quote] = field(name="a")
 
 
 def from_wire_book_data(w: BookDataWire) -> BookData:
     """Build ``BookData`` from its decoded wire form (its fields become the model's)."""
-    d = asdict(w)
-    d["bids"] = rows(Quote, d["bids"])
-    d["asks"] = rows(Quote, d["asks"])
-    return model_from(BookData, d)
+    return model_from(BookData, asdict(w))
 
 
 def from_wire_book_data_list(ws: list[BookDataWire]) -> list[BookData]:
     """Build a list of ``BookData`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
-    for d in ds:
-        d["bids"] = rows(Quote, d["bids"])
-        d["asks"] = rows(Quote, d["asks"])
     return models_from(BookData, ds)
 
 
