@@ -22,6 +22,7 @@ from collections.abc import Callable
 import httpx
 from _common import BenchServer, print_goals, report, rounds
 from decode import bench_decode
+from markets import bench_check_orders
 from streams import bench_memory, bench_single_frames, bench_streams
 
 # -- import time ----------------------------------------------------------------------------
@@ -150,7 +151,7 @@ def bench_async(url: str, n: int, calls: int) -> None:
     )
 
 
-CASES = ("import", "decode", "streams", "memory", "requests")
+CASES = ("import", "decode", "streams", "memory", "requests", "markets")
 """What ``--only`` may name (comma-separated): each runs its cases alone, e.g. while measuring."""
 
 
@@ -178,6 +179,9 @@ def main() -> None:
         with BenchServer() as url:
             bench_signed_get(url, n, 200)
             bench_async(url, max(3, n // 3), 2000)
+    if "markets" in only:
+        with BenchServer() as url:
+            bench_check_orders(url, n, 200)
     print_goals()
 
 

@@ -220,6 +220,9 @@ def load_spec(folder: Path, root: Path) -> Spec:
     _check_bare(spec)
     _check_ids(spec)
     _check_secrets(spec, lines(head).where)
+    from codegen.markets import resolve
+
+    resolve(spec)  # exchange.markets names the spec's endpoints, fields and params
     return spec
 
 

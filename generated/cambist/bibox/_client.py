@@ -70,6 +70,11 @@ class Bibox(SyncClient):
             bounds, the longest ``Retry-After`` waited for.
         clock: Where time is read and waits happen (``cambist.options.Clock``; a fake
             one in tests).
+        check_orders: Check every order against its market's rules
+            (``client.markets()``, loaded on the first order) before sending it: a
+            broken rule raises ``MarketRuleError`` and nothing is sent.
+        markets_ttl: Seconds ``client.markets()`` keeps the markets before loading them
+            again (None: until ``markets(refresh=True)``); a positive number.
         http_client: Your own ``httpx.Client`` (pool, proxies, transport); you close it.
     """
 
@@ -90,6 +95,8 @@ class Bibox(SyncClient):
         rest_urls: Mapping[Literal["rest_domains"], str] | None = None,
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
+        check_orders: bool = False,
+        markets_ttl: float | None = 3600.0,
         http_client: httpx.Client | None = None,
     ) -> None:
         super().__init__(
@@ -105,6 +112,8 @@ class Bibox(SyncClient):
             rest_urls=rest_urls,
             retry=retry,
             clock=clock,
+            check_orders=check_orders,
+            markets_ttl=markets_ttl,
             http_client=http_client,
         )
 
@@ -200,6 +209,11 @@ class AsyncBibox(AsyncClient):
             bounds, the longest ``Retry-After`` waited for.
         clock: Where time is read and waits happen (``cambist.options.Clock``; a fake
             one in tests).
+        check_orders: Check every order against its market's rules
+            (``client.markets()``, loaded on the first order) before sending it: a
+            broken rule raises ``MarketRuleError`` and nothing is sent.
+        markets_ttl: Seconds ``client.markets()`` keeps the markets before loading them
+            again (None: until ``markets(refresh=True)``); a positive number.
         http_client: Your own ``httpx.AsyncClient`` (pool, proxies, any transport); you
             close it.
     """
@@ -221,6 +235,8 @@ class AsyncBibox(AsyncClient):
         rest_urls: Mapping[Literal["rest_domains"], str] | None = None,
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
+        check_orders: bool = False,
+        markets_ttl: float | None = 3600.0,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
         super().__init__(
@@ -236,6 +252,8 @@ class AsyncBibox(AsyncClient):
             rest_urls=rest_urls,
             retry=retry,
             clock=clock,
+            check_orders=check_orders,
+            markets_ttl=markets_ttl,
             http_client=http_client,
         )
 

@@ -85,6 +85,11 @@ class BinanceOptions(SyncClient):
             bounds, the longest ``Retry-After`` waited for.
         clock: Where time is read and waits happen (``cambist.options.Clock``; a fake
             one in tests).
+        check_orders: Check every order against its market's rules
+            (``client.markets()``, loaded on the first order) before sending it: a
+            broken rule raises ``MarketRuleError`` and nothing is sent.
+        markets_ttl: Seconds ``client.markets()`` keeps the markets before loading them
+            again (None: until ``markets(refresh=True)``); a positive number.
         http_client: Your own ``httpx.Client`` (pool, proxies, transport); you close it.
     """
 
@@ -104,6 +109,8 @@ class BinanceOptions(SyncClient):
         ws_urls: Mapping[Literal["ws_market", "ws_public", "ws_user"], str] | None = None,
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
+        check_orders: bool = False,
+        markets_ttl: float | None = 3600.0,
         http_client: httpx.Client | None = None,
     ) -> None:
         super().__init__(
@@ -118,6 +125,8 @@ class BinanceOptions(SyncClient):
             ws_urls=ws_urls,
             retry=retry,
             clock=clock,
+            check_orders=check_orders,
+            markets_ttl=markets_ttl,
             http_client=http_client,
         )
 
@@ -258,6 +267,11 @@ class AsyncBinanceOptions(AsyncClient):
             bounds, the longest ``Retry-After`` waited for.
         clock: Where time is read and waits happen (``cambist.options.Clock``; a fake
             one in tests).
+        check_orders: Check every order against its market's rules
+            (``client.markets()``, loaded on the first order) before sending it: a
+            broken rule raises ``MarketRuleError`` and nothing is sent.
+        markets_ttl: Seconds ``client.markets()`` keeps the markets before loading them
+            again (None: until ``markets(refresh=True)``); a positive number.
         http_client: Your own ``httpx.AsyncClient`` (pool, proxies, any transport); you
             close it.
     """
@@ -278,6 +292,8 @@ class AsyncBinanceOptions(AsyncClient):
         ws_urls: Mapping[Literal["ws_market", "ws_public", "ws_user"], str] | None = None,
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
+        check_orders: bool = False,
+        markets_ttl: float | None = 3600.0,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
         super().__init__(
@@ -292,6 +308,8 @@ class AsyncBinanceOptions(AsyncClient):
             ws_urls=ws_urls,
             retry=retry,
             clock=clock,
+            check_orders=check_orders,
+            markets_ttl=markets_ttl,
             http_client=http_client,
         )
 

@@ -67,6 +67,11 @@ class BingX(SyncClient):
             bounds, the longest ``Retry-After`` waited for.
         clock: Where time is read and waits happen (``cambist.options.Clock``; a fake
             one in tests).
+        check_orders: Check every order against its market's rules
+            (``client.markets()``, loaded on the first order) before sending it: a
+            broken rule raises ``MarketRuleError`` and nothing is sent.
+        markets_ttl: Seconds ``client.markets()`` keeps the markets before loading them
+            again (None: until ``markets(refresh=True)``); a positive number.
         http_client: Your own ``httpx.Client`` (pool, proxies, transport); you close it.
     """
 
@@ -86,6 +91,8 @@ class BingX(SyncClient):
         ws_urls: Mapping[Literal["ws"], str] | None = None,
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
+        check_orders: bool = False,
+        markets_ttl: float | None = 3600.0,
         http_client: httpx.Client | None = None,
     ) -> None:
         super().__init__(
@@ -100,6 +107,8 @@ class BingX(SyncClient):
             ws_urls=ws_urls,
             retry=retry,
             clock=clock,
+            check_orders=check_orders,
+            markets_ttl=markets_ttl,
             http_client=http_client,
         )
 
@@ -192,6 +201,11 @@ class AsyncBingX(AsyncClient):
             bounds, the longest ``Retry-After`` waited for.
         clock: Where time is read and waits happen (``cambist.options.Clock``; a fake
             one in tests).
+        check_orders: Check every order against its market's rules
+            (``client.markets()``, loaded on the first order) before sending it: a
+            broken rule raises ``MarketRuleError`` and nothing is sent.
+        markets_ttl: Seconds ``client.markets()`` keeps the markets before loading them
+            again (None: until ``markets(refresh=True)``); a positive number.
         http_client: Your own ``httpx.AsyncClient`` (pool, proxies, any transport); you
             close it.
     """
@@ -212,6 +226,8 @@ class AsyncBingX(AsyncClient):
         ws_urls: Mapping[Literal["ws"], str] | None = None,
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
+        check_orders: bool = False,
+        markets_ttl: float | None = 3600.0,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
         super().__init__(
@@ -226,6 +242,8 @@ class AsyncBingX(AsyncClient):
             ws_urls=ws_urls,
             retry=retry,
             clock=clock,
+            check_orders=check_orders,
+            markets_ttl=markets_ttl,
             http_client=http_client,
         )
 

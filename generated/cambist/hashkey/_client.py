@@ -90,6 +90,11 @@ class HashKey(SyncClient):
             bounds, the longest ``Retry-After`` waited for.
         clock: Where time is read and waits happen (``cambist.options.Clock``; a fake
             one in tests).
+        check_orders: Check every order against its market's rules
+            (``client.markets()``, loaded on the first order) before sending it: a
+            broken rule raises ``MarketRuleError`` and nothing is sent.
+        markets_ttl: Seconds ``client.markets()`` keeps the markets before loading them
+            again (None: until ``markets(refresh=True)``); a positive number.
         http_client: Your own ``httpx.Client`` (pool, proxies, transport); you close it.
     """
 
@@ -109,6 +114,8 @@ class HashKey(SyncClient):
         ws_urls: Mapping[Literal["ws"], str] | None = None,
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
+        check_orders: bool = False,
+        markets_ttl: float | None = 3600.0,
         http_client: httpx.Client | None = None,
     ) -> None:
         super().__init__(
@@ -123,6 +130,8 @@ class HashKey(SyncClient):
             ws_urls=ws_urls,
             retry=retry,
             clock=clock,
+            check_orders=check_orders,
+            markets_ttl=markets_ttl,
             http_client=http_client,
         )
 
@@ -266,6 +275,11 @@ class AsyncHashKey(AsyncClient):
             bounds, the longest ``Retry-After`` waited for.
         clock: Where time is read and waits happen (``cambist.options.Clock``; a fake
             one in tests).
+        check_orders: Check every order against its market's rules
+            (``client.markets()``, loaded on the first order) before sending it: a
+            broken rule raises ``MarketRuleError`` and nothing is sent.
+        markets_ttl: Seconds ``client.markets()`` keeps the markets before loading them
+            again (None: until ``markets(refresh=True)``); a positive number.
         http_client: Your own ``httpx.AsyncClient`` (pool, proxies, any transport); you
             close it.
     """
@@ -286,6 +300,8 @@ class AsyncHashKey(AsyncClient):
         ws_urls: Mapping[Literal["ws"], str] | None = None,
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
+        check_orders: bool = False,
+        markets_ttl: float | None = 3600.0,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
         super().__init__(
@@ -300,6 +316,8 @@ class AsyncHashKey(AsyncClient):
             ws_urls=ws_urls,
             retry=retry,
             clock=clock,
+            check_orders=check_orders,
+            markets_ttl=markets_ttl,
             http_client=http_client,
         )
 
