@@ -181,6 +181,8 @@ def model_from(cls: type[T], values: dict[str, Any]) -> T:
 
 def models_from(cls: type[T], values: list[dict[str, Any]]) -> list[T]:
     """:func:`model_from` for a list: the loops run in C (no Python frame per model)."""
+    if len(values) < 8:  # the C loops' set-up costs more than a few calls
+        return [model_from(cls, v) for v in values]
     models = list(map(_new, repeat(cls, len(values))))
     deque(map(_set, models, repeat("__dict__"), values), maxlen=0)
     return models
