@@ -88,3 +88,40 @@ def test_unusual_values_fall_back_and_stay_exact() -> None:
     with pytest.raises(msgspec.ValidationError):
         _fast(ep, numeric_id)  # a number where the model has a string: the general path reads it
     assert _general(case, ep, numeric_id)[0].order_id == "1563293653459405312"
+
+
+OBJECT_ANSWERS = [
+    (case, ep)
+    for case, ep in FAST
+    if _id(case, ep) not in FALLBACKS and case.sample(ep).lstrip()[:1] == b"{"
+]
+
+
+@pytest.mark.parametrize(("case", "ep"), OBJECT_ANSWERS, ids=[_id(c, e) for c, e in OBJECT_ANSWERS])
+def test_an_error_code_in_a_200_answer_raises_after_fast_decoding(
+    case: Case, ep: Endpoint[Any]
+) -> None:
+    """The error field is checked after decoding (the body is not scanned): an answer the
+    fast decoder reads fine, but whose error-code field holds an error, raises that error."""
+    import httpx
+    import orjson
+
+    from cambist import errors
+    from cambist._runtime.core import CallOptions
+
+    with case.sync("http://127.0.0.1:9", time_sync=False) as client:
+        exchange = client._core.exchange
+        payload = orjson.loads(case.sample(ep))
+        payload.update(
+            {exchange.error_code_field: -1004, exchange.error_message_field: "Bad request"}
+        )
+        body = orjson.dumps(payload)
+        assert ep.fast is not None
+        try:
+            _, code = ep.fast(body)
+        except msgspec.ValidationError:
+            code = "refused"  # the model's own code field refuses it: the general path reads it
+        assert code in (-1004, "refused")
+        with pytest.raises(errors.APIError, match="Bad request") as info:
+            client._core.handle(ep, httpx.Response(200, content=body), CallOptions())
+    assert info.value.code == -1004

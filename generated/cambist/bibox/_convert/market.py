@@ -124,8 +124,9 @@ def structure_ticker(d: Any) -> Ticker:
     )
 
 
-class TradingPairWire(Struct, kw_only=True):
-    """``TradingPair`` as sent, for the msgspec fast path (see ``from_wire_trading_pair``)."""
+class TradingPairWire(Struct, kw_only=True, gc=False):
+    """``TradingPair`` as sent, for the msgspec fast path (see ``from_wire_trading_pair``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     symbol: str = field(name="symbol")
     base: str = field(name="base")
@@ -153,8 +154,9 @@ def from_wire_trading_pair_list(ws: list[TradingPairWire]) -> list[TradingPair]:
     return models_from(TradingPair, ds)
 
 
-class OrderBookWire(Struct, kw_only=True):
-    """``OrderBook`` as sent, for the msgspec fast path (see ``from_wire_order_book``)."""
+class OrderBookWire(Struct, kw_only=True, gc=False):
+    """``OrderBook`` as sent, for the msgspec fast path (see ``from_wire_order_book``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     update_id: str = field(name="i")
     update_time: int = field(name="t")
@@ -173,8 +175,9 @@ def from_wire_order_book_list(ws: list[OrderBookWire]) -> list[OrderBook]:
     return models_from(OrderBook, ds)
 
 
-class MarketTradeWire(Struct, kw_only=True):
-    """``MarketTrade`` as sent, for the msgspec fast path (see ``from_wire_market_trade``)."""
+class MarketTradeWire(Struct, kw_only=True, gc=False):
+    """``MarketTrade`` as sent, for the msgspec fast path (see ``from_wire_market_trade``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     trade_id: str = field(name="i")
     price: Decimal = field(name="p")
@@ -194,8 +197,9 @@ def from_wire_market_trade_list(ws: list[MarketTradeWire]) -> list[MarketTrade]:
     return models_from(MarketTrade, ds)
 
 
-class TickerWire(Struct, kw_only=True):
-    """``Ticker`` as sent, for the msgspec fast path (see ``from_wire_ticker``)."""
+class TickerWire(Struct, kw_only=True, gc=False):
+    """``Ticker`` as sent, for the msgspec fast path (see ``from_wire_ticker``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     symbol: str = field(name="s")
     open: Decimal = field(name="o")
@@ -243,7 +247,7 @@ def fast_market_trade_list(body: bytes) -> tuple[list[MarketTrade], None]:
     return from_wire_market_trade_list(_FAST_MARKET_TRADE_LIST.decode(body)), None
 
 
-class _OrderBookAnswer(OrderBookWire, kw_only=True):
+class _OrderBookAnswer(OrderBookWire, kw_only=True, gc=False):
     """``OrderBook`` as answered, with the error-code field the client checks."""
 
     cambist_error_code: Any = field(name="error", default=None)

@@ -86,8 +86,9 @@ def structure_order_event(d: Any) -> OrderEvent:
     )
 
 
-class OrderBookUpdateWire(Struct, kw_only=True):
-    """``OrderBookUpdate`` as sent, for the msgspec fast path (see ``from_wire_order_book_update``)."""
+class OrderBookUpdateWire(Struct, kw_only=True, gc=False):
+    """``OrderBookUpdate`` as sent, for the msgspec fast path (see ``from_wire_order_book_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     stream: str = field(name="stream")
     data: OrderBookWire = field(name="data")
@@ -108,8 +109,9 @@ def from_wire_order_book_update_list(ws: list[OrderBookUpdateWire]) -> list[Orde
     return models_from(OrderBookUpdate, ds)
 
 
-class TradesUpdateWire(Struct, kw_only=True):
-    """``TradesUpdate`` as sent, for the msgspec fast path (see ``from_wire_trades_update``)."""
+class TradesUpdateWire(Struct, kw_only=True, gc=False):
+    """``TradesUpdate`` as sent, for the msgspec fast path (see ``from_wire_trades_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     stream: str = field(name="stream")
     data: list[MarketTradeWire] = field(name="data")
@@ -130,8 +132,9 @@ def from_wire_trades_update_list(ws: list[TradesUpdateWire]) -> list[TradesUpdat
     return models_from(TradesUpdate, ds)
 
 
-class CandlesUpdateWire(Struct, kw_only=True):
-    """``CandlesUpdate`` as sent, for the msgspec fast path (see ``from_wire_candles_update``)."""
+class CandlesUpdateWire(Struct, kw_only=True, gc=False):
+    """``CandlesUpdate`` as sent, for the msgspec fast path (see ``from_wire_candles_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     stream: str = field(name="stream")
     data: list[Candle] = field(name="data")
@@ -148,8 +151,9 @@ def from_wire_candles_update_list(ws: list[CandlesUpdateWire]) -> list[CandlesUp
     return models_from(CandlesUpdate, ds)
 
 
-class TickerUpdateWire(Struct, kw_only=True):
-    """``TickerUpdate`` as sent, for the msgspec fast path (see ``from_wire_ticker_update``)."""
+class TickerUpdateWire(Struct, kw_only=True, gc=False):
+    """``TickerUpdate`` as sent, for the msgspec fast path (see ``from_wire_ticker_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     stream: str = field(name="stream")
     data: Raw = field(name="data")
@@ -170,8 +174,9 @@ def from_wire_ticker_update_list(ws: list[TickerUpdateWire]) -> list[TickerUpdat
     return models_from(TickerUpdate, ds)
 
 
-class AccountEventWire(Struct, kw_only=True):
-    """``AccountEvent`` as sent, for the msgspec fast path (see ``from_wire_account_event``)."""
+class AccountEventWire(Struct, kw_only=True, gc=False):
+    """``AccountEvent`` as sent, for the msgspec fast path (see ``from_wire_account_event``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     stream: str = field(name="stream")
     data: AssetBalanceWire = field(name="data")
@@ -192,8 +197,9 @@ def from_wire_account_event_list(ws: list[AccountEventWire]) -> list[AccountEven
     return models_from(AccountEvent, ds)
 
 
-class OrderEventWire(Struct, kw_only=True):
-    """``OrderEvent`` as sent, for the msgspec fast path (see ``from_wire_order_event``)."""
+class OrderEventWire(Struct, kw_only=True, gc=False):
+    """``OrderEvent`` as sent, for the msgspec fast path (see ``from_wire_order_event``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     stream: str = field(name="stream")
     data: OrderWire = field(name="data")

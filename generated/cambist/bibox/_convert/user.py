@@ -107,8 +107,9 @@ def structure_fee(d: Any) -> Fee:
     )
 
 
-class AssetBalanceWire(Struct, kw_only=True):
-    """``AssetBalance`` as sent, for the msgspec fast path (see ``from_wire_asset_balance``)."""
+class AssetBalanceWire(Struct, kw_only=True, gc=False):
+    """``AssetBalance`` as sent, for the msgspec fast path (see ``from_wire_asset_balance``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     asset: str = field(name="s")
     available: Decimal = field(name="a")
@@ -126,8 +127,9 @@ def from_wire_asset_balance_list(ws: list[AssetBalanceWire]) -> list[AssetBalanc
     return models_from(AssetBalance, ds)
 
 
-class LedgerEntryWire(Struct, kw_only=True):
-    """``LedgerEntry`` as sent, for the msgspec fast path (see ``from_wire_ledger_entry``)."""
+class LedgerEntryWire(Struct, kw_only=True, gc=False):
+    """``LedgerEntry`` as sent, for the msgspec fast path (see ``from_wire_ledger_entry``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     entry_id: int = field(name="i")
     asset: str = field(name="s")
@@ -148,8 +150,9 @@ def from_wire_ledger_entry_list(ws: list[LedgerEntryWire]) -> list[LedgerEntry]:
     return models_from(LedgerEntry, ds)
 
 
-class OrderWire(Struct, kw_only=True):
-    """``Order`` as sent, for the msgspec fast path (see ``from_wire_order``)."""
+class OrderWire(Struct, kw_only=True, gc=False):
+    """``Order`` as sent, for the msgspec fast path (see ``from_wire_order``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     order_id: int = field(name="i")
     client_order_id: str = field(name="I")
@@ -187,8 +190,9 @@ def from_wire_order_list(ws: list[OrderWire]) -> list[Order]:
     return models_from(Order, ds)
 
 
-class FillWire(Struct, kw_only=True):
-    """``Fill`` as sent, for the msgspec fast path (see ``from_wire_fill``)."""
+class FillWire(Struct, kw_only=True, gc=False):
+    """``Fill`` as sent, for the msgspec fast path (see ``from_wire_fill``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     fill_id: int = field(name="i")
     time: int = field(name="t")
@@ -213,8 +217,9 @@ def from_wire_fill_list(ws: list[FillWire]) -> list[Fill]:
     return models_from(Fill, ds)
 
 
-class FeeWire(Struct, kw_only=True):
-    """``Fee`` as sent, for the msgspec fast path (see ``from_wire_fee``)."""
+class FeeWire(Struct, kw_only=True, gc=False):
+    """``Fee`` as sent, for the msgspec fast path (see ``from_wire_fee``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     asset: str = field(name="a")
     amount: Decimal = field(name="m")
@@ -258,7 +263,7 @@ def fast_ledger_entry_list(body: bytes) -> tuple[list[LedgerEntry], None]:
     return from_wire_ledger_entry_list(_FAST_LEDGER_ENTRY_LIST.decode(body)), None
 
 
-class _OrderAnswer(OrderWire, kw_only=True):
+class _OrderAnswer(OrderWire, kw_only=True, gc=False):
     """``Order`` as answered, with the error-code field the client checks."""
 
     cambist_error_code: Any = field(name="error", default=None)

@@ -133,8 +133,9 @@ def structure_download_link(d: Any) -> DownloadLink:
     )
 
 
-class OptionAccountWire(Struct, kw_only=True):
-    """``OptionAccount`` as sent, for the msgspec fast path (see ``from_wire_option_account``)."""
+class OptionAccountWire(Struct, kw_only=True, gc=False):
+    """``OptionAccount`` as sent, for the msgspec fast path (see ``from_wire_option_account``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     asset: list[AccountAssetWire] = field(name="asset")
     greek: list[GreekWire] = field(name="greek")
@@ -159,8 +160,9 @@ def from_wire_option_account_list(ws: list[OptionAccountWire]) -> list[OptionAcc
     return models_from(OptionAccount, ds)
 
 
-class AccountAssetWire(Struct, kw_only=True):
-    """``AccountAsset`` as sent, for the msgspec fast path (see ``from_wire_account_asset``)."""
+class AccountAssetWire(Struct, kw_only=True, gc=False):
+    """``AccountAsset`` as sent, for the msgspec fast path (see ``from_wire_account_asset``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     asset: str = field(name="asset")
     margin_balance: Decimal = field(name="marginBalance")
@@ -181,8 +183,9 @@ def from_wire_account_asset_list(ws: list[AccountAssetWire]) -> list[AccountAsse
     return models_from(AccountAsset, ds)
 
 
-class GreekWire(Struct, kw_only=True):
-    """``Greek`` as sent, for the msgspec fast path (see ``from_wire_greek``)."""
+class GreekWire(Struct, kw_only=True, gc=False):
+    """``Greek`` as sent, for the msgspec fast path (see ``from_wire_greek``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     underlying: str = field(name="underlying")
     delta: Decimal = field(name="delta")
@@ -202,8 +205,9 @@ def from_wire_greek_list(ws: list[GreekWire]) -> list[Greek]:
     return models_from(Greek, ds)
 
 
-class MarginAccountWire(Struct, kw_only=True):
-    """``MarginAccount`` as sent, for the msgspec fast path (see ``from_wire_margin_account``)."""
+class MarginAccountWire(Struct, kw_only=True, gc=False):
+    """``MarginAccount`` as sent, for the msgspec fast path (see ``from_wire_margin_account``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     asset: list[MarginAssetWire] = field(name="asset")
     greek: list[GreekWire] = field(name="greek")
@@ -233,8 +237,9 @@ def from_wire_margin_account_list(ws: list[MarginAccountWire]) -> list[MarginAcc
     return models_from(MarginAccount, ds)
 
 
-class MarginAssetWire(Struct, kw_only=True):
-    """``MarginAsset`` as sent, for the msgspec fast path (see ``from_wire_margin_asset``)."""
+class MarginAssetWire(Struct, kw_only=True, gc=False):
+    """``MarginAsset`` as sent, for the msgspec fast path (see ``from_wire_margin_asset``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     asset: str = field(name="asset")
     margin_balance: Decimal = field(name="marginBalance")
@@ -257,8 +262,9 @@ def from_wire_margin_asset_list(ws: list[MarginAssetWire]) -> list[MarginAsset]:
     return models_from(MarginAsset, ds)
 
 
-class BillWire(Struct, kw_only=True):
-    """``Bill`` as sent, for the msgspec fast path (see ``from_wire_bill``)."""
+class BillWire(Struct, kw_only=True, gc=False):
+    """``Bill`` as sent, for the msgspec fast path (see ``from_wire_bill``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     id: int = field(name="id")
     asset: str = field(name="asset")
@@ -278,8 +284,9 @@ def from_wire_bill_list(ws: list[BillWire]) -> list[Bill]:
     return models_from(Bill, ds)
 
 
-class DownloadIdWire(Struct, kw_only=True):
-    """``DownloadId`` as sent, for the msgspec fast path (see ``from_wire_download_id``)."""
+class DownloadIdWire(Struct, kw_only=True, gc=False):
+    """``DownloadId`` as sent, for the msgspec fast path (see ``from_wire_download_id``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     avg_cost_timestamp_of_last30d: int = field(name="avgCostTimestampOfLast30d")
     download_id: str = field(name="downloadId")
@@ -296,8 +303,9 @@ def from_wire_download_id_list(ws: list[DownloadIdWire]) -> list[DownloadId]:
     return models_from(DownloadId, ds)
 
 
-class DownloadLinkWire(Struct, kw_only=True):
-    """``DownloadLink`` as sent, for the msgspec fast path (see ``from_wire_download_link``)."""
+class DownloadLinkWire(Struct, kw_only=True, gc=False):
+    """``DownloadLink`` as sent, for the msgspec fast path (see ``from_wire_download_link``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     download_id: str = field(name="downloadId")
     status: DownloadStatus = field(name="status")
@@ -327,7 +335,7 @@ def fast_bill_list(body: bytes) -> tuple[list[Bill], None]:
     return from_wire_bill_list(_FAST_BILL_LIST.decode(body)), None
 
 
-class _DownloadIdAnswer(DownloadIdWire, kw_only=True):
+class _DownloadIdAnswer(DownloadIdWire, kw_only=True, gc=False):
     """``DownloadId`` as answered, with the error-code field the client checks."""
 
     cambist_error_code: Any = field(name="code", default=None)
@@ -345,7 +353,7 @@ def fast_download_id(body: bytes) -> tuple[DownloadId, Any]:
     return model_from(DownloadId, d), code
 
 
-class _DownloadLinkAnswer(DownloadLinkWire, kw_only=True):
+class _DownloadLinkAnswer(DownloadLinkWire, kw_only=True, gc=False):
     """``DownloadLink`` as answered, with the error-code field the client checks."""
 
     cambist_error_code: Any = field(name="code", default=None)
@@ -363,7 +371,7 @@ def fast_download_link(body: bytes) -> tuple[DownloadLink, Any]:
     return model_from(DownloadLink, d), code
 
 
-class _MarginAccountAnswer(MarginAccountWire, kw_only=True):
+class _MarginAccountAnswer(MarginAccountWire, kw_only=True, gc=False):
     """``MarginAccount`` as answered, with the error-code field the client checks."""
 
     cambist_error_code: Any = field(name="code", default=None)
@@ -383,7 +391,7 @@ def fast_margin_account(body: bytes) -> tuple[MarginAccount, Any]:
     return model_from(MarginAccount, d), code
 
 
-class _OptionAccountAnswer(OptionAccountWire, kw_only=True):
+class _OptionAccountAnswer(OptionAccountWire, kw_only=True, gc=False):
     """``OptionAccount`` as answered, with the error-code field the client checks."""
 
     cambist_error_code: Any = field(name="code", default=None)

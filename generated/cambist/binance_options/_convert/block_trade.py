@@ -99,8 +99,9 @@ def structure_block_trade_fill(d: Any) -> BlockTradeFill:
     )
 
 
-class BlockTradeOrderWire(Struct, kw_only=True):
-    """``BlockTradeOrder`` as sent, for the msgspec fast path (see ``from_wire_block_trade_order``)."""
+class BlockTradeOrderWire(Struct, kw_only=True, gc=False):
+    """``BlockTradeOrder`` as sent, for the msgspec fast path (see ``from_wire_block_trade_order``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     block_trade_settlement_key: str = field(name="blockTradeSettlementKey")
     expire_time: int = field(name="expireTime")
@@ -125,8 +126,9 @@ def from_wire_block_trade_order_list(ws: list[BlockTradeOrderWire]) -> list[Bloc
     return models_from(BlockTradeOrder, ds)
 
 
-class BlockTradeLegWire(Struct, kw_only=True):
-    """``BlockTradeLeg`` as sent, for the msgspec fast path (see ``from_wire_block_trade_leg``)."""
+class BlockTradeLegWire(Struct, kw_only=True, gc=False):
+    """``BlockTradeLeg`` as sent, for the msgspec fast path (see ``from_wire_block_trade_leg``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     symbol: str = field(name="symbol")
     side: OrderSide = field(name="side")
@@ -145,8 +147,9 @@ def from_wire_block_trade_leg_list(ws: list[BlockTradeLegWire]) -> list[BlockTra
     return models_from(BlockTradeLeg, ds)
 
 
-class UserBlockTradeWire(Struct, kw_only=True):
-    """``UserBlockTrade`` as sent, for the msgspec fast path (see ``from_wire_user_block_trade``)."""
+class UserBlockTradeWire(Struct, kw_only=True, gc=False):
+    """``UserBlockTrade`` as sent, for the msgspec fast path (see ``from_wire_user_block_trade``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     parent_order_id: int = field(name="parentOrderId")
     cross_type: str = field(name="crossType")
@@ -169,8 +172,9 @@ def from_wire_user_block_trade_list(ws: list[UserBlockTradeWire]) -> list[UserBl
     return models_from(UserBlockTrade, ds)
 
 
-class BlockTradeFillWire(Struct, kw_only=True):
-    """``BlockTradeFill`` as sent, for the msgspec fast path (see ``from_wire_block_trade_fill``)."""
+class BlockTradeFillWire(Struct, kw_only=True, gc=False):
+    """``BlockTradeFill`` as sent, for the msgspec fast path (see ``from_wire_block_trade_fill``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     create_time: int = field(name="createTime")
     update_time: int = field(name="updateTime")
@@ -204,7 +208,7 @@ def from_wire_block_trade_fill_list(ws: list[BlockTradeFillWire]) -> list[BlockT
     return models_from(BlockTradeFill, ds)
 
 
-class _BlockTradeOrderAnswer(BlockTradeOrderWire, kw_only=True):
+class _BlockTradeOrderAnswer(BlockTradeOrderWire, kw_only=True, gc=False):
     """``BlockTradeOrder`` as answered, with the error-code field the client checks."""
 
     cambist_error_code: Any = field(name="code", default=None)

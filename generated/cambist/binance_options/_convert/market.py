@@ -307,8 +307,9 @@ def structure_block_trade_record(d: Any) -> BlockTradeRecord:
     )
 
 
-class ServerTimeWire(Struct, kw_only=True):
-    """``ServerTime`` as sent, for the msgspec fast path (see ``from_wire_server_time``)."""
+class ServerTimeWire(Struct, kw_only=True, gc=False):
+    """``ServerTime`` as sent, for the msgspec fast path (see ``from_wire_server_time``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     server_time: int = field(name="serverTime")
 
@@ -324,8 +325,9 @@ def from_wire_server_time_list(ws: list[ServerTimeWire]) -> list[ServerTime]:
     return models_from(ServerTime, ds)
 
 
-class ExchangeInfoWire(Struct, kw_only=True):
-    """``ExchangeInfo`` as sent, for the msgspec fast path (see ``from_wire_exchange_info``)."""
+class ExchangeInfoWire(Struct, kw_only=True, gc=False):
+    """``ExchangeInfo`` as sent, for the msgspec fast path (see ``from_wire_exchange_info``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     timezone: str = field(name="timezone")
     server_time: int = field(name="serverTime")
@@ -356,8 +358,9 @@ def from_wire_exchange_info_list(ws: list[ExchangeInfoWire]) -> list[ExchangeInf
     return models_from(ExchangeInfo, ds)
 
 
-class OptionContractWire(Struct, kw_only=True):
-    """``OptionContract`` as sent, for the msgspec fast path (see ``from_wire_option_contract``)."""
+class OptionContractWire(Struct, kw_only=True, gc=False):
+    """``OptionContract`` as sent, for the msgspec fast path (see ``from_wire_option_contract``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     base_asset: str = field(name="baseAsset")
     quote_asset: str = field(name="quoteAsset")
@@ -376,8 +379,9 @@ def from_wire_option_contract_list(ws: list[OptionContractWire]) -> list[OptionC
     return models_from(OptionContract, ds)
 
 
-class OptionAssetWire(Struct, kw_only=True):
-    """``OptionAsset`` as sent, for the msgspec fast path (see ``from_wire_option_asset``)."""
+class OptionAssetWire(Struct, kw_only=True, gc=False):
+    """``OptionAsset`` as sent, for the msgspec fast path (see ``from_wire_option_asset``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     name: str = field(name="name")
 
@@ -393,8 +397,9 @@ def from_wire_option_asset_list(ws: list[OptionAssetWire]) -> list[OptionAsset]:
     return models_from(OptionAsset, ds)
 
 
-class OptionSymbolWire(Struct, kw_only=True):
-    """``OptionSymbol`` as sent, for the msgspec fast path (see ``from_wire_option_symbol``)."""
+class OptionSymbolWire(Struct, kw_only=True, gc=False):
+    """``OptionSymbol`` as sent, for the msgspec fast path (see ``from_wire_option_symbol``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     expiry_date: int = field(name="expiryDate")
     filters: list[SymbolFilterWire] = field(name="filters")
@@ -436,8 +441,9 @@ def from_wire_option_symbol_list(ws: list[OptionSymbolWire]) -> list[OptionSymbo
     return models_from(OptionSymbol, ds)
 
 
-class SymbolFilterWire(Struct, kw_only=True):
-    """``SymbolFilter`` as sent, for the msgspec fast path (see ``from_wire_symbol_filter``)."""
+class SymbolFilterWire(Struct, kw_only=True, gc=False):
+    """``SymbolFilter`` as sent, for the msgspec fast path (see ``from_wire_symbol_filter``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     filter_type: SymbolFilterType = field(name="filterType")
     min_price: Decimal | None = field(name="minPrice", default=None)
@@ -459,8 +465,9 @@ def from_wire_symbol_filter_list(ws: list[SymbolFilterWire]) -> list[SymbolFilte
     return models_from(SymbolFilter, ds)
 
 
-class RateLimitWire(Struct, kw_only=True):
-    """``RateLimit`` as sent, for the msgspec fast path (see ``from_wire_rate_limit``)."""
+class RateLimitWire(Struct, kw_only=True, gc=False):
+    """``RateLimit`` as sent, for the msgspec fast path (see ``from_wire_rate_limit``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     rate_limit_type: RateLimitType = field(name="rateLimitType")
     interval: RateLimitInterval = field(name="interval")
@@ -479,8 +486,9 @@ def from_wire_rate_limit_list(ws: list[RateLimitWire]) -> list[RateLimit]:
     return models_from(RateLimit, ds)
 
 
-class OrderBookWire(Struct, kw_only=True):
-    """``OrderBook`` as sent, for the msgspec fast path (see ``from_wire_order_book``)."""
+class OrderBookWire(Struct, kw_only=True, gc=False):
+    """``OrderBook`` as sent, for the msgspec fast path (see ``from_wire_order_book``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     bids: list[PriceLevel] = field(name="bids")
     asks: list[PriceLevel] = field(name="asks")
@@ -499,8 +507,9 @@ def from_wire_order_book_list(ws: list[OrderBookWire]) -> list[OrderBook]:
     return models_from(OrderBook, ds)
 
 
-class RecentTradeWire(Struct, kw_only=True):
-    """``RecentTrade`` as sent, for the msgspec fast path (see ``from_wire_recent_trade``)."""
+class RecentTradeWire(Struct, kw_only=True, gc=False):
+    """``RecentTrade`` as sent, for the msgspec fast path (see ``from_wire_recent_trade``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     id: int = field(name="id")
     trade_id: int = field(name="tradeId")
@@ -523,8 +532,9 @@ def from_wire_recent_trade_list(ws: list[RecentTradeWire]) -> list[RecentTrade]:
     return models_from(RecentTrade, ds)
 
 
-class HistoricalTradeWire(Struct, kw_only=True):
-    """``HistoricalTrade`` as sent, for the msgspec fast path (see ``from_wire_historical_trade``)."""
+class HistoricalTradeWire(Struct, kw_only=True, gc=False):
+    """``HistoricalTrade`` as sent, for the msgspec fast path (see ``from_wire_historical_trade``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     id: int = field(name="id")
     trade_id: int = field(name="tradeId")
@@ -546,8 +556,9 @@ def from_wire_historical_trade_list(ws: list[HistoricalTradeWire]) -> list[Histo
     return models_from(HistoricalTrade, ds)
 
 
-class MarkPriceWire(Struct, kw_only=True):
-    """``MarkPrice`` as sent, for the msgspec fast path (see ``from_wire_mark_price``)."""
+class MarkPriceWire(Struct, kw_only=True, gc=False):
+    """``MarkPrice`` as sent, for the msgspec fast path (see ``from_wire_mark_price``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     symbol: str = field(name="symbol")
     mark_price: Decimal = field(name="markPrice")
@@ -574,8 +585,9 @@ def from_wire_mark_price_list(ws: list[MarkPriceWire]) -> list[MarkPrice]:
     return models_from(MarkPrice, ds)
 
 
-class IndexPriceWire(Struct, kw_only=True):
-    """``IndexPrice`` as sent, for the msgspec fast path (see ``from_wire_index_price``)."""
+class IndexPriceWire(Struct, kw_only=True, gc=False):
+    """``IndexPrice`` as sent, for the msgspec fast path (see ``from_wire_index_price``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     time: int = field(name="time")
     index_price: Decimal = field(name="indexPrice")
@@ -592,8 +604,9 @@ def from_wire_index_price_list(ws: list[IndexPriceWire]) -> list[IndexPrice]:
     return models_from(IndexPrice, ds)
 
 
-class TickerWire(Struct, kw_only=True):
-    """``Ticker`` as sent, for the msgspec fast path (see ``from_wire_ticker``)."""
+class TickerWire(Struct, kw_only=True, gc=False):
+    """``Ticker`` as sent, for the msgspec fast path (see ``from_wire_ticker``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     symbol: str = field(name="symbol")
     price_change: Decimal = field(name="priceChange")
@@ -626,8 +639,9 @@ def from_wire_ticker_list(ws: list[TickerWire]) -> list[Ticker]:
     return models_from(Ticker, ds)
 
 
-class OpenInterestWire(Struct, kw_only=True):
-    """``OpenInterest`` as sent, for the msgspec fast path (see ``from_wire_open_interest``)."""
+class OpenInterestWire(Struct, kw_only=True, gc=False):
+    """``OpenInterest`` as sent, for the msgspec fast path (see ``from_wire_open_interest``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     symbol: str = field(name="symbol")
     sum_open_interest: Decimal = field(name="sumOpenInterest")
@@ -646,8 +660,9 @@ def from_wire_open_interest_list(ws: list[OpenInterestWire]) -> list[OpenInteres
     return models_from(OpenInterest, ds)
 
 
-class ExerciseResultWire(Struct, kw_only=True):
-    """``ExerciseResult`` as sent, for the msgspec fast path (see ``from_wire_exercise_result``)."""
+class ExerciseResultWire(Struct, kw_only=True, gc=False):
+    """``ExerciseResult`` as sent, for the msgspec fast path (see ``from_wire_exercise_result``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     symbol: str = field(name="symbol")
     strike_price: Decimal = field(name="strikePrice")
@@ -667,8 +682,9 @@ def from_wire_exercise_result_list(ws: list[ExerciseResultWire]) -> list[Exercis
     return models_from(ExerciseResult, ds)
 
 
-class BlockTradeRecordWire(Struct, kw_only=True):
-    """``BlockTradeRecord`` as sent, for the msgspec fast path (see ``from_wire_block_trade_record``)."""
+class BlockTradeRecordWire(Struct, kw_only=True, gc=False):
+    """``BlockTradeRecord`` as sent, for the msgspec fast path (see ``from_wire_block_trade_record``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     id: int = field(name="id")
     trade_id: int = field(name="tradeId")
@@ -700,7 +716,7 @@ def fast_block_trade_record_list(body: bytes) -> tuple[list[BlockTradeRecord], N
     return from_wire_block_trade_record_list(_FAST_BLOCK_TRADE_RECORD_LIST.decode(body)), None
 
 
-class _ExchangeInfoAnswer(ExchangeInfoWire, kw_only=True):
+class _ExchangeInfoAnswer(ExchangeInfoWire, kw_only=True, gc=False):
     """``ExchangeInfo`` as answered, with the error-code field the client checks."""
 
     cambist_error_code: Any = field(name="code", default=None)
@@ -740,7 +756,7 @@ def fast_historical_trade_list(body: bytes) -> tuple[list[HistoricalTrade], None
     return from_wire_historical_trade_list(_FAST_HISTORICAL_TRADE_LIST.decode(body)), None
 
 
-class _IndexPriceAnswer(IndexPriceWire, kw_only=True):
+class _IndexPriceAnswer(IndexPriceWire, kw_only=True, gc=False):
     """``IndexPrice`` as answered, with the error-code field the client checks."""
 
     cambist_error_code: Any = field(name="code", default=None)
@@ -785,7 +801,7 @@ def fast_open_interest_list(body: bytes) -> tuple[list[OpenInterest], None]:
     return from_wire_open_interest_list(_FAST_OPEN_INTEREST_LIST.decode(body)), None
 
 
-class _OrderBookAnswer(OrderBookWire, kw_only=True):
+class _OrderBookAnswer(OrderBookWire, kw_only=True, gc=False):
     """``OrderBook`` as answered, with the error-code field the client checks."""
 
     cambist_error_code: Any = field(name="code", default=None)
@@ -812,7 +828,7 @@ def fast_recent_trade_list(body: bytes) -> tuple[list[RecentTrade], None]:
     return from_wire_recent_trade_list(_FAST_RECENT_TRADE_LIST.decode(body)), None
 
 
-class _ServerTimeAnswer(ServerTimeWire, kw_only=True):
+class _ServerTimeAnswer(ServerTimeWire, kw_only=True, gc=False):
     """``ServerTime`` as answered, with the error-code field the client checks."""
 
     cambist_error_code: Any = field(name="code", default=None)

@@ -46,8 +46,9 @@ def structure_countdown_heartbeat(d: Any) -> CountdownHeartbeat:
     )
 
 
-class MmpConfigWire(Struct, kw_only=True):
-    """``MmpConfig`` as sent, for the msgspec fast path (see ``from_wire_mmp_config``)."""
+class MmpConfigWire(Struct, kw_only=True, gc=False):
+    """``MmpConfig`` as sent, for the msgspec fast path (see ``from_wire_mmp_config``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     underlying_id: int = field(name="underlyingId")
     underlying: str = field(name="underlying")
@@ -69,8 +70,9 @@ def from_wire_mmp_config_list(ws: list[MmpConfigWire]) -> list[MmpConfig]:
     return models_from(MmpConfig, ds)
 
 
-class CountdownConfigWire(Struct, kw_only=True):
-    """``CountdownConfig`` as sent, for the msgspec fast path (see ``from_wire_countdown_config``)."""
+class CountdownConfigWire(Struct, kw_only=True, gc=False):
+    """``CountdownConfig`` as sent, for the msgspec fast path (see ``from_wire_countdown_config``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     underlying: str = field(name="underlying")
     countdown_time: int = field(name="countdownTime")
@@ -87,8 +89,9 @@ def from_wire_countdown_config_list(ws: list[CountdownConfigWire]) -> list[Count
     return models_from(CountdownConfig, ds)
 
 
-class CountdownHeartbeatWire(Struct, kw_only=True):
-    """``CountdownHeartbeat`` as sent, for the msgspec fast path (see ``from_wire_countdown_heartbeat``)."""
+class CountdownHeartbeatWire(Struct, kw_only=True, gc=False):
+    """``CountdownHeartbeat`` as sent, for the msgspec fast path (see ``from_wire_countdown_heartbeat``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     underlyings: list[str] = field(name="underlyings")
 
@@ -106,7 +109,7 @@ def from_wire_countdown_heartbeat_list(
     return models_from(CountdownHeartbeat, ds)
 
 
-class _CountdownConfigAnswer(CountdownConfigWire, kw_only=True):
+class _CountdownConfigAnswer(CountdownConfigWire, kw_only=True, gc=False):
     """``CountdownConfig`` as answered, with the error-code field the client checks."""
 
     cambist_error_code: Any = field(name="code", default=None)
@@ -124,7 +127,7 @@ def fast_countdown_config(body: bytes) -> tuple[CountdownConfig, Any]:
     return model_from(CountdownConfig, d), code
 
 
-class _CountdownHeartbeatAnswer(CountdownHeartbeatWire, kw_only=True):
+class _CountdownHeartbeatAnswer(CountdownHeartbeatWire, kw_only=True, gc=False):
     """``CountdownHeartbeat`` as answered, with the error-code field the client checks."""
 
     cambist_error_code: Any = field(name="code", default=None)
@@ -142,7 +145,7 @@ def fast_countdown_heartbeat(body: bytes) -> tuple[CountdownHeartbeat, Any]:
     return model_from(CountdownHeartbeat, d), code
 
 
-class _MmpConfigAnswer(MmpConfigWire, kw_only=True):
+class _MmpConfigAnswer(MmpConfigWire, kw_only=True, gc=False):
     """``MmpConfig`` as answered, with the error-code field the client checks."""
 
     cambist_error_code: Any = field(name="code", default=None)

@@ -439,8 +439,9 @@ def structure_listen_key_expired(d: Any) -> ListenKeyExpired:
     )
 
 
-class IndexPriceUpdateWire(Struct, kw_only=True):
-    """``IndexPriceUpdate`` as sent, for the msgspec fast path (see ``from_wire_index_price_update``)."""
+class IndexPriceUpdateWire(Struct, kw_only=True, gc=False):
+    """``IndexPriceUpdate`` as sent, for the msgspec fast path (see ``from_wire_index_price_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     stream: str = field(name="stream")
     data: list[IndexPriceEventWire] = field(name="data")
@@ -461,8 +462,9 @@ def from_wire_index_price_update_list(ws: list[IndexPriceUpdateWire]) -> list[In
     return models_from(IndexPriceUpdate, ds)
 
 
-class IndexPriceEventWire(Struct, kw_only=True):
-    """``IndexPriceEvent`` as sent, for the msgspec fast path (see ``from_wire_index_price_event``)."""
+class IndexPriceEventWire(Struct, kw_only=True, gc=False):
+    """``IndexPriceEvent`` as sent, for the msgspec fast path (see ``from_wire_index_price_event``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     event_type: str = field(name="e")
     event_time: int = field(name="E")
@@ -481,8 +483,9 @@ def from_wire_index_price_event_list(ws: list[IndexPriceEventWire]) -> list[Inde
     return models_from(IndexPriceEvent, ds)
 
 
-class MarkPriceUpdateWire(Struct, kw_only=True):
-    """``MarkPriceUpdate`` as sent, for the msgspec fast path (see ``from_wire_mark_price_update``)."""
+class MarkPriceUpdateWire(Struct, kw_only=True, gc=False):
+    """``MarkPriceUpdate`` as sent, for the msgspec fast path (see ``from_wire_mark_price_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     stream: str = field(name="stream")
     data: list[MarkPriceEventWire] = field(name="data")
@@ -503,8 +506,9 @@ def from_wire_mark_price_update_list(ws: list[MarkPriceUpdateWire]) -> list[Mark
     return models_from(MarkPriceUpdate, ds)
 
 
-class MarkPriceEventWire(Struct, kw_only=True):
-    """``MarkPriceEvent`` as sent, for the msgspec fast path (see ``from_wire_mark_price_event``)."""
+class MarkPriceEventWire(Struct, kw_only=True, gc=False):
+    """``MarkPriceEvent`` as sent, for the msgspec fast path (see ``from_wire_mark_price_event``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     event_type: str = field(name="e")
     event_time: int = field(name="E")
@@ -539,8 +543,9 @@ def from_wire_mark_price_event_list(ws: list[MarkPriceEventWire]) -> list[MarkPr
     return models_from(MarkPriceEvent, ds)
 
 
-class KlineUpdateWire(Struct, kw_only=True):
-    """``KlineUpdate`` as sent, for the msgspec fast path (see ``from_wire_kline_update``)."""
+class KlineUpdateWire(Struct, kw_only=True, gc=False):
+    """``KlineUpdate`` as sent, for the msgspec fast path (see ``from_wire_kline_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     stream: str = field(name="stream")
     data: KlineEventWire = field(name="data")
@@ -561,8 +566,9 @@ def from_wire_kline_update_list(ws: list[KlineUpdateWire]) -> list[KlineUpdate]:
     return models_from(KlineUpdate, ds)
 
 
-class KlineEventWire(Struct, kw_only=True):
-    """``KlineEvent`` as sent, for the msgspec fast path (see ``from_wire_kline_event``)."""
+class KlineEventWire(Struct, kw_only=True, gc=False):
+    """``KlineEvent`` as sent, for the msgspec fast path (see ``from_wire_kline_event``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     event_type: str = field(name="e")
     event_time: int = field(name="E")
@@ -585,8 +591,9 @@ def from_wire_kline_event_list(ws: list[KlineEventWire]) -> list[KlineEvent]:
     return models_from(KlineEvent, ds)
 
 
-class KlineBarWire(Struct, kw_only=True):
-    """``KlineBar`` as sent, for the msgspec fast path (see ``from_wire_kline_bar``)."""
+class KlineBarWire(Struct, kw_only=True, gc=False):
+    """``KlineBar`` as sent, for the msgspec fast path (see ``from_wire_kline_bar``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     start_time: int = field(name="t")
     end_time: int = field(name="T")
@@ -617,8 +624,9 @@ def from_wire_kline_bar_list(ws: list[KlineBarWire]) -> list[KlineBar]:
     return models_from(KlineBar, ds)
 
 
-class NewSymbolUpdateWire(Struct, kw_only=True):
-    """``NewSymbolUpdate`` as sent, for the msgspec fast path (see ``from_wire_new_symbol_update``)."""
+class NewSymbolUpdateWire(Struct, kw_only=True, gc=False):
+    """``NewSymbolUpdate`` as sent, for the msgspec fast path (see ``from_wire_new_symbol_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     stream: str = field(name="stream")
     data: NewSymbolEventWire = field(name="data")
@@ -639,8 +647,9 @@ def from_wire_new_symbol_update_list(ws: list[NewSymbolUpdateWire]) -> list[NewS
     return models_from(NewSymbolUpdate, ds)
 
 
-class NewSymbolEventWire(Struct, kw_only=True):
-    """``NewSymbolEvent`` as sent, for the msgspec fast path (see ``from_wire_new_symbol_event``)."""
+class NewSymbolEventWire(Struct, kw_only=True, gc=False):
+    """``NewSymbolEvent`` as sent, for the msgspec fast path (see ``from_wire_new_symbol_event``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     event_type: str = field(name="e")
     event_time: int = field(name="E")
@@ -666,8 +675,9 @@ def from_wire_new_symbol_event_list(ws: list[NewSymbolEventWire]) -> list[NewSym
     return models_from(NewSymbolEvent, ds)
 
 
-class OpenInterestUpdateWire(Struct, kw_only=True):
-    """``OpenInterestUpdate`` as sent, for the msgspec fast path (see ``from_wire_open_interest_update``)."""
+class OpenInterestUpdateWire(Struct, kw_only=True, gc=False):
+    """``OpenInterestUpdate`` as sent, for the msgspec fast path (see ``from_wire_open_interest_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     stream: str = field(name="stream")
     data: list[OpenInterestEventWire] = field(name="data")
@@ -690,8 +700,9 @@ def from_wire_open_interest_update_list(
     return models_from(OpenInterestUpdate, ds)
 
 
-class OpenInterestEventWire(Struct, kw_only=True):
-    """``OpenInterestEvent`` as sent, for the msgspec fast path (see ``from_wire_open_interest_event``)."""
+class OpenInterestEventWire(Struct, kw_only=True, gc=False):
+    """``OpenInterestEvent`` as sent, for the msgspec fast path (see ``from_wire_open_interest_event``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     event_type: str = field(name="e")
     event_time: int = field(name="E")
@@ -711,8 +722,9 @@ def from_wire_open_interest_event_list(ws: list[OpenInterestEventWire]) -> list[
     return models_from(OpenInterestEvent, ds)
 
 
-class TradeUpdateWire(Struct, kw_only=True):
-    """``TradeUpdate`` as sent, for the msgspec fast path (see ``from_wire_trade_update``)."""
+class TradeUpdateWire(Struct, kw_only=True, gc=False):
+    """``TradeUpdate`` as sent, for the msgspec fast path (see ``from_wire_trade_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     stream: str = field(name="stream")
     data: TradeEventWire = field(name="data")
@@ -733,8 +745,9 @@ def from_wire_trade_update_list(ws: list[TradeUpdateWire]) -> list[TradeUpdate]:
     return models_from(TradeUpdate, ds)
 
 
-class TradeEventWire(Struct, kw_only=True):
-    """``TradeEvent`` as sent, for the msgspec fast path (see ``from_wire_trade_event``)."""
+class TradeEventWire(Struct, kw_only=True, gc=False):
+    """``TradeEvent`` as sent, for the msgspec fast path (see ``from_wire_trade_event``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     event_type: str = field(name="e")
     event_time: int = field(name="E")
@@ -759,8 +772,9 @@ def from_wire_trade_event_list(ws: list[TradeEventWire]) -> list[TradeEvent]:
     return models_from(TradeEvent, ds)
 
 
-class TickerUpdateWire(Struct, kw_only=True):
-    """``TickerUpdate`` as sent, for the msgspec fast path (see ``from_wire_ticker_update``)."""
+class TickerUpdateWire(Struct, kw_only=True, gc=False):
+    """``TickerUpdate`` as sent, for the msgspec fast path (see ``from_wire_ticker_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     stream: str = field(name="stream")
     data: TickerEventWire = field(name="data")
@@ -781,8 +795,9 @@ def from_wire_ticker_update_list(ws: list[TickerUpdateWire]) -> list[TickerUpdat
     return models_from(TickerUpdate, ds)
 
 
-class TickerEventWire(Struct, kw_only=True):
-    """``TickerEvent`` as sent, for the msgspec fast path (see ``from_wire_ticker_event``)."""
+class TickerEventWire(Struct, kw_only=True, gc=False):
+    """``TickerEvent`` as sent, for the msgspec fast path (see ``from_wire_ticker_event``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     event_type: str = field(name="e")
     event_time: int = field(name="E")
@@ -815,8 +830,9 @@ def from_wire_ticker_event_list(ws: list[TickerEventWire]) -> list[TickerEvent]:
     return models_from(TickerEvent, ds)
 
 
-class BookTickerUpdateWire(Struct, kw_only=True):
-    """``BookTickerUpdate`` as sent, for the msgspec fast path (see ``from_wire_book_ticker_update``)."""
+class BookTickerUpdateWire(Struct, kw_only=True, gc=False):
+    """``BookTickerUpdate`` as sent, for the msgspec fast path (see ``from_wire_book_ticker_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     stream: str = field(name="stream")
     data: BookTickerEventWire = field(name="data")
@@ -837,8 +853,9 @@ def from_wire_book_ticker_update_list(ws: list[BookTickerUpdateWire]) -> list[Bo
     return models_from(BookTickerUpdate, ds)
 
 
-class BookTickerEventWire(Struct, kw_only=True):
-    """``BookTickerEvent`` as sent, for the msgspec fast path (see ``from_wire_book_ticker_event``)."""
+class BookTickerEventWire(Struct, kw_only=True, gc=False):
+    """``BookTickerEvent`` as sent, for the msgspec fast path (see ``from_wire_book_ticker_event``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     event_type: str = field(name="e")
     update_id: int = field(name="u")
@@ -862,8 +879,9 @@ def from_wire_book_ticker_event_list(ws: list[BookTickerEventWire]) -> list[Book
     return models_from(BookTickerEvent, ds)
 
 
-class DepthUpdateWire(Struct, kw_only=True):
-    """``DepthUpdate`` as sent, for the msgspec fast path (see ``from_wire_depth_update``)."""
+class DepthUpdateWire(Struct, kw_only=True, gc=False):
+    """``DepthUpdate`` as sent, for the msgspec fast path (see ``from_wire_depth_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     stream: str = field(name="stream")
     data: DepthEventWire = field(name="data")
@@ -884,8 +902,9 @@ def from_wire_depth_update_list(ws: list[DepthUpdateWire]) -> list[DepthUpdate]:
     return models_from(DepthUpdate, ds)
 
 
-class DepthEventWire(Struct, kw_only=True):
-    """``DepthEvent`` as sent, for the msgspec fast path (see ``from_wire_depth_event``)."""
+class DepthEventWire(Struct, kw_only=True, gc=False):
+    """``DepthEvent`` as sent, for the msgspec fast path (see ``from_wire_depth_event``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     event_type: str = field(name="e")
     event_time: int = field(name="E")
@@ -909,8 +928,9 @@ def from_wire_depth_event_list(ws: list[DepthEventWire]) -> list[DepthEvent]:
     return models_from(DepthEvent, ds)
 
 
-class AccountUpdateWire(Struct, kw_only=True):
-    """``AccountUpdate`` as sent, for the msgspec fast path (see ``from_wire_account_update``)."""
+class AccountUpdateWire(Struct, kw_only=True, gc=False):
+    """``AccountUpdate`` as sent, for the msgspec fast path (see ``from_wire_account_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     event_type: str = field(name="e")
     event_time: int = field(name="E")
@@ -935,8 +955,9 @@ def from_wire_account_update_list(ws: list[AccountUpdateWire]) -> list[AccountUp
     return models_from(AccountUpdate, ds)
 
 
-class BalancePositionUpdateWire(Struct, kw_only=True):
-    """``BalancePositionUpdate`` as sent, for the msgspec fast path (see ``from_wire_balance_position_update``)."""
+class BalancePositionUpdateWire(Struct, kw_only=True, gc=False):
+    """``BalancePositionUpdate`` as sent, for the msgspec fast path (see ``from_wire_balance_position_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     event_type: str = field(name="e")
     event_time: int = field(name="E")
@@ -965,8 +986,9 @@ def from_wire_balance_position_update_list(
     return models_from(BalancePositionUpdate, ds)
 
 
-class BalanceChangeWire(Struct, kw_only=True):
-    """``BalanceChange`` as sent, for the msgspec fast path (see ``from_wire_balance_change``)."""
+class BalanceChangeWire(Struct, kw_only=True, gc=False):
+    """``BalanceChange`` as sent, for the msgspec fast path (see ``from_wire_balance_change``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     asset: str = field(name="a")
     balance: Decimal = field(name="b")
@@ -984,8 +1006,9 @@ def from_wire_balance_change_list(ws: list[BalanceChangeWire]) -> list[BalanceCh
     return models_from(BalanceChange, ds)
 
 
-class PositionChangeWire(Struct, kw_only=True):
-    """``PositionChange`` as sent, for the msgspec fast path (see ``from_wire_position_change``)."""
+class PositionChangeWire(Struct, kw_only=True, gc=False):
+    """``PositionChange`` as sent, for the msgspec fast path (see ``from_wire_position_change``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     symbol: str = field(name="s")
     quantity: Decimal = field(name="c")
@@ -1004,8 +1027,9 @@ def from_wire_position_change_list(ws: list[PositionChangeWire]) -> list[Positio
     return models_from(PositionChange, ds)
 
 
-class OrderTradeUpdateWire(Struct, kw_only=True):
-    """``OrderTradeUpdate`` as sent, for the msgspec fast path (see ``from_wire_order_trade_update``)."""
+class OrderTradeUpdateWire(Struct, kw_only=True, gc=False):
+    """``OrderTradeUpdate`` as sent, for the msgspec fast path (see ``from_wire_order_trade_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     event_type: str = field(name="e")
     event_time: int = field(name="E")
@@ -1028,8 +1052,9 @@ def from_wire_order_trade_update_list(ws: list[OrderTradeUpdateWire]) -> list[Or
     return models_from(OrderTradeUpdate, ds)
 
 
-class OrderTradeEventWire(Struct, kw_only=True):
-    """``OrderTradeEvent`` as sent, for the msgspec fast path (see ``from_wire_order_trade_event``)."""
+class OrderTradeEventWire(Struct, kw_only=True, gc=False):
+    """``OrderTradeEvent`` as sent, for the msgspec fast path (see ``from_wire_order_trade_event``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     symbol: str = field(name="s")
     client_order_id: str = field(name="c")
@@ -1069,8 +1094,9 @@ def from_wire_order_trade_event_list(ws: list[OrderTradeEventWire]) -> list[Orde
     return models_from(OrderTradeEvent, ds)
 
 
-class GreekUpdateWire(Struct, kw_only=True):
-    """``GreekUpdate`` as sent, for the msgspec fast path (see ``from_wire_greek_update``)."""
+class GreekUpdateWire(Struct, kw_only=True, gc=False):
+    """``GreekUpdate`` as sent, for the msgspec fast path (see ``from_wire_greek_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     event_type: str = field(name="e")
     event_time: int = field(name="E")
@@ -1093,8 +1119,9 @@ def from_wire_greek_update_list(ws: list[GreekUpdateWire]) -> list[GreekUpdate]:
     return models_from(GreekUpdate, ds)
 
 
-class GreekChangeWire(Struct, kw_only=True):
-    """``GreekChange`` as sent, for the msgspec fast path (see ``from_wire_greek_change``)."""
+class GreekChangeWire(Struct, kw_only=True, gc=False):
+    """``GreekChange`` as sent, for the msgspec fast path (see ``from_wire_greek_change``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     underlying: str = field(name="u")
     delta: Decimal = field(name="d")
@@ -1114,8 +1141,9 @@ def from_wire_greek_change_list(ws: list[GreekChangeWire]) -> list[GreekChange]:
     return models_from(GreekChange, ds)
 
 
-class RiskLevelChangeWire(Struct, kw_only=True):
-    """``RiskLevelChange`` as sent, for the msgspec fast path (see ``from_wire_risk_level_change``)."""
+class RiskLevelChangeWire(Struct, kw_only=True, gc=False):
+    """``RiskLevelChange`` as sent, for the msgspec fast path (see ``from_wire_risk_level_change``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     event_type: str = field(name="e")
     event_time: int = field(name="E")
@@ -1135,8 +1163,9 @@ def from_wire_risk_level_change_list(ws: list[RiskLevelChangeWire]) -> list[Risk
     return models_from(RiskLevelChange, ds)
 
 
-class ListenKeyExpiredWire(Struct, kw_only=True):
-    """``ListenKeyExpired`` as sent, for the msgspec fast path (see ``from_wire_listen_key_expired``)."""
+class ListenKeyExpiredWire(Struct, kw_only=True, gc=False):
+    """``ListenKeyExpired`` as sent, for the msgspec fast path (see ``from_wire_listen_key_expired``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     event_type: str = field(name="e")
     event_time: int = field(name="E")

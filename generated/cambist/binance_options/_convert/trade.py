@@ -217,8 +217,9 @@ def structure_underlying_commission(d: Any) -> UnderlyingCommission:
     )
 
 
-class NewOrderWire(Struct, kw_only=True):
-    """``NewOrder`` as sent, for the msgspec fast path (see ``from_wire_new_order``)."""
+class NewOrderWire(Struct, kw_only=True, gc=False):
+    """``NewOrder`` as sent, for the msgspec fast path (see ``from_wire_new_order``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     order_id: int = field(name="orderId")
     symbol: str = field(name="symbol")
@@ -271,8 +272,9 @@ def from_wire_new_order_list(ws: list[NewOrderWire]) -> list[NewOrder]:
     return models_from(NewOrder, ds)
 
 
-class OrderWire(Struct, kw_only=True):
-    """``Order`` as sent, for the msgspec fast path (see ``from_wire_order``)."""
+class OrderWire(Struct, kw_only=True, gc=False):
+    """``Order`` as sent, for the msgspec fast path (see ``from_wire_order``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     order_id: int = field(name="orderId")
     symbol: str = field(name="symbol")
@@ -319,8 +321,9 @@ def from_wire_order_list(ws: list[OrderWire]) -> list[Order]:
     return models_from(Order, ds)
 
 
-class CodeMessageWire(Struct, kw_only=True):
-    """``CodeMessage`` as sent, for the msgspec fast path (see ``from_wire_code_message``)."""
+class CodeMessageWire(Struct, kw_only=True, gc=False):
+    """``CodeMessage`` as sent, for the msgspec fast path (see ``from_wire_code_message``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     code: int = field(name="code")
     msg: str = field(name="msg")
@@ -337,8 +340,9 @@ def from_wire_code_message_list(ws: list[CodeMessageWire]) -> list[CodeMessage]:
     return models_from(CodeMessage, ds)
 
 
-class PositionWire(Struct, kw_only=True):
-    """``Position`` as sent, for the msgspec fast path (see ``from_wire_position``)."""
+class PositionWire(Struct, kw_only=True, gc=False):
+    """``Position`` as sent, for the msgspec fast path (see ``from_wire_position``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     entry_price: Decimal = field(name="entryPrice")
     symbol: str = field(name="symbol")
@@ -369,8 +373,9 @@ def from_wire_position_list(ws: list[PositionWire]) -> list[Position]:
     return models_from(Position, ds)
 
 
-class UserTradeWire(Struct, kw_only=True):
-    """``UserTrade`` as sent, for the msgspec fast path (see ``from_wire_user_trade``)."""
+class UserTradeWire(Struct, kw_only=True, gc=False):
+    """``UserTrade`` as sent, for the msgspec fast path (see ``from_wire_user_trade``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     id: int = field(name="id")
     trade_id: int = field(name="tradeId")
@@ -401,8 +406,9 @@ def from_wire_user_trade_list(ws: list[UserTradeWire]) -> list[UserTrade]:
     return models_from(UserTrade, ds)
 
 
-class UserExerciseRecordWire(Struct, kw_only=True):
-    """``UserExerciseRecord`` as sent, for the msgspec fast path (see ``from_wire_user_exercise_record``)."""
+class UserExerciseRecordWire(Struct, kw_only=True, gc=False):
+    """``UserExerciseRecord`` as sent, for the msgspec fast path (see ``from_wire_user_exercise_record``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     id: int = field(name="id")
     currency: str = field(name="currency")
@@ -432,8 +438,9 @@ def from_wire_user_exercise_record_list(
     return models_from(UserExerciseRecord, ds)
 
 
-class CommissionWire(Struct, kw_only=True):
-    """``Commission`` as sent, for the msgspec fast path (see ``from_wire_commission``)."""
+class CommissionWire(Struct, kw_only=True, gc=False):
+    """``Commission`` as sent, for the msgspec fast path (see ``from_wire_commission``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     commissions: list[UnderlyingCommissionWire] = field(name="commissions")
 
@@ -453,8 +460,9 @@ def from_wire_commission_list(ws: list[CommissionWire]) -> list[Commission]:
     return models_from(Commission, ds)
 
 
-class UnderlyingCommissionWire(Struct, kw_only=True):
-    """``UnderlyingCommission`` as sent, for the msgspec fast path (see ``from_wire_underlying_commission``)."""
+class UnderlyingCommissionWire(Struct, kw_only=True, gc=False):
+    """``UnderlyingCommission`` as sent, for the msgspec fast path (see ``from_wire_underlying_commission``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     underlying: str = field(name="underlying")
     maker_fee: Decimal = field(name="makerFee")
@@ -485,7 +493,7 @@ def fast_code_message(body: bytes) -> tuple[CodeMessage, Any]:
     return from_wire_code_message(w), w.code
 
 
-class _CommissionAnswer(CommissionWire, kw_only=True):
+class _CommissionAnswer(CommissionWire, kw_only=True, gc=False):
     """``Commission`` as answered, with the error-code field the client checks."""
 
     cambist_error_code: Any = field(name="code", default=None)
@@ -504,7 +512,7 @@ def fast_commission(body: bytes) -> tuple[Commission, Any]:
     return model_from(Commission, d), code
 
 
-class _NewOrderAnswer(NewOrderWire, kw_only=True):
+class _NewOrderAnswer(NewOrderWire, kw_only=True, gc=False):
     """``NewOrder`` as answered, with the error-code field the client checks."""
 
     cambist_error_code: Any = field(name="code", default=None)
@@ -537,7 +545,7 @@ def fast_new_order_list(body: bytes) -> tuple[list[NewOrder], None]:
     return from_wire_new_order_list(_FAST_NEW_ORDER_LIST.decode(body)), None
 
 
-class _OrderAnswer(OrderWire, kw_only=True):
+class _OrderAnswer(OrderWire, kw_only=True, gc=False):
     """``Order`` as answered, with the error-code field the client checks."""
 
     cambist_error_code: Any = field(name="code", default=None)

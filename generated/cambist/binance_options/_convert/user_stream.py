@@ -21,8 +21,9 @@ def structure_listen_key(d: Any) -> ListenKey:
     )
 
 
-class ListenKeyWire(Struct, kw_only=True):
-    """``ListenKey`` as sent, for the msgspec fast path (see ``from_wire_listen_key``)."""
+class ListenKeyWire(Struct, kw_only=True, gc=False):
+    """``ListenKey`` as sent, for the msgspec fast path (see ``from_wire_listen_key``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     listen_key: str = field(name="listenKey")
     expiration: int = field(name="expiration")
@@ -39,7 +40,7 @@ def from_wire_listen_key_list(ws: list[ListenKeyWire]) -> list[ListenKey]:
     return models_from(ListenKey, ds)
 
 
-class _ListenKeyAnswer(ListenKeyWire, kw_only=True):
+class _ListenKeyAnswer(ListenKeyWire, kw_only=True, gc=False):
     """``ListenKey`` as answered, with the error-code field the client checks."""
 
     cambist_error_code: Any = field(name="code", default=None)

@@ -25,8 +25,9 @@ def structure_api_permissions(d: Any) -> ApiPermissions:
     )
 
 
-class ApiPermissionsWire(Struct, kw_only=True):
-    """``ApiPermissions`` as sent, for the msgspec fast path (see ``from_wire_api_permissions``)."""
+class ApiPermissionsWire(Struct, kw_only=True, gc=False):
+    """``ApiPermissions`` as sent, for the msgspec fast path (see ``from_wire_api_permissions``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     ip_restrict: bool = field(name="ipRestrict")
     create_time: int = field(name="createTime")
@@ -47,7 +48,7 @@ def from_wire_api_permissions_list(ws: list[ApiPermissionsWire]) -> list[ApiPerm
     return models_from(ApiPermissions, ds)
 
 
-class _ApiPermissionsAnswer(ApiPermissionsWire, kw_only=True):
+class _ApiPermissionsAnswer(ApiPermissionsWire, kw_only=True, gc=False):
     """``ApiPermissions`` as answered, with the error-code field the client checks."""
 
     cambist_error_code: Any = field(name="code", default=None)

@@ -100,8 +100,9 @@ def structure_withdrawal(d: Any) -> Withdrawal:
     )
 
 
-class UniversalTransferResultWire(Struct, kw_only=True):
-    """``UniversalTransferResult`` as sent, for the msgspec fast path (see ``from_wire_universal_transfer_result``)."""
+class UniversalTransferResultWire(Struct, kw_only=True, gc=False):
+    """``UniversalTransferResult`` as sent, for the msgspec fast path (see ``from_wire_universal_transfer_result``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     transfer_id: int = field(name="tranId")
 
@@ -119,8 +120,9 @@ def from_wire_universal_transfer_result_list(
     return models_from(UniversalTransferResult, ds)
 
 
-class TransferHistoryWire(Struct, kw_only=True):
-    """``TransferHistory`` as sent, for the msgspec fast path (see ``from_wire_transfer_history``)."""
+class TransferHistoryWire(Struct, kw_only=True, gc=False):
+    """``TransferHistory`` as sent, for the msgspec fast path (see ``from_wire_transfer_history``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     total: int = field(name="total")
     rows: list[TransferRecordWire] = field(name="rows")
@@ -141,8 +143,9 @@ def from_wire_transfer_history_list(ws: list[TransferHistoryWire]) -> list[Trans
     return models_from(TransferHistory, ds)
 
 
-class TransferRecordWire(Struct, kw_only=True):
-    """``TransferRecord`` as sent, for the msgspec fast path (see ``from_wire_transfer_record``)."""
+class TransferRecordWire(Struct, kw_only=True, gc=False):
+    """``TransferRecord`` as sent, for the msgspec fast path (see ``from_wire_transfer_record``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     asset: str = field(name="asset")
     amount: Decimal = field(name="amount")
@@ -163,8 +166,9 @@ def from_wire_transfer_record_list(ws: list[TransferRecordWire]) -> list[Transfe
     return models_from(TransferRecord, ds)
 
 
-class DepositWire(Struct, kw_only=True):
-    """``Deposit`` as sent, for the msgspec fast path (see ``from_wire_deposit``)."""
+class DepositWire(Struct, kw_only=True, gc=False):
+    """``Deposit`` as sent, for the msgspec fast path (see ``from_wire_deposit``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     amount: Decimal = field(name="amount")
     coin: str = field(name="coin")
@@ -190,8 +194,9 @@ def from_wire_deposit_list(ws: list[DepositWire]) -> list[Deposit]:
     return models_from(Deposit, ds)
 
 
-class WithdrawalWire(Struct, kw_only=True):
-    """``Withdrawal`` as sent, for the msgspec fast path (see ``from_wire_withdrawal``)."""
+class WithdrawalWire(Struct, kw_only=True, gc=False):
+    """``Withdrawal`` as sent, for the msgspec fast path (see ``from_wire_withdrawal``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     address: str = field(name="address")
     amount: Decimal = field(name="amount")
@@ -228,7 +233,7 @@ def fast_deposit_list(body: bytes) -> tuple[list[Deposit], None]:
     return from_wire_deposit_list(_FAST_DEPOSIT_LIST.decode(body)), None
 
 
-class _TransferHistoryAnswer(TransferHistoryWire, kw_only=True):
+class _TransferHistoryAnswer(TransferHistoryWire, kw_only=True, gc=False):
     """``TransferHistory`` as answered, with the error-code field the client checks."""
 
     cambist_error_code: Any = field(name="code", default=None)
@@ -247,7 +252,7 @@ def fast_transfer_history(body: bytes) -> tuple[TransferHistory, Any]:
     return model_from(TransferHistory, d), code
 
 
-class _UniversalTransferResultAnswer(UniversalTransferResultWire, kw_only=True):
+class _UniversalTransferResultAnswer(UniversalTransferResultWire, kw_only=True, gc=False):
     """``UniversalTransferResult`` as answered, with the error-code field the client checks."""
 
     cambist_error_code: Any = field(name="code", default=None)

@@ -254,8 +254,9 @@ def structure_coin_chain_info(d: Any) -> CoinChainInfo:
     )
 
 
-class VipInfoWire(Struct, kw_only=True):
-    """``VipInfo`` as sent, for the msgspec fast path (see ``from_wire_vip_info``)."""
+class VipInfoWire(Struct, kw_only=True, gc=False):
+    """``VipInfo`` as sent, for the msgspec fast path (see ``from_wire_vip_info``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     code: int = field(name="code")
     vip_level: str = field(name="vipLevel")
@@ -281,8 +282,9 @@ def from_wire_vip_info_list(ws: list[VipInfoWire]) -> list[VipInfo]:
     return models_from(VipInfo, ds)
 
 
-class SymbolFeeRateWire(Struct, kw_only=True):
-    """``SymbolFeeRate`` as sent, for the msgspec fast path (see ``from_wire_symbol_fee_rate``)."""
+class SymbolFeeRateWire(Struct, kw_only=True, gc=False):
+    """``SymbolFeeRate`` as sent, for the msgspec fast path (see ``from_wire_symbol_fee_rate``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     symbol: str = field(name="symbol")
     product_type: ProductType = field(name="productType")
@@ -305,8 +307,9 @@ def from_wire_symbol_fee_rate_list(ws: list[SymbolFeeRateWire]) -> list[SymbolFe
     return models_from(SymbolFeeRate, ds)
 
 
-class AccountBalancesWire(Struct, kw_only=True):
-    """``AccountBalances`` as sent, for the msgspec fast path (see ``from_wire_account_balances``)."""
+class AccountBalancesWire(Struct, kw_only=True, gc=False):
+    """``AccountBalances`` as sent, for the msgspec fast path (see ``from_wire_account_balances``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     balances: list[BalanceWire] = field(name="balances")
     user_id: str = field(name="userId")
@@ -327,8 +330,9 @@ def from_wire_account_balances_list(ws: list[AccountBalancesWire]) -> list[Accou
     return models_from(AccountBalances, ds)
 
 
-class BalanceWire(Struct, kw_only=True):
-    """``Balance`` as sent, for the msgspec fast path (see ``from_wire_balance``)."""
+class BalanceWire(Struct, kw_only=True, gc=False):
+    """``Balance`` as sent, for the msgspec fast path (see ``from_wire_balance``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     asset: str = field(name="asset")
     asset_id: str = field(name="assetId")
@@ -349,8 +353,9 @@ def from_wire_balance_list(ws: list[BalanceWire]) -> list[Balance]:
     return models_from(Balance, ds)
 
 
-class AccountTradeWire(Struct, kw_only=True):
-    """``AccountTrade`` as sent, for the msgspec fast path (see ``from_wire_account_trade``)."""
+class AccountTradeWire(Struct, kw_only=True, gc=False):
+    """``AccountTrade`` as sent, for the msgspec fast path (see ``from_wire_account_trade``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     id: str = field(name="id")
     client_order_id: str = field(name="clientOrderId")
@@ -389,8 +394,9 @@ def from_wire_account_trade_list(ws: list[AccountTradeWire]) -> list[AccountTrad
     return models_from(AccountTrade, ds)
 
 
-class TradeFeeWire(Struct, kw_only=True):
-    """``TradeFee`` as sent, for the msgspec fast path (see ``from_wire_trade_fee``)."""
+class TradeFeeWire(Struct, kw_only=True, gc=False):
+    """``TradeFee`` as sent, for the msgspec fast path (see ``from_wire_trade_fee``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     fee_coin_id: str = field(name="feeCoinId")
     fee_coin_name: str = field(name="feeCoinName")
@@ -411,8 +417,9 @@ def from_wire_trade_fee_list(ws: list[TradeFeeWire]) -> list[TradeFee]:
     return models_from(TradeFee, ds)
 
 
-class AccountEntryWire(Struct, kw_only=True):
-    """``AccountEntry`` as sent, for the msgspec fast path (see ``from_wire_account_entry``)."""
+class AccountEntryWire(Struct, kw_only=True, gc=False):
+    """``AccountEntry`` as sent, for the msgspec fast path (see ``from_wire_account_entry``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     account_id: str = field(name="accountId")
     account_label: str = field(name="accountLabel")
@@ -432,8 +439,9 @@ def from_wire_account_entry_list(ws: list[AccountEntryWire]) -> list[AccountEntr
     return models_from(AccountEntry, ds)
 
 
-class AssetTransferResultWire(Struct, kw_only=True):
-    """``AssetTransferResult`` as sent, for the msgspec fast path (see ``from_wire_asset_transfer_result``)."""
+class AssetTransferResultWire(Struct, kw_only=True, gc=False):
+    """``AssetTransferResult`` as sent, for the msgspec fast path (see ``from_wire_asset_transfer_result``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     success: bool = field(name="success")
     timestamp: int = field(name="timestamp")
@@ -454,8 +462,9 @@ def from_wire_asset_transfer_result_list(
     return models_from(AssetTransferResult, ds)
 
 
-class ApiKeyTypeWire(Struct, kw_only=True):
-    """``ApiKeyType`` as sent, for the msgspec fast path (see ``from_wire_api_key_type``)."""
+class ApiKeyTypeWire(Struct, kw_only=True, gc=False):
+    """``ApiKeyType`` as sent, for the msgspec fast path (see ``from_wire_api_key_type``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     account_type: ApiKeyAccountType = field(name="accountType")
 
@@ -471,8 +480,9 @@ def from_wire_api_key_type_list(ws: list[ApiKeyTypeWire]) -> list[ApiKeyType]:
     return models_from(ApiKeyType, ds)
 
 
-class FiatOrderWire(Struct, kw_only=True):
-    """``FiatOrder`` as sent, for the msgspec fast path (see ``from_wire_fiat_order``)."""
+class FiatOrderWire(Struct, kw_only=True, gc=False):
+    """``FiatOrder`` as sent, for the msgspec fast path (see ``from_wire_fiat_order``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     order_id: str = field(name="orderId")
     type: FiatOrderType = field(name="type")
@@ -499,8 +509,9 @@ def from_wire_fiat_order_list(ws: list[FiatOrderWire]) -> list[FiatOrder]:
     return models_from(FiatOrder, ds)
 
 
-class BalanceFlowWire(Struct, kw_only=True):
-    """``BalanceFlow`` as sent, for the msgspec fast path (see ``from_wire_balance_flow``)."""
+class BalanceFlowWire(Struct, kw_only=True, gc=False):
+    """``BalanceFlow`` as sent, for the msgspec fast path (see ``from_wire_balance_flow``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     id: str = field(name="id")
     account_id: str = field(name="accountId")
@@ -527,8 +538,9 @@ def from_wire_balance_flow_list(ws: list[BalanceFlowWire]) -> list[BalanceFlow]:
     return models_from(BalanceFlow, ds)
 
 
-class CoinChainTypesWire(Struct, kw_only=True):
-    """``CoinChainTypes`` as sent, for the msgspec fast path (see ``from_wire_coin_chain_types``)."""
+class CoinChainTypesWire(Struct, kw_only=True, gc=False):
+    """``CoinChainTypes`` as sent, for the msgspec fast path (see ``from_wire_coin_chain_types``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     coin_id: str = field(name="coinId")
     coin_name: str = field(name="coinName")
@@ -548,8 +560,9 @@ def from_wire_coin_chain_types_list(ws: list[CoinChainTypesWire]) -> list[CoinCh
     return models_from(CoinChainTypes, ds)
 
 
-class CoinInfoWire(Struct, kw_only=True):
-    """``CoinInfo`` as sent, for the msgspec fast path (see ``from_wire_coin_info``)."""
+class CoinInfoWire(Struct, kw_only=True, gc=False):
+    """``CoinInfo`` as sent, for the msgspec fast path (see ``from_wire_coin_info``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     timezone: str = field(name="timezone")
     server_time: int = field(name="serverTime")
@@ -578,8 +591,9 @@ def from_wire_coin_info_list(ws: list[CoinInfoWire]) -> list[CoinInfo]:
     return models_from(CoinInfo, ds)
 
 
-class CoinInfoCoinWire(Struct, kw_only=True):
-    """``CoinInfoCoin`` as sent, for the msgspec fast path (see ``from_wire_coin_info_coin``)."""
+class CoinInfoCoinWire(Struct, kw_only=True, gc=False):
+    """``CoinInfoCoin`` as sent, for the msgspec fast path (see ``from_wire_coin_info_coin``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     org_id: str = field(name="orgId")
     coin_id: str = field(name="coinId")
@@ -609,8 +623,9 @@ def from_wire_coin_info_coin_list(ws: list[CoinInfoCoinWire]) -> list[CoinInfoCo
     return models_from(CoinInfoCoin, ds)
 
 
-class CoinChainInfoWire(Struct, kw_only=True):
-    """``CoinChainInfo`` as sent, for the msgspec fast path (see ``from_wire_coin_chain_info``)."""
+class CoinChainInfoWire(Struct, kw_only=True, gc=False):
+    """``CoinChainInfo`` as sent, for the msgspec fast path (see ``from_wire_coin_chain_info``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     chain_type: str = field(name="chainType")
     withdraw_fee: Decimal = field(name="withdrawFee")
@@ -632,7 +647,7 @@ def from_wire_coin_chain_info_list(ws: list[CoinChainInfoWire]) -> list[CoinChai
     return models_from(CoinChainInfo, ds)
 
 
-class _AccountBalancesAnswer(AccountBalancesWire, kw_only=True):
+class _AccountBalancesAnswer(AccountBalancesWire, kw_only=True, gc=False):
     """``AccountBalances`` as answered, with the error-code field the client checks."""
 
     cambist_error_code: Any = field(name="code", default=None)
@@ -669,7 +684,7 @@ def fast_account_trade_list(body: bytes) -> tuple[list[AccountTrade], None]:
     return from_wire_account_trade_list(_FAST_ACCOUNT_TRADE_LIST.decode(body)), None
 
 
-class _ApiKeyTypeAnswer(ApiKeyTypeWire, kw_only=True):
+class _ApiKeyTypeAnswer(ApiKeyTypeWire, kw_only=True, gc=False):
     """``ApiKeyType`` as answered, with the error-code field the client checks."""
 
     cambist_error_code: Any = field(name="code", default=None)
@@ -687,7 +702,7 @@ def fast_api_key_type(body: bytes) -> tuple[ApiKeyType, Any]:
     return model_from(ApiKeyType, d), code
 
 
-class _AssetTransferResultAnswer(AssetTransferResultWire, kw_only=True):
+class _AssetTransferResultAnswer(AssetTransferResultWire, kw_only=True, gc=False):
     """``AssetTransferResult`` as answered, with the error-code field the client checks."""
 
     cambist_error_code: Any = field(name="code", default=None)
@@ -723,7 +738,7 @@ def fast_coin_chain_types_list(body: bytes) -> tuple[list[CoinChainTypes], None]
     return from_wire_coin_chain_types_list(_FAST_COIN_CHAIN_TYPES_LIST.decode(body)), None
 
 
-class _CoinInfoAnswer(CoinInfoWire, kw_only=True):
+class _CoinInfoAnswer(CoinInfoWire, kw_only=True, gc=False):
     """``CoinInfo`` as answered, with the error-code field the client checks."""
 
     cambist_error_code: Any = field(name="code", default=None)

@@ -72,8 +72,9 @@ def structure_order(d: Any) -> Order:
     )
 
 
-class OrderWire(Struct, kw_only=True):
-    """``Order`` as sent, for the msgspec fast path (see ``from_wire_order``)."""
+class OrderWire(Struct, kw_only=True, gc=False):
+    """``Order`` as sent, for the msgspec fast path (see ``from_wire_order``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     account_id: str = field(name="accountId")
     exchange_id: str = field(name="exchangeId")
@@ -119,7 +120,7 @@ def from_wire_order_list(ws: list[OrderWire]) -> list[Order]:
     return models_from(Order, ds)
 
 
-class _OrderAnswer(OrderWire, kw_only=True):
+class _OrderAnswer(OrderWire, kw_only=True, gc=False):
     """``Order`` as answered, with the error-code field the client checks."""
 
     cambist_error_code: Any = field(name="code", default=None)

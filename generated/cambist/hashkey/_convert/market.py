@@ -244,8 +244,9 @@ def structure_book_ticker(d: Any) -> BookTicker:
     )
 
 
-class ExchangeInfoWire(Struct, kw_only=True):
-    """``ExchangeInfo`` as sent, for the msgspec fast path (see ``from_wire_exchange_info``)."""
+class ExchangeInfoWire(Struct, kw_only=True, gc=False):
+    """``ExchangeInfo`` as sent, for the msgspec fast path (see ``from_wire_exchange_info``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     symbols: list[SymbolInfoWire] = field(name="symbols")
     timezone: str | None = field(name="timezone", default=None)
@@ -282,8 +283,9 @@ def from_wire_exchange_info_list(ws: list[ExchangeInfoWire]) -> list[ExchangeInf
     return models_from(ExchangeInfo, ds)
 
 
-class SymbolInfoWire(Struct, kw_only=True):
-    """``SymbolInfo`` as sent, for the msgspec fast path (see ``from_wire_symbol_info``)."""
+class SymbolInfoWire(Struct, kw_only=True, gc=False):
+    """``SymbolInfo`` as sent, for the msgspec fast path (see ``from_wire_symbol_info``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     symbol: str = field(name="symbol")
     symbol_name: str = field(name="symbolName")
@@ -325,8 +327,9 @@ def from_wire_symbol_info_list(ws: list[SymbolInfoWire]) -> list[SymbolInfo]:
     return models_from(SymbolInfo, ds)
 
 
-class SymbolFilterWire(Struct, kw_only=True):
-    """``SymbolFilter`` as sent, for the msgspec fast path (see ``from_wire_symbol_filter``)."""
+class SymbolFilterWire(Struct, kw_only=True, gc=False):
+    """``SymbolFilter`` as sent, for the msgspec fast path (see ``from_wire_symbol_filter``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     filter_type: FilterType = field(name="filterType")
     min_price: Decimal | None = field(name="minPrice", default=None)
@@ -366,8 +369,9 @@ def from_wire_symbol_filter_list(ws: list[SymbolFilterWire]) -> list[SymbolFilte
     return models_from(SymbolFilter, ds)
 
 
-class ExchangeCoinWire(Struct, kw_only=True):
-    """``ExchangeCoin`` as sent, for the msgspec fast path (see ``from_wire_exchange_coin``)."""
+class ExchangeCoinWire(Struct, kw_only=True, gc=False):
+    """``ExchangeCoin`` as sent, for the msgspec fast path (see ``from_wire_exchange_coin``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     org_id: str = field(name="orgId")
     coin_id: str = field(name="coinId")
@@ -395,8 +399,9 @@ def from_wire_exchange_coin_list(ws: list[ExchangeCoinWire]) -> list[ExchangeCoi
     return models_from(ExchangeCoin, ds)
 
 
-class ExchangeCoinChainWire(Struct, kw_only=True):
-    """``ExchangeCoinChain`` as sent, for the msgspec fast path (see ``from_wire_exchange_coin_chain``)."""
+class ExchangeCoinChainWire(Struct, kw_only=True, gc=False):
+    """``ExchangeCoinChain`` as sent, for the msgspec fast path (see ``from_wire_exchange_coin_chain``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     chain_type: str = field(name="chainType")
     withdraw_fee: Decimal = field(name="withdrawFee")
@@ -418,8 +423,9 @@ def from_wire_exchange_coin_chain_list(ws: list[ExchangeCoinChainWire]) -> list[
     return models_from(ExchangeCoinChain, ds)
 
 
-class OrderBookWire(Struct, kw_only=True):
-    """``OrderBook`` as sent, for the msgspec fast path (see ``from_wire_order_book``)."""
+class OrderBookWire(Struct, kw_only=True, gc=False):
+    """``OrderBook`` as sent, for the msgspec fast path (see ``from_wire_order_book``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     time: int = field(name="t")
     bids: list[PriceLevel] = field(name="b")
@@ -437,8 +443,9 @@ def from_wire_order_book_list(ws: list[OrderBookWire]) -> list[OrderBook]:
     return models_from(OrderBook, ds)
 
 
-class MarketTradeWire(Struct, kw_only=True):
-    """``MarketTrade`` as sent, for the msgspec fast path (see ``from_wire_market_trade``)."""
+class MarketTradeWire(Struct, kw_only=True, gc=False):
+    """``MarketTrade`` as sent, for the msgspec fast path (see ``from_wire_market_trade``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     time: int = field(name="t")
     price: Decimal = field(name="p")
@@ -457,8 +464,9 @@ def from_wire_market_trade_list(ws: list[MarketTradeWire]) -> list[MarketTrade]:
     return models_from(MarketTrade, ds)
 
 
-class Ticker24hrWire(Struct, kw_only=True):
-    """``Ticker24hr`` as sent, for the msgspec fast path (see ``from_wire_ticker24hr``)."""
+class Ticker24hrWire(Struct, kw_only=True, gc=False):
+    """``Ticker24hr`` as sent, for the msgspec fast path (see ``from_wire_ticker24hr``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     time: int = field(name="t")
     symbol: str = field(name="s")
@@ -484,8 +492,9 @@ def from_wire_ticker24hr_list(ws: list[Ticker24hrWire]) -> list[Ticker24hr]:
     return models_from(Ticker24hr, ds)
 
 
-class PriceTickerWire(Struct, kw_only=True):
-    """``PriceTicker`` as sent, for the msgspec fast path (see ``from_wire_price_ticker``)."""
+class PriceTickerWire(Struct, kw_only=True, gc=False):
+    """``PriceTicker`` as sent, for the msgspec fast path (see ``from_wire_price_ticker``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     symbol: str = field(name="s")
     price: Decimal = field(name="p")
@@ -502,8 +511,9 @@ def from_wire_price_ticker_list(ws: list[PriceTickerWire]) -> list[PriceTicker]:
     return models_from(PriceTicker, ds)
 
 
-class BookTickerWire(Struct, kw_only=True):
-    """``BookTicker`` as sent, for the msgspec fast path (see ``from_wire_book_ticker``)."""
+class BookTickerWire(Struct, kw_only=True, gc=False):
+    """``BookTicker`` as sent, for the msgspec fast path (see ``from_wire_book_ticker``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     symbol: str = field(name="s")
     bid_price: Decimal = field(name="b")
@@ -533,7 +543,7 @@ def fast_book_ticker_list(body: bytes) -> tuple[list[BookTicker], None]:
     return from_wire_book_ticker_list(_FAST_BOOK_TICKER_LIST.decode(body)), None
 
 
-class _ExchangeInfoAnswer(ExchangeInfoWire, kw_only=True):
+class _ExchangeInfoAnswer(ExchangeInfoWire, kw_only=True, gc=False):
     """``ExchangeInfo`` as answered, with the error-code field the client checks."""
 
     cambist_error_code: Any = field(name="code", default=None)
@@ -575,7 +585,7 @@ def fast_market_trade_list(body: bytes) -> tuple[list[MarketTrade], None]:
     return from_wire_market_trade_list(_FAST_MARKET_TRADE_LIST.decode(body)), None
 
 
-class _OrderBookAnswer(OrderBookWire, kw_only=True):
+class _OrderBookAnswer(OrderBookWire, kw_only=True, gc=False):
     """``OrderBook`` as answered, with the error-code field the client checks."""
 
     cambist_error_code: Any = field(name="code", default=None)

@@ -27,8 +27,9 @@ def structure_listen_key(d: Any) -> ListenKey:
     )
 
 
-class ServerTimeWire(Struct, kw_only=True):
-    """``ServerTime`` as sent, for the msgspec fast path (see ``from_wire_server_time``)."""
+class ServerTimeWire(Struct, kw_only=True, gc=False):
+    """``ServerTime`` as sent, for the msgspec fast path (see ``from_wire_server_time``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     server_time: int = field(name="serverTime")
 
@@ -44,8 +45,9 @@ def from_wire_server_time_list(ws: list[ServerTimeWire]) -> list[ServerTime]:
     return models_from(ServerTime, ds)
 
 
-class ListenKeyWire(Struct, kw_only=True):
-    """``ListenKey`` as sent, for the msgspec fast path (see ``from_wire_listen_key``)."""
+class ListenKeyWire(Struct, kw_only=True, gc=False):
+    """``ListenKey`` as sent, for the msgspec fast path (see ``from_wire_listen_key``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     listen_key: str = field(name="listenKey")
 
@@ -61,7 +63,7 @@ def from_wire_listen_key_list(ws: list[ListenKeyWire]) -> list[ListenKey]:
     return models_from(ListenKey, ds)
 
 
-class _ListenKeyAnswer(ListenKeyWire, kw_only=True):
+class _ListenKeyAnswer(ListenKeyWire, kw_only=True, gc=False):
     """``ListenKey`` as answered, with the error-code field the client checks."""
 
     cambist_error_code: Any = field(name="code", default=None)
@@ -79,7 +81,7 @@ def fast_listen_key(body: bytes) -> tuple[ListenKey, Any]:
     return model_from(ListenKey, d), code
 
 
-class _ServerTimeAnswer(ServerTimeWire, kw_only=True):
+class _ServerTimeAnswer(ServerTimeWire, kw_only=True, gc=False):
     """``ServerTime`` as answered, with the error-code field the client checks."""
 
     cambist_error_code: Any = field(name="code", default=None)

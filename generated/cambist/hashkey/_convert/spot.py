@@ -137,8 +137,9 @@ def structure_cancel_order_failure(d: Any) -> CancelOrderFailure:
     )
 
 
-class NewOrderWire(Struct, kw_only=True):
-    """``NewOrder`` as sent, for the msgspec fast path (see ``from_wire_new_order``)."""
+class NewOrderWire(Struct, kw_only=True, gc=False):
+    """``NewOrder`` as sent, for the msgspec fast path (see ``from_wire_new_order``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     account_id: str = field(name="accountId")
     symbol: str = field(name="symbol")
@@ -173,8 +174,9 @@ def from_wire_new_order_list(ws: list[NewOrderWire]) -> list[NewOrder]:
     return models_from(NewOrder, ds)
 
 
-class BatchOrderResultWire(Struct, kw_only=True):
-    """``BatchOrderResult`` as sent, for the msgspec fast path (see ``from_wire_batch_order_result``)."""
+class BatchOrderResultWire(Struct, kw_only=True, gc=False):
+    """``BatchOrderResult`` as sent, for the msgspec fast path (see ``from_wire_batch_order_result``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     code: int = field(name="code")
     result: list[BatchOrderItemWire] = field(name="result")
@@ -196,8 +198,9 @@ def from_wire_batch_order_result_list(ws: list[BatchOrderResultWire]) -> list[Ba
     return models_from(BatchOrderResult, ds)
 
 
-class BatchOrderItemWire(Struct, kw_only=True):
-    """``BatchOrderItem`` as sent, for the msgspec fast path (see ``from_wire_batch_order_item``)."""
+class BatchOrderItemWire(Struct, kw_only=True, gc=False):
+    """``BatchOrderItem`` as sent, for the msgspec fast path (see ``from_wire_batch_order_item``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     code: str = field(name="code")
     msg: str | None = field(name="msg", default=None)
@@ -219,8 +222,9 @@ def from_wire_batch_order_item_list(ws: list[BatchOrderItemWire]) -> list[BatchO
     return models_from(BatchOrderItem, ds)
 
 
-class CanceledOrderWire(Struct, kw_only=True):
-    """``CanceledOrder`` as sent, for the msgspec fast path (see ``from_wire_canceled_order``)."""
+class CanceledOrderWire(Struct, kw_only=True, gc=False):
+    """``CanceledOrder`` as sent, for the msgspec fast path (see ``from_wire_canceled_order``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     account_id: str = field(name="accountId")
     symbol: str = field(name="symbol")
@@ -247,8 +251,9 @@ def from_wire_canceled_order_list(ws: list[CanceledOrderWire]) -> list[CanceledO
     return models_from(CanceledOrder, ds)
 
 
-class CancelOpenOrdersResultWire(Struct, kw_only=True):
-    """``CancelOpenOrdersResult`` as sent, for the msgspec fast path (see ``from_wire_cancel_open_orders_result``)."""
+class CancelOpenOrdersResultWire(Struct, kw_only=True, gc=False):
+    """``CancelOpenOrdersResult`` as sent, for the msgspec fast path (see ``from_wire_cancel_open_orders_result``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     success: bool = field(name="success")
 
@@ -266,8 +271,9 @@ def from_wire_cancel_open_orders_result_list(
     return models_from(CancelOpenOrdersResult, ds)
 
 
-class CancelAllOpenOrdersResultWire(Struct, kw_only=True):
-    """``CancelAllOpenOrdersResult`` as sent, for the msgspec fast path (see ``from_wire_cancel_all_open_orders_result``)."""
+class CancelAllOpenOrdersResultWire(Struct, kw_only=True, gc=False):
+    """``CancelAllOpenOrdersResult`` as sent, for the msgspec fast path (see ``from_wire_cancel_all_open_orders_result``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     code: str = field(name="code")
     message: str = field(name="message")
@@ -290,8 +296,9 @@ def from_wire_cancel_all_open_orders_result_list(
     return models_from(CancelAllOpenOrdersResult, ds)
 
 
-class CancelOrdersResultWire(Struct, kw_only=True):
-    """``CancelOrdersResult`` as sent, for the msgspec fast path (see ``from_wire_cancel_orders_result``)."""
+class CancelOrdersResultWire(Struct, kw_only=True, gc=False):
+    """``CancelOrdersResult`` as sent, for the msgspec fast path (see ``from_wire_cancel_orders_result``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     code: str = field(name="code")
     result: list[CancelOrderFailureWire] = field(name="result")
@@ -314,8 +321,9 @@ def from_wire_cancel_orders_result_list(
     return models_from(CancelOrdersResult, ds)
 
 
-class CancelOrderFailureWire(Struct, kw_only=True):
-    """``CancelOrderFailure`` as sent, for the msgspec fast path (see ``from_wire_cancel_order_failure``)."""
+class CancelOrderFailureWire(Struct, kw_only=True, gc=False):
+    """``CancelOrderFailure`` as sent, for the msgspec fast path (see ``from_wire_cancel_order_failure``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     order_id: str = field(name="orderId")
     code: str = field(name="code")
@@ -356,7 +364,7 @@ def fast_cancel_all_open_orders_result(body: bytes) -> tuple[CancelAllOpenOrders
     return from_wire_cancel_all_open_orders_result(w), w.code
 
 
-class _CancelOpenOrdersResultAnswer(CancelOpenOrdersResultWire, kw_only=True):
+class _CancelOpenOrdersResultAnswer(CancelOpenOrdersResultWire, kw_only=True, gc=False):
     """``CancelOpenOrdersResult`` as answered, with the error-code field the client checks."""
 
     cambist_error_code: Any = field(name="code", default=None)
@@ -385,7 +393,7 @@ def fast_cancel_orders_result(body: bytes) -> tuple[CancelOrdersResult, Any]:
     return from_wire_cancel_orders_result(w), w.code
 
 
-class _CanceledOrderAnswer(CanceledOrderWire, kw_only=True):
+class _CanceledOrderAnswer(CanceledOrderWire, kw_only=True, gc=False):
     """``CanceledOrder`` as answered, with the error-code field the client checks."""
 
     cambist_error_code: Any = field(name="code", default=None)
@@ -403,7 +411,7 @@ def fast_canceled_order(body: bytes) -> tuple[CanceledOrder, Any]:
     return model_from(CanceledOrder, d), code
 
 
-class _NewOrderAnswer(NewOrderWire, kw_only=True):
+class _NewOrderAnswer(NewOrderWire, kw_only=True, gc=False):
     """``NewOrder`` as answered, with the error-code field the client checks."""
 
     cambist_error_code: Any = field(name="code", default=None)

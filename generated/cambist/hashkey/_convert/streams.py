@@ -369,8 +369,9 @@ def structure_ticket_info(d: Any) -> TicketInfo:
     )
 
 
-class StreamParamsWire(Struct, kw_only=True):
-    """``StreamParams`` as sent, for the msgspec fast path (see ``from_wire_stream_params``)."""
+class StreamParamsWire(Struct, kw_only=True, gc=False):
+    """``StreamParams`` as sent, for the msgspec fast path (see ``from_wire_stream_params``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     symbol: str = field(name="symbol")
     kline_type: str | None = field(name="klineType", default=None)
@@ -387,8 +388,9 @@ def from_wire_stream_params_list(ws: list[StreamParamsWire]) -> list[StreamParam
     return models_from(StreamParams, ds)
 
 
-class KlineUpdateWire(Struct, kw_only=True):
-    """``KlineUpdate`` as sent, for the msgspec fast path (see ``from_wire_kline_update``)."""
+class KlineUpdateWire(Struct, kw_only=True, gc=False):
+    """``KlineUpdate`` as sent, for the msgspec fast path (see ``from_wire_kline_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     topic: str = field(name="topic")
     params: StreamParamsWire = field(name="params")
@@ -412,8 +414,9 @@ def from_wire_kline_update_list(ws: list[KlineUpdateWire]) -> list[KlineUpdate]:
     return models_from(KlineUpdate, ds)
 
 
-class KlineBarWire(Struct, kw_only=True):
-    """``KlineBar`` as sent, for the msgspec fast path (see ``from_wire_kline_bar``)."""
+class KlineBarWire(Struct, kw_only=True, gc=False):
+    """``KlineBar`` as sent, for the msgspec fast path (see ``from_wire_kline_bar``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     time: int = field(name="t")
     symbol: str = field(name="s")
@@ -436,8 +439,9 @@ def from_wire_kline_bar_list(ws: list[KlineBarWire]) -> list[KlineBar]:
     return models_from(KlineBar, ds)
 
 
-class RealtimesUpdateWire(Struct, kw_only=True):
-    """``RealtimesUpdate`` as sent, for the msgspec fast path (see ``from_wire_realtimes_update``)."""
+class RealtimesUpdateWire(Struct, kw_only=True, gc=False):
+    """``RealtimesUpdate`` as sent, for the msgspec fast path (see ``from_wire_realtimes_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     topic: str = field(name="topic")
     params: StreamParamsWire = field(name="params")
@@ -461,8 +465,9 @@ def from_wire_realtimes_update_list(ws: list[RealtimesUpdateWire]) -> list[Realt
     return models_from(RealtimesUpdate, ds)
 
 
-class RealtimeTickerWire(Struct, kw_only=True):
-    """``RealtimeTicker`` as sent, for the msgspec fast path (see ``from_wire_realtime_ticker``)."""
+class RealtimeTickerWire(Struct, kw_only=True, gc=False):
+    """``RealtimeTicker`` as sent, for the msgspec fast path (see ``from_wire_realtime_ticker``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     time: int = field(name="t")
     symbol: str = field(name="s")
@@ -486,8 +491,9 @@ def from_wire_realtime_ticker_list(ws: list[RealtimeTickerWire]) -> list[Realtim
     return models_from(RealtimeTicker, ds)
 
 
-class TradeUpdateWire(Struct, kw_only=True):
-    """``TradeUpdate`` as sent, for the msgspec fast path (see ``from_wire_trade_update``)."""
+class TradeUpdateWire(Struct, kw_only=True, gc=False):
+    """``TradeUpdate`` as sent, for the msgspec fast path (see ``from_wire_trade_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     topic: str = field(name="topic")
     params: StreamParamsWire = field(name="params")
@@ -511,8 +517,9 @@ def from_wire_trade_update_list(ws: list[TradeUpdateWire]) -> list[TradeUpdate]:
     return models_from(TradeUpdate, ds)
 
 
-class StreamTradeWire(Struct, kw_only=True):
-    """``StreamTrade`` as sent, for the msgspec fast path (see ``from_wire_stream_trade``)."""
+class StreamTradeWire(Struct, kw_only=True, gc=False):
+    """``StreamTrade`` as sent, for the msgspec fast path (see ``from_wire_stream_trade``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     trade_id: str = field(name="v")
     time: int = field(name="t")
@@ -532,8 +539,9 @@ def from_wire_stream_trade_list(ws: list[StreamTradeWire]) -> list[StreamTrade]:
     return models_from(StreamTrade, ds)
 
 
-class DepthUpdateWire(Struct, kw_only=True):
-    """``DepthUpdate`` as sent, for the msgspec fast path (see ``from_wire_depth_update``)."""
+class DepthUpdateWire(Struct, kw_only=True, gc=False):
+    """``DepthUpdate`` as sent, for the msgspec fast path (see ``from_wire_depth_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     topic: str = field(name="topic")
     params: StreamParamsWire = field(name="params")
@@ -557,8 +565,9 @@ def from_wire_depth_update_list(ws: list[DepthUpdateWire]) -> list[DepthUpdate]:
     return models_from(DepthUpdate, ds)
 
 
-class DepthDataWire(Struct, kw_only=True):
-    """``DepthData`` as sent, for the msgspec fast path (see ``from_wire_depth_data``)."""
+class DepthDataWire(Struct, kw_only=True, gc=False):
+    """``DepthData`` as sent, for the msgspec fast path (see ``from_wire_depth_data``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     symbol: str = field(name="s")
     time: int = field(name="t")
@@ -578,8 +587,9 @@ def from_wire_depth_data_list(ws: list[DepthDataWire]) -> list[DepthData]:
     return models_from(DepthData, ds)
 
 
-class BboUpdateWire(Struct, kw_only=True):
-    """``BboUpdate`` as sent, for the msgspec fast path (see ``from_wire_bbo_update``)."""
+class BboUpdateWire(Struct, kw_only=True, gc=False):
+    """``BboUpdate`` as sent, for the msgspec fast path (see ``from_wire_bbo_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     topic: str = field(name="topic")
     params: StreamParamsWire = field(name="params")
@@ -603,8 +613,9 @@ def from_wire_bbo_update_list(ws: list[BboUpdateWire]) -> list[BboUpdate]:
     return models_from(BboUpdate, ds)
 
 
-class BboWire(Struct, kw_only=True):
-    """``Bbo`` as sent, for the msgspec fast path (see ``from_wire_bbo``)."""
+class BboWire(Struct, kw_only=True, gc=False):
+    """``Bbo`` as sent, for the msgspec fast path (see ``from_wire_bbo``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     symbol: str = field(name="s")
     time: int = field(name="t")
@@ -625,8 +636,9 @@ def from_wire_bbo_list(ws: list[BboWire]) -> list[Bbo]:
     return models_from(Bbo, ds)
 
 
-class PushParamsV1Wire(Struct, kw_only=True):
-    """``PushParamsV1`` as sent, for the msgspec fast path (see ``from_wire_push_params_v1``)."""
+class PushParamsV1Wire(Struct, kw_only=True, gc=False):
+    """``PushParamsV1`` as sent, for the msgspec fast path (see ``from_wire_push_params_v1``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     realtime_interval: str | None = field(name="realtimeInterval", default=None)
     kline_type: str | None = field(name="klineType", default=None)
@@ -648,8 +660,9 @@ def from_wire_push_params_v1_list(ws: list[PushParamsV1Wire]) -> list[PushParams
     return models_from(PushParamsV1, ds)
 
 
-class KlineUpdateV1Wire(Struct, kw_only=True):
-    """``KlineUpdateV1`` as sent, for the msgspec fast path (see ``from_wire_kline_update_v1``)."""
+class KlineUpdateV1Wire(Struct, kw_only=True, gc=False):
+    """``KlineUpdateV1`` as sent, for the msgspec fast path (see ``from_wire_kline_update_v1``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     symbol: str = field(name="symbol")
     symbol_name: str = field(name="symbolName")
@@ -678,8 +691,9 @@ def from_wire_kline_update_v1_list(ws: list[KlineUpdateV1Wire]) -> list[KlineUpd
     return models_from(KlineUpdateV1, ds)
 
 
-class KlineBarV1Wire(Struct, kw_only=True):
-    """``KlineBarV1`` as sent, for the msgspec fast path (see ``from_wire_kline_bar_v1``)."""
+class KlineBarV1Wire(Struct, kw_only=True, gc=False):
+    """``KlineBarV1`` as sent, for the msgspec fast path (see ``from_wire_kline_bar_v1``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     time: int = field(name="t")
     symbol: str = field(name="s")
@@ -707,8 +721,9 @@ def from_wire_kline_bar_v1_list(ws: list[KlineBarV1Wire]) -> list[KlineBarV1]:
     return models_from(KlineBarV1, ds)
 
 
-class RealtimesUpdateV1Wire(Struct, kw_only=True):
-    """``RealtimesUpdateV1`` as sent, for the msgspec fast path (see ``from_wire_realtimes_update_v1``)."""
+class RealtimesUpdateV1Wire(Struct, kw_only=True, gc=False):
+    """``RealtimesUpdateV1`` as sent, for the msgspec fast path (see ``from_wire_realtimes_update_v1``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     symbol: str = field(name="symbol")
     symbol_name: str = field(name="symbolName")
@@ -737,8 +752,9 @@ def from_wire_realtimes_update_v1_list(ws: list[RealtimesUpdateV1Wire]) -> list[
     return models_from(RealtimesUpdateV1, ds)
 
 
-class RealtimeTickerV1Wire(Struct, kw_only=True):
-    """``RealtimeTickerV1`` as sent, for the msgspec fast path (see ``from_wire_realtime_ticker_v1``)."""
+class RealtimeTickerV1Wire(Struct, kw_only=True, gc=False):
+    """``RealtimeTickerV1`` as sent, for the msgspec fast path (see ``from_wire_realtime_ticker_v1``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     time: int = field(name="t")
     symbol: str = field(name="s")
@@ -764,8 +780,9 @@ def from_wire_realtime_ticker_v1_list(ws: list[RealtimeTickerV1Wire]) -> list[Re
     return models_from(RealtimeTickerV1, ds)
 
 
-class TradeUpdateV1Wire(Struct, kw_only=True):
-    """``TradeUpdateV1`` as sent, for the msgspec fast path (see ``from_wire_trade_update_v1``)."""
+class TradeUpdateV1Wire(Struct, kw_only=True, gc=False):
+    """``TradeUpdateV1`` as sent, for the msgspec fast path (see ``from_wire_trade_update_v1``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     symbol: str = field(name="symbol")
     symbol_name: str = field(name="symbolName")
@@ -794,8 +811,9 @@ def from_wire_trade_update_v1_list(ws: list[TradeUpdateV1Wire]) -> list[TradeUpd
     return models_from(TradeUpdateV1, ds)
 
 
-class DepthUpdateV1Wire(Struct, kw_only=True):
-    """``DepthUpdateV1`` as sent, for the msgspec fast path (see ``from_wire_depth_update_v1``)."""
+class DepthUpdateV1Wire(Struct, kw_only=True, gc=False):
+    """``DepthUpdateV1`` as sent, for the msgspec fast path (see ``from_wire_depth_update_v1``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     symbol: str = field(name="symbol")
     symbol_name: str = field(name="symbolName")
@@ -825,8 +843,9 @@ def from_wire_depth_update_v1_list(ws: list[DepthUpdateV1Wire]) -> list[DepthUpd
     return models_from(DepthUpdateV1, ds)
 
 
-class DepthDataV1Wire(Struct, kw_only=True):
-    """``DepthDataV1`` as sent, for the msgspec fast path (see ``from_wire_depth_data_v1``)."""
+class DepthDataV1Wire(Struct, kw_only=True, gc=False):
+    """``DepthDataV1`` as sent, for the msgspec fast path (see ``from_wire_depth_data_v1``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     exchange_id: int = field(name="e")
     symbol: str = field(name="s")
@@ -848,8 +867,9 @@ def from_wire_depth_data_v1_list(ws: list[DepthDataV1Wire]) -> list[DepthDataV1]
     return models_from(DepthDataV1, ds)
 
 
-class AccountUpdateWire(Struct, kw_only=True):
-    """``AccountUpdate`` as sent, for the msgspec fast path (see ``from_wire_account_update``)."""
+class AccountUpdateWire(Struct, kw_only=True, gc=False):
+    """``AccountUpdate`` as sent, for the msgspec fast path (see ``from_wire_account_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     event_type: str = field(name="e")
     event_time: int = field(name="E")
@@ -874,8 +894,9 @@ def from_wire_account_update_list(ws: list[AccountUpdateWire]) -> list[AccountUp
     return models_from(AccountUpdate, ds)
 
 
-class BalanceUpdateWire(Struct, kw_only=True):
-    """``BalanceUpdate`` as sent, for the msgspec fast path (see ``from_wire_balance_update``)."""
+class BalanceUpdateWire(Struct, kw_only=True, gc=False):
+    """``BalanceUpdate`` as sent, for the msgspec fast path (see ``from_wire_balance_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     asset: str = field(name="a")
     free: Decimal = field(name="f")
@@ -894,8 +915,9 @@ def from_wire_balance_update_list(ws: list[BalanceUpdateWire]) -> list[BalanceUp
     return models_from(BalanceUpdate, ds)
 
 
-class ExecutionReportWire(Struct, kw_only=True):
-    """``ExecutionReport`` as sent, for the msgspec fast path (see ``from_wire_execution_report``)."""
+class ExecutionReportWire(Struct, kw_only=True, gc=False):
+    """``ExecutionReport`` as sent, for the msgspec fast path (see ``from_wire_execution_report``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     event_type: str = field(name="e")
     event_time: int = field(name="E")
@@ -941,8 +963,9 @@ def from_wire_execution_report_list(ws: list[ExecutionReportWire]) -> list[Execu
     return models_from(ExecutionReport, ds)
 
 
-class TicketInfoWire(Struct, kw_only=True):
-    """``TicketInfo`` as sent, for the msgspec fast path (see ``from_wire_ticket_info``)."""
+class TicketInfoWire(Struct, kw_only=True, gc=False):
+    """``TicketInfo`` as sent, for the msgspec fast path (see ``from_wire_ticket_info``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     event_type: str = field(name="e")
     event_time: int = field(name="E")

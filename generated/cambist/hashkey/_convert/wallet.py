@@ -105,8 +105,9 @@ def structure_withdraw_order(d: Any) -> WithdrawOrder:
     )
 
 
-class DepositAddressWire(Struct, kw_only=True):
-    """``DepositAddress`` as sent, for the msgspec fast path (see ``from_wire_deposit_address``)."""
+class DepositAddressWire(Struct, kw_only=True, gc=False):
+    """``DepositAddress`` as sent, for the msgspec fast path (see ``from_wire_deposit_address``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     can_deposit: bool = field(name="canDeposit")
     address: str = field(name="address")
@@ -129,8 +130,9 @@ def from_wire_deposit_address_list(ws: list[DepositAddressWire]) -> list[Deposit
     return models_from(DepositAddress, ds)
 
 
-class DepositOrderWire(Struct, kw_only=True):
-    """``DepositOrder`` as sent, for the msgspec fast path (see ``from_wire_deposit_order``)."""
+class DepositOrderWire(Struct, kw_only=True, gc=False):
+    """``DepositOrder`` as sent, for the msgspec fast path (see ``from_wire_deposit_order``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     time: int = field(name="time")
     coin: str = field(name="coin")
@@ -153,8 +155,9 @@ def from_wire_deposit_order_list(ws: list[DepositOrderWire]) -> list[DepositOrde
     return models_from(DepositOrder, ds)
 
 
-class AddressAuthResultWire(Struct, kw_only=True):
-    """``AddressAuthResult`` as sent, for the msgspec fast path (see ``from_wire_address_auth_result``)."""
+class AddressAuthResultWire(Struct, kw_only=True, gc=False):
+    """``AddressAuthResult`` as sent, for the msgspec fast path (see ``from_wire_address_auth_result``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     success: bool = field(name="success")
     msg: str = field(name="msg")
@@ -172,8 +175,9 @@ def from_wire_address_auth_result_list(ws: list[AddressAuthResultWire]) -> list[
     return models_from(AddressAuthResult, ds)
 
 
-class WithdrawResultWire(Struct, kw_only=True):
-    """``WithdrawResult`` as sent, for the msgspec fast path (see ``from_wire_withdraw_result``)."""
+class WithdrawResultWire(Struct, kw_only=True, gc=False):
+    """``WithdrawResult`` as sent, for the msgspec fast path (see ``from_wire_withdraw_result``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     success: bool = field(name="success")
     id: str = field(name="id")
@@ -192,8 +196,9 @@ def from_wire_withdraw_result_list(ws: list[WithdrawResultWire]) -> list[Withdra
     return models_from(WithdrawResult, ds)
 
 
-class WithdrawOrderWire(Struct, kw_only=True):
-    """``WithdrawOrder`` as sent, for the msgspec fast path (see ``from_wire_withdraw_order``)."""
+class WithdrawOrderWire(Struct, kw_only=True, gc=False):
+    """``WithdrawOrder`` as sent, for the msgspec fast path (see ``from_wire_withdraw_order``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     time: int = field(name="time")
     id: str = field(name="id")
@@ -225,7 +230,7 @@ def from_wire_withdraw_order_list(ws: list[WithdrawOrderWire]) -> list[WithdrawO
     return models_from(WithdrawOrder, ds)
 
 
-class _AddressAuthResultAnswer(AddressAuthResultWire, kw_only=True):
+class _AddressAuthResultAnswer(AddressAuthResultWire, kw_only=True, gc=False):
     """``AddressAuthResult`` as answered, with the error-code field the client checks."""
 
     cambist_error_code: Any = field(name="code", default=None)
@@ -243,7 +248,7 @@ def fast_address_auth_result(body: bytes) -> tuple[AddressAuthResult, Any]:
     return model_from(AddressAuthResult, d), code
 
 
-class _DepositAddressAnswer(DepositAddressWire, kw_only=True):
+class _DepositAddressAnswer(DepositAddressWire, kw_only=True, gc=False):
     """``DepositAddress`` as answered, with the error-code field the client checks."""
 
     cambist_error_code: Any = field(name="code", default=None)
@@ -279,7 +284,7 @@ def fast_withdraw_order_list(body: bytes) -> tuple[list[WithdrawOrder], None]:
     return from_wire_withdraw_order_list(_FAST_WITHDRAW_ORDER_LIST.decode(body)), None
 
 
-class _WithdrawResultAnswer(WithdrawResultWire, kw_only=True):
+class _WithdrawResultAnswer(WithdrawResultWire, kw_only=True, gc=False):
     """``WithdrawResult`` as answered, with the error-code field the client checks."""
 
     cambist_error_code: Any = field(name="code", default=None)

@@ -41,8 +41,9 @@ def structure_quote(r: Any) -> Quote:
     )
 
 
-class BookPushWire(Struct, kw_only=True):
-    """``BookPush`` as sent, for the msgspec fast path (see ``from_wire_book_push``)."""
+class BookPushWire(Struct, kw_only=True, gc=False):
+    """``BookPush`` as sent, for the msgspec fast path (see ``from_wire_book_push``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     stream: str = field(name="stream")
     data: BookDataWire = field(name="data")
@@ -63,8 +64,9 @@ def from_wire_book_push_list(ws: list[BookPushWire]) -> list[BookPush]:
     return models_from(BookPush, ds)
 
 
-class BookDataWire(Struct, kw_only=True):
-    """``BookData`` as sent, for the msgspec fast path (see ``from_wire_book_data``)."""
+class BookDataWire(Struct, kw_only=True, gc=False):
+    """``BookData`` as sent, for the msgspec fast path (see ``from_wire_book_data``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     update_id: int = field(name="i")
     bids: list[Quote] = field(name="b")

@@ -63,8 +63,9 @@ def structure_fills(d: Any) -> Fills:
     )
 
 
-class FillWire(Struct, kw_only=True):
-    """``Fill`` as sent, for the msgspec fast path (see ``from_wire_fill``)."""
+class FillWire(Struct, kw_only=True, gc=False):
+    """``Fill`` as sent, for the msgspec fast path (see ``from_wire_fill``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     fill_id: int = field(name="fillId")
     price: Decimal = field(name="px")
@@ -88,8 +89,9 @@ def from_wire_fill_list(ws: list[FillWire]) -> list[Fill]:
     return models_from(Fill, ds)
 
 
-class FillsWire(Struct, kw_only=True):
-    """``Fills`` as sent, for the msgspec fast path (see ``from_wire_fills``)."""
+class FillsWire(Struct, kw_only=True, gc=False):
+    """``Fills`` as sent, for the msgspec fast path (see ``from_wire_fills``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     fills: list[FillWire] = field(name="fills")
     candles: list[Candle] | None = field(name="candles", default=None)
@@ -119,7 +121,7 @@ def fast_fill_list(body: bytes) -> tuple[list[Fill], None]:
     return from_wire_fill_list(_FAST_FILL_LIST.decode(body)), None
 
 
-class _FillsAnswer(FillsWire, kw_only=True):
+class _FillsAnswer(FillsWire, kw_only=True, gc=False):
     """``Fills`` as answered, with the error-code field the client checks."""
 
     cambist_error_code: Any = field(name="code", default=None)

@@ -46,8 +46,9 @@ def structure_order(d: Any) -> Order:
     )
 
 
-class TickerWire(Struct, kw_only=True):
-    """``Ticker`` as sent, for the msgspec fast path (see ``from_wire_ticker``)."""
+class TickerWire(Struct, kw_only=True, gc=False):
+    """``Ticker`` as sent, for the msgspec fast path (see ``from_wire_ticker``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     symbol: str = field(name="s")
     last_price: Decimal = field(name="p")
@@ -65,8 +66,9 @@ def from_wire_ticker_list(ws: list[TickerWire]) -> list[Ticker]:
     return models_from(Ticker, ds)
 
 
-class OrderWire(Struct, kw_only=True):
-    """``Order`` as sent, for the msgspec fast path (see ``from_wire_order``)."""
+class OrderWire(Struct, kw_only=True, gc=False):
+    """``Order`` as sent, for the msgspec fast path (see ``from_wire_order``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     order_id: int = field(name="id")
     client_id: str = field(name="clientId")
@@ -87,7 +89,7 @@ def from_wire_order_list(ws: list[OrderWire]) -> list[Order]:
     return models_from(Order, ds)
 
 
-class _OrderAnswer(OrderWire, kw_only=True):
+class _OrderAnswer(OrderWire, kw_only=True, gc=False):
     """``Order`` as answered, with the error-code field the client checks."""
 
     cambist_error_code: Any = field(name="code", default=None)
@@ -114,7 +116,7 @@ def fast_order_list(body: bytes) -> tuple[list[Order], None]:
     return from_wire_order_list(_FAST_ORDER_LIST.decode(body)), None
 
 
-class _TickerAnswer(TickerWire, kw_only=True):
+class _TickerAnswer(TickerWire, kw_only=True, gc=False):
     """``Ticker`` as answered, with the error-code field the client checks."""
 
     cambist_error_code: Any = field(name="code", default=None)
