@@ -25,7 +25,6 @@ Merge rules (the documents leave them out; these are the rules implemented):
 
 from __future__ import annotations
 
-import functools
 from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
@@ -327,14 +326,9 @@ def _apply(
             side[price] = quantity
 
 
-def attr_get(event: Any, path: tuple[str | int, ...]) -> Any:
-    """Follow a path of attribute names and list indexes into a parsed push (a model)."""
-    return _getter(path)(event)
-
-
-@functools.cache
-def _getter(path: tuple[str | int, ...]) -> Callable[[Any], Any]:
-    """A getter for ``path``: ``operator.attrgetter`` (C) when it names attributes only."""
+def event_getter(path: tuple[str | int, ...]) -> Callable[[Any], Any]:
+    """A getter of ``path`` (attribute names and list indexes) in a parsed push (a model):
+    ``operator.attrgetter`` (C) when it names attributes only."""
     if all(isinstance(part, str) for part in path):
         return attrgetter(".".join(map(str, path)))
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import json
 import logging
@@ -39,11 +40,11 @@ import msgspec
 
 from cambist import errors
 from cambist._runtime import convert, redact
-from cambist._runtime.book import BookError, OrderBook, attr_get, path_get
+from cambist._runtime.book import BookError, OrderBook, event_getter, path_get
 from cambist._runtime.endpoint import Endpoint
 from cambist._runtime.retry import backoff
 from cambist._runtime.signing import Credentials
-from cambist._runtime.streamdef import Channel, StreamDef, StreamOptions
+from cambist._runtime.streamdef import BookDef, Channel, StreamDef, StreamOptions
 from cambist._runtime.wire import (
     PROTOCOLS,
     TEXT_PINGS,
@@ -148,6 +149,8 @@ class StreamEngine:
         self._listen_key: str | None = None
         self._key_fresh = False
         self._parse_warned: set[str | None] = set()
+        self._getters: dict[int, tuple[Callable[[Any], Any], ...]] = {}
+        """Book getters into parsed events, by ``id`` of their (module-level) ``BookDef``."""
         self._fast = bool(definition.fast_events) or any(
             c.fast is not None for c in definition.channels.values()
         )
@@ -781,38 +784,46 @@ class StreamEngine:
         """Emit a channel's event and feed its book: from the event's values when it is a
         model (never reading a value twice), else from the raw push ``msg``."""
         book = self.books.get(sub.key)
-        if book is not None and sub.key not in self._awaiting:
-            spec = sub.channel.book
-            assert spec is not None
-            if spec.event_paths and type(event) is not RawEvent:
-                source: Any = event
-                get: Callable[[Any, Any], Any] = attr_get
-                paths: tuple[Any, ...] = spec.event_paths
-                decoded = True
+        if book is None or sub.key in self._awaiting:
+            self._emit(event)
+            return []
+        spec = sub.channel.book
+        assert spec is not None
+        getters: tuple[Callable[[Any], Any], ...]
+        if spec.event_paths and type(event) is not RawEvent:
+            getters = self._getters.get(id(spec)) or self._event_getters(spec)
+            source: Any = event
+            decoded = True
+        else:
+            paths = (spec.bids, spec.asks, spec.version, spec.first, spec.previous)
+            getters = tuple(functools.partial(path_get, path=p) for p in paths)
+            source, decoded = msg, False
+        if spec.mode == "sequenced":
+            self._emit(event)
+            self._sequenced(sub, book, source, getters, decoded)
+            return []
+        try:
+            bids, asks, version = getters[0](source), getters[1](source), getters[2](source)
+            if spec.mode == "snapshot" or not book.synced:
+                book.replace(bids, asks, version, decoded)
             else:
-                source, get, decoded = msg, path_get, False
-                paths = (spec.bids, spec.asks, spec.version, spec.first, spec.previous)
-            if spec.mode == "sequenced":
-                self._emit(event)
-                self._sequenced(sub, book, source, get, paths, decoded)
-                return []
-            try:
-                bids, asks = get(source, paths[0]), get(source, paths[1])
-                version = get(source, paths[2])
-                if spec.mode == "snapshot" or not book.synced:
-                    book.replace(bids, asks, version, decoded)
-                else:
-                    book.update(bids, asks, version, decoded)
-            except (BookError, KeyError, IndexError, TypeError, ValueError, ArithmeticError) as exc:
-                reason = (
-                    str(exc)
-                    if isinstance(exc, BookError)
-                    else f"unreadable update ({type(exc).__name__})"
-                )
-                self._emit(event)
-                return self._resync(sub, reason)
+                book.update(bids, asks, version, decoded)
+        except (BookError, KeyError, IndexError, TypeError, ValueError, ArithmeticError) as exc:
+            reason = (
+                str(exc)
+                if isinstance(exc, BookError)
+                else f"unreadable update ({type(exc).__name__})"
+            )
+            self._emit(event)
+            return self._resync(sub, reason)
         self._emit(event)
         return []
+
+    def _event_getters(self, spec: BookDef) -> tuple[Callable[[Any], Any], ...]:
+        """The getters of a book's values in its channel's parsed event (made once a book)."""
+        getters = tuple(map(event_getter, spec.event_paths))
+        self._getters[id(spec)] = getters
+        return getters
 
     def _resync(self, sub: Subscription, reason: str) -> list[str]:
         """Empty ``sub``'s book and ask for a fresh full book (unsubscribe, subscribe again);
@@ -829,15 +840,14 @@ class StreamEngine:
         sub: Subscription,
         book: OrderBook,
         source: Any,
-        get: Callable[[Any, Any], Any],
-        paths: tuple[Any, ...],
+        getters: tuple[Callable[[Any], Any], ...],
         decoded: bool,
     ) -> None:
         """A diff for a ``sequenced`` book (see :mod:`cambist._runtime.book`): applied or
         buffered; a REST snapshot is fetched when the book has none or the chain broke.
-        ``paths`` (bids, asks, version, first, previous) are read from ``source`` by ``get``."""
+        ``getters`` read bids, asks, version, first and previous from ``source``."""
         try:
-            bids, asks, last, first, previous = (get(source, p) for p in paths)
+            bids, asks, last, first, previous = (get(source) for get in getters)
             fetch = book.feed(first, last, previous, bids, asks, decoded)
         except (BookError, KeyError, IndexError, TypeError, ValueError, ArithmeticError) as exc:
             reason = str(exc) if isinstance(exc, BookError) else type(exc).__name__
