@@ -31,6 +31,10 @@ class WireTypeError(Exception):
     """A wire value does not fit its field's type."""
 
 
+_KEPT_MAX = 1024
+"""Unknown values an open enum remembers (beyond its members)."""
+
+
 class OpenEnum(enum.Enum):
     """An enum that keeps values the spec does not list instead of failing.
 
@@ -52,7 +56,10 @@ class OpenEnum(enum.Enum):
         member = cast(Any, base).__new__(cls, value)
         member._name_ = str(value)
         member._value_ = value
-        # Remember it, so one unknown value is one object (no iteration change: not a member).
+        # Remember it, so one unknown value is one object (no iteration change: not a member),
+        # up to _KEPT_MAX unknown values an enum: a stream of ever-new values stays bounded.
+        if len(cls._value2member_map_) - len(cls._member_map_) >= _KEPT_MAX:
+            return member
         return cls._value2member_map_.setdefault(value, member)
 
 
