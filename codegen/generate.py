@@ -414,7 +414,8 @@ class ExchangeRenderer:
 
     @functools.cached_property
     def fast_models(self) -> frozenset[str]:
-        """The (non-row) models some fast path decodes: endpoint answers and what they nest."""
+        """The (non-row) models some fast path decodes: endpoint answers, stream pushes and
+        what they nest."""
         todo = [
             (ep.response.item or ep.response).name
             for ep in self.spec.endpoints

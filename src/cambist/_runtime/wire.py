@@ -190,6 +190,9 @@ class HashKeyV1(Protocol):
 
 
 class HashKeyV2(Protocol):
+    def __init__(self) -> None:
+        self._keys: dict[tuple[str, bytes], Hashable] = {}
+
     def sub_key(self, topic: str, wire: dict[str, str]) -> Hashable:
         return (topic, frozenset(wire.items()))
 
@@ -230,9 +233,6 @@ class HashKeyV2(Protocol):
                 self._keys.clear()
             self._keys[(env.topic, raw)] = key
         return key
-
-    def __init__(self) -> None:
-        self._keys: dict[tuple[str, bytes], Hashable] = {}
 
 
 class Bibox(Protocol):
