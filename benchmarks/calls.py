@@ -5,7 +5,8 @@ interleaved rounds). Peers of the async case: raw aiohttp (signed as cambist's c
 hmac of the query, orjson, the same header), ccxt 4.5.90's HashKey (implicit API and unified
 ``fetch_order``) pointed at the loopback server, httpx.
 
-Run alone: python benchmarks/run.py --only calls [--quick]
+Run alone: python benchmarks/run.py --only calls [--quick] (or --only import / requests),
+or python benchmarks/calls.py [--quick]
 """
 
 from __future__ import annotations
@@ -313,9 +314,16 @@ def bench_regenerate(n: int) -> None:
 
 
 def run_all(n: int) -> None:
-    """Every case of this module (``run.py --only calls``)."""
+    """Every case of this module, on one loopback server."""
     bench_regenerate(max(1, n // 5))
     with BenchServer() as url:
         bench_import(n, url)
         bench_signed_get(url, n, 200)
         bench_async(url, max(3, n // 3), 2000)
+
+
+if __name__ == "__main__":  # python benchmarks/calls.py [--quick]
+    from _common import print_goals
+
+    run_all(5 if "--quick" in sys.argv else 15)
+    print_goals()
