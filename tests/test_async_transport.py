@@ -181,6 +181,19 @@ async def test_an_answer_cut_short_is_a_transport_error_and_the_next_call_reconn
     assert server.connections == 3
 
 
+async def test_a_connection_the_server_closed_while_idle_is_not_reused(server: Scripted) -> None:
+    """An order is not sent on a connection the server has closed (its outcome would be
+    unknown): it goes on a new one."""
+    server.answer(ok(b'{"first": 1}'), close=True)  # kept alive by its headers, then closed
+    server.answer(ok(b'{"second": 2}'))
+    async with client(server.url) as hk:
+        assert await hk.request("GET", "/a") == {"first": 1}
+        await asyncio.sleep(0.1)
+        order = await hk.request("POST", "/api/v1/spot/order", security="TRADE", safe=False)
+        assert order == {"second": 2}
+    assert server.connections == 2
+
+
 async def test_a_malformed_answer_is_a_protocol_error(server: Scripted) -> None:
     server.answer(b"HTTP/1.1 200 OK\r\nContent-Length: twelve\r\n\r\n{}", close=True)
     server.answer(b"SSH-2.0-OpenSSH\r\n\r\n", close=True)

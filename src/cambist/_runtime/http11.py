@@ -81,6 +81,7 @@ class _Connection(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         self._eof = True
+        self.closed = True  # never reused: the server is done with it
         if self.waiter is not None:
             self._parse()
         return False  # close the transport
