@@ -388,3 +388,11 @@ def test_the_httpx_request_has_the_url_httpx_would_parse(url: str) -> None:
     assert built == parsed
     assert (built.scheme, built.host, built.port) == (parsed.scheme, parsed.host, parsed.port)
     assert (built.raw_path, built.query) == (parsed.raw_path, parsed.query)
+
+
+async def test_a_client_closed_before_its_first_call_sends_nothing(server: Scripted) -> None:
+    hk = client(server.url)
+    await hk.aclose()
+    with pytest.raises(errors.ClientClosedError, match="create a new client"):
+        await hk.request("GET", "/never")
+    assert server.connections == 0
