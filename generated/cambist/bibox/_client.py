@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         UserWithRawResponse,
     )
     from cambist.bibox.streams import AsyncStreams, Streams
+    from cambist.ratelimit import RateLimits
 
 
 class Bibox(SyncClient):
@@ -70,6 +71,11 @@ class Bibox(SyncClient):
             bounds, the longest ``Retry-After`` waited for.
         clock: Where time is read and waits happen (``cambist.options.Clock``; a fake
             one in tests).
+        rate_limits: The rate-limit governor (``cambist.ratelimit.RateLimits``): on by
+            default with the document's limits (the spec's budgets), spending each
+            call's cost before sending and waiting (or raising ``BudgetExhaustedError``)
+            when a budget is empty; off, a share of each limit, wait or raise, a Redis
+            shared by several processes.
         http_client: Your own ``httpx.Client`` (pool, proxies, transport); you close it.
     """
 
@@ -90,6 +96,7 @@ class Bibox(SyncClient):
         rest_urls: Mapping[Literal["rest_domains"], str] | None = None,
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
+        rate_limits: RateLimits | None = None,
         http_client: httpx.Client | None = None,
     ) -> None:
         super().__init__(
@@ -105,6 +112,7 @@ class Bibox(SyncClient):
             rest_urls=rest_urls,
             retry=retry,
             clock=clock,
+            rate_limits=rate_limits,
             http_client=http_client,
         )
 
@@ -200,6 +208,11 @@ class AsyncBibox(AsyncClient):
             bounds, the longest ``Retry-After`` waited for.
         clock: Where time is read and waits happen (``cambist.options.Clock``; a fake
             one in tests).
+        rate_limits: The rate-limit governor (``cambist.ratelimit.RateLimits``): on by
+            default with the document's limits (the spec's budgets), spending each
+            call's cost before sending and waiting (or raising ``BudgetExhaustedError``)
+            when a budget is empty; off, a share of each limit, wait or raise, a Redis
+            shared by several processes.
         http_client: Your own ``httpx.AsyncClient`` (pool, proxies, any transport); you
             close it.
     """
@@ -221,6 +234,7 @@ class AsyncBibox(AsyncClient):
         rest_urls: Mapping[Literal["rest_domains"], str] | None = None,
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
+        rate_limits: RateLimits | None = None,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
         super().__init__(
@@ -236,6 +250,7 @@ class AsyncBibox(AsyncClient):
             rest_urls=rest_urls,
             retry=retry,
             clock=clock,
+            rate_limits=rate_limits,
             http_client=http_client,
         )
 

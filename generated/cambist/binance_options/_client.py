@@ -53,6 +53,7 @@ if TYPE_CHECKING:
         UserStreamWithRawResponse,
     )
     from cambist.binance_options.streams import AsyncStreams, Streams
+    from cambist.ratelimit import RateLimits
 
 
 class BinanceOptions(SyncClient):
@@ -85,6 +86,11 @@ class BinanceOptions(SyncClient):
             bounds, the longest ``Retry-After`` waited for.
         clock: Where time is read and waits happen (``cambist.options.Clock``; a fake
             one in tests).
+        rate_limits: The rate-limit governor (``cambist.ratelimit.RateLimits``): on by
+            default with the document's limits (the spec's budgets), spending each
+            call's cost before sending and waiting (or raising ``BudgetExhaustedError``)
+            when a budget is empty; off, a share of each limit, wait or raise, a Redis
+            shared by several processes.
         http_client: Your own ``httpx.Client`` (pool, proxies, transport); you close it.
     """
 
@@ -104,6 +110,7 @@ class BinanceOptions(SyncClient):
         ws_urls: Mapping[Literal["ws_market", "ws_public", "ws_user"], str] | None = None,
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
+        rate_limits: RateLimits | None = None,
         http_client: httpx.Client | None = None,
     ) -> None:
         super().__init__(
@@ -118,6 +125,7 @@ class BinanceOptions(SyncClient):
             ws_urls=ws_urls,
             retry=retry,
             clock=clock,
+            rate_limits=rate_limits,
             http_client=http_client,
         )
 
@@ -258,6 +266,11 @@ class AsyncBinanceOptions(AsyncClient):
             bounds, the longest ``Retry-After`` waited for.
         clock: Where time is read and waits happen (``cambist.options.Clock``; a fake
             one in tests).
+        rate_limits: The rate-limit governor (``cambist.ratelimit.RateLimits``): on by
+            default with the document's limits (the spec's budgets), spending each
+            call's cost before sending and waiting (or raising ``BudgetExhaustedError``)
+            when a budget is empty; off, a share of each limit, wait or raise, a Redis
+            shared by several processes.
         http_client: Your own ``httpx.AsyncClient`` (pool, proxies, any transport); you
             close it.
     """
@@ -278,6 +291,7 @@ class AsyncBinanceOptions(AsyncClient):
         ws_urls: Mapping[Literal["ws_market", "ws_public", "ws_user"], str] | None = None,
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
+        rate_limits: RateLimits | None = None,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
         super().__init__(
@@ -292,6 +306,7 @@ class AsyncBinanceOptions(AsyncClient):
             ws_urls=ws_urls,
             retry=retry,
             clock=clock,
+            rate_limits=rate_limits,
             http_client=http_client,
         )
 

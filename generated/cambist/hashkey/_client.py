@@ -59,6 +59,7 @@ if TYPE_CHECKING:
         WalletWithRawResponse,
     )
     from cambist.hashkey.streams import AsyncStreams, Streams
+    from cambist.ratelimit import RateLimits
 
 
 class HashKey(SyncClient):
@@ -90,6 +91,11 @@ class HashKey(SyncClient):
             bounds, the longest ``Retry-After`` waited for.
         clock: Where time is read and waits happen (``cambist.options.Clock``; a fake
             one in tests).
+        rate_limits: The rate-limit governor (``cambist.ratelimit.RateLimits``): on by
+            default with the document's limits (the spec's budgets), spending each
+            call's cost before sending and waiting (or raising ``BudgetExhaustedError``)
+            when a budget is empty; off, a share of each limit, wait or raise, a Redis
+            shared by several processes.
         http_client: Your own ``httpx.Client`` (pool, proxies, transport); you close it.
     """
 
@@ -109,6 +115,7 @@ class HashKey(SyncClient):
         ws_urls: Mapping[Literal["ws"], str] | None = None,
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
+        rate_limits: RateLimits | None = None,
         http_client: httpx.Client | None = None,
     ) -> None:
         super().__init__(
@@ -123,6 +130,7 @@ class HashKey(SyncClient):
             ws_urls=ws_urls,
             retry=retry,
             clock=clock,
+            rate_limits=rate_limits,
             http_client=http_client,
         )
 
@@ -266,6 +274,11 @@ class AsyncHashKey(AsyncClient):
             bounds, the longest ``Retry-After`` waited for.
         clock: Where time is read and waits happen (``cambist.options.Clock``; a fake
             one in tests).
+        rate_limits: The rate-limit governor (``cambist.ratelimit.RateLimits``): on by
+            default with the document's limits (the spec's budgets), spending each
+            call's cost before sending and waiting (or raising ``BudgetExhaustedError``)
+            when a budget is empty; off, a share of each limit, wait or raise, a Redis
+            shared by several processes.
         http_client: Your own ``httpx.AsyncClient`` (pool, proxies, any transport); you
             close it.
     """
@@ -286,6 +299,7 @@ class AsyncHashKey(AsyncClient):
         ws_urls: Mapping[Literal["ws"], str] | None = None,
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
+        rate_limits: RateLimits | None = None,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
         super().__init__(
@@ -300,6 +314,7 @@ class AsyncHashKey(AsyncClient):
             ws_urls=ws_urls,
             retry=retry,
             clock=clock,
+            rate_limits=rate_limits,
             http_client=http_client,
         )
 

@@ -78,6 +78,10 @@ class ServerClock:
         """Milliseconds since the epoch on the server's clock."""
         return int(self._now() * 1000.0 + self.offset_ms)
 
+    def seconds(self) -> float:
+        """Seconds since the epoch on the server's clock (float: rate-limit windows)."""
+        return self._now() + self.offset_ms / 1000.0
+
     def update(self, server_ms: int, sent_ms: float, received_ms: float) -> None:
         self.offset_ms = round(server_ms - (sent_ms + received_ms) / 2)
         self.synced_at = received_ms / 1000.0

@@ -1,0 +1,446 @@
+"""The rate-limit governor: before a call is sent, spend its cost from every budget the
+exchange's document declares for it (:class:`~cambist._runtime.limits.Budget`); when one is
+empty, wait for its next window or raise.
+
+One pure decision (:func:`verdict`: which counters a spend touches, whether they have room,
+how long to wait) and two stores of counters: :class:`LocalStore`, in this process (shared
+by the clients on one clock), and :class:`RedisStore`, shared by every process that names
+the same Redis, where one Lua script checks and spends every counter of a call atomically.
+:meth:`Governor.spend` is a flow (like :meth:`Core.flow`): it yields :class:`Io` when Redis
+must be asked and ``Sleep`` when it waits, so the sync and the async driver both run it.
+
+Counters are fixed windows of the budget's interval, aligned on the epoch of the server's
+clock (the client's estimate of it), keyed ``cambist:rl:<exchange>:<budget>:<scope>:<window>``
+where the scope is the IP label or a hash of the API key (never the key).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import threading
+import weakref
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from cambist import errors
+from cambist._runtime.core import Action, Io, Sleep
+from cambist._runtime.limits import Budget, call_weight
+
+if TYPE_CHECKING:
+    from cambist._runtime.clock import Clock
+    from cambist._runtime.endpoint import Endpoint, Exchange
+    from cambist.ratelimit import RateLimits
+
+log = logging.getLogger("cambist")
+
+REDIS_RETRY_SECONDS = 30.0
+"""After Redis could not be reached, how long the client counts in-process before asking it
+again."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One budget a call spends from: its counter prefix and its effective limit."""
+
+    budget: Budget
+    prefix: str
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class Spend:
+    """One counter a spend touches: ``key``, its ``limit``, the ``cost``, the window's end
+    (server seconds) and how long the counter must live (ms)."""
+
+    key: str
+    limit: int
+    cost: int
+    ends: float
+    ttl_ms: int
+    budget: str
+
+
+def plan(
+    entries: tuple[Entry, ...], costs: tuple[int, ...], now: float, margin: float
+) -> list[Spend]:
+    """The counters a call touches at server time ``now``: for each budget, its current
+    window, and also the next one when the current ends within ``margin`` seconds (a request
+    in flight then may be counted in either window by the server)."""
+    out = []
+    for entry, cost in zip(entries, costs, strict=True):
+        interval = entry.budget.interval
+        window = math.floor(now / interval)
+        ttl = int((interval * 2 + margin) * 1000) + 1000
+        last = window + 1 if (window + 1) * interval - now < margin else window
+        for w in range(window, last + 1):
+            out.append(
+                Spend(
+                    f"{entry.prefix}:{w}",
+                    entry.limit,
+                    cost,
+                    (w + 1) * interval,
+                    ttl,
+                    entry.budget.name,
+                )
+            )
+    return out
+
+
+def verdict(items: list[Spend], used: list[int], now: float) -> tuple[float, str]:
+    """Whether the spend fits: ``(0.0, "")``, or the seconds to wait for the fullest counter
+    and its budget's name. A counter has room when ``used + cost <= limit``; an empty one
+    takes any cost (a call heavier than a whole window still goes, alone)."""
+    wait, name = 0.0, ""
+    for item, count in zip(items, used, strict=True):
+        if count > 0 and count + item.cost > item.limit:
+            left = item.ends - now
+            if left > wait:
+                wait, name = left, item.budget
+    if name and wait <= 0:
+        wait = 1e-3
+    return wait, name
+
+
+class LocalStore:
+    """Counters in this process (a lock keeps them right across threads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[str, int] = {}
+        self._ends: dict[str, float] = {}
+
+    def try_spend(self, items: list[Spend], now: float) -> tuple[float, str]:
+        with self._lock:
+            counts = self._counts
+            wait, name = verdict(items, [counts.get(i.key, 0) for i in items], now)
+            if not name:
+                for item in items:
+                    counts[item.key] = counts.get(item.key, 0) + item.cost
+                    self._ends[item.key] = item.ends
+                if len(counts) > 512:
+                    self._prune(now)
+            return wait, name
+
+    def raise_to(self, key: str, value: int, ends: float) -> None:
+        """The server counts ``value`` in this window: never count less."""
+        with self._lock:
+            if value > self._counts.get(key, 0):
+                self._counts[key] = value
+                self._ends[key] = ends
+
+    def count(self, key: str) -> int:
+        return self._counts.get(key, 0)
+
+    def _prune(self, now: float) -> None:
+        for key in [k for k, end in self._ends.items() if end < now]:
+            del self._ends[key]
+            self._counts.pop(key, None)
+
+
+_SHARED: weakref.WeakKeyDictionary[Any, LocalStore] = weakref.WeakKeyDictionary()
+_SHARED_STRONG: dict[int, tuple[Any, LocalStore]] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def local_store(clock: object) -> LocalStore:
+    """The in-process counters of every client on ``clock``: clients on one clock share
+    them (a fake clock in a test gets counters of its own)."""
+    with _SHARED_LOCK:
+        try:
+            store = _SHARED.get(clock)
+            if store is None:
+                store = _SHARED[clock] = LocalStore()
+            return store
+        except TypeError:  # a clock that takes no weak reference (the system clock)
+            held = _SHARED_STRONG.get(id(clock))
+            if held is None or held[0] is not clock:
+                held = _SHARED_STRONG[id(clock)] = (clock, LocalStore())
+            return held[1]
+
+
+# KEYS: the counters; ARGV: limit, cost, ttl (ms) for each. Every counter has room, or none
+# is touched: returns the 1-based indices of the full ones (empty: spent).
+SPEND_SCRIPT = """
+local full = {}
+for i = 1, #KEYS do
+  local used = tonumber(redis.call('GET', KEYS[i]) or '0')
+  local limit = tonumber(ARGV[3 * i - 2])
+  local cost = tonumber(ARGV[3 * i - 1])
+  if used > 0 and used + cost > limit then full[#full + 1] = i end
+end
+if #full == 0 then
+  for i = 1, #KEYS do
+    redis.call('INCRBY', KEYS[i], ARGV[3 * i - 1])
+    redis.call('PEXPIRE', KEYS[i], ARGV[3 * i])
+  end
+end
+return full
+"""
+
+# KEYS: counters; ARGV: the server's count and the ttl (ms) for each: raise, never lower.
+RAISE_SCRIPT = """
+for i = 1, #KEYS do
+  local used = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if tonumber(ARGV[2 * i - 1]) > used then
+    redis.call('SET', KEYS[i], ARGV[2 * i - 1], 'PX', ARGV[2 * i])
+  end
+end
+return 0
+"""
+
+
+def _args(items: list[Spend]) -> list[int]:
+    return [v for i in items for v in (i.limit, i.cost, i.ttl_ms)]
+
+
+class RedisStore:
+    """Counters in Redis (the ``redis`` library: its sync client for a blocking client, its
+    asyncio client for an asyncio one), each spend one atomic script."""
+
+    def __init__(self, url: str, timeout: float = 1.0) -> None:
+        self.url = url
+        self.timeout = timeout
+        self._sync: Any = None
+        self._async: Any = None
+
+    def _client(self) -> Any:
+        if self._sync is None:
+            import redis
+
+            client = redis.Redis.from_url(
+                self.url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout
+            )
+            self._sync = (
+                client,
+                client.register_script(SPEND_SCRIPT),
+                client.register_script(RAISE_SCRIPT),
+            )
+        return self._sync
+
+    def _aclient(self) -> Any:
+        if self._async is None:
+            import redis.asyncio
+
+            client = redis.asyncio.Redis.from_url(
+                self.url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout
+            )
+            self._async = (
+                client,
+                client.register_script(SPEND_SCRIPT),
+                client.register_script(RAISE_SCRIPT),
+            )
+        return self._async
+
+    def spend(self, items: list[Spend]) -> list[int]:
+        _, script, _ = self._client()
+        return [int(i) for i in script(keys=[i.key for i in items], args=_args(items))]
+
+    async def aspend(self, items: list[Spend]) -> list[int]:
+        _, script, _ = self._aclient()
+        return [int(i) for i in await script(keys=[i.key for i in items], args=_args(items))]
+
+    def raise_to(self, keys: list[str], values: list[int], ttl_ms: list[int]) -> None:
+        _, _, script = self._client()
+        script(keys=keys, args=[v for pair in zip(values, ttl_ms, strict=True) for v in pair])
+
+    async def araise_to(self, keys: list[str], values: list[int], ttl_ms: list[int]) -> None:
+        _, _, script = self._aclient()
+        await script(keys=keys, args=[v for pair in zip(values, ttl_ms, strict=True) for v in pair])
+
+    def close(self) -> None:
+        if self._sync is not None:
+            self._sync[0].close()
+            self._sync = None
+
+    async def aclose(self) -> None:
+        if self._async is not None:
+            await self._async[0].aclose()
+            self._async = None
+
+
+def _redis_errors() -> tuple[type[BaseException], ...]:
+    import redis
+
+    return (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+
+
+Flow = Generator[Action, Any, None]
+
+
+class Governor:
+    """The budgets of one client: what each call spends, and where it is counted."""
+
+    def __init__(
+        self,
+        exchange: Exchange,
+        options: RateLimits,
+        *,
+        api_key: str | None,
+        clock: Clock,
+        server_time: Callable[[], float],
+    ) -> None:
+        unknown = set(options.limits) - {b.name for b in exchange.budgets}
+        if unknown:
+            known = ", ".join(repr(b.name) for b in exchange.budgets) or "none"
+            raise ValueError(
+                f"rate_limits: unknown budget {sorted(unknown)[0]!r}; {exchange.name} has {known}"
+            )
+        self.exchange = exchange
+        self.options = options
+        self.clock = clock
+        self.now = server_time
+        self.margin = float(options.margin)
+        self.raise_at_once = options.on_empty == "raise"
+        key_id = hashlib.sha256(api_key.encode()).hexdigest()[:16] if api_key else None
+        self._scopes = {"ip": f"ip-{options.ip}", "key": f"key-{key_id}"}
+        self._rules = {r.endpoint: r for r in exchange.weight_rules}
+        self._entries: dict[tuple[str, bool], tuple[Entry, ...]] = {}
+        self.local = local_store(clock)
+        self.redis = RedisStore(options.redis) if options.redis else None
+        self._redis_down_until = -math.inf
+        self._warned = False
+        self.headers = tuple((b, b.header) for b in exchange.budgets if b.header)
+
+    def entries(self, ep: Endpoint[Any], keyed: bool) -> tuple[Entry, ...]:
+        """The budgets a call of ``ep`` spends from (computed once per endpoint)."""
+        found = self._entries.get((ep.name, keyed))
+        if found is None:
+            found = self._entries[(ep.name, keyed)] = tuple(
+                self._entry(b) for b in self.exchange.budgets if b.applies(ep.name, keyed)
+            )
+        return found
+
+    def _entry(self, budget: Budget) -> Entry:
+        limit = self.options.limits.get(budget.name, budget.limit)
+        limit = max(1, math.floor(limit * self.options.share))
+        scope = self._scopes[budget.per]
+        prefix = f"cambist:rl:{self.exchange.id}:{budget.name}:{scope}"
+        return Entry(budget, prefix, limit)
+
+    def spend(
+        self,
+        ep: Endpoint[Any],
+        values: Mapping[str, object],
+        keyed: bool,
+        deadline: float,
+    ) -> Flow:
+        """Spend a call's cost before it is sent: returns when spent (after waiting for a
+        window, where allowed); raises :class:`BudgetExhaustedError` otherwise."""
+        entries = self.entries(ep, keyed)
+        if not entries:
+            return
+        weight: int | None = None
+        costs = []
+        for e in entries:
+            if e.budget.cost == "weight":
+                if weight is None:
+                    weight = call_weight(ep, values, self._rules)
+                costs.append(weight)
+            else:
+                costs.append(1)
+        cost_tuple = tuple(costs)
+        while True:
+            now = self.now()
+            items = plan(entries, cost_tuple, now, self.margin)
+            if self.redis is not None and self.clock.monotonic() >= self._redis_down_until:
+                wait, name = yield self._redis_spend(items, now)
+            else:
+                wait, name = self.local.try_spend(items, now)
+            if not name:
+                return
+            left = deadline - self.clock.monotonic()
+            if self.raise_at_once or wait >= left:
+                why = "" if self.raise_at_once else f" (the call's deadline is {left:.2f}s away)"
+                raise errors.BudgetExhaustedError(
+                    f"rate limit budget {name!r} is used up for {wait:.3f}s more{why}; not sent",
+                    endpoint=ep.name,
+                    budget=name,
+                    retry_after=wait,
+                )
+            yield Sleep(wait)
+
+    def _redis_spend(self, items: list[Spend], now: float) -> Io:
+        store = self.redis
+        assert store is not None
+
+        def done(full: list[int]) -> tuple[float, str]:
+            used = [0] * len(items)
+            for i in full:  # only the full ones matter for the verdict
+                used[i - 1] = items[i - 1].limit
+            return verdict(items, used, now)
+
+        def run() -> tuple[float, str]:
+            try:
+                return done(store.spend(items))
+            except _redis_errors() as exc:
+                self._fall_back(exc)
+                return self.local.try_spend(items, now)
+
+        async def arun() -> tuple[float, str]:
+            try:
+                return done(await store.aspend(items))
+            except _redis_errors() as exc:
+                self._fall_back(exc)
+                return self.local.try_spend(items, now)
+
+        return Io(run, arun)
+
+    def _fall_back(self, exc: BaseException) -> None:
+        self._redis_down_until = self.clock.monotonic() + REDIS_RETRY_SECONDS
+        if not self._warned:
+            self._warned = True
+            log.warning(
+                "rate limits: Redis cannot be reached (%s); counting in this process only,"
+                " trying Redis again every %.0fs",
+                type(exc).__name__,
+                REDIS_RETRY_SECONDS,
+            )
+
+    def observe(self, headers: Mapping[str, str]) -> Flow:
+        """Follow the server's own counters (``Budget.header``): never count less than it."""
+        if not self.headers:
+            return
+        now = self.now()
+        keys, values, ttls = [], [], []
+        for budget, header in self.headers:
+            text = headers.get(header)
+            if text is None or not text.strip().isdigit():
+                continue
+            value = int(text)
+            entry = self._entry(budget)
+            window = math.floor(now / budget.interval)
+            key = f"{entry.prefix}:{window}"
+            ends = (window + 1) * budget.interval
+            self.local.raise_to(key, value, ends)
+            keys.append(key)
+            values.append(value)
+            ttls.append(int((budget.interval * 2 + self.margin) * 1000) + 1000)
+        store = self.redis
+        if not keys or store is None or self.clock.monotonic() < self._redis_down_until:
+            return
+
+        def run() -> None:
+            try:
+                store.raise_to(keys, values, ttls)
+            except _redis_errors() as exc:
+                self._fall_back(exc)
+
+        async def arun() -> None:
+            try:
+                await store.araise_to(keys, values, ttls)
+            except _redis_errors() as exc:
+                self._fall_back(exc)
+
+        yield Io(run, arun)
+
+    def close(self) -> None:
+        if self.redis is not None:
+            self.redis.close()
+
+    async def aclose(self) -> None:
+        if self.redis is not None:
+            await self.redis.aclose()
+            self.redis.close()

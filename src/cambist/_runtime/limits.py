@@ -1,0 +1,93 @@
+"""An exchange's documented rate limits, as plain data (the spec's ``rate_limits.budgets``
+and ``rate_limits.weights``). The client's governor (:mod:`.governor`) spends from them before
+sending; the local exchanges (``cambist.testing``) enforce them when asked to. Nothing here
+does I/O or imports anything heavy: the generated ``_config`` modules build these."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from cambist._runtime.endpoint import Endpoint
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """At most ``limit`` units per ``interval`` seconds (fixed windows of that length, aligned
+    on the epoch), ``per`` API key or per IP. ``cost``: ``request`` spends 1 per call,
+    ``weight`` the endpoint's weight. ``names`` / ``exclude`` (globs) and ``keyed`` pick the
+    endpoints that spend from it. ``suspend``: how long the exchange suspends a caller who
+    exceeds it; ``header``: the answer's header with the server's own count of the window;
+    ``source``: where the document says so."""
+
+    name: str
+    per: Literal["ip", "key"]
+    limit: int
+    interval: float
+    cost: Literal["request", "weight"] = "request"
+    names: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    keyed: bool | None = None
+    suspend: float | None = None
+    header: str | None = None
+    source: str = ""
+
+    def applies(self, endpoint: str, keyed: bool) -> bool:
+        """Does a call of ``endpoint`` (sending the API key or not) spend from this budget?"""
+        if self.per == "key" and not keyed:
+            return False
+        if self.keyed is not None and self.keyed != keyed:
+            return False
+        if self.names and not any(fnmatch.fnmatchcase(endpoint, g) for g in self.names):
+            return False
+        return not any(fnmatch.fnmatchcase(endpoint, g) for g in self.exclude)
+
+
+@dataclass(frozen=True, slots=True)
+class WeightRule:
+    """An endpoint whose weight depends on a param: ``values`` (the value as sent -> weight),
+    ``absent`` (the param not sent), ``otherwise`` (any other value; default: the largest)."""
+
+    endpoint: str
+    param: str
+    values: Mapping[str, int] = field(default_factory=dict)
+    absent: int | None = None
+    otherwise: int | None = None
+
+    def weight(self, values: Mapping[str, object]) -> int:
+        value = values.get(self.param)
+        if value is None:
+            if self.absent is not None:
+                return self.absent
+        else:
+            text = value.value if hasattr(value, "value") else value
+            found = self.values.get(str(text))
+            if found is not None:
+                return found
+        if self.otherwise is not None:
+            return self.otherwise
+        return max(self.values.values(), default=1)
+
+
+_NUMBERS = re.compile(r"\d+")
+
+
+def call_weight(
+    ep: Endpoint[Any], values: Mapping[str, object], rules: Mapping[str, WeightRule]
+) -> int:
+    """The weight one call of ``ep`` with ``values`` (wire name -> value) spends: the spec's
+    number; for a rule (text), its ``weights`` entry, else the largest number the text names;
+    1 when the document gives none."""
+    weight = ep.weight
+    if isinstance(weight, int):
+        return weight
+    rule = rules.get(ep.name)
+    if rule is not None:
+        return rule.weight(values)
+    if isinstance(weight, str):
+        return max((int(n) for n in _NUMBERS.findall(weight)), default=1)
+    return 1
