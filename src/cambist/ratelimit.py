@@ -58,7 +58,7 @@ class RateLimits:
     limits: Mapping[str, int] = field(default_factory=dict)
     redis: str | None = None
     ip: str = "default"
-    margin: float = 0.1
+    margin: float = 0.25
 
     def __post_init__(self) -> None:
         if not isinstance(self.enabled, bool):

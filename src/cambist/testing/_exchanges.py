@@ -25,6 +25,7 @@ from cambist._runtime.endpoint import Endpoint
 from cambist._runtime.stream import Portal
 from cambist.testing._http import Call, Fault, HttpSide, Refusal
 from cambist.testing._ledger import Fill, Ledger, Order
+from cambist.testing._limits import LimitKeeper
 from cambist.testing._market import Change, Market, Trade
 from cambist.testing._ws import Route, StreamFaults, StreamHub
 
@@ -57,6 +58,11 @@ class LocalExchange:
         clock: The simulator's wall clock (``cambist.options.Clock``; default: the system's).
             Give it the ``FakeClock`` the client under test uses, and signed requests stay
             inside recvWindow however far the fake waits move time.
+        rate_limits: Enforce the rate limits the exchange's document gives (its spec's
+            budgets): a request beyond one is answered 429 with ``Retry-After``, a caller
+            who keeps going is banned (418). Off by default; ``client_options()`` then
+            turns the client's governor off too, so tests are not paced by production
+            limits (switched on, the client keeps its governor, with the same limits).
 
     State a test can read (under ``lock`` while the exchange runs): ``market`` (books, trades,
     candles), ``ledger`` (balances per account, orders, fills, ledger entries, transfers),
@@ -89,6 +95,7 @@ class LocalExchange:
         fee_rate: Decimal | str = "0",
         allow_remote: bool = False,
         clock: Clock | None = None,
+        rate_limits: bool = False,
     ) -> None:
         if not _loopback(host) and not allow_remote:
             raise ValueError(
@@ -122,6 +129,8 @@ class LocalExchange:
         """listen key -> (API key, expiry ms)."""
         self.portal = Portal()
         self.http = HttpSide(self, config, endpoints)
+        if rate_limits:
+            self.http.limits = LimitKeeper(config, lambda: self.now_ms() / 1000.0)
         self.streams = StreamHub(self.portal, self, self._routes)
         self.url = ""
         self.ws_urls: dict[str, str] = {}
@@ -163,13 +172,19 @@ class LocalExchange:
         return f"<{type(self).__name__} {self.url or 'stopped'}>"
 
     def client_options(self) -> dict[str, Any]:
-        """Keyword arguments pointing a client here with the default credentials."""
-        return {
+        """Keyword arguments pointing a client here with the default credentials (and,
+        unless this exchange enforces rate limits, ``rate_limits=RateLimits(enabled=False)``)."""
+        options: dict[str, Any] = {
             "base_url": self.url,
             "ws_urls": self.ws_urls,
             "api_key": DEFAULT_API_KEY,
             "api_secret": DEFAULT_API_SECRET,
         }
+        if self.http.limits is None:  # this exchange enforces no limits: nor does the client
+            from cambist.ratelimit import RateLimits
+
+            options["rate_limits"] = RateLimits(enabled=False)
+        return options
 
     # -- switches for tests ------------------------------------------------------------
 

@@ -1,0 +1,358 @@
+"""The rate-limit governor (issue 13 parts 3-5): the documented limits declared in the specs,
+spent before sending (waiting within the call's deadline, or raising), following the
+server's counters, shared through a real Redis, and enforced by the local exchanges.
+Blocking and asyncio clients, on loopback, in fake time where waits are involved."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from cambist import errors
+from cambist.binance_options import AsyncBinanceOptions, BinanceOptions
+from cambist.binance_options._config import EXCHANGE as BINANCE
+from cambist.hashkey import AsyncHashKey, HashKey
+from cambist.hashkey._config import EXCHANGE as HASHKEY
+from cambist.ratelimit import RateLimits
+from cambist.testing import BinanceOptionsExchange, FakeClock, HashKeyExchange
+from tests.redis_server import redis_server
+
+MODES = ["sync", "async"]
+START = 1_700_000_040.0  # on a minute's (and a second's) boundary: windows are predictable
+ORDER = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.01", "price": "50000"}
+
+
+class Client:
+    """One client, blocking or asyncio, called the same way: ``c(lambda x: x.market...)``."""
+
+    def __init__(self, mode: str, pair: tuple[type[Any], type[Any]], **options: Any) -> None:
+        self.mode = mode
+        self.runner = asyncio.Runner() if mode == "async" else None
+        if self.runner is None:
+            self.client = pair[0](**options)
+        else:
+
+            async def make() -> Any:
+                return pair[1](**options)
+
+            self.client = self.runner.run(make())
+
+    def __call__(self, fn: Callable[[Any], Any]) -> Any:
+        if self.runner is None:
+            return fn(self.client)
+
+        async def call() -> Any:
+            return await fn(self.client)
+
+        return self.runner.run(call())
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.runner is None:
+            self.client.close()
+        else:
+            self.runner.run(self.client.aclose())
+            self.runner.close()
+
+
+HK = (HashKey, AsyncHashKey)
+BN = (BinanceOptions, AsyncBinanceOptions)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(start=START)
+
+
+@pytest.fixture
+def hx(clock: FakeClock) -> Iterator[HashKeyExchange]:
+    with HashKeyExchange(clock=clock, rate_limits=True) as ex:
+        yield ex
+
+
+@pytest.fixture
+def bx(clock: FakeClock) -> Iterator[BinanceOptionsExchange]:
+    with BinanceOptionsExchange(clock=clock, rate_limits=True) as ex:
+        yield ex
+
+
+def options(ex: Any, clock: FakeClock, **limits: Any) -> dict[str, Any]:
+    return {**ex.client_options(), "clock": clock, "rate_limits": RateLimits(**limits)}
+
+
+def sent(ex: Any, name: str) -> int:
+    return sum(1 for c in ex.calls if c.endpoint is not None and c.endpoint.name == name)
+
+
+# -- the documented limits, in the specs ----------------------------------------------
+
+
+def test_the_documents_limits_are_declared_with_their_source() -> None:
+    hk = {b.name: b for b in HASHKEY.budgets}
+    assert (hk["orders"].per, hk["orders"].limit, hk["orders"].interval) == ("key", 10, 1)
+    assert hk["orders"].suspend == 60
+    assert (hk["queries"].limit, hk["queries"].interval) == (2, 1)
+    assert hk["transfer"].limit == 1
+    assert all("Order Rate Limiting" in hk[n].source for n in ("orders", "queries"))
+    assert hk["orders"].applies("spot.create_order", True)
+    assert not hk["queries"].applies("spot.create_order", True)
+    assert hk["queries"].applies("account.get_balances", True)
+    assert not hk["queries"].applies("market.get_depth", False)  # per key: keyed calls only
+    (weight,) = BINANCE.budgets
+    assert (weight.per, weight.limit, weight.interval, weight.cost) == ("ip", 2400, 60, "weight")
+    assert weight.header == "X-MBX-USED-WEIGHT-1M"
+    rules = {r.endpoint: r for r in BINANCE.weight_rules}
+    assert rules["market.get_ticker"].weight({}) == 40
+    assert rules["market.get_ticker"].weight({"symbol": "BTC-220815-50000-C"}) == 1
+    assert rules["market.get_order_book"].weight({"limit": 1000}) == 20
+    assert rules["market.get_order_book"].weight({}) == 5
+
+
+# -- spending before sending ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_full_budget_waits_for_its_next_window_and_the_server_sees_no_429(
+    mode: str, hx: HashKeyExchange, clock: FakeClock
+) -> None:
+    with Client(mode, HK, **options(hx, clock)) as c:
+        for _ in range(5):
+            c(lambda x: x.account.get_balances())
+    assert clock.sleeps == [1.0, 1.0]  # 2 per second: the 3rd and the 5th wait a window
+    assert sent(hx, "account.get_balances") == 5
+    assert hx.http.limits is not None and hx.http.limits.refused == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_raise_instead_of_waiting_sends_nothing(
+    mode: str, hx: HashKeyExchange, clock: FakeClock
+) -> None:
+    with Client(mode, HK, **options(hx, clock, on_empty="raise")) as c:
+        clock.advance(0.5)
+        c(lambda x: x.account.get_balances())
+        c(lambda x: x.account.get_balances())
+        with pytest.raises(errors.BudgetExhaustedError) as caught:
+            c(lambda x: x.account.get_balances())
+    err = caught.value
+    assert isinstance(err, errors.RateLimitError) and err.local and err.status_code == 0
+    assert err.budget == "queries" and err.retry_after == pytest.approx(0.5)
+    assert "not sent" in str(err) and "HTTP" not in str(err)
+    assert sent(hx, "account.get_balances") == 2
+    assert clock.sleeps == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_wait_beyond_the_calls_deadline_raises_at_once(
+    mode: str, bx: BinanceOptionsExchange, clock: FakeClock
+) -> None:
+    with Client(mode, BN, **options(bx, clock, limits={"weight": 45})) as c:
+        c(lambda x: x.market.get_ticker())  # 40: no symbol
+        with pytest.raises(errors.BudgetExhaustedError) as caught:
+            c(lambda x: x.market.get_ticker(timeout=30))  # the window turns in 60 s
+        assert caught.value.retry_after == pytest.approx(60.0)
+        assert sent(bx, "market.get_ticker") == 1
+        c(lambda x: x.market.get_ticker(symbol="BTC-220815-50000-C"))  # weight 1 still fits
+        c(lambda x: x.market.get_ticker(timeout=90))  # waits for the next minute
+    assert clock.sleeps == [pytest.approx(60.0)]
+    assert sent(bx, "market.get_ticker") == 3
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_off_lets_the_exchange_answer_429_then_418_for_keeping_on(
+    mode: str, hx: HashKeyExchange, clock: FakeClock
+) -> None:
+    with Client(mode, HK, **options(hx, clock, enabled=False)) as c:
+        clock.advance(0.2)
+        c(lambda x: x.account.get_balances())
+        c(lambda x: x.account.get_balances())
+        with pytest.raises(errors.RateLimitError) as limited:
+            c(lambda x: x.account.get_balances())
+        assert limited.value.status_code == 429 and limited.value.retry_after == 1
+        with pytest.raises(errors.IPBannedError) as banned:
+            c(lambda x: x.account.get_balances())
+        assert banned.value.status_code == 418
+    assert hx.http.limits is not None
+    assert hx.http.limits.refused == [(429, "queries"), (418, "queries")]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_orders_suspend_for_a_minute_on_the_local_exchange(
+    mode: str, hx: HashKeyExchange, clock: FakeClock
+) -> None:
+    with Client(mode, HK, **options(hx, clock, enabled=False)) as c:
+        for _ in range(10):
+            c(lambda x: x.spot.test_order(**ORDER))
+        with pytest.raises(errors.RateLimitError) as caught:
+            c(lambda x: x.spot.test_order(**ORDER))
+        assert caught.value.retry_after == 60  # "wait 1 minute for the suspended period"
+        clock.advance(60)
+        c(lambda x: x.spot.test_order(**ORDER))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_share_and_overrides(mode: str, hx: HashKeyExchange, clock: FakeClock) -> None:
+    with Client(mode, HK, **options(hx, clock, share=0.5)) as c:
+        for _ in range(6):
+            c(lambda x: x.spot.test_order(**ORDER))
+    assert clock.sleeps == [1.0]  # half of 10 per second
+    with Client(mode, HK, **options(hx, clock, limits={"queries": 1})) as c:
+        clock.advance(1)
+        c(lambda x: x.account.get_balances())
+        c(lambda x: x.account.get_balances())
+    assert clock.sleeps == [1.0, 1.0]
+
+
+def test_options_are_checked_when_the_client_is_built() -> None:
+    with pytest.raises(ValueError, match="unknown budget 'queriez'"):
+        HashKey(rate_limits=RateLimits(limits={"queriez": 1}))
+    with pytest.raises(ValueError, match="share"):
+        RateLimits(share=0)
+    with pytest.raises(ValueError, match="on_empty"):
+        RateLimits(on_empty="sleep")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="rate_limits"):
+        HashKey(rate_limits={"share": 0.5})  # type: ignore[arg-type]
+    assert "secret" not in repr(RateLimits(redis="redis://:secret@127.0.0.1:6379/0"))
+
+
+def test_clients_in_one_process_share_their_counts(hx: HashKeyExchange, clock: FakeClock) -> None:
+    with HashKey(**options(hx, clock)) as a, HashKey(**options(hx, clock)) as b:
+        a.account.get_balances()
+        b.account.get_balances()
+        a.account.get_balances()  # the key's third query in this second: waits
+    assert clock.sleeps == [1.0]
+    assert hx.http.limits is not None and hx.http.limits.refused == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_servers_counter_is_followed(
+    mode: str, bx: BinanceOptionsExchange, clock: FakeClock
+) -> None:
+    """Another program on the IP spent weight: the used-weight header says so, and the
+    client waits where its own count alone would have sent."""
+    with BinanceOptions(**options(bx, clock, enabled=False)) as other:
+        other.market.get_ticker()  # 40
+    with Client(mode, BN, **options(bx, clock, limits={"weight": 50})) as c:
+        raw = c(lambda x: x.with_raw_response.market.get_exchange_info())
+        assert raw.rate_limits["x-mbx-used-weight-1m"] == "41"
+        c(lambda x: x.market.get_ticker(timeout=90))  # 41 + 40 > 50: the next minute
+    assert clock.sleeps == [pytest.approx(60.0)]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_binance_backs_off_after_a_429_and_is_not_banned(
+    mode: str, bx: BinanceOptionsExchange, clock: FakeClock
+) -> None:
+    with Client(mode, BN, **options(bx, clock, enabled=False)) as hog:
+        for _ in range(60):
+            hog(lambda x: x.market.get_ticker())  # 2400: the minute's weight
+        hog(lambda x: x.market.get_ticker(timeout=120))  # 429, Retry-After, resent
+    assert bx.http.limits is not None and bx.http.limits.refused == [(429, "weight")]
+    assert clock.sleeps == [60.0]
+
+
+# -- shared through Redis -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def redis_server_url() -> Iterator[str]:
+    with redis_server() as url:
+        yield url
+
+
+@pytest.fixture
+def redis_url(redis_server_url: str) -> str:
+    """The server, emptied: each test starts with no counts."""
+    import redis
+
+    with redis.Redis.from_url(redis_server_url) as r:
+        r.flushdb()
+    return redis_server_url
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_clients_on_separate_clocks_share_one_budget_through_redis(
+    mode: str, hx: HashKeyExchange, clock: FakeClock, redis_url: str
+) -> None:
+    """Two clients that share nothing in-process (each its own clock, as two processes)
+    count in one Redis: together they keep to 2 queries per second."""
+    other = FakeClock(start=START)
+    shared = {"redis": redis_url}
+    with (
+        Client(mode, HK, **options(hx, clock, **shared)) as a,
+        Client(mode, HK, **{**options(hx, other, **shared), "clock": other}) as b,
+    ):
+        b(lambda x: x.account.get_balances())
+        a(lambda x: x.account.get_balances())
+        a(lambda x: x.account.get_balances())  # the key's third this second: waits
+    assert clock.sleeps == [1.0] and other.sleeps == []
+    assert hx.http.limits is not None and hx.http.limits.refused == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_unreachable_redis_falls_back_in_process_and_logs_once(
+    mode: str, hx: HashKeyExchange, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        url = f"redis://:hunter2@127.0.0.1:{s.getsockname()[1]}/0"
+    with (
+        caplog.at_level(logging.WARNING, logger="cambist"),
+        Client(mode, HK, **options(hx, clock, redis=url)) as c,
+    ):
+        for _ in range(3):
+            c(lambda x: x.account.get_balances())
+    assert clock.sleeps == [1.0]  # still governed, in this process
+    lines = [r.getMessage() for r in caplog.records if "Redis" in r.getMessage()]
+    assert len(lines) == 1 and "hunter2" not in lines[0]
+
+
+WORKER = textwrap.dedent(
+    """
+    import sys
+    from cambist.hashkey import HashKey
+    from cambist.ratelimit import RateLimits
+    from cambist.testing import DEFAULT_API_KEY, DEFAULT_API_SECRET
+
+    url, redis, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    limits = RateLimits(redis=redis, ip="bots")
+    order = dict(symbol="BTCUSDT", side="BUY", type="LIMIT", quantity="0.01", price="50000")
+    with HashKey(base_url=url, api_key=DEFAULT_API_KEY, api_secret=DEFAULT_API_SECRET,
+                 rate_limits=limits, timeout=60) as hk:
+        for i in range(n):
+            hk.spot.test_order(**order)
+            if i % 4 == 0:
+                hk.account.get_balances()
+    print("done")
+    """
+)
+
+
+def test_processes_hammering_one_exchange_through_redis_get_no_429(redis_url: str) -> None:
+    """Three processes, one key: together they keep to the document's per-key limits
+    (orders 10/s, queries 2/s) through one Redis, and the exchange refuses nothing."""
+    with HashKeyExchange(rate_limits=True) as ex:
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", WORKER, ex.url, redis_url, "12"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(3)
+        ]
+        outs = [p.communicate(timeout=120) for p in procs]
+        assert [p.returncode for p in procs] == [0, 0, 0], [o[1][-2000:] for o in outs]
+        assert ex.http.limits is not None and ex.http.limits.refused == []
+        assert sent(ex, "spot.test_order") == 36
+        assert sent(ex, "account.get_balances") == 9
