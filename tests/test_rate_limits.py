@@ -259,6 +259,25 @@ def test_binance_backs_off_after_a_429_and_is_not_banned(
     assert clock.sleeps == [60.0]
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_after_a_429_the_budget_stays_closed_so_no_ban_follows(
+    mode: str, hx: HashKeyExchange, clock: FakeClock
+) -> None:
+    """Another program on the key spent the second's queries: the exchange answers 429
+    (HashKey: not resent). The next call waits out the Retry-After instead of keeping on
+    into a 418."""
+    with HashKey(**options(hx, clock, enabled=False)) as other:
+        other.account.get_balances()
+        other.account.get_balances()
+    with Client(mode, HK, **options(hx, clock)) as c:
+        with pytest.raises(errors.RateLimitError) as caught:
+            c(lambda x: x.account.get_balances())
+        assert caught.value.status_code == 429
+        c(lambda x: x.account.get_balances())
+    assert clock.sleeps == [1.0]
+    assert hx.http.limits is not None and hx.http.limits.refused == [(429, "queries")]
+
+
 # -- shared through Redis -------------------------------------------------------------
 
 
@@ -295,6 +314,28 @@ def test_clients_on_separate_clocks_share_one_budget_through_redis(
         a(lambda x: x.account.get_balances())  # the key's third this second: waits
     assert clock.sleeps == [1.0] and other.sleeps == []
     assert hx.http.limits is not None and hx.http.limits.refused == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_429_closes_the_budget_for_every_process_on_the_redis(
+    mode: str, hx: HashKeyExchange, clock: FakeClock, redis_url: str
+) -> None:
+    with HashKey(**options(hx, clock, enabled=False)) as other:
+        other.account.get_balances()
+        other.account.get_balances()
+    elsewhere = FakeClock(start=START)
+    shared = {"redis": redis_url}
+    with (
+        Client(mode, HK, **options(hx, clock, **shared)) as a,
+        Client(mode, HK, **options(hx, elsewhere, on_empty="raise", **shared)) as b,
+    ):
+        with pytest.raises(errors.RateLimitError) as limited:
+            a(lambda x: x.account.get_balances())
+        assert limited.value.status_code == 429
+        with pytest.raises(errors.BudgetExhaustedError) as held:
+            b(lambda x: x.account.get_balances())
+        assert held.value.budget == "queries" and 0 < (held.value.retry_after or 0) <= 1
+    assert hx.http.limits is not None and hx.http.limits.refused == [(429, "queries")]
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -352,7 +393,9 @@ def test_processes_hammering_one_exchange_through_redis_get_no_429(redis_url: st
             for _ in range(3)
         ]
         outs = [p.communicate(timeout=120) for p in procs]
-        assert [p.returncode for p in procs] == [0, 0, 0], [o[1][-2000:] for o in outs]
-        assert ex.http.limits is not None and ex.http.limits.refused == []
+        assert ex.http.limits is not None
+        refused = ex.http.limits.refused
+        assert [p.returncode for p in procs] == [0, 0, 0], (refused, [o[1][-800:] for o in outs])
+        assert refused == []
         assert sent(ex, "spot.test_order") == 36
         assert sent(ex, "account.get_balances") == 9

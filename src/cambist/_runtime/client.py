@@ -182,7 +182,8 @@ class BaseClient:
                 limits,
                 api_key=api_key,
                 clock=self.clock,
-                server_time=self._core.clock.seconds,
+                server_clock=self._core.clock,
+                base_url=self.base_url,
             )
         # Endpoints with their own host (a spec's `base: rest_<name>`): the environment's URL,
         # or base_url when one is given (a proxy or a local exchange serves every path).

@@ -171,6 +171,8 @@ class Core:
                 self._remember_ban(exc)
                 raise
             except (httpx.TransportError, errors.APIError) as exc:
+                if governor is not None and isinstance(exc, errors.RateLimitError):
+                    yield from governor.hold(ep, keyed, exc.retry_after or 0.0)
                 attempt += 1
                 decision = decide(
                     self.retry,

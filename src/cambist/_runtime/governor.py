@@ -10,8 +10,9 @@ the same Redis, where one Lua script checks and spends every counter of a call a
 must be asked and ``Sleep`` when it waits, so the sync and the async driver both run it.
 
 Counters are fixed windows of the budget's interval, aligned on the epoch of the server's
-clock (the client's estimate of it), keyed ``cambist:rl:<exchange>:<budget>:<scope>:<window>``
-where the scope is the IP label or a hash of the API key (never the key).
+clock (the client's estimate of it), keyed
+``cambist:rl:<exchange>:<host hash>:<budget>:<scope>:<window>`` where the scope is the IP
+label or a hash of the API key (never the key), and the host that of the REST URL.
 """
 
 from __future__ import annotations
@@ -21,16 +22,17 @@ import logging
 import math
 import threading
 import weakref
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from cambist import errors
 from cambist._runtime.core import Action, Io, Sleep
 from cambist._runtime.limits import Budget, call_weight
 
 if TYPE_CHECKING:
-    from cambist._runtime.clock import Clock
+    from cambist._runtime.clock import Clock, ServerClock
     from cambist._runtime.endpoint import Endpoint, Exchange
     from cambist.ratelimit import RateLimits
 
@@ -64,24 +66,30 @@ class Spend:
 
 
 def plan(
-    entries: tuple[Entry, ...], costs: tuple[int, ...], now: float, margin: float
+    entries: tuple[Entry, ...],
+    costs: tuple[int, ...],
+    now: float,
+    late: float,
+    early: float = 0.0,
 ) -> list[Spend]:
-    """The counters a call touches at server time ``now``: for each budget, its current
-    window, and also the next one when the current ends within ``margin`` seconds (a request
-    in flight then may be counted in either window by the server)."""
+    """The counters a call touches at server time ``now``: for each budget, every window the
+    server may count it in. The request reaches the server up to ``late`` seconds after
+    ``now`` (time in flight; the clock's uncertainty), or, by that uncertainty (``early``),
+    seemingly before it: near a window's edge it counts in both windows. A full window makes
+    the call wait until the request can no longer land in it."""
     out = []
     for entry, cost in zip(entries, costs, strict=True):
         interval = entry.budget.interval
-        window = math.floor(now / interval)
-        ttl = int((interval * 2 + margin) * 1000) + 1000
-        last = window + 1 if (window + 1) * interval - now < margin else window
-        for w in range(window, last + 1):
+        ttl = int((interval * 2 + late + early) * 1000) + 1000
+        first = math.floor((now - early) / interval)
+        last = math.floor((now + late) / interval)
+        for w in range(first, last + 1):
             out.append(
                 Spend(
                     f"{entry.prefix}:{w}",
                     entry.limit,
                     cost,
-                    (w + 1) * interval,
+                    (w + 1) * interval + early,
                     ttl,
                     entry.budget.name,
                 )
@@ -104,6 +112,18 @@ def verdict(items: list[Spend], used: list[int], now: float) -> tuple[float, str
     return wait, name
 
 
+def held(
+    holds: Mapping[str, tuple[float, str]], entries: tuple[Entry, ...], now: float
+) -> tuple[float, str]:
+    """The longest hold still running on ``entries``' budgets: ``(seconds, budget)``."""
+    wait, name = 0.0, ""
+    for e in entries:
+        until, budget = holds.get(e.prefix, (0.0, ""))
+        if until - now > wait:
+            wait, name = until - now, budget
+    return wait, name
+
+
 class LocalStore:
     """Counters in this process (a lock keeps them right across threads)."""
 
@@ -111,9 +131,16 @@ class LocalStore:
         self._lock = threading.Lock()
         self._counts: dict[str, int] = {}
         self._ends: dict[str, float] = {}
+        self._holds: dict[str, tuple[float, str]] = {}  # prefix -> (until, budget)
 
-    def try_spend(self, items: list[Spend], now: float) -> tuple[float, str]:
+    def try_spend(
+        self, items: list[Spend], now: float, holds: tuple[Entry, ...] = ()
+    ) -> tuple[float, str]:
         with self._lock:
+            if self._holds:
+                wait, name = held(self._holds, holds, now)
+                if name:
+                    return wait, name
             counts = self._counts
             wait, name = verdict(items, [counts.get(i.key, 0) for i in items], now)
             if not name:
@@ -123,6 +150,14 @@ class LocalStore:
                 if len(counts) > 512:
                     self._prune(now)
             return wait, name
+
+    def hold(self, entries: tuple[Entry, ...], until: float) -> None:
+        """The exchange refused (429) with a ``Retry-After``: these budgets stay closed until
+        then (sending on would earn a ban)."""
+        with self._lock:
+            for e in entries:
+                if until > self._holds.get(e.prefix, (0.0, ""))[0]:
+                    self._holds[e.prefix] = (until, e.budget.name)
 
     def raise_to(self, key: str, value: int, ends: float) -> None:
         """The server counts ``value`` in this window: never count less."""
@@ -161,20 +196,27 @@ def local_store(clock: object) -> LocalStore:
             return held[1]
 
 
-# KEYS: the counters; ARGV: limit, cost, ttl (ms) for each. Every counter has room, or none
-# is touched: returns the 1-based indices of the full ones (empty: spent).
+# KEYS: the counters, then one hold key per budget; ARGV: the number of counters, then limit,
+# cost, ttl (ms) for each counter. A running hold wins: returns {-index of its budget, its
+# ms left}. Else every counter has room, or none is touched: returns the 1-based indices of
+# the full ones (empty: spent).
 SPEND_SCRIPT = """
+local n = tonumber(ARGV[1])
+for j = n + 1, #KEYS do
+  local left = redis.call('PTTL', KEYS[j])
+  if left > 0 then return {n - j, left} end
+end
 local full = {}
-for i = 1, #KEYS do
+for i = 1, n do
   local used = tonumber(redis.call('GET', KEYS[i]) or '0')
-  local limit = tonumber(ARGV[3 * i - 2])
-  local cost = tonumber(ARGV[3 * i - 1])
+  local limit = tonumber(ARGV[3 * i - 1])
+  local cost = tonumber(ARGV[3 * i])
   if used > 0 and used + cost > limit then full[#full + 1] = i end
 end
 if #full == 0 then
-  for i = 1, #KEYS do
-    redis.call('INCRBY', KEYS[i], ARGV[3 * i - 1])
-    redis.call('PEXPIRE', KEYS[i], ARGV[3 * i])
+  for i = 1, n do
+    redis.call('INCRBY', KEYS[i], ARGV[3 * i])
+    redis.call('PEXPIRE', KEYS[i], ARGV[3 * i + 1])
   end
 end
 return full
@@ -193,7 +235,11 @@ return 0
 
 
 def _args(items: list[Spend]) -> list[int]:
-    return [v for i in items for v in (i.limit, i.cost, i.ttl_ms)]
+    return [len(items)] + [v for i in items for v in (i.limit, i.cost, i.ttl_ms)]
+
+
+def _keys(items: list[Spend], entries: tuple[Entry, ...]) -> list[str]:
+    return [i.key for i in items] + [f"{e.prefix}:hold" for e in entries]
 
 
 class RedisStore:
@@ -234,13 +280,24 @@ class RedisStore:
             )
         return self._async
 
-    def spend(self, items: list[Spend]) -> list[int]:
+    def spend(self, items: list[Spend], entries: tuple[Entry, ...]) -> list[int]:
         _, script, _ = self._client()
-        return [int(i) for i in script(keys=[i.key for i in items], args=_args(items))]
+        return [int(i) for i in script(keys=_keys(items, entries), args=_args(items))]
 
-    async def aspend(self, items: list[Spend]) -> list[int]:
+    async def aspend(self, items: list[Spend], entries: tuple[Entry, ...]) -> list[int]:
         _, script, _ = self._aclient()
-        return [int(i) for i in await script(keys=[i.key for i in items], args=_args(items))]
+        found = await script(keys=_keys(items, entries), args=_args(items))
+        return [int(i) for i in found]
+
+    def hold(self, entries: tuple[Entry, ...], ms: int) -> None:
+        client, _, _ = self._client()
+        for e in entries:
+            client.set(f"{e.prefix}:hold", 1, px=ms)
+
+    async def ahold(self, entries: tuple[Entry, ...], ms: int) -> None:
+        client, _, _ = self._aclient()
+        for e in entries:
+            await client.set(f"{e.prefix}:hold", 1, px=ms)
 
     def raise_to(self, keys: list[str], values: list[int], ttl_ms: list[int]) -> None:
         _, _, script = self._client()
@@ -280,7 +337,8 @@ class Governor:
         *,
         api_key: str | None,
         clock: Clock,
-        server_time: Callable[[], float],
+        server_clock: ServerClock,
+        base_url: str = "",
     ) -> None:
         unknown = set(options.limits) - {b.name for b in exchange.budgets}
         if unknown:
@@ -291,11 +349,15 @@ class Governor:
         self.exchange = exchange
         self.options = options
         self.clock = clock
-        self.now = server_time
+        self.server_clock = server_clock
+        self.now = server_clock.seconds
         self.margin = float(options.margin)
         self.raise_at_once = options.on_empty == "raise"
         key_id = hashlib.sha256(api_key.encode()).hexdigest()[:16] if api_key else None
         self._scopes = {"ip": f"ip-{options.ip}", "key": f"key-{key_id}"}
+        # one deployment's budgets (production, sandbox, a local exchange) apart from another's
+        host = hashlib.sha256(urlsplit(base_url).netloc.encode()).hexdigest()[:8]
+        self._base = f"cambist:rl:{exchange.id}:{host}"
         self._rules = {r.endpoint: r for r in exchange.weight_rules}
         self._entries: dict[tuple[str, bool], tuple[Entry, ...]] = {}
         self.local = local_store(clock)
@@ -317,7 +379,7 @@ class Governor:
         limit = self.options.limits.get(budget.name, budget.limit)
         limit = max(1, math.floor(limit * self.options.share))
         scope = self._scopes[budget.per]
-        prefix = f"cambist:rl:{self.exchange.id}:{budget.name}:{scope}"
+        prefix = f"{self._base}:{budget.name}:{scope}"
         return Entry(budget, prefix, limit)
 
     def spend(
@@ -344,11 +406,12 @@ class Governor:
         cost_tuple = tuple(costs)
         while True:
             now = self.now()
-            items = plan(entries, cost_tuple, now, self.margin)
+            early = self.server_clock.uncertainty
+            items = plan(entries, cost_tuple, now, self.margin + early, early)
             if self.redis is not None and self.clock.monotonic() >= self._redis_down_until:
-                wait, name = yield self._redis_spend(items, now)
+                wait, name = yield self._redis_spend(entries, items, now)
             else:
-                wait, name = self.local.try_spend(items, now)
+                wait, name = self.local.try_spend(items, now, entries)
             if not name:
                 return
             left = deadline - self.clock.monotonic()
@@ -362,11 +425,13 @@ class Governor:
                 )
             yield Sleep(wait)
 
-    def _redis_spend(self, items: list[Spend], now: float) -> Io:
+    def _redis_spend(self, entries: tuple[Entry, ...], items: list[Spend], now: float) -> Io:
         store = self.redis
         assert store is not None
 
         def done(full: list[int]) -> tuple[float, str]:
+            if full and full[0] < 0:  # a hold: {-index of the budget, ms left}
+                return full[1] / 1000.0, entries[-full[0] - 1].budget.name
             used = [0] * len(items)
             for i in full:  # only the full ones matter for the verdict
                 used[i - 1] = items[i - 1].limit
@@ -374,17 +439,17 @@ class Governor:
 
         def run() -> tuple[float, str]:
             try:
-                return done(store.spend(items))
+                return done(store.spend(items, entries))
             except _redis_errors() as exc:
                 self._fall_back(exc)
-                return self.local.try_spend(items, now)
+                return self.local.try_spend(items, now, entries)
 
         async def arun() -> tuple[float, str]:
             try:
-                return done(await store.aspend(items))
+                return done(await store.aspend(items, entries))
             except _redis_errors() as exc:
                 self._fall_back(exc)
-                return self.local.try_spend(items, now)
+                return self.local.try_spend(items, now, entries)
 
         return Io(run, arun)
 
@@ -398,6 +463,33 @@ class Governor:
                 type(exc).__name__,
                 REDIS_RETRY_SECONDS,
             )
+
+    def hold(self, ep: Endpoint[Any], keyed: bool, seconds: float) -> Flow:
+        """The exchange answered 429 with ``Retry-After`` (another program spent the budget,
+        or the limits differ from the document's): every budget of the call stays closed for
+        ``seconds``, in every client that shares the counts, so none keeps going into a ban."""
+        entries = self.entries(ep, keyed)
+        if not entries or seconds <= 0:
+            return
+        self.local.hold(entries, self.now() + seconds)
+        store = self.redis
+        if store is None or self.clock.monotonic() < self._redis_down_until:
+            return
+        ms = max(1, int(seconds * 1000))
+
+        def run() -> None:
+            try:
+                store.hold(entries, ms)
+            except _redis_errors() as exc:
+                self._fall_back(exc)
+
+        async def arun() -> None:
+            try:
+                await store.ahold(entries, ms)
+            except _redis_errors() as exc:
+                self._fall_back(exc)
+
+        yield Io(run, arun)
 
     def observe(self, headers: Mapping[str, str]) -> Flow:
         """Follow the server's own counters (``Budget.header``): never count less than it."""
