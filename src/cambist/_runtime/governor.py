@@ -104,11 +104,9 @@ def verdict(items: list[Spend], used: list[int], now: float) -> tuple[float, str
     wait, name = 0.0, ""
     for item, count in zip(items, used, strict=True):
         if count > 0 and count + item.cost > item.limit:
-            left = item.ends - now
+            left = max(item.ends - now, 1e-3)
             if left > wait:
                 wait, name = left, item.budget
-    if name and wait <= 0:
-        wait = 1e-3
     return wait, name
 
 
@@ -321,7 +319,7 @@ class RedisStore:
 def _redis_errors() -> tuple[type[BaseException], ...]:
     import redis
 
-    return (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+    return (redis.exceptions.RedisError, OSError)  # unreachable, refused, timed out, failing
 
 
 Flow = Generator[Action, Any, None]
@@ -404,16 +402,26 @@ class Governor:
             else:
                 costs.append(1)
         cost_tuple = tuple(costs)
+        spent: set[str] = set()
         while True:
             now = self.now()
             early = self.server_clock.uncertainty
-            items = plan(entries, cost_tuple, now, self.margin + early, early)
+            items = [
+                i
+                for i in plan(entries, cost_tuple, now, self.margin + early, early)
+                if i.key not in spent
+            ]
+            if not items:  # every window the request may land in is paid for
+                return
             if self.redis is not None and self.clock.monotonic() >= self._redis_down_until:
                 wait, name = yield self._redis_spend(entries, items, now)
             else:
                 wait, name = self.local.try_spend(items, now, entries)
             if not name:
-                return
+                # spent; but time moved during the spend (a Redis round trip, a busy event
+                # loop): plan again, and pay for any window the request may now land in too
+                spent.update(i.key for i in items)
+                continue
             left = deadline - self.clock.monotonic()
             if self.raise_at_once or wait >= left:
                 why = "" if self.raise_at_once else f" (the call's deadline is {left:.2f}s away)"
