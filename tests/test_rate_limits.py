@@ -20,7 +20,7 @@ from cambist.binance_options import AsyncBinanceOptions, BinanceOptions
 from cambist.binance_options._config import EXCHANGE as BINANCE
 from cambist.hashkey import AsyncHashKey, HashKey
 from cambist.hashkey._config import EXCHANGE as HASHKEY
-from cambist.ratelimit import RateLimits
+from cambist.ratelimit import Budget, RateLimits
 from cambist.testing import BinanceOptionsExchange, FakeClock, HashKeyExchange
 from tests.redis_server import redis_server
 
@@ -225,6 +225,34 @@ def test_share_and_overrides(mode: str, hx: HashKeyExchange, clock: FakeClock) -
         c(lambda x: x.account.get_balances())
         c(lambda x: x.account.get_balances())
     assert clock.sleeps == [1.0, 1.0]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_budget_of_your_own_for_a_limit_the_document_gives_no_figure_for(
+    mode: str, bx: BinanceOptionsExchange, clock: FakeClock
+) -> None:
+    """Binance's order counts: read from the account's exchange information, declared by the
+    user; spent by the order endpoints only."""
+    orders = Budget(
+        name="orders_10s",
+        per="key",
+        limit=2,
+        interval=10,
+        names=("trade.create_order",),
+        header="X-MBX-ORDER-COUNT-10S",
+    )
+    order = {"symbol": "BTC-220815-50000-C", "side": "BUY", "type": "LIMIT", "quantity": "1"}
+    order |= {"price": "900", "time_in_force": "GTC"}
+    with Client(mode, BN, **options(bx, clock, budgets=[orders])) as c:
+        for _ in range(3):
+            c(lambda x: x.trade.create_order(**order, timeout=30))
+        c(lambda x: x.market.get_ticker(symbol="BTC-220815-50000-C"))  # not an order
+    assert clock.sleeps == [pytest.approx(10.0)]
+    assert sent(bx, "trade.create_order") == 3
+    with pytest.raises(ValueError, match="declared twice"):
+        BinanceOptions(rate_limits=RateLimits(budgets=[orders, orders]))
+    with pytest.raises(ValueError, match="per"):
+        Budget(name="x", per="account", limit=1, interval=1)  # type: ignore[arg-type]
 
 
 def test_options_are_checked_when_the_client_is_built() -> None:

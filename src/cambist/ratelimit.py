@@ -20,11 +20,13 @@ HashKey(rate_limits=RateLimits(enabled=False))              # off
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["RateLimits"]
+from cambist._runtime.limits import Budget
+
+__all__ = ["Budget", "RateLimits"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,11 @@ class RateLimits:
             the budgets live there, shared by every process and client that names it.
             When Redis cannot be reached the client counts in its own process (logged once)
             and tries Redis again later.
+        budgets: Budgets of your own (:class:`Budget`), beside the document's: a limit
+            the document gives no figure for, such as Binance's order counts from your
+            account's ``get_exchange_info().rate_limits``, e.g. ``Budget(name="orders_10s",
+            per="key", limit=50, interval=10, names=("trade.create_order",),
+            header="X-MBX-ORDER-COUNT-10S")``.
         ip: A label for the IP (or egress) the client's requests leave from: per-IP budgets
             are shared by the clients with the same label.
         margin: Seconds before a window ends in which a call also counts against the next
@@ -57,6 +64,7 @@ class RateLimits:
     on_empty: Literal["wait", "raise"] = "wait"
     limits: Mapping[str, int] = field(default_factory=dict)
     redis: str | None = None
+    budgets: Sequence[Budget] = ()
     ip: str = "default"
     margin: float = 0.25
 
@@ -79,6 +87,11 @@ class RateLimits:
                 raise ValueError(f"RateLimits.limits[{name!r}] must be an int >= 1, got {limit!r}")
         if self.redis is not None and not isinstance(self.redis, str):
             raise TypeError("RateLimits.redis must be a Redis URL (str) or None")
+        if isinstance(self.budgets, str | Budget) or not all(
+            isinstance(b, Budget) for b in self.budgets
+        ):
+            raise TypeError("RateLimits.budgets must be a sequence of cambist.ratelimit.Budget")
+        object.__setattr__(self, "budgets", tuple(self.budgets))
         if not isinstance(self.ip, str) or not self.ip:
             raise TypeError(f"RateLimits.ip must be a non-empty str, got {self.ip!r}")
         margin = self.margin
@@ -90,5 +103,6 @@ class RateLimits:
         return (
             f"RateLimits(enabled={self.enabled}, share={self.share}, "
             f"on_empty={self.on_empty!r}, limits={dict(self.limits)!r}, redis={redis}, "
+            f"budgets={tuple(b.name for b in self.budgets)!r}, "
             f"ip={self.ip!r}, margin={self.margin})"
         )

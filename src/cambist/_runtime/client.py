@@ -174,7 +174,7 @@ class BaseClient:
             time=self.clock,
         )
         limits = rate_limits or RateLimits()
-        if limits.enabled and exchange.budgets:
+        if limits.enabled and (exchange.budgets or limits.budgets):
             from cambist._runtime.governor import Governor
 
             self._core.governor = Governor(

@@ -338,9 +338,14 @@ class Governor:
         server_clock: ServerClock,
         base_url: str = "",
     ) -> None:
-        unknown = set(options.limits) - {b.name for b in exchange.budgets}
+        budgets = tuple(exchange.budgets) + tuple(options.budgets)
+        names = [b.name for b in budgets]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"rate_limits: budget {twice[0]!r} is declared twice")
+        unknown = set(options.limits) - set(names)
         if unknown:
-            known = ", ".join(repr(b.name) for b in exchange.budgets) or "none"
+            known = ", ".join(repr(b.name) for b in budgets) or "none"
             raise ValueError(
                 f"rate_limits: unknown budget {sorted(unknown)[0]!r}; {exchange.name} has {known}"
             )
@@ -362,14 +367,15 @@ class Governor:
         self.redis = RedisStore(options.redis) if options.redis else None
         self._redis_down_until = -math.inf
         self._warned = False
-        self.headers = tuple((b, b.header) for b in exchange.budgets if b.header)
+        self.budgets = budgets
+        self.headers = tuple((b, b.header) for b in budgets if b.header)
 
     def entries(self, ep: Endpoint[Any], keyed: bool) -> tuple[Entry, ...]:
         """The budgets a call of ``ep`` spends from (computed once per endpoint)."""
         found = self._entries.get((ep.name, keyed))
         if found is None:
             found = self._entries[(ep.name, keyed)] = tuple(
-                self._entry(b) for b in self.exchange.budgets if b.applies(ep.name, keyed)
+                self._entry(b) for b in self.budgets if b.applies(ep.name, keyed)
             )
         return found
 
@@ -415,13 +421,15 @@ class Governor:
                 return
             if self.redis is not None and self.clock.monotonic() >= self._redis_down_until:
                 wait, name = yield self._redis_spend(entries, items, now)
+                if not name:
+                    # spent; but time moved during the round trip (and a busy event loop):
+                    # plan again, and pay for any window the request may now land in too
+                    spent.update(i.key for i in items)
+                    continue
             else:
                 wait, name = self.local.try_spend(items, now, entries)
-            if not name:
-                # spent; but time moved during the spend (a Redis round trip, a busy event
-                # loop): plan again, and pay for any window the request may now land in too
-                spent.update(i.key for i in items)
-                continue
+                if not name:
+                    return  # no I/O between this spend and the send
             left = deadline - self.clock.monotonic()
             if self.raise_at_once or wait >= left:
                 why = "" if self.raise_at_once else f" (the call's deadline is {left:.2f}s away)"

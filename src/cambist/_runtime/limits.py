@@ -36,6 +36,16 @@ class Budget:
     header: str | None = None
     source: str = ""
 
+    def __post_init__(self) -> None:
+        if self.per not in ("ip", "key"):
+            raise ValueError(f"Budget.per must be 'ip' or 'key', got {self.per!r}")
+        if self.cost not in ("request", "weight"):
+            raise ValueError(f"Budget.cost must be 'request' or 'weight', got {self.cost!r}")
+        if isinstance(self.limit, bool) or not isinstance(self.limit, int) or self.limit < 1:
+            raise ValueError(f"Budget.limit must be an int >= 1, got {self.limit!r}")
+        if not self.interval > 0:
+            raise ValueError(f"Budget.interval must be > 0 seconds, got {self.interval!r}")
+
     def applies(self, endpoint: str, keyed: bool) -> bool:
         """Does a call of ``endpoint`` (sending the API key or not) spend from this budget?"""
         if self.per == "key" and not keyed:
