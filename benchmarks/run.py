@@ -23,6 +23,7 @@ import httpx
 import orjson
 from _common import BenchServer, print_goals, report, rounds
 from governor import bench_governor
+from markets import bench_check_orders
 
 from cambist.ratelimit import RateLimits
 
@@ -432,6 +433,7 @@ def main() -> None:
         bench_signed_get(url, n, 200)
         bench_async(url, max(3, n // 3), 2000)
         bench_governor(url, n, 200)
+        bench_check_orders(url, n, 200)
     print_goals()
 
 

@@ -43,6 +43,60 @@ ORDER = json.dumps(
 ).encode()
 
 
+INFO = json.dumps(
+    {
+        "timezone": "UTC",
+        "serverTime": 1766133332319,
+        "symbols": [
+            {
+                "symbol": "BTCUSDT",
+                "symbolName": "BTCUSDT",
+                "status": "TRADING",
+                "baseAsset": "BTC",
+                "baseAssetName": "BTC",
+                "baseAssetPrecision": "0.0001",
+                "quoteAsset": "USDT",
+                "quoteAssetName": "USDT",
+                "quotePrecision": "0.01",
+                "retailAllowed": True,
+                "piAllowed": True,
+                "corporateAllowed": True,
+                "omnibusAllowed": True,
+                "icebergAllowed": False,
+                "isAggregate": False,
+                "allowMargin": False,
+                "filters": [
+                    {
+                        "minPrice": "0.01",
+                        "maxPrice": "0",
+                        "tickSize": "0.01",
+                        "filterType": "PRICE_FILTER",
+                    },
+                    {
+                        "minQty": "0.0001",
+                        "maxQty": "1000",
+                        "stepSize": "0.0001",
+                        "marketOrderMinQty": "0.0001",
+                        "marketOrderMaxQty": "500",
+                        "filterType": "LOT_SIZE",
+                    },
+                    {"minNotional": "1", "filterType": "MIN_NOTIONAL"},
+                    {
+                        "minAmount": "1",
+                        "maxAmount": "100000000",
+                        "minBuyPrice": "0",
+                        "marketOrderMinAmount": "1",
+                        "marketOrderMaxAmount": "50000000",
+                        "filterType": "TRADE_AMOUNT",
+                    },
+                ],
+            }
+        ],
+    }
+).encode()
+"""Get Exchange Information with one symbol (for ``check_orders``)."""  # fmt: skip
+
+
 def _response(body: bytes) -> bytes:
     head = (
         f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
@@ -64,6 +118,8 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
             path = head.split(b" ", 2)[1].split(b"?")[0]
             if path == b"/api/v1/time":
                 writer.write(_response(b'{"serverTime": %d}' % int(time.time() * 1000)))
+            elif path == b"/api/v1/exchangeInfo":
+                writer.write(_response(INFO))
             else:
                 writer.write(order)
             await writer.drain()

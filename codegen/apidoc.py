@@ -16,6 +16,24 @@ _EXCEPTIONS = {kind: cls.__name__ for kind, cls in KINDS.items()}
 _EXCEPTIONS["execution_unknown"] = "ExecutionStatusUnknownError"
 
 
+def _markets(spec: Any) -> str:
+    """What ``client.markets()`` loads and which order calls ``check_orders`` checks."""
+    from codegen.markets import resolve
+
+    m = resolve(spec)
+    if m is None or m.unavailable is not None:
+        reason = m.unavailable if m is not None else "The spec declares no markets."
+        return f"`client.markets()` raises `MarketsUnavailableError`: {reason}"
+    checked = ", ".join(f"`{name}`" for name in m.orders) or "none"
+    rules = ", ".join(
+        f"`{name}`" for name in m.fields if name not in ("symbol", "base", "quote", "status")
+    )
+    return (
+        f"`client.markets()` / `client.get_market(symbol)` load `cambist.markets.Market`s from "
+        f"`{m.endpoint}` (with {rules}); `check_orders=True` checks {checked} before sending."
+    )
+
+
 def _cell(text: object) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
@@ -169,6 +187,7 @@ def api_markdown(r: ExchangeRenderer) -> str:
     return render(
         "api.md.jinja",
         budgets=budgets,
+        markets=_markets(spec),
         source=r.source,
         spec=spec,
         ex=spec.exchange,

@@ -10,6 +10,7 @@ from typing import Any
 
 import jinja2
 
+from codegen import markets
 from codegen.apidoc import api_markdown
 from codegen.clientopts import exchange_options
 from codegen.parsed import Endpoint, Model, Spec, Stream, snake
@@ -152,6 +153,9 @@ class ExchangeRenderer:
             )
         out[f"{self.pkg}/_client.py"] = render("client.py.jinja", **client_context)
         out[f"{self.pkg}/_registry.py"] = render("registry.py.jinja", **context)
+        out[f"{self.pkg}/_markets.py"] = markets.render(
+            spec, header(f"{self.source}/exchange.yaml")
+        )
         out[f"{self.pkg}/__init__.py"] = render("package_init.py.jinja", **context)
         out[f"{self.pkg}/_plain.py"] = self.plain_module()
         out[f"{self.pkg}/api.md"] = api_markdown(self)

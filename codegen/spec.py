@@ -222,6 +222,9 @@ def load_spec(folder: Path, root: Path) -> Spec:
     _check_ids(spec)
     _check_secrets(spec, lines(head).where)
     _check_budgets(spec)
+    from codegen.markets import resolve
+
+    resolve(spec)  # exchange.markets names the spec's endpoints, fields and params
     return spec
 
 

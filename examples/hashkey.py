@@ -8,9 +8,14 @@ network). Against the real exchange, drop the local exchange and write
 from __future__ import annotations
 
 import asyncio
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
-from cambist.errors import ExecutionStatusUnknownError, InsufficientBalanceError, RateLimitError
+from cambist.errors import (
+    ExecutionStatusUnknownError,
+    InsufficientBalanceError,
+    MarketRuleError,
+    RateLimitError,
+)
 from cambist.hashkey import AsyncHashKey, HashKey
 from cambist.hashkey.models import (
     DepthUpdate,
@@ -38,6 +43,25 @@ def market_data(hk: HashKey) -> Decimal:
     (ticker,) = hk.market.list_24hr_tickers(symbol=SYMBOL)
     print(f"24h ticker: last {ticker.last_price}, volume {ticker.volume}")
     return bid.price
+
+
+def markets(ex: HashKeyExchange, bid: Decimal) -> None:
+    """The symbol's trading rules (loaded from exchangeInfo, cached), exact rounding, and
+    check_orders: an order breaking a rule is refused before anything is sent."""
+    with HashKey(**ex.client_options(), check_orders=True) as hk:
+        btc = hk.get_market(SYMBOL)
+        print(f"market {btc.symbol}: tick {btc.price_tick}, step {btc.quantity_step}, "
+              f"min order value {btc.min_notional} {btc.quote}")  # fmt: skip
+        price = btc.round_price(bid * Decimal("0.9"), rounding=ROUND_DOWN)
+        quantity = btc.round_quantity(Decimal("0.0123456"))  # toward zero: 0.0123
+        btc.check(price=price, quantity=quantity)  # keeps every rule
+        try:
+            hk.spot.create_order(symbol=SYMBOL, side="BUY", type="LIMIT",
+                                 quantity=quantity, price=price + Decimal("0.001"))  # fmt: skip
+            raise AssertionError("expected MarketRuleError")
+        except MarketRuleError as exc:  # nothing was sent
+            assert exc.rule == "price_tick"
+            print(f"  refused before sending: {exc.rule}, nearest valid {exc.valid}")
 
 
 def orders(hk: HashKey, bid: Decimal) -> None:
@@ -146,6 +170,7 @@ def main() -> None:
     with HashKeyExchange(seed=1) as ex, HashKey(**ex.client_options()) as hk:
         ex.tick(SYMBOL, steps=5)  # some simulated trading first: trades, bars, a ticker
         bid = market_data(hk)
+        markets(ex, bid)
         orders(hk, bid)
         errors(ex, hk)
         asyncio.run(streams(ex))

@@ -245,7 +245,7 @@ def test_5xx_that_still_executes_is_unknown_status_and_the_order_exists(
 ) -> None:
     ex.fail("spot.create_order", status=503, execute=True, times=1)
     with pytest.raises(ExecutionStatusUnknownError) as caught:
-        hk.spot.create_order(symbol="BTCUSDT", side="BUY", type="LIMIT", quantity="0.1", price="1")
+        hk.spot.create_order(symbol="BTCUSDT", side="BUY", type="LIMIT", quantity="0.1", price="99")
     client_id = caught.value.client_order_id
     assert client_id is not None
     order = hk.spot.get_order(orig_client_order_id=client_id)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, NotRequired
+from typing import Literal, NotRequired, TypeAlias
 
 from typing_extensions import TypedDict
 
@@ -154,6 +154,27 @@ class AfterRateLimit(TypedDict, closed=True):
     note: NotRequired[str]
 
 
+MarketSource: TypeAlias = str | list[str]
+
+
+class MarketFilters(TypedDict, closed=True):
+    field: str
+    type: str
+
+
+class MarketOrder(TypedDict, closed=True):
+    endpoint: str
+    items: NotRequired[str]
+    symbol: str
+    side: NotRequired[str]
+    type: NotRequired[str]
+    price: NotRequired[str]
+    quantity: NotRequired[str]
+    quote_amount: NotRequired[str]
+    market_types: NotRequired[list[str]]
+    note: NotRequired[str]
+
+
 class BudgetEndpoints(TypedDict, closed=True):
     names: NotRequired[list[str]]
     exclude: NotRequired[list[str]]
@@ -166,6 +187,38 @@ class WeightRule(TypedDict, closed=True):
     values: NotRequired[dict[str, int]]
     absent: NotRequired[int]
     otherwise: NotRequired[int]
+    note: NotRequired[str]
+
+
+class Fields(TypedDict, closed=True):
+    symbol: MarketSource
+    base: MarketSource
+    quote: MarketSource
+    status: MarketSource
+    price_tick: NotRequired[MarketSource]
+    min_price: NotRequired[MarketSource]
+    max_price: NotRequired[MarketSource]
+    quantity_step: NotRequired[MarketSource]
+    min_quantity: NotRequired[MarketSource]
+    max_quantity: NotRequired[MarketSource]
+    min_notional: NotRequired[MarketSource]
+    max_notional: NotRequired[MarketSource]
+    market_min_quantity: NotRequired[MarketSource]
+    market_max_quantity: NotRequired[MarketSource]
+    market_min_notional: NotRequired[MarketSource]
+    market_max_notional: NotRequired[MarketSource]
+    price_precision: NotRequired[MarketSource]
+    quantity_precision: NotRequired[MarketSource]
+
+
+class Markets(TypedDict, closed=True):
+    endpoint: NotRequired[str]
+    items: NotRequired[str]
+    filters: NotRequired[MarketFilters]
+    active: NotRequired[list[str]]
+    fields: NotRequired[Fields]
+    orders: NotRequired[list[MarketOrder]]
+    unavailable: NotRequired[str]
     note: NotRequired[str]
 
 
@@ -208,6 +261,7 @@ class Exchange(TypedDict, closed=True):
     rate_limits: NotRequired[RateLimits]
     coverage: NotRequired[Coverage]
     note: NotRequired[str]
+    markets: NotRequired[Markets]
 
 
 class ExchangeSpec(TypedDict, closed=True):

@@ -4,6 +4,9 @@
 
     CambistError
     ├── RequestValidationError      bad input: raised before anything is sent
+    │   ├── MarketRuleError         an order breaks a rule of its market (tick, step, ...)
+    │   └── UnknownMarketError      a symbol the exchange does not list (close matches)
+    ├── MarketsUnavailableError     the exchange's document gives no markets endpoint
     ├── ClientClosedError           the client was closed: make a new one (also a RuntimeError)
     ├── TransportError              no HTTP answer
     │   ├── APIConnectionError      could not connect (nothing was sent)
@@ -41,6 +44,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 __all__ = [
@@ -55,6 +59,8 @@ __all__ = [
     "IPBannedError",
     "InsufficientBalanceError",
     "InvalidRequestError",
+    "MarketRuleError",
+    "MarketsUnavailableError",
     "OrderNotFoundError",
     "PaginationError",
     "PermissionDeniedError",
@@ -68,6 +74,7 @@ __all__ = [
     "TLSCertificateError",
     "TimestampError",
     "TransportError",
+    "UnknownMarketError",
 ]
 
 
@@ -86,6 +93,58 @@ class RequestValidationError(CambistError, ValueError):
         super().__init__(f"{endpoint}: {message}")
         self.endpoint = endpoint
         self.param = param
+
+
+class MarketRuleError(RequestValidationError):
+    """An order breaks a rule of its market (``cambist.markets.Market``); nothing was sent.
+
+    ``symbol``; ``rule`` the rule broken (``price_tick``, ``quantity_step``, ``min_quantity``,
+    ``max_quantity``, ``min_notional``, ``max_notional``, ``min_price``, ``max_price``, a
+    ``market_*`` bound, or ``status``: the market is not open for trading); ``param``
+    (``price``, ``quantity``, ``quote_amount``, ``symbol``) and ``value`` the value refused
+    (for ``status``, the market's status text); ``valid`` the nearest valid values (below and
+    above the tick or step, the bound itself, or the quantity that reaches the minimum order
+    value; none for ``status``).
+    """
+
+    def __init__(
+        self,
+        symbol: str,
+        rule: str,
+        param: str,
+        value: Decimal | str,
+        valid: tuple[Decimal, ...],
+        text: str,
+        *,
+        endpoint: str | None = None,
+    ) -> None:
+        near = f"; nearest valid: {', '.join(format(v, 'f') for v in valid)}" if valid else ""
+        shown = format(value, "f") if isinstance(value, Decimal) else value
+        super().__init__(
+            f"{symbol}: {param} {shown} {text} (rule {rule}){near}",
+            endpoint=endpoint or "Market.check",
+            param=param,
+        )
+        self.symbol = symbol
+        self.rule = rule
+        self.value = value
+        self.valid = valid
+
+
+class UnknownMarketError(RequestValidationError):
+    """``client.market(symbol)`` for a symbol the exchange does not list (or an order for
+    one, with ``check_orders``). ``symbol``; ``close_matches``: listed symbols like it."""
+
+    def __init__(self, symbol: str, close_matches: list[str], *, endpoint: str) -> None:
+        hint = f"; did you mean {' or '.join(map(repr, close_matches))}?" if close_matches else ""
+        super().__init__(f"no market {symbol!r}{hint}", endpoint=endpoint, param="symbol")
+        self.symbol = symbol
+        self.close_matches = close_matches
+
+
+class MarketsUnavailableError(CambistError, NotImplementedError):
+    """``client.markets()`` on an exchange whose document gives no markets endpoint (its
+    spec says so in ``exchange.markets.unavailable``, the message's reason)."""
 
 
 class ClientClosedError(CambistError, RuntimeError):

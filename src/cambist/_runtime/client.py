@@ -12,6 +12,8 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from cambist._runtime.markets import AsyncMarkets, SyncMarkets
+
 if TYPE_CHECKING:
     import ssl
 
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from cambist._runtime.clock import Clock
     from cambist._runtime.core import CallOptions, Core
     from cambist._runtime.endpoint import Endpoint, Exchange
+    from cambist._runtime.markets import MarketBook
     from cambist._runtime.retry import RetryPolicy
     from cambist._runtime.stream import Portal
     from cambist.ratelimit import RateLimits
@@ -61,6 +64,20 @@ def _adhoc_call(
     return ep, CallOptions(timeout=timeout, extra_params=params)
 
 
+def _market_book(
+    config_module: str, clock: Clock, check_orders: object, markets_ttl: object
+) -> MarketBook:
+    """The client's markets (``exchange.markets`` of its spec), options checked."""
+    from cambist._runtime.markets import MarketBook
+    from cambist._runtime.options import flag, number
+
+    flag("check_orders", check_orders)
+    if markets_ttl is not None:
+        number("markets_ttl", markets_ttl)
+    source = importlib.import_module(config_module.rpartition(".")[0] + "._markets").MARKETS
+    return MarketBook(source, markets_ttl, clock.monotonic, bool(check_orders))  # type: ignore[arg-type]
+
+
 class BaseClient:
     """Configuration shared by the sync and async clients."""
 
@@ -83,6 +100,8 @@ class BaseClient:
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
         rate_limits: RateLimits | None = None,
+        check_orders: bool = False,
+        markets_ttl: float | None = 3600.0,
     ) -> None:
         """The client options. The generated clients repeat this signature, typed per
         exchange, from this one source (``codegen/clientopts.py`` reads it, with these
@@ -115,6 +134,11 @@ class BaseClient:
                 call's cost before sending and waiting (or raising
                 ``BudgetExhaustedError``) when a budget is empty; off, a share of each
                 limit, wait or raise, a Redis shared by several processes.
+            check_orders: Check every order against its market's rules (``client.markets()``,
+                loaded on the first order) before sending it: a broken rule raises
+                ``MarketRuleError`` and nothing is sent.
+            markets_ttl: Seconds ``client.markets()`` keeps the markets before loading them
+                again (None: until ``markets(refresh=True)``); a positive number.
         """
         import dataclasses
 
@@ -193,6 +217,7 @@ class BaseClient:
         self._core.base_urls = {
             k: v.rstrip("/") for k, v in (hosts | dict(rest_urls or {})).items()
         }
+        self._market_book = _market_book(self._config_module, self.clock, check_orders, markets_ttl)
 
     def _ws_url(self, base: str) -> str:
         """A stream's WebSocket base URL (an environment key such as ``ws``)."""
@@ -219,7 +244,7 @@ class BaseClient:
         )
 
 
-class SyncClient(BaseClient):
+class SyncClient(SyncMarkets, BaseClient):
     """A blocking client on one pooled ``httpx.Client`` (yours, if you pass ``http_client``)."""
 
     def __init__(self, *, http_client: httpx.Client | None = None, **options: Any) -> None:
@@ -251,6 +276,8 @@ class SyncClient(BaseClient):
         from cambist._runtime.drivers import run_sync
 
         self._ensure_open(self._http)
+        if self._market_book.check_orders:
+            self._check_orders(ep.name, values)
         return run_sync(self._core.flow(ep, values, opts), self._http.send, self.clock.sleep)
 
     def request(
@@ -289,7 +316,7 @@ class SyncClient(BaseClient):
         self.close()
 
 
-class AsyncClient(BaseClient):
+class AsyncClient(AsyncMarkets, BaseClient):
     """An asyncio client on one pooled ``httpx.AsyncClient`` (yours, if you pass one: any
     httpx transport works, e.g. a faster one for many calls in flight)."""
 
@@ -314,6 +341,8 @@ class AsyncClient(BaseClient):
         from cambist._runtime.drivers import run_async
 
         self._ensure_open(self._http)
+        if self._market_book.check_orders:
+            await self._check_orders(ep.name, values)
         return await run_async(
             self._core.flow(ep, values, opts), self._http.send, self.clock.asleep
         )

@@ -26,6 +26,7 @@ from cambist.testing._clock import FakeClock
 from cambist.testing._exchanges import DEFAULT_API_KEY, DEFAULT_API_SECRET, LocalExchange
 from cambist.testing._hashkey import HashKeyExchange
 from cambist.testing._http import Fault
+from cambist.testing._market import SymbolRules
 from cambist.testing._ws import StreamFaults
 
 EXCHANGES: dict[str, type[LocalExchange]] = {
@@ -47,4 +48,5 @@ __all__ = [
     "HashKeyExchange",
     "LocalExchange",
     "StreamFaults",
+    "SymbolRules",
 ]

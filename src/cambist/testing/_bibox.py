@@ -21,7 +21,7 @@ from cambist.bibox.models import CandleTimeFrame
 from cambist.testing._exchanges import LocalExchange, since
 from cambist.testing._http import Refusal
 from cambist.testing._ledger import Fill, Order
-from cambist.testing._market import Candle, Change, Trade
+from cambist.testing._market import LOT, TICK, Candle, Change, SymbolRules, Trade
 from cambist.testing._text import dumps, fmt, levels
 from cambist.testing._ws import Route
 
@@ -55,6 +55,12 @@ def _page(rows: list[Any], p: Mapping[str, Any]) -> list[Any]:
     return since(rows, p, "time", start="start_time", end="end_time", default=100)
 
 
+def _scale(step: Decimal) -> int:
+    """Decimal places of a step (``0.01`` -> 2)."""
+    exponent = step.normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
 class BiboxExchange(LocalExchange):
     """Bibox v4, simulated: market data, balances, ledger, orders, fills and both streams."""
 
@@ -81,7 +87,17 @@ class BiboxExchange(LocalExchange):
         # The document's error table has no insufficient-balance code: an overdraft is refused
         # as an invalid parameter value (not -3002, "trading pair does not exist").
         "insufficient": (400, -2004),
+        # Nor has it a code for a broken trading rule (price_increment, quantity_increment,
+        # min/max_quantity, min/max_price, min_order_value): -2004 "Invalid value for
+        # parameter", naming the param (every rule kind falls back to "invalid").
     }
+    _rules: ClassVar[SymbolRules] = SymbolRules(
+        min_price=TICK,
+        max_price=Decimal("100000000"),
+        min_quantity=LOT,
+        max_quantity=Decimal("1000000"),
+        min_notional=Decimal("1"),
+    )
 
     def _error_body(self, code: object, message: str) -> Any:
         return {"error": code, "message": message}
@@ -92,24 +108,29 @@ class BiboxExchange(LocalExchange):
     # -- market data -------------------------------------------------------------------
 
     def _on_market__list_pairs(self, p: dict[str, Any]) -> Any:
-        return [
-            {
-                "symbol": s,
-                "base": self._split(s)[0],
-                "quote": self._split(s)[1],
-                "status": "tradable",
-                "min_price": "0.01",
-                "max_price": "100000000",
-                "price_increment": "0.01",
-                "price_scale": 2,
-                "min_quantity": "0.0001",
-                "max_quantity": "1000000",
-                "quantity_increment": "0.0001",
-                "quantity_scale": 4,
-                "min_order_value": "1",
-            }
-            for s in self._symbols(p)
-        ]
+        symbols = str(p["symbol"]).split(",") if p.get("symbol") else list(self.symbols)
+        for symbol in symbols:
+            self._pair(symbol)
+        return [self._pair_info(s) for s in symbols]
+
+    def _pair_info(self, symbol: str) -> dict[str, Any]:
+        r = self.rules[symbol]
+        base, quote = self._split(symbol)
+        return {
+            "symbol": symbol,
+            "base": base,
+            "quote": quote,
+            "status": "tradable",
+            "min_price": fmt(r.min_price or r.tick),
+            "max_price": fmt(r.max_price or Decimal(0)),
+            "price_increment": fmt(r.tick),
+            "price_scale": _scale(r.tick),
+            "min_quantity": fmt(r.min_quantity or r.step),
+            "max_quantity": fmt(r.max_quantity or Decimal(0)),
+            "quantity_increment": fmt(r.step),
+            "quantity_scale": _scale(r.step),
+            "min_order_value": fmt(r.min_notional or Decimal(0)),
+        }
 
     def _on_market__get_order_book(self, p: dict[str, Any]) -> Any:
         return self._book(self._symbol(p), int(p.get("level") or 100))
@@ -213,6 +234,7 @@ class BiboxExchange(LocalExchange):
         quantity, price = Decimal(str(p.get("quantity") or 0)), Decimal(str(p.get("price") or 0))
         if not quantity or not price:
             raise Refusal("missing", "price" if not price else "quantity")
+        self._enforce(symbol, price=price, quantity=abs(quantity))
         client_id = str(p.get("client_order_id") or "")
         if client_id and not client_id.lstrip("-").isdigit():
             raise Refusal("invalid", "client_order_id (an int64 in a string)")

@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
 from cambist.testing._exchanges import DEFAULT_API_KEY, LocalExchange, since
 from cambist.testing._http import Refusal
 from cambist.testing._ledger import ZERO, Fill, Order
-from cambist.testing._market import Candle, Change, Trade, bar_end
+from cambist.testing._market import Candle, Change, SymbolRules, Trade, bar_end
 from cambist.testing._text import fmt, levels
 from cambist.testing._ws import Route
 
@@ -59,6 +60,12 @@ def _json_param(p: Mapping[str, Any], name: str) -> Any:
         return json.loads(str(text), parse_float=Decimal)
     except ValueError:
         raise Refusal("bad_json", name) from None
+
+
+def _scale(step: Decimal) -> int:
+    """Decimal places of a step (``0.01`` -> 2)."""
+    exponent = step.normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
 def underlying(symbol: str) -> str:
@@ -99,7 +106,23 @@ class BinanceOptionsExchange(LocalExchange):
         "insufficient": (400, -2018),
         "margin": (400, -2027),
         "listen_key": (400, -1125),
+        # The trading rules (exchangeInfo's PRICE_FILTER / LOT_SIZE), with the codes of
+        # Binance's options error list; it documents no minimum order value.
+        "price_tick": (400, -4029),  # INVALID_TICK_SIZE_PRECISION
+        "min_price": (400, -4013),  # PRICE_LESS_THAN_MIN_PRICE
+        "max_price": (400, -4002),  # PRICE_GREATER_THAN_MAX_PRICE
+        "quantity_step": (400, -4030),  # INVALID_QTY_PRECISION
+        "min_quantity": (400, -4004),  # QTY_LESS_THAN_MIN_QTY
+        "max_quantity": (400, -4005),  # QTY_GREATER_THAN_MAX_QTY
     }
+    _rules: ClassVar[SymbolRules] = SymbolRules(
+        tick=Decimal("0.01"),
+        step=Decimal("0.01"),
+        min_price=Decimal("0.01"),
+        max_price=Decimal("100000"),
+        min_quantity=Decimal("0.01"),
+        max_quantity=Decimal("10000"),
+    )
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -115,6 +138,62 @@ class BinanceOptionsExchange(LocalExchange):
 
     def _on_market__get_server_time(self, p: dict[str, Any]) -> Any:
         return {"serverTime": self.now_ms()}
+
+    def _on_market__get_exchange_info(self, p: dict[str, Any]) -> Any:
+        """Exchange information from the simulated state: every symbol with its rules."""
+        underlyings = sorted({underlying(s) for s in self.symbols})
+        return {
+            "timezone": "UTC",
+            "serverTime": self.now_ms(),
+            "optionContracts": [
+                {"baseAsset": u[:-4], "quoteAsset": "USDT", "underlying": u, "settleAsset": "USDT"}
+                for u in underlyings
+            ],
+            "optionAssets": [{"name": "USDT"}],
+            "optionSymbols": [self._option_symbol(s) for s in self.symbols],
+            "rateLimits": [
+                {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
+                 "limit": 2400},
+                {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1,
+                 "limit": 1200},
+            ],
+        }  # fmt: skip
+
+    def _option_symbol(self, symbol: str) -> dict[str, Any]:
+        r = self.rules[symbol]
+        name, expiry, strike, kind = symbol.split("-")
+        day = datetime.strptime(expiry, "%y%m%d").replace(hour=8, tzinfo=UTC)
+
+        def num(value: Decimal | None) -> str:
+            return fmt(value) if value is not None else "0"
+
+        return {
+            "expiryDate": int(day.timestamp() * 1000),
+            "filters": [
+                {"filterType": "PRICE_FILTER", "minPrice": num(r.min_price or r.tick),
+                 "maxPrice": num(r.max_price), "tickSize": fmt(r.tick)},
+                {"filterType": "LOT_SIZE", "minQty": num(r.min_quantity),
+                 "maxQty": num(r.max_quantity), "stepSize": fmt(r.step)},
+            ],
+            "symbol": symbol,
+            "side": "CALL" if kind == "C" else "PUT",
+            "strikePrice": strike,
+            "underlying": name + "USDT",
+            "unit": 1,
+            "minQty": num(r.min_quantity),
+            "maxQty": num(r.max_quantity),
+            "initialMargin": "0.15",
+            "maintenanceMargin": "0.075",
+            "minInitialMargin": "0.1",
+            "minMaintenanceMargin": "0.05",
+            "priceScale": _scale(r.tick),
+            "quantityScale": _scale(r.step),
+            "quoteAsset": "USDT",
+            "contractType": "CRYPTO_OPTIONS",
+            "underlyingType": "CRYPTO",
+            "nakedSell": True,
+            "status": "TRADING",
+        }  # fmt: skip
 
     def _on_market__get_order_book(self, p: dict[str, Any]) -> Any:
         symbol = self._symbol(p)
@@ -225,6 +304,7 @@ class BinanceOptionsExchange(LocalExchange):
         ):
             raise Refusal("invalid", "clientOrderId (repeated in pending orders)")
         quantity = Decimal(str(p["quantity"]))
+        self._enforce(symbol, price=Decimal(str(p["price"])), quantity=quantity)
         if p["side"] == "SELL":
             self._write(symbol, quantity)
         try:
@@ -412,6 +492,29 @@ class BinanceOptionsExchange(LocalExchange):
             "canWithdraw": True,
             "reduceOnly": False,
             "tradeGroupId": -1,
+            "riskLevel": "NORMAL",
+        }
+
+    def _on_account__get_account(self, p: dict[str, Any]) -> Any:
+        """Option Account Information, from the simulated account."""
+        wallet, _, pnl, margin = self._equity()
+        held = self.ledger.locked(self._account).get("USDT", ZERO)
+        return {
+            "asset": [
+                {
+                    "asset": "USDT",
+                    "marginBalance": fmt(wallet),
+                    "equity": fmt(wallet + pnl),
+                    "available": fmt(self.ledger.free(self._account, "USDT")),
+                    "locked": fmt(held + margin),
+                    "unrealizedPNL": fmt(pnl),
+                }
+            ],
+            "greek": [
+                {"underlying": u, "delta": "0", "gamma": "0", "theta": "0", "vega": "0"}
+                for u in sorted({underlying(s) for s in self.symbols})
+            ],
+            "time": self.now_ms(),
             "riskLevel": "NORMAL",
         }
 

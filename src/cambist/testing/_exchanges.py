@@ -26,7 +26,7 @@ from cambist._runtime.stream import Portal
 from cambist.testing._http import Call, Fault, HttpSide, Refusal
 from cambist.testing._ledger import Fill, Ledger, Order
 from cambist.testing._limits import LimitKeeper
-from cambist.testing._market import Change, Market, Trade
+from cambist.testing._market import Change, Market, SymbolRules, Trade
 from cambist.testing._ws import Route, StreamFaults, StreamHub
 
 DEFAULT_API_KEY = "cambist-local-api-key"
@@ -63,6 +63,9 @@ class LocalExchange:
             who keeps going is banned (418). Off by default; ``client_options()`` then
             turns the client's governor off too, so tests are not paced by production
             limits (switched on, the client keeps its governor, with the same limits).
+        rules: Trading rules by symbol (``cambist.testing.SymbolRules``), for symbols that
+            do not keep the exchange's default ones; the market endpoints report them and
+            orders breaking one are refused with the document's code.
 
     State a test can read (under ``lock`` while the exchange runs): ``market`` (books, trades,
     candles), ``ledger`` (balances per account, orders, fills, ledger entries, transfers),
@@ -78,6 +81,8 @@ class LocalExchange:
         "BTC": Decimal("2"),
         "ETH": Decimal("10"),
     }
+    _rules: ClassVar[SymbolRules] = SymbolRules()
+    """Every simulated symbol's trading rules unless ``rules=`` says otherwise."""
     _account: ClassVar[str] = "spot"
     """The main account (what the API key trades with)."""
     _codes: ClassVar[dict[str, tuple[int, object]]] = {}
@@ -96,6 +101,7 @@ class LocalExchange:
         allow_remote: bool = False,
         clock: Clock | None = None,
         rate_limits: bool = False,
+        rules: Mapping[str, SymbolRules] | None = None,
     ) -> None:
         if not _loopback(host) and not allow_remote:
             raise ValueError(
@@ -110,6 +116,9 @@ class LocalExchange:
         self.examples: dict[tuple[str, str], str] = examples
         self.credentials = dict(credentials or {DEFAULT_API_KEY: DEFAULT_API_SECRET})
         self.market = Market(self.symbols, seed=seed)
+        self.rules: dict[str, SymbolRules] = {s: self._rules for s in self.symbols}
+        """Each symbol's trading rules (what the market endpoints report, orders keep)."""
+        self.rules.update(rules or {})
         self.clock_skew_ms = 0
         """Added to the simulator's clock: skew it to test timestamp handling."""
         self.clock: Clock = clock or SYSTEM_CLOCK
@@ -237,7 +246,9 @@ class LocalExchange:
         message = next((e.message for e in self.config.errors if e.code == str(code)), refusal.kind)
         if "%s" in message:
             message = message.replace("%s", refusal.detail or "?", 1).replace("%s", "")
-        elif refusal.detail and refusal.kind in ("missing", "invalid"):
+        elif refusal.detail and (
+            refusal.kind in ("missing", "invalid") or (status, code) == self._codes["invalid"]
+        ):
             message = f"{message}: {refusal.detail}"
         return status, self._error_body(code, message)
 
@@ -327,6 +338,25 @@ class LocalExchange:
     def _symbols(self, p: Mapping[str, Any]) -> list[str]:
         """The request's ``symbol`` (checked), or every symbol when it names none."""
         return [self._symbol(p)] if p.get("symbol") else list(self.symbols)
+
+    def _enforce(
+        self,
+        symbol: str,
+        *,
+        price: Decimal | None = None,
+        quantity: Decimal | None = None,
+        amount: Decimal | None = None,
+        market: bool = False,
+    ) -> None:
+        """Refuse an order that breaks a rule of its symbol (the refusal kind is the rule;
+        ``_codes`` gives each its document's code)."""
+        rules = self.rules.get(symbol)
+        broken = rules.broken(price, quantity, amount, market=market) if rules else None
+        if broken is not None:
+            param = "price" if broken.endswith("price") or broken == "price_tick" else "quantity"
+            if market and broken.endswith("notional"):
+                param = "amount"
+            raise Refusal(broken, param)
 
     def _split(self, symbol: str) -> tuple[str, str]:
         base, _, quote = symbol.partition("_")

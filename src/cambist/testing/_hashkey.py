@@ -12,7 +12,7 @@ from cambist.testing._exchanges import DEFAULT_API_KEY, since
 from cambist.testing._hashkey_streams import ACCOUNT_IDS, ACCOUNTS, HashKeyStreams
 from cambist.testing._http import Refusal
 from cambist.testing._ledger import Fill, Order
-from cambist.testing._market import bar_end
+from cambist.testing._market import LOT, SymbolRules, bar_end
 from cambist.testing._text import fmt, levels
 
 FLOW_TYPES = {"trade": (1, "TRADE"), "fee": (2, "FEE"), "transfer": (51, "USER_ACCOUNT_TRANSFER")}
@@ -57,7 +57,27 @@ class HashKeyExchange(HashKeyStreams):
         "not_found": (400, "0211"),
         "insufficient": (400, "0401"),
         "listen_key": (400, "-1004"),
+        # The trading rules (Get Exchange Information's filters), with the error table's codes.
+        "price_tick": (400, "0209"),  # Invalid price precision
+        "min_price": (400, "-1133"),
+        "max_price": (400, "-1132"),
+        "quantity_step": (400, "-1137"),  # Order quantity precision too large
+        "min_quantity": (400, "-1136"),
+        "max_quantity": (400, "-1135"),
+        "min_notional": (400, "-1140"),  # Order amount lower than the minimum
+        "max_notional": (400, "-1206"),
     }
+    _rules: ClassVar[SymbolRules] = SymbolRules(
+        min_quantity=LOT,
+        max_quantity=Decimal("1000"),
+        min_notional=Decimal("1"),
+        max_notional=Decimal("100000000"),
+        market_min_quantity=LOT,
+        market_max_quantity=Decimal("500"),
+        market_min_notional=Decimal("1"),
+        market_max_notional=Decimal("50000000"),
+    )
+    """PRICE_FILTER's minPrice / maxPrice are "Depreciated, no longer in-use": not enforced."""
 
     def _refusal(self, refusal: Refusal) -> tuple[int, Any]:
         if refusal.kind == "bad_signature":  # the table has two 0001 rows: this one
@@ -71,6 +91,101 @@ class HashKeyExchange(HashKeyStreams):
 
     def _on_misc__get_server_time(self, p: dict[str, Any]) -> Any:
         return {"serverTime": self.now_ms()}
+
+    def _on_market__get_exchange_info(self, p: dict[str, Any]) -> Any:
+        """The table's wrapper, from the simulated state: every symbol (or the one asked
+        for) with its rules as filters, every coin."""
+        symbols = self._symbols(p)
+        return {
+            "timezone": "UTC",
+            "serverTime": self.now_ms(),
+            "brokerFilters": [],
+            "symbols": [self._symbol_info(s) for s in symbols],
+            "options": [],
+            "contracts": [],
+            "coins": [self._coin(c) for c in self._coins()],
+        }
+
+    def _symbol_info(self, symbol: str) -> dict[str, Any]:
+        base, quote = self._split(symbol)
+        r = self.rules[symbol]
+
+        def num(value: Decimal | None) -> str:
+            return fmt(value) if value is not None else "0"
+
+        return {
+            "symbol": symbol,
+            "symbolName": symbol,
+            "status": "TRADING",
+            "baseAsset": base,
+            "baseAssetName": base,
+            "baseAssetPrecision": fmt(r.step),
+            "quoteAsset": quote,
+            "quoteAssetName": quote,
+            "quotePrecision": fmt(r.tick),
+            "retailAllowed": True,
+            "piAllowed": True,
+            "corporateAllowed": True,
+            "omnibusAllowed": True,
+            "icebergAllowed": False,
+            "isAggregate": False,
+            "allowMargin": False,
+            "tradeStatus": "TRADABLE",
+            "filters": [
+                {
+                    "minPrice": num(r.min_price or r.tick),
+                    "maxPrice": num(r.max_price),
+                    "tickSize": fmt(r.tick),
+                    "filterType": "PRICE_FILTER",
+                },
+                {
+                    "minQty": num(r.min_quantity),
+                    "maxQty": num(r.max_quantity),
+                    "stepSize": fmt(r.step),
+                    "marketOrderMinQty": num(r.market_min_quantity or r.min_quantity),
+                    "marketOrderMaxQty": num(r.market_max_quantity or r.max_quantity),
+                    "filterType": "LOT_SIZE",
+                },
+                {"minNotional": num(r.min_notional), "filterType": "MIN_NOTIONAL"},
+                {
+                    "minAmount": num(r.min_notional),
+                    "maxAmount": num(r.max_notional),
+                    "minBuyPrice": "0",
+                    "marketOrderMinAmount": num(r.market_min_notional or r.min_notional),
+                    "marketOrderMaxAmount": num(r.market_max_notional or r.max_notional),
+                    "filterType": "TRADE_AMOUNT",
+                },
+            ],
+        }
+
+    def _coins(self) -> list[str]:
+        """Every asset: the simulated symbols' and any balance's."""
+        assets = {a for s in self.symbols for a in self._split(s)}
+        for account in ACCOUNTS.values():
+            assets |= set(self.ledger.assets(account))
+        return sorted(assets)
+
+    def _coin(self, coin: str) -> dict[str, Any]:
+        chain = {
+            "chainType": coin if coin != "USDT" else "ERC20",
+            "withdrawFee": "0",
+            "minWithdrawQuantity": "0",
+            "maxWithdrawQuantity": "0",
+            "minDepositQuantity": "0",
+            "allowDeposit": False,
+            "allowWithdraw": False,
+        }
+        return {
+            "orgId": "9001",
+            "coinId": coin,
+            "coinName": coin,
+            "coinFullName": coin,
+            "allowWithdraw": False,
+            "allowDeposit": False,
+            "tokenType": "CHAIN_TOKEN",
+            "status": 1,
+            "chainTypes": [chain],
+        }
 
     def _on_market__get_depth(self, p: dict[str, Any]) -> Any:
         bids, asks = self.market.books[self._symbol(p)].top(int(p.get("limit") or 100))
@@ -165,6 +280,49 @@ class HashKeyExchange(HashKeyStreams):
                 }
             )
         return {"balances": rows, "userId": "1900000000000000000"}
+
+    def _on_account__list_account_types(self, p: dict[str, Any]) -> Any:
+        labels = {"spot": ("Main Trading Account", 0), "sub": ("Sub Trading Account", 1)}
+        return [
+            {
+                "accountId": number,
+                "accountLabel": labels[name][0],
+                "accountType": 1,
+                "accountIndex": labels[name][1],
+                "userId": "1900000000000000000",
+            }
+            for number, name in ACCOUNTS.items()
+        ]
+
+    def _on_account__check_api_key(self, p: dict[str, Any]) -> Any:
+        return {"accountType": "Master Account"}
+
+    def _on_account__get_vip_info(self, p: dict[str, Any]) -> Any:
+        rate = fmt(self.ledger.fee_rate)
+        rows = []
+        for symbol in self.symbols:
+            base, quote = self._split(symbol)
+            rows.append(
+                {
+                    "symbol": symbol,
+                    "productType": "Token-Token",
+                    "buyMakerFeeCurrency": base,
+                    "buyTakerFeeCurrency": base,
+                    "sellMakerFeeCurrency": quote,
+                    "sellTakerFeeCurrency": quote,
+                    "actualMakerRate": rate,
+                    "actualTakerRate": rate,
+                }
+            )
+        volume = sum((f.price * f.quantity for f in self.ledger.fills), Decimal(0))
+        return {
+            "code": 0,
+            "vipLevel": "0",
+            "tradeVol30Day": fmt(volume),
+            "totalAssetBal": "0",
+            "data": rows,
+            "updateTimestamp": str(self.now_ms()),
+        }
 
     def _on_account__transfer(self, p: dict[str, Any]) -> Any:
         source, target = ACCOUNTS.get(p["fromAccountId"]), ACCOUNTS.get(p["toAccountId"])
@@ -265,28 +423,9 @@ class HashKeyExchange(HashKeyStreams):
 
     def _on_account__get_coin_info(self, p: dict[str, Any]) -> Any:
         coin = str(p["coinId"])
-        known = {a for s in self.symbols for a in self._split(s)}
-        if coin not in known:
+        if coin not in self._coins():
             raise Refusal("invalid", "coinId")
-        chain = {
-            "chainType": coin if coin != "USDT" else "ERC20",
-            "withdrawFee": "0",
-            "minWithdrawQuantity": "0",
-            "maxWithdrawQuantity": "0",
-            "minDepositQuantity": "0",
-            "allowDeposit": False,
-            "allowWithdraw": False,
-        }
-        entry = {
-            "orgId": "9001",
-            "coinId": coin,
-            "coinName": coin,
-            "coinFullName": coin,
-            "allowWithdraw": False,
-            "allowDeposit": False,
-            "chainTypes": [chain],
-        }
-        return {"timezone": "UTC", "serverTime": self.now_ms(), "coins": [entry]}
+        return {"timezone": "UTC", "serverTime": self.now_ms(), "coins": [self._coin(coin)]}
 
     # -- orders ------------------------------------------------------------------------
 
@@ -334,6 +473,13 @@ class HashKeyExchange(HashKeyStreams):
             raise Refusal("missing", "price" if not price else "quantity")
         if kind == "MARKET" and not (quantity or amount):
             raise Refusal("missing", "quantity")
+        self._enforce(
+            symbol,
+            price=price or None,
+            quantity=quantity or None,
+            amount=amount or None,
+            market=kind == "MARKET",
+        )
         client_id = str(p.get("newClientOrderId") or "")
         if client_id and any(o.client_id == client_id for o in self.ledger.orders.values()):
             raise Refusal("invalid", "newClientOrderId (duplicate)")
@@ -353,7 +499,9 @@ class HashKeyExchange(HashKeyStreams):
         )
 
     def _on_spot__test_order(self, p: dict[str, Any]) -> Any:
-        self._symbol(p)
+        symbol = self._symbol(p)
+        price, quantity = (Decimal(str(p.get(k) or 0)) or None for k in ("price", "quantity"))
+        self._enforce(symbol, price=price, quantity=quantity, market=p.get("type") == "MARKET")
         return {}
 
     def _on_spot__create_order(self, p: dict[str, Any]) -> Any:

@@ -18,6 +18,64 @@ TICK = Decimal("0.01")
 LOT = Decimal("0.0001")
 
 
+@dataclass(frozen=True)
+class SymbolRules:
+    """A simulated symbol's trading rules: what its market endpoint reports and every order
+    must keep (a local exchange refuses an order breaking one with its document's code).
+    None: no such rule. Prices are multiples of ``tick``, quantities of ``step``; notional
+    is price x quantity (a market order's quote amount), in the quote asset."""
+
+    tick: Decimal = TICK
+    step: Decimal = LOT
+    min_price: Decimal | None = None
+    max_price: Decimal | None = None
+    min_quantity: Decimal | None = LOT
+    max_quantity: Decimal | None = None
+    min_notional: Decimal | None = None
+    max_notional: Decimal | None = None
+    market_min_quantity: Decimal | None = None
+    market_max_quantity: Decimal | None = None
+    market_min_notional: Decimal | None = None
+    market_max_notional: Decimal | None = None
+
+    def broken(
+        self,
+        price: Decimal | None,
+        quantity: Decimal | None,
+        amount: Decimal | None,
+        *,
+        market: bool,
+    ) -> str | None:
+        """The first rule the order breaks (``price_tick``, ``min_price``, ``max_price``,
+        ``quantity_step``, ``min_quantity``, ``max_quantity``, ``min_notional``,
+        ``max_notional``), or None."""
+        if price and not market:
+            if price % self.tick:
+                return "price_tick"
+            if self.min_price is not None and price < self.min_price:
+                return "min_price"
+            if self.max_price is not None and price > self.max_price:
+                return "max_price"
+        if quantity:
+            if quantity % self.step:
+                return "quantity_step"
+            low = (self.market_min_quantity if market else None) or self.min_quantity
+            high = (self.market_max_quantity if market else None) or self.max_quantity
+            if low is not None and quantity < low:
+                return "min_quantity"
+            if high is not None and quantity > high:
+                return "max_quantity"
+        value = amount if market else (price * quantity if price and quantity else None)
+        if value:
+            low = (self.market_min_notional if market else None) or self.min_notional
+            high = (self.market_max_notional if market else None) or self.max_notional
+            if low is not None and value < low:
+                return "min_notional"
+            if high is not None and value > high:
+                return "max_notional"
+        return None
+
+
 @dataclass
 class Trade:
     id: int

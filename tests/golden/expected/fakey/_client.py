@@ -65,6 +65,11 @@ class FakeY(SyncClient):
             call's cost before sending and waiting (or raising ``BudgetExhaustedError``)
             when a budget is empty; off, a share of each limit, wait or raise, a Redis
             shared by several processes.
+        check_orders: Check every order against its market's rules
+            (``client.markets()``, loaded on the first order) before sending it: a
+            broken rule raises ``MarketRuleError`` and nothing is sent.
+        markets_ttl: Seconds ``client.markets()`` keeps the markets before loading them
+            again (None: until ``markets(refresh=True)``); a positive number.
         http_client: Your own ``httpx.Client`` (pool, proxies, transport); you close it.
     """
 
@@ -85,6 +90,8 @@ class FakeY(SyncClient):
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
         rate_limits: RateLimits | None = None,
+        check_orders: bool = False,
+        markets_ttl: float | None = 3600.0,
         http_client: httpx.Client | None = None,
     ) -> None:
         super().__init__(
@@ -100,6 +107,8 @@ class FakeY(SyncClient):
             retry=retry,
             clock=clock,
             rate_limits=rate_limits,
+            check_orders=check_orders,
+            markets_ttl=markets_ttl,
             http_client=http_client,
         )
 
@@ -176,6 +185,11 @@ class AsyncFakeY(AsyncClient):
             call's cost before sending and waiting (or raising ``BudgetExhaustedError``)
             when a budget is empty; off, a share of each limit, wait or raise, a Redis
             shared by several processes.
+        check_orders: Check every order against its market's rules
+            (``client.markets()``, loaded on the first order) before sending it: a
+            broken rule raises ``MarketRuleError`` and nothing is sent.
+        markets_ttl: Seconds ``client.markets()`` keeps the markets before loading them
+            again (None: until ``markets(refresh=True)``); a positive number.
         http_client: Your own ``httpx.AsyncClient`` (pool, proxies, any transport); you
             close it.
     """
@@ -197,6 +211,8 @@ class AsyncFakeY(AsyncClient):
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
         rate_limits: RateLimits | None = None,
+        check_orders: bool = False,
+        markets_ttl: float | None = 3600.0,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
         super().__init__(
@@ -212,6 +228,8 @@ class AsyncFakeY(AsyncClient):
             retry=retry,
             clock=clock,
             rate_limits=rate_limits,
+            check_orders=check_orders,
+            markets_ttl=markets_ttl,
             http_client=http_client,
         )
 
