@@ -249,6 +249,7 @@ class RedisStore:
         self.timeout = timeout
         self._sync: Any = None
         self._async: Any = None
+        self._async_loop: Any = None
 
     def _client(self) -> Any:
         if self._sync is None:
@@ -265,8 +266,15 @@ class RedisStore:
         return self._sync
 
     def _aclient(self) -> Any:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        if self._async is not None and self._async_loop is not loop:
+            self._async = None  # its connections belong to another (perhaps closed) loop
         if self._async is None:
             import redis.asyncio
+
+            self._async_loop = loop
 
             client = redis.asyncio.Redis.from_url(
                 self.url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout
