@@ -383,6 +383,30 @@ def test_a_429_closes_the_budget_for_every_process_on_the_redis(
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_the_servers_counter_reaches_redis_too(
+    mode: str, bx: BinanceOptionsExchange, clock: FakeClock, redis_url: str
+) -> None:
+    """A client that saw the used-weight header raises the shared count in Redis: another
+    client (its own clock, as another process) waits where its own count would have sent."""
+    import redis
+
+    with BinanceOptions(**options(bx, clock, enabled=False)) as other:
+        other.market.get_ticker()  # 40 spent outside any governor
+    shared = {"redis": redis_url, "limits": {"weight": 50}}
+    with Client(mode, BN, **options(bx, clock, **shared)) as a:
+        a(lambda x: x.market.get_exchange_info())  # the header says 41: Redis learns it
+    with redis.Redis.from_url(redis_url) as r:
+        counts = [int(r.get(k) or 0) for k in r.keys("cambist:rl:binance_options:*:weight:*")]
+    assert max(counts) == 41
+    elsewhere = FakeClock(start=START)
+    with (
+        Client(mode, BN, **options(bx, elsewhere, on_empty="raise", **shared)) as b,
+        pytest.raises(errors.BudgetExhaustedError),
+    ):
+        b(lambda x: x.market.get_ticker())  # 41 + 40 > 50
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_unreachable_redis_falls_back_in_process_and_logs_once(
     mode: str, hx: HashKeyExchange, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
