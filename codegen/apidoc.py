@@ -184,9 +184,19 @@ def api_markdown(r: ExchangeRenderer) -> str:
                 "source": _cell(b["source"]),
             }
         )
+    learn = limits.get("learn")
+    learned = None
+    if learn is not None:
+        kinds = ", ".join(f"`{k}`" for k in learn["kinds"])
+        learned = (
+            f"When `{learn['endpoint']}` answers, the client follows the limits it reports"
+            f" (`{learn['field']}`: {kinds}): a limiter with a budget's header sets its limit,"
+            " another becomes a budget of its own (`orders_10s`)."
+        )
     return render(
         "api.md.jinja",
         budgets=budgets,
+        learned=learned,
         markets=_markets(spec),
         source=r.source,
         spec=spec,

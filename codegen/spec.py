@@ -342,6 +342,15 @@ def _check_budgets(spec: Spec) -> None:
                 if not fnmatch.filter(names, glob):
                     raise b.where.error(f"endpoints.{key}: {glob!r} matches no endpoint")
     by_name = {ep.name: ep for ep in spec.endpoints}
+    learn = limits.get("learn")
+    if learn is not None:
+        if learn["endpoint"] not in by_name:
+            raise learn.where.error(f"learn: no endpoint {learn['endpoint']!r}")
+        for kind in learn["kinds"].values():
+            for key in ("names", "exclude"):
+                for glob in kind.get("endpoints", {}).get(key, []):
+                    if not fnmatch.filter(names, glob):
+                        raise learn.where.error(f"learn: {glob!r} matches no endpoint")
     for w in limits.get("weights", []):
         ep = by_name.get(w["endpoint"])
         if ep is None:

@@ -255,6 +255,45 @@ def test_a_budget_of_your_own_for_a_limit_the_document_gives_no_figure_for(
         Budget(name="x", per="account", limit=1, interval=1)  # type: ignore[arg-type]
 
 
+class TightBinance(BinanceOptionsExchange):
+    """Reports lower limits in its exchange information than the document's sample."""
+
+    def _on_market__get_exchange_info(self, p: dict[str, Any]) -> Any:
+        info = super()._on_market__get_exchange_info(p)
+        info["rateLimits"] = [
+            {
+                "rateLimitType": "REQUEST_WEIGHT",
+                "interval": "MINUTE",
+                "intervalNum": 1,
+                "limit": 45,
+            },
+            {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 2},
+            {"rateLimitType": "SOMETHING_NEW", "interval": "MINUTE", "intervalNum": 1, "limit": 1},
+        ]
+        return info
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_limits_the_exchange_reports_are_followed(mode: str, clock: FakeClock) -> None:
+    """Exchange information's rateLimits: the weight's limit is the account's, and the order
+    count (which the document gives no figure for) becomes a budget of the order calls."""
+    order = {"symbol": "BTC-220815-50000-C", "side": "BUY", "type": "LIMIT", "quantity": "1"}
+    order |= {"price": "900", "time_in_force": "GTC"}
+    with TightBinance(clock=clock) as ex, Client(mode, BN, **options(ex, clock)) as c:
+        c(lambda x: x.market.get_exchange_info())
+        budgets = {b.name: b for b in c.client._core.governor.budgets}
+        assert budgets["weight"].limit == 45
+        orders = budgets["orders_10s"]
+        assert (orders.per, orders.limit, orders.interval) == ("key", 2, 10)
+        assert orders.header == "X-MBX-ORDER-COUNT-10S" and "something_new_1m" not in budgets
+        for _ in range(3):
+            c(lambda x: x.trade.create_order(**order, timeout=30))
+        assert clock.sleeps == [pytest.approx(10.0)]  # the third order: the next 10 s
+        c(lambda x: x.market.get_ticker())  # 40 more weight: 1 + 0 x 3 + 40 <= 45
+        c(lambda x: x.market.get_ticker(timeout=90))  # over 45: the next minute
+    assert clock.sleeps[1] == pytest.approx(50.0)
+
+
 def test_options_are_checked_when_the_client_is_built() -> None:
     with pytest.raises(ValueError, match="unknown budget 'queriez'"):
         HashKey(rate_limits=RateLimits(limits={"queriez": 1}))

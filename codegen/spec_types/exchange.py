@@ -190,6 +190,13 @@ class WeightRule(TypedDict, closed=True):
     note: NotRequired[str]
 
 
+class LearnedBudget(TypedDict, closed=True):
+    per: Literal["ip", "key"]
+    cost: NotRequired[Literal["request", "weight"]]
+    endpoints: NotRequired[BudgetEndpoints]
+    header: NotRequired[str]
+
+
 class Fields(TypedDict, closed=True):
     symbol: MarketSource
     base: MarketSource
@@ -235,12 +242,20 @@ class Budget(TypedDict, closed=True):
     note: NotRequired[str]
 
 
+class LearnLimits(TypedDict, closed=True):
+    endpoint: str
+    field: str
+    kinds: dict[str, LearnedBudget]
+    note: NotRequired[str]
+
+
 class RateLimits(TypedDict, closed=True):
     safe: NotRequired[AfterRateLimit]
     unsafe: NotRequired[AfterRateLimit]
     ban_seconds: NotRequired[int | float]
     budgets: NotRequired[list[Budget]]
     weights: NotRequired[list[WeightRule]]
+    learn: NotRequired[LearnLimits]
     note: NotRequired[str]
 
 

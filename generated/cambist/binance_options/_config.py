@@ -2,7 +2,7 @@
 """Binance Options: exchange metadata and the error table, from its spec."""
 
 from cambist._runtime.endpoint import AfterRateLimit, ErrorCode, Exchange, Security
-from cambist._runtime.limits import Budget, WeightRule
+from cambist._runtime.limits import Budget, Learn, WeightRule
 
 EXCHANGE = Exchange(
     id="binance_options",
@@ -89,6 +89,39 @@ EXCHANGE = Exchange(
             absent=40,
             otherwise=1,
         ),
+    ),
+    learn_limits=Learn(
+        endpoint="market.get_exchange_info",
+        field="rateLimits",
+        kinds={
+            "REQUEST_WEIGHT": Budget(
+                name="request_weight",
+                per="ip",
+                limit=1,
+                interval=1,
+                cost="weight",
+                header="X-MBX-USED-WEIGHT-{n}{u}",
+            ),
+            "ORDERS": Budget(
+                name="orders",
+                per="key",
+                limit=1,
+                interval=1,
+                cost="request",
+                names=(
+                    "trade.create_order",
+                    "trade.create_batch_orders",
+                ),
+                header="X-MBX-ORDER-COUNT-{n}{u}",
+            ),
+            "RAW_REQUESTS": Budget(
+                name="raw_requests",
+                per="ip",
+                limit=1,
+                interval=1,
+                cost="request",
+            ),
+        },
     ),
     api_key_env="BINANCE_OPTIONS_API_KEY",
     api_secret_env="BINANCE_OPTIONS_API_SECRET",

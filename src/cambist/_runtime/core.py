@@ -159,7 +159,10 @@ class Core:
                 response: httpx.Response = yield Send(request)
                 if governor is not None and governor.headers:
                     yield from governor.observe(response.headers)
-                return self.handle(ep, response, opts, ids)
+                result = self.handle(ep, response, opts, ids)
+                if governor is not None and governor.learns == ep.name:
+                    governor.learn(response.content)  # the exchange's own limits
+                return result
             except errors.TimestampError:
                 if resynced or not stamped or not self.time_sync:
                     raise

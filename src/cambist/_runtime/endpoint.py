@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 if TYPE_CHECKING:
-    from cambist._runtime.limits import Budget, WeightRule
+    from cambist._runtime.limits import Budget, Learn, WeightRule
 
 T = TypeVar("T")
 
@@ -180,6 +180,8 @@ class Exchange:
     """The document's rate limits (``rate_limits.budgets``): what the governor spends from."""
     weight_rules: tuple[WeightRule, ...] = ()
     """Weights that depend on a param (``rate_limits.weights``)."""
+    learn_limits: Learn | None = None
+    """Where the exchange reports its own limits (``rate_limits.learn``)."""
 
     def after_rate_limit(self, safe: bool) -> AfterRateLimit:
         """The document's rule after a rate limit, for an endpoint ``safe`` to resend or not."""

@@ -17,6 +17,7 @@ label or a hash of the API key (never the key), and the host that of the REST UR
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import math
@@ -375,8 +376,44 @@ class Governor:
         self.redis = RedisStore(options.redis) if options.redis else None
         self._redis_down_until = -math.inf
         self._warned = False
+        self._declared = budgets
         self.budgets = budgets
         self.headers = tuple((b, b.header) for b in budgets if b.header)
+        learn = exchange.learn_limits
+        self.learns = learn.endpoint if learn is not None else None
+        """The endpoint whose answer reports the exchange's own limits (or None)."""
+
+    def learn(self, content: bytes) -> None:
+        """Follow the limits the exchange reports (``Exchange.learn_limits``): a reported
+        limiter whose header is a budget's sets its limit (unless ``RateLimits.limits``
+        overrides it); another becomes a budget of its own (``orders_10s``)."""
+        learn = self.exchange.learn_limits
+        if learn is None:
+            return
+        import orjson
+
+        try:
+            reported = learn.budgets(orjson.loads(content))
+        except ValueError:
+            return
+        if not reported:
+            return
+        budgets = list(self._declared)
+        at = {b.header: i for i, b in enumerate(budgets) if b.header}
+        for b in reported:
+            i = at.get(b.header) if b.header else None
+            if i is not None and budgets[i].interval == b.interval:
+                budgets[i] = dataclasses.replace(budgets[i], limit=b.limit)
+            elif all(b.name != other.name for other in budgets):
+                budgets.append(b)
+        self.budgets = tuple(budgets)
+        self.headers = tuple((b, b.header) for b in self.budgets if b.header)
+        self._entries = {}
+        log.debug(
+            "rate limits from %s: %s",
+            learn.endpoint,
+            ", ".join(f"{b.name}={b.limit}/{b.interval:g}s" for b in self.budgets),
+        )
 
     def entries(self, ep: Endpoint[Any], keyed: bool) -> tuple[Entry, ...]:
         """The budgets a call of ``ep`` spends from (computed once per endpoint)."""

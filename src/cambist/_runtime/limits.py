@@ -101,3 +101,53 @@ def call_weight(
     if isinstance(weight, str):
         return max((int(n) for n in _NUMBERS.findall(weight)), default=1)
     return 1
+
+
+UNITS = {"SECOND": (1, "S"), "MINUTE": (60, "M"), "HOUR": (3600, "H"), "DAY": (86400, "D")}
+
+
+@dataclass(frozen=True, slots=True)
+class Learn:
+    """Where the exchange reports its own limits (the spec's ``rate_limits.learn``):
+    ``field`` of ``endpoint``'s answer, a list of limiters in Binance's format
+    (``rateLimitType``, ``interval``, ``intervalNum``, ``limit``); ``kinds`` gives each
+    limiter type the budget it becomes (its ``header`` with ``{n}{u}`` for the interval)."""
+
+    endpoint: str
+    field: str
+    kinds: Mapping[str, Budget]
+
+    def budgets(self, answer: object) -> list[Budget]:
+        """The budgets ``answer`` (the endpoint's decoded JSON) reports; unknown limiter
+        types and malformed entries are skipped."""
+        rows = answer.get(self.field) if isinstance(answer, dict) else None
+        out = []
+        for row in rows if isinstance(rows, list) else []:
+            if not isinstance(row, dict):
+                continue
+            kind = self.kinds.get(str(row.get("rateLimitType")))
+            unit = UNITS.get(str(row.get("interval")))
+            n, limit = row.get("intervalNum"), row.get("limit")
+            if kind is None or unit is None or not isinstance(n, int) or not isinstance(limit, int):
+                continue
+            if n < 1 or limit < 1:
+                continue
+            letter = f"{n}{unit[1]}"
+            header = (
+                kind.header.replace("{n}", str(n)).replace("{u}", unit[1]) if kind.header else None
+            )
+            out.append(
+                Budget(
+                    name=f"{str(row['rateLimitType']).lower()}_{letter.lower()}",
+                    per=kind.per,
+                    limit=limit,
+                    interval=n * unit[0],
+                    cost=kind.cost,
+                    names=kind.names,
+                    exclude=kind.exclude,
+                    keyed=kind.keyed,
+                    header=header,
+                    source=f"{self.endpoint}: {self.field}",
+                )
+            )
+        return out
