@@ -294,6 +294,29 @@ def test_the_limits_the_exchange_reports_are_followed(mode: str, clock: FakeCloc
     assert clock.sleeps[1] == pytest.approx(50.0)
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_the_local_exchange_enforces_the_limits_it_reports(mode: str, clock: FakeClock) -> None:
+    """Its order count (from its exchange information) is enforced and reported in
+    X-MBX-ORDER-COUNT-10S; a client that read the exchange information keeps to it."""
+    order = {"symbol": "BTC-220815-50000-C", "side": "BUY", "type": "LIMIT", "quantity": "1"}
+    order |= {"price": "900", "time_in_force": "GTC"}
+    with TightBinance(clock=clock, rate_limits=True) as ex:
+        with Client(mode, BN, **options(ex, clock, enabled=False)) as blind:
+            raw = blind(lambda x: x.with_raw_response.trade.create_order(**order))
+            assert raw.rate_limits["x-mbx-order-count-10s"] == "1"
+            blind(lambda x: x.trade.create_order(**order))
+            with pytest.raises(errors.RateLimitError) as caught:
+                blind(lambda x: x.trade.create_order(**order, timeout=1))
+            assert caught.value.status_code == 429
+        assert ex.http.limits is not None and ex.http.limits.refused == [(429, "orders_10s")]
+        clock.advance(10)
+        with Client(mode, BN, **options(ex, clock)) as c:
+            c(lambda x: x.market.get_exchange_info())
+            for _ in range(3):
+                c(lambda x: x.trade.create_order(**order, timeout=30))
+        assert ex.http.limits.refused == [(429, "orders_10s")]  # nothing more refused
+
+
 def test_options_are_checked_when_the_client_is_built() -> None:
     with pytest.raises(ValueError, match="unknown budget 'queriez'"):
         HashKey(rate_limits=RateLimits(limits={"queriez": 1}))

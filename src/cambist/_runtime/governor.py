@@ -17,7 +17,6 @@ label or a hash of the API key (never the key), and the host that of the REST UR
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import logging
 import math
@@ -30,7 +29,7 @@ from urllib.parse import urlsplit
 
 from cambist import errors
 from cambist._runtime.core import Action, Io, Sleep
-from cambist._runtime.limits import Budget, call_weight
+from cambist._runtime.limits import Budget, call_weight, merge_reported
 
 if TYPE_CHECKING:
     from cambist._runtime.clock import Clock, ServerClock
@@ -398,15 +397,7 @@ class Governor:
             return
         if not reported:
             return
-        budgets = list(self._declared)
-        at = {b.header: i for i, b in enumerate(budgets) if b.header}
-        for b in reported:
-            i = at.get(b.header) if b.header else None
-            if i is not None and budgets[i].interval == b.interval:
-                budgets[i] = dataclasses.replace(budgets[i], limit=b.limit)
-            elif all(b.name != other.name for other in budgets):
-                budgets.append(b)
-        self.budgets = tuple(budgets)
+        self.budgets = merge_reported(self._declared, reported)
         self.headers = tuple((b, b.header) for b in self.budgets if b.header)
         self._entries = {}
         log.debug(

@@ -151,3 +151,20 @@ class Learn:
                 )
             )
         return out
+
+
+def merge_reported(declared: tuple[Budget, ...], reported: list[Budget]) -> tuple[Budget, ...]:
+    """The budgets once the exchange reported its own (:meth:`Learn.budgets`): a reported
+    limiter with a declared budget's header (and interval) sets that budget's limit; another
+    is added, unless its name is taken."""
+    import dataclasses
+
+    budgets = list(declared)
+    at = {b.header: i for i, b in enumerate(budgets) if b.header}
+    for b in reported:
+        i = at.get(b.header) if b.header else None
+        if i is not None and budgets[i].interval == b.interval:
+            budgets[i] = dataclasses.replace(budgets[i], limit=b.limit)
+        elif all(b.name != other.name for other in budgets):
+            budgets.append(b)
+    return tuple(budgets)

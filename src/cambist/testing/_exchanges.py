@@ -139,7 +139,9 @@ class LocalExchange:
         self.portal = Portal()
         self.http = HttpSide(self, config, endpoints)
         if rate_limits:
-            self.http.limits = LimitKeeper(config, lambda: self.now_ms() / 1000.0)
+            self.http.limits = LimitKeeper(
+                config, lambda: self.now_ms() / 1000.0, self._reported_limits()
+            )
         self.streams = StreamHub(self.portal, self, self._routes)
         self.url = ""
         self.ws_urls: dict[str, str] = {}
@@ -179,6 +181,16 @@ class LocalExchange:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.url or 'stopped'}>"
+
+    def _reported_limits(self) -> Any:
+        """What the spec's ``rate_limits.learn`` endpoint answers here (the limits this
+        exchange reports, enforced with the spec's own), or None."""
+        learn = self.config.learn_limits
+        if learn is None:
+            return None
+        resource, _, method = learn.endpoint.partition(".")
+        handler = getattr(self, f"_on_{resource}__{method}", None)
+        return handler({}) if handler is not None else None
 
     def client_options(self) -> dict[str, Any]:
         """Keyword arguments pointing a client here with the default credentials (and,

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cambist._runtime.endpoint import Endpoint, Exchange
-from cambist._runtime.limits import call_weight
+from cambist._runtime.limits import call_weight, merge_reported
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +39,14 @@ class Verdict:
 class LimitKeeper:
     """Counts each request against the spec's budgets, per key and per IP."""
 
-    def __init__(self, config: Exchange, now: Callable[[], float]) -> None:
+    def __init__(self, config: Exchange, now: Callable[[], float], reported: Any = None) -> None:
         self.config = config
         self.now = now
+        self.budgets = config.budgets
+        """The spec's budgets, and those the exchange reports (``reported``: the answer of
+        the spec's ``rate_limits.learn`` endpoint, e.g. Binance's order counts)."""
+        if config.learn_limits is not None and reported is not None:
+            self.budgets = merge_reported(config.budgets, config.learn_limits.budgets(reported))
         self._lock = threading.Lock()
         self._counts: dict[tuple[str, str, int], int] = {}
         self._closed: dict[tuple[str, str], float] = {}  # (budget, scope) -> until
@@ -62,7 +67,7 @@ class LimitKeeper:
                 self.refused.append((418, "ban"))
                 return Verdict(418, math.ceil(until - now))
             matched = []
-            for budget in config.budgets:
+            for budget in self.budgets:
                 if not budget.applies(ep.name, keyed and key is not None):
                     continue
                 scope = ip if budget.per == "ip" else f"key:{key}"
