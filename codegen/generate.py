@@ -13,7 +13,7 @@ import jinja2
 from codegen import markets
 from codegen.apidoc import api_markdown
 from codegen.clientopts import exchange_options
-from codegen.parsed import Endpoint, Model, Spec, Stream, snake
+from codegen.parsed import Endpoint, Model, Spec, Stream, TypeRef, snake
 from codegen.spec import paged_items
 from codegen.types import Imports, TypeMap, WireMap
 
@@ -237,6 +237,9 @@ class ExchangeRenderer:
                     out[fast] = (fast, name, t.item is not None)
         return sorted(out.values())
 
+    def _here(self, model: str) -> str:
+        return self.types.convert_module(model)
+
     def fast_name(self, ep: Endpoint) -> str | None:
         t = ep.response
         if t is None or (t.item is not None and t.item.item is not None):
@@ -261,10 +264,11 @@ class ExchangeRenderer:
             self._fast(fn, name, is_list, imports)
             for fn, name, is_list in self.fast_responses(group)
         ]
+        push_fasts = self._push_fasts(group)
         if wires:
             imports.add("msgspec", "Struct")
             imports.add("msgspec", "field")
-        if fasts:
+        if fasts or push_fasts:
             imports.add("msgspec.json", "Decoder")
         if unstructures:
             imports.add("cambist._runtime.endpoint", "Param")
@@ -287,6 +291,7 @@ class ExchangeRenderer:
             tables=sorted(imports.tables.items()),
             wires=wires,
             fasts=fasts,
+            push_fasts=push_fasts,
         )
 
     def _structure(self, m: Model, imports: Imports, here: str) -> tuple[Model, str, list[Any]]:
@@ -308,45 +313,115 @@ class ExchangeRenderer:
         return m, self.types.unstructure_name(m.name), params, rules
 
     def _wire(self, m: Model, imports: Imports, here: str) -> tuple[Any, ...]:
-        """A msgspec struct for a model some fast path decodes, and its ``from_wire_*``."""
-        fields = [
-            (f.py, self.wire.annotation(f.type, self.types, imports, here), f.wire, f.optional)
-            for f in self._ordered(m)
-        ]
-        values = [
-            (
-                f.py,
-                (self.wire.optional_value if f.optional else self.wire.value)(
-                    f.type, f"w.{f.py}", self.types, imports, here
-                ),
-            )
-            for f in self._ordered(m)
-        ]
-        return m, self.wire.struct_name(m.name), self.wire.from_wire_name(m.name), fields, values
+        """A msgspec struct for a model some fast path decodes, and its ``from_wire_*``: the
+        struct's fields by Python name become the model's, once the values that need it are
+        converted (``conversions``: nested models, optional enums, ``json``)."""
+        fields = []
+        for f in self._ordered(m):
+            annotation = self.wire.annotation(f.type, self.types, imports, here, f.optional)
+            default = None
+            if f.optional and f.wire != m.bare:  # the bare field is required here: a bare
+                default = "Raw()" if annotation == "Raw" else "None"  # answer goes general
+            if default == "None":
+                annotation += " | None"
+            fields.append((f.py, annotation, f.wire, default))
+        conversions = self._conversions(m, imports, here)
+        return (
+            m,
+            self.wire.struct_name(m.name),
+            self.wire.from_wire_name(m.name),
+            fields,
+            conversions,
+        )
 
-    def _fast(self, fn: str, name: str, is_list: bool, imports: Imports) -> tuple[str, ...]:
-        """A fast-path decoder of an endpoint's answer: bytes -> wire struct(s) -> model(s)."""
+    def _conversions(self, m: Model, imports: Imports, here: str) -> list[tuple[str, str]]:
+        """(field, expression over ``d[field]``) for the wire values a model's field cannot
+        take as decoded."""
+        conversions = []
+        for f in self._ordered(m):
+            var = f"d[{f.py!r}]"
+            value = self.wire.optional_value if f.optional else self.wire.value
+            expr = value(f.type, var, self.types, imports, here)
+            if expr != var:
+                conversions.append((f.py, expr))
+        imports.add("msgspec.structs", "asdict")
+        imports.add("cambist._runtime.convert", "model_from")
+        imports.add("cambist._runtime.convert", "models_from")
+        return conversions
+
+    def _error_field(self, name: str) -> str | None:
+        """The Python name of the model's field that holds the exchange's error code, if any."""
+        wire = self.spec.exchange["response"].get("error", {}).get("code")
+        return next((f.py for f in self.spec.models[name].fields if f.wire == wire), None)
+
+    def _fast(self, fn: str, name: str, is_list: bool, imports: Imports) -> dict[str, Any]:
+        """A fast-path decoder of an endpoint's answer: bytes -> model(s), and the error-code
+        field's value (an object answer only: the client checks it after decoding)."""
         model = self.spec.models[name]
-        wire_type = name if model.row else self.wire.struct_name(name)
+        here = self._here(name)
         if model.row:
             imports.add(self.types.model_module(name), name)
-            build = "{}"
-        elif is_list:
-            build = f"list(map({self.wire.from_wire_name(name)}, {{}}))"
+            wire_type = name
         else:
-            build = f"{self.wire.from_wire_name(name)}({{}})"
+            wire_type = self.wire.struct_name(name)
         returns = f"list[{name}]" if is_list else name
-        decoder_type = f"list[{wire_type}]" if is_list else wire_type
-        return fn, f"_{fn.upper()}", decoder_type, build, returns
+        out: dict[str, Any] = {
+            "fn": fn,
+            "const": f"_{fn.upper()}",
+            "returns": returns,
+            "decoder_type": f"list[{wire_type}]" if is_list else wire_type,
+            "kind": "row" if model.row else "list" if is_list else "object",
+            "from_wire": self.wire.from_wire_name(name),
+            "model": name,
+            "answer": None,
+            "code": None,
+            "conversions": [] if model.row else self._conversions(model, imports, here),
+        }
+        if out["kind"] == "object":
+            imports.add("typing", "Any")
+            own = self._error_field(name)
+            if own is not None:
+                out["code"] = f"w.{own}"
+            else:  # a struct with the error field too, for this answer only
+                wire = self.spec.exchange["response"].get("error", {}).get("code")
+                out["answer"] = (f"_{name}Answer", wire)
+                out["decoder_type"] = f"_{name}Answer"
+                out["code"] = "w.cambist_error_code"
+                imports.add("msgspec", "Struct")
+                imports.add("msgspec", "field")
+        return out
+
+    def _push_fasts(self, group: str) -> list[tuple[str, str, str]]:
+        """(function name, model) for the stream pushes of this group msgspec decodes."""
+        out = set()
+        for name in self.push_models:
+            if self.spec.models[name].group == group:
+                out.add((self.push_fast_name(name), name, self.wire.from_wire_name(name)))
+        return sorted(out)
+
+    @functools.cached_property
+    def push_models(self) -> frozenset[str]:
+        """The eligible models stream pushes are read as (channel events, typed events)."""
+        names: set[str] = set()
+        for stream in self.spec.streams or []:
+            names.update(c.event for c in stream.channels)
+            names.update(e.event for e in stream.events)
+        return frozenset(n for n in names if not self.spec.models[n].row and self.wire.eligible(n))
+
+    @staticmethod
+    def push_fast_name(model: str) -> str:
+        return f"fast_push_{snake(model)}"
 
     @functools.cached_property
     def fast_models(self) -> frozenset[str]:
-        """The (non-row) models some fast path decodes: endpoint answers and what they nest."""
+        """The (non-row) models some fast path decodes: endpoint answers, stream pushes and
+        what they nest."""
         todo = [
             (ep.response.item or ep.response).name
             for ep in self.spec.endpoints
             if ep.response is not None and self.fast_name(ep)
         ]
+        todo += sorted(self.push_models)
         seen: set[str] = set()
         while todo:
             name = todo.pop()
@@ -579,10 +654,16 @@ class ExchangeRenderer:
                         self.types.param_descriptor(p, imports, here) for p in c.params
                     ],
                     "event_doc": spec.models[c.event].description,
-                    "book_extra": self._book_extra(c, imports),
+                    "book_extra": self._book_extra(c, imports) + self._event_paths(c),
+                    "fast": self._channel_fast(c, imports),
                 }
             )
         stream_events = [(e.type, parser(e.event)) for e in stream.events]
+        fast_events = []
+        for e in stream.events:
+            if e.event in self.push_models:
+                fn = self.push_fast_name(e.event)
+                fast_events.append((e.type, imports.add(self.types.convert_module(e.event), fn)))
         if any(c.params for c in stream.channels):
             imports.add("cambist._runtime.endpoint", "Param")
         lk = stream.listen_key
@@ -612,6 +693,7 @@ class ExchangeRenderer:
             const=stream.name.upper(),
             channels=channels,
             stream_events=stream_events,
+            fast_events=fast_events,
             events=events,
             listen_key=listen_key,
             numbers=spec.exchange["response"].get("numbers", "strings"),
@@ -619,6 +701,58 @@ class ExchangeRenderer:
             exchange=spec.exchange,
             security=self._security_text,
         )
+
+    def _channel_fast(self, c: Any, imports: Imports) -> str | None:
+        """The channel's msgspec push decoder, where its model is eligible (and, for a book
+        channel, where the book can take the event's values)."""
+        if c.event not in self.push_models or (c.book is not None and not self._event_paths(c)):
+            return None
+        fn = self.push_fast_name(c.event)
+        return imports.add(self.types.convert_module(c.event), fn)
+
+    def _event_paths(self, c: Any) -> str:
+        """``BookDef(event_paths=...)``: the book's wire paths as attribute paths into the
+        channel's model, when its levels are ``PriceLevel`` rows ("" otherwise: the book reads
+        the raw push)."""
+        book = c.book
+        if book is None:
+            return ""
+        paths = []
+        for index, wire_path in enumerate(
+            (book.bids, book.asks, book.version, book.first, book.previous)
+        ):
+            found = self._attr_path(c.event, wire_path)
+            if found is None:
+                return ""
+            path, t = found
+            if index < 2:  # levels: a list of PriceLevel-shaped rows
+                item = t.item
+                if item is None or not getattr(self.spec.models.get(item.name), "book_level", 0):
+                    return ""
+            paths.append(path)
+        return f", event_paths={tuple(paths)!r}"
+
+    def _attr_path(
+        self, model: str, wire_path: tuple[str, ...]
+    ) -> tuple[tuple[Any, ...], Any] | None:
+        """A wire path (``data.b``) as the model's attribute path (``("data", "bids")``) and
+        the type it leads to; None when the model does not have it."""
+        t: Any = TypeRef(model)
+        path: list[Any] = []
+        for part in wire_path:
+            if part.isdigit():
+                if t.item is None:
+                    return None
+                t = t.item
+                path.append(int(part))
+                continue
+            m = self.spec.models.get(t.name) if t.item is None else None
+            f = next((f for f in m.fields if f.wire == part), None) if m else None
+            if f is None:
+                return None
+            path.append(f.py)
+            t = f.type
+        return tuple(path), t
 
     def _book_extra(self, c: Any, imports: Imports) -> str:
         """The ``BookDef`` keyword arguments of a sequenced book (diff ids, REST snapshot)."""

@@ -208,9 +208,16 @@ class WireMap:
 
     A model is eligible when every field (recursively) has a msgspec type that reads the
     wire exactly: decimals as ``Decimal``, ints (lax: from digit strings), strings, bools,
-    enums as their raw ``str``/``int`` (mapped to open enums after decoding), nested eligible
-    models, lists. ``json`` fields, and enums or models inside rows, make a model ineligible:
-    those keep the general path only.
+    enums (msgspec maps a value to its member, and an unknown value to the open enum's kept
+    member; an optional enum is read raw, since its ``""`` means None), ``json`` values as
+    ``msgspec.Raw`` (decoded afterwards as the general path decodes them), nested eligible
+    models, lists. Enums or models inside rows make a model ineligible: those keep the general
+    path only.
+
+    Each model is built once from its wire struct: msgspec fills the struct, ``asdict`` (C)
+    gives its fields by Python name, the few values that need it are converted (nested
+    models, optional enums, ``json``), and the dict becomes the model's ``__dict__`` (see
+    :func:`cambist._runtime.convert.model_from`); the model's ``__init__`` is not run.
     """
 
     _PRIMITIVE: ClassVar[dict[str, str]] = {
@@ -233,6 +240,19 @@ class WireMap:
     def from_wire_name(model: str) -> str:
         return f"from_wire_{snake(model)}"
 
+    @staticmethod
+    def from_wire_list_name(model: str) -> str:
+        return f"from_wire_{snake(model)}_list"
+
+    @staticmethod
+    def _json_list(t: TypeRef) -> bool:
+        """``list[json]``: kept raw whole (one Raw, decoded at once), not item by item."""
+        return t.item is not None and t.item.item is None and t.item.name == "json"
+
+    def _json_fn(self, imports: Imports) -> str:
+        exact = self.spec.exchange["response"].get("numbers", "strings") == "numbers"
+        return imports.add("cambist._runtime.convert", "json_exact" if exact else "json_value")
+
     def eligible(self, name: str) -> bool:
         if name not in self._eligible:
             self._eligible[name] = False  # a cycle is not eligible
@@ -254,23 +274,31 @@ class WireMap:
 
     def _type_ok(self, t: TypeRef) -> bool:
         leaf = self._leaf(t)
-        if leaf in self._PRIMITIVE or leaf in self.spec.enums:
+        if leaf in self._PRIMITIVE or leaf in self.spec.enums or leaf == "json":
             return True
         return leaf in self.spec.models and self.eligible(leaf)
 
-    def annotation(self, t: TypeRef, types: TypeMap, imports: Imports, here: str) -> str:
+    def annotation(
+        self, t: TypeRef, types: TypeMap, imports: Imports, here: str, optional: bool = False
+    ) -> str:
         """The field's type in the wire struct."""
+        if self._json_list(t):
+            return imports.add("msgspec", "Raw")
         if t.item is not None:
             return f"list[{self.annotation(t.item, types, imports, here)}]"
+        if t.name == "json":
+            return imports.add("msgspec", "Raw")
         if t.name in self._PRIMITIVE:
             if t.name == "decimal":
                 imports.add("decimal", "Decimal")
             return self._PRIMITIVE[t.name]
         if t.name in self.spec.enums:
-            return "int" if self.spec.enums[t.name].is_int else "str"
+            if optional:  # read raw: "" means None, as the general converters read it
+                return "int" if self.spec.enums[t.name].is_int else "str"
+            return imports.add(types.model_module(t.name), t.name)
         model = self.spec.models[t.name]
-        if model.row:  # decoded straight into the NamedTuple
-            imports.add(types.model_module(t.name), t.name)
+        if model.row:  # decoded straight into the NamedTuple (measured faster than a tuple
+            imports.add(types.model_module(t.name), t.name)  # made one by tuple.__new__)
             return t.name
         struct = self.struct_name(t.name)
         if types.convert_module(t.name) != here:
@@ -284,6 +312,11 @@ class WireMap:
         converters read it (an optional enum's "" is None there too)."""
         if t.item is None and t.name in self.spec.enums:
             return types.opt_conv(t, var, imports, here)
+        if t.item is None and t.name == "json":
+            return self.value(t, var, types, imports, here)  # absent: Raw(), read as None
+        if self._json_list(t):  # absent or null: None, as the general converters read it
+            opt_items = imports.add("cambist._runtime.convert", "opt_items")
+            return f"{opt_items}({self._json_fn(imports)}({var}))"
         expr = self.value(t, var, types, imports, here)
         return expr if expr == var else f"None if {var} is None else {expr}"
 
@@ -291,14 +324,25 @@ class WireMap:
         self, t: TypeRef, var: str, types: TypeMap, imports: Imports, here: str, depth: int = 0
     ) -> str:
         """An expression turning the decoded wire value ``var`` into the model's value."""
+        if self._json_list(t):
+            items = imports.add("cambist._runtime.convert", "items")
+            return f"{items}({self._json_fn(imports)}({var}))"
+        item = t.item
+        item_model = self.spec.models.get(item.name) if item is not None else None
+        one_level = item is not None and item.item is None
+        if item is not None and one_level and item_model and not item_model.row:
+            fn = self.from_wire_list_name(item.name)  # a list of models: built in one go
+            if types.convert_module(item.name) != here:
+                imports.add(types.convert_module(item.name), fn)
+            return f"{fn}({var})"
         if t.item is not None:
-            item = f"x{depth}" if depth else "x"
-            inner = self.value(t.item, item, types, imports, here, depth + 1)
-            return list_expr(inner, item, var)
-        if t.name in self._PRIMITIVE or t.name == "json":
-            return var
-        if t.name in self.spec.enums:
-            return types.conv(t, var, imports, here)
+            name = f"x{depth}" if depth else "x"
+            inner = self.value(t.item, name, types, imports, here, depth + 1)
+            return list_expr(inner, name, var)
+        if t.name == "json":
+            return f"{self._json_fn(imports)}({var})"
+        if t.name in self._PRIMITIVE or t.name in self.spec.enums:
+            return var  # an enum is its member already
         if self.spec.models[t.name].row:
             return var
         fn = self.from_wire_name(t.name)

@@ -65,7 +65,9 @@ def _runtime(ep: Endpoint[Any], body: bytes, client: Any = None) -> Any:
 def _fast(ep: Endpoint[Any], body: bytes, client: Any = None) -> Any:
     """The msgspec fast decoder alone (no fallback)."""
     assert ep.fast is not None
-    return ep.fast(body)
+    parsed, code = ep.fast(body)
+    assert code is None
+    return parsed
 
 
 PATHS = {"general": _general, "runtime": _runtime, "fast": _fast}
@@ -317,3 +319,19 @@ def test_models_are_frozen() -> None:
     order = _parse("spot.get_order", hashkey_examples()[("GET", "/api/v1/spot/order")][0])
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         order.price = Decimal(1)  # type: ignore[misc]
+
+
+def test_unknown_enum_values_kept_are_bounded() -> None:
+    """An open enum remembers unknown values (one object each) up to a bound, so a stream of
+    ever-new values cannot grow memory without end; past it, values still read."""
+    from cambist._runtime.convert import _KEPT_MAX, OpenEnum
+
+    class Kind(str, OpenEnum):
+        A = "A"
+
+    for i in range(_KEPT_MAX + 50):
+        assert Kind(f"new-{i}").value == f"new-{i}"
+    assert len(Kind._value2member_map_) == 1 + _KEPT_MAX
+    assert Kind("new-1") is Kind("new-1")  # remembered
+    assert Kind(f"new-{_KEPT_MAX + 10}").value == f"new-{_KEPT_MAX + 10}"  # past the bound
+    assert list(Kind) == [Kind.A]

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import enum
 import json
+from collections import deque
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
+from itertools import repeat
 from typing import Any, TypeVar, cast
 
 import orjson
@@ -27,6 +29,10 @@ class NeedsExactNumbers(Exception):
 
 class WireTypeError(Exception):
     """A wire value does not fit its field's type."""
+
+
+_KEPT_MAX = 1024
+"""Unknown values an open enum remembers (beyond its members)."""
 
 
 class OpenEnum(enum.Enum):
@@ -44,12 +50,17 @@ class OpenEnum(enum.Enum):
         base = str if issubclass(cls, str) else int if issubclass(cls, int) else None
         if base is None or not isinstance(value, base) or isinstance(value, bool):
             return None
+        kept = cls._value2member_map_.get(value)  # msgspec calls _missing_ without looking
+        if kept is not None:
+            return kept
         member = cast(Any, base).__new__(cls, value)
         member._name_ = str(value)
         member._value_ = value
-        # Remember it, so one unknown value is one object (no iteration change: not a member).
-        cls._value2member_map_.setdefault(value, member)
-        return member
+        # Remember it, so one unknown value is one object (no iteration change: not a member),
+        # up to _KEPT_MAX unknown values an enum: a stream of ever-new values stays bounded.
+        if len(cls._value2member_map_) - len(cls._member_map_) >= _KEPT_MAX:
+            return member
+        return cls._value2member_map_.setdefault(value, member)
 
 
 _seen: dict[str, Decimal] = {}
@@ -161,6 +172,46 @@ def members(cls: type[E]) -> dict[Any, E]:
     return cls._value2member_map_  # type: ignore[return-value]
 
 
+_new = object.__new__
+_set = object.__setattr__
+
+
+def model_from(cls: type[T], values: dict[str, Any]) -> T:
+    """A model whose attributes are ``values`` (its fields by name, as a msgspec wire
+    struct's ``asdict`` gives them): the fast path builds each model once, without running
+    its ``__init__`` (the models are frozen attrs classes with a ``__dict__``, no validators
+    and no converters, so the result equals what ``__init__`` would build)."""
+    model = _new(cls)
+    _set(model, "__dict__", values)
+    return model
+
+
+def models_from(cls: type[T], values: list[dict[str, Any]]) -> list[T]:
+    """:func:`model_from` for a list: the loops run in C (no Python frame per model)."""
+    if len(values) < 8:  # the C loops' set-up costs more than a few calls
+        return [model_from(cls, v) for v in values]
+    models = list(map(_new, repeat(cls, len(values))))
+    deque(map(_set, models, repeat("__dict__"), values), maxlen=0)
+    return models
+
+
+def json_value(raw: Any) -> Any:
+    """A ``json`` field the fast path kept raw (``msgspec.Raw``), decoded as the general path
+    decodes it (orjson; exact when orjson cannot: an integer beyond 64 bits); an absent
+    field (an empty Raw) is None."""
+    if not raw:
+        return None
+    try:
+        return orjson.loads(memoryview(raw))
+    except orjson.JSONDecodeError:
+        return decode_exact(bytes(raw))
+
+
+def json_exact(raw: Any) -> Any:
+    """As :func:`json_value`, for exchanges whose JSON numbers are exact (Decimal)."""
+    return decode_exact(bytes(raw)) if raw else None
+
+
 new_row = tuple.__new__
 """Builds a row (NamedTuple) from a tuple of its values, without a Python-level __new__."""
 
@@ -176,6 +227,11 @@ def items(value: object) -> list[Any]:
     if value is None:
         return []
     raise WireTypeError(f"expected an array, got {type(value).__name__}")
+
+
+def opt_items(value: object) -> list[Any] | None:
+    """As :func:`items`, with null (or absent) read as None."""
+    return None if value is None else items(value)
 
 
 def list_of(structure: Callable[[Any], T]) -> Callable[[Any], list[T]]:

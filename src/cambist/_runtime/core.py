@@ -114,7 +114,6 @@ class Core:
         self.errors = ErrorMap(exchange)
         self.signer = SIGNERS[exchange.auth_scheme](exchange)
         self._headers = {"Accept": "application/json", "User-Agent": "cambist/0.1"}
-        self._error_key = f'"{exchange.error_code_field}"'.encode()
         self.governor: Governor | None = None  # the rate-limit budgets (client option)
 
     # -- the flow -----------------------------------------------------------------------
@@ -352,13 +351,14 @@ class Core:
         """The parsed model (or RawResponse), or raise the error the answer means."""
         status = response.status_code
         content = response.content
-        if status < 400 and ep.fast is not None and self._fast_ok(content):
+        if status < 400 and ep.fast is not None and self.exchange.envelope_data is None:
             try:
-                parsed = ep.fast(content)
+                parsed, code = ep.fast(content)
             except Exception:  # anything unusual: the general path decides (and maps errors)
                 pass
-            else:
-                return RawResponse(response, parsed) if opts.raw else parsed
+            else:  # the error field, checked after decoding: an error takes the general path
+                if code is None or normalize_code(code) in self.errors.success_codes:
+                    return RawResponse(response, parsed) if opts.raw else parsed
         payload: Any = None
         if content:
             try:
@@ -372,11 +372,6 @@ class Core:
             raise self._error(ep, response, payload, ids)
         parsed = self.parse(ep, content, payload)
         return RawResponse(response, parsed) if opts.raw else parsed
-
-    def _fast_ok(self, content: bytes) -> bool:
-        """May this success answer skip the general path? Not when an envelope may wrap it,
-        nor when it carries the error-code field (an error, or a payload that needs it)."""
-        return self.exchange.envelope_data is None and self._error_key not in content
 
     def _decode(self, content: bytes) -> Any:
         if self.exchange.numbers == "numbers":

@@ -96,7 +96,9 @@ class Endpoint(Generic[T]):
     params_in: ParamsIn = "query"
     rules: tuple[Rule, ...] = ()
     parse: Callable[[Any], T] | None = None
-    fast: Callable[[bytes], T] | None = None
+    fast: Callable[[bytes], tuple[T, object]] | None = None
+    """The msgspec fast path: the answer's bytes -> (model, the error-code field's value or
+    None); raises on anything unusual (the general converters then read the answer)."""
     response: str | None = None
     client_order_id: str | None = None
     source: str | None = None

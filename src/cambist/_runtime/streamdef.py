@@ -45,6 +45,11 @@ class BookDef:
     snapshot: Endpoint[Any] | None = None
     snapshot_params: tuple[tuple[str, object], ...] = ()
     snapshot_fields: tuple[str, str, str] = ("bids", "asks", "last_update_id")
+    event_paths: tuple[tuple[str | int, ...], ...] = ()
+    """``bids``, ``asks``, ``version``, ``first``, ``previous`` as attribute paths into the
+    parsed push (``("data", "bids")``), whose levels are ``PriceLevel`` rows of Decimals: the
+    book takes the event's values, never reading the raw push again. Empty: the book reads
+    the raw push (the paths above), as it does when a push could not be parsed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +62,9 @@ class Channel:
     parse: Callable[[Any], Any]
     book: BookDef | None = None
     source: str | None = None
+    fast: Callable[[str | bytes], Any] | None = None
+    """The msgspec fast path: a push's frame text -> its model; raises on anything unusual
+    (the stream then decodes the frame in full and uses ``parse``, the general converter)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +95,9 @@ class StreamDef:
     channels: Mapping[str, Channel] = field(default_factory=dict)
     events: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
     event_field: str | None = None
+    fast_events: Mapping[str, Callable[[str | bytes], Any]] = field(default_factory=dict)
+    """The msgspec fast path of ``events``, by event type: a push's frame text -> its model
+    (a frame holding one event object); anything unusual takes the general path."""
     listen_key: ListenKeyDef | None = None
     key_header: str | None = None
     sign_header: str | None = None

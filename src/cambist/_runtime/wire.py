@@ -25,8 +25,10 @@ import gzip
 import json
 import math
 import zlib
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any
+
+import msgspec
 
 from cambist._runtime import convert
 from cambist._runtime.encode import _Invalid, scalar
@@ -88,6 +90,12 @@ class Protocol:
         """The subscription key a decoded push belongs to (None: not a channel push)."""
         return None
 
+    def route(self, text: str | bytes) -> Hashable | None:
+        """:meth:`push_key` read straight from a frame's text, without decoding the payload
+        (msgspec skims it: see :class:`_Envelope`); None when the frame is not a channel push
+        or anything about it is unusual (the caller then decodes it in full)."""
+        return None
+
     def reply(self, msg: Any) -> tuple[int, object, str] | None:
         """``(id, error code or None, message)`` when ``msg`` answers a request."""
         return None
@@ -95,6 +103,55 @@ class Protocol:
     def unwrap(self, msg: Any) -> Any:
         """The payload models describe (an envelope the protocol adds taken off)."""
         return msg
+
+
+class _Envelope(msgspec.Struct):
+    """What routing a push needs: ``data`` is skipped over, not decoded (an empty Raw: absent).
+    ``params`` values are whatever JSON they are."""
+
+    topic: str | None = None
+    symbol: Any = None
+    params: dict[str, Any] | None = None
+    stream: Any = None
+    data: msgspec.Raw = msgspec.Raw()
+
+
+_envelope = msgspec.json.Decoder(_Envelope)
+
+
+class _V2Envelope(msgspec.Struct):
+    """HashKey V2 routing: ``params`` kept as its text (a key cache looks it up)."""
+
+    topic: str | None = None
+    params: msgspec.Raw = msgspec.Raw()
+    data: msgspec.Raw = msgspec.Raw()
+
+
+_v2_envelope = msgspec.json.Decoder(_V2Envelope)
+
+
+def _skim(text: str | bytes) -> _Envelope | None:
+    """The routing fields of a JSON object frame (None: not an object, or not JSON)."""
+    try:
+        return _envelope.decode(text)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+
+
+def event_skim(event_field: str) -> Callable[[str | bytes], Any]:
+    """A decoder of what routing a single-event push needs: its type (the ``event_field``),
+    and whether it has an ``id`` (a request's answer) or ``ping`` / ``pong`` (a heartbeat),
+    which the general path handles. The rest of the frame is skipped over, not decoded."""
+    envelope = msgspec.defstruct(
+        "EventEnvelope",
+        [
+            ("kind", Any, msgspec.field(name=event_field, default=None)),
+            ("id", msgspec.Raw, msgspec.Raw()),
+            ("ping", msgspec.Raw, msgspec.Raw()),
+            ("pong", msgspec.Raw, msgspec.Raw()),
+        ],
+    )
+    return msgspec.json.Decoder(envelope).decode
 
 
 class HashKeyV1(Protocol):
@@ -121,8 +178,21 @@ class HashKeyV1(Protocol):
             topic = f"{topic}_{interval}"
         return (topic, msg.get("symbol"))
 
+    def route(self, text: str | bytes) -> Hashable | None:
+        env = _skim(text)
+        if env is None or env.topic is None or not env.data:
+            return None
+        topic, params = env.topic, env.params
+        interval = params.get("klineType") if params is not None else None
+        if interval and not topic.endswith(f"_{interval}"):
+            topic = f"{topic}_{interval}"
+        return (topic, env.symbol)
+
 
 class HashKeyV2(Protocol):
+    def __init__(self) -> None:
+        self._keys: dict[tuple[str, bytes], Hashable] = {}
+
     def sub_key(self, topic: str, wire: dict[str, str]) -> Hashable:
         return (topic, frozenset(wire.items()))
 
@@ -141,6 +211,29 @@ class HashKeyV2(Protocol):
         )
         return (msg["topic"], items)
 
+    def route(self, text: str | bytes) -> Hashable | None:
+        try:
+            env = _v2_envelope.decode(text)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            return None
+        if env.topic is None or not env.data:
+            return None
+        raw = bytes(env.params)
+        key = self._keys.get((env.topic, raw))  # the same params text: the same key
+        if key is None:
+            try:
+                params = msgspec.json.decode(raw) if raw else None
+            except msgspec.DecodeError:
+                return None
+            if params is not None and type(params) is not dict:
+                return None  # as push_key reads it, but the general path decides
+            items = frozenset((k, str(v)) for k, v in params.items()) if params else frozenset()
+            key = (env.topic, items)
+            if len(self._keys) >= 1024:  # bounded: params texts are few (one per channel)
+                self._keys.clear()
+            self._keys[(env.topic, raw)] = key
+        return key
+
 
 class Bibox(Protocol):
     replies = True
@@ -156,6 +249,12 @@ class Bibox(Protocol):
             stream: Hashable = msg["stream"]
             return stream
         return None
+
+    def route(self, text: str | bytes) -> Hashable | None:
+        env = _skim(text)
+        if env is None or type(env.stream) is not str or not env.data:
+            return None
+        return env.stream
 
     def reply(self, msg: Any) -> tuple[int, object, str] | None:
         if type(msg) is not dict or "id" not in msg or "stream" in msg:
@@ -181,6 +280,12 @@ class Binance(Protocol):
         if type(msg) is dict and "stream" in msg and "data" in msg:
             return str(msg["stream"]).lower()
         return None
+
+    def route(self, text: str | bytes) -> Hashable | None:
+        env = _skim(text)
+        if env is None or type(env.stream) is not str or not env.data:
+            return None
+        return env.stream.lower()
 
     def reply(self, msg: Any) -> tuple[int, object, str] | None:
         if type(msg) is not dict or "id" not in msg or "stream" in msg:

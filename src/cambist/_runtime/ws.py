@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import json
 import logging
@@ -35,13 +36,15 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from typing import Any
 
+import msgspec
+
 from cambist import errors
 from cambist._runtime import convert, redact
-from cambist._runtime.book import BookError, OrderBook, path_get
+from cambist._runtime.book import BookError, OrderBook, event_getter, path_get
 from cambist._runtime.endpoint import Endpoint
 from cambist._runtime.retry import backoff
 from cambist._runtime.signing import Credentials
-from cambist._runtime.streamdef import Channel, StreamDef, StreamOptions
+from cambist._runtime.streamdef import BookDef, Channel, StreamDef, StreamOptions
 from cambist._runtime.wire import (
     PROTOCOLS,
     TEXT_PINGS,
@@ -49,6 +52,7 @@ from cambist._runtime.wire import (
     Heartbeat,
     Subscription,
     decode,
+    event_skim,
     frame_text,
     json_heartbeat,
     make_subscription,
@@ -145,6 +149,17 @@ class StreamEngine:
         self._listen_key: str | None = None
         self._key_fresh = False
         self._parse_warned: set[str | None] = set()
+        self._getters: dict[int, tuple[Callable[[Any], Any], ...]] = {}
+        """Book getters into parsed events, by ``id`` of their (module-level) ``BookDef``."""
+        self._fast = bool(definition.fast_events) or any(
+            c.fast is not None for c in definition.channels.values()
+        )
+        """Some channel or event has a msgspec fast path (see :meth:`_on_fast`)."""
+        self._event_skim = (
+            event_skim(definition.event_field)
+            if definition.event_field and definition.fast_events
+            else None
+        )
         self._handover_state: _Handover | None = None
         self._handed_over: _Handover | None = None  # its pushes to skip, after a handover
         self._background: set[asyncio.Future[None]] = set()
@@ -597,6 +612,10 @@ class StreamEngine:
             text = frame_text(frame)
             if d.heartbeat == "text_server" and text in TEXT_PINGS:
                 return ["Pong"]
+            if self._fast and self._handover_state is None and self._handed_over is None:
+                fast = self._on_fast(text)
+                if fast is not None:
+                    return fast
             msg = decode(text, d.numbers)
         except BadFrameError as exc:
             raw = frame if isinstance(frame, bytes) else frame.encode()
@@ -715,33 +734,96 @@ class StreamEngine:
                 )
             return RawEvent(self.name, kind, item)  # a shape the model does not know: not lost
 
-    def _on_push(self, sub: Subscription, msg: Any) -> list[str]:
-        event = self._parse(sub.channel.parse, msg, sub.channel.name)
-        book = self.books.get(sub.key)
-        if book is not None and sub.key not in self._awaiting:
-            spec = sub.channel.book
-            assert spec is not None
-            if spec.mode == "sequenced":
-                self._emit(event)
-                self._sequenced(sub, book, msg)
-                return []
-            try:
-                bids, asks = path_get(msg, spec.bids), path_get(msg, spec.asks)
-                version = path_get(msg, spec.version)
-                if spec.mode == "snapshot" or not book.synced:
-                    book.replace(bids, asks, version)
-                else:
-                    book.update(bids, asks, version)
-            except (BookError, KeyError, IndexError, TypeError, ValueError, ArithmeticError) as exc:
-                reason = (
-                    str(exc)
-                    if isinstance(exc, BookError)
-                    else f"unreadable update ({type(exc).__name__})"
-                )
-                self._emit(event)
-                return self._resync(sub, reason)
+    def _on_fast(self, text: str | bytes) -> list[str] | None:
+        """A channel push on the fast path: routed from a skim of the frame (its payload is
+        not decoded for that), then decoded straight into its model by the channel's msgspec
+        decoder, once. None when anything is unusual (not a push, an unknown route, a value
+        the decoder refuses): the frame then takes the general path (decoded in full, read
+        by the general converters), which decides what it is."""
+        try:
+            sub = self._subs.get(self._proto.route(text))
+        except TypeError:  # an unhashable routing value: the general path reports it
+            return None
+        if sub is None and self._event_skim is not None:
+            return self._on_fast_event(text, self._event_skim)
+        if sub is None or sub.channel.fast is None:
+            return None
+        try:
+            event = sub.channel.fast(text)
+        except Exception:  # anything unusual: the general converters decide
+            return None
+        return self._deliver(sub, event, None)
+
+    def _on_fast_event(
+        self, text: str | bytes, skim: Callable[[str | bytes], Any]
+    ) -> list[str] | None:
+        """A single-event push (a user stream's) on the fast path, by its event type; None
+        for anything else (a list of events, a request's answer, a heartbeat, an unknown
+        type, a value the decoder refuses): the general path then reads it."""
+        try:
+            env = skim(text)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            return None
+        if type(env.kind) is not str or env.id or env.ping or env.pong:
+            return None
+        fast = self.definition.fast_events.get(env.kind)
+        if fast is None:
+            return None
+        try:
+            event = fast(text)
+        except Exception:  # anything unusual: the general converters decide
+            return None
         self._emit(event)
         return []
+
+    def _on_push(self, sub: Subscription, msg: Any) -> list[str]:
+        event = self._parse(sub.channel.parse, msg, sub.channel.name)
+        return self._deliver(sub, event, msg)
+
+    def _deliver(self, sub: Subscription, event: Any, msg: Any) -> list[str]:
+        """Emit a channel's event and feed its book: from the event's values when it is a
+        model (never reading a value twice), else from the raw push ``msg``."""
+        book = self.books.get(sub.key)
+        if book is None or sub.key in self._awaiting:
+            self._emit(event)
+            return []
+        spec = sub.channel.book
+        assert spec is not None
+        getters: tuple[Callable[[Any], Any], ...]
+        if spec.event_paths and type(event) is not RawEvent:
+            getters = self._getters.get(id(spec)) or self._event_getters(spec)
+            source: Any = event
+            decoded = True
+        else:
+            paths = (spec.bids, spec.asks, spec.version, spec.first, spec.previous)
+            getters = tuple(functools.partial(path_get, path=p) for p in paths)
+            source, decoded = msg, False
+        if spec.mode == "sequenced":
+            self._emit(event)
+            self._sequenced(sub, book, source, getters, decoded)
+            return []
+        try:
+            bids, asks, version = getters[0](source), getters[1](source), getters[2](source)
+            if spec.mode == "snapshot" or not book.synced:
+                book.replace(bids, asks, version, decoded)
+            else:
+                book.update(bids, asks, version, decoded)
+        except (BookError, KeyError, IndexError, TypeError, ValueError, ArithmeticError) as exc:
+            reason = (
+                str(exc)
+                if isinstance(exc, BookError)
+                else f"unreadable update ({type(exc).__name__})"
+            )
+            self._emit(event)
+            return self._resync(sub, reason)
+        self._emit(event)
+        return []
+
+    def _event_getters(self, spec: BookDef) -> tuple[Callable[[Any], Any], ...]:
+        """The getters of a book's values in its channel's parsed event (made once a book)."""
+        getters = tuple(map(event_getter, spec.event_paths))
+        self._getters[id(spec)] = getters
+        return getters
 
     def _resync(self, sub: Subscription, reason: str) -> list[str]:
         """Empty ``sub``'s book and ask for a fresh full book (unsubscribe, subscribe again);
@@ -753,17 +835,20 @@ class StreamEngine:
         self._emit(BookResync(self.name, sub.label, reason))
         return [self._request(sub, False, None), self._request(sub, True, None)]
 
-    def _sequenced(self, sub: Subscription, book: OrderBook, msg: Any) -> None:
+    def _sequenced(
+        self,
+        sub: Subscription,
+        book: OrderBook,
+        source: Any,
+        getters: tuple[Callable[[Any], Any], ...],
+        decoded: bool,
+    ) -> None:
         """A diff for a ``sequenced`` book (see :mod:`cambist._runtime.book`): applied or
-        buffered; a REST snapshot is fetched when the book has none or the chain broke."""
-        spec = sub.channel.book
-        assert spec is not None
+        buffered; a REST snapshot is fetched when the book has none or the chain broke.
+        ``getters`` read bids, asks, version, first and previous from ``source``."""
         try:
-            first, last, previous, bids, asks = (
-                path_get(msg, p)
-                for p in (spec.first, spec.version, spec.previous, spec.bids, spec.asks)
-            )
-            fetch = book.feed(first, last, previous, bids, asks)
+            bids, asks, last, first, previous = (get(source) for get in getters)
+            fetch = book.feed(first, last, previous, bids, asks, decoded)
         except (BookError, KeyError, IndexError, TypeError, ValueError, ArithmeticError) as exc:
             reason = str(exc) if isinstance(exc, BookError) else type(exc).__name__
             log.info("%s: %s book resync: %s", self.name, sub.label, reason)

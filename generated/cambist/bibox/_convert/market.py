@@ -8,8 +8,19 @@ from typing import Any
 
 from msgspec import Struct, field
 from msgspec.json import Decoder
+from msgspec.structs import asdict
 
-from cambist._runtime.convert import dec, enum_member, integer, items, members, new_row, string
+from cambist._runtime.convert import (
+    dec,
+    enum_member,
+    integer,
+    items,
+    members,
+    model_from,
+    models_from,
+    new_row,
+    string,
+)
 from cambist.bibox.models.market import (
     Candle,
     MarketTrade,
@@ -113,8 +124,9 @@ def structure_ticker(d: Any) -> Ticker:
     )
 
 
-class TradingPairWire(Struct, kw_only=True):
-    """``TradingPair`` as sent, for the msgspec fast path (see ``from_wire_trading_pair``)."""
+class TradingPairWire(Struct, kw_only=True, gc=False):
+    """``TradingPair`` as sent, for the msgspec fast path (see ``from_wire_trading_pair``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     symbol: str = field(name="symbol")
     base: str = field(name="base")
@@ -132,26 +144,19 @@ class TradingPairWire(Struct, kw_only=True):
 
 
 def from_wire_trading_pair(w: TradingPairWire) -> TradingPair:
-    """Build ``TradingPair`` from its decoded wire form."""
-    return TradingPair(
-        w.symbol,  # symbol
-        w.base,  # base
-        w.quote,  # quote
-        w.status,  # status
-        w.min_price,  # min_price
-        w.max_price,  # max_price
-        w.price_increment,  # price_increment
-        w.price_scale,  # price_scale
-        w.min_quantity,  # min_quantity
-        w.max_quantity,  # max_quantity
-        w.quantity_increment,  # quantity_increment
-        w.quantity_scale,  # quantity_scale
-        w.min_order_value,  # min_order_value
-    )
+    """Build ``TradingPair`` from its decoded wire form (its fields become the model's)."""
+    return model_from(TradingPair, asdict(w))
 
 
-class OrderBookWire(Struct, kw_only=True):
-    """``OrderBook`` as sent, for the msgspec fast path (see ``from_wire_order_book``)."""
+def from_wire_trading_pair_list(ws: list[TradingPairWire]) -> list[TradingPair]:
+    """Build a list of ``TradingPair`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(TradingPair, ds)
+
+
+class OrderBookWire(Struct, kw_only=True, gc=False):
+    """``OrderBook`` as sent, for the msgspec fast path (see ``from_wire_order_book``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     update_id: str = field(name="i")
     update_time: int = field(name="t")
@@ -160,38 +165,41 @@ class OrderBookWire(Struct, kw_only=True):
 
 
 def from_wire_order_book(w: OrderBookWire) -> OrderBook:
-    """Build ``OrderBook`` from its decoded wire form."""
-    return OrderBook(
-        w.update_id,  # update_id
-        w.update_time,  # update_time
-        w.bids,  # bids
-        w.asks,  # asks
-    )
+    """Build ``OrderBook`` from its decoded wire form (its fields become the model's)."""
+    return model_from(OrderBook, asdict(w))
 
 
-class MarketTradeWire(Struct, kw_only=True):
-    """``MarketTrade`` as sent, for the msgspec fast path (see ``from_wire_market_trade``)."""
+def from_wire_order_book_list(ws: list[OrderBookWire]) -> list[OrderBook]:
+    """Build a list of ``OrderBook`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(OrderBook, ds)
+
+
+class MarketTradeWire(Struct, kw_only=True, gc=False):
+    """``MarketTrade`` as sent, for the msgspec fast path (see ``from_wire_market_trade``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     trade_id: str = field(name="i")
     price: Decimal = field(name="p")
     quantity: Decimal = field(name="q")
-    side: str = field(name="s")
+    side: OrderSide = field(name="s")
     time: int = field(name="t")
 
 
 def from_wire_market_trade(w: MarketTradeWire) -> MarketTrade:
-    """Build ``MarketTrade`` from its decoded wire form."""
-    return MarketTrade(
-        w.trade_id,  # trade_id
-        w.price,  # price
-        w.quantity,  # quantity
-        _ORDER_SIDE.get(w.side) or enum_member(OrderSide, w.side),  # side
-        w.time,  # time
-    )
+    """Build ``MarketTrade`` from its decoded wire form (its fields become the model's)."""
+    return model_from(MarketTrade, asdict(w))
 
 
-class TickerWire(Struct, kw_only=True):
-    """``Ticker`` as sent, for the msgspec fast path (see ``from_wire_ticker``)."""
+def from_wire_market_trade_list(ws: list[MarketTradeWire]) -> list[MarketTrade]:
+    """Build a list of ``MarketTrade`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(MarketTrade, ds)
+
+
+class TickerWire(Struct, kw_only=True, gc=False):
+    """``Ticker`` as sent, for the msgspec fast path (see ``from_wire_ticker``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     symbol: str = field(name="s")
     open: Decimal = field(name="o")
@@ -211,66 +219,65 @@ class TickerWire(Struct, kw_only=True):
 
 
 def from_wire_ticker(w: TickerWire) -> Ticker:
-    """Build ``Ticker`` from its decoded wire form."""
-    return Ticker(
-        w.symbol,  # symbol
-        w.open,  # open
-        w.high,  # high
-        w.low,  # low
-        w.last_price,  # last_price
-        w.last_quantity,  # last_quantity
-        w.volume,  # volume
-        w.value,  # value
-        w.change,  # change
-        w.trade_count,  # trade_count
-        w.first_trade_id,  # first_trade_id
-        w.bid_price,  # bid_price
-        w.bid_quantity,  # bid_quantity
-        w.ask_price,  # ask_price
-        w.ask_quantity,  # ask_quantity
-    )
+    """Build ``Ticker`` from its decoded wire form (its fields become the model's)."""
+    return model_from(Ticker, asdict(w))
+
+
+def from_wire_ticker_list(ws: list[TickerWire]) -> list[Ticker]:
+    """Build a list of ``Ticker`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(Ticker, ds)
 
 
 _FAST_CANDLE_LIST = Decoder(list[Candle], strict=False)
 
 
-def fast_candle_list(body: bytes) -> list[Candle]:
-    """Decode ``list[Candle]`` straight from the answer's bytes (exact decimals); raises on
+def fast_candle_list(body: bytes) -> tuple[list[Candle], None]:
+    """Decode ``list[Candle]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return _FAST_CANDLE_LIST.decode(body)
+    return _FAST_CANDLE_LIST.decode(body), None
 
 
 _FAST_MARKET_TRADE_LIST = Decoder(list[MarketTradeWire], strict=False)
 
 
-def fast_market_trade_list(body: bytes) -> list[MarketTrade]:
-    """Decode ``list[MarketTrade]`` straight from the answer's bytes (exact decimals); raises on
+def fast_market_trade_list(body: bytes) -> tuple[list[MarketTrade], None]:
+    """Decode ``list[MarketTrade]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_market_trade, _FAST_MARKET_TRADE_LIST.decode(body)))
+    return from_wire_market_trade_list(_FAST_MARKET_TRADE_LIST.decode(body)), None
 
 
-_FAST_ORDER_BOOK = Decoder(OrderBookWire, strict=False)
+class _OrderBookAnswer(OrderBookWire, kw_only=True, gc=False):
+    """``OrderBook`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="error", default=None)
 
 
-def fast_order_book(body: bytes) -> OrderBook:
-    """Decode ``OrderBook`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_order_book(_FAST_ORDER_BOOK.decode(body))
+_FAST_ORDER_BOOK = Decoder(_OrderBookAnswer, strict=False)
+
+
+def fast_order_book(body: bytes) -> tuple[OrderBook, Any]:
+    """Decode ``OrderBook`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_ORDER_BOOK.decode(body))
+    code = d.pop("cambist_error_code")
+    return model_from(OrderBook, d), code
 
 
 _FAST_TICKER_LIST = Decoder(list[TickerWire], strict=False)
 
 
-def fast_ticker_list(body: bytes) -> list[Ticker]:
-    """Decode ``list[Ticker]`` straight from the answer's bytes (exact decimals); raises on
+def fast_ticker_list(body: bytes) -> tuple[list[Ticker], None]:
+    """Decode ``list[Ticker]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_ticker, _FAST_TICKER_LIST.decode(body)))
+    return from_wire_ticker_list(_FAST_TICKER_LIST.decode(body)), None
 
 
 _FAST_TRADING_PAIR_LIST = Decoder(list[TradingPairWire], strict=False)
 
 
-def fast_trading_pair_list(body: bytes) -> list[TradingPair]:
-    """Decode ``list[TradingPair]`` straight from the answer's bytes (exact decimals); raises on
+def fast_trading_pair_list(body: bytes) -> tuple[list[TradingPair], None]:
+    """Decode ``list[TradingPair]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_trading_pair, _FAST_TRADING_PAIR_LIST.decode(body)))
+    return from_wire_trading_pair_list(_FAST_TRADING_PAIR_LIST.decode(body)), None

@@ -5,13 +5,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from cambist._runtime.convert import items, string
+from msgspec import Raw, Struct, field
+from msgspec.json import Decoder
+from msgspec.structs import asdict
+
+from cambist._runtime.convert import items, json_exact, model_from, models_from, string
 from cambist.bibox._convert.market import (
+    MarketTradeWire,
+    OrderBookWire,
+    from_wire_market_trade_list,
+    from_wire_order_book,
     structure_candle,
     structure_market_trade,
     structure_order_book,
 )
-from cambist.bibox._convert.user import structure_asset_balance, structure_order
+from cambist.bibox._convert.user import (
+    AssetBalanceWire,
+    OrderWire,
+    from_wire_asset_balance,
+    from_wire_order,
+    structure_asset_balance,
+    structure_order,
+)
+from cambist.bibox.models.market import Candle
 from cambist.bibox.models.streams import (
     AccountEvent,
     CandlesUpdate,
@@ -68,3 +84,191 @@ def structure_order_event(d: Any) -> OrderEvent:
         string(d["stream"]),  # stream
         structure_order(d["data"]),  # data
     )
+
+
+class OrderBookUpdateWire(Struct, kw_only=True, gc=False):
+    """``OrderBookUpdate`` as sent, for the msgspec fast path (see ``from_wire_order_book_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    stream: str = field(name="stream")
+    data: OrderBookWire = field(name="data")
+
+
+def from_wire_order_book_update(w: OrderBookUpdateWire) -> OrderBookUpdate:
+    """Build ``OrderBookUpdate`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["data"] = from_wire_order_book(d["data"])
+    return model_from(OrderBookUpdate, d)
+
+
+def from_wire_order_book_update_list(ws: list[OrderBookUpdateWire]) -> list[OrderBookUpdate]:
+    """Build a list of ``OrderBookUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["data"] = from_wire_order_book(d["data"])
+    return models_from(OrderBookUpdate, ds)
+
+
+class TradesUpdateWire(Struct, kw_only=True, gc=False):
+    """``TradesUpdate`` as sent, for the msgspec fast path (see ``from_wire_trades_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    stream: str = field(name="stream")
+    data: list[MarketTradeWire] = field(name="data")
+
+
+def from_wire_trades_update(w: TradesUpdateWire) -> TradesUpdate:
+    """Build ``TradesUpdate`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["data"] = from_wire_market_trade_list(d["data"])
+    return model_from(TradesUpdate, d)
+
+
+def from_wire_trades_update_list(ws: list[TradesUpdateWire]) -> list[TradesUpdate]:
+    """Build a list of ``TradesUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["data"] = from_wire_market_trade_list(d["data"])
+    return models_from(TradesUpdate, ds)
+
+
+class CandlesUpdateWire(Struct, kw_only=True, gc=False):
+    """``CandlesUpdate`` as sent, for the msgspec fast path (see ``from_wire_candles_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    stream: str = field(name="stream")
+    data: list[Candle] = field(name="data")
+
+
+def from_wire_candles_update(w: CandlesUpdateWire) -> CandlesUpdate:
+    """Build ``CandlesUpdate`` from its decoded wire form (its fields become the model's)."""
+    return model_from(CandlesUpdate, asdict(w))
+
+
+def from_wire_candles_update_list(ws: list[CandlesUpdateWire]) -> list[CandlesUpdate]:
+    """Build a list of ``CandlesUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(CandlesUpdate, ds)
+
+
+class TickerUpdateWire(Struct, kw_only=True, gc=False):
+    """``TickerUpdate`` as sent, for the msgspec fast path (see ``from_wire_ticker_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    stream: str = field(name="stream")
+    data: Raw = field(name="data")
+
+
+def from_wire_ticker_update(w: TickerUpdateWire) -> TickerUpdate:
+    """Build ``TickerUpdate`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["data"] = json_exact(d["data"])
+    return model_from(TickerUpdate, d)
+
+
+def from_wire_ticker_update_list(ws: list[TickerUpdateWire]) -> list[TickerUpdate]:
+    """Build a list of ``TickerUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["data"] = json_exact(d["data"])
+    return models_from(TickerUpdate, ds)
+
+
+class AccountEventWire(Struct, kw_only=True, gc=False):
+    """``AccountEvent`` as sent, for the msgspec fast path (see ``from_wire_account_event``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    stream: str = field(name="stream")
+    data: AssetBalanceWire = field(name="data")
+
+
+def from_wire_account_event(w: AccountEventWire) -> AccountEvent:
+    """Build ``AccountEvent`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["data"] = from_wire_asset_balance(d["data"])
+    return model_from(AccountEvent, d)
+
+
+def from_wire_account_event_list(ws: list[AccountEventWire]) -> list[AccountEvent]:
+    """Build a list of ``AccountEvent`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["data"] = from_wire_asset_balance(d["data"])
+    return models_from(AccountEvent, ds)
+
+
+class OrderEventWire(Struct, kw_only=True, gc=False):
+    """``OrderEvent`` as sent, for the msgspec fast path (see ``from_wire_order_event``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    stream: str = field(name="stream")
+    data: OrderWire = field(name="data")
+
+
+def from_wire_order_event(w: OrderEventWire) -> OrderEvent:
+    """Build ``OrderEvent`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["data"] = from_wire_order(d["data"])
+    return model_from(OrderEvent, d)
+
+
+def from_wire_order_event_list(ws: list[OrderEventWire]) -> list[OrderEvent]:
+    """Build a list of ``OrderEvent`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["data"] = from_wire_order(d["data"])
+    return models_from(OrderEvent, ds)
+
+
+_FAST_PUSH_ACCOUNT_EVENT = Decoder(AccountEventWire, strict=False)
+
+
+def fast_push_account_event(frame: bytes | str) -> AccountEvent:
+    """Decode a ``AccountEvent`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_account_event(_FAST_PUSH_ACCOUNT_EVENT.decode(frame))
+
+
+_FAST_PUSH_CANDLES_UPDATE = Decoder(CandlesUpdateWire, strict=False)
+
+
+def fast_push_candles_update(frame: bytes | str) -> CandlesUpdate:
+    """Decode a ``CandlesUpdate`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_candles_update(_FAST_PUSH_CANDLES_UPDATE.decode(frame))
+
+
+_FAST_PUSH_ORDER_BOOK_UPDATE = Decoder(OrderBookUpdateWire, strict=False)
+
+
+def fast_push_order_book_update(frame: bytes | str) -> OrderBookUpdate:
+    """Decode a ``OrderBookUpdate`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_order_book_update(_FAST_PUSH_ORDER_BOOK_UPDATE.decode(frame))
+
+
+_FAST_PUSH_ORDER_EVENT = Decoder(OrderEventWire, strict=False)
+
+
+def fast_push_order_event(frame: bytes | str) -> OrderEvent:
+    """Decode a ``OrderEvent`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_order_event(_FAST_PUSH_ORDER_EVENT.decode(frame))
+
+
+_FAST_PUSH_TICKER_UPDATE = Decoder(TickerUpdateWire, strict=False)
+
+
+def fast_push_ticker_update(frame: bytes | str) -> TickerUpdate:
+    """Decode a ``TickerUpdate`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_ticker_update(_FAST_PUSH_TICKER_UPDATE.decode(frame))
+
+
+_FAST_PUSH_TRADES_UPDATE = Decoder(TradesUpdateWire, strict=False)
+
+
+def fast_push_trades_update(frame: bytes | str) -> TradesUpdate:
+    """Decode a ``TradesUpdate`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_trades_update(_FAST_PUSH_TRADES_UPDATE.decode(frame))

@@ -8,8 +8,19 @@ from typing import Any
 
 from msgspec import Struct, field
 from msgspec.json import Decoder
+from msgspec.structs import asdict
 
-from cambist._runtime.convert import boolean, dec, enum_member, integer, items, members, string
+from cambist._runtime.convert import (
+    boolean,
+    dec,
+    enum_member,
+    integer,
+    items,
+    members,
+    model_from,
+    models_from,
+    string,
+)
 from cambist.bibox.models.user import (
     AssetBalance,
     Fee,
@@ -96,8 +107,9 @@ def structure_fee(d: Any) -> Fee:
     )
 
 
-class AssetBalanceWire(Struct, kw_only=True):
-    """``AssetBalance`` as sent, for the msgspec fast path (see ``from_wire_asset_balance``)."""
+class AssetBalanceWire(Struct, kw_only=True, gc=False):
+    """``AssetBalance`` as sent, for the msgspec fast path (see ``from_wire_asset_balance``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     asset: str = field(name="s")
     available: Decimal = field(name="a")
@@ -105,50 +117,53 @@ class AssetBalanceWire(Struct, kw_only=True):
 
 
 def from_wire_asset_balance(w: AssetBalanceWire) -> AssetBalance:
-    """Build ``AssetBalance`` from its decoded wire form."""
-    return AssetBalance(
-        w.asset,  # asset
-        w.available,  # available
-        w.frozen,  # frozen
-    )
+    """Build ``AssetBalance`` from its decoded wire form (its fields become the model's)."""
+    return model_from(AssetBalance, asdict(w))
 
 
-class LedgerEntryWire(Struct, kw_only=True):
-    """``LedgerEntry`` as sent, for the msgspec fast path (see ``from_wire_ledger_entry``)."""
+def from_wire_asset_balance_list(ws: list[AssetBalanceWire]) -> list[AssetBalance]:
+    """Build a list of ``AssetBalance`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(AssetBalance, ds)
+
+
+class LedgerEntryWire(Struct, kw_only=True, gc=False):
+    """``LedgerEntry`` as sent, for the msgspec fast path (see ``from_wire_ledger_entry``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     entry_id: int = field(name="i")
     asset: str = field(name="s")
-    type: str = field(name="T")
+    type: LedgerEntryType = field(name="T")
     amount: Decimal = field(name="a")
     balance: Decimal = field(name="b")
     time: int = field(name="t")
 
 
 def from_wire_ledger_entry(w: LedgerEntryWire) -> LedgerEntry:
-    """Build ``LedgerEntry`` from its decoded wire form."""
-    return LedgerEntry(
-        w.entry_id,  # entry_id
-        w.asset,  # asset
-        _LEDGER_ENTRY_TYPE.get(w.type) or enum_member(LedgerEntryType, w.type),  # type
-        w.amount,  # amount
-        w.balance,  # balance
-        w.time,  # time
-    )
+    """Build ``LedgerEntry`` from its decoded wire form (its fields become the model's)."""
+    return model_from(LedgerEntry, asdict(w))
 
 
-class OrderWire(Struct, kw_only=True):
-    """``Order`` as sent, for the msgspec fast path (see ``from_wire_order``)."""
+def from_wire_ledger_entry_list(ws: list[LedgerEntryWire]) -> list[LedgerEntry]:
+    """Build a list of ``LedgerEntry`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(LedgerEntry, ds)
+
+
+class OrderWire(Struct, kw_only=True, gc=False):
+    """``Order`` as sent, for the msgspec fast path (see ``from_wire_order``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     order_id: int = field(name="i")
     client_order_id: str = field(name="I")
     symbol: str = field(name="m")
-    type: str = field(name="T")
-    side: str = field(name="s")
+    type: OrderType = field(name="T")
+    side: OrderSide = field(name="s")
     quantity: Decimal = field(name="Q")
     price: Decimal = field(name="P")
-    time_in_force: str = field(name="t")
+    time_in_force: TimeInForce = field(name="t")
     post_only: bool = field(name="o")
-    status: str = field(name="S")
+    status: OrderStatus = field(name="S")
     executed_quantity: Decimal = field(name="E")
     executed_value: Decimal = field(name="e")
     create_time: int = field(name="C")
@@ -159,107 +174,119 @@ class OrderWire(Struct, kw_only=True):
 
 
 def from_wire_order(w: OrderWire) -> Order:
-    """Build ``Order`` from its decoded wire form."""
-    return Order(
-        w.order_id,  # order_id
-        w.client_order_id,  # client_order_id
-        w.symbol,  # symbol
-        _ORDER_TYPE.get(w.type) or enum_member(OrderType, w.type),  # type
-        _ORDER_SIDE.get(w.side) or enum_member(OrderSide, w.side),  # side
-        w.quantity,  # quantity
-        w.price,  # price
-        _TIME_IN_FORCE.get(w.time_in_force)
-        or enum_member(TimeInForce, w.time_in_force),  # time_in_force
-        w.post_only,  # post_only
-        _ORDER_STATUS.get(w.status) or enum_member(OrderStatus, w.status),  # status
-        w.executed_quantity,  # executed_quantity
-        w.executed_value,  # executed_value
-        w.create_time,  # create_time
-        w.update_time,  # update_time
-        w.fill_count,  # fill_count
-        None if w.fills is None else list(map(from_wire_fill, w.fills)),  # fills
-        None if w.fees is None else list(map(from_wire_fee, w.fees)),  # fees
-    )
+    """Build ``Order`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["fills"] = None if d["fills"] is None else from_wire_fill_list(d["fills"])
+    d["fees"] = None if d["fees"] is None else from_wire_fee_list(d["fees"])
+    return model_from(Order, d)
 
 
-class FillWire(Struct, kw_only=True):
-    """``Fill`` as sent, for the msgspec fast path (see ``from_wire_fill``)."""
+def from_wire_order_list(ws: list[OrderWire]) -> list[Order]:
+    """Build a list of ``Order`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["fills"] = None if d["fills"] is None else from_wire_fill_list(d["fills"])
+        d["fees"] = None if d["fees"] is None else from_wire_fee_list(d["fees"])
+    return models_from(Order, ds)
+
+
+class FillWire(Struct, kw_only=True, gc=False):
+    """``Fill`` as sent, for the msgspec fast path (see ``from_wire_fill``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     fill_id: int = field(name="i")
     time: int = field(name="t")
     price: Decimal = field(name="p")
     quantity: Decimal = field(name="q")
-    liquidity: str = field(name="l")
+    liquidity: Liquidity = field(name="l")
     fee: FeeWire = field(name="f")
 
 
 def from_wire_fill(w: FillWire) -> Fill:
-    """Build ``Fill`` from its decoded wire form."""
-    return Fill(
-        w.fill_id,  # fill_id
-        w.time,  # time
-        w.price,  # price
-        w.quantity,  # quantity
-        _LIQUIDITY.get(w.liquidity) or enum_member(Liquidity, w.liquidity),  # liquidity
-        from_wire_fee(w.fee),  # fee
-    )
+    """Build ``Fill`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["fee"] = from_wire_fee(d["fee"])
+    return model_from(Fill, d)
 
 
-class FeeWire(Struct, kw_only=True):
-    """``Fee`` as sent, for the msgspec fast path (see ``from_wire_fee``)."""
+def from_wire_fill_list(ws: list[FillWire]) -> list[Fill]:
+    """Build a list of ``Fill`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["fee"] = from_wire_fee(d["fee"])
+    return models_from(Fill, ds)
+
+
+class FeeWire(Struct, kw_only=True, gc=False):
+    """``Fee`` as sent, for the msgspec fast path (see ``from_wire_fee``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     asset: str = field(name="a")
     amount: Decimal = field(name="m")
 
 
 def from_wire_fee(w: FeeWire) -> Fee:
-    """Build ``Fee`` from its decoded wire form."""
-    return Fee(
-        w.asset,  # asset
-        w.amount,  # amount
-    )
+    """Build ``Fee`` from its decoded wire form (its fields become the model's)."""
+    return model_from(Fee, asdict(w))
+
+
+def from_wire_fee_list(ws: list[FeeWire]) -> list[Fee]:
+    """Build a list of ``Fee`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(Fee, ds)
 
 
 _FAST_ASSET_BALANCE_LIST = Decoder(list[AssetBalanceWire], strict=False)
 
 
-def fast_asset_balance_list(body: bytes) -> list[AssetBalance]:
-    """Decode ``list[AssetBalance]`` straight from the answer's bytes (exact decimals); raises on
+def fast_asset_balance_list(body: bytes) -> tuple[list[AssetBalance], None]:
+    """Decode ``list[AssetBalance]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_asset_balance, _FAST_ASSET_BALANCE_LIST.decode(body)))
+    return from_wire_asset_balance_list(_FAST_ASSET_BALANCE_LIST.decode(body)), None
 
 
 _FAST_FILL_LIST = Decoder(list[FillWire], strict=False)
 
 
-def fast_fill_list(body: bytes) -> list[Fill]:
-    """Decode ``list[Fill]`` straight from the answer's bytes (exact decimals); raises on
+def fast_fill_list(body: bytes) -> tuple[list[Fill], None]:
+    """Decode ``list[Fill]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_fill, _FAST_FILL_LIST.decode(body)))
+    return from_wire_fill_list(_FAST_FILL_LIST.decode(body)), None
 
 
 _FAST_LEDGER_ENTRY_LIST = Decoder(list[LedgerEntryWire], strict=False)
 
 
-def fast_ledger_entry_list(body: bytes) -> list[LedgerEntry]:
-    """Decode ``list[LedgerEntry]`` straight from the answer's bytes (exact decimals); raises on
+def fast_ledger_entry_list(body: bytes) -> tuple[list[LedgerEntry], None]:
+    """Decode ``list[LedgerEntry]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_ledger_entry, _FAST_LEDGER_ENTRY_LIST.decode(body)))
+    return from_wire_ledger_entry_list(_FAST_LEDGER_ENTRY_LIST.decode(body)), None
 
 
-_FAST_ORDER = Decoder(OrderWire, strict=False)
+class _OrderAnswer(OrderWire, kw_only=True, gc=False):
+    """``Order`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="error", default=None)
 
 
-def fast_order(body: bytes) -> Order:
-    """Decode ``Order`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_order(_FAST_ORDER.decode(body))
+_FAST_ORDER = Decoder(_OrderAnswer, strict=False)
+
+
+def fast_order(body: bytes) -> tuple[Order, Any]:
+    """Decode ``Order`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_ORDER.decode(body))
+    code = d.pop("cambist_error_code")
+    d["fills"] = None if d["fills"] is None else from_wire_fill_list(d["fills"])
+    d["fees"] = None if d["fees"] is None else from_wire_fee_list(d["fees"])
+    return model_from(Order, d), code
 
 
 _FAST_ORDER_LIST = Decoder(list[OrderWire], strict=False)
 
 
-def fast_order_list(body: bytes) -> list[Order]:
-    """Decode ``list[Order]`` straight from the answer's bytes (exact decimals); raises on
+def fast_order_list(body: bytes) -> tuple[list[Order], None]:
+    """Decode ``list[Order]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_order, _FAST_ORDER_LIST.decode(body)))
+    return from_wire_order_list(_FAST_ORDER_LIST.decode(body)), None

@@ -13,6 +13,10 @@ from cambist._runtime.endpoint import Param
 from cambist._runtime.stream import AsyncStream, SyncStream
 from cambist._runtime.streamdef import BookDef, Channel, StreamDef
 from cambist.bibox._convert.streams import (
+    fast_push_candles_update,
+    fast_push_order_book_update,
+    fast_push_ticker_update,
+    fast_push_trades_update,
     structure_candles_update,
     structure_order_book_update,
     structure_ticker_update,
@@ -30,8 +34,15 @@ _ORDER_BOOK = Channel(
         Param(name="depth", type="int", required=True),
     ),
     parse=structure_order_book_update,
-    book=BookDef("incremental", ("data", "b"), ("data", "a"), ("data", "i")),
+    book=BookDef(
+        "incremental",
+        ("data", "b"),
+        ("data", "a"),
+        ("data", "i"),
+        event_paths=(("data", "bids"), ("data", "asks"), ("data", "update_id"), (), ()),
+    ),
     source="bibox.txt: Market Data Streams > Subscribe Order Book",
+    fast=fast_push_order_book_update,
 )
 
 _TRADES = Channel(
@@ -40,6 +51,7 @@ _TRADES = Channel(
     params=(Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+_[A-Z0-9]+"),),
     parse=structure_trades_update,
     source="bibox.txt: Market Data Streams > Subscribe Trades",
+    fast=fast_push_trades_update,
 )
 
 _CANDLES = Channel(
@@ -57,6 +69,7 @@ _CANDLES = Channel(
     ),
     parse=structure_candles_update,
     source="bibox.txt: Market Data Streams > Subscribe Candles",
+    fast=fast_push_candles_update,
 )
 
 _TICKER = Channel(
@@ -65,6 +78,7 @@ _TICKER = Channel(
     params=(Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+_[A-Z0-9]+"),),
     parse=structure_ticker_update,
     source="bibox.txt: Market Data Streams > Subscribe Tickers",
+    fast=fast_push_ticker_update,
 )
 
 MARKET = StreamDef(

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from cambist._runtime.stream import AsyncStream, SyncStream
 from cambist._runtime.streamdef import StreamDef
-from cambist.bibox._convert.streams import structure_account_event, structure_order_event
+from cambist.bibox._convert.streams import (
+    fast_push_account_event,
+    fast_push_order_event,
+    structure_account_event,
+    structure_order_event,
+)
 from cambist.bibox.models.streams import AccountEvent, OrderEvent
 from cambist.streams import BadFrame, LifecycleEvent, RawEvent
 
@@ -25,6 +30,10 @@ USER = StreamDef(
         "order": structure_order_event,
     },
     event_field="stream",
+    fast_events={
+        "account": fast_push_account_event,
+        "order": fast_push_order_event,
+    },
     key_header="Bibox-Api-Key",
     sign_header="Bibox-Api-Sign",
     numbers="numbers",

@@ -8,6 +8,7 @@ from typing import Any
 
 from msgspec import Struct, field
 from msgspec.json import Decoder
+from msgspec.structs import asdict
 
 from cambist._runtime.convert import (
     boolean,
@@ -16,6 +17,8 @@ from cambist._runtime.convert import (
     integer,
     items,
     members,
+    model_from,
+    models_from,
     opt_boolean,
     opt_string,
     string,
@@ -130,8 +133,9 @@ def structure_download_link(d: Any) -> DownloadLink:
     )
 
 
-class OptionAccountWire(Struct, kw_only=True):
-    """``OptionAccount`` as sent, for the msgspec fast path (see ``from_wire_option_account``)."""
+class OptionAccountWire(Struct, kw_only=True, gc=False):
+    """``OptionAccount`` as sent, for the msgspec fast path (see ``from_wire_option_account``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     asset: list[AccountAssetWire] = field(name="asset")
     greek: list[GreekWire] = field(name="greek")
@@ -140,17 +144,25 @@ class OptionAccountWire(Struct, kw_only=True):
 
 
 def from_wire_option_account(w: OptionAccountWire) -> OptionAccount:
-    """Build ``OptionAccount`` from its decoded wire form."""
-    return OptionAccount(
-        list(map(from_wire_account_asset, w.asset)),  # asset
-        list(map(from_wire_greek, w.greek)),  # greek
-        w.time,  # time
-        w.risk_level,  # risk_level
-    )
+    """Build ``OptionAccount`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["asset"] = from_wire_account_asset_list(d["asset"])
+    d["greek"] = from_wire_greek_list(d["greek"])
+    return model_from(OptionAccount, d)
 
 
-class AccountAssetWire(Struct, kw_only=True):
-    """``AccountAsset`` as sent, for the msgspec fast path (see ``from_wire_account_asset``)."""
+def from_wire_option_account_list(ws: list[OptionAccountWire]) -> list[OptionAccount]:
+    """Build a list of ``OptionAccount`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["asset"] = from_wire_account_asset_list(d["asset"])
+        d["greek"] = from_wire_greek_list(d["greek"])
+    return models_from(OptionAccount, ds)
+
+
+class AccountAssetWire(Struct, kw_only=True, gc=False):
+    """``AccountAsset`` as sent, for the msgspec fast path (see ``from_wire_account_asset``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     asset: str = field(name="asset")
     margin_balance: Decimal = field(name="marginBalance")
@@ -161,19 +173,19 @@ class AccountAssetWire(Struct, kw_only=True):
 
 
 def from_wire_account_asset(w: AccountAssetWire) -> AccountAsset:
-    """Build ``AccountAsset`` from its decoded wire form."""
-    return AccountAsset(
-        w.asset,  # asset
-        w.margin_balance,  # margin_balance
-        w.equity,  # equity
-        w.available,  # available
-        w.locked,  # locked
-        w.unrealized_pnl,  # unrealized_pnl
-    )
+    """Build ``AccountAsset`` from its decoded wire form (its fields become the model's)."""
+    return model_from(AccountAsset, asdict(w))
 
 
-class GreekWire(Struct, kw_only=True):
-    """``Greek`` as sent, for the msgspec fast path (see ``from_wire_greek``)."""
+def from_wire_account_asset_list(ws: list[AccountAssetWire]) -> list[AccountAsset]:
+    """Build a list of ``AccountAsset`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(AccountAsset, ds)
+
+
+class GreekWire(Struct, kw_only=True, gc=False):
+    """``Greek`` as sent, for the msgspec fast path (see ``from_wire_greek``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     underlying: str = field(name="underlying")
     delta: Decimal = field(name="delta")
@@ -183,18 +195,19 @@ class GreekWire(Struct, kw_only=True):
 
 
 def from_wire_greek(w: GreekWire) -> Greek:
-    """Build ``Greek`` from its decoded wire form."""
-    return Greek(
-        w.underlying,  # underlying
-        w.delta,  # delta
-        w.gamma,  # gamma
-        w.theta,  # theta
-        w.vega,  # vega
-    )
+    """Build ``Greek`` from its decoded wire form (its fields become the model's)."""
+    return model_from(Greek, asdict(w))
 
 
-class MarginAccountWire(Struct, kw_only=True):
-    """``MarginAccount`` as sent, for the msgspec fast path (see ``from_wire_margin_account``)."""
+def from_wire_greek_list(ws: list[GreekWire]) -> list[Greek]:
+    """Build a list of ``Greek`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(Greek, ds)
+
+
+class MarginAccountWire(Struct, kw_only=True, gc=False):
+    """``MarginAccount`` as sent, for the msgspec fast path (see ``from_wire_margin_account``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     asset: list[MarginAssetWire] = field(name="asset")
     greek: list[GreekWire] = field(name="greek")
@@ -208,22 +221,25 @@ class MarginAccountWire(Struct, kw_only=True):
 
 
 def from_wire_margin_account(w: MarginAccountWire) -> MarginAccount:
-    """Build ``MarginAccount`` from its decoded wire form."""
-    return MarginAccount(
-        list(map(from_wire_margin_asset, w.asset)),  # asset
-        list(map(from_wire_greek, w.greek)),  # greek
-        w.time,  # time
-        w.can_trade,  # can_trade
-        w.can_deposit,  # can_deposit
-        w.can_withdraw,  # can_withdraw
-        w.reduce_only,  # reduce_only
-        w.trade_group_id,  # trade_group_id
-        w.risk_level,  # risk_level
-    )
+    """Build ``MarginAccount`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["asset"] = from_wire_margin_asset_list(d["asset"])
+    d["greek"] = from_wire_greek_list(d["greek"])
+    return model_from(MarginAccount, d)
 
 
-class MarginAssetWire(Struct, kw_only=True):
-    """``MarginAsset`` as sent, for the msgspec fast path (see ``from_wire_margin_asset``)."""
+def from_wire_margin_account_list(ws: list[MarginAccountWire]) -> list[MarginAccount]:
+    """Build a list of ``MarginAccount`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["asset"] = from_wire_margin_asset_list(d["asset"])
+        d["greek"] = from_wire_greek_list(d["greek"])
+    return models_from(MarginAccount, ds)
+
+
+class MarginAssetWire(Struct, kw_only=True, gc=False):
+    """``MarginAsset`` as sent, for the msgspec fast path (see ``from_wire_margin_asset``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     asset: str = field(name="asset")
     margin_balance: Decimal = field(name="marginBalance")
@@ -236,60 +252,63 @@ class MarginAssetWire(Struct, kw_only=True):
 
 
 def from_wire_margin_asset(w: MarginAssetWire) -> MarginAsset:
-    """Build ``MarginAsset`` from its decoded wire form."""
-    return MarginAsset(
-        w.asset,  # asset
-        w.margin_balance,  # margin_balance
-        w.equity,  # equity
-        w.available,  # available
-        w.initial_margin,  # initial_margin
-        w.maint_margin,  # maint_margin
-        w.unrealized_pnl,  # unrealized_pnl
-        w.adjusted_equity,  # adjusted_equity
-    )
+    """Build ``MarginAsset`` from its decoded wire form (its fields become the model's)."""
+    return model_from(MarginAsset, asdict(w))
 
 
-class BillWire(Struct, kw_only=True):
-    """``Bill`` as sent, for the msgspec fast path (see ``from_wire_bill``)."""
+def from_wire_margin_asset_list(ws: list[MarginAssetWire]) -> list[MarginAsset]:
+    """Build a list of ``MarginAsset`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(MarginAsset, ds)
+
+
+class BillWire(Struct, kw_only=True, gc=False):
+    """``Bill`` as sent, for the msgspec fast path (see ``from_wire_bill``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     id: int = field(name="id")
     asset: str = field(name="asset")
     amount: Decimal = field(name="amount")
-    type: str = field(name="type")
+    type: BillType = field(name="type")
     create_date: int = field(name="createDate")
 
 
 def from_wire_bill(w: BillWire) -> Bill:
-    """Build ``Bill`` from its decoded wire form."""
-    return Bill(
-        w.id,  # id
-        w.asset,  # asset
-        w.amount,  # amount
-        _BILL_TYPE.get(w.type) or enum_member(BillType, w.type),  # type
-        w.create_date,  # create_date
-    )
+    """Build ``Bill`` from its decoded wire form (its fields become the model's)."""
+    return model_from(Bill, asdict(w))
 
 
-class DownloadIdWire(Struct, kw_only=True):
-    """``DownloadId`` as sent, for the msgspec fast path (see ``from_wire_download_id``)."""
+def from_wire_bill_list(ws: list[BillWire]) -> list[Bill]:
+    """Build a list of ``Bill`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(Bill, ds)
+
+
+class DownloadIdWire(Struct, kw_only=True, gc=False):
+    """``DownloadId`` as sent, for the msgspec fast path (see ``from_wire_download_id``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     avg_cost_timestamp_of_last30d: int = field(name="avgCostTimestampOfLast30d")
     download_id: str = field(name="downloadId")
 
 
 def from_wire_download_id(w: DownloadIdWire) -> DownloadId:
-    """Build ``DownloadId`` from its decoded wire form."""
-    return DownloadId(
-        w.avg_cost_timestamp_of_last30d,  # avg_cost_timestamp_of_last30d
-        w.download_id,  # download_id
-    )
+    """Build ``DownloadId`` from its decoded wire form (its fields become the model's)."""
+    return model_from(DownloadId, asdict(w))
 
 
-class DownloadLinkWire(Struct, kw_only=True):
-    """``DownloadLink`` as sent, for the msgspec fast path (see ``from_wire_download_link``)."""
+def from_wire_download_id_list(ws: list[DownloadIdWire]) -> list[DownloadId]:
+    """Build a list of ``DownloadId`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(DownloadId, ds)
+
+
+class DownloadLinkWire(Struct, kw_only=True, gc=False):
+    """``DownloadLink`` as sent, for the msgspec fast path (see ``from_wire_download_link``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     download_id: str = field(name="downloadId")
-    status: str = field(name="status")
+    status: DownloadStatus = field(name="status")
     url: str = field(name="url")
     notified: bool = field(name="notified")
     expiration_timestamp: int = field(name="expirationTimestamp")
@@ -297,57 +316,96 @@ class DownloadLinkWire(Struct, kw_only=True):
 
 
 def from_wire_download_link(w: DownloadLinkWire) -> DownloadLink:
-    """Build ``DownloadLink`` from its decoded wire form."""
-    return DownloadLink(
-        w.download_id,  # download_id
-        _DOWNLOAD_STATUS.get(w.status) or enum_member(DownloadStatus, w.status),  # status
-        w.url,  # url
-        w.notified,  # notified
-        w.expiration_timestamp,  # expiration_timestamp
-        w.is_expired,  # is_expired
-    )
+    """Build ``DownloadLink`` from its decoded wire form (its fields become the model's)."""
+    return model_from(DownloadLink, asdict(w))
+
+
+def from_wire_download_link_list(ws: list[DownloadLinkWire]) -> list[DownloadLink]:
+    """Build a list of ``DownloadLink`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(DownloadLink, ds)
 
 
 _FAST_BILL_LIST = Decoder(list[BillWire], strict=False)
 
 
-def fast_bill_list(body: bytes) -> list[Bill]:
-    """Decode ``list[Bill]`` straight from the answer's bytes (exact decimals); raises on
+def fast_bill_list(body: bytes) -> tuple[list[Bill], None]:
+    """Decode ``list[Bill]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_bill, _FAST_BILL_LIST.decode(body)))
+    return from_wire_bill_list(_FAST_BILL_LIST.decode(body)), None
 
 
-_FAST_DOWNLOAD_ID = Decoder(DownloadIdWire, strict=False)
+class _DownloadIdAnswer(DownloadIdWire, kw_only=True, gc=False):
+    """``DownloadId`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="code", default=None)
 
 
-def fast_download_id(body: bytes) -> DownloadId:
-    """Decode ``DownloadId`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_download_id(_FAST_DOWNLOAD_ID.decode(body))
+_FAST_DOWNLOAD_ID = Decoder(_DownloadIdAnswer, strict=False)
 
 
-_FAST_DOWNLOAD_LINK = Decoder(DownloadLinkWire, strict=False)
+def fast_download_id(body: bytes) -> tuple[DownloadId, Any]:
+    """Decode ``DownloadId`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_DOWNLOAD_ID.decode(body))
+    code = d.pop("cambist_error_code")
+    return model_from(DownloadId, d), code
 
 
-def fast_download_link(body: bytes) -> DownloadLink:
-    """Decode ``DownloadLink`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_download_link(_FAST_DOWNLOAD_LINK.decode(body))
+class _DownloadLinkAnswer(DownloadLinkWire, kw_only=True, gc=False):
+    """``DownloadLink`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="code", default=None)
 
 
-_FAST_MARGIN_ACCOUNT = Decoder(MarginAccountWire, strict=False)
+_FAST_DOWNLOAD_LINK = Decoder(_DownloadLinkAnswer, strict=False)
 
 
-def fast_margin_account(body: bytes) -> MarginAccount:
-    """Decode ``MarginAccount`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_margin_account(_FAST_MARGIN_ACCOUNT.decode(body))
+def fast_download_link(body: bytes) -> tuple[DownloadLink, Any]:
+    """Decode ``DownloadLink`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_DOWNLOAD_LINK.decode(body))
+    code = d.pop("cambist_error_code")
+    return model_from(DownloadLink, d), code
 
 
-_FAST_OPTION_ACCOUNT = Decoder(OptionAccountWire, strict=False)
+class _MarginAccountAnswer(MarginAccountWire, kw_only=True, gc=False):
+    """``MarginAccount`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="code", default=None)
 
 
-def fast_option_account(body: bytes) -> OptionAccount:
-    """Decode ``OptionAccount`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_option_account(_FAST_OPTION_ACCOUNT.decode(body))
+_FAST_MARGIN_ACCOUNT = Decoder(_MarginAccountAnswer, strict=False)
+
+
+def fast_margin_account(body: bytes) -> tuple[MarginAccount, Any]:
+    """Decode ``MarginAccount`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_MARGIN_ACCOUNT.decode(body))
+    code = d.pop("cambist_error_code")
+    d["asset"] = from_wire_margin_asset_list(d["asset"])
+    d["greek"] = from_wire_greek_list(d["greek"])
+    return model_from(MarginAccount, d), code
+
+
+class _OptionAccountAnswer(OptionAccountWire, kw_only=True, gc=False):
+    """``OptionAccount`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="code", default=None)
+
+
+_FAST_OPTION_ACCOUNT = Decoder(_OptionAccountAnswer, strict=False)
+
+
+def fast_option_account(body: bytes) -> tuple[OptionAccount, Any]:
+    """Decode ``OptionAccount`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_OPTION_ACCOUNT.decode(body))
+    code = d.pop("cambist_error_code")
+    d["asset"] = from_wire_account_asset_list(d["asset"])
+    d["greek"] = from_wire_greek_list(d["greek"])
+    return model_from(OptionAccount, d), code

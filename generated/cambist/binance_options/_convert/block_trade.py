@@ -8,8 +8,19 @@ from typing import Any
 
 from msgspec import Struct, field
 from msgspec.json import Decoder
+from msgspec.structs import asdict
 
-from cambist._runtime.convert import dec, enum_member, integer, items, members, opt_integer, string
+from cambist._runtime.convert import (
+    dec,
+    enum_member,
+    integer,
+    items,
+    members,
+    model_from,
+    models_from,
+    opt_integer,
+    string,
+)
 from cambist._runtime.encode import encode_object
 from cambist._runtime.endpoint import Param
 from cambist.binance_options.models.block_trade import (
@@ -88,50 +99,57 @@ def structure_block_trade_fill(d: Any) -> BlockTradeFill:
     )
 
 
-class BlockTradeOrderWire(Struct, kw_only=True):
-    """``BlockTradeOrder`` as sent, for the msgspec fast path (see ``from_wire_block_trade_order``)."""
+class BlockTradeOrderWire(Struct, kw_only=True, gc=False):
+    """``BlockTradeOrder`` as sent, for the msgspec fast path (see ``from_wire_block_trade_order``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     block_trade_settlement_key: str = field(name="blockTradeSettlementKey")
     expire_time: int = field(name="expireTime")
-    liquidity: str = field(name="liquidity")
-    status: str = field(name="status")
+    liquidity: Liquidity = field(name="liquidity")
+    status: BlockTradeStatus = field(name="status")
     legs: list[BlockTradeLegWire] = field(name="legs")
     create_time: int | None = field(name="createTime", default=None)
 
 
 def from_wire_block_trade_order(w: BlockTradeOrderWire) -> BlockTradeOrder:
-    """Build ``BlockTradeOrder`` from its decoded wire form."""
-    return BlockTradeOrder(
-        w.block_trade_settlement_key,  # block_trade_settlement_key
-        w.expire_time,  # expire_time
-        _LIQUIDITY.get(w.liquidity) or enum_member(Liquidity, w.liquidity),  # liquidity
-        _BLOCK_TRADE_STATUS.get(w.status) or enum_member(BlockTradeStatus, w.status),  # status
-        list(map(from_wire_block_trade_leg, w.legs)),  # legs
-        w.create_time,  # create_time
-    )
+    """Build ``BlockTradeOrder`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["legs"] = from_wire_block_trade_leg_list(d["legs"])
+    return model_from(BlockTradeOrder, d)
 
 
-class BlockTradeLegWire(Struct, kw_only=True):
-    """``BlockTradeLeg`` as sent, for the msgspec fast path (see ``from_wire_block_trade_leg``)."""
+def from_wire_block_trade_order_list(ws: list[BlockTradeOrderWire]) -> list[BlockTradeOrder]:
+    """Build a list of ``BlockTradeOrder`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["legs"] = from_wire_block_trade_leg_list(d["legs"])
+    return models_from(BlockTradeOrder, ds)
+
+
+class BlockTradeLegWire(Struct, kw_only=True, gc=False):
+    """``BlockTradeLeg`` as sent, for the msgspec fast path (see ``from_wire_block_trade_leg``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     symbol: str = field(name="symbol")
-    side: str = field(name="side")
+    side: OrderSide = field(name="side")
     quantity: Decimal = field(name="quantity")
     price: Decimal = field(name="price")
 
 
 def from_wire_block_trade_leg(w: BlockTradeLegWire) -> BlockTradeLeg:
-    """Build ``BlockTradeLeg`` from its decoded wire form."""
-    return BlockTradeLeg(
-        w.symbol,  # symbol
-        _ORDER_SIDE.get(w.side) or enum_member(OrderSide, w.side),  # side
-        w.quantity,  # quantity
-        w.price,  # price
-    )
+    """Build ``BlockTradeLeg`` from its decoded wire form (its fields become the model's)."""
+    return model_from(BlockTradeLeg, asdict(w))
 
 
-class UserBlockTradeWire(Struct, kw_only=True):
-    """``UserBlockTrade`` as sent, for the msgspec fast path (see ``from_wire_user_block_trade``)."""
+def from_wire_block_trade_leg_list(ws: list[BlockTradeLegWire]) -> list[BlockTradeLeg]:
+    """Build a list of ``BlockTradeLeg`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(BlockTradeLeg, ds)
+
+
+class UserBlockTradeWire(Struct, kw_only=True, gc=False):
+    """``UserBlockTrade`` as sent, for the msgspec fast path (see ``from_wire_user_block_trade``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     parent_order_id: int = field(name="parentOrderId")
     cross_type: str = field(name="crossType")
@@ -140,17 +158,23 @@ class UserBlockTradeWire(Struct, kw_only=True):
 
 
 def from_wire_user_block_trade(w: UserBlockTradeWire) -> UserBlockTrade:
-    """Build ``UserBlockTrade`` from its decoded wire form."""
-    return UserBlockTrade(
-        w.parent_order_id,  # parent_order_id
-        w.cross_type,  # cross_type
-        list(map(from_wire_block_trade_fill, w.legs)),  # legs
-        w.block_trade_settlement_key,  # block_trade_settlement_key
-    )
+    """Build ``UserBlockTrade`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["legs"] = from_wire_block_trade_fill_list(d["legs"])
+    return model_from(UserBlockTrade, d)
 
 
-class BlockTradeFillWire(Struct, kw_only=True):
-    """``BlockTradeFill`` as sent, for the msgspec fast path (see ``from_wire_block_trade_fill``)."""
+def from_wire_user_block_trade_list(ws: list[UserBlockTradeWire]) -> list[UserBlockTrade]:
+    """Build a list of ``UserBlockTrade`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["legs"] = from_wire_block_trade_fill_list(d["legs"])
+    return models_from(UserBlockTrade, ds)
+
+
+class BlockTradeFillWire(Struct, kw_only=True, gc=False):
+    """``BlockTradeFill`` as sent, for the msgspec fast path (see ``from_wire_block_trade_fill``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     create_time: int = field(name="createTime")
     update_time: int = field(name="updateTime")
@@ -158,72 +182,67 @@ class BlockTradeFillWire(Struct, kw_only=True):
     order_id: int = field(name="orderId")
     order_price: Decimal = field(name="orderPrice")
     order_quantity: Decimal = field(name="orderQuantity")
-    order_status: str = field(name="orderStatus")
+    order_status: OrderStatus = field(name="orderStatus")
     executed_qty: Decimal = field(name="executedQty")
     executed_amount: Decimal = field(name="executedAmount")
     fee: Decimal = field(name="fee")
     order_type: str = field(name="orderType")
-    order_side: str = field(name="orderSide")
+    order_side: OrderSide = field(name="orderSide")
     id: int = field(name="id")
     trade_id: int = field(name="tradeId")
     trade_price: Decimal = field(name="tradePrice")
     trade_qty: Decimal = field(name="tradeQty")
     trade_time: int = field(name="tradeTime")
-    liquidity: str = field(name="liquidity")
+    liquidity: Liquidity = field(name="liquidity")
     commission: Decimal = field(name="commission")
 
 
 def from_wire_block_trade_fill(w: BlockTradeFillWire) -> BlockTradeFill:
-    """Build ``BlockTradeFill`` from its decoded wire form."""
-    return BlockTradeFill(
-        w.create_time,  # create_time
-        w.update_time,  # update_time
-        w.symbol,  # symbol
-        w.order_id,  # order_id
-        w.order_price,  # order_price
-        w.order_quantity,  # order_quantity
-        _ORDER_STATUS.get(w.order_status)
-        or enum_member(OrderStatus, w.order_status),  # order_status
-        w.executed_qty,  # executed_qty
-        w.executed_amount,  # executed_amount
-        w.fee,  # fee
-        w.order_type,  # order_type
-        _ORDER_SIDE.get(w.order_side) or enum_member(OrderSide, w.order_side),  # order_side
-        w.id,  # id
-        w.trade_id,  # trade_id
-        w.trade_price,  # trade_price
-        w.trade_qty,  # trade_qty
-        w.trade_time,  # trade_time
-        _LIQUIDITY.get(w.liquidity) or enum_member(Liquidity, w.liquidity),  # liquidity
-        w.commission,  # commission
-    )
+    """Build ``BlockTradeFill`` from its decoded wire form (its fields become the model's)."""
+    return model_from(BlockTradeFill, asdict(w))
 
 
-_FAST_BLOCK_TRADE_ORDER = Decoder(BlockTradeOrderWire, strict=False)
+def from_wire_block_trade_fill_list(ws: list[BlockTradeFillWire]) -> list[BlockTradeFill]:
+    """Build a list of ``BlockTradeFill`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(BlockTradeFill, ds)
 
 
-def fast_block_trade_order(body: bytes) -> BlockTradeOrder:
-    """Decode ``BlockTradeOrder`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_block_trade_order(_FAST_BLOCK_TRADE_ORDER.decode(body))
+class _BlockTradeOrderAnswer(BlockTradeOrderWire, kw_only=True, gc=False):
+    """``BlockTradeOrder`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="code", default=None)
+
+
+_FAST_BLOCK_TRADE_ORDER = Decoder(_BlockTradeOrderAnswer, strict=False)
+
+
+def fast_block_trade_order(body: bytes) -> tuple[BlockTradeOrder, Any]:
+    """Decode ``BlockTradeOrder`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_BLOCK_TRADE_ORDER.decode(body))
+    code = d.pop("cambist_error_code")
+    d["legs"] = from_wire_block_trade_leg_list(d["legs"])
+    return model_from(BlockTradeOrder, d), code
 
 
 _FAST_BLOCK_TRADE_ORDER_LIST = Decoder(list[BlockTradeOrderWire], strict=False)
 
 
-def fast_block_trade_order_list(body: bytes) -> list[BlockTradeOrder]:
-    """Decode ``list[BlockTradeOrder]`` straight from the answer's bytes (exact decimals); raises on
+def fast_block_trade_order_list(body: bytes) -> tuple[list[BlockTradeOrder], None]:
+    """Decode ``list[BlockTradeOrder]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_block_trade_order, _FAST_BLOCK_TRADE_ORDER_LIST.decode(body)))
+    return from_wire_block_trade_order_list(_FAST_BLOCK_TRADE_ORDER_LIST.decode(body)), None
 
 
 _FAST_USER_BLOCK_TRADE_LIST = Decoder(list[UserBlockTradeWire], strict=False)
 
 
-def fast_user_block_trade_list(body: bytes) -> list[UserBlockTrade]:
-    """Decode ``list[UserBlockTrade]`` straight from the answer's bytes (exact decimals); raises on
+def fast_user_block_trade_list(body: bytes) -> tuple[list[UserBlockTrade], None]:
+    """Decode ``list[UserBlockTrade]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_user_block_trade, _FAST_USER_BLOCK_TRADE_LIST.decode(body)))
+    return from_wire_user_block_trade_list(_FAST_USER_BLOCK_TRADE_LIST.decode(body)), None
 
 
 _BLOCKTRADELEGINPUT_FIELDS = (

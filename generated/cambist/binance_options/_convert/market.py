@@ -8,6 +8,7 @@ from typing import Any
 
 from msgspec import Struct, field
 from msgspec.json import Decoder
+from msgspec.structs import asdict
 
 from cambist._runtime.convert import (
     boolean,
@@ -16,6 +17,8 @@ from cambist._runtime.convert import (
     integer,
     items,
     members,
+    model_from,
+    models_from,
     new_row,
     opt_dec,
     opt_string,
@@ -304,21 +307,27 @@ def structure_block_trade_record(d: Any) -> BlockTradeRecord:
     )
 
 
-class ServerTimeWire(Struct, kw_only=True):
-    """``ServerTime`` as sent, for the msgspec fast path (see ``from_wire_server_time``)."""
+class ServerTimeWire(Struct, kw_only=True, gc=False):
+    """``ServerTime`` as sent, for the msgspec fast path (see ``from_wire_server_time``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     server_time: int = field(name="serverTime")
 
 
 def from_wire_server_time(w: ServerTimeWire) -> ServerTime:
-    """Build ``ServerTime`` from its decoded wire form."""
-    return ServerTime(
-        w.server_time,  # server_time
-    )
+    """Build ``ServerTime`` from its decoded wire form (its fields become the model's)."""
+    return model_from(ServerTime, asdict(w))
 
 
-class ExchangeInfoWire(Struct, kw_only=True):
-    """``ExchangeInfo`` as sent, for the msgspec fast path (see ``from_wire_exchange_info``)."""
+def from_wire_server_time_list(ws: list[ServerTimeWire]) -> list[ServerTime]:
+    """Build a list of ``ServerTime`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(ServerTime, ds)
+
+
+class ExchangeInfoWire(Struct, kw_only=True, gc=False):
+    """``ExchangeInfo`` as sent, for the msgspec fast path (see ``from_wire_exchange_info``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     timezone: str = field(name="timezone")
     server_time: int = field(name="serverTime")
@@ -329,19 +338,29 @@ class ExchangeInfoWire(Struct, kw_only=True):
 
 
 def from_wire_exchange_info(w: ExchangeInfoWire) -> ExchangeInfo:
-    """Build ``ExchangeInfo`` from its decoded wire form."""
-    return ExchangeInfo(
-        w.timezone,  # timezone
-        w.server_time,  # server_time
-        list(map(from_wire_option_contract, w.option_contracts)),  # option_contracts
-        list(map(from_wire_option_asset, w.option_assets)),  # option_assets
-        list(map(from_wire_option_symbol, w.option_symbols)),  # option_symbols
-        list(map(from_wire_rate_limit, w.rate_limits)),  # rate_limits
-    )
+    """Build ``ExchangeInfo`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["option_contracts"] = from_wire_option_contract_list(d["option_contracts"])
+    d["option_assets"] = from_wire_option_asset_list(d["option_assets"])
+    d["option_symbols"] = from_wire_option_symbol_list(d["option_symbols"])
+    d["rate_limits"] = from_wire_rate_limit_list(d["rate_limits"])
+    return model_from(ExchangeInfo, d)
 
 
-class OptionContractWire(Struct, kw_only=True):
-    """``OptionContract`` as sent, for the msgspec fast path (see ``from_wire_option_contract``)."""
+def from_wire_exchange_info_list(ws: list[ExchangeInfoWire]) -> list[ExchangeInfo]:
+    """Build a list of ``ExchangeInfo`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["option_contracts"] = from_wire_option_contract_list(d["option_contracts"])
+        d["option_assets"] = from_wire_option_asset_list(d["option_assets"])
+        d["option_symbols"] = from_wire_option_symbol_list(d["option_symbols"])
+        d["rate_limits"] = from_wire_rate_limit_list(d["rate_limits"])
+    return models_from(ExchangeInfo, ds)
+
+
+class OptionContractWire(Struct, kw_only=True, gc=False):
+    """``OptionContract`` as sent, for the msgspec fast path (see ``from_wire_option_contract``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     base_asset: str = field(name="baseAsset")
     quote_asset: str = field(name="quoteAsset")
@@ -350,35 +369,42 @@ class OptionContractWire(Struct, kw_only=True):
 
 
 def from_wire_option_contract(w: OptionContractWire) -> OptionContract:
-    """Build ``OptionContract`` from its decoded wire form."""
-    return OptionContract(
-        w.base_asset,  # base_asset
-        w.quote_asset,  # quote_asset
-        w.underlying,  # underlying
-        w.settle_asset,  # settle_asset
-    )
+    """Build ``OptionContract`` from its decoded wire form (its fields become the model's)."""
+    return model_from(OptionContract, asdict(w))
 
 
-class OptionAssetWire(Struct, kw_only=True):
-    """``OptionAsset`` as sent, for the msgspec fast path (see ``from_wire_option_asset``)."""
+def from_wire_option_contract_list(ws: list[OptionContractWire]) -> list[OptionContract]:
+    """Build a list of ``OptionContract`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(OptionContract, ds)
+
+
+class OptionAssetWire(Struct, kw_only=True, gc=False):
+    """``OptionAsset`` as sent, for the msgspec fast path (see ``from_wire_option_asset``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     name: str = field(name="name")
 
 
 def from_wire_option_asset(w: OptionAssetWire) -> OptionAsset:
-    """Build ``OptionAsset`` from its decoded wire form."""
-    return OptionAsset(
-        w.name,  # name
-    )
+    """Build ``OptionAsset`` from its decoded wire form (its fields become the model's)."""
+    return model_from(OptionAsset, asdict(w))
 
 
-class OptionSymbolWire(Struct, kw_only=True):
-    """``OptionSymbol`` as sent, for the msgspec fast path (see ``from_wire_option_symbol``)."""
+def from_wire_option_asset_list(ws: list[OptionAssetWire]) -> list[OptionAsset]:
+    """Build a list of ``OptionAsset`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(OptionAsset, ds)
+
+
+class OptionSymbolWire(Struct, kw_only=True, gc=False):
+    """``OptionSymbol`` as sent, for the msgspec fast path (see ``from_wire_option_symbol``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     expiry_date: int = field(name="expiryDate")
     filters: list[SymbolFilterWire] = field(name="filters")
     symbol: str = field(name="symbol")
-    side: str = field(name="side")
+    side: OptionSide = field(name="side")
     strike_price: Decimal = field(name="strikePrice")
     underlying: str = field(name="underlying")
     unit: Decimal = field(name="unit")
@@ -394,45 +420,32 @@ class OptionSymbolWire(Struct, kw_only=True):
     contract_type: str = field(name="contractType")
     underlying_type: str = field(name="underlyingType")
     naked_sell: bool = field(name="nakedSell")
-    status: str = field(name="status")
+    status: SymbolStatus = field(name="status")
     maker_fee_rate: Decimal | None = field(name="makerFeeRate", default=None)
     taker_fee_rate: Decimal | None = field(name="takerFeeRate", default=None)
     liquidation_fee_rate: Decimal | None = field(name="liquidationFeeRate", default=None)
 
 
 def from_wire_option_symbol(w: OptionSymbolWire) -> OptionSymbol:
-    """Build ``OptionSymbol`` from its decoded wire form."""
-    return OptionSymbol(
-        w.expiry_date,  # expiry_date
-        list(map(from_wire_symbol_filter, w.filters)),  # filters
-        w.symbol,  # symbol
-        _OPTION_SIDE.get(w.side) or enum_member(OptionSide, w.side),  # side
-        w.strike_price,  # strike_price
-        w.underlying,  # underlying
-        w.unit,  # unit
-        w.min_qty,  # min_qty
-        w.max_qty,  # max_qty
-        w.initial_margin,  # initial_margin
-        w.maintenance_margin,  # maintenance_margin
-        w.min_initial_margin,  # min_initial_margin
-        w.min_maintenance_margin,  # min_maintenance_margin
-        w.price_scale,  # price_scale
-        w.quantity_scale,  # quantity_scale
-        w.quote_asset,  # quote_asset
-        w.contract_type,  # contract_type
-        w.underlying_type,  # underlying_type
-        w.naked_sell,  # naked_sell
-        _SYMBOL_STATUS.get(w.status) or enum_member(SymbolStatus, w.status),  # status
-        w.maker_fee_rate,  # maker_fee_rate
-        w.taker_fee_rate,  # taker_fee_rate
-        w.liquidation_fee_rate,  # liquidation_fee_rate
-    )
+    """Build ``OptionSymbol`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["filters"] = from_wire_symbol_filter_list(d["filters"])
+    return model_from(OptionSymbol, d)
 
 
-class SymbolFilterWire(Struct, kw_only=True):
-    """``SymbolFilter`` as sent, for the msgspec fast path (see ``from_wire_symbol_filter``)."""
+def from_wire_option_symbol_list(ws: list[OptionSymbolWire]) -> list[OptionSymbol]:
+    """Build a list of ``OptionSymbol`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["filters"] = from_wire_symbol_filter_list(d["filters"])
+    return models_from(OptionSymbol, ds)
 
-    filter_type: str = field(name="filterType")
+
+class SymbolFilterWire(Struct, kw_only=True, gc=False):
+    """``SymbolFilter`` as sent, for the msgspec fast path (see ``from_wire_symbol_filter``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    filter_type: SymbolFilterType = field(name="filterType")
     min_price: Decimal | None = field(name="minPrice", default=None)
     max_price: Decimal | None = field(name="maxPrice", default=None)
     tick_size: Decimal | None = field(name="tickSize", default=None)
@@ -442,42 +455,40 @@ class SymbolFilterWire(Struct, kw_only=True):
 
 
 def from_wire_symbol_filter(w: SymbolFilterWire) -> SymbolFilter:
-    """Build ``SymbolFilter`` from its decoded wire form."""
-    return SymbolFilter(
-        _SYMBOL_FILTER_TYPE.get(w.filter_type)
-        or enum_member(SymbolFilterType, w.filter_type),  # filter_type
-        w.min_price,  # min_price
-        w.max_price,  # max_price
-        w.tick_size,  # tick_size
-        w.min_qty,  # min_qty
-        w.max_qty,  # max_qty
-        w.step_size,  # step_size
-    )
+    """Build ``SymbolFilter`` from its decoded wire form (its fields become the model's)."""
+    return model_from(SymbolFilter, asdict(w))
 
 
-class RateLimitWire(Struct, kw_only=True):
-    """``RateLimit`` as sent, for the msgspec fast path (see ``from_wire_rate_limit``)."""
+def from_wire_symbol_filter_list(ws: list[SymbolFilterWire]) -> list[SymbolFilter]:
+    """Build a list of ``SymbolFilter`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(SymbolFilter, ds)
 
-    rate_limit_type: str = field(name="rateLimitType")
-    interval: str = field(name="interval")
+
+class RateLimitWire(Struct, kw_only=True, gc=False):
+    """``RateLimit`` as sent, for the msgspec fast path (see ``from_wire_rate_limit``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    rate_limit_type: RateLimitType = field(name="rateLimitType")
+    interval: RateLimitInterval = field(name="interval")
     interval_num: int = field(name="intervalNum")
     limit: int = field(name="limit")
 
 
 def from_wire_rate_limit(w: RateLimitWire) -> RateLimit:
-    """Build ``RateLimit`` from its decoded wire form."""
-    return RateLimit(
-        _RATE_LIMIT_TYPE.get(w.rate_limit_type)
-        or enum_member(RateLimitType, w.rate_limit_type),  # rate_limit_type
-        _RATE_LIMIT_INTERVAL.get(w.interval)
-        or enum_member(RateLimitInterval, w.interval),  # interval
-        w.interval_num,  # interval_num
-        w.limit,  # limit
-    )
+    """Build ``RateLimit`` from its decoded wire form (its fields become the model's)."""
+    return model_from(RateLimit, asdict(w))
 
 
-class OrderBookWire(Struct, kw_only=True):
-    """``OrderBook`` as sent, for the msgspec fast path (see ``from_wire_order_book``)."""
+def from_wire_rate_limit_list(ws: list[RateLimitWire]) -> list[RateLimit]:
+    """Build a list of ``RateLimit`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(RateLimit, ds)
+
+
+class OrderBookWire(Struct, kw_only=True, gc=False):
+    """``OrderBook`` as sent, for the msgspec fast path (see ``from_wire_order_book``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     bids: list[PriceLevel] = field(name="bids")
     asks: list[PriceLevel] = field(name="asks")
@@ -486,17 +497,19 @@ class OrderBookWire(Struct, kw_only=True):
 
 
 def from_wire_order_book(w: OrderBookWire) -> OrderBook:
-    """Build ``OrderBook`` from its decoded wire form."""
-    return OrderBook(
-        w.bids,  # bids
-        w.asks,  # asks
-        w.time,  # time
-        w.last_update_id,  # last_update_id
-    )
+    """Build ``OrderBook`` from its decoded wire form (its fields become the model's)."""
+    return model_from(OrderBook, asdict(w))
 
 
-class RecentTradeWire(Struct, kw_only=True):
-    """``RecentTrade`` as sent, for the msgspec fast path (see ``from_wire_recent_trade``)."""
+def from_wire_order_book_list(ws: list[OrderBookWire]) -> list[OrderBook]:
+    """Build a list of ``OrderBook`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(OrderBook, ds)
+
+
+class RecentTradeWire(Struct, kw_only=True, gc=False):
+    """``RecentTrade`` as sent, for the msgspec fast path (see ``from_wire_recent_trade``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     id: int = field(name="id")
     trade_id: int = field(name="tradeId")
@@ -504,51 +517,48 @@ class RecentTradeWire(Struct, kw_only=True):
     price: Decimal = field(name="price")
     qty: Decimal = field(name="qty")
     quote_qty: Decimal = field(name="quoteQty")
-    side: int = field(name="side")
+    side: TradeSide = field(name="side")
     time: int = field(name="time")
 
 
 def from_wire_recent_trade(w: RecentTradeWire) -> RecentTrade:
-    """Build ``RecentTrade`` from its decoded wire form."""
-    return RecentTrade(
-        w.id,  # id
-        w.trade_id,  # trade_id
-        w.symbol,  # symbol
-        w.price,  # price
-        w.qty,  # qty
-        w.quote_qty,  # quote_qty
-        _TRADE_SIDE.get(w.side) or enum_member(TradeSide, w.side),  # side
-        w.time,  # time
-    )
+    """Build ``RecentTrade`` from its decoded wire form (its fields become the model's)."""
+    return model_from(RecentTrade, asdict(w))
 
 
-class HistoricalTradeWire(Struct, kw_only=True):
-    """``HistoricalTrade`` as sent, for the msgspec fast path (see ``from_wire_historical_trade``)."""
+def from_wire_recent_trade_list(ws: list[RecentTradeWire]) -> list[RecentTrade]:
+    """Build a list of ``RecentTrade`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(RecentTrade, ds)
+
+
+class HistoricalTradeWire(Struct, kw_only=True, gc=False):
+    """``HistoricalTrade`` as sent, for the msgspec fast path (see ``from_wire_historical_trade``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     id: int = field(name="id")
     trade_id: int = field(name="tradeId")
     price: Decimal = field(name="price")
     qty: Decimal = field(name="qty")
     quote_qty: Decimal = field(name="quoteQty")
-    side: int = field(name="side")
+    side: TradeSide = field(name="side")
     time: int = field(name="time")
 
 
 def from_wire_historical_trade(w: HistoricalTradeWire) -> HistoricalTrade:
-    """Build ``HistoricalTrade`` from its decoded wire form."""
-    return HistoricalTrade(
-        w.id,  # id
-        w.trade_id,  # trade_id
-        w.price,  # price
-        w.qty,  # qty
-        w.quote_qty,  # quote_qty
-        _TRADE_SIDE.get(w.side) or enum_member(TradeSide, w.side),  # side
-        w.time,  # time
-    )
+    """Build ``HistoricalTrade`` from its decoded wire form (its fields become the model's)."""
+    return model_from(HistoricalTrade, asdict(w))
 
 
-class MarkPriceWire(Struct, kw_only=True):
-    """``MarkPrice`` as sent, for the msgspec fast path (see ``from_wire_mark_price``)."""
+def from_wire_historical_trade_list(ws: list[HistoricalTradeWire]) -> list[HistoricalTrade]:
+    """Build a list of ``HistoricalTrade`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(HistoricalTrade, ds)
+
+
+class MarkPriceWire(Struct, kw_only=True, gc=False):
+    """``MarkPrice`` as sent, for the msgspec fast path (see ``from_wire_mark_price``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     symbol: str = field(name="symbol")
     mark_price: Decimal = field(name="markPrice")
@@ -565,40 +575,38 @@ class MarkPriceWire(Struct, kw_only=True):
 
 
 def from_wire_mark_price(w: MarkPriceWire) -> MarkPrice:
-    """Build ``MarkPrice`` from its decoded wire form."""
-    return MarkPrice(
-        w.symbol,  # symbol
-        w.mark_price,  # mark_price
-        w.bid_iv,  # bid_iv
-        w.ask_iv,  # ask_iv
-        w.mark_iv,  # mark_iv
-        w.delta,  # delta
-        w.theta,  # theta
-        w.gamma,  # gamma
-        w.vega,  # vega
-        w.high_price_limit,  # high_price_limit
-        w.low_price_limit,  # low_price_limit
-        w.risk_free_interest,  # risk_free_interest
-    )
+    """Build ``MarkPrice`` from its decoded wire form (its fields become the model's)."""
+    return model_from(MarkPrice, asdict(w))
 
 
-class IndexPriceWire(Struct, kw_only=True):
-    """``IndexPrice`` as sent, for the msgspec fast path (see ``from_wire_index_price``)."""
+def from_wire_mark_price_list(ws: list[MarkPriceWire]) -> list[MarkPrice]:
+    """Build a list of ``MarkPrice`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(MarkPrice, ds)
+
+
+class IndexPriceWire(Struct, kw_only=True, gc=False):
+    """``IndexPrice`` as sent, for the msgspec fast path (see ``from_wire_index_price``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     time: int = field(name="time")
     index_price: Decimal = field(name="indexPrice")
 
 
 def from_wire_index_price(w: IndexPriceWire) -> IndexPrice:
-    """Build ``IndexPrice`` from its decoded wire form."""
-    return IndexPrice(
-        w.time,  # time
-        w.index_price,  # index_price
-    )
+    """Build ``IndexPrice`` from its decoded wire form (its fields become the model's)."""
+    return model_from(IndexPrice, asdict(w))
 
 
-class TickerWire(Struct, kw_only=True):
-    """``Ticker`` as sent, for the msgspec fast path (see ``from_wire_ticker``)."""
+def from_wire_index_price_list(ws: list[IndexPriceWire]) -> list[IndexPrice]:
+    """Build a list of ``IndexPrice`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(IndexPrice, ds)
+
+
+class TickerWire(Struct, kw_only=True, gc=False):
+    """``Ticker`` as sent, for the msgspec fast path (see ``from_wire_ticker``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     symbol: str = field(name="symbol")
     price_change: Decimal = field(name="priceChange")
@@ -621,31 +629,19 @@ class TickerWire(Struct, kw_only=True):
 
 
 def from_wire_ticker(w: TickerWire) -> Ticker:
-    """Build ``Ticker`` from its decoded wire form."""
-    return Ticker(
-        w.symbol,  # symbol
-        w.price_change,  # price_change
-        w.price_change_percent,  # price_change_percent
-        w.last_price,  # last_price
-        w.last_qty,  # last_qty
-        w.open,  # open
-        w.high,  # high
-        w.low,  # low
-        w.volume,  # volume
-        w.amount,  # amount
-        w.bid_price,  # bid_price
-        w.ask_price,  # ask_price
-        w.open_time,  # open_time
-        w.close_time,  # close_time
-        w.first_trade_id,  # first_trade_id
-        w.trade_count,  # trade_count
-        w.strike_price,  # strike_price
-        w.exercise_price,  # exercise_price
-    )
+    """Build ``Ticker`` from its decoded wire form (its fields become the model's)."""
+    return model_from(Ticker, asdict(w))
 
 
-class OpenInterestWire(Struct, kw_only=True):
-    """``OpenInterest`` as sent, for the msgspec fast path (see ``from_wire_open_interest``)."""
+def from_wire_ticker_list(ws: list[TickerWire]) -> list[Ticker]:
+    """Build a list of ``Ticker`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(Ticker, ds)
+
+
+class OpenInterestWire(Struct, kw_only=True, gc=False):
+    """``OpenInterest`` as sent, for the msgspec fast path (see ``from_wire_open_interest``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     symbol: str = field(name="symbol")
     sum_open_interest: Decimal = field(name="sumOpenInterest")
@@ -654,39 +650,41 @@ class OpenInterestWire(Struct, kw_only=True):
 
 
 def from_wire_open_interest(w: OpenInterestWire) -> OpenInterest:
-    """Build ``OpenInterest`` from its decoded wire form."""
-    return OpenInterest(
-        w.symbol,  # symbol
-        w.sum_open_interest,  # sum_open_interest
-        w.sum_open_interest_usd,  # sum_open_interest_usd
-        w.timestamp,  # timestamp
-    )
+    """Build ``OpenInterest`` from its decoded wire form (its fields become the model's)."""
+    return model_from(OpenInterest, asdict(w))
 
 
-class ExerciseResultWire(Struct, kw_only=True):
-    """``ExerciseResult`` as sent, for the msgspec fast path (see ``from_wire_exercise_result``)."""
+def from_wire_open_interest_list(ws: list[OpenInterestWire]) -> list[OpenInterest]:
+    """Build a list of ``OpenInterest`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(OpenInterest, ds)
+
+
+class ExerciseResultWire(Struct, kw_only=True, gc=False):
+    """``ExerciseResult`` as sent, for the msgspec fast path (see ``from_wire_exercise_result``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     symbol: str = field(name="symbol")
     strike_price: Decimal = field(name="strikePrice")
     real_strike_price: Decimal = field(name="realStrikePrice")
     expiry_date: int = field(name="expiryDate")
-    strike_result: str = field(name="strikeResult")
+    strike_result: StrikeResult = field(name="strikeResult")
 
 
 def from_wire_exercise_result(w: ExerciseResultWire) -> ExerciseResult:
-    """Build ``ExerciseResult`` from its decoded wire form."""
-    return ExerciseResult(
-        w.symbol,  # symbol
-        w.strike_price,  # strike_price
-        w.real_strike_price,  # real_strike_price
-        w.expiry_date,  # expiry_date
-        _STRIKE_RESULT.get(w.strike_result)
-        or enum_member(StrikeResult, w.strike_result),  # strike_result
-    )
+    """Build ``ExerciseResult`` from its decoded wire form (its fields become the model's)."""
+    return model_from(ExerciseResult, asdict(w))
 
 
-class BlockTradeRecordWire(Struct, kw_only=True):
-    """``BlockTradeRecord`` as sent, for the msgspec fast path (see ``from_wire_block_trade_record``)."""
+def from_wire_exercise_result_list(ws: list[ExerciseResultWire]) -> list[ExerciseResult]:
+    """Build a list of ``ExerciseResult`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(ExerciseResult, ds)
+
+
+class BlockTradeRecordWire(Struct, kw_only=True, gc=False):
+    """``BlockTradeRecord`` as sent, for the msgspec fast path (see ``from_wire_block_trade_record``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     id: int = field(name="id")
     trade_id: int = field(name="tradeId")
@@ -694,127 +692,164 @@ class BlockTradeRecordWire(Struct, kw_only=True):
     price: Decimal = field(name="price")
     qty: Decimal = field(name="qty")
     quote_qty: Decimal = field(name="quoteQty")
-    side: int = field(name="side")
+    side: TradeSide = field(name="side")
     time: int = field(name="time")
 
 
 def from_wire_block_trade_record(w: BlockTradeRecordWire) -> BlockTradeRecord:
-    """Build ``BlockTradeRecord`` from its decoded wire form."""
-    return BlockTradeRecord(
-        w.id,  # id
-        w.trade_id,  # trade_id
-        w.symbol,  # symbol
-        w.price,  # price
-        w.qty,  # qty
-        w.quote_qty,  # quote_qty
-        _TRADE_SIDE.get(w.side) or enum_member(TradeSide, w.side),  # side
-        w.time,  # time
-    )
+    """Build ``BlockTradeRecord`` from its decoded wire form (its fields become the model's)."""
+    return model_from(BlockTradeRecord, asdict(w))
+
+
+def from_wire_block_trade_record_list(ws: list[BlockTradeRecordWire]) -> list[BlockTradeRecord]:
+    """Build a list of ``BlockTradeRecord`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(BlockTradeRecord, ds)
 
 
 _FAST_BLOCK_TRADE_RECORD_LIST = Decoder(list[BlockTradeRecordWire], strict=False)
 
 
-def fast_block_trade_record_list(body: bytes) -> list[BlockTradeRecord]:
-    """Decode ``list[BlockTradeRecord]`` straight from the answer's bytes (exact decimals); raises on
+def fast_block_trade_record_list(body: bytes) -> tuple[list[BlockTradeRecord], None]:
+    """Decode ``list[BlockTradeRecord]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_block_trade_record, _FAST_BLOCK_TRADE_RECORD_LIST.decode(body)))
+    return from_wire_block_trade_record_list(_FAST_BLOCK_TRADE_RECORD_LIST.decode(body)), None
 
 
-_FAST_EXCHANGE_INFO = Decoder(ExchangeInfoWire, strict=False)
+class _ExchangeInfoAnswer(ExchangeInfoWire, kw_only=True, gc=False):
+    """``ExchangeInfo`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="code", default=None)
 
 
-def fast_exchange_info(body: bytes) -> ExchangeInfo:
-    """Decode ``ExchangeInfo`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_exchange_info(_FAST_EXCHANGE_INFO.decode(body))
+_FAST_EXCHANGE_INFO = Decoder(_ExchangeInfoAnswer, strict=False)
+
+
+def fast_exchange_info(body: bytes) -> tuple[ExchangeInfo, Any]:
+    """Decode ``ExchangeInfo`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_EXCHANGE_INFO.decode(body))
+    code = d.pop("cambist_error_code")
+    d["option_contracts"] = from_wire_option_contract_list(d["option_contracts"])
+    d["option_assets"] = from_wire_option_asset_list(d["option_assets"])
+    d["option_symbols"] = from_wire_option_symbol_list(d["option_symbols"])
+    d["rate_limits"] = from_wire_rate_limit_list(d["rate_limits"])
+    return model_from(ExchangeInfo, d), code
 
 
 _FAST_EXERCISE_RESULT_LIST = Decoder(list[ExerciseResultWire], strict=False)
 
 
-def fast_exercise_result_list(body: bytes) -> list[ExerciseResult]:
-    """Decode ``list[ExerciseResult]`` straight from the answer's bytes (exact decimals); raises on
+def fast_exercise_result_list(body: bytes) -> tuple[list[ExerciseResult], None]:
+    """Decode ``list[ExerciseResult]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_exercise_result, _FAST_EXERCISE_RESULT_LIST.decode(body)))
+    return from_wire_exercise_result_list(_FAST_EXERCISE_RESULT_LIST.decode(body)), None
 
 
 _FAST_HISTORICAL_TRADE_LIST = Decoder(list[HistoricalTradeWire], strict=False)
 
 
-def fast_historical_trade_list(body: bytes) -> list[HistoricalTrade]:
-    """Decode ``list[HistoricalTrade]`` straight from the answer's bytes (exact decimals); raises on
+def fast_historical_trade_list(body: bytes) -> tuple[list[HistoricalTrade], None]:
+    """Decode ``list[HistoricalTrade]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_historical_trade, _FAST_HISTORICAL_TRADE_LIST.decode(body)))
+    return from_wire_historical_trade_list(_FAST_HISTORICAL_TRADE_LIST.decode(body)), None
 
 
-_FAST_INDEX_PRICE = Decoder(IndexPriceWire, strict=False)
+class _IndexPriceAnswer(IndexPriceWire, kw_only=True, gc=False):
+    """``IndexPrice`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="code", default=None)
 
 
-def fast_index_price(body: bytes) -> IndexPrice:
-    """Decode ``IndexPrice`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_index_price(_FAST_INDEX_PRICE.decode(body))
+_FAST_INDEX_PRICE = Decoder(_IndexPriceAnswer, strict=False)
+
+
+def fast_index_price(body: bytes) -> tuple[IndexPrice, Any]:
+    """Decode ``IndexPrice`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_INDEX_PRICE.decode(body))
+    code = d.pop("cambist_error_code")
+    return model_from(IndexPrice, d), code
 
 
 _FAST_KLINE_LIST = Decoder(list[Kline], strict=False)
 
 
-def fast_kline_list(body: bytes) -> list[Kline]:
-    """Decode ``list[Kline]`` straight from the answer's bytes (exact decimals); raises on
+def fast_kline_list(body: bytes) -> tuple[list[Kline], None]:
+    """Decode ``list[Kline]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return _FAST_KLINE_LIST.decode(body)
+    return _FAST_KLINE_LIST.decode(body), None
 
 
 _FAST_MARK_PRICE_LIST = Decoder(list[MarkPriceWire], strict=False)
 
 
-def fast_mark_price_list(body: bytes) -> list[MarkPrice]:
-    """Decode ``list[MarkPrice]`` straight from the answer's bytes (exact decimals); raises on
+def fast_mark_price_list(body: bytes) -> tuple[list[MarkPrice], None]:
+    """Decode ``list[MarkPrice]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_mark_price, _FAST_MARK_PRICE_LIST.decode(body)))
+    return from_wire_mark_price_list(_FAST_MARK_PRICE_LIST.decode(body)), None
 
 
 _FAST_OPEN_INTEREST_LIST = Decoder(list[OpenInterestWire], strict=False)
 
 
-def fast_open_interest_list(body: bytes) -> list[OpenInterest]:
-    """Decode ``list[OpenInterest]`` straight from the answer's bytes (exact decimals); raises on
+def fast_open_interest_list(body: bytes) -> tuple[list[OpenInterest], None]:
+    """Decode ``list[OpenInterest]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_open_interest, _FAST_OPEN_INTEREST_LIST.decode(body)))
+    return from_wire_open_interest_list(_FAST_OPEN_INTEREST_LIST.decode(body)), None
 
 
-_FAST_ORDER_BOOK = Decoder(OrderBookWire, strict=False)
+class _OrderBookAnswer(OrderBookWire, kw_only=True, gc=False):
+    """``OrderBook`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="code", default=None)
 
 
-def fast_order_book(body: bytes) -> OrderBook:
-    """Decode ``OrderBook`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_order_book(_FAST_ORDER_BOOK.decode(body))
+_FAST_ORDER_BOOK = Decoder(_OrderBookAnswer, strict=False)
+
+
+def fast_order_book(body: bytes) -> tuple[OrderBook, Any]:
+    """Decode ``OrderBook`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_ORDER_BOOK.decode(body))
+    code = d.pop("cambist_error_code")
+    return model_from(OrderBook, d), code
 
 
 _FAST_RECENT_TRADE_LIST = Decoder(list[RecentTradeWire], strict=False)
 
 
-def fast_recent_trade_list(body: bytes) -> list[RecentTrade]:
-    """Decode ``list[RecentTrade]`` straight from the answer's bytes (exact decimals); raises on
+def fast_recent_trade_list(body: bytes) -> tuple[list[RecentTrade], None]:
+    """Decode ``list[RecentTrade]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_recent_trade, _FAST_RECENT_TRADE_LIST.decode(body)))
+    return from_wire_recent_trade_list(_FAST_RECENT_TRADE_LIST.decode(body)), None
 
 
-_FAST_SERVER_TIME = Decoder(ServerTimeWire, strict=False)
+class _ServerTimeAnswer(ServerTimeWire, kw_only=True, gc=False):
+    """``ServerTime`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="code", default=None)
 
 
-def fast_server_time(body: bytes) -> ServerTime:
-    """Decode ``ServerTime`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_server_time(_FAST_SERVER_TIME.decode(body))
+_FAST_SERVER_TIME = Decoder(_ServerTimeAnswer, strict=False)
+
+
+def fast_server_time(body: bytes) -> tuple[ServerTime, Any]:
+    """Decode ``ServerTime`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_SERVER_TIME.decode(body))
+    code = d.pop("cambist_error_code")
+    return model_from(ServerTime, d), code
 
 
 _FAST_TICKER_LIST = Decoder(list[TickerWire], strict=False)
 
 
-def fast_ticker_list(body: bytes) -> list[Ticker]:
-    """Decode ``list[Ticker]`` straight from the answer's bytes (exact decimals); raises on
+def fast_ticker_list(body: bytes) -> tuple[list[Ticker], None]:
+    """Decode ``list[Ticker]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_ticker, _FAST_TICKER_LIST.decode(body)))
+    return from_wire_ticker_list(_FAST_TICKER_LIST.decode(body)), None

@@ -8,8 +8,9 @@ from typing import Any
 
 from msgspec import Struct, field
 from msgspec.json import Decoder
+from msgspec.structs import asdict
 
-from cambist._runtime.convert import dec, integer, items, string
+from cambist._runtime.convert import dec, integer, items, model_from, models_from, string
 from cambist.binance_options.models.market_maker import (
     CountdownConfig,
     CountdownHeartbeat,
@@ -45,8 +46,9 @@ def structure_countdown_heartbeat(d: Any) -> CountdownHeartbeat:
     )
 
 
-class MmpConfigWire(Struct, kw_only=True):
-    """``MmpConfig`` as sent, for the msgspec fast path (see ``from_wire_mmp_config``)."""
+class MmpConfigWire(Struct, kw_only=True, gc=False):
+    """``MmpConfig`` as sent, for the msgspec fast path (see ``from_wire_mmp_config``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     underlying_id: int = field(name="underlyingId")
     underlying: str = field(name="underlying")
@@ -58,68 +60,104 @@ class MmpConfigWire(Struct, kw_only=True):
 
 
 def from_wire_mmp_config(w: MmpConfigWire) -> MmpConfig:
-    """Build ``MmpConfig`` from its decoded wire form."""
-    return MmpConfig(
-        w.underlying_id,  # underlying_id
-        w.underlying,  # underlying
-        w.window_time_in_milliseconds,  # window_time_in_milliseconds
-        w.frozen_time_in_milliseconds,  # frozen_time_in_milliseconds
-        w.qty_limit,  # qty_limit
-        w.delta_limit,  # delta_limit
-        w.last_trigger_time,  # last_trigger_time
-    )
+    """Build ``MmpConfig`` from its decoded wire form (its fields become the model's)."""
+    return model_from(MmpConfig, asdict(w))
 
 
-class CountdownConfigWire(Struct, kw_only=True):
-    """``CountdownConfig`` as sent, for the msgspec fast path (see ``from_wire_countdown_config``)."""
+def from_wire_mmp_config_list(ws: list[MmpConfigWire]) -> list[MmpConfig]:
+    """Build a list of ``MmpConfig`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(MmpConfig, ds)
+
+
+class CountdownConfigWire(Struct, kw_only=True, gc=False):
+    """``CountdownConfig`` as sent, for the msgspec fast path (see ``from_wire_countdown_config``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     underlying: str = field(name="underlying")
     countdown_time: int = field(name="countdownTime")
 
 
 def from_wire_countdown_config(w: CountdownConfigWire) -> CountdownConfig:
-    """Build ``CountdownConfig`` from its decoded wire form."""
-    return CountdownConfig(
-        w.underlying,  # underlying
-        w.countdown_time,  # countdown_time
-    )
+    """Build ``CountdownConfig`` from its decoded wire form (its fields become the model's)."""
+    return model_from(CountdownConfig, asdict(w))
 
 
-class CountdownHeartbeatWire(Struct, kw_only=True):
-    """``CountdownHeartbeat`` as sent, for the msgspec fast path (see ``from_wire_countdown_heartbeat``)."""
+def from_wire_countdown_config_list(ws: list[CountdownConfigWire]) -> list[CountdownConfig]:
+    """Build a list of ``CountdownConfig`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(CountdownConfig, ds)
+
+
+class CountdownHeartbeatWire(Struct, kw_only=True, gc=False):
+    """``CountdownHeartbeat`` as sent, for the msgspec fast path (see ``from_wire_countdown_heartbeat``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     underlyings: list[str] = field(name="underlyings")
 
 
 def from_wire_countdown_heartbeat(w: CountdownHeartbeatWire) -> CountdownHeartbeat:
-    """Build ``CountdownHeartbeat`` from its decoded wire form."""
-    return CountdownHeartbeat(
-        w.underlyings,  # underlyings
-    )
+    """Build ``CountdownHeartbeat`` from its decoded wire form (its fields become the model's)."""
+    return model_from(CountdownHeartbeat, asdict(w))
 
 
-_FAST_COUNTDOWN_CONFIG = Decoder(CountdownConfigWire, strict=False)
+def from_wire_countdown_heartbeat_list(
+    ws: list[CountdownHeartbeatWire],
+) -> list[CountdownHeartbeat]:
+    """Build a list of ``CountdownHeartbeat`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(CountdownHeartbeat, ds)
 
 
-def fast_countdown_config(body: bytes) -> CountdownConfig:
-    """Decode ``CountdownConfig`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_countdown_config(_FAST_COUNTDOWN_CONFIG.decode(body))
+class _CountdownConfigAnswer(CountdownConfigWire, kw_only=True, gc=False):
+    """``CountdownConfig`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="code", default=None)
 
 
-_FAST_COUNTDOWN_HEARTBEAT = Decoder(CountdownHeartbeatWire, strict=False)
+_FAST_COUNTDOWN_CONFIG = Decoder(_CountdownConfigAnswer, strict=False)
 
 
-def fast_countdown_heartbeat(body: bytes) -> CountdownHeartbeat:
-    """Decode ``CountdownHeartbeat`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_countdown_heartbeat(_FAST_COUNTDOWN_HEARTBEAT.decode(body))
+def fast_countdown_config(body: bytes) -> tuple[CountdownConfig, Any]:
+    """Decode ``CountdownConfig`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_COUNTDOWN_CONFIG.decode(body))
+    code = d.pop("cambist_error_code")
+    return model_from(CountdownConfig, d), code
 
 
-_FAST_MMP_CONFIG = Decoder(MmpConfigWire, strict=False)
+class _CountdownHeartbeatAnswer(CountdownHeartbeatWire, kw_only=True, gc=False):
+    """``CountdownHeartbeat`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="code", default=None)
 
 
-def fast_mmp_config(body: bytes) -> MmpConfig:
-    """Decode ``MmpConfig`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_mmp_config(_FAST_MMP_CONFIG.decode(body))
+_FAST_COUNTDOWN_HEARTBEAT = Decoder(_CountdownHeartbeatAnswer, strict=False)
+
+
+def fast_countdown_heartbeat(body: bytes) -> tuple[CountdownHeartbeat, Any]:
+    """Decode ``CountdownHeartbeat`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_COUNTDOWN_HEARTBEAT.decode(body))
+    code = d.pop("cambist_error_code")
+    return model_from(CountdownHeartbeat, d), code
+
+
+class _MmpConfigAnswer(MmpConfigWire, kw_only=True, gc=False):
+    """``MmpConfig`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="code", default=None)
+
+
+_FAST_MMP_CONFIG = Decoder(_MmpConfigAnswer, strict=False)
+
+
+def fast_mmp_config(body: bytes) -> tuple[MmpConfig, Any]:
+    """Decode ``MmpConfig`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_MMP_CONFIG.decode(body))
+    code = d.pop("cambist_error_code")
+    return model_from(MmpConfig, d), code

@@ -3,7 +3,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
+
+from msgspec import Struct, field
+from msgspec.json import Decoder
+from msgspec.structs import asdict
 
 from cambist._runtime.convert import (
     boolean,
@@ -12,6 +17,8 @@ from cambist._runtime.convert import (
     integer,
     items,
     members,
+    model_from,
+    models_from,
     opt_dec,
     opt_integer,
     opt_string,
@@ -19,7 +26,7 @@ from cambist._runtime.convert import (
 )
 from cambist.binance_options._convert.market import structure_price_level
 from cambist.binance_options.models.common import OptionSide, OrderSide, OrderType, TimeInForce
-from cambist.binance_options.models.market import KlineInterval
+from cambist.binance_options.models.market import KlineInterval, PriceLevel
 from cambist.binance_options.models.streams import (
     AccountUpdate,
     BalanceChange,
@@ -430,3 +437,882 @@ def structure_listen_key_expired(d: Any) -> ListenKeyExpired:
         integer(d["E"]),  # event_time
         string(d["listenKey"]),  # listen_key
     )
+
+
+class IndexPriceUpdateWire(Struct, kw_only=True, gc=False):
+    """``IndexPriceUpdate`` as sent, for the msgspec fast path (see ``from_wire_index_price_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    stream: str = field(name="stream")
+    data: list[IndexPriceEventWire] = field(name="data")
+
+
+def from_wire_index_price_update(w: IndexPriceUpdateWire) -> IndexPriceUpdate:
+    """Build ``IndexPriceUpdate`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["data"] = from_wire_index_price_event_list(d["data"])
+    return model_from(IndexPriceUpdate, d)
+
+
+def from_wire_index_price_update_list(ws: list[IndexPriceUpdateWire]) -> list[IndexPriceUpdate]:
+    """Build a list of ``IndexPriceUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["data"] = from_wire_index_price_event_list(d["data"])
+    return models_from(IndexPriceUpdate, ds)
+
+
+class IndexPriceEventWire(Struct, kw_only=True, gc=False):
+    """``IndexPriceEvent`` as sent, for the msgspec fast path (see ``from_wire_index_price_event``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    event_type: str = field(name="e")
+    event_time: int = field(name="E")
+    symbol: str = field(name="s")
+    price: Decimal = field(name="p")
+
+
+def from_wire_index_price_event(w: IndexPriceEventWire) -> IndexPriceEvent:
+    """Build ``IndexPriceEvent`` from its decoded wire form (its fields become the model's)."""
+    return model_from(IndexPriceEvent, asdict(w))
+
+
+def from_wire_index_price_event_list(ws: list[IndexPriceEventWire]) -> list[IndexPriceEvent]:
+    """Build a list of ``IndexPriceEvent`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(IndexPriceEvent, ds)
+
+
+class MarkPriceUpdateWire(Struct, kw_only=True, gc=False):
+    """``MarkPriceUpdate`` as sent, for the msgspec fast path (see ``from_wire_mark_price_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    stream: str = field(name="stream")
+    data: list[MarkPriceEventWire] = field(name="data")
+
+
+def from_wire_mark_price_update(w: MarkPriceUpdateWire) -> MarkPriceUpdate:
+    """Build ``MarkPriceUpdate`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["data"] = from_wire_mark_price_event_list(d["data"])
+    return model_from(MarkPriceUpdate, d)
+
+
+def from_wire_mark_price_update_list(ws: list[MarkPriceUpdateWire]) -> list[MarkPriceUpdate]:
+    """Build a list of ``MarkPriceUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["data"] = from_wire_mark_price_event_list(d["data"])
+    return models_from(MarkPriceUpdate, ds)
+
+
+class MarkPriceEventWire(Struct, kw_only=True, gc=False):
+    """``MarkPriceEvent`` as sent, for the msgspec fast path (see ``from_wire_mark_price_event``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    event_type: str = field(name="e")
+    event_time: int = field(name="E")
+    symbol: str = field(name="s")
+    mark_price: Decimal = field(name="mp")
+    index_price: Decimal = field(name="i")
+    estimated_settle_price: Decimal = field(name="P")
+    best_bid_price: Decimal = field(name="bo")
+    best_ask_price: Decimal = field(name="ao")
+    best_bid_quantity: Decimal = field(name="bq")
+    best_ask_quantity: Decimal = field(name="aq")
+    bid_iv: Decimal = field(name="b")
+    ask_iv: Decimal = field(name="a")
+    high_price_limit: Decimal = field(name="hl")
+    low_price_limit: Decimal = field(name="ll")
+    mark_iv: Decimal = field(name="vo")
+    delta: Decimal = field(name="d")
+    theta: Decimal = field(name="t")
+    gamma: Decimal = field(name="g")
+    vega: Decimal = field(name="v")
+    risk_free_rate: Decimal | None = field(name="rf", default=None)
+
+
+def from_wire_mark_price_event(w: MarkPriceEventWire) -> MarkPriceEvent:
+    """Build ``MarkPriceEvent`` from its decoded wire form (its fields become the model's)."""
+    return model_from(MarkPriceEvent, asdict(w))
+
+
+def from_wire_mark_price_event_list(ws: list[MarkPriceEventWire]) -> list[MarkPriceEvent]:
+    """Build a list of ``MarkPriceEvent`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(MarkPriceEvent, ds)
+
+
+class KlineUpdateWire(Struct, kw_only=True, gc=False):
+    """``KlineUpdate`` as sent, for the msgspec fast path (see ``from_wire_kline_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    stream: str = field(name="stream")
+    data: KlineEventWire = field(name="data")
+
+
+def from_wire_kline_update(w: KlineUpdateWire) -> KlineUpdate:
+    """Build ``KlineUpdate`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["data"] = from_wire_kline_event(d["data"])
+    return model_from(KlineUpdate, d)
+
+
+def from_wire_kline_update_list(ws: list[KlineUpdateWire]) -> list[KlineUpdate]:
+    """Build a list of ``KlineUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["data"] = from_wire_kline_event(d["data"])
+    return models_from(KlineUpdate, ds)
+
+
+class KlineEventWire(Struct, kw_only=True, gc=False):
+    """``KlineEvent`` as sent, for the msgspec fast path (see ``from_wire_kline_event``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    event_type: str = field(name="e")
+    event_time: int = field(name="E")
+    symbol: str = field(name="s")
+    kline: KlineBarWire = field(name="k")
+
+
+def from_wire_kline_event(w: KlineEventWire) -> KlineEvent:
+    """Build ``KlineEvent`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["kline"] = from_wire_kline_bar(d["kline"])
+    return model_from(KlineEvent, d)
+
+
+def from_wire_kline_event_list(ws: list[KlineEventWire]) -> list[KlineEvent]:
+    """Build a list of ``KlineEvent`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["kline"] = from_wire_kline_bar(d["kline"])
+    return models_from(KlineEvent, ds)
+
+
+class KlineBarWire(Struct, kw_only=True, gc=False):
+    """``KlineBar`` as sent, for the msgspec fast path (see ``from_wire_kline_bar``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    start_time: int = field(name="t")
+    end_time: int = field(name="T")
+    symbol: str = field(name="s")
+    interval: KlineInterval = field(name="i")
+    first_trade_id: int = field(name="f")
+    last_trade_id: int = field(name="L")
+    open: Decimal = field(name="o")
+    close: Decimal = field(name="c")
+    high: Decimal = field(name="h")
+    low: Decimal = field(name="l")
+    volume: Decimal = field(name="v")
+    trades: int = field(name="n")
+    closed: bool = field(name="x")
+    quote_volume: Decimal = field(name="q")
+    taker_volume: Decimal = field(name="V")
+    taker_quote_volume: Decimal = field(name="Q")
+
+
+def from_wire_kline_bar(w: KlineBarWire) -> KlineBar:
+    """Build ``KlineBar`` from its decoded wire form (its fields become the model's)."""
+    return model_from(KlineBar, asdict(w))
+
+
+def from_wire_kline_bar_list(ws: list[KlineBarWire]) -> list[KlineBar]:
+    """Build a list of ``KlineBar`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(KlineBar, ds)
+
+
+class NewSymbolUpdateWire(Struct, kw_only=True, gc=False):
+    """``NewSymbolUpdate`` as sent, for the msgspec fast path (see ``from_wire_new_symbol_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    stream: str = field(name="stream")
+    data: NewSymbolEventWire = field(name="data")
+
+
+def from_wire_new_symbol_update(w: NewSymbolUpdateWire) -> NewSymbolUpdate:
+    """Build ``NewSymbolUpdate`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["data"] = from_wire_new_symbol_event(d["data"])
+    return model_from(NewSymbolUpdate, d)
+
+
+def from_wire_new_symbol_update_list(ws: list[NewSymbolUpdateWire]) -> list[NewSymbolUpdate]:
+    """Build a list of ``NewSymbolUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["data"] = from_wire_new_symbol_event(d["data"])
+    return models_from(NewSymbolUpdate, ds)
+
+
+class NewSymbolEventWire(Struct, kw_only=True, gc=False):
+    """``NewSymbolEvent`` as sent, for the msgspec fast path (see ``from_wire_new_symbol_event``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    event_type: str = field(name="e")
+    event_time: int = field(name="E")
+    symbol: str = field(name="s")
+    underlying: str = field(name="ps")
+    quote_asset: str = field(name="qa")
+    side: OptionSide = field(name="d")
+    strike_price: Decimal = field(name="sp")
+    delivery_time: int = field(name="dt")
+    unit: int = field(name="u")
+    onboard_time: int = field(name="ot")
+    status: str = field(name="cs")
+
+
+def from_wire_new_symbol_event(w: NewSymbolEventWire) -> NewSymbolEvent:
+    """Build ``NewSymbolEvent`` from its decoded wire form (its fields become the model's)."""
+    return model_from(NewSymbolEvent, asdict(w))
+
+
+def from_wire_new_symbol_event_list(ws: list[NewSymbolEventWire]) -> list[NewSymbolEvent]:
+    """Build a list of ``NewSymbolEvent`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(NewSymbolEvent, ds)
+
+
+class OpenInterestUpdateWire(Struct, kw_only=True, gc=False):
+    """``OpenInterestUpdate`` as sent, for the msgspec fast path (see ``from_wire_open_interest_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    stream: str = field(name="stream")
+    data: list[OpenInterestEventWire] = field(name="data")
+
+
+def from_wire_open_interest_update(w: OpenInterestUpdateWire) -> OpenInterestUpdate:
+    """Build ``OpenInterestUpdate`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["data"] = from_wire_open_interest_event_list(d["data"])
+    return model_from(OpenInterestUpdate, d)
+
+
+def from_wire_open_interest_update_list(
+    ws: list[OpenInterestUpdateWire],
+) -> list[OpenInterestUpdate]:
+    """Build a list of ``OpenInterestUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["data"] = from_wire_open_interest_event_list(d["data"])
+    return models_from(OpenInterestUpdate, ds)
+
+
+class OpenInterestEventWire(Struct, kw_only=True, gc=False):
+    """``OpenInterestEvent`` as sent, for the msgspec fast path (see ``from_wire_open_interest_event``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    event_type: str = field(name="e")
+    event_time: int = field(name="E")
+    symbol: str = field(name="s")
+    open_interest: Decimal = field(name="o")
+    open_interest_usdt: Decimal = field(name="h")
+
+
+def from_wire_open_interest_event(w: OpenInterestEventWire) -> OpenInterestEvent:
+    """Build ``OpenInterestEvent`` from its decoded wire form (its fields become the model's)."""
+    return model_from(OpenInterestEvent, asdict(w))
+
+
+def from_wire_open_interest_event_list(ws: list[OpenInterestEventWire]) -> list[OpenInterestEvent]:
+    """Build a list of ``OpenInterestEvent`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(OpenInterestEvent, ds)
+
+
+class TradeUpdateWire(Struct, kw_only=True, gc=False):
+    """``TradeUpdate`` as sent, for the msgspec fast path (see ``from_wire_trade_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    stream: str = field(name="stream")
+    data: TradeEventWire = field(name="data")
+
+
+def from_wire_trade_update(w: TradeUpdateWire) -> TradeUpdate:
+    """Build ``TradeUpdate`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["data"] = from_wire_trade_event(d["data"])
+    return model_from(TradeUpdate, d)
+
+
+def from_wire_trade_update_list(ws: list[TradeUpdateWire]) -> list[TradeUpdate]:
+    """Build a list of ``TradeUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["data"] = from_wire_trade_event(d["data"])
+    return models_from(TradeUpdate, ds)
+
+
+class TradeEventWire(Struct, kw_only=True, gc=False):
+    """``TradeEvent`` as sent, for the msgspec fast path (see ``from_wire_trade_event``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    event_type: str = field(name="e")
+    event_time: int = field(name="E")
+    trade_time: int = field(name="T")
+    symbol: str = field(name="s")
+    trade_id: int = field(name="t")
+    price: Decimal = field(name="p")
+    quantity: Decimal = field(name="q")
+    trade_type: str = field(name="X")
+    side: OrderSide = field(name="S")
+    buyer_maker: bool = field(name="m")
+
+
+def from_wire_trade_event(w: TradeEventWire) -> TradeEvent:
+    """Build ``TradeEvent`` from its decoded wire form (its fields become the model's)."""
+    return model_from(TradeEvent, asdict(w))
+
+
+def from_wire_trade_event_list(ws: list[TradeEventWire]) -> list[TradeEvent]:
+    """Build a list of ``TradeEvent`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(TradeEvent, ds)
+
+
+class TickerUpdateWire(Struct, kw_only=True, gc=False):
+    """``TickerUpdate`` as sent, for the msgspec fast path (see ``from_wire_ticker_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    stream: str = field(name="stream")
+    data: TickerEventWire = field(name="data")
+
+
+def from_wire_ticker_update(w: TickerUpdateWire) -> TickerUpdate:
+    """Build ``TickerUpdate`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["data"] = from_wire_ticker_event(d["data"])
+    return model_from(TickerUpdate, d)
+
+
+def from_wire_ticker_update_list(ws: list[TickerUpdateWire]) -> list[TickerUpdate]:
+    """Build a list of ``TickerUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["data"] = from_wire_ticker_event(d["data"])
+    return models_from(TickerUpdate, ds)
+
+
+class TickerEventWire(Struct, kw_only=True, gc=False):
+    """``TickerEvent`` as sent, for the msgspec fast path (see ``from_wire_ticker_event``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    event_type: str = field(name="e")
+    event_time: int = field(name="E")
+    symbol: str = field(name="s")
+    price_change: Decimal = field(name="p")
+    price_change_percent: Decimal = field(name="P")
+    weighted_average_price: Decimal = field(name="w")
+    last_price: Decimal = field(name="c")
+    last_quantity: Decimal = field(name="Q")
+    open: Decimal = field(name="o")
+    high: Decimal = field(name="h")
+    low: Decimal = field(name="l")
+    volume: Decimal = field(name="v")
+    quote_volume: Decimal = field(name="q")
+    open_time: int = field(name="O")
+    close_time: int = field(name="C")
+    first_trade_id: int = field(name="F")
+    last_trade_id: int = field(name="L")
+    trades: int = field(name="n")
+
+
+def from_wire_ticker_event(w: TickerEventWire) -> TickerEvent:
+    """Build ``TickerEvent`` from its decoded wire form (its fields become the model's)."""
+    return model_from(TickerEvent, asdict(w))
+
+
+def from_wire_ticker_event_list(ws: list[TickerEventWire]) -> list[TickerEvent]:
+    """Build a list of ``TickerEvent`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(TickerEvent, ds)
+
+
+class BookTickerUpdateWire(Struct, kw_only=True, gc=False):
+    """``BookTickerUpdate`` as sent, for the msgspec fast path (see ``from_wire_book_ticker_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    stream: str = field(name="stream")
+    data: BookTickerEventWire = field(name="data")
+
+
+def from_wire_book_ticker_update(w: BookTickerUpdateWire) -> BookTickerUpdate:
+    """Build ``BookTickerUpdate`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["data"] = from_wire_book_ticker_event(d["data"])
+    return model_from(BookTickerUpdate, d)
+
+
+def from_wire_book_ticker_update_list(ws: list[BookTickerUpdateWire]) -> list[BookTickerUpdate]:
+    """Build a list of ``BookTickerUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["data"] = from_wire_book_ticker_event(d["data"])
+    return models_from(BookTickerUpdate, ds)
+
+
+class BookTickerEventWire(Struct, kw_only=True, gc=False):
+    """``BookTickerEvent`` as sent, for the msgspec fast path (see ``from_wire_book_ticker_event``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    event_type: str = field(name="e")
+    update_id: int = field(name="u")
+    symbol: str = field(name="s")
+    bid_price: Decimal = field(name="b")
+    bid_quantity: Decimal = field(name="B")
+    ask_price: Decimal = field(name="a")
+    ask_quantity: Decimal = field(name="A")
+    transaction_time: int = field(name="T")
+    event_time: int = field(name="E")
+
+
+def from_wire_book_ticker_event(w: BookTickerEventWire) -> BookTickerEvent:
+    """Build ``BookTickerEvent`` from its decoded wire form (its fields become the model's)."""
+    return model_from(BookTickerEvent, asdict(w))
+
+
+def from_wire_book_ticker_event_list(ws: list[BookTickerEventWire]) -> list[BookTickerEvent]:
+    """Build a list of ``BookTickerEvent`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(BookTickerEvent, ds)
+
+
+class DepthUpdateWire(Struct, kw_only=True, gc=False):
+    """``DepthUpdate`` as sent, for the msgspec fast path (see ``from_wire_depth_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    stream: str = field(name="stream")
+    data: DepthEventWire = field(name="data")
+
+
+def from_wire_depth_update(w: DepthUpdateWire) -> DepthUpdate:
+    """Build ``DepthUpdate`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["data"] = from_wire_depth_event(d["data"])
+    return model_from(DepthUpdate, d)
+
+
+def from_wire_depth_update_list(ws: list[DepthUpdateWire]) -> list[DepthUpdate]:
+    """Build a list of ``DepthUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["data"] = from_wire_depth_event(d["data"])
+    return models_from(DepthUpdate, ds)
+
+
+class DepthEventWire(Struct, kw_only=True, gc=False):
+    """``DepthEvent`` as sent, for the msgspec fast path (see ``from_wire_depth_event``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    event_type: str = field(name="e")
+    event_time: int = field(name="E")
+    transaction_time: int = field(name="T")
+    symbol: str = field(name="s")
+    first_update_id: int = field(name="U")
+    final_update_id: int = field(name="u")
+    previous_update_id: int = field(name="pu")
+    bids: list[PriceLevel] = field(name="b")
+    asks: list[PriceLevel] = field(name="a")
+
+
+def from_wire_depth_event(w: DepthEventWire) -> DepthEvent:
+    """Build ``DepthEvent`` from its decoded wire form (its fields become the model's)."""
+    return model_from(DepthEvent, asdict(w))
+
+
+def from_wire_depth_event_list(ws: list[DepthEventWire]) -> list[DepthEvent]:
+    """Build a list of ``DepthEvent`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(DepthEvent, ds)
+
+
+class AccountUpdateWire(Struct, kw_only=True, gc=False):
+    """``AccountUpdate`` as sent, for the msgspec fast path (see ``from_wire_account_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    event_type: str = field(name="e")
+    event_time: int = field(name="E")
+    equity: Decimal = field(name="eq")
+    adjusted_equity: Decimal = field(name="aeq")
+    wallet_balance: Decimal = field(name="b")
+    position_value: Decimal = field(name="m")
+    unrealized_pnl: Decimal = field(name="u")
+    initial_margin: Decimal = field(name="i")
+    maintenance_margin: Decimal = field(name="M")
+    transaction_time: int | None = field(name="T", default=None)
+
+
+def from_wire_account_update(w: AccountUpdateWire) -> AccountUpdate:
+    """Build ``AccountUpdate`` from its decoded wire form (its fields become the model's)."""
+    return model_from(AccountUpdate, asdict(w))
+
+
+def from_wire_account_update_list(ws: list[AccountUpdateWire]) -> list[AccountUpdate]:
+    """Build a list of ``AccountUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(AccountUpdate, ds)
+
+
+class BalancePositionUpdateWire(Struct, kw_only=True, gc=False):
+    """``BalancePositionUpdate`` as sent, for the msgspec fast path (see ``from_wire_balance_position_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    event_type: str = field(name="e")
+    event_time: int = field(name="E")
+    reason: str = field(name="m")
+    balances: list[BalanceChangeWire] = field(name="B")
+    positions: list[PositionChangeWire] = field(name="P")
+    transaction_time: int | None = field(name="T", default=None)
+
+
+def from_wire_balance_position_update(w: BalancePositionUpdateWire) -> BalancePositionUpdate:
+    """Build ``BalancePositionUpdate`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["balances"] = from_wire_balance_change_list(d["balances"])
+    d["positions"] = from_wire_position_change_list(d["positions"])
+    return model_from(BalancePositionUpdate, d)
+
+
+def from_wire_balance_position_update_list(
+    ws: list[BalancePositionUpdateWire],
+) -> list[BalancePositionUpdate]:
+    """Build a list of ``BalancePositionUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["balances"] = from_wire_balance_change_list(d["balances"])
+        d["positions"] = from_wire_position_change_list(d["positions"])
+    return models_from(BalancePositionUpdate, ds)
+
+
+class BalanceChangeWire(Struct, kw_only=True, gc=False):
+    """``BalanceChange`` as sent, for the msgspec fast path (see ``from_wire_balance_change``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    asset: str = field(name="a")
+    balance: Decimal = field(name="b")
+    balance_change: Decimal = field(name="bc")
+
+
+def from_wire_balance_change(w: BalanceChangeWire) -> BalanceChange:
+    """Build ``BalanceChange`` from its decoded wire form (its fields become the model's)."""
+    return model_from(BalanceChange, asdict(w))
+
+
+def from_wire_balance_change_list(ws: list[BalanceChangeWire]) -> list[BalanceChange]:
+    """Build a list of ``BalanceChange`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(BalanceChange, ds)
+
+
+class PositionChangeWire(Struct, kw_only=True, gc=False):
+    """``PositionChange`` as sent, for the msgspec fast path (see ``from_wire_position_change``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    symbol: str = field(name="s")
+    quantity: Decimal = field(name="c")
+    value: Decimal = field(name="p")
+    average_price: Decimal = field(name="a")
+
+
+def from_wire_position_change(w: PositionChangeWire) -> PositionChange:
+    """Build ``PositionChange`` from its decoded wire form (its fields become the model's)."""
+    return model_from(PositionChange, asdict(w))
+
+
+def from_wire_position_change_list(ws: list[PositionChangeWire]) -> list[PositionChange]:
+    """Build a list of ``PositionChange`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(PositionChange, ds)
+
+
+class OrderTradeUpdateWire(Struct, kw_only=True, gc=False):
+    """``OrderTradeUpdate`` as sent, for the msgspec fast path (see ``from_wire_order_trade_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    event_type: str = field(name="e")
+    event_time: int = field(name="E")
+    transaction_time: int = field(name="T")
+    order: OrderTradeEventWire = field(name="o")
+
+
+def from_wire_order_trade_update(w: OrderTradeUpdateWire) -> OrderTradeUpdate:
+    """Build ``OrderTradeUpdate`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["order"] = from_wire_order_trade_event(d["order"])
+    return model_from(OrderTradeUpdate, d)
+
+
+def from_wire_order_trade_update_list(ws: list[OrderTradeUpdateWire]) -> list[OrderTradeUpdate]:
+    """Build a list of ``OrderTradeUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["order"] = from_wire_order_trade_event(d["order"])
+    return models_from(OrderTradeUpdate, ds)
+
+
+class OrderTradeEventWire(Struct, kw_only=True, gc=False):
+    """``OrderTradeEvent`` as sent, for the msgspec fast path (see ``from_wire_order_trade_event``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    symbol: str = field(name="s")
+    client_order_id: str = field(name="c")
+    side: OrderSide = field(name="S")
+    type: OrderType = field(name="o")
+    time_in_force: TimeInForce = field(name="f")
+    quantity: Decimal = field(name="q")
+    price: Decimal = field(name="p")
+    average_price: Decimal = field(name="ap")
+    execution_type: ExecutionType = field(name="x")
+    status: OrderStatus = field(name="X")
+    order_id: int = field(name="i")
+    last_filled_quantity: Decimal = field(name="l")
+    filled_quantity: Decimal = field(name="z")
+    last_filled_price: Decimal = field(name="L")
+    trade_time: int = field(name="T")
+    trade_id: int = field(name="t")
+    bids_quantity: Decimal = field(name="b")
+    asks_quantity: Decimal = field(name="a")
+    maker: bool = field(name="m")
+    reduce_only: bool = field(name="R")
+    original_type: OrderType = field(name="ot")
+    realized_profit: Decimal = field(name="rp")
+    self_trade_prevention_mode: SelfTradePreventionMode = field(name="V")
+    commission_asset: str | None = field(name="N", default=None)
+    commission: Decimal | None = field(name="n", default=None)
+
+
+def from_wire_order_trade_event(w: OrderTradeEventWire) -> OrderTradeEvent:
+    """Build ``OrderTradeEvent`` from its decoded wire form (its fields become the model's)."""
+    return model_from(OrderTradeEvent, asdict(w))
+
+
+def from_wire_order_trade_event_list(ws: list[OrderTradeEventWire]) -> list[OrderTradeEvent]:
+    """Build a list of ``OrderTradeEvent`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(OrderTradeEvent, ds)
+
+
+class GreekUpdateWire(Struct, kw_only=True, gc=False):
+    """``GreekUpdate`` as sent, for the msgspec fast path (see ``from_wire_greek_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    event_type: str = field(name="e")
+    event_time: int = field(name="E")
+    greeks: list[GreekChangeWire] = field(name="G")
+    transaction_time: int | None = field(name="T", default=None)
+
+
+def from_wire_greek_update(w: GreekUpdateWire) -> GreekUpdate:
+    """Build ``GreekUpdate`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["greeks"] = from_wire_greek_change_list(d["greeks"])
+    return model_from(GreekUpdate, d)
+
+
+def from_wire_greek_update_list(ws: list[GreekUpdateWire]) -> list[GreekUpdate]:
+    """Build a list of ``GreekUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["greeks"] = from_wire_greek_change_list(d["greeks"])
+    return models_from(GreekUpdate, ds)
+
+
+class GreekChangeWire(Struct, kw_only=True, gc=False):
+    """``GreekChange`` as sent, for the msgspec fast path (see ``from_wire_greek_change``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    underlying: str = field(name="u")
+    delta: Decimal = field(name="d")
+    gamma: Decimal = field(name="g")
+    theta: Decimal = field(name="t")
+    vega: Decimal = field(name="v")
+
+
+def from_wire_greek_change(w: GreekChangeWire) -> GreekChange:
+    """Build ``GreekChange`` from its decoded wire form (its fields become the model's)."""
+    return model_from(GreekChange, asdict(w))
+
+
+def from_wire_greek_change_list(ws: list[GreekChangeWire]) -> list[GreekChange]:
+    """Build a list of ``GreekChange`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(GreekChange, ds)
+
+
+class RiskLevelChangeWire(Struct, kw_only=True, gc=False):
+    """``RiskLevelChange`` as sent, for the msgspec fast path (see ``from_wire_risk_level_change``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    event_type: str = field(name="e")
+    event_time: int = field(name="E")
+    risk_level: str = field(name="s")
+    margin_balance: Decimal = field(name="mb")
+    maintenance_margin: Decimal = field(name="mm")
+
+
+def from_wire_risk_level_change(w: RiskLevelChangeWire) -> RiskLevelChange:
+    """Build ``RiskLevelChange`` from its decoded wire form (its fields become the model's)."""
+    return model_from(RiskLevelChange, asdict(w))
+
+
+def from_wire_risk_level_change_list(ws: list[RiskLevelChangeWire]) -> list[RiskLevelChange]:
+    """Build a list of ``RiskLevelChange`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(RiskLevelChange, ds)
+
+
+class ListenKeyExpiredWire(Struct, kw_only=True, gc=False):
+    """``ListenKeyExpired`` as sent, for the msgspec fast path (see ``from_wire_listen_key_expired``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    event_type: str = field(name="e")
+    event_time: int = field(name="E")
+    listen_key: str = field(name="listenKey")
+
+
+def from_wire_listen_key_expired(w: ListenKeyExpiredWire) -> ListenKeyExpired:
+    """Build ``ListenKeyExpired`` from its decoded wire form (its fields become the model's)."""
+    return model_from(ListenKeyExpired, asdict(w))
+
+
+def from_wire_listen_key_expired_list(ws: list[ListenKeyExpiredWire]) -> list[ListenKeyExpired]:
+    """Build a list of ``ListenKeyExpired`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(ListenKeyExpired, ds)
+
+
+_FAST_PUSH_ACCOUNT_UPDATE = Decoder(AccountUpdateWire, strict=False)
+
+
+def fast_push_account_update(frame: bytes | str) -> AccountUpdate:
+    """Decode a ``AccountUpdate`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_account_update(_FAST_PUSH_ACCOUNT_UPDATE.decode(frame))
+
+
+_FAST_PUSH_BALANCE_POSITION_UPDATE = Decoder(BalancePositionUpdateWire, strict=False)
+
+
+def fast_push_balance_position_update(frame: bytes | str) -> BalancePositionUpdate:
+    """Decode a ``BalancePositionUpdate`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_balance_position_update(_FAST_PUSH_BALANCE_POSITION_UPDATE.decode(frame))
+
+
+_FAST_PUSH_BOOK_TICKER_UPDATE = Decoder(BookTickerUpdateWire, strict=False)
+
+
+def fast_push_book_ticker_update(frame: bytes | str) -> BookTickerUpdate:
+    """Decode a ``BookTickerUpdate`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_book_ticker_update(_FAST_PUSH_BOOK_TICKER_UPDATE.decode(frame))
+
+
+_FAST_PUSH_DEPTH_UPDATE = Decoder(DepthUpdateWire, strict=False)
+
+
+def fast_push_depth_update(frame: bytes | str) -> DepthUpdate:
+    """Decode a ``DepthUpdate`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_depth_update(_FAST_PUSH_DEPTH_UPDATE.decode(frame))
+
+
+_FAST_PUSH_GREEK_UPDATE = Decoder(GreekUpdateWire, strict=False)
+
+
+def fast_push_greek_update(frame: bytes | str) -> GreekUpdate:
+    """Decode a ``GreekUpdate`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_greek_update(_FAST_PUSH_GREEK_UPDATE.decode(frame))
+
+
+_FAST_PUSH_INDEX_PRICE_UPDATE = Decoder(IndexPriceUpdateWire, strict=False)
+
+
+def fast_push_index_price_update(frame: bytes | str) -> IndexPriceUpdate:
+    """Decode a ``IndexPriceUpdate`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_index_price_update(_FAST_PUSH_INDEX_PRICE_UPDATE.decode(frame))
+
+
+_FAST_PUSH_KLINE_UPDATE = Decoder(KlineUpdateWire, strict=False)
+
+
+def fast_push_kline_update(frame: bytes | str) -> KlineUpdate:
+    """Decode a ``KlineUpdate`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_kline_update(_FAST_PUSH_KLINE_UPDATE.decode(frame))
+
+
+_FAST_PUSH_LISTEN_KEY_EXPIRED = Decoder(ListenKeyExpiredWire, strict=False)
+
+
+def fast_push_listen_key_expired(frame: bytes | str) -> ListenKeyExpired:
+    """Decode a ``ListenKeyExpired`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_listen_key_expired(_FAST_PUSH_LISTEN_KEY_EXPIRED.decode(frame))
+
+
+_FAST_PUSH_MARK_PRICE_UPDATE = Decoder(MarkPriceUpdateWire, strict=False)
+
+
+def fast_push_mark_price_update(frame: bytes | str) -> MarkPriceUpdate:
+    """Decode a ``MarkPriceUpdate`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_mark_price_update(_FAST_PUSH_MARK_PRICE_UPDATE.decode(frame))
+
+
+_FAST_PUSH_NEW_SYMBOL_UPDATE = Decoder(NewSymbolUpdateWire, strict=False)
+
+
+def fast_push_new_symbol_update(frame: bytes | str) -> NewSymbolUpdate:
+    """Decode a ``NewSymbolUpdate`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_new_symbol_update(_FAST_PUSH_NEW_SYMBOL_UPDATE.decode(frame))
+
+
+_FAST_PUSH_OPEN_INTEREST_UPDATE = Decoder(OpenInterestUpdateWire, strict=False)
+
+
+def fast_push_open_interest_update(frame: bytes | str) -> OpenInterestUpdate:
+    """Decode a ``OpenInterestUpdate`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_open_interest_update(_FAST_PUSH_OPEN_INTEREST_UPDATE.decode(frame))
+
+
+_FAST_PUSH_ORDER_TRADE_UPDATE = Decoder(OrderTradeUpdateWire, strict=False)
+
+
+def fast_push_order_trade_update(frame: bytes | str) -> OrderTradeUpdate:
+    """Decode a ``OrderTradeUpdate`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_order_trade_update(_FAST_PUSH_ORDER_TRADE_UPDATE.decode(frame))
+
+
+_FAST_PUSH_RISK_LEVEL_CHANGE = Decoder(RiskLevelChangeWire, strict=False)
+
+
+def fast_push_risk_level_change(frame: bytes | str) -> RiskLevelChange:
+    """Decode a ``RiskLevelChange`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_risk_level_change(_FAST_PUSH_RISK_LEVEL_CHANGE.decode(frame))
+
+
+_FAST_PUSH_TICKER_UPDATE = Decoder(TickerUpdateWire, strict=False)
+
+
+def fast_push_ticker_update(frame: bytes | str) -> TickerUpdate:
+    """Decode a ``TickerUpdate`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_ticker_update(_FAST_PUSH_TICKER_UPDATE.decode(frame))
+
+
+_FAST_PUSH_TRADE_UPDATE = Decoder(TradeUpdateWire, strict=False)
+
+
+def fast_push_trade_update(frame: bytes | str) -> TradeUpdate:
+    """Decode a ``TradeUpdate`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_trade_update(_FAST_PUSH_TRADE_UPDATE.decode(frame))

@@ -8,6 +8,7 @@ from typing import Any
 
 from msgspec import Struct, field
 from msgspec.json import Decoder
+from msgspec.structs import asdict
 
 from cambist._runtime.convert import (
     boolean,
@@ -16,6 +17,8 @@ from cambist._runtime.convert import (
     integer,
     items,
     members,
+    model_from,
+    models_from,
     opt_boolean,
     opt_dec,
     opt_enum_member,
@@ -214,15 +217,16 @@ def structure_underlying_commission(d: Any) -> UnderlyingCommission:
     )
 
 
-class NewOrderWire(Struct, kw_only=True):
-    """``NewOrder`` as sent, for the msgspec fast path (see ``from_wire_new_order``)."""
+class NewOrderWire(Struct, kw_only=True, gc=False):
+    """``NewOrder`` as sent, for the msgspec fast path (see ``from_wire_new_order``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     order_id: int = field(name="orderId")
     symbol: str = field(name="symbol")
     price: Decimal = field(name="price")
     quantity: Decimal = field(name="quantity")
-    side: str = field(name="side")
-    type: str = field(name="type")
+    side: OrderSide = field(name="side")
+    type: OrderType = field(name="type")
     reduce_only: bool = field(name="reduceOnly")
     post_only: bool = field(name="postOnly")
     mmp: bool = field(name="mmp")
@@ -244,56 +248,50 @@ class NewOrderWire(Struct, kw_only=True):
 
 
 def from_wire_new_order(w: NewOrderWire) -> NewOrder:
-    """Build ``NewOrder`` from its decoded wire form."""
-    return NewOrder(
-        w.order_id,  # order_id
-        w.symbol,  # symbol
-        w.price,  # price
-        w.quantity,  # quantity
-        _ORDER_SIDE.get(w.side) or enum_member(OrderSide, w.side),  # side
-        _ORDER_TYPE.get(w.type) or enum_member(OrderType, w.type),  # type
-        w.reduce_only,  # reduce_only
-        w.post_only,  # post_only
-        w.mmp,  # mmp
-        w.executed_qty,  # executed_qty
-        w.fee,  # fee
-        opt_enum_member(TimeInForce, w.time_in_force),  # time_in_force
-        w.create_date,  # create_date
-        w.create_time,  # create_time
-        w.update_time,  # update_time
-        opt_enum_member(OrderStatus, w.status),  # status
-        w.avg_price,  # avg_price
-        w.source,  # source
-        w.client_order_id,  # client_order_id
-        w.price_scale,  # price_scale
-        w.quantity_scale,  # quantity_scale
-        opt_enum_member(OptionSide, w.option_side),  # option_side
-        w.quote_asset,  # quote_asset
-        opt_enum_member(
-            SelfTradePreventionMode, w.self_trade_prevention_mode
-        ),  # self_trade_prevention_mode
+    """Build ``NewOrder`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["time_in_force"] = opt_enum_member(TimeInForce, d["time_in_force"])
+    d["status"] = opt_enum_member(OrderStatus, d["status"])
+    d["option_side"] = opt_enum_member(OptionSide, d["option_side"])
+    d["self_trade_prevention_mode"] = opt_enum_member(
+        SelfTradePreventionMode, d["self_trade_prevention_mode"]
     )
+    return model_from(NewOrder, d)
 
 
-class OrderWire(Struct, kw_only=True):
-    """``Order`` as sent, for the msgspec fast path (see ``from_wire_order``)."""
+def from_wire_new_order_list(ws: list[NewOrderWire]) -> list[NewOrder]:
+    """Build a list of ``NewOrder`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["time_in_force"] = opt_enum_member(TimeInForce, d["time_in_force"])
+        d["status"] = opt_enum_member(OrderStatus, d["status"])
+        d["option_side"] = opt_enum_member(OptionSide, d["option_side"])
+        d["self_trade_prevention_mode"] = opt_enum_member(
+            SelfTradePreventionMode, d["self_trade_prevention_mode"]
+        )
+    return models_from(NewOrder, ds)
+
+
+class OrderWire(Struct, kw_only=True, gc=False):
+    """``Order`` as sent, for the msgspec fast path (see ``from_wire_order``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     order_id: int = field(name="orderId")
     symbol: str = field(name="symbol")
     price: Decimal = field(name="price")
     quantity: Decimal = field(name="quantity")
     executed_qty: Decimal = field(name="executedQty")
-    side: str = field(name="side")
-    type: str = field(name="type")
-    time_in_force: str = field(name="timeInForce")
+    side: OrderSide = field(name="side")
+    type: OrderType = field(name="type")
+    time_in_force: TimeInForce = field(name="timeInForce")
     reduce_only: bool = field(name="reduceOnly")
     update_time: int = field(name="updateTime")
-    status: str = field(name="status")
+    status: OrderStatus = field(name="status")
     avg_price: Decimal = field(name="avgPrice")
     client_order_id: str = field(name="clientOrderId")
     price_scale: int = field(name="priceScale")
     quantity_scale: int = field(name="quantityScale")
-    option_side: str = field(name="optionSide")
+    option_side: OptionSide = field(name="optionSide")
     quote_asset: str = field(name="quoteAsset")
     mmp: bool = field(name="mmp")
     fee: Decimal | None = field(name="fee", default=None)
@@ -305,59 +303,50 @@ class OrderWire(Struct, kw_only=True):
 
 
 def from_wire_order(w: OrderWire) -> Order:
-    """Build ``Order`` from its decoded wire form."""
-    return Order(
-        w.order_id,  # order_id
-        w.symbol,  # symbol
-        w.price,  # price
-        w.quantity,  # quantity
-        w.executed_qty,  # executed_qty
-        _ORDER_SIDE.get(w.side) or enum_member(OrderSide, w.side),  # side
-        _ORDER_TYPE.get(w.type) or enum_member(OrderType, w.type),  # type
-        _TIME_IN_FORCE.get(w.time_in_force)
-        or enum_member(TimeInForce, w.time_in_force),  # time_in_force
-        w.reduce_only,  # reduce_only
-        w.update_time,  # update_time
-        _ORDER_STATUS.get(w.status) or enum_member(OrderStatus, w.status),  # status
-        w.avg_price,  # avg_price
-        w.client_order_id,  # client_order_id
-        w.price_scale,  # price_scale
-        w.quantity_scale,  # quantity_scale
-        _OPTION_SIDE.get(w.option_side) or enum_member(OptionSide, w.option_side),  # option_side
-        w.quote_asset,  # quote_asset
-        w.mmp,  # mmp
-        w.fee,  # fee
-        w.post_only,  # post_only
-        w.create_time,  # create_time
-        w.create_date,  # create_date
-        w.source,  # source
-        opt_enum_member(
-            SelfTradePreventionMode, w.self_trade_prevention_mode
-        ),  # self_trade_prevention_mode
+    """Build ``Order`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["self_trade_prevention_mode"] = opt_enum_member(
+        SelfTradePreventionMode, d["self_trade_prevention_mode"]
     )
+    return model_from(Order, d)
 
 
-class CodeMessageWire(Struct, kw_only=True):
-    """``CodeMessage`` as sent, for the msgspec fast path (see ``from_wire_code_message``)."""
+def from_wire_order_list(ws: list[OrderWire]) -> list[Order]:
+    """Build a list of ``Order`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["self_trade_prevention_mode"] = opt_enum_member(
+            SelfTradePreventionMode, d["self_trade_prevention_mode"]
+        )
+    return models_from(Order, ds)
+
+
+class CodeMessageWire(Struct, kw_only=True, gc=False):
+    """``CodeMessage`` as sent, for the msgspec fast path (see ``from_wire_code_message``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     code: int = field(name="code")
     msg: str = field(name="msg")
 
 
 def from_wire_code_message(w: CodeMessageWire) -> CodeMessage:
-    """Build ``CodeMessage`` from its decoded wire form."""
-    return CodeMessage(
-        w.code,  # code
-        w.msg,  # msg
-    )
+    """Build ``CodeMessage`` from its decoded wire form (its fields become the model's)."""
+    return model_from(CodeMessage, asdict(w))
 
 
-class PositionWire(Struct, kw_only=True):
-    """``Position`` as sent, for the msgspec fast path (see ``from_wire_position``)."""
+def from_wire_code_message_list(ws: list[CodeMessageWire]) -> list[CodeMessage]:
+    """Build a list of ``CodeMessage`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(CodeMessage, ds)
+
+
+class PositionWire(Struct, kw_only=True, gc=False):
+    """``Position`` as sent, for the msgspec fast path (see ``from_wire_position``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     entry_price: Decimal = field(name="entryPrice")
     symbol: str = field(name="symbol")
-    side: str = field(name="side")
+    side: PositionSide = field(name="side")
     quantity: Decimal = field(name="quantity")
     mark_value: Decimal = field(name="markValue")
     unrealized_pnl: Decimal = field(name="unrealizedPNL")
@@ -366,7 +355,7 @@ class PositionWire(Struct, kw_only=True):
     expiry_date: int = field(name="expiryDate")
     price_scale: int = field(name="priceScale")
     quantity_scale: int = field(name="quantityScale")
-    option_side: str = field(name="optionSide")
+    option_side: OptionSide = field(name="optionSide")
     quote_asset: str = field(name="quoteAsset")
     time: int = field(name="time")
     bid_quantity: Decimal = field(name="bidQuantity")
@@ -374,29 +363,19 @@ class PositionWire(Struct, kw_only=True):
 
 
 def from_wire_position(w: PositionWire) -> Position:
-    """Build ``Position`` from its decoded wire form."""
-    return Position(
-        w.entry_price,  # entry_price
-        w.symbol,  # symbol
-        _POSITION_SIDE.get(w.side) or enum_member(PositionSide, w.side),  # side
-        w.quantity,  # quantity
-        w.mark_value,  # mark_value
-        w.unrealized_pnl,  # unrealized_pnl
-        w.mark_price,  # mark_price
-        w.strike_price,  # strike_price
-        w.expiry_date,  # expiry_date
-        w.price_scale,  # price_scale
-        w.quantity_scale,  # quantity_scale
-        _OPTION_SIDE.get(w.option_side) or enum_member(OptionSide, w.option_side),  # option_side
-        w.quote_asset,  # quote_asset
-        w.time,  # time
-        w.bid_quantity,  # bid_quantity
-        w.ask_quantity,  # ask_quantity
-    )
+    """Build ``Position`` from its decoded wire form (its fields become the model's)."""
+    return model_from(Position, asdict(w))
 
 
-class UserTradeWire(Struct, kw_only=True):
-    """``UserTrade`` as sent, for the msgspec fast path (see ``from_wire_user_trade``)."""
+def from_wire_position_list(ws: list[PositionWire]) -> list[Position]:
+    """Build a list of ``Position`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(Position, ds)
+
+
+class UserTradeWire(Struct, kw_only=True, gc=False):
+    """``UserTrade`` as sent, for the msgspec fast path (see ``from_wire_user_trade``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     id: int = field(name="id")
     trade_id: int = field(name="tradeId")
@@ -406,40 +385,30 @@ class UserTradeWire(Struct, kw_only=True):
     quantity: Decimal = field(name="quantity")
     fee: Decimal = field(name="fee")
     realized_profit: Decimal = field(name="realizedProfit")
-    side: str = field(name="side")
-    type: str = field(name="type")
-    liquidity: str = field(name="liquidity")
+    side: OrderSide = field(name="side")
+    type: OrderType = field(name="type")
+    liquidity: Liquidity = field(name="liquidity")
     time: int = field(name="time")
     price_scale: int = field(name="priceScale")
     quantity_scale: int = field(name="quantityScale")
-    option_side: str = field(name="optionSide")
+    option_side: OptionSide = field(name="optionSide")
     quote_asset: str = field(name="quoteAsset")
 
 
 def from_wire_user_trade(w: UserTradeWire) -> UserTrade:
-    """Build ``UserTrade`` from its decoded wire form."""
-    return UserTrade(
-        w.id,  # id
-        w.trade_id,  # trade_id
-        w.order_id,  # order_id
-        w.symbol,  # symbol
-        w.price,  # price
-        w.quantity,  # quantity
-        w.fee,  # fee
-        w.realized_profit,  # realized_profit
-        _ORDER_SIDE.get(w.side) or enum_member(OrderSide, w.side),  # side
-        _ORDER_TYPE.get(w.type) or enum_member(OrderType, w.type),  # type
-        _LIQUIDITY.get(w.liquidity) or enum_member(Liquidity, w.liquidity),  # liquidity
-        w.time,  # time
-        w.price_scale,  # price_scale
-        w.quantity_scale,  # quantity_scale
-        _OPTION_SIDE.get(w.option_side) or enum_member(OptionSide, w.option_side),  # option_side
-        w.quote_asset,  # quote_asset
-    )
+    """Build ``UserTrade`` from its decoded wire form (its fields become the model's)."""
+    return model_from(UserTrade, asdict(w))
 
 
-class UserExerciseRecordWire(Struct, kw_only=True):
-    """``UserExerciseRecord`` as sent, for the msgspec fast path (see ``from_wire_user_exercise_record``)."""
+def from_wire_user_trade_list(ws: list[UserTradeWire]) -> list[UserTrade]:
+    """Build a list of ``UserTrade`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(UserTrade, ds)
+
+
+class UserExerciseRecordWire(Struct, kw_only=True, gc=False):
+    """``UserExerciseRecord`` as sent, for the msgspec fast path (see ``from_wire_user_exercise_record``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     id: int = field(name="id")
     currency: str = field(name="currency")
@@ -451,46 +420,49 @@ class UserExerciseRecordWire(Struct, kw_only=True):
     create_date: int = field(name="createDate")
     price_scale: int = field(name="priceScale")
     quantity_scale: int = field(name="quantityScale")
-    option_side: str = field(name="optionSide")
-    position_side: str = field(name="positionSide")
+    option_side: OptionSide = field(name="optionSide")
+    position_side: PositionSide = field(name="positionSide")
     quote_asset: str = field(name="quoteAsset")
 
 
 def from_wire_user_exercise_record(w: UserExerciseRecordWire) -> UserExerciseRecord:
-    """Build ``UserExerciseRecord`` from its decoded wire form."""
-    return UserExerciseRecord(
-        w.id,  # id
-        w.currency,  # currency
-        w.symbol,  # symbol
-        w.exercise_price,  # exercise_price
-        w.quantity,  # quantity
-        w.amount,  # amount
-        w.fee,  # fee
-        w.create_date,  # create_date
-        w.price_scale,  # price_scale
-        w.quantity_scale,  # quantity_scale
-        _OPTION_SIDE.get(w.option_side) or enum_member(OptionSide, w.option_side),  # option_side
-        _POSITION_SIDE.get(w.position_side)
-        or enum_member(PositionSide, w.position_side),  # position_side
-        w.quote_asset,  # quote_asset
-    )
+    """Build ``UserExerciseRecord`` from its decoded wire form (its fields become the model's)."""
+    return model_from(UserExerciseRecord, asdict(w))
 
 
-class CommissionWire(Struct, kw_only=True):
-    """``Commission`` as sent, for the msgspec fast path (see ``from_wire_commission``)."""
+def from_wire_user_exercise_record_list(
+    ws: list[UserExerciseRecordWire],
+) -> list[UserExerciseRecord]:
+    """Build a list of ``UserExerciseRecord`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(UserExerciseRecord, ds)
+
+
+class CommissionWire(Struct, kw_only=True, gc=False):
+    """``Commission`` as sent, for the msgspec fast path (see ``from_wire_commission``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     commissions: list[UnderlyingCommissionWire] = field(name="commissions")
 
 
 def from_wire_commission(w: CommissionWire) -> Commission:
-    """Build ``Commission`` from its decoded wire form."""
-    return Commission(
-        list(map(from_wire_underlying_commission, w.commissions)),  # commissions
-    )
+    """Build ``Commission`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["commissions"] = from_wire_underlying_commission_list(d["commissions"])
+    return model_from(Commission, d)
 
 
-class UnderlyingCommissionWire(Struct, kw_only=True):
-    """``UnderlyingCommission`` as sent, for the msgspec fast path (see ``from_wire_underlying_commission``)."""
+def from_wire_commission_list(ws: list[CommissionWire]) -> list[Commission]:
+    """Build a list of ``Commission`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["commissions"] = from_wire_underlying_commission_list(d["commissions"])
+    return models_from(Commission, ds)
+
+
+class UnderlyingCommissionWire(Struct, kw_only=True, gc=False):
+    """``UnderlyingCommission`` as sent, for the msgspec fast path (see ``from_wire_underlying_commission``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     underlying: str = field(name="underlying")
     maker_fee: Decimal = field(name="makerFee")
@@ -498,93 +470,136 @@ class UnderlyingCommissionWire(Struct, kw_only=True):
 
 
 def from_wire_underlying_commission(w: UnderlyingCommissionWire) -> UnderlyingCommission:
-    """Build ``UnderlyingCommission`` from its decoded wire form."""
-    return UnderlyingCommission(
-        w.underlying,  # underlying
-        w.maker_fee,  # maker_fee
-        w.taker_fee,  # taker_fee
-    )
+    """Build ``UnderlyingCommission`` from its decoded wire form (its fields become the model's)."""
+    return model_from(UnderlyingCommission, asdict(w))
+
+
+def from_wire_underlying_commission_list(
+    ws: list[UnderlyingCommissionWire],
+) -> list[UnderlyingCommission]:
+    """Build a list of ``UnderlyingCommission`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(UnderlyingCommission, ds)
 
 
 _FAST_CODE_MESSAGE = Decoder(CodeMessageWire, strict=False)
 
 
-def fast_code_message(body: bytes) -> CodeMessage:
-    """Decode ``CodeMessage`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_code_message(_FAST_CODE_MESSAGE.decode(body))
+def fast_code_message(body: bytes) -> tuple[CodeMessage, Any]:
+    """Decode ``CodeMessage`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    w = _FAST_CODE_MESSAGE.decode(body)
+    return from_wire_code_message(w), w.code
 
 
-_FAST_COMMISSION = Decoder(CommissionWire, strict=False)
+class _CommissionAnswer(CommissionWire, kw_only=True, gc=False):
+    """``Commission`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="code", default=None)
 
 
-def fast_commission(body: bytes) -> Commission:
-    """Decode ``Commission`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_commission(_FAST_COMMISSION.decode(body))
+_FAST_COMMISSION = Decoder(_CommissionAnswer, strict=False)
 
 
-_FAST_NEW_ORDER = Decoder(NewOrderWire, strict=False)
+def fast_commission(body: bytes) -> tuple[Commission, Any]:
+    """Decode ``Commission`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_COMMISSION.decode(body))
+    code = d.pop("cambist_error_code")
+    d["commissions"] = from_wire_underlying_commission_list(d["commissions"])
+    return model_from(Commission, d), code
 
 
-def fast_new_order(body: bytes) -> NewOrder:
-    """Decode ``NewOrder`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_new_order(_FAST_NEW_ORDER.decode(body))
+class _NewOrderAnswer(NewOrderWire, kw_only=True, gc=False):
+    """``NewOrder`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="code", default=None)
+
+
+_FAST_NEW_ORDER = Decoder(_NewOrderAnswer, strict=False)
+
+
+def fast_new_order(body: bytes) -> tuple[NewOrder, Any]:
+    """Decode ``NewOrder`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_NEW_ORDER.decode(body))
+    code = d.pop("cambist_error_code")
+    d["time_in_force"] = opt_enum_member(TimeInForce, d["time_in_force"])
+    d["status"] = opt_enum_member(OrderStatus, d["status"])
+    d["option_side"] = opt_enum_member(OptionSide, d["option_side"])
+    d["self_trade_prevention_mode"] = opt_enum_member(
+        SelfTradePreventionMode, d["self_trade_prevention_mode"]
+    )
+    return model_from(NewOrder, d), code
 
 
 _FAST_NEW_ORDER_LIST = Decoder(list[NewOrderWire], strict=False)
 
 
-def fast_new_order_list(body: bytes) -> list[NewOrder]:
-    """Decode ``list[NewOrder]`` straight from the answer's bytes (exact decimals); raises on
+def fast_new_order_list(body: bytes) -> tuple[list[NewOrder], None]:
+    """Decode ``list[NewOrder]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_new_order, _FAST_NEW_ORDER_LIST.decode(body)))
+    return from_wire_new_order_list(_FAST_NEW_ORDER_LIST.decode(body)), None
 
 
-_FAST_ORDER = Decoder(OrderWire, strict=False)
+class _OrderAnswer(OrderWire, kw_only=True, gc=False):
+    """``Order`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="code", default=None)
 
 
-def fast_order(body: bytes) -> Order:
-    """Decode ``Order`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_order(_FAST_ORDER.decode(body))
+_FAST_ORDER = Decoder(_OrderAnswer, strict=False)
+
+
+def fast_order(body: bytes) -> tuple[Order, Any]:
+    """Decode ``Order`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_ORDER.decode(body))
+    code = d.pop("cambist_error_code")
+    d["self_trade_prevention_mode"] = opt_enum_member(
+        SelfTradePreventionMode, d["self_trade_prevention_mode"]
+    )
+    return model_from(Order, d), code
 
 
 _FAST_ORDER_LIST = Decoder(list[OrderWire], strict=False)
 
 
-def fast_order_list(body: bytes) -> list[Order]:
-    """Decode ``list[Order]`` straight from the answer's bytes (exact decimals); raises on
+def fast_order_list(body: bytes) -> tuple[list[Order], None]:
+    """Decode ``list[Order]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_order, _FAST_ORDER_LIST.decode(body)))
+    return from_wire_order_list(_FAST_ORDER_LIST.decode(body)), None
 
 
 _FAST_POSITION_LIST = Decoder(list[PositionWire], strict=False)
 
 
-def fast_position_list(body: bytes) -> list[Position]:
-    """Decode ``list[Position]`` straight from the answer's bytes (exact decimals); raises on
+def fast_position_list(body: bytes) -> tuple[list[Position], None]:
+    """Decode ``list[Position]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_position, _FAST_POSITION_LIST.decode(body)))
+    return from_wire_position_list(_FAST_POSITION_LIST.decode(body)), None
 
 
 _FAST_USER_EXERCISE_RECORD_LIST = Decoder(list[UserExerciseRecordWire], strict=False)
 
 
-def fast_user_exercise_record_list(body: bytes) -> list[UserExerciseRecord]:
-    """Decode ``list[UserExerciseRecord]`` straight from the answer's bytes (exact decimals); raises on
+def fast_user_exercise_record_list(body: bytes) -> tuple[list[UserExerciseRecord], None]:
+    """Decode ``list[UserExerciseRecord]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_user_exercise_record, _FAST_USER_EXERCISE_RECORD_LIST.decode(body)))
+    return from_wire_user_exercise_record_list(_FAST_USER_EXERCISE_RECORD_LIST.decode(body)), None
 
 
 _FAST_USER_TRADE_LIST = Decoder(list[UserTradeWire], strict=False)
 
 
-def fast_user_trade_list(body: bytes) -> list[UserTrade]:
-    """Decode ``list[UserTrade]`` straight from the answer's bytes (exact decimals); raises on
+def fast_user_trade_list(body: bytes) -> tuple[list[UserTrade], None]:
+    """Decode ``list[UserTrade]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_user_trade, _FAST_USER_TRADE_LIST.decode(body)))
+    return from_wire_user_trade_list(_FAST_USER_TRADE_LIST.decode(body)), None
 
 
 _BATCHORDER_FIELDS = (

@@ -12,6 +12,11 @@ from cambist._runtime.endpoint import Param
 from cambist._runtime.stream import AsyncStream, SyncStream
 from cambist._runtime.streamdef import Channel, StreamDef
 from cambist.binance_options._convert.streams import (
+    fast_push_index_price_update,
+    fast_push_kline_update,
+    fast_push_mark_price_update,
+    fast_push_new_symbol_update,
+    fast_push_open_interest_update,
     structure_index_price_update,
     structure_kline_update,
     structure_mark_price_update,
@@ -34,6 +39,7 @@ _INDEX_PRICE = Channel(
     params=(),
     parse=structure_index_price_update,
     source="binance-options-general.txt: market_api.py: index_price_streams (!index@arr)",
+    fast=fast_push_index_price_update,
 )
 
 _MARK_PRICE = Channel(
@@ -42,6 +48,7 @@ _MARK_PRICE = Channel(
     params=(Param(name="underlying", type="string", required=True),),
     parse=structure_mark_price_update,
     source="binance-options-general.txt: market_api.py: option_mark_price (<underlying>@optionMarkPrice)",
+    fast=fast_push_mark_price_update,
 )
 
 _KLINE = Channel(
@@ -55,6 +62,7 @@ _KLINE = Channel(
     ),
     parse=structure_kline_update,
     source="binance-options-general.txt: market_api.py: kline_candlestick_streams (<symbol>@kline_<interval>)",
+    fast=fast_push_kline_update,
 )
 
 _NEW_SYMBOL = Channel(
@@ -63,6 +71,7 @@ _NEW_SYMBOL = Channel(
     params=(),
     parse=structure_new_symbol_update,
     source="binance-options-general.txt: market_api.py: new_symbol_info (!optionSymbol)",
+    fast=fast_push_new_symbol_update,
 )
 
 _OPEN_INTEREST = Channel(
@@ -74,6 +83,7 @@ _OPEN_INTEREST = Channel(
     ),
     parse=structure_open_interest_update,
     source="binance-options-general.txt: market_api.py: open_interest (<underlying>@openInterest@<expirationDate>)",
+    fast=fast_push_open_interest_update,
 )
 
 MARKET = StreamDef(

@@ -13,6 +13,10 @@ from cambist._runtime.endpoint import Param
 from cambist._runtime.stream import AsyncStream, SyncStream
 from cambist._runtime.streamdef import BookDef, Channel, StreamDef
 from cambist.binance_options._convert.streams import (
+    fast_push_book_ticker_update,
+    fast_push_depth_update,
+    fast_push_ticker_update,
+    fast_push_trade_update,
     structure_book_ticker_update,
     structure_depth_update,
     structure_ticker_update,
@@ -35,6 +39,7 @@ _TRADE = Channel(
     params=(Param(name="symbol", type="string", required=True),),
     parse=structure_trade_update,
     source="binance-options-general.txt: public_api.py: trade_streams (<symbol>@optionTrade)",
+    fast=fast_push_trade_update,
 )
 
 _TICKER = Channel(
@@ -43,6 +48,7 @@ _TICKER = Channel(
     params=(Param(name="symbol", type="string", required=True),),
     parse=structure_ticker_update,
     source="binance-options-general.txt: public_api.py: hour24_ticker (<symbol>@optionTicker)",
+    fast=fast_push_ticker_update,
 )
 
 _TICKER_BY_EXPIRY = Channel(
@@ -54,6 +60,7 @@ _TICKER_BY_EXPIRY = Channel(
     ),
     parse=structure_ticker_update,
     source="binance-options-general.txt: public_api.py: hour24_ticker (<underlying>@optionTicker@<expirationDate>)",
+    fast=fast_push_ticker_update,
 )
 
 _BOOK_TICKER = Channel(
@@ -62,6 +69,7 @@ _BOOK_TICKER = Channel(
     params=(Param(name="symbol", type="string", required=True),),
     parse=structure_book_ticker_update,
     source="binance-options-general.txt: public_api.py: individual_symbol_book_ticker_streams (<symbol>@bookTicker)",
+    fast=fast_push_book_ticker_update,
 )
 
 _PARTIAL_DEPTH = Channel(
@@ -81,6 +89,7 @@ _PARTIAL_DEPTH = Channel(
     ),
     parse=structure_depth_update,
     source="binance-options-general.txt: public_api.py: partial_book_depth_streams (<symbol>@depth<level>@<updateSpeed>)",
+    fast=fast_push_depth_update,
 )
 
 _DEPTH = Channel(
@@ -108,8 +117,16 @@ _DEPTH = Channel(
         snapshot=_GET_ORDER_BOOK,
         snapshot_params=(("symbol", "{symbol}"), ("limit", 1000)),
         snapshot_fields=("bids", "asks", "last_update_id"),
+        event_paths=(
+            ("data", "bids"),
+            ("data", "asks"),
+            ("data", "final_update_id"),
+            ("data", "first_update_id"),
+            ("data", "previous_update_id"),
+        ),
     ),
     source="binance-options-general.txt: public_api.py: diff_book_depth_streams (<symbol>@depth@<updateSpeed>)",
+    fast=fast_push_depth_update,
 )
 
 PUBLIC = StreamDef(

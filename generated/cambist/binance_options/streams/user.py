@@ -9,6 +9,12 @@ from __future__ import annotations
 from cambist._runtime.stream import AsyncStream, SyncStream
 from cambist._runtime.streamdef import ListenKeyDef, StreamDef
 from cambist.binance_options._convert.streams import (
+    fast_push_account_update,
+    fast_push_balance_position_update,
+    fast_push_greek_update,
+    fast_push_listen_key_expired,
+    fast_push_order_trade_update,
+    fast_push_risk_level_change,
     structure_account_update,
     structure_balance_position_update,
     structure_greek_update,
@@ -48,6 +54,14 @@ USER = StreamDef(
         "listenKeyExpired": structure_listen_key_expired,
     },
     event_field="e",
+    fast_events={
+        "ACCOUNT_UPDATE": fast_push_account_update,
+        "BALANCE_POSITION_UPDATE": fast_push_balance_position_update,
+        "ORDER_TRADE_UPDATE": fast_push_order_trade_update,
+        "GREEK_UPDATE": fast_push_greek_update,
+        "RISK_LEVEL_CHANGE": fast_push_risk_level_change,
+        "listenKeyExpired": fast_push_listen_key_expired,
+    },
     listen_key=ListenKeyDef(
         create=_CREATE_LISTEN_KEY,
         extend=_EXTEND_LISTEN_KEY,

@@ -7,8 +7,9 @@ from typing import Any
 
 from msgspec import Struct, field
 from msgspec.json import Decoder
+from msgspec.structs import asdict
 
-from cambist._runtime.convert import boolean, integer
+from cambist._runtime.convert import boolean, integer, model_from, models_from
 from cambist.bingx.models.account import ApiPermissions
 
 
@@ -24,8 +25,9 @@ def structure_api_permissions(d: Any) -> ApiPermissions:
     )
 
 
-class ApiPermissionsWire(Struct, kw_only=True):
-    """``ApiPermissions`` as sent, for the msgspec fast path (see ``from_wire_api_permissions``)."""
+class ApiPermissionsWire(Struct, kw_only=True, gc=False):
+    """``ApiPermissions`` as sent, for the msgspec fast path (see ``from_wire_api_permissions``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     ip_restrict: bool = field(name="ipRestrict")
     create_time: int = field(name="createTime")
@@ -36,21 +38,29 @@ class ApiPermissionsWire(Struct, kw_only=True):
 
 
 def from_wire_api_permissions(w: ApiPermissionsWire) -> ApiPermissions:
-    """Build ``ApiPermissions`` from its decoded wire form."""
-    return ApiPermissions(
-        w.ip_restrict,  # ip_restrict
-        w.create_time,  # create_time
-        w.permits_universal_transfer,  # permits_universal_transfer
-        w.enable_reading,  # enable_reading
-        w.enable_futures,  # enable_futures
-        w.enable_spot_and_margin_trading,  # enable_spot_and_margin_trading
-    )
+    """Build ``ApiPermissions`` from its decoded wire form (its fields become the model's)."""
+    return model_from(ApiPermissions, asdict(w))
 
 
-_FAST_API_PERMISSIONS = Decoder(ApiPermissionsWire, strict=False)
+def from_wire_api_permissions_list(ws: list[ApiPermissionsWire]) -> list[ApiPermissions]:
+    """Build a list of ``ApiPermissions`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(ApiPermissions, ds)
 
 
-def fast_api_permissions(body: bytes) -> ApiPermissions:
-    """Decode ``ApiPermissions`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_api_permissions(_FAST_API_PERMISSIONS.decode(body))
+class _ApiPermissionsAnswer(ApiPermissionsWire, kw_only=True, gc=False):
+    """``ApiPermissions`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="code", default=None)
+
+
+_FAST_API_PERMISSIONS = Decoder(_ApiPermissionsAnswer, strict=False)
+
+
+def fast_api_permissions(body: bytes) -> tuple[ApiPermissions, Any]:
+    """Decode ``ApiPermissions`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_API_PERMISSIONS.decode(body))
+    code = d.pop("cambist_error_code")
+    return model_from(ApiPermissions, d), code

@@ -8,8 +8,19 @@ from typing import Any
 
 from msgspec import Struct, field
 from msgspec.json import Decoder
+from msgspec.structs import asdict
 
-from cambist._runtime.convert import dec, enum_member, integer, items, members, opt_string, string
+from cambist._runtime.convert import (
+    dec,
+    enum_member,
+    integer,
+    items,
+    members,
+    model_from,
+    models_from,
+    opt_string,
+    string,
+)
 from cambist.bingx.models.wallet import (
     Deposit,
     DepositStatus,
@@ -89,64 +100,80 @@ def structure_withdrawal(d: Any) -> Withdrawal:
     )
 
 
-class UniversalTransferResultWire(Struct, kw_only=True):
-    """``UniversalTransferResult`` as sent, for the msgspec fast path (see ``from_wire_universal_transfer_result``)."""
+class UniversalTransferResultWire(Struct, kw_only=True, gc=False):
+    """``UniversalTransferResult`` as sent, for the msgspec fast path (see ``from_wire_universal_transfer_result``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     transfer_id: int = field(name="tranId")
 
 
 def from_wire_universal_transfer_result(w: UniversalTransferResultWire) -> UniversalTransferResult:
-    """Build ``UniversalTransferResult`` from its decoded wire form."""
-    return UniversalTransferResult(
-        w.transfer_id,  # transfer_id
-    )
+    """Build ``UniversalTransferResult`` from its decoded wire form (its fields become the model's)."""
+    return model_from(UniversalTransferResult, asdict(w))
 
 
-class TransferHistoryWire(Struct, kw_only=True):
-    """``TransferHistory`` as sent, for the msgspec fast path (see ``from_wire_transfer_history``)."""
+def from_wire_universal_transfer_result_list(
+    ws: list[UniversalTransferResultWire],
+) -> list[UniversalTransferResult]:
+    """Build a list of ``UniversalTransferResult`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(UniversalTransferResult, ds)
+
+
+class TransferHistoryWire(Struct, kw_only=True, gc=False):
+    """``TransferHistory`` as sent, for the msgspec fast path (see ``from_wire_transfer_history``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     total: int = field(name="total")
     rows: list[TransferRecordWire] = field(name="rows")
 
 
 def from_wire_transfer_history(w: TransferHistoryWire) -> TransferHistory:
-    """Build ``TransferHistory`` from its decoded wire form."""
-    return TransferHistory(
-        w.total,  # total
-        list(map(from_wire_transfer_record, w.rows)),  # rows
-    )
+    """Build ``TransferHistory`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["rows"] = from_wire_transfer_record_list(d["rows"])
+    return model_from(TransferHistory, d)
 
 
-class TransferRecordWire(Struct, kw_only=True):
-    """``TransferRecord`` as sent, for the msgspec fast path (see ``from_wire_transfer_record``)."""
+def from_wire_transfer_history_list(ws: list[TransferHistoryWire]) -> list[TransferHistory]:
+    """Build a list of ``TransferHistory`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["rows"] = from_wire_transfer_record_list(d["rows"])
+    return models_from(TransferHistory, ds)
+
+
+class TransferRecordWire(Struct, kw_only=True, gc=False):
+    """``TransferRecord`` as sent, for the msgspec fast path (see ``from_wire_transfer_record``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     asset: str = field(name="asset")
     amount: Decimal = field(name="amount")
-    type: str = field(name="type")
+    type: TransferType = field(name="type")
     status: str = field(name="status")
     transfer_id: int = field(name="tranId")
     timestamp: int = field(name="timestamp")
 
 
 def from_wire_transfer_record(w: TransferRecordWire) -> TransferRecord:
-    """Build ``TransferRecord`` from its decoded wire form."""
-    return TransferRecord(
-        w.asset,  # asset
-        w.amount,  # amount
-        _TRANSFER_TYPE.get(w.type) or enum_member(TransferType, w.type),  # type
-        w.status,  # status
-        w.transfer_id,  # transfer_id
-        w.timestamp,  # timestamp
-    )
+    """Build ``TransferRecord`` from its decoded wire form (its fields become the model's)."""
+    return model_from(TransferRecord, asdict(w))
 
 
-class DepositWire(Struct, kw_only=True):
-    """``Deposit`` as sent, for the msgspec fast path (see ``from_wire_deposit``)."""
+def from_wire_transfer_record_list(ws: list[TransferRecordWire]) -> list[TransferRecord]:
+    """Build a list of ``TransferRecord`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(TransferRecord, ds)
+
+
+class DepositWire(Struct, kw_only=True, gc=False):
+    """``Deposit`` as sent, for the msgspec fast path (see ``from_wire_deposit``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     amount: Decimal = field(name="amount")
     coin: str = field(name="coin")
     network: str = field(name="network")
-    status: int = field(name="status")
+    status: DepositStatus = field(name="status")
     address: str = field(name="address")
     address_tag: str = field(name="addressTag")
     tx_id: str = field(name="txId")
@@ -157,24 +184,19 @@ class DepositWire(Struct, kw_only=True):
 
 
 def from_wire_deposit(w: DepositWire) -> Deposit:
-    """Build ``Deposit`` from its decoded wire form."""
-    return Deposit(
-        w.amount,  # amount
-        w.coin,  # coin
-        w.network,  # network
-        _DEPOSIT_STATUS.get(w.status) or enum_member(DepositStatus, w.status),  # status
-        w.address,  # address
-        w.address_tag,  # address_tag
-        w.tx_id,  # tx_id
-        w.insert_time,  # insert_time
-        w.transfer_type,  # transfer_type
-        w.unlock_confirm,  # unlock_confirm
-        w.confirm_times,  # confirm_times
-    )
+    """Build ``Deposit`` from its decoded wire form (its fields become the model's)."""
+    return model_from(Deposit, asdict(w))
 
 
-class WithdrawalWire(Struct, kw_only=True):
-    """``Withdrawal`` as sent, for the msgspec fast path (see ``from_wire_withdrawal``)."""
+def from_wire_deposit_list(ws: list[DepositWire]) -> list[Deposit]:
+    """Build a list of ``Deposit`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(Deposit, ds)
+
+
+class WithdrawalWire(Struct, kw_only=True, gc=False):
+    """``Withdrawal`` as sent, for the msgspec fast path (see ``from_wire_withdrawal``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     address: str = field(name="address")
     amount: Decimal = field(name="amount")
@@ -183,7 +205,7 @@ class WithdrawalWire(Struct, kw_only=True):
     id: str = field(name="id")
     network: str = field(name="network")
     transfer_type: int = field(name="transferType")
-    status: int = field(name="status")
+    status: WithdrawStatus = field(name="status")
     transaction_fee: Decimal = field(name="transactionFee")
     confirm_no: int = field(name="confirmNo")
     info: str = field(name="info")
@@ -192,55 +214,66 @@ class WithdrawalWire(Struct, kw_only=True):
 
 
 def from_wire_withdrawal(w: WithdrawalWire) -> Withdrawal:
-    """Build ``Withdrawal`` from its decoded wire form."""
-    return Withdrawal(
-        w.address,  # address
-        w.amount,  # amount
-        w.apply_time,  # apply_time
-        w.coin,  # coin
-        w.id,  # id
-        w.network,  # network
-        w.transfer_type,  # transfer_type
-        _WITHDRAW_STATUS.get(w.status) or enum_member(WithdrawStatus, w.status),  # status
-        w.transaction_fee,  # transaction_fee
-        w.confirm_no,  # confirm_no
-        w.info,  # info
-        w.tx_id,  # tx_id
-        w.withdraw_order_id,  # withdraw_order_id
-    )
+    """Build ``Withdrawal`` from its decoded wire form (its fields become the model's)."""
+    return model_from(Withdrawal, asdict(w))
+
+
+def from_wire_withdrawal_list(ws: list[WithdrawalWire]) -> list[Withdrawal]:
+    """Build a list of ``Withdrawal`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(Withdrawal, ds)
 
 
 _FAST_DEPOSIT_LIST = Decoder(list[DepositWire], strict=False)
 
 
-def fast_deposit_list(body: bytes) -> list[Deposit]:
-    """Decode ``list[Deposit]`` straight from the answer's bytes (exact decimals); raises on
+def fast_deposit_list(body: bytes) -> tuple[list[Deposit], None]:
+    """Decode ``list[Deposit]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_deposit, _FAST_DEPOSIT_LIST.decode(body)))
+    return from_wire_deposit_list(_FAST_DEPOSIT_LIST.decode(body)), None
 
 
-_FAST_TRANSFER_HISTORY = Decoder(TransferHistoryWire, strict=False)
+class _TransferHistoryAnswer(TransferHistoryWire, kw_only=True, gc=False):
+    """``TransferHistory`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="code", default=None)
 
 
-def fast_transfer_history(body: bytes) -> TransferHistory:
-    """Decode ``TransferHistory`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_transfer_history(_FAST_TRANSFER_HISTORY.decode(body))
+_FAST_TRANSFER_HISTORY = Decoder(_TransferHistoryAnswer, strict=False)
 
 
-_FAST_UNIVERSAL_TRANSFER_RESULT = Decoder(UniversalTransferResultWire, strict=False)
+def fast_transfer_history(body: bytes) -> tuple[TransferHistory, Any]:
+    """Decode ``TransferHistory`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_TRANSFER_HISTORY.decode(body))
+    code = d.pop("cambist_error_code")
+    d["rows"] = from_wire_transfer_record_list(d["rows"])
+    return model_from(TransferHistory, d), code
 
 
-def fast_universal_transfer_result(body: bytes) -> UniversalTransferResult:
-    """Decode ``UniversalTransferResult`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_universal_transfer_result(_FAST_UNIVERSAL_TRANSFER_RESULT.decode(body))
+class _UniversalTransferResultAnswer(UniversalTransferResultWire, kw_only=True, gc=False):
+    """``UniversalTransferResult`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="code", default=None)
+
+
+_FAST_UNIVERSAL_TRANSFER_RESULT = Decoder(_UniversalTransferResultAnswer, strict=False)
+
+
+def fast_universal_transfer_result(body: bytes) -> tuple[UniversalTransferResult, Any]:
+    """Decode ``UniversalTransferResult`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_UNIVERSAL_TRANSFER_RESULT.decode(body))
+    code = d.pop("cambist_error_code")
+    return model_from(UniversalTransferResult, d), code
 
 
 _FAST_WITHDRAWAL_LIST = Decoder(list[WithdrawalWire], strict=False)
 
 
-def fast_withdrawal_list(body: bytes) -> list[Withdrawal]:
-    """Decode ``list[Withdrawal]`` straight from the answer's bytes (exact decimals); raises on
+def fast_withdrawal_list(body: bytes) -> tuple[list[Withdrawal], None]:
+    """Decode ``list[Withdrawal]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_withdrawal, _FAST_WITHDRAWAL_LIST.decode(body)))
+    return from_wire_withdrawal_list(_FAST_WITHDRAWAL_LIST.decode(body)), None

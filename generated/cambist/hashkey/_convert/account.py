@@ -8,6 +8,7 @@ from typing import Any
 
 from msgspec import Struct, field
 from msgspec.json import Decoder
+from msgspec.structs import asdict
 
 from cambist._runtime.convert import (
     boolean,
@@ -16,6 +17,8 @@ from cambist._runtime.convert import (
     integer,
     items,
     members,
+    model_from,
+    models_from,
     opt_string,
     string,
 )
@@ -251,8 +254,9 @@ def structure_coin_chain_info(d: Any) -> CoinChainInfo:
     )
 
 
-class VipInfoWire(Struct, kw_only=True):
-    """``VipInfo`` as sent, for the msgspec fast path (see ``from_wire_vip_info``)."""
+class VipInfoWire(Struct, kw_only=True, gc=False):
+    """``VipInfo`` as sent, for the msgspec fast path (see ``from_wire_vip_info``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     code: int = field(name="code")
     vip_level: str = field(name="vipLevel")
@@ -264,23 +268,26 @@ class VipInfoWire(Struct, kw_only=True):
 
 
 def from_wire_vip_info(w: VipInfoWire) -> VipInfo:
-    """Build ``VipInfo`` from its decoded wire form."""
-    return VipInfo(
-        w.code,  # code
-        w.vip_level,  # vip_level
-        w.trade_vol30_day,  # trade_vol30_day
-        w.total_asset_bal,  # total_asset_bal
-        list(map(from_wire_symbol_fee_rate, w.data)),  # data
-        w.update_timestamp,  # update_timestamp
-        w.msg,  # msg
-    )
+    """Build ``VipInfo`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["data"] = from_wire_symbol_fee_rate_list(d["data"])
+    return model_from(VipInfo, d)
 
 
-class SymbolFeeRateWire(Struct, kw_only=True):
-    """``SymbolFeeRate`` as sent, for the msgspec fast path (see ``from_wire_symbol_fee_rate``)."""
+def from_wire_vip_info_list(ws: list[VipInfoWire]) -> list[VipInfo]:
+    """Build a list of ``VipInfo`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["data"] = from_wire_symbol_fee_rate_list(d["data"])
+    return models_from(VipInfo, ds)
+
+
+class SymbolFeeRateWire(Struct, kw_only=True, gc=False):
+    """``SymbolFeeRate`` as sent, for the msgspec fast path (see ``from_wire_symbol_fee_rate``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     symbol: str = field(name="symbol")
-    product_type: str = field(name="productType")
+    product_type: ProductType = field(name="productType")
     buy_maker_fee_currency: str = field(name="buyMakerFeeCurrency")
     buy_taker_fee_currency: str = field(name="buyTakerFeeCurrency")
     sell_maker_fee_currency: str = field(name="sellMakerFeeCurrency")
@@ -290,37 +297,42 @@ class SymbolFeeRateWire(Struct, kw_only=True):
 
 
 def from_wire_symbol_fee_rate(w: SymbolFeeRateWire) -> SymbolFeeRate:
-    """Build ``SymbolFeeRate`` from its decoded wire form."""
-    return SymbolFeeRate(
-        w.symbol,  # symbol
-        _PRODUCT_TYPE.get(w.product_type)
-        or enum_member(ProductType, w.product_type),  # product_type
-        w.buy_maker_fee_currency,  # buy_maker_fee_currency
-        w.buy_taker_fee_currency,  # buy_taker_fee_currency
-        w.sell_maker_fee_currency,  # sell_maker_fee_currency
-        w.sell_taker_fee_currency,  # sell_taker_fee_currency
-        w.actual_maker_rate,  # actual_maker_rate
-        w.actual_taker_rate,  # actual_taker_rate
-    )
+    """Build ``SymbolFeeRate`` from its decoded wire form (its fields become the model's)."""
+    return model_from(SymbolFeeRate, asdict(w))
 
 
-class AccountBalancesWire(Struct, kw_only=True):
-    """``AccountBalances`` as sent, for the msgspec fast path (see ``from_wire_account_balances``)."""
+def from_wire_symbol_fee_rate_list(ws: list[SymbolFeeRateWire]) -> list[SymbolFeeRate]:
+    """Build a list of ``SymbolFeeRate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(SymbolFeeRate, ds)
+
+
+class AccountBalancesWire(Struct, kw_only=True, gc=False):
+    """``AccountBalances`` as sent, for the msgspec fast path (see ``from_wire_account_balances``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     balances: list[BalanceWire] = field(name="balances")
     user_id: str = field(name="userId")
 
 
 def from_wire_account_balances(w: AccountBalancesWire) -> AccountBalances:
-    """Build ``AccountBalances`` from its decoded wire form."""
-    return AccountBalances(
-        list(map(from_wire_balance, w.balances)),  # balances
-        w.user_id,  # user_id
-    )
+    """Build ``AccountBalances`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["balances"] = from_wire_balance_list(d["balances"])
+    return model_from(AccountBalances, d)
 
 
-class BalanceWire(Struct, kw_only=True):
-    """``Balance`` as sent, for the msgspec fast path (see ``from_wire_balance``)."""
+def from_wire_account_balances_list(ws: list[AccountBalancesWire]) -> list[AccountBalances]:
+    """Build a list of ``AccountBalances`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["balances"] = from_wire_balance_list(d["balances"])
+    return models_from(AccountBalances, ds)
+
+
+class BalanceWire(Struct, kw_only=True, gc=False):
+    """``Balance`` as sent, for the msgspec fast path (see ``from_wire_balance``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     asset: str = field(name="asset")
     asset_id: str = field(name="assetId")
@@ -331,19 +343,19 @@ class BalanceWire(Struct, kw_only=True):
 
 
 def from_wire_balance(w: BalanceWire) -> Balance:
-    """Build ``Balance`` from its decoded wire form."""
-    return Balance(
-        w.asset,  # asset
-        w.asset_id,  # asset_id
-        w.asset_name,  # asset_name
-        w.total,  # total
-        w.free,  # free
-        w.locked,  # locked
-    )
+    """Build ``Balance`` from its decoded wire form (its fields become the model's)."""
+    return model_from(Balance, asdict(w))
 
 
-class AccountTradeWire(Struct, kw_only=True):
-    """``AccountTrade`` as sent, for the msgspec fast path (see ``from_wire_account_trade``)."""
+def from_wire_balance_list(ws: list[BalanceWire]) -> list[Balance]:
+    """Build a list of ``Balance`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(Balance, ds)
+
+
+class AccountTradeWire(Struct, kw_only=True, gc=False):
+    """``AccountTrade`` as sent, for the msgspec fast path (see ``from_wire_account_trade``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     id: str = field(name="id")
     client_order_id: str = field(name="clientOrderId")
@@ -368,33 +380,23 @@ class AccountTradeWire(Struct, kw_only=True):
 
 
 def from_wire_account_trade(w: AccountTradeWire) -> AccountTrade:
-    """Build ``AccountTrade`` from its decoded wire form."""
-    return AccountTrade(
-        w.id,  # id
-        w.client_order_id,  # client_order_id
-        w.ticket_id,  # ticket_id
-        w.symbol,  # symbol
-        w.symbol_name,  # symbol_name
-        w.order_id,  # order_id
-        w.match_order_id,  # match_order_id
-        w.price,  # price
-        w.qty,  # qty
-        w.commission,  # commission
-        w.commission_asset,  # commission_asset
-        w.time,  # time
-        w.is_buyer,  # is_buyer
-        w.is_maker,  # is_maker
-        from_wire_trade_fee(w.fee),  # fee
-        w.fee_coin_id,  # fee_coin_id
-        w.fee_amount,  # fee_amount
-        w.maker_rebate,  # maker_rebate
-        w.hsk_deduct,  # hsk_deduct
-        w.hsk_deduct_price,  # hsk_deduct_price
-    )
+    """Build ``AccountTrade`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["fee"] = from_wire_trade_fee(d["fee"])
+    return model_from(AccountTrade, d)
 
 
-class TradeFeeWire(Struct, kw_only=True):
-    """``TradeFee`` as sent, for the msgspec fast path (see ``from_wire_trade_fee``)."""
+def from_wire_account_trade_list(ws: list[AccountTradeWire]) -> list[AccountTrade]:
+    """Build a list of ``AccountTrade`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["fee"] = from_wire_trade_fee(d["fee"])
+    return models_from(AccountTrade, ds)
+
+
+class TradeFeeWire(Struct, kw_only=True, gc=False):
+    """``TradeFee`` as sent, for the msgspec fast path (see ``from_wire_trade_fee``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     fee_coin_id: str = field(name="feeCoinId")
     fee_coin_name: str = field(name="feeCoinName")
@@ -405,19 +407,19 @@ class TradeFeeWire(Struct, kw_only=True):
 
 
 def from_wire_trade_fee(w: TradeFeeWire) -> TradeFee:
-    """Build ``TradeFee`` from its decoded wire form."""
-    return TradeFee(
-        w.fee_coin_id,  # fee_coin_id
-        w.fee_coin_name,  # fee_coin_name
-        w.fee,  # fee
-        w.origin_coin_id,  # origin_coin_id
-        w.origin_coin_name,  # origin_coin_name
-        w.origin_fee,  # origin_fee
-    )
+    """Build ``TradeFee`` from its decoded wire form (its fields become the model's)."""
+    return model_from(TradeFee, asdict(w))
 
 
-class AccountEntryWire(Struct, kw_only=True):
-    """``AccountEntry`` as sent, for the msgspec fast path (see ``from_wire_account_entry``)."""
+def from_wire_trade_fee_list(ws: list[TradeFeeWire]) -> list[TradeFee]:
+    """Build a list of ``TradeFee`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(TradeFee, ds)
+
+
+class AccountEntryWire(Struct, kw_only=True, gc=False):
+    """``AccountEntry`` as sent, for the msgspec fast path (see ``from_wire_account_entry``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     account_id: str = field(name="accountId")
     account_label: str = field(name="accountLabel")
@@ -427,18 +429,19 @@ class AccountEntryWire(Struct, kw_only=True):
 
 
 def from_wire_account_entry(w: AccountEntryWire) -> AccountEntry:
-    """Build ``AccountEntry`` from its decoded wire form."""
-    return AccountEntry(
-        w.account_id,  # account_id
-        w.account_label,  # account_label
-        w.account_type,  # account_type
-        w.account_index,  # account_index
-        w.user_id,  # user_id
-    )
+    """Build ``AccountEntry`` from its decoded wire form (its fields become the model's)."""
+    return model_from(AccountEntry, asdict(w))
 
 
-class AssetTransferResultWire(Struct, kw_only=True):
-    """``AssetTransferResult`` as sent, for the msgspec fast path (see ``from_wire_asset_transfer_result``)."""
+def from_wire_account_entry_list(ws: list[AccountEntryWire]) -> list[AccountEntry]:
+    """Build a list of ``AccountEntry`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(AccountEntry, ds)
+
+
+class AssetTransferResultWire(Struct, kw_only=True, gc=False):
+    """``AssetTransferResult`` as sent, for the msgspec fast path (see ``from_wire_asset_transfer_result``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     success: bool = field(name="success")
     timestamp: int = field(name="timestamp")
@@ -447,66 +450,68 @@ class AssetTransferResultWire(Struct, kw_only=True):
 
 
 def from_wire_asset_transfer_result(w: AssetTransferResultWire) -> AssetTransferResult:
-    """Build ``AssetTransferResult`` from its decoded wire form."""
-    return AssetTransferResult(
-        w.success,  # success
-        w.timestamp,  # timestamp
-        w.client_order_id,  # client_order_id
-        w.order_id,  # order_id
-    )
+    """Build ``AssetTransferResult`` from its decoded wire form (its fields become the model's)."""
+    return model_from(AssetTransferResult, asdict(w))
 
 
-class ApiKeyTypeWire(Struct, kw_only=True):
-    """``ApiKeyType`` as sent, for the msgspec fast path (see ``from_wire_api_key_type``)."""
+def from_wire_asset_transfer_result_list(
+    ws: list[AssetTransferResultWire],
+) -> list[AssetTransferResult]:
+    """Build a list of ``AssetTransferResult`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(AssetTransferResult, ds)
 
-    account_type: str = field(name="accountType")
+
+class ApiKeyTypeWire(Struct, kw_only=True, gc=False):
+    """``ApiKeyType`` as sent, for the msgspec fast path (see ``from_wire_api_key_type``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    account_type: ApiKeyAccountType = field(name="accountType")
 
 
 def from_wire_api_key_type(w: ApiKeyTypeWire) -> ApiKeyType:
-    """Build ``ApiKeyType`` from its decoded wire form."""
-    return ApiKeyType(
-        _API_KEY_ACCOUNT_TYPE.get(w.account_type)
-        or enum_member(ApiKeyAccountType, w.account_type),  # account_type
-    )
+    """Build ``ApiKeyType`` from its decoded wire form (its fields become the model's)."""
+    return model_from(ApiKeyType, asdict(w))
 
 
-class FiatOrderWire(Struct, kw_only=True):
-    """``FiatOrder`` as sent, for the msgspec fast path (see ``from_wire_fiat_order``)."""
+def from_wire_api_key_type_list(ws: list[ApiKeyTypeWire]) -> list[ApiKeyType]:
+    """Build a list of ``ApiKeyType`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(ApiKeyType, ds)
+
+
+class FiatOrderWire(Struct, kw_only=True, gc=False):
+    """``FiatOrder`` as sent, for the msgspec fast path (see ``from_wire_fiat_order``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     order_id: str = field(name="orderId")
-    type: str = field(name="type")
+    type: FiatOrderType = field(name="type")
     remark: str = field(name="remark")
     asset: str = field(name="asset")
     gross_amount: Decimal = field(name="grossAmount")
     net_amount: Decimal = field(name="netAmount")
     fee: Decimal = field(name="fee")
-    status: str = field(name="status")
+    status: FiatOrderStatus = field(name="status")
     created_time: int = field(name="createdTime")
     updated_time: int = field(name="updatedTime")
-    channel: str = field(name="channel")
+    channel: FiatChannel = field(name="channel")
     client_order_id: str = field(name="clientOrderId")
 
 
 def from_wire_fiat_order(w: FiatOrderWire) -> FiatOrder:
-    """Build ``FiatOrder`` from its decoded wire form."""
-    return FiatOrder(
-        w.order_id,  # order_id
-        _FIAT_ORDER_TYPE.get(w.type) or enum_member(FiatOrderType, w.type),  # type
-        w.remark,  # remark
-        w.asset,  # asset
-        w.gross_amount,  # gross_amount
-        w.net_amount,  # net_amount
-        w.fee,  # fee
-        _FIAT_ORDER_STATUS.get(w.status) or enum_member(FiatOrderStatus, w.status),  # status
-        w.created_time,  # created_time
-        w.updated_time,  # updated_time
-        _FIAT_CHANNEL.get(w.channel) or enum_member(FiatChannel, w.channel),  # channel
-        w.client_order_id,  # client_order_id
-    )
+    """Build ``FiatOrder`` from its decoded wire form (its fields become the model's)."""
+    return model_from(FiatOrder, asdict(w))
 
 
-class BalanceFlowWire(Struct, kw_only=True):
-    """``BalanceFlow`` as sent, for the msgspec fast path (see ``from_wire_balance_flow``)."""
+def from_wire_fiat_order_list(ws: list[FiatOrderWire]) -> list[FiatOrder]:
+    """Build a list of ``FiatOrder`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(FiatOrder, ds)
+
+
+class BalanceFlowWire(Struct, kw_only=True, gc=False):
+    """``BalanceFlow`` as sent, for the msgspec fast path (see ``from_wire_balance_flow``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     id: str = field(name="id")
     account_id: str = field(name="accountId")
@@ -523,25 +528,19 @@ class BalanceFlowWire(Struct, kw_only=True):
 
 
 def from_wire_balance_flow(w: BalanceFlowWire) -> BalanceFlow:
-    """Build ``BalanceFlow`` from its decoded wire form."""
-    return BalanceFlow(
-        w.id,  # id
-        w.account_id,  # account_id
-        w.coin,  # coin
-        w.coin_id,  # coin_id
-        w.coin_name,  # coin_name
-        w.flow_type_value,  # flow_type_value
-        w.flow_type,  # flow_type
-        w.change,  # change
-        w.total,  # total
-        w.created,  # created
-        w.flow_name,  # flow_name
-        w.symbol,  # symbol
-    )
+    """Build ``BalanceFlow`` from its decoded wire form (its fields become the model's)."""
+    return model_from(BalanceFlow, asdict(w))
 
 
-class CoinChainTypesWire(Struct, kw_only=True):
-    """``CoinChainTypes`` as sent, for the msgspec fast path (see ``from_wire_coin_chain_types``)."""
+def from_wire_balance_flow_list(ws: list[BalanceFlowWire]) -> list[BalanceFlow]:
+    """Build a list of ``BalanceFlow`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(BalanceFlow, ds)
+
+
+class CoinChainTypesWire(Struct, kw_only=True, gc=False):
+    """``CoinChainTypes`` as sent, for the msgspec fast path (see ``from_wire_coin_chain_types``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     coin_id: str = field(name="coinId")
     coin_name: str = field(name="coinName")
@@ -551,18 +550,19 @@ class CoinChainTypesWire(Struct, kw_only=True):
 
 
 def from_wire_coin_chain_types(w: CoinChainTypesWire) -> CoinChainTypes:
-    """Build ``CoinChainTypes`` from its decoded wire form."""
-    return CoinChainTypes(
-        w.coin_id,  # coin_id
-        w.coin_name,  # coin_name
-        w.chain_type_list,  # chain_type_list
-        w.error_code,  # error_code
-        w.error_msg,  # error_msg
-    )
+    """Build ``CoinChainTypes`` from its decoded wire form (its fields become the model's)."""
+    return model_from(CoinChainTypes, asdict(w))
 
 
-class CoinInfoWire(Struct, kw_only=True):
-    """``CoinInfo`` as sent, for the msgspec fast path (see ``from_wire_coin_info``)."""
+def from_wire_coin_chain_types_list(ws: list[CoinChainTypesWire]) -> list[CoinChainTypes]:
+    """Build a list of ``CoinChainTypes`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(CoinChainTypes, ds)
+
+
+class CoinInfoWire(Struct, kw_only=True, gc=False):
+    """``CoinInfo`` as sent, for the msgspec fast path (see ``from_wire_coin_info``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     timezone: str = field(name="timezone")
     server_time: int = field(name="serverTime")
@@ -571,19 +571,29 @@ class CoinInfoWire(Struct, kw_only=True):
 
 
 def from_wire_coin_info(w: CoinInfoWire) -> CoinInfo:
-    """Build ``CoinInfo`` from its decoded wire form."""
-    return CoinInfo(
-        w.timezone,  # timezone
-        w.server_time,  # server_time
-        list(map(from_wire_coin_info_coin, w.coins)),  # coins
-        None
-        if w.chain_types is None
-        else list(map(from_wire_coin_chain_info, w.chain_types)),  # chain_types
+    """Build ``CoinInfo`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["coins"] = from_wire_coin_info_coin_list(d["coins"])
+    d["chain_types"] = (
+        None if d["chain_types"] is None else from_wire_coin_chain_info_list(d["chain_types"])
     )
+    return model_from(CoinInfo, d)
 
 
-class CoinInfoCoinWire(Struct, kw_only=True):
-    """``CoinInfoCoin`` as sent, for the msgspec fast path (see ``from_wire_coin_info_coin``)."""
+def from_wire_coin_info_list(ws: list[CoinInfoWire]) -> list[CoinInfo]:
+    """Build a list of ``CoinInfo`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["coins"] = from_wire_coin_info_coin_list(d["coins"])
+        d["chain_types"] = (
+            None if d["chain_types"] is None else from_wire_coin_chain_info_list(d["chain_types"])
+        )
+    return models_from(CoinInfo, ds)
+
+
+class CoinInfoCoinWire(Struct, kw_only=True, gc=False):
+    """``CoinInfoCoin`` as sent, for the msgspec fast path (see ``from_wire_coin_info_coin``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     org_id: str = field(name="orgId")
     coin_id: str = field(name="coinId")
@@ -595,22 +605,27 @@ class CoinInfoCoinWire(Struct, kw_only=True):
 
 
 def from_wire_coin_info_coin(w: CoinInfoCoinWire) -> CoinInfoCoin:
-    """Build ``CoinInfoCoin`` from its decoded wire form."""
-    return CoinInfoCoin(
-        w.org_id,  # org_id
-        w.coin_id,  # coin_id
-        w.coin_name,  # coin_name
-        w.coin_full_name,  # coin_full_name
-        w.allow_withdraw,  # allow_withdraw
-        w.allow_deposit,  # allow_deposit
-        None
-        if w.chain_types is None
-        else list(map(from_wire_coin_chain_info, w.chain_types)),  # chain_types
+    """Build ``CoinInfoCoin`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["chain_types"] = (
+        None if d["chain_types"] is None else from_wire_coin_chain_info_list(d["chain_types"])
     )
+    return model_from(CoinInfoCoin, d)
 
 
-class CoinChainInfoWire(Struct, kw_only=True):
-    """``CoinChainInfo`` as sent, for the msgspec fast path (see ``from_wire_coin_chain_info``)."""
+def from_wire_coin_info_coin_list(ws: list[CoinInfoCoinWire]) -> list[CoinInfoCoin]:
+    """Build a list of ``CoinInfoCoin`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["chain_types"] = (
+            None if d["chain_types"] is None else from_wire_coin_chain_info_list(d["chain_types"])
+        )
+    return models_from(CoinInfoCoin, ds)
+
+
+class CoinChainInfoWire(Struct, kw_only=True, gc=False):
+    """``CoinChainInfo`` as sent, for the msgspec fast path (see ``from_wire_coin_chain_info``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     chain_type: str = field(name="chainType")
     withdraw_fee: Decimal = field(name="withdrawFee")
@@ -622,103 +637,144 @@ class CoinChainInfoWire(Struct, kw_only=True):
 
 
 def from_wire_coin_chain_info(w: CoinChainInfoWire) -> CoinChainInfo:
-    """Build ``CoinChainInfo`` from its decoded wire form."""
-    return CoinChainInfo(
-        w.chain_type,  # chain_type
-        w.withdraw_fee,  # withdraw_fee
-        w.min_withdraw_quantity,  # min_withdraw_quantity
-        w.max_withdraw_quantity,  # max_withdraw_quantity
-        w.min_deposit_quantity,  # min_deposit_quantity
-        w.allow_deposit,  # allow_deposit
-        w.allow_withdraw,  # allow_withdraw
-    )
+    """Build ``CoinChainInfo`` from its decoded wire form (its fields become the model's)."""
+    return model_from(CoinChainInfo, asdict(w))
 
 
-_FAST_ACCOUNT_BALANCES = Decoder(AccountBalancesWire, strict=False)
+def from_wire_coin_chain_info_list(ws: list[CoinChainInfoWire]) -> list[CoinChainInfo]:
+    """Build a list of ``CoinChainInfo`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(CoinChainInfo, ds)
 
 
-def fast_account_balances(body: bytes) -> AccountBalances:
-    """Decode ``AccountBalances`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_account_balances(_FAST_ACCOUNT_BALANCES.decode(body))
+class _AccountBalancesAnswer(AccountBalancesWire, kw_only=True, gc=False):
+    """``AccountBalances`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="code", default=None)
+
+
+_FAST_ACCOUNT_BALANCES = Decoder(_AccountBalancesAnswer, strict=False)
+
+
+def fast_account_balances(body: bytes) -> tuple[AccountBalances, Any]:
+    """Decode ``AccountBalances`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_ACCOUNT_BALANCES.decode(body))
+    code = d.pop("cambist_error_code")
+    d["balances"] = from_wire_balance_list(d["balances"])
+    return model_from(AccountBalances, d), code
 
 
 _FAST_ACCOUNT_ENTRY_LIST = Decoder(list[AccountEntryWire], strict=False)
 
 
-def fast_account_entry_list(body: bytes) -> list[AccountEntry]:
-    """Decode ``list[AccountEntry]`` straight from the answer's bytes (exact decimals); raises on
+def fast_account_entry_list(body: bytes) -> tuple[list[AccountEntry], None]:
+    """Decode ``list[AccountEntry]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_account_entry, _FAST_ACCOUNT_ENTRY_LIST.decode(body)))
+    return from_wire_account_entry_list(_FAST_ACCOUNT_ENTRY_LIST.decode(body)), None
 
 
 _FAST_ACCOUNT_TRADE_LIST = Decoder(list[AccountTradeWire], strict=False)
 
 
-def fast_account_trade_list(body: bytes) -> list[AccountTrade]:
-    """Decode ``list[AccountTrade]`` straight from the answer's bytes (exact decimals); raises on
+def fast_account_trade_list(body: bytes) -> tuple[list[AccountTrade], None]:
+    """Decode ``list[AccountTrade]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_account_trade, _FAST_ACCOUNT_TRADE_LIST.decode(body)))
+    return from_wire_account_trade_list(_FAST_ACCOUNT_TRADE_LIST.decode(body)), None
 
 
-_FAST_API_KEY_TYPE = Decoder(ApiKeyTypeWire, strict=False)
+class _ApiKeyTypeAnswer(ApiKeyTypeWire, kw_only=True, gc=False):
+    """``ApiKeyType`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="code", default=None)
 
 
-def fast_api_key_type(body: bytes) -> ApiKeyType:
-    """Decode ``ApiKeyType`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_api_key_type(_FAST_API_KEY_TYPE.decode(body))
+_FAST_API_KEY_TYPE = Decoder(_ApiKeyTypeAnswer, strict=False)
 
 
-_FAST_ASSET_TRANSFER_RESULT = Decoder(AssetTransferResultWire, strict=False)
+def fast_api_key_type(body: bytes) -> tuple[ApiKeyType, Any]:
+    """Decode ``ApiKeyType`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_API_KEY_TYPE.decode(body))
+    code = d.pop("cambist_error_code")
+    return model_from(ApiKeyType, d), code
 
 
-def fast_asset_transfer_result(body: bytes) -> AssetTransferResult:
-    """Decode ``AssetTransferResult`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_asset_transfer_result(_FAST_ASSET_TRANSFER_RESULT.decode(body))
+class _AssetTransferResultAnswer(AssetTransferResultWire, kw_only=True, gc=False):
+    """``AssetTransferResult`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="code", default=None)
+
+
+_FAST_ASSET_TRANSFER_RESULT = Decoder(_AssetTransferResultAnswer, strict=False)
+
+
+def fast_asset_transfer_result(body: bytes) -> tuple[AssetTransferResult, Any]:
+    """Decode ``AssetTransferResult`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_ASSET_TRANSFER_RESULT.decode(body))
+    code = d.pop("cambist_error_code")
+    return model_from(AssetTransferResult, d), code
 
 
 _FAST_BALANCE_FLOW_LIST = Decoder(list[BalanceFlowWire], strict=False)
 
 
-def fast_balance_flow_list(body: bytes) -> list[BalanceFlow]:
-    """Decode ``list[BalanceFlow]`` straight from the answer's bytes (exact decimals); raises on
+def fast_balance_flow_list(body: bytes) -> tuple[list[BalanceFlow], None]:
+    """Decode ``list[BalanceFlow]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_balance_flow, _FAST_BALANCE_FLOW_LIST.decode(body)))
+    return from_wire_balance_flow_list(_FAST_BALANCE_FLOW_LIST.decode(body)), None
 
 
 _FAST_COIN_CHAIN_TYPES_LIST = Decoder(list[CoinChainTypesWire], strict=False)
 
 
-def fast_coin_chain_types_list(body: bytes) -> list[CoinChainTypes]:
-    """Decode ``list[CoinChainTypes]`` straight from the answer's bytes (exact decimals); raises on
+def fast_coin_chain_types_list(body: bytes) -> tuple[list[CoinChainTypes], None]:
+    """Decode ``list[CoinChainTypes]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_coin_chain_types, _FAST_COIN_CHAIN_TYPES_LIST.decode(body)))
+    return from_wire_coin_chain_types_list(_FAST_COIN_CHAIN_TYPES_LIST.decode(body)), None
 
 
-_FAST_COIN_INFO = Decoder(CoinInfoWire, strict=False)
+class _CoinInfoAnswer(CoinInfoWire, kw_only=True, gc=False):
+    """``CoinInfo`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="code", default=None)
 
 
-def fast_coin_info(body: bytes) -> CoinInfo:
-    """Decode ``CoinInfo`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_coin_info(_FAST_COIN_INFO.decode(body))
+_FAST_COIN_INFO = Decoder(_CoinInfoAnswer, strict=False)
+
+
+def fast_coin_info(body: bytes) -> tuple[CoinInfo, Any]:
+    """Decode ``CoinInfo`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_COIN_INFO.decode(body))
+    code = d.pop("cambist_error_code")
+    d["coins"] = from_wire_coin_info_coin_list(d["coins"])
+    d["chain_types"] = (
+        None if d["chain_types"] is None else from_wire_coin_chain_info_list(d["chain_types"])
+    )
+    return model_from(CoinInfo, d), code
 
 
 _FAST_FIAT_ORDER_LIST = Decoder(list[FiatOrderWire], strict=False)
 
 
-def fast_fiat_order_list(body: bytes) -> list[FiatOrder]:
-    """Decode ``list[FiatOrder]`` straight from the answer's bytes (exact decimals); raises on
+def fast_fiat_order_list(body: bytes) -> tuple[list[FiatOrder], None]:
+    """Decode ``list[FiatOrder]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_fiat_order, _FAST_FIAT_ORDER_LIST.decode(body)))
+    return from_wire_fiat_order_list(_FAST_FIAT_ORDER_LIST.decode(body)), None
 
 
 _FAST_VIP_INFO = Decoder(VipInfoWire, strict=False)
 
 
-def fast_vip_info(body: bytes) -> VipInfo:
-    """Decode ``VipInfo`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_vip_info(_FAST_VIP_INFO.decode(body))
+def fast_vip_info(body: bytes) -> tuple[VipInfo, Any]:
+    """Decode ``VipInfo`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    w = _FAST_VIP_INFO.decode(body)
+    return from_wire_vip_info(w), w.code

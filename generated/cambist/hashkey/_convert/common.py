@@ -8,6 +8,7 @@ from typing import Any
 
 from msgspec import Struct, field
 from msgspec.json import Decoder
+from msgspec.structs import asdict
 
 from cambist._runtime.convert import (
     boolean,
@@ -15,6 +16,8 @@ from cambist._runtime.convert import (
     enum_member,
     integer,
     members,
+    model_from,
+    models_from,
     opt_dec,
     opt_enum_member,
     opt_string,
@@ -69,8 +72,9 @@ def structure_order(d: Any) -> Order:
     )
 
 
-class OrderWire(Struct, kw_only=True):
-    """``Order`` as sent, for the msgspec fast path (see ``from_wire_order``)."""
+class OrderWire(Struct, kw_only=True, gc=False):
+    """``Order`` as sent, for the msgspec fast path (see ``from_wire_order``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     account_id: str = field(name="accountId")
     exchange_id: str = field(name="exchangeId")
@@ -83,10 +87,10 @@ class OrderWire(Struct, kw_only=True):
     executed_qty: Decimal = field(name="executedQty")
     cumulative_quote_qty: Decimal = field(name="cumulativeQuoteQty")
     avg_price: Decimal = field(name="avgPrice")
-    status: str = field(name="status")
-    time_in_force: str = field(name="timeInForce")
-    type: str = field(name="type")
-    side: str = field(name="side")
+    status: OrderStatus = field(name="status")
+    time_in_force: TimeInForce = field(name="timeInForce")
+    type: OrderType = field(name="type")
+    side: OrderSide = field(name="side")
     stop_price: Decimal = field(name="stopPrice")
     iceberg_qty: Decimal = field(name="icebergQty")
     time: int = field(name="time")
@@ -102,52 +106,43 @@ class OrderWire(Struct, kw_only=True):
 
 
 def from_wire_order(w: OrderWire) -> Order:
-    """Build ``Order`` from its decoded wire form."""
-    return Order(
-        w.account_id,  # account_id
-        w.exchange_id,  # exchange_id
-        w.symbol,  # symbol
-        w.symbol_name,  # symbol_name
-        w.client_order_id,  # client_order_id
-        w.order_id,  # order_id
-        w.price,  # price
-        w.orig_qty,  # orig_qty
-        w.executed_qty,  # executed_qty
-        w.cumulative_quote_qty,  # cumulative_quote_qty
-        w.avg_price,  # avg_price
-        _ORDER_STATUS.get(w.status) or enum_member(OrderStatus, w.status),  # status
-        _TIME_IN_FORCE.get(w.time_in_force)
-        or enum_member(TimeInForce, w.time_in_force),  # time_in_force
-        _ORDER_TYPE.get(w.type) or enum_member(OrderType, w.type),  # type
-        _ORDER_SIDE.get(w.side) or enum_member(OrderSide, w.side),  # side
-        w.stop_price,  # stop_price
-        w.iceberg_qty,  # iceberg_qty
-        w.time,  # time
-        w.update_time,  # update_time
-        w.is_working,  # is_working
-        w.req_amount,  # req_amount
-        w.cummulative_quote_qty,  # cummulative_quote_qty
-        w.fee_coin,  # fee_coin
-        w.fee_amount,  # fee_amount
-        w.sum_fee_amount,  # sum_fee_amount
-        w.ord_cxl_reason,  # ord_cxl_reason
-        opt_enum_member(StpMode, w.stp_mode),  # stp_mode
-    )
+    """Build ``Order`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["stp_mode"] = opt_enum_member(StpMode, d["stp_mode"])
+    return model_from(Order, d)
 
 
-_FAST_ORDER = Decoder(OrderWire, strict=False)
+def from_wire_order_list(ws: list[OrderWire]) -> list[Order]:
+    """Build a list of ``Order`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["stp_mode"] = opt_enum_member(StpMode, d["stp_mode"])
+    return models_from(Order, ds)
 
 
-def fast_order(body: bytes) -> Order:
-    """Decode ``Order`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_order(_FAST_ORDER.decode(body))
+class _OrderAnswer(OrderWire, kw_only=True, gc=False):
+    """``Order`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="code", default=None)
+
+
+_FAST_ORDER = Decoder(_OrderAnswer, strict=False)
+
+
+def fast_order(body: bytes) -> tuple[Order, Any]:
+    """Decode ``Order`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_ORDER.decode(body))
+    code = d.pop("cambist_error_code")
+    d["stp_mode"] = opt_enum_member(StpMode, d["stp_mode"])
+    return model_from(Order, d), code
 
 
 _FAST_ORDER_LIST = Decoder(list[OrderWire], strict=False)
 
 
-def fast_order_list(body: bytes) -> list[Order]:
-    """Decode ``list[Order]`` straight from the answer's bytes (exact decimals); raises on
+def fast_order_list(body: bytes) -> tuple[list[Order], None]:
+    """Decode ``list[Order]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_order, _FAST_ORDER_LIST.decode(body)))
+    return from_wire_order_list(_FAST_ORDER_LIST.decode(body)), None

@@ -6,8 +6,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from msgspec import Struct, field
+from msgspec import Raw, Struct, field
 from msgspec.json import Decoder
+from msgspec.structs import asdict
 
 from cambist._runtime.convert import (
     boolean,
@@ -15,11 +16,15 @@ from cambist._runtime.convert import (
     enum_member,
     integer,
     items,
+    json_value,
     members,
+    model_from,
+    models_from,
     new_row,
     opt_dec,
     opt_enum_member,
     opt_integer,
+    opt_items,
     opt_string,
     string,
 )
@@ -239,8 +244,188 @@ def structure_book_ticker(d: Any) -> BookTicker:
     )
 
 
-class OrderBookWire(Struct, kw_only=True):
-    """``OrderBook`` as sent, for the msgspec fast path (see ``from_wire_order_book``)."""
+class ExchangeInfoWire(Struct, kw_only=True, gc=False):
+    """``ExchangeInfo`` as sent, for the msgspec fast path (see ``from_wire_exchange_info``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    symbols: list[SymbolInfoWire] = field(name="symbols")
+    timezone: str | None = field(name="timezone", default=None)
+    server_time: int | None = field(name="serverTime", default=None)
+    coins: list[ExchangeCoinWire] | None = field(name="coins", default=None)
+    broker_filters: Raw = field(name="brokerFilters", default=Raw())
+    contracts: Raw = field(name="contracts", default=Raw())
+    options: Raw = field(name="options", default=Raw())
+    site: str | None = field(name="site", default=None)
+
+
+def from_wire_exchange_info(w: ExchangeInfoWire) -> ExchangeInfo:
+    """Build ``ExchangeInfo`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["symbols"] = from_wire_symbol_info_list(d["symbols"])
+    d["coins"] = None if d["coins"] is None else from_wire_exchange_coin_list(d["coins"])
+    d["broker_filters"] = opt_items(json_value(d["broker_filters"]))
+    d["contracts"] = opt_items(json_value(d["contracts"]))
+    d["options"] = opt_items(json_value(d["options"]))
+    d["site"] = opt_enum_member(Site, d["site"])
+    return model_from(ExchangeInfo, d)
+
+
+def from_wire_exchange_info_list(ws: list[ExchangeInfoWire]) -> list[ExchangeInfo]:
+    """Build a list of ``ExchangeInfo`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["symbols"] = from_wire_symbol_info_list(d["symbols"])
+        d["coins"] = None if d["coins"] is None else from_wire_exchange_coin_list(d["coins"])
+        d["broker_filters"] = opt_items(json_value(d["broker_filters"]))
+        d["contracts"] = opt_items(json_value(d["contracts"]))
+        d["options"] = opt_items(json_value(d["options"]))
+        d["site"] = opt_enum_member(Site, d["site"])
+    return models_from(ExchangeInfo, ds)
+
+
+class SymbolInfoWire(Struct, kw_only=True, gc=False):
+    """``SymbolInfo`` as sent, for the msgspec fast path (see ``from_wire_symbol_info``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    symbol: str = field(name="symbol")
+    symbol_name: str = field(name="symbolName")
+    status: SymbolStatus = field(name="status")
+    base_asset: str = field(name="baseAsset")
+    base_asset_name: str = field(name="baseAssetName")
+    base_asset_precision: Decimal = field(name="baseAssetPrecision")
+    quote_asset: str = field(name="quoteAsset")
+    quote_asset_name: str = field(name="quoteAssetName")
+    quote_precision: Decimal = field(name="quotePrecision")
+    retail_allowed: bool = field(name="retailAllowed")
+    pi_allowed: bool = field(name="piAllowed")
+    corporate_allowed: bool = field(name="corporateAllowed")
+    omnibus_allowed: bool = field(name="omnibusAllowed")
+    iceberg_allowed: bool = field(name="icebergAllowed")
+    is_aggregate: bool = field(name="isAggregate")
+    allow_margin: bool = field(name="allowMargin")
+    filters: list[SymbolFilterWire] = field(name="filters")
+    base_ucid: str | None = field(name="baseUcid", default=None)
+    quote_ucid: str | None = field(name="quoteUcid", default=None)
+    site: str | None = field(name="site", default=None)
+    trade_status: str | None = field(name="tradeStatus", default=None)
+
+
+def from_wire_symbol_info(w: SymbolInfoWire) -> SymbolInfo:
+    """Build ``SymbolInfo`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["filters"] = from_wire_symbol_filter_list(d["filters"])
+    d["site"] = opt_enum_member(Site, d["site"])
+    return model_from(SymbolInfo, d)
+
+
+def from_wire_symbol_info_list(ws: list[SymbolInfoWire]) -> list[SymbolInfo]:
+    """Build a list of ``SymbolInfo`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["filters"] = from_wire_symbol_filter_list(d["filters"])
+        d["site"] = opt_enum_member(Site, d["site"])
+    return models_from(SymbolInfo, ds)
+
+
+class SymbolFilterWire(Struct, kw_only=True, gc=False):
+    """``SymbolFilter`` as sent, for the msgspec fast path (see ``from_wire_symbol_filter``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    filter_type: FilterType = field(name="filterType")
+    min_price: Decimal | None = field(name="minPrice", default=None)
+    max_price: Decimal | None = field(name="maxPrice", default=None)
+    tick_size: Decimal | None = field(name="tickSize", default=None)
+    min_qty: Decimal | None = field(name="minQty", default=None)
+    max_qty: Decimal | None = field(name="maxQty", default=None)
+    step_size: Decimal | None = field(name="stepSize", default=None)
+    market_order_min_qty: Decimal | None = field(name="marketOrderMinQty", default=None)
+    market_order_max_qty: Decimal | None = field(name="marketOrderMaxQty", default=None)
+    min_notional: Decimal | None = field(name="minNotional", default=None)
+    min_amount: Decimal | None = field(name="minAmount", default=None)
+    max_amount: Decimal | None = field(name="maxAmount", default=None)
+    min_buy_price: Decimal | None = field(name="minBuyPrice", default=None)
+    market_order_min_amount: Decimal | None = field(name="marketOrderMinAmount", default=None)
+    market_order_max_amount: Decimal | None = field(name="marketOrderMaxAmount", default=None)
+    max_sell_price: Decimal | None = field(name="maxSellPrice", default=None)
+    buy_price_up_rate: Decimal | None = field(name="buyPriceUpRate", default=None)
+    sell_price_down_rate: Decimal | None = field(name="sellPriceDownRate", default=None)
+    max_entrust_num: int | None = field(name="maxEntrustNum", default=None)
+    no_allow_market_start_time: int | None = field(name="noAllowMarketStartTime", default=None)
+    no_allow_market_end_time: int | None = field(name="noAllowMarketEndTime", default=None)
+    limit_order_start_time: int | None = field(name="limitOrderStartTime", default=None)
+    limit_order_end_time: int | None = field(name="limitOrderEndTime", default=None)
+    limit_min_price: Decimal | None = field(name="limitMinPrice", default=None)
+    limit_max_price: Decimal | None = field(name="limitMaxPrice", default=None)
+
+
+def from_wire_symbol_filter(w: SymbolFilterWire) -> SymbolFilter:
+    """Build ``SymbolFilter`` from its decoded wire form (its fields become the model's)."""
+    return model_from(SymbolFilter, asdict(w))
+
+
+def from_wire_symbol_filter_list(ws: list[SymbolFilterWire]) -> list[SymbolFilter]:
+    """Build a list of ``SymbolFilter`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(SymbolFilter, ds)
+
+
+class ExchangeCoinWire(Struct, kw_only=True, gc=False):
+    """``ExchangeCoin`` as sent, for the msgspec fast path (see ``from_wire_exchange_coin``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    org_id: str = field(name="orgId")
+    coin_id: str = field(name="coinId")
+    coin_name: str = field(name="coinName")
+    coin_full_name: str = field(name="coinFullName")
+    allow_withdraw: bool = field(name="allowWithdraw")
+    allow_deposit: bool = field(name="allowDeposit")
+    token_type: str = field(name="tokenType")
+    chain_types: list[ExchangeCoinChainWire] = field(name="chainTypes")
+    status: int | None = field(name="status", default=None)
+
+
+def from_wire_exchange_coin(w: ExchangeCoinWire) -> ExchangeCoin:
+    """Build ``ExchangeCoin`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["chain_types"] = from_wire_exchange_coin_chain_list(d["chain_types"])
+    return model_from(ExchangeCoin, d)
+
+
+def from_wire_exchange_coin_list(ws: list[ExchangeCoinWire]) -> list[ExchangeCoin]:
+    """Build a list of ``ExchangeCoin`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["chain_types"] = from_wire_exchange_coin_chain_list(d["chain_types"])
+    return models_from(ExchangeCoin, ds)
+
+
+class ExchangeCoinChainWire(Struct, kw_only=True, gc=False):
+    """``ExchangeCoinChain`` as sent, for the msgspec fast path (see ``from_wire_exchange_coin_chain``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    chain_type: str = field(name="chainType")
+    withdraw_fee: Decimal = field(name="withdrawFee")
+    min_withdraw_quantity: Decimal = field(name="minWithdrawQuantity")
+    max_withdraw_quantity: Decimal = field(name="maxWithdrawQuantity")
+    min_deposit_quantity: Decimal = field(name="minDepositQuantity")
+    allow_deposit: bool = field(name="allowDeposit")
+    allow_withdraw: bool = field(name="allowWithdraw")
+
+
+def from_wire_exchange_coin_chain(w: ExchangeCoinChainWire) -> ExchangeCoinChain:
+    """Build ``ExchangeCoinChain`` from its decoded wire form (its fields become the model's)."""
+    return model_from(ExchangeCoinChain, asdict(w))
+
+
+def from_wire_exchange_coin_chain_list(ws: list[ExchangeCoinChainWire]) -> list[ExchangeCoinChain]:
+    """Build a list of ``ExchangeCoinChain`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(ExchangeCoinChain, ds)
+
+
+class OrderBookWire(Struct, kw_only=True, gc=False):
+    """``OrderBook`` as sent, for the msgspec fast path (see ``from_wire_order_book``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     time: int = field(name="t")
     bids: list[PriceLevel] = field(name="b")
@@ -248,16 +433,19 @@ class OrderBookWire(Struct, kw_only=True):
 
 
 def from_wire_order_book(w: OrderBookWire) -> OrderBook:
-    """Build ``OrderBook`` from its decoded wire form."""
-    return OrderBook(
-        w.time,  # time
-        w.bids,  # bids
-        w.asks,  # asks
-    )
+    """Build ``OrderBook`` from its decoded wire form (its fields become the model's)."""
+    return model_from(OrderBook, asdict(w))
 
 
-class MarketTradeWire(Struct, kw_only=True):
-    """``MarketTrade`` as sent, for the msgspec fast path (see ``from_wire_market_trade``)."""
+def from_wire_order_book_list(ws: list[OrderBookWire]) -> list[OrderBook]:
+    """Build a list of ``OrderBook`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(OrderBook, ds)
+
+
+class MarketTradeWire(Struct, kw_only=True, gc=False):
+    """``MarketTrade`` as sent, for the msgspec fast path (see ``from_wire_market_trade``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     time: int = field(name="t")
     price: Decimal = field(name="p")
@@ -266,17 +454,19 @@ class MarketTradeWire(Struct, kw_only=True):
 
 
 def from_wire_market_trade(w: MarketTradeWire) -> MarketTrade:
-    """Build ``MarketTrade`` from its decoded wire form."""
-    return MarketTrade(
-        w.time,  # time
-        w.price,  # price
-        w.quantity,  # quantity
-        w.is_buyer_maker,  # is_buyer_maker
-    )
+    """Build ``MarketTrade`` from its decoded wire form (its fields become the model's)."""
+    return model_from(MarketTrade, asdict(w))
 
 
-class Ticker24hrWire(Struct, kw_only=True):
-    """``Ticker24hr`` as sent, for the msgspec fast path (see ``from_wire_ticker24hr``)."""
+def from_wire_market_trade_list(ws: list[MarketTradeWire]) -> list[MarketTrade]:
+    """Build a list of ``MarketTrade`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(MarketTrade, ds)
+
+
+class Ticker24hrWire(Struct, kw_only=True, gc=False):
+    """``Ticker24hr`` as sent, for the msgspec fast path (see ``from_wire_ticker24hr``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     time: int = field(name="t")
     symbol: str = field(name="s")
@@ -288,43 +478,42 @@ class Ticker24hrWire(Struct, kw_only=True):
     best_ask_price: Decimal = field(name="a")
     volume: Decimal = field(name="v")
     quote_volume: Decimal = field(name="qv")
-    inst_type: str = field(name="it")
+    inst_type: InstType = field(name="it")
 
 
 def from_wire_ticker24hr(w: Ticker24hrWire) -> Ticker24hr:
-    """Build ``Ticker24hr`` from its decoded wire form."""
-    return Ticker24hr(
-        w.time,  # time
-        w.symbol,  # symbol
-        w.last_price,  # last_price
-        w.high_price,  # high_price
-        w.low_price,  # low_price
-        w.open_price,  # open_price
-        w.best_bid_price,  # best_bid_price
-        w.best_ask_price,  # best_ask_price
-        w.volume,  # volume
-        w.quote_volume,  # quote_volume
-        _INST_TYPE.get(w.inst_type) or enum_member(InstType, w.inst_type),  # inst_type
-    )
+    """Build ``Ticker24hr`` from its decoded wire form (its fields become the model's)."""
+    return model_from(Ticker24hr, asdict(w))
 
 
-class PriceTickerWire(Struct, kw_only=True):
-    """``PriceTicker`` as sent, for the msgspec fast path (see ``from_wire_price_ticker``)."""
+def from_wire_ticker24hr_list(ws: list[Ticker24hrWire]) -> list[Ticker24hr]:
+    """Build a list of ``Ticker24hr`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(Ticker24hr, ds)
+
+
+class PriceTickerWire(Struct, kw_only=True, gc=False):
+    """``PriceTicker`` as sent, for the msgspec fast path (see ``from_wire_price_ticker``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     symbol: str = field(name="s")
     price: Decimal = field(name="p")
 
 
 def from_wire_price_ticker(w: PriceTickerWire) -> PriceTicker:
-    """Build ``PriceTicker`` from its decoded wire form."""
-    return PriceTicker(
-        w.symbol,  # symbol
-        w.price,  # price
-    )
+    """Build ``PriceTicker`` from its decoded wire form (its fields become the model's)."""
+    return model_from(PriceTicker, asdict(w))
 
 
-class BookTickerWire(Struct, kw_only=True):
-    """``BookTicker`` as sent, for the msgspec fast path (see ``from_wire_book_ticker``)."""
+def from_wire_price_ticker_list(ws: list[PriceTickerWire]) -> list[PriceTicker]:
+    """Build a list of ``PriceTicker`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(PriceTicker, ds)
+
+
+class BookTickerWire(Struct, kw_only=True, gc=False):
+    """``BookTicker`` as sent, for the msgspec fast path (see ``from_wire_book_ticker``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     symbol: str = field(name="s")
     bid_price: Decimal = field(name="b")
@@ -335,66 +524,98 @@ class BookTickerWire(Struct, kw_only=True):
 
 
 def from_wire_book_ticker(w: BookTickerWire) -> BookTicker:
-    """Build ``BookTicker`` from its decoded wire form."""
-    return BookTicker(
-        w.symbol,  # symbol
-        w.bid_price,  # bid_price
-        w.bid_quantity,  # bid_quantity
-        w.ask_price,  # ask_price
-        w.ask_quantity,  # ask_quantity
-        w.time,  # time
-    )
+    """Build ``BookTicker`` from its decoded wire form (its fields become the model's)."""
+    return model_from(BookTicker, asdict(w))
+
+
+def from_wire_book_ticker_list(ws: list[BookTickerWire]) -> list[BookTicker]:
+    """Build a list of ``BookTicker`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(BookTicker, ds)
 
 
 _FAST_BOOK_TICKER_LIST = Decoder(list[BookTickerWire], strict=False)
 
 
-def fast_book_ticker_list(body: bytes) -> list[BookTicker]:
-    """Decode ``list[BookTicker]`` straight from the answer's bytes (exact decimals); raises on
+def fast_book_ticker_list(body: bytes) -> tuple[list[BookTicker], None]:
+    """Decode ``list[BookTicker]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_book_ticker, _FAST_BOOK_TICKER_LIST.decode(body)))
+    return from_wire_book_ticker_list(_FAST_BOOK_TICKER_LIST.decode(body)), None
+
+
+class _ExchangeInfoAnswer(ExchangeInfoWire, kw_only=True, gc=False):
+    """``ExchangeInfo`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="code", default=None)
+
+
+_FAST_EXCHANGE_INFO = Decoder(_ExchangeInfoAnswer, strict=False)
+
+
+def fast_exchange_info(body: bytes) -> tuple[ExchangeInfo, Any]:
+    """Decode ``ExchangeInfo`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_EXCHANGE_INFO.decode(body))
+    code = d.pop("cambist_error_code")
+    d["symbols"] = from_wire_symbol_info_list(d["symbols"])
+    d["coins"] = None if d["coins"] is None else from_wire_exchange_coin_list(d["coins"])
+    d["broker_filters"] = opt_items(json_value(d["broker_filters"]))
+    d["contracts"] = opt_items(json_value(d["contracts"]))
+    d["options"] = opt_items(json_value(d["options"]))
+    d["site"] = opt_enum_member(Site, d["site"])
+    return model_from(ExchangeInfo, d), code
 
 
 _FAST_KLINE_LIST = Decoder(list[Kline], strict=False)
 
 
-def fast_kline_list(body: bytes) -> list[Kline]:
-    """Decode ``list[Kline]`` straight from the answer's bytes (exact decimals); raises on
+def fast_kline_list(body: bytes) -> tuple[list[Kline], None]:
+    """Decode ``list[Kline]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return _FAST_KLINE_LIST.decode(body)
+    return _FAST_KLINE_LIST.decode(body), None
 
 
 _FAST_MARKET_TRADE_LIST = Decoder(list[MarketTradeWire], strict=False)
 
 
-def fast_market_trade_list(body: bytes) -> list[MarketTrade]:
-    """Decode ``list[MarketTrade]`` straight from the answer's bytes (exact decimals); raises on
+def fast_market_trade_list(body: bytes) -> tuple[list[MarketTrade], None]:
+    """Decode ``list[MarketTrade]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_market_trade, _FAST_MARKET_TRADE_LIST.decode(body)))
+    return from_wire_market_trade_list(_FAST_MARKET_TRADE_LIST.decode(body)), None
 
 
-_FAST_ORDER_BOOK = Decoder(OrderBookWire, strict=False)
+class _OrderBookAnswer(OrderBookWire, kw_only=True, gc=False):
+    """``OrderBook`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="code", default=None)
 
 
-def fast_order_book(body: bytes) -> OrderBook:
-    """Decode ``OrderBook`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_order_book(_FAST_ORDER_BOOK.decode(body))
+_FAST_ORDER_BOOK = Decoder(_OrderBookAnswer, strict=False)
+
+
+def fast_order_book(body: bytes) -> tuple[OrderBook, Any]:
+    """Decode ``OrderBook`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_ORDER_BOOK.decode(body))
+    code = d.pop("cambist_error_code")
+    return model_from(OrderBook, d), code
 
 
 _FAST_PRICE_TICKER_LIST = Decoder(list[PriceTickerWire], strict=False)
 
 
-def fast_price_ticker_list(body: bytes) -> list[PriceTicker]:
-    """Decode ``list[PriceTicker]`` straight from the answer's bytes (exact decimals); raises on
+def fast_price_ticker_list(body: bytes) -> tuple[list[PriceTicker], None]:
+    """Decode ``list[PriceTicker]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_price_ticker, _FAST_PRICE_TICKER_LIST.decode(body)))
+    return from_wire_price_ticker_list(_FAST_PRICE_TICKER_LIST.decode(body)), None
 
 
 _FAST_TICKER24HR_LIST = Decoder(list[Ticker24hrWire], strict=False)
 
 
-def fast_ticker24hr_list(body: bytes) -> list[Ticker24hr]:
-    """Decode ``list[Ticker24hr]`` straight from the answer's bytes (exact decimals); raises on
+def fast_ticker24hr_list(body: bytes) -> tuple[list[Ticker24hr], None]:
+    """Decode ``list[Ticker24hr]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_ticker24hr, _FAST_TICKER24HR_LIST.decode(body)))
+    return from_wire_ticker24hr_list(_FAST_TICKER24HR_LIST.decode(body)), None

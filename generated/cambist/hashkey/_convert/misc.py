@@ -7,8 +7,9 @@ from typing import Any
 
 from msgspec import Struct, field
 from msgspec.json import Decoder
+from msgspec.structs import asdict
 
-from cambist._runtime.convert import integer, string
+from cambist._runtime.convert import integer, model_from, models_from, string
 from cambist.hashkey.models.misc import ListenKey, ServerTime
 
 
@@ -26,45 +27,73 @@ def structure_listen_key(d: Any) -> ListenKey:
     )
 
 
-class ServerTimeWire(Struct, kw_only=True):
-    """``ServerTime`` as sent, for the msgspec fast path (see ``from_wire_server_time``)."""
+class ServerTimeWire(Struct, kw_only=True, gc=False):
+    """``ServerTime`` as sent, for the msgspec fast path (see ``from_wire_server_time``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     server_time: int = field(name="serverTime")
 
 
 def from_wire_server_time(w: ServerTimeWire) -> ServerTime:
-    """Build ``ServerTime`` from its decoded wire form."""
-    return ServerTime(
-        w.server_time,  # server_time
-    )
+    """Build ``ServerTime`` from its decoded wire form (its fields become the model's)."""
+    return model_from(ServerTime, asdict(w))
 
 
-class ListenKeyWire(Struct, kw_only=True):
-    """``ListenKey`` as sent, for the msgspec fast path (see ``from_wire_listen_key``)."""
+def from_wire_server_time_list(ws: list[ServerTimeWire]) -> list[ServerTime]:
+    """Build a list of ``ServerTime`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(ServerTime, ds)
+
+
+class ListenKeyWire(Struct, kw_only=True, gc=False):
+    """``ListenKey`` as sent, for the msgspec fast path (see ``from_wire_listen_key``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     listen_key: str = field(name="listenKey")
 
 
 def from_wire_listen_key(w: ListenKeyWire) -> ListenKey:
-    """Build ``ListenKey`` from its decoded wire form."""
-    return ListenKey(
-        w.listen_key,  # listen_key
-    )
+    """Build ``ListenKey`` from its decoded wire form (its fields become the model's)."""
+    return model_from(ListenKey, asdict(w))
 
 
-_FAST_LISTEN_KEY = Decoder(ListenKeyWire, strict=False)
+def from_wire_listen_key_list(ws: list[ListenKeyWire]) -> list[ListenKey]:
+    """Build a list of ``ListenKey`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(ListenKey, ds)
 
 
-def fast_listen_key(body: bytes) -> ListenKey:
-    """Decode ``ListenKey`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_listen_key(_FAST_LISTEN_KEY.decode(body))
+class _ListenKeyAnswer(ListenKeyWire, kw_only=True, gc=False):
+    """``ListenKey`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="code", default=None)
 
 
-_FAST_SERVER_TIME = Decoder(ServerTimeWire, strict=False)
+_FAST_LISTEN_KEY = Decoder(_ListenKeyAnswer, strict=False)
 
 
-def fast_server_time(body: bytes) -> ServerTime:
-    """Decode ``ServerTime`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_server_time(_FAST_SERVER_TIME.decode(body))
+def fast_listen_key(body: bytes) -> tuple[ListenKey, Any]:
+    """Decode ``ListenKey`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_LISTEN_KEY.decode(body))
+    code = d.pop("cambist_error_code")
+    return model_from(ListenKey, d), code
+
+
+class _ServerTimeAnswer(ServerTimeWire, kw_only=True, gc=False):
+    """``ServerTime`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="code", default=None)
+
+
+_FAST_SERVER_TIME = Decoder(_ServerTimeAnswer, strict=False)
+
+
+def fast_server_time(body: bytes) -> tuple[ServerTime, Any]:
+    """Decode ``ServerTime`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_SERVER_TIME.decode(body))
+    code = d.pop("cambist_error_code")
+    return model_from(ServerTime, d), code

@@ -8,6 +8,7 @@ from typing import Any
 
 from msgspec import Struct, field
 from msgspec.json import Decoder
+from msgspec.structs import asdict
 
 from cambist._runtime.convert import (
     boolean,
@@ -16,6 +17,8 @@ from cambist._runtime.convert import (
     integer,
     items,
     members,
+    model_from,
+    models_from,
     opt_enum_member,
     opt_string,
     string,
@@ -134,8 +137,9 @@ def structure_cancel_order_failure(d: Any) -> CancelOrderFailure:
     )
 
 
-class NewOrderWire(Struct, kw_only=True):
-    """``NewOrder`` as sent, for the msgspec fast path (see ``from_wire_new_order``)."""
+class NewOrderWire(Struct, kw_only=True, gc=False):
+    """``NewOrder`` as sent, for the msgspec fast path (see ``from_wire_new_order``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     account_id: str = field(name="accountId")
     symbol: str = field(name="symbol")
@@ -146,40 +150,33 @@ class NewOrderWire(Struct, kw_only=True):
     price: Decimal = field(name="price")
     orig_qty: Decimal = field(name="origQty")
     executed_qty: Decimal = field(name="executedQty")
-    status: str = field(name="status")
-    time_in_force: str = field(name="timeInForce")
-    type: str = field(name="type")
-    side: str = field(name="side")
+    status: OrderStatus = field(name="status")
+    time_in_force: TimeInForce = field(name="timeInForce")
+    type: OrderType = field(name="type")
+    side: OrderSide = field(name="side")
     req_amount: Decimal = field(name="reqAmount")
     concentration: str | None = field(name="concentration", default=None)
     stp_mode: str | None = field(name="stpMode", default=None)
 
 
 def from_wire_new_order(w: NewOrderWire) -> NewOrder:
-    """Build ``NewOrder`` from its decoded wire form."""
-    return NewOrder(
-        w.account_id,  # account_id
-        w.symbol,  # symbol
-        w.symbol_name,  # symbol_name
-        w.client_order_id,  # client_order_id
-        w.order_id,  # order_id
-        w.transact_time,  # transact_time
-        w.price,  # price
-        w.orig_qty,  # orig_qty
-        w.executed_qty,  # executed_qty
-        _ORDER_STATUS.get(w.status) or enum_member(OrderStatus, w.status),  # status
-        _TIME_IN_FORCE.get(w.time_in_force)
-        or enum_member(TimeInForce, w.time_in_force),  # time_in_force
-        _ORDER_TYPE.get(w.type) or enum_member(OrderType, w.type),  # type
-        _ORDER_SIDE.get(w.side) or enum_member(OrderSide, w.side),  # side
-        w.req_amount,  # req_amount
-        w.concentration,  # concentration
-        opt_enum_member(StpMode, w.stp_mode),  # stp_mode
-    )
+    """Build ``NewOrder`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["stp_mode"] = opt_enum_member(StpMode, d["stp_mode"])
+    return model_from(NewOrder, d)
 
 
-class BatchOrderResultWire(Struct, kw_only=True):
-    """``BatchOrderResult`` as sent, for the msgspec fast path (see ``from_wire_batch_order_result``)."""
+def from_wire_new_order_list(ws: list[NewOrderWire]) -> list[NewOrder]:
+    """Build a list of ``NewOrder`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["stp_mode"] = opt_enum_member(StpMode, d["stp_mode"])
+    return models_from(NewOrder, ds)
+
+
+class BatchOrderResultWire(Struct, kw_only=True, gc=False):
+    """``BatchOrderResult`` as sent, for the msgspec fast path (see ``from_wire_batch_order_result``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     code: int = field(name="code")
     result: list[BatchOrderItemWire] = field(name="result")
@@ -187,16 +184,23 @@ class BatchOrderResultWire(Struct, kw_only=True):
 
 
 def from_wire_batch_order_result(w: BatchOrderResultWire) -> BatchOrderResult:
-    """Build ``BatchOrderResult`` from its decoded wire form."""
-    return BatchOrderResult(
-        w.code,  # code
-        list(map(from_wire_batch_order_item, w.result)),  # result
-        w.concentration,  # concentration
-    )
+    """Build ``BatchOrderResult`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["result"] = from_wire_batch_order_item_list(d["result"])
+    return model_from(BatchOrderResult, d)
 
 
-class BatchOrderItemWire(Struct, kw_only=True):
-    """``BatchOrderItem`` as sent, for the msgspec fast path (see ``from_wire_batch_order_item``)."""
+def from_wire_batch_order_result_list(ws: list[BatchOrderResultWire]) -> list[BatchOrderResult]:
+    """Build a list of ``BatchOrderResult`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["result"] = from_wire_batch_order_item_list(d["result"])
+    return models_from(BatchOrderResult, ds)
+
+
+class BatchOrderItemWire(Struct, kw_only=True, gc=False):
+    """``BatchOrderItem`` as sent, for the msgspec fast path (see ``from_wire_batch_order_item``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     code: str = field(name="code")
     msg: str | None = field(name="msg", default=None)
@@ -204,16 +208,23 @@ class BatchOrderItemWire(Struct, kw_only=True):
 
 
 def from_wire_batch_order_item(w: BatchOrderItemWire) -> BatchOrderItem:
-    """Build ``BatchOrderItem`` from its decoded wire form."""
-    return BatchOrderItem(
-        w.code,  # code
-        w.msg,  # msg
-        None if w.order is None else from_wire_new_order(w.order),  # order
-    )
+    """Build ``BatchOrderItem`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["order"] = None if d["order"] is None else from_wire_new_order(d["order"])
+    return model_from(BatchOrderItem, d)
 
 
-class CanceledOrderWire(Struct, kw_only=True):
-    """``CanceledOrder`` as sent, for the msgspec fast path (see ``from_wire_canceled_order``)."""
+def from_wire_batch_order_item_list(ws: list[BatchOrderItemWire]) -> list[BatchOrderItem]:
+    """Build a list of ``BatchOrderItem`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["order"] = None if d["order"] is None else from_wire_new_order(d["order"])
+    return models_from(BatchOrderItem, ds)
+
+
+class CanceledOrderWire(Struct, kw_only=True, gc=False):
+    """``CanceledOrder`` as sent, for the msgspec fast path (see ``from_wire_canceled_order``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     account_id: str = field(name="accountId")
     symbol: str = field(name="symbol")
@@ -223,46 +234,46 @@ class CanceledOrderWire(Struct, kw_only=True):
     price: Decimal = field(name="price")
     orig_qty: Decimal = field(name="origQty")
     executed_qty: Decimal = field(name="executedQty")
-    status: str = field(name="status")
-    time_in_force: str = field(name="timeInForce")
-    type: str = field(name="type")
-    side: str = field(name="side")
+    status: OrderStatus = field(name="status")
+    time_in_force: TimeInForce = field(name="timeInForce")
+    type: OrderType = field(name="type")
+    side: OrderSide = field(name="side")
 
 
 def from_wire_canceled_order(w: CanceledOrderWire) -> CanceledOrder:
-    """Build ``CanceledOrder`` from its decoded wire form."""
-    return CanceledOrder(
-        w.account_id,  # account_id
-        w.symbol,  # symbol
-        w.client_order_id,  # client_order_id
-        w.order_id,  # order_id
-        w.transact_time,  # transact_time
-        w.price,  # price
-        w.orig_qty,  # orig_qty
-        w.executed_qty,  # executed_qty
-        _ORDER_STATUS.get(w.status) or enum_member(OrderStatus, w.status),  # status
-        _TIME_IN_FORCE.get(w.time_in_force)
-        or enum_member(TimeInForce, w.time_in_force),  # time_in_force
-        _ORDER_TYPE.get(w.type) or enum_member(OrderType, w.type),  # type
-        _ORDER_SIDE.get(w.side) or enum_member(OrderSide, w.side),  # side
-    )
+    """Build ``CanceledOrder`` from its decoded wire form (its fields become the model's)."""
+    return model_from(CanceledOrder, asdict(w))
 
 
-class CancelOpenOrdersResultWire(Struct, kw_only=True):
-    """``CancelOpenOrdersResult`` as sent, for the msgspec fast path (see ``from_wire_cancel_open_orders_result``)."""
+def from_wire_canceled_order_list(ws: list[CanceledOrderWire]) -> list[CanceledOrder]:
+    """Build a list of ``CanceledOrder`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(CanceledOrder, ds)
+
+
+class CancelOpenOrdersResultWire(Struct, kw_only=True, gc=False):
+    """``CancelOpenOrdersResult`` as sent, for the msgspec fast path (see ``from_wire_cancel_open_orders_result``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     success: bool = field(name="success")
 
 
 def from_wire_cancel_open_orders_result(w: CancelOpenOrdersResultWire) -> CancelOpenOrdersResult:
-    """Build ``CancelOpenOrdersResult`` from its decoded wire form."""
-    return CancelOpenOrdersResult(
-        w.success,  # success
-    )
+    """Build ``CancelOpenOrdersResult`` from its decoded wire form (its fields become the model's)."""
+    return model_from(CancelOpenOrdersResult, asdict(w))
 
 
-class CancelAllOpenOrdersResultWire(Struct, kw_only=True):
-    """``CancelAllOpenOrdersResult`` as sent, for the msgspec fast path (see ``from_wire_cancel_all_open_orders_result``)."""
+def from_wire_cancel_open_orders_result_list(
+    ws: list[CancelOpenOrdersResultWire],
+) -> list[CancelOpenOrdersResult]:
+    """Build a list of ``CancelOpenOrdersResult`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(CancelOpenOrdersResult, ds)
+
+
+class CancelAllOpenOrdersResultWire(Struct, kw_only=True, gc=False):
+    """``CancelAllOpenOrdersResult`` as sent, for the msgspec fast path (see ``from_wire_cancel_all_open_orders_result``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     code: str = field(name="code")
     message: str = field(name="message")
@@ -273,97 +284,150 @@ class CancelAllOpenOrdersResultWire(Struct, kw_only=True):
 def from_wire_cancel_all_open_orders_result(
     w: CancelAllOpenOrdersResultWire,
 ) -> CancelAllOpenOrdersResult:
-    """Build ``CancelAllOpenOrdersResult`` from its decoded wire form."""
-    return CancelAllOpenOrdersResult(
-        w.code,  # code
-        w.message,  # message
-        w.timestamp,  # timestamp
-        w.last_order_id,  # last_order_id
-    )
+    """Build ``CancelAllOpenOrdersResult`` from its decoded wire form (its fields become the model's)."""
+    return model_from(CancelAllOpenOrdersResult, asdict(w))
 
 
-class CancelOrdersResultWire(Struct, kw_only=True):
-    """``CancelOrdersResult`` as sent, for the msgspec fast path (see ``from_wire_cancel_orders_result``)."""
+def from_wire_cancel_all_open_orders_result_list(
+    ws: list[CancelAllOpenOrdersResultWire],
+) -> list[CancelAllOpenOrdersResult]:
+    """Build a list of ``CancelAllOpenOrdersResult`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(CancelAllOpenOrdersResult, ds)
+
+
+class CancelOrdersResultWire(Struct, kw_only=True, gc=False):
+    """``CancelOrdersResult`` as sent, for the msgspec fast path (see ``from_wire_cancel_orders_result``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     code: str = field(name="code")
     result: list[CancelOrderFailureWire] = field(name="result")
 
 
 def from_wire_cancel_orders_result(w: CancelOrdersResultWire) -> CancelOrdersResult:
-    """Build ``CancelOrdersResult`` from its decoded wire form."""
-    return CancelOrdersResult(
-        w.code,  # code
-        list(map(from_wire_cancel_order_failure, w.result)),  # result
-    )
+    """Build ``CancelOrdersResult`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["result"] = from_wire_cancel_order_failure_list(d["result"])
+    return model_from(CancelOrdersResult, d)
 
 
-class CancelOrderFailureWire(Struct, kw_only=True):
-    """``CancelOrderFailure`` as sent, for the msgspec fast path (see ``from_wire_cancel_order_failure``)."""
+def from_wire_cancel_orders_result_list(
+    ws: list[CancelOrdersResultWire],
+) -> list[CancelOrdersResult]:
+    """Build a list of ``CancelOrdersResult`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["result"] = from_wire_cancel_order_failure_list(d["result"])
+    return models_from(CancelOrdersResult, ds)
+
+
+class CancelOrderFailureWire(Struct, kw_only=True, gc=False):
+    """``CancelOrderFailure`` as sent, for the msgspec fast path (see ``from_wire_cancel_order_failure``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     order_id: str = field(name="orderId")
     code: str = field(name="code")
 
 
 def from_wire_cancel_order_failure(w: CancelOrderFailureWire) -> CancelOrderFailure:
-    """Build ``CancelOrderFailure`` from its decoded wire form."""
-    return CancelOrderFailure(
-        w.order_id,  # order_id
-        w.code,  # code
-    )
+    """Build ``CancelOrderFailure`` from its decoded wire form (its fields become the model's)."""
+    return model_from(CancelOrderFailure, asdict(w))
+
+
+def from_wire_cancel_order_failure_list(
+    ws: list[CancelOrderFailureWire],
+) -> list[CancelOrderFailure]:
+    """Build a list of ``CancelOrderFailure`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(CancelOrderFailure, ds)
 
 
 _FAST_BATCH_ORDER_RESULT = Decoder(BatchOrderResultWire, strict=False)
 
 
-def fast_batch_order_result(body: bytes) -> BatchOrderResult:
-    """Decode ``BatchOrderResult`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_batch_order_result(_FAST_BATCH_ORDER_RESULT.decode(body))
+def fast_batch_order_result(body: bytes) -> tuple[BatchOrderResult, Any]:
+    """Decode ``BatchOrderResult`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    w = _FAST_BATCH_ORDER_RESULT.decode(body)
+    return from_wire_batch_order_result(w), w.code
 
 
 _FAST_CANCEL_ALL_OPEN_ORDERS_RESULT = Decoder(CancelAllOpenOrdersResultWire, strict=False)
 
 
-def fast_cancel_all_open_orders_result(body: bytes) -> CancelAllOpenOrdersResult:
-    """Decode ``CancelAllOpenOrdersResult`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_cancel_all_open_orders_result(_FAST_CANCEL_ALL_OPEN_ORDERS_RESULT.decode(body))
+def fast_cancel_all_open_orders_result(body: bytes) -> tuple[CancelAllOpenOrdersResult, Any]:
+    """Decode ``CancelAllOpenOrdersResult`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    w = _FAST_CANCEL_ALL_OPEN_ORDERS_RESULT.decode(body)
+    return from_wire_cancel_all_open_orders_result(w), w.code
 
 
-_FAST_CANCEL_OPEN_ORDERS_RESULT = Decoder(CancelOpenOrdersResultWire, strict=False)
+class _CancelOpenOrdersResultAnswer(CancelOpenOrdersResultWire, kw_only=True, gc=False):
+    """``CancelOpenOrdersResult`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="code", default=None)
 
 
-def fast_cancel_open_orders_result(body: bytes) -> CancelOpenOrdersResult:
-    """Decode ``CancelOpenOrdersResult`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_cancel_open_orders_result(_FAST_CANCEL_OPEN_ORDERS_RESULT.decode(body))
+_FAST_CANCEL_OPEN_ORDERS_RESULT = Decoder(_CancelOpenOrdersResultAnswer, strict=False)
+
+
+def fast_cancel_open_orders_result(body: bytes) -> tuple[CancelOpenOrdersResult, Any]:
+    """Decode ``CancelOpenOrdersResult`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_CANCEL_OPEN_ORDERS_RESULT.decode(body))
+    code = d.pop("cambist_error_code")
+    return model_from(CancelOpenOrdersResult, d), code
 
 
 _FAST_CANCEL_ORDERS_RESULT = Decoder(CancelOrdersResultWire, strict=False)
 
 
-def fast_cancel_orders_result(body: bytes) -> CancelOrdersResult:
-    """Decode ``CancelOrdersResult`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_cancel_orders_result(_FAST_CANCEL_ORDERS_RESULT.decode(body))
+def fast_cancel_orders_result(body: bytes) -> tuple[CancelOrdersResult, Any]:
+    """Decode ``CancelOrdersResult`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    w = _FAST_CANCEL_ORDERS_RESULT.decode(body)
+    return from_wire_cancel_orders_result(w), w.code
 
 
-_FAST_CANCELED_ORDER = Decoder(CanceledOrderWire, strict=False)
+class _CanceledOrderAnswer(CanceledOrderWire, kw_only=True, gc=False):
+    """``CanceledOrder`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="code", default=None)
 
 
-def fast_canceled_order(body: bytes) -> CanceledOrder:
-    """Decode ``CanceledOrder`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_canceled_order(_FAST_CANCELED_ORDER.decode(body))
+_FAST_CANCELED_ORDER = Decoder(_CanceledOrderAnswer, strict=False)
 
 
-_FAST_NEW_ORDER = Decoder(NewOrderWire, strict=False)
+def fast_canceled_order(body: bytes) -> tuple[CanceledOrder, Any]:
+    """Decode ``CanceledOrder`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_CANCELED_ORDER.decode(body))
+    code = d.pop("cambist_error_code")
+    return model_from(CanceledOrder, d), code
 
 
-def fast_new_order(body: bytes) -> NewOrder:
-    """Decode ``NewOrder`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_new_order(_FAST_NEW_ORDER.decode(body))
+class _NewOrderAnswer(NewOrderWire, kw_only=True, gc=False):
+    """``NewOrder`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="code", default=None)
+
+
+_FAST_NEW_ORDER = Decoder(_NewOrderAnswer, strict=False)
+
+
+def fast_new_order(body: bytes) -> tuple[NewOrder, Any]:
+    """Decode ``NewOrder`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_NEW_ORDER.decode(body))
+    code = d.pop("cambist_error_code")
+    d["stp_mode"] = opt_enum_member(StpMode, d["stp_mode"])
+    return model_from(NewOrder, d), code
 
 
 _BATCHORDERREQUEST_FIELDS = (

@@ -3,7 +3,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
+
+from msgspec import Raw, Struct, field
+from msgspec.json import Decoder
+from msgspec.structs import asdict
 
 from cambist._runtime.convert import (
     boolean,
@@ -11,7 +16,10 @@ from cambist._runtime.convert import (
     enum_member,
     integer,
     items,
+    json_value,
     members,
+    model_from,
+    models_from,
     opt_boolean,
     opt_dec,
     opt_integer,
@@ -20,6 +28,7 @@ from cambist._runtime.convert import (
 )
 from cambist.hashkey._convert.market import structure_price_level
 from cambist.hashkey.models.common import OrderSide, OrderStatus, OrderType, TimeInForce
+from cambist.hashkey.models.market import PriceLevel
 from cambist.hashkey.models.streams import (
     AccountUpdate,
     BalanceUpdate,
@@ -358,3 +367,734 @@ def structure_ticket_info(d: Any) -> TicketInfo:
         boolean(d["m"]),  # is_maker
         _ORDER_SIDE.get(d["S"]) or enum_member(OrderSide, d["S"]),  # side
     )
+
+
+class StreamParamsWire(Struct, kw_only=True, gc=False):
+    """``StreamParams`` as sent, for the msgspec fast path (see ``from_wire_stream_params``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    symbol: str = field(name="symbol")
+    kline_type: str | None = field(name="klineType", default=None)
+
+
+def from_wire_stream_params(w: StreamParamsWire) -> StreamParams:
+    """Build ``StreamParams`` from its decoded wire form (its fields become the model's)."""
+    return model_from(StreamParams, asdict(w))
+
+
+def from_wire_stream_params_list(ws: list[StreamParamsWire]) -> list[StreamParams]:
+    """Build a list of ``StreamParams`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(StreamParams, ds)
+
+
+class KlineUpdateWire(Struct, kw_only=True, gc=False):
+    """``KlineUpdate`` as sent, for the msgspec fast path (see ``from_wire_kline_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    topic: str = field(name="topic")
+    params: StreamParamsWire = field(name="params")
+    data: KlineBarWire = field(name="data")
+
+
+def from_wire_kline_update(w: KlineUpdateWire) -> KlineUpdate:
+    """Build ``KlineUpdate`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["params"] = from_wire_stream_params(d["params"])
+    d["data"] = from_wire_kline_bar(d["data"])
+    return model_from(KlineUpdate, d)
+
+
+def from_wire_kline_update_list(ws: list[KlineUpdateWire]) -> list[KlineUpdate]:
+    """Build a list of ``KlineUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["params"] = from_wire_stream_params(d["params"])
+        d["data"] = from_wire_kline_bar(d["data"])
+    return models_from(KlineUpdate, ds)
+
+
+class KlineBarWire(Struct, kw_only=True, gc=False):
+    """``KlineBar`` as sent, for the msgspec fast path (see ``from_wire_kline_bar``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    time: int = field(name="t")
+    symbol: str = field(name="s")
+    symbol_name: str = field(name="sn")
+    close: Decimal = field(name="c")
+    high: Decimal = field(name="h")
+    low: Decimal = field(name="l")
+    open: Decimal = field(name="o")
+    volume: Decimal = field(name="v")
+
+
+def from_wire_kline_bar(w: KlineBarWire) -> KlineBar:
+    """Build ``KlineBar`` from its decoded wire form (its fields become the model's)."""
+    return model_from(KlineBar, asdict(w))
+
+
+def from_wire_kline_bar_list(ws: list[KlineBarWire]) -> list[KlineBar]:
+    """Build a list of ``KlineBar`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(KlineBar, ds)
+
+
+class RealtimesUpdateWire(Struct, kw_only=True, gc=False):
+    """``RealtimesUpdate`` as sent, for the msgspec fast path (see ``from_wire_realtimes_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    topic: str = field(name="topic")
+    params: StreamParamsWire = field(name="params")
+    data: RealtimeTickerWire = field(name="data")
+
+
+def from_wire_realtimes_update(w: RealtimesUpdateWire) -> RealtimesUpdate:
+    """Build ``RealtimesUpdate`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["params"] = from_wire_stream_params(d["params"])
+    d["data"] = from_wire_realtime_ticker(d["data"])
+    return model_from(RealtimesUpdate, d)
+
+
+def from_wire_realtimes_update_list(ws: list[RealtimesUpdateWire]) -> list[RealtimesUpdate]:
+    """Build a list of ``RealtimesUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["params"] = from_wire_stream_params(d["params"])
+        d["data"] = from_wire_realtime_ticker(d["data"])
+    return models_from(RealtimesUpdate, ds)
+
+
+class RealtimeTickerWire(Struct, kw_only=True, gc=False):
+    """``RealtimeTicker`` as sent, for the msgspec fast path (see ``from_wire_realtime_ticker``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    time: int = field(name="t")
+    symbol: str = field(name="s")
+    open: Decimal = field(name="o")
+    high: Decimal = field(name="h")
+    low: Decimal = field(name="l")
+    close: Decimal = field(name="c")
+    volume: Decimal = field(name="v")
+    quote_volume: Decimal = field(name="qv")
+    change: Decimal = field(name="m")
+
+
+def from_wire_realtime_ticker(w: RealtimeTickerWire) -> RealtimeTicker:
+    """Build ``RealtimeTicker`` from its decoded wire form (its fields become the model's)."""
+    return model_from(RealtimeTicker, asdict(w))
+
+
+def from_wire_realtime_ticker_list(ws: list[RealtimeTickerWire]) -> list[RealtimeTicker]:
+    """Build a list of ``RealtimeTicker`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(RealtimeTicker, ds)
+
+
+class TradeUpdateWire(Struct, kw_only=True, gc=False):
+    """``TradeUpdate`` as sent, for the msgspec fast path (see ``from_wire_trade_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    topic: str = field(name="topic")
+    params: StreamParamsWire = field(name="params")
+    data: StreamTradeWire = field(name="data")
+
+
+def from_wire_trade_update(w: TradeUpdateWire) -> TradeUpdate:
+    """Build ``TradeUpdate`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["params"] = from_wire_stream_params(d["params"])
+    d["data"] = from_wire_stream_trade(d["data"])
+    return model_from(TradeUpdate, d)
+
+
+def from_wire_trade_update_list(ws: list[TradeUpdateWire]) -> list[TradeUpdate]:
+    """Build a list of ``TradeUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["params"] = from_wire_stream_params(d["params"])
+        d["data"] = from_wire_stream_trade(d["data"])
+    return models_from(TradeUpdate, ds)
+
+
+class StreamTradeWire(Struct, kw_only=True, gc=False):
+    """``StreamTrade`` as sent, for the msgspec fast path (see ``from_wire_stream_trade``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    trade_id: str = field(name="v")
+    time: int = field(name="t")
+    price: Decimal = field(name="p")
+    quantity: Decimal = field(name="q")
+    is_maker: bool = field(name="m")
+
+
+def from_wire_stream_trade(w: StreamTradeWire) -> StreamTrade:
+    """Build ``StreamTrade`` from its decoded wire form (its fields become the model's)."""
+    return model_from(StreamTrade, asdict(w))
+
+
+def from_wire_stream_trade_list(ws: list[StreamTradeWire]) -> list[StreamTrade]:
+    """Build a list of ``StreamTrade`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(StreamTrade, ds)
+
+
+class DepthUpdateWire(Struct, kw_only=True, gc=False):
+    """``DepthUpdate`` as sent, for the msgspec fast path (see ``from_wire_depth_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    topic: str = field(name="topic")
+    params: StreamParamsWire = field(name="params")
+    data: DepthDataWire = field(name="data")
+
+
+def from_wire_depth_update(w: DepthUpdateWire) -> DepthUpdate:
+    """Build ``DepthUpdate`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["params"] = from_wire_stream_params(d["params"])
+    d["data"] = from_wire_depth_data(d["data"])
+    return model_from(DepthUpdate, d)
+
+
+def from_wire_depth_update_list(ws: list[DepthUpdateWire]) -> list[DepthUpdate]:
+    """Build a list of ``DepthUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["params"] = from_wire_stream_params(d["params"])
+        d["data"] = from_wire_depth_data(d["data"])
+    return models_from(DepthUpdate, ds)
+
+
+class DepthDataWire(Struct, kw_only=True, gc=False):
+    """``DepthData`` as sent, for the msgspec fast path (see ``from_wire_depth_data``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    symbol: str = field(name="s")
+    time: int = field(name="t")
+    version: str = field(name="v")
+    bids: list[PriceLevel] = field(name="b")
+    asks: list[PriceLevel] = field(name="a")
+
+
+def from_wire_depth_data(w: DepthDataWire) -> DepthData:
+    """Build ``DepthData`` from its decoded wire form (its fields become the model's)."""
+    return model_from(DepthData, asdict(w))
+
+
+def from_wire_depth_data_list(ws: list[DepthDataWire]) -> list[DepthData]:
+    """Build a list of ``DepthData`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(DepthData, ds)
+
+
+class BboUpdateWire(Struct, kw_only=True, gc=False):
+    """``BboUpdate`` as sent, for the msgspec fast path (see ``from_wire_bbo_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    topic: str = field(name="topic")
+    params: StreamParamsWire = field(name="params")
+    data: BboWire = field(name="data")
+
+
+def from_wire_bbo_update(w: BboUpdateWire) -> BboUpdate:
+    """Build ``BboUpdate`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["params"] = from_wire_stream_params(d["params"])
+    d["data"] = from_wire_bbo(d["data"])
+    return model_from(BboUpdate, d)
+
+
+def from_wire_bbo_update_list(ws: list[BboUpdateWire]) -> list[BboUpdate]:
+    """Build a list of ``BboUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["params"] = from_wire_stream_params(d["params"])
+        d["data"] = from_wire_bbo(d["data"])
+    return models_from(BboUpdate, ds)
+
+
+class BboWire(Struct, kw_only=True, gc=False):
+    """``Bbo`` as sent, for the msgspec fast path (see ``from_wire_bbo``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    symbol: str = field(name="s")
+    time: int = field(name="t")
+    bid_price: Decimal = field(name="b")
+    bid_quantity: Decimal = field(name="bz")
+    ask_price: Decimal = field(name="a")
+    ask_quantity: Decimal = field(name="az")
+
+
+def from_wire_bbo(w: BboWire) -> Bbo:
+    """Build ``Bbo`` from its decoded wire form (its fields become the model's)."""
+    return model_from(Bbo, asdict(w))
+
+
+def from_wire_bbo_list(ws: list[BboWire]) -> list[Bbo]:
+    """Build a list of ``Bbo`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(Bbo, ds)
+
+
+class PushParamsV1Wire(Struct, kw_only=True, gc=False):
+    """``PushParamsV1`` as sent, for the msgspec fast path (see ``from_wire_push_params_v1``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    realtime_interval: str | None = field(name="realtimeInterval", default=None)
+    kline_type: str | None = field(name="klineType", default=None)
+    binary: Raw = field(name="binary", default=Raw())
+
+
+def from_wire_push_params_v1(w: PushParamsV1Wire) -> PushParamsV1:
+    """Build ``PushParamsV1`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["binary"] = json_value(d["binary"])
+    return model_from(PushParamsV1, d)
+
+
+def from_wire_push_params_v1_list(ws: list[PushParamsV1Wire]) -> list[PushParamsV1]:
+    """Build a list of ``PushParamsV1`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["binary"] = json_value(d["binary"])
+    return models_from(PushParamsV1, ds)
+
+
+class KlineUpdateV1Wire(Struct, kw_only=True, gc=False):
+    """``KlineUpdateV1`` as sent, for the msgspec fast path (see ``from_wire_kline_update_v1``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    symbol: str = field(name="symbol")
+    symbol_name: str = field(name="symbolName")
+    topic: str = field(name="topic")
+    params: PushParamsV1Wire = field(name="params")
+    data: list[KlineBarV1Wire] = field(name="data")
+    first: bool = field(name="f")
+    send_time: int = field(name="sendTime")
+    shared: bool | None = field(name="shared", default=None)
+
+
+def from_wire_kline_update_v1(w: KlineUpdateV1Wire) -> KlineUpdateV1:
+    """Build ``KlineUpdateV1`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["params"] = from_wire_push_params_v1(d["params"])
+    d["data"] = from_wire_kline_bar_v1_list(d["data"])
+    return model_from(KlineUpdateV1, d)
+
+
+def from_wire_kline_update_v1_list(ws: list[KlineUpdateV1Wire]) -> list[KlineUpdateV1]:
+    """Build a list of ``KlineUpdateV1`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["params"] = from_wire_push_params_v1(d["params"])
+        d["data"] = from_wire_kline_bar_v1_list(d["data"])
+    return models_from(KlineUpdateV1, ds)
+
+
+class KlineBarV1Wire(Struct, kw_only=True, gc=False):
+    """``KlineBarV1`` as sent, for the msgspec fast path (see ``from_wire_kline_bar_v1``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    time: int = field(name="t")
+    symbol: str = field(name="s")
+    symbol_name: str = field(name="sn")
+    close: Decimal = field(name="c")
+    high: Decimal = field(name="h")
+    low: Decimal = field(name="l")
+    open: Decimal = field(name="o")
+    volume: Decimal = field(name="v")
+    close_time: int | None = field(name="et", default=None)
+    quote_volume: Decimal | None = field(name="qv", default=None)
+    trade_count: int | None = field(name="td", default=None)
+    taker_buy_base_volume: Decimal | None = field(name="tb", default=None)
+    taker_buy_quote_volume: Decimal | None = field(name="tq", default=None)
+
+
+def from_wire_kline_bar_v1(w: KlineBarV1Wire) -> KlineBarV1:
+    """Build ``KlineBarV1`` from its decoded wire form (its fields become the model's)."""
+    return model_from(KlineBarV1, asdict(w))
+
+
+def from_wire_kline_bar_v1_list(ws: list[KlineBarV1Wire]) -> list[KlineBarV1]:
+    """Build a list of ``KlineBarV1`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(KlineBarV1, ds)
+
+
+class RealtimesUpdateV1Wire(Struct, kw_only=True, gc=False):
+    """``RealtimesUpdateV1`` as sent, for the msgspec fast path (see ``from_wire_realtimes_update_v1``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    symbol: str = field(name="symbol")
+    symbol_name: str = field(name="symbolName")
+    topic: str = field(name="topic")
+    params: PushParamsV1Wire = field(name="params")
+    data: list[RealtimeTickerV1Wire] = field(name="data")
+    first: bool = field(name="f")
+    send_time: int = field(name="sendTime")
+    shared: bool | None = field(name="shared", default=None)
+
+
+def from_wire_realtimes_update_v1(w: RealtimesUpdateV1Wire) -> RealtimesUpdateV1:
+    """Build ``RealtimesUpdateV1`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["params"] = from_wire_push_params_v1(d["params"])
+    d["data"] = from_wire_realtime_ticker_v1_list(d["data"])
+    return model_from(RealtimesUpdateV1, d)
+
+
+def from_wire_realtimes_update_v1_list(ws: list[RealtimesUpdateV1Wire]) -> list[RealtimesUpdateV1]:
+    """Build a list of ``RealtimesUpdateV1`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["params"] = from_wire_push_params_v1(d["params"])
+        d["data"] = from_wire_realtime_ticker_v1_list(d["data"])
+    return models_from(RealtimesUpdateV1, ds)
+
+
+class RealtimeTickerV1Wire(Struct, kw_only=True, gc=False):
+    """``RealtimeTickerV1`` as sent, for the msgspec fast path (see ``from_wire_realtime_ticker_v1``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    time: int = field(name="t")
+    symbol: str = field(name="s")
+    symbol_name: str = field(name="sn")
+    close: Decimal = field(name="c")
+    high: Decimal = field(name="h")
+    low: Decimal = field(name="l")
+    open: Decimal = field(name="o")
+    volume: Decimal = field(name="v")
+    quote_volume: Decimal = field(name="qv")
+    change: Decimal = field(name="m")
+    exchange_id: int | None = field(name="e", default=None)
+
+
+def from_wire_realtime_ticker_v1(w: RealtimeTickerV1Wire) -> RealtimeTickerV1:
+    """Build ``RealtimeTickerV1`` from its decoded wire form (its fields become the model's)."""
+    return model_from(RealtimeTickerV1, asdict(w))
+
+
+def from_wire_realtime_ticker_v1_list(ws: list[RealtimeTickerV1Wire]) -> list[RealtimeTickerV1]:
+    """Build a list of ``RealtimeTickerV1`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(RealtimeTickerV1, ds)
+
+
+class TradeUpdateV1Wire(Struct, kw_only=True, gc=False):
+    """``TradeUpdateV1`` as sent, for the msgspec fast path (see ``from_wire_trade_update_v1``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    symbol: str = field(name="symbol")
+    symbol_name: str = field(name="symbolName")
+    topic: str = field(name="topic")
+    params: PushParamsV1Wire = field(name="params")
+    data: list[StreamTradeWire] = field(name="data")
+    first: bool = field(name="f")
+    send_time: int = field(name="sendTime")
+    shared: bool | None = field(name="shared", default=None)
+
+
+def from_wire_trade_update_v1(w: TradeUpdateV1Wire) -> TradeUpdateV1:
+    """Build ``TradeUpdateV1`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["params"] = from_wire_push_params_v1(d["params"])
+    d["data"] = from_wire_stream_trade_list(d["data"])
+    return model_from(TradeUpdateV1, d)
+
+
+def from_wire_trade_update_v1_list(ws: list[TradeUpdateV1Wire]) -> list[TradeUpdateV1]:
+    """Build a list of ``TradeUpdateV1`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["params"] = from_wire_push_params_v1(d["params"])
+        d["data"] = from_wire_stream_trade_list(d["data"])
+    return models_from(TradeUpdateV1, ds)
+
+
+class DepthUpdateV1Wire(Struct, kw_only=True, gc=False):
+    """``DepthUpdateV1`` as sent, for the msgspec fast path (see ``from_wire_depth_update_v1``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    symbol: str = field(name="symbol")
+    symbol_name: str = field(name="symbolName")
+    topic: str = field(name="topic")
+    params: PushParamsV1Wire = field(name="params")
+    data: list[DepthDataV1Wire] = field(name="data")
+    first: bool = field(name="f")
+    send_time: int = field(name="sendTime")
+    channel_id: str | None = field(name="channelId", default=None)
+    shared: bool | None = field(name="shared", default=None)
+
+
+def from_wire_depth_update_v1(w: DepthUpdateV1Wire) -> DepthUpdateV1:
+    """Build ``DepthUpdateV1`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["params"] = from_wire_push_params_v1(d["params"])
+    d["data"] = from_wire_depth_data_v1_list(d["data"])
+    return model_from(DepthUpdateV1, d)
+
+
+def from_wire_depth_update_v1_list(ws: list[DepthUpdateV1Wire]) -> list[DepthUpdateV1]:
+    """Build a list of ``DepthUpdateV1`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["params"] = from_wire_push_params_v1(d["params"])
+        d["data"] = from_wire_depth_data_v1_list(d["data"])
+    return models_from(DepthUpdateV1, ds)
+
+
+class DepthDataV1Wire(Struct, kw_only=True, gc=False):
+    """``DepthDataV1`` as sent, for the msgspec fast path (see ``from_wire_depth_data_v1``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    exchange_id: int = field(name="e")
+    symbol: str = field(name="s")
+    time: int = field(name="t")
+    version: str = field(name="v")
+    bids: list[PriceLevel] = field(name="b")
+    asks: list[PriceLevel] = field(name="a")
+    o: int | None = field(name="o", default=None)
+
+
+def from_wire_depth_data_v1(w: DepthDataV1Wire) -> DepthDataV1:
+    """Build ``DepthDataV1`` from its decoded wire form (its fields become the model's)."""
+    return model_from(DepthDataV1, asdict(w))
+
+
+def from_wire_depth_data_v1_list(ws: list[DepthDataV1Wire]) -> list[DepthDataV1]:
+    """Build a list of ``DepthDataV1`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(DepthDataV1, ds)
+
+
+class AccountUpdateWire(Struct, kw_only=True, gc=False):
+    """``AccountUpdate`` as sent, for the msgspec fast path (see ``from_wire_account_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    event_type: str = field(name="e")
+    event_time: int = field(name="E")
+    can_trade: bool = field(name="T")
+    can_withdraw: bool = field(name="W")
+    can_deposit: bool = field(name="D")
+    balances: list[BalanceUpdateWire] = field(name="B")
+
+
+def from_wire_account_update(w: AccountUpdateWire) -> AccountUpdate:
+    """Build ``AccountUpdate`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["balances"] = from_wire_balance_update_list(d["balances"])
+    return model_from(AccountUpdate, d)
+
+
+def from_wire_account_update_list(ws: list[AccountUpdateWire]) -> list[AccountUpdate]:
+    """Build a list of ``AccountUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["balances"] = from_wire_balance_update_list(d["balances"])
+    return models_from(AccountUpdate, ds)
+
+
+class BalanceUpdateWire(Struct, kw_only=True, gc=False):
+    """``BalanceUpdate`` as sent, for the msgspec fast path (see ``from_wire_balance_update``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    asset: str = field(name="a")
+    free: Decimal = field(name="f")
+    locked: Decimal = field(name="l")
+    remark: str | None = field(name="r", default=None)
+
+
+def from_wire_balance_update(w: BalanceUpdateWire) -> BalanceUpdate:
+    """Build ``BalanceUpdate`` from its decoded wire form (its fields become the model's)."""
+    return model_from(BalanceUpdate, asdict(w))
+
+
+def from_wire_balance_update_list(ws: list[BalanceUpdateWire]) -> list[BalanceUpdate]:
+    """Build a list of ``BalanceUpdate`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(BalanceUpdate, ds)
+
+
+class ExecutionReportWire(Struct, kw_only=True, gc=False):
+    """``ExecutionReport`` as sent, for the msgspec fast path (see ``from_wire_execution_report``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    event_type: str = field(name="e")
+    event_time: int = field(name="E")
+    symbol: str = field(name="s")
+    client_order_id: str = field(name="c")
+    side: OrderSide = field(name="S")
+    order_type: OrderType = field(name="o")
+    time_in_force: TimeInForce = field(name="f")
+    quantity: Decimal = field(name="q")
+    price: Decimal = field(name="p")
+    status: OrderStatus = field(name="X")
+    order_id: str = field(name="i")
+    last_executed_quantity: Decimal = field(name="l")
+    cumulative_filled_quantity: Decimal = field(name="z")
+    last_executed_price: Decimal = field(name="L")
+    commission_amount: Decimal = field(name="n")
+    order_creation_time: int = field(name="O")
+    cumulative_quote_quantity: Decimal = field(name="Z")
+    commission_asset: str | None = field(name="N", default=None)
+    is_normal: bool | None = field(name="u", default=None)
+    is_working: bool | None = field(name="w", default=None)
+    is_limit_maker: bool | None = field(name="m", default=None)
+    is_close: bool | None = field(name="C", default=None)
+    leverage: Decimal | None = field(name="v", default=None)
+    requested_amount: Decimal | None = field(name="reqAmt", default=None)
+    execution_id: str | None = field(name="d", default=None)
+    unfilled_quantity: Decimal | None = field(name="r", default=None)
+    average_price: Decimal | None = field(name="V", default=None)
+    index_price: Decimal | None = field(name="P", default=None)
+    is_liquidation: bool | None = field(name="lo", default=None)
+    liquidation_type: str | None = field(name="lt", default=None)
+    cancel_reject_reason: str | None = field(name="x", default=None)
+
+
+def from_wire_execution_report(w: ExecutionReportWire) -> ExecutionReport:
+    """Build ``ExecutionReport`` from its decoded wire form (its fields become the model's)."""
+    return model_from(ExecutionReport, asdict(w))
+
+
+def from_wire_execution_report_list(ws: list[ExecutionReportWire]) -> list[ExecutionReport]:
+    """Build a list of ``ExecutionReport`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(ExecutionReport, ds)
+
+
+class TicketInfoWire(Struct, kw_only=True, gc=False):
+    """``TicketInfo`` as sent, for the msgspec fast path (see ``from_wire_ticket_info``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    event_type: str = field(name="e")
+    event_time: int = field(name="E")
+    symbol: str = field(name="s")
+    quantity: Decimal = field(name="q")
+    match_time: int = field(name="t")
+    price: Decimal = field(name="p")
+    ticket_id: str = field(name="T")
+    order_id: str = field(name="o")
+    client_order_id: str = field(name="c")
+    account_id: str = field(name="a")
+    is_maker: bool = field(name="m")
+    side: OrderSide = field(name="S")
+
+
+def from_wire_ticket_info(w: TicketInfoWire) -> TicketInfo:
+    """Build ``TicketInfo`` from its decoded wire form (its fields become the model's)."""
+    return model_from(TicketInfo, asdict(w))
+
+
+def from_wire_ticket_info_list(ws: list[TicketInfoWire]) -> list[TicketInfo]:
+    """Build a list of ``TicketInfo`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(TicketInfo, ds)
+
+
+_FAST_PUSH_ACCOUNT_UPDATE = Decoder(AccountUpdateWire, strict=False)
+
+
+def fast_push_account_update(frame: bytes | str) -> AccountUpdate:
+    """Decode a ``AccountUpdate`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_account_update(_FAST_PUSH_ACCOUNT_UPDATE.decode(frame))
+
+
+_FAST_PUSH_BBO_UPDATE = Decoder(BboUpdateWire, strict=False)
+
+
+def fast_push_bbo_update(frame: bytes | str) -> BboUpdate:
+    """Decode a ``BboUpdate`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_bbo_update(_FAST_PUSH_BBO_UPDATE.decode(frame))
+
+
+_FAST_PUSH_DEPTH_UPDATE = Decoder(DepthUpdateWire, strict=False)
+
+
+def fast_push_depth_update(frame: bytes | str) -> DepthUpdate:
+    """Decode a ``DepthUpdate`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_depth_update(_FAST_PUSH_DEPTH_UPDATE.decode(frame))
+
+
+_FAST_PUSH_DEPTH_UPDATE_V1 = Decoder(DepthUpdateV1Wire, strict=False)
+
+
+def fast_push_depth_update_v1(frame: bytes | str) -> DepthUpdateV1:
+    """Decode a ``DepthUpdateV1`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_depth_update_v1(_FAST_PUSH_DEPTH_UPDATE_V1.decode(frame))
+
+
+_FAST_PUSH_EXECUTION_REPORT = Decoder(ExecutionReportWire, strict=False)
+
+
+def fast_push_execution_report(frame: bytes | str) -> ExecutionReport:
+    """Decode a ``ExecutionReport`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_execution_report(_FAST_PUSH_EXECUTION_REPORT.decode(frame))
+
+
+_FAST_PUSH_KLINE_UPDATE = Decoder(KlineUpdateWire, strict=False)
+
+
+def fast_push_kline_update(frame: bytes | str) -> KlineUpdate:
+    """Decode a ``KlineUpdate`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_kline_update(_FAST_PUSH_KLINE_UPDATE.decode(frame))
+
+
+_FAST_PUSH_KLINE_UPDATE_V1 = Decoder(KlineUpdateV1Wire, strict=False)
+
+
+def fast_push_kline_update_v1(frame: bytes | str) -> KlineUpdateV1:
+    """Decode a ``KlineUpdateV1`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_kline_update_v1(_FAST_PUSH_KLINE_UPDATE_V1.decode(frame))
+
+
+_FAST_PUSH_REALTIMES_UPDATE = Decoder(RealtimesUpdateWire, strict=False)
+
+
+def fast_push_realtimes_update(frame: bytes | str) -> RealtimesUpdate:
+    """Decode a ``RealtimesUpdate`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_realtimes_update(_FAST_PUSH_REALTIMES_UPDATE.decode(frame))
+
+
+_FAST_PUSH_REALTIMES_UPDATE_V1 = Decoder(RealtimesUpdateV1Wire, strict=False)
+
+
+def fast_push_realtimes_update_v1(frame: bytes | str) -> RealtimesUpdateV1:
+    """Decode a ``RealtimesUpdateV1`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_realtimes_update_v1(_FAST_PUSH_REALTIMES_UPDATE_V1.decode(frame))
+
+
+_FAST_PUSH_TICKET_INFO = Decoder(TicketInfoWire, strict=False)
+
+
+def fast_push_ticket_info(frame: bytes | str) -> TicketInfo:
+    """Decode a ``TicketInfo`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_ticket_info(_FAST_PUSH_TICKET_INFO.decode(frame))
+
+
+_FAST_PUSH_TRADE_UPDATE = Decoder(TradeUpdateWire, strict=False)
+
+
+def fast_push_trade_update(frame: bytes | str) -> TradeUpdate:
+    """Decode a ``TradeUpdate`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_trade_update(_FAST_PUSH_TRADE_UPDATE.decode(frame))
+
+
+_FAST_PUSH_TRADE_UPDATE_V1 = Decoder(TradeUpdateV1Wire, strict=False)
+
+
+def fast_push_trade_update_v1(frame: bytes | str) -> TradeUpdateV1:
+    """Decode a ``TradeUpdateV1`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_trade_update_v1(_FAST_PUSH_TRADE_UPDATE_V1.decode(frame))

@@ -8,8 +8,19 @@ from typing import Any
 
 from msgspec import Struct, field
 from msgspec.json import Decoder
+from msgspec.structs import asdict
 
-from cambist._runtime.convert import boolean, dec, enum_member, integer, members, opt_dec, string
+from cambist._runtime.convert import (
+    boolean,
+    dec,
+    enum_member,
+    integer,
+    members,
+    model_from,
+    models_from,
+    opt_dec,
+    string,
+)
 from cambist.hashkey.models.wallet import (
     AddressAuthResult,
     DepositAddress,
@@ -94,8 +105,9 @@ def structure_withdraw_order(d: Any) -> WithdrawOrder:
     )
 
 
-class DepositAddressWire(Struct, kw_only=True):
-    """``DepositAddress`` as sent, for the msgspec fast path (see ``from_wire_deposit_address``)."""
+class DepositAddressWire(Struct, kw_only=True, gc=False):
+    """``DepositAddress`` as sent, for the msgspec fast path (see ``from_wire_deposit_address``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     can_deposit: bool = field(name="canDeposit")
     address: str = field(name="address")
@@ -108,48 +120,44 @@ class DepositAddressWire(Struct, kw_only=True):
 
 
 def from_wire_deposit_address(w: DepositAddressWire) -> DepositAddress:
-    """Build ``DepositAddress`` from its decoded wire form."""
-    return DepositAddress(
-        w.can_deposit,  # can_deposit
-        w.address,  # address
-        w.address_ext,  # address_ext
-        w.min_quantity,  # min_quantity
-        w.need_address_tag,  # need_address_tag
-        w.required_confirm_times,  # required_confirm_times
-        w.can_withdraw_confirm_times,  # can_withdraw_confirm_times
-        w.coin_type,  # coin_type
-    )
+    """Build ``DepositAddress`` from its decoded wire form (its fields become the model's)."""
+    return model_from(DepositAddress, asdict(w))
 
 
-class DepositOrderWire(Struct, kw_only=True):
-    """``DepositOrder`` as sent, for the msgspec fast path (see ``from_wire_deposit_order``)."""
+def from_wire_deposit_address_list(ws: list[DepositAddressWire]) -> list[DepositAddress]:
+    """Build a list of ``DepositAddress`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(DepositAddress, ds)
+
+
+class DepositOrderWire(Struct, kw_only=True, gc=False):
+    """``DepositOrder`` as sent, for the msgspec fast path (see ``from_wire_deposit_order``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     time: int = field(name="time")
     coin: str = field(name="coin")
     coin_name: str = field(name="coinName")
     address: str = field(name="address")
     quantity: Decimal = field(name="quantity")
-    status: int = field(name="status")
+    status: DepositStatus = field(name="status")
     status_code: str = field(name="statusCode")
     tx_id: str = field(name="txId")
 
 
 def from_wire_deposit_order(w: DepositOrderWire) -> DepositOrder:
-    """Build ``DepositOrder`` from its decoded wire form."""
-    return DepositOrder(
-        w.time,  # time
-        w.coin,  # coin
-        w.coin_name,  # coin_name
-        w.address,  # address
-        w.quantity,  # quantity
-        _DEPOSIT_STATUS.get(w.status) or enum_member(DepositStatus, w.status),  # status
-        w.status_code,  # status_code
-        w.tx_id,  # tx_id
-    )
+    """Build ``DepositOrder`` from its decoded wire form (its fields become the model's)."""
+    return model_from(DepositOrder, asdict(w))
 
 
-class AddressAuthResultWire(Struct, kw_only=True):
-    """``AddressAuthResult`` as sent, for the msgspec fast path (see ``from_wire_address_auth_result``)."""
+def from_wire_deposit_order_list(ws: list[DepositOrderWire]) -> list[DepositOrder]:
+    """Build a list of ``DepositOrder`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(DepositOrder, ds)
+
+
+class AddressAuthResultWire(Struct, kw_only=True, gc=False):
+    """``AddressAuthResult`` as sent, for the msgspec fast path (see ``from_wire_address_auth_result``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     success: bool = field(name="success")
     msg: str = field(name="msg")
@@ -157,16 +165,19 @@ class AddressAuthResultWire(Struct, kw_only=True):
 
 
 def from_wire_address_auth_result(w: AddressAuthResultWire) -> AddressAuthResult:
-    """Build ``AddressAuthResult`` from its decoded wire form."""
-    return AddressAuthResult(
-        w.success,  # success
-        w.msg,  # msg
-        w.timestamp,  # timestamp
-    )
+    """Build ``AddressAuthResult`` from its decoded wire form (its fields become the model's)."""
+    return model_from(AddressAuthResult, asdict(w))
 
 
-class WithdrawResultWire(Struct, kw_only=True):
-    """``WithdrawResult`` as sent, for the msgspec fast path (see ``from_wire_withdraw_result``)."""
+def from_wire_address_auth_result_list(ws: list[AddressAuthResultWire]) -> list[AddressAuthResult]:
+    """Build a list of ``AddressAuthResult`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(AddressAuthResult, ds)
+
+
+class WithdrawResultWire(Struct, kw_only=True, gc=False):
+    """``WithdrawResult`` as sent, for the msgspec fast path (see ``from_wire_withdraw_result``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     success: bool = field(name="success")
     id: str = field(name="id")
@@ -175,17 +186,19 @@ class WithdrawResultWire(Struct, kw_only=True):
 
 
 def from_wire_withdraw_result(w: WithdrawResultWire) -> WithdrawResult:
-    """Build ``WithdrawResult`` from its decoded wire form."""
-    return WithdrawResult(
-        w.success,  # success
-        w.id,  # id
-        w.order_id,  # order_id
-        w.account_id,  # account_id
-    )
+    """Build ``WithdrawResult`` from its decoded wire form (its fields become the model's)."""
+    return model_from(WithdrawResult, asdict(w))
 
 
-class WithdrawOrderWire(Struct, kw_only=True):
-    """``WithdrawOrder`` as sent, for the msgspec fast path (see ``from_wire_withdraw_order``)."""
+def from_wire_withdraw_result_list(ws: list[WithdrawResultWire]) -> list[WithdrawResult]:
+    """Build a list of ``WithdrawResult`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(WithdrawResult, ds)
+
+
+class WithdrawOrderWire(Struct, kw_only=True, gc=False):
+    """``WithdrawOrder`` as sent, for the msgspec fast path (see ``from_wire_withdraw_order``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     time: int = field(name="time")
     id: str = field(name="id")
@@ -194,7 +207,7 @@ class WithdrawOrderWire(Struct, kw_only=True):
     coin_name: str = field(name="coinName")
     address: str = field(name="address")
     quantity: Decimal = field(name="quantity")
-    status: str = field(name="status")
+    status: WithdrawStatus = field(name="status")
     tx_id: str = field(name="txId")
     address_url: str = field(name="addressUrl")
     fee_coin_id: str = field(name="feeCoinId")
@@ -207,68 +220,83 @@ class WithdrawOrderWire(Struct, kw_only=True):
 
 
 def from_wire_withdraw_order(w: WithdrawOrderWire) -> WithdrawOrder:
-    """Build ``WithdrawOrder`` from its decoded wire form."""
-    return WithdrawOrder(
-        w.time,  # time
-        w.id,  # id
-        w.coin,  # coin
-        w.coin_id,  # coin_id
-        w.coin_name,  # coin_name
-        w.address,  # address
-        w.quantity,  # quantity
-        _WITHDRAW_STATUS.get(w.status) or enum_member(WithdrawStatus, w.status),  # status
-        w.tx_id,  # tx_id
-        w.address_url,  # address_url
-        w.fee_coin_id,  # fee_coin_id
-        w.fee_coin_name,  # fee_coin_name
-        w.fee,  # fee
-        w.remark,  # remark
-        w.platform,  # platform
-        w.memo,  # memo
-        w.arrive_quantity,  # arrive_quantity
-    )
+    """Build ``WithdrawOrder`` from its decoded wire form (its fields become the model's)."""
+    return model_from(WithdrawOrder, asdict(w))
 
 
-_FAST_ADDRESS_AUTH_RESULT = Decoder(AddressAuthResultWire, strict=False)
+def from_wire_withdraw_order_list(ws: list[WithdrawOrderWire]) -> list[WithdrawOrder]:
+    """Build a list of ``WithdrawOrder`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(WithdrawOrder, ds)
 
 
-def fast_address_auth_result(body: bytes) -> AddressAuthResult:
-    """Decode ``AddressAuthResult`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_address_auth_result(_FAST_ADDRESS_AUTH_RESULT.decode(body))
+class _AddressAuthResultAnswer(AddressAuthResultWire, kw_only=True, gc=False):
+    """``AddressAuthResult`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="code", default=None)
 
 
-_FAST_DEPOSIT_ADDRESS = Decoder(DepositAddressWire, strict=False)
+_FAST_ADDRESS_AUTH_RESULT = Decoder(_AddressAuthResultAnswer, strict=False)
 
 
-def fast_deposit_address(body: bytes) -> DepositAddress:
-    """Decode ``DepositAddress`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_deposit_address(_FAST_DEPOSIT_ADDRESS.decode(body))
+def fast_address_auth_result(body: bytes) -> tuple[AddressAuthResult, Any]:
+    """Decode ``AddressAuthResult`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_ADDRESS_AUTH_RESULT.decode(body))
+    code = d.pop("cambist_error_code")
+    return model_from(AddressAuthResult, d), code
+
+
+class _DepositAddressAnswer(DepositAddressWire, kw_only=True, gc=False):
+    """``DepositAddress`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="code", default=None)
+
+
+_FAST_DEPOSIT_ADDRESS = Decoder(_DepositAddressAnswer, strict=False)
+
+
+def fast_deposit_address(body: bytes) -> tuple[DepositAddress, Any]:
+    """Decode ``DepositAddress`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_DEPOSIT_ADDRESS.decode(body))
+    code = d.pop("cambist_error_code")
+    return model_from(DepositAddress, d), code
 
 
 _FAST_DEPOSIT_ORDER_LIST = Decoder(list[DepositOrderWire], strict=False)
 
 
-def fast_deposit_order_list(body: bytes) -> list[DepositOrder]:
-    """Decode ``list[DepositOrder]`` straight from the answer's bytes (exact decimals); raises on
+def fast_deposit_order_list(body: bytes) -> tuple[list[DepositOrder], None]:
+    """Decode ``list[DepositOrder]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_deposit_order, _FAST_DEPOSIT_ORDER_LIST.decode(body)))
+    return from_wire_deposit_order_list(_FAST_DEPOSIT_ORDER_LIST.decode(body)), None
 
 
 _FAST_WITHDRAW_ORDER_LIST = Decoder(list[WithdrawOrderWire], strict=False)
 
 
-def fast_withdraw_order_list(body: bytes) -> list[WithdrawOrder]:
-    """Decode ``list[WithdrawOrder]`` straight from the answer's bytes (exact decimals); raises on
+def fast_withdraw_order_list(body: bytes) -> tuple[list[WithdrawOrder], None]:
+    """Decode ``list[WithdrawOrder]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_withdraw_order, _FAST_WITHDRAW_ORDER_LIST.decode(body)))
+    return from_wire_withdraw_order_list(_FAST_WITHDRAW_ORDER_LIST.decode(body)), None
 
 
-_FAST_WITHDRAW_RESULT = Decoder(WithdrawResultWire, strict=False)
+class _WithdrawResultAnswer(WithdrawResultWire, kw_only=True, gc=False):
+    """``WithdrawResult`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="code", default=None)
 
 
-def fast_withdraw_result(body: bytes) -> WithdrawResult:
-    """Decode ``WithdrawResult`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_withdraw_result(_FAST_WITHDRAW_RESULT.decode(body))
+_FAST_WITHDRAW_RESULT = Decoder(_WithdrawResultAnswer, strict=False)
+
+
+def fast_withdraw_result(body: bytes) -> tuple[WithdrawResult, Any]:
+    """Decode ``WithdrawResult`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_WITHDRAW_RESULT.decode(body))
+    code = d.pop("cambist_error_code")
+    return model_from(WithdrawResult, d), code

@@ -12,6 +12,7 @@ from cambist._runtime.endpoint import Endpoint, Param
 from cambist._runtime.response import async_raw, sync_raw
 from cambist.hashkey._convert.market import (
     fast_book_ticker_list,
+    fast_exchange_info,
     fast_kline_list,
     fast_market_trade_list,
     fast_order_book,
@@ -50,6 +51,7 @@ _GET_EXCHANGE_INFO: Endpoint[ExchangeInfo] = Endpoint(
         Param(name="site", type="Site", kind="enum", enum=Site),
     ),
     parse=structure_exchange_info,
+    fast=fast_exchange_info,
     response="ExchangeInfo",
     source="hashkey.txt: Public Market Data > Get Exchange Information",
 )

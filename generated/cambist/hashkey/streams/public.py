@@ -13,6 +13,11 @@ from cambist._runtime.endpoint import Param
 from cambist._runtime.stream import AsyncStream, SyncStream
 from cambist._runtime.streamdef import BookDef, Channel, StreamDef
 from cambist.hashkey._convert.streams import (
+    fast_push_bbo_update,
+    fast_push_depth_update,
+    fast_push_kline_update,
+    fast_push_realtimes_update,
+    fast_push_trade_update,
     structure_bbo_update,
     structure_depth_update,
     structure_kline_update,
@@ -45,6 +50,7 @@ _KLINE = Channel(
     ),
     parse=structure_kline_update,
     source="hashkey.txt: WEBSOCKET API > Public Market Data Stream > V2 > Kline",
+    fast=fast_push_kline_update,
 )
 
 _REALTIMES = Channel(
@@ -53,6 +59,7 @@ _REALTIMES = Channel(
     params=(Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+(-[A-Z0-9]+)?"),),
     parse=structure_realtimes_update,
     source="hashkey.txt: WEBSOCKET API > Public Market Data Stream > V2 > Realtimes",
+    fast=fast_push_realtimes_update,
 )
 
 _TRADE = Channel(
@@ -61,6 +68,7 @@ _TRADE = Channel(
     params=(Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+(-[A-Z0-9]+)?"),),
     parse=structure_trade_update,
     source="hashkey.txt: WEBSOCKET API > Public Market Data Stream > V2 > Trade",
+    fast=fast_push_trade_update,
 )
 
 _DEPTH = Channel(
@@ -68,8 +76,15 @@ _DEPTH = Channel(
     topic="depth",
     params=(Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+(-[A-Z0-9]+)?"),),
     parse=structure_depth_update,
-    book=BookDef("snapshot", ("data", "b"), ("data", "a"), ("data", "v")),
+    book=BookDef(
+        "snapshot",
+        ("data", "b"),
+        ("data", "a"),
+        ("data", "v"),
+        event_paths=(("data", "bids"), ("data", "asks"), ("data", "version"), (), ()),
+    ),
     source="hashkey.txt: WEBSOCKET API > Public Market Data Stream > V2 > Depth",
+    fast=fast_push_depth_update,
 )
 
 _BBO = Channel(
@@ -78,6 +93,7 @@ _BBO = Channel(
     params=(Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+(-[A-Z0-9]+)?"),),
     parse=structure_bbo_update,
     source="hashkey.txt: WEBSOCKET API > Public Market Data Stream > V2 > BBO",
+    fast=fast_push_bbo_update,
 )
 
 PUBLIC = StreamDef(

@@ -13,6 +13,10 @@ from cambist._runtime.endpoint import Param
 from cambist._runtime.stream import AsyncStream, SyncStream
 from cambist._runtime.streamdef import BookDef, Channel, StreamDef
 from cambist.hashkey._convert.streams import (
+    fast_push_depth_update_v1,
+    fast_push_kline_update_v1,
+    fast_push_realtimes_update_v1,
+    fast_push_trade_update_v1,
     structure_depth_update_v1,
     structure_kline_update_v1,
     structure_realtimes_update_v1,
@@ -38,6 +42,7 @@ _KLINE = Channel(
     ),
     parse=structure_kline_update_v1,
     source="hashkey.txt: WEBSOCKET API > Public Market Data Stream > V1 > Kline",
+    fast=fast_push_kline_update_v1,
 )
 
 _REALTIMES = Channel(
@@ -46,6 +51,7 @@ _REALTIMES = Channel(
     params=(Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+(-[A-Z0-9]+)?"),),
     parse=structure_realtimes_update_v1,
     source="hashkey.txt: WEBSOCKET API > Public Market Data Stream > V1 > Realtimes",
+    fast=fast_push_realtimes_update_v1,
 )
 
 _TRADE = Channel(
@@ -54,6 +60,7 @@ _TRADE = Channel(
     params=(Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+(-[A-Z0-9]+)?"),),
     parse=structure_trade_update_v1,
     source="hashkey.txt: WEBSOCKET API > Public Market Data Stream > V1 > Trade",
+    fast=fast_push_trade_update_v1,
 )
 
 _DEPTH = Channel(
@@ -61,8 +68,15 @@ _DEPTH = Channel(
     topic="depth",
     params=(Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+(-[A-Z0-9]+)?"),),
     parse=structure_depth_update_v1,
-    book=BookDef("snapshot", ("data", "0", "b"), ("data", "0", "a"), ("data", "0", "v")),
+    book=BookDef(
+        "snapshot",
+        ("data", "0", "b"),
+        ("data", "0", "a"),
+        ("data", "0", "v"),
+        event_paths=(("data", 0, "bids"), ("data", 0, "asks"), ("data", 0, "version"), (), ()),
+    ),
     source="hashkey.txt: WEBSOCKET API > Public Market Data Stream > V1 > Depth",
+    fast=fast_push_depth_update_v1,
 )
 
 PUBLIC_V1 = StreamDef(

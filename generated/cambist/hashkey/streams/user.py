@@ -9,6 +9,9 @@ from __future__ import annotations
 from cambist._runtime.stream import AsyncStream, SyncStream
 from cambist._runtime.streamdef import ListenKeyDef, StreamDef
 from cambist.hashkey._convert.streams import (
+    fast_push_account_update,
+    fast_push_execution_report,
+    fast_push_ticket_info,
     structure_account_update,
     structure_execution_report,
     structure_ticket_info,
@@ -37,6 +40,13 @@ USER = StreamDef(
         "ticketInfo": structure_ticket_info,
     },
     event_field="e",
+    fast_events={
+        "outboundAccountInfo": fast_push_account_update,
+        "outboundCustodyAccountInfo": fast_push_account_update,
+        "outboundFiatAccountInfo": fast_push_account_update,
+        "executionReport": fast_push_execution_report,
+        "ticketInfo": fast_push_ticket_info,
+    },
     listen_key=ListenKeyDef(
         create=_CREATE_LISTEN_KEY,
         extend=_RESET_LISTEN_KEY,

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from cambist._runtime.convert import dec, integer, items, new_row, string
+from msgspec import Struct, field
+from msgspec.json import Decoder
+from msgspec.structs import asdict
+
+from cambist._runtime.convert import dec, integer, items, model_from, models_from, new_row, string
 from cambist.fakex.models.streams import BookData, BookPush, Quote
 
 
@@ -35,3 +39,55 @@ def structure_quote(r: Any) -> Quote:
             dec(r[1]),  # quantity
         ),
     )
+
+
+class BookPushWire(Struct, kw_only=True, gc=False):
+    """``BookPush`` as sent, for the msgspec fast path (see ``from_wire_book_push``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    stream: str = field(name="stream")
+    data: BookDataWire = field(name="data")
+
+
+def from_wire_book_push(w: BookPushWire) -> BookPush:
+    """Build ``BookPush`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["data"] = from_wire_book_data(d["data"])
+    return model_from(BookPush, d)
+
+
+def from_wire_book_push_list(ws: list[BookPushWire]) -> list[BookPush]:
+    """Build a list of ``BookPush`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["data"] = from_wire_book_data(d["data"])
+    return models_from(BookPush, ds)
+
+
+class BookDataWire(Struct, kw_only=True, gc=False):
+    """``BookData`` as sent, for the msgspec fast path (see ``from_wire_book_data``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
+
+    update_id: int = field(name="i")
+    bids: list[Quote] = field(name="b")
+    asks: list[Quote] = field(name="a")
+
+
+def from_wire_book_data(w: BookDataWire) -> BookData:
+    """Build ``BookData`` from its decoded wire form (its fields become the model's)."""
+    return model_from(BookData, asdict(w))
+
+
+def from_wire_book_data_list(ws: list[BookDataWire]) -> list[BookData]:
+    """Build a list of ``BookData`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(BookData, ds)
+
+
+_FAST_PUSH_BOOK_PUSH = Decoder(BookPushWire, strict=False)
+
+
+def fast_push_book_push(frame: bytes | str) -> BookPush:
+    """Decode a ``BookPush`` push straight from the frame's text (exact decimals); raises
+    on anything the general converters must handle (the stream then falls back to them)."""
+    return from_wire_book_push(_FAST_PUSH_BOOK_PUSH.decode(frame))

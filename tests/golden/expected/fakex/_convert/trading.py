@@ -8,6 +8,7 @@ from typing import Any
 
 from msgspec import Struct, field
 from msgspec.json import Decoder
+from msgspec.structs import asdict
 
 from cambist._runtime.convert import (
     dec,
@@ -15,6 +16,8 @@ from cambist._runtime.convert import (
     integer,
     items,
     members,
+    model_from,
+    models_from,
     new_row,
     opt_dec,
     opt_enum_member,
@@ -60,58 +63,81 @@ def structure_fills(d: Any) -> Fills:
     )
 
 
-class FillWire(Struct, kw_only=True):
-    """``Fill`` as sent, for the msgspec fast path (see ``from_wire_fill``)."""
+class FillWire(Struct, kw_only=True, gc=False):
+    """``Fill`` as sent, for the msgspec fast path (see ``from_wire_fill``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     fill_id: int = field(name="fillId")
     price: Decimal = field(name="px")
-    side: str = field(name="side")
+    side: Side = field(name="side")
     level: int | None = field(name="level", default=None)
     tags: list[str] | None = field(name="tags", default=None)
 
 
 def from_wire_fill(w: FillWire) -> Fill:
-    """Build ``Fill`` from its decoded wire form."""
-    return Fill(
-        w.fill_id,  # fill_id
-        w.price,  # price
-        _SIDE.get(w.side) or enum_member(Side, w.side),  # side
-        opt_enum_member(Level, w.level),  # level
-        w.tags,  # tags
-    )
+    """Build ``Fill`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["level"] = opt_enum_member(Level, d["level"])
+    return model_from(Fill, d)
 
 
-class FillsWire(Struct, kw_only=True):
-    """``Fills`` as sent, for the msgspec fast path (see ``from_wire_fills``)."""
+def from_wire_fill_list(ws: list[FillWire]) -> list[Fill]:
+    """Build a list of ``Fill`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["level"] = opt_enum_member(Level, d["level"])
+    return models_from(Fill, ds)
+
+
+class FillsWire(Struct, kw_only=True, gc=False):
+    """``Fills`` as sent, for the msgspec fast path (see ``from_wire_fills``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     fills: list[FillWire] = field(name="fills")
     candles: list[Candle] | None = field(name="candles", default=None)
 
 
 def from_wire_fills(w: FillsWire) -> Fills:
-    """Build ``Fills`` from its decoded wire form."""
-    return Fills(
-        list(map(from_wire_fill, w.fills)),  # fills
-        w.candles,  # candles
-    )
+    """Build ``Fills`` from its decoded wire form (its fields become the model's)."""
+    d = asdict(w)
+    d["fills"] = from_wire_fill_list(d["fills"])
+    return model_from(Fills, d)
+
+
+def from_wire_fills_list(ws: list[FillsWire]) -> list[Fills]:
+    """Build a list of ``Fills`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    for d in ds:
+        d["fills"] = from_wire_fill_list(d["fills"])
+    return models_from(Fills, ds)
 
 
 _FAST_FILL_LIST = Decoder(list[FillWire], strict=False)
 
 
-def fast_fill_list(body: bytes) -> list[Fill]:
-    """Decode ``list[Fill]`` straight from the answer's bytes (exact decimals); raises on
+def fast_fill_list(body: bytes) -> tuple[list[Fill], None]:
+    """Decode ``list[Fill]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_fill, _FAST_FILL_LIST.decode(body)))
+    return from_wire_fill_list(_FAST_FILL_LIST.decode(body)), None
 
 
-_FAST_FILLS = Decoder(FillsWire, strict=False)
+class _FillsAnswer(FillsWire, kw_only=True, gc=False):
+    """``Fills`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="code", default=None)
 
 
-def fast_fills(body: bytes) -> Fills:
-    """Decode ``Fills`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_fills(_FAST_FILLS.decode(body))
+_FAST_FILLS = Decoder(_FillsAnswer, strict=False)
+
+
+def fast_fills(body: bytes) -> tuple[Fills, Any]:
+    """Decode ``Fills`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_FILLS.decode(body))
+    code = d.pop("cambist_error_code")
+    d["fills"] = from_wire_fill_list(d["fills"])
+    return model_from(Fills, d), code
 
 
 _ORDERITEM_FIELDS = (

@@ -8,8 +8,18 @@ from typing import Any
 
 from msgspec import Struct, field
 from msgspec.json import Decoder
+from msgspec.structs import asdict
 
-from cambist._runtime.convert import dec, enum_member, integer, members, opt_string, string
+from cambist._runtime.convert import (
+    dec,
+    enum_member,
+    integer,
+    members,
+    model_from,
+    models_from,
+    opt_string,
+    string,
+)
 from cambist.fakey.models.orders import Order, Side, Ticker
 
 _SIDE = members(Side)
@@ -36,8 +46,9 @@ def structure_order(d: Any) -> Order:
     )
 
 
-class TickerWire(Struct, kw_only=True):
-    """``Ticker`` as sent, for the msgspec fast path (see ``from_wire_ticker``)."""
+class TickerWire(Struct, kw_only=True, gc=False):
+    """``Ticker`` as sent, for the msgspec fast path (see ``from_wire_ticker``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     symbol: str = field(name="s")
     last_price: Decimal = field(name="p")
@@ -45,59 +56,79 @@ class TickerWire(Struct, kw_only=True):
 
 
 def from_wire_ticker(w: TickerWire) -> Ticker:
-    """Build ``Ticker`` from its decoded wire form."""
-    return Ticker(
-        w.symbol,  # symbol
-        w.last_price,  # last_price
-        w.time,  # time
-    )
+    """Build ``Ticker`` from its decoded wire form (its fields become the model's)."""
+    return model_from(Ticker, asdict(w))
 
 
-class OrderWire(Struct, kw_only=True):
-    """``Order`` as sent, for the msgspec fast path (see ``from_wire_order``)."""
+def from_wire_ticker_list(ws: list[TickerWire]) -> list[Ticker]:
+    """Build a list of ``Ticker`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(Ticker, ds)
+
+
+class OrderWire(Struct, kw_only=True, gc=False):
+    """``Order`` as sent, for the msgspec fast path (see ``from_wire_order``); short-lived
+    and acyclic, so never tracked by the garbage collector."""
 
     order_id: int = field(name="id")
     client_id: str = field(name="clientId")
-    side: str = field(name="side")
+    side: Side = field(name="side")
     price: Decimal = field(name="price")
     quantity: Decimal = field(name="qty")
     note: str | None = field(name="note", default=None)
 
 
 def from_wire_order(w: OrderWire) -> Order:
-    """Build ``Order`` from its decoded wire form."""
-    return Order(
-        w.order_id,  # order_id
-        w.client_id,  # client_id
-        _SIDE.get(w.side) or enum_member(Side, w.side),  # side
-        w.price,  # price
-        w.quantity,  # quantity
-        w.note,  # note
-    )
+    """Build ``Order`` from its decoded wire form (its fields become the model's)."""
+    return model_from(Order, asdict(w))
 
 
-_FAST_ORDER = Decoder(OrderWire, strict=False)
+def from_wire_order_list(ws: list[OrderWire]) -> list[Order]:
+    """Build a list of ``Order`` (the per-item loops in C where they can be)."""
+    ds = list(map(asdict, ws))
+    return models_from(Order, ds)
 
 
-def fast_order(body: bytes) -> Order:
-    """Decode ``Order`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_order(_FAST_ORDER.decode(body))
+class _OrderAnswer(OrderWire, kw_only=True, gc=False):
+    """``Order`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="code", default=None)
+
+
+_FAST_ORDER = Decoder(_OrderAnswer, strict=False)
+
+
+def fast_order(body: bytes) -> tuple[Order, Any]:
+    """Decode ``Order`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_ORDER.decode(body))
+    code = d.pop("cambist_error_code")
+    return model_from(Order, d), code
 
 
 _FAST_ORDER_LIST = Decoder(list[OrderWire], strict=False)
 
 
-def fast_order_list(body: bytes) -> list[Order]:
-    """Decode ``list[Order]`` straight from the answer's bytes (exact decimals); raises on
+def fast_order_list(body: bytes) -> tuple[list[Order], None]:
+    """Decode ``list[Order]`` from the answer's bytes (exact decimals); raises on
     anything the general converters must handle (the client then falls back to them)."""
-    return list(map(from_wire_order, _FAST_ORDER_LIST.decode(body)))
+    return from_wire_order_list(_FAST_ORDER_LIST.decode(body)), None
 
 
-_FAST_TICKER = Decoder(TickerWire, strict=False)
+class _TickerAnswer(TickerWire, kw_only=True, gc=False):
+    """``Ticker`` as answered, with the error-code field the client checks."""
+
+    cambist_error_code: Any = field(name="code", default=None)
 
 
-def fast_ticker(body: bytes) -> Ticker:
-    """Decode ``Ticker`` straight from the answer's bytes (exact decimals); raises on
-    anything the general converters must handle (the client then falls back to them)."""
-    return from_wire_ticker(_FAST_TICKER.decode(body))
+_FAST_TICKER = Decoder(_TickerAnswer, strict=False)
+
+
+def fast_ticker(body: bytes) -> tuple[Ticker, Any]:
+    """Decode ``Ticker`` from the answer's bytes (exact decimals), and the value of
+    the error-code field (None: absent), which the client checks; raises on anything the
+    general converters must handle (the client then falls back to them)."""
+    d = asdict(_FAST_TICKER.decode(body))
+    code = d.pop("cambist_error_code")
+    return model_from(Ticker, d), code
