@@ -28,6 +28,14 @@ KEY, SECRET = "bench-key", "bench-secret"
 ORDER_ID = "2108873672953505280"
 
 
+def _ungoverned() -> Any:
+    """The rate-limit governor off (HashKey's documented 2 queries/s would pace the loop), as
+    ccxt's ``enableRateLimit=False`` below: throughput of the calls themselves."""
+    from cambist.ratelimit import RateLimits
+
+    return RateLimits(enabled=False)
+
+
 # -- import time ----------------------------------------------------------------------------
 
 
@@ -88,7 +96,7 @@ def bench_signed_get(url: str, n: int, calls: int) -> None:
     from cambist.hashkey import HashKey
 
     raw = httpx.Client()
-    hk = HashKey(api_key=KEY, api_secret=SECRET, base_url=url)
+    hk = HashKey(api_key=KEY, api_secret=SECRET, base_url=url, rate_limits=_ungoverned())
     hk.spot.get_order(order_id=ORDER_ID)  # connect and sync the clock first
     raw.get(url + "/api/v1/time")
 
@@ -209,7 +217,13 @@ def _cambist(transport: str) -> Setup:
         from cambist.hashkey import AsyncHashKey
 
         http = httpx.AsyncClient() if transport == "httpx" else None
-        hk = AsyncHashKey(api_key=KEY, api_secret=SECRET, base_url=url, http_client=http)
+        hk = AsyncHashKey(
+            api_key=KEY,
+            api_secret=SECRET,
+            base_url=url,
+            http_client=http,
+            rate_limits=_ungoverned(),
+        )
 
         async def close() -> None:
             await hk.aclose()

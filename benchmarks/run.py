@@ -1,12 +1,12 @@
 """cambist benchmarks: each figure is a ratio against a baseline measured side by side, in the
 same run, as medians of interleaved rounds.
 
-Run: nox -s bench   (or python benchmarks/run.py [--quick] [--only calls,decode,streams,memory])
+Run: nox -s bench   (or python benchmarks/run.py [--quick] [--only calls,decode,streams,limits,...])
 
 Topics live beside this file: ``calls.py`` (import time, a signed call, calls in flight
 against raw aiohttp and ccxt, regeneration), ``decode.py`` (REST answers -> models),
-``streams.py`` (pushes, one push per exchange, memory under a push load), ``markets.py``
-(checking orders against their markets).
+``streams.py`` (pushes, one push per exchange, memory under a push load), ``governor.py``
+(the rate-limit governor), ``markets.py`` (checking orders against their markets).
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ import calls
 import httpx
 from _common import BenchServer, print_goals
 from decode import bench_decode
+from governor import bench_governor
 from markets import bench_check_orders
 from streams import bench_memory, bench_single_frames, bench_streams
 
-CASES = ("import", "decode", "streams", "memory", "requests", "markets", "calls")
+CASES = ("import", "decode", "streams", "memory", "requests", "limits", "markets", "calls")
 """What ``--only`` may name (comma-separated): each runs its cases alone, e.g. while measuring.
 ``calls`` is every case of ``calls.py``: ``import`` (import time, regeneration) and
 ``requests`` (a signed call, calls in flight)."""
@@ -54,6 +55,8 @@ def main() -> None:
         if "requests" in only:
             calls.bench_signed_get(url, n, 200)
             calls.bench_async(url, max(3, n // 3), 2000)
+        if "limits" in only:
+            bench_governor(url, n, 200)
         if "markets" in only:
             bench_check_orders(url, n, 200)
     print_goals()

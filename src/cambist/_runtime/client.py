@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from cambist._runtime.retry import RetryPolicy
     from cambist._runtime.stream import Portal
     from cambist._runtime.transport import AsyncHttpxTransport, HttpxTransport
+    from cambist.ratelimit import RateLimits
 
 T = TypeVar("T")
 
@@ -100,6 +101,7 @@ class BaseClient:
         rest_urls: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
+        rate_limits: RateLimits | None = None,
         check_orders: bool = False,
         markets_ttl: float | None = 3600.0,
     ) -> None:
@@ -129,6 +131,11 @@ class BaseClient:
                 bounds, the longest ``Retry-After`` waited for.
             clock: Where time is read and waits happen (``cambist.options.Clock``; a fake
                 one in tests).
+            rate_limits: The rate-limit governor (``cambist.ratelimit.RateLimits``): on by
+                default with the document's limits (the spec's budgets), spending each
+                call's cost before sending and waiting (or raising
+                ``BudgetExhaustedError``) when a budget is empty; off, a share of each
+                limit, wait or raise, a Redis shared by several processes.
             check_orders: Check every order against its market's rules (``client.markets()``,
                 loaded on the first order) before sending it: a broken rule raises
                 ``MarketRuleError`` and nothing is sent.
@@ -157,6 +164,11 @@ class BaseClient:
             retry=retry,
             clock=clock,
         )
+        if rate_limits is not None:  # (the governor loads with the first call otherwise)
+            from cambist._runtime.options import instance
+            from cambist.ratelimit import RateLimits
+
+            instance("rate_limits", rate_limits, RateLimits, "a cambist.ratelimit.RateLimits")
         environments = exchange.environments
         if environment is None:
             environment = next(iter(environments))
@@ -181,9 +193,11 @@ class BaseClient:
         # Every option is checked above; the request core (httpx, encoding, signing, retries)
         # is built by the first call that needs it: a client is ready at once.
         self._core_options = (exchange, credentials, timeout, recv_window, retry, max_retries)
-        self._core_options_more = (time_sync, base_urls)
+        self._core_options_more = (time_sync, base_urls, rate_limits)
         self._built_core: Core | None = None
         self._market_book = _market_book(self._config_module, self.clock, check_orders, markets_ttl)
+        if rate_limits is not None:  # built now: the governor checks the budgets given
+            self._built_core = self._build_core()
 
     @property
     def _core(self) -> Core:
@@ -201,7 +215,7 @@ class BaseClient:
         from cambist._runtime.retry import RetryPolicy
 
         exchange, credentials, timeout, recv_window, retry, max_retries = self._core_options
-        time_sync, base_urls = self._core_options_more
+        time_sync, base_urls, rate_limits = self._core_options_more
         policy = retry or RetryPolicy()
         if max_retries is not None:  # the shorthand wins over the policy's own
             policy = dataclasses.replace(policy, max_retries=max_retries)
@@ -217,6 +231,22 @@ class BaseClient:
             time=self.clock,
         )
         core.base_urls = base_urls
+        limits = rate_limits
+        if limits is None:
+            from cambist.ratelimit import RateLimits
+
+            limits = RateLimits()
+        if limits.enabled and (exchange.budgets or limits.budgets):
+            from cambist._runtime.governor import Governor
+
+            core.governor = Governor(
+                exchange,
+                limits,
+                api_key=credentials.api_key if credentials else None,
+                clock=self.clock,
+                server_clock=core.clock,
+                base_url=self.base_url,
+            )
         self._plain_call = CallOptions()  # the options of a call given none: most calls
         return core
 
@@ -312,6 +342,8 @@ class SyncClient(SyncMarkets, BaseClient):
         if self._stream_portal is not None:
             self._stream_portal.close()
             self._stream_portal = None
+        if self._core.governor is not None:
+            self._core.governor.close()
 
     def __enter__(self: T) -> T:
         return self
@@ -399,6 +431,8 @@ class AsyncClient(AsyncMarkets, BaseClient):
         self._closed = True
         if self._http is not None:
             await self._http.aclose()
+        if self._core.governor is not None:
+            await self._core.governor.aclose()
 
     async def __aenter__(self: T) -> T:
         return self
