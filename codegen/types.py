@@ -320,6 +320,20 @@ class WireMap:
         expr = self.value(t, var, types, imports, here)
         return expr if expr == var else f"None if {var} is None else {expr}"
 
+    def model_list(self, t: TypeRef, types: TypeMap, imports: Imports, here: str) -> str | None:
+        """For a field holding a list of (non-row) models: the ``from_wire_*_list`` that builds
+        them (imported), so a list of owners builds all their items in one call; else None."""
+        item = t.item
+        if item is None or item.item is not None or self._json_list(t):
+            return None
+        model = self.spec.models.get(item.name)
+        if model is None or model.row:
+            return None
+        fn = self.from_wire_list_name(item.name)
+        if types.convert_module(item.name) != here:
+            imports.add(types.convert_module(item.name), fn)
+        return fn
+
     def value(
         self, t: TypeRef, var: str, types: TypeMap, imports: Imports, here: str, depth: int = 0
     ) -> str:

@@ -125,3 +125,32 @@ def test_an_error_code_in_a_200_answer_raises_after_fast_decoding(
         with pytest.raises(errors.APIError, match="Bad request") as info:
             client._core.handle(ep, httpx.Response(200, content=body), CallOptions())
     assert info.value.code == -1004
+
+
+def test_nested_lists_built_in_one_go_land_in_their_owners() -> None:
+    """A list of models each holding a list of models (exchange information's symbols and
+    their filters) builds all the inner models in one call, then slices them back: each
+    symbol keeps its own filters, whatever their counts (none, one, several)."""
+    import orjson
+
+    case = EXCHANGES[0]
+    ep = next(e for e in case.endpoints() if e.name == "market.get_exchange_info")
+    symbol = orjson.loads(case.sample(ep))
+    filters = symbol["filters"]
+    assert len(filters) > 2
+    symbols = []
+    for i, count in enumerate([0, 1, len(filters), 2, 0]):
+        item = dict(symbol, symbol=f"S{i}", filters=filters[:count])
+        symbols.append(item)
+    body = orjson.dumps({"timezone": "UTC", "serverTime": "1", "symbols": symbols})
+    fast = _fast(ep, body)
+    assert [len(s.filters) for s in fast.symbols] == [0, 1, len(filters), 2, 0]
+    assert fast == _general(case, ep, body)
+
+
+def test_nest_models_leaves_an_absent_list_none() -> None:
+    from cambist._runtime.convert import nest_models
+
+    owners: list[dict[str, Any]] = [{"k": [1, 2]}, {"k": None}, {"k": []}, {"k": [3]}]
+    nest_models(lambda items: [x * 10 for x in items], owners, "k")
+    assert owners == [{"k": [10, 20]}, {"k": None}, {"k": []}, {"k": [30]}]

@@ -19,6 +19,7 @@ from cambist._runtime.convert import (
     members,
     model_from,
     models_from,
+    nest_models,
     opt_boolean,
     opt_dec,
     opt_enum_member,
@@ -455,8 +456,7 @@ def from_wire_commission(w: CommissionWire) -> Commission:
 def from_wire_commission_list(ws: list[CommissionWire]) -> list[Commission]:
     """Build a list of ``Commission`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
-    for d in ds:
-        d["commissions"] = from_wire_underlying_commission_list(d["commissions"])
+    nest_models(from_wire_underlying_commission_list, ds, "commissions")
     return models_from(Commission, ds)
 
 

@@ -20,6 +20,7 @@ from cambist._runtime.convert import (
     members,
     model_from,
     models_from,
+    nest_models,
     new_row,
     opt_dec,
     opt_enum_member,
@@ -273,9 +274,9 @@ def from_wire_exchange_info(w: ExchangeInfoWire) -> ExchangeInfo:
 def from_wire_exchange_info_list(ws: list[ExchangeInfoWire]) -> list[ExchangeInfo]:
     """Build a list of ``ExchangeInfo`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
+    nest_models(from_wire_symbol_info_list, ds, "symbols")
+    nest_models(from_wire_exchange_coin_list, ds, "coins")
     for d in ds:
-        d["symbols"] = from_wire_symbol_info_list(d["symbols"])
-        d["coins"] = None if d["coins"] is None else from_wire_exchange_coin_list(d["coins"])
         d["broker_filters"] = opt_items(json_value(d["broker_filters"]))
         d["contracts"] = opt_items(json_value(d["contracts"]))
         d["options"] = opt_items(json_value(d["options"]))
@@ -321,8 +322,8 @@ def from_wire_symbol_info(w: SymbolInfoWire) -> SymbolInfo:
 def from_wire_symbol_info_list(ws: list[SymbolInfoWire]) -> list[SymbolInfo]:
     """Build a list of ``SymbolInfo`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
+    nest_models(from_wire_symbol_filter_list, ds, "filters")
     for d in ds:
-        d["filters"] = from_wire_symbol_filter_list(d["filters"])
         d["site"] = opt_enum_member(Site, d["site"])
     return models_from(SymbolInfo, ds)
 
@@ -394,8 +395,7 @@ def from_wire_exchange_coin(w: ExchangeCoinWire) -> ExchangeCoin:
 def from_wire_exchange_coin_list(ws: list[ExchangeCoinWire]) -> list[ExchangeCoin]:
     """Build a list of ``ExchangeCoin`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
-    for d in ds:
-        d["chain_types"] = from_wire_exchange_coin_chain_list(d["chain_types"])
+    nest_models(from_wire_exchange_coin_chain_list, ds, "chain_types")
     return models_from(ExchangeCoin, ds)
 
 

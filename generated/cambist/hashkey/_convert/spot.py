@@ -19,6 +19,7 @@ from cambist._runtime.convert import (
     members,
     model_from,
     models_from,
+    nest_models,
     opt_enum_member,
     opt_string,
     string,
@@ -193,8 +194,7 @@ def from_wire_batch_order_result(w: BatchOrderResultWire) -> BatchOrderResult:
 def from_wire_batch_order_result_list(ws: list[BatchOrderResultWire]) -> list[BatchOrderResult]:
     """Build a list of ``BatchOrderResult`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
-    for d in ds:
-        d["result"] = from_wire_batch_order_item_list(d["result"])
+    nest_models(from_wire_batch_order_item_list, ds, "result")
     return models_from(BatchOrderResult, ds)
 
 
@@ -316,8 +316,7 @@ def from_wire_cancel_orders_result_list(
 ) -> list[CancelOrdersResult]:
     """Build a list of ``CancelOrdersResult`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
-    for d in ds:
-        d["result"] = from_wire_cancel_order_failure_list(d["result"])
+    nest_models(from_wire_cancel_order_failure_list, ds, "result")
     return models_from(CancelOrdersResult, ds)
 
 

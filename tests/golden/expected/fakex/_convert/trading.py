@@ -18,6 +18,7 @@ from cambist._runtime.convert import (
     members,
     model_from,
     models_from,
+    nest_models,
     new_row,
     opt_dec,
     opt_enum_member,
@@ -107,8 +108,7 @@ def from_wire_fills(w: FillsWire) -> Fills:
 def from_wire_fills_list(ws: list[FillsWire]) -> list[Fills]:
     """Build a list of ``Fills`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
-    for d in ds:
-        d["fills"] = from_wire_fill_list(d["fills"])
+    nest_models(from_wire_fill_list, ds, "fills")
     return models_from(Fills, ds)
 
 
