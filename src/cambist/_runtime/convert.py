@@ -10,7 +10,9 @@ body again with the standard library, which keeps every number's text
 from __future__ import annotations
 
 import enum
+import gc
 import json
+import threading
 from collections import deque
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
@@ -170,6 +172,46 @@ def enum_member(cls: type[E], value: object) -> E:
 def members(cls: type[E]) -> dict[Any, E]:
     """The value -> member table of an enum, for fast look-ups."""
     return cls._value2member_map_  # type: ignore[return-value]
+
+
+class _CollectorPause:
+    """Automatic garbage collection paused while a large answer is built, then put back as
+    it was: a list of models is thousands of new tracked objects (each model and its
+    ``__dict__``), all alive and acyclic, and the collector's passes over them while they are
+    being made are wasted (11-18% of building 1000 orders with the results kept, measured).
+
+    The switch is process-wide, so nested and concurrent builds share one pause: the first
+    to start records whether collection was on and turns it off, the last to finish turns it
+    back on only if it was on (never enabling what the program had disabled). Nothing else
+    runs in between (no I/O, no await); an exception restores it too."""
+
+    __slots__ = ()
+    _lock = threading.Lock()
+    _depth = 0
+    _was_enabled = False
+
+    def __enter__(self) -> None:
+        cls = _CollectorPause
+        with cls._lock:
+            if cls._depth == 0:
+                cls._was_enabled = gc.isenabled()
+                gc.disable()
+            cls._depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        cls = _CollectorPause
+        with cls._lock:
+            cls._depth -= 1
+            if cls._depth == 0 and cls._was_enabled:
+                gc.enable()
+
+
+collector_paused = _CollectorPause()
+"""``with collector_paused:`` around building a large answer (see :class:`_CollectorPause`)."""
+
+LARGE_ANSWER = 64 * 1024
+"""Bytes from which an answer is built with the collector paused (about a hundred models);
+below it the pause is not worth its cost."""
 
 
 _new = object.__new__

@@ -624,7 +624,7 @@ class StreamEngine:
         """Handle one frame; returns the frames to answer with."""
         d = self.definition
         try:
-            text = frame_text(frame)
+            text = frame if type(frame) is str else frame_text(frame)
             if d.heartbeat == "text_server" and text in TEXT_PINGS:
                 return ["Pong"]
             if self._fast and self._handover_state is None and self._handed_over is None:
@@ -761,13 +761,24 @@ class StreamEngine:
             return None
         if sub is None and self._event_skim is not None:
             return self._on_fast_event(text, self._event_skim)
-        if sub is None or sub.channel.fast is None:
+        if sub is None:
+            return None
+        fast = sub.channel.fast
+        if fast is None:
             return None
         try:
-            event = sub.channel.fast(text)
+            event = fast(text)
         except Exception:  # anything unusual: the general converters decide
             return None
-        return self._deliver(sub, event, None)
+        if self.books and sub.key in self.books:
+            return self._deliver(sub, event, None)
+        events = self._events  # _emit, inline: most pushes feed no book
+        if len(events) >= self.options.max_buffer:
+            events.popleft()
+            self._dropped += 1
+        events.append(event)
+        self._wake.set()
+        return []
 
     def _on_fast_event(
         self, text: str | bytes, skim: Callable[[str | bytes], Any]
