@@ -311,7 +311,9 @@ class WireMap:
         """As :meth:`value`, for a field that may be absent (None), read as the general
         converters read it (an optional enum's "" is None there too)."""
         if t.item is None and t.name in self.spec.enums:
-            return types.opt_conv(t, var, imports, here)
+            table = "_" + snake(t.name).upper()  # a dict look-up first, as for required enums:
+            imports.tables[table] = t.name  # the function only for None, "" and the unknown
+            return f"{table}.get({var}) or {types.opt_conv(t, var, imports, here)}"
         if t.item is None and t.name == "json":
             return self.value(t, var, types, imports, here)  # absent: Raw(), read as None
         if self._json_list(t):  # absent or null: None, as the general converters read it

@@ -224,3 +224,23 @@ def test_concurrent_large_answers_share_one_pause() -> None:
             t.join()
     assert len(counts) == 60 and set(counts) == {400}
     assert gc.isenabled()
+
+
+@pytest.mark.parametrize("stp", ["EXPIRE_TAKER", "SOMETHING_NEW", "", None, "absent"])
+def test_an_optional_enum_reads_the_same_on_both_paths(stp: str | None) -> None:
+    """An optional enum: a listed value is its member, an unknown one is kept, "" and null
+    (and an absent field) are None, on the fast path as on the general one."""
+    import orjson
+
+    case = EXCHANGES[0]
+    ep = next(e for e in case.endpoints() if e.name == "spot.list_open_orders")
+    order = orjson.loads(case.sample(ep))[0]
+    if stp == "absent":
+        order.pop("stpMode", None)
+    else:
+        order["stpMode"] = stp
+    body = orjson.dumps([order] * 10)
+    fast = _fast(ep, body)
+    assert fast == _general(case, ep, body)
+    expected = None if stp in ("", None, "absent") else stp
+    assert {None if o.stp_mode is None else o.stp_mode.value for o in fast} == {expected}

@@ -50,6 +50,7 @@ from cambist.hashkey.models.market import (
 
 _FILTER_TYPE = members(FilterType)
 _INST_TYPE = members(InstType)
+_SITE = members(Site)
 _SYMBOL_STATUS = members(SymbolStatus)
 
 
@@ -267,7 +268,7 @@ def from_wire_exchange_info(w: ExchangeInfoWire) -> ExchangeInfo:
     d["broker_filters"] = opt_items(json_value(d["broker_filters"]))
     d["contracts"] = opt_items(json_value(d["contracts"]))
     d["options"] = opt_items(json_value(d["options"]))
-    d["site"] = opt_enum_member(Site, d["site"])
+    d["site"] = _SITE.get(d["site"]) or opt_enum_member(Site, d["site"])
     return model_from(ExchangeInfo, d)
 
 
@@ -280,7 +281,7 @@ def from_wire_exchange_info_list(ws: list[ExchangeInfoWire]) -> list[ExchangeInf
         d["broker_filters"] = opt_items(json_value(d["broker_filters"]))
         d["contracts"] = opt_items(json_value(d["contracts"]))
         d["options"] = opt_items(json_value(d["options"]))
-        d["site"] = opt_enum_member(Site, d["site"])
+        d["site"] = _SITE.get(d["site"]) or opt_enum_member(Site, d["site"])
     return models_from(ExchangeInfo, ds)
 
 
@@ -315,7 +316,7 @@ def from_wire_symbol_info(w: SymbolInfoWire) -> SymbolInfo:
     """Build ``SymbolInfo`` from its decoded wire form (its fields become the model's)."""
     d = asdict(w)
     d["filters"] = from_wire_symbol_filter_list(d["filters"])
-    d["site"] = opt_enum_member(Site, d["site"])
+    d["site"] = _SITE.get(d["site"]) or opt_enum_member(Site, d["site"])
     return model_from(SymbolInfo, d)
 
 
@@ -324,7 +325,7 @@ def from_wire_symbol_info_list(ws: list[SymbolInfoWire]) -> list[SymbolInfo]:
     ds = list(map(asdict, ws))
     nest_models(from_wire_symbol_filter_list, ds, "filters")
     for d in ds:
-        d["site"] = opt_enum_member(Site, d["site"])
+        d["site"] = _SITE.get(d["site"]) or opt_enum_member(Site, d["site"])
     return models_from(SymbolInfo, ds)
 
 
@@ -563,7 +564,7 @@ def fast_exchange_info(body: bytes) -> tuple[ExchangeInfo, Any]:
     d["broker_filters"] = opt_items(json_value(d["broker_filters"]))
     d["contracts"] = opt_items(json_value(d["contracts"]))
     d["options"] = opt_items(json_value(d["options"]))
-    d["site"] = opt_enum_member(Site, d["site"])
+    d["site"] = _SITE.get(d["site"]) or opt_enum_member(Site, d["site"])
     return model_from(ExchangeInfo, d), code
 
 

@@ -42,6 +42,7 @@ from cambist.hashkey.models.spot import (
 _ORDER_SIDE = members(OrderSide)
 _ORDER_STATUS = members(OrderStatus)
 _ORDER_TYPE = members(OrderType)
+_STP_MODE = members(StpMode)
 _TIME_IN_FORCE = members(TimeInForce)
 
 
@@ -163,7 +164,7 @@ class NewOrderWire(Struct, kw_only=True, gc=False):
 def from_wire_new_order(w: NewOrderWire) -> NewOrder:
     """Build ``NewOrder`` from its decoded wire form (its fields become the model's)."""
     d = asdict(w)
-    d["stp_mode"] = opt_enum_member(StpMode, d["stp_mode"])
+    d["stp_mode"] = _STP_MODE.get(d["stp_mode"]) or opt_enum_member(StpMode, d["stp_mode"])
     return model_from(NewOrder, d)
 
 
@@ -171,7 +172,7 @@ def from_wire_new_order_list(ws: list[NewOrderWire]) -> list[NewOrder]:
     """Build a list of ``NewOrder`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
     for d in ds:
-        d["stp_mode"] = opt_enum_member(StpMode, d["stp_mode"])
+        d["stp_mode"] = _STP_MODE.get(d["stp_mode"]) or opt_enum_member(StpMode, d["stp_mode"])
     return models_from(NewOrder, ds)
 
 
@@ -425,7 +426,7 @@ def fast_new_order(body: bytes) -> tuple[NewOrder, Any]:
     general converters must handle (the client then falls back to them)."""
     d = asdict(_FAST_NEW_ORDER.decode(body))
     code = d.pop("cambist_error_code")
-    d["stp_mode"] = opt_enum_member(StpMode, d["stp_mode"])
+    d["stp_mode"] = _STP_MODE.get(d["stp_mode"]) or opt_enum_member(StpMode, d["stp_mode"])
     return model_from(NewOrder, d), code
 
 

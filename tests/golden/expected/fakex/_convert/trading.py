@@ -28,6 +28,7 @@ from cambist._runtime.encode import encode_object
 from cambist._runtime.endpoint import Param, Rule
 from cambist.fakex.models.trading import Candle, Fill, Fills, Level, OrderItem, Side
 
+_LEVEL = members(Level)
 _SIDE = members(Side)
 
 
@@ -78,7 +79,7 @@ class FillWire(Struct, kw_only=True, gc=False):
 def from_wire_fill(w: FillWire) -> Fill:
     """Build ``Fill`` from its decoded wire form (its fields become the model's)."""
     d = asdict(w)
-    d["level"] = opt_enum_member(Level, d["level"])
+    d["level"] = _LEVEL.get(d["level"]) or opt_enum_member(Level, d["level"])
     return model_from(Fill, d)
 
 
@@ -86,7 +87,7 @@ def from_wire_fill_list(ws: list[FillWire]) -> list[Fill]:
     """Build a list of ``Fill`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
     for d in ds:
-        d["level"] = opt_enum_member(Level, d["level"])
+        d["level"] = _LEVEL.get(d["level"]) or opt_enum_member(Level, d["level"])
     return models_from(Fill, ds)
 
 
