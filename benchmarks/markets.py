@@ -13,9 +13,13 @@ KEY, SECRET = "bench-key", "bench-secret"
 
 def bench_check_orders(url: str, n: int, calls: int) -> None:
     from cambist.hashkey import HashKey
+    from cambist.ratelimit import RateLimits
 
-    plain = HashKey(api_key=KEY, api_secret=SECRET, base_url=url)
-    checked = HashKey(api_key=KEY, api_secret=SECRET, base_url=url, check_orders=True)
+    off = RateLimits(enabled=False)  # HashKey's documented 10 orders/s would pace the loop
+    plain = HashKey(api_key=KEY, api_secret=SECRET, base_url=url, rate_limits=off)
+    checked = HashKey(
+        api_key=KEY, api_secret=SECRET, base_url=url, check_orders=True, rate_limits=off
+    )
     order = {
         "symbol": "BTCUSDT",
         "side": "BUY",

@@ -1,10 +1,11 @@
 """cambist benchmarks: each figure is a ratio against a baseline measured side by side, in the
 same run, as medians of interleaved rounds.
 
-Run: nox -s bench   (or python benchmarks/run.py [--quick] [--only decode,streams,memory])
+Run: nox -s bench   (or python benchmarks/run.py [--quick] [--only decode,streams,limits,...])
 
 Topics live beside this file: ``decode.py`` (REST answers -> models), ``streams.py`` (pushes,
-one push per exchange, memory under a push load); import time and requests are here.
+one push per exchange, memory under a push load), ``governor.py`` (the rate-limit
+governor), ``markets.py``; import time and requests are here.
 """
 
 from __future__ import annotations
@@ -22,8 +23,11 @@ from collections.abc import Callable
 import httpx
 from _common import BenchServer, print_goals, report, rounds
 from decode import bench_decode
+from governor import bench_governor
 from markets import bench_check_orders
 from streams import bench_memory, bench_single_frames, bench_streams
+
+from cambist.ratelimit import RateLimits
 
 # -- import time ----------------------------------------------------------------------------
 
@@ -62,13 +66,14 @@ def bench_import(n: int) -> None:
 
 
 KEY, SECRET = "bench-key", "bench-secret"
+UNGOVERNED = RateLimits(enabled=False)  # HashKey's documented 2 queries/s would pace the loop
 
 
 def bench_signed_get(url: str, n: int, calls: int) -> None:
     from cambist.hashkey import HashKey
 
     raw = httpx.Client()
-    hk = HashKey(api_key=KEY, api_secret=SECRET, base_url=url)
+    hk = HashKey(api_key=KEY, api_secret=SECRET, base_url=url, rate_limits=UNGOVERNED)
     hk.spot.get_order(order_id="2108873672953505280")  # connect and sync the clock first
     raw.get(url + "/api/v1/time")
 
@@ -109,7 +114,7 @@ def bench_async(url: str, n: int, calls: int) -> None:
     async def run_cambist(transport: httpx.AsyncBaseTransport | None) -> float:
         http = httpx.AsyncClient(transport=transport) if transport else None
         async with AsyncHashKey(
-            api_key=KEY, api_secret=SECRET, base_url=url, http_client=http
+            api_key=KEY, api_secret=SECRET, base_url=url, http_client=http, rate_limits=UNGOVERNED
         ) as hk:
             await hk.spot.get_order(order_id="1")
             start = time.perf_counter()
@@ -151,7 +156,7 @@ def bench_async(url: str, n: int, calls: int) -> None:
     )
 
 
-CASES = ("import", "decode", "streams", "memory", "requests", "markets")
+CASES = ("import", "decode", "streams", "memory", "requests", "limits", "markets")
 """What ``--only`` may name (comma-separated): each runs its cases alone, e.g. while measuring."""
 
 
@@ -179,6 +184,9 @@ def main() -> None:
         with BenchServer() as url:
             bench_signed_get(url, n, 200)
             bench_async(url, max(3, n // 3), 2000)
+    if "limits" in only:
+        with BenchServer() as url:
+            bench_governor(url, n, 200)
     if "markets" in only:
         with BenchServer() as url:
             bench_check_orders(url, n, 200)

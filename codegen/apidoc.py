@@ -160,8 +160,43 @@ def api_markdown(r: ExchangeRenderer) -> str:
         }
         for row in spec.errors
     ]
+    limits = spec.exchange.get("rate_limits") or {}
+    budgets = []
+    for b in limits.get("budgets", []):
+        chosen = b.get("endpoints", {})
+        which = ", ".join(f"`{n}`" for n in chosen.get("names", [])) or "all"
+        if chosen.get("exclude"):
+            which += " except " + ", ".join(f"`{n}`" for n in chosen["exclude"])
+        if chosen.get("keyed") is not None:
+            which += ", keyed" if chosen["keyed"] else ", not keyed"
+        extra = []
+        if b.get("suspend") is not None:
+            extra.append(f"exceeding it suspends for {b['suspend']} s")
+        if b.get("header"):
+            extra.append(f"follows `{b['header']}`")
+        budgets.append(
+            {
+                "name": b["name"],
+                "limit": f"{b['limit']} per {b['interval']} s",
+                "per": "API key" if b["per"] == "key" else "IP",
+                "cost": "the endpoint's weight" if b.get("cost") == "weight" else "1 per call",
+                "endpoints": _cell(which + "".join(f"; {x}" for x in extra)),
+                "source": _cell(b["source"]),
+            }
+        )
+    learn = limits.get("learn")
+    learned = None
+    if learn is not None:
+        kinds = ", ".join(f"`{k}`" for k in learn["kinds"])
+        learned = (
+            f"When `{learn['endpoint']}` answers, the client follows the limits it reports"
+            f" (`{learn['field']}`: {kinds}): a limiter with a budget's header sets its limit,"
+            " another becomes a budget of its own (`orders_10s`)."
+        )
     return render(
         "api.md.jinja",
+        budgets=budgets,
+        learned=learned,
         markets=_markets(spec),
         source=r.source,
         spec=spec,

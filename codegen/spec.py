@@ -3,6 +3,7 @@ checks (references, names, rules), into :mod:`codegen.parsed` objects."""
 
 from __future__ import annotations
 
+import fnmatch
 import itertools
 import keyword
 import re
@@ -220,6 +221,7 @@ def load_spec(folder: Path, root: Path) -> Spec:
     _check_bare(spec)
     _check_ids(spec)
     _check_secrets(spec, lines(head).where)
+    _check_budgets(spec)
     from codegen.markets import resolve
 
     resolve(spec)  # exchange.markets names the spec's endpoints, fields and params
@@ -321,6 +323,40 @@ def _check_secrets(spec: Spec, where: Where) -> None:
                 f"{name!r} carries a credential ({found_at.file}:{found_at.line}): "
                 f"list it under exchange.secrets.{kind} so log lines mask it"
             )
+
+
+def _check_budgets(spec: Spec) -> None:
+    """``rate_limits``: budget names are unique, every endpoint glob names an endpoint, and
+    a weight rule names an endpoint and one of its params."""
+    limits = spec.exchange.get("rate_limits")
+    if not limits:
+        return
+    names = [ep.name for ep in spec.endpoints]
+    seen: set[str] = set()
+    for b in limits.get("budgets", []):
+        if b["name"] in seen:
+            raise b.where.error(f"budget {b['name']!r} is declared twice")
+        seen.add(b["name"])
+        for key in ("names", "exclude"):
+            for glob in b.get("endpoints", {}).get(key, []):
+                if not fnmatch.filter(names, glob):
+                    raise b.where.error(f"endpoints.{key}: {glob!r} matches no endpoint")
+    by_name = {ep.name: ep for ep in spec.endpoints}
+    learn = limits.get("learn")
+    if learn is not None:
+        if learn["endpoint"] not in by_name:
+            raise learn.where.error(f"learn: no endpoint {learn['endpoint']!r}")
+        for kind in learn["kinds"].values():
+            for key in ("names", "exclude"):
+                for glob in kind.get("endpoints", {}).get(key, []):
+                    if not fnmatch.filter(names, glob):
+                        raise learn.where.error(f"learn: {glob!r} matches no endpoint")
+    for w in limits.get("weights", []):
+        ep = by_name.get(w["endpoint"])
+        if ep is None:
+            raise w.where.error(f"weights: no endpoint {w['endpoint']!r}")
+        if all(p.wire != w["param"] for p in ep.params):
+            raise w.where.error(f"weights: {w['endpoint']} has no param {w['param']!r}")
 
 
 def _unique(name: str, where: Where, models: dict[str, Model], enums: dict[str, Enum]) -> None:

@@ -202,6 +202,7 @@ def test_flow_resends_an_order_after_a_429_with_the_same_client_order_id() -> No
         core = client._core
     core.retry = RetryPolicy(max_retries=2, rng=FixedRandom(0.0))
     core.time_sync = False
+    core.governor = None  # the retry policy alone (time does not move here)
     sent: list[httpx.Request] = []
 
     def limited(request: httpx.Request) -> httpx.Response:

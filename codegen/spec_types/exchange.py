@@ -175,11 +175,26 @@ class MarketOrder(TypedDict, closed=True):
     note: NotRequired[str]
 
 
-class RateLimits(TypedDict, closed=True):
-    safe: NotRequired[AfterRateLimit]
-    unsafe: NotRequired[AfterRateLimit]
-    ban_seconds: NotRequired[int | float]
+class BudgetEndpoints(TypedDict, closed=True):
+    names: NotRequired[list[str]]
+    exclude: NotRequired[list[str]]
+    keyed: NotRequired[bool]
+
+
+class WeightRule(TypedDict, closed=True):
+    endpoint: str
+    param: str
+    values: NotRequired[dict[str, int]]
+    absent: NotRequired[int]
+    otherwise: NotRequired[int]
     note: NotRequired[str]
+
+
+class LearnedBudget(TypedDict, closed=True):
+    per: Literal["ip", "key"]
+    cost: NotRequired[Literal["request", "weight"]]
+    endpoints: NotRequired[BudgetEndpoints]
+    header: NotRequired[str]
 
 
 class Fields(TypedDict, closed=True):
@@ -211,6 +226,36 @@ class Markets(TypedDict, closed=True):
     fields: NotRequired[Fields]
     orders: NotRequired[list[MarketOrder]]
     unavailable: NotRequired[str]
+    note: NotRequired[str]
+
+
+class Budget(TypedDict, closed=True):
+    name: str
+    per: Literal["ip", "key"]
+    limit: int
+    interval: int | float
+    cost: NotRequired[Literal["request", "weight"]]
+    endpoints: NotRequired[BudgetEndpoints]
+    suspend: NotRequired[int | float]
+    header: NotRequired[str]
+    source: str
+    note: NotRequired[str]
+
+
+class LearnLimits(TypedDict, closed=True):
+    endpoint: str
+    field: str
+    kinds: dict[str, LearnedBudget]
+    note: NotRequired[str]
+
+
+class RateLimits(TypedDict, closed=True):
+    safe: NotRequired[AfterRateLimit]
+    unsafe: NotRequired[AfterRateLimit]
+    ban_seconds: NotRequired[int | float]
+    budgets: NotRequired[list[Budget]]
+    weights: NotRequired[list[WeightRule]]
+    learn: NotRequired[LearnLimits]
     note: NotRequired[str]
 
 

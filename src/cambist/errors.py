@@ -20,7 +20,8 @@
     │   │   ├── InsufficientBalanceError
     │   │   └── TimestampError      timestamp outside recvWindow (the client resyncs once)
     │   ├── RateLimitError          wait and retry: after ``retry_after`` seconds (when known)
-    │   │                           the call may be sent again
+    │   │   │                       the call may be sent again
+    │   │   └── BudgetExhaustedError    the client's own budget is empty: nothing was sent
     │   ├── IPBannedError           stop until ``until``: HTTP 418; every call on the client
     │   │                           fails locally (nothing sent) until the ban ends
     │   └── ServerError             HTTP 5xx or an internal error code (on an order, a 5xx
@@ -51,6 +52,7 @@ __all__ = [
     "APIError",
     "APITimeoutError",
     "AuthenticationError",
+    "BudgetExhaustedError",
     "CambistError",
     "ClientClosedError",
     "ExecutionStatusUnknownError",
@@ -244,6 +246,21 @@ class RateLimitError(APIError):
     def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
         super().__init__(message, **kw)
         self.retry_after = retry_after
+
+
+class BudgetExhaustedError(RateLimitError):
+    """The client's rate-limit governor refused to send: a budget the exchange's document
+    declares (``budget``, e.g. ``"orders"``) has no room left in its window, and the client
+    was told not to wait (``RateLimits(on_empty="raise")``) or the wait (``retry_after``
+    seconds) would pass the call's deadline. Nothing was sent; no HTTP answer exists
+    (``status_code`` is 0, ``local`` is True). After ``retry_after`` the call fits.
+    """
+
+    def __init__(self, message: str, *, endpoint: str, budget: str, retry_after: float) -> None:
+        super().__init__(message, endpoint=endpoint, status_code=0, retry_after=retry_after)
+        self.args = (f"{endpoint}: {message}",)  # no HTTP answer to name
+        self.budget = budget
+        self.local = True
 
 
 class IPBannedError(APIError):

@@ -2,6 +2,8 @@
 
 - ``retry=RetryPolicy(max_retries=..., backoff_base=..., backoff_max=..., max_retry_after=...)``:
   how a client retries (see the README's "Retries").
+- ``rate_limits=RateLimits(share=..., on_empty=..., redis=...)``: the rate-limit governor
+  (``cambist.ratelimit``; see the README's "Rate limits").
 - ``clock=``: any :class:`Clock` (``time()``, ``monotonic()``, ``sleep()``, ``asleep()``);
   :class:`SystemClock` by default, ``cambist.testing.FakeClock`` in tests (waits pass at once).
 
@@ -17,5 +19,6 @@ from __future__ import annotations
 
 from cambist._runtime.clock import Clock, SystemClock
 from cambist._runtime.retry import RetryPolicy
+from cambist.ratelimit import RateLimits
 
-__all__ = ["Clock", "RetryPolicy", "SystemClock"]
+__all__ = ["Clock", "RateLimits", "RetryPolicy", "SystemClock"]

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         UserWithRawResponse,
     )
     from cambist.bibox.streams import AsyncStreams, Streams
+    from cambist.ratelimit import RateLimits
 
 
 class Bibox(SyncClient):
@@ -70,6 +71,11 @@ class Bibox(SyncClient):
             bounds, the longest ``Retry-After`` waited for.
         clock: Where time is read and waits happen (``cambist.options.Clock``; a fake
             one in tests).
+        rate_limits: The rate-limit governor (``cambist.ratelimit.RateLimits``): on by
+            default with the document's limits (the spec's budgets), spending each
+            call's cost before sending and waiting (or raising ``BudgetExhaustedError``)
+            when a budget is empty; off, a share of each limit, wait or raise, a Redis
+            shared by several processes.
         check_orders: Check every order against its market's rules
             (``client.markets()``, loaded on the first order) before sending it: a
             broken rule raises ``MarketRuleError`` and nothing is sent.
@@ -95,6 +101,7 @@ class Bibox(SyncClient):
         rest_urls: Mapping[Literal["rest_domains"], str] | None = None,
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
+        rate_limits: RateLimits | None = None,
         check_orders: bool = False,
         markets_ttl: float | None = 3600.0,
         http_client: httpx.Client | None = None,
@@ -112,6 +119,7 @@ class Bibox(SyncClient):
             rest_urls=rest_urls,
             retry=retry,
             clock=clock,
+            rate_limits=rate_limits,
             check_orders=check_orders,
             markets_ttl=markets_ttl,
             http_client=http_client,
@@ -209,6 +217,11 @@ class AsyncBibox(AsyncClient):
             bounds, the longest ``Retry-After`` waited for.
         clock: Where time is read and waits happen (``cambist.options.Clock``; a fake
             one in tests).
+        rate_limits: The rate-limit governor (``cambist.ratelimit.RateLimits``): on by
+            default with the document's limits (the spec's budgets), spending each
+            call's cost before sending and waiting (or raising ``BudgetExhaustedError``)
+            when a budget is empty; off, a share of each limit, wait or raise, a Redis
+            shared by several processes.
         check_orders: Check every order against its market's rules
             (``client.markets()``, loaded on the first order) before sending it: a
             broken rule raises ``MarketRuleError`` and nothing is sent.
@@ -235,6 +248,7 @@ class AsyncBibox(AsyncClient):
         rest_urls: Mapping[Literal["rest_domains"], str] | None = None,
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
+        rate_limits: RateLimits | None = None,
         check_orders: bool = False,
         markets_ttl: float | None = 3600.0,
         http_client: httpx.AsyncClient | None = None,
@@ -252,6 +266,7 @@ class AsyncBibox(AsyncClient):
             rest_urls=rest_urls,
             retry=retry,
             clock=clock,
+            rate_limits=rate_limits,
             check_orders=check_orders,
             markets_ttl=markets_ttl,
             http_client=http_client,

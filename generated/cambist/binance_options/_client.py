@@ -53,6 +53,7 @@ if TYPE_CHECKING:
         UserStreamWithRawResponse,
     )
     from cambist.binance_options.streams import AsyncStreams, Streams
+    from cambist.ratelimit import RateLimits
 
 
 class BinanceOptions(SyncClient):
@@ -85,6 +86,11 @@ class BinanceOptions(SyncClient):
             bounds, the longest ``Retry-After`` waited for.
         clock: Where time is read and waits happen (``cambist.options.Clock``; a fake
             one in tests).
+        rate_limits: The rate-limit governor (``cambist.ratelimit.RateLimits``): on by
+            default with the document's limits (the spec's budgets), spending each
+            call's cost before sending and waiting (or raising ``BudgetExhaustedError``)
+            when a budget is empty; off, a share of each limit, wait or raise, a Redis
+            shared by several processes.
         check_orders: Check every order against its market's rules
             (``client.markets()``, loaded on the first order) before sending it: a
             broken rule raises ``MarketRuleError`` and nothing is sent.
@@ -109,6 +115,7 @@ class BinanceOptions(SyncClient):
         ws_urls: Mapping[Literal["ws_market", "ws_public", "ws_user"], str] | None = None,
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
+        rate_limits: RateLimits | None = None,
         check_orders: bool = False,
         markets_ttl: float | None = 3600.0,
         http_client: httpx.Client | None = None,
@@ -125,6 +132,7 @@ class BinanceOptions(SyncClient):
             ws_urls=ws_urls,
             retry=retry,
             clock=clock,
+            rate_limits=rate_limits,
             check_orders=check_orders,
             markets_ttl=markets_ttl,
             http_client=http_client,
@@ -267,6 +275,11 @@ class AsyncBinanceOptions(AsyncClient):
             bounds, the longest ``Retry-After`` waited for.
         clock: Where time is read and waits happen (``cambist.options.Clock``; a fake
             one in tests).
+        rate_limits: The rate-limit governor (``cambist.ratelimit.RateLimits``): on by
+            default with the document's limits (the spec's budgets), spending each
+            call's cost before sending and waiting (or raising ``BudgetExhaustedError``)
+            when a budget is empty; off, a share of each limit, wait or raise, a Redis
+            shared by several processes.
         check_orders: Check every order against its market's rules
             (``client.markets()``, loaded on the first order) before sending it: a
             broken rule raises ``MarketRuleError`` and nothing is sent.
@@ -292,6 +305,7 @@ class AsyncBinanceOptions(AsyncClient):
         ws_urls: Mapping[Literal["ws_market", "ws_public", "ws_user"], str] | None = None,
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
+        rate_limits: RateLimits | None = None,
         check_orders: bool = False,
         markets_ttl: float | None = 3600.0,
         http_client: httpx.AsyncClient | None = None,
@@ -308,6 +322,7 @@ class AsyncBinanceOptions(AsyncClient):
             ws_urls=ws_urls,
             retry=retry,
             clock=clock,
+            rate_limits=rate_limits,
             check_orders=check_orders,
             markets_ttl=markets_ttl,
             http_client=http_client,

@@ -2,6 +2,7 @@
 """Binance Options: exchange metadata and the error table, from its spec."""
 
 from cambist._runtime.endpoint import AfterRateLimit, ErrorCode, Exchange, Security
+from cambist._runtime.limits import Budget, Learn, WeightRule
 
 EXCHANGE = Exchange(
     id="binance_options",
@@ -50,6 +51,78 @@ EXCHANGE = Exchange(
     rate_limit_safe=AfterRateLimit(resend=True, wait=None),
     rate_limit_unsafe=AfterRateLimit(resend=True, wait=None),
     ban_seconds=120,
+    budgets=(
+        Budget(
+            name="weight",
+            per="ip",
+            limit=2400,
+            interval=60,
+            cost="weight",
+            header="X-MBX-USED-WEIGHT-1M",
+            source="General Info > LIMITS > IP Limits; Exchange Information sample (rateLimits)",
+        ),
+    ),
+    weight_rules=(
+        WeightRule(
+            endpoint="market.get_order_book",
+            param="limit",
+            values={
+                "5": 1,
+                "10": 1,
+                "20": 1,
+                "50": 1,
+                "100": 5,
+                "500": 10,
+                "1000": 20,
+            },
+            absent=5,
+        ),
+        WeightRule(
+            endpoint="market.get_ticker",
+            param="symbol",
+            absent=40,
+            otherwise=1,
+        ),
+        WeightRule(
+            endpoint="trade.get_open_orders",
+            param="symbol",
+            absent=40,
+            otherwise=1,
+        ),
+    ),
+    learn_limits=Learn(
+        endpoint="market.get_exchange_info",
+        field="rateLimits",
+        kinds={
+            "REQUEST_WEIGHT": Budget(
+                name="request_weight",
+                per="ip",
+                limit=1,
+                interval=1,
+                cost="weight",
+                header="X-MBX-USED-WEIGHT-{n}{u}",
+            ),
+            "ORDERS": Budget(
+                name="orders",
+                per="key",
+                limit=1,
+                interval=1,
+                cost="request",
+                names=(
+                    "trade.create_order",
+                    "trade.create_batch_orders",
+                ),
+                header="X-MBX-ORDER-COUNT-{n}{u}",
+            ),
+            "RAW_REQUESTS": Budget(
+                name="raw_requests",
+                per="ip",
+                limit=1,
+                interval=1,
+                cost="request",
+            ),
+        },
+    ),
     api_key_env="BINANCE_OPTIONS_API_KEY",
     api_secret_env="BINANCE_OPTIONS_API_SECRET",
     secret_headers=("X-MBX-APIKEY",),

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         WalletWithRawResponse,
     )
     from cambist.bingx.streams import AsyncStreams, Streams
+    from cambist.ratelimit import RateLimits
 
 
 class BingX(SyncClient):
@@ -67,6 +68,11 @@ class BingX(SyncClient):
             bounds, the longest ``Retry-After`` waited for.
         clock: Where time is read and waits happen (``cambist.options.Clock``; a fake
             one in tests).
+        rate_limits: The rate-limit governor (``cambist.ratelimit.RateLimits``): on by
+            default with the document's limits (the spec's budgets), spending each
+            call's cost before sending and waiting (or raising ``BudgetExhaustedError``)
+            when a budget is empty; off, a share of each limit, wait or raise, a Redis
+            shared by several processes.
         check_orders: Check every order against its market's rules
             (``client.markets()``, loaded on the first order) before sending it: a
             broken rule raises ``MarketRuleError`` and nothing is sent.
@@ -91,6 +97,7 @@ class BingX(SyncClient):
         ws_urls: Mapping[Literal["ws"], str] | None = None,
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
+        rate_limits: RateLimits | None = None,
         check_orders: bool = False,
         markets_ttl: float | None = 3600.0,
         http_client: httpx.Client | None = None,
@@ -107,6 +114,7 @@ class BingX(SyncClient):
             ws_urls=ws_urls,
             retry=retry,
             clock=clock,
+            rate_limits=rate_limits,
             check_orders=check_orders,
             markets_ttl=markets_ttl,
             http_client=http_client,
@@ -201,6 +209,11 @@ class AsyncBingX(AsyncClient):
             bounds, the longest ``Retry-After`` waited for.
         clock: Where time is read and waits happen (``cambist.options.Clock``; a fake
             one in tests).
+        rate_limits: The rate-limit governor (``cambist.ratelimit.RateLimits``): on by
+            default with the document's limits (the spec's budgets), spending each
+            call's cost before sending and waiting (or raising ``BudgetExhaustedError``)
+            when a budget is empty; off, a share of each limit, wait or raise, a Redis
+            shared by several processes.
         check_orders: Check every order against its market's rules
             (``client.markets()``, loaded on the first order) before sending it: a
             broken rule raises ``MarketRuleError`` and nothing is sent.
@@ -226,6 +239,7 @@ class AsyncBingX(AsyncClient):
         ws_urls: Mapping[Literal["ws"], str] | None = None,
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
+        rate_limits: RateLimits | None = None,
         check_orders: bool = False,
         markets_ttl: float | None = 3600.0,
         http_client: httpx.AsyncClient | None = None,
@@ -242,6 +256,7 @@ class AsyncBingX(AsyncClient):
             ws_urls=ws_urls,
             retry=retry,
             clock=clock,
+            rate_limits=rate_limits,
             check_orders=check_orders,
             markets_ttl=markets_ttl,
             http_client=http_client,

@@ -59,6 +59,7 @@ if TYPE_CHECKING:
         WalletWithRawResponse,
     )
     from cambist.hashkey.streams import AsyncStreams, Streams
+    from cambist.ratelimit import RateLimits
 
 
 class HashKey(SyncClient):
@@ -90,6 +91,11 @@ class HashKey(SyncClient):
             bounds, the longest ``Retry-After`` waited for.
         clock: Where time is read and waits happen (``cambist.options.Clock``; a fake
             one in tests).
+        rate_limits: The rate-limit governor (``cambist.ratelimit.RateLimits``): on by
+            default with the document's limits (the spec's budgets), spending each
+            call's cost before sending and waiting (or raising ``BudgetExhaustedError``)
+            when a budget is empty; off, a share of each limit, wait or raise, a Redis
+            shared by several processes.
         check_orders: Check every order against its market's rules
             (``client.markets()``, loaded on the first order) before sending it: a
             broken rule raises ``MarketRuleError`` and nothing is sent.
@@ -114,6 +120,7 @@ class HashKey(SyncClient):
         ws_urls: Mapping[Literal["ws"], str] | None = None,
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
+        rate_limits: RateLimits | None = None,
         check_orders: bool = False,
         markets_ttl: float | None = 3600.0,
         http_client: httpx.Client | None = None,
@@ -130,6 +137,7 @@ class HashKey(SyncClient):
             ws_urls=ws_urls,
             retry=retry,
             clock=clock,
+            rate_limits=rate_limits,
             check_orders=check_orders,
             markets_ttl=markets_ttl,
             http_client=http_client,
@@ -275,6 +283,11 @@ class AsyncHashKey(AsyncClient):
             bounds, the longest ``Retry-After`` waited for.
         clock: Where time is read and waits happen (``cambist.options.Clock``; a fake
             one in tests).
+        rate_limits: The rate-limit governor (``cambist.ratelimit.RateLimits``): on by
+            default with the document's limits (the spec's budgets), spending each
+            call's cost before sending and waiting (or raising ``BudgetExhaustedError``)
+            when a budget is empty; off, a share of each limit, wait or raise, a Redis
+            shared by several processes.
         check_orders: Check every order against its market's rules
             (``client.markets()``, loaded on the first order) before sending it: a
             broken rule raises ``MarketRuleError`` and nothing is sent.
@@ -300,6 +313,7 @@ class AsyncHashKey(AsyncClient):
         ws_urls: Mapping[Literal["ws"], str] | None = None,
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
+        rate_limits: RateLimits | None = None,
         check_orders: bool = False,
         markets_ttl: float | None = 3600.0,
         http_client: httpx.AsyncClient | None = None,
@@ -316,6 +330,7 @@ class AsyncHashKey(AsyncClient):
             ws_urls=ws_urls,
             retry=retry,
             clock=clock,
+            rate_limits=rate_limits,
             check_orders=check_orders,
             markets_ttl=markets_ttl,
             http_client=http_client,

@@ -2,6 +2,7 @@
 """HashKey Global: exchange metadata and the error table, from its spec."""
 
 from cambist._runtime.endpoint import AfterRateLimit, ErrorCode, Exchange, Security
+from cambist._runtime.limits import Budget
 
 EXCHANGE = Exchange(
     id="hashkey",
@@ -43,6 +44,46 @@ EXCHANGE = Exchange(
     ),
     rate_limit_safe=AfterRateLimit(resend=False, wait=None),
     rate_limit_unsafe=AfterRateLimit(resend=False, wait=60),
+    budgets=(
+        Budget(
+            name="orders",
+            per="key",
+            limit=10,
+            interval=1,
+            cost="request",
+            names=(
+                "spot.test_order",
+                "spot.create_order",
+                "spot.create_batch_orders",
+                "spot.cancel_*",
+            ),
+            suspend=60,
+            source="General API Information > Order Rate Limiting",
+        ),
+        Budget(
+            name="queries",
+            per="key",
+            limit=2,
+            interval=1,
+            cost="request",
+            exclude=(
+                "spot.test_order",
+                "spot.create_order",
+                "spot.create_batch_orders",
+                "spot.cancel_*",
+            ),
+            source="General API Information > Order Rate Limiting",
+        ),
+        Budget(
+            name="transfer",
+            per="key",
+            limit=1,
+            interval=1,
+            cost="request",
+            names=("account.transfer",),
+            source="Account > Internal Account Transfer",
+        ),
+    ),
     api_key_env="HASHKEY_API_KEY",
     api_secret_env="HASHKEY_API_SECRET",
     secret_headers=("X-HK-APIKEY",),

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from cambist._runtime.markets import MarketBook
     from cambist._runtime.retry import RetryPolicy
     from cambist._runtime.stream import Portal
+    from cambist.ratelimit import RateLimits
 
 T = TypeVar("T")
 
@@ -98,6 +99,7 @@ class BaseClient:
         rest_urls: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
+        rate_limits: RateLimits | None = None,
         check_orders: bool = False,
         markets_ttl: float | None = 3600.0,
     ) -> None:
@@ -127,6 +129,11 @@ class BaseClient:
                 bounds, the longest ``Retry-After`` waited for.
             clock: Where time is read and waits happen (``cambist.options.Clock``; a fake
                 one in tests).
+            rate_limits: The rate-limit governor (``cambist.ratelimit.RateLimits``): on by
+                default with the document's limits (the spec's budgets), spending each
+                call's cost before sending and waiting (or raising
+                ``BudgetExhaustedError``) when a budget is empty; off, a share of each
+                limit, wait or raise, a Redis shared by several processes.
             check_orders: Check every order against its market's rules (``client.markets()``,
                 loaded on the first order) before sending it: a broken rule raises
                 ``MarketRuleError`` and nothing is sent.
@@ -137,8 +144,9 @@ class BaseClient:
 
         from cambist._runtime.clock import SYSTEM_CLOCK, ServerClock
         from cambist._runtime.core import Core
-        from cambist._runtime.options import check_base
+        from cambist._runtime.options import check_base, instance
         from cambist._runtime.redact import configure_from_env
+        from cambist.ratelimit import RateLimits
 
         configure_from_env()  # CAMBIST_LOG=debug / info
         from cambist._runtime.retry import RetryPolicy
@@ -160,6 +168,7 @@ class BaseClient:
             retry=retry,
             clock=clock,
         )
+        instance("rate_limits", rate_limits, RateLimits, "a cambist.ratelimit.RateLimits")
         environments = exchange.environments
         if environment is None:
             environment = next(iter(environments))
@@ -188,6 +197,18 @@ class BaseClient:
             time_sync=time_sync,
             time=self.clock,
         )
+        limits = rate_limits or RateLimits()
+        if limits.enabled and (exchange.budgets or limits.budgets):
+            from cambist._runtime.governor import Governor
+
+            self._core.governor = Governor(
+                exchange,
+                limits,
+                api_key=api_key,
+                clock=self.clock,
+                server_clock=self._core.clock,
+                base_url=self.base_url,
+            )
         # Endpoints with their own host (a spec's `base: rest_<name>`): the environment's URL,
         # or base_url when one is given (a proxy or a local exchange serves every path).
         hosts = {
@@ -285,6 +306,8 @@ class SyncClient(SyncMarkets, BaseClient):
         if self._stream_portal is not None:
             self._stream_portal.close()
             self._stream_portal = None
+        if self._core.governor is not None:
+            self._core.governor.close()
 
     def __enter__(self: T) -> T:
         return self
@@ -343,6 +366,8 @@ class AsyncClient(AsyncMarkets, BaseClient):
         """Close the HTTP connection pool (not a pool you passed in)."""
         if self._owns_http:
             await self._http.aclose()
+        if self._core.governor is not None:
+            await self._core.governor.aclose()
 
     async def __aenter__(self: T) -> T:
         return self

@@ -63,11 +63,13 @@ class ServerClock:
     ``now`` (wall-clock seconds) is injectable for tests.
     """
 
-    __slots__ = ("_now", "offset_ms", "synced_at", "syncing")
+    __slots__ = ("_now", "offset_ms", "synced_at", "syncing", "uncertainty")
 
     def __init__(self, now: Callable[[], float] = time.time) -> None:
         self._now = now
         self.offset_ms = 0
+        self.uncertainty = 0.0
+        """Seconds the offset may be off by: half the sync's round trip."""
         self.synced_at: float | None = None
         self.syncing = False
 
@@ -78,8 +80,13 @@ class ServerClock:
         """Milliseconds since the epoch on the server's clock."""
         return int(self._now() * 1000.0 + self.offset_ms)
 
+    def seconds(self) -> float:
+        """Seconds since the epoch on the server's clock (float: rate-limit windows)."""
+        return self._now() + self.offset_ms / 1000.0
+
     def update(self, server_ms: int, sent_ms: float, received_ms: float) -> None:
         self.offset_ms = round(server_ms - (sent_ms + received_ms) / 2)
+        self.uncertainty = max(0.0, (received_ms - sent_ms) / 2000.0)
         self.synced_at = received_ms / 1000.0
         self.syncing = False
 

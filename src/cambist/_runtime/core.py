@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 import secrets
 import uuid
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 import orjson
@@ -27,6 +27,9 @@ from cambist._runtime.errormap import ErrorMap, normalize_code
 from cambist._runtime.response import RawResponse
 from cambist._runtime.retry import RetryPolicy, Verdict, decide, tls_failure
 from cambist._runtime.signing import SIGNERS, Credentials, Draft, SigningContext
+
+if TYPE_CHECKING:
+    from cambist._runtime.governor import Governor
 
 T = TypeVar("T")
 log = logging.getLogger("cambist")
@@ -42,7 +45,16 @@ class Sleep:
     seconds: float
 
 
-Action = Send | Sleep
+@dataclass(frozen=True, slots=True)
+class Io:
+    """Other I/O a flow needs (the rate-limit governor's Redis): the sync driver calls
+    ``run()``, the async one awaits ``arun()``; the value (or error) goes back into the flow."""
+
+    run: Callable[[], Any]
+    arun: Callable[[], Awaitable[Any]]
+
+
+Action = Send | Sleep | Io
 Flow = Generator[Action, Any, T]
 
 
@@ -102,6 +114,7 @@ class Core:
         self.errors = ErrorMap(exchange)
         self.signer = SIGNERS[exchange.auth_scheme](exchange)
         self._headers = {"Accept": "application/json", "User-Agent": "cambist/0.1"}
+        self.governor: Governor | None = None  # the rate-limit budgets (client option)
 
     # -- the flow -----------------------------------------------------------------------
 
@@ -128,18 +141,27 @@ class Core:
         limit = opts.timeout if opts.timeout is not None else self.timeout
         deadline = self.time.monotonic() + limit  # the whole call, retry waits included
         after_limit = self.exchange.after_rate_limit(ep.safe)
+        governor = self.governor
+        keyed = security.api_key or security.signed
         attempt = 0
         resynced = False
         while True:
             if stamped and self.time_sync and self.clock.due(self.time_sync_interval):
                 yield from self._sync_clock(deadline)
+            if governor is not None:  # spend from the budgets (may wait; raises when it may not)
+                yield from governor.spend(ep, values, keyed, deadline)
             left = deadline - self.time.monotonic()
             if left <= 0:  # nothing sent this time: a plain timeout, even for an order
                 raise errors.APITimeoutError(f"no answer within {limit}s", endpoint=ep.name)
             request = self.build_request(ep, security, query, main, body, opts, left)
             try:
                 response: httpx.Response = yield Send(request)
-                return self.handle(ep, response, opts, ids)
+                if governor is not None and governor.headers:
+                    yield from governor.observe(response.headers)
+                result = self.handle(ep, response, opts, ids)
+                if governor is not None and governor.learns == ep.name:
+                    governor.learn(response.content)  # the exchange's own limits
+                return result
             except errors.TimestampError:
                 if resynced or not stamped or not self.time_sync:
                     raise
@@ -151,6 +173,8 @@ class Core:
                 self._remember_ban(exc)
                 raise
             except (httpx.TransportError, errors.APIError) as exc:
+                if governor is not None and isinstance(exc, errors.RateLimitError):
+                    yield from governor.hold(ep, keyed, exc.retry_after or 0.0)
                 attempt += 1
                 decision = decide(
                     self.retry,

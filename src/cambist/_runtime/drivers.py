@@ -1,4 +1,6 @@
-"""The two drivers of :meth:`Core.flow`: they differ only in how they send and sleep."""
+"""The two drivers of :meth:`Core.flow`: they differ only in how they send and sleep (and
+run a flow's other I/O, :class:`~cambist._runtime.governor.Io`: ``run()`` or ``await
+arun()``)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from cambist._runtime.core import Flow, Send
+from cambist._runtime.core import Flow, Send, Sleep
 
 
 def run_sync(
@@ -28,8 +30,13 @@ def run_sync(
                 value = send(action.request)
             except Exception as exc:
                 error = exc
+        elif type(action) is Sleep:
+            sleep(action.seconds)
         else:
-            sleep(action.seconds)  # type: ignore[union-attr]
+            try:
+                value = action.run()  # type: ignore[union-attr]
+            except Exception as exc:
+                error = exc
 
 
 async def run_async(
@@ -50,5 +57,10 @@ async def run_async(
                 value = await send(action.request)
             except Exception as exc:
                 error = exc
+        elif type(action) is Sleep:
+            await sleep(action.seconds)
         else:
-            await sleep(action.seconds)  # type: ignore[union-attr]
+            try:
+                value = await action.arun()  # type: ignore[union-attr]
+            except Exception as exc:
+                error = exc

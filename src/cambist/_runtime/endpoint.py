@@ -10,7 +10,10 @@ import builtins
 import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+
+if TYPE_CHECKING:
+    from cambist._runtime.limits import Budget, Learn, WeightRule
 
 T = TypeVar("T")
 
@@ -175,6 +178,12 @@ class Exchange:
     """Headers and params that carry credentials (``exchange.secrets`` in the spec): their
     values are masked in every log line."""
     secret_params: tuple[str, ...] = ()
+    budgets: tuple[Budget, ...] = ()
+    """The document's rate limits (``rate_limits.budgets``): what the governor spends from."""
+    weight_rules: tuple[WeightRule, ...] = ()
+    """Weights that depend on a param (``rate_limits.weights``)."""
+    learn_limits: Learn | None = None
+    """Where the exchange reports its own limits (``rate_limits.learn``)."""
 
     def after_rate_limit(self, safe: bool) -> AfterRateLimit:
         """The document's rule after a rate limit, for an endpoint ``safe`` to resend or not."""

@@ -1,4 +1,5 @@
-"""``python -m cambist.testing serve <exchange> [--port N] [--ws-port N] [--seed N]``."""
+"""``python -m cambist.testing serve <exchange> [--port N] [--ws-port N] [--seed N]
+[--rate-limits]``."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--ws-port", type=int, default=0, help="WebSocket port")
     serve.add_argument("--seed", type=int, default=1, help="seed of the synthetic market")
     serve.add_argument("--allow-remote", action="store_true", help="listen beyond loopback")
+    serve.add_argument(
+        "--rate-limits", action="store_true", help="enforce the document's rate limits (429/418)"
+    )
     serve.add_argument("--tick", type=float, default=0.5, help="seconds between market moves")
     args = parser.parse_args(argv)
     exchange = EXCHANGES[args.exchange](
@@ -27,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         ws_port=args.ws_port,
         seed=args.seed,
         allow_remote=args.allow_remote,
+        rate_limits=args.rate_limits,
     ).start()
     print(f"{args.exchange}: REST {exchange.url}  WebSocket {exchange.ws_urls}", flush=True)
     print(f"api_key={DEFAULT_API_KEY} api_secret={DEFAULT_API_SECRET}", flush=True)

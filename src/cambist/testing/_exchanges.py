@@ -25,6 +25,7 @@ from cambist._runtime.endpoint import Endpoint
 from cambist._runtime.stream import Portal
 from cambist.testing._http import Call, Fault, HttpSide, Refusal
 from cambist.testing._ledger import Fill, Ledger, Order
+from cambist.testing._limits import LimitKeeper
 from cambist.testing._market import Change, Market, SymbolRules, Trade
 from cambist.testing._ws import Route, StreamFaults, StreamHub
 
@@ -57,6 +58,11 @@ class LocalExchange:
         clock: The simulator's wall clock (``cambist.options.Clock``; default: the system's).
             Give it the ``FakeClock`` the client under test uses, and signed requests stay
             inside recvWindow however far the fake waits move time.
+        rate_limits: Enforce the rate limits the exchange's document gives (its spec's
+            budgets): a request beyond one is answered 429 with ``Retry-After``, a caller
+            who keeps going is banned (418). Off by default; ``client_options()`` then
+            turns the client's governor off too, so tests are not paced by production
+            limits (switched on, the client keeps its governor, with the same limits).
         rules: Trading rules by symbol (``cambist.testing.SymbolRules``), for symbols that
             do not keep the exchange's default ones; the market endpoints report them and
             orders breaking one are refused with the document's code.
@@ -94,6 +100,7 @@ class LocalExchange:
         fee_rate: Decimal | str = "0",
         allow_remote: bool = False,
         clock: Clock | None = None,
+        rate_limits: bool = False,
         rules: Mapping[str, SymbolRules] | None = None,
     ) -> None:
         if not _loopback(host) and not allow_remote:
@@ -131,6 +138,10 @@ class LocalExchange:
         """listen key -> (API key, expiry ms)."""
         self.portal = Portal()
         self.http = HttpSide(self, config, endpoints)
+        if rate_limits:
+            self.http.limits = LimitKeeper(
+                config, lambda: self.now_ms() / 1000.0, self._reported_limits()
+            )
         self.streams = StreamHub(self.portal, self, self._routes)
         self.url = ""
         self.ws_urls: dict[str, str] = {}
@@ -171,14 +182,30 @@ class LocalExchange:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.url or 'stopped'}>"
 
+    def _reported_limits(self) -> Any:
+        """What the spec's ``rate_limits.learn`` endpoint answers here (the limits this
+        exchange reports, enforced with the spec's own), or None."""
+        learn = self.config.learn_limits
+        if learn is None:
+            return None
+        resource, _, method = learn.endpoint.partition(".")
+        handler = getattr(self, f"_on_{resource}__{method}", None)
+        return handler({}) if handler is not None else None
+
     def client_options(self) -> dict[str, Any]:
-        """Keyword arguments pointing a client here with the default credentials."""
-        return {
+        """Keyword arguments pointing a client here with the default credentials (and,
+        unless this exchange enforces rate limits, ``rate_limits=RateLimits(enabled=False)``)."""
+        options: dict[str, Any] = {
             "base_url": self.url,
             "ws_urls": self.ws_urls,
             "api_key": DEFAULT_API_KEY,
             "api_secret": DEFAULT_API_SECRET,
         }
+        if self.http.limits is None:  # this exchange enforces no limits: nor does the client
+            from cambist.ratelimit import RateLimits
+
+            options["rate_limits"] = RateLimits(enabled=False)
+        return options
 
     # -- switches for tests ------------------------------------------------------------
 

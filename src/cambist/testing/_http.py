@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from cambist._runtime.endpoint import Endpoint, Exchange
+from cambist.testing._limits import LimitKeeper
 from cambist.testing._text import dumps
 
 
@@ -146,6 +147,7 @@ class HttpSide:
         self.calls: list[Call] = []
         self._lock = threading.Lock()
         self._server: StoppableHTTPServer | None = None
+        self.limits: LimitKeeper | None = None  # the document's rate limits, when switched on
 
     def start(self, host: str, port: int) -> int:
         side = self
@@ -198,8 +200,20 @@ class HttpSide:
         fault = self._fault(ep.name)
         if fault is not None and fault.latency:
             time.sleep(fault.latency)
+        limit_headers: Mapping[str, str] | None = None
         try:
             self.check(ep, call)
+            if self.limits is not None:
+                key = call.headers.get(self.config.api_key_header)
+                verdict = self.limits.spend(ep, call.params, key, h.client_address[0])
+                limit_headers = verdict.headers
+                if verdict.status:
+                    headers = dict(verdict.headers or {})
+                    headers["Retry-After"] = str(verdict.retry_after)
+                    self._reply(
+                        h, verdict.status, self.exchange._fault_body(verdict.status), headers
+                    )
+                    return
             if fault is not None and (fault.status or fault.drop):
                 if fault.execute:
                     self.exchange._handle(ep, call)
@@ -221,7 +235,7 @@ class HttpSide:
             status, payload = 200, self.exchange._handle(ep, call)
         except Refusal as refusal:
             status, payload = self.exchange._refusal(refusal)
-        self._reply(h, status, payload)
+        self._reply(h, status, payload, limit_headers)
 
     def _reply(
         self,

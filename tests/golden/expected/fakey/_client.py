@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         Trade,
         TradeWithRawResponse,
     )
+    from cambist.ratelimit import RateLimits
 
 
 class FakeY(SyncClient):
@@ -59,6 +60,11 @@ class FakeY(SyncClient):
             bounds, the longest ``Retry-After`` waited for.
         clock: Where time is read and waits happen (``cambist.options.Clock``; a fake
             one in tests).
+        rate_limits: The rate-limit governor (``cambist.ratelimit.RateLimits``): on by
+            default with the document's limits (the spec's budgets), spending each
+            call's cost before sending and waiting (or raising ``BudgetExhaustedError``)
+            when a budget is empty; off, a share of each limit, wait or raise, a Redis
+            shared by several processes.
         check_orders: Check every order against its market's rules
             (``client.markets()``, loaded on the first order) before sending it: a
             broken rule raises ``MarketRuleError`` and nothing is sent.
@@ -83,6 +89,7 @@ class FakeY(SyncClient):
         ws_urls: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
+        rate_limits: RateLimits | None = None,
         check_orders: bool = False,
         markets_ttl: float | None = 3600.0,
         http_client: httpx.Client | None = None,
@@ -99,6 +106,7 @@ class FakeY(SyncClient):
             ws_urls=ws_urls,
             retry=retry,
             clock=clock,
+            rate_limits=rate_limits,
             check_orders=check_orders,
             markets_ttl=markets_ttl,
             http_client=http_client,
@@ -172,6 +180,11 @@ class AsyncFakeY(AsyncClient):
             bounds, the longest ``Retry-After`` waited for.
         clock: Where time is read and waits happen (``cambist.options.Clock``; a fake
             one in tests).
+        rate_limits: The rate-limit governor (``cambist.ratelimit.RateLimits``): on by
+            default with the document's limits (the spec's budgets), spending each
+            call's cost before sending and waiting (or raising ``BudgetExhaustedError``)
+            when a budget is empty; off, a share of each limit, wait or raise, a Redis
+            shared by several processes.
         check_orders: Check every order against its market's rules
             (``client.markets()``, loaded on the first order) before sending it: a
             broken rule raises ``MarketRuleError`` and nothing is sent.
@@ -197,6 +210,7 @@ class AsyncFakeY(AsyncClient):
         ws_urls: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
+        rate_limits: RateLimits | None = None,
         check_orders: bool = False,
         markets_ttl: float | None = 3600.0,
         http_client: httpx.AsyncClient | None = None,
@@ -213,6 +227,7 @@ class AsyncFakeY(AsyncClient):
             ws_urls=ws_urls,
             retry=retry,
             clock=clock,
+            rate_limits=rate_limits,
             check_orders=check_orders,
             markets_ttl=markets_ttl,
             http_client=http_client,

@@ -1,0 +1,590 @@
+"""The rate-limit governor: before a call is sent, spend its cost from every budget the
+exchange's document declares for it (:class:`~cambist._runtime.limits.Budget`); when one is
+empty, wait for its next window or raise.
+
+One pure decision (:func:`verdict`: which counters a spend touches, whether they have room,
+how long to wait) and two stores of counters: :class:`LocalStore`, in this process (shared
+by the clients on one clock), and :class:`RedisStore`, shared by every process that names
+the same Redis, where one Lua script checks and spends every counter of a call atomically.
+:meth:`Governor.spend` is a flow (like :meth:`Core.flow`): it yields :class:`Io` when Redis
+must be asked and ``Sleep`` when it waits, so the sync and the async driver both run it.
+
+Counters are fixed windows of the budget's interval, aligned on the epoch of the server's
+clock (the client's estimate of it), keyed
+``cambist:rl:<exchange>:<host hash>:<budget>:<scope>:<window>`` where the scope is the IP
+label or a hash of the API key (never the key), and the host that of the REST URL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import threading
+import weakref
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from cambist import errors
+from cambist._runtime.core import Action, Io, Sleep
+from cambist._runtime.limits import Budget, call_weight, merge_reported
+
+if TYPE_CHECKING:
+    from cambist._runtime.clock import Clock, ServerClock
+    from cambist._runtime.endpoint import Endpoint, Exchange
+    from cambist.ratelimit import RateLimits
+
+log = logging.getLogger("cambist")
+
+REDIS_RETRY_SECONDS = 30.0
+"""After Redis could not be reached, how long the client counts in-process before asking it
+again."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One budget a call spends from: its counter prefix and its effective limit."""
+
+    budget: Budget
+    prefix: str
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class Spend:
+    """One counter a spend touches: ``key``, its ``limit``, the ``cost``, the window's end
+    (server seconds) and how long the counter must live (ms)."""
+
+    key: str
+    limit: int
+    cost: int
+    ends: float
+    ttl_ms: int
+    budget: str
+
+
+def plan(
+    entries: tuple[Entry, ...],
+    costs: tuple[int, ...],
+    now: float,
+    late: float,
+    early: float = 0.0,
+) -> list[Spend]:
+    """The counters a call touches at server time ``now``: for each budget, every window the
+    server may count it in. The request reaches the server up to ``late`` seconds after
+    ``now`` (time in flight; the clock's uncertainty), or, by that uncertainty (``early``),
+    seemingly before it: near a window's edge it counts in both windows. A full window makes
+    the call wait until the request can no longer land in it."""
+    out = []
+    for entry, cost in zip(entries, costs, strict=True):
+        interval = entry.budget.interval
+        ttl = int((interval * 2 + late + early) * 1000) + 1000
+        first = math.floor((now - early) / interval)
+        last = math.floor((now + late) / interval)
+        for w in range(first, last + 1):
+            out.append(
+                Spend(
+                    f"{entry.prefix}:{w}",
+                    entry.limit,
+                    cost,
+                    (w + 1) * interval + early,
+                    ttl,
+                    entry.budget.name,
+                )
+            )
+    return out
+
+
+def verdict(items: list[Spend], used: list[int], now: float) -> tuple[float, str]:
+    """Whether the spend fits: ``(0.0, "")``, or the seconds to wait for the fullest counter
+    and its budget's name. A counter has room when ``used + cost <= limit``; an empty one
+    takes any cost (a call heavier than a whole window still goes, alone)."""
+    wait, name = 0.0, ""
+    for item, count in zip(items, used, strict=True):
+        if count > 0 and count + item.cost > item.limit:
+            left = max(item.ends - now, 1e-3)
+            if left > wait:
+                wait, name = left, item.budget
+    return wait, name
+
+
+def held(
+    holds: Mapping[str, tuple[float, str]], entries: tuple[Entry, ...], now: float
+) -> tuple[float, str]:
+    """The longest hold still running on ``entries``' budgets: ``(seconds, budget)``."""
+    wait, name = 0.0, ""
+    for e in entries:
+        until, budget = holds.get(e.prefix, (0.0, ""))
+        if until - now > wait:
+            wait, name = until - now, budget
+    return wait, name
+
+
+class LocalStore:
+    """Counters in this process (a lock keeps them right across threads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[str, int] = {}
+        self._ends: dict[str, float] = {}
+        self._holds: dict[str, tuple[float, str]] = {}  # prefix -> (until, budget)
+
+    def try_spend(
+        self, items: list[Spend], now: float, holds: tuple[Entry, ...] = ()
+    ) -> tuple[float, str]:
+        with self._lock:
+            if self._holds:
+                wait, name = held(self._holds, holds, now)
+                if name:
+                    return wait, name
+            counts = self._counts
+            wait, name = verdict(items, [counts.get(i.key, 0) for i in items], now)
+            if not name:
+                for item in items:
+                    counts[item.key] = counts.get(item.key, 0) + item.cost
+                    self._ends[item.key] = item.ends
+                if len(counts) > 512:
+                    self._prune(now)
+            return wait, name
+
+    def hold(self, entries: tuple[Entry, ...], until: float) -> None:
+        """The exchange refused (429) with a ``Retry-After``: these budgets stay closed until
+        then (sending on would earn a ban)."""
+        with self._lock:
+            for e in entries:
+                if until > self._holds.get(e.prefix, (0.0, ""))[0]:
+                    self._holds[e.prefix] = (until, e.budget.name)
+
+    def raise_to(self, key: str, value: int, ends: float) -> None:
+        """The server counts ``value`` in this window: never count less."""
+        with self._lock:
+            if value > self._counts.get(key, 0):
+                self._counts[key] = value
+                self._ends[key] = ends
+
+    def count(self, key: str) -> int:
+        return self._counts.get(key, 0)
+
+    def _prune(self, now: float) -> None:
+        for key in [k for k, end in self._ends.items() if end < now]:
+            del self._ends[key]
+            self._counts.pop(key, None)
+
+
+_SHARED: weakref.WeakKeyDictionary[Any, LocalStore] = weakref.WeakKeyDictionary()
+_SHARED_STRONG: dict[int, tuple[Any, LocalStore]] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def local_store(clock: object) -> LocalStore:
+    """The in-process counters of every client on ``clock``: clients on one clock share
+    them (a fake clock in a test gets counters of its own)."""
+    with _SHARED_LOCK:
+        try:
+            store = _SHARED.get(clock)
+            if store is None:
+                store = _SHARED[clock] = LocalStore()
+            return store
+        except TypeError:  # a clock that takes no weak reference (the system clock)
+            held = _SHARED_STRONG.get(id(clock))
+            if held is None or held[0] is not clock:
+                held = _SHARED_STRONG[id(clock)] = (clock, LocalStore())
+            return held[1]
+
+
+# KEYS: the counters, then one hold key per budget; ARGV: the number of counters, then limit,
+# cost, ttl (ms) for each counter. A running hold wins: returns {-index of its budget, its
+# ms left}. Else every counter has room, or none is touched: returns the 1-based indices of
+# the full ones (empty: spent).
+SPEND_SCRIPT = """
+local n = tonumber(ARGV[1])
+for j = n + 1, #KEYS do
+  local left = redis.call('PTTL', KEYS[j])
+  if left > 0 then return {n - j, left} end
+end
+local full = {}
+for i = 1, n do
+  local used = tonumber(redis.call('GET', KEYS[i]) or '0')
+  local limit = tonumber(ARGV[3 * i - 1])
+  local cost = tonumber(ARGV[3 * i])
+  if used > 0 and used + cost > limit then full[#full + 1] = i end
+end
+if #full == 0 then
+  for i = 1, n do
+    redis.call('INCRBY', KEYS[i], ARGV[3 * i])
+    redis.call('PEXPIRE', KEYS[i], ARGV[3 * i + 1])
+  end
+end
+return full
+"""
+
+# KEYS: counters; ARGV: the server's count and the ttl (ms) for each: raise, never lower.
+RAISE_SCRIPT = """
+for i = 1, #KEYS do
+  local used = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if tonumber(ARGV[2 * i - 1]) > used then
+    redis.call('SET', KEYS[i], ARGV[2 * i - 1], 'PX', ARGV[2 * i])
+  end
+end
+return 0
+"""
+
+
+def _args(items: list[Spend]) -> list[int]:
+    return [len(items)] + [v for i in items for v in (i.limit, i.cost, i.ttl_ms)]
+
+
+def _keys(items: list[Spend], entries: tuple[Entry, ...]) -> list[str]:
+    return [i.key for i in items] + [f"{e.prefix}:hold" for e in entries]
+
+
+class RedisStore:
+    """Counters in Redis (the ``redis`` library: its sync client for a blocking client, its
+    asyncio client for an asyncio one), each spend one atomic script."""
+
+    def __init__(self, url: str, timeout: float = 1.0) -> None:
+        self.url = url
+        self.timeout = timeout
+        self._sync: Any = None
+        self._async: Any = None
+        self._async_loop: Any = None
+
+    def _client(self) -> Any:
+        if self._sync is None:
+            import redis
+
+            client = redis.Redis.from_url(
+                self.url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout
+            )
+            self._sync = (
+                client,
+                client.register_script(SPEND_SCRIPT),
+                client.register_script(RAISE_SCRIPT),
+            )
+        return self._sync
+
+    def _aclient(self) -> Any:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        if self._async is not None and self._async_loop is not loop:
+            self._async = None  # its connections belong to another (perhaps closed) loop
+        if self._async is None:
+            import redis.asyncio
+
+            self._async_loop = loop
+
+            client = redis.asyncio.Redis.from_url(
+                self.url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout
+            )
+            self._async = (
+                client,
+                client.register_script(SPEND_SCRIPT),
+                client.register_script(RAISE_SCRIPT),
+            )
+        return self._async
+
+    def spend(self, items: list[Spend], entries: tuple[Entry, ...]) -> list[int]:
+        _, script, _ = self._client()
+        return [int(i) for i in script(keys=_keys(items, entries), args=_args(items))]
+
+    async def aspend(self, items: list[Spend], entries: tuple[Entry, ...]) -> list[int]:
+        _, script, _ = self._aclient()
+        found = await script(keys=_keys(items, entries), args=_args(items))
+        return [int(i) for i in found]
+
+    def hold(self, entries: tuple[Entry, ...], ms: int) -> None:
+        client, _, _ = self._client()
+        for e in entries:
+            client.set(f"{e.prefix}:hold", 1, px=ms)
+
+    async def ahold(self, entries: tuple[Entry, ...], ms: int) -> None:
+        client, _, _ = self._aclient()
+        for e in entries:
+            await client.set(f"{e.prefix}:hold", 1, px=ms)
+
+    def raise_to(self, keys: list[str], values: list[int], ttl_ms: list[int]) -> None:
+        _, _, script = self._client()
+        script(keys=keys, args=[v for pair in zip(values, ttl_ms, strict=True) for v in pair])
+
+    async def araise_to(self, keys: list[str], values: list[int], ttl_ms: list[int]) -> None:
+        _, _, script = self._aclient()
+        await script(keys=keys, args=[v for pair in zip(values, ttl_ms, strict=True) for v in pair])
+
+    def close(self) -> None:
+        if self._sync is not None:
+            self._sync[0].close()
+            self._sync = None
+
+    async def aclose(self) -> None:
+        if self._async is not None:
+            await self._async[0].aclose()
+            self._async = None
+
+
+def _redis_errors() -> tuple[type[BaseException], ...]:
+    import redis
+
+    return (redis.exceptions.RedisError, OSError)  # unreachable, refused, timed out, failing
+
+
+Flow = Generator[Action, Any, None]
+
+
+class Governor:
+    """The budgets of one client: what each call spends, and where it is counted."""
+
+    def __init__(
+        self,
+        exchange: Exchange,
+        options: RateLimits,
+        *,
+        api_key: str | None,
+        clock: Clock,
+        server_clock: ServerClock,
+        base_url: str = "",
+    ) -> None:
+        budgets = tuple(exchange.budgets) + tuple(options.budgets)
+        names = [b.name for b in budgets]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"rate_limits: budget {twice[0]!r} is declared twice")
+        unknown = set(options.limits) - set(names)
+        if unknown:
+            known = ", ".join(repr(b.name) for b in budgets) or "none"
+            raise ValueError(
+                f"rate_limits: unknown budget {sorted(unknown)[0]!r}; {exchange.name} has {known}"
+            )
+        self.exchange = exchange
+        self.options = options
+        self.clock = clock
+        self.server_clock = server_clock
+        self.now = server_clock.seconds
+        self.margin = float(options.margin)
+        self.raise_at_once = options.on_empty == "raise"
+        key_id = hashlib.sha256(api_key.encode()).hexdigest()[:16] if api_key else None
+        self._scopes = {"ip": f"ip-{options.ip}", "key": f"key-{key_id}"}
+        # one deployment's budgets (production, sandbox, a local exchange) apart from another's
+        host = hashlib.sha256(urlsplit(base_url).netloc.encode()).hexdigest()[:8]
+        self._base = f"cambist:rl:{exchange.id}:{host}"
+        self._rules = {r.endpoint: r for r in exchange.weight_rules}
+        self._entries: dict[tuple[str, bool], tuple[Entry, ...]] = {}
+        self.local = local_store(clock)
+        self.redis = RedisStore(options.redis) if options.redis else None
+        self._redis_down_until = -math.inf
+        self._warned = False
+        self._declared = budgets
+        self.budgets = budgets
+        self.headers = tuple((b, b.header) for b in budgets if b.header)
+        learn = exchange.learn_limits
+        self.learns = learn.endpoint if learn is not None else None
+        """The endpoint whose answer reports the exchange's own limits (or None)."""
+
+    def learn(self, content: bytes) -> None:
+        """Follow the limits the exchange reports (``Exchange.learn_limits``): a reported
+        limiter whose header is a budget's sets its limit (unless ``RateLimits.limits``
+        overrides it); another becomes a budget of its own (``orders_10s``)."""
+        learn = self.exchange.learn_limits
+        if learn is None:
+            return
+        import orjson
+
+        try:
+            reported = learn.budgets(orjson.loads(content))
+        except ValueError:
+            return
+        if not reported:
+            return
+        self.budgets = merge_reported(self._declared, reported)
+        self.headers = tuple((b, b.header) for b in self.budgets if b.header)
+        self._entries = {}
+        log.debug(
+            "rate limits from %s: %s",
+            learn.endpoint,
+            ", ".join(f"{b.name}={b.limit}/{b.interval:g}s" for b in self.budgets),
+        )
+
+    def entries(self, ep: Endpoint[Any], keyed: bool) -> tuple[Entry, ...]:
+        """The budgets a call of ``ep`` spends from (computed once per endpoint)."""
+        found = self._entries.get((ep.name, keyed))
+        if found is None:
+            found = self._entries[(ep.name, keyed)] = tuple(
+                self._entry(b) for b in self.budgets if b.applies(ep.name, keyed)
+            )
+        return found
+
+    def _entry(self, budget: Budget) -> Entry:
+        limit = self.options.limits.get(budget.name, budget.limit)
+        limit = max(1, math.floor(limit * self.options.share))
+        scope = self._scopes[budget.per]
+        prefix = f"{self._base}:{budget.name}:{scope}"
+        return Entry(budget, prefix, limit)
+
+    def spend(
+        self,
+        ep: Endpoint[Any],
+        values: Mapping[str, object],
+        keyed: bool,
+        deadline: float,
+    ) -> Flow:
+        """Spend a call's cost before it is sent: returns when spent (after waiting for a
+        window, where allowed); raises :class:`BudgetExhaustedError` otherwise."""
+        entries = self.entries(ep, keyed)
+        if not entries:
+            return
+        weight: int | None = None
+        costs = []
+        for e in entries:
+            if e.budget.cost == "weight":
+                if weight is None:
+                    weight = call_weight(ep, values, self._rules)
+                costs.append(weight)
+            else:
+                costs.append(1)
+        cost_tuple = tuple(costs)
+        spent: set[str] = set()
+        while True:
+            now = self.now()
+            early = self.server_clock.uncertainty
+            items = [
+                i
+                for i in plan(entries, cost_tuple, now, self.margin + early, early)
+                if i.key not in spent
+            ]
+            if not items:  # every window the request may land in is paid for
+                return
+            if self.redis is not None and self.clock.monotonic() >= self._redis_down_until:
+                wait, name = yield self._redis_spend(entries, items, now)
+                if not name:
+                    # spent; but time moved during the round trip (and a busy event loop):
+                    # plan again, and pay for any window the request may now land in too
+                    spent.update(i.key for i in items)
+                    continue
+            else:
+                wait, name = self.local.try_spend(items, now, entries)
+                if not name:
+                    return  # no I/O between this spend and the send
+            left = deadline - self.clock.monotonic()
+            if self.raise_at_once or wait >= left:
+                why = "" if self.raise_at_once else f" (the call's deadline is {left:.2f}s away)"
+                raise errors.BudgetExhaustedError(
+                    f"rate limit budget {name!r} is used up for {wait:.3f}s more{why}; not sent",
+                    endpoint=ep.name,
+                    budget=name,
+                    retry_after=wait,
+                )
+            yield Sleep(wait)
+
+    def _redis_spend(self, entries: tuple[Entry, ...], items: list[Spend], now: float) -> Io:
+        store = self.redis
+        assert store is not None
+
+        def done(full: list[int]) -> tuple[float, str]:
+            if full and full[0] < 0:  # a hold: {-index of the budget, ms left}
+                return full[1] / 1000.0, entries[-full[0] - 1].budget.name
+            used = [0] * len(items)
+            for i in full:  # only the full ones matter for the verdict
+                used[i - 1] = items[i - 1].limit
+            return verdict(items, used, now)
+
+        def run() -> tuple[float, str]:
+            try:
+                return done(store.spend(items, entries))
+            except _redis_errors() as exc:
+                self._fall_back(exc)
+                return self.local.try_spend(items, now, entries)
+
+        async def arun() -> tuple[float, str]:
+            try:
+                return done(await store.aspend(items, entries))
+            except _redis_errors() as exc:
+                self._fall_back(exc)
+                return self.local.try_spend(items, now, entries)
+
+        return Io(run, arun)
+
+    def _fall_back(self, exc: BaseException) -> None:
+        self._redis_down_until = self.clock.monotonic() + REDIS_RETRY_SECONDS
+        if not self._warned:
+            self._warned = True
+            log.warning(
+                "rate limits: Redis cannot be reached (%s); counting in this process only,"
+                " trying Redis again every %.0fs",
+                type(exc).__name__,
+                REDIS_RETRY_SECONDS,
+            )
+
+    def hold(self, ep: Endpoint[Any], keyed: bool, seconds: float) -> Flow:
+        """The exchange answered 429 with ``Retry-After`` (another program spent the budget,
+        or the limits differ from the document's): every budget of the call stays closed for
+        ``seconds``, in every client that shares the counts, so none keeps going into a ban."""
+        entries = self.entries(ep, keyed)
+        if not entries or seconds <= 0:
+            return
+        self.local.hold(entries, self.now() + seconds)
+        store = self.redis
+        if store is None or self.clock.monotonic() < self._redis_down_until:
+            return
+        ms = max(1, int(seconds * 1000))
+
+        def run() -> None:
+            try:
+                store.hold(entries, ms)
+            except _redis_errors() as exc:
+                self._fall_back(exc)
+
+        async def arun() -> None:
+            try:
+                await store.ahold(entries, ms)
+            except _redis_errors() as exc:
+                self._fall_back(exc)
+
+        yield Io(run, arun)
+
+    def observe(self, headers: Mapping[str, str]) -> Flow:
+        """Follow the server's own counters (``Budget.header``): never count less than it."""
+        if not self.headers:
+            return
+        now = self.now()
+        keys, values, ttls = [], [], []
+        for budget, header in self.headers:
+            text = headers.get(header)
+            if text is None or not text.strip().isdigit():
+                continue
+            value = int(text)
+            entry = self._entry(budget)
+            window = math.floor(now / budget.interval)
+            key = f"{entry.prefix}:{window}"
+            ends = (window + 1) * budget.interval
+            self.local.raise_to(key, value, ends)
+            keys.append(key)
+            values.append(value)
+            ttls.append(int((budget.interval * 2 + self.margin) * 1000) + 1000)
+        store = self.redis
+        if not keys or store is None or self.clock.monotonic() < self._redis_down_until:
+            return
+
+        def run() -> None:
+            try:
+                store.raise_to(keys, values, ttls)
+            except _redis_errors() as exc:
+                self._fall_back(exc)
+
+        async def arun() -> None:
+            try:
+                await store.araise_to(keys, values, ttls)
+            except _redis_errors() as exc:
+                self._fall_back(exc)
+
+        yield Io(run, arun)
+
+    def close(self) -> None:
+        if self.redis is not None:
+            self.redis.close()
+
+    async def aclose(self) -> None:
+        if self.redis is not None:
+            await self.redis.aclose()
+            self.redis.close()
