@@ -1,7 +1,8 @@
 """Decoding REST answers (issue 12 goal 3): bytes -> typed models with exact Decimals, against
 the limit measured side by side: msgspec decoding the same bytes into structs with ``Decimal``
 fields (the baseline structs are derived from the same spec models: same fields, wire names,
-decimals as ``Decimal``, enums as their raw values, nested models as structs, rows as
+decimals as ``Decimal``, enums as the SDK's own enum members (as cambist produces them; an
+optional enum stays raw, as cambist's wire struct reads it), nested models as structs, rows as
 array-like structs). orjson (plain dicts, floats) is shown for context.
 
 Each payload goes through the client's core exactly as an HTTP answer does
@@ -59,13 +60,15 @@ def baseline_type(exchange: str, type_text: str) -> Any:
             return primitive[t.name]
         if t.name == "json":
             return Any
-        if t.name in spec.enums:
-            return int if spec.enums[t.name].is_int else str
+        if t.name in spec.enums:  # the SDK's own (open) enum: members, as cambist gives
+            return getattr(importlib.import_module(f"cambist.{exchange}.models"), t.name)
         if t.name not in structs:
             model = spec.models[t.name]
             fields: list[Any] = []
             for f in model.fields:
                 ft = build(f.type)
+                if f.optional and f.type.item is None and f.type.name in spec.enums:
+                    ft = int if spec.enums[f.type.name].is_int else str  # "" means None
                 if f.optional and not model.row:
                     fields.append(
                         (f"f_{f.py}", ft | None, msgspec.field(name=f.wire, default=None))

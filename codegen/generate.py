@@ -326,12 +326,23 @@ class ExchangeRenderer:
                 annotation += " | None"
             fields.append((f.py, annotation, f.wire, default))
         conversions = self._conversions(m, imports, here)
+        nested = []  # lists of models: in a list of owners, all their items built in one go
+        for f in self._ordered(m):
+            fn = self.wire.model_list(f.type, self.types, imports, here)
+            if fn is not None:
+                nested.append((f.py, fn))
+        if nested:
+            imports.add("cambist._runtime.convert", "nest_models")
+        flat = {name for name, _ in nested}
+        per_item = [(name, expr) for name, expr in conversions if name not in flat]
         return (
             m,
             self.wire.struct_name(m.name),
             self.wire.from_wire_name(m.name),
             fields,
             conversions,
+            nested,
+            per_item,
         )
 
     def _conversions(self, m: Model, imports: Imports, here: str) -> list[tuple[str, str]]:

@@ -311,7 +311,9 @@ class WireMap:
         """As :meth:`value`, for a field that may be absent (None), read as the general
         converters read it (an optional enum's "" is None there too)."""
         if t.item is None and t.name in self.spec.enums:
-            return types.opt_conv(t, var, imports, here)
+            table = "_" + snake(t.name).upper()  # a dict look-up first, as for required enums:
+            imports.tables[table] = t.name  # the function only for None, "" and the unknown
+            return f"{table}.get({var}) or {types.opt_conv(t, var, imports, here)}"
         if t.item is None and t.name == "json":
             return self.value(t, var, types, imports, here)  # absent: Raw(), read as None
         if self._json_list(t):  # absent or null: None, as the general converters read it
@@ -319,6 +321,20 @@ class WireMap:
             return f"{opt_items}({self._json_fn(imports)}({var}))"
         expr = self.value(t, var, types, imports, here)
         return expr if expr == var else f"None if {var} is None else {expr}"
+
+    def model_list(self, t: TypeRef, types: TypeMap, imports: Imports, here: str) -> str | None:
+        """For a field holding a list of (non-row) models: the ``from_wire_*_list`` that builds
+        them (imported), so a list of owners builds all their items in one call; else None."""
+        item = t.item
+        if item is None or item.item is not None or self._json_list(t):
+            return None
+        model = self.spec.models.get(item.name)
+        if model is None or model.row:
+            return None
+        fn = self.from_wire_list_name(item.name)
+        if types.convert_module(item.name) != here:
+            imports.add(types.convert_module(item.name), fn)
+        return fn
 
     def value(
         self, t: TypeRef, var: str, types: TypeMap, imports: Imports, here: str, depth: int = 0

@@ -125,3 +125,122 @@ def test_an_error_code_in_a_200_answer_raises_after_fast_decoding(
         with pytest.raises(errors.APIError, match="Bad request") as info:
             client._core.handle(ep, httpx.Response(200, content=body), CallOptions())
     assert info.value.code == -1004
+
+
+def test_nested_lists_built_in_one_go_land_in_their_owners() -> None:
+    """A list of models each holding a list of models (exchange information's symbols and
+    their filters) builds all the inner models in one call, then slices them back: each
+    symbol keeps its own filters, whatever their counts (none, one, several)."""
+    import orjson
+
+    case = EXCHANGES[0]
+    ep = next(e for e in case.endpoints() if e.name == "market.get_exchange_info")
+    symbol = orjson.loads(case.sample(ep))
+    filters = symbol["filters"]
+    assert len(filters) > 2
+    symbols = []
+    for i, count in enumerate([0, 1, len(filters), 2, 0]):
+        item = dict(symbol, symbol=f"S{i}", filters=filters[:count])
+        symbols.append(item)
+    body = orjson.dumps({"timezone": "UTC", "serverTime": "1", "symbols": symbols})
+    fast = _fast(ep, body)
+    assert [len(s.filters) for s in fast.symbols] == [0, 1, len(filters), 2, 0]
+    assert fast == _general(case, ep, body)
+
+
+def test_nest_models_leaves_an_absent_list_none() -> None:
+    from cambist._runtime.convert import nest_models
+
+    owners: list[dict[str, Any]] = [{"k": [1, 2]}, {"k": None}, {"k": []}, {"k": [3]}]
+    nest_models(lambda items: [x * 10 for x in items], owners, "k")
+    assert owners == [{"k": [10, 20]}, {"k": None}, {"k": []}, {"k": [30]}]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_large_answer_leaves_the_collector_as_it_was(enabled: bool) -> None:
+    """A large answer is built with automatic collection paused; afterwards it is on again
+    only if it was on (a program that disabled it keeps it disabled), also when the fast
+    decoder refuses the answer and the general path reads it."""
+    import gc
+
+    import httpx
+    import orjson
+
+    from cambist._runtime import convert
+    from cambist._runtime.core import CallOptions
+
+    case = EXCHANGES[0]
+    ep = next(e for e in case.endpoints() if e.name == "spot.list_open_orders")
+    order = orjson.loads(case.sample(ep))[0]
+    body = orjson.dumps([order] * 400)
+    assert len(body) >= convert.LARGE_ANSWER
+    quoted = orjson.dumps({"orderId": order["orderId"]})[1:-1]
+    odd = body.replace(quoted, quoted.replace(b'"' + order["orderId"].encode() + b'"', b"7"), 1)
+    assert odd != body
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled else gc.disable)()
+        with case.sync("http://127.0.0.1:9", time_sync=False) as client:
+            core = client._core
+            orders = core.handle(ep, httpx.Response(200, content=body), CallOptions())
+            assert len(orders) == 400 and gc.isenabled() is enabled
+            with pytest.raises(msgspec.ValidationError):
+                _fast(ep, odd)  # refused by the fast path: the general path reads it
+            assert len(core.handle(ep, httpx.Response(200, content=odd), CallOptions())) == 400
+            assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+def test_concurrent_large_answers_share_one_pause() -> None:
+    """Threads building large answers at once: collection is paused while any of them
+    builds, and on again once all are done."""
+    import gc
+    import threading
+
+    import httpx
+    import orjson
+
+    from cambist._runtime.core import CallOptions
+
+    case = EXCHANGES[0]
+    ep = next(e for e in case.endpoints() if e.name == "spot.list_open_orders")
+    body = orjson.dumps(orjson.loads(case.sample(ep)) * 400)
+    assert gc.isenabled()
+    with case.sync("http://127.0.0.1:9", time_sync=False) as client:
+        core = client._core
+        counts: list[int] = []
+
+        def work() -> None:
+            for _ in range(20):
+                counts.append(
+                    len(core.handle(ep, httpx.Response(200, content=body), CallOptions()))
+                )
+
+        threads = [threading.Thread(target=work) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert len(counts) == 60 and set(counts) == {400}
+    assert gc.isenabled()
+
+
+@pytest.mark.parametrize("stp", ["EXPIRE_TAKER", "SOMETHING_NEW", "", None, "absent"])
+def test_an_optional_enum_reads_the_same_on_both_paths(stp: str | None) -> None:
+    """An optional enum: a listed value is its member, an unknown one is kept, "" and null
+    (and an absent field) are None, on the fast path as on the general one."""
+    import orjson
+
+    case = EXCHANGES[0]
+    ep = next(e for e in case.endpoints() if e.name == "spot.list_open_orders")
+    order = orjson.loads(case.sample(ep))[0]
+    if stp == "absent":
+        order.pop("stpMode", None)
+    else:
+        order["stpMode"] = stp
+    body = orjson.dumps([order] * 10)
+    fast = _fast(ep, body)
+    assert fast == _general(case, ep, body)
+    expected = None if stp in ("", None, "absent") else stp
+    assert {None if o.stp_mode is None else o.stp_mode.value for o in fast} == {expected}

@@ -214,9 +214,11 @@ class OrderBook:
         """Apply changes: each level sets its price's quantity; quantity 0 removes it
         (``decoded``: as for :meth:`replace`)."""
         self._advance(version_of(version))
-        self._materialize()
-        _apply(self._bids, self._bid_prices, bids, decoded)
-        _apply(self._asks, self._ask_prices, asks, decoded)
+        if self._view is not None:
+            self._materialize()
+        apply = _apply_decoded if decoded else _apply
+        apply(self._bids, self._bid_prices, bids)
+        apply(self._asks, self._ask_prices, asks)
         self._check_crossed()
 
     # -- sequenced (diff) books -------------------------------------------------------
@@ -305,18 +307,32 @@ def _side(levels: list[Any], better: Callable[[Any, Any], bool]) -> list[Any]:
     return kept
 
 
+def _apply_decoded(
+    side: dict[Decimal, Decimal], prices: list[Decimal], levels: Iterable[Sequence[Any]]
+) -> None:
+    """:func:`_apply` for levels of Decimals already (a parsed push's ``PriceLevel`` rows)."""
+    for price, quantity in levels:
+        if not quantity:
+            if side.pop(price, None) is not None:
+                del prices[bisect_left(prices, price)]
+        else:
+            if price not in side:
+                insort(prices, price)
+            side[price] = quantity
+
+
 def _apply(
     side: dict[Decimal, Decimal],
     prices: list[Decimal],
     levels: Iterable[Sequence[Any]],
     decoded: bool = False,
 ) -> None:
+    if decoded:
+        _apply_decoded(side, prices, levels)
+        return
     for level in levels:
-        if decoded:
-            price, quantity = level
-        else:
-            price = dec(level[0])
-            quantity = dec(level[1])
+        price = dec(level[0])
+        quantity = dec(level[1])
         if not quantity:
             if side.pop(price, None) is not None:
                 del prices[bisect_left(prices, price)]

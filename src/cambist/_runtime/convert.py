@@ -10,11 +10,13 @@ body again with the standard library, which keeps every number's text
 from __future__ import annotations
 
 import enum
+import gc
 import json
+import threading
 from collections import deque
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
-from itertools import repeat
+from itertools import chain, repeat
 from typing import Any, TypeVar, cast
 
 import orjson
@@ -172,6 +174,46 @@ def members(cls: type[E]) -> dict[Any, E]:
     return cls._value2member_map_  # type: ignore[return-value]
 
 
+class _CollectorPause:
+    """Automatic garbage collection paused while a large answer is built, then put back as
+    it was: a list of models is thousands of new tracked objects (each model and its
+    ``__dict__``), all alive and acyclic, and the collector's passes over them while they are
+    being made are wasted (11-18% of building 1000 orders with the results kept, measured).
+
+    The switch is process-wide, so nested and concurrent builds share one pause: the first
+    to start records whether collection was on and turns it off, the last to finish turns it
+    back on only if it was on (never enabling what the program had disabled). Nothing else
+    runs in between (no I/O, no await); an exception restores it too."""
+
+    __slots__ = ()
+    _lock = threading.Lock()
+    _depth = 0
+    _was_enabled = False
+
+    def __enter__(self) -> None:
+        cls = _CollectorPause
+        with cls._lock:
+            if cls._depth == 0:
+                cls._was_enabled = gc.isenabled()
+                gc.disable()
+            cls._depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        cls = _CollectorPause
+        with cls._lock:
+            cls._depth -= 1
+            if cls._depth == 0 and cls._was_enabled:
+                gc.enable()
+
+
+collector_paused = _CollectorPause()
+"""``with collector_paused:`` around building a large answer (see :class:`_CollectorPause`)."""
+
+LARGE_ANSWER = 64 * 1024
+"""Bytes from which an answer is built with the collector paused (about a hundred models);
+below it the pause is not worth its cost."""
+
+
 _new = object.__new__
 _set = object.__setattr__
 
@@ -193,6 +235,24 @@ def models_from(cls: type[T], values: list[dict[str, Any]]) -> list[T]:
     models = list(map(_new, repeat(cls, len(values))))
     deque(map(_set, models, repeat("__dict__"), values), maxlen=0)
     return models
+
+
+def nest_models(
+    build: Callable[[list[Any]], list[Any]], owners: list[dict[str, Any]], key: str
+) -> None:
+    """In every owner (a wire struct's ``asdict``), ``owner[key]`` (a list of wire structs,
+    or None) becomes its models: all owners' items built by one call of ``build`` (its loops
+    in C), not one call per owner (exchange information: 7 filters for each of its symbols),
+    then sliced back to their owners."""
+    inner = [owner[key] for owner in owners]
+    built = build(list(chain.from_iterable(filter(None, inner))))
+    start = 0
+    for owner, items in zip(owners, inner, strict=True):
+        if items is None:
+            continue
+        end = start + len(items)
+        owner[key] = built[start:end]
+        start = end
 
 
 def json_value(raw: Any) -> Any:

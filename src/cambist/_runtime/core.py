@@ -361,7 +361,11 @@ class Core:
         content = response.content
         if status < 400 and ep.fast is not None and self.exchange.envelope_data is None:
             try:
-                parsed, code = ep.fast(content)
+                if len(content) < convert.LARGE_ANSWER:
+                    parsed, code = ep.fast(content)
+                else:
+                    with convert.collector_paused:  # thousands of new objects, all alive
+                        parsed, code = ep.fast(content)
             except Exception:  # anything unusual: the general path decides (and maps errors)
                 pass
             else:  # the error field, checked after decoding: an error takes the general path

@@ -34,6 +34,7 @@ import logging
 import math
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Mapping
+from operator import attrgetter
 from typing import Any
 
 import msgspec
@@ -71,6 +72,20 @@ from cambist.streams import (
 log = logging.getLogger("cambist.streams")
 
 RestCall = Callable[[Endpoint[Any], Mapping[str, object]], Awaitable[Any]]
+
+
+def _reader(
+    getters: tuple[Callable[[Any], Any], ...], paths: tuple[tuple[str | int, ...], ...] = ()
+) -> Callable[[Any], tuple[Any, ...]]:
+    """One call reading a book's values: ``operator.attrgetter`` of them all (C, one tuple)
+    when every path names attributes only, else the getters in turn."""
+    if paths and all(part and all(type(p) is str for p in part) for part in paths):
+        return attrgetter(*(".".join(map(str, part)) for part in paths))
+
+    def read(source: Any) -> tuple[Any, ...]:
+        return tuple([get(source) for get in getters])
+
+    return read
 
 
 class _Retry(Exception):
@@ -149,8 +164,8 @@ class StreamEngine:
         self._listen_key: str | None = None
         self._key_fresh = False
         self._parse_warned: set[str | None] = set()
-        self._getters: dict[int, tuple[Callable[[Any], Any], ...]] = {}
-        """Book getters into parsed events, by ``id`` of their (module-level) ``BookDef``."""
+        self._readers: dict[int, Callable[[Any], tuple[Any, ...]]] = {}
+        """Book readers of parsed events, by ``id`` of their (module-level) ``BookDef``."""
         self._fast = bool(definition.fast_events) or any(
             c.fast is not None for c in definition.channels.values()
         )
@@ -609,7 +624,7 @@ class StreamEngine:
         """Handle one frame; returns the frames to answer with."""
         d = self.definition
         try:
-            text = frame_text(frame)
+            text = frame if type(frame) is str else frame_text(frame)
             if d.heartbeat == "text_server" and text in TEXT_PINGS:
                 return ["Pong"]
             if self._fast and self._handover_state is None and self._handed_over is None:
@@ -746,13 +761,24 @@ class StreamEngine:
             return None
         if sub is None and self._event_skim is not None:
             return self._on_fast_event(text, self._event_skim)
-        if sub is None or sub.channel.fast is None:
+        if sub is None:
+            return None
+        fast = sub.channel.fast
+        if fast is None:
             return None
         try:
-            event = sub.channel.fast(text)
+            event = fast(text)
         except Exception:  # anything unusual: the general converters decide
             return None
-        return self._deliver(sub, event, None)
+        if self.books and sub.key in self.books:
+            return self._deliver(sub, event, None)
+        events = self._events  # _emit, inline: most pushes feed no book
+        if len(events) >= self.options.max_buffer:
+            events.popleft()
+            self._dropped += 1
+        events.append(event)
+        self._wake.set()
+        return []
 
     def _on_fast_event(
         self, text: str | bytes, skim: Callable[[str | bytes], Any]
@@ -783,27 +809,28 @@ class StreamEngine:
     def _deliver(self, sub: Subscription, event: Any, msg: Any) -> list[str]:
         """Emit a channel's event and feed its book: from the event's values when it is a
         model (never reading a value twice), else from the raw push ``msg``."""
-        book = self.books.get(sub.key)
-        if book is None or sub.key in self._awaiting:
+        key = sub.key
+        book = self.books.get(key)
+        if book is None or (self._awaiting and key in self._awaiting):
             self._emit(event)
             return []
         spec = sub.channel.book
         assert spec is not None
-        getters: tuple[Callable[[Any], Any], ...]
+        source: Any
         if spec.event_paths and type(event) is not RawEvent:
-            getters = self._getters.get(id(spec)) or self._event_getters(spec)
-            source: Any = event
-            decoded = True
+            read = self._readers.get(id(spec)) or self._event_reader(spec)
+            source, decoded = event, True
         else:
             paths = (spec.bids, spec.asks, spec.version, spec.first, spec.previous)
             getters = tuple(functools.partial(path_get, path=p) for p in paths)
+            read = _reader(getters if spec.mode == "sequenced" else getters[:3])
             source, decoded = msg, False
         if spec.mode == "sequenced":
             self._emit(event)
-            self._sequenced(sub, book, source, getters, decoded)
+            self._sequenced(sub, book, source, read, decoded)
             return []
         try:
-            bids, asks, version = getters[0](source), getters[1](source), getters[2](source)
+            bids, asks, version = read(source)
             if spec.mode == "snapshot" or not book.synced:
                 book.replace(bids, asks, version, decoded)
             else:
@@ -819,11 +846,13 @@ class StreamEngine:
         self._emit(event)
         return []
 
-    def _event_getters(self, spec: BookDef) -> tuple[Callable[[Any], Any], ...]:
-        """The getters of a book's values in its channel's parsed event (made once a book)."""
-        getters = tuple(map(event_getter, spec.event_paths))
-        self._getters[id(spec)] = getters
-        return getters
+    def _event_reader(self, spec: BookDef) -> Callable[[Any], tuple[Any, ...]]:
+        """The reader of a book's values in its channel's parsed event (made once a book):
+        bids, asks, version (and first, previous for a sequenced book), in one call."""
+        paths = spec.event_paths if spec.mode == "sequenced" else spec.event_paths[:3]
+        read = _reader(tuple(map(event_getter, paths)), paths)
+        self._readers[id(spec)] = read
+        return read
 
     def _resync(self, sub: Subscription, reason: str) -> list[str]:
         """Empty ``sub``'s book and ask for a fresh full book (unsubscribe, subscribe again);
@@ -840,14 +869,14 @@ class StreamEngine:
         sub: Subscription,
         book: OrderBook,
         source: Any,
-        getters: tuple[Callable[[Any], Any], ...],
+        read: Callable[[Any], tuple[Any, ...]],
         decoded: bool,
     ) -> None:
         """A diff for a ``sequenced`` book (see :mod:`cambist._runtime.book`): applied or
         buffered; a REST snapshot is fetched when the book has none or the chain broke.
-        ``getters`` read bids, asks, version, first and previous from ``source``."""
+        ``read`` gives bids, asks, version, first and previous from ``source``."""
         try:
-            bids, asks, last, first, previous = (get(source) for get in getters)
+            bids, asks, last, first, previous = read(source)
             fetch = book.feed(first, last, previous, bids, asks, decoded)
         except (BookError, KeyError, IndexError, TypeError, ValueError, ArithmeticError) as exc:
             reason = str(exc) if isinstance(exc, BookError) else type(exc).__name__

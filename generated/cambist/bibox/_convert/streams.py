@@ -9,7 +9,7 @@ from msgspec import Raw, Struct, field
 from msgspec.json import Decoder
 from msgspec.structs import asdict
 
-from cambist._runtime.convert import items, json_exact, model_from, models_from, string
+from cambist._runtime.convert import items, json_exact, model_from, models_from, nest_models, string
 from cambist.bibox._convert.market import (
     MarketTradeWire,
     OrderBookWire,
@@ -127,8 +127,7 @@ def from_wire_trades_update(w: TradesUpdateWire) -> TradesUpdate:
 def from_wire_trades_update_list(ws: list[TradesUpdateWire]) -> list[TradesUpdate]:
     """Build a list of ``TradesUpdate`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
-    for d in ds:
-        d["data"] = from_wire_market_trade_list(d["data"])
+    nest_models(from_wire_market_trade_list, ds, "data")
     return models_from(TradesUpdate, ds)
 
 

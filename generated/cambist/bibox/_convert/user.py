@@ -19,6 +19,7 @@ from cambist._runtime.convert import (
     members,
     model_from,
     models_from,
+    nest_models,
     string,
 )
 from cambist.bibox.models.user import (
@@ -184,9 +185,8 @@ def from_wire_order(w: OrderWire) -> Order:
 def from_wire_order_list(ws: list[OrderWire]) -> list[Order]:
     """Build a list of ``Order`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
-    for d in ds:
-        d["fills"] = None if d["fills"] is None else from_wire_fill_list(d["fills"])
-        d["fees"] = None if d["fees"] is None else from_wire_fee_list(d["fees"])
+    nest_models(from_wire_fill_list, ds, "fills")
+    nest_models(from_wire_fee_list, ds, "fees")
     return models_from(Order, ds)
 
 

@@ -19,6 +19,7 @@ from cambist._runtime.convert import (
     members,
     model_from,
     models_from,
+    nest_models,
     opt_boolean,
     opt_string,
     string,
@@ -154,9 +155,8 @@ def from_wire_option_account(w: OptionAccountWire) -> OptionAccount:
 def from_wire_option_account_list(ws: list[OptionAccountWire]) -> list[OptionAccount]:
     """Build a list of ``OptionAccount`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
-    for d in ds:
-        d["asset"] = from_wire_account_asset_list(d["asset"])
-        d["greek"] = from_wire_greek_list(d["greek"])
+    nest_models(from_wire_account_asset_list, ds, "asset")
+    nest_models(from_wire_greek_list, ds, "greek")
     return models_from(OptionAccount, ds)
 
 
@@ -231,9 +231,8 @@ def from_wire_margin_account(w: MarginAccountWire) -> MarginAccount:
 def from_wire_margin_account_list(ws: list[MarginAccountWire]) -> list[MarginAccount]:
     """Build a list of ``MarginAccount`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
-    for d in ds:
-        d["asset"] = from_wire_margin_asset_list(d["asset"])
-        d["greek"] = from_wire_greek_list(d["greek"])
+    nest_models(from_wire_margin_asset_list, ds, "asset")
+    nest_models(from_wire_greek_list, ds, "greek")
     return models_from(MarginAccount, ds)
 
 

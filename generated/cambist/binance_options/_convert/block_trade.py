@@ -18,6 +18,7 @@ from cambist._runtime.convert import (
     members,
     model_from,
     models_from,
+    nest_models,
     opt_integer,
     string,
 )
@@ -121,8 +122,7 @@ def from_wire_block_trade_order(w: BlockTradeOrderWire) -> BlockTradeOrder:
 def from_wire_block_trade_order_list(ws: list[BlockTradeOrderWire]) -> list[BlockTradeOrder]:
     """Build a list of ``BlockTradeOrder`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
-    for d in ds:
-        d["legs"] = from_wire_block_trade_leg_list(d["legs"])
+    nest_models(from_wire_block_trade_leg_list, ds, "legs")
     return models_from(BlockTradeOrder, ds)
 
 
@@ -167,8 +167,7 @@ def from_wire_user_block_trade(w: UserBlockTradeWire) -> UserBlockTrade:
 def from_wire_user_block_trade_list(ws: list[UserBlockTradeWire]) -> list[UserBlockTrade]:
     """Build a list of ``UserBlockTrade`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
-    for d in ds:
-        d["legs"] = from_wire_block_trade_fill_list(d["legs"])
+    nest_models(from_wire_block_trade_fill_list, ds, "legs")
     return models_from(UserBlockTrade, ds)
 
 

@@ -19,6 +19,7 @@ from cambist._runtime.convert import (
     members,
     model_from,
     models_from,
+    nest_models,
     new_row,
     opt_dec,
     opt_string,
@@ -350,11 +351,10 @@ def from_wire_exchange_info(w: ExchangeInfoWire) -> ExchangeInfo:
 def from_wire_exchange_info_list(ws: list[ExchangeInfoWire]) -> list[ExchangeInfo]:
     """Build a list of ``ExchangeInfo`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
-    for d in ds:
-        d["option_contracts"] = from_wire_option_contract_list(d["option_contracts"])
-        d["option_assets"] = from_wire_option_asset_list(d["option_assets"])
-        d["option_symbols"] = from_wire_option_symbol_list(d["option_symbols"])
-        d["rate_limits"] = from_wire_rate_limit_list(d["rate_limits"])
+    nest_models(from_wire_option_contract_list, ds, "option_contracts")
+    nest_models(from_wire_option_asset_list, ds, "option_assets")
+    nest_models(from_wire_option_symbol_list, ds, "option_symbols")
+    nest_models(from_wire_rate_limit_list, ds, "rate_limits")
     return models_from(ExchangeInfo, ds)
 
 
@@ -436,8 +436,7 @@ def from_wire_option_symbol(w: OptionSymbolWire) -> OptionSymbol:
 def from_wire_option_symbol_list(ws: list[OptionSymbolWire]) -> list[OptionSymbol]:
     """Build a list of ``OptionSymbol`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
-    for d in ds:
-        d["filters"] = from_wire_symbol_filter_list(d["filters"])
+    nest_models(from_wire_symbol_filter_list, ds, "filters")
     return models_from(OptionSymbol, ds)
 
 

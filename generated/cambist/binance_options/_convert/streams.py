@@ -19,6 +19,7 @@ from cambist._runtime.convert import (
     members,
     model_from,
     models_from,
+    nest_models,
     opt_dec,
     opt_integer,
     opt_string,
@@ -457,8 +458,7 @@ def from_wire_index_price_update(w: IndexPriceUpdateWire) -> IndexPriceUpdate:
 def from_wire_index_price_update_list(ws: list[IndexPriceUpdateWire]) -> list[IndexPriceUpdate]:
     """Build a list of ``IndexPriceUpdate`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
-    for d in ds:
-        d["data"] = from_wire_index_price_event_list(d["data"])
+    nest_models(from_wire_index_price_event_list, ds, "data")
     return models_from(IndexPriceUpdate, ds)
 
 
@@ -501,8 +501,7 @@ def from_wire_mark_price_update(w: MarkPriceUpdateWire) -> MarkPriceUpdate:
 def from_wire_mark_price_update_list(ws: list[MarkPriceUpdateWire]) -> list[MarkPriceUpdate]:
     """Build a list of ``MarkPriceUpdate`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
-    for d in ds:
-        d["data"] = from_wire_mark_price_event_list(d["data"])
+    nest_models(from_wire_mark_price_event_list, ds, "data")
     return models_from(MarkPriceUpdate, ds)
 
 
@@ -695,8 +694,7 @@ def from_wire_open_interest_update_list(
 ) -> list[OpenInterestUpdate]:
     """Build a list of ``OpenInterestUpdate`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
-    for d in ds:
-        d["data"] = from_wire_open_interest_event_list(d["data"])
+    nest_models(from_wire_open_interest_event_list, ds, "data")
     return models_from(OpenInterestUpdate, ds)
 
 
@@ -980,9 +978,8 @@ def from_wire_balance_position_update_list(
 ) -> list[BalancePositionUpdate]:
     """Build a list of ``BalancePositionUpdate`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
-    for d in ds:
-        d["balances"] = from_wire_balance_change_list(d["balances"])
-        d["positions"] = from_wire_position_change_list(d["positions"])
+    nest_models(from_wire_balance_change_list, ds, "balances")
+    nest_models(from_wire_position_change_list, ds, "positions")
     return models_from(BalancePositionUpdate, ds)
 
 
@@ -1114,8 +1111,7 @@ def from_wire_greek_update(w: GreekUpdateWire) -> GreekUpdate:
 def from_wire_greek_update_list(ws: list[GreekUpdateWire]) -> list[GreekUpdate]:
     """Build a list of ``GreekUpdate`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
-    for d in ds:
-        d["greeks"] = from_wire_greek_change_list(d["greeks"])
+    nest_models(from_wire_greek_change_list, ds, "greeks")
     return models_from(GreekUpdate, ds)
 
 

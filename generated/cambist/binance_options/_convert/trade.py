@@ -19,6 +19,7 @@ from cambist._runtime.convert import (
     members,
     model_from,
     models_from,
+    nest_models,
     opt_boolean,
     opt_dec,
     opt_enum_member,
@@ -57,6 +58,7 @@ _ORDER_SIDE = members(OrderSide)
 _ORDER_STATUS = members(OrderStatus)
 _ORDER_TYPE = members(OrderType)
 _POSITION_SIDE = members(PositionSide)
+_SELF_TRADE_PREVENTION_MODE = members(SelfTradePreventionMode)
 _TIME_IN_FORCE = members(TimeInForce)
 
 
@@ -250,12 +252,16 @@ class NewOrderWire(Struct, kw_only=True, gc=False):
 def from_wire_new_order(w: NewOrderWire) -> NewOrder:
     """Build ``NewOrder`` from its decoded wire form (its fields become the model's)."""
     d = asdict(w)
-    d["time_in_force"] = opt_enum_member(TimeInForce, d["time_in_force"])
-    d["status"] = opt_enum_member(OrderStatus, d["status"])
-    d["option_side"] = opt_enum_member(OptionSide, d["option_side"])
-    d["self_trade_prevention_mode"] = opt_enum_member(
-        SelfTradePreventionMode, d["self_trade_prevention_mode"]
+    d["time_in_force"] = _TIME_IN_FORCE.get(d["time_in_force"]) or opt_enum_member(
+        TimeInForce, d["time_in_force"]
     )
+    d["status"] = _ORDER_STATUS.get(d["status"]) or opt_enum_member(OrderStatus, d["status"])
+    d["option_side"] = _OPTION_SIDE.get(d["option_side"]) or opt_enum_member(
+        OptionSide, d["option_side"]
+    )
+    d["self_trade_prevention_mode"] = _SELF_TRADE_PREVENTION_MODE.get(
+        d["self_trade_prevention_mode"]
+    ) or opt_enum_member(SelfTradePreventionMode, d["self_trade_prevention_mode"])
     return model_from(NewOrder, d)
 
 
@@ -263,12 +269,16 @@ def from_wire_new_order_list(ws: list[NewOrderWire]) -> list[NewOrder]:
     """Build a list of ``NewOrder`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
     for d in ds:
-        d["time_in_force"] = opt_enum_member(TimeInForce, d["time_in_force"])
-        d["status"] = opt_enum_member(OrderStatus, d["status"])
-        d["option_side"] = opt_enum_member(OptionSide, d["option_side"])
-        d["self_trade_prevention_mode"] = opt_enum_member(
-            SelfTradePreventionMode, d["self_trade_prevention_mode"]
+        d["time_in_force"] = _TIME_IN_FORCE.get(d["time_in_force"]) or opt_enum_member(
+            TimeInForce, d["time_in_force"]
         )
+        d["status"] = _ORDER_STATUS.get(d["status"]) or opt_enum_member(OrderStatus, d["status"])
+        d["option_side"] = _OPTION_SIDE.get(d["option_side"]) or opt_enum_member(
+            OptionSide, d["option_side"]
+        )
+        d["self_trade_prevention_mode"] = _SELF_TRADE_PREVENTION_MODE.get(
+            d["self_trade_prevention_mode"]
+        ) or opt_enum_member(SelfTradePreventionMode, d["self_trade_prevention_mode"])
     return models_from(NewOrder, ds)
 
 
@@ -305,9 +315,9 @@ class OrderWire(Struct, kw_only=True, gc=False):
 def from_wire_order(w: OrderWire) -> Order:
     """Build ``Order`` from its decoded wire form (its fields become the model's)."""
     d = asdict(w)
-    d["self_trade_prevention_mode"] = opt_enum_member(
-        SelfTradePreventionMode, d["self_trade_prevention_mode"]
-    )
+    d["self_trade_prevention_mode"] = _SELF_TRADE_PREVENTION_MODE.get(
+        d["self_trade_prevention_mode"]
+    ) or opt_enum_member(SelfTradePreventionMode, d["self_trade_prevention_mode"])
     return model_from(Order, d)
 
 
@@ -315,9 +325,9 @@ def from_wire_order_list(ws: list[OrderWire]) -> list[Order]:
     """Build a list of ``Order`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
     for d in ds:
-        d["self_trade_prevention_mode"] = opt_enum_member(
-            SelfTradePreventionMode, d["self_trade_prevention_mode"]
-        )
+        d["self_trade_prevention_mode"] = _SELF_TRADE_PREVENTION_MODE.get(
+            d["self_trade_prevention_mode"]
+        ) or opt_enum_member(SelfTradePreventionMode, d["self_trade_prevention_mode"])
     return models_from(Order, ds)
 
 
@@ -455,8 +465,7 @@ def from_wire_commission(w: CommissionWire) -> Commission:
 def from_wire_commission_list(ws: list[CommissionWire]) -> list[Commission]:
     """Build a list of ``Commission`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
-    for d in ds:
-        d["commissions"] = from_wire_underlying_commission_list(d["commissions"])
+    nest_models(from_wire_underlying_commission_list, ds, "commissions")
     return models_from(Commission, ds)
 
 
@@ -527,12 +536,16 @@ def fast_new_order(body: bytes) -> tuple[NewOrder, Any]:
     general converters must handle (the client then falls back to them)."""
     d = asdict(_FAST_NEW_ORDER.decode(body))
     code = d.pop("cambist_error_code")
-    d["time_in_force"] = opt_enum_member(TimeInForce, d["time_in_force"])
-    d["status"] = opt_enum_member(OrderStatus, d["status"])
-    d["option_side"] = opt_enum_member(OptionSide, d["option_side"])
-    d["self_trade_prevention_mode"] = opt_enum_member(
-        SelfTradePreventionMode, d["self_trade_prevention_mode"]
+    d["time_in_force"] = _TIME_IN_FORCE.get(d["time_in_force"]) or opt_enum_member(
+        TimeInForce, d["time_in_force"]
     )
+    d["status"] = _ORDER_STATUS.get(d["status"]) or opt_enum_member(OrderStatus, d["status"])
+    d["option_side"] = _OPTION_SIDE.get(d["option_side"]) or opt_enum_member(
+        OptionSide, d["option_side"]
+    )
+    d["self_trade_prevention_mode"] = _SELF_TRADE_PREVENTION_MODE.get(
+        d["self_trade_prevention_mode"]
+    ) or opt_enum_member(SelfTradePreventionMode, d["self_trade_prevention_mode"])
     return model_from(NewOrder, d), code
 
 
@@ -560,9 +573,9 @@ def fast_order(body: bytes) -> tuple[Order, Any]:
     general converters must handle (the client then falls back to them)."""
     d = asdict(_FAST_ORDER.decode(body))
     code = d.pop("cambist_error_code")
-    d["self_trade_prevention_mode"] = opt_enum_member(
-        SelfTradePreventionMode, d["self_trade_prevention_mode"]
-    )
+    d["self_trade_prevention_mode"] = _SELF_TRADE_PREVENTION_MODE.get(
+        d["self_trade_prevention_mode"]
+    ) or opt_enum_member(SelfTradePreventionMode, d["self_trade_prevention_mode"])
     return model_from(Order, d), code
 
 

@@ -18,6 +18,7 @@ from cambist._runtime.convert import (
     members,
     model_from,
     models_from,
+    nest_models,
     opt_string,
     string,
 )
@@ -138,8 +139,7 @@ def from_wire_transfer_history(w: TransferHistoryWire) -> TransferHistory:
 def from_wire_transfer_history_list(ws: list[TransferHistoryWire]) -> list[TransferHistory]:
     """Build a list of ``TransferHistory`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
-    for d in ds:
-        d["rows"] = from_wire_transfer_record_list(d["rows"])
+    nest_models(from_wire_transfer_record_list, ds, "rows")
     return models_from(TransferHistory, ds)
 
 

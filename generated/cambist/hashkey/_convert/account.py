@@ -19,6 +19,7 @@ from cambist._runtime.convert import (
     members,
     model_from,
     models_from,
+    nest_models,
     opt_string,
     string,
 )
@@ -277,8 +278,7 @@ def from_wire_vip_info(w: VipInfoWire) -> VipInfo:
 def from_wire_vip_info_list(ws: list[VipInfoWire]) -> list[VipInfo]:
     """Build a list of ``VipInfo`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
-    for d in ds:
-        d["data"] = from_wire_symbol_fee_rate_list(d["data"])
+    nest_models(from_wire_symbol_fee_rate_list, ds, "data")
     return models_from(VipInfo, ds)
 
 
@@ -325,8 +325,7 @@ def from_wire_account_balances(w: AccountBalancesWire) -> AccountBalances:
 def from_wire_account_balances_list(ws: list[AccountBalancesWire]) -> list[AccountBalances]:
     """Build a list of ``AccountBalances`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
-    for d in ds:
-        d["balances"] = from_wire_balance_list(d["balances"])
+    nest_models(from_wire_balance_list, ds, "balances")
     return models_from(AccountBalances, ds)
 
 
@@ -583,11 +582,8 @@ def from_wire_coin_info(w: CoinInfoWire) -> CoinInfo:
 def from_wire_coin_info_list(ws: list[CoinInfoWire]) -> list[CoinInfo]:
     """Build a list of ``CoinInfo`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
-    for d in ds:
-        d["coins"] = from_wire_coin_info_coin_list(d["coins"])
-        d["chain_types"] = (
-            None if d["chain_types"] is None else from_wire_coin_chain_info_list(d["chain_types"])
-        )
+    nest_models(from_wire_coin_info_coin_list, ds, "coins")
+    nest_models(from_wire_coin_chain_info_list, ds, "chain_types")
     return models_from(CoinInfo, ds)
 
 
@@ -616,10 +612,7 @@ def from_wire_coin_info_coin(w: CoinInfoCoinWire) -> CoinInfoCoin:
 def from_wire_coin_info_coin_list(ws: list[CoinInfoCoinWire]) -> list[CoinInfoCoin]:
     """Build a list of ``CoinInfoCoin`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
-    for d in ds:
-        d["chain_types"] = (
-            None if d["chain_types"] is None else from_wire_coin_chain_info_list(d["chain_types"])
-        )
+    nest_models(from_wire_coin_chain_info_list, ds, "chain_types")
     return models_from(CoinInfoCoin, ds)
 
 

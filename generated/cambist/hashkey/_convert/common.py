@@ -35,6 +35,7 @@ from cambist.hashkey.models.common import (
 _ORDER_SIDE = members(OrderSide)
 _ORDER_STATUS = members(OrderStatus)
 _ORDER_TYPE = members(OrderType)
+_STP_MODE = members(StpMode)
 _TIME_IN_FORCE = members(TimeInForce)
 
 
@@ -108,7 +109,7 @@ class OrderWire(Struct, kw_only=True, gc=False):
 def from_wire_order(w: OrderWire) -> Order:
     """Build ``Order`` from its decoded wire form (its fields become the model's)."""
     d = asdict(w)
-    d["stp_mode"] = opt_enum_member(StpMode, d["stp_mode"])
+    d["stp_mode"] = _STP_MODE.get(d["stp_mode"]) or opt_enum_member(StpMode, d["stp_mode"])
     return model_from(Order, d)
 
 
@@ -116,7 +117,7 @@ def from_wire_order_list(ws: list[OrderWire]) -> list[Order]:
     """Build a list of ``Order`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
     for d in ds:
-        d["stp_mode"] = opt_enum_member(StpMode, d["stp_mode"])
+        d["stp_mode"] = _STP_MODE.get(d["stp_mode"]) or opt_enum_member(StpMode, d["stp_mode"])
     return models_from(Order, ds)
 
 
@@ -135,7 +136,7 @@ def fast_order(body: bytes) -> tuple[Order, Any]:
     general converters must handle (the client then falls back to them)."""
     d = asdict(_FAST_ORDER.decode(body))
     code = d.pop("cambist_error_code")
-    d["stp_mode"] = opt_enum_member(StpMode, d["stp_mode"])
+    d["stp_mode"] = _STP_MODE.get(d["stp_mode"]) or opt_enum_member(StpMode, d["stp_mode"])
     return model_from(Order, d), code
 
 

@@ -20,6 +20,7 @@ from cambist._runtime.convert import (
     members,
     model_from,
     models_from,
+    nest_models,
     new_row,
     opt_dec,
     opt_enum_member,
@@ -49,6 +50,7 @@ from cambist.hashkey.models.market import (
 
 _FILTER_TYPE = members(FilterType)
 _INST_TYPE = members(InstType)
+_SITE = members(Site)
 _SYMBOL_STATUS = members(SymbolStatus)
 
 
@@ -266,20 +268,20 @@ def from_wire_exchange_info(w: ExchangeInfoWire) -> ExchangeInfo:
     d["broker_filters"] = opt_items(json_value(d["broker_filters"]))
     d["contracts"] = opt_items(json_value(d["contracts"]))
     d["options"] = opt_items(json_value(d["options"]))
-    d["site"] = opt_enum_member(Site, d["site"])
+    d["site"] = _SITE.get(d["site"]) or opt_enum_member(Site, d["site"])
     return model_from(ExchangeInfo, d)
 
 
 def from_wire_exchange_info_list(ws: list[ExchangeInfoWire]) -> list[ExchangeInfo]:
     """Build a list of ``ExchangeInfo`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
+    nest_models(from_wire_symbol_info_list, ds, "symbols")
+    nest_models(from_wire_exchange_coin_list, ds, "coins")
     for d in ds:
-        d["symbols"] = from_wire_symbol_info_list(d["symbols"])
-        d["coins"] = None if d["coins"] is None else from_wire_exchange_coin_list(d["coins"])
         d["broker_filters"] = opt_items(json_value(d["broker_filters"]))
         d["contracts"] = opt_items(json_value(d["contracts"]))
         d["options"] = opt_items(json_value(d["options"]))
-        d["site"] = opt_enum_member(Site, d["site"])
+        d["site"] = _SITE.get(d["site"]) or opt_enum_member(Site, d["site"])
     return models_from(ExchangeInfo, ds)
 
 
@@ -314,16 +316,16 @@ def from_wire_symbol_info(w: SymbolInfoWire) -> SymbolInfo:
     """Build ``SymbolInfo`` from its decoded wire form (its fields become the model's)."""
     d = asdict(w)
     d["filters"] = from_wire_symbol_filter_list(d["filters"])
-    d["site"] = opt_enum_member(Site, d["site"])
+    d["site"] = _SITE.get(d["site"]) or opt_enum_member(Site, d["site"])
     return model_from(SymbolInfo, d)
 
 
 def from_wire_symbol_info_list(ws: list[SymbolInfoWire]) -> list[SymbolInfo]:
     """Build a list of ``SymbolInfo`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
+    nest_models(from_wire_symbol_filter_list, ds, "filters")
     for d in ds:
-        d["filters"] = from_wire_symbol_filter_list(d["filters"])
-        d["site"] = opt_enum_member(Site, d["site"])
+        d["site"] = _SITE.get(d["site"]) or opt_enum_member(Site, d["site"])
     return models_from(SymbolInfo, ds)
 
 
@@ -394,8 +396,7 @@ def from_wire_exchange_coin(w: ExchangeCoinWire) -> ExchangeCoin:
 def from_wire_exchange_coin_list(ws: list[ExchangeCoinWire]) -> list[ExchangeCoin]:
     """Build a list of ``ExchangeCoin`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
-    for d in ds:
-        d["chain_types"] = from_wire_exchange_coin_chain_list(d["chain_types"])
+    nest_models(from_wire_exchange_coin_chain_list, ds, "chain_types")
     return models_from(ExchangeCoin, ds)
 
 
@@ -563,7 +564,7 @@ def fast_exchange_info(body: bytes) -> tuple[ExchangeInfo, Any]:
     d["broker_filters"] = opt_items(json_value(d["broker_filters"]))
     d["contracts"] = opt_items(json_value(d["contracts"]))
     d["options"] = opt_items(json_value(d["options"]))
-    d["site"] = opt_enum_member(Site, d["site"])
+    d["site"] = _SITE.get(d["site"]) or opt_enum_member(Site, d["site"])
     return model_from(ExchangeInfo, d), code
 
 

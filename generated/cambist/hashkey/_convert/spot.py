@@ -19,6 +19,7 @@ from cambist._runtime.convert import (
     members,
     model_from,
     models_from,
+    nest_models,
     opt_enum_member,
     opt_string,
     string,
@@ -41,6 +42,7 @@ from cambist.hashkey.models.spot import (
 _ORDER_SIDE = members(OrderSide)
 _ORDER_STATUS = members(OrderStatus)
 _ORDER_TYPE = members(OrderType)
+_STP_MODE = members(StpMode)
 _TIME_IN_FORCE = members(TimeInForce)
 
 
@@ -162,7 +164,7 @@ class NewOrderWire(Struct, kw_only=True, gc=False):
 def from_wire_new_order(w: NewOrderWire) -> NewOrder:
     """Build ``NewOrder`` from its decoded wire form (its fields become the model's)."""
     d = asdict(w)
-    d["stp_mode"] = opt_enum_member(StpMode, d["stp_mode"])
+    d["stp_mode"] = _STP_MODE.get(d["stp_mode"]) or opt_enum_member(StpMode, d["stp_mode"])
     return model_from(NewOrder, d)
 
 
@@ -170,7 +172,7 @@ def from_wire_new_order_list(ws: list[NewOrderWire]) -> list[NewOrder]:
     """Build a list of ``NewOrder`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
     for d in ds:
-        d["stp_mode"] = opt_enum_member(StpMode, d["stp_mode"])
+        d["stp_mode"] = _STP_MODE.get(d["stp_mode"]) or opt_enum_member(StpMode, d["stp_mode"])
     return models_from(NewOrder, ds)
 
 
@@ -193,8 +195,7 @@ def from_wire_batch_order_result(w: BatchOrderResultWire) -> BatchOrderResult:
 def from_wire_batch_order_result_list(ws: list[BatchOrderResultWire]) -> list[BatchOrderResult]:
     """Build a list of ``BatchOrderResult`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
-    for d in ds:
-        d["result"] = from_wire_batch_order_item_list(d["result"])
+    nest_models(from_wire_batch_order_item_list, ds, "result")
     return models_from(BatchOrderResult, ds)
 
 
@@ -316,8 +317,7 @@ def from_wire_cancel_orders_result_list(
 ) -> list[CancelOrdersResult]:
     """Build a list of ``CancelOrdersResult`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
-    for d in ds:
-        d["result"] = from_wire_cancel_order_failure_list(d["result"])
+    nest_models(from_wire_cancel_order_failure_list, ds, "result")
     return models_from(CancelOrdersResult, ds)
 
 
@@ -426,7 +426,7 @@ def fast_new_order(body: bytes) -> tuple[NewOrder, Any]:
     general converters must handle (the client then falls back to them)."""
     d = asdict(_FAST_NEW_ORDER.decode(body))
     code = d.pop("cambist_error_code")
-    d["stp_mode"] = opt_enum_member(StpMode, d["stp_mode"])
+    d["stp_mode"] = _STP_MODE.get(d["stp_mode"]) or opt_enum_member(StpMode, d["stp_mode"])
     return model_from(NewOrder, d), code
 
 

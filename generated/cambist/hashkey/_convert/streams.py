@@ -20,6 +20,7 @@ from cambist._runtime.convert import (
     members,
     model_from,
     models_from,
+    nest_models,
     opt_boolean,
     opt_dec,
     opt_integer,
@@ -685,9 +686,9 @@ def from_wire_kline_update_v1(w: KlineUpdateV1Wire) -> KlineUpdateV1:
 def from_wire_kline_update_v1_list(ws: list[KlineUpdateV1Wire]) -> list[KlineUpdateV1]:
     """Build a list of ``KlineUpdateV1`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
+    nest_models(from_wire_kline_bar_v1_list, ds, "data")
     for d in ds:
         d["params"] = from_wire_push_params_v1(d["params"])
-        d["data"] = from_wire_kline_bar_v1_list(d["data"])
     return models_from(KlineUpdateV1, ds)
 
 
@@ -746,9 +747,9 @@ def from_wire_realtimes_update_v1(w: RealtimesUpdateV1Wire) -> RealtimesUpdateV1
 def from_wire_realtimes_update_v1_list(ws: list[RealtimesUpdateV1Wire]) -> list[RealtimesUpdateV1]:
     """Build a list of ``RealtimesUpdateV1`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
+    nest_models(from_wire_realtime_ticker_v1_list, ds, "data")
     for d in ds:
         d["params"] = from_wire_push_params_v1(d["params"])
-        d["data"] = from_wire_realtime_ticker_v1_list(d["data"])
     return models_from(RealtimesUpdateV1, ds)
 
 
@@ -805,9 +806,9 @@ def from_wire_trade_update_v1(w: TradeUpdateV1Wire) -> TradeUpdateV1:
 def from_wire_trade_update_v1_list(ws: list[TradeUpdateV1Wire]) -> list[TradeUpdateV1]:
     """Build a list of ``TradeUpdateV1`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
+    nest_models(from_wire_stream_trade_list, ds, "data")
     for d in ds:
         d["params"] = from_wire_push_params_v1(d["params"])
-        d["data"] = from_wire_stream_trade_list(d["data"])
     return models_from(TradeUpdateV1, ds)
 
 
@@ -837,9 +838,9 @@ def from_wire_depth_update_v1(w: DepthUpdateV1Wire) -> DepthUpdateV1:
 def from_wire_depth_update_v1_list(ws: list[DepthUpdateV1Wire]) -> list[DepthUpdateV1]:
     """Build a list of ``DepthUpdateV1`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
+    nest_models(from_wire_depth_data_v1_list, ds, "data")
     for d in ds:
         d["params"] = from_wire_push_params_v1(d["params"])
-        d["data"] = from_wire_depth_data_v1_list(d["data"])
     return models_from(DepthUpdateV1, ds)
 
 
@@ -889,8 +890,7 @@ def from_wire_account_update(w: AccountUpdateWire) -> AccountUpdate:
 def from_wire_account_update_list(ws: list[AccountUpdateWire]) -> list[AccountUpdate]:
     """Build a list of ``AccountUpdate`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
-    for d in ds:
-        d["balances"] = from_wire_balance_update_list(d["balances"])
+    nest_models(from_wire_balance_update_list, ds, "balances")
     return models_from(AccountUpdate, ds)
 
 

@@ -18,6 +18,7 @@ from cambist._runtime.convert import (
     members,
     model_from,
     models_from,
+    nest_models,
     new_row,
     opt_dec,
     opt_enum_member,
@@ -27,6 +28,7 @@ from cambist._runtime.encode import encode_object
 from cambist._runtime.endpoint import Param, Rule
 from cambist.fakex.models.trading import Candle, Fill, Fills, Level, OrderItem, Side
 
+_LEVEL = members(Level)
 _SIDE = members(Side)
 
 
@@ -77,7 +79,7 @@ class FillWire(Struct, kw_only=True, gc=False):
 def from_wire_fill(w: FillWire) -> Fill:
     """Build ``Fill`` from its decoded wire form (its fields become the model's)."""
     d = asdict(w)
-    d["level"] = opt_enum_member(Level, d["level"])
+    d["level"] = _LEVEL.get(d["level"]) or opt_enum_member(Level, d["level"])
     return model_from(Fill, d)
 
 
@@ -85,7 +87,7 @@ def from_wire_fill_list(ws: list[FillWire]) -> list[Fill]:
     """Build a list of ``Fill`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
     for d in ds:
-        d["level"] = opt_enum_member(Level, d["level"])
+        d["level"] = _LEVEL.get(d["level"]) or opt_enum_member(Level, d["level"])
     return models_from(Fill, ds)
 
 
@@ -107,8 +109,7 @@ def from_wire_fills(w: FillsWire) -> Fills:
 def from_wire_fills_list(ws: list[FillsWire]) -> list[Fills]:
     """Build a list of ``Fills`` (the per-item loops in C where they can be)."""
     ds = list(map(asdict, ws))
-    for d in ds:
-        d["fills"] = from_wire_fill_list(d["fills"])
+    nest_models(from_wire_fill_list, ds, "fills")
     return models_from(Fills, ds)
 
 
