@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import threading
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -195,6 +196,7 @@ class BaseClient:
         self._core_options = (exchange, credentials, timeout, recv_window, retry, max_retries)
         self._core_options_more = (time_sync, base_urls, rate_limits)
         self._built_core: Core | None = None
+        self._core_lock = threading.Lock()  # one core, even when threads make the first calls
         self._market_book = _market_book(self._config_module, self.clock, check_orders, markets_ttl)
         if rate_limits is not None:  # built now: the governor checks the budgets given
             self._built_core = self._build_core()
@@ -204,7 +206,10 @@ class BaseClient:
         """The request core (:class:`cambist._runtime.core.Core`), built on first use."""
         core = self._built_core
         if core is None:
-            core = self._built_core = self._build_core()
+            with self._core_lock:
+                core = self._built_core
+                if core is None:
+                    core = self._built_core = self._build_core()
         return core
 
     def _build_core(self) -> Core:

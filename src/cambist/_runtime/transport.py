@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -166,6 +167,7 @@ class HttpxTransport:
         self._owned = client is None
         self._closed = False
         self._tls = tls  # may a request of this client be https? (False: no SSL context)
+        self._lock = threading.Lock()  # one httpx.Client, even when threads make the first calls
 
     @property
     def is_closed(self) -> bool:
@@ -174,12 +176,19 @@ class HttpxTransport:
     def send(self, request: Outgoing) -> httpx.Response:
         client = self._client
         if client is None:
-            import httpx
-
-            # A client whose URLs are all http never opens TLS (no redirect is followed):
-            # it needs no SSL context (building one reads the CA bundle: ~20 ms).
-            client = self._client = httpx.Client(verify=ssl_context() if self._tls else False)
+            client = self._open()
         return client.send(request.to_httpx())
+
+    def _open(self) -> httpx.Client:
+        import httpx
+
+        with self._lock:
+            if self._client is None:
+                # A client whose URLs are all http never opens TLS (no redirect is followed):
+                # it needs no SSL context (building one reads the CA bundle: ~20 ms).
+                verify = ssl_context() if self._tls else False
+                self._client = httpx.Client(verify=verify)
+            return self._client
 
     def close(self) -> None:
         if self._owned:
