@@ -41,6 +41,7 @@ class Goal:
     measured: float
     limit: float
     higher_is_better: bool = False
+    unit: str = "x"
 
     @property
     def met(self) -> bool:
@@ -52,9 +53,12 @@ class Goal:
 GOALS: list[Goal] = []
 
 
-def goal(name: str, measured: float, limit: float, *, higher_is_better: bool = False) -> None:
-    """Record a goal measured in this run (a ratio against a peer measured side by side)."""
-    GOALS.append(Goal(name, measured, limit, higher_is_better))
+def goal(
+    name: str, measured: float, limit: float, *, higher_is_better: bool = False, unit: str = "x"
+) -> None:
+    """Record a goal measured in this run: a ratio against a peer measured side by side
+    (``unit="x"``), or an absolute figure where the goal is one (``unit="s"``)."""
+    GOALS.append(Goal(name, measured, limit, higher_is_better, unit))
 
 
 def print_goals() -> None:
@@ -64,7 +68,8 @@ def print_goals() -> None:
     for g in GOALS:
         sign = ">=" if g.higher_is_better else "<="
         verdict = "met" if g.met else "NOT MET"
-        print(f"  {g.name:<60} {g.measured:6.2f}x  (goal {sign} {g.limit:.2f}x)  {verdict}")
+        shown = f"{g.measured:6.2f}{g.unit}  (goal {sign} {g.limit:.2f}{g.unit})"
+        print(f"  {g.name:<60} {shown}  {verdict}")
 
 
 def free_port() -> int:
