@@ -522,6 +522,17 @@ def test_snapshot_checks_of_decoded_levels() -> None:
         book.replace([(Decimal(1),)], [], "6", decoded=True)
 
 
+def test_versions_are_read_as_numbers() -> None:
+    from cambist._runtime.book import BookError, version_of
+
+    assert version_of("538222447_18") == (538222447, 18)
+    assert version_of("1027024") == (1027024,) == version_of(1027024)
+    assert version_of("1_2_3") == (1, 2, 3) and version_of(" 7_8") == (7, 8)
+    for bad in ("", "x", "5_", "_5", "1__2", "1_x", "1_2_", None):
+        with pytest.raises(BookError, match="unreadable version"):
+            version_of(bad)
+
+
 def test_frames_helpers_decompress() -> None:
     from cambist._runtime.wire import frame_text
 
