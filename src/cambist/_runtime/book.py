@@ -297,20 +297,15 @@ class OrderBook:
 
 
 _price = itemgetter(0)
+_quantity = itemgetter(1)
 
 
 def _side(levels: list[Any], better: Callable[[Any, Any], bool]) -> list[Any]:
     """One side of a full book, best first, without empty levels; a price listed twice keeps
     its last quantity (as a dict would). The usual case (sorted, distinct, none empty, as
-    exchanges send them) is proved in C and taken as it is: one ``zip`` reads each level once
-    into its column of prices and its column of quantities, then every quantity is tested
-    non-zero and every price compared with the next (``better``: strictly)."""
-    if not levels:
-        return levels
-    columns = zip(*levels, strict=False)  # a level too short: no column, the way below
-    prices: tuple[Any, ...] = next(columns, ())
-    quantities = next(columns, None)
-    if quantities is not None and all(quantities) and all(map(better, prices, prices[1:])):
+    exchanges send them) is checked in C and taken as it is."""
+    prices = list(map(_price, levels))
+    if all(map(_quantity, levels)) and all(map(better, prices, prices[1:])):
         return levels
     last = {level[0]: level for level in levels}  # the last level of each price
     kept = [level for level in last.values() if level[1]]
