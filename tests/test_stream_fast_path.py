@@ -251,6 +251,34 @@ def test_depth_books_take_the_events_values_and_match_the_general_path() -> None
     assert _book_state(fast)[2][0].quantity == Decimal("7.5")
 
 
+def test_book_readers_follow_a_shared_prefix_once() -> None:
+    """A book's values read from the event in one call: paths sharing a prefix with a list
+    index (HashKey V1's ``data[0]``) follow it once, then one ``attrgetter``; other shapes
+    take the getters in turn; an empty list raises (the stream resynchronises its book)."""
+    from types import SimpleNamespace
+
+    from cambist._runtime.book import event_getter
+    from cambist._runtime.ws import _reader
+
+    def reader(*paths: tuple[str | int, ...]) -> Any:
+        return _reader(tuple(map(event_getter, paths)), paths)
+
+    event = SimpleNamespace(
+        data=[SimpleNamespace(bids=[1], asks=[2], version="7", inner=SimpleNamespace(v=3))],
+        other=[SimpleNamespace(x=4)],
+    )
+    v1 = reader(("data", 0, "bids"), ("data", 0, "asks"), ("data", 0, "version"))
+    assert v1.__name__ == "read_after" and v1(event) == ([1], [2], "7")
+    nested = reader(("data", 0, "inner", "v"), ("data", 0, "bids"))
+    assert nested.__name__ == "read_after" and nested(event) == (3, [1])
+    apart = reader(("data", 0, "bids"), ("other", 0, "x"))  # no common prefix
+    assert apart.__name__ == "read" and apart(event) == ([1], 4)
+    index_after = reader(("data", 0, "bids", 0), ("data", 0, "asks", 0))
+    assert index_after.__name__ == "read" and index_after(event) == (1, 2)
+    with pytest.raises(IndexError):
+        v1(SimpleNamespace(data=[]))
+
+
 def test_unusual_pushes_never_crash_and_fall_back() -> None:
     """An unknown enum value and an extra field stay on the fast path; a missing required
     field or an unreadable decimal falls back to the general converters (a RawEvent)."""

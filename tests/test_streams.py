@@ -490,6 +490,49 @@ def test_order_book_rules() -> None:
     assert not book.synced and book.bids == [] and book.version is None
 
 
+def test_snapshot_checks_of_decoded_levels() -> None:
+    """A full book of decoded levels (a parsed push's rows): sorted, distinct and non-zero
+    levels are kept as they came; anything else is sorted, deduplicated (the last quantity of
+    a price wins) and emptied of zero levels, as a dict of prices would be; a crossed book, a
+    level too short to read, raise."""
+    from cambist._runtime.book import PriceLevel
+
+    def lv(p: str, q: str) -> PriceLevel:
+        return PriceLevel(Decimal(p), Decimal(q))
+
+    book = OrderBook("t")
+    bids, asks = [lv("10", "1"), lv("9", "2")], [lv("11", "1"), lv("12", "3")]
+    book.replace(bids, asks, "1", decoded=True)
+    assert book.bids == bids and book.asks == asks
+    book.replace(
+        [lv("9", "2"), lv("10", "1"), lv("9", "5"), lv("8", "0")],  # unsorted, 9 twice, a 0
+        [lv("12", "3"), lv("11", "1"), lv("11", "1")],  # equal neighbours: not strictly sorted
+        "2",
+        decoded=True,
+    )
+    assert book.bids == [lv("10", "1"), lv("9", "5")]
+    assert book.asks == [lv("11", "1"), lv("12", "3")]
+    book.replace([lv("10", "0")], [lv("11", "0"), lv("12", "1")], "3", decoded=True)
+    assert book.bids == [] and book.asks == [lv("12", "1")]
+    book.replace([], [], "4", decoded=True)
+    assert book.best_bid() is None and book.best_ask() is None
+    with pytest.raises(Exception, match="crossed"):
+        book.replace([lv("11", "1")], [lv("11", "2")], "5", decoded=True)
+    with pytest.raises(IndexError):  # unreadable: the stream resynchronises its book
+        book.replace([(Decimal(1),)], [], "6", decoded=True)
+
+
+def test_versions_are_read_as_numbers() -> None:
+    from cambist._runtime.book import BookError, version_of
+
+    assert version_of("538222447_18") == (538222447, 18)
+    assert version_of("1027024") == (1027024,) == version_of(1027024)
+    assert version_of("1_2_3") == (1, 2, 3) and version_of(" 7_8") == (7, 8)
+    for bad in ("", "x", "5_", "_5", "1__2", "1_x", "1_2_", None):
+        with pytest.raises(BookError, match="unreadable version"):
+            version_of(bad)
+
+
 def test_frames_helpers_decompress() -> None:
     from cambist._runtime.wire import frame_text
 

@@ -52,6 +52,12 @@ class BookError(Exception):
 def version_of(value: object) -> tuple[int, ...]:
     """``"538222447_18"`` -> ``(538222447, 18)``; ``1027024`` -> ``(1027024,)``."""
     try:
+        if type(value) is str:  # every push's: one or two numbers read without a list
+            head, sep, tail = value.partition("_")
+            if not sep:
+                return (int(value),)
+            if "_" not in tail:
+                return (int(head), int(tail))
         return tuple(map(int, str(value).split("_")))
     except ValueError:
         raise BookError(f"unreadable version {value!r}") from None

@@ -78,9 +78,25 @@ def _reader(
     getters: tuple[Callable[[Any], Any], ...], paths: tuple[tuple[str | int, ...], ...] = ()
 ) -> Callable[[Any], tuple[Any, ...]]:
     """One call reading a book's values: ``operator.attrgetter`` of them all (C, one tuple)
-    when every path names attributes only, else the getters in turn."""
+    when every path names attributes only; when they share a prefix holding a list index
+    (HashKey V1: ``data[0]``) and name attributes only after it, that prefix is followed once
+    and an ``attrgetter`` reads them all from there; else the getters in turn."""
     if paths and all(part and all(type(p) is str for p in part) for part in paths):
         return attrgetter(*(".".join(map(str, part)) for part in paths))
+    if len(paths) > 1 and all(paths):
+        size = 0  # the common prefix, leaving every path at least one part after it
+        while size < min(map(len, paths)) - 1 and len({part[size] for part in paths}) == 1:
+            size += 1
+        rests = [part[size:] for part in paths]
+        if size and all(type(p) is str for rest in rests for p in rest):
+            head = event_getter(paths[0][:size])
+            tail = attrgetter(*(".".join(map(str, rest)) for rest in rests))
+
+            def read_after(source: Any) -> tuple[Any, ...]:
+                values: tuple[Any, ...] = tail(head(source))
+                return values
+
+            return read_after
 
     def read(source: Any) -> tuple[Any, ...]:
         return tuple([get(source) for get in getters])
