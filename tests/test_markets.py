@@ -18,6 +18,8 @@ from cambist.binance_options import AsyncBinanceOptions, BinanceOptions
 from cambist.bingx import AsyncBingX, BingX
 from cambist.errors import (
     APIError,
+    APITimeoutError,
+    ExecutionStatusUnknownError,
     InvalidRequestError,
     MarketRuleError,
     MarketsUnavailableError,
@@ -571,3 +573,96 @@ def test_check_orders_sends_no_order_when_the_markets_cannot_be_loaded() -> None
         hk.spot.create_order(symbol="BTCUSDT", side="BUY", type="LIMIT", quantity="0.01",
                              price="50000")  # fmt: skip
         assert _orders_sent(ex) == 1
+
+
+# -- one load in flight per client; the order's own deadline -----------------------------
+
+
+def test_threads_asking_at_once_share_one_load() -> None:
+    import threading
+
+    with HashKeyExchange() as ex, HashKey(**ex.client_options(), check_orders=True) as hk:
+        ex.fail("market.get_exchange_info", latency=0.3, times=1)  # the first load is slow
+        got: dict[int, Any] = {}
+        start = threading.Barrier(4)
+
+        def ask(i: int, call: Any) -> None:
+            start.wait()
+            got[i] = call()
+
+        order = dict(symbol="BTCUSDT", side="BUY", type="LIMIT", quantity="0.01", price="50000")
+        calls = [hk.markets, hk.markets, lambda: hk.get_market("ETHUSDT"),
+                 lambda: hk.spot.create_order(**order)]  # fmt: skip
+        threads = [threading.Thread(target=ask, args=(i, c)) for i, c in enumerate(calls)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(got) == 4 and _loads(ex) == 1 and _orders_sent(ex) == 1
+        assert got[0] is got[1] and got[2] is got[0]["ETHUSDT"]  # the same load's
+
+
+@pytest.mark.anyio
+async def test_tasks_asking_at_once_share_one_load() -> None:
+    import asyncio
+
+    with HashKeyExchange() as ex:
+        async with AsyncHashKey(**ex.client_options(), check_orders=True, max_retries=0) as hk:
+            ex.fail("market.get_exchange_info", latency=0.2, times=1)
+            first, second, eth, placed = await asyncio.gather(
+                hk.markets(),
+                hk.markets(),
+                hk.get_market("ETHUSDT"),
+                hk.spot.create_order(symbol="BTCUSDT", side="BUY", type="LIMIT",
+                                     quantity="0.01", price="50000"),
+            )  # fmt: skip
+            assert first is second and eth is first["ETHUSDT"] and placed.order_id
+            assert _loads(ex) == 1 and _orders_sent(ex) == 1
+            # A failed load fails every caller waiting for it; the next call loads anew.
+            ex.fail("market.get_exchange_info", status=500, times=1)
+            failed = await asyncio.gather(
+                hk.markets(refresh=True), hk.markets(refresh=True), return_exceptions=True
+            )
+            assert [isinstance(e, APIError) and e.status_code for e in failed] == [500, 500]
+            assert _loads(ex) == 2
+            assert (await hk.markets(refresh=True)).keys() == first.keys()
+            assert _loads(ex) == 3
+
+
+ORDER = dict(symbol="BTCUSDT", side="BUY", type="LIMIT", quantity="0.01", price="50000")
+
+
+def test_check_orders_loads_the_markets_within_the_orders_timeout() -> None:
+    with (
+        HashKeyExchange() as ex,
+        HashKey(**ex.client_options(), check_orders=True, timeout=10, max_retries=0) as hk,
+    ):
+        ex.fail("market.get_exchange_info", latency=0.6, times=1)
+        with pytest.raises(APITimeoutError):  # the client's 10 s do not apply: the order's 0.2
+            hk.spot.create_order(**ORDER, timeout=0.2)
+        assert _orders_sent(ex) == 0
+        # The load and the order share the order's timeout: 0.35 s + 0.35 s > 0.5 s, so the
+        # order, sent with the 0.15 s left, times out (each alone would keep 0.5 s).
+        ex.fail("market.get_exchange_info", latency=0.35, times=1)
+        ex.fail("spot.create_order", latency=0.35, times=1)
+        with pytest.raises(ExecutionStatusUnknownError):
+            hk.spot.create_order(**ORDER, timeout=0.5)
+        assert _loads(ex) == 2
+        hk.spot.create_order(**ORDER, timeout=0.5)  # loaded now: the order has it all
+
+
+@pytest.mark.anyio
+async def test_check_orders_loads_the_markets_within_the_orders_timeout_async() -> None:
+    with HashKeyExchange() as ex:
+        async with AsyncHashKey(
+            **ex.client_options(), check_orders=True, timeout=10, max_retries=0
+        ) as hk:
+            ex.fail("market.get_exchange_info", latency=0.6, times=1)
+            with pytest.raises(APITimeoutError):
+                await hk.spot.create_order(**ORDER, timeout=0.2)
+            assert _orders_sent(ex) == 0
+            ex.fail("market.get_exchange_info", latency=0.35, times=1)
+            ex.fail("spot.create_order", latency=0.35, times=1)
+            with pytest.raises(ExecutionStatusUnknownError):
+                await hk.spot.create_order(**ORDER, timeout=0.5)
+            await hk.spot.create_order(**ORDER, timeout=0.5)
