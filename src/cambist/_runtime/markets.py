@@ -58,6 +58,15 @@ class MarketSource:
 
 
 TEXT = ("symbol", "base", "quote", "status")
+"""Market attributes read as text (a string or an enum's value)."""
+WHOLE = (
+    "max_open_orders",
+    "no_market_orders_from",
+    "no_market_orders_until",
+    "limit_window_from",
+    "limit_window_until",
+)
+"""Market attributes read as whole numbers (a count; times in epoch ms)."""
 
 
 def _text(value: object) -> str:
@@ -95,7 +104,7 @@ def build(source: MarketSource, answer: Any) -> dict[str, Market]:
                     break
         status = _text(values.get("status", ""))
         rules: dict[str, Any] = {
-            k: v if isinstance(v, Decimal) else Decimal(str(v))
+            k: int(v) if k in WHOLE else v if isinstance(v, Decimal) else Decimal(str(v))
             for k, v in values.items()
             if k not in TEXT and not k.endswith("_precision")
         }
@@ -123,6 +132,7 @@ class OrderToCheck:
     quantity: object
     quote_amount: object
     market: bool
+    side: str | None = None
 
 
 def _number(value: object) -> object:
@@ -160,6 +170,7 @@ def orders_of(shape: OrderParams, values: Mapping[str, object]) -> list[OrderToC
                 quantity=_number(get(shape.quantity)) if shape.quantity else None,
                 quote_amount=_number(get(shape.quote_amount)) if shape.quote_amount else None,
                 market=kind.upper() in {t.upper() for t in shape.market_types},
+                side=_text(get(shape.side)) if shape.side and get(shape.side) is not None else None,
             )
         )
     return out
@@ -269,15 +280,22 @@ class MarketBook:
         return orders_of(shape, values) if shape is not None else []
 
     def check(
-        self, endpoint: str, markets: Mapping[str, Market], orders: list[OrderToCheck]
+        self,
+        endpoint: str,
+        markets: Mapping[str, Market],
+        orders: list[OrderToCheck],
+        now: int | None = None,
     ) -> None:
-        """Raise the first broken rule of ``orders`` (MarketRuleError / UnknownMarketError)."""
+        """Raise the first broken rule of ``orders`` (MarketRuleError / UnknownMarketError);
+        ``now``: the exchange's time (epoch ms), for the rules with a time window."""
         for order in orders:
             self.find(markets, order.symbol, endpoint).check(
                 price=order.price,  # type: ignore[arg-type]
                 quantity=order.quantity,  # type: ignore[arg-type]
                 quote_amount=order.quote_amount,  # type: ignore[arg-type]
                 market=order.market,
+                side=order.side,
+                now=now,
                 endpoint=endpoint,
             )
 
@@ -336,7 +354,7 @@ class SyncMarkets:
             deadline = book.deadline(opts, self._core.timeout)
             markets = self._load_markets(deadline, endpoint)
             opts = book.rest(opts, deadline, endpoint)
-        book.check(endpoint, markets, orders)
+        book.check(endpoint, markets, orders, self._core.clock.timestamp())
         return opts
 
 
@@ -396,5 +414,5 @@ class AsyncMarkets:
             deadline = book.deadline(opts, self._core.timeout)
             markets = await self._load_markets(deadline, endpoint)
             opts = book.rest(opts, deadline, endpoint)
-        book.check(endpoint, markets, orders)
+        book.check(endpoint, markets, orders, self._core.clock.timestamp())
         return opts
