@@ -524,6 +524,9 @@ def test_the_clients_read_the_simulated_market_and_account_answers() -> None:
         ("endpoint: market.get_exchange_info", "endpoint: market.get_exchange_infos",
          "markets: no endpoint 'market.get_exchange_infos'"),
         ("items: symbols\n", "items: coins\n", "ExchangeCoin has no field 'filters'"),
+        ("max_open_orders: LIMIT_TRADING.maxEntrustNum",  # a count or a time is whole
+         "max_open_orders: LIMIT_TRADING.buyPriceUpRate",
+         "fields.max_open_orders: 'LIMIT_TRADING.buyPriceUpRate' is a decimal, not usable here"),
         ("quote_amount: amount, market_types: [MARKET]}\n      - {endpoint: spot.create_batch",
          "quote_amount: amt, market_types: [MARKET]}\n      - {endpoint: spot.create_batch",
          "spot.create_order has no param 'amt'"),
@@ -852,3 +855,34 @@ async def test_check_orders_refuses_what_the_opening_windows_forbid_async() -> N
             await hk.spot.create_order(symbol="BTCUSDT", side="BUY", type="LIMIT",
                                        quantity="0.01", price="59000")  # fmt: skip
     assert _orders_sent(ex) == 1
+
+
+def test_an_order_waiting_for_a_load_in_flight_keeps_its_own_deadline() -> None:
+    import threading
+
+    with HashKeyExchange() as ex, HashKey(**ex.client_options(), check_orders=True) as hk:
+        ex.fail("market.get_exchange_info", latency=0.5, times=1)
+        loading = threading.Thread(target=hk.markets)
+        loading.start()
+        while not ex.calls:  # the load is in flight
+            threading.Event().wait(0.01)
+        with pytest.raises(APITimeoutError, match="markets were not loaded"):
+            hk.spot.create_order(**ORDER, timeout=0.15)
+        loading.join()
+        assert _loads(ex) == 1 and _orders_sent(ex) == 0
+        hk.spot.create_order(**ORDER, timeout=0.15)  # the markets the other thread loaded
+
+
+@pytest.mark.anyio
+async def test_an_order_waiting_for_a_load_in_flight_keeps_its_own_deadline_async() -> None:
+    import asyncio
+
+    with HashKeyExchange() as ex:
+        async with AsyncHashKey(**ex.client_options(), check_orders=True) as hk:
+            ex.fail("market.get_exchange_info", latency=0.5, times=1)
+            loading = asyncio.ensure_future(hk.markets())
+            await asyncio.sleep(0)  # the load starts
+            with pytest.raises(APITimeoutError, match="markets were not loaded"):
+                await hk.spot.create_order(**ORDER, timeout=0.15)
+            markets = await loading  # the load went on for the caller still waiting
+            assert "BTCUSDT" in markets and _loads(ex) == 1 and _orders_sent(ex) == 0
