@@ -5,8 +5,10 @@ spec's ``exchange.markets``) says which endpoint lists the markets and where eac
 in its parsed answer; which order endpoints to check, and which of their params are the
 symbol, price, quantity and quote amount. Everything here is pure: :class:`MarketBook`
 decides when to load, builds the markets from an answer and finds the orders of a call to
-check; the client's two thin drivers (:class:`SyncMarkets`, :class:`AsyncMarkets`) only make
-the call that loads them.
+check, and the deadlines (an order's markets load shares the order call's timeout); the
+client's two thin drivers (:class:`SyncMarkets`, :class:`AsyncMarkets`) only make the call
+that loads them, one at a time per client (threads wait on a lock and take the load made
+meanwhile; tasks await one shared future).
 """
 
 from __future__ import annotations
