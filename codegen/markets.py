@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from cambist._runtime.markets import WHOLE
 from codegen.parsed import Endpoint, Model, Param, Spec, TypeRef
 from codegen.schema import LDict, Where
 
@@ -55,6 +56,8 @@ def _check_kind(spec: Spec, name: str, t: TypeRef, where: Where, source: str) ->
         ok = kind == "string" or kind in spec.enums
     elif name in INT_FIELDS:
         ok = kind in ("int", "long", "decimal")
+    elif name in WHOLE:  # a count, or a time in epoch ms
+        ok = kind in ("int", "long")
     else:
         ok = kind in ("decimal", "int", "long")
     if t.is_list or not ok:

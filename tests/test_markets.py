@@ -18,6 +18,8 @@ from cambist.binance_options import AsyncBinanceOptions, BinanceOptions
 from cambist.bingx import AsyncBingX, BingX
 from cambist.errors import (
     APIError,
+    APITimeoutError,
+    ExecutionStatusUnknownError,
     InvalidRequestError,
     MarketRuleError,
     MarketsUnavailableError,
@@ -522,6 +524,9 @@ def test_the_clients_read_the_simulated_market_and_account_answers() -> None:
         ("endpoint: market.get_exchange_info", "endpoint: market.get_exchange_infos",
          "markets: no endpoint 'market.get_exchange_infos'"),
         ("items: symbols\n", "items: coins\n", "ExchangeCoin has no field 'filters'"),
+        ("max_open_orders: LIMIT_TRADING.maxEntrustNum",  # a count or a time is whole
+         "max_open_orders: LIMIT_TRADING.buyPriceUpRate",
+         "fields.max_open_orders: 'LIMIT_TRADING.buyPriceUpRate' is a decimal, not usable here"),
         ("quote_amount: amount, market_types: [MARKET]}\n      - {endpoint: spot.create_batch",
          "quote_amount: amt, market_types: [MARKET]}\n      - {endpoint: spot.create_batch",
          "spot.create_order has no param 'amt'"),
@@ -571,3 +576,313 @@ def test_check_orders_sends_no_order_when_the_markets_cannot_be_loaded() -> None
         hk.spot.create_order(symbol="BTCUSDT", side="BUY", type="LIMIT", quantity="0.01",
                              price="50000")  # fmt: skip
         assert _orders_sent(ex) == 1
+
+
+# -- one load in flight per client; the order's own deadline -----------------------------
+
+
+def test_threads_asking_at_once_share_one_load() -> None:
+    import threading
+
+    with HashKeyExchange() as ex, HashKey(**ex.client_options(), check_orders=True) as hk:
+        ex.fail("market.get_exchange_info", latency=0.3, times=1)  # the first load is slow
+        got: dict[int, Any] = {}
+        start = threading.Barrier(4)
+
+        def ask(i: int, call: Any) -> None:
+            start.wait()
+            got[i] = call()
+
+        order = dict(symbol="BTCUSDT", side="BUY", type="LIMIT", quantity="0.01", price="50000")
+        calls = [hk.markets, hk.markets, lambda: hk.get_market("ETHUSDT"),
+                 lambda: hk.spot.create_order(**order)]  # fmt: skip
+        threads = [threading.Thread(target=ask, args=(i, c)) for i, c in enumerate(calls)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(got) == 4 and _loads(ex) == 1 and _orders_sent(ex) == 1
+        assert got[0] is got[1] and got[2] is got[0]["ETHUSDT"]  # the same load's
+
+
+@pytest.mark.anyio
+async def test_tasks_asking_at_once_share_one_load() -> None:
+    import asyncio
+
+    with HashKeyExchange() as ex:
+        async with AsyncHashKey(**ex.client_options(), check_orders=True, max_retries=0) as hk:
+            ex.fail("market.get_exchange_info", latency=0.2, times=1)
+            first, second, eth, placed = await asyncio.gather(
+                hk.markets(),
+                hk.markets(),
+                hk.get_market("ETHUSDT"),
+                hk.spot.create_order(symbol="BTCUSDT", side="BUY", type="LIMIT",
+                                     quantity="0.01", price="50000"),
+            )  # fmt: skip
+            assert first is second and eth is first["ETHUSDT"] and placed.order_id
+            assert _loads(ex) == 1 and _orders_sent(ex) == 1
+            # A failed load fails every caller waiting for it; the next call loads anew.
+            ex.fail("market.get_exchange_info", status=500, times=1)
+            failed = await asyncio.gather(
+                hk.markets(refresh=True), hk.markets(refresh=True), return_exceptions=True
+            )
+            assert [isinstance(e, APIError) and e.status_code for e in failed] == [500, 500]
+            assert _loads(ex) == 2
+            assert (await hk.markets(refresh=True)).keys() == first.keys()
+            assert _loads(ex) == 3
+
+
+ORDER = dict(symbol="BTCUSDT", side="BUY", type="LIMIT", quantity="0.01", price="50000")
+
+
+def test_check_orders_loads_the_markets_within_the_orders_timeout() -> None:
+    with (
+        HashKeyExchange() as ex,
+        HashKey(**ex.client_options(), check_orders=True, timeout=10, max_retries=0) as hk,
+    ):
+        ex.fail("market.get_exchange_info", latency=0.6, times=1)
+        with pytest.raises(APITimeoutError):  # the client's 10 s do not apply: the order's 0.2
+            hk.spot.create_order(**ORDER, timeout=0.2)
+        assert _orders_sent(ex) == 0
+        # The load and the order share the order's timeout: 0.35 s + 0.35 s > 0.5 s, so the
+        # order, sent with the 0.15 s left, times out (each alone would keep 0.5 s).
+        ex.fail("market.get_exchange_info", latency=0.35, times=1)
+        ex.fail("spot.create_order", latency=0.35, times=1)
+        with pytest.raises(ExecutionStatusUnknownError):
+            hk.spot.create_order(**ORDER, timeout=0.5)
+        assert _loads(ex) == 2
+        hk.spot.create_order(**ORDER, timeout=0.5)  # loaded now: the order has it all
+
+
+@pytest.mark.anyio
+async def test_check_orders_loads_the_markets_within_the_orders_timeout_async() -> None:
+    with HashKeyExchange() as ex:
+        async with AsyncHashKey(
+            **ex.client_options(), check_orders=True, timeout=10, max_retries=0
+        ) as hk:
+            ex.fail("market.get_exchange_info", latency=0.6, times=1)
+            with pytest.raises(APITimeoutError):
+                await hk.spot.create_order(**ORDER, timeout=0.2)
+            assert _orders_sent(ex) == 0
+            ex.fail("market.get_exchange_info", latency=0.35, times=1)
+            ex.fail("spot.create_order", latency=0.35, times=1)
+            with pytest.raises(ExecutionStatusUnknownError):
+                await hk.spot.create_order(**ORDER, timeout=0.5)
+            await hk.spot.create_order(**ORDER, timeout=0.5)
+
+
+# -- HashKey LIMIT_TRADING, MARKET_TRADING, OPEN_QUOTE -----------------------------------
+
+BANDED = Market(
+    symbol="BTCUSDT",
+    base="BTC",
+    quote="USDT",
+    status="TRADING",
+    price_tick=D("0.01"),
+    buy_price_up_rate=D("0.1"),
+    sell_price_down_rate=D("0.2"),
+    market_buy_price_up_rate=D("0.05"),
+    no_market_orders_from=1_000,
+    no_market_orders_until=2_000,
+    limit_window_from=1_000,
+    limit_window_until=3_000,
+    limit_window_min_price=D("10"),
+    limit_window_max_price=D("20"),
+)
+
+
+def test_a_limit_price_stays_within_the_band_around_the_mark_price() -> None:
+    with pytest.raises(MarketRuleError) as high:
+        BANDED.check(price="66000.01", side="BUY", mark_price="60000")
+    assert (high.value.rule, high.value.valid) == ("buy_price_up_rate", (D("66000.00"),))
+    assert "at most 10.0% above the mark price 60000" in str(high.value)
+    with pytest.raises(MarketRuleError) as low:
+        BANDED.check(price="47999.99", side="sell", mark_price="60000")
+    assert (low.value.rule, low.value.valid) == ("sell_price_down_rate", (D("48000.00"),))
+    BANDED.check(price="66000", side="BUY", mark_price="60000")
+    BANDED.check(price="48000", side="SELL", mark_price="60000")
+    BANDED.check(price="99999", side="BUY")  # no mark price given: not checked
+    BANDED.check(quantity="1", side="BUY", mark_price="60000", market=True)  # no price
+    assert BANDED.price_band("BUY", D("60000.33"), market=True) == (None, D("63000.34"))
+    assert BANDED.price_band("SELL", D("60000"), market=True) == (None, None)  # no rate
+
+
+def test_the_opening_windows_refuse_market_orders_and_bound_limit_prices() -> None:
+    with pytest.raises(MarketRuleError) as closed:
+        BANDED.check(quantity="1", market=True, now=1_500)
+    assert (closed.value.rule, closed.value.param) == ("no_market_orders", "type")
+    BANDED.check(quantity="1", market=True, now=2_000)  # the window is [from, until)
+    BANDED.check(quantity="1", market=True)  # no time given: not checked
+    with pytest.raises(MarketRuleError) as above:
+        BANDED.check(price="20.01", quantity="1", now=2_999)
+    assert (above.value.rule, above.value.valid) == ("limit_window_max_price", (D("20"),))
+    with pytest.raises(MarketRuleError) as below:
+        BANDED.check(price="9.99", quantity="1", now=1_000)
+    assert below.value.rule == "limit_window_min_price"
+    BANDED.check(price="25", quantity="1", now=3_000)
+    # "0" (HashKey's value for a filter it does not apply) is no rule.
+    none = Market(symbol="X", base="X", quote="Y", status="TRADING", no_market_orders_from=0,
+                  no_market_orders_until=0, buy_price_up_rate=D("0"))  # fmt: skip
+    none.check(price="1000", quantity="1", market=True, side="BUY", mark_price="1", now=5)
+
+
+START_MS = 1_700_000_000_000
+OPENING = SymbolRules(
+    buy_price_up_rate=D("0.1"),
+    sell_price_down_rate=D("0.1"),
+    market_buy_price_up_rate=D("0.0000005"),  # 0.03 above a mark price of 60000
+    market_sell_price_down_rate=D("0.0000005"),
+    max_open_orders=2,
+    no_market_orders_from=START_MS,
+    no_market_orders_until=START_MS + 60_000,
+    limit_window_from=START_MS,
+    limit_window_until=START_MS + 120_000,
+    limit_window_min_price=D("50000"),
+    limit_window_max_price=D("70000"),
+)
+
+
+def test_hashkey_reports_its_trading_and_opening_filters() -> None:
+    clock = FakeClock(START_MS / 1000)
+    with (
+        HashKeyExchange(clock=clock, rules={"BTCUSDT": OPENING}) as ex,
+        HashKey(**ex.client_options(), clock=clock) as hk,
+    ):
+        m = hk.get_market("BTCUSDT")
+        assert (m.buy_price_up_rate, m.sell_price_down_rate) == (D("0.1"), D("0.1"))
+        assert (m.market_buy_price_up_rate, m.market_sell_price_down_rate) == (
+            D("0.0000005"),
+            D("0.0000005"),
+        )
+        assert m.max_open_orders == 2
+        assert (m.no_market_orders_from, m.no_market_orders_until) == (START_MS, START_MS + 60_000)
+        assert (m.limit_window_from, m.limit_window_until) == (START_MS, START_MS + 120_000)
+        assert (m.limit_window_min_price, m.limit_window_max_price) == (D("50000"), D("70000"))
+        eth = hk.get_market("ETHUSDT")  # the default rules: "0", none applied
+        assert (eth.buy_price_up_rate, eth.no_market_orders_until, eth.max_open_orders) == (
+            D("0"),
+            0,
+            0,
+        )
+
+
+def _place(hk: Any, **order: Any) -> Any:
+    return hk.spot.create_order(symbol="BTCUSDT", quantity="0.01", **order)
+
+
+def test_hashkey_enforces_them_with_the_documents_codes() -> None:
+    clock = FakeClock(START_MS / 1000)
+    funds = {"USDT": "10000000", "BTC": "100"}
+    with (
+        HashKeyExchange(clock=clock, rules={"BTCUSDT": OPENING}, balances=funds) as ex,
+        HashKey(**ex.client_options(), clock=clock) as hk,
+    ):
+        mark = ex.mark_price("BTCUSDT")
+
+        def code(**order: Any) -> tuple[str, str]:
+            with pytest.raises(InvalidRequestError) as caught:
+                _place(hk, **order)
+            return str(caught.value.code), caught.value.message
+
+        assert code(side="BUY", type="MARKET") == ("-1194", "Market order creation forbidden")
+        assert code(side="BUY", type="LIMIT", price="70000.01")[0] == "-1132"
+        assert code(side="SELL", type="LIMIT", price="49999.99")[0] == "-1133"
+        clock.advance(120)  # both windows over
+        above = str((mark * D("1.1")).quantize(D("0.01")) + D("0.01"))
+        assert code(side="BUY", type="LIMIT", price=above) == (
+            "0210",
+            "Price outside of allowed range",
+        )
+        assert code(side="SELL", type="LIMIT", price="1000")[0] == "0210"
+        _place(hk, side="BUY", type="LIMIT", price="50000")
+        _place(hk, side="BUY", type="LIMIT", price="50000")
+        assert code(side="BUY", type="LIMIT", price="50000") == (
+            "-2017",
+            "Open orders exceeds the limit of the trading pair",
+        )
+        # A market order fills no further from the mark price than MARKET_TRADING's rate.
+        order = hk.spot.create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="50")
+        worst = mark * D("1.0000005")
+        fills = [f for f in ex.ledger.fills if f.order.id == str(order.order_id)]
+        assert fills and all(f.price <= worst for f in fills)
+        assert sum(f.quantity for f in fills) < D("50")
+
+
+@pytest.mark.anyio
+async def test_hashkey_enforces_them_async() -> None:
+    clock = FakeClock(START_MS / 1000)
+    with HashKeyExchange(clock=clock, rules={"BTCUSDT": OPENING}) as ex:
+        async with AsyncHashKey(**ex.client_options(), clock=clock) as hk:
+            with pytest.raises(InvalidRequestError) as caught:
+                await hk.spot.create_order(symbol="BTCUSDT", side="SELL", type="MARKET",
+                                           quantity="0.01")  # fmt: skip
+            assert str(caught.value.code) == "-1194"
+            assert (await hk.get_market("BTCUSDT")).no_market_orders_until == START_MS + 60_000
+
+
+def test_check_orders_refuses_what_the_opening_windows_forbid_before_sending() -> None:
+    clock = FakeClock(START_MS / 1000)
+    with (
+        HashKeyExchange(clock=clock, rules={"BTCUSDT": OPENING}) as ex,
+        HashKey(**ex.client_options(), clock=clock, check_orders=True) as hk,
+    ):
+        with pytest.raises(MarketRuleError) as market:
+            _place(hk, side="BUY", type="MARKET")
+        assert market.value.rule == "no_market_orders"
+        with pytest.raises(MarketRuleError) as limit:
+            _place(hk, side="BUY", type="LIMIT", price="70000.01")
+        assert (limit.value.rule, limit.value.valid) == ("limit_window_max_price", (D("70000"),))
+        assert _orders_sent(ex) == 0
+        clock.advance(60)  # market orders again; the limit window still on
+        _place(hk, side="BUY", type="MARKET")
+        # The band is around a mark price no documented endpoint gives: the exchange judges.
+        clock.advance(60)
+        with pytest.raises(InvalidRequestError) as band:
+            _place(hk, side="SELL", type="LIMIT", price="1000")
+        assert str(band.value.code) == "0210" and _orders_sent(ex) == 2
+
+
+@pytest.mark.anyio
+async def test_check_orders_refuses_what_the_opening_windows_forbid_async() -> None:
+    clock = FakeClock(START_MS / 1000)
+    with HashKeyExchange(clock=clock, rules={"BTCUSDT": OPENING}) as ex:
+        async with AsyncHashKey(**ex.client_options(), clock=clock, check_orders=True) as hk:
+            with pytest.raises(MarketRuleError) as caught:
+                await hk.spot.create_order(symbol="BTCUSDT", side="BUY", type="LIMIT",
+                                           quantity="0.01", price="49999")  # fmt: skip
+            assert caught.value.rule == "limit_window_min_price"
+            clock.advance(120)
+            await hk.spot.create_order(symbol="BTCUSDT", side="BUY", type="LIMIT",
+                                       quantity="0.01", price="59000")  # fmt: skip
+    assert _orders_sent(ex) == 1
+
+
+def test_an_order_waiting_for_a_load_in_flight_keeps_its_own_deadline() -> None:
+    import threading
+
+    with HashKeyExchange() as ex, HashKey(**ex.client_options(), check_orders=True) as hk:
+        ex.fail("market.get_exchange_info", latency=0.5, times=1)
+        loading = threading.Thread(target=hk.markets)
+        loading.start()
+        while not ex.calls:  # the load is in flight
+            threading.Event().wait(0.01)
+        with pytest.raises(APITimeoutError, match="markets were not loaded"):
+            hk.spot.create_order(**ORDER, timeout=0.15)
+        loading.join()
+        assert _loads(ex) == 1 and _orders_sent(ex) == 0
+        hk.spot.create_order(**ORDER, timeout=0.15)  # the markets the other thread loaded
+
+
+@pytest.mark.anyio
+async def test_an_order_waiting_for_a_load_in_flight_keeps_its_own_deadline_async() -> None:
+    import asyncio
+
+    with HashKeyExchange() as ex:
+        async with AsyncHashKey(**ex.client_options(), check_orders=True) as hk:
+            ex.fail("market.get_exchange_info", latency=0.5, times=1)
+            loading = asyncio.ensure_future(hk.markets())
+            await asyncio.sleep(0)  # the load starts
+            with pytest.raises(APITimeoutError, match="markets were not loaded"):
+                await hk.spot.create_order(**ORDER, timeout=0.15)
+            markets = await loading  # the load went on for the caller still waiting
+            assert "BTCUSDT" in markets and _loads(ex) == 1 and _orders_sent(ex) == 0

@@ -131,6 +131,7 @@ COMMON = {
     "expire_listen_keys",
     "fail",
     "id",
+    "mark_price",
     "now_ms",
     "start",
     "stop",

@@ -216,6 +216,17 @@ class Fields(TypedDict, closed=True):
     market_max_notional: NotRequired[MarketSource]
     price_precision: NotRequired[MarketSource]
     quantity_precision: NotRequired[MarketSource]
+    buy_price_up_rate: NotRequired[MarketSource]
+    sell_price_down_rate: NotRequired[MarketSource]
+    market_buy_price_up_rate: NotRequired[MarketSource]
+    market_sell_price_down_rate: NotRequired[MarketSource]
+    max_open_orders: NotRequired[MarketSource]
+    no_market_orders_from: NotRequired[MarketSource]
+    no_market_orders_until: NotRequired[MarketSource]
+    limit_window_from: NotRequired[MarketSource]
+    limit_window_until: NotRequired[MarketSource]
+    limit_window_min_price: NotRequired[MarketSource]
+    limit_window_max_price: NotRequired[MarketSource]
 
 
 class Markets(TypedDict, closed=True):

@@ -100,11 +100,14 @@ class MarketRuleError(RequestValidationError):
 
     ``symbol``; ``rule`` the rule broken (``price_tick``, ``quantity_step``, ``min_quantity``,
     ``max_quantity``, ``min_notional``, ``max_notional``, ``min_price``, ``max_price``, a
-    ``market_*`` bound, or ``status``: the market is not open for trading); ``param``
-    (``price``, ``quantity``, ``quote_amount``, ``symbol``) and ``value`` the value refused
-    (for ``status``, the market's status text); ``valid`` the nearest valid values (below and
-    above the tick or step, the bound itself, or the quantity that reaches the minimum order
-    value; none for ``status``).
+    ``market_*`` bound, ``buy_price_up_rate`` / ``sell_price_down_rate``: the limit price
+    band around the mark price, ``no_market_orders``: a window refusing market orders,
+    ``limit_window_min_price`` / ``limit_window_max_price``: a window bounding limit prices,
+    or ``status``: the market is not open for trading); ``param`` (``price``, ``quantity``,
+    ``quote_amount``, ``symbol``, ``type``) and ``value`` the value refused (for ``status``,
+    the market's status text); ``valid`` the nearest valid values (below and above the tick
+    or step, the bound itself, or the quantity that reaches the minimum order value; none for
+    ``status`` and ``no_market_orders``).
     """
 
     def __init__(

@@ -66,6 +66,20 @@ class Market:
         market_min_quantity, market_max_quantity: A market order's quantity bounds.
         market_min_notional, market_max_notional: A market order's quote amount bounds.
         price_precision, quantity_precision: Decimal places the exchange gives.
+        buy_price_up_rate, sell_price_down_rate: A limit order's price band around the mark
+            price: a buy at most ``mark x (1 + buy_price_up_rate)``, a sell at least
+            ``mark x (1 - sell_price_down_rate)``. Checked when ``check`` is given the mark
+            price (the exchange reports the rates, not the mark price).
+        market_buy_price_up_rate, market_sell_price_down_rate: The same band for a market
+            order: it fills no further from the mark price (the exchange enforces it on
+            execution; a market order has no price to check).
+        max_open_orders: Open orders allowed on the symbol at once (not checked here: the
+            count is the account's).
+        no_market_orders_from, no_market_orders_until: A window (epoch ms) in which market
+            orders are refused (0 or None: no bound on that side; both: no window).
+        limit_window_from, limit_window_until, limit_window_min_price,
+        limit_window_max_price: A window (epoch ms) in which a limit order's price must be
+            within those bounds (an opening auction's price limits).
         info: The exchange's own object for the symbol (its generated model), for anything
             else it reports.
     """
@@ -89,6 +103,17 @@ class Market:
     market_max_notional: Decimal | None = None
     price_precision: int | None = None
     quantity_precision: int | None = None
+    buy_price_up_rate: Decimal | None = None
+    sell_price_down_rate: Decimal | None = None
+    market_buy_price_up_rate: Decimal | None = None
+    market_sell_price_down_rate: Decimal | None = None
+    max_open_orders: int | None = None
+    no_market_orders_from: int | None = None
+    no_market_orders_until: int | None = None
+    limit_window_from: int | None = None
+    limit_window_until: int | None = None
+    limit_window_min_price: Decimal | None = None
+    limit_window_max_price: Decimal | None = None
     info: Any = attrs.field(default=None, eq=False, repr=False)
 
     # -- rounding ----------------------------------------------------------------------
@@ -118,12 +143,18 @@ class Market:
         quantity: Decimal | int | str | None = None,
         quote_amount: Decimal | int | str | None = None,
         market: bool = False,
+        side: str | None = None,
+        mark_price: Decimal | int | str | None = None,
+        now: int | None = None,
         endpoint: str | None = None,
     ) -> list[MarketRuleError]:
         """Every rule the order breaks (empty: none). ``market=True``: a market order (its
         own quantity and amount bounds apply; its ``price``, if any, is not checked). A
         market whose status is not one the spec lists as trading breaks ``status``.
-        ``endpoint``: the call the errors name (default ``Market.check``)."""
+        ``side`` (``BUY``/``SELL``, any case) with ``mark_price``: the limit price band;
+        ``now`` (epoch ms, the exchange's clock): the market-order and limit-price windows.
+        Rules needing what is not given are not checked. ``endpoint``: the call the errors
+        name (default ``Market.check``)."""
         out: list[MarketRuleError] = []
         p = None if price is None else _decimal(price, "price")
         q = None if quantity is None else _decimal(quantity, "quantity")
@@ -136,6 +167,58 @@ class Market:
 
         if not self.active:
             broke("status", "symbol", self.symbol, f"is not open for trading ({self.status})")
+        if (
+            market
+            and now is not None
+            and _within(now, self.no_market_orders_from, self.no_market_orders_until)
+        ):
+            broke(
+                "no_market_orders",
+                "type",
+                "MARKET",
+                f"orders are not accepted until {self.no_market_orders_until or 'further notice'}"
+                f" (epoch ms; now {now})",
+            )
+        window = _within(now, self.limit_window_from, self.limit_window_until) if now else False
+        if p is not None and not market and window:
+            low_w, high_w = self.limit_window_min_price, self.limit_window_max_price
+            if low_w and p < low_w:
+                broke(
+                    "limit_window_min_price",
+                    "price",
+                    p,
+                    f"is below {_plain(low_w)}, the lowest until {self.limit_window_until}",
+                    low_w,
+                )
+            if high_w and p > high_w:
+                broke(
+                    "limit_window_max_price",
+                    "price",
+                    p,
+                    f"is above {_plain(high_w)}, the highest until {self.limit_window_until}",
+                    high_w,
+                )
+        if p is not None and not market and side is not None and mark_price is not None:
+            mark = _decimal(mark_price, "mark_price")
+            low_b, high_b = self.price_band(side, mark)
+            if high_b is not None and p > high_b:
+                broke(
+                    "buy_price_up_rate",
+                    "price",
+                    p,
+                    f"is above {_plain(high_b)}: a limit buy may be at most"
+                    f" {_percent(self.buy_price_up_rate)} above the mark price {_plain(mark)}",
+                    high_b,
+                )
+            if low_b is not None and p < low_b:
+                broke(
+                    "sell_price_down_rate",
+                    "price",
+                    p,
+                    f"is below {_plain(low_b)}: a limit sell may be at most"
+                    f" {_percent(self.sell_price_down_rate)} below the mark price {_plain(mark)}",
+                    low_b,
+                )
         if p is not None and not market:
             tick = self.price_tick
             if tick and not _on_step(p, tick):
@@ -225,6 +308,23 @@ class Market:
                 )  # fmt: skip
         return out
 
+    def price_band(
+        self, side: str, mark_price: Decimal | int | str, *, market: bool = False
+    ) -> tuple[Decimal | None, Decimal | None]:
+        """(lowest, highest) price an order on ``side`` may have (``market=True``: may fill
+        at) given the mark price, on the tick (inward); None where no rate bounds it."""
+        mark = _decimal(mark_price, "mark_price")
+        buy = side.upper() == "BUY"
+        up = self.market_buy_price_up_rate if market else self.buy_price_up_rate
+        down = self.market_sell_price_down_rate if market else self.sell_price_down_rate
+        tick = self.price_tick
+        high = mark * (1 + up) if buy and up else None
+        low = mark * (1 - down) if not buy and down else None
+        if tick:
+            high = None if high is None else _to_step(high, tick, ROUND_FLOOR)
+            low = None if low is None else _to_step(low, tick, ROUND_CEILING)
+        return low, high
+
     def _quantity_for(self, value: Decimal, price: Decimal, rounding: str) -> Decimal:
         """The quantity on the step worth ``value`` at ``price`` (rounded as given)."""
         with localcontext() as ctx:
@@ -239,6 +339,9 @@ class Market:
         quantity: Decimal | int | str | None = None,
         quote_amount: Decimal | int | str | None = None,
         market: bool = False,
+        side: str | None = None,
+        mark_price: Decimal | int | str | None = None,
+        now: int | None = None,
         endpoint: str | None = None,
     ) -> None:
         """Raise :class:`~cambist.errors.MarketRuleError` for the first rule the order
@@ -249,6 +352,9 @@ class Market:
             quantity=quantity,
             quote_amount=quote_amount,
             market=market,
+            side=side,
+            mark_price=mark_price,
+            now=now,
             endpoint=endpoint,
         )
         if found:
@@ -256,6 +362,17 @@ class Market:
             if len(found) > 1:
                 first.add_note("; ".join(str(e) for e in found[1:]))
             raise first
+
+
+def _percent(rate: Decimal | None) -> str:
+    return f"{_plain((rate or Decimal(0)) * 100)}%"
+
+
+def _within(now: int, start: int | None, end: int | None) -> bool:
+    """Is ``now`` in the window [start, end)? 0 or None: no bound; both: no window."""
+    if not start and not end:
+        return False
+    return (not start or now >= start) and (not end or now < end)
 
 
 def _decimal(value: object, name: str) -> Decimal:

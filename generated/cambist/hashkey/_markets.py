@@ -27,6 +27,17 @@ MARKETS = MarketSource(
         "market_max_notional": (("TRADE_AMOUNT", "market_order_max_amount"),),
         "price_precision": ((None, "quote_precision"),),
         "quantity_precision": ((None, "base_asset_precision"),),
+        "buy_price_up_rate": (("LIMIT_TRADING", "buy_price_up_rate"),),
+        "sell_price_down_rate": (("LIMIT_TRADING", "sell_price_down_rate"),),
+        "market_buy_price_up_rate": (("MARKET_TRADING", "buy_price_up_rate"),),
+        "market_sell_price_down_rate": (("MARKET_TRADING", "sell_price_down_rate"),),
+        "max_open_orders": (("LIMIT_TRADING", "max_entrust_num"),),
+        "no_market_orders_from": (("OPEN_QUOTE", "no_allow_market_start_time"),),
+        "no_market_orders_until": (("OPEN_QUOTE", "no_allow_market_end_time"),),
+        "limit_window_from": (("OPEN_QUOTE", "limit_order_start_time"),),
+        "limit_window_until": (("OPEN_QUOTE", "limit_order_end_time"),),
+        "limit_window_min_price": (("OPEN_QUOTE", "limit_min_price"),),
+        "limit_window_max_price": (("OPEN_QUOTE", "limit_max_price"),),
     },
     orders={
         "spot.create_order": OrderParams(

@@ -317,7 +317,7 @@ class SyncClient(SyncMarkets, BaseClient):
 
         self._ensure_open(self._http)
         if self._market_book.check_orders:
-            self._check_orders(ep.name, values)
+            opts = self._check_orders(ep.name, values, opts)
         core = self._core
         flow = core.flow(ep, values, opts or self._plain_call)
         return run_sync(flow, self._http.send, self.clock.sleep)
@@ -402,19 +402,23 @@ class AsyncClient(AsyncMarkets, BaseClient):
 
             run = self._run = run_async
         core = self._core
-        call = run(core.flow(ep, values, opts or self._plain_call), http.send, self.clock.asleep)
         if self._market_book.check_orders:
-            return self._checked(ep.name, values, call)
-        return call
+            return self._checked(ep, values, opts, run, http)
+        return run(core.flow(ep, values, opts or self._plain_call), http.send, self.clock.asleep)
 
-    async def _checked(self, name: str, values: Mapping[str, object], call: Any) -> Any:
-        """``call`` (not started yet) once the orders in ``values`` pass their markets' rules."""
-        try:
-            await self._check_orders(name, values)
-        except BaseException:
-            call.close()  # never started: nothing sent
-            raise
-        return await call
+    async def _checked(
+        self,
+        ep: Endpoint[T],
+        values: Mapping[str, object],
+        opts: CallOptions | None,
+        run: Callable[..., Awaitable[Any]],
+        http: LeanTransport | AsyncHttpxTransport,
+    ) -> Any:
+        """The call, once the orders in ``values`` pass their markets' rules (nothing is
+        sent otherwise); a markets load first shares the call's timeout."""
+        opts = await self._check_orders(ep.name, values, opts)
+        flow = self._core.flow(ep, values, opts or self._plain_call)
+        return await run(flow, http.send, self.clock.asleep)
 
     async def request(
         self,

@@ -5,18 +5,22 @@ spec's ``exchange.markets``) says which endpoint lists the markets and where eac
 in its parsed answer; which order endpoints to check, and which of their params are the
 symbol, price, quantity and quote amount. Everything here is pure: :class:`MarketBook`
 decides when to load, builds the markets from an answer and finds the orders of a call to
-check; the client's two thin drivers (:class:`SyncMarkets`, :class:`AsyncMarkets`) only make
-the call that loads them.
+check, and the deadlines (an order's markets load shares the order call's timeout); the
+client's two thin drivers (:class:`SyncMarkets`, :class:`AsyncMarkets`) only make the call
+that loads them, one at a time per client (threads wait on a lock and take the load made
+meanwhile; tasks await one shared future).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from cambist._runtime.core import CallOptions, Core
     from cambist.markets import Market
 
 Source = tuple[tuple[str | None, str], ...]
@@ -56,6 +60,15 @@ class MarketSource:
 
 
 TEXT = ("symbol", "base", "quote", "status")
+"""Market attributes read as text (a string or an enum's value)."""
+WHOLE = (
+    "max_open_orders",
+    "no_market_orders_from",
+    "no_market_orders_until",
+    "limit_window_from",
+    "limit_window_until",
+)
+"""Market attributes read as whole numbers (a count; times in epoch ms)."""
 
 
 def _text(value: object) -> str:
@@ -93,7 +106,7 @@ def build(source: MarketSource, answer: Any) -> dict[str, Market]:
                     break
         status = _text(values.get("status", ""))
         rules: dict[str, Any] = {
-            k: v if isinstance(v, Decimal) else Decimal(str(v))
+            k: int(v) if k in WHOLE else v if isinstance(v, Decimal) else Decimal(str(v))
             for k, v in values.items()
             if k not in TEXT and not k.endswith("_precision")
         }
@@ -121,6 +134,7 @@ class OrderToCheck:
     quantity: object
     quote_amount: object
     market: bool
+    side: str | None = None
 
 
 def _number(value: object) -> object:
@@ -158,13 +172,17 @@ def orders_of(shape: OrderParams, values: Mapping[str, object]) -> list[OrderToC
                 quantity=_number(get(shape.quantity)) if shape.quantity else None,
                 quote_amount=_number(get(shape.quote_amount)) if shape.quote_amount else None,
                 market=kind.upper() in {t.upper() for t in shape.market_types},
+                side=_text(get(shape.side)) if shape.side and get(shape.side) is not None else None,
             )
         )
     return out
 
 
 class MarketBook:
-    """One client's markets: the cache, its age, and the checks (pure; no I/O)."""
+    """One client's markets: the cache, its age, and the checks (pure; no I/O). It also
+    holds what makes concurrent first loads share one load: ``lock`` (the sync client's
+    threads wait for a load in flight and take its markets, told by ``generation``) and
+    ``loading`` (the async client's load in flight, which every caller awaits)."""
 
     def __init__(
         self, source: MarketSource, ttl: float | None, now: Callable[[], float], check: bool
@@ -175,6 +193,9 @@ class MarketBook:
         self.check_orders = check
         self.markets: dict[str, Market] | None = None
         self.loaded_at = 0.0
+        self.generation = 0  # loads stored so far
+        self.lock = threading.Lock()
+        self.loading: Any = None  # asyncio.Future of the async client's load in flight
 
     def cached(self, refresh: bool) -> dict[str, Market] | None:
         """The markets if they may be used as they are; None: load them. Raises
@@ -189,6 +210,33 @@ class MarketBook:
             return None
         return self.markets
 
+    def loaded_since(self, generation: int) -> dict[str, Market] | None:
+        """The markets another caller stored after ``generation`` was read (a load shared
+        with it), else None."""
+        return self.markets if self.generation != generation else None
+
+    def left(self, deadline: float | None, endpoint: str) -> float | None:
+        """Seconds before ``deadline`` (None: no deadline); raises APITimeoutError, naming
+        ``endpoint``, when it has passed."""
+        if deadline is None:
+            return None
+        left = deadline - self.now()
+        if left <= 0:
+            from cambist.errors import APITimeoutError
+
+            raise APITimeoutError(
+                "the markets were not loaded within the call's timeout", endpoint=endpoint
+            )
+        return left
+
+    def done(self, future: Any) -> None:
+        """The async load ``future`` finished: the next load is a new one (its error, if
+        any, was handed to its callers and is not logged as never retrieved)."""
+        if self.loading is future:
+            self.loading = None
+        if not future.cancelled():
+            future.exception()
+
     def endpoint(self) -> tuple[str, str]:
         """(resource, method) of the call that lists the markets."""
         resource, _, method = (self.source.endpoint or "").partition(".")
@@ -197,7 +245,23 @@ class MarketBook:
     def store(self, answer: Any) -> dict[str, Market]:
         self.markets = build(self.source, answer)
         self.loaded_at = self.now()
+        self.generation += 1
         return self.markets
+
+    def deadline(self, opts: CallOptions | None, default: float) -> float:
+        """The order call's deadline (its ``timeout``, else the client's; whole-call)."""
+        limit = opts.timeout if opts is not None and opts.timeout is not None else default
+        return self.now() + limit
+
+    def rest(self, opts: CallOptions | None, deadline: float, endpoint: str) -> CallOptions:
+        """The order call's options after loading the markets: the time left before its
+        deadline as its timeout (raises APITimeoutError, nothing sent, when none is)."""
+        import dataclasses
+
+        from cambist._runtime.core import CallOptions
+
+        left = self.left(deadline, endpoint)
+        return dataclasses.replace(opts or CallOptions(), timeout=left)
 
     def find(self, markets: Mapping[str, Market], symbol: str, endpoint: str) -> Market:
         found = markets.get(symbol)
@@ -218,15 +282,22 @@ class MarketBook:
         return orders_of(shape, values) if shape is not None else []
 
     def check(
-        self, endpoint: str, markets: Mapping[str, Market], orders: list[OrderToCheck]
+        self,
+        endpoint: str,
+        markets: Mapping[str, Market],
+        orders: list[OrderToCheck],
+        now: int | None = None,
     ) -> None:
-        """Raise the first broken rule of ``orders`` (MarketRuleError / UnknownMarketError)."""
+        """Raise the first broken rule of ``orders`` (MarketRuleError / UnknownMarketError);
+        ``now``: the exchange's time (epoch ms), for the rules with a time window."""
         for order in orders:
             self.find(markets, order.symbol, endpoint).check(
                 price=order.price,  # type: ignore[arg-type]
                 quantity=order.quantity,  # type: ignore[arg-type]
                 quote_amount=order.quote_amount,  # type: ignore[arg-type]
                 market=order.market,
+                side=order.side,
+                now=now,
                 endpoint=endpoint,
             )
 
@@ -235,19 +306,35 @@ class SyncMarkets:
     """``markets()`` / ``market()`` of the blocking client (the I/O half)."""
 
     _market_book: MarketBook
+    _core: Core
 
     def markets(self, *, refresh: bool = False) -> dict[str, Market]:
         """Every market the exchange lists, by symbol (``cambist.markets.Market``: its
         trading rules, exact Decimals). Loaded on first use from the exchange's own
         endpoint, then cached for ``markets_ttl`` seconds (client option); ``refresh=True``
-        loads them again now. Raises ``MarketsUnavailableError`` where the exchange's
-        document gives no markets endpoint (BingX)."""
+        loads them again now. Threads asking at once share one load. Raises
+        ``MarketsUnavailableError`` where the exchange's document gives no markets endpoint
+        (BingX)."""
+        found = self._market_book.cached(refresh)
+        return found if found is not None else self._load_markets(None, "markets")
+
+    def _load_markets(self, deadline: float | None, endpoint: str) -> dict[str, Market]:
+        """Load the markets, or take those a load in flight in another thread gives (one
+        load at a time), within ``deadline`` (a monotonic time; None: the client's timeout)."""
         book = self._market_book
-        found = book.cached(refresh)
-        if found is None:
+        seen = book.generation
+        wait = book.left(deadline, endpoint)
+        if not book.lock.acquire(timeout=-1 if wait is None else wait):
+            book.left(book.now(), endpoint)  # raises: the deadline passed waiting
+        try:
+            shared = book.loaded_since(seen)
+            if shared is not None:
+                return shared
             resource, method = book.endpoint()
-            found = book.store(getattr(getattr(self, resource), method)())
-        return found
+            timeout = book.left(deadline, endpoint)
+            return book.store(getattr(getattr(self, resource), method)(timeout=timeout))
+        finally:
+            book.lock.release()
 
     def get_market(self, symbol: str, *, refresh: bool = False) -> Market:
         """One market (see :meth:`markets`); a symbol the exchange does not list raises
@@ -255,32 +342,79 @@ class SyncMarkets:
         endpoints.)"""
         return self._market_book.find(self.markets(refresh=refresh), symbol, "get_market")
 
-    def _check_orders(self, endpoint: str, values: Mapping[str, object]) -> None:
-        orders = self._market_book.to_check(endpoint, values)
-        if orders:
-            self._market_book.check(endpoint, self.markets(), orders)
+    def _check_orders(
+        self, endpoint: str, values: Mapping[str, object], opts: CallOptions | None
+    ) -> CallOptions | None:
+        """Check the orders of a call; the call's options to send it with (when the markets
+        had to be loaded first, their load and the order share the call's timeout)."""
+        book = self._market_book
+        orders = book.to_check(endpoint, values)
+        if not orders:
+            return opts
+        markets = book.cached(False)
+        if markets is None:
+            deadline = book.deadline(opts, self._core.timeout)
+            markets = self._load_markets(deadline, endpoint)
+            opts = book.rest(opts, deadline, endpoint)
+        book.check(endpoint, markets, orders, self._core.clock.timestamp())
+        return opts
 
 
 class AsyncMarkets:
     """``markets()`` / ``market()`` of the asyncio client (the I/O half)."""
 
     _market_book: MarketBook
+    _core: Core
 
     async def markets(self, *, refresh: bool = False) -> dict[str, Market]:
-        """Every market the exchange lists, by symbol; see ``SyncMarkets.markets``."""
+        """Every market the exchange lists, by symbol; see ``SyncMarkets.markets`` (tasks
+        asking at once share one load)."""
+        found = self._market_book.cached(refresh)
+        return found if found is not None else await self._load_markets(None, "markets")
+
+    async def _load_markets(self, deadline: float | None, endpoint: str) -> dict[str, Market]:
+        """The load in flight, or a new one; awaited until ``deadline`` at most (the load
+        goes on for the others waiting for it)."""
+        import asyncio
+
         book = self._market_book
-        found = book.cached(refresh)
-        if found is None:
-            resource, method = book.endpoint()
-            found = book.store(await getattr(getattr(self, resource), method)())
-        return found
+        future = book.loading
+        if future is None:
+            future = book.loading = asyncio.ensure_future(
+                self._fetch_markets(book.left(deadline, endpoint))
+            )
+            future.add_done_callback(book.done)
+        wait = book.left(deadline, endpoint)
+        if wait is None:
+            return await asyncio.shield(future)
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), wait)
+        except TimeoutError:
+            book.left(book.now(), endpoint)  # raises: the deadline passed waiting
+            raise
+
+    async def _fetch_markets(self, timeout: float | None) -> dict[str, Market]:
+        book = self._market_book
+        resource, method = book.endpoint()
+        return book.store(await getattr(getattr(self, resource), method)(timeout=timeout))
 
     async def get_market(self, symbol: str, *, refresh: bool = False) -> Market:
         """One market; see ``SyncMarkets.get_market``."""
         markets = await self.markets(refresh=refresh)
         return self._market_book.find(markets, symbol, "get_market")
 
-    async def _check_orders(self, endpoint: str, values: Mapping[str, object]) -> None:
-        orders = self._market_book.to_check(endpoint, values)
-        if orders:
-            self._market_book.check(endpoint, await self.markets(), orders)
+    async def _check_orders(
+        self, endpoint: str, values: Mapping[str, object], opts: CallOptions | None
+    ) -> CallOptions | None:
+        """See ``SyncMarkets._check_orders``."""
+        book = self._market_book
+        orders = book.to_check(endpoint, values)
+        if not orders:
+            return opts
+        markets = book.cached(False)
+        if markets is None:
+            deadline = book.deadline(opts, self._core.timeout)
+            markets = await self._load_markets(deadline, endpoint)
+            opts = book.rest(opts, deadline, endpoint)
+        book.check(endpoint, markets, orders, self._core.clock.timestamp())
+        return opts

@@ -359,16 +359,40 @@ class LocalExchange:
         quantity: Decimal | None = None,
         amount: Decimal | None = None,
         market: bool = False,
+        side: str | None = None,
+        account: str | None = None,
     ) -> None:
         """Refuse an order that breaks a rule of its symbol (the refusal kind is the rule;
-        ``_codes`` gives each its document's code)."""
+        ``_codes`` gives each its document's code). With ``side``: the price band around
+        the mark price (the book's mid); with ``account``: its open orders on the symbol."""
         rules = self.rules.get(symbol)
-        broken = rules.broken(price, quantity, amount, market=market) if rules else None
+        if rules is None:
+            return
+        broken = rules.broken(
+            price,
+            quantity,
+            amount,
+            market=market,
+            side=side,
+            mark=self.mark_price(symbol) if side is not None else None,
+            now=self.now_ms(),
+            open_orders=len(self.ledger.open_orders(account, symbol)) if account else 0,
+        )
         if broken is not None:
-            param = "price" if broken.endswith("price") or broken == "price_tick" else "quantity"
+            param = (
+                "price"
+                if broken.endswith(("price", "rate")) or broken == "price_tick"
+                else "quantity"
+            )
             if market and broken.endswith("notional"):
                 param = "amount"
+            if broken in ("no_market_orders", "max_open_orders"):
+                param = "type" if broken == "no_market_orders" else "symbol"
             raise Refusal(broken, param)
+
+    def mark_price(self, symbol: str) -> Decimal:
+        """The symbol's mark price: its book's mid price (what the price bands are around)."""
+        return self.market.mid(symbol)
 
     def _split(self, symbol: str) -> tuple[str, str]:
         base, _, quote = symbol.partition("_")

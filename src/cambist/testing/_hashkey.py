@@ -66,6 +66,12 @@ class HashKeyExchange(HashKeyStreams):
         "max_quantity": (400, "-1135"),
         "min_notional": (400, "-1140"),  # Order amount lower than the minimum
         "max_notional": (400, "-1206"),
+        "buy_price_up_rate": (400, "0210"),  # Price outside of allowed range (LIMIT_TRADING)
+        "sell_price_down_rate": (400, "0210"),
+        "no_market_orders": (400, "-1194"),  # Market order creation forbidden (OPEN_QUOTE)
+        "limit_window_min_price": (400, "-1133"),  # Order price lower than the minimum
+        "limit_window_max_price": (400, "-1132"),  # Order price greater than the maximum
+        "max_open_orders": (400, "-2017"),  # Open orders exceeds the limit of the trading pair
     }
     _rules: ClassVar[SymbolRules] = SymbolRules(
         min_quantity=LOT,
@@ -154,6 +160,27 @@ class HashKeyExchange(HashKeyStreams):
                     "marketOrderMinAmount": num(r.market_min_notional or r.min_notional),
                     "marketOrderMaxAmount": num(r.market_max_notional or r.max_notional),
                     "filterType": "TRADE_AMOUNT",
+                },
+                {
+                    "maxSellPrice": "0",
+                    "buyPriceUpRate": num(r.buy_price_up_rate),
+                    "sellPriceDownRate": num(r.sell_price_down_rate),
+                    "maxEntrustNum": r.max_open_orders or 0,
+                    "filterType": "LIMIT_TRADING",
+                },
+                {
+                    "buyPriceUpRate": num(r.market_buy_price_up_rate),
+                    "sellPriceDownRate": num(r.market_sell_price_down_rate),
+                    "filterType": "MARKET_TRADING",
+                },
+                {
+                    "noAllowMarketStartTime": str(r.no_market_orders_from or 0),
+                    "noAllowMarketEndTime": str(r.no_market_orders_until or 0),
+                    "limitOrderStartTime": str(r.limit_window_from or 0),
+                    "limitOrderEndTime": str(r.limit_window_until or 0),
+                    "limitMinPrice": num(r.limit_window_min_price),
+                    "limitMaxPrice": num(r.limit_window_max_price),
+                    "filterType": "OPEN_QUOTE",
                 },
             ],
         }
@@ -473,13 +500,18 @@ class HashKeyExchange(HashKeyStreams):
             raise Refusal("missing", "price" if not price else "quantity")
         if kind == "MARKET" and not (quantity or amount):
             raise Refusal("missing", "quantity")
+        side = str(p["side"])
         self._enforce(
             symbol,
             price=price or None,
             quantity=quantity or None,
             amount=amount or None,
             market=kind == "MARKET",
+            side=side,
+            account="spot",
         )
+        band = self.rules[symbol].band(side, self.mark_price(symbol), market=True)
+        protect = (band[1] if side.upper() == "BUY" else band[0]) if band else None
         client_id = str(p.get("newClientOrderId") or "")
         if client_id and any(o.client_id == client_id for o in self.ledger.orders.values()):
             raise Refusal("invalid", "newClientOrderId (duplicate)")
@@ -488,7 +520,7 @@ class HashKeyExchange(HashKeyStreams):
             symbol=symbol,
             base=base,
             quote=quote,
-            side=str(p["side"]),
+            side=side,
             kind="MARKET" if kind == "MARKET" else "LIMIT",
             quantity=quantity,
             price=price,
@@ -496,12 +528,19 @@ class HashKeyExchange(HashKeyStreams):
             tif=str(p.get("timeInForce") or ("IOC" if kind == "MARKET" else "GTC")),
             post_only=kind == "LIMIT_MAKER",
             client_id=client_id,
+            protect=protect if kind == "MARKET" else None,
         )
 
     def _on_spot__test_order(self, p: dict[str, Any]) -> Any:
         symbol = self._symbol(p)
         price, quantity = (Decimal(str(p.get(k) or 0)) or None for k in ("price", "quantity"))
-        self._enforce(symbol, price=price, quantity=quantity, market=p.get("type") == "MARKET")
+        self._enforce(
+            symbol,
+            price=price,
+            quantity=quantity,
+            market=p.get("type") == "MARKET",
+            side=str(p.get("side") or "BUY"),
+        )
         return {}
 
     def _on_spot__create_order(self, p: dict[str, Any]) -> Any:

@@ -235,8 +235,10 @@ class Ledger:
         tif: str = "GTC",
         post_only: bool = False,
         client_id: str = "",
+        protect: Decimal | None = None,
     ) -> Order:
-        """Place an order: checks, taker fills, then rest or cancel what is left."""
+        """Place an order: checks, taker fills, then rest or cancel what is left.
+        ``protect``: the worst price a market order may fill at (the rest is cancelled)."""
         now = self.clock()
         order_id = str(self.ids())
         order = Order(
@@ -256,14 +258,14 @@ class Ledger:
             created=now,
             updated=now,
         )
-        limit = price if kind == "LIMIT" else None
+        limit = price if kind == "LIMIT" else protect
         levels = self._crossing(order, limit)
         if post_only and levels:
             order.status, order.cancel_reason = "REJECTED", "post only order would cross"
             self.orders[order_id] = order
             self.on_order(order, None)
             return order
-        fills = self._plan(order, levels)
+        fills = self._plan(order, levels, endless=protect is None)
         taken = sum((q for _, q in fills), ZERO)
         if tif == "FOK" and taken < quantity:
             order.status, order.cancel_reason = "CANCELED", "FOK order not fully filled"
@@ -300,11 +302,12 @@ class Ledger:
         return [lv for lv in levels if limit is None or lv[0] >= limit]
 
     def _plan(
-        self, order: Order, levels: list[tuple[Decimal, Decimal]]
+        self, order: Order, levels: list[tuple[Decimal, Decimal]], *, endless: bool = True
     ) -> list[tuple[Decimal, Decimal]]:
         """The taker fills: (price, quantity), best first. A market order by quote amount
         buys what the amount pays for; a market order beyond the book fills its rest at the
-        last level (the synthetic market has endless depth there)."""
+        last level (the synthetic market has endless depth there) unless a price protection
+        cut the levels (``endless=False``)."""
         fills = []
         if order.kind == "MARKET" and order.amount and not order.quantity:
             budget = order.amount
@@ -322,7 +325,7 @@ class Ledger:
             take = min(left, available)
             fills.append((price, take))
             left -= take
-        if left > 0 and order.kind == "MARKET" and levels:
+        if left > 0 and order.kind == "MARKET" and levels and endless:
             fills.append((levels[-1][0], left))
         return fills
 

@@ -37,6 +37,33 @@ class SymbolRules:
     market_max_quantity: Decimal | None = None
     market_min_notional: Decimal | None = None
     market_max_notional: Decimal | None = None
+    buy_price_up_rate: Decimal | None = None
+    """A limit buy's price is at most mark x (1 + rate); a limit sell's at least mark x
+    (1 - ``sell_price_down_rate``)."""
+    sell_price_down_rate: Decimal | None = None
+    market_buy_price_up_rate: Decimal | None = None
+    """A market order fills no further from the mark price (the rest is cancelled)."""
+    market_sell_price_down_rate: Decimal | None = None
+    max_open_orders: int | None = None
+    """Open orders of an account on the symbol at once."""
+    no_market_orders_from: int | None = None
+    """A window (epoch ms, [from, until); None: unbounded on that side, both: none) in which
+    market orders are refused."""
+    no_market_orders_until: int | None = None
+    limit_window_from: int | None = None
+    """A window (epoch ms) in which a limit price must be within the window's bounds."""
+    limit_window_until: int | None = None
+    limit_window_min_price: Decimal | None = None
+    limit_window_max_price: Decimal | None = None
+
+    def band(self, side: str, mark: Decimal, *, market: bool) -> tuple[Decimal, Decimal] | None:
+        """(lowest, highest) price an order on ``side`` may have (a market order: fill at)
+        around the mark price; None when no rate bounds it."""
+        up = self.market_buy_price_up_rate if market else self.buy_price_up_rate
+        down = self.market_sell_price_down_rate if market else self.sell_price_down_rate
+        if side.upper() == "BUY":
+            return (Decimal(0), mark * (1 + up)) if up else None
+        return (mark * (1 - down), Decimal("Infinity")) if down else None
 
     def broken(
         self,
@@ -45,10 +72,37 @@ class SymbolRules:
         amount: Decimal | None,
         *,
         market: bool,
+        side: str | None = None,
+        mark: Decimal | None = None,
+        now: int | None = None,
+        open_orders: int = 0,
     ) -> str | None:
         """The first rule the order breaks (``price_tick``, ``min_price``, ``max_price``,
         ``quantity_step``, ``min_quantity``, ``max_quantity``, ``min_notional``,
-        ``max_notional``), or None."""
+        ``max_notional``; with ``now`` (epoch ms): ``no_market_orders``,
+        ``limit_window_min_price``, ``limit_window_max_price``; with ``side`` and ``mark``:
+        ``buy_price_up_rate``, ``sell_price_down_rate``; ``max_open_orders``: a limit
+        order, counting ``open_orders`` already open), or None."""
+        if now is not None:
+            if market and _within(now, self.no_market_orders_from, self.no_market_orders_until):
+                return "no_market_orders"
+            if (
+                price
+                and not market
+                and _within(now, self.limit_window_from, self.limit_window_until)
+            ):
+                if self.limit_window_min_price and price < self.limit_window_min_price:
+                    return "limit_window_min_price"
+                if self.limit_window_max_price and price > self.limit_window_max_price:
+                    return "limit_window_max_price"
+        if price and not market and side is not None and mark is not None:
+            bounds = self.band(side, mark, market=False)
+            if bounds is not None and price > bounds[1]:
+                return "buy_price_up_rate"
+            if bounds is not None and price < bounds[0]:
+                return "sell_price_down_rate"
+        if not market and self.max_open_orders and open_orders >= self.max_open_orders:
+            return "max_open_orders"
         if price and not market:
             if price % self.tick:
                 return "price_tick"
@@ -74,6 +128,13 @@ class SymbolRules:
             if high is not None and value > high:
                 return "max_notional"
         return None
+
+
+def _within(now: int, start: int | None, end: int | None) -> bool:
+    """Is ``now`` in [start, end)? None or 0: unbounded on that side; both: no window."""
+    if not start and not end:
+        return False
+    return (not start or now >= start) and (not end or now < end)
 
 
 @dataclass
