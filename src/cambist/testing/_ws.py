@@ -280,7 +280,11 @@ class StreamHub:
                     else:
                         await self._send(conn, frame)
 
-        asyncio.run_coroutine_threadsafe(send(), self.portal.loop)
+        pending = send()
+        try:
+            asyncio.run_coroutine_threadsafe(pending, self.portal.loop)
+        except RuntimeError:  # the server's loop has ended (the exchange is shutting down)
+            pending.close()
 
     def stall(self, on: bool = True) -> None:
         """Stop (or resume) reading from every client: nothing they send is seen, not even
