@@ -135,7 +135,7 @@ class MarketRuleError(RequestValidationError):
 
 
 class UnknownMarketError(RequestValidationError):
-    """``client.market(symbol)`` for a symbol the exchange does not list (or an order for
+    """``client.get_market(symbol)`` for a symbol the exchange does not list (or an order for
     one, with ``check_orders``). ``symbol``; ``close_matches``: listed symbols like it."""
 
     def __init__(self, symbol: str, close_matches: list[str], *, endpoint: str) -> None:

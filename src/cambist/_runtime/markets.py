@@ -303,7 +303,7 @@ class MarketBook:
 
 
 class SyncMarkets:
-    """``markets()`` / ``market()`` of the blocking client (the I/O half)."""
+    """``markets()`` / ``get_market()`` of the blocking client (the I/O half)."""
 
     _market_book: MarketBook
     _core: Core
@@ -361,7 +361,7 @@ class SyncMarkets:
 
 
 class AsyncMarkets:
-    """``markets()`` / ``market()`` of the asyncio client (the I/O half)."""
+    """``markets()`` / ``get_market()`` of the asyncio client (the I/O half)."""
 
     _market_book: MarketBook
     _core: Core
