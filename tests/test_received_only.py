@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from cambist.data import from_dict, to_dict
 from cambist.errors import RequestValidationError
 from cambist.hashkey import AsyncHashKey, HashKey
 from cambist.hashkey.models import BatchOrderRequest, ExecutionReport, OrderType
@@ -91,4 +92,5 @@ async def test_an_order_update_with_it_is_parsed(ex: HashKeyExchange) -> None:
                 if isinstance(event, ExecutionReport):
                     break
     assert event.order_type is OrderType.MARKET_OF_QUOTE
+    assert from_dict(ExecutionReport, to_dict(event)) == event  # a received model keeps it
     assert event.cumulative_filled_quantity == Decimal("0.001")

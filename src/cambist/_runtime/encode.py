@@ -85,13 +85,18 @@ def _check_items(p: Param, value: object) -> list[object]:
     return items
 
 
-def _refuse_received_only(enum_cls: type[enum.Enum], value: object, instead: str) -> None:
-    """Refuse a value the exchange only reports (spec ``received_only``), naming what to send."""
+def received_only_text(enum_cls: type[enum.Enum], value: object, instead: str) -> str:
+    """Why a value the exchange only reports (spec ``received_only``) is refused, and what to
+    send instead (``cambist.data`` says the same for request models)."""
     hint = f"; send {instead} instead" if instead else ""
-    raise _Invalid(
+    return (
         f"{value!r} is received only: the exchange reports this {enum_cls.__name__} but"
         f" never takes it in a request{hint}"
     )
+
+
+def _refuse_received_only(enum_cls: type[enum.Enum], value: object, instead: str) -> None:
+    raise _Invalid(received_only_text(enum_cls, value, instead))
 
 
 def _enum_value(enum_cls: type[enum.Enum] | None, value: object) -> str | int:
