@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from cambist._runtime.errormap import KINDS
-from codegen.parsed import Endpoint
+from codegen.parsed import Endpoint, EnumValue
 from codegen.types import Imports
 
 if TYPE_CHECKING:
@@ -148,7 +148,7 @@ def api_markdown(r: ExchangeRenderer) -> str:
         description = " ".join((m.description or "").split())
         models.append({"name": m.name, "description": description, "fields": fields})
     enums = [
-        {"name": e.name, "members": ", ".join(f"`{v.value}`" for v in e.values)}
+        {"name": e.name, "members": ", ".join(_member(v) for v in e.values)}
         for e in sorted(spec.enums.values(), key=lambda e: e.name)
     ]
     errors = [
@@ -207,3 +207,11 @@ def api_markdown(r: ExchangeRenderer) -> str:
         enums=enums,
         errors=errors,
     )
+
+
+def _member(v: EnumValue) -> str:
+    """One enum value in the api reference; a received-only value says so."""
+    if not v.received_only:
+        return f"`{v.value}`"
+    instead = f"; send {v.send_instead} instead" if v.send_instead else ""
+    return f"`{v.value}` (received only, never sent{instead})"

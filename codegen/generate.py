@@ -13,7 +13,7 @@ import jinja2
 from codegen import markets
 from codegen.apidoc import api_markdown
 from codegen.clientopts import exchange_options
-from codegen.parsed import Endpoint, Model, Spec, Stream, TypeRef, snake
+from codegen.parsed import Endpoint, EnumValue, Model, Spec, Stream, TypeRef, snake
 from codegen.spec import paged_items
 from codegen.types import Imports, TypeMap, WireMap
 
@@ -63,12 +63,23 @@ def args_doc(name: str, text: str, indent: int) -> str:
     ).lstrip()
 
 
+def received_doc(value: EnumValue) -> str:
+    """An enum value's docstring; a received-only value says so (and what to send instead)."""
+    if not value.received_only:
+        return value.description
+    note = "Received only: the exchange reports this value and never takes it in a request"
+    note += f" (send {value.send_instead} instead)." if value.send_instead else "."
+    return f"{sentence(value.description)} {note}" if value.description else note
+
+
 def class_name(resource: str) -> str:
     return "".join(part.capitalize() for part in resource.split("_"))
 
 
 def render(name: str, **context: Any) -> str:
-    return _env.get_template(name).render(doc=doc, args_doc=args_doc, **context)
+    return _env.get_template(name).render(
+        doc=doc, args_doc=args_doc, received_doc=received_doc, **context
+    )
 
 
 class ExchangeRenderer:
@@ -190,7 +201,11 @@ class ExchangeRenderer:
                         p.py,
                         self.types.py(p.type, imports, param=True, accept_int=p.accept_int),
                         p.required is not True,
-                        p.description,
+                        " ".join(
+                            sentence(part)
+                            for part in (p.description, self._received_note(p.type))
+                            if part
+                        ),
                     )
                     for p in sorted(m.inputs, key=lambda p: p.required is not True)
                 ]
@@ -202,6 +217,8 @@ class ExchangeRenderer:
             rendered_models.append((m, fields))
         if enums:
             imports.add("cambist._runtime.convert", "OpenEnum")
+            if any(v.received_only for e in enums for v in e.values):
+                imports.add("typing", "ClassVar")
         if any(not m.row for m in models):
             imports.add("attrs", "frozen")
         if any(m.row and not m.book_level for m in models):
@@ -599,10 +616,23 @@ class ExchangeRenderer:
             imports.add(self.types.convert_module((ep.response.item or ep.response).name), fast)
         return fast
 
+    def _received_note(self, t: TypeRef) -> str:
+        """For an input of an enum with ``received_only`` values: that they are refused."""
+        while t.item is not None:
+            t = t.item
+        e = self.spec.enums.get(t.name)
+        received = [v for v in e.values if v.received_only] if e is not None else []
+        notes = [
+            f"{v.value} is received only, never sent"
+            + (f" (send {v.send_instead} instead)" if v.send_instead else "")
+            for v in received
+        ]
+        return "; ".join(notes)
+
     def _param_doc(self, p: Any, coid: str | None) -> str:
         """The description, then (each a sentence) the condition when the description does
         not already say it, the exchange's default, and the client-order-id note."""
-        parts = [p.description or ""]
+        parts = [p.description or "", self._received_note(p.type)]
         if isinstance(p.required, str) and _squash(p.required) not in _squash(parts[0]):
             parts.append(f"Conditional: {p.required}")
         if p.default is not None:

@@ -112,6 +112,8 @@ class EnumValue:
     value: str | int
     description: str
     name: str
+    received_only: bool = False  # the exchange reports it; a request may not carry it
+    send_instead: str = ""  # what to send instead (received_only values)
 
 
 @dataclass

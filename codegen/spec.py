@@ -36,6 +36,9 @@ from codegen.schema import (
     Where,
     load,
 )
+from codegen.schema import (
+    where as where_of,
+)
 from codegen.shapes import (
     EXCHANGE_SHAPE,
     PRIMITIVES,
@@ -378,7 +381,13 @@ def _enum_value(v: Any, where: Where) -> EnumValue:
         name = candidate
     if not re.fullmatch(r"[A-Z][A-Z0-9_]*", name) or keyword.iskeyword(name):
         raise where.error(f"member name {name!r} must be UPPER_SNAKE_CASE")
-    return EnumValue(value, item.get("description", ""), name)
+    received_only = item.get("received_only", False)
+    send_instead = item.get("send_instead", "")
+    if send_instead and not received_only:
+        raise where_of(v, where).error(
+            f"value {value!r}: `send_instead` needs `received_only: true`"
+        )
+    return EnumValue(value, item.get("description", ""), name, received_only, send_instead)
 
 
 def _fields(items: list[LDict]) -> list[Field]:

@@ -105,9 +105,12 @@ class TypeMap:
             return _PY[t.name]
         imports.add(self.model_module(t.name), t.name)
         if param and t.name in self.spec.enums:
-            imports.add("typing", "Literal")
-            literals = ", ".join(repr(v.value) for v in self.spec.enums[t.name].values)
-            return f"{t.name} | Literal[{literals}]"
+            # received_only values are left out: a type checker flags them in a request
+            sendable = [v for v in self.spec.enums[t.name].values if not v.received_only]
+            if sendable:
+                imports.add("typing", "Literal")
+                literals = ", ".join(repr(v.value) for v in sendable)
+                return f"{t.name} | Literal[{literals}]"
         return t.name
 
     # -- reading wire values ---------------------------------------------------------------

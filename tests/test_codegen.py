@@ -188,6 +188,10 @@ def test_generated_fakex_client_works() -> None:
             fx.market.list_fills(side="BUY", limit=101)  # max: 100
         with pytest.raises(RequestValidationError, match="side"):
             fx.market.list_fills(side="LEFT")  # type: ignore[arg-type]
+        with pytest.raises(RequestValidationError, match="side: 'LIQUIDATE' is received only"):
+            fx.market.list_fills(side=Side.LIQUIDATE)  # received_only: true
+        with pytest.raises(RequestValidationError, match=r"OrderItem\.side: 'LIQUIDATE' is rec"):
+            fx.trade.place_many(orders=[OrderItem(side=Side.LIQUIDATE, qty=Decimal(1))])
         assert len(srv.received) == count  # nothing sent
 
         srv.route("POST", "/order", {"code": -2, "msg": "Order 5 not found"}, status=400)
@@ -363,6 +367,17 @@ def test_every_generated_file_says_where_it_came_from() -> None:
             "resource 'ticker' would be a class named like the type 'Ticker'",
         ),
         ("enums:\n  E:\n    values: [1]\n", 2, "give it a `name`"),
+        (
+            "enums:\n  E:\n    values:\n      - {value: A}\n"
+            "      - {value: B, received_only: 'yes'}\n",
+            5,
+            "expected bool, got 'yes'",
+        ),
+        (
+            "enums:\n  E:\n    values:\n      - {value: A}\n      - {value: B, send_instead: A}\n",
+            5,
+            "`send_instead` needs `received_only: true`",
+        ),
         (
             "models:\n  R:\n    row: true\n    fields:\n"
             "      - {name: a, type: int, optional: true}\n"

@@ -179,6 +179,13 @@ def test_request_models_from_plain_dicts() -> None:
         ({**GOOD, "symbol": 7}, ["expected str, got int @ $.symbol"]),
         ({**GOOD, "quantity": "lots"}, ["'lots' is not a decimal number @ $.quantity"]),
         ("BTCUSDT", ["expected an object, got str @ $"]),
+        (
+            {**GOOD, "type": "MARKET_OF_QUOTE"},  # spec received_only: refused as sending is
+            [
+                "'MARKET_OF_QUOTE' is received only: the exchange reports this OrderType but never"
+                " takes it in a request; send MARKET with amount instead @ $.type"
+            ],
+        ),
     ],
 )
 def test_request_model_errors_name_the_path(data: Any, problems: list[str]) -> None:
@@ -198,7 +205,7 @@ def test_errors_in_a_list_name_the_index() -> None:
         )
     text = str(caught.value)
     assert text.startswith("from_dict(list[BatchOrderRequest]): ")
-    assert "'STOP' is not one of LIMIT, MARKET, LIMIT_MAKER, MARKET_OF_QUOTE @ $[1].type" in text
+    assert "'STOP' is not one of LIMIT, MARKET, LIMIT_MAKER @ $[1].type" in text
     assert "expected a decimal (str, int or Decimal), got bool @ $[2].price" in text
     assert caught.value.param == "$[1].type"
     with pytest.raises(RequestValidationError, match=r"expected a list, got str @ \$"):

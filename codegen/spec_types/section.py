@@ -33,6 +33,8 @@ class EnumValue1(TypedDict, closed=True):
     name: NotRequired[str]
     description: NotRequired[str]
     note: NotRequired[str]
+    received_only: NotRequired[bool]
+    send_instead: NotRequired[str]
 
 
 EnumValue: TypeAlias = str | int | EnumValue1

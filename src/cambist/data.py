@@ -49,6 +49,7 @@ import cattrs.cols
 import cattrs.v
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from cambist._runtime.encode import received_only_text
 from cambist.errors import RequestValidationError
 
 __all__ = ["from_dict", "from_json", "to_dict", "to_json"]
@@ -224,9 +225,14 @@ def _decimal_like_hook(t: Any) -> Callable[[object, object], Any]:
 
 def _listed_member(enum_cls: type[enum.Enum], value: object) -> enum.Enum:
     member = value if isinstance(value, enum_cls) else enum_cls._value2member_map_.get(value)
+    received: Mapping[object, str] = getattr(enum_cls, "__received_only__", None) or {}
     if member is None or member._name_ not in enum_cls.__members__:
-        allowed = ", ".join(str(m.value) for m in enum_cls.__members__.values())
+        allowed = ", ".join(
+            str(m.value) for m in enum_cls.__members__.values() if m.value not in received
+        )
         raise _Bad(f"{value!r} is not one of {allowed}")
+    if member._value_ in received:  # the spec's received_only: refused as sending refuses it
+        raise _Bad(received_only_text(enum_cls, member._value_, received[member._value_]))
     return member
 
 

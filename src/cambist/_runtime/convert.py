@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from itertools import chain, repeat
-from typing import Any, TypeVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 
 import orjson
 
@@ -42,7 +42,12 @@ class OpenEnum(enum.Enum):
 
     ``OrderStatus("NEW_STATUS")`` returns a member-like object whose ``value`` and ``name``
     are ``"NEW_STATUS"``; it is not among the listed members.
+
+    ``__received_only__`` maps the values the exchange only reports (never takes as input) to
+    what to send instead; the request encoder refuses them before sending.
     """
+
+    __received_only__: ClassVar[dict[object, str]] = {}
 
     def __str__(self) -> str:
         return str(self._value_)

@@ -85,16 +85,41 @@ def _check_items(p: Param, value: object) -> list[object]:
     return items
 
 
+def received_only_text(enum_cls: type[enum.Enum], value: object, instead: str) -> str:
+    """Why a value the exchange only reports (spec ``received_only``) is refused, and what to
+    send instead (``cambist.data`` says the same for request models)."""
+    hint = f"; send {instead} instead" if instead else ""
+    return (
+        f"{value!r} is received only: the exchange reports this {enum_cls.__name__} but"
+        f" never takes it in a request{hint}"
+    )
+
+
+def _refuse_received_only(enum_cls: type[enum.Enum], value: object, instead: str) -> None:
+    raise _Invalid(received_only_text(enum_cls, value, instead))
+
+
 def _enum_value(enum_cls: type[enum.Enum] | None, value: object) -> str | int:
     if isinstance(value, enum.Enum):
         if enum_cls is not None and not isinstance(value, enum_cls):
             raise _Invalid(f"expected a {enum_cls.__name__}, got {type(value).__name__}")
-        return value.value  # type: ignore[no-any-return]
+        wire = value._value_
+        received: Mapping[object, str] | None = getattr(value, "__received_only__", None)
+        if received and wire in received:  # most enums have none: one falsy test
+            _refuse_received_only(type(value), wire, received[wire])
+        return wire  # type: ignore[no-any-return]
     assert enum_cls is not None
     members: Mapping[Any, Any] = enum_cls._value2member_map_
-    if value in members and members[value]._name_ in enum_cls.__members__:
+    member = members.get(value)
+    if member is not None and member._name_ in enum_cls.__members__:
+        received = getattr(member, "__received_only__", None)
+        if received and value in received:
+            _refuse_received_only(enum_cls, value, received[value])
         return value  # type: ignore[return-value]
-    allowed = ", ".join(str(m.value) for m in enum_cls.__members__.values())
+    received = getattr(enum_cls, "__received_only__", None) or {}
+    allowed = ", ".join(
+        str(m.value) for m in enum_cls.__members__.values() if m.value not in received
+    )
     raise _Invalid(f"{value!r} is not one of {allowed}")
 
 

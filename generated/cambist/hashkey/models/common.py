@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import ClassVar
 
 from attrs import frozen
 
@@ -35,7 +36,12 @@ class OrderType(str, OpenEnum):
     LIMIT_MAKER = "LIMIT_MAKER"
     """Maker limit order"""
     MARKET_OF_QUOTE = "MARKET_OF_QUOTE"
-    """A market order by quote amount, as order updates report it"""
+    """A market order by quote amount, as order updates report it. Received only: the exchange
+    reports this value and never takes it in a request (send MARKET with amount instead)."""
+
+    __received_only__: ClassVar[dict[object, str]] = {
+        "MARKET_OF_QUOTE": "MARKET with amount",
+    }
 
 
 class OrderStatus(str, OpenEnum):

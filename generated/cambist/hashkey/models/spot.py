@@ -20,7 +20,8 @@ class BatchOrderRequest:
         symbol: Name of instrument e.g. "BTCUSD", "ETHUSD".
         side: BUY or SELL.
         type: Currently offer 3 order types: LIMIT - Limit order; MARKET - Market order;
-            LIMIT_MAKER - Maker Limit order.
+            LIMIT_MAKER - Maker Limit order. MARKET_OF_QUOTE is received only, never
+            sent (send MARKET with amount instead).
         quantity: Order quantity in units of the instrument. Limit order: Represents the
             amount of the base asset you want to buy or sell. For example: BTC/USD pair,
             if quantity is 0.5, you're ordering 0.5 BTC. Market order: Represents the
@@ -42,7 +43,7 @@ class BatchOrderRequest:
 
     symbol: str
     side: OrderSide | Literal["BUY", "SELL"]
-    type: OrderType | Literal["LIMIT", "MARKET", "LIMIT_MAKER", "MARKET_OF_QUOTE"]
+    type: OrderType | Literal["LIMIT", "MARKET", "LIMIT_MAKER"]
     quantity: DecimalLike | None = None
     amount: DecimalLike | None = None
     price: DecimalLike | None = None

@@ -334,7 +334,7 @@ class Spot(SyncResource):
         *,
         symbol: str,
         side: OrderSide | Literal["BUY", "SELL"],
-        type: OrderType | Literal["LIMIT", "MARKET", "LIMIT_MAKER", "MARKET_OF_QUOTE"],
+        type: OrderType | Literal["LIMIT", "MARKET", "LIMIT_MAKER"],
         quantity: DecimalLike,
         price: DecimalLike | None = None,
         new_client_order_id: str | None = None,
@@ -356,7 +356,8 @@ class Spot(SyncResource):
             symbol: Name of instrument, e.g. "BTCUSD", "ETHUSD".
             side: BUY or SELL.
             type: Currently offer 3 order types: LIMIT - Limit order; MARKET -
-                Market order; LIMIT_MAKER - Maker Limit order.
+                Market order; LIMIT_MAKER - Maker Limit order. MARKET_OF_QUOTE is
+                received only, never sent (send MARKET with amount instead).
             quantity: Order amount in units of the instrument. Commonly known as
                 "orderQty".
             price: Required for LIMIT and LIMIT_MAKER order.
@@ -400,7 +401,7 @@ class Spot(SyncResource):
         *,
         symbol: str,
         side: OrderSide | Literal["BUY", "SELL"],
-        type: OrderType | Literal["LIMIT", "MARKET", "LIMIT_MAKER", "MARKET_OF_QUOTE"],
+        type: OrderType | Literal["LIMIT", "MARKET", "LIMIT_MAKER"],
         quantity: DecimalLike | None = None,
         amount: DecimalLike | None = None,
         price: DecimalLike | None = None,
@@ -423,7 +424,8 @@ class Spot(SyncResource):
             symbol: Name of instrument e.g. "BTCUSD", "ETHUSD".
             side: BUY or SELL.
             type: Currently offer 3 order types: LIMIT - Limit order; MARKET -
-                Market order; LIMIT_MAKER - Maker Limit order.
+                Market order; LIMIT_MAKER - Maker Limit order. MARKET_OF_QUOTE is
+                received only, never sent (send MARKET with amount instead).
             quantity: Order quantity in units of the instrument. Limit order:
                 Represents the amount of the base asset you want to buy or sell. For
                 example: BTC/USD pair, if quantity is 0.5, you're ordering 0.5 BTC.
@@ -933,7 +935,7 @@ class AsyncSpot(AsyncResource):
         *,
         symbol: str,
         side: OrderSide | Literal["BUY", "SELL"],
-        type: OrderType | Literal["LIMIT", "MARKET", "LIMIT_MAKER", "MARKET_OF_QUOTE"],
+        type: OrderType | Literal["LIMIT", "MARKET", "LIMIT_MAKER"],
         quantity: DecimalLike,
         price: DecimalLike | None = None,
         new_client_order_id: str | None = None,
@@ -955,7 +957,8 @@ class AsyncSpot(AsyncResource):
             symbol: Name of instrument, e.g. "BTCUSD", "ETHUSD".
             side: BUY or SELL.
             type: Currently offer 3 order types: LIMIT - Limit order; MARKET -
-                Market order; LIMIT_MAKER - Maker Limit order.
+                Market order; LIMIT_MAKER - Maker Limit order. MARKET_OF_QUOTE is
+                received only, never sent (send MARKET with amount instead).
             quantity: Order amount in units of the instrument. Commonly known as
                 "orderQty".
             price: Required for LIMIT and LIMIT_MAKER order.
@@ -999,7 +1002,7 @@ class AsyncSpot(AsyncResource):
         *,
         symbol: str,
         side: OrderSide | Literal["BUY", "SELL"],
-        type: OrderType | Literal["LIMIT", "MARKET", "LIMIT_MAKER", "MARKET_OF_QUOTE"],
+        type: OrderType | Literal["LIMIT", "MARKET", "LIMIT_MAKER"],
         quantity: DecimalLike | None = None,
         amount: DecimalLike | None = None,
         price: DecimalLike | None = None,
@@ -1022,7 +1025,8 @@ class AsyncSpot(AsyncResource):
             symbol: Name of instrument e.g. "BTCUSD", "ETHUSD".
             side: BUY or SELL.
             type: Currently offer 3 order types: LIMIT - Limit order; MARKET -
-                Market order; LIMIT_MAKER - Maker Limit order.
+                Market order; LIMIT_MAKER - Maker Limit order. MARKET_OF_QUOTE is
+                received only, never sent (send MARKET with amount instead).
             quantity: Order quantity in units of the instrument. Limit order:
                 Represents the amount of the base asset you want to buy or sell. For
                 example: BTC/USD pair, if quantity is 0.5, you're ordering 0.5 BTC.

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal, NamedTuple
+from typing import ClassVar, Literal, NamedTuple
 
 from attrs import frozen
 
@@ -21,6 +21,13 @@ class Side(str, OpenEnum):
     BUY = "BUY"
     """Buy"""
     SELL = "SELL"
+    LIQUIDATE = "LIQUIDATE"
+    """A forced close as fills report it. Received only: the exchange reports this value and
+    never takes it in a request."""
+
+    __received_only__: ClassVar[dict[object, str]] = {
+        "LIQUIDATE": "",
+    }
 
 
 class Level(int, OpenEnum):
@@ -86,7 +93,7 @@ class OrderItem:
     """OrderItem
 
     Attributes:
-        side: (undocumented)
+        side: LIQUIDATE is received only, never sent.
         qty: (undocumented)
         cid: (undocumented)
     """

@@ -56,7 +56,7 @@ class Market(SyncResource):
         ``GET /fills`` — weight 2, security NONE (public), resent on failure.
 
         Args:
-            side: Which side.
+            side: Which side. LIQUIDATE is received only, never sent.
             limit: Exchange default: 10.
             before: The largest fill id.
             timeout: Seconds to wait for an answer (default: the client's).
@@ -105,7 +105,7 @@ class Market(SyncResource):
         ``for item in ...``: each page is fetched when the items before it are used up.
 
         Args:
-            side: Which side.
+            side: Which side. LIQUIDATE is received only, never sent.
             limit: Exchange default: 10.
             before: The largest fill id.
             max_items: Stop after this many items (default: every item).
@@ -156,7 +156,7 @@ class AsyncMarket(AsyncResource):
         ``GET /fills`` — weight 2, security NONE (public), resent on failure.
 
         Args:
-            side: Which side.
+            side: Which side. LIQUIDATE is received only, never sent.
             limit: Exchange default: 10.
             before: The largest fill id.
             timeout: Seconds to wait for an answer (default: the client's).
@@ -205,7 +205,7 @@ class AsyncMarket(AsyncResource):
         ``async for item in ...``: each page is fetched when the items before it are used up.
 
         Args:
-            side: Which side.
+            side: Which side. LIQUIDATE is received only, never sent.
             limit: Exchange default: 10.
             before: The largest fill id.
             max_items: Stop after this many items (default: every item).

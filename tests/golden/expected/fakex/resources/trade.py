@@ -86,7 +86,7 @@ class Trade(SyncResource):
         once sent.
 
         Args:
-            side: (undocumented)
+            side: LIQUIDATE is received only, never sent.
             qty: Conditional: Required unless notional is sent.
             notional: (undocumented)
             cid: A fresh id is sent when not given.
@@ -172,7 +172,7 @@ class AsyncTrade(AsyncResource):
         once sent.
 
         Args:
-            side: (undocumented)
+            side: LIQUIDATE is received only, never sent.
             qty: Conditional: Required unless notional is sent.
             notional: (undocumented)
             cid: A fresh id is sent when not given.
