@@ -10,7 +10,7 @@ import importlib
 import os
 import threading
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, TypeVar
 
 from cambist._runtime.markets import AsyncMarkets, SyncMarkets
 
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from cambist._runtime.clock import Clock
     from cambist._runtime.core import CallOptions, Core
+    from cambist._runtime.credentials import Credentials
     from cambist._runtime.endpoint import Endpoint, Exchange
     from cambist._runtime.http11 import LeanTransport
     from cambist._runtime.markets import MarketBook
@@ -28,6 +29,20 @@ if TYPE_CHECKING:
     from cambist.ratelimit import RateLimits
 
 T = TypeVar("T")
+
+
+class _CoreArgs(NamedTuple):
+    """The checked options the request core is built from, at the first call."""
+
+    exchange: Exchange
+    credentials: Credentials | None
+    timeout: float
+    recv_window: int | None
+    retry: RetryPolicy | None
+    max_retries: int | None
+    time_sync: bool
+    base_urls: dict[str, str]
+    rate_limits: RateLimits | None
 
 
 def _options(
@@ -193,8 +208,17 @@ class BaseClient:
         credentials = Credentials(api_key, api_secret or "") if api_key else None
         # Every option is checked above; the request core (httpx, encoding, signing, retries)
         # is built by the first call that needs it: a client is ready at once.
-        self._core_options = (exchange, credentials, timeout, recv_window, retry, max_retries)
-        self._core_options_more = (time_sync, base_urls, rate_limits)
+        self._core_args = _CoreArgs(
+            exchange,
+            credentials,
+            timeout,
+            recv_window,
+            retry,
+            max_retries,
+            time_sync,
+            base_urls,
+            rate_limits,
+        )
         self._built_core: Core | None = None
         self._core_lock = threading.Lock()  # one core, even when threads make the first calls
         self._market_book = _market_book(self._config_module, self.clock, check_orders, markets_ttl)
@@ -219,24 +243,24 @@ class BaseClient:
         from cambist._runtime.core import CallOptions, Core
         from cambist._runtime.retry import RetryPolicy
 
-        exchange, credentials, timeout, recv_window, retry, max_retries = self._core_options
-        time_sync, base_urls, rate_limits = self._core_options_more
-        policy = retry or RetryPolicy()
-        if max_retries is not None:  # the shorthand wins over the policy's own
-            policy = dataclasses.replace(policy, max_retries=max_retries)
+        args = self._core_args
+        exchange, credentials = args.exchange, args.credentials
+        policy = args.retry or RetryPolicy()
+        if args.max_retries is not None:  # the shorthand wins over the policy's own
+            policy = dataclasses.replace(policy, max_retries=args.max_retries)
         core = Core(
             exchange,
             base_url=self.base_url,
             credentials=credentials,
-            timeout=timeout,
-            recv_window=recv_window,
+            timeout=args.timeout,
+            recv_window=args.recv_window,
             retry=policy,
             clock=ServerClock(self.clock.time),
-            time_sync=time_sync,
+            time_sync=args.time_sync,
             time=self.clock,
         )
-        core.base_urls = base_urls
-        limits = rate_limits
+        core.base_urls = args.base_urls
+        limits = args.rate_limits
         if limits is None:
             from cambist.ratelimit import RateLimits
 
@@ -273,7 +297,7 @@ class BaseClient:
             )
 
     def __repr__(self) -> str:
-        key = "***" if self._core_options[1] else None
+        key = "***" if self._core_args.credentials else None
         return (
             f"{type(self).__name__}(environment={self.environment!r}, "
             f"base_url={self.base_url!r}, api_key={key!r})"
@@ -299,7 +323,7 @@ class SyncClient(SyncMarkets, BaseClient):
             from cambist._runtime.options import instance
 
             instance("http_client", http_client, httpx.Client, "an httpx.Client")
-        urls = (self.base_url, *self._core_options_more[1].values())
+        urls = (self.base_url, *self._core_args.base_urls.values())
         self._http = HttpxTransport(http_client, tls=any(u.startswith("https:") for u in urls))
         self._stream_portal: Portal | None = None
 
@@ -347,8 +371,8 @@ class SyncClient(SyncMarkets, BaseClient):
         if self._stream_portal is not None:
             self._stream_portal.close()
             self._stream_portal = None
-        if self._core.governor is not None:
-            self._core.governor.close()
+        if self._built_core is not None and self._built_core.governor is not None:
+            self._built_core.governor.close()  # (a client never used built no core)
 
     def __enter__(self: T) -> T:
         return self
@@ -440,8 +464,8 @@ class AsyncClient(AsyncMarkets, BaseClient):
         self._closed = True
         if self._http is not None:
             await self._http.aclose()
-        if self._core.governor is not None:
-            await self._core.governor.aclose()
+        if self._built_core is not None and self._built_core.governor is not None:
+            await self._built_core.governor.aclose()  # (a client never used built no core)
 
     async def __aenter__(self: T) -> T:
         return self
