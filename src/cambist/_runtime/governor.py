@@ -22,9 +22,9 @@ import logging
 import math
 import threading
 import weakref
-from collections.abc import Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from cambist import errors
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from cambist.ratelimit import RateLimits
 
 log = logging.getLogger("cambist")
+T = TypeVar("T")
 
 REDIS_RETRY_SECONDS = 30.0
 """After Redis could not be reached, how long the client counts in-process before asking it
@@ -255,14 +256,7 @@ class RedisStore:
         if self._sync is None:
             import redis
 
-            client = redis.Redis.from_url(
-                self.url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout
-            )
-            self._sync = (
-                client,
-                client.register_script(SPEND_SCRIPT),
-                client.register_script(RAISE_SCRIPT),
-            )
+            self._sync = self._connect(redis.Redis)
         return self._sync
 
     def _aclient(self) -> Any:
@@ -275,16 +269,15 @@ class RedisStore:
             import redis.asyncio
 
             self._async_loop = loop
-
-            client = redis.asyncio.Redis.from_url(
-                self.url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout
-            )
-            self._async = (
-                client,
-                client.register_script(SPEND_SCRIPT),
-                client.register_script(RAISE_SCRIPT),
-            )
+            self._async = self._connect(redis.asyncio.Redis)
         return self._async
+
+    def _connect(self, redis_class: Any) -> tuple[Any, Any, Any]:
+        """A client of ``redis_class`` (sync or asyncio) and its two registered scripts."""
+        client = redis_class.from_url(
+            self.url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout
+        )
+        return client, client.register_script(SPEND_SCRIPT), client.register_script(RAISE_SCRIPT)
 
     def spend(self, items: list[Spend], entries: tuple[Entry, ...]) -> list[int]:
         _, script, _ = self._client()
@@ -489,21 +482,39 @@ class Governor:
                 used[i - 1] = items[i - 1].limit
             return verdict(items, used, now)
 
-        def run() -> tuple[float, str]:
+        async def aspend() -> tuple[float, str]:
+            return done(await store.aspend(items, entries))
+
+        return self._redis_io(
+            lambda: done(store.spend(items, entries)),
+            aspend,
+            lambda: self.local.try_spend(items, now, entries),
+        )
+
+    def _redis_io(
+        self,
+        run: Callable[[], T],
+        arun: Callable[[], Awaitable[T]],
+        otherwise: Callable[[], T],
+    ) -> Io:
+        """An :class:`Io` asking Redis (``run`` / ``arun``, by driver); if Redis fails, the
+        client counts in-process for a while (:meth:`_fall_back`) and ``otherwise`` answers."""
+
+        def sync() -> T:
             try:
-                return done(store.spend(items, entries))
+                return run()
             except _redis_errors() as exc:
                 self._fall_back(exc)
-                return self.local.try_spend(items, now, entries)
+                return otherwise()
 
-        async def arun() -> tuple[float, str]:
+        async def asyn() -> T:
             try:
-                return done(await store.aspend(items, entries))
+                return await arun()
             except _redis_errors() as exc:
                 self._fall_back(exc)
-                return self.local.try_spend(items, now, entries)
+                return otherwise()
 
-        return Io(run, arun)
+        return Io(sync, asyn)
 
     def _fall_back(self, exc: BaseException) -> None:
         self._redis_down_until = self.clock.monotonic() + REDIS_RETRY_SECONDS
@@ -528,20 +539,9 @@ class Governor:
         if store is None or self.clock.monotonic() < self._redis_down_until:
             return
         ms = max(1, int(seconds * 1000))
-
-        def run() -> None:
-            try:
-                store.hold(entries, ms)
-            except _redis_errors() as exc:
-                self._fall_back(exc)
-
-        async def arun() -> None:
-            try:
-                await store.ahold(entries, ms)
-            except _redis_errors() as exc:
-                self._fall_back(exc)
-
-        yield Io(run, arun)
+        yield self._redis_io(
+            lambda: store.hold(entries, ms), lambda: store.ahold(entries, ms), lambda: None
+        )
 
     def observe(self, headers: Mapping[str, str]) -> Flow:
         """Follow the server's own counters (``Budget.header``): never count less than it."""
@@ -565,20 +565,11 @@ class Governor:
         store = self.redis
         if not keys or store is None or self.clock.monotonic() < self._redis_down_until:
             return
-
-        def run() -> None:
-            try:
-                store.raise_to(keys, values, ttls)
-            except _redis_errors() as exc:
-                self._fall_back(exc)
-
-        async def arun() -> None:
-            try:
-                await store.araise_to(keys, values, ttls)
-            except _redis_errors() as exc:
-                self._fall_back(exc)
-
-        yield Io(run, arun)
+        yield self._redis_io(
+            lambda: store.raise_to(keys, values, ttls),
+            lambda: store.araise_to(keys, values, ttls),
+            lambda: None,
+        )
 
     def close(self) -> None:
         if self.redis is not None:
