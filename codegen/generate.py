@@ -377,9 +377,16 @@ class ExchangeRenderer:
         imports.add("cambist._runtime.convert", "models_from")
         return conversions
 
+    @functools.cached_property
+    def _error_wire(self) -> str | None:
+        """The wire name of the field that holds the exchange's error code (the spec's
+        ``response.error.code``)."""
+        code: str | None = self.spec.exchange["response"].get("error", {}).get("code")
+        return code
+
     def _error_field(self, name: str) -> str | None:
         """The Python name of the model's field that holds the exchange's error code, if any."""
-        wire = self.spec.exchange["response"].get("error", {}).get("code")
+        wire = self._error_wire
         return next((f.py for f in self.spec.models[name].fields if f.wire == wire), None)
 
     def _fast(self, fn: str, name: str, is_list: bool, imports: Imports) -> dict[str, Any]:
@@ -411,8 +418,7 @@ class ExchangeRenderer:
             if own is not None:
                 out["code"] = f"w.{own}"
             else:  # a struct with the error field too, for this answer only
-                wire = self.spec.exchange["response"].get("error", {}).get("code")
-                out["answer"] = (f"_{name}Answer", wire)
+                out["answer"] = (f"_{name}Answer", self._error_wire)
                 out["decoder_type"] = f"_{name}Answer"
                 out["code"] = "w.cambist_error_code"
                 imports.add("msgspec", "Struct")
