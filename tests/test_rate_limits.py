@@ -5,12 +5,11 @@ Blocking and asyncio clients, on loopback, in fake time where waits are involved
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,45 +22,11 @@ from cambist.hashkey._config import EXCHANGE as HASHKEY
 from cambist.ratelimit import Budget, RateLimits
 from cambist.testing import BinanceOptionsExchange, FakeClock, HashKeyExchange
 from tests.redis_server import redis_server
+from tests.test_faults_rest import Driver as Client
 
 MODES = ["sync", "async"]
 START = 1_700_000_040.0  # on a minute's (and a second's) boundary: windows are predictable
 ORDER = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.01", "price": "50000"}
-
-
-class Client:
-    """One client, blocking or asyncio, called the same way: ``c(lambda x: x.market...)``."""
-
-    def __init__(self, mode: str, pair: tuple[type[Any], type[Any]], **options: Any) -> None:
-        self.mode = mode
-        self.runner = asyncio.Runner() if mode == "async" else None
-        if self.runner is None:
-            self.client = pair[0](**options)
-        else:
-
-            async def make() -> Any:
-                return pair[1](**options)
-
-            self.client = self.runner.run(make())
-
-    def __call__(self, fn: Callable[[Any], Any]) -> Any:
-        if self.runner is None:
-            return fn(self.client)
-
-        async def call() -> Any:
-            return await fn(self.client)
-
-        return self.runner.run(call())
-
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.runner is None:
-            self.client.close()
-        else:
-            self.runner.run(self.client.aclose())
-            self.runner.close()
 
 
 HK = (HashKey, AsyncHashKey)
