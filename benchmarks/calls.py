@@ -276,6 +276,11 @@ def _peers() -> dict[str, Setup]:
 
 
 def bench_async(url: str, n: int, calls: int) -> None:
+    try:
+        import aiohttp  # noqa: F401  # the floor these cases are measured against
+    except ImportError:
+        print("\n(aiohttp not installed: the async cases are skipped; nox -s bench installs it)")
+        return
     peers = _peers()
     medians = rounds({name: _in_flight(s, url, calls, 50) for name, s in peers.items()}, n)
     report(
