@@ -306,6 +306,26 @@ def test_stop_takes_effect_at_once() -> None:
     assert took < 0.25
 
 
+def test_many_connections_at_once_are_not_held_back() -> None:
+    # socketserver listens with a backlog of 5: the kernel dropped the SYNs of a client
+    # opening more connections at once (an asyncio client with a dozen calls in flight) and
+    # they arrived a second late, past the rate-limit governor's margin (a 429 in CI).
+    from cambist.testing._http import StoppableHTTPServer
+
+    server = StoppableHTTPServer(("127.0.0.1", 0), None)  # listening, not yet accepting
+    sockets = []
+    try:
+        for _ in range(32):
+            sock = socket.socket()
+            sockets.append(sock)
+            sock.settimeout(0.5)
+            sock.connect(server.server_address)  # TimeoutError when the backlog is full
+    finally:
+        for sock in sockets:
+            sock.close()
+        server.server_close()
+
+
 @pytest.mark.parametrize("cls", list(EXCHANGES.values()), ids=list(EXCHANGES))
 def test_every_endpoint_is_routed_and_answers(cls: type[LocalExchange]) -> None:
     exchange = cls()

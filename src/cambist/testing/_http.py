@@ -41,6 +41,10 @@ class StoppableHTTPServer(ThreadingHTTPServer):
     """
 
     daemon_threads = True
+    request_queue_size = socket.SOMAXCONN
+    """The listen backlog (socketserver's default is 5): with more connections opened at
+    once (an asyncio client with a dozen calls in flight), the kernel drops the extra SYNs
+    and the client retries them a second later, so those requests arrived a second late."""
 
     def __init__(self, address: tuple[str, int], handler: Any) -> None:
         super().__init__(address, handler)
