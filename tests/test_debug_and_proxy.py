@@ -1,6 +1,7 @@
 """Debugging and proxies (issue 14, item 9): ``CAMBIST_LOG`` turns on cambist's logging
 (secret-free), and streams connect through a proxy given in ``StreamOptions(proxy=...)``,
-tested through a loopback HTTP CONNECT proxy that records what it relayed, sync and async."""
+tested through a loopback HTTP CONNECT proxy and a loopback SOCKS5 proxy that record what
+they relayed, sync and async; REST goes through a SOCKS5 proxy the environment names."""
 
 from __future__ import annotations
 
@@ -115,23 +116,70 @@ class ConnectProxy:
         rest = head.split(b"\r\n\r\n", 1)[1]
         if rest:
             upstream.sendall(rest)
-
-        def pipe(src: socket.socket, dst: socket.socket) -> None:
-            try:
-                while data := src.recv(65536):
-                    dst.sendall(data)
-            except OSError:
-                pass
-            finally:
-                for s in (src, dst):
-                    with contextlib.suppress(OSError):
-                        s.shutdown(socket.SHUT_RDWR)
-
-        threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
-        pipe(client, upstream)
+        relay(client, upstream)
 
     def close(self) -> None:
         self._server.close()
+
+
+def relay(client: socket.socket, upstream: socket.socket) -> None:
+    """Copy bytes both ways until either side closes."""
+
+    def pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
+    pipe(client, upstream)
+
+
+class Socks5Proxy(ConnectProxy):
+    """A loopback SOCKS5 proxy (RFC 1928: no authentication, CONNECT): records each target
+    as ``host:port`` and relays the bytes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.url = self.url.replace("http://", "socks5://")
+
+    def _tunnel(self, client: socket.socket) -> None:
+        def read(n: int) -> bytes:
+            data = b""
+            while len(data) < n:
+                chunk = client.recv(n - len(data))
+                if not chunk:
+                    raise ConnectionError("closed")
+                data += chunk
+            return data
+
+        try:
+            _, methods = read(2)  # version 5, then the methods offered
+            read(methods)
+            client.sendall(b"\x05\x00")  # no authentication
+            _, command, _, kind = read(4)
+            if kind == 1:  # IPv4
+                host = socket.inet_ntoa(read(4))
+            elif kind == 3:  # a domain name
+                host = read(read(1)[0]).decode()
+            else:
+                raise ConnectionError(f"address type {kind}")
+            port = int.from_bytes(read(2), "big")
+            self.connects.append(f"{host}:{port}")
+            if command != 1:  # only CONNECT
+                client.sendall(b"\x05\x07\x00\x01" + bytes(6))
+                raise ConnectionError(f"command {command}")
+            upstream = socket.create_connection((host, port))
+        except (ConnectionError, OSError):
+            client.close()
+            return
+        client.sendall(b"\x05\x00\x00\x01" + bytes(6))  # succeeded (bound address unused)
+        relay(client, upstream)
 
 
 @pytest.fixture
@@ -206,3 +254,81 @@ def test_a_bad_proxy_setting_is_refused_without_showing_credentials() -> None:
     with pytest.raises(TypeError, match="proxy must be a URL"):
         StreamOptions(proxy=3128)  # type: ignore[arg-type]
     assert "hunter2" not in repr(StreamOptions(proxy="http://user:hunter2@127.0.0.1:3128"))
+
+
+# -- a SOCKS5 proxy (``cambist[socks]``) --------------------------------------------------
+
+
+@pytest.fixture
+def socks() -> Iterator[Socks5Proxy]:
+    p = Socks5Proxy()
+    yield p
+    p.close()
+
+
+def socks_environment(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    """The environment names ``url`` as the proxy for everything (as ``ALL_PROXY`` does)."""
+    for name in ("NO_PROXY", "HTTP_PROXY", "HTTPS_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    monkeypatch.setenv("ALL_PROXY", url)
+    monkeypatch.setenv("all_proxy", url)
+
+
+def exchange_target(url: str) -> str:
+    return url.split("://", 1)[1].split("/", 1)[0]
+
+
+def test_rest_goes_through_a_socks_proxy_the_environment_names_sync(
+    ex: HashKeyExchange, socks: Socks5Proxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    socks_environment(monkeypatch, socks.url)
+    with HashKey(**ex.client_options()) as hk:
+        balances = hk.account.get_balances()  # signed (after a server-time call)
+    assert balances.balances and socks.connects == [exchange_target(ex.url)]
+
+
+@pytest.mark.anyio
+async def test_rest_goes_through_a_socks_proxy_the_environment_names_async(
+    ex: HashKeyExchange, socks: Socks5Proxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The asyncio client's own lean transport speaks HTTP proxies only: with a SOCKS proxy
+    # named it calls through httpx, as the blocking client does (it used to refuse).
+    socks_environment(monkeypatch, socks.url)
+    async with AsyncHashKey(**ex.client_options()) as hk:
+        balances = await hk.account.get_balances()
+        await hk.account.get_balances()  # the same kept-alive connection
+    assert balances.balances and socks.connects == [exchange_target(ex.url)]
+
+
+def test_a_stream_connects_through_a_socks_proxy_sync(
+    ex: HashKeyExchange, socks: Socks5Proxy
+) -> None:
+    with (
+        HashKey(**ex.client_options()) as hk,
+        hk.streams.public(StreamOptions(proxy=socks.url)) as s,
+    ):
+        s.subscribe_trade(symbol="BTCUSDT")
+        ex.streams.wait_subscribed("public", "trade:BTCUSDT")
+        ex.tick("BTCUSDT", steps=5)
+        while not isinstance(s.next(timeout=5), TradeUpdate):
+            pass
+    assert socks.connects == [exchange_target(ex.ws_urls["ws"])]
+
+
+@pytest.mark.anyio
+async def test_a_stream_connects_through_a_socks_proxy_async(
+    ex: HashKeyExchange, socks: Socks5Proxy
+) -> None:
+    async with (
+        AsyncHashKey(**ex.client_options()) as hk,
+        hk.streams.public(StreamOptions(proxy=socks.url)) as s,
+    ):
+        await s.subscribe_trade(symbol="BTCUSDT")
+        await asyncio.to_thread(ex.streams.wait_subscribed, "public", "trade:BTCUSDT")
+        ex.tick("BTCUSDT", steps=5)
+        async with asyncio.timeout(5):
+            async for event in s:
+                if isinstance(event, TradeUpdate):
+                    break
+    assert socks.connects == [exchange_target(ex.ws_urls["ws"])]

@@ -286,6 +286,12 @@ class BaseClient:
         except KeyError:
             raise ValueError(f"no WebSocket URL {base!r}: pass ws_urls={{{base!r}: ...}}") from None
 
+    def _any_https(self) -> bool:
+        """May a request of this client be https? (A client whose URLs are all http never
+        opens TLS, no redirect being followed: it needs no SSL context, ~20 ms to build.)"""
+        urls = (self.base_url, *self._core_args.base_urls.values())
+        return any(u.startswith("https:") for u in urls)
+
     def _ensure_open(self, http: HttpxTransport | AsyncHttpxTransport | LeanTransport) -> None:
         """A call on a closed client fails here, before anything is built or sent."""
         if http.is_closed:
@@ -323,8 +329,7 @@ class SyncClient(SyncMarkets, BaseClient):
             from cambist._runtime.options import instance
 
             instance("http_client", http_client, httpx.Client, "an httpx.Client")
-        urls = (self.base_url, *self._core_args.base_urls.values())
-        self._http = HttpxTransport(http_client, tls=any(u.startswith("https:") for u in urls))
+        self._http = HttpxTransport(http_client, tls=self._any_https())
         self._stream_portal: Portal | None = None
 
     def _portal(self) -> Portal:
@@ -406,11 +411,24 @@ class AsyncClient(AsyncMarkets, BaseClient):
         self._closed = False
         self._run: Callable[..., Awaitable[Any]] | None = None  # the driver, on first use
 
-    def _own_transport(self) -> LeanTransport:
-        """The client's own transport, made by its first call (closed if the client is)."""
-        from cambist._runtime.http11 import LeanTransport
+    def _own_transport(self) -> LeanTransport | AsyncHttpxTransport:
+        """The client's own transport, made by its first call (closed if the client is): the
+        lean one, or an ``httpx.AsyncClient`` when the environment names a SOCKS proxy,
+        which only httpx speaks (with ``cambist[socks]``), as the blocking client does."""
+        from cambist._runtime.transport import environment_socks_proxy
 
-        http = self._http = LeanTransport(closed=self._closed)
+        http: LeanTransport | AsyncHttpxTransport
+        if self._closed or environment_socks_proxy() is None:
+            from cambist._runtime.http11 import LeanTransport
+
+            http = self._http = LeanTransport(closed=self._closed)
+            return http
+        import httpx
+
+        from cambist._runtime.transport import AsyncHttpxTransport, ssl_context
+
+        client = httpx.AsyncClient(verify=ssl_context() if self._any_https() else False)
+        http = self._http = AsyncHttpxTransport(client, owned=True)
         return http
 
     def _call(

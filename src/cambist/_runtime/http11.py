@@ -11,7 +11,8 @@ one :class:`asyncio.Protocol` per connection (README: Performance):
 - ``https`` with the shared SSL context (built by the first HTTPS request), ``http``;
 - proxies from the environment (``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY``,
   ``NO_PROXY``, read once, as httpx reads them): an ``http`` URL through the proxy,
-  an ``https`` URL tunnelled (``CONNECT``); ``user:password@`` sent as Basic auth;
+  an ``https`` URL tunnelled (``CONNECT``); ``user:password@`` sent as Basic auth (with a
+  SOCKS proxy named, the asyncio client calls through httpx instead: not this transport);
 - answers with ``Content-Length``, ``chunked`` or read-to-close bodies; ``gzip`` /
   ``deflate`` decoded (and asked for, as httpx does); no redirects followed (as httpx).
 

@@ -198,10 +198,13 @@ class HttpxTransport:
 
 
 class AsyncHttpxTransport:
-    """A user's ``httpx.AsyncClient`` (any transport it was built with); they close it."""
+    """An ``httpx.AsyncClient``: a user's (any transport it was built with; they close it),
+    or, with ``owned``, the asyncio client's own where the lean transport cannot go (a SOCKS
+    proxy in the environment: see :func:`environment_socks_proxy`), closed with the client."""
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: httpx.AsyncClient, *, owned: bool = False) -> None:
         self._client = client
+        self._owned = owned
 
     @property
     def is_closed(self) -> bool:
@@ -211,4 +214,20 @@ class AsyncHttpxTransport:
         return await self._client.send(request.to_httpx())
 
     async def aclose(self) -> None:
-        pass  # the user's client: theirs to close
+        if self._owned:  # a user's client is theirs to close
+            await self._client.aclose()
+
+
+def environment_socks_proxy() -> str | None:
+    """The scheme of a SOCKS proxy the environment names (``ALL_PROXY=socks5://...``, or
+    ``HTTP(S)_PROXY``), else None. The asyncio client's lean transport speaks HTTP proxies
+    only; with a SOCKS proxy named, its own transport is an ``httpx.AsyncClient`` instead,
+    as the blocking client's is (httpx speaks SOCKS5 with ``cambist[socks]``)."""
+    import urllib.request
+
+    proxies = urllib.request.getproxies_environment()
+    for name, url in proxies.items():
+        scheme = url.partition("://")[0].lower() if "://" in url else ""
+        if name != "no" and scheme.startswith("socks"):
+            return scheme
+    return None
