@@ -82,6 +82,7 @@ class ConnectProxy:
 
     def __init__(self) -> None:
         self.connects: list[str] = []
+        self.targets: list[str] = []  # host:port of each tunnel
         self._server = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -110,6 +111,7 @@ class ConnectProxy:
             client.sendall(b"HTTP/1.1 405 Method Not Allowed\r\n\r\n")
             client.close()
             return
+        self.targets.append(target)
         host, port = target.rsplit(":", 1)
         upstream = socket.create_connection((host, int(port)))
         client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
@@ -142,7 +144,7 @@ def relay(client: socket.socket, upstream: socket.socket) -> None:
 
 class Socks5Proxy(ConnectProxy):
     """A loopback SOCKS5 proxy (RFC 1928: no authentication, CONNECT): records each target
-    as ``host:port`` and relays the bytes."""
+    (``host:port``) and relays the bytes."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -170,7 +172,7 @@ class Socks5Proxy(ConnectProxy):
             else:
                 raise ConnectionError(f"address type {kind}")
             port = int.from_bytes(read(2), "big")
-            self.connects.append(f"{host}:{port}")
+            self.targets.append(f"{host}:{port}")
             if command != 1:  # only CONNECT
                 client.sendall(b"\x05\x07\x00\x01" + bytes(6))
                 raise ConnectionError(f"command {command}")
@@ -189,6 +191,14 @@ def proxy() -> Iterator[ConnectProxy]:
     p.close()
 
 
+@pytest.fixture(params=["http", "socks5"])
+def any_proxy(request: pytest.FixtureRequest) -> Iterator[ConnectProxy]:
+    """An HTTP CONNECT proxy, then a SOCKS5 one (``cambist[socks]``)."""
+    p = ConnectProxy() if request.param == "http" else Socks5Proxy()
+    yield p
+    p.close()
+
+
 @pytest.fixture
 def ex() -> Iterator[HashKeyExchange]:
     with HashKeyExchange(seed=3) as exchange:
@@ -196,29 +206,35 @@ def ex() -> Iterator[HashKeyExchange]:
 
 
 def ws_target(ex: HashKeyExchange) -> str:
-    return "CONNECT " + ex.ws_urls["ws"].removeprefix("ws://").split("/")[0] + " HTTP/1.1"
+    return "CONNECT " + exchange_target(ex.ws_urls["ws"]) + " HTTP/1.1"
 
 
-def test_a_stream_connects_through_the_proxy_sync(ex: HashKeyExchange, proxy: ConnectProxy) -> None:
+def exchange_target(url: str) -> str:
+    return url.split("://", 1)[1].split("/", 1)[0]
+
+
+def test_a_stream_connects_through_the_proxy_sync(
+    ex: HashKeyExchange, any_proxy: ConnectProxy
+) -> None:
     with (
         HashKey(**ex.client_options()) as hk,
-        hk.streams.public(StreamOptions(proxy=proxy.url)) as s,
+        hk.streams.public(StreamOptions(proxy=any_proxy.url)) as s,
     ):
         s.subscribe_trade(symbol="BTCUSDT")
         ex.streams.wait_subscribed("public", "trade:BTCUSDT")
         ex.tick("BTCUSDT", steps=5)
         while not isinstance(s.next(timeout=5), TradeUpdate):
             pass
-    assert proxy.connects == [ws_target(ex)]
+    assert any_proxy.targets == [exchange_target(ex.ws_urls["ws"])]
 
 
 @pytest.mark.anyio
 async def test_a_stream_connects_through_the_proxy_async(
-    ex: HashKeyExchange, proxy: ConnectProxy
+    ex: HashKeyExchange, any_proxy: ConnectProxy
 ) -> None:
     async with (
         AsyncHashKey(**ex.client_options()) as hk,
-        hk.streams.public(StreamOptions(proxy=proxy.url)) as s,
+        hk.streams.public(StreamOptions(proxy=any_proxy.url)) as s,
     ):
         await s.subscribe_trade(symbol="BTCUSDT")
         await asyncio.to_thread(ex.streams.wait_subscribed, "public", "trade:BTCUSDT")
@@ -227,7 +243,7 @@ async def test_a_stream_connects_through_the_proxy_async(
             async for event in s:
                 if isinstance(event, TradeUpdate):
                     break
-    assert proxy.connects == [ws_target(ex)]
+    assert any_proxy.targets == [exchange_target(ex.ws_urls["ws"])]
 
 
 @pytest.mark.anyio
@@ -275,17 +291,13 @@ def socks_environment(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     monkeypatch.setenv("all_proxy", url)
 
 
-def exchange_target(url: str) -> str:
-    return url.split("://", 1)[1].split("/", 1)[0]
-
-
 def test_rest_goes_through_a_socks_proxy_the_environment_names_sync(
     ex: HashKeyExchange, socks: Socks5Proxy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     socks_environment(monkeypatch, socks.url)
     with HashKey(**ex.client_options()) as hk:
         balances = hk.account.get_balances()  # signed (after a server-time call)
-    assert balances.balances and socks.connects == [exchange_target(ex.url)]
+    assert balances.balances and socks.targets == [exchange_target(ex.url)]
 
 
 @pytest.mark.anyio
@@ -298,37 +310,4 @@ async def test_rest_goes_through_a_socks_proxy_the_environment_names_async(
     async with AsyncHashKey(**ex.client_options()) as hk:
         balances = await hk.account.get_balances()
         await hk.account.get_balances()  # the same kept-alive connection
-    assert balances.balances and socks.connects == [exchange_target(ex.url)]
-
-
-def test_a_stream_connects_through_a_socks_proxy_sync(
-    ex: HashKeyExchange, socks: Socks5Proxy
-) -> None:
-    with (
-        HashKey(**ex.client_options()) as hk,
-        hk.streams.public(StreamOptions(proxy=socks.url)) as s,
-    ):
-        s.subscribe_trade(symbol="BTCUSDT")
-        ex.streams.wait_subscribed("public", "trade:BTCUSDT")
-        ex.tick("BTCUSDT", steps=5)
-        while not isinstance(s.next(timeout=5), TradeUpdate):
-            pass
-    assert socks.connects == [exchange_target(ex.ws_urls["ws"])]
-
-
-@pytest.mark.anyio
-async def test_a_stream_connects_through_a_socks_proxy_async(
-    ex: HashKeyExchange, socks: Socks5Proxy
-) -> None:
-    async with (
-        AsyncHashKey(**ex.client_options()) as hk,
-        hk.streams.public(StreamOptions(proxy=socks.url)) as s,
-    ):
-        await s.subscribe_trade(symbol="BTCUSDT")
-        await asyncio.to_thread(ex.streams.wait_subscribed, "public", "trade:BTCUSDT")
-        ex.tick("BTCUSDT", steps=5)
-        async with asyncio.timeout(5):
-            async for event in s:
-                if isinstance(event, TradeUpdate):
-                    break
-    assert socks.connects == [exchange_target(ex.ws_urls["ws"])]
+    assert balances.balances and socks.targets == [exchange_target(ex.url)]
