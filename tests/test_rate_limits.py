@@ -98,6 +98,49 @@ def test_the_pure_core_counts_a_call_in_every_window_the_server_may_count_it_in(
     assert verdict(heavy, [0], 10.0) == (0.0, "") and verdict(heavy, [1], 10.0)[1] == "b"
 
 
+def test_the_margin_follows_how_long_recent_calls_took() -> None:
+    # A request reaches the server between its spend and its answer: when calls take longer
+    # than the margin (a slow link, connections being opened), one spent 0.5 s before a
+    # window's end may be counted in the next window, so it is paid for there too.
+    from cambist._runtime.clock import ServerClock
+    from cambist._runtime.governor import LATE_CAP, Governor
+    from cambist.hashkey import ENDPOINTS
+
+    clock = FakeClock(start=START)
+    governor = Governor(
+        HASHKEY, RateLimits(), api_key="k", clock=clock, server_clock=ServerClock(clock.time)
+    )
+    order = next(e for e in ENDPOINTS if e.name == "spot.test_order")
+    (entry,) = governor.entries(order, True)
+    windows = [f"{entry.prefix}:{int(START) + i}" for i in range(3)]
+
+    def spend_at(offset: float) -> list[int]:
+        clock.advance(START + offset - clock.time())
+        for _ in governor.spend(order, {}, True, clock.monotonic() + 10):
+            raise AssertionError("nothing to wait for")  # pragma: no cover
+        return [governor.local.count(w) for w in windows]
+
+    assert spend_at(0.5) == [1, 0, 0]  # the margin (0.25 s) is far from the window's end
+    governor.took(0.01)
+    assert governor.late == 0.25  # faster calls never narrow it
+    governor.took(0.7)
+    assert spend_at(0.55) == [2, 1, 0]  # it may land after the window turns
+    governor.took(30.0)
+    assert governor.late == LATE_CAP  # a timeout-long call widens it only so far
+    for _ in range(32):  # the slow calls pass out of the recent ones
+        governor.took(0.01)
+    assert governor.late == 0.25
+    assert spend_at(1.5) == [2, 2, 0]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_slow_answer_widens_the_margin_of_the_calls_after_it(mode: str) -> None:
+    with HashKeyExchange(rate_limits=True) as ex, Client(mode, HK, **ex.client_options()) as c:
+        ex.fail("account.get_balances", latency=0.4, times=1)
+        c(lambda x: x.account.get_balances())
+        assert c.client._core.governor.late >= 0.4  # the margin was 0.25 s
+
+
 # -- spending before sending ----------------------------------------------------------
 
 

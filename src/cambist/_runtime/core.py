@@ -163,14 +163,17 @@ class Core:
                 yield from self._sync_clock(deadline)
             if governor is not None:  # spend from the budgets (may wait; raises when it may not)
                 yield from governor.spend(ep, values, keyed, deadline)
-            left = deadline - self.time.monotonic()
+            spent = self.time.monotonic()
+            left = deadline - spent
             if left <= 0:  # nothing sent this time: a plain timeout, even for an order
                 raise errors.APITimeoutError(f"no answer within {limit}s", endpoint=ep.name)
             request = self.build_request(ep, security, query, main, body, opts, left)
             try:
                 response: httpx.Response = yield Send(request)
-                if governor is not None and governor.headers:
-                    yield from governor.observe(response.headers)
+                if governor is not None:
+                    governor.took(self.time.monotonic() - spent)
+                    if governor.headers:
+                        yield from governor.observe(response.headers)
                 result = self.handle(ep, response, opts, ids)
                 if governor is not None and governor.learns == ep.name:
                     governor.learn(response.content)  # the exchange's own limits

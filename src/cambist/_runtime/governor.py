@@ -40,6 +40,11 @@ log = logging.getLogger("cambist")
 T = TypeVar("T")
 
 REDIS_RETRY_SECONDS = 30.0
+LATE_CAP = 2.0
+"""At most this many seconds of observed lateness widen the margin (a call that took
+longer, e.g. a timeout, says little about where the next request will land)."""
+RECENT_CALLS = 32
+"""How many recent calls' durations the margin follows."""
 """After Redis could not be reached, how long the client counts in-process before asking it
 again."""
 
@@ -356,6 +361,11 @@ class Governor:
         self.server_clock = server_clock
         self.now = server_clock.seconds
         self.margin = float(options.margin)
+        self.late = self.margin
+        """How late a request may reach the server after its spend: the margin, or longer
+        when recent calls took longer (see :meth:`took`)."""
+        self._took = [0.0] * RECENT_CALLS  # a ring of the recent calls' durations
+        self._next = 0
         self.raise_at_once = options.on_empty == "raise"
         key_id = hashlib.sha256(api_key.encode()).hexdigest()[:16] if api_key else None
         self._scopes = {"ip": f"ip-{options.ip}", "key": f"key-{key_id}"}
@@ -443,7 +453,7 @@ class Governor:
             early = self.server_clock.uncertainty
             items = [
                 i
-                for i in plan(entries, cost_tuple, now, self.margin + early, early)
+                for i in plan(entries, cost_tuple, now, self.late + early, early)
                 if i.key not in spent
             ]
             if not items:  # every window the request may land in is paid for
@@ -526,6 +536,18 @@ class Governor:
                 type(exc).__name__,
                 REDIS_RETRY_SECONDS,
             )
+
+    def took(self, seconds: float) -> None:
+        """A call answered ``seconds`` after its spend: its request reached the server
+        somewhere in between. The margin follows the slowest of the recent calls (up to
+        :data:`LATE_CAP`): on a slow link, or while new connections are being opened, a
+        request spent near a window's end is also counted in the next window, where the
+        server may count it."""
+        i = self._next  # (threads of one blocking client may race here: a lost sample
+        self._next = (i + 1) % RECENT_CALLS  # at worst, never an error)
+        recent = self._took
+        recent[i] = seconds
+        self.late = max(self.margin, min(max(recent), LATE_CAP))
 
     def hold(self, ep: Endpoint[Any], keyed: bool, seconds: float) -> Flow:
         """The exchange answered 429 with ``Retry-After`` (another program spent the budget,
