@@ -701,6 +701,7 @@ class ExchangeRenderer:
                         self.types.param_descriptor(p, imports, here) for p in c.params
                     ],
                     "event_doc": spec.models[c.event].description,
+                    "market_py": next((p.py for p in c.params if p.wire == c.market), None),
                     "book_extra": self._book_extra(c, imports) + self._event_paths(c),
                     "fast": self._channel_fast(c, imports),
                 }

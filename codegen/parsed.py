@@ -198,6 +198,7 @@ class Channel:
     event: str
     book: Book | None
     where: Where
+    market: str | None = None  # the param (wire name) holding a market symbol, checked
 
 
 @dataclass

@@ -501,6 +501,9 @@ def _stream(st: LDict, group: str, seen: dict[str, Where]) -> Stream:
         for placeholder in re.findall(r"\{([^}]*)\}", c["topic"]):
             if placeholder not in wires:
                 raise c.key_where["topic"].error(f"topic names {{{placeholder}}}, not a param")
+        market = c.get("market")
+        if market is not None and market not in wires:
+            raise c.key_where["market"].error(f"market names {market!r}, not a param")
         book = None
         if "book" in c:
             b = c["book"]
@@ -532,6 +535,7 @@ def _stream(st: LDict, group: str, seen: dict[str, Where]) -> Stream:
                 c["event"],
                 book,
                 cw,
+                market,
             )
         )
     if sum(c.book is not None for c in channels) > 1:

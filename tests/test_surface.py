@@ -1,7 +1,8 @@
 """What a first user meets (issue 14, item 10): stream docstrings, a blocking stream's
-timeout, the shape of a local book's levels, a subscription to a pair the exchange lacks,
-and the local exchanges' public surface. On the local exchanges' loopback servers, sync and
-async."""
+timeout, the shape of a local book's levels, a subscription to a pair the exchange lacks
+(refused by Bibox's server; by the client, from its markets, on HashKey and Binance
+Options), and the local exchanges' public surface. On the local exchanges' loopback
+servers, sync and async."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ import pytest
 import cambist.streams
 from cambist.bibox import AsyncBibox, Bibox
 from cambist.bibox.models import OrderBookUpdate
-from cambist.errors import SubscriptionError
-from cambist.streams import Connected, PriceLevel
+from cambist.binance_options import AsyncBinanceOptions
+from cambist.errors import SubscriptionError, UnknownMarketError
+from cambist.hashkey import AsyncHashKey, HashKey
+from cambist.streams import Connected, PriceLevel, StreamOptions
 from cambist.testing import (
     BiboxExchange,
     BinanceOptionsExchange,
@@ -119,6 +122,93 @@ async def test_unknown_pair_is_refused_async(bibox_ex: BiboxExchange) -> None:
         with pytest.raises(ValueError, match="not subscribed"):  # no book kept for it
             s.book(symbol="NOPE_USDT", depth=20)
     assert caught.value.code == -3002
+
+
+# HashKey and Binance Options answer no subscription to a symbol they do not list (their
+# documents give no answer): the client checks the symbol against its markets first.
+
+
+@pytest.fixture
+def hashkey_ex() -> Iterator[HashKeyExchange]:
+    with HashKeyExchange(seed=7) as ex:
+        yield ex
+
+
+def sent_naming(ex: LocalExchange, symbol: str) -> list[str]:
+    """The frames the exchange's streams received that name ``symbol``."""
+    return [text for _, text in ex.streams.received if symbol.lower() in text.lower()]
+
+
+def markets_loads(ex: LocalExchange) -> int:
+    return sum(1 for c in ex.calls if c.endpoint and c.endpoint.name.endswith("exchange_info"))
+
+
+def test_an_unlisted_symbol_is_refused_before_subscribing_sync(
+    hashkey_ex: HashKeyExchange,
+) -> None:
+    with HashKey(**hashkey_ex.client_options()) as hk, hk.streams.public() as s:
+        with pytest.raises(UnknownMarketError) as caught:
+            s.subscribe_trade(symbol="BTCUSDX")
+        s.subscribe_trade(symbol="BTCUSDT")  # listed: the stream goes on
+        s.subscribe_depth(symbol="ETHUSDT")
+        hashkey_ex.streams.wait_subscribed("public", "depth:ETHUSDT")
+    assert str(caught.value) == "subscribe_trade: no market 'BTCUSDX'; did you mean 'BTCUSDT'?"
+    assert caught.value.close_matches == ["BTCUSDT"] and caught.value.param == "symbol"
+    assert sent_naming(hashkey_ex, "BTCUSDX") == []  # nothing sent for it
+    assert markets_loads(hashkey_ex) == 1  # loaded once, by the first check
+
+
+async def test_an_unlisted_symbol_is_refused_before_subscribing_async(
+    hashkey_ex: HashKeyExchange,
+) -> None:
+    async with AsyncHashKey(**hashkey_ex.client_options()) as hk, hk.streams.public_v1() as s:
+        with pytest.raises(UnknownMarketError, match="no market 'ETHUSDX'"):
+            await s.subscribe_depth(symbol="ETHUSDX")
+        await s.subscribe_depth(symbol="ETHUSDT")
+        await asyncio.to_thread(hashkey_ex.streams.wait_subscribed, "public_v1", "depth:ETHUSDT")
+    assert sent_naming(hashkey_ex, "ETHUSDX") == []
+
+
+async def test_binance_option_symbols_are_checked_in_any_case() -> None:
+    with BinanceOptionsExchange(seed=7) as ex:
+        async with AsyncBinanceOptions(**ex.client_options()) as bn, bn.streams.public() as s:
+            await s.subscribe_book_ticker(symbol="btc-220815-50000-c")  # listed, lower case
+            with pytest.raises(UnknownMarketError) as caught:
+                await s.subscribe_ticker(symbol="BTC-220815-50001-C")
+            await s.subscribe_trade(symbol="btcusdt")  # an underlying: not a market, not checked
+        assert caught.value.close_matches[0] == "BTC-220815-50000-C"
+        assert sent_naming(ex, "BTC-220815-50001-C") == []
+        assert sent_naming(ex, "btc-220815-50000-c@bookTicker") and sent_naming(ex, "btcusdt@")
+
+
+def test_check_symbols_false_subscribes_to_any_symbol(hashkey_ex: HashKeyExchange) -> None:
+    with (
+        HashKey(**hashkey_ex.client_options()) as hk,
+        hk.streams.public(StreamOptions(check_symbols=False)) as s,
+    ):
+        s.subscribe_trade(symbol="BTCUSDX")
+        hashkey_ex.streams.wait_subscribed("public", "trade:BTCUSDX")
+    assert markets_loads(hashkey_ex) == 0
+
+
+def test_markets_that_cannot_load_leave_the_subscription_unchecked(
+    hashkey_ex: HashKeyExchange, caplog: pytest.LogCaptureFixture
+) -> None:
+    import socket
+
+    with socket.socket() as closed:  # a port nothing listens on: REST is down
+        closed.bind(("127.0.0.1", 0))
+        rest = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    options = {**hashkey_ex.client_options(), "base_url": rest, "max_retries": 0}
+    with (
+        caplog.at_level("WARNING", logger="cambist.streams"),
+        HashKey(**options) as hk,
+        hk.streams.public() as s,
+    ):
+        s.subscribe_trade(symbol="BTCUSDT")  # the stream does not depend on REST
+        hashkey_ex.streams.wait_subscribed("public", "trade:BTCUSDT")
+    (line,) = [r.getMessage() for r in caplog.records if "unchecked" in r.getMessage()]
+    assert "could not be loaded to check trade BTCUSDT (APIConnectionError)" in line
 
 
 # -- the local exchanges' public surface ------------------------------------------------

@@ -181,6 +181,7 @@ class Channel(TypedDict, closed=True):
     description: NotRequired[str]
     source: NotRequired[str]
     params: NotRequired[list[Param]]
+    market: NotRequired[str]
     book: NotRequired[Book]
     note: NotRequired[str]
 

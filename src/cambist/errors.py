@@ -136,7 +136,8 @@ class MarketRuleError(RequestValidationError):
 
 class UnknownMarketError(RequestValidationError):
     """``client.get_market(symbol)`` for a symbol the exchange does not list (or an order for
-    one, with ``check_orders``). ``symbol``; ``close_matches``: listed symbols like it."""
+    one, with ``check_orders``, or a stream subscription to one: ``StreamOptions.
+    check_symbols``). ``symbol``; ``close_matches``: listed symbols like it."""
 
     def __init__(self, symbol: str, close_matches: list[str], *, endpoint: str) -> None:
         hint = f"; did you mean {' or '.join(map(repr, close_matches))}?" if close_matches else ""

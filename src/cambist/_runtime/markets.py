@@ -276,6 +276,12 @@ class MarketBook:
             raise UnknownMarketError(symbol, close, endpoint=endpoint)
         return found
 
+    def listed(self, markets: Mapping[str, Market], symbol: str, channel: str) -> None:
+        """A stream's symbol is one the exchange lists (in any case: stream topics are often
+        lower case), else ``UnknownMarketError`` naming close matches."""
+        if symbol not in markets and symbol.upper() not in markets:
+            self.find(markets, symbol, f"subscribe_{channel}")
+
     def to_check(self, endpoint: str, values: Mapping[str, object]) -> list[OrderToCheck]:
         """The orders of a call to check before sending (none unless ``check_orders``)."""
         shape = self.source.orders.get(endpoint) if self.check_orders else None

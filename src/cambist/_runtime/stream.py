@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import logging
 import threading
 from collections.abc import Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
+from cambist import errors
 from cambist._runtime.book import OrderBook
 from cambist._runtime.streamdef import Channel, StreamDef, StreamOptions
 from cambist._runtime.ws import StreamEngine
@@ -21,6 +23,10 @@ if TYPE_CHECKING:
 
 E = TypeVar("E")
 T = TypeVar("T")
+
+log = logging.getLogger("cambist.streams")
+UNCHECKED = (errors.TransportError, errors.APIError, errors.ResponseParseError)
+"""Why the markets may not load for a symbol check: the subscription then goes unchecked."""
 
 
 class Portal:
@@ -59,6 +65,27 @@ def _engine(
     )
 
 
+def symbol_to_check(
+    engine: StreamEngine, channel: Channel, values: Mapping[str, object]
+) -> str | None:
+    """The market symbol a subscription names, to check against the client's markets (the
+    spec's ``market`` param; None: nothing to check)."""
+    if channel.market is None or not engine.options.check_symbols:
+        return None
+    value = values.get(channel.market)
+    return value if isinstance(value, str) else None
+
+
+def unchecked(engine: StreamEngine, channel: Channel, symbol: str, exc: Exception) -> None:
+    log.warning(
+        "%s: the markets could not be loaded to check %s %s (%s); subscribing unchecked",
+        engine.name,
+        channel.name,
+        symbol,
+        type(exc).__name__,
+    )
+
+
 class AsyncStream(Generic[E]):
     """An asyncio stream: ``async with`` it, subscribe, then ``async for event in stream``."""
 
@@ -70,6 +97,7 @@ class AsyncStream(Generic[E]):
         async def rest(ep: Any, values: Mapping[str, object]) -> Any:
             return await client._call(ep, values, CallOptions())
 
+        self._client = client
         self._engine = _engine(self._definition, client, rest, options)
 
     def __repr__(self) -> str:
@@ -102,6 +130,14 @@ class AsyncStream(Generic[E]):
         return await self._engine.next()  # type: ignore[no-any-return]
 
     async def _subscribe(self, channel: Channel, values: Mapping[str, object]) -> None:
+        symbol = symbol_to_check(self._engine, channel, values)
+        if symbol is not None:
+            try:
+                markets = await self._client.markets()
+            except UNCHECKED as exc:
+                unchecked(self._engine, channel, symbol, exc)
+            else:
+                self._client._market_book.listed(markets, symbol, channel.name)
         await self._engine.subscribe(channel, values)
 
     async def _unsubscribe(self, channel: Channel, values: Mapping[str, object]) -> None:
@@ -126,6 +162,7 @@ class SyncStream(Generic[E]):
         async def rest(ep: Any, values: Mapping[str, object]) -> Any:  # on the loop thread
             return await asyncio.to_thread(client._call, ep, values, CallOptions())
 
+        self._client = client
         self._portal = client._portal()
         self._engine = _engine(self._definition, client, rest, options)
 
@@ -185,6 +222,14 @@ class SyncStream(Generic[E]):
             ) from None
 
     def _subscribe(self, channel: Channel, values: Mapping[str, object]) -> None:
+        symbol = symbol_to_check(self._engine, channel, values)
+        if symbol is not None:
+            try:
+                markets = self._client.markets()
+            except UNCHECKED as exc:
+                unchecked(self._engine, channel, symbol, exc)
+            else:
+                self._client._market_book.listed(markets, symbol, channel.name)
         self._portal.call(self._engine.subscribe(channel, values))
 
     def _unsubscribe(self, channel: Channel, values: Mapping[str, object]) -> None:

@@ -65,6 +65,9 @@ class Channel:
     fast: Callable[[str | bytes], Any] | None = None
     """The msgspec fast path: a push's frame text -> its model; raises on anything unusual
     (the stream then decodes the frame in full and uses ``parse``, the general converter)."""
+    market: str | None = None
+    """The param (wire name) whose value is one of the exchange's market symbols: checked
+    against ``client.markets()`` before subscribing (``StreamOptions.check_symbols``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +149,11 @@ class StreamOptions:
             ``"http://host:port"`` / ``"https://..."`` (HTTP CONNECT, credentials in the URL
             if needed) or ``"socks5://..."`` (needs ``python-socks``). REST goes through your
             ``http_client``'s proxy instead.
+        check_symbols: Refuse a subscription to a symbol the exchange does not list, with
+            ``UnknownMarketError`` naming close matches, before anything is sent, where the
+            exchange's server would stay silent (HashKey, Binance Options). The first such
+            subscription loads ``client.markets()`` (cached by the client); if they cannot
+            be loaded, a warning is logged and the subscription goes ahead unchecked.
     """
 
     max_buffer: int = 10_000
@@ -164,8 +172,11 @@ class StreamOptions:
     clock: Callable[[], float] = time.time
     rng: random.Random = field(default_factory=random.Random)
     proxy: str | bool = field(default=True, repr=False)  # a URL may hold credentials
+    check_symbols: bool = True
 
     def __post_init__(self) -> None:
+        if not isinstance(self.check_symbols, bool):
+            raise TypeError(f"check_symbols must be True or False, got {self.check_symbols!r}")
         proxy = self.proxy
         if not isinstance(proxy, str | bool):
             raise TypeError(f"proxy must be a URL, True or False, got {type(proxy).__name__}")

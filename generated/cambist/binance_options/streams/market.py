@@ -60,6 +60,7 @@ _KLINE = Channel(
             name="interval", type="KlineInterval", kind="enum", required=True, enum=KlineInterval
         ),
     ),
+    market="symbol",
     parse=structure_kline_update,
     source="binance-options-general.txt: market_api.py: kline_candlestick_streams (<symbol>@kline_<interval>)",
     fast=fast_push_kline_update,
@@ -238,6 +239,8 @@ class MarketStream(SyncStream[MarketEvent]):
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
+            UnknownMarketError: The exchange does not list this ``symbol``
+                (``StreamOptions.check_symbols``); nothing was sent.
             SubscriptionError: The exchange refused the subscription.
         """
         self._subscribe(
@@ -480,6 +483,8 @@ class AsyncMarketStream(AsyncStream[MarketEvent]):
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
+            UnknownMarketError: The exchange does not list this ``symbol``
+                (``StreamOptions.check_symbols``); nothing was sent.
             SubscriptionError: The exchange refused the subscription.
         """
         await self._subscribe(

@@ -46,6 +46,7 @@ _TICKER = Channel(
     name="ticker",
     topic="{symbol}@optionTicker",
     params=(Param(name="symbol", type="string", required=True),),
+    market="symbol",
     parse=structure_ticker_update,
     source="binance-options-general.txt: public_api.py: hour24_ticker (<symbol>@optionTicker)",
     fast=fast_push_ticker_update,
@@ -67,6 +68,7 @@ _BOOK_TICKER = Channel(
     name="book_ticker",
     topic="{symbol}@bookTicker",
     params=(Param(name="symbol", type="string", required=True),),
+    market="symbol",
     parse=structure_book_ticker_update,
     source="binance-options-general.txt: public_api.py: individual_symbol_book_ticker_streams (<symbol>@bookTicker)",
     fast=fast_push_book_ticker_update,
@@ -87,6 +89,7 @@ _PARTIAL_DEPTH = Channel(
             enum=UpdateSpeed,
         ),
     ),
+    market="symbol",
     parse=structure_depth_update,
     source="binance-options-general.txt: public_api.py: partial_book_depth_streams (<symbol>@depth<level>@<updateSpeed>)",
     fast=fast_push_depth_update,
@@ -106,6 +109,7 @@ _DEPTH = Channel(
             enum=UpdateSpeed,
         ),
     ),
+    market="symbol",
     parse=structure_depth_update,
     book=BookDef(
         "sequenced",
@@ -238,6 +242,8 @@ class PublicStream(SyncStream[PublicEvent]):
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
+            UnknownMarketError: The exchange does not list this ``symbol``
+                (``StreamOptions.check_symbols``); nothing was sent.
             SubscriptionError: The exchange refused the subscription.
         """
         self._subscribe(
@@ -333,6 +339,8 @@ class PublicStream(SyncStream[PublicEvent]):
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
+            UnknownMarketError: The exchange does not list this ``symbol``
+                (``StreamOptions.check_symbols``); nothing was sent.
             SubscriptionError: The exchange refused the subscription.
         """
         self._subscribe(
@@ -381,6 +389,8 @@ class PublicStream(SyncStream[PublicEvent]):
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
+            UnknownMarketError: The exchange does not list this ``symbol``
+                (``StreamOptions.check_symbols``); nothing was sent.
             SubscriptionError: The exchange refused the subscription.
         """
         self._subscribe(
@@ -435,6 +445,8 @@ class PublicStream(SyncStream[PublicEvent]):
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
+            UnknownMarketError: The exchange does not list this ``symbol``
+                (``StreamOptions.check_symbols``); nothing was sent.
             SubscriptionError: The exchange refused the subscription.
         """
         self._subscribe(
@@ -566,6 +578,8 @@ class AsyncPublicStream(AsyncStream[PublicEvent]):
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
+            UnknownMarketError: The exchange does not list this ``symbol``
+                (``StreamOptions.check_symbols``); nothing was sent.
             SubscriptionError: The exchange refused the subscription.
         """
         await self._subscribe(
@@ -661,6 +675,8 @@ class AsyncPublicStream(AsyncStream[PublicEvent]):
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
+            UnknownMarketError: The exchange does not list this ``symbol``
+                (``StreamOptions.check_symbols``); nothing was sent.
             SubscriptionError: The exchange refused the subscription.
         """
         await self._subscribe(
@@ -709,6 +725,8 @@ class AsyncPublicStream(AsyncStream[PublicEvent]):
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
+            UnknownMarketError: The exchange does not list this ``symbol``
+                (``StreamOptions.check_symbols``); nothing was sent.
             SubscriptionError: The exchange refused the subscription.
         """
         await self._subscribe(
@@ -763,6 +781,8 @@ class AsyncPublicStream(AsyncStream[PublicEvent]):
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
+            UnknownMarketError: The exchange does not list this ``symbol``
+                (``StreamOptions.check_symbols``); nothing was sent.
             SubscriptionError: The exchange refused the subscription.
         """
         await self._subscribe(

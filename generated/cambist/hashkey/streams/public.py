@@ -48,6 +48,7 @@ _KLINE = Channel(
             enum=KlineInterval,
         ),
     ),
+    market="symbol",
     parse=structure_kline_update,
     source="hashkey.txt: WEBSOCKET API > Public Market Data Stream > V2 > Kline",
     fast=fast_push_kline_update,
@@ -57,6 +58,7 @@ _REALTIMES = Channel(
     name="realtimes",
     topic="realtimes",
     params=(Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+(-[A-Z0-9]+)?"),),
+    market="symbol",
     parse=structure_realtimes_update,
     source="hashkey.txt: WEBSOCKET API > Public Market Data Stream > V2 > Realtimes",
     fast=fast_push_realtimes_update,
@@ -66,6 +68,7 @@ _TRADE = Channel(
     name="trade",
     topic="trade",
     params=(Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+(-[A-Z0-9]+)?"),),
+    market="symbol",
     parse=structure_trade_update,
     source="hashkey.txt: WEBSOCKET API > Public Market Data Stream > V2 > Trade",
     fast=fast_push_trade_update,
@@ -75,6 +78,7 @@ _DEPTH = Channel(
     name="depth",
     topic="depth",
     params=(Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+(-[A-Z0-9]+)?"),),
+    market="symbol",
     parse=structure_depth_update,
     book=BookDef(
         "snapshot",
@@ -91,6 +95,7 @@ _BBO = Channel(
     name="bbo",
     topic="bbo",
     params=(Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+(-[A-Z0-9]+)?"),),
+    market="symbol",
     parse=structure_bbo_update,
     source="hashkey.txt: WEBSOCKET API > Public Market Data Stream > V2 > BBO",
     fast=fast_push_bbo_update,
@@ -164,6 +169,8 @@ class PublicStream(SyncStream[PublicEvent]):
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
+            UnknownMarketError: The exchange does not list this ``symbol``
+                (``StreamOptions.check_symbols``); nothing was sent.
             SubscriptionError: The exchange refused the subscription.
         """
         self._subscribe(
@@ -214,6 +221,8 @@ class PublicStream(SyncStream[PublicEvent]):
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
+            UnknownMarketError: The exchange does not list this ``symbol``
+                (``StreamOptions.check_symbols``); nothing was sent.
             SubscriptionError: The exchange refused the subscription.
         """
         self._subscribe(
@@ -257,6 +266,8 @@ class PublicStream(SyncStream[PublicEvent]):
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
+            UnknownMarketError: The exchange does not list this ``symbol``
+                (``StreamOptions.check_symbols``); nothing was sent.
             SubscriptionError: The exchange refused the subscription.
         """
         self._subscribe(
@@ -301,6 +312,8 @@ class PublicStream(SyncStream[PublicEvent]):
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
+            UnknownMarketError: The exchange does not list this ``symbol``
+                (``StreamOptions.check_symbols``); nothing was sent.
             SubscriptionError: The exchange refused the subscription.
         """
         self._subscribe(
@@ -364,6 +377,8 @@ class PublicStream(SyncStream[PublicEvent]):
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
+            UnknownMarketError: The exchange does not list this ``symbol``
+                (``StreamOptions.check_symbols``); nothing was sent.
             SubscriptionError: The exchange refused the subscription.
         """
         self._subscribe(
@@ -428,6 +443,8 @@ class AsyncPublicStream(AsyncStream[PublicEvent]):
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
+            UnknownMarketError: The exchange does not list this ``symbol``
+                (``StreamOptions.check_symbols``); nothing was sent.
             SubscriptionError: The exchange refused the subscription.
         """
         await self._subscribe(
@@ -478,6 +495,8 @@ class AsyncPublicStream(AsyncStream[PublicEvent]):
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
+            UnknownMarketError: The exchange does not list this ``symbol``
+                (``StreamOptions.check_symbols``); nothing was sent.
             SubscriptionError: The exchange refused the subscription.
         """
         await self._subscribe(
@@ -521,6 +540,8 @@ class AsyncPublicStream(AsyncStream[PublicEvent]):
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
+            UnknownMarketError: The exchange does not list this ``symbol``
+                (``StreamOptions.check_symbols``); nothing was sent.
             SubscriptionError: The exchange refused the subscription.
         """
         await self._subscribe(
@@ -565,6 +586,8 @@ class AsyncPublicStream(AsyncStream[PublicEvent]):
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
+            UnknownMarketError: The exchange does not list this ``symbol``
+                (``StreamOptions.check_symbols``); nothing was sent.
             SubscriptionError: The exchange refused the subscription.
         """
         await self._subscribe(
@@ -626,6 +649,8 @@ class AsyncPublicStream(AsyncStream[PublicEvent]):
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
+            UnknownMarketError: The exchange does not list this ``symbol``
+                (``StreamOptions.check_symbols``); nothing was sent.
             SubscriptionError: The exchange refused the subscription.
         """
         await self._subscribe(

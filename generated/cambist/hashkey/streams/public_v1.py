@@ -40,6 +40,7 @@ _KLINE = Channel(
             name="interval", type="KlineInterval", kind="enum", required=True, enum=KlineInterval
         ),
     ),
+    market="symbol",
     parse=structure_kline_update_v1,
     source="hashkey.txt: WEBSOCKET API > Public Market Data Stream > V1 > Kline",
     fast=fast_push_kline_update_v1,
@@ -49,6 +50,7 @@ _REALTIMES = Channel(
     name="realtimes",
     topic="realtimes",
     params=(Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+(-[A-Z0-9]+)?"),),
+    market="symbol",
     parse=structure_realtimes_update_v1,
     source="hashkey.txt: WEBSOCKET API > Public Market Data Stream > V1 > Realtimes",
     fast=fast_push_realtimes_update_v1,
@@ -58,6 +60,7 @@ _TRADE = Channel(
     name="trade",
     topic="trade",
     params=(Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+(-[A-Z0-9]+)?"),),
+    market="symbol",
     parse=structure_trade_update_v1,
     source="hashkey.txt: WEBSOCKET API > Public Market Data Stream > V1 > Trade",
     fast=fast_push_trade_update_v1,
@@ -67,6 +70,7 @@ _DEPTH = Channel(
     name="depth",
     topic="depth",
     params=(Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+(-[A-Z0-9]+)?"),),
+    market="symbol",
     parse=structure_depth_update_v1,
     book=BookDef(
         "snapshot",
@@ -145,6 +149,8 @@ class PublicV1Stream(SyncStream[PublicV1Event]):
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
+            UnknownMarketError: The exchange does not list this ``symbol``
+                (``StreamOptions.check_symbols``); nothing was sent.
             SubscriptionError: The exchange refused the subscription.
         """
         self._subscribe(
@@ -195,6 +201,8 @@ class PublicV1Stream(SyncStream[PublicV1Event]):
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
+            UnknownMarketError: The exchange does not list this ``symbol``
+                (``StreamOptions.check_symbols``); nothing was sent.
             SubscriptionError: The exchange refused the subscription.
         """
         self._subscribe(
@@ -240,6 +248,8 @@ class PublicV1Stream(SyncStream[PublicV1Event]):
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
+            UnknownMarketError: The exchange does not list this ``symbol``
+                (``StreamOptions.check_symbols``); nothing was sent.
             SubscriptionError: The exchange refused the subscription.
         """
         self._subscribe(
@@ -285,6 +295,8 @@ class PublicV1Stream(SyncStream[PublicV1Event]):
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
+            UnknownMarketError: The exchange does not list this ``symbol``
+                (``StreamOptions.check_symbols``); nothing was sent.
             SubscriptionError: The exchange refused the subscription.
         """
         self._subscribe(
@@ -369,6 +381,8 @@ class AsyncPublicV1Stream(AsyncStream[PublicV1Event]):
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
+            UnknownMarketError: The exchange does not list this ``symbol``
+                (``StreamOptions.check_symbols``); nothing was sent.
             SubscriptionError: The exchange refused the subscription.
         """
         await self._subscribe(
@@ -419,6 +433,8 @@ class AsyncPublicV1Stream(AsyncStream[PublicV1Event]):
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
+            UnknownMarketError: The exchange does not list this ``symbol``
+                (``StreamOptions.check_symbols``); nothing was sent.
             SubscriptionError: The exchange refused the subscription.
         """
         await self._subscribe(
@@ -464,6 +480,8 @@ class AsyncPublicV1Stream(AsyncStream[PublicV1Event]):
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
+            UnknownMarketError: The exchange does not list this ``symbol``
+                (``StreamOptions.check_symbols``); nothing was sent.
             SubscriptionError: The exchange refused the subscription.
         """
         await self._subscribe(
@@ -509,6 +527,8 @@ class AsyncPublicV1Stream(AsyncStream[PublicV1Event]):
 
         Raises:
             RequestValidationError: An argument is invalid; nothing was sent.
+            UnknownMarketError: The exchange does not list this ``symbol``
+                (``StreamOptions.check_symbols``); nothing was sent.
             SubscriptionError: The exchange refused the subscription.
         """
         await self._subscribe(
