@@ -40,13 +40,13 @@ log = logging.getLogger("cambist")
 T = TypeVar("T")
 
 REDIS_RETRY_SECONDS = 30.0
+"""After Redis could not be reached, how long the client counts in-process before asking it
+again."""
 LATE_CAP = 2.0
 """At most this many seconds of observed lateness widen the margin (a call that took
 longer, e.g. a timeout, says little about where the next request will land)."""
 RECENT_CALLS = 32
 """How many recent calls' durations the margin follows."""
-"""After Redis could not be reached, how long the client counts in-process before asking it
-again."""
 
 
 @dataclass(frozen=True, slots=True)
