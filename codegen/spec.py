@@ -521,9 +521,13 @@ def _stream(st: LDict, group: str, seen: dict[str, Where]) -> Stream:
                 book.previous = tuple(b["previous"].split("."))
                 book.snapshot = b["snapshot"]
                 for value in b["snapshot"].get("params", {}).values():
-                    found = re.fullmatch(r"\{(.*)\}", str(value))
+                    found = re.fullmatch(r"\{([^|}]*)(?:\|(.*))?\}", str(value))
                     if found and found.group(1) not in wires:
                         raise c.key_where["book"].error(f"snapshot names {value}, not a param")
+                    if found and found.group(2) not in (None, "upper"):
+                        raise c.key_where["book"].error(
+                            f"snapshot {value}: the only filter is |upper"
+                        )
         channels.append(
             Channel(
                 c["name"],

@@ -85,6 +85,24 @@ async def test_diff_book_follows_the_exchange_by_update_ids(ex: BinanceOptionsEx
     assert [(c.params["symbol"], c.params["limit"]) for c in snapshots] == [(CALL, "1000")]
 
 
+async def test_a_lower_case_symbol_keeps_a_book_from_a_capitals_snapshot(
+    ex: BinanceOptionsExchange,
+) -> None:
+    # The newer pages write stream symbols in lower case; REST symbols are capitals, so the
+    # book's snapshot asks for CALL (a lower-case one was refused with 400, again and again).
+    lower = CALL.lower()
+    async with AsyncBinanceOptions(**ex.client_options()) as bn, bn.streams.public() as s:
+        await s.subscribe_depth(symbol=lower, update_speed="100ms")
+        ex.tick(CALL, steps=5)
+        await until(s, _depth(ex.market.books[CALL].version))
+        book = s.book(symbol=lower, update_speed="100ms")
+        await synced(book)
+        assert same_book(book, ex, CALL)
+    snapshots = [c for c in ex.calls if c.path == "/eapi/v1/depth"]
+    assert [c.params["symbol"] for c in snapshots] == [CALL]
+    assert frames(ex, "public")[0]["params"] == [f"{lower}@depth@100ms"]  # as the caller gave
+
+
 async def test_a_broken_chain_fetches_a_new_snapshot(ex: BinanceOptionsExchange) -> None:
     async with AsyncBinanceOptions(**ex.client_options()) as bn, bn.streams.public() as s:
         await s.subscribe_depth(symbol=CALL, update_speed="500ms")

@@ -311,3 +311,30 @@ async def test_rest_goes_through_a_socks_proxy_the_environment_names_async(
         balances = await hk.account.get_balances()
         await hk.account.get_balances()  # the same kept-alive connection
     assert balances.balances and socks.targets == [exchange_target(ex.url)]
+
+
+def test_one_asyncio_client_through_a_socks_proxy_serves_loop_after_loop(
+    ex: HashKeyExchange, socks: Socks5Proxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An httpx pool is bound to the event loop that opened it: the client makes one per
+    # loop, as its lean transport serves asyncio.run after asyncio.run.
+    socks_environment(monkeypatch, socks.url)
+    hk = AsyncHashKey(**ex.client_options())
+    first = asyncio.run(hk.misc.get_server_time())
+    second = asyncio.run(hk.misc.get_server_time())
+    asyncio.run(hk.aclose())
+    assert first.server_time <= second.server_time
+    assert socks.targets == [exchange_target(ex.url)] * 2  # one connection per loop
+
+
+@pytest.mark.anyio
+async def test_no_proxy_exempts_the_exchange_from_a_socks_proxy(
+    ex: HashKeyExchange, socks: Socks5Proxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    socks_environment(monkeypatch, socks.url)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    async with AsyncHashKey(**ex.client_options()) as hk:
+        await hk.misc.get_server_time()
+        transport = hk._http
+    assert socks.targets == []  # direct, on the lean transport: no SOCKS support needed
+    assert type(transport).__name__ == "LeanTransport"

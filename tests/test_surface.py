@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -18,7 +19,12 @@ import cambist.streams
 from cambist.bibox import AsyncBibox, Bibox
 from cambist.bibox.models import OrderBookUpdate
 from cambist.binance_options import AsyncBinanceOptions
-from cambist.errors import SubscriptionError, UnknownMarketError
+from cambist.errors import (
+    RequestValidationError,
+    StreamError,
+    SubscriptionError,
+    UnknownMarketError,
+)
 from cambist.hashkey import AsyncHashKey, HashKey
 from cambist.streams import Connected, PriceLevel, StreamOptions
 from cambist.testing import (
@@ -155,7 +161,7 @@ def test_an_unlisted_symbol_is_refused_before_subscribing_sync(
     assert str(caught.value) == "subscribe_trade: no market 'BTCUSDX'; did you mean 'BTCUSDT'?"
     assert caught.value.close_matches == ["BTCUSDT"] and caught.value.param == "symbol"
     assert sent_naming(hashkey_ex, "BTCUSDX") == []  # nothing sent for it
-    assert markets_loads(hashkey_ex) == 1  # loaded once, by the first check
+    assert markets_loads(hashkey_ex) == 2  # by the first check, again for the miss (once)
 
 
 async def test_an_unlisted_symbol_is_refused_before_subscribing_async(
@@ -208,7 +214,111 @@ def test_markets_that_cannot_load_leave_the_subscription_unchecked(
         s.subscribe_trade(symbol="BTCUSDT")  # the stream does not depend on REST
         hashkey_ex.streams.wait_subscribed("public", "trade:BTCUSDT")
     (line,) = [r.getMessage() for r in caplog.records if "unchecked" in r.getMessage()]
-    assert "could not be loaded to check trade BTCUSDT (APIConnectionError)" in line
+    assert "could not be loaded to check trade symbols (APIConnectionError)" in line
+
+
+def test_misuse_is_reported_before_the_markets_are_loaded(hashkey_ex: HashKeyExchange) -> None:
+    with HashKey(**hashkey_ex.client_options()) as hk:
+        s = hk.streams.public()  # never opened
+        with pytest.raises(StreamError, match="never opened"):
+            s.subscribe_trade(symbol="BTCUSDX")
+        with s, pytest.raises(RequestValidationError, match="does not match"):
+            s.subscribe_depth(symbol="btcusdt")  # the document's symbols are capitals, as REST
+    assert markets_loads(hashkey_ex) == 0 and sent_naming(hashkey_ex, "btcusdt") == []
+
+
+class NewListing(HashKeyExchange):
+    """Trades SOLUSDT, but lists it in exchange information only once ``listed``."""
+
+    symbols: ClassVar[dict[str, Decimal]] = {**HashKeyExchange.symbols, "SOLUSDT": Decimal(150)}
+    listed = False
+
+    def _on_market__get_exchange_info(self, p: dict[str, object]) -> object:
+        answer = super()._on_market__get_exchange_info(p)
+        if not self.listed:
+            answer["symbols"] = [i for i in answer["symbols"] if i["symbol"] != "SOLUSDT"]
+        return answer
+
+
+def test_a_symbol_listed_since_the_markets_loaded_reloads_them_once() -> None:
+    with NewListing(seed=7) as ex, HashKey(**ex.client_options()) as hk, hk.streams.public() as s:
+        s.subscribe_trade(symbol="BTCUSDT")  # loads the markets: no SOLUSDT yet
+        ex.listed = True  # listed since (Binance lists new options every day)
+        s.subscribe_trade(symbol="SOLUSDT")  # unknown to the cache: reloaded, found
+        ex.streams.wait_subscribed("public", "trade:SOLUSDT")
+        with pytest.raises(UnknownMarketError):
+            s.subscribe_trade(symbol="SOLUSDX")  # no second reload within the minute
+    assert markets_loads(ex) == 2
+
+
+class Refusing:
+    """A REST port that accepts each connection, waits, then closes it unanswered."""
+
+    def __init__(self, delay: float) -> None:
+        import socket
+        import threading
+
+        self.accepted = 0
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
+        self._delay = delay
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        import time
+
+        while True:
+            try:
+                conn, _ = self._server.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            time.sleep(self._delay)
+            conn.close()
+
+    def close(self) -> None:
+        self._server.close()
+
+
+def test_markets_that_cannot_load_leave_subscriptions_unchecked_for_a_while(
+    hashkey_ex: HashKeyExchange, caplog: pytest.LogCaptureFixture
+) -> None:
+    import threading
+
+    rest = Refusing(delay=0.3)
+    options = {**hashkey_ex.client_options(), "base_url": rest.url, "max_retries": 0}
+    try:
+        with (
+            caplog.at_level("WARNING", logger="cambist.streams"),
+            HashKey(**options) as hk,
+            hk.streams.public() as s,
+        ):
+            threads = [  # at once: they share the one load, and its failure
+                threading.Thread(target=getattr(s, f"subscribe_{ch}"), kwargs={"symbol": "BTCUSDT"})
+                for ch in ("trade", "depth", "bbo")
+            ]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            s.subscribe_realtimes(symbol="ETHUSDT")  # later: unchecked at once, no new load
+            for key in ("trade:BTCUSDT", "depth:BTCUSDT", "bbo:BTCUSDT", "realtimes:ETHUSDT"):
+                hashkey_ex.streams.wait_subscribed("public", key)
+    finally:
+        rest.close()
+    assert rest.accepted == 1
+    (line,) = [r.getMessage() for r in caplog.records if "unchecked" in r.getMessage()]
+    assert "could not be loaded to check" in line and "(APIConnectionError)" in line
+
+
+async def test_a_closed_client_leaves_its_streams_symbols_unchecked(
+    hashkey_ex: HashKeyExchange,
+) -> None:
+    hk = AsyncHashKey(**hashkey_ex.client_options())
+    await hk.aclose()  # REST closed; a stream of it still works, as without the check
+    async with hk.streams.public() as s:
+        await s.subscribe_trade(symbol="BTCUSDT")
+        await asyncio.to_thread(hashkey_ex.streams.wait_subscribed, "public", "trade:BTCUSDT")
 
 
 # -- the local exchanges' public surface ------------------------------------------------

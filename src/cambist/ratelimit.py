@@ -57,8 +57,7 @@ class RateLimits:
         margin: Seconds before a window ends in which a call also counts against the next
             window, so that a request in flight when the window turns cannot overfill the
             next one on the server. The least: when recent calls took longer from spend to
-            answer (a slow link, new connections), the longest of the last 32 (up to 2 s)
-            is used instead.
+            answer (a slow link), the median of the last 32 (up to 2 s) is used instead.
     """
 
     enabled: bool = True

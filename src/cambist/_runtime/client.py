@@ -286,11 +286,14 @@ class BaseClient:
         except KeyError:
             raise ValueError(f"no WebSocket URL {base!r}: pass ws_urls={{{base!r}: ...}}") from None
 
+    def _urls(self) -> tuple[str, ...]:
+        """Every REST base URL of this client."""
+        return (self.base_url, *self._core_args.base_urls.values())
+
     def _any_https(self) -> bool:
         """May a request of this client be https? (A client whose URLs are all http never
         opens TLS, no redirect being followed: it needs no SSL context, ~20 ms to build.)"""
-        urls = (self.base_url, *self._core_args.base_urls.values())
-        return any(u.startswith("https:") for u in urls)
+        return any(u.startswith("https:") for u in self._urls())
 
     def _ensure_open(self, http: HttpxTransport | AsyncHttpxTransport | LeanTransport) -> None:
         """A call on a closed client fails here, before anything is built or sent."""
@@ -418,7 +421,7 @@ class AsyncClient(AsyncMarkets, BaseClient):
         from cambist._runtime.transport import environment_socks_proxy
 
         http: LeanTransport | AsyncHttpxTransport
-        if self._closed or environment_socks_proxy() is None:
+        if self._closed or environment_socks_proxy(self._urls()) is None:
             from cambist._runtime.http11 import LeanTransport
 
             http = self._http = LeanTransport(closed=self._closed)
@@ -427,8 +430,8 @@ class AsyncClient(AsyncMarkets, BaseClient):
 
         from cambist._runtime.transport import AsyncHttpxTransport, ssl_context
 
-        client = httpx.AsyncClient(verify=ssl_context() if self._any_https() else False)
-        http = self._http = AsyncHttpxTransport(client, owned=True)
+        verify = ssl_context() if self._any_https() else False
+        http = self._http = AsyncHttpxTransport(None, make=lambda: httpx.AsyncClient(verify=verify))
         return http
 
     def _call(

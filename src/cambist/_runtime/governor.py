@@ -46,7 +46,8 @@ LATE_CAP = 2.0
 """At most this many seconds of observed lateness widen the margin (a call that took
 longer, e.g. a timeout, says little about where the next request will land)."""
 RECENT_CALLS = 32
-"""How many recent calls' durations the margin follows."""
+"""How many recent calls' durations the margin follows (their median: a slow link moves it,
+one slow answer, e.g. a heavy query, does not)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,7 +365,7 @@ class Governor:
         self.late = self.margin
         """How late a request may reach the server after its spend: the margin, or longer
         when recent calls took longer (see :meth:`took`)."""
-        self._took = [0.0] * RECENT_CALLS  # a ring of the recent calls' durations
+        self._took: list[float] = []  # the recent calls' durations, a ring once full
         self._next = 0
         self.raise_at_once = options.on_empty == "raise"
         key_id = hashlib.sha256(api_key.encode()).hexdigest()[:16] if api_key else None
@@ -539,15 +540,18 @@ class Governor:
 
     def took(self, seconds: float) -> None:
         """A call answered ``seconds`` after its spend: its request reached the server
-        somewhere in between. The margin follows the slowest of the recent calls (up to
-        :data:`LATE_CAP`): on a slow link, or while new connections are being opened, a
-        request spent near a window's end is also counted in the next window, where the
-        server may count it."""
-        i = self._next  # (threads of one blocking client may race here: a lost sample
-        self._next = (i + 1) % RECENT_CALLS  # at worst, never an error)
+        somewhere in between. The margin follows the median of the recent calls' durations
+        (up to :data:`LATE_CAP`): on a slow link a request spent near a window's end is also
+        counted in the next window, where the server may count it."""
         recent = self._took
-        recent[i] = seconds
-        self.late = max(self.margin, min(max(recent), LATE_CAP))
+        if len(recent) < RECENT_CALLS:
+            recent.append(seconds)
+        else:  # (threads of one blocking client may race here: a lost sample at worst)
+            i = self._next
+            self._next = (i + 1) % RECENT_CALLS
+            recent[i] = seconds
+        median = sorted(recent)[len(recent) // 2]
+        self.late = max(self.margin, min(median, LATE_CAP))
 
     def hold(self, ep: Endpoint[Any], keyed: bool, seconds: float) -> Flow:
         """The exchange answered 429 with ``Retry-After`` (another program spent the budget,

@@ -13,6 +13,7 @@ meanwhile; tasks await one shared future).
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -178,6 +179,18 @@ def orders_of(shape: OrderParams, values: Mapping[str, object]) -> list[OrderToC
     return out
 
 
+CHECK_RETRY_SECONDS = 30.0
+"""After the markets failed to load for a stream's symbol check, how long subscriptions go
+unchecked before a check loads them again."""
+REFRESH_SECONDS = 60.0
+"""At most one reload of the markets a minute for stream symbols they do not list."""
+
+
+def is_listed(markets: Mapping[str, Market], symbol: str) -> bool:
+    """In any case: stream topics are often lower case (Binance's)."""
+    return symbol in markets or symbol.upper() in markets
+
+
 class MarketBook:
     """One client's markets: the cache, its age, and the checks (pure; no I/O). It also
     holds what makes concurrent first loads share one load: ``lock`` (the sync client's
@@ -196,6 +209,10 @@ class MarketBook:
         self.generation = 0  # loads stored so far
         self.lock = threading.Lock()
         self.loading: Any = None  # asyncio.Future of the async client's load in flight
+        self.unchecked_until = -math.inf  # stream symbols go unchecked until then
+        self.failures = 0  # loads failed so far (the sync client's threads share one too)
+        self.failure: BaseException | None = None  # why the last load failed
+        self.refreshed_on_miss = -math.inf  # when a stream's unknown symbol last reloaded them
 
     def cached(self, refresh: bool) -> dict[str, Market] | None:
         """The markets if they may be used as they are; None: load them. Raises
@@ -242,7 +259,17 @@ class MarketBook:
         resource, _, method = (self.source.endpoint or "").partition(".")
         return resource, method
 
+    def failed_since(self, failures: int) -> BaseException | None:
+        """Why a load failed after ``failures`` was read (a load in flight then, shared
+        with it as one that succeeds is), else None."""
+        return self.failure if self.failures != failures else None
+
+    def failed(self, exc: BaseException) -> None:
+        self.failure = exc
+        self.failures += 1
+
     def store(self, answer: Any) -> dict[str, Market]:
+        self.failure = None
         self.markets = build(self.source, answer)
         self.loaded_at = self.now()
         self.generation += 1
@@ -276,10 +303,32 @@ class MarketBook:
             raise UnknownMarketError(symbol, close, endpoint=endpoint)
         return found
 
+    # -- a stream's symbol (StreamOptions.check_symbols; the I/O is the streams') --------
+
+    def may_check_symbols(self) -> bool:
+        """False for a while after the markets failed to load for a check (REST down): the
+        subscriptions meanwhile go ahead unchecked at once, not each waiting for a load."""
+        return self.now() >= self.unchecked_until
+
+    def symbols_failed(self) -> bool:
+        """The markets failed to load for a check: unchecked for a while. True the first
+        time (for one warning, not one per subscription waiting on the same load)."""
+        first = self.may_check_symbols()
+        self.unchecked_until = self.now() + CHECK_RETRY_SECONDS
+        return first
+
+    def refresh_for(self, markets: Mapping[str, Market], symbol: str) -> bool:
+        """Should an unknown symbol reload the markets first (a symbol listed since they
+        were loaded: Binance lists new options every day)? At most once a minute."""
+        if is_listed(markets, symbol) or self.now() < self.refreshed_on_miss + REFRESH_SECONDS:
+            return False
+        self.refreshed_on_miss = self.now()
+        return True
+
     def listed(self, markets: Mapping[str, Market], symbol: str, channel: str) -> None:
-        """A stream's symbol is one the exchange lists (in any case: stream topics are often
-        lower case), else ``UnknownMarketError`` naming close matches."""
-        if symbol not in markets and symbol.upper() not in markets:
+        """A stream's symbol is one the exchange lists, else ``UnknownMarketError`` naming
+        close matches."""
+        if not is_listed(markets, symbol):
             self.find(markets, symbol, f"subscribe_{channel}")
 
     def to_check(self, endpoint: str, values: Mapping[str, object]) -> list[OrderToCheck]:
@@ -328,7 +377,7 @@ class SyncMarkets:
         """Load the markets, or take those a load in flight in another thread gives (one
         load at a time), within ``deadline`` (a monotonic time; None: the client's timeout)."""
         book = self._market_book
-        seen = book.generation
+        seen, failures = book.generation, book.failures
         wait = book.left(deadline, endpoint)
         if not book.lock.acquire(timeout=-1 if wait is None else wait):
             book.left(book.now(), endpoint)  # raises: the deadline passed waiting
@@ -336,9 +385,16 @@ class SyncMarkets:
             shared = book.loaded_since(seen)
             if shared is not None:
                 return shared
+            failed = book.failed_since(failures)
+            if failed is not None:  # the load this one waited for failed: so does this one
+                raise failed
             resource, method = book.endpoint()
             timeout = book.left(deadline, endpoint)
-            return book.store(getattr(getattr(self, resource), method)(timeout=timeout))
+            try:
+                return book.store(getattr(getattr(self, resource), method)(timeout=timeout))
+            except Exception as exc:
+                book.failed(exc)
+                raise
         finally:
             book.lock.release()
 

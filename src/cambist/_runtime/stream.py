@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
 from cambist import errors
 from cambist._runtime.book import OrderBook
+from cambist._runtime.markets import CHECK_RETRY_SECONDS, MarketBook
 from cambist._runtime.streamdef import Channel, StreamDef, StreamOptions
 from cambist._runtime.ws import StreamEngine
 from cambist.errors import StreamError
@@ -25,7 +26,12 @@ E = TypeVar("E")
 T = TypeVar("T")
 
 log = logging.getLogger("cambist.streams")
-UNCHECKED = (errors.TransportError, errors.APIError, errors.ResponseParseError)
+UNCHECKED = (
+    errors.TransportError,
+    errors.APIError,
+    errors.ResponseParseError,
+    errors.ClientClosedError,
+)
 """Why the markets may not load for a symbol check: the subscription then goes unchecked."""
 
 
@@ -66,23 +72,30 @@ def _engine(
 
 
 def symbol_to_check(
-    engine: StreamEngine, channel: Channel, values: Mapping[str, object]
+    engine: StreamEngine, book: MarketBook, channel: Channel, values: Mapping[str, object]
 ) -> str | None:
     """The market symbol a subscription names, to check against the client's markets (the
-    spec's ``market`` param; None: nothing to check)."""
+    spec's ``market`` param), once the stream is open and the values valid; None: nothing
+    to check (or the markets failed to load a moment ago)."""
+    engine.prepare(channel, values)  # misuse and bad values first: nothing loaded for them
     if channel.market is None or not engine.options.check_symbols:
         return None
     value = values.get(channel.market)
-    return value if isinstance(value, str) else None
+    if not isinstance(value, str) or not book.may_check_symbols():
+        return None
+    return value
 
 
-def unchecked(engine: StreamEngine, channel: Channel, symbol: str, exc: Exception) -> None:
+def unchecked(engine: StreamEngine, book: MarketBook, channel: Channel, exc: Exception) -> None:
+    if not book.symbols_failed():
+        return
     log.warning(
-        "%s: the markets could not be loaded to check %s %s (%s); subscribing unchecked",
+        "%s: the markets could not be loaded to check %s symbols (%s); subscribing unchecked"
+        " for %.0f s",
         engine.name,
         channel.name,
-        symbol,
         type(exc).__name__,
+        CHECK_RETRY_SECONDS,
     )
 
 
@@ -130,14 +143,17 @@ class AsyncStream(Generic[E]):
         return await self._engine.next()  # type: ignore[no-any-return]
 
     async def _subscribe(self, channel: Channel, values: Mapping[str, object]) -> None:
-        symbol = symbol_to_check(self._engine, channel, values)
+        book = self._client._market_book
+        symbol = symbol_to_check(self._engine, book, channel, values)
         if symbol is not None:
             try:
                 markets = await self._client.markets()
+                if book.refresh_for(markets, symbol):
+                    markets = await self._client.markets(refresh=True)
             except UNCHECKED as exc:
-                unchecked(self._engine, channel, symbol, exc)
+                unchecked(self._engine, book, channel, exc)
             else:
-                self._client._market_book.listed(markets, symbol, channel.name)
+                book.listed(markets, symbol, channel.name)
         await self._engine.subscribe(channel, values)
 
     async def _unsubscribe(self, channel: Channel, values: Mapping[str, object]) -> None:
@@ -222,14 +238,17 @@ class SyncStream(Generic[E]):
             ) from None
 
     def _subscribe(self, channel: Channel, values: Mapping[str, object]) -> None:
-        symbol = symbol_to_check(self._engine, channel, values)
+        book = self._client._market_book
+        symbol = symbol_to_check(self._engine, book, channel, values)
         if symbol is not None:
             try:
                 markets = self._client.markets()
+                if book.refresh_for(markets, symbol):
+                    markets = self._client.markets(refresh=True)
             except UNCHECKED as exc:
-                unchecked(self._engine, channel, symbol, exc)
+                unchecked(self._engine, book, channel, exc)
             else:
-                self._client._market_book.listed(markets, symbol, channel.name)
+                book.listed(markets, symbol, channel.name)
         self._portal.call(self._engine.subscribe(channel, values))
 
     def _unsubscribe(self, channel: Channel, values: Mapping[str, object]) -> None:

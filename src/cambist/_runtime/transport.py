@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import re
 import threading
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -199,35 +200,69 @@ class HttpxTransport:
 
 class AsyncHttpxTransport:
     """An ``httpx.AsyncClient``: a user's (any transport it was built with; they close it),
-    or, with ``owned``, the asyncio client's own where the lean transport cannot go (a SOCKS
-    proxy in the environment: see :func:`environment_socks_proxy`), closed with the client."""
+    or, with ``make``, the asyncio client's own where the lean transport cannot go (a SOCKS
+    proxy in the environment: see :func:`environment_socks_proxy`), closed with the client.
+    An own one is made per event loop (an httpx pool is bound to the loop that opened it),
+    so one client serves ``asyncio.run`` after ``asyncio.run``, as the lean transport does."""
 
-    def __init__(self, client: httpx.AsyncClient, *, owned: bool = False) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient | None,
+        *,
+        make: Callable[[], httpx.AsyncClient] | None = None,
+    ) -> None:
         self._client = client
-        self._owned = owned
+        self._make = make
+        self._loop: object = None
+        self._closed = False
 
     @property
     def is_closed(self) -> bool:
-        return self._client.is_closed
+        if self._make is not None:
+            return self._closed
+        return self._client is not None and self._client.is_closed
 
     async def send(self, request: Outgoing) -> httpx.Response:
-        return await self._client.send(request.to_httpx())
+        client = self._client
+        if self._make is not None:
+            import asyncio
+
+            loop = asyncio.get_running_loop()
+            if client is None or loop is not self._loop:  # (the old loop's pool is gone)
+                client = self._client = self._make()
+                self._loop = loop
+        assert client is not None
+        return await client.send(request.to_httpx())
 
     async def aclose(self) -> None:
-        if self._owned:  # a user's client is theirs to close
-            await self._client.aclose()
+        if self._make is None:
+            return  # a user's client: theirs to close
+        import asyncio
+
+        self._closed = True
+        client, self._client = self._client, None
+        if client is not None and self._loop is asyncio.get_running_loop():
+            await client.aclose()
 
 
-def environment_socks_proxy() -> str | None:
-    """The scheme of a SOCKS proxy the environment names (``ALL_PROXY=socks5://...``, or
-    ``HTTP(S)_PROXY``), else None. The asyncio client's lean transport speaks HTTP proxies
-    only; with a SOCKS proxy named, its own transport is an ``httpx.AsyncClient`` instead,
-    as the blocking client's is (httpx speaks SOCKS5 with ``cambist[socks]``)."""
+def environment_socks_proxy(urls: Iterable[str]) -> str | None:
+    """The SOCKS5 proxy the environment names for any of ``urls`` (``ALL_PROXY=socks5://...``
+    or ``HTTP(S)_PROXY``; ``NO_PROXY`` honoured), else None. The asyncio client's lean
+    transport speaks HTTP proxies only; with a SOCKS5 proxy named, its own transport is an
+    ``httpx.AsyncClient`` instead, as the blocking client's is (httpx speaks SOCKS5 with
+    ``cambist[socks]``). Other schemes are left to the lean transport, which refuses them
+    with a clear error."""
     import urllib.request
+    from urllib.parse import urlsplit
 
     proxies = urllib.request.getproxies_environment()
-    for name, url in proxies.items():
-        scheme = url.partition("://")[0].lower() if "://" in url else ""
-        if name != "no" and scheme.startswith("socks"):
+    bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+    for url in urls:
+        parts = urlsplit(url)
+        proxy = proxies.get(parts.scheme) or proxies.get("all")
+        if not proxy or "://" not in proxy or bypass(parts.hostname or "", proxies):
+            continue
+        scheme = proxy.partition("://")[0].lower()
+        if scheme in ("socks5", "socks5h"):
             return scheme
     return None

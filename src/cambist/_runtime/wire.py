@@ -31,7 +31,7 @@ from typing import Any
 import msgspec
 
 from cambist._runtime import convert
-from cambist._runtime.encode import _Invalid, scalar
+from cambist._runtime.encode import _Invalid, param_text
 from cambist._runtime.streamdef import Channel, HeartbeatKind, StreamDef
 from cambist.errors import RequestValidationError
 
@@ -63,7 +63,7 @@ def make_subscription(
                 raise RequestValidationError(f"{p.name} is required", endpoint=name, param=p.name)
             continue
         try:
-            wire[p.wire_name] = scalar(p.kind, value, p.enum)
+            wire[p.wire_name] = param_text(p, value)  # type, range and pattern, as REST
         except _Invalid as exc:
             raise RequestValidationError(f"{p.name}: {exc}", endpoint=name, param=p.name) from None
     try:

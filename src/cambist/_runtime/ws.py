@@ -142,6 +142,16 @@ class _Handover:
             self.done.set()
 
 
+def snapshot_value(sub: Subscription, value: object) -> object:
+    """A book snapshot call's value: ``"{name}"`` is the channel param's, ``"{name|upper}"``
+    the same in capitals (Binance: a stream takes lower-case symbols, REST capitals)."""
+    if not isinstance(value, str) or value[:1] != "{":
+        return value
+    name, _, flt = value[1:-1].partition("|")
+    found = sub.wire.get(name, value)
+    return found.upper() if flt == "upper" else found
+
+
 class StreamEngine:
     """One stream: its connection, subscriptions, books and event buffer."""
 
@@ -289,8 +299,7 @@ class StreamEngine:
     async def subscribe(self, channel: Channel, values: Mapping[str, object]) -> None:
         """Subscribe (once per channel and params); on exchanges that answer, wait for the
         answer and raise :class:`~cambist.errors.SubscriptionError` if it is a refusal."""
-        self._check_open("subscribe on")
-        sub = make_subscription(self.definition, channel, values)
+        sub = self.prepare(channel, values)
         if not self._register(sub):
             return
         ws = self._ws
@@ -316,6 +325,12 @@ class StreamEngine:
                 raise errors.SubscriptionError(
                     f"no answer within {self.options.reply_timeout} s", channel=sub.label
                 ) from None
+
+    def prepare(self, channel: Channel, values: Mapping[str, object]) -> Subscription:
+        """The subscription ``values`` make, once the stream is open and they are valid
+        (raises otherwise: nothing is sent)."""
+        self._check_open("subscribe on")
+        return make_subscription(self.definition, channel, values)
 
     def _register(self, sub: Subscription) -> bool:
         """Keep ``sub`` (re-subscribed on every new connection); False if already kept."""
@@ -908,10 +923,7 @@ class StreamEngine:
     async def _load_snapshot(self, sub: Subscription, book: OrderBook, generation: int) -> None:
         spec = sub.channel.book
         assert spec is not None and spec.snapshot is not None
-        values = {  # "{name}": the channel param's value
-            k: sub.wire.get(v[1:-1], v) if isinstance(v, str) and v[:1] == "{" else v
-            for k, v in spec.snapshot_params
-        }
+        values = {k: snapshot_value(sub, v) for k, v in spec.snapshot_params}
         try:
             if self._rest is None:
                 raise errors.StreamError(f"{self.name} needs a REST client for book snapshots")

@@ -119,7 +119,7 @@ _DEPTH = Channel(
         first=("data", "U"),
         previous=("data", "pu"),
         snapshot=_GET_ORDER_BOOK,
-        snapshot_params=(("symbol", "{symbol}"), ("limit", 1000)),
+        snapshot_params=(("symbol", "{symbol|upper}"), ("limit", 1000)),
         snapshot_fields=("bids", "asks", "last_update_id"),
         event_paths=(
             ("data", "bids"),
