@@ -122,6 +122,15 @@ def test_a_valid_order_passes_and_every_broken_rule_is_listed() -> None:
     assert "quantity_step" in "".join(caught.value.__notes__)
 
 
+def test_values_that_are_not_finite_numbers_are_refused_not_checked() -> None:
+    with pytest.raises(ValueError, match="price: Decimal\\('NaN'\\) is not a finite number"):
+        BTC.check(price=D("NaN"), quantity="0.1")
+    with pytest.raises(ValueError, match="quantity: 'abc' is not a decimal number"):
+        BTC.violations(price="1000", quantity="abc")
+    with pytest.raises(ValueError, match="not a finite number"):
+        BTC.round_quantity("Infinity")
+
+
 def test_a_market_not_open_for_trading_refuses_every_order() -> None:
     halted = Market(symbol="BTCUSDT", base="BTC", quote="USDT", status="HALT", active=False)
     with pytest.raises(MarketRuleError) as caught:
@@ -348,6 +357,34 @@ async def test_check_orders_refuses_before_sending_async(
                 **dict(order, price="1000", quantity="0.1")
             )
     assert _orders_sent(ex) == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"price": Decimal("NaN")}, "is not a finite number"),
+        ({"price": "abc"}, "is not a decimal number"),
+        ({"quantity": "-1"}, "quantity: must be greater than 0"),
+    ],
+)
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_check_orders_reports_bad_values_as_without_it(
+    mode: str, change: dict[str, Any], message: str
+) -> None:
+    # The endpoint's own checks come first: a NaN price is not an arithmetic error in a
+    # rule, nor a negative quantity a broken minimum.
+    from tests.test_faults_rest import Driver
+
+    order = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "price": "1000"}
+    order = {**order, "quantity": "0.1", **change}
+    with (
+        HashKeyExchange() as ex,
+        Driver(mode, (HashKey, AsyncHashKey), **ex.client_options(), check_orders=True) as c,
+    ):
+        with pytest.raises(RequestValidationError, match=message) as caught:
+            c(lambda x: x.spot.create_order(**order))
+        assert not isinstance(caught.value, MarketRuleError)
+        assert _orders_sent(ex) == 0 and _loads(ex) == 0  # nothing sent, nothing loaded
 
 
 def test_check_orders_checks_each_order_of_a_batch_and_unknown_symbols() -> None:

@@ -339,6 +339,15 @@ def test_options_are_checked_when_the_client_is_built() -> None:
     with pytest.raises(TypeError, match="rate_limits"):
         HashKey(rate_limits={"share": 0.5})  # type: ignore[arg-type]
     assert "secret" not in repr(RateLimits(redis="redis://:secret@127.0.0.1:6379/0"))
+    # a user's budget naming no endpoint would leave the calls it meant unbudgeted
+    mine = {"name": "mine", "per": "key", "limit": 1, "interval": 10}
+    with pytest.raises(ValueError, match=r"'spot\.create_ordr' names no endpoint; did you mean"):
+        HashKey(rate_limits=RateLimits(budgets=[Budget(**mine, names=("spot.create_ordr",))]))
+    with pytest.raises(ValueError, match=r"'spot\.\*_orderz' names no endpoint"):
+        HashKey(rate_limits=RateLimits(budgets=[Budget(**mine, exclude=("spot.*_orderz",))]))
+    with pytest.raises(TypeError, match="names must be a tuple of endpoint names or globs"):
+        Budget(**mine, names="spot.create_order")  # type: ignore[arg-type]
+    HashKey(rate_limits=RateLimits(budgets=[Budget(**mine, names=["spot.*"])]))  # type: ignore[arg-type]
 
 
 def test_clients_in_one_process_share_their_counts(hx: HashKeyExchange, clock: FakeClock) -> None:

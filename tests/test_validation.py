@@ -73,6 +73,29 @@ def test_signed_call_without_credentials(server: LoopbackServer) -> None:
     assert [r.path for r in server.received] == ["/quote/v1/depth"]
 
 
+def test_a_key_without_its_secret_signs_nothing(server: LoopbackServer) -> None:
+    # It used to sign with an empty secret: the exchange answered "Incorrect signature".
+    with (
+        HashKey(base_url=server.url, api_key="k") as keyed,
+        pytest.raises(RequestValidationError, match="pass api_secret with the api_key"),
+    ):
+        keyed.spot.list_open_orders()
+    assert server.received == []
+
+
+@pytest.mark.anyio
+async def test_a_key_without_its_secret_still_serves_key_only_endpoints() -> None:
+    from cambist.binance_options import AsyncBinanceOptions
+    from cambist.testing import DEFAULT_API_KEY, BinanceOptionsExchange
+
+    with BinanceOptionsExchange() as ex:
+        options = {**ex.client_options(), "api_key": DEFAULT_API_KEY, "api_secret": None}
+        async with AsyncBinanceOptions(**options) as bn:
+            assert (await bn.user_stream.create_listen_key()).listen_key  # API key only
+            with pytest.raises(RequestValidationError, match="is signed"):
+                await bn.account.get_margin_account()
+
+
 def test_values_go_out_exactly(hk: HashKey, server: LoopbackServer) -> None:
     hk.spot.create_order(
         symbol="BTCUSDT",
@@ -118,3 +141,26 @@ def test_batch_body_is_json_with_plain_decimals(hk: HashKey, server: LoopbackSer
         "newClientOrderId": "123456789",
     }
     assert body[1]["amount"] == "100" and len(body[1]["newClientOrderId"]) == 32
+
+
+# -- extra_params: what the spec does not have yet, never a second copy of what it has ----
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_extra_params_are_sent_but_never_clash(mode: str) -> None:
+    from cambist.hashkey import AsyncHashKey
+    from cambist.testing import HashKeyExchange
+    from tests.test_faults_rest import Driver
+
+    order = {**GOOD, "side": "BUY", "type": "LIMIT"}
+    with HashKeyExchange() as ex, Driver(mode, (HashKey, AsyncHashKey), **ex.client_options()) as c:
+        c(lambda x: x.spot.test_order(**order, extra_params={"newParam": "1"}))
+        (call,) = [k for k in ex.calls if k.endpoint and k.endpoint.name == "spot.test_order"]
+        assert call.params["newParam"] == "1" and call.params["symbol"] == "BTCUSDT"
+        sent = len(ex.calls)
+        with pytest.raises(RequestValidationError, match="pass it as symbol=") as clash:
+            c(lambda x: x.spot.test_order(**order, extra_params={"symbol": "ETHUSDT"}))
+        assert clash.value.param == "symbol"
+        with pytest.raises(RequestValidationError, match="written by the client"):
+            c(lambda x: x.spot.test_order(**order, extra_params={"timestamp": "1"}))
+        assert len(ex.calls) == sent  # nothing sent for either

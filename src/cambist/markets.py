@@ -376,8 +376,12 @@ def _within(now: int, start: int | None, end: int | None) -> bool:
 
 
 def _decimal(value: object, name: str) -> Decimal:
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, (int, str)) and not isinstance(value, bool):
-        return Decimal(value)
-    raise TypeError(f"{name} must be a Decimal, an int or a str, not {type(value).__name__}")
+    if isinstance(value, bool) or not isinstance(value, (Decimal, int, str)):
+        raise TypeError(f"{name} must be a Decimal, an int or a str, not {type(value).__name__}")
+    try:
+        out = value if isinstance(value, Decimal) else Decimal(value)
+    except ArithmeticError:
+        raise ValueError(f"{name}: {value!r} is not a decimal number") from None
+    if not out.is_finite():
+        raise ValueError(f"{name}: {value!r} is not a finite number")
+    return out

@@ -265,6 +265,11 @@ class BaseClient:
             from cambist.ratelimit import RateLimits
 
             limits = RateLimits()
+        if limits.budgets:  # a user's own: their endpoint names must be this exchange's
+            from cambist._runtime.limits import check_names
+
+            registry = importlib.import_module(self._config_module.replace("_config", "_registry"))
+            check_names(limits.budgets, (ep.name for ep in registry.ENDPOINTS))
         if limits.enabled and (exchange.budgets or limits.budgets):
             from cambist._runtime.governor import Governor
 
@@ -349,7 +354,7 @@ class SyncClient(SyncMarkets, BaseClient):
 
         self._ensure_open(self._http)
         if self._market_book.check_orders:
-            opts = self._check_orders(ep.name, values, opts)
+            opts = self._check_orders(ep, values, opts)
         core = self._core
         flow = core.flow(ep, values, opts or self._plain_call)
         return run_sync(flow, self._http.send, self.clock.sleep)
@@ -461,7 +466,7 @@ class AsyncClient(AsyncMarkets, BaseClient):
     ) -> Any:
         """The call, once the orders in ``values`` pass their markets' rules (nothing is
         sent otherwise); a markets load first shares the call's timeout."""
-        opts = await self._check_orders(ep.name, values, opts)
+        opts = await self._check_orders(ep, values, opts)
         flow = self._core.flow(ep, values, opts or self._plain_call)
         return await run(flow, http.send, self.clock.asleep)
 

@@ -143,12 +143,18 @@ class Core:
             elif filled:
                 ids = tuple(filled)
         if opts.extra_params:
+            self._check_extra(ep, opts.extra_params)
             extra = [(k, scalar("any", v)) for k, v in opts.extra_params.items()]
             (main if ep.params_in == "form" else query).extend(extra)
         security = self.exchange.security[ep.security]
-        if (security.api_key or security.signed) and self.credentials is None:
+        credentials = self.credentials
+        if (security.api_key or security.signed) and credentials is None:
             raise errors.RequestValidationError(
                 f"needs credentials ({ep.security}): pass api_key and api_secret", endpoint=ep.name
+            )
+        if security.signed and credentials is not None and not credentials.can_sign:
+            raise errors.RequestValidationError(
+                f"is signed ({ep.security}): pass api_secret with the api_key", endpoint=ep.name
             )
         self._check_ban(ep)
         stamped = security.signed and self.exchange.timestamp_param is not None
@@ -214,6 +220,28 @@ class Core:
                     raise
                 log.info("%s: %s; retry %d in %.2fs", ep.name, _why(exc), attempt, decision.delay)
             yield Sleep(decision.delay)
+
+    def _check_extra(self, ep: Endpoint[Any], extra: Mapping[str, object]) -> None:
+        """``extra_params`` add what the spec does not have yet; one that names a declared
+        parameter would be sent twice, unchecked (another symbol, a price off the tick),
+        and one the client writes (timestamp, signature) would break the signature."""
+        x = self.exchange
+        signed = x.security[ep.security].signed
+        own = {x.timestamp_param, x.recv_window_param, x.signature_param} if signed else set()
+        for key in extra:
+            declared = next((p for p in ep.params if p.wire_name == key), None)
+            if declared is not None:
+                raise errors.RequestValidationError(
+                    f"extra_params {key!r} is a parameter of this method: pass it as "
+                    f"{declared.name}=",
+                    endpoint=ep.name,
+                    param=declared.name,
+                )
+            if key in own:
+                raise errors.RequestValidationError(
+                    f"extra_params {key!r} is written by the client (signing)",
+                    endpoint=ep.name,
+                )
 
     def _check_ban(self, ep: Endpoint[Any]) -> None:
         """During a ban, a call fails here: nothing is sent (every request may lengthen it)."""

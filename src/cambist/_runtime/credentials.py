@@ -20,6 +20,11 @@ class Credentials:
         redact.secret(api_key)
         redact.secret(api_secret)
 
+    @property
+    def can_sign(self) -> bool:
+        """Is there a secret to sign with? (An API key alone serves key-only endpoints.)"""
+        return bool(self._secret)
+
     def sign(self, payload: bytes) -> str:
         """HMAC-SHA256 of ``payload`` with the secret, as lower-case hex."""
         return hmac.digest(self._secret, payload, "sha256").hex()  # OpenSSL's one-shot

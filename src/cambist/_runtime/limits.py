@@ -5,9 +5,10 @@ does I/O or imports anything heavy: the generated ``_config`` modules build thes
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -45,6 +46,13 @@ class Budget:
             raise ValueError(f"Budget.limit must be an int >= 1, got {self.limit!r}")
         if not self.interval > 0:
             raise ValueError(f"Budget.interval must be > 0 seconds, got {self.interval!r}")
+        for attr in ("names", "exclude"):
+            globs = getattr(self, attr)
+            if isinstance(globs, str) or not all(isinstance(g, str) for g in globs):
+                raise TypeError(
+                    f"Budget.{attr} must be a tuple of endpoint names or globs, got {globs!r}"
+                )
+            object.__setattr__(self, attr, tuple(globs))
 
     def applies(self, endpoint: str, keyed: bool) -> bool:
         """Does a call of ``endpoint`` (sending the API key or not) spend from this budget?"""
@@ -55,6 +63,18 @@ class Budget:
         if self.names and not any(fnmatch.fnmatchcase(endpoint, g) for g in self.names):
             return False
         return not any(fnmatch.fnmatchcase(endpoint, g) for g in self.exclude)
+
+
+def check_names(budgets: Iterable[Budget], endpoints: Iterable[str]) -> None:
+    """Every endpoint name or glob of a user's budget matches an endpoint of the exchange
+    (a misspelt one would leave the calls it meant unbudgeted)."""
+    known = list(endpoints)
+    for budget in budgets:
+        for glob in (*budget.names, *budget.exclude):
+            if not any(fnmatch.fnmatchcase(name, glob) for name in known):
+                close = difflib.get_close_matches(glob, known, n=3)
+                hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+                raise ValueError(f"Budget {budget.name!r}: {glob!r} names no endpoint{hint}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from cambist._runtime.core import CallOptions, Core
+    from cambist._runtime.endpoint import Endpoint
     from cambist.markets import Market
 
 Source = tuple[tuple[str | None, str], ...]
@@ -331,10 +332,17 @@ class MarketBook:
         if not is_listed(markets, symbol):
             self.find(markets, symbol, f"subscribe_{channel}")
 
-    def to_check(self, endpoint: str, values: Mapping[str, object]) -> list[OrderToCheck]:
-        """The orders of a call to check before sending (none unless ``check_orders``)."""
-        shape = self.source.orders.get(endpoint) if self.check_orders else None
-        return orders_of(shape, values) if shape is not None else []
+    def to_check(self, ep: Endpoint[Any], values: Mapping[str, object]) -> list[OrderToCheck]:
+        """The orders of a call to check before sending (none unless ``check_orders``), once
+        the values pass the endpoint's own checks: a NaN price or a negative quantity is
+        the RequestValidationError it is without ``check_orders``, not a broken rule."""
+        shape = self.source.orders.get(ep.name) if self.check_orders else None
+        if shape is None:
+            return []
+        from cambist._runtime.encode import encode_params
+
+        encode_params(ep, values)  # validates (the call encodes them again when it sends)
+        return orders_of(shape, values)
 
     def check(
         self,
@@ -405,14 +413,15 @@ class SyncMarkets:
         return self._market_book.find(self.markets(refresh=refresh), symbol, "get_market")
 
     def _check_orders(
-        self, endpoint: str, values: Mapping[str, object], opts: CallOptions | None
+        self, ep: Endpoint[Any], values: Mapping[str, object], opts: CallOptions | None
     ) -> CallOptions | None:
         """Check the orders of a call; the call's options to send it with (when the markets
         had to be loaded first, their load and the order share the call's timeout)."""
         book = self._market_book
-        orders = book.to_check(endpoint, values)
+        orders = book.to_check(ep, values)
         if not orders:
             return opts
+        endpoint = ep.name
         markets = book.cached(False)
         if markets is None:
             deadline = book.deadline(opts, self._core.timeout)
@@ -466,13 +475,14 @@ class AsyncMarkets:
         return self._market_book.find(markets, symbol, "get_market")
 
     async def _check_orders(
-        self, endpoint: str, values: Mapping[str, object], opts: CallOptions | None
+        self, ep: Endpoint[Any], values: Mapping[str, object], opts: CallOptions | None
     ) -> CallOptions | None:
         """See ``SyncMarkets._check_orders``."""
         book = self._market_book
-        orders = book.to_check(endpoint, values)
+        orders = book.to_check(ep, values)
         if not orders:
             return opts
+        endpoint = ep.name
         markets = book.cached(False)
         if markets is None:
             deadline = book.deadline(opts, self._core.timeout)
