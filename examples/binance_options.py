@@ -1,12 +1,9 @@
-"""Binance Options (eapi) with cambist: market data, New Order, errors; blocking and asyncio.
+"""Binance Options (eapi) with cambist: market data, orders (place, query, cancel), errors;
+blocking and asyncio.
 
 Runs against ``cambist.testing.BinanceOptionsExchange`` (loopback, no account, no network).
 Against the real exchange, drop the local exchange and write
 ``BinanceOptions(api_key=..., api_secret=...)``.
-
-The spec covers what its document names: server time, exchange information and New Order.
-There is no query, cancel or account endpoint yet, so this example checks orders in the local
-exchange's ledger; each section is one function, ready for the endpoints to come.
 Run: python examples/binance_options.py
 """
 
@@ -53,9 +50,11 @@ def market_data(bo: BinanceOptions) -> Decimal:
     return option.min_qty
 
 
-def orders(ex: BinanceOptionsExchange, bo: BinanceOptions, quantity: Decimal) -> None:
-    """New Order: a resting limit order (ACK answer) and a taker one (RESULT answer)."""
-    (best_bid, _), (best_ask, _) = ex.market.best(SYMBOL)  # no depth endpoint in the spec yet
+def orders(bo: BinanceOptions, quantity: Decimal) -> None:
+    """New Order: a resting limit order (ACK answer) and a taker one (RESULT answer); the
+    resting one queried by its client order id, then cancelled."""
+    book = bo.market.get_order_book(symbol=SYMBOL, limit=10)
+    best_bid, best_ask = book.bids[0].price, book.asks[0].price
     resting = bo.trade.create_order(
         symbol=SYMBOL,
         side=OrderSide.BUY,
@@ -83,7 +82,10 @@ def orders(ex: BinanceOptionsExchange, bo: BinanceOptions, quantity: Decimal) ->
         f"order {taker.order_id} (RESULT): {taker.status.value} "
         f"{taker.executed_qty} @ {taker.avg_price}"
     )
-    assert ex.ledger.orders[str(resting.order_id)].open  # the local exchange's ledger
+    found = bo.trade.get_order(symbol=SYMBOL, client_order_id="example-resting-1")
+    assert found.order_id == resting.order_id and found.status is OrderStatus.ACCEPTED
+    cancelled = bo.trade.cancel_order(symbol=SYMBOL, order_id=resting.order_id)
+    print(f"order {cancelled.order_id}: {found.status.value}, then {cancelled.status.value}")
 
 
 def errors(ex: BinanceOptionsExchange, bo: BinanceOptions) -> None:
@@ -130,8 +132,7 @@ def errors(ex: BinanceOptionsExchange, bo: BinanceOptions) -> None:
             print(f"typed error: {type(exc).__name__}, retry_after={exc.retry_after}")
 
     # A 503 after an order was sent: it may exist, and it is never resent blindly. The error
-    # names the client order id the client filled in; look the order up by it (Query Single
-    # Order is not in the spec yet: here the local exchange's ledger shows it).
+    # names the client order id the client filled in; look the order up by it.
     ex.fail("trade.create_order", status=503, execute=True, times=1)
     try:
         bo.trade.create_order(
@@ -145,8 +146,9 @@ def errors(ex: BinanceOptionsExchange, bo: BinanceOptions) -> None:
         raise AssertionError("expected ExecutionStatusUnknownError")
     except ExecutionStatusUnknownError as exc:
         print(f"typed error: {type(exc).__name__}, client order id {exc.client_order_id}")
-        (placed,) = [o for o in ex.ledger.orders.values() if o.client_id == exc.client_order_id]
-        print(f"  it was placed: order {placed.id} is {placed.status}")
+        assert exc.client_order_id is not None
+        placed = bo.trade.get_order(symbol=SYMBOL, client_order_id=exc.client_order_id)
+        print(f"  it was placed: order {placed.order_id} is {placed.status}")
 
 
 async def asynchronous(ex: BinanceOptionsExchange) -> None:
@@ -175,7 +177,7 @@ async def asynchronous(ex: BinanceOptionsExchange) -> None:
 def main() -> None:
     with BinanceOptionsExchange(seed=1) as ex, BinanceOptions(**ex.client_options()) as bo:
         quantity = market_data(bo)
-        orders(ex, bo, quantity)
+        orders(bo, quantity)
         errors(ex, bo)
         asyncio.run(asynchronous(ex))
     print("binance_options example: ok")

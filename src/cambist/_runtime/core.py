@@ -330,7 +330,7 @@ class Core:
             data = self._unwrap(convert.decode_fast(response.content))
             server_ms = convert.integer(data[self.exchange.server_time_field or "serverTime"])
         except Exception as exc:  # keep the old offset: a failed sync must not fail the call
-            log.warning("server time sync failed: %s", type(exc).__name__)
+            log.warning("server time sync failed: %s: %.200s", type(exc).__name__, exc)
             clock.synced_at = clock.local_ms() / 1000.0
             return
         finally:  # also when the call is cancelled mid-sync: the next call may sync again
