@@ -297,3 +297,80 @@ async def test_a_zero_backoff_policy_retries_a_503_at_once_async(hx: HashKeyExch
     async with AsyncHashKey(**{**hx.client_options(), "retry": policy}) as hk:
         await hk.market.get_depth(symbol="BTCUSDT")
     assert [c.endpoint.name for c in hx.calls if c.endpoint].count("market.get_depth") == 2
+
+
+# -- a call's own timeout: checked as the client option is, before anything is sent -------
+
+BAD_CALL_TIMEOUTS: list[tuple[object, str]] = [
+    (-1, "timeout must be a positive, finite number of seconds, got -1"),
+    (0, "timeout must be a positive, finite number of seconds, got 0"),
+    (math.inf, "timeout must be a positive, finite number of seconds, got inf"),
+    (math.nan, "timeout must be a positive, finite number of seconds, got nan"),
+    ("1", "timeout must be a number of seconds, got '1' (str)"),
+    (True, "timeout must be a number of seconds, got True (bool)"),
+]
+
+
+def _sent(hx: HashKeyExchange) -> int:
+    return len([c for c in hx.calls if c.endpoint])
+
+
+def _same_as_the_client_option(timeout: object, message: str) -> None:
+    with pytest.raises((TypeError, ValueError)) as caught:
+        HashKey(timeout=timeout)  # type: ignore[arg-type]
+    assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(("timeout", "message"), BAD_CALL_TIMEOUTS, ids=repr)
+def test_a_bad_call_timeout_is_refused_before_sending_sync(
+    hx: HashKeyExchange, timeout: Any, message: str
+) -> None:
+    _same_as_the_client_option(timeout, message)
+    with HashKey(**hx.client_options()) as hk:
+        with pytest.raises(RequestValidationError) as caught:
+            hk.market.get_depth(symbol="BTCUSDT", timeout=timeout)
+        assert str(caught.value) == f"market.get_depth: {message}"
+        assert caught.value.param == "timeout"
+        with pytest.raises(RequestValidationError, match="timeout must be"):
+            hk.with_raw_response.market.get_depth(symbol="BTCUSDT", timeout=timeout)
+        with pytest.raises(RequestValidationError, match=r"account\.list_trades: timeout must"):
+            next(hk.account.iter_trades(timeout=timeout))
+        with pytest.raises(RequestValidationError, match=r"request GET /quote/v1/depth: timeout"):
+            hk.request("GET", "/quote/v1/depth", params={"symbol": "BTCUSDT"}, timeout=timeout)
+    assert _sent(hx) == 0
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("timeout", "message"), BAD_CALL_TIMEOUTS, ids=repr)
+async def test_a_bad_call_timeout_is_refused_before_sending_async(
+    hx: HashKeyExchange, timeout: Any, message: str
+) -> None:
+    async with AsyncHashKey(**hx.client_options()) as hk:
+        with pytest.raises(RequestValidationError) as caught:
+            await hk.market.get_depth(symbol="BTCUSDT", timeout=timeout)
+        assert str(caught.value) == f"market.get_depth: {message}"
+        assert caught.value.param == "timeout"
+        with pytest.raises(RequestValidationError, match="timeout must be"):
+            await hk.with_raw_response.market.get_depth(symbol="BTCUSDT", timeout=timeout)
+        with pytest.raises(RequestValidationError, match=r"account\.list_trades: timeout must"):
+            await anext(hk.account.iter_trades(timeout=timeout))
+        with pytest.raises(RequestValidationError, match=r"request GET /quote/v1/depth: timeout"):
+            await hk.request(
+                "GET", "/quote/v1/depth", params={"symbol": "BTCUSDT"}, timeout=timeout
+            )
+    assert _sent(hx) == 0
+
+
+def test_a_good_call_timeout_is_used_sync(hx: HashKeyExchange) -> None:
+    with HashKey(**hx.client_options()) as hk:
+        assert hk.market.get_depth(symbol="BTCUSDT", timeout=5).bids
+        assert hk.market.get_depth(symbol="BTCUSDT", timeout=0.5).bids
+    assert _sent(hx) == 2
+
+
+@pytest.mark.anyio
+async def test_a_good_call_timeout_is_used_async(hx: HashKeyExchange) -> None:
+    async with AsyncHashKey(**hx.client_options()) as hk:
+        assert (await hk.market.get_depth(symbol="BTCUSDT", timeout=5)).bids
+        assert (await hk.market.get_depth(symbol="BTCUSDT", timeout=0.5)).bids
+    assert _sent(hx) == 2

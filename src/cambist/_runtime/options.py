@@ -30,6 +30,18 @@ def number(option: str, value: object, *, zero: bool = False, infinite: bool = F
         raise ValueError(f"{option} must be a {what} number of seconds, got {value!r}")
 
 
+def call_timeout(endpoint: str, value: object) -> None:
+    """A call's own ``timeout=`` (not None): checked as the client option ``timeout`` is,
+    with its message, raised as the call's other bad arguments are
+    (:class:`~cambist.errors.RequestValidationError`, naming the endpoint and the param)."""
+    try:
+        number("timeout", value)
+    except (TypeError, ValueError) as exc:
+        from cambist.errors import RequestValidationError
+
+        raise RequestValidationError(str(exc), endpoint=endpoint, param="timeout") from None
+
+
 def whole(option: str, value: object, *, minimum: int | None = None) -> int:
     """An ``int`` (not a bool, not ``"3"``) of at least ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, int):
