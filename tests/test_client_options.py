@@ -4,7 +4,9 @@ runtime refusing a bad value when the client is built (sync and async)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import re
 import shutil
 import subprocess
@@ -20,6 +22,7 @@ from cambist.bibox import AsyncBibox, Bibox
 from cambist.bingx import AsyncBingX, BingX
 from cambist.errors import RequestValidationError
 from cambist.hashkey import AsyncHashKey, HashKey
+from cambist.options import RetryPolicy
 from cambist.testing import HashKeyExchange
 from codegen import clientopts
 
@@ -239,3 +242,135 @@ async def test_max_retries_given_as_an_int_is_used_async(hx: HashKeyExchange) ->
 def hx() -> Any:
     with HashKeyExchange() as ex:
         yield ex
+
+
+# -- RetryPolicy values: refused when the policy is made, not on the first retry ---------
+
+BAD_RETRY: list[tuple[dict[str, Any], type[Exception], str]] = [
+    ({"max_retries": -1}, ValueError, "RetryPolicy.max_retries must be at least 0, got -1"),
+    ({"max_retries": "2"}, TypeError, "RetryPolicy.max_retries must be an int, got '2' (str)"),
+    ({"max_retries": 2.0}, TypeError, "RetryPolicy.max_retries must be an int, got 2.0"),
+    ({"max_retries": True}, TypeError, "RetryPolicy.max_retries must be an int"),
+    ({"backoff_base": "1"}, TypeError, "RetryPolicy.backoff_base must be a number of seconds"),
+    ({"backoff_base": -1}, ValueError, "RetryPolicy.backoff_base must be a non-negative, finite"),
+    ({"backoff_base": math.inf}, ValueError, "RetryPolicy.backoff_base must be a non-negative"),
+    ({"backoff_base": math.nan}, ValueError, "RetryPolicy.backoff_base must be a non-negative"),
+    ({"backoff_max": None}, TypeError, "RetryPolicy.backoff_max must be a number of seconds"),
+    ({"backoff_max": -0.5}, ValueError, "RetryPolicy.backoff_max must be a non-negative"),
+    ({"max_retry_after": "60"}, TypeError, "RetryPolicy.max_retry_after must be a number"),
+    ({"max_retry_after": -1.0}, ValueError, "RetryPolicy.max_retry_after must be a non-negative"),
+    ({"rng": None}, TypeError, "RetryPolicy.rng must be a random.Random, got None"),
+]
+
+
+@pytest.mark.parametrize(("fields", "error", "message"), BAD_RETRY, ids=lambda v: str(v)[:40])
+def test_bad_retry_policy_values_are_refused_when_the_policy_is_made(
+    fields: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error) as caught:
+        RetryPolicy(**fields)
+    assert message in str(caught.value)
+    with pytest.raises(error):  # nor can a valid policy be turned into a bad one
+        dataclasses.replace(RetryPolicy(), **fields)
+
+
+def test_retry_policy_edge_values_are_accepted() -> None:
+    policy = RetryPolicy(max_retries=0, backoff_base=0, backoff_max=math.inf, max_retry_after=0)
+    assert policy.delay(1) is None  # 0 retries: never retry
+    policy = RetryPolicy(max_retries=1, backoff_base=0, max_retry_after=math.inf)
+    assert policy.delay(1) == 0.0
+    assert policy.delay(1, retry_after=1e9) == 1e9  # no cap on Retry-After (the timeout bounds it)
+
+
+def test_a_zero_backoff_policy_retries_a_503_at_once_sync(hx: HashKeyExchange) -> None:
+    hx.fail("market.get_depth", status=503, times=1)
+    policy = RetryPolicy(max_retries=1, backoff_base=0)
+    with HashKey(**{**hx.client_options(), "retry": policy}) as hk:
+        hk.market.get_depth(symbol="BTCUSDT")
+    assert [c.endpoint.name for c in hx.calls if c.endpoint].count("market.get_depth") == 2
+
+
+@pytest.mark.anyio
+async def test_a_zero_backoff_policy_retries_a_503_at_once_async(hx: HashKeyExchange) -> None:
+    hx.fail("market.get_depth", status=503, times=1)
+    policy = RetryPolicy(max_retries=1, backoff_base=0)
+    async with AsyncHashKey(**{**hx.client_options(), "retry": policy}) as hk:
+        await hk.market.get_depth(symbol="BTCUSDT")
+    assert [c.endpoint.name for c in hx.calls if c.endpoint].count("market.get_depth") == 2
+
+
+# -- a call's own timeout: checked as the client option is, before anything is sent -------
+
+BAD_CALL_TIMEOUTS: list[tuple[object, str]] = [
+    (-1, "timeout must be a positive, finite number of seconds, got -1"),
+    (0, "timeout must be a positive, finite number of seconds, got 0"),
+    (math.inf, "timeout must be a positive, finite number of seconds, got inf"),
+    (math.nan, "timeout must be a positive, finite number of seconds, got nan"),
+    ("1", "timeout must be a number of seconds, got '1' (str)"),
+    (True, "timeout must be a number of seconds, got True (bool)"),
+]
+
+
+def _sent(hx: HashKeyExchange) -> int:
+    return len([c for c in hx.calls if c.endpoint])
+
+
+def _same_as_the_client_option(timeout: object, message: str) -> None:
+    with pytest.raises((TypeError, ValueError)) as caught:
+        HashKey(timeout=timeout)  # type: ignore[arg-type]
+    assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(("timeout", "message"), BAD_CALL_TIMEOUTS, ids=repr)
+def test_a_bad_call_timeout_is_refused_before_sending_sync(
+    hx: HashKeyExchange, timeout: Any, message: str
+) -> None:
+    _same_as_the_client_option(timeout, message)
+    with HashKey(**hx.client_options()) as hk:
+        with pytest.raises(RequestValidationError) as caught:
+            hk.market.get_depth(symbol="BTCUSDT", timeout=timeout)
+        assert str(caught.value) == f"market.get_depth: {message}"
+        assert caught.value.param == "timeout"
+        with pytest.raises(RequestValidationError, match="timeout must be"):
+            hk.with_raw_response.market.get_depth(symbol="BTCUSDT", timeout=timeout)
+        with pytest.raises(RequestValidationError, match=r"account\.list_trades: timeout must"):
+            next(hk.account.iter_trades(timeout=timeout))
+        with pytest.raises(RequestValidationError, match=r"request GET /quote/v1/depth: timeout"):
+            hk.request("GET", "/quote/v1/depth", params={"symbol": "BTCUSDT"}, timeout=timeout)
+    assert _sent(hx) == 0
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("timeout", "message"), BAD_CALL_TIMEOUTS, ids=repr)
+async def test_a_bad_call_timeout_is_refused_before_sending_async(
+    hx: HashKeyExchange, timeout: Any, message: str
+) -> None:
+    async with AsyncHashKey(**hx.client_options()) as hk:
+        with pytest.raises(RequestValidationError) as caught:
+            await hk.market.get_depth(symbol="BTCUSDT", timeout=timeout)
+        assert str(caught.value) == f"market.get_depth: {message}"
+        assert caught.value.param == "timeout"
+        with pytest.raises(RequestValidationError, match="timeout must be"):
+            await hk.with_raw_response.market.get_depth(symbol="BTCUSDT", timeout=timeout)
+        with pytest.raises(RequestValidationError, match=r"account\.list_trades: timeout must"):
+            await anext(hk.account.iter_trades(timeout=timeout))
+        with pytest.raises(RequestValidationError, match=r"request GET /quote/v1/depth: timeout"):
+            await hk.request(
+                "GET", "/quote/v1/depth", params={"symbol": "BTCUSDT"}, timeout=timeout
+            )
+    assert _sent(hx) == 0
+
+
+def test_a_good_call_timeout_is_used_sync(hx: HashKeyExchange) -> None:
+    with HashKey(**hx.client_options()) as hk:
+        assert hk.market.get_depth(symbol="BTCUSDT", timeout=5).bids
+        assert hk.market.get_depth(symbol="BTCUSDT", timeout=0.5).bids
+    assert _sent(hx) == 2
+
+
+@pytest.mark.anyio
+async def test_a_good_call_timeout_is_used_async(hx: HashKeyExchange) -> None:
+    async with AsyncHashKey(**hx.client_options()) as hk:
+        assert (await hk.market.get_depth(symbol="BTCUSDT", timeout=5)).bids
+        assert (await hk.market.get_depth(symbol="BTCUSDT", timeout=0.5)).bids
+    assert _sent(hx) == 2

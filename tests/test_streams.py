@@ -8,6 +8,7 @@ import asyncio
 import gzip
 import json
 import logging
+import math
 import random
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -605,3 +606,84 @@ async def test_document_push_samples_are_routed_and_typed() -> None:
     assert isinstance(custody, AccountUpdate)
     assert custody.balances[0].free == Decimal("6086.715847759989968887")
     assert unknown == RawEvent("user", "somethingNew", {"e": "somethingNew", "x": 1})
+
+
+# -- options checked before anything connects -----------------------------------------------
+
+BAD_STREAM_OPTIONS: list[tuple[dict[str, Any], type[Exception], str]] = [
+    ({"max_buffer": 0}, ValueError, "StreamOptions.max_buffer must be at least 1, got 0"),
+    ({"max_buffer": "3"}, TypeError, "StreamOptions.max_buffer must be an int, got '3' (str)"),
+    ({"max_buffer": 3.0}, TypeError, "StreamOptions.max_buffer must be an int, got 3.0"),
+    ({"ping_interval": 0}, ValueError, "StreamOptions.ping_interval must be a positive, finite"),
+    ({"ping_interval": "5"}, TypeError, "StreamOptions.ping_interval must be a number"),
+    ({"ping_timeout": -1.0}, ValueError, "StreamOptions.ping_timeout must be a positive"),
+    ({"max_reconnects": 0}, ValueError, "StreamOptions.max_reconnects must be at least 1"),
+    ({"max_reconnects": True}, TypeError, "StreamOptions.max_reconnects must be an int"),
+    ({"connect_attempts": 0}, ValueError, "StreamOptions.connect_attempts must be at least 1"),
+    ({"connect_attempts": None}, TypeError, "StreamOptions.connect_attempts must be an int"),
+    ({"backoff_base": -0.1}, ValueError, "StreamOptions.backoff_base must be a non-negative"),
+    ({"backoff_max": "30"}, TypeError, "StreamOptions.backoff_max must be a number"),
+    ({"reply_timeout": 0}, ValueError, "StreamOptions.reply_timeout must be a positive"),
+    ({"open_timeout": None}, TypeError, "StreamOptions.open_timeout must be a number"),
+    ({"handover_timeout": float("nan")}, ValueError, "StreamOptions.handover_timeout must be"),
+    ({"keepalive_jitter": 1.5}, ValueError, "StreamOptions.keepalive_jitter must be from 0 to 1"),
+    ({"keepalive_jitter": "0.1"}, TypeError, "StreamOptions.keepalive_jitter must be a number"),
+    ({"max_connection_age": 0}, ValueError, "StreamOptions.max_connection_age must be a"),
+    ({"sleep": 0.1}, TypeError, "StreamOptions.sleep must be a function"),
+    ({"clock": 0.0}, TypeError, "StreamOptions.clock must be a function"),
+    ({"rng": 3}, TypeError, "StreamOptions.rng must be a random.Random, got 3 (int)"),
+    ({"check_symbols": "no"}, TypeError, "StreamOptions.check_symbols must be True or False"),
+]
+
+
+@pytest.mark.parametrize(
+    ("fields", "error", "message"), BAD_STREAM_OPTIONS, ids=lambda v: str(v)[:40]
+)
+def test_bad_stream_options_are_refused_when_made(
+    fields: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error) as caught:
+        StreamOptions(**fields)
+    assert message in str(caught.value)
+
+
+def test_stream_option_edge_values_are_accepted() -> None:
+    StreamOptions(max_buffer=1, max_reconnects=1, connect_attempts=1, backoff_base=0)
+    StreamOptions(keepalive_jitter=0, max_connection_age=math.inf, backoff_max=math.inf)
+    StreamOptions(keepalive_jitter=1, ping_interval=0.05, ping_timeout=0.1, rng=random.Random(1))
+
+
+def test_options_that_are_not_stream_options_are_refused_sync(hk_ex: HashKeyExchange) -> None:
+    with HashKey(**hk_ex.client_options()) as hk:
+        with pytest.raises(
+            TypeError, match=r"options must be a cambist\.streams\.StreamOptions"
+        ) as caught:
+            hk.streams.public({"max_buffer": 3})  # type: ignore[arg-type]
+        assert "got dict; pass StreamOptions(**it)" in str(caught.value)
+        with pytest.raises(TypeError, match="got dict"):
+            hk.streams.public({})  # type: ignore[arg-type]  # (was taken as "no options")
+    assert hk_ex.streams.handshakes == []  # nothing connected
+
+
+async def test_options_that_are_not_stream_options_are_refused_async(
+    hk_ex: HashKeyExchange, ahk: AsyncHashKey
+) -> None:
+    with pytest.raises(TypeError, match=r"streams\.public: options must be .* got dict"):
+        ahk.streams.public({"max_buffer": 3})  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"options must be .* got int$"):
+        ahk.streams.user(3)  # type: ignore[arg-type]
+    assert hk_ex.streams.handshakes == []  # nothing connected
+
+
+async def test_a_buffer_of_one_keeps_the_newest_event(
+    hk_ex: HashKeyExchange, ahk: AsyncHashKey
+) -> None:
+    async with ahk.streams.public(StreamOptions(max_buffer=1)) as s:
+        await s.subscribe_depth(symbol="BTCUSDT")
+        hk_ex.streams.wait_subscribed("public", "depth:BTCUSDT")
+        hk_ex.tick("BTCUSDT", steps=10)
+        await asyncio.sleep(0.3)  # not consuming
+        first = await s.__anext__()
+        assert isinstance(first, Gap) and first.reason == "buffer overflow"
+        last = await s.__anext__()
+        assert isinstance(last, DepthUpdate) and last.data.version == "11_1"

@@ -46,13 +46,20 @@ class _CoreArgs(NamedTuple):
 
 
 def _options(
+    ep: Endpoint[Any],
     timeout: float | None,
     extra_params: Mapping[str, object] | None,
     extra_headers: Mapping[str, str] | None,
     raw: bool,
 ) -> CallOptions:
+    """A call's own options (made only when one is given: a plain call has none), its
+    ``timeout`` checked before anything is sent."""
     from cambist._runtime.core import CallOptions
 
+    if timeout is not None:
+        from cambist._runtime.options import call_timeout
+
+        call_timeout(ep.name, timeout)
     return CallOptions(timeout, extra_params, extra_headers, raw)
 
 
@@ -79,6 +86,10 @@ def _adhoc_call(
         params_in=params_in,  # type: ignore[arg-type]
         response="json",
     )
+    if timeout is not None:
+        from cambist._runtime.options import call_timeout
+
+        call_timeout(ep.name, timeout)
     return ep, CallOptions(timeout=timeout, extra_params=params)
 
 
@@ -517,7 +528,7 @@ class SyncResource:
     ) -> T:
         opts = None  # most calls: no per-call option
         if timeout is not None or extra_params or extra_headers or self._raw:
-            opts = _options(timeout, extra_params, extra_headers, self._raw)
+            opts = _options(ep, timeout, extra_params, extra_headers, self._raw)
         return self._client._call(ep, values, opts)  # type: ignore[no-any-return]
 
 
@@ -539,5 +550,5 @@ class AsyncResource:
         """The call's coroutine, which the generated method awaits."""
         opts = None  # most calls: no per-call option
         if timeout is not None or extra_params or extra_headers or self._raw:
-            opts = _options(timeout, extra_params, extra_headers, self._raw)
+            opts = _options(ep, timeout, extra_params, extra_headers, self._raw)
         return self._client._call(ep, values, opts)

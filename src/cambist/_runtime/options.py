@@ -20,12 +20,26 @@ def optional_str(option: str, value: object) -> None:
         raise TypeError(f"{option} must be a str or None, got {_name(value)}")
 
 
-def number(option: str, value: object, *, positive: bool = True) -> None:
-    """A real number (not a bool): ``timeout=30`` or ``30.0``, never ``"30"``."""
+def number(option: str, value: object, *, zero: bool = False, infinite: bool = False) -> None:
+    """A real number of seconds (not a bool): ``timeout=30`` or ``30.0``, never ``"30"``;
+    above 0 and finite (``zero``: 0 too; ``infinite``: ``math.inf`` too; never NaN)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(f"{option} must be a number of seconds, got {_name(value)}")
-    if positive and not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"{option} must be a positive, finite number of seconds, got {value!r}")
+    if not ((value >= 0 if zero else value > 0) and (infinite or math.isfinite(value))):
+        what = ("non-negative" if zero else "positive") + ("" if infinite else ", finite")
+        raise ValueError(f"{option} must be a {what} number of seconds, got {value!r}")
+
+
+def call_timeout(endpoint: str, value: object) -> None:
+    """A call's own ``timeout=`` (not None): checked as the client option ``timeout`` is,
+    with its message, raised as the call's other bad arguments are
+    (:class:`~cambist.errors.RequestValidationError`, naming the endpoint and the param)."""
+    try:
+        number("timeout", value)
+    except (TypeError, ValueError) as exc:
+        from cambist.errors import RequestValidationError
+
+        raise RequestValidationError(str(exc), endpoint=endpoint, param="timeout") from None
 
 
 def whole(option: str, value: object, *, minimum: int | None = None) -> int:
@@ -35,6 +49,14 @@ def whole(option: str, value: object, *, minimum: int | None = None) -> int:
     if minimum is not None and value < minimum:
         raise ValueError(f"{option} must be at least {minimum}, got {value}")
     return value
+
+
+def random_source(option: str, value: object) -> None:
+    """A ``random.Random`` (or a subclass: a fake with a fixed ``random()``)."""
+    import random
+
+    if not isinstance(value, random.Random):
+        raise TypeError(f"{option} must be a random.Random, got {_name(value)}")
 
 
 def flag(option: str, value: object) -> None:

@@ -48,6 +48,11 @@ class RetryPolicy:
     delay is drawn between half and all of ``backoff_base * 2**(retry-1)``, at most
     ``backoff_max``). ``max_retry_after``: the longest ``Retry-After`` the client waits; a
     longer one is raised at once. Every wait also stays within the call's ``timeout``.
+    ``rng``: the jitter's ``random.Random``.
+
+    The values are checked when the policy is made (``TypeError`` / ``ValueError`` naming
+    the field): ``max_retries`` an int of at least 0; the seconds numbers of at least 0,
+    ``backoff_max`` and ``max_retry_after`` possibly ``math.inf`` (no cap).
     """
 
     max_retries: int = 2
@@ -55,6 +60,17 @@ class RetryPolicy:
     backoff_max: float = 8.0
     max_retry_after: float = 60.0
     rng: random.Random = field(default_factory=random.Random, compare=False)
+
+    def __post_init__(self) -> None:
+        """Refuse a value the policy cannot use (``TypeError`` / ``ValueError`` naming the
+        field) now, not on the first retry."""
+        from cambist._runtime.options import number, random_source, whole
+
+        whole("RetryPolicy.max_retries", self.max_retries, minimum=0)
+        number("RetryPolicy.backoff_base", self.backoff_base, zero=True)
+        number("RetryPolicy.backoff_max", self.backoff_max, zero=True, infinite=True)
+        number("RetryPolicy.max_retry_after", self.max_retry_after, zero=True, infinite=True)
+        random_source("RetryPolicy.rng", self.rng)
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float | None:
         """Seconds to wait before retry number ``attempt`` (1-based), or None: do not retry."""

@@ -62,12 +62,20 @@ def _engine(
     options: StreamOptions | None,
 ) -> StreamEngine:
     """A stream's engine on the client's WebSocket URL, credentials and REST calls."""
+    if options is None:
+        options = StreamOptions()
+    elif not isinstance(options, StreamOptions):  # a dict would fail deep inside, later
+        hint = "; pass StreamOptions(**it)" if isinstance(options, Mapping) else ""
+        raise TypeError(
+            f"streams.{definition.name}: options must be a cambist.streams.StreamOptions or None, "
+            f"got {type(options).__name__}{hint}"
+        )
     return StreamEngine(
         definition,
         base_url=client._ws_url(definition.base),
         credentials=client._core.credentials,
         rest=rest,
-        options=options or StreamOptions(),
+        options=options,
     )
 
 
@@ -179,8 +187,8 @@ class SyncStream(Generic[E]):
             return await asyncio.to_thread(client._call, ep, values, CallOptions())
 
         self._client = client
+        self._engine = _engine(self._definition, client, rest, options)  # options checked
         self._portal = client._portal()
-        self._engine = _engine(self._definition, client, rest, options)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"

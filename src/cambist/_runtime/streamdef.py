@@ -114,15 +114,20 @@ class StreamDef:
 class StreamOptions:
     """How a stream behaves: pass one to ``client.streams.<name>(options)``.
 
+    Every value is checked when the options are made (``TypeError`` / ``ValueError`` naming
+    the field): counts are ints of at least 1, seconds are numbers above 0 (the
+    backoffs: at least 0), ``keepalive_jitter`` is from 0 to 1.
+
     Attributes:
-        max_buffer: Events kept for a slow consumer; beyond it the oldest are dropped and a
-            ``Gap(reason="buffer overflow", dropped=n)`` says how many.
+        max_buffer: Events kept for a slow consumer (at least 1); beyond it the oldest are
+            dropped and a ``Gap(reason="buffer overflow", dropped=n)`` says how many.
         ping_interval: Heartbeat interval in seconds (default: the document's).
-        ping_timeout: Extra seconds of silence after which the connection counts as dead.
+        ping_timeout: Extra seconds of silence after which the connection counts as dead
+            (default: the document's).
         max_reconnects: Consecutive failed reconnection attempts before the stream stops
             with :class:`~cambist.errors.StreamError` (None: never stop).
         connect_attempts: Attempts for the first connection before ``open`` fails.
-        backoff_base: First reconnection delay in seconds (doubling, with jitter).
+        backoff_base: First reconnection delay in seconds (doubling, with jitter; 0: none).
         backoff_max: Longest reconnection delay in seconds.
         reply_timeout: Seconds to wait for a subscription's answer, where the exchange
             answers subscriptions.
@@ -175,13 +180,40 @@ class StreamOptions:
     check_symbols: bool = True
 
     def __post_init__(self) -> None:
-        if not isinstance(self.check_symbols, bool):
-            raise TypeError(f"check_symbols must be True or False, got {self.check_symbols!r}")
+        """Refuse a value the stream cannot use (``TypeError`` / ``ValueError`` naming the
+        field) now, not deep inside a running stream."""
+        from cambist._runtime.options import flag, number, random_source, whole
+
+        name = "StreamOptions."
+        whole(name + "max_buffer", self.max_buffer, minimum=1)
+        for seconds in ("ping_interval", "ping_timeout"):  # None: the document's
+            if getattr(self, seconds) is not None:
+                number(name + seconds, getattr(self, seconds))
+        if self.max_reconnects is not None:  # None: never stop
+            whole(name + "max_reconnects", self.max_reconnects, minimum=1)
+        whole(name + "connect_attempts", self.connect_attempts, minimum=1)
+        number(name + "backoff_base", self.backoff_base, zero=True)
+        number(name + "backoff_max", self.backoff_max, zero=True, infinite=True)
+        for seconds in ("reply_timeout", "open_timeout", "handover_timeout"):
+            number(name + seconds, getattr(self, seconds))
+        jitter = self.keepalive_jitter
+        if isinstance(jitter, bool) or not isinstance(jitter, int | float):
+            raise TypeError(f"{name}keepalive_jitter must be a number from 0 to 1, got {jitter!r}")
+        if not 0 <= jitter <= 1:
+            raise ValueError(f"{name}keepalive_jitter must be from 0 to 1, got {jitter!r}")
+        if self.max_connection_age is not None:  # None: the spec's; math.inf: never
+            number(name + "max_connection_age", self.max_connection_age, infinite=True)
+        for timer in ("sleep", "clock"):
+            if not callable(getattr(self, timer)):
+                raise TypeError(f"{name}{timer} must be a function, got {getattr(self, timer)!r}")
+        random_source(name + "rng", self.rng)
+        flag(name + "check_symbols", self.check_symbols)
         proxy = self.proxy
         if not isinstance(proxy, str | bool):
-            raise TypeError(f"proxy must be a URL, True or False, got {type(proxy).__name__}")
+            raise TypeError(f"{name}proxy must be a URL, True or False, got {type(proxy).__name__}")
         schemes = ("http://", "https://", "socks4://", "socks4a://", "socks5://", "socks5h://")
         if isinstance(proxy, str) and not proxy.lower().startswith(schemes):
             raise ValueError(
-                f"proxy must be an http://, https:// or socks5:// URL, got {proxy.split('@')[-1]!r}"
+                f"{name}proxy must be an http://, https:// or socks5:// URL, "
+                f"got {proxy.split('@')[-1]!r}"
             )
