@@ -158,6 +158,7 @@ class LocalExchange:
         return self
 
     def stop(self) -> None:
+        """Stop serving HTTP and WebSocket and end the streams' loop; safe to call again."""
         self.http.stop()
         self.streams.stop()
         self.portal.close()
