@@ -374,3 +374,58 @@ async def test_a_good_call_timeout_is_used_async(hx: HashKeyExchange) -> None:
         assert (await hk.market.get_depth(symbol="BTCUSDT", timeout=5)).bids
         assert (await hk.market.get_depth(symbol="BTCUSDT", timeout=0.5)).bids
     assert _sent(hx) == 2
+BAD_REQUESTS = [
+    # (arguments of request(), the param blamed, text the error must show)
+    (
+        {"security": "USERDATA"},
+        "security",
+        "must be one of NONE, TRADE, USER_DATA, USER_STREAM, MARKET_DATA, got 'USERDATA'",
+    ),
+    ({"method": "FETCH"}, "method", "must be one of GET, POST, PUT, DELETE, PATCH, got 'FETCH'"),
+    ({"params_in": "body"}, "params_in", "must be one of query, form, got 'body'"),
+    ({"params_in": "json"}, "params_in", "must be one of query, form, got 'json'"),
+    ({"path": "api/v1/account"}, "path", "must be a str starting with '/'"),
+    ({"params": [("a", 1)]}, "params", "must be a mapping of name to value, or None, got list"),
+    ({"safe": "yes"}, "safe", "must be True, False or None, got 'yes'"),
+    ({"timeout": 0}, "timeout", "timeout must be a positive, finite number of seconds, got 0"),
+]
+
+
+def _request_args(changes: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    given = {"method": "GET", "path": "/api/v1/account", "security": "USER_DATA", **changes}
+    return (given.pop("method"), given.pop("path")), given
+
+
+@pytest.mark.parametrize(("changes", "param", "text"), BAD_REQUESTS)
+def test_request_refuses_a_bad_argument_before_sending_sync(
+    hx: HashKeyExchange, changes: dict[str, Any], param: str, text: str
+) -> None:
+    args, kwargs = _request_args(changes)
+    with HashKey(**hx.client_options(), max_retries=0) as hk:
+        with pytest.raises(RequestValidationError) as caught:
+            hk.request(*args, **kwargs)
+        assert caught.value.param == param and text in str(caught.value)
+        assert hx.calls == []  # nothing sent (not even the server-time sync)
+        assert "balances" in hk.request("get", "/api/v1/account", security="USER_DATA")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("changes", "param", "text"), BAD_REQUESTS)
+async def test_request_refuses_a_bad_argument_before_sending_async(
+    hx: HashKeyExchange, changes: dict[str, Any], param: str, text: str
+) -> None:
+    args, kwargs = _request_args(changes)
+    async with AsyncHashKey(**hx.client_options(), max_retries=0) as hk:
+        with pytest.raises(RequestValidationError) as caught:
+            await hk.request(*args, **kwargs)
+        assert caught.value.param == param and text in str(caught.value)
+        assert hx.calls == []
+        assert "balances" in await hk.request("GET", "/api/v1/account", security="USER_DATA")
+
+
+def test_request_names_the_exchanges_own_security_types() -> None:
+    with (
+        Bibox(api_key="k", api_secret="s") as bb,
+        pytest.raises(RequestValidationError, match="must be one of NONE, SIGNED, got 'TRADE'"),
+    ):
+        bb.request("GET", "/v3/x", security="TRADE")

@@ -14,6 +14,7 @@ from typing import Any
 
 import attrs
 import pytest
+import yaml
 
 from cambist.bibox.models import Fee, Fill, Liquidity
 from cambist.data import from_dict, from_json, to_dict, to_json
@@ -109,6 +110,34 @@ def test_decimals_are_exact_strings_and_enums_their_values() -> None:
     assert json.loads(to_json(order))["price"] == "85000.50"
     with pytest.raises(TypeError):  # why this module exists
         json.dumps(attrs.asdict(order))
+
+
+def _leaves(data: Any) -> list[Any]:
+    if isinstance(data, dict):
+        return [leaf for value in data.values() for leaf in _leaves(value)]
+    if isinstance(data, list):
+        return [leaf for value in data for leaf in _leaves(value)]
+    return [data]
+
+
+def test_to_dict_of_an_answer_is_plain_data_for_yaml() -> None:
+    # a str enum (``OrderStatus(str, OpenEnum)``) came out as the member itself: equal to its
+    # value, so JSON showed nothing, but ``yaml.safe_dump`` refused it
+    with HashKeyExchange(seed=5) as ex, HashKey(**ex.client_options(), max_retries=0) as hk:
+        made = hk.spot.create_order(
+            symbol="BTCUSDT", side="BUY", type="LIMIT", quantity="0.1", price="1000.50"
+        )
+        order = hk.spot.get_order(order_id=made.order_id)
+    for wire in (False, True):
+        plain = to_dict(order, wire_names=wire)
+        status = plain["status"]
+        assert type(status) is str and status == "NEW"
+        assert type(plain["side"]) is str and plain["side"] == "BUY"
+        assert plain["price"] == "1000.5"  # a decimal: its exact text, as the exchange wrote it
+        assert all(type(leaf) in (str, int, bool, type(None)) for leaf in _leaves(plain))
+        text = yaml.safe_dump(plain)
+        assert "status: NEW" in text
+        assert from_dict(Order, yaml.safe_load(text), wire_names=wire) == order
 
 
 def test_ids_above_2_53_stay_exact() -> None:

@@ -372,3 +372,18 @@ def test_serve_command_line() -> None:
 def test_pytest_fixture(hashkey_exchange: HashKeyExchange) -> None:
     with HashKey(**hashkey_exchange.client_options()) as client:
         assert client.market.get_depth(symbol="ETHUSDT").bids[0].price < 3000
+
+
+@pytest.mark.parametrize("name", sorted(EXCHANGES))
+def test_stop_twice_is_harmless(name: str) -> None:
+    exchange = EXCHANGES[name]()
+    exchange.start()
+    url = exchange.url
+    httpx.get(url + "/", timeout=5)  # serving
+    exchange.stop()
+    exchange.stop()  # raised "Event loop is closed"
+    assert exchange.portal.loop.is_closed()
+    with pytest.raises(httpx.TransportError):  # stopped for good
+        httpx.get(url + "/", timeout=5)
+    with EXCHANGES[name]() as again:
+        again.stop()  # and leaving the block stops it once more

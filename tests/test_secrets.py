@@ -228,6 +228,12 @@ def test_the_filter_masks_names_values_and_tracebacks() -> None:
     assert f.mask('{"listenKey": "k1"}') == '{"listenKey": "***"}'
     assert f.mask("GET /ws/a-listen-key-value HTTP/1.1") == "GET /ws/*** HTTP/1.1"
     assert f.mask("presignature=1") == "presignature=1"  # a longer name is not the secret one
+    # a value starting with "b" is not a bytes repr: its first character is masked too
+    assert f.mask("GET /x?signature=b3f9a0&b=2") == "GET /x?signature=***&b=2"
+    assert f.mask("signature: bad5ee") == "signature: ***"
+    assert f.mask("{'signature': 'b3f9a0'}") == "{'signature': '***'}"
+    assert f.mask('[(b"signature", b"b3f9a0")]') == '[(b"signature", b"***")]'
+    assert f.mask("(b'signature', b'b3f9a0')") == "(b'signature', b'***')"
     record = logging.LogRecord("httpx", logging.INFO, "f", 1, "URL %s", ("?signature=s3",), None)
     try:
         raise ValueError("a-listen-key-value")
@@ -238,3 +244,22 @@ def test_the_filter_masks_names_values_and_tracebacks() -> None:
     f.filter(record)
     assert record.getMessage() == "URL ?signature=***"
     assert record.exc_text is not None and "a-listen-key-value" not in record.exc_text
+
+
+def test_a_signature_starting_with_b_shows_no_character(
+    hk: HashKey, server: LoopbackServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A hex signature starting with ``b`` was logged as ``signature=b***``: the pattern took
+    the ``b`` for a bytes repr's prefix."""
+    caplog.set_level(logging.DEBUG)
+    for attempt in range(400):  # a hex signature starts with "b" once in 16
+        hk.request("GET", "/api/v1/account", params={"n": attempt}, security="USER_DATA")
+        signature = server.received[-1].params["signature"]
+        if signature.startswith("b"):
+            break
+    else:
+        pytest.fail("no signature starting with b")
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert signature not in logged and signature[:-1] not in logged
+    assert f"n={attempt}&" in logged  # the signed request was logged...
+    assert "signature=***" in logged and "signature=b" not in logged  # ...masked whole

@@ -27,7 +27,13 @@ from cambist.hashkey.models import (
     TicketInfo,
 )
 from cambist.streams import Connected
-from cambist.testing import BiboxExchange, BinanceOptionsExchange, BingXExchange, HashKeyExchange
+from cambist.testing import (
+    BiboxExchange,
+    BinanceOptionsExchange,
+    BingXExchange,
+    FakeClock,
+    HashKeyExchange,
+)
 from cambist.testing._market import bar_start
 from cambist.testing._text import dumps
 
@@ -543,6 +549,57 @@ def test_klines_of_any_interval_aggregate_the_minutes(ex: HashKeyExchange, hk: H
         assert (bar.open, bar.close) == (inside[0].open, inside[-1].close)
         assert bar.high == max(m.high for m in inside)
         assert bar.close_time == bar.open_time + 300_000 - 1
+
+
+HOUR_MS = 3_600_000
+
+
+def test_trades_and_klines_of_the_last_hour_are_found_by_time() -> None:
+    """Trades and candles were timed from Nov 2023 while depth, orders and the server time
+    were the exchange clock's now: a ``start_time=now - 1h`` filter found nothing."""
+    with HashKeyExchange(seed=5) as ex, HashKey(**ex.client_options(), max_retries=0) as hk:
+        ex.tick("BTCUSDT", steps=30)
+        now = ex.now_ms()
+        printed = ex.market.trades["BTCUSDT"]
+        assert printed
+        trades = hk.market.list_trades(symbol="BTCUSDT")  # (HashKey's takes no time filter)
+        assert trades and all(now - HOUR_MS <= t.time <= now for t in trades)  # not 2023
+        klines = hk.market.list_klines(symbol="BTCUSDT", interval="1m", start_time=now - HOUR_MS)
+        assert sum(k.number_of_trades for k in klines) == len(printed)
+        assert hk.market.get_depth(symbol="BTCUSDT").time - klines[-1].open_time < 60_000 + 1000
+    with BiboxExchange(seed=5) as bex, Bibox(**bex.client_options(), max_retries=0) as bx:
+        bex.tick("BTC_USDT", steps=30)
+        now = bex.now_ms()
+        count = len(bex.market.trades["BTC_USDT"])
+        recent = bx.market.list_trades(symbol="BTC_USDT", start_time=now - HOUR_MS)
+        assert count and len(recent) == count
+        candles = bx.market.list_candles(symbol="BTC_USDT", time_frame="1m", after=now - HOUR_MS)
+        assert sum(c.trade_count for c in candles) == count
+
+
+def test_market_times_follow_a_fake_clock_deterministically() -> None:
+    start = 1_795_000_000.0  # 2026-11-18
+    seen = []
+    for _ in range(2):
+        clock = FakeClock(start)
+        with HashKeyExchange(seed=9, clock=clock) as ex, HashKey(**ex.client_options()) as hk:
+            ex.tick("BTCUSDT", steps=20)
+            clock.advance(2 * 3600)  # two hours pass
+            ex.tick("BTCUSDT", steps=20)
+            now = ex.now_ms()
+            times = [t.time for t in ex.market.trades["BTCUSDT"]]
+            # the clock's now: its start for the first steps, two hours on for the others
+            later = int(start * 1000) + 2 * HOUR_MS
+            assert set(times) == {int(start * 1000), later} and now == later
+            recent = hk.market.list_klines(
+                symbol="BTCUSDT", interval="1m", start_time=now - HOUR_MS
+            )
+            earlier = hk.market.list_klines(symbol="BTCUSDT", interval="1m", end_time=now - HOUR_MS)
+            assert [k.open_time for k in recent] == [bar_start(now, "1m")]
+            assert [k.open_time for k in earlier] == [bar_start(int(start * 1000), "1m")]
+            assert sum(k.number_of_trades for k in recent + earlier) == len(times)
+            seen.append((times, recent, earlier))
+    assert seen[0] == seen[1]  # the same seed and clock: the same trades and candles
 
 
 def test_bibox_records_page_by_id_time_and_limit(bibox_ex: BiboxExchange) -> None:

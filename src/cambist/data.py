@@ -150,6 +150,11 @@ def _decimal_text(value: Decimal) -> str:
     return "0" if text in ("-0", "-0.0") else text
 
 
+def _plain_str(value: str) -> str:
+    """A ``str`` as it is, a ``str`` enum's member as its value (a plain ``str``)."""
+    return value.value if isinstance(value, enum.Enum) else value
+
+
 def _decimal(value: object, _: object) -> Decimal:
     if isinstance(value, Decimal):
         return value
@@ -262,6 +267,10 @@ def _build(wire: bool) -> cattrs.Converter:
 
     # -- out -------------------------------------------------------------------------------
     conv.register_unstructure_hook(Decimal, _decimal_text)
+    # cattrs looks a class up by single dispatch before any predicate hook, and it registers
+    # ``str`` (as is) there: a ``str`` enum (``class OrderStatus(str, OpenEnum)``) finds that
+    # along its MRO and would come out as the member itself. The ``str`` hook gives its value.
+    conv.register_unstructure_hook(str, _plain_str)
     conv.register_unstructure_hook_func(_is_enum, lambda member: member.value)
     conv.register_unstructure_hook_factory(  # a request model's `E | Literal[...]` field
         lambda t: _choice(t) is not None,

@@ -63,26 +63,67 @@ def _options(
     return CallOptions(timeout, extra_params, extra_headers, raw)
 
 
+REQUEST_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
+"""The HTTP methods ``request()`` sends (in any case: ``"get"`` is ``GET``)."""
+REQUEST_PARAMS_IN = ("query", "form")
+"""Where ``request()`` sends ``params``: in the query string, or as a form body."""
+
+
 def _adhoc_call(
-    method: str,
-    path: str,
-    params: Mapping[str, object] | None,
-    security: str,
-    params_in: str,
-    safe: bool | None,
-    timeout: float | None,
+    exchange: Exchange,
+    method: object,
+    path: object,
+    params: object,
+    security: object,
+    params_in: object,
+    safe: object,
+    timeout: object,
 ) -> tuple[Endpoint[Any], CallOptions]:
-    """The endpoint and options of a ``request()`` call (for endpoints the spec lacks)."""
+    """The endpoint and options of a ``request()`` call (for endpoints the spec lacks).
+
+    Every argument is checked here, before anything is built or sent: a wrong one raises
+    :class:`~cambist.errors.RequestValidationError` naming it and, for a choice, the valid
+    values (for ``security``, the exchange's own security types).
+    """
     from cambist._runtime.core import CallOptions
     from cambist._runtime.endpoint import Endpoint
+    from cambist.errors import RequestValidationError
 
+    def check(ok: bool, param: str, text: str) -> None:
+        if not ok:
+            raise RequestValidationError(f"{param} {text}", endpoint="request", param=param)
+
+    def one_of(param: str, value: object, valid: tuple[str, ...]) -> None:
+        check(value in valid, param, f"must be one of {', '.join(valid)}, got {value!r}")
+
+    check(isinstance(method, str), "method", f"must be a str, got {method!r}")
+    assert isinstance(method, str)
+    verb = method.upper()
+    one_of("method", verb, REQUEST_METHODS)
+    check(
+        isinstance(path, str) and path.startswith("/"),
+        "path",
+        f"must be a str starting with '/' (the part after the base URL), got {path!r}",
+    )
+    assert isinstance(path, str)
+    check(
+        params is None or isinstance(params, Mapping),
+        "params",
+        f"must be a mapping of name to value, or None, got {type(params).__name__}",
+    )
+    one_of("security", security, tuple(exchange.security))
+    assert isinstance(security, str)
+    one_of("params_in", params_in, REQUEST_PARAMS_IN)
+    check(
+        safe is None or isinstance(safe, bool), "safe", f"must be True, False or None, got {safe!r}"
+    )
     ep: Endpoint[Any] = Endpoint(
-        name=f"request {method.upper()} {path}",
-        method=method.upper(),
+        name=f"request {verb} {path}",
+        method=verb,
         path=path,
         security=security,
         weight=None,
-        safe=method.upper() == "GET" if safe is None else safe,
+        safe=verb == "GET" if safe is None else bool(safe),
         params_in=params_in,  # type: ignore[arg-type]
         response="json",
     )
@@ -90,7 +131,10 @@ def _adhoc_call(
         from cambist._runtime.options import call_timeout
 
         call_timeout(ep.name, timeout)
-    return ep, CallOptions(timeout=timeout, extra_params=params)
+    return ep, CallOptions(
+        timeout=timeout,  # type: ignore[arg-type]
+        extra_params=params,  # type: ignore[arg-type]
+    )
 
 
 def _market_book(
@@ -383,10 +427,16 @@ class SyncClient(SyncMarkets, BaseClient):
     ) -> Any:
         """Call an endpoint the spec does not cover yet; returns the decoded JSON.
 
-        ``params`` are sent as given (Decimals in plain notation); ``security`` names one of
-        the exchange's security types, which decides whether the call is keyed and signed.
+        ``params`` are sent as given (Decimals in plain notation), in the query string or
+        (``params_in="form"``) a form body; ``security`` names one of the exchange's security
+        types (``"NONE"``, ``"USER_DATA"``, ...), which decides whether the call is keyed and
+        signed; ``method`` is GET, POST, PUT, DELETE or PATCH. A wrong argument raises
+        :class:`~cambist.errors.RequestValidationError`, naming the valid choices, before
+        anything is sent.
         """
-        ep, opts = _adhoc_call(method, path, params, security, params_in, safe, timeout)
+        ep, opts = _adhoc_call(
+            self._core_args.exchange, method, path, params, security, params_in, safe, timeout
+        )
         return self._call(ep, {}, opts)
 
     def close(self) -> None:
@@ -493,7 +543,9 @@ class AsyncClient(AsyncMarkets, BaseClient):
         timeout: float | None = None,
     ) -> Any:
         """Call an endpoint the spec does not cover yet; see :meth:`SyncClient.request`."""
-        ep, opts = _adhoc_call(method, path, params, security, params_in, safe, timeout)
+        ep, opts = _adhoc_call(
+            self._core_args.exchange, method, path, params, security, params_in, safe, timeout
+        )
         return await self._call(ep, {}, opts)
 
     async def aclose(self) -> None:

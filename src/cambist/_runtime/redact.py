@@ -71,8 +71,11 @@ class SecretFilter(logging.Filter):
                 return
             self._names = new
             alternatives = "|".join(re.escape(n) for n in sorted(new, key=len, reverse=True))
+            # the value may open with a quote, or with b and a quote (a bytes repr: b'...');
+            # a ``b`` not followed by a quote is the value's own first character, masked too
             self._by_name = re.compile(
-                rf"(?<![\w-])((?:{alternatives})[\"']?\s*[:=,]\s*b?[\"']?)([^\s&\"',;)\]}}]+)",
+                rf"(?<![\w-])((?:{alternatives})[\"']?\s*[:=,]\s*(?:b?[\"'])?)"
+                rf"([^\s&\"',;)\]}}]+)",
                 re.IGNORECASE,
             )
 

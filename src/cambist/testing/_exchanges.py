@@ -115,13 +115,14 @@ class LocalExchange:
         self.config = config
         self.examples: dict[tuple[str, str], str] = examples
         self.credentials = dict(credentials or {DEFAULT_API_KEY: DEFAULT_API_SECRET})
-        self.market = Market(self.symbols, seed=seed)
         self.rules: dict[str, SymbolRules] = {s: self._rules for s in self.symbols}
         """Each symbol's trading rules (what the market endpoints report, orders keep)."""
         self.rules.update(rules or {})
         self.clock_skew_ms = 0
         """Added to the simulator's clock: skew it to test timestamp handling."""
         self.clock: Clock = clock or SYSTEM_CLOCK
+        self.market = Market(self.symbols, seed=seed, clock=self.now_ms)
+        """The synthetic market; its trades and candles are timed by this exchange's clock."""
         self.lock = threading.RLock()
         start = balances if balances is not None else self._starting_balances
         self._ids = itertools.count(1_900_000_000_000_000_000)
@@ -158,6 +159,7 @@ class LocalExchange:
         return self
 
     def stop(self) -> None:
+        """Stop serving HTTP and WebSocket and end the streams' loop; safe to call again."""
         self.http.stop()
         self.streams.stop()
         self.portal.close()

@@ -3,17 +3,21 @@
 The same seed gives the same books, trades and candles, so tests can assert exact values.
 Prices and quantities are Decimals; the book changes only in :meth:`Market.step`; trades
 (the market's own and the simulated orders' taker fills, see ``_ledger``) go through
-:meth:`Market.record`, which also keeps 1m candles. Times are the market's own clock, which
-starts at a fixed instant and advances with each event, so they are deterministic too.
+:meth:`Market.record`, which also keeps 1m candles. Times follow the exchange's clock (its
+``now_ms``, so trades and candles are as recent as its depth and orders; never before the
+previous event's time); with a ``FakeClock`` they are deterministic too.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
+START_MS = 1_700_000_000_000
+"""A market without a clock stands at this instant (2023-11-14T22:13:20Z)."""
 TICK = Decimal("0.01")
 LOT = Decimal("0.0001")
 
@@ -215,16 +219,26 @@ class Change:
 
 
 class Market:
-    """Seeded books for a set of symbols. ``now_ms`` is the simulator's clock."""
+    """Seeded books for a set of symbols. ``clock``: the exchange's time in ms (default: a
+    clock standing still at a fixed instant); :meth:`now_ms` gives each event its time."""
 
-    def __init__(self, symbols: dict[str, Decimal], *, seed: int = 1, levels: int = 20) -> None:
+    def __init__(
+        self,
+        symbols: dict[str, Decimal],
+        *,
+        seed: int = 1,
+        levels: int = 20,
+        clock: Callable[[], int] | None = None,
+    ) -> None:
         self.rng = random.Random(seed)
         self.books: dict[str, Book] = {}
         self.trades: dict[str, list[Trade]] = {s: [] for s in symbols}
         self.candles: dict[str, dict[int, Candle]] = {s: {} for s in symbols}
         self.levels = levels
         self._trade_ids = 1_000_000
-        self.clock_ms = 1_700_000_000_000
+        self.clock = clock or (lambda: START_MS)
+        self.clock_ms = self.clock()
+        """The last event's time (ms); a test may move it on to jump the market ahead."""
         for symbol, mid in symbols.items():
             book = Book()
             for i in range(1, levels + 1):
@@ -237,7 +251,9 @@ class Market:
         return (Decimal(self.rng.randint(1, 50_000)) * LOT).normalize() or LOT
 
     def now_ms(self) -> int:
-        self.clock_ms += 7
+        """The time of a new event: the clock's now (events in one ms share it), never
+        before the previous event's (a test may have moved ``clock_ms`` ahead)."""
+        self.clock_ms = max(self.clock_ms, self.clock())
         return self.clock_ms
 
     def step(self, symbol: str) -> Change:

@@ -114,7 +114,8 @@ class StreamHub:
         self.port = self._server.sockets[0].getsockname()[1]
 
     def stop(self) -> None:
-        server = self._server
+        """Close the server (once: a second stop finds none)."""
+        server, self._server = self._server, None
 
         async def stop() -> None:
             server.close()
