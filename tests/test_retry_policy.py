@@ -78,6 +78,13 @@ def test_backoff_stays_within_jitter_bounds(attempt: int, draw: float) -> None:
     assert delay == pytest.approx(ceiling / 2 + draw * ceiling / 2)
 
 
+@pytest.mark.parametrize("attempt", [64, 1026, 10**6])
+def test_backoff_of_a_stream_reconnecting_for_hours_stays_at_its_cap(attempt: int) -> None:
+    # max_reconnects=None: attempt 1026 came after ~8.5 h of 30 s waits; 2.0 ** 1025 raised
+    # OverflowError and ended the stream.
+    assert backoff(attempt, 0.5, 30.0, FixedRandom(0.999999)) == pytest.approx(30.0)
+
+
 def test_policy_gives_up_after_max_retries_and_above_the_retry_after_cap() -> None:
     policy = RetryPolicy(max_retries=2, max_retry_after=60.0, rng=FixedRandom(0.0))
     assert policy.delay(1) == 0.25

@@ -151,7 +151,9 @@ def tls_failure(error: BaseException) -> ssl.SSLCertVerificationError | None:
 def backoff(attempt: int, base: float, cap: float, rng: random.Random) -> float:
     """Exponential backoff with jitter: between half and all of ``base * 2**(attempt-1)``,
     capped at ``cap`` (``attempt`` is 1-based)."""
-    ceiling = min(cap, base * 2.0 ** (attempt - 1))
+    # (the exponent stops growing long before a float overflows: a stream reconnecting for
+    # hours reaches attempt 1026, where 2.0 ** 1025 raised OverflowError)
+    ceiling = min(cap, base * 2.0 ** min(attempt - 1, 64))
     return ceiling / 2 + rng.random() * ceiling / 2
 
 
