@@ -374,6 +374,8 @@ async def test_a_good_call_timeout_is_used_async(hx: HashKeyExchange) -> None:
         assert (await hk.market.get_depth(symbol="BTCUSDT", timeout=5)).bids
         assert (await hk.market.get_depth(symbol="BTCUSDT", timeout=0.5)).bids
     assert _sent(hx) == 2
+
+
 BAD_REQUESTS = [
     # (arguments of request(), the param blamed, text the error must show)
     (
