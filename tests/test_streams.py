@@ -439,10 +439,11 @@ async def test_bingx_user_stream_gzip_ping_and_raw_events() -> None:
 # -- buffering and secrets ----------------------------------------------------------------
 
 
+@pytest.mark.parametrize("buffer", [5, 1])  # 1: the least buffer keeps the newest event
 async def test_slow_consumer_gets_a_gap_with_the_drop_count(
-    hk_ex: HashKeyExchange, ahk: AsyncHashKey
+    hk_ex: HashKeyExchange, ahk: AsyncHashKey, buffer: int
 ) -> None:
-    async with ahk.streams.public(StreamOptions(max_buffer=5)) as s:
+    async with ahk.streams.public(StreamOptions(max_buffer=buffer)) as s:
         await s.subscribe_depth(symbol="BTCUSDT")
         hk_ex.streams.wait_subscribed("public", "depth:BTCUSDT")
         hk_ex.tick("BTCUSDT", steps=40)
@@ -450,7 +451,7 @@ async def test_slow_consumer_gets_a_gap_with_the_drop_count(
         first = await s.__anext__()
         assert isinstance(first, Gap) and first.reason == "buffer overflow"
         assert first.dropped >= 30
-        rest = [await s.__anext__() for _ in range(5)]
+        rest = [await s.__anext__() for _ in range(buffer)]
         assert isinstance(rest[-1], DepthUpdate) and rest[-1].data.version == "41_1"
         assert same_book(s.book(symbol="BTCUSDT"), hk_ex, "BTCUSDT")
 
@@ -673,17 +674,3 @@ async def test_options_that_are_not_stream_options_are_refused_async(
     with pytest.raises(TypeError, match=r"options must be .* got int$"):
         ahk.streams.user(3)  # type: ignore[arg-type]
     assert hk_ex.streams.handshakes == []  # nothing connected
-
-
-async def test_a_buffer_of_one_keeps_the_newest_event(
-    hk_ex: HashKeyExchange, ahk: AsyncHashKey
-) -> None:
-    async with ahk.streams.public(StreamOptions(max_buffer=1)) as s:
-        await s.subscribe_depth(symbol="BTCUSDT")
-        hk_ex.streams.wait_subscribed("public", "depth:BTCUSDT")
-        hk_ex.tick("BTCUSDT", steps=10)
-        await asyncio.sleep(0.3)  # not consuming
-        first = await s.__anext__()
-        assert isinstance(first, Gap) and first.reason == "buffer overflow"
-        last = await s.__anext__()
-        assert isinstance(last, DepthUpdate) and last.data.version == "11_1"
