@@ -70,6 +70,10 @@ def test_blocking_next_timeout_says_what_happened(bibox_ex: BiboxExchange) -> No
         assert isinstance(s.next(timeout=5), Connected)
         with pytest.raises(TimeoutError) as caught:
             s.next(timeout=0.05)
+        with pytest.raises(ValueError, match="timeout must be a non-negative, finite number"):
+            s.next(timeout=-1)  # (it timed out at once, as if no event had come)
+        with pytest.raises(TypeError, match="timeout must be a number of seconds"):
+            s.next(timeout="1")  # type: ignore[arg-type]
     message = str(caught.value)
     assert message == (
         "market: no event within 0.05 s (the stream is still open; call next() again to keep"

@@ -231,7 +231,12 @@ class SyncStream(Generic[E]):
         Raises:
             TimeoutError: No event came in time.
             StreamError: The stream was never opened, is closed, or failed for good.
+            TypeError, ValueError: ``timeout`` is not a non-negative number of seconds.
         """
+        if timeout is not None:
+            from cambist._runtime.options import number
+
+            number("timeout", timeout, zero=True)  # 0: what is there, without waiting
         try:
             return self._next(timeout)
         except StopAsyncIteration:
