@@ -51,7 +51,7 @@ def stream_frames(count: int) -> dict[str, list[str]]:
     out["bibox"].append(  # the first push after subscribing: the whole book
         json.dumps(
             {
-                "stream": "BTCUSDT.order_book.20",
+                "stream": "BTC_USDT.order_book.20",
                 "data": {"i": "0", "t": "0", "b": levels(bids), "a": levels(asks)},
             }
         )
@@ -96,7 +96,7 @@ def stream_frames(count: int) -> dict[str, list[str]]:
         out["bibox"].append(
             json.dumps(
                 {
-                    "stream": "BTCUSDT.order_book.20",
+                    "stream": "BTC_USDT.order_book.20",
                     "data": {
                         "i": str(change.version),
                         "t": str(change.time),
@@ -214,7 +214,7 @@ def _cases() -> list[tuple[str, list[str], Any, Any, dict[str, object], bool, st
             frames["bibox"],
             MARKET,
             "order_book",
-            {"symbol": "BTCUSDT", "depth": 20},
+            {"symbol": "BTC_USDT", "depth": 20},
             True,
             "bibox",
             "OrderBookUpdate",
@@ -329,7 +329,7 @@ def bench_single_frames(n: int) -> None:
             frames["bibox"][0],
             MARKET,
             "order_book",
-            {"symbol": "BTCUSDT", "depth": 20},
+            {"symbol": "BTC_USDT", "depth": 20},
             "OrderBookUpdate",
         ),
         (
