@@ -103,6 +103,38 @@ async def test_a_lower_case_symbol_keeps_a_book_from_a_capitals_snapshot(
     assert frames(ex, "public")[0]["params"] == [f"{lower}@depth@100ms"]  # as the caller gave
 
 
+async def test_a_failing_snapshot_is_asked_for_again_after_a_backoff(
+    ex: BinanceOptionsExchange,
+) -> None:
+    # It was asked for again on the very next diff: with REST refusing (or down), every diff
+    # (10 a second) cost a snapshot call of weight 20, spending the caller's REST budget.
+    ex.fail("market.get_order_book", status=400)  # until cleared
+    options = StreamOptions(backoff_base=3, backoff_max=3)  # each wait: 1.5 to 3 s
+    client = AsyncBinanceOptions(**ex.client_options(), max_retries=0)  # a call each attempt
+    async with client as bn, bn.streams.public(options) as s:
+        await s.subscribe_depth(symbol=CALL, update_speed="100ms")
+
+        def snapshots() -> int:
+            return len([c for c in ex.calls if c.path == "/eapi/v1/depth"])
+
+        ex.tick(CALL)  # the first diff asks for a snapshot: refused
+        async with asyncio.timeout(5):
+            while not snapshots():
+                await asyncio.sleep(0.005)
+        for _ in range(10):  # diffs arriving over half a second, while the failure waits
+            ex.tick(CALL)
+            await asyncio.sleep(0.05)
+        await until(s, _depth(ex.market.books[CALL].version))
+        assert snapshots() == 1  # (it was one per diff)
+        events = await until(s, lambda e: isinstance(e, BookResync))  # after the wait
+        assert events[-1].reason.startswith("snapshot: ")
+        ex.clear_faults()
+        ex.tick(CALL, steps=5)  # the next diff asks again: answered
+        book = s.book(symbol=CALL, update_speed="100ms")
+        await synced(book)
+        assert same_book(book, ex, CALL)
+
+
 async def test_a_broken_chain_fetches_a_new_snapshot(ex: BinanceOptionsExchange) -> None:
     async with AsyncBinanceOptions(**ex.client_options()) as bn, bn.streams.public() as s:
         await s.subscribe_depth(symbol=CALL, update_speed="500ms")

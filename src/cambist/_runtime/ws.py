@@ -184,6 +184,7 @@ class StreamEngine:
         self._task: asyncio.Task[None] | None = None
         self._keepalive: asyncio.Task[None] | None = None
         self._snapshots: set[asyncio.Task[None]] = set()
+        self._snapshot_failures: dict[Hashable, int] = {}  # in a row, per book
         self._error: BaseException | None = None
         self._closed = False
         self._gap_reason: str | None = None
@@ -931,9 +932,26 @@ class StreamEngine:
             if book.generation == generation and self.books.get(sub.key) is book:
                 bids, asks, version = (getattr(answer, f) for f in spec.snapshot_fields)
                 book.load(bids, asks, version)
+            self._snapshot_failures.pop(sub.key, None)
         except (errors.CambistError, BookError, ArithmeticError, TypeError, ValueError) as exc:
             reason = str(exc) if isinstance(exc, BookError) else type(exc).__name__
-            log.info("%s: %s book snapshot failed: %s", self.name, sub.label, reason)
+            failures = self._snapshot_failures[sub.key] = (
+                self._snapshot_failures.get(sub.key, 0) + 1
+            )
+            # Not at once again: a snapshot that keeps failing (REST down, a refused symbol)
+            # would be asked for on every diff and spend the REST budget the caller's own
+            # calls need. The diffs meanwhile wait in the book (at most the backoff's worth).
+            options = self.options
+            delay = backoff(failures, options.backoff_base, options.backoff_max, options.rng)
+            (log.warning if failures >= 3 else log.info)(
+                "%s: %s book snapshot failed (%d in a row): %s; next in %.1f s",
+                self.name,
+                sub.label,
+                failures,
+                reason,
+                delay,
+            )
+            await options.sleep(delay)
             if book.generation == generation:
                 book.reset()  # the next diff asks for a new snapshot
                 self._emit(BookResync(self.name, sub.label, f"snapshot: {reason}"))
