@@ -37,7 +37,7 @@ from typing import Any
 
 import httpx
 
-from cambist._runtime.transport import Answer, Outgoing, ssl_context
+from cambist._runtime.transport import Answer, Outgoing, environment_proxy, ssl_context
 
 log = logging.getLogger("cambist.http")
 
@@ -253,11 +253,8 @@ class _Origin:
         self.idle: list[_Connection] = []
         self.proxy: tuple[str, int, bool] | None = None
         self.proxy_auth: str | None = None
-        proxy = proxies.get(scheme) or proxies.get("all")
-        bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
-        if proxy and not bypass(host, proxies):
-            if "://" not in proxy:
-                proxy = "http://" + proxy
+        proxy = environment_proxy(scheme, host, proxies)
+        if proxy is not None:
             proxy_scheme, _, proxy_rest = proxy.partition("://")
             if proxy_scheme not in ("http", "https"):
                 raise httpx.UnsupportedProtocol(

@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -245,6 +245,20 @@ class AsyncHttpxTransport:
             await client.aclose()
 
 
+def environment_proxy(scheme: str, host: str, proxies: Mapping[str, str]) -> str | None:
+    """The proxy URL (with its scheme) the environment names for a ``scheme`` URL to
+    ``host`` (``proxies``: ``urllib.request.getproxies_environment()``), as httpx reads it:
+    ``HTTP(S)_PROXY``, else ``ALL_PROXY``; None when there is none or ``NO_PROXY`` exempts
+    the host."""
+    import urllib.request
+
+    proxy = proxies.get(scheme) or proxies.get("all")
+    bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+    if not proxy or bypass(host, proxies):
+        return None
+    return proxy if "://" in proxy else "http://" + proxy
+
+
 def environment_socks_proxy(urls: Iterable[str]) -> str | None:
     """The SOCKS5 proxy the environment names for any of ``urls`` (``ALL_PROXY=socks5://...``
     or ``HTTP(S)_PROXY``; ``NO_PROXY`` honoured), else None. The asyncio client's lean
@@ -256,13 +270,10 @@ def environment_socks_proxy(urls: Iterable[str]) -> str | None:
     from urllib.parse import urlsplit
 
     proxies = urllib.request.getproxies_environment()
-    bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
     for url in urls:
         parts = urlsplit(url)
-        proxy = proxies.get(parts.scheme) or proxies.get("all")
-        if not proxy or "://" not in proxy or bypass(parts.hostname or "", proxies):
-            continue
-        scheme = proxy.partition("://")[0].lower()
+        proxy = environment_proxy(parts.scheme, parts.hostname or "", proxies)
+        scheme = proxy.partition("://")[0].lower() if proxy else ""
         if scheme in ("socks5", "socks5h"):
             return scheme
     return None
