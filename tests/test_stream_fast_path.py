@@ -340,3 +340,59 @@ def channel_event(spec: Spec, stream: str, channel: str) -> str:
         for c in s.channels
         if c.name == channel
     )
+
+
+def test_frames_are_routed_by_their_head_only_when_the_head_alone_routes_them() -> None:
+    """``fast_route`` remembers a push's head (its text before ``"data"``) and routes later
+    pushes with that head by one lookup; a head that does not decide the route on its own
+    (``"data"`` inside a value, a routing field after the payload) is never remembered, so
+    every JSON frame routes exactly as a full skim (``route``) would, the first time and after.
+    A frame that is not JSON may be routed by its head, but the channel's decoder then refuses
+    it and the general path reports it."""
+    from cambist._runtime.wire import Binance, HashKeyV1, HashKeyV2
+
+    v2 = HashKeyV2()
+    good = [
+        '{"topic":"depth","params":{"symbol":"A"},"data":{"x":1}}',
+        '{"topic":"depth","params":{"symbol":"B"},"data":{"x":1}}',
+        b'{"topic":"depth","params":{"symbol":"A"},"data":{"x":2}}',
+        '{"topic": "trade", "params": {"symbol": "A"}, "data": [1]}',
+    ]
+    odd = [
+        '{"topic":"depth","params":{"kind":"data","symbol":"A"},"data":{}}',
+        '{"topic":"depth","params":{"kind":"data","symbol":"B"},"data":{}}',
+        '{"topic":"depth","params":"data"}',
+        '"data"',
+        '{"data":{"x":1}}',
+    ]
+    for _ in range(2):  # the first time (skimmed) and again (remembered or skimmed again)
+        for frame in good + odd:
+            assert v2.fast_route(frame) == v2.route(frame), frame
+    assert v2.fast_route(odd[0]) == ("depth", frozenset({("kind", "data"), ("symbol", "A")}))
+    assert v2.fast_route(odd[1]) == ("depth", frozenset({("kind", "data"), ("symbol", "B")}))
+    assert sorted(map(str, v2._routes)) == sorted(
+        {str(f[: f.find(b'"data"' if type(f) is bytes else '"data"')]) for f in good}
+    )
+
+    from cambist.hashkey.streams.public import PUBLIC
+
+    engine = _engine(PUBLIC, PUBLIC.channels["depth"], {"symbol": "BTCUSDT"})
+    engine._proto = v2
+    cut = '{"topic":"depth","params":{"symbol":"BTCUSDT"},"data":{"s":"BTCUSDT","t":1,"v":"1_1",'
+    v2._routes[cut[: cut.find('"data"')]] = ("depth", frozenset({("symbol", "BTCUSDT")}))
+    assert engine._on_fast(cut) is None
+    engine._on_frame(cut)
+    assert type(engine._events[0]).__name__ == "BadFrame"  # reported, as without the head
+
+    v1 = HashKeyV1()  # the symbol after the payload: one head, two routes
+    a = '{"topic":"depth","data":[{"b":[]}],"symbol":"A"}'
+    b = '{"topic":"depth","data":[{"b":[]}],"symbol":"B"}'
+    for _ in range(2):
+        assert v1.fast_route(a) == ("depth", "A") and v1.fast_route(b) == ("depth", "B")
+    assert not v1._routes
+
+    binance = Binance()  # bounded: old heads are forgotten, routes stay right
+    for i in range(1500):
+        frame = f'{{"stream":"s{i}@trade","data":{{"e":"trade"}}}}'
+        assert binance.fast_route(frame) == f"s{i}@trade"
+    assert 0 < len(binance._routes) <= 1024

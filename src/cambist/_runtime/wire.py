@@ -26,7 +26,7 @@ import json
 import math
 import zlib
 from collections.abc import Callable, Hashable, Mapping
-from typing import Any
+from typing import Any, AnyStr
 
 import msgspec
 
@@ -80,6 +80,10 @@ class Protocol:
     replies = False
     """Does the server answer each request with its id?"""
 
+    def __init__(self) -> None:
+        self._routes: dict[str | bytes, Hashable] = {}
+        """Routing keys by frame head (:meth:`fast_route`)."""
+
     def sub_key(self, topic: str, wire: dict[str, str]) -> Hashable:
         return topic
 
@@ -95,6 +99,37 @@ class Protocol:
         (msgspec skims it: see :class:`_Envelope`); None when the frame is not a channel push
         or anything about it is unusual (the caller then decodes it in full)."""
         return None
+
+    def fast_route(self, text: str | bytes) -> Hashable | None:
+        """:meth:`route`, remembered by the frame's head (its text before ``"data"``): a
+        channel's pushes share their head (``{"topic":"depth","params":{...},``), so most
+        frames are routed by one dictionary lookup instead of a skim over their payload.
+
+        A head is remembered only when it alone routes the frame (the head closed by a
+        stand-in ``"data"`` routes to the same key): the routing fields all come before the
+        payload, and ``"data"`` there is the payload's key, not text inside a value. Any
+        frame with that head is then read the same way up to its payload, so it has that key
+        (short of a routing field repeated after the payload: a duplicate JSON key, which
+        exchanges do not send). Everything else is routed by :meth:`route` each time."""
+        if isinstance(text, str):
+            return self._route_by_head(text, '"data"', '"data":1}')
+        return self._route_by_head(text, b'"data"', b'"data":1}')
+
+    def _route_by_head(self, text: AnyStr, marker: AnyStr, stand_in: AnyStr) -> Hashable | None:
+        at = text.find(marker)
+        if at <= 0:
+            return self.route(text)
+        head = text[:at]
+        routes = self._routes
+        key = routes.get(head)
+        if key is not None:
+            return key
+        key = self.route(text)
+        if key is not None and self.route(head + stand_in) == key:
+            if len(routes) >= 1024:  # bounded: heads are few (one per subscription)
+                routes.clear()
+            routes[head] = key
+        return key
 
     def reply(self, msg: Any) -> tuple[int, object, str] | None:
         """``(id, error code or None, message)`` when ``msg`` answers a request."""
@@ -120,7 +155,7 @@ _envelope = msgspec.json.Decoder(_Envelope)
 
 
 class _V2Envelope(msgspec.Struct):
-    """HashKey V2 routing: ``params`` kept as its text (a key cache looks it up)."""
+    """HashKey V2 routing: ``params`` decoded only when the envelope is whole."""
 
     topic: str | None = None
     params: msgspec.Raw = msgspec.Raw()
@@ -190,9 +225,6 @@ class HashKeyV1(Protocol):
 
 
 class HashKeyV2(Protocol):
-    def __init__(self) -> None:
-        self._keys: dict[tuple[str, bytes], Hashable] = {}
-
     def sub_key(self, topic: str, wire: dict[str, str]) -> Hashable:
         return (topic, frozenset(wire.items()))
 
@@ -218,21 +250,14 @@ class HashKeyV2(Protocol):
             return None
         if env.topic is None or not env.data:
             return None
-        raw = bytes(env.params)
-        key = self._keys.get((env.topic, raw))  # the same params text: the same key
-        if key is None:
-            try:
-                params = msgspec.json.decode(raw) if raw else None
-            except msgspec.DecodeError:
-                return None
-            if params is not None and type(params) is not dict:
-                return None  # as push_key reads it, but the general path decides
-            items = frozenset((k, str(v)) for k, v in params.items()) if params else frozenset()
-            key = (env.topic, items)
-            if len(self._keys) >= 1024:  # bounded: params texts are few (one per channel)
-                self._keys.clear()
-            self._keys[(env.topic, raw)] = key
-        return key
+        try:
+            params = msgspec.json.decode(env.params) if env.params else None
+        except msgspec.DecodeError:
+            return None
+        if params is not None and type(params) is not dict:
+            return None  # as push_key reads it, but the general path decides
+        items = frozenset((k, str(v)) for k, v in params.items()) if params else frozenset()
+        return (env.topic, items)
 
 
 class Bibox(Protocol):

@@ -788,7 +788,7 @@ class StreamEngine:
         the decoder refuses): the frame then takes the general path (decoded in full, read
         by the general converters), which decides what it is."""
         try:
-            sub = self._subs.get(self._proto.route(text))
+            sub = self._subs.get(self._proto.fast_route(text))
         except TypeError:  # an unhashable routing value: the general path reports it
             return None
         if sub is None and self._event_skim is not None:
