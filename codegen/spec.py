@@ -47,13 +47,45 @@ from codegen.shapes import (
 from codegen.spec_types.exchange import ExchangeSpec
 from codegen.spec_types.section import SectionSpec
 
+_PY_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+RESERVED_ARGS = ("self", "timeout", "extra_params", "extra_headers")
+"""Arguments every generated method takes besides the spec's params (``self`` and the
+per-call options): a param's Python name must differ."""
+
+PAGING_ARGS = ("max_items", "iterate", "aiterate")
+"""More names an ``iter_*`` method uses (its own argument, the walkers it calls)."""
+
+
+def _py_name(item: LDict) -> str:
+    """The Python name of a param or field: its ``py_name`` (checked), else the wire name in
+    snake_case."""
+    if "py_name" not in item:
+        return snake(item["name"])
+    py: str = item["py_name"]
+    if not _PY_NAME.fullmatch(py) or keyword.iskeyword(py):
+        raise item.key_where["py_name"].error(
+            f"py_name {py!r} is not a snake_case Python identifier (lower case, digits and _,"
+            " not a keyword)"
+        )
+    return py
+
+
+def _check_reserved(params: list[Param], owner: str, reserved: tuple[str, ...]) -> None:
+    for param in params:
+        if param.py in reserved:
+            raise param.where.error(
+                f"{owner}: the Python name {param.py!r} is taken by the generated method's own"
+                f" `{param.py}` argument; give the param a `py_name`"
+            )
+
 
 def _params(items: list[LDict], file_where: Where) -> list[Param]:
     params: list[Param] = []
     seen: dict[str, Where] = {}
     for p in items:
         w = p.where
-        py = p.get("py_name") or snake(p["name"])
+        py = _py_name(p)
         if py in seen:
             raise w.error(f"Python name {py!r} is used twice (also line {seen[py].line})")
         seen[py] = w
@@ -197,6 +229,7 @@ def load_spec(folder: Path, root: Path) -> Spec:
             )
             if model.input:
                 model.inputs = _params(lines(m["fields"]), where)
+                _check_reserved(model.inputs, name, ("self",))
                 rules = lines(m.get("rules", LList()))
                 model.rules = _rules(rules, {p.wire for p in model.inputs}, name)
             else:
@@ -396,7 +429,9 @@ def _fields(items: list[LDict]) -> list[Field]:
     for f in items:
         if "required" in f:
             raise f.where.error("output model fields use `optional`, not `required`")
-        py = f.get("py_name") or snake(f["name"])
+        py = _py_name(f)
+        if py == "self":
+            raise f.where.error("a field's Python name cannot be 'self'; give it a `py_name`")
         if py in seen:
             raise f.where.error(f"Python name {py!r} is used twice")
         seen.add(py)
@@ -439,6 +474,7 @@ def _endpoint(e: LDict, group: str, security: LDict, seen: dict[str, Where]) -> 
     if method == "GET" and params_in != "query":
         raise w.error(f"{name}: GET params go in the query string")
     params = _params(e.get("params", []), w)
+    _check_reserved(params, name, RESERVED_ARGS + (PAGING_ARGS if "paging" in e else ()))
     wires = {p.key for p in params}
     bodies = [p for p in params if p.body]
     if bodies and (params_in != "json" or len(bodies) > 1):
@@ -497,6 +533,7 @@ def _stream(st: LDict, group: str, seen: dict[str, Where]) -> Stream:
         if any(other.name == c["name"] for other in channels):
             raise cw.error(f"channel {c['name']!r} is defined twice in stream {name!r}")
         params = _params(c.get("params", []), cw)
+        _check_reserved(params, f"{name}.{c['name']}", ("self",))
         wires = {p.wire for p in params}
         for placeholder in re.findall(r"\{([^}]*)\}", c["topic"]):
             if placeholder not in wires:

@@ -420,6 +420,31 @@ def test_every_generated_file_says_where_it_came_from() -> None:
             ]
         ),
         ("models:\n  M:\n    fields:\n      - {name: a, type: string\n", 5, "YAML syntax"),
+        (  # a param named like the method's own `timeout=` made a duplicate argument
+            "endpoints:\n  - name: a.b\n    summary: x\n    source: s\n    method: GET\n"
+            "    path: /x\n    security: NONE\n    params:\n"
+            "      - {name: timeout, type: int, required: false}\n",
+            9,
+            "the Python name 'timeout' is taken by the generated method's own",
+        ),
+        (
+            "endpoints:\n  - name: a.b\n    summary: x\n    source: s\n    method: GET\n"
+            "    path: /x\n    security: NONE\n    params:\n"
+            "      - {name: extraHeaders, type: string, required: false}\n",
+            9,
+            "'extra_headers' is taken",
+        ),
+        (
+            "models:\n  M:\n    fields:\n      - {name: a, type: int}\n"
+            "      - {name: b-c, py_name: b-c, type: int}\n",
+            5,
+            "py_name 'b-c' is not a snake_case Python identifier",
+        ),
+        (
+            "models:\n  M:\n    fields:\n      - {name: cls, py_name: class, type: int}\n",
+            4,
+            "py_name 'class' is not",
+        ),
     ],
 )
 def test_spec_errors_name_file_and_line(
