@@ -95,6 +95,13 @@ def _endpoints(old: dict[str, Endpoint], new: dict[str, Endpoint], out: Changes)
         if ta != tb:
             out.changed.append(f"`{name}()` returns `{tb}`, was `{ta}` (**breaking**)")
         _params(f"{name}()", a.params, b.params, out)
+    # an endpoint that pages has an iter_* method beside it (``paging:``)
+    iters_a = {f"{e.resource}.{e.iter_name}": e for e in old.values() if e.paging is not None}
+    iters_b = {f"{e.resource}.{e.iter_name}": e for e in new.values() if e.paging is not None}
+    for name in sorted(iters_b.keys() - iters_a.keys()):
+        out.added.append(f"`{name}()`: walks every page of `{iters_b[name].name}()`")
+    for name in sorted(iters_a.keys() - iters_b.keys()):
+        out.removed.append(f"`{name}()` (**breaking**)")
 
 
 def _models(old: dict[str, Model], new: dict[str, Model], out: Changes) -> None:

@@ -66,3 +66,26 @@ def test_diff_without_changes(tmp_path: Path) -> None:
     _git(tmp_path, "add", "-A")
     _git(tmp_path, "commit", "-qm", "base")
     assert run("HEAD", tmp_path).endswith("No API changes.\n")
+
+
+def _hashkey_changes(tmp_path: Path, edits: list[tuple[str, str, str]]) -> str:
+    """The changelog entry for ``edits`` (file, old text, new text) to the HashKey spec."""
+    root = Path(__file__).resolve().parent.parent
+    shutil.copytree(root / "specs" / "hashkey", tmp_path / "specs" / "hashkey")
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "add", "-A")
+    _git(tmp_path, "commit", "-qm", "base")
+    for name, old, new in edits:
+        path = tmp_path / "specs" / "hashkey" / name
+        text = path.read_text()
+        assert old in text, old
+        path.write_text(text.replace(old, new, 1))
+    return run("HEAD", tmp_path)
+
+
+def test_diff_reports_paging_methods(tmp_path: Path) -> None:
+    account = (Path(__file__).resolve().parent.parent / "specs/hashkey/account.yaml").read_text()
+    start = account.index("    paging:\n      by: id\n")
+    end = account.index("\n\n", start)
+    out = _hashkey_changes(tmp_path, [("account.yaml", account[start : end + 1], "")])
+    assert "- `account.iter_trades()` (**breaking**)" in out.split("#### Removed")[1]
