@@ -141,12 +141,24 @@ def compare(old: Spec, new: Spec) -> Changes:
     for name in sorted(old.enums.keys() - new.enums.keys()):
         out.removed.append(f"enum `{name}` (**breaking**)")
     for name in sorted(old.enums.keys() & new.enums.keys()):
-        before = {v.value for v in old.enums[name].values}
-        after = {v.value for v in new.enums[name].values}
-        for v in sorted(after - before, key=str):
+        before = {v.value: v for v in old.enums[name].values}
+        after = {v.value: v for v in new.enums[name].values}
+        for v in sorted(after.keys() - before.keys(), key=str):
             out.added.append(f"`{name}` value `{v}`")
-        for v in sorted(before - after, key=str):
+        for v in sorted(before.keys() - after.keys(), key=str):
             out.removed.append(f"`{name}` value `{v}` (**breaking**)")
+        for v in sorted(before.keys() & after.keys(), key=str):
+            x, y = before[v], after[v]
+            if x.name != y.name:
+                out.changed.append(
+                    f"`{name}.{y.name}` (value `{v}`) was `{name}.{x.name}` (**breaking**)"
+                )
+            if x.received_only != y.received_only:
+                out.changed.append(
+                    f"`{name}` value `{v}` is received only: refused as an argument (**breaking**)"
+                    if y.received_only
+                    else f"`{name}` value `{v}` may be sent (was received only)"
+                )
     codes_a = {e.code: e for e in old.errors}
     codes_b = {e.code: e for e in new.errors}
     for code in sorted(codes_b.keys() - codes_a.keys()):

@@ -89,3 +89,24 @@ def test_diff_reports_paging_methods(tmp_path: Path) -> None:
     end = account.index("\n\n", start)
     out = _hashkey_changes(tmp_path, [("account.yaml", account[start : end + 1], "")])
     assert "- `account.iter_trades()` (**breaking**)" in out.split("#### Removed")[1]
+
+
+def test_diff_reports_enum_member_renames_and_received_only(tmp_path: Path) -> None:
+    out = _hashkey_changes(
+        tmp_path,
+        [
+            (
+                "common.yaml",
+                "{value: SELL, description",
+                "{value: SELL, name: SELL_SIDE, description",
+            ),
+            (
+                "common.yaml",
+                "        received_only: true\n        send_instead: MARKET with amount\n",
+                "",
+            ),
+        ],
+    )
+    changed = out.split("#### Changed")[1]
+    assert "- `OrderSide.SELL_SIDE` (value `SELL`) was `OrderSide.SELL` (**breaking**)" in changed
+    assert "- `OrderType` value `MARKET_OF_QUOTE` may be sent (was received only)" in changed
