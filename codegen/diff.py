@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
 
-from codegen.parsed import Endpoint, Model, Param, Spec
+from cambist._runtime.errormap import normalize_code
+from codegen.parsed import Endpoint, ErrorRow, Model, Param, Spec
 from codegen.spec import load_all
 
 
@@ -132,6 +133,48 @@ def _models(old: dict[str, Model], new: dict[str, Model], out: Changes) -> None:
                 out.changed.append(f"`{name}.{f}` {now}{mark}")
 
 
+def _errors(old: list[ErrorRow], new: list[ErrorRow], out: Changes) -> None:
+    """Error rows by code, as the runtime reads them (``"0001"`` and ``1`` are one code); a
+    code with several rows (told apart by their messages) is compared row by row."""
+
+    def by_code(rows: list[ErrorRow]) -> dict[str, list[ErrorRow]]:
+        found: dict[str, list[ErrorRow]] = {}
+        for row in rows:
+            found.setdefault(normalize_code(row.code), []).append(row)
+        return found
+
+    def label(row: ErrorRow, rows: list[ErrorRow]) -> str:
+        return f"error code `{row.code}`" + (f" ({row.message!r})" if len(rows) > 1 else "")
+
+    before, after = by_code(old), by_code(new)
+    for code in sorted(after.keys() - before.keys()):
+        out.added += [f"{label(r, after[code])} ({r.kind})" for r in after[code]]
+    for code in sorted(before.keys() - after.keys()):
+        out.removed += [label(r, before[code]) for r in before[code]]
+    for code in sorted(before.keys() & after.keys()):
+        a, b = before[code], after[code]
+        if len(a) == 1 and len(b) == 1:
+            if a[0].kind != b[0].kind:
+                out.changed.append(
+                    f"error code `{b[0].code}` raises as {b[0].kind}, was {a[0].kind}"
+                )
+            continue
+        was = {r.message: r for r in a}
+        now = {r.message: r for r in b}
+        for message in sorted(now.keys() - was.keys()):
+            out.added.append(
+                f"error code `{now[message].code}` ({message!r}) ({now[message].kind})"
+            )
+        for message in sorted(was.keys() - now.keys()):
+            out.removed.append(f"error code `{was[message].code}` ({message!r})")
+        for message in sorted(was.keys() & now.keys()):
+            x, y = was[message], now[message]
+            if x.kind != y.kind:
+                out.changed.append(
+                    f"error code `{y.code}` ({message!r}) raises as {y.kind}, was {x.kind}"
+                )
+
+
 def compare(old: Spec, new: Spec) -> Changes:
     out = Changes()
     _endpoints({e.name: e for e in old.endpoints}, {e.name: e for e in new.endpoints}, out)
@@ -159,16 +202,7 @@ def compare(old: Spec, new: Spec) -> Changes:
                     if y.received_only
                     else f"`{name}` value `{v}` may be sent (was received only)"
                 )
-    codes_a = {e.code: e for e in old.errors}
-    codes_b = {e.code: e for e in new.errors}
-    for code in sorted(codes_b.keys() - codes_a.keys()):
-        out.added.append(f"error code `{code}` ({codes_b[code].kind})")
-    for code in sorted(codes_a.keys() - codes_b.keys()):
-        out.removed.append(f"error code `{code}`")
-    for code in sorted(codes_a.keys() & codes_b.keys()):
-        if codes_a[code].kind != codes_b[code].kind:
-            kinds = f"{codes_b[code].kind}, was {codes_a[code].kind}"
-            out.changed.append(f"error code `{code}` raises as {kinds}")
+    _errors(old.errors, new.errors, out)
     streams_a = {s.name: {c.name for c in s.channels} for s in old.streams}
     streams_b = {s.name: {c.name for c in s.channels} for s in new.streams}
     for name in sorted(streams_b.keys() - streams_a.keys()):

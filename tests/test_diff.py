@@ -110,3 +110,15 @@ def test_diff_reports_enum_member_renames_and_received_only(tmp_path: Path) -> N
     changed = out.split("#### Changed")[1]
     assert "- `OrderSide.SELL_SIDE` (value `SELL`) was `OrderSide.SELL` (**breaking**)" in changed
     assert "- `OrderType` value `MARKET_OF_QUOTE` may be sent (was received only)" in changed
+
+
+def test_diff_reports_a_code_with_several_rows(tmp_path: Path) -> None:
+    """HashKey's 0001 has two rows, told apart by message: a change to the first was lost."""
+    kind = '    kind: invalid_request\n    message: "Required field %s missing or invalid"'
+    out = _hashkey_changes(
+        tmp_path, [("exchange.yaml", kind, kind.replace("invalid_request", "other"))]
+    )
+    assert (
+        "- error code `0001` ('Required field %s missing or invalid') raises as other, was"
+        " invalid_request" in out.split("#### Changed")[1]
+    )
