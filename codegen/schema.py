@@ -18,16 +18,23 @@ import yaml
 
 
 class SpecError(Exception):
-    """A spec is invalid; the message starts with ``file:line:``."""
+    """A spec is invalid; the message starts with ``file:line:``. ``position`` (line, column)
+    is where in the text the check failed: of several alternatives (``anyOf``), the one that
+    got furthest is the one the author meant."""
+
+    position: tuple[int, int] = (0, 0)
 
 
 @dataclass
 class Where:
     file: str
     line: int
+    column: int = 0
 
     def error(self, message: str) -> SpecError:
-        return SpecError(f"{self.file}:{self.line}: {message}")
+        error = SpecError(f"{self.file}:{self.line}: {message}")
+        error.position = (self.line, self.column)
+        return error
 
 
 class LDict(dict[str, Any]):
@@ -47,7 +54,7 @@ Check = Callable[[yaml.Node, str], Any]
 
 
 def _at(node: yaml.Node, file: str) -> Where:
-    return Where(file, node.start_mark.line + 1)
+    return Where(file, node.start_mark.line + 1, node.start_mark.column)
 
 
 _constructor = yaml.constructor.SafeConstructor()
@@ -157,12 +164,16 @@ class Obj:
             out.key_where[key] = _at(key_node, file)
         for key in self.required:
             if key not in out:
-                raise out.where.error(f"missing required key {key!r}")
+                error = out.where.error(f"missing required key {key!r}")
+                error.position = (node.end_mark.line + 1, node.end_mark.column)  # all read
+                raise error
         return out
 
 
 def any_of(*checks: Check) -> Check:
-    """The first check that accepts the node; the last one's error otherwise."""
+    """The first check that accepts the node; otherwise the error of the one that got
+    furthest into it (the first of those): a field's bad value is reported as that, not as
+    an unknown key of another alternative."""
 
     def check(node: yaml.Node, file: str) -> Any:
         error: SpecError | None = None
@@ -170,7 +181,8 @@ def any_of(*checks: Check) -> Check:
             try:
                 return c(node, file)
             except SpecError as exc:
-                error = exc
+                if error is None or exc.position > error.position:
+                    error = exc
         assert error is not None
         raise error
 

@@ -420,6 +420,23 @@ def test_every_generated_file_says_where_it_came_from() -> None:
             ]
         ),
         ("models:\n  M:\n    fields:\n      - {name: a, type: string\n", 5, "YAML syntax"),
+        (  # of a field's two shapes (output, input), the error of the one the author meant
+            "models:\n  M:\n    fields:\n      - {name: a, type: int, optional: maybe}\n",
+            4,
+            "expected bool, got 'maybe'",
+        ),
+        (
+            "models:\n  M:\n    fields:\n      - {name: a, type: int, optinal: true}\n",
+            4,
+            "unknown key 'optinal' (known: description, name, note, optional, py_name, type)",
+        ),
+        (
+            "endpoints:\n  - name: a.b\n    summary: x\n    source: s\n    method: GET\n"
+            "    path: /x\n    security: NONE\n    params:\n"
+            "      - {name: p, type: int, required: false}\n    rules:\n      - {require: p}\n",
+            11,
+            "missing required key 'when'",
+        ),
         (  # a param named like the method's own `timeout=` made a duplicate argument
             "endpoints:\n  - name: a.b\n    summary: x\n    source: s\n    method: GET\n"
             "    path: /x\n    security: NONE\n    params:\n"
