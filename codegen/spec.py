@@ -228,6 +228,13 @@ def load_spec(folder: Path, root: Path) -> Spec:
                 bare=m.get("bare"),
             )
             if model.input:
+                for f in lines(m["fields"]):
+                    if "required" not in f:  # it read as an output field
+                        raise f.where.error(
+                            "an input model's fields are params: give `required` (true, false"
+                            " or the document's condition)"
+                            + (", not `optional`" if "optional" in f else "")
+                        )
                 model.inputs = _params(lines(m["fields"]), where)
                 _check_reserved(model.inputs, name, ("self",))
                 rules = lines(m.get("rules", LList()))

@@ -420,6 +420,18 @@ def test_every_generated_file_says_where_it_came_from() -> None:
             ]
         ),
         ("models:\n  M:\n    fields:\n      - {name: a, type: string\n", 5, "YAML syntax"),
+        (  # an input model's field read as an output field: a KeyError traceback
+            "models:\n  M:\n    input: true\n    fields:\n"
+            "      - {name: a, type: int, required: true}\n      - {name: b, type: int}\n",
+            6,
+            "an input model's fields are params: give `required`",
+        ),
+        (
+            "models:\n  M:\n    input: true\n    fields:\n"
+            "      - {name: b, type: int, optional: true}\n",
+            5,
+            "give `required` (true, false or the document's condition), not `optional`",
+        ),
         (  # of a field's two shapes (output, input), the error of the one the author meant
             "models:\n  M:\n    fields:\n      - {name: a, type: int, optional: maybe}\n",
             4,
