@@ -90,6 +90,7 @@ class Rule:
     params: list[str]
     when_param: str | None = None
     when_values: list[str] = field(default_factory=list)
+    where: Where | None = None
 
 
 @dataclass

@@ -158,7 +158,10 @@ def _rules(items: list[LDict], wires: set[str], owner: str) -> list[Rule]:
                 raise r.where.error("`when` names exactly one param")
             ((when_param, values),) = r["when"].items()
             names = [r["require"], when_param]
+            if not values:
+                raise r.where.error(f"`when` lists no value of {when_param!r}")
             rule = Rule("require", [r["require"]], when_param, [str(v) for v in values])
+        rule.where = r.where
         for name in names:
             if name not in wires:
                 raise r.where.error(f"rule names {name!r}, which is not a param of {owner}")
@@ -255,6 +258,7 @@ def load_spec(folder: Path, root: Path) -> Spec:
     for st, group in raw_streams:
         spec.streams.append(_stream(st, group, stream_names))
     _check_references(spec)
+    _check_rule_values(spec)
     _check_resource_names(spec)
     _check_paging(spec)
     for stream in spec.streams:
@@ -737,6 +741,29 @@ def _check_paging(spec: Spec) -> None:
         taken = {e.method_name for e in spec.endpoints if e.resource == ep.resource}
         if ep.iter_name in taken:
             raise w.error(f"{ep.resource}.{ep.iter_name} is already an endpoint's method")
+
+
+def _check_rule_values(spec: Spec) -> None:
+    """A rule's ``when`` values are values of its param's enum (a misspelt one never
+    matches, so the rule would never apply)."""
+    owners = [(ep.params, ep.rules) for ep in spec.endpoints]
+    owners += [(m.inputs, m.rules) for m in spec.models.values() if m.input]
+    for params, rules in owners:
+        by_key = {p.key: p for p in params}
+        for rule in rules:
+            if rule.when_param is None:
+                continue
+            enum = spec.enums.get(_leaf(by_key[rule.when_param].type).name)
+            if enum is None:
+                continue
+            allowed = [str(v.value) for v in enum.values]
+            for value in rule.when_values:
+                if value not in allowed:
+                    assert rule.where is not None
+                    raise rule.where.error(
+                        f"when: {value!r} is not a value of {rule.when_param}'s enum"
+                        f" {enum.name} ({', '.join(allowed)})"
+                    )
 
 
 def _check_resource_names(spec: Spec) -> None:

@@ -420,6 +420,24 @@ def test_every_generated_file_says_where_it_came_from() -> None:
             ]
         ),
         ("models:\n  M:\n    fields:\n      - {name: a, type: string\n", 5, "YAML syntax"),
+        (  # a misspelt `when` value never matches: the rule would never apply
+            "enums:\n  Kind:\n    values: [LIMIT, MARKET]\n"
+            "endpoints:\n  - name: a.b\n    summary: x\n    source: s\n    method: GET\n"
+            "    path: /x\n    security: NONE\n    params:\n"
+            "      - {name: type, type: Kind, required: true}\n"
+            "      - {name: price, type: decimal, required: false}\n"
+            "    rules:\n      - {require: price, when: {type: [LIMT]}}\n",
+            15,
+            "when: 'LIMT' is not a value of type's enum Kind (LIMIT, MARKET)",
+        ),
+        (
+            "endpoints:\n  - name: a.b\n    summary: x\n    source: s\n    method: GET\n"
+            "    path: /x\n    security: NONE\n    params:\n"
+            "      - {name: p, type: int, required: false}\n"
+            "    rules:\n      - {require: p, when: {p: []}}\n",
+            11,
+            "`when` lists no value of 'p'",
+        ),
         (  # an input model's field read as an output field: a KeyError traceback
             "models:\n  M:\n    input: true\n    fields:\n"
             "      - {name: a, type: int, required: true}\n      - {name: b, type: int}\n",
