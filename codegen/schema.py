@@ -63,7 +63,17 @@ _constructor = yaml.constructor.SafeConstructor()
 def _scalar_value(node: yaml.Node, file: str) -> Any:
     if not isinstance(node, yaml.ScalarNode):
         raise _at(node, file).error(f"expected a single value, got a {_kind(node)}")
-    return _constructor.construct_object(node, deep=True)
+    value = _constructor.construct_object(node, deep=True)
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and not re.fullmatch(r"-?(0|[1-9][0-9]*)", node.value)
+    ):  # YAML 1.1 reads 0102 as octal (66), 0x1F, 1_000 ...: never what a document means
+        raise _at(node, file).error(
+            f'YAML reads {node.value} as the number {value}: quote it ("{node.value}") to'
+            " keep it as written, or write the number in plain decimal"
+        )
+    return value
 
 
 def _kind(node: yaml.Node) -> str:

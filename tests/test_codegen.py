@@ -420,6 +420,11 @@ def test_every_generated_file_says_where_it_came_from() -> None:
             ]
         ),
         ("models:\n  M:\n    fields:\n      - {name: a, type: string\n", 5, "YAML syntax"),
+        (  # an unquoted 0102 is YAML 1.1 octal: error code 66
+            "enums:\n  E:\n    values:\n      - {value: 0102, name: X}\n",
+            4,
+            'YAML reads 0102 as the number 66: quote it ("0102")',
+        ),
         (  # a misspelt `when` value never matches: the rule would never apply
             "enums:\n  Kind:\n    values: [LIMIT, MARKET]\n"
             "endpoints:\n  - name: a.b\n    summary: x\n    source: s\n    method: GET\n"
