@@ -203,6 +203,11 @@ def load_spec(folder: Path, root: Path) -> Spec:
     groups: list[str] = []
     raw_endpoints: list[tuple[LDict, str]] = []
     raw_streams: list[tuple[LDict, str]] = []
+    for path in sorted(folder.iterdir()):
+        if path.suffix.lower() in (".yml", ".yaml") and path.suffix != ".yaml":
+            raise SpecError(
+                f"{display(path)}:1: a spec file's name ends in .yaml; this one is ignored"
+            )
     for path in sorted(folder.glob("*.yaml")):
         if path.name == "exchange.yaml":
             continue

@@ -549,3 +549,12 @@ def test_check_fails_on_a_hand_edit(tmp_path: Path, capsys: pytest.CaptureFixtur
     out = capsys.readouterr().out
     assert "+# hand edit" not in out and "-# hand edit" in out
     assert "generated/cambist/stray.py: only in generated/" in out
+
+
+def test_a_yml_spec_file_is_not_ignored(tmp_path: Path) -> None:
+    """`futures.yml` next to the `.yaml` files was skipped without a word."""
+    shutil.copytree(GOLDEN / "specs" / "fakex", tmp_path / "specs" / "fakex")
+    (tmp_path / "specs" / "fakex" / "futures.yml").write_text("enums: {}\n")
+    with pytest.raises(SpecError) as info:
+        load_all(tmp_path / "specs", tmp_path)
+    assert str(info.value).startswith("specs/fakex/futures.yml:1: a spec file's name ends in .yaml")
