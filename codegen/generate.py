@@ -14,7 +14,7 @@ from codegen import markets
 from codegen.apidoc import api_markdown
 from codegen.clientopts import exchange_options
 from codegen.parsed import Endpoint, EnumValue, Model, Spec, Stream, TypeRef, snake
-from codegen.spec import paged_items
+from codegen.spec import example_name, paged_items
 from codegen.types import Imports, TypeMap, WireMap
 
 HERE = Path(__file__).parent
@@ -178,7 +178,7 @@ class ExchangeRenderer:
         folder = self.spec.folder / "examples"
         out = []
         for ep in self.spec.endpoints:
-            name = f"{ep.http_method}_{ep.path.strip('/').replace('/', '_')}.json"
+            name = example_name(ep)
             if (folder / name).exists():
                 text = (folder / name).read_text(encoding="utf-8").strip()
                 out.append(((ep.http_method, ep.path), text))

@@ -7,6 +7,7 @@ import fnmatch
 import itertools
 import keyword
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -262,6 +263,7 @@ def load_spec(folder: Path, root: Path) -> Spec:
     stream_names: dict[str, Where] = {}
     for st, group in raw_streams:
         spec.streams.append(_stream(st, group, stream_names))
+    _check_examples(spec, display)
     _check_references(spec)
     _check_rule_values(spec)
     _check_resource_names(spec)
@@ -746,6 +748,26 @@ def _check_paging(spec: Spec) -> None:
         taken = {e.method_name for e in spec.endpoints if e.resource == ep.resource}
         if ep.iter_name in taken:
             raise w.error(f"{ep.resource}.{ep.iter_name} is already an endpoint's method")
+
+
+def example_name(ep: Endpoint) -> str:
+    """The file in ``specs/<exchange>/examples/`` holding ``ep``'s example answer."""
+    return f"{ep.http_method}_{ep.path.strip('/').replace('/', '_')}.json"
+
+
+def _check_examples(spec: Spec, display: Callable[[Path], str]) -> None:
+    """Every example answer is an endpoint's: a file no endpoint matches (a path renamed, an
+    endpoint removed, a typo) would be dropped without a word."""
+    folder = spec.folder / "examples"
+    if not folder.is_dir():
+        return
+    names = {example_name(ep) for ep in spec.endpoints}
+    for path in sorted(folder.glob("*.json")):
+        if path.name not in names:
+            raise SpecError(
+                f"{display(path)}:1: no endpoint answers with this example"
+                " (<METHOD>_<path>.json, the path's / as _): rename it or remove it"
+            )
 
 
 def _check_rule_values(spec: Spec) -> None:

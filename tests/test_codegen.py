@@ -558,3 +558,16 @@ def test_a_yml_spec_file_is_not_ignored(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as info:
         load_all(tmp_path / "specs", tmp_path)
     assert str(info.value).startswith("specs/fakex/futures.yml:1: a spec file's name ends in .yaml")
+
+
+def test_an_example_no_endpoint_answers_is_refused(tmp_path: Path) -> None:
+    """An example whose endpoint was removed or renamed (or misnamed) was dropped silently."""
+    shutil.copytree(GOLDEN / "specs" / "fakey", tmp_path / "specs" / "fakey")
+    examples = tmp_path / "specs" / "fakey" / "examples"
+    load_all(tmp_path / "specs", tmp_path)
+    (examples / "GET_v1_tickers.json").write_text("{}")
+    with pytest.raises(SpecError) as info:
+        load_all(tmp_path / "specs", tmp_path)
+    assert str(info.value).startswith(
+        "specs/fakey/examples/GET_v1_tickers.json:1: no endpoint answers with this example"
+    )
