@@ -3,6 +3,7 @@ checks (references, names, rules), into :mod:`codegen.parsed` objects."""
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import itertools
 import keyword
@@ -813,9 +814,14 @@ def _check_references(spec: Spec) -> None:
             return
         if t.name in PRIMITIVES or t.name in spec.enums:
             return
+        where = t.where or where
         model = spec.models.get(t.name)
         if model is None:
-            raise where.error(f"unknown type {t.name!r}: not a primitive, enum or model")
+            known = [*PRIMITIVES, *spec.enums, *spec.models]
+            close = difflib.get_close_matches(t.name, known, n=3, cutoff=0.75)
+            close += [k for k in known if k.lower() == t.name.lower() and k not in close]
+            hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
+            raise where.error(f"unknown type {t.name!r}: not a primitive, enum or model{hint}")
         if input_side and not model.input:
             raise where.error(f"{t.name!r} is sent, so it must be an `input: true` model")
         if not input_side and model.input:

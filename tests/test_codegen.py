@@ -339,8 +339,15 @@ def test_every_generated_file_says_where_it_came_from() -> None:
         (
             "endpoints:\n  - name: a.b\n    summary: x\n    source: s\n    method: GET\n"
             "    path: /x\n    security: NONE\n    response: Missing\n",
-            2,
+            8,  # the `response:` line, not the endpoint's first
             "unknown type 'Missing'",
+        ),
+        (
+            "endpoints:\n  - name: a.b\n    summary: x\n    source: s\n    method: GET\n"
+            "    path: /x\n    security: NONE\n    params:\n      - name: p\n"
+            "        required: true\n        type: Decimal\n",
+            11,
+            "unknown type 'Decimal': not a primitive, enum or model (did you mean 'decimal'?)",
         ),
         (
             "models:\n  M:\n    fields:\n      - {name: a, type: 'list[Nope]'}\n",
