@@ -203,17 +203,42 @@ def compare(old: Spec, new: Spec) -> Changes:
                     else f"`{name}` value `{v}` may be sent (was received only)"
                 )
     _errors(old.errors, new.errors, out)
-    streams_a = {s.name: {c.name for c in s.channels} for s in old.streams}
-    streams_b = {s.name: {c.name for c in s.channels} for s in new.streams}
+    streams_a = {s.name: s for s in old.streams}
+    streams_b = {s.name: s for s in new.streams}
     for name in sorted(streams_b.keys() - streams_a.keys()):
         out.added.append(f"stream `streams.{name}()`")
     for name in sorted(streams_a.keys() - streams_b.keys()):
         out.removed.append(f"stream `streams.{name}()` (**breaking**)")
     for name in sorted(streams_a.keys() & streams_b.keys()):
-        for c in sorted(streams_b[name] - streams_a[name]):
+        channels_a = {c.name: c for c in streams_a[name].channels}
+        channels_b = {c.name: c for c in streams_b[name].channels}
+        for c in sorted(channels_b.keys() - channels_a.keys()):
             out.added.append(f"`streams.{name}()`: `subscribe_{c}`")
-        for c in sorted(streams_a[name] - streams_b[name]):
+        for c in sorted(channels_a.keys() - channels_b.keys()):
             out.removed.append(f"`streams.{name}()`: `subscribe_{c}` (**breaking**)")
+        for c in sorted(channels_a.keys() & channels_b.keys()):
+            was, now = channels_a[c], channels_b[c]
+            _params(f"streams.{name}().subscribe_{c}()", was.params, now.params, out)
+            if was.event != now.event:
+                out.changed.append(
+                    f"`streams.{name}().subscribe_{c}()` pushes `{now.event}`, was `{was.event}`"
+                    " (**breaking**)"
+                )
+        events_a = {e.type: e.event for e in streams_a[name].events}
+        events_b = {e.type: e.event for e in streams_b[name].events}
+        for t in sorted(events_b.keys() - events_a.keys()):
+            out.added.append(f"`streams.{name}()`: `{t}` pushes as `{events_b[t]}`")
+        for t in sorted(events_a.keys() - events_b.keys()):
+            out.removed.append(
+                f"`streams.{name}()`: `{t}` pushes as `{events_a[t]}`"
+                " (now a RawEvent, **breaking**)"
+            )
+        for t in sorted(events_a.keys() & events_b.keys()):
+            if events_a[t] != events_b[t]:
+                out.changed.append(
+                    f"`streams.{name}()`: `{t}` pushes as `{events_b[t]}`, was `{events_a[t]}`"
+                    " (**breaking**)"
+                )
     return out
 
 

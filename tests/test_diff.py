@@ -122,3 +122,26 @@ def test_diff_reports_a_code_with_several_rows(tmp_path: Path) -> None:
         "- error code `0001` ('Required field %s missing or invalid') raises as other, was"
         " invalid_request" in out.split("#### Changed")[1]
     )
+
+
+def test_diff_reports_stream_channel_params_and_events(tmp_path: Path) -> None:
+    """A channel's params and a stream's typed events are API: the diff said nothing."""
+    param = "{name: klineType, type: KlineInterval, required: true"
+    event = (
+        "      - {type: outboundFiatAccountInfo, event: AccountUpdate,"
+        " description: Fiat account balance change}\n"
+    )
+    out = _hashkey_changes(
+        tmp_path,
+        [
+            ("streams.yaml", param, param.replace("KlineInterval", "string")),
+            ("streams.yaml", event, ""),
+        ],
+    )
+    changed = out.split("#### Changed")[1].split("####")[0]
+    removed = out.split("#### Removed")[1]
+    assert (
+        "- `streams.public().subscribe_kline()`: argument `kline_type` is `string`, was"
+        " `KlineInterval` (**breaking**)" in changed
+    )
+    assert "- `streams.user()`: `outboundFiatAccountInfo` pushes as `AccountUpdate`" in removed
