@@ -392,20 +392,24 @@ def _check_budgets(spec: Spec) -> None:
         if b["name"] in seen:
             raise b.where.error(f"budget {b['name']!r} is declared twice")
         seen.add(b["name"])
+        chosen = b.get("endpoints", {})
         for key in ("names", "exclude"):
-            for glob in b.get("endpoints", {}).get(key, []):
+            for glob in chosen.get(key, []):
                 if not fnmatch.filter(names, glob):
-                    raise b.where.error(f"endpoints.{key}: {glob!r} matches no endpoint")
+                    at = chosen.key_where[key]  # the list's line, not the budget's first
+                    raise at.error(f"endpoints.{key}: {glob!r} matches no endpoint")
     by_name = {ep.name: ep for ep in spec.endpoints}
     learn = limits.get("learn")
     if learn is not None:
         if learn["endpoint"] not in by_name:
             raise learn.where.error(f"learn: no endpoint {learn['endpoint']!r}")
         for kind in learn["kinds"].values():
+            chosen = kind.get("endpoints", {})
             for key in ("names", "exclude"):
-                for glob in kind.get("endpoints", {}).get(key, []):
+                for glob in chosen.get(key, []):
                     if not fnmatch.filter(names, glob):
-                        raise learn.where.error(f"learn: {glob!r} matches no endpoint")
+                        at = chosen.key_where[key]
+                        raise at.error(f"learn: {glob!r} matches no endpoint")
     for w in limits.get("weights", []):
         ep = by_name.get(w["endpoint"])
         if ep is None:

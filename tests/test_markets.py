@@ -955,3 +955,22 @@ def test_a_wrong_order_entry_names_its_own_line(
     with pytest.raises(SpecError) as info:
         load_spec(folder, tmp_path)
     assert str(info.value).startswith(f"specs/hashkey/exchange.yaml:{line}: {message}")
+
+
+def test_a_budget_naming_a_removed_endpoint_names_the_list_line(tmp_path: Path) -> None:
+    """Removing an endpoint a rate-limit budget lists: the error named the budget's first
+    line, not the `names:` line that lists it."""
+    root = Path(__file__).resolve().parent.parent
+    folder = tmp_path / "specs" / "hashkey"
+    shutil.copytree(root / "specs" / "hashkey", folder)
+    exchange = folder / "exchange.yaml"
+    old = "          names: [spot.test_order,"
+    text = exchange.read_text()
+    assert old in text
+    exchange.write_text(text.replace(old, old.replace("test_order", "test_ordr"), 1))
+    line = text.splitlines().index(next(r for r in text.splitlines() if r.startswith(old))) + 1
+    with pytest.raises(SpecError) as info:
+        load_spec(folder, tmp_path)
+    assert str(info.value).startswith(
+        f"specs/hashkey/exchange.yaml:{line}: endpoints.names: 'spot.test_ordr' matches no"
+    )
