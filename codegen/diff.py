@@ -73,6 +73,22 @@ def _params(where: str, old: list[Param], new: list[Param], out: Changes) -> Non
         if a.wire != b.wire:
             wires = f"`{b.wire}`, was `{a.wire}`"
             out.changed.append(f"`{where}`: argument `{name}` is sent as {wires}")
+        if _checks(a) != _checks(b):
+            checks = f"{_checks(b) or 'unchecked'} (was {_checks(a) or 'unchecked'})"
+            out.changed.append(f"`{where}`: argument `{name}` before sending: {checks}")
+
+
+def _checks(p: Param) -> str:
+    """What a param's value is checked against before sending (bounds, caps, pattern)."""
+    checks = [
+        ("min", p.minimum),
+        ("exclusive_min", p.exclusive_minimum),
+        ("max", p.maximum),
+        ("exclusive_max", p.exclusive_maximum),
+        ("max_items", p.max_items),
+        ("pattern", p.pattern),
+    ]
+    return ", ".join(f"{key} `{value}`" for key, value in checks if value is not None)
 
 
 def _endpoints(old: dict[str, Endpoint], new: dict[str, Endpoint], out: Changes) -> None:

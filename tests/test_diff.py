@@ -145,3 +145,13 @@ def test_diff_reports_stream_channel_params_and_events(tmp_path: Path) -> None:
         " `KlineInterval` (**breaking**)" in changed
     )
     assert "- `streams.user()`: `outboundFiatAccountInfo` pushes as `AccountUpdate`" in removed
+
+
+def test_diff_reports_a_param_check_changed(tmp_path: Path) -> None:
+    """A bound, cap or pattern refuses calls it took before: the diff said nothing."""
+    limit = "{name: limit, type: int, required: false, default: 100, max: 200"
+    out = _hashkey_changes(tmp_path, [("market.yaml", limit, limit.replace("200", "100"))])
+    assert (
+        "- `market.get_depth()`: argument `limit` before sending: max `100` (was max `200`)"
+        in out.split("#### Changed")[1]
+    )
