@@ -133,6 +133,13 @@ def _models(old: dict[str, Model], new: dict[str, Model], out: Changes) -> None:
             continue
         before = {f.py: f for f in a.fields}
         after = {f.py: f for f in b.fields}
+        order_a = [f.py for f in a.fields if f.py in after]
+        order_b = [f.py for f in b.fields if f.py in before]
+        if a.row and b.row and order_a != order_b:  # a NamedTuple: unpacked by position
+            out.changed.append(
+                f"`{name}` (a row) has its fields in the order {', '.join(order_b)},"
+                f" was {', '.join(order_a)} (**breaking**)"
+            )
         for f in sorted(after.keys() - before.keys()):
             out.added.append(f"`{name}.{f}`: `{after[f].type.text()}`")
         for f in sorted(before.keys() - after.keys()):

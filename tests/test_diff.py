@@ -155,3 +155,14 @@ def test_diff_reports_a_param_check_changed(tmp_path: Path) -> None:
         "- `market.get_depth()`: argument `limit` before sending: max `100` (was max `200`)"
         in out.split("#### Changed")[1]
     )
+
+
+def test_diff_reports_a_row_reordered(tmp_path: Path) -> None:
+    """A row model is a NamedTuple read from an array: its order is API (unpacking)."""
+    high = "      - {name: high_price, py_name: high, type: decimal, description: High Price}\n"
+    low = "      - {name: low_price, py_name: low, type: decimal, description: Low Price}\n"
+    out = _hashkey_changes(tmp_path, [("market.yaml", high + low, low + high)])
+    assert (
+        "- `Kline` (a row) has its fields in the order open_time, open, low, high, close,"
+        in out.split("#### Changed")[1]
+    )
