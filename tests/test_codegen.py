@@ -578,3 +578,21 @@ def test_an_example_no_endpoint_answers_is_refused(tmp_path: Path) -> None:
     assert str(info.value).startswith(
         "specs/fakey/examples/GET_v1_tickers.json:1: no endpoint answers with this example"
     )
+
+
+@pytest.mark.parametrize("name", ["Endpoint", "Decimal"])
+def test_a_model_named_like_an_import_is_refused(tmp_path: Path, name: str) -> None:
+    """A model `Endpoint` (or `Decimal`, `Param`, ...) replaced the runtime's class in the
+    modules importing both: the generated code failed ruff and mypy, and the run said
+    nothing."""
+    folder = tmp_path / "specs" / "fakex"
+    shutil.copytree(GOLDEN / "specs" / "fakex", folder)
+    (folder / "extra.yaml").write_text(
+        "endpoints:\n  - name: extra.get\n    summary: x\n    source: s\n    method: GET\n"
+        f"    path: /extra\n    security: NONE\n    response: {name}\n"
+        f"models:\n  {name}:\n    fields:\n      - {{name: a, type: decimal}}\n"
+    )
+    with pytest.raises(SpecError) as info:
+        build(tmp_path, tmp_path / "out")
+    assert str(info.value).startswith("specs/fakex/extra.yaml:10: generated/cambist/fakex/")
+    assert f"needs two names {name!r}" in str(info.value)
