@@ -477,7 +477,8 @@ def _new_name(kind: str, item: LDict, pattern: str, shape: str, seen: dict[str, 
     if not re.fullmatch(pattern, name):
         raise item.where.error(f"{kind} name {name!r} is not {shape}")
     if name in seen:
-        raise item.where.error(f"{kind} {name!r} is already defined at line {seen[name].line}")
+        other = seen[name]
+        raise item.where.error(f"{kind} {name!r} is already defined at {other.file}:{other.line}")
     seen[name] = item.where
     return name
 

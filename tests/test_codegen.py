@@ -596,3 +596,25 @@ def test_a_model_named_like_an_import_is_refused(tmp_path: Path, name: str) -> N
         build(tmp_path, tmp_path / "out")
     assert str(info.value).startswith("specs/fakex/extra.yaml:10: generated/cambist/fakex/")
     assert f"needs two names {name!r}" in str(info.value)
+
+
+def test_an_endpoint_defined_in_two_files_names_both(tmp_path: Path) -> None:
+    """The second definition's error said "already defined at line 41", a line of another
+    file."""
+    folder = tmp_path / "specs" / "fakex"
+    shutil.copytree(GOLDEN / "specs" / "fakex", folder)
+    first = next(
+        i
+        for i, row in enumerate((folder / "trading.yaml").read_text().splitlines(), 1)
+        if row == "  - name: market.list_fills"
+    )
+    (folder / "zmore.yaml").write_text(
+        "endpoints:\n  - name: market.list_fills\n    summary: x\n    source: s\n"
+        "    method: GET\n    path: /again\n    security: NONE\n"
+    )
+    with pytest.raises(SpecError) as info:
+        load_all(tmp_path / "specs", tmp_path)
+    assert str(info.value) == (
+        "specs/fakex/zmore.yaml:2: endpoint 'market.list_fills' is already defined at"
+        f" specs/fakex/trading.yaml:{first}"
+    )
