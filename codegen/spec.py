@@ -187,7 +187,10 @@ def load_spec(folder: Path, root: Path) -> Spec:
 
     exchange_file = folder / "exchange.yaml"
     if not exchange_file.exists():
-        raise SpecError(f"{display(folder)}: no exchange.yaml")
+        raise SpecError(
+            f"{display(folder)}: no exchange.yaml: an exchange folder's spec files are read"
+            " only with one (see specs/README.md)"
+        )
     head: ExchangeSpec = load(exchange_file, EXCHANGE_SHAPE, display(exchange_file))
     exchange = lines(head["exchange"])
     for table in ("status_messages", "status_kinds"):
@@ -867,8 +870,11 @@ def _check_references(spec: Spec) -> None:
 
 
 def load_all(specs_dir: Path, root: Path) -> list[Spec]:
+    """Every exchange folder of ``specs_dir``: a folder holding spec files (``*.yaml``,
+    ``*.yml``) is one, and must have an ``exchange.yaml`` (``schema/`` and ``sources/``
+    hold none)."""
     return [
         load_spec(d, root)
         for d in sorted(specs_dir.iterdir())
-        if d.is_dir() and (d / "exchange.yaml").exists()
+        if d.is_dir() and any(p.suffix.lower() in (".yaml", ".yml") for p in d.iterdir())
     ]

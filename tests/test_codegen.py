@@ -618,3 +618,16 @@ def test_an_endpoint_defined_in_two_files_names_both(tmp_path: Path) -> None:
         "specs/fakex/zmore.yaml:2: endpoint 'market.list_fills' is already defined at"
         f" specs/fakex/trading.yaml:{first}"
     )
+
+
+def test_a_spec_folder_without_exchange_yaml_is_refused(tmp_path: Path) -> None:
+    """A new exchange's folder whose exchange.yaml is missing (or misnamed) was skipped: no
+    package, no error."""
+    shutil.copytree(GOLDEN / "specs" / "fakex", tmp_path / "specs" / "fakex")
+    (tmp_path / "specs" / "okx").mkdir()
+    (tmp_path / "specs" / "okx" / "market.yaml").write_text("endpoints: []\n")
+    (tmp_path / "specs" / "sources").mkdir()  # documents, not specs
+    (tmp_path / "specs" / "sources" / "okx.md").write_text("# OKX\n")
+    with pytest.raises(SpecError) as info:
+        load_all(tmp_path / "specs", tmp_path)
+    assert str(info.value).startswith("specs/okx: no exchange.yaml")
