@@ -130,8 +130,10 @@ def api_markdown(r: ExchangeRenderer) -> str:
             fields = [
                 {
                     "py": p.py,
-                    "type": r.types.py(p.type, imports, param=True)
-                    + ("" if p.required is True else " | None"),
+                    "type": _cell(
+                        r.types.py(p.type, imports, param=True)
+                        + ("" if p.required is True else " | None")
+                    ),
                     "wire": p.wire,
                 }
                 for p in m.inputs
@@ -140,7 +142,7 @@ def api_markdown(r: ExchangeRenderer) -> str:
             fields = [
                 {
                     "py": f.py,
-                    "type": r.types.py(f.type, imports) + (" | None" if f.optional else ""),
+                    "type": _cell(r.types.py(f.type, imports) + (" | None" if f.optional else "")),
                     "wire": f.wire,
                 }
                 for f in r._ordered(m)

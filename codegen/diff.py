@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
 
-from codegen.parsed import Endpoint, Model, Param, Spec
+from cambist._runtime.errormap import normalize_code
+from codegen.parsed import Endpoint, ErrorRow, Model, Param, Spec
 from codegen.spec import load_all
 
 
@@ -72,6 +73,22 @@ def _params(where: str, old: list[Param], new: list[Param], out: Changes) -> Non
         if a.wire != b.wire:
             wires = f"`{b.wire}`, was `{a.wire}`"
             out.changed.append(f"`{where}`: argument `{name}` is sent as {wires}")
+        if _checks(a) != _checks(b):
+            checks = f"{_checks(b) or 'unchecked'} (was {_checks(a) or 'unchecked'})"
+            out.changed.append(f"`{where}`: argument `{name}` before sending: {checks}")
+
+
+def _checks(p: Param) -> str:
+    """What a param's value is checked against before sending (bounds, caps, pattern)."""
+    checks = [
+        ("min", p.minimum),
+        ("exclusive_min", p.exclusive_minimum),
+        ("max", p.maximum),
+        ("exclusive_max", p.exclusive_maximum),
+        ("max_items", p.max_items),
+        ("pattern", p.pattern),
+    ]
+    return ", ".join(f"{key} `{value}`" for key, value in checks if value is not None)
 
 
 def _endpoints(old: dict[str, Endpoint], new: dict[str, Endpoint], out: Changes) -> None:
@@ -95,6 +112,13 @@ def _endpoints(old: dict[str, Endpoint], new: dict[str, Endpoint], out: Changes)
         if ta != tb:
             out.changed.append(f"`{name}()` returns `{tb}`, was `{ta}` (**breaking**)")
         _params(f"{name}()", a.params, b.params, out)
+    # an endpoint that pages has an iter_* method beside it (``paging:``)
+    iters_a = {f"{e.resource}.{e.iter_name}": e for e in old.values() if e.paging is not None}
+    iters_b = {f"{e.resource}.{e.iter_name}": e for e in new.values() if e.paging is not None}
+    for name in sorted(iters_b.keys() - iters_a.keys()):
+        out.added.append(f"`{name}()`: walks every page of `{iters_b[name].name}()`")
+    for name in sorted(iters_a.keys() - iters_b.keys()):
+        out.removed.append(f"`{name}()` (**breaking**)")
 
 
 def _models(old: dict[str, Model], new: dict[str, Model], out: Changes) -> None:
@@ -109,6 +133,13 @@ def _models(old: dict[str, Model], new: dict[str, Model], out: Changes) -> None:
             continue
         before = {f.py: f for f in a.fields}
         after = {f.py: f for f in b.fields}
+        order_a = [f.py for f in a.fields if f.py in after]
+        order_b = [f.py for f in b.fields if f.py in before]
+        if a.row and b.row and order_a != order_b:  # a NamedTuple: unpacked by position
+            out.changed.append(
+                f"`{name}` (a row) has its fields in the order {', '.join(order_b)},"
+                f" was {', '.join(order_a)} (**breaking**)"
+            )
         for f in sorted(after.keys() - before.keys()):
             out.added.append(f"`{name}.{f}`: `{after[f].type.text()}`")
         for f in sorted(before.keys() - after.keys()):
@@ -125,6 +156,48 @@ def _models(old: dict[str, Model], new: dict[str, Model], out: Changes) -> None:
                 out.changed.append(f"`{name}.{f}` {now}{mark}")
 
 
+def _errors(old: list[ErrorRow], new: list[ErrorRow], out: Changes) -> None:
+    """Error rows by code, as the runtime reads them (``"0001"`` and ``1`` are one code); a
+    code with several rows (told apart by their messages) is compared row by row."""
+
+    def by_code(rows: list[ErrorRow]) -> dict[str, list[ErrorRow]]:
+        found: dict[str, list[ErrorRow]] = {}
+        for row in rows:
+            found.setdefault(normalize_code(row.code), []).append(row)
+        return found
+
+    def label(row: ErrorRow, rows: list[ErrorRow]) -> str:
+        return f"error code `{row.code}`" + (f" ({row.message!r})" if len(rows) > 1 else "")
+
+    before, after = by_code(old), by_code(new)
+    for code in sorted(after.keys() - before.keys()):
+        out.added += [f"{label(r, after[code])} ({r.kind})" for r in after[code]]
+    for code in sorted(before.keys() - after.keys()):
+        out.removed += [label(r, before[code]) for r in before[code]]
+    for code in sorted(before.keys() & after.keys()):
+        a, b = before[code], after[code]
+        if len(a) == 1 and len(b) == 1:
+            if a[0].kind != b[0].kind:
+                out.changed.append(
+                    f"error code `{b[0].code}` raises as {b[0].kind}, was {a[0].kind}"
+                )
+            continue
+        was = {r.message: r for r in a}
+        now = {r.message: r for r in b}
+        for message in sorted(now.keys() - was.keys()):
+            out.added.append(
+                f"error code `{now[message].code}` ({message!r}) ({now[message].kind})"
+            )
+        for message in sorted(was.keys() - now.keys()):
+            out.removed.append(f"error code `{was[message].code}` ({message!r})")
+        for message in sorted(was.keys() & now.keys()):
+            x, y = was[message], now[message]
+            if x.kind != y.kind:
+                out.changed.append(
+                    f"error code `{y.code}` ({message!r}) raises as {y.kind}, was {x.kind}"
+                )
+
+
 def compare(old: Spec, new: Spec) -> Changes:
     out = Changes()
     _endpoints({e.name: e for e in old.endpoints}, {e.name: e for e in new.endpoints}, out)
@@ -134,33 +207,61 @@ def compare(old: Spec, new: Spec) -> Changes:
     for name in sorted(old.enums.keys() - new.enums.keys()):
         out.removed.append(f"enum `{name}` (**breaking**)")
     for name in sorted(old.enums.keys() & new.enums.keys()):
-        before = {v.value for v in old.enums[name].values}
-        after = {v.value for v in new.enums[name].values}
-        for v in sorted(after - before, key=str):
+        before = {v.value: v for v in old.enums[name].values}
+        after = {v.value: v for v in new.enums[name].values}
+        for v in sorted(after.keys() - before.keys(), key=str):
             out.added.append(f"`{name}` value `{v}`")
-        for v in sorted(before - after, key=str):
+        for v in sorted(before.keys() - after.keys(), key=str):
             out.removed.append(f"`{name}` value `{v}` (**breaking**)")
-    codes_a = {e.code: e for e in old.errors}
-    codes_b = {e.code: e for e in new.errors}
-    for code in sorted(codes_b.keys() - codes_a.keys()):
-        out.added.append(f"error code `{code}` ({codes_b[code].kind})")
-    for code in sorted(codes_a.keys() - codes_b.keys()):
-        out.removed.append(f"error code `{code}`")
-    for code in sorted(codes_a.keys() & codes_b.keys()):
-        if codes_a[code].kind != codes_b[code].kind:
-            kinds = f"{codes_b[code].kind}, was {codes_a[code].kind}"
-            out.changed.append(f"error code `{code}` raises as {kinds}")
-    streams_a = {s.name: {c.name for c in s.channels} for s in old.streams}
-    streams_b = {s.name: {c.name for c in s.channels} for s in new.streams}
+        for v in sorted(before.keys() & after.keys(), key=str):
+            x, y = before[v], after[v]
+            if x.name != y.name:
+                out.changed.append(
+                    f"`{name}.{y.name}` (value `{v}`) was `{name}.{x.name}` (**breaking**)"
+                )
+            if x.received_only != y.received_only:
+                out.changed.append(
+                    f"`{name}` value `{v}` is received only: refused as an argument (**breaking**)"
+                    if y.received_only
+                    else f"`{name}` value `{v}` may be sent (was received only)"
+                )
+    _errors(old.errors, new.errors, out)
+    streams_a = {s.name: s for s in old.streams}
+    streams_b = {s.name: s for s in new.streams}
     for name in sorted(streams_b.keys() - streams_a.keys()):
         out.added.append(f"stream `streams.{name}()`")
     for name in sorted(streams_a.keys() - streams_b.keys()):
         out.removed.append(f"stream `streams.{name}()` (**breaking**)")
     for name in sorted(streams_a.keys() & streams_b.keys()):
-        for c in sorted(streams_b[name] - streams_a[name]):
+        channels_a = {c.name: c for c in streams_a[name].channels}
+        channels_b = {c.name: c for c in streams_b[name].channels}
+        for c in sorted(channels_b.keys() - channels_a.keys()):
             out.added.append(f"`streams.{name}()`: `subscribe_{c}`")
-        for c in sorted(streams_a[name] - streams_b[name]):
+        for c in sorted(channels_a.keys() - channels_b.keys()):
             out.removed.append(f"`streams.{name}()`: `subscribe_{c}` (**breaking**)")
+        for c in sorted(channels_a.keys() & channels_b.keys()):
+            was, now = channels_a[c], channels_b[c]
+            _params(f"streams.{name}().subscribe_{c}()", was.params, now.params, out)
+            if was.event != now.event:
+                out.changed.append(
+                    f"`streams.{name}().subscribe_{c}()` pushes `{now.event}`, was `{was.event}`"
+                    " (**breaking**)"
+                )
+        events_a = {e.type: e.event for e in streams_a[name].events}
+        events_b = {e.type: e.event for e in streams_b[name].events}
+        for t in sorted(events_b.keys() - events_a.keys()):
+            out.added.append(f"`streams.{name}()`: `{t}` pushes as `{events_b[t]}`")
+        for t in sorted(events_a.keys() - events_b.keys()):
+            out.removed.append(
+                f"`streams.{name}()`: `{t}` pushes as `{events_a[t]}`"
+                " (now a RawEvent, **breaking**)"
+            )
+        for t in sorted(events_a.keys() & events_b.keys()):
+            if events_a[t] != events_b[t]:
+                out.changed.append(
+                    f"`streams.{name}()`: `{t}` pushes as `{events_b[t]}`, was `{events_a[t]}`"
+                    " (**breaking**)"
+                )
     return out
 
 

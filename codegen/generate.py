@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import functools
 import textwrap
 from collections import defaultdict
@@ -14,7 +15,7 @@ from codegen import markets
 from codegen.apidoc import api_markdown
 from codegen.clientopts import exchange_options
 from codegen.parsed import Endpoint, EnumValue, Model, Spec, Stream, TypeRef, snake
-from codegen.spec import paged_items
+from codegen.spec import example_name, paged_items
 from codegen.types import Imports, TypeMap, WireMap
 
 HERE = Path(__file__).parent
@@ -178,7 +179,7 @@ class ExchangeRenderer:
         folder = self.spec.folder / "examples"
         out = []
         for ep in self.spec.endpoints:
-            name = f"{ep.http_method}_{ep.path.strip('/').replace('/', '_')}.json"
+            name = example_name(ep)
             if (folder / name).exists():
                 text = (folder / name).read_text(encoding="utf-8").strip()
                 out.append(((ep.http_method, ep.path), text))
@@ -865,5 +866,41 @@ def package_files(specs: list[Spec], root: Path) -> dict[str, str]:
     namespace (the hand-written ``cambist`` modules live in ``src/cambist``)."""
     out: dict[str, str] = {}
     for spec in specs:
-        out.update(ExchangeRenderer(spec, root).files())
+        files = ExchangeRenderer(spec, root).files()
+        _check_names(spec, files)
+        out.update(files)
     return out
+
+
+def _check_names(spec: Spec, files: dict[str, str]) -> None:
+    """No generated module binds a name twice: a model or enum named like a name the module
+    imports (``Endpoint``, ``Param``, ``Decimal``, ...) would replace it, and the code breaks."""
+    for rel, text in sorted(files.items()):
+        if not rel.endswith(".py"):
+            continue
+        seen: dict[str, str] = {}
+
+        def bind(name: str, what: str, rel: str = rel, seen: dict[str, str] = seen) -> None:
+            if name in seen and seen[name] != what:
+                owner = spec.models.get(name) or spec.enums.get(name)
+                message = (
+                    f"generated/{rel} needs two names {name!r} ({seen[name]}, and {what}):"
+                    " rename the model or enum"
+                )
+                if owner is None:  # not the spec's: the generator's own mistake
+                    raise AssertionError(message)
+                raise owner.where.error(message)
+            seen[name] = what
+
+        def walk(body: list[ast.stmt]) -> None:
+            for node in body:
+                if isinstance(node, ast.ImportFrom):
+                    for alias in node.names:
+                        bind(alias.asname or alias.name, f"imported from {node.module}")
+                elif isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+                    bind(node.name, "defined")
+                elif isinstance(node, ast.If):  # `if TYPE_CHECKING:`
+                    walk(node.body)
+                    walk(node.orelse)
+
+        walk(ast.parse(text).body)

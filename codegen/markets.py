@@ -120,16 +120,18 @@ def resolve(spec: Spec) -> Resolved | None:
             if unknown:
                 raise where.error(f"markets: active {unknown} not in {f.type.name}")
     for order in m.get("orders", []):
-        out.orders[order["endpoint"]] = _order(spec, by_name, order, where)
+        out.orders[order["endpoint"]] = _order(spec, by_name, order, order.where)
     return out
 
 
 def _order(spec: Spec, by_name: dict[str, Endpoint], order: LDict, where: Where) -> dict[str, Any]:
+    """One ``orders`` entry (``where``: its own line), checked against its endpoint."""
     ep = by_name.get(order["endpoint"])
     if ep is None:
         raise where.error(f"markets: orders: no endpoint {order['endpoint']!r}")
     params: list[Param] = ep.params
     names: dict[str, str] = {p.wire: p.key for p in params}
+    inputs = params  # the params naming an order's own values (a batch's: its items' fields)
     out: dict[str, Any] = {"items": None}
     if "items" in order:
         holder = next((p for p in params if p.wire == order["items"]), None)
@@ -140,12 +142,23 @@ def _order(spec: Spec, by_name: dict[str, Endpoint], order: LDict, where: Where)
             )
         out["items"] = holder.key
         names = {p.wire: p.py for p in model.inputs}  # each item's attribute names
+        inputs = model.inputs
     for key in ORDER_KEYS:
         if key in order:
             if order[key] not in names:
                 raise where.error(f"markets: orders: {ep.name} has no param {order[key]!r}")
             out[key] = names[order[key]]
     out["market_types"] = tuple(str(v) for v in order.get("market_types", []))
+    kind = next((p for p in inputs if "type" in order and p.wire == order["type"]), None)
+    enum = spec.enums.get(kind.type.name) if kind is not None else None
+    if enum is not None:  # a misspelt market type would check market orders as limit ones
+        values = [str(v.value) for v in enum.values]
+        for value in out["market_types"]:
+            if value.upper() not in {v.upper() for v in values}:
+                raise where.error(
+                    f"markets: orders: market_types: {value!r} is not a value of"
+                    f" {enum.name} ({', '.join(values)})"
+                )
     return out
 
 

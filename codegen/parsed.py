@@ -27,6 +27,8 @@ class TypeRef:
 
     name: str
     item: TypeRef | None = None
+    where: Where | None = field(default=None, compare=False, repr=False)
+    """Where the type is written (its ``type:`` or ``response:`` line)."""
 
     @property
     def is_list(self) -> bool:
@@ -40,10 +42,10 @@ def parse_type(text: str, where: Where) -> TypeRef:
     text = text.strip()
     match = re.fullmatch(r"list\[(.+)\]", text)
     if match:
-        return TypeRef("list", parse_type(match.group(1), where))
+        return TypeRef("list", parse_type(match.group(1), where), where)
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):
         raise where.error(f"bad type {text!r} (see specs/README.md: Types)")
-    return TypeRef(text)
+    return TypeRef(text, where=where)
 
 
 @dataclass
@@ -90,6 +92,7 @@ class Rule:
     params: list[str]
     when_param: str | None = None
     when_values: list[str] = field(default_factory=list)
+    where: Where | None = None
 
 
 @dataclass

@@ -18,16 +18,23 @@ import yaml
 
 
 class SpecError(Exception):
-    """A spec is invalid; the message starts with ``file:line:``."""
+    """A spec is invalid; the message starts with ``file:line:``. ``position`` (line, column)
+    is where in the text the check failed: of several alternatives (``anyOf``), the one that
+    got furthest is the one the author meant."""
+
+    position: tuple[int, int] = (0, 0)
 
 
 @dataclass
 class Where:
     file: str
     line: int
+    column: int = 0
 
     def error(self, message: str) -> SpecError:
-        return SpecError(f"{self.file}:{self.line}: {message}")
+        error = SpecError(f"{self.file}:{self.line}: {message}")
+        error.position = (self.line, self.column)
+        return error
 
 
 class LDict(dict[str, Any]):
@@ -47,7 +54,7 @@ Check = Callable[[yaml.Node, str], Any]
 
 
 def _at(node: yaml.Node, file: str) -> Where:
-    return Where(file, node.start_mark.line + 1)
+    return Where(file, node.start_mark.line + 1, node.start_mark.column)
 
 
 _constructor = yaml.constructor.SafeConstructor()
@@ -56,7 +63,17 @@ _constructor = yaml.constructor.SafeConstructor()
 def _scalar_value(node: yaml.Node, file: str) -> Any:
     if not isinstance(node, yaml.ScalarNode):
         raise _at(node, file).error(f"expected a single value, got a {_kind(node)}")
-    return _constructor.construct_object(node, deep=True)
+    value = _constructor.construct_object(node, deep=True)
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and not re.fullmatch(r"-?(0|[1-9][0-9]*)", node.value)
+    ):  # YAML 1.1 reads 0102 as octal (66), 0x1F, 1_000 ...: never what a document means
+        raise _at(node, file).error(
+            f'YAML reads {node.value} as the number {value}: quote it ("{node.value}") to'
+            " keep it as written, or write the number in plain decimal"
+        )
+    return value
 
 
 def _kind(node: yaml.Node) -> str:
@@ -157,12 +174,16 @@ class Obj:
             out.key_where[key] = _at(key_node, file)
         for key in self.required:
             if key not in out:
-                raise out.where.error(f"missing required key {key!r}")
+                error = out.where.error(f"missing required key {key!r}")
+                error.position = (node.end_mark.line + 1, node.end_mark.column)  # all read
+                raise error
         return out
 
 
 def any_of(*checks: Check) -> Check:
-    """The first check that accepts the node; the last one's error otherwise."""
+    """The first check that accepts the node; otherwise the error of the one that got
+    furthest into it (the first of those): a field's bad value is reported as that, not as
+    an unknown key of another alternative."""
 
     def check(node: yaml.Node, file: str) -> Any:
         error: SpecError | None = None
@@ -170,7 +191,8 @@ def any_of(*checks: Check) -> Check:
             try:
                 return c(node, file)
             except SpecError as exc:
-                error = exc
+                if error is None or exc.position > error.position:
+                    error = exc
         assert error is not None
         raise error
 

@@ -3,10 +3,12 @@ checks (references, names, rules), into :mod:`codegen.parsed` objects."""
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import itertools
 import keyword
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,13 +49,45 @@ from codegen.shapes import (
 from codegen.spec_types.exchange import ExchangeSpec
 from codegen.spec_types.section import SectionSpec
 
+_PY_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+RESERVED_ARGS = ("self", "timeout", "extra_params", "extra_headers")
+"""Arguments every generated method takes besides the spec's params (``self`` and the
+per-call options): a param's Python name must differ."""
+
+PAGING_ARGS = ("max_items", "iterate", "aiterate")
+"""More names an ``iter_*`` method uses (its own argument, the walkers it calls)."""
+
+
+def _py_name(item: LDict) -> str:
+    """The Python name of a param or field: its ``py_name`` (checked), else the wire name in
+    snake_case."""
+    if "py_name" not in item:
+        return snake(item["name"])
+    py: str = item["py_name"]
+    if not _PY_NAME.fullmatch(py) or keyword.iskeyword(py):
+        raise item.key_where["py_name"].error(
+            f"py_name {py!r} is not a snake_case Python identifier (lower case, digits and _,"
+            " not a keyword)"
+        )
+    return py
+
+
+def _check_reserved(params: list[Param], owner: str, reserved: tuple[str, ...]) -> None:
+    for param in params:
+        if param.py in reserved:
+            raise param.where.error(
+                f"{owner}: the Python name {param.py!r} is taken by the generated method's own"
+                f" `{param.py}` argument; give the param a `py_name`"
+            )
+
 
 def _params(items: list[LDict], file_where: Where) -> list[Param]:
     params: list[Param] = []
     seen: dict[str, Where] = {}
     for p in items:
         w = p.where
-        py = p.get("py_name") or snake(p["name"])
+        py = _py_name(p)
         if py in seen:
             raise w.error(f"Python name {py!r} is used twice (also line {seen[py].line})")
         seen[py] = w
@@ -126,7 +160,10 @@ def _rules(items: list[LDict], wires: set[str], owner: str) -> list[Rule]:
                 raise r.where.error("`when` names exactly one param")
             ((when_param, values),) = r["when"].items()
             names = [r["require"], when_param]
+            if not values:
+                raise r.where.error(f"`when` lists no value of {when_param!r}")
             rule = Rule("require", [r["require"]], when_param, [str(v) for v in values])
+        rule.where = r.where
         for name in names:
             if name not in wires:
                 raise r.where.error(f"rule names {name!r}, which is not a param of {owner}")
@@ -150,7 +187,10 @@ def load_spec(folder: Path, root: Path) -> Spec:
 
     exchange_file = folder / "exchange.yaml"
     if not exchange_file.exists():
-        raise SpecError(f"{display(folder)}: no exchange.yaml")
+        raise SpecError(
+            f"{display(folder)}: no exchange.yaml: an exchange folder's spec files are read"
+            " only with one (see specs/README.md)"
+        )
     head: ExchangeSpec = load(exchange_file, EXCHANGE_SHAPE, display(exchange_file))
     exchange = lines(head["exchange"])
     for table in ("status_messages", "status_kinds"):
@@ -168,6 +208,11 @@ def load_spec(folder: Path, root: Path) -> Spec:
     groups: list[str] = []
     raw_endpoints: list[tuple[LDict, str]] = []
     raw_streams: list[tuple[LDict, str]] = []
+    for path in sorted(folder.iterdir()):
+        if path.suffix.lower() in (".yml", ".yaml") and path.suffix != ".yaml":
+            raise SpecError(
+                f"{display(path)}:1: a spec file's name ends in .yaml; this one is ignored"
+            )
     for path in sorted(folder.glob("*.yaml")):
         if path.name == "exchange.yaml":
             continue
@@ -196,7 +241,15 @@ def load_spec(folder: Path, root: Path) -> Spec:
                 bare=m.get("bare"),
             )
             if model.input:
+                for f in lines(m["fields"]):
+                    if "required" not in f:  # it read as an output field
+                        raise f.where.error(
+                            "an input model's fields are params: give `required` (true, false"
+                            " or the document's condition)"
+                            + (", not `optional`" if "optional" in f else "")
+                        )
                 model.inputs = _params(lines(m["fields"]), where)
+                _check_reserved(model.inputs, name, ("self",))
                 rules = lines(m.get("rules", LList()))
                 model.rules = _rules(rules, {p.wire for p in model.inputs}, name)
             else:
@@ -214,7 +267,9 @@ def load_spec(folder: Path, root: Path) -> Spec:
     stream_names: dict[str, Where] = {}
     for st, group in raw_streams:
         spec.streams.append(_stream(st, group, stream_names))
+    _check_examples(spec, display)
     _check_references(spec)
+    _check_rule_values(spec)
     _check_resource_names(spec)
     _check_paging(spec)
     for stream in spec.streams:
@@ -340,20 +395,24 @@ def _check_budgets(spec: Spec) -> None:
         if b["name"] in seen:
             raise b.where.error(f"budget {b['name']!r} is declared twice")
         seen.add(b["name"])
+        chosen = b.get("endpoints", {})
         for key in ("names", "exclude"):
-            for glob in b.get("endpoints", {}).get(key, []):
+            for glob in chosen.get(key, []):
                 if not fnmatch.filter(names, glob):
-                    raise b.where.error(f"endpoints.{key}: {glob!r} matches no endpoint")
+                    at = chosen.key_where[key]  # the list's line, not the budget's first
+                    raise at.error(f"endpoints.{key}: {glob!r} matches no endpoint")
     by_name = {ep.name: ep for ep in spec.endpoints}
     learn = limits.get("learn")
     if learn is not None:
         if learn["endpoint"] not in by_name:
             raise learn.where.error(f"learn: no endpoint {learn['endpoint']!r}")
         for kind in learn["kinds"].values():
+            chosen = kind.get("endpoints", {})
             for key in ("names", "exclude"):
-                for glob in kind.get("endpoints", {}).get(key, []):
+                for glob in chosen.get(key, []):
                     if not fnmatch.filter(names, glob):
-                        raise learn.where.error(f"learn: {glob!r} matches no endpoint")
+                        at = chosen.key_where[key]
+                        raise at.error(f"learn: {glob!r} matches no endpoint")
     for w in limits.get("weights", []):
         ep = by_name.get(w["endpoint"])
         if ep is None:
@@ -396,7 +455,9 @@ def _fields(items: list[LDict]) -> list[Field]:
     for f in items:
         if "required" in f:
             raise f.where.error("output model fields use `optional`, not `required`")
-        py = f.get("py_name") or snake(f["name"])
+        py = _py_name(f)
+        if py == "self":
+            raise f.where.error("a field's Python name cannot be 'self'; give it a `py_name`")
         if py in seen:
             raise f.where.error(f"Python name {py!r} is used twice")
         seen.add(py)
@@ -419,7 +480,8 @@ def _new_name(kind: str, item: LDict, pattern: str, shape: str, seen: dict[str, 
     if not re.fullmatch(pattern, name):
         raise item.where.error(f"{kind} name {name!r} is not {shape}")
     if name in seen:
-        raise item.where.error(f"{kind} {name!r} is already defined at line {seen[name].line}")
+        other = seen[name]
+        raise item.where.error(f"{kind} {name!r} is already defined at {other.file}:{other.line}")
     seen[name] = item.where
     return name
 
@@ -439,6 +501,7 @@ def _endpoint(e: LDict, group: str, security: LDict, seen: dict[str, Where]) -> 
     if method == "GET" and params_in != "query":
         raise w.error(f"{name}: GET params go in the query string")
     params = _params(e.get("params", []), w)
+    _check_reserved(params, name, RESERVED_ARGS + (PAGING_ARGS if "paging" in e else ()))
     wires = {p.key for p in params}
     bodies = [p for p in params if p.body]
     if bodies and (params_in != "json" or len(bodies) > 1):
@@ -497,6 +560,7 @@ def _stream(st: LDict, group: str, seen: dict[str, Where]) -> Stream:
         if any(other.name == c["name"] for other in channels):
             raise cw.error(f"channel {c['name']!r} is defined twice in stream {name!r}")
         params = _params(c.get("params", []), cw)
+        _check_reserved(params, f"{name}.{c['name']}", ("self",))
         wires = {p.wire for p in params}
         for placeholder in re.findall(r"\{([^}]*)\}", c["topic"]):
             if placeholder not in wires:
@@ -695,6 +759,49 @@ def _check_paging(spec: Spec) -> None:
             raise w.error(f"{ep.resource}.{ep.iter_name} is already an endpoint's method")
 
 
+def example_name(ep: Endpoint) -> str:
+    """The file in ``specs/<exchange>/examples/`` holding ``ep``'s example answer."""
+    return f"{ep.http_method}_{ep.path.strip('/').replace('/', '_')}.json"
+
+
+def _check_examples(spec: Spec, display: Callable[[Path], str]) -> None:
+    """Every example answer is an endpoint's: a file no endpoint matches (a path renamed, an
+    endpoint removed, a typo) would be dropped without a word."""
+    folder = spec.folder / "examples"
+    if not folder.is_dir():
+        return
+    names = {example_name(ep) for ep in spec.endpoints}
+    for path in sorted(folder.glob("*.json")):
+        if path.name not in names:
+            raise SpecError(
+                f"{display(path)}:1: no endpoint answers with this example"
+                " (<METHOD>_<path>.json, the path's / as _): rename it or remove it"
+            )
+
+
+def _check_rule_values(spec: Spec) -> None:
+    """A rule's ``when`` values are values of its param's enum (a misspelt one never
+    matches, so the rule would never apply)."""
+    owners = [(ep.params, ep.rules) for ep in spec.endpoints]
+    owners += [(m.inputs, m.rules) for m in spec.models.values() if m.input]
+    for params, rules in owners:
+        by_key = {p.key: p for p in params}
+        for rule in rules:
+            if rule.when_param is None:
+                continue
+            enum = spec.enums.get(_leaf(by_key[rule.when_param].type).name)
+            if enum is None:
+                continue
+            allowed = [str(v.value) for v in enum.values]
+            for value in rule.when_values:
+                if value not in allowed:
+                    assert rule.where is not None
+                    raise rule.where.error(
+                        f"when: {value!r} is not a value of {rule.when_param}'s enum"
+                        f" {enum.name} ({', '.join(allowed)})"
+                    )
+
+
 def _check_resource_names(spec: Spec) -> None:
     """A resource's classes (``order`` -> ``Order``, ``AsyncOrder``) share their module with
     the models its methods return: the names must differ."""
@@ -715,9 +822,14 @@ def _check_references(spec: Spec) -> None:
             return
         if t.name in PRIMITIVES or t.name in spec.enums:
             return
+        where = t.where or where
         model = spec.models.get(t.name)
         if model is None:
-            raise where.error(f"unknown type {t.name!r}: not a primitive, enum or model")
+            known = [*PRIMITIVES, *spec.enums, *spec.models]
+            close = difflib.get_close_matches(t.name, known, n=3, cutoff=0.75)
+            close += [k for k in known if k.lower() == t.name.lower() and k not in close]
+            hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
+            raise where.error(f"unknown type {t.name!r}: not a primitive, enum or model{hint}")
         if input_side and not model.input:
             raise where.error(f"{t.name!r} is sent, so it must be an `input: true` model")
         if not input_side and model.input:
@@ -758,8 +870,11 @@ def _check_references(spec: Spec) -> None:
 
 
 def load_all(specs_dir: Path, root: Path) -> list[Spec]:
+    """Every exchange folder of ``specs_dir``: a folder holding spec files (``*.yaml``,
+    ``*.yml``) is one, and must have an ``exchange.yaml`` (``schema/`` and ``sources/``
+    hold none)."""
     return [
         load_spec(d, root)
         for d in sorted(specs_dir.iterdir())
-        if d.is_dir() and (d / "exchange.yaml").exists()
+        if d.is_dir() and any(p.suffix.lower() in (".yaml", ".yml") for p in d.iterdir())
     ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import enum
 import importlib
+import re
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,19 @@ def test_api_reference_shows_typed_signatures() -> None:
     assert "    price: DecimalLike | None = None,\n" in text
     assert ") -> NewOrder\n" in text
     assert "| `subscribe_depth` / `unsubscribe_depth` | `symbol` | [`DepthUpdate`]" in text
+
+
+@pytest.mark.parametrize("exchange", EXCHANGES)
+def test_api_reference_tables_keep_their_columns(exchange: str) -> None:
+    """Every table row has its header's cells: a `|` in a cell (``Decimal | None``, even
+    inside backticks) splits the cell on GitHub unless it is escaped (``\\|``)."""
+    text = (ROOT / "generated" / "cambist" / exchange / "api.md").read_text()
+    columns = 0
+    for line in text.splitlines():
+        if not line.startswith("|"):
+            columns = 0
+            continue
+        cells = len(re.split(r"(?<!\\)\|", line)) - 2
+        if columns == 0:
+            columns = cells  # the header
+        assert cells == columns, line

@@ -339,8 +339,15 @@ def test_every_generated_file_says_where_it_came_from() -> None:
         (
             "endpoints:\n  - name: a.b\n    summary: x\n    source: s\n    method: GET\n"
             "    path: /x\n    security: NONE\n    response: Missing\n",
-            2,
+            8,  # the `response:` line, not the endpoint's first
             "unknown type 'Missing'",
+        ),
+        (
+            "endpoints:\n  - name: a.b\n    summary: x\n    source: s\n    method: GET\n"
+            "    path: /x\n    security: NONE\n    params:\n      - name: p\n"
+            "        required: true\n        type: Decimal\n",
+            11,
+            "unknown type 'Decimal': not a primitive, enum or model (did you mean 'decimal'?)",
         ),
         (
             "models:\n  M:\n    fields:\n      - {name: a, type: 'list[Nope]'}\n",
@@ -420,6 +427,83 @@ def test_every_generated_file_says_where_it_came_from() -> None:
             ]
         ),
         ("models:\n  M:\n    fields:\n      - {name: a, type: string\n", 5, "YAML syntax"),
+        (  # an unquoted 0102 is YAML 1.1 octal: error code 66
+            "enums:\n  E:\n    values:\n      - {value: 0102, name: X}\n",
+            4,
+            'YAML reads 0102 as the number 66: quote it ("0102")',
+        ),
+        (  # a misspelt `when` value never matches: the rule would never apply
+            "enums:\n  Kind:\n    values: [LIMIT, MARKET]\n"
+            "endpoints:\n  - name: a.b\n    summary: x\n    source: s\n    method: GET\n"
+            "    path: /x\n    security: NONE\n    params:\n"
+            "      - {name: type, type: Kind, required: true}\n"
+            "      - {name: price, type: decimal, required: false}\n"
+            "    rules:\n      - {require: price, when: {type: [LIMT]}}\n",
+            15,
+            "when: 'LIMT' is not a value of type's enum Kind (LIMIT, MARKET)",
+        ),
+        (
+            "endpoints:\n  - name: a.b\n    summary: x\n    source: s\n    method: GET\n"
+            "    path: /x\n    security: NONE\n    params:\n"
+            "      - {name: p, type: int, required: false}\n"
+            "    rules:\n      - {require: p, when: {p: []}}\n",
+            11,
+            "`when` lists no value of 'p'",
+        ),
+        (  # an input model's field read as an output field: a KeyError traceback
+            "models:\n  M:\n    input: true\n    fields:\n"
+            "      - {name: a, type: int, required: true}\n      - {name: b, type: int}\n",
+            6,
+            "an input model's fields are params: give `required`",
+        ),
+        (
+            "models:\n  M:\n    input: true\n    fields:\n"
+            "      - {name: b, type: int, optional: true}\n",
+            5,
+            "give `required` (true, false or the document's condition), not `optional`",
+        ),
+        (  # of a field's two shapes (output, input), the error of the one the author meant
+            "models:\n  M:\n    fields:\n      - {name: a, type: int, optional: maybe}\n",
+            4,
+            "expected bool, got 'maybe'",
+        ),
+        (
+            "models:\n  M:\n    fields:\n      - {name: a, type: int, optinal: true}\n",
+            4,
+            "unknown key 'optinal' (known: description, name, note, optional, py_name, type)",
+        ),
+        (
+            "endpoints:\n  - name: a.b\n    summary: x\n    source: s\n    method: GET\n"
+            "    path: /x\n    security: NONE\n    params:\n"
+            "      - {name: p, type: int, required: false}\n    rules:\n      - {require: p}\n",
+            11,
+            "missing required key 'when'",
+        ),
+        (  # a param named like the method's own `timeout=` made a duplicate argument
+            "endpoints:\n  - name: a.b\n    summary: x\n    source: s\n    method: GET\n"
+            "    path: /x\n    security: NONE\n    params:\n"
+            "      - {name: timeout, type: int, required: false}\n",
+            9,
+            "the Python name 'timeout' is taken by the generated method's own",
+        ),
+        (
+            "endpoints:\n  - name: a.b\n    summary: x\n    source: s\n    method: GET\n"
+            "    path: /x\n    security: NONE\n    params:\n"
+            "      - {name: extraHeaders, type: string, required: false}\n",
+            9,
+            "'extra_headers' is taken",
+        ),
+        (
+            "models:\n  M:\n    fields:\n      - {name: a, type: int}\n"
+            "      - {name: b-c, py_name: b-c, type: int}\n",
+            5,
+            "py_name 'b-c' is not a snake_case Python identifier",
+        ),
+        (
+            "models:\n  M:\n    fields:\n      - {name: cls, py_name: class, type: int}\n",
+            4,
+            "py_name 'class' is not",
+        ),
     ],
 )
 def test_spec_errors_name_file_and_line(
@@ -472,3 +556,78 @@ def test_check_fails_on_a_hand_edit(tmp_path: Path, capsys: pytest.CaptureFixtur
     out = capsys.readouterr().out
     assert "+# hand edit" not in out and "-# hand edit" in out
     assert "generated/cambist/stray.py: only in generated/" in out
+
+
+def test_a_yml_spec_file_is_not_ignored(tmp_path: Path) -> None:
+    """`futures.yml` next to the `.yaml` files was skipped without a word."""
+    shutil.copytree(GOLDEN / "specs" / "fakex", tmp_path / "specs" / "fakex")
+    (tmp_path / "specs" / "fakex" / "futures.yml").write_text("enums: {}\n")
+    with pytest.raises(SpecError) as info:
+        load_all(tmp_path / "specs", tmp_path)
+    assert str(info.value).startswith("specs/fakex/futures.yml:1: a spec file's name ends in .yaml")
+
+
+def test_an_example_no_endpoint_answers_is_refused(tmp_path: Path) -> None:
+    """An example whose endpoint was removed or renamed (or misnamed) was dropped silently."""
+    shutil.copytree(GOLDEN / "specs" / "fakey", tmp_path / "specs" / "fakey")
+    examples = tmp_path / "specs" / "fakey" / "examples"
+    load_all(tmp_path / "specs", tmp_path)
+    (examples / "GET_v1_tickers.json").write_text("{}")
+    with pytest.raises(SpecError) as info:
+        load_all(tmp_path / "specs", tmp_path)
+    assert str(info.value).startswith(
+        "specs/fakey/examples/GET_v1_tickers.json:1: no endpoint answers with this example"
+    )
+
+
+@pytest.mark.parametrize("name", ["Endpoint", "Decimal"])
+def test_a_model_named_like_an_import_is_refused(tmp_path: Path, name: str) -> None:
+    """A model `Endpoint` (or `Decimal`, `Param`, ...) replaced the runtime's class in the
+    modules importing both: the generated code failed ruff and mypy, and the run said
+    nothing."""
+    folder = tmp_path / "specs" / "fakex"
+    shutil.copytree(GOLDEN / "specs" / "fakex", folder)
+    (folder / "extra.yaml").write_text(
+        "endpoints:\n  - name: extra.get\n    summary: x\n    source: s\n    method: GET\n"
+        f"    path: /extra\n    security: NONE\n    response: {name}\n"
+        f"models:\n  {name}:\n    fields:\n      - {{name: a, type: decimal}}\n"
+    )
+    with pytest.raises(SpecError) as info:
+        build(tmp_path, tmp_path / "out")
+    assert str(info.value).startswith("specs/fakex/extra.yaml:10: generated/cambist/fakex/")
+    assert f"needs two names {name!r}" in str(info.value)
+
+
+def test_an_endpoint_defined_in_two_files_names_both(tmp_path: Path) -> None:
+    """The second definition's error said "already defined at line 41", a line of another
+    file."""
+    folder = tmp_path / "specs" / "fakex"
+    shutil.copytree(GOLDEN / "specs" / "fakex", folder)
+    first = next(
+        i
+        for i, row in enumerate((folder / "trading.yaml").read_text().splitlines(), 1)
+        if row == "  - name: market.list_fills"
+    )
+    (folder / "zmore.yaml").write_text(
+        "endpoints:\n  - name: market.list_fills\n    summary: x\n    source: s\n"
+        "    method: GET\n    path: /again\n    security: NONE\n"
+    )
+    with pytest.raises(SpecError) as info:
+        load_all(tmp_path / "specs", tmp_path)
+    assert str(info.value) == (
+        "specs/fakex/zmore.yaml:2: endpoint 'market.list_fills' is already defined at"
+        f" specs/fakex/trading.yaml:{first}"
+    )
+
+
+def test_a_spec_folder_without_exchange_yaml_is_refused(tmp_path: Path) -> None:
+    """A new exchange's folder whose exchange.yaml is missing (or misnamed) was skipped: no
+    package, no error."""
+    shutil.copytree(GOLDEN / "specs" / "fakex", tmp_path / "specs" / "fakex")
+    (tmp_path / "specs" / "okx").mkdir()
+    (tmp_path / "specs" / "okx" / "market.yaml").write_text("endpoints: []\n")
+    (tmp_path / "specs" / "sources").mkdir()  # documents, not specs
+    (tmp_path / "specs" / "sources" / "okx.md").write_text("# OKX\n")
+    with pytest.raises(SpecError) as info:
+        load_all(tmp_path / "specs", tmp_path)
+    assert str(info.value).startswith("specs/okx: no exchange.yaml")

@@ -923,3 +923,54 @@ async def test_an_order_waiting_for_a_load_in_flight_keeps_its_own_deadline_asyn
                 await hk.spot.create_order(**ORDER, timeout=0.15)
             markets = await loading  # the load went on for the caller still waiting
             assert "BTCUSDT" in markets and _loads(ex) == 1 and _orders_sent(ex) == 0
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [  # a misspelt market type checked the exchange's market orders as limit orders
+        ("quote_amount: amount, market_types: [MARKET]}\n      - {endpoint: spot.create_batch",
+         "quote_amount: amount, market_types: [MARKT]}\n      - {endpoint: spot.create_batch",
+         "markets: orders: market_types: 'MARKT' is not a value of OrderType"),
+        ("items: orders, symbol: symbol, side: side, type: type, price: price, quantity:"
+         " quantity, quote_amount: amount, market_types: [MARKET]",
+         "items: orders, symbol: symbol, side: side, type: type, price: price, quantity:"
+         " quantity, quote_amount: amount, market_types: [MARKT]",
+         "markets: orders: market_types: 'MARKT' is not a value of OrderType"),
+        ("{endpoint: spot.test_order,", "{endpoint: spot.test_ordr,",  # a removed endpoint
+         "markets: orders: no endpoint 'spot.test_ordr'"),
+    ],
+)  # fmt: skip
+def test_a_wrong_order_entry_names_its_own_line(
+    tmp_path: Path, old: str, new: str, message: str
+) -> None:
+    root = Path(__file__).resolve().parent.parent
+    folder = tmp_path / "specs" / "hashkey"
+    shutil.copytree(root / "specs" / "hashkey", folder)
+    exchange = folder / "exchange.yaml"
+    text = exchange.read_text()
+    assert old in text
+    text = text.replace(old, new, 1)
+    exchange.write_text(text)
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if new.split("\n")[0] in row)
+    with pytest.raises(SpecError) as info:
+        load_spec(folder, tmp_path)
+    assert str(info.value).startswith(f"specs/hashkey/exchange.yaml:{line}: {message}")
+
+
+def test_a_budget_naming_a_removed_endpoint_names_the_list_line(tmp_path: Path) -> None:
+    """Removing an endpoint a rate-limit budget lists: the error named the budget's first
+    line, not the `names:` line that lists it."""
+    root = Path(__file__).resolve().parent.parent
+    folder = tmp_path / "specs" / "hashkey"
+    shutil.copytree(root / "specs" / "hashkey", folder)
+    exchange = folder / "exchange.yaml"
+    old = "          names: [spot.test_order,"
+    text = exchange.read_text()
+    assert old in text
+    exchange.write_text(text.replace(old, old.replace("test_order", "test_ordr"), 1))
+    line = text.splitlines().index(next(r for r in text.splitlines() if r.startswith(old))) + 1
+    with pytest.raises(SpecError) as info:
+        load_spec(folder, tmp_path)
+    assert str(info.value).startswith(
+        f"specs/hashkey/exchange.yaml:{line}: endpoints.names: 'spot.test_ordr' matches no"
+    )
