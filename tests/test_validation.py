@@ -164,3 +164,30 @@ def test_extra_params_are_sent_but_never_clash(mode: str) -> None:
         with pytest.raises(RequestValidationError, match="written by the client"):
             c(lambda x: x.spot.test_order(**order, extra_params={"timestamp": "1"}))
         assert len(ex.calls) == sent  # nothing sent for either
+
+
+@pytest.mark.parametrize("bad", ["abc", "0x1f", "c:123", "-", "12 3", "1" * 20, "٣"])
+def test_bibox_client_order_id_is_an_int64_in_a_string(bad: str) -> None:
+    """Bibox: client_order_id is "a string with a valid value of an int64 integer": what
+    cannot be one is refused before sending (placing, getting and cancelling by it); an
+    int64 is taken, and a 19-digit value beyond int64 is refused by the exchange."""
+    from cambist.bibox import Bibox
+    from cambist.errors import InvalidRequestError
+    from cambist.testing import BiboxExchange
+
+    order = {"symbol": "BTC_USDT", "side": "buy", "type": "limit", "price": "1000"}
+    with BiboxExchange(seed=1) as ex, Bibox(**ex.client_options(), max_retries=0) as bb:
+        sent = len(ex.calls)
+        with pytest.raises(RequestValidationError, match="client_order_id"):
+            bb.user.create_order(**order, quantity="0.01", client_order_id=bad)
+        with pytest.raises(RequestValidationError, match="client_order_id"):
+            bb.user.get_order(client_order_id=bad)
+        with pytest.raises(RequestValidationError, match="client_order_id"):
+            bb.user.cancel_order(client_order_id=bad)
+        assert len(ex.calls) == sent
+        top = str(2**63 - 1)
+        placed = bb.user.create_order(**order, quantity="0.01", client_order_id=top)
+        assert bb.user.get_order(client_order_id=top).order_id == placed.order_id
+        assert bb.user.create_order(**order, quantity="0.02", client_order_id="-42").status
+        with pytest.raises(InvalidRequestError, match="client_order_id"):
+            bb.user.create_order(**order, quantity="0.01", client_order_id=str(2**63))
