@@ -436,6 +436,21 @@ async def test_bingx_user_stream_gzip_ping_and_raw_events() -> None:
         assert [c.method for c in ex.calls] == ["POST", "DELETE"]
 
 
+async def test_bingx_raw_events_keep_numbers_exact() -> None:
+    """BingX documents no push schema: every push is a RawEvent, its JSON numbers exact as
+    written (a fraction as a Decimal, an id beyond 64 bits as an int), never via a float."""
+    frame = b'{"e":"ACCOUNT_UPDATE","wb":123.450000000000000001,"i":12345678901234567890123,"n":7}'
+    with BingXExchange() as ex:
+        async with AsyncBingX(**ex.client_options()) as bx, bx.streams.user() as s:
+            await until(s, lambda e: isinstance(e, Connected))
+            ex.streams.send_raw(gzip.compress(frame), route="user")
+            events = await until(s, lambda e: isinstance(e, RawEvent))
+    data = events[-1].data
+    assert data["wb"] == Decimal("123.450000000000000001") and isinstance(data["wb"], Decimal)
+    assert data["i"] == 12345678901234567890123 and type(data["i"]) is int
+    assert data["n"] == 7 and type(data["n"]) is int
+
+
 # -- buffering and secrets ----------------------------------------------------------------
 
 
