@@ -65,8 +65,9 @@ def _options(
 
 REQUEST_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
 """The HTTP methods ``request()`` sends (in any case: ``"get"`` is ``GET``)."""
-REQUEST_PARAMS_IN = ("query", "form")
-"""Where ``request()`` sends ``params``: in the query string, or as a form body."""
+REQUEST_PARAMS_IN = ("query", "form", "json")
+"""Where ``request()`` sends ``params``: in the query string, as a form body, or as a JSON
+object body (an exchange whose POST / DELETE requests carry and sign a JSON body: Bibox)."""
 
 
 def _adhoc_call(
@@ -427,10 +428,12 @@ class SyncClient(SyncMarkets, BaseClient):
     ) -> Any:
         """Call an endpoint the spec does not cover yet; returns the decoded JSON.
 
-        ``params`` are sent as given (Decimals in plain notation), in the query string or
-        (``params_in="form"``) a form body; ``security`` names one of the exchange's security
-        types (``"NONE"``, ``"USER_DATA"``, ...), which decides whether the call is keyed and
-        signed; ``method`` is GET, POST, PUT, DELETE or PATCH. A wrong argument raises
+        ``params`` are sent as given (Decimals in plain notation), in the query string,
+        (``params_in="form"``) a form body or (``params_in="json"``) a JSON object body, as
+        the exchange wants them (Bibox: POST and DELETE sign and read a JSON body);
+        ``security`` names one of the exchange's security types (``"NONE"``,
+        ``"USER_DATA"``, ...), which decides whether the call is keyed and signed; ``method``
+        is GET, POST, PUT, DELETE or PATCH. A wrong argument raises
         :class:`~cambist.errors.RequestValidationError`, naming the valid choices, before
         anything is sent.
         """
