@@ -451,6 +451,42 @@ async def test_bingx_raw_events_keep_numbers_exact() -> None:
     assert data["n"] == 7 and type(data["n"]) is int
 
 
+def _blocking_streams_close_with_their_client() -> None:
+    from cambist.bingx import BingX
+    from cambist.errors import ClientClosedError, StreamError
+
+    with BingXExchange() as ex:
+        bx = BingX(**ex.client_options())
+        stream = bx.streams.user()
+        stream.open()
+        assert isinstance(stream.next(timeout=5), Connected)
+        assert len(ex.listen_keys) == 1
+        bx.close()  # the stream is closed with it: its listen key deleted while REST works
+        assert [c.method for c in ex.calls] == ["POST", "DELETE"] and not ex.listen_keys
+        with pytest.raises(StreamError, match="closed"):
+            stream.next(timeout=1)
+        assert list(stream) == []
+        stream.close()  # already closed: nothing to do
+        with pytest.raises(ClientClosedError), bx.streams.user():  # its listen key: REST
+            pass
+        assert len(ex.calls) == 2
+
+
+async def test_closing_a_client_closes_its_streams() -> None:
+    """Closing a client closes the streams it made, listen keys deleted (blocking: next()
+    raised a bare RuntimeError "Event loop is closed" and the stream's exit failed the same
+    way, its listen key left behind)."""
+    await asyncio.to_thread(_blocking_streams_close_with_their_client)
+    with BingXExchange() as ex:
+        bx = AsyncBingX(**ex.client_options())
+        s = bx.streams.user()
+        await s.open()
+        await until(s, lambda e: isinstance(e, Connected))
+        await bx.aclose()
+        assert [c.method for c in ex.calls] == ["POST", "DELETE"]
+        assert [e async for e in s] == []  # ended with its client
+
+
 # -- buffering and secrets ----------------------------------------------------------------
 
 
