@@ -451,6 +451,19 @@ async def test_bingx_raw_events_keep_numbers_exact() -> None:
     assert data["n"] == 7 and type(data["n"]) is int
 
 
+async def test_bibox_book_depth_is_a_count_of_levels() -> None:
+    """A depth of 0 (or less) is refused before subscribing: Bibox would take the stream name
+    and the local book would stay empty for good."""
+    with BiboxExchange() as ex:
+        async with AsyncBibox(**ex.client_options()) as bb, bb.streams.market() as s:
+            for depth in (0, -20):
+                with pytest.raises(RequestValidationError, match="depth: must be at least 1"):
+                    await s.subscribe_order_book(symbol="BTC_USDT", depth=depth)
+            await s.subscribe_order_book(symbol="BTC_USDT", depth=1)
+            await until(s, lambda e: isinstance(e, OrderBookUpdate))
+        assert ex.streams.subscribers("market", "BTC_USDT.order_book.0") == 0
+
+
 def _blocking_streams_close_with_their_client() -> None:
     from cambist.bingx import BingX
     from cambist.errors import ClientClosedError, StreamError
