@@ -191,3 +191,28 @@ def test_bibox_client_order_id_is_an_int64_in_a_string(bad: str) -> None:
         assert bb.user.create_order(**order, quantity="0.02", client_order_id="-42").status
         with pytest.raises(InvalidRequestError, match="client_order_id"):
             bb.user.create_order(**order, quantity="0.01", client_order_id=str(2**63))
+
+
+def test_bingx_transfer_types_of_either_enum_are_taken() -> None:
+    """BingX lists the transfer types twice: UniversalTransferType (the six a transfer
+    takes) and TransferType (the fourteen of the history). A member of either is taken where
+    the other is expected when that enum has the same member: a history row's type for a
+    transfer back, a transfer's type for its history; a type the transfer does not take is
+    still refused before sending, and an unrelated enum too."""
+    from cambist.bingx import BingX
+    from cambist.bingx.models import TransferType, UniversalTransferType, WithdrawStatus
+    from cambist.testing import BingXExchange
+
+    with BingXExchange(seed=1) as ex, BingX(**ex.client_options(), max_retries=0) as bx:
+        out = bx.wallet.transfer(type=UniversalTransferType.FUND_SFUTURES, asset="USDT", amount=5)
+        history = bx.wallet.list_transfers(type=UniversalTransferType.FUND_SFUTURES)
+        (row,) = history.rows
+        assert row.transfer_id == out.transfer_id and row.type is TransferType.FUND_SFUTURES
+        assert bx.wallet.transfer(type=TransferType.FUND_SFUTURES, asset="USDT", amount=1)
+        assert ex.calls[-1].params["type"] == "FUND_SFUTURES"
+        sent = len(ex.calls)
+        with pytest.raises(RequestValidationError, match="expected a UniversalTransferType"):
+            bx.wallet.transfer(type=TransferType.FUND_STRADING, asset="USDT", amount=1)
+        with pytest.raises(RequestValidationError, match="expected a TransferType"):
+            bx.wallet.list_transfers(type=WithdrawStatus.COMPLETED)  # type: ignore[arg-type]
+        assert len(ex.calls) == sent
