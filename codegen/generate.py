@@ -745,11 +745,20 @@ class ExchangeRenderer:
             fast_events=fast_events,
             events=events,
             listen_key=listen_key,
-            numbers=spec.exchange["response"].get("numbers", "strings"),
+            numbers=self._stream_numbers(stream),
             imports=imports.lines(skip_module=here),
             exchange=spec.exchange,
             security=self._security_text,
         )
+
+    def _stream_numbers(self, stream: Any) -> str:
+        """How the stream's frames are decoded. A stream with no typed channel or event (a
+        document giving no push schema: BingX's user stream) delivers every push as a
+        ``RawEvent``, whose JSON numbers no model converts afterwards: decoded exactly
+        (fractions as ``Decimal``, every integer an exact ``int``), not through floats."""
+        if not stream.channels and not stream.events:
+            return "numbers"
+        return str(self.spec.exchange["response"].get("numbers", "strings"))
 
     def _channel_fast(self, c: Any, imports: Imports) -> str | None:
         """The channel's msgspec push decoder, where its model is eligible (and, for a book

@@ -110,8 +110,23 @@ class TypeMap:
             if sendable:
                 imports.add("typing", "Literal")
                 literals = ", ".join(repr(v.value) for v in sendable)
-                return f"{t.name} | Literal[{literals}]"
+                siblings = "".join(
+                    f" | {imports.add(self.model_module(s), s)}" for s in self._siblings(t.name)
+                )
+                return f"{t.name}{siblings} | Literal[{literals}]"
         return t.name
+
+    def _siblings(self, name: str) -> list[str]:
+        """The spec's other enums listing some of the same values as ``name`` (one's values
+        all among the other's: BingX's UniversalTransferType and TransferType), whose members
+        the runtime takes for the same-named member of ``name``."""
+        own = {v.value for v in self.spec.enums[name].values}
+        out = []
+        for other, enum in sorted(self.spec.enums.items()):
+            values = {v.value for v in enum.values}
+            if other != name and own & values and (own <= values or values <= own):
+                out.append(other)
+        return out
 
     # -- reading wire values ---------------------------------------------------------------
 

@@ -296,6 +296,39 @@ def test_binance_limits_headers_and_bans(server: LoopbackServer) -> None:
         assert len(server.requests_to("/eapi/v1/exchangeInfo")) == 3
 
 
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_bibox_post_and_delete_params_go_in_the_signed_json_body(mode: str) -> None:
+    """Bibox signs and reads a POST / DELETE request's JSON body, never its query string:
+    extra_params join the body (signed with it), and request() sends a JSON body with
+    params_in="json"; the local exchange does not read an unsigned query string there."""
+    from cambist.bibox import AsyncBibox
+    from cambist.testing import BiboxExchange
+    from tests.test_faults_rest import Driver
+
+    order = {"symbol": "BTC_USDT", "side": "buy", "type": "limit", "price": "1000"}
+    path = "/api/v4/userdata/order"
+    with BiboxExchange(seed=1) as ex, Driver(mode, (Bibox, AsyncBibox), **ex.client_options()) as d:
+        d(lambda c: c.user.create_order(**order, quantity="0.01", extra_params={"x": 1}))
+        placed = [c for c in ex.calls if c.path == path and c.method == "POST"]
+        assert placed[-1].query == "" and json.loads(placed[-1].body)["x"] == 1
+        assert json.loads(placed[-1].body)["quantity"] == "0.01"
+        body = {**order, "quantity": Decimal("0.02"), "post_only": False}
+        raw = d(lambda c: c.request("POST", path, params=body, security="SIGNED", params_in="json"))
+        assert raw["Q"] == Decimal("0.02") and raw["o"] is False
+        sent = json.loads(ex.calls[-1].body)
+        assert sent == {**order, "quantity": "0.02", "post_only": False}
+        assert ex.calls[-1].headers["Content-Type"] == "application/json"
+        with pytest.raises(errors.InvalidRequestError, match="No parameter given"):
+            d(lambda c: c.request("POST", path, params=body, security="SIGNED"))  # query: unsigned
+        deleted = d(
+            lambda c: c.request(
+                "DELETE", path, params={"id": str(raw["i"])}, security="SIGNED", params_in="json"
+            )
+        )
+        assert deleted["S"] == "cancelled"
+        assert len(ex.balances) and len(d(lambda c: c.user.list_orders(symbol="BTC_USDT"))) == 1
+
+
 def test_bibox_client_order_ids_take_the_c_prefix(server: LoopbackServer) -> None:
     sample = EXCHANGES[2].sample(
         next(e for e in EXCHANGES[2].endpoints() if e.name == "user.cancel_order")

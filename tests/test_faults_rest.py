@@ -492,3 +492,61 @@ def test_a_call_on_a_closed_client_says_what_to_do(mode: str, hx: HashKeyExchang
             d.runner.close()
     assert isinstance(caught.value, RuntimeError)  # what httpx raised before, still catchable
     assert len(hx.calls) == sent
+
+
+# -- an internal-error code on an order or a transfer: outcome unknown -------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_internal_error_code_after_a_transfer_or_order_is_execution_unknown(
+    mode: str,
+) -> None:
+    """BingX answers every error with HTTP 200 and a code: its "100500 Internal server error"
+    on a transfer is what a 500 is elsewhere, the transfer may have happened; likewise Bibox's
+    "-1000 Unknown" after an order. Neither is resent, and each raises
+    ExecutionStatusUnknownError (with the order's client id) rather than a ServerError a
+    caller could take for "not done". A read-only call is still retried."""
+    from cambist.bibox import AsyncBibox, Bibox
+    from cambist.bingx import AsyncBingX, BingX
+    from cambist.testing import BiboxExchange, BingXExchange
+
+    with (
+        BingXExchange(seed=1) as ex,
+        Driver(mode, (BingX, AsyncBingX), **ex.client_options(), retry=FAST) as d,
+    ):
+        before = len(ex.ledger.transfers)
+        ex.fail(
+            "wallet.transfer",
+            status=200,
+            body={"code": 100500, "msg": "Internal server error"},
+            execute=True,
+            times=1,
+        )
+        with pytest.raises(errors.ExecutionStatusUnknownError) as unknown:
+            d(lambda c: c.wallet.transfer(type="FUND_SFUTURES", asset="USDT", amount="5"))
+        assert unknown.value.code == 100500 and unknown.value.status_code == 200
+        assert _sent(ex, "/openApi/api/v3/get/asset/transfer") == 1
+        assert len(ex.ledger.transfers) == before + 1  # it did happen
+        ex.fail("wallet.list_transfers", status=200, body={"code": 100500}, times=1)
+        assert d(lambda c: c.wallet.list_transfers(type="FUND_SFUTURES")).total == 1
+        assert _sent(ex, "/openApi/api/v3/asset/transfer") == 2  # retried
+
+    order = {"symbol": "BTC_USDT", "side": "buy", "type": "limit", "price": "1000"}
+    with (
+        BiboxExchange(seed=1) as ex,
+        Driver(mode, (Bibox, AsyncBibox), **ex.client_options(), retry=FAST) as d,
+    ):
+        ex.fail(
+            "user.create_order",
+            status=400,
+            body={"error": -1000, "message": "Unknown"},
+            execute=True,
+            times=1,
+        )
+        with pytest.raises(errors.ExecutionStatusUnknownError) as unknown:
+            d(lambda c: c.user.create_order(**order, quantity="0.01"))
+        assert _sent(ex, "/api/v4/userdata/order") == 1
+        cid = unknown.value.client_order_id
+        assert cid is not None
+        found = d(lambda c: c.user.get_order(client_order_id=cid))
+        assert found.client_order_id == cid

@@ -431,3 +431,30 @@ def test_a_walk_is_lazy_and_checks_its_arguments_first(repeating: LoopbackServer
         assert repeating.requests_to("/api/v1/account/trades") == []
         assert next(walk).id == "9"
     assert len(repeating.requests_to("/api/v1/account/trades")) == 1
+
+
+def test_bibox_trades_before_takes_the_trade_id_as_received() -> None:
+    """The document's recipe: "use the tradeId of the first record obtained as the value of
+    the before parameter". MarketTrade.trade_id arrives quoted (a str): before/after take it
+    as it is, an int as well, and refuse what is not an id before sending."""
+    with BiboxExchange(seed=3) as ex, Bibox(**ex.client_options(), max_retries=0) as bx:
+        for _ in range(10):
+            ex.tick("BTC_USDT")
+        latest = bx.market.list_trades(symbol="BTC_USDT", limit=3)
+        first = latest[0].trade_id
+        assert isinstance(first, str)
+        older = bx.market.list_trades(symbol="BTC_USDT", before=first, limit=3)
+        newer = bx.market.list_trades(symbol="BTC_USDT", after=first, limit=1000)
+        same = bx.market.list_trades(symbol="BTC_USDT", before=int(first), limit=3)
+        sent = [c.params.get("before") or c.params.get("after") for c in ex.calls[-3:]]
+        walked = list(bx.market.iter_trades(symbol="BTC_USDT", before=first, limit=2))
+        n = len(ex.calls)
+        with pytest.raises(RequestValidationError, match="before"):
+            bx.market.list_trades(symbol="BTC_USDT", before="12&x=1")
+        assert len(ex.calls) == n
+    assert older and older == same and all(int(t.trade_id) <= int(first) for t in older)
+    assert older[-1].trade_id == first
+    assert newer and all(int(t.trade_id) >= int(first) for t in newer)
+    assert sent == [first, first, first]
+    ids = [int(t.trade_id) for t in walked]
+    assert ids[0] == int(first) and ids == sorted(set(ids), reverse=True)

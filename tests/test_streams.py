@@ -436,6 +436,70 @@ async def test_bingx_user_stream_gzip_ping_and_raw_events() -> None:
         assert [c.method for c in ex.calls] == ["POST", "DELETE"]
 
 
+async def test_bingx_raw_events_keep_numbers_exact() -> None:
+    """BingX documents no push schema: every push is a RawEvent, its JSON numbers exact as
+    written (a fraction as a Decimal, an id beyond 64 bits as an int), never via a float."""
+    frame = b'{"e":"ACCOUNT_UPDATE","wb":123.450000000000000001,"i":12345678901234567890123,"n":7}'
+    with BingXExchange() as ex:
+        async with AsyncBingX(**ex.client_options()) as bx, bx.streams.user() as s:
+            await until(s, lambda e: isinstance(e, Connected))
+            ex.streams.send_raw(gzip.compress(frame), route="user")
+            events = await until(s, lambda e: isinstance(e, RawEvent))
+    data = events[-1].data
+    assert data["wb"] == Decimal("123.450000000000000001") and isinstance(data["wb"], Decimal)
+    assert data["i"] == 12345678901234567890123 and type(data["i"]) is int
+    assert data["n"] == 7 and type(data["n"]) is int
+
+
+async def test_bibox_book_depth_is_a_count_of_levels() -> None:
+    """A depth of 0 (or less) is refused before subscribing: Bibox would take the stream name
+    and the local book would stay empty for good."""
+    with BiboxExchange() as ex:
+        async with AsyncBibox(**ex.client_options()) as bb, bb.streams.market() as s:
+            for depth in (0, -20):
+                with pytest.raises(RequestValidationError, match="depth: must be at least 1"):
+                    await s.subscribe_order_book(symbol="BTC_USDT", depth=depth)
+            await s.subscribe_order_book(symbol="BTC_USDT", depth=1)
+            await until(s, lambda e: isinstance(e, OrderBookUpdate))
+        assert ex.streams.subscribers("market", "BTC_USDT.order_book.0") == 0
+
+
+def _blocking_streams_close_with_their_client() -> None:
+    from cambist.bingx import BingX
+    from cambist.errors import ClientClosedError, StreamError
+
+    with BingXExchange() as ex:
+        bx = BingX(**ex.client_options())
+        stream = bx.streams.user()
+        stream.open()
+        assert isinstance(stream.next(timeout=5), Connected)
+        assert len(ex.listen_keys) == 1
+        bx.close()  # the stream is closed with it: its listen key deleted while REST works
+        assert [c.method for c in ex.calls] == ["POST", "DELETE"] and not ex.listen_keys
+        with pytest.raises(StreamError, match="closed"):
+            stream.next(timeout=1)
+        assert list(stream) == []
+        stream.close()  # already closed: nothing to do
+        with pytest.raises(ClientClosedError), bx.streams.user():  # its listen key: REST
+            pass
+        assert len(ex.calls) == 2
+
+
+async def test_closing_a_client_closes_its_streams() -> None:
+    """Closing a client closes the streams it made, listen keys deleted (blocking: next()
+    raised a bare RuntimeError "Event loop is closed" and the stream's exit failed the same
+    way, its listen key left behind)."""
+    await asyncio.to_thread(_blocking_streams_close_with_their_client)
+    with BingXExchange() as ex:
+        bx = AsyncBingX(**ex.client_options())
+        s = bx.streams.user()
+        await s.open()
+        await until(s, lambda e: isinstance(e, Connected))
+        await bx.aclose()
+        assert [c.method for c in ex.calls] == ["POST", "DELETE"]
+        assert [e async for e in s] == []  # ended with its client
+
+
 # -- buffering and secrets ----------------------------------------------------------------
 
 

@@ -164,3 +164,55 @@ def test_extra_params_are_sent_but_never_clash(mode: str) -> None:
         with pytest.raises(RequestValidationError, match="written by the client"):
             c(lambda x: x.spot.test_order(**order, extra_params={"timestamp": "1"}))
         assert len(ex.calls) == sent  # nothing sent for either
+
+
+@pytest.mark.parametrize("bad", ["abc", "0x1f", "c:123", "-", "12 3", "1" * 20, "٣"])
+def test_bibox_client_order_id_is_an_int64_in_a_string(bad: str) -> None:
+    """Bibox: client_order_id is "a string with a valid value of an int64 integer": what
+    cannot be one is refused before sending (placing, getting and cancelling by it); an
+    int64 is taken, and a 19-digit value beyond int64 is refused by the exchange."""
+    from cambist.bibox import Bibox
+    from cambist.errors import InvalidRequestError
+    from cambist.testing import BiboxExchange
+
+    order = {"symbol": "BTC_USDT", "side": "buy", "type": "limit", "price": "1000"}
+    with BiboxExchange(seed=1) as ex, Bibox(**ex.client_options(), max_retries=0) as bb:
+        sent = len(ex.calls)
+        with pytest.raises(RequestValidationError, match="client_order_id"):
+            bb.user.create_order(**order, quantity="0.01", client_order_id=bad)
+        with pytest.raises(RequestValidationError, match="client_order_id"):
+            bb.user.get_order(client_order_id=bad)
+        with pytest.raises(RequestValidationError, match="client_order_id"):
+            bb.user.cancel_order(client_order_id=bad)
+        assert len(ex.calls) == sent
+        top = str(2**63 - 1)
+        placed = bb.user.create_order(**order, quantity="0.01", client_order_id=top)
+        assert bb.user.get_order(client_order_id=top).order_id == placed.order_id
+        assert bb.user.create_order(**order, quantity="0.02", client_order_id="-42").status
+        with pytest.raises(InvalidRequestError, match="client_order_id"):
+            bb.user.create_order(**order, quantity="0.01", client_order_id=str(2**63))
+
+
+def test_bingx_transfer_types_of_either_enum_are_taken() -> None:
+    """BingX lists the transfer types twice: UniversalTransferType (the six a transfer
+    takes) and TransferType (the fourteen of the history). A member of either is taken where
+    the other is expected when that enum has the same member: a history row's type for a
+    transfer back, a transfer's type for its history; a type the transfer does not take is
+    still refused before sending, and an unrelated enum too."""
+    from cambist.bingx import BingX
+    from cambist.bingx.models import TransferType, UniversalTransferType, WithdrawStatus
+    from cambist.testing import BingXExchange
+
+    with BingXExchange(seed=1) as ex, BingX(**ex.client_options(), max_retries=0) as bx:
+        out = bx.wallet.transfer(type=UniversalTransferType.FUND_SFUTURES, asset="USDT", amount=5)
+        history = bx.wallet.list_transfers(type=UniversalTransferType.FUND_SFUTURES)
+        (row,) = history.rows
+        assert row.transfer_id == out.transfer_id and row.type is TransferType.FUND_SFUTURES
+        assert bx.wallet.transfer(type=TransferType.FUND_SFUTURES, asset="USDT", amount=1)
+        assert ex.calls[-1].params["type"] == "FUND_SFUTURES"
+        sent = len(ex.calls)
+        with pytest.raises(RequestValidationError, match="expected a UniversalTransferType"):
+            bx.wallet.transfer(type=TransferType.FUND_STRADING, asset="USDT", amount=1)
+        with pytest.raises(RequestValidationError, match="expected a TransferType"):
+            bx.wallet.list_transfers(type=WithdrawStatus.COMPLETED)  # type: ignore[arg-type]
+        assert len(ex.calls) == sent

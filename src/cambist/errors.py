@@ -24,7 +24,7 @@
     │   │   └── BudgetExhaustedError    the client's own budget is empty: nothing was sent
     │   ├── IPBannedError           stop until ``until``: HTTP 418; every call on the client
     │   │                           fails locally (nothing sent) until the ban ends
-    │   └── ServerError             HTTP 5xx or an internal error code (on an order, a 5xx
+    │   └── ServerError             HTTP 5xx or an internal error code (on an order, either
     │                               is ExecutionStatusUnknownError instead)
     ├── ExecutionStatusUnknownError the request may or may not have been carried out
     ├── ResponseParseError          a success answer that does not fit its model (raw body attached)
@@ -318,10 +318,11 @@ class ExecutionStatusUnknownError(CambistError):
     """The request may or may not have been carried out: check before acting again.
 
     Raised when an endpoint that is not safe to resend (an order, a transfer) gets an answer
-    the document calls uncertain (HTTP 5xx, an "execution status unknown" code) or no answer
-    after the request was sent. ``client_order_id`` is the id the request carried, when it
-    had one: query the order by it. ``status_code``, ``code`` and ``message`` are set when
-    the exchange answered; the transport error, if any, is the ``__cause__``.
+    the document calls uncertain (HTTP 5xx, an internal-error or "execution status unknown"
+    code, whatever HTTP status carries it) or no answer after the request was sent.
+    ``client_order_id`` is the id the request carried, when it had one: query the order by
+    it. ``status_code``, ``code`` and ``message`` are set when the exchange answered; the
+    transport error, if any, is the ``__cause__``.
     """
 
     def __init__(

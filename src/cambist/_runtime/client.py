@@ -7,8 +7,10 @@ built, so ``import cambist.<exchange>`` costs almost nothing.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import threading
+import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, TypeVar
 
@@ -24,11 +26,13 @@ if TYPE_CHECKING:
     from cambist._runtime.http11 import LeanTransport
     from cambist._runtime.markets import MarketBook
     from cambist._runtime.retry import RetryPolicy
-    from cambist._runtime.stream import Portal
+    from cambist._runtime.stream import AsyncStream, Portal, SyncStream
     from cambist._runtime.transport import AsyncHttpxTransport, HttpxTransport
     from cambist.ratelimit import RateLimits
 
 T = TypeVar("T")
+
+log = logging.getLogger("cambist")
 
 
 class _CoreArgs(NamedTuple):
@@ -65,8 +69,9 @@ def _options(
 
 REQUEST_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
 """The HTTP methods ``request()`` sends (in any case: ``"get"`` is ``GET``)."""
-REQUEST_PARAMS_IN = ("query", "form")
-"""Where ``request()`` sends ``params``: in the query string, or as a form body."""
+REQUEST_PARAMS_IN = ("query", "form", "json")
+"""Where ``request()`` sends ``params``: in the query string, as a form body, or as a JSON
+object body (an exchange whose POST / DELETE requests carry and sign a JSON body: Bibox)."""
 
 
 def _adhoc_call(
@@ -394,13 +399,16 @@ class SyncClient(SyncMarkets, BaseClient):
             instance("http_client", http_client, httpx.Client, "an httpx.Client")
         self._http = HttpxTransport(http_client, tls=self._any_https())
         self._stream_portal: Portal | None = None
+        self._streams: weakref.WeakSet[SyncStream[Any]] = weakref.WeakSet()
 
-    def _portal(self) -> Portal:
-        """The event loop thread the blocking streams run on (started on first use)."""
+    def _portal(self, stream: SyncStream[Any]) -> Portal:
+        """The event loop thread the blocking streams run on (started on first use), for
+        ``stream``, which :meth:`close` closes with the client."""
         if self._stream_portal is None:
             from cambist._runtime.stream import Portal
 
             self._stream_portal = Portal()
+        self._streams.add(stream)
         return self._stream_portal
 
     def _call(self, ep: Endpoint[T], values: Mapping[str, object], opts: CallOptions | None) -> Any:
@@ -427,10 +435,12 @@ class SyncClient(SyncMarkets, BaseClient):
     ) -> Any:
         """Call an endpoint the spec does not cover yet; returns the decoded JSON.
 
-        ``params`` are sent as given (Decimals in plain notation), in the query string or
-        (``params_in="form"``) a form body; ``security`` names one of the exchange's security
-        types (``"NONE"``, ``"USER_DATA"``, ...), which decides whether the call is keyed and
-        signed; ``method`` is GET, POST, PUT, DELETE or PATCH. A wrong argument raises
+        ``params`` are sent as given (Decimals in plain notation), in the query string,
+        (``params_in="form"``) a form body or (``params_in="json"``) a JSON object body, as
+        the exchange wants them (Bibox: POST and DELETE sign and read a JSON body);
+        ``security`` names one of the exchange's security types (``"NONE"``,
+        ``"USER_DATA"``, ...), which decides whether the call is keyed and signed; ``method``
+        is GET, POST, PUT, DELETE or PATCH. A wrong argument raises
         :class:`~cambist.errors.RequestValidationError`, naming the valid choices, before
         anything is sent.
         """
@@ -440,10 +450,20 @@ class SyncClient(SyncMarkets, BaseClient):
         return self._call(ep, {}, opts)
 
     def close(self) -> None:
-        """Close the HTTP connection pool (not a pool you passed in) and the streams' thread."""
+        """Close the client's streams still open (each as its ``with`` block would: listen
+        keys deleted while REST still works), the HTTP connection pool (not a pool you passed
+        in) and the streams' thread."""
+        portal = self._stream_portal
+        if portal is not None:
+            for stream in list(self._streams):
+                try:
+                    stream.close()
+                except Exception as exc:  # closing the rest matters more
+                    log.warning("closing %r with its client failed: %s", stream, type(exc).__name__)
+            self._streams.clear()
         self._http.close()  # not a client you passed in
-        if self._stream_portal is not None:
-            self._stream_portal.close()
+        if portal is not None:
+            portal.close()
             self._stream_portal = None
         if self._built_core is not None and self._built_core.governor is not None:
             self._built_core.governor.close()  # (a client never used built no core)
@@ -479,6 +499,7 @@ class AsyncClient(AsyncMarkets, BaseClient):
             self._http = AsyncHttpxTransport(http_client)
         self._closed = False
         self._run: Callable[..., Awaitable[Any]] | None = None  # the driver, on first use
+        self._streams: weakref.WeakSet[AsyncStream[Any]] = weakref.WeakSet()
 
     def _own_transport(self) -> LeanTransport | AsyncHttpxTransport:
         """The client's own transport, made by its first call (closed if the client is): the
@@ -549,7 +570,15 @@ class AsyncClient(AsyncMarkets, BaseClient):
         return await self._call(ep, {}, opts)
 
     async def aclose(self) -> None:
-        """Close the HTTP connection pool (not a pool you passed in)."""
+        """Close the client's streams still open (each as its ``async with`` block would:
+        listen keys deleted while REST still works) and the HTTP connection pool (not a pool
+        you passed in)."""
+        for stream in list(self._streams):
+            try:
+                await stream.close()
+            except Exception as exc:  # closing the rest matters more
+                log.warning("closing %r with its client failed: %s", stream, type(exc).__name__)
+        self._streams.clear()
         self._closed = True
         if self._http is not None:
             await self._http.aclose()

@@ -8,6 +8,7 @@ only in how they send and sleep — as httpx's ``Auth.auth_flow`` serves both it
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass
@@ -83,6 +84,16 @@ def _digits_id() -> str:
 _ID_FORMATS: dict[str, Callable[[], str]] = {"hex": _hex_id, "digits": _digits_id}
 
 
+def _json_extra(value: object) -> object:
+    """An ``extra_params`` value in a JSON body: strings, ints, bools and None as JSON has
+    them, an enum by its value, anything else (a Decimal) as its text in plain notation."""
+    if isinstance(value, enum.Enum):
+        value = value.value
+    if value is None or isinstance(value, str | int):  # (bool is an int)
+        return value
+    return scalar("any", value)
+
+
 def _why(exc: Exception) -> str:
     return f"HTTP {exc.status_code}" if isinstance(exc, errors.APIError) else type(exc).__name__
 
@@ -144,8 +155,13 @@ class Core:
                 ids = tuple(filled)
         if opts.extra_params:
             self._check_extra(ep, opts.extra_params)
-            extra = [(k, scalar("any", v)) for k, v in opts.extra_params.items()]
-            (main if ep.params_in == "form" else query).extend(extra)
+            if ep.params_in == "json" and (body is None or isinstance(body, dict)):
+                # in the JSON body with the others: the body is what such a request is
+                # signed over and read from (Bibox POST / DELETE), not the query string
+                body = {**(body or {}), **{k: _json_extra(v) for k, v in opts.extra_params.items()}}
+            else:
+                extra = [(k, scalar("any", v)) for k, v in opts.extra_params.items()]
+                (main if ep.params_in == "form" else query).extend(extra)
         security = self.exchange.security[ep.security]
         credentials = self.credentials
         if (security.api_key or security.signed) and credentials is None:

@@ -102,7 +102,11 @@ def _refuse_received_only(enum_cls: type[enum.Enum], value: object, instead: str
 def _enum_value(enum_cls: type[enum.Enum] | None, value: object) -> str | int:
     if isinstance(value, enum.Enum):
         if enum_cls is not None and not isinstance(value, enum_cls):
-            raise _Invalid(f"expected a {enum_cls.__name__}, got {type(value).__name__}")
+            same = enum_cls.__members__.get(value.name)
+            if same is None or same.value != value.value:
+                raise _Invalid(f"expected a {enum_cls.__name__}, got {type(value).__name__}")
+            value = same  # the same member of a sibling enum (BingX: a TransferType of the
+            # history taken by the transfer's UniversalTransferType, which lists six of them)
         wire = value._value_
         received: Mapping[object, str] | None = getattr(value, "__received_only__", None)
         if received and wire in received:  # most enums have none: one falsy test

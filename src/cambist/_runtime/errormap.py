@@ -90,7 +90,9 @@ class ErrorMap:
         """The exception for an error answer to ``endpoint`` (``now``: the client clock's
         wall time, for a ban's ``until``)."""
         kind = self.kind(status, code, message)
-        if kind == "execution_unknown" or (kind == "server" and status >= 500 and not safe):
+        # The server failed while handling an order or a transfer: it may have been carried
+        # out, whatever status carries the code (BingX answers every error with HTTP 200).
+        if kind == "execution_unknown" or (kind == "server" and not safe):
             return errors.ExecutionStatusUnknownError(
                 message or f"HTTP {status}",
                 endpoint=endpoint,

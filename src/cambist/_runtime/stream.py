@@ -123,6 +123,7 @@ class AsyncStream(Generic[E]):
 
         self._client = client
         self._engine = _engine(self._definition, client, rest, options)
+        client._streams.add(self)  # closed with the client
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
@@ -136,7 +137,7 @@ class AsyncStream(Generic[E]):
         await self._engine.close()
 
     async def __aenter__(self) -> Self:
-        await self._engine.open()
+        await self.open()
         return self
 
     async def __aexit__(
@@ -191,7 +192,7 @@ class SyncStream(Generic[E]):
 
         self._client = client
         self._engine = _engine(self._definition, client, rest, options)  # options checked
-        self._portal = client._portal()
+        self._portal = client._portal(self)  # closed with the client
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
@@ -201,8 +202,10 @@ class SyncStream(Generic[E]):
         self._portal.call(self._engine.open())
 
     def close(self) -> None:
-        """Disconnect and release the listen key, if any (``with`` does this)."""
-        self._portal.call(self._engine.close())
+        """Disconnect and release the listen key, if any (``with`` does this). Closing the
+        client closes its streams too; closing a closed stream does nothing."""
+        if not self._portal.loop.is_closed():
+            self._portal.call(self._engine.close())
 
     def __enter__(self) -> Self:
         self.open()
@@ -243,6 +246,8 @@ class SyncStream(Generic[E]):
             raise StreamError(f"{self._engine.name}: the stream is closed") from None
 
     def _next(self, timeout: float | None) -> E:
+        if self._portal.loop.is_closed():  # its client was closed, and the stream with it
+            raise StopAsyncIteration
         try:
             return self._portal.call(  # type: ignore[no-any-return]
                 asyncio.wait_for(self._engine.next(), timeout)

@@ -11,6 +11,7 @@ numbers as the samples do (exact: Decimals are written as numbers by ``_text.dum
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from functools import partial
@@ -53,6 +54,12 @@ def _page(rows: list[Any], p: Mapping[str, Any]) -> list[Any]:
         and (not p.get("after") or r.id >= int(p["after"]))
     ]
     return since(rows, p, "time", start="start_time", end="end_time", default=100)
+
+
+def _int64(text: str) -> bool:
+    """Is ``text`` an int64 written in ASCII digits ("a string with a valid value of an int64
+    integer", Create an order: client_order_id)?"""
+    return re.fullmatch(r"-?[0-9]+", text) is not None and -(2**63) <= int(text) < 2**63
 
 
 def _scale(step: Decimal) -> int:
@@ -236,7 +243,7 @@ class BiboxExchange(LocalExchange):
             raise Refusal("missing", "price" if not price else "quantity")
         self._enforce(symbol, price=price, quantity=abs(quantity))
         client_id = str(p.get("client_order_id") or "")
-        if client_id and not client_id.lstrip("-").isdigit():
+        if client_id and not _int64(client_id):
             raise Refusal("invalid", "client_order_id (an int64 in a string)")
         order = self.ledger.place(
             account="spot",

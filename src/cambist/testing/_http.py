@@ -277,6 +277,11 @@ class HttpSide:
 
     def _params(self, ep: Endpoint[Any], call: Call) -> dict[str, Any]:
         params: dict[str, Any] = dict(parse_qsl(call.query, keep_blank_values=True))
+        if self.config.auth_scheme == "hmac_body_header" and call.method != "GET":
+            # "For POST and DELETE type requests, Body String is the message body that needs
+            # to be signed" (Bibox): such a request's parameters are its body; a query string
+            # is neither signed nor read.
+            params = {}
         content_type = call.headers.get("Content-Type", "")
         if call.body and "json" in content_type:
             try:

@@ -31,7 +31,7 @@ _ORDER_BOOK = Channel(
     topic="{symbol}.order_book.{depth}",
     params=(
         Param(name="symbol", type="string", required=True, pattern="[A-Z0-9]+_[A-Z0-9]+"),
-        Param(name="depth", type="int", required=True),
+        Param(name="depth", type="int", required=True, minimum="1"),
     ),
     parse=structure_order_book_update,
     book=BookDef(

@@ -141,6 +141,7 @@ class Wallet(SyncResource):
         self,
         *,
         type: UniversalTransferType
+        | TransferType
         | Literal[
             "FUND_SFUTURES",
             "SFUTURES_FUND",
@@ -194,6 +195,7 @@ class Wallet(SyncResource):
         self,
         *,
         type: TransferType
+        | UniversalTransferType
         | Literal[
             "FUND_SFUTURES",
             "SFUTURES_FUND",
@@ -261,6 +263,7 @@ class Wallet(SyncResource):
         self,
         *,
         type: TransferType
+        | UniversalTransferType
         | Literal[
             "FUND_SFUTURES",
             "SFUTURES_FUND",
@@ -579,6 +582,7 @@ class AsyncWallet(AsyncResource):
         self,
         *,
         type: UniversalTransferType
+        | TransferType
         | Literal[
             "FUND_SFUTURES",
             "SFUTURES_FUND",
@@ -632,6 +636,7 @@ class AsyncWallet(AsyncResource):
         self,
         *,
         type: TransferType
+        | UniversalTransferType
         | Literal[
             "FUND_SFUTURES",
             "SFUTURES_FUND",
@@ -699,6 +704,7 @@ class AsyncWallet(AsyncResource):
         self,
         *,
         type: TransferType
+        | UniversalTransferType
         | Literal[
             "FUND_SFUTURES",
             "SFUTURES_FUND",

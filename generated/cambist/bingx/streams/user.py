@@ -32,7 +32,7 @@ USER = StreamDef(
         param="listenKey",
         lifetime=3600,
     ),
-    numbers="strings",
+    numbers="numbers",
 )
 
 UserEvent = LifecycleEvent | RawEvent | BadFrame
