@@ -38,6 +38,13 @@ def _to_step(value: Decimal, step: Decimal, rounding: str) -> Decimal:
     return out.quantize(Decimal(1).scaleb(exponent)) if isinstance(exponent, int) else out
 
 
+def _neighbours(value: Decimal, step: Decimal) -> tuple[Decimal, ...]:
+    """The multiples of ``step`` either side of ``value`` that could be a price or quantity:
+    zero and below are left out (no order has them)."""
+    below, above = _to_step(value, step, ROUND_FLOOR), _to_step(value, step, ROUND_CEILING)
+    return (below, above) if below > 0 else (above,)
+
+
 def _on_step(value: Decimal, step: Decimal) -> bool:
     with localcontext() as ctx:
         ctx.prec = 60
@@ -222,14 +229,12 @@ class Market:
         if p is not None and not market:
             tick = self.price_tick
             if tick and not _on_step(p, tick):
-                lo, hi = _to_step(p, tick, ROUND_FLOOR), _to_step(p, tick, ROUND_CEILING)
                 broke(
                     "price_tick",
                     "price",
                     p,
                     f"is not a multiple of the tick {_plain(tick)}",
-                    lo,
-                    hi,
+                    *_neighbours(p, tick),
                 )
             if self.min_price and p < self.min_price:
                 broke(
@@ -250,14 +255,12 @@ class Market:
         if q is not None:
             step = self.quantity_step
             if step and not _on_step(q, step):
-                lo, hi = _to_step(q, step, ROUND_FLOOR), _to_step(q, step, ROUND_CEILING)
                 broke(
                     "quantity_step",
                     "quantity",
                     q,
                     f"is not a multiple of the step {_plain(step)}",
-                    lo,
-                    hi,
+                    *_neighbours(q, step),
                 )
             low = (self.market_min_quantity if market else None) or self.min_quantity
             high = (self.market_max_quantity if market else None) or self.max_quantity
