@@ -64,6 +64,9 @@ def _scalar_value(node: yaml.Node, file: str) -> Any:
     if not isinstance(node, yaml.ScalarNode):
         raise _at(node, file).error(f"expected a single value, got a {_kind(node)}")
     value = _constructor.construct_object(node, deep=True)
+    # The constructor remembers every node it built (for anchors, which specs do not use):
+    # kept, that held every scalar node of every file ever loaded, with its marks.
+    _constructor.constructed_objects.pop(node, None)
     if (
         isinstance(value, int)
         and not isinstance(value, bool)
@@ -187,14 +190,21 @@ def any_of(*checks: Check) -> Check:
 
     def check(node: yaml.Node, file: str) -> Any:
         error: SpecError | None = None
-        for c in checks:
-            try:
-                return c(node, file)
-            except SpecError as exc:
-                if error is None or exc.position > error.position:
-                    error = exc
-        assert error is not None
-        raise error
+        try:
+            for c in checks:
+                try:
+                    return c(node, file)
+                except SpecError as exc:
+                    if error is None or exc.position > error.position:
+                        error = exc
+            assert error is not None
+            raise error
+        finally:
+            # A kept error's traceback holds this frame, which holds the error: a cycle
+            # keeping the frames and the file's YAML nodes alive (also when another
+            # alternative accepted the node) until a full garbage collection, which then
+            # takes over 100 ms. Dropping the error breaks it.
+            error = None
 
     return check
 
