@@ -682,14 +682,14 @@ def test_check_orders_loads_the_markets_within_the_orders_timeout() -> None:
         with pytest.raises(APITimeoutError):  # the client's 10 s do not apply: the order's 0.2
             hk.spot.create_order(**ORDER, timeout=0.2)
         assert _orders_sent(ex) == 0
-        # The load and the order share the order's timeout: 0.35 s + 0.35 s > 0.5 s, so the
-        # order, sent with the 0.15 s left, times out (each alone would keep 0.5 s).
+        # The load and the order share the order's timeout: 0.35 s + 0.6 s > 0.8 s, so the
+        # order, sent with the 0.45 s left, times out (each alone would keep 0.8 s).
         ex.fail("market.get_exchange_info", latency=0.35, times=1)
-        ex.fail("spot.create_order", latency=0.35, times=1)
+        ex.fail("spot.create_order", latency=0.6, times=1)
         with pytest.raises(ExecutionStatusUnknownError):
-            hk.spot.create_order(**ORDER, timeout=0.5)
+            hk.spot.create_order(**ORDER, timeout=0.8)
         assert _loads(ex) == 2
-        hk.spot.create_order(**ORDER, timeout=0.5)  # loaded now: the order has it all
+        hk.spot.create_order(**ORDER, timeout=0.8)  # loaded now: the order has it all
 
 
 @pytest.mark.anyio
@@ -703,10 +703,10 @@ async def test_check_orders_loads_the_markets_within_the_orders_timeout_async() 
                 await hk.spot.create_order(**ORDER, timeout=0.2)
             assert _orders_sent(ex) == 0
             ex.fail("market.get_exchange_info", latency=0.35, times=1)
-            ex.fail("spot.create_order", latency=0.35, times=1)
+            ex.fail("spot.create_order", latency=0.6, times=1)
             with pytest.raises(ExecutionStatusUnknownError):
-                await hk.spot.create_order(**ORDER, timeout=0.5)
-            await hk.spot.create_order(**ORDER, timeout=0.5)
+                await hk.spot.create_order(**ORDER, timeout=0.8)
+            await hk.spot.create_order(**ORDER, timeout=0.8)
 
 
 # -- HashKey LIMIT_TRADING, MARKET_TRADING, OPEN_QUOTE -----------------------------------
@@ -908,7 +908,7 @@ def test_an_order_waiting_for_a_load_in_flight_keeps_its_own_deadline() -> None:
             hk.spot.create_order(**ORDER, timeout=0.15)
         loading.join()
         assert _loads(ex) == 1 and _orders_sent(ex) == 0
-        hk.spot.create_order(**ORDER, timeout=0.15)  # the markets the other thread loaded
+        hk.spot.create_order(**ORDER, timeout=2)  # the markets the other thread loaded
 
 
 @pytest.mark.anyio
