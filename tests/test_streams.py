@@ -242,6 +242,31 @@ async def test_unknown_push_is_a_raw_event(hk_ex: HashKeyExchange, ahk: AsyncHas
     assert events[-1].data == {"topic": "newThing", "params": {}, "data": {"x": "1.5"}}
 
 
+async def test_raw_events_keep_numbers_exact(hk_ex: HashKeyExchange, ahk: AsyncHashKey) -> None:
+    """HashKey writes decimals as strings, so pushes are decoded fast (JSON numbers as
+    floats); a push no model reads (an unknown topic, an unknown user event) is decoded again
+    exactly rather than delivered with a float: a fraction as a Decimal, as written."""
+    async with ahk.streams.public() as s:
+        hk_ex.streams.send_raw(
+            '{"topic": "newThing", "params": {}, "data": {"x": 0.1000000000000000055511,'
+            ' "n": [7, 1.5], "id": 123456789012345678901}}'
+        )
+        events = await until(s, lambda e: isinstance(e, RawEvent))
+    data = events[-1].data["data"]
+    assert data["x"] == Decimal("0.1000000000000000055511") and type(data["x"]) is Decimal
+    assert data["n"] == [7, Decimal("1.5")] and type(data["n"][0]) is int
+    assert data["id"] == 123456789012345678901
+
+    from cambist.hashkey.streams.user import USER
+
+    user = _engine(USER)  # an event type the spec does not know, in a user push
+    user._on_frame('[{"e": "somethingNewer", "amount": 2.50}]')
+    assert user._events[-1] == RawEvent(
+        "user", "somethingNewer", {"e": "somethingNewer", "amount": Decimal("2.50")}
+    )
+    assert str(user._events[-1].data["amount"]) == "2.50"
+
+
 # -- Bibox ------------------------------------------------------------------------------
 
 

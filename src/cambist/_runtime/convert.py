@@ -313,6 +313,17 @@ def decode_fast(body: str | bytes) -> Any:
     return orjson.loads(body)
 
 
+def has_float(value: object) -> bool:
+    """Does decoded JSON hold a float anywhere (a number the fast decoding made inexact)?"""
+    if type(value) is float:
+        return True
+    if type(value) is dict:
+        return any(map(has_float, value.values()))
+    if type(value) is list:
+        return any(map(has_float, value))
+    return False
+
+
 def decode_exact(body: str | bytes) -> Any:
     """Decode keeping every JSON number exact: fractions as Decimal, integers as int."""
     return json.loads(body, parse_float=Decimal)

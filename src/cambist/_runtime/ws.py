@@ -742,7 +742,7 @@ class StreamEngine:
         msg = self._proto.unwrap(msg)
         d = self.definition
         if d.event_field is None:
-            self._emit(RawEvent(self.name, None, msg))
+            self._emit(self._raw(None, msg))
             return []
         items = msg if type(msg) is list else [msg]
         events = []
@@ -750,7 +750,7 @@ class StreamEngine:
             kind = item.get(d.event_field) if type(item) is dict else None
             parse = d.events.get(kind) if type(kind) is str else None
             events.append(
-                RawEvent(self.name, kind, item) if parse is None else self._parse(parse, item, kind)
+                self._raw(kind, item) if parse is None else self._parse(parse, item, kind)
             )
         for event in events:
             self._emit(event)
@@ -779,7 +779,15 @@ class StreamEngine:
                     type(exc).__name__,
                     exc,
                 )
-            return RawEvent(self.name, kind, item)  # a shape the model does not know: not lost
+            return self._raw(kind, item)  # a shape the model does not know: not lost
+
+    def _raw(self, kind: str | None, data: Any) -> RawEvent:
+        """A push no model reads, delivered as decoded: with exact numbers, as a model would
+        have them (a fraction the fast decoding read as a float has the frame decoded again,
+        exactly, by :meth:`_dispatch_text`)."""
+        if self.definition.numbers != "numbers" and convert.has_float(data):
+            raise convert.NeedsExactNumbers
+        return RawEvent(self.name, kind, data)
 
     def _on_fast(self, text: str | bytes) -> list[str] | None:
         """A channel push on the fast path: routed from a skim of the frame (its payload is
