@@ -548,6 +548,25 @@ def test_the_clients_read_the_simulated_market_and_account_answers() -> None:
 # -- the spec's mapping is checked when the spec is loaded --------------------------------
 
 
+def _edited_spec_error(tmp_path: Path, exchange: str, old: str, new: str) -> tuple[str, str]:
+    """Load a copy of ``specs/<exchange>`` whose ``exchange.yaml`` has ``old`` replaced by
+    ``new`` (once): the edited text and the message of the SpecError the load fails with."""
+    folder = tmp_path / "specs" / exchange
+    shutil.copytree(Path(__file__).resolve().parent.parent / "specs" / exchange, folder)
+    path = folder / "exchange.yaml"
+    text = path.read_text()
+    assert old in text
+    text = text.replace(old, new, 1)
+    path.write_text(text)
+    with pytest.raises(SpecError) as info:
+        load_spec(folder, tmp_path)
+    return text, str(info.value)
+
+
+def _line_of(text: str, row_start: str) -> int:
+    return next(i for i, row in enumerate(text.splitlines(), 1) if row.startswith(row_start))
+
+
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
@@ -573,30 +592,17 @@ def test_the_clients_read_the_simulated_market_and_account_answers() -> None:
 def test_a_wrong_markets_mapping_fails_the_spec_with_its_reason(
     tmp_path: Path, old: str, new: str, message: str
 ) -> None:
-    root = Path(__file__).resolve().parent.parent
-    folder = tmp_path / "specs" / "hashkey"
-    shutil.copytree(root / "specs" / "hashkey", folder)
-    exchange = folder / "exchange.yaml"
-    text = exchange.read_text()
-    assert old in text
-    exchange.write_text(text.replace(old, new, 1))
-    with pytest.raises(SpecError) as info:
-        load_spec(folder, tmp_path)
-    assert str(info.value).startswith("specs/hashkey/exchange.yaml:")
-    assert message in str(info.value)
+    _, error = _edited_spec_error(tmp_path, "hashkey", old, new)
+    assert error.startswith("specs/hashkey/exchange.yaml:")
+    assert message in error
 
 
 def test_a_wrong_field_names_its_own_line(tmp_path: Path) -> None:
-    root = Path(__file__).resolve().parent.parent
-    folder = tmp_path / "specs" / "bibox"
-    shutil.copytree(root / "specs" / "bibox", folder)
-    exchange = folder / "exchange.yaml"
-    text = exchange.read_text().replace("min_notional: min_order_value", "min_notional: minOrder")
-    exchange.write_text(text)
-    line = text.splitlines().index("      min_notional: minOrder") + 1
-    with pytest.raises(SpecError) as info:
-        load_spec(folder, tmp_path)
-    assert str(info.value).startswith(
+    text, error = _edited_spec_error(
+        tmp_path, "bibox", "min_notional: min_order_value", "min_notional: minOrder"
+    )
+    line = _line_of(text, "      min_notional: minOrder")
+    assert error.startswith(
         f"specs/bibox/exchange.yaml:{line}: markets: TradingPair has no field 'minOrder'"
     )
 
@@ -944,34 +950,19 @@ async def test_an_order_waiting_for_a_load_in_flight_keeps_its_own_deadline_asyn
 def test_a_wrong_order_entry_names_its_own_line(
     tmp_path: Path, old: str, new: str, message: str
 ) -> None:
-    root = Path(__file__).resolve().parent.parent
-    folder = tmp_path / "specs" / "hashkey"
-    shutil.copytree(root / "specs" / "hashkey", folder)
-    exchange = folder / "exchange.yaml"
-    text = exchange.read_text()
-    assert old in text
-    text = text.replace(old, new, 1)
-    exchange.write_text(text)
+    text, error = _edited_spec_error(tmp_path, "hashkey", old, new)
     line = next(i for i, row in enumerate(text.splitlines(), 1) if new.split("\n")[0] in row)
-    with pytest.raises(SpecError) as info:
-        load_spec(folder, tmp_path)
-    assert str(info.value).startswith(f"specs/hashkey/exchange.yaml:{line}: {message}")
+    assert error.startswith(f"specs/hashkey/exchange.yaml:{line}: {message}")
 
 
 def test_a_budget_naming_a_removed_endpoint_names_the_list_line(tmp_path: Path) -> None:
     """Removing an endpoint a rate-limit budget lists: the error named the budget's first
     line, not the `names:` line that lists it."""
-    root = Path(__file__).resolve().parent.parent
-    folder = tmp_path / "specs" / "hashkey"
-    shutil.copytree(root / "specs" / "hashkey", folder)
-    exchange = folder / "exchange.yaml"
     old = "          names: [spot.test_order,"
-    text = exchange.read_text()
-    assert old in text
-    exchange.write_text(text.replace(old, old.replace("test_order", "test_ordr"), 1))
-    line = text.splitlines().index(next(r for r in text.splitlines() if r.startswith(old))) + 1
-    with pytest.raises(SpecError) as info:
-        load_spec(folder, tmp_path)
-    assert str(info.value).startswith(
+    text, error = _edited_spec_error(
+        tmp_path, "hashkey", old, old.replace("test_order", "test_ordr")
+    )
+    line = _line_of(text, "          names: [spot.test_ordr,")
+    assert error.startswith(
         f"specs/hashkey/exchange.yaml:{line}: endpoints.names: 'spot.test_ordr' matches no"
     )
