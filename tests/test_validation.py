@@ -216,3 +216,40 @@ def test_bingx_transfer_types_of_either_enum_are_taken() -> None:
         with pytest.raises(RequestValidationError, match="expected a TransferType"):
             bx.wallet.list_transfers(type=WithdrawStatus.COMPLETED)  # type: ignore[arg-type]
         assert len(ex.calls) == sent
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("check_orders", [False, True])
+def test_a_batch_item_that_is_not_its_model_is_refused_before_sending(
+    mode: str, check_orders: bool
+) -> None:
+    """A plain dict (or anything else) in a list of input models is a wrong-typed argument:
+    RequestValidationError naming the param and the model to build, nothing sent (it was an
+    AttributeError from reading the dict's fields by name)."""
+    from cambist.binance_options import AsyncBinanceOptions, BinanceOptions
+    from cambist.hashkey import AsyncHashKey
+    from cambist.testing import BinanceOptionsExchange, HashKeyExchange
+    from tests.test_faults_rest import Driver
+
+    option = "BTC-220815-50000-C"
+    row = {"side": "BUY", "type": "LIMIT", "quantity": "1", "price": "5"}
+    with (
+        HashKeyExchange() as ex,
+        Driver(
+            mode, (HashKey, AsyncHashKey), **ex.client_options(), check_orders=check_orders
+        ) as c,
+    ):
+        for bad in ({**row, "symbol": "BTCUSDT"}, "BTCUSDT"):
+            with pytest.raises(RequestValidationError, match="expected a BatchOrderRequest") as e:
+                c(lambda x, bad=bad: x.spot.create_batch_orders(orders=[bad]))
+            assert e.value.param == "orders" and e.value.endpoint == "spot.create_batch_orders"
+        assert not [k for k in ex.calls if k.endpoint]
+    with BinanceOptionsExchange() as bex, Driver(
+        mode, (BinanceOptions, AsyncBinanceOptions), **bex.client_options(),
+        check_orders=check_orders,
+    ) as c:  # fmt: skip
+        bad_row = {**row, "symbol": option, "time_in_force": "GTC"}
+        with pytest.raises(RequestValidationError, match="expected a BatchOrder, got dict") as e:
+            c(lambda x: x.trade.create_batch_orders(orders=[bad_row]))
+        assert e.value.param == "orders"
+        assert not [k for k in bex.calls if k.endpoint and k.endpoint.name.startswith("trade.")]

@@ -295,6 +295,12 @@ def encode_object(
     item: object, model: str, fields: tuple[Param, ...], rules: tuple[Rule, ...] = ()
 ) -> dict[str, object]:
     """Check an input model and turn it into a JSON object (wire names, None left out)."""
+    if all(cls.__name__ != model for cls in type(item).__mro__):
+        # a dict or another model: its fields would be read by name, and a dict has none
+        raise _Invalid(
+            f"expected a {model}, got {type(item).__name__} (build it with {model}(...), or "
+            f"from plain data with cambist.data.from_dict({model}, ...))"
+        )
     out: dict[str, object] = {}
     values: dict[str, object] = {}
     for p in fields:
