@@ -386,6 +386,8 @@ BAD_REQUESTS = [
     ({"method": "FETCH"}, "method", "must be one of GET, POST, PUT, DELETE, PATCH, got 'FETCH'"),
     ({"params_in": "body"}, "params_in", "must be one of query, form, json, got 'body'"),
     ({"params_in": "JSON"}, "params_in", "must be one of query, form, json, got 'JSON'"),
+    ({"params_in": "json", "params": {"a": 1}}, "params_in", "a GET's params go in the query"),
+    ({"params_in": "form"}, "params_in", "a GET's params go in the query"),
     ({"path": "api/v1/account"}, "path", "must be a str starting with '/'"),
     ({"params": [("a", 1)]}, "params", "must be a mapping of name to value, or None, got list"),
     ({"safe": "yes"}, "safe", "must be True, False or None, got 'yes'"),

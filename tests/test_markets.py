@@ -86,6 +86,8 @@ def test_round_quantity_is_toward_zero_unless_asked() -> None:
         ({"price": "50000", "quantity": "0.000011"}, "quantity_step", "quantity", "0.000011",
          ("0.0001",)),  # not 0.0000: no order has it
         ({"price": "0.004", "quantity": "1"}, "price_tick", "price", "0.004", ("0.01",)),
+        ({"price": "50000", "quantity": "-0.000011"}, "quantity_step", "quantity", "-0.000011",
+         ()),  # -0.0000 is no order's quantity either
         ({"price": "50000", "quantity": "0.0001"}, "min_quantity", "quantity", "0.0001",
          ("0.0002",)),
         ({"price": "5", "quantity": "101"}, "max_quantity", "quantity", "101", ("100",)),

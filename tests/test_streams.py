@@ -525,6 +525,35 @@ async def test_closing_a_client_closes_its_streams() -> None:
         assert [e async for e in s] == []  # ended with its client
 
 
+def _blocking_stream_calls_after_its_client_closed() -> None:
+    import warnings
+
+    from cambist.errors import StreamError
+
+    with BiboxExchange() as ex:
+        bb = Bibox(**ex.client_options())
+        s = bb.streams.market()
+        s.open()
+        s.subscribe_order_book(symbol="BTC_USDT", depth=20)
+        bb.close()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no "coroutine ... was never awaited"
+            for call in (
+                lambda: s.unsubscribe_order_book(symbol="BTC_USDT", depth=20),
+                lambda: s.book(symbol="BTC_USDT", depth=20),
+                s.open,
+            ):
+                with pytest.raises(StreamError, match="closed"):
+                    call()
+
+
+async def test_blocking_stream_calls_after_its_client_closed_raise_stream_error() -> None:
+    """A blocking stream closed with its client refuses every call with StreamError, as an
+    asyncio one does (unsubscribe, book and open raised a bare 'RuntimeError: Event loop is
+    closed' and left a coroutine never awaited)."""
+    await asyncio.to_thread(_blocking_stream_calls_after_its_client_closed)
+
+
 # -- buffering and secrets ----------------------------------------------------------------
 
 

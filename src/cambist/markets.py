@@ -42,7 +42,7 @@ def _neighbours(value: Decimal, step: Decimal) -> tuple[Decimal, ...]:
     """The multiples of ``step`` either side of ``value`` that could be a price or quantity:
     zero and below are left out (no order has them)."""
     below, above = _to_step(value, step, ROUND_FLOOR), _to_step(value, step, ROUND_CEILING)
-    return (below, above) if below > 0 else (above,)
+    return tuple(v for v in (below, above) if v > 0)
 
 
 def _on_step(value: Decimal, step: Decimal) -> bool:

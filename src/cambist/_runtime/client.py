@@ -120,6 +120,12 @@ def _adhoc_call(
     assert isinstance(security, str)
     one_of("params_in", params_in, REQUEST_PARAMS_IN)
     check(
+        verb != "GET" or params_in == "query",
+        "params_in",
+        f"must be 'query': a GET's params go in the query string (signed there; a GET body is"
+        f" neither signed nor read), got {params_in!r}",
+    )
+    check(
         safe is None or isinstance(safe, bool), "safe", f"must be True, False or None, got {safe!r}"
     )
     ep: Endpoint[Any] = Endpoint(

@@ -199,7 +199,19 @@ class SyncStream(Generic[E]):
 
     def open(self) -> None:
         """Connect (``with`` does this)."""
-        self._portal.call(self._engine.open())
+        self._call(self._engine.open())
+
+    def _call(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the streams' loop thread and wait for it. A stream closed with
+        its client (the loop closed too) raises StreamError, as a closed asyncio stream
+        does, instead of 'RuntimeError: Event loop is closed'."""
+        if self._portal.loop.is_closed():
+            coro.close()
+            raise StreamError(
+                f"{self._engine.name}: the stream is closed (with its client); make a new"
+                " client and stream"
+            )
+        return self._portal.call(coro)
 
     def close(self) -> None:
         """Disconnect and release the listen key, if any (``with`` does this). Closing the
@@ -270,10 +282,10 @@ class SyncStream(Generic[E]):
                 unchecked(self._engine, book, channel, exc)
             else:
                 book.listed(markets, symbol, channel.name)
-        self._portal.call(self._engine.subscribe(channel, values))
+        self._call(self._engine.subscribe(channel, values))
 
     def _unsubscribe(self, channel: Channel, values: Mapping[str, object]) -> None:
-        self._portal.call(self._engine.unsubscribe(channel, values))
+        self._call(self._engine.unsubscribe(channel, values))
 
     def _book(self, channel: Channel, values: Mapping[str, object]) -> OrderBook:
         """A copy of the book as it is now (the live one changes on another thread)."""
@@ -281,4 +293,4 @@ class SyncStream(Generic[E]):
         async def snapshot() -> OrderBook:
             return copy.deepcopy(self._engine.book(channel, values))
 
-        return self._portal.call(snapshot())
+        return self._call(snapshot())
