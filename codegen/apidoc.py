@@ -52,7 +52,11 @@ def _method(r: ExchangeRenderer, ep: Endpoint) -> dict[str, Any]:
         signature = f"{head}) -> {info['returns']}"
     returns = info["returns"]
     model = (ep.response.item or ep.response).name if ep.response is not None else None
-    link = f"[`{returns}`](#{model.lower()})" if model in r.spec.models else f"`{returns}`"
+    link = (
+        f"[`{_cell(returns)}`](#{model.lower()})"
+        if model in r.spec.models
+        else f"`{_cell(returns)}`"
+    )
     return {
         "name": ep.method_name,
         "anchor": f"{ep.resource}{ep.method_name}".replace("_", "").lower(),

@@ -107,8 +107,7 @@ def _endpoints(old: dict[str, Endpoint], new: dict[str, Endpoint], out: Changes)
         ):
             if x != y:
                 out.changed.append(f"`{name}()`: {label} `{y}`, was `{x}`")
-        ta = a.response.text() if a.response else "None"
-        tb = b.response.text() if b.response else "None"
+        ta, tb = _returns(a), _returns(b)
         if ta != tb:
             out.changed.append(f"`{name}()` returns `{tb}`, was `{ta}` (**breaking**)")
         _params(f"{name}()", a.params, b.params, out)
@@ -295,3 +294,14 @@ def run(ref: str, root: Path) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         old = specs_at(ref, root, Path(tmp))
     return changelog(old, load_all(root / "specs", root), ref)
+
+
+def _returns(ep: Endpoint) -> str:
+    """What the method returns, as the spec types it (an ``item_errors`` list's items may be
+    errors too)."""
+    if ep.response is None:
+        return "None"
+    text = ep.response.text()
+    if ep.item_errors and ep.response.item is not None:
+        return f"list[{ep.response.item.text()} | APIError]"
+    return text

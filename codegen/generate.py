@@ -517,8 +517,14 @@ class ExchangeRenderer:
             elif t.item is not None and t.item.item is None and t.item.name in self.spec.models:
                 fn = types.structure_name(t.item.name)
                 imports.add(types.convert_module(t.item.name), fn)
-                imports.add("cambist._runtime.convert", "list_of")
-                parse = f"list_of({fn})"
+                if ep.item_errors:  # a refused item is the error its code maps to
+                    imports.add("cambist.errors", "APIError")
+                    imports.add("cambist._runtime.convert", "items_or_errors")
+                    returns = f"list[{types.py(t.item, imports)} | APIError]"
+                    parse = f"items_or_errors({fn})"
+                else:
+                    imports.add("cambist._runtime.convert", "list_of")
+                    parse = f"list_of({fn})"
             else:
                 parse = f"lambda d: {types.conv(t, 'd', imports, here)}"
         params = []
@@ -618,6 +624,8 @@ class ExchangeRenderer:
         }
 
     def _fast_import(self, ep: Endpoint, imports: Imports) -> str | None:
+        if ep.item_errors:  # a batch of at most a few items: the general path reads each
+            return None
         fast = self.fast_name(ep)
         if fast is not None and ep.response is not None:
             imports.add(self.types.convert_module((ep.response.item or ep.response).name), fast)

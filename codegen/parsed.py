@@ -171,6 +171,9 @@ class Endpoint:
     group: str
     base: str | None = None
     paging: Paging | None = None
+    item_errors: bool = False
+    """Items of the list answer may each be the exchange's error object (spec
+    ``item_errors``)."""
 
     @property
     def iter_name(self) -> str:

@@ -541,6 +541,7 @@ def _endpoint(e: LDict, group: str, security: LDict, seen: dict[str, Where]) -> 
         rules=_rules(e.get("rules", []), wires, name),
         response=parse_type(response, e.key_where["response"]) if response else None,
         client_order_id=e.get("client_order_id"),
+        item_errors=e.get("item_errors", False),
         where=w,
         group=group,
         base=e.get("base"),
@@ -845,6 +846,15 @@ def _check_references(spec: Spec) -> None:
             check(p.type, p.where, input_side=True)
         if ep.response is not None:
             check(ep.response, ep.where, input_side=False)
+        if ep.item_errors:
+            t = ep.response
+            if (
+                t is None
+                or t.item is None
+                or t.item.item is not None
+                or t.item.name not in (spec.models)
+            ):
+                raise ep.where.error("item_errors: true needs a response that is a list of a model")
         if ep.client_order_id:
             wires = {p.wire for p in ep.params}
             body = next((p for p in ep.params if p.body or p.json_text), None)

@@ -33,7 +33,11 @@ from cambist.binance_options.models import (
     TickerUpdate,
     TradeUpdate,
 )
-from cambist.errors import InsufficientBalanceError, OrderNotFoundError
+from cambist.errors import (
+    ExecutionStatusUnknownError,
+    InsufficientBalanceError,
+    OrderNotFoundError,
+)
 from cambist.streams import BookResync, Connected, StreamOptions
 from cambist.testing import BinanceOptionsExchange
 from cambist.testing._binance import MARGIN_PER_CONTRACT
@@ -297,6 +301,54 @@ def test_writing_options_holds_margin_and_buying_back_releases_it(
             bn.trade.create_order(symbol=PUT, side="SELL", type="LIMIT", quantity=D("1000"),
                                   price=D("600"), time_in_force="GTC")  # fmt: skip
         assert caught.value.code == -2027
+
+
+def _check_refused_items(
+    ex: BinanceOptionsExchange, placed: list[Any], cancelled: list[Any]
+) -> None:
+    good, refused = placed
+    assert good.symbol == CALL and good.quantity == 1
+    assert isinstance(refused, InsufficientBalanceError) and refused.code == -2027
+    assert not isinstance(refused, ExecutionStatusUnknownError)  # refused: nothing to check
+    posted = [c for c in ex.calls if c.method == "POST" and c.path == "/eapi/v1/batchOrders"]
+    assert len(posted) == 1  # read, not resent
+    assert [o.client_id for o in ex.ledger.orders.values()] == ["b-1"]  # placed once
+    done, unknown = cancelled
+    assert done.order_id == good.order_id and done.status.value == "CANCELLED"
+    assert isinstance(unknown, OrderNotFoundError) and unknown.code == -2013
+
+
+def _refused_orders(bid: D) -> list[BatchOrder]:
+    return [
+        BatchOrder(symbol=CALL, side="BUY", type="LIMIT", quantity=D("1"), price=bid - 10,
+                   client_order_id="b-1"),
+        BatchOrder(symbol=PUT, side="SELL", type="LIMIT", quantity=D("1000"), price=D("600"),
+                   client_order_id="b-2"),  # more than the margin carries
+    ]  # fmt: skip
+
+
+def test_a_batch_item_refused_is_its_error_in_its_place(ex: BinanceOptionsExchange) -> None:
+    """Binance answers a refused item of a batch with an error object in its place while the
+    others are carried out: the answer reads as the orders and the typed errors, in order (it
+    was an unreadable answer, ResponseParseError, after the orders had been placed)."""
+    with BinanceOptions(**ex.client_options()) as bn:
+        placed = bn.trade.create_batch_orders(orders=_refused_orders(ex.market.best(CALL)[0][0]))
+        good = placed[0]
+        assert not isinstance(good, Exception)
+        cancelled = bn.trade.cancel_batch_orders(symbol=CALL, order_ids=[good.order_id, 123])
+    _check_refused_items(ex, placed, cancelled)
+
+
+async def test_a_batch_item_refused_is_its_error_in_its_place_async(
+    ex: BinanceOptionsExchange,
+) -> None:
+    async with AsyncBinanceOptions(**ex.client_options()) as bn:
+        orders = _refused_orders(ex.market.best(CALL)[0][0])
+        placed = await bn.trade.create_batch_orders(orders=orders)
+        good = placed[0]
+        assert not isinstance(good, Exception)
+        cancelled = await bn.trade.cancel_batch_orders(symbol=CALL, order_ids=[good.order_id, 123])
+    _check_refused_items(ex, placed, cancelled)
 
 
 async def test_batch_orders_queries_and_cancels(ex: BinanceOptionsExchange) -> None:

@@ -112,6 +112,22 @@ def test_diff_reports_enum_member_renames_and_received_only(tmp_path: Path) -> N
     assert "- `OrderType` value `MARKET_OF_QUOTE` may be sent (was received only)" in changed
 
 
+def test_diff_reports_items_that_may_be_errors(tmp_path: Path) -> None:
+    """``item_errors`` changes what the method returns: reported as a breaking change."""
+    out = _hashkey_changes(
+        tmp_path,
+        [
+            (
+                "spot.yaml",
+                "        description: Default 500, Maximum 1000\n    response: list[Order]\n",
+                "        description: Default 500, Maximum 1000\n    response: list[Order]\n"
+                "    item_errors: true\n",
+            )
+        ],
+    )
+    assert "returns `list[Order | APIError]`, was `list[Order]` (**breaking**)" in out
+
+
 def test_diff_reports_a_code_with_several_rows(tmp_path: Path) -> None:
     """HashKey's 0001 has two rows, told apart by message: a change to the first was lost."""
     kind = '    kind: invalid_request\n    message: "Required field %s missing or invalid"'

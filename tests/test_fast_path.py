@@ -14,7 +14,11 @@ from tests.exchanges import EXCHANGES, Case
 
 FAST = [(case, ep) for case in EXCHANGES for ep in case.endpoints() if ep.fast is not None]
 
-GENERAL_ONLY: dict[str, str] = {}
+GENERAL_ONLY: dict[str, str] = {
+    "binance_options:trade.create_batch_orders": "item_errors: an item may be an error object,"
+    " which the general path reads into its error (a batch is at most ten items)",
+    "binance_options:trade.cancel_batch_orders": "item_errors, as create_batch_orders",
+}
 """Endpoints answering a model that have no fast decoder, and why."""
 
 FALLBACKS = {

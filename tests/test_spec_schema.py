@@ -76,6 +76,20 @@ def test_loading_specs_leaves_no_yaml_node_alive(tmp_path: Path) -> None:
     assert alive == 0
 
 
+def test_item_errors_needs_a_list_of_a_model(tmp_path: Path) -> None:
+    folder = tmp_path / "specs" / "fakex"
+    shutil.copytree(ROOT / "tests" / "golden" / "specs" / "fakex", folder)
+    trading = folder / "trading.yaml"
+    text = trading.read_text()
+    good = text.replace("    weight: 2\n", "    weight: 2\n    item_errors: true\n", 1)
+    trading.write_text(good)
+    load_all(tmp_path / "specs", tmp_path)  # list[Fill]: fine
+    bad = good.replace("    response: list[Fill]\n", "    response: Fills\n", 1)
+    trading.write_text(bad)
+    with pytest.raises(SpecError, match="item_errors: true needs a response that is a list of"):
+        load_all(tmp_path / "specs", tmp_path)
+
+
 def test_schema_check_passes() -> None:
     assert codegen.schemas.problems() == []
     for file, text in codegen.schemas.typed_shapes().items():

@@ -148,6 +148,7 @@ class Endpoint(TypedDict, closed=True):
     resend: NotRequired[Literal["safe", "unsafe"]]
     params_in: NotRequired[Literal["query", "form", "json"]]
     client_order_id: NotRequired[str]
+    item_errors: NotRequired[bool]
     base: NotRequired[str]
     params: NotRequired[list[Param]]
     rules: NotRequired[list[Rule]]

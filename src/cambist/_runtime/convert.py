@@ -17,9 +17,12 @@ from collections import deque
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from itertools import chain, repeat
-from typing import Any, ClassVar, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 import orjson
+
+if TYPE_CHECKING:
+    from cambist.errors import APIError
 
 E = TypeVar("E", bound=enum.Enum)
 T = TypeVar("T")
@@ -306,6 +309,13 @@ def list_of(structure: Callable[[Any], T]) -> Callable[[Any], list[T]]:
         return list(map(structure, items(value)))
 
     return parse
+
+
+def items_or_errors(structure: Callable[[Any], T]) -> Callable[[Any], list[T | APIError]]:
+    """The parser of an answer whose items may each be an error (an endpoint's
+    ``item_errors``): the core hands it the items that are not, and puts the errors it built
+    from the others back in their places."""
+    return cast("Callable[[Any], list[T | APIError]]", list_of(structure))
 
 
 def decode_fast(body: str | bytes) -> Any:

@@ -429,7 +429,14 @@ class Core:
                     ) from None
         if status >= 400 or self._is_error(payload):
             raise self._error(ep, response, payload, ids)
-        parsed = self.parse(ep, content, payload)
+        refused: Callable[[int, int, Any], errors.CambistError] | None = None
+        if ep.item_errors:
+
+            def refused(index: int, count: int, item: Any) -> errors.CambistError:
+                own = ids[index : index + 1] if len(ids) == count else ()  # the item's own id
+                return self._error(ep, response, item, own)
+
+        parsed = self.parse(ep, content, payload, refused)
         return RawResponse(as_httpx(response), parsed) if opts.raw else parsed
 
     def _decode(self, content: bytes) -> Any:
@@ -440,17 +447,43 @@ class Core:
         except orjson.JSONDecodeError:  # e.g. an integer beyond 64 bits
             return convert.decode_exact(content)
 
-    def parse(self, ep: Endpoint[T], content: bytes, payload: Any) -> T | Any:
+    def parse(
+        self,
+        ep: Endpoint[T],
+        content: bytes,
+        payload: Any,
+        refused: Callable[[int, int, Any], errors.CambistError] | None = None,
+    ) -> T | Any:
+        """The answer's model. ``refused`` (an endpoint with ``item_errors``) builds the error
+        of a list item that is the exchange's error object (from its index, the item count
+        and the item), kept in that item's place."""
         if ep.parse is None:
             return self._unwrap(payload) if ep.response == "json" else None
         try:
             try:
-                return ep.parse(self._unwrap(payload))
+                return self._read(ep, self._unwrap(payload), refused)
             except convert.NeedsExactNumbers:
-                return ep.parse(self._unwrap(convert.decode_exact(content)))
+                return self._read(ep, self._unwrap(convert.decode_exact(content)), refused)
         except (KeyError, TypeError, ValueError, AttributeError, convert.WireTypeError) as exc:
             detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
             raise errors.ResponseParseError(detail, endpoint=ep.name, body=content) from exc
+
+    def _read(
+        self,
+        ep: Endpoint[T],
+        data: Any,
+        refused: Callable[[int, int, Any], errors.CambistError] | None,
+    ) -> T | Any:
+        assert ep.parse is not None
+        if refused is None or type(data) is not list:
+            return ep.parse(data)
+        count = len(data)
+        failed = {i: refused(i, count, x) for i, x in enumerate(data) if self._is_error(x)}
+        if not failed:
+            return ep.parse(data)
+        parsed: Any = ep.parse([item for i, item in enumerate(data) if i not in failed])
+        read = iter(parsed)
+        return [failed[i] if i in failed else next(read) for i in range(len(data))]
 
     def _unwrap(self, payload: Any) -> Any:
         exchange = self.exchange

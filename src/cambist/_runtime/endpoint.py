@@ -101,6 +101,9 @@ class Endpoint(Generic[T]):
     None); raises on anything unusual (the general converters then read the answer)."""
     response: str | None = None
     client_order_id: str | None = None
+    item_errors: bool = False
+    """A list answer's items may each be the exchange's error object (a refused item of a
+    batch): read as the errors they are, in their places (spec ``item_errors``)."""
     source: str | None = None
     base: str | None = None
     """The environment URL key of the endpoint's own host (``rest_<name>``); None: ``rest``."""

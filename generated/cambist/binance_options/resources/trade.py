@@ -7,14 +7,13 @@ from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from cambist._runtime.client import AsyncResource, SyncResource
-from cambist._runtime.convert import list_of
+from cambist._runtime.convert import items_or_errors, list_of
 from cambist._runtime.endpoint import Endpoint, Param, Rule
 from cambist._runtime.response import async_raw, sync_raw
 from cambist.binance_options._convert.trade import (
     fast_code_message,
     fast_commission,
     fast_new_order,
-    fast_new_order_list,
     fast_order,
     fast_order_list,
     fast_position_list,
@@ -42,6 +41,7 @@ from cambist.binance_options.models.trade import (
     UserExerciseRecord,
     UserTrade,
 )
+from cambist.errors import APIError
 from cambist.types import DecimalLike
 
 _CREATE_ORDER: Endpoint[NewOrder] = Endpoint(
@@ -96,7 +96,7 @@ _CREATE_ORDER: Endpoint[NewOrder] = Endpoint(
     source="binance-options-general.txt: binance-connector-python clients/derivatives_trading_options .../rest_api/api/trade_api.py: new_order",
 )
 
-_CREATE_BATCH_ORDERS: Endpoint[list[NewOrder]] = Endpoint(
+_CREATE_BATCH_ORDERS: Endpoint[list[NewOrder | APIError]] = Endpoint(
     name="trade.create_batch_orders",
     method="POST",
     path="/eapi/v1/batchOrders",
@@ -115,10 +115,10 @@ _CREATE_BATCH_ORDERS: Endpoint[list[NewOrder]] = Endpoint(
             json_text=True,
         ),
     ),
-    parse=list_of(structure_new_order),
-    fast=fast_new_order_list,
+    parse=items_or_errors(structure_new_order),
     response="list[NewOrder]",
     client_order_id="clientOrderId",
+    item_errors=True,
     source="binance-options-general.txt: binance-connector-python clients/derivatives_trading_options .../rest_api/api/trade_api.py: place_multiple_orders",
 )
 
@@ -151,7 +151,7 @@ _CANCEL_ORDER: Endpoint[Order] = Endpoint(
     source="binance-options-general.txt: binance-connector-python clients/derivatives_trading_options .../rest_api/api/trade_api.py: cancel_option_order",
 )
 
-_CANCEL_BATCH_ORDERS: Endpoint[list[Order]] = Endpoint(
+_CANCEL_BATCH_ORDERS: Endpoint[list[Order | APIError]] = Endpoint(
     name="trade.cancel_batch_orders",
     method="DELETE",
     path="/eapi/v1/batchOrders",
@@ -180,9 +180,9 @@ _CANCEL_BATCH_ORDERS: Endpoint[list[Order]] = Endpoint(
         ),
     ),
     rules=(Rule("one_of", ("orderIds", "clientOrderIds")),),
-    parse=list_of(structure_order),
-    fast=fast_order_list,
+    parse=items_or_errors(structure_order),
     response="list[Order]",
+    item_errors=True,
     source="binance-options-general.txt: binance-connector-python clients/derivatives_trading_options .../rest_api/api/trade_api.py: cancel_multiple_option_orders",
 )
 
@@ -476,7 +476,7 @@ class Trade(SyncResource):
         timeout: float | None = None,
         extra_params: Mapping[str, object] | None = None,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> list[NewOrder]:
+    ) -> list[NewOrder | APIError]:
         """Place Multiple Orders (TRADE).
 
         Places several orders at once. They are processed concurrently, so their
@@ -574,7 +574,7 @@ class Trade(SyncResource):
         timeout: float | None = None,
         extra_params: Mapping[str, object] | None = None,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> list[Order]:
+    ) -> list[Order | APIError]:
         """Cancel Multiple Option Orders (TRADE).
 
         Cancels several orders of one symbol, named by order ids or client order ids.
@@ -1181,7 +1181,7 @@ class AsyncTrade(AsyncResource):
         timeout: float | None = None,
         extra_params: Mapping[str, object] | None = None,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> list[NewOrder]:
+    ) -> list[NewOrder | APIError]:
         """Place Multiple Orders (TRADE).
 
         Places several orders at once. They are processed concurrently, so their
@@ -1279,7 +1279,7 @@ class AsyncTrade(AsyncResource):
         timeout: float | None = None,
         extra_params: Mapping[str, object] | None = None,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> list[Order]:
+    ) -> list[Order | APIError]:
         """Cancel Multiple Option Orders (TRADE).
 
         Cancels several orders of one symbol, named by order ids or client order ids.
