@@ -741,6 +741,7 @@ class ExchangeRenderer:
                 "field": field,
                 "param": lk["param"],
                 "lifetime": lk["lifetime"],
+                "expired_event": lk.get("expired_event"),
             }
         return render(
             "stream.py.jinja",

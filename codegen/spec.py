@@ -682,6 +682,11 @@ def _check_stream(spec: Spec, stream: Stream) -> None:
         answer = spec.models.get(create.response.name) if create.response else None
         if answer is None or all(f.wire != lk["field"] for f in answer.fields):
             raise lk.key_where["field"].error(f"{lk['create']} answers no field {lk['field']!r}")
+        expired = lk.get("expired_event")
+        if expired is not None and expired not in {e.type for e in stream.events}:
+            raise lk.key_where["expired_event"].error(
+                f"expired_event {expired!r} is not an event type of this stream"
+            )
     bases = {k for env in spec.exchange["environments"].values() for k in env}
     if stream.base not in bases:
         raise stream.where.error(f"base {stream.base!r} is not a URL of the environments")

@@ -38,7 +38,7 @@ from cambist.errors import (
     InsufficientBalanceError,
     OrderNotFoundError,
 )
-from cambist.streams import BookResync, Connected, StreamOptions
+from cambist.streams import BookResync, Connected, Gap, Reconnected, StreamOptions
 from cambist.testing import BinanceOptionsExchange
 from cambist.testing._binance import MARGIN_PER_CONTRACT
 from tests.test_streams import frames, same_book, until
@@ -267,6 +267,28 @@ async def test_user_stream_follows_an_order_and_keeps_its_key(ex: BinanceOptions
     calls = [c.method for c in ex.calls if c.path == "/eapi/v1/listenKey"]
     assert calls[:3] == ["POST", "PUT", "PUT"] and calls[-1] == "DELETE"
     assert ex.streams.handshakes[0] == ("user", 101)
+
+
+async def test_an_expired_listen_key_is_renewed_at_once(ex: BinanceOptionsExchange) -> None:
+    """On listenKeyExpired the server pushes nothing more on that key: the stream makes a new
+    key and reconnects with it at once (it waited for the next keep-alive, up to 30 minutes),
+    and the account's events arrive again."""
+    async with AsyncBinanceOptions(**ex.client_options()) as bn, bn.streams.user() as s:
+        await until(s, lambda e: isinstance(e, Connected))
+        (old,) = ex.listen_keys
+        ex.expire_listen_keys()
+        events = await until(s, lambda e: isinstance(e, Gap) and "expired" in e.reason)
+        assert any(isinstance(e, ListenKeyExpired) and e.listen_key == old for e in events)
+        await until(s, lambda e: isinstance(e, Reconnected))
+        posts = [c for c in ex.calls if c.method == "POST" and c.path == "/eapi/v1/listenKey"]
+        assert len(posts) == 2  # one new key, made at once
+        new = next(k for k in ex.listen_keys if k != old)
+        assert ex.streams.handshakes[-1] == ("user", 101)
+        bid = ex.market.best(CALL)[0][0]
+        await bn.trade.create_order(symbol=CALL, side="BUY", type="LIMIT", quantity=D("1"),
+                                    price=bid - 10, time_in_force="GTC")  # fmt: skip
+        await until(s, lambda e: isinstance(e, OrderTradeUpdate))
+    assert new != old
 
 
 def test_writing_options_holds_margin_and_buying_back_releases_it(

@@ -90,6 +90,21 @@ def test_item_errors_needs_a_list_of_a_model(tmp_path: Path) -> None:
         load_all(tmp_path / "specs", tmp_path)
 
 
+def test_a_listen_key_expiry_event_must_be_an_event_of_the_stream(tmp_path: Path) -> None:
+    folder = tmp_path / "specs" / "binance_options"
+    shutil.copytree(ROOT / "specs" / "binance_options", folder)
+    streams = folder / "streams.yaml"
+    text = streams.read_text()
+    assert "expired_event: listenKeyExpired\n" in text
+    streams.write_text(text.replace("expired_event: listenKeyExpired", "expired_event: keyGone"))
+    line = text.splitlines().index("      expired_event: listenKeyExpired") + 1
+    with pytest.raises(SpecError) as info:
+        load_all(tmp_path / "specs", tmp_path)
+    assert str(info.value).startswith(
+        f"specs/binance_options/streams.yaml:{line}: expired_event 'keyGone' is not an event"
+    )
+
+
 def test_schema_check_passes() -> None:
     assert codegen.schemas.problems() == []
     for file, text in codegen.schemas.typed_shapes().items():

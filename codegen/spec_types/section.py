@@ -120,6 +120,7 @@ class ListenKey(TypedDict, closed=True):
     field: str
     param: str
     lifetime: int
+    expired_event: NotRequired[str]
     note: NotRequired[str]
 
 

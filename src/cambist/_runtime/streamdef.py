@@ -82,6 +82,9 @@ class ListenKeyDef:
     field: str
     param: str
     lifetime: float
+    expired_event: str | None = None
+    """The event type the server pushes when the key has expired (it pushes nothing more on
+    it): the stream makes a new key and reconnects."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -183,6 +183,8 @@ class StreamEngine:
         self._awaiting: dict[Hashable, int] = {}
         self._task: asyncio.Task[None] | None = None
         self._keepalive: asyncio.Task[None] | None = None
+        self._renewal: asyncio.Task[None] | None = None
+        """A listen key renewal on its expiry event (:meth:`_after_event`)."""
         self._snapshots: set[asyncio.Task[None]] = set()
         self._snapshot_failures: dict[Hashable, int] = {}  # in a row, per book
         self._error: BaseException | None = None
@@ -244,8 +246,9 @@ class StreamEngine:
         if self._closed:
             return
         self._closed = True
-        if self._keepalive is not None:
-            self._keepalive.cancel()
+        for task in (self._keepalive, self._renewal):
+            if task is not None:
+                task.cancel()
         for task in self._snapshots:
             task.cancel()
         ws = self._ws
@@ -754,6 +757,9 @@ class StreamEngine:
             )
         for event in events:
             self._emit(event)
+        for item in items:
+            if type(item) is dict:
+                self._after_event(item.get(d.event_field))
         return []
 
     def _parse(self, parse: Callable[[Any], Any], item: Any, kind: str | None) -> Any:
@@ -840,6 +846,7 @@ class StreamEngine:
         except Exception:  # anything unusual: the general converters decide
             return None
         self._emit(event)
+        self._after_event(env.kind)
         return []
 
     def _on_push(self, sub: Subscription, msg: Any) -> list[str]:
@@ -1013,20 +1020,41 @@ class StreamEngine:
                     self.name,
                     type(exc).__name__,
                 )
-            failures = 0
-            while not self._closed:
-                try:
-                    await self._new_listen_key()
-                    break
-                except errors.CambistError as exc:
-                    failures += 1
-                    log.warning(
-                        "%s: creating a listen key failed (%s)", self.name, type(exc).__name__
-                    )
-                    await options.sleep(
-                        backoff(failures, options.backoff_base, options.backoff_max, options.rng)
-                    )
-            self._gap_reason = "listen key renewed"
-            ws = self._ws
-            if ws is not None:
-                await ws.close()
+            await self._renew_listen_key("listen key renewed")
+
+    async def _renew_listen_key(self, reason: str) -> None:
+        """A new listen key (retried with backoff until made or the stream closes), then a
+        reconnection with it (the old connection is closed; the gap is reported as
+        ``reason``)."""
+        options = self.options
+        failures = 0
+        while not self._closed:
+            try:
+                await self._new_listen_key()
+                break
+            except errors.CambistError as exc:
+                failures += 1
+                log.warning("%s: creating a listen key failed (%s)", self.name, type(exc).__name__)
+                await options.sleep(
+                    backoff(failures, options.backoff_base, options.backoff_max, options.rng)
+                )
+        self._gap_reason = reason
+        ws = self._ws
+        if ws is not None:
+            await ws.close()
+
+    def _after_event(self, kind: object) -> None:
+        """What an event's type asks of the stream: the listen key's expiry event (the
+        server pushes nothing more on that key) has a new key made and the stream reconnect
+        at once, not at the next keep-alive (up to half the key's lifetime later)."""
+        lk = self.definition.listen_key
+        if lk is None or lk.expired_event is None or kind != lk.expired_event or self._closed:
+            return
+        if self._renewal is not None and not self._renewal.done():
+            return  # one renewal at a time
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # frames fed by hand, with no connection: nothing to renew
+            return
+        log.info("%s: the listen key expired; renewing it", self.name)
+        self._renewal = loop.create_task(self._renew_listen_key("listen key expired"))

@@ -69,6 +69,7 @@ USER = StreamDef(
         field="listen_key",
         param="listenKey",
         lifetime=3600,
+        expired_event="listenKeyExpired",
     ),
     numbers="strings",
     max_connection_age=85800.0,
