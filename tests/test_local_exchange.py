@@ -387,3 +387,14 @@ def test_stop_twice_is_harmless(name: str) -> None:
         httpx.get(url + "/", timeout=5)
     with EXCHANGES[name]() as again:
         again.stop()  # and leaving the block stops it once more
+
+
+def test_client_options_before_start_refuses_rather_than_pointing_at_the_real_exchange() -> None:
+    """Before ``start()`` there is no address: ``base_url=""`` made the client fall back to
+    the real exchange's address, so a test that forgot to start the exchange sent signed
+    requests to production."""
+    exchange = HashKeyExchange()
+    with pytest.raises(RuntimeError, match="not started"):
+        exchange.client_options()
+    with exchange, HashKey(**exchange.client_options()) as client:
+        assert client.base_url == exchange.url

@@ -196,7 +196,15 @@ class LocalExchange:
 
     def client_options(self) -> dict[str, Any]:
         """Keyword arguments pointing a client here with the default credentials (and,
-        unless this exchange enforces rate limits, ``rate_limits=RateLimits(enabled=False)``)."""
+        unless this exchange enforces rate limits, ``rate_limits=RateLimits(enabled=False)``).
+
+        Raises ``RuntimeError`` before ``start()``: there is no address yet, and a client
+        given ``base_url=""`` would fall back to the real exchange's address."""
+        if not self.url:
+            raise RuntimeError(
+                f"{type(self).__name__} is not started: call start() (or use it in a"
+                " `with` block) before client_options()"
+            )
         options: dict[str, Any] = {
             "base_url": self.url,
             "ws_urls": self.ws_urls,
