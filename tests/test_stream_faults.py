@@ -296,3 +296,22 @@ async def test_listen_key_kept_alive_for_ten_hours_in_fake_time(
     assert len(extends) >= 20 and {c.params["listenKey"] for c in extends} == {key}
     assert all(1620 <= d <= 1800 for d in clock.asked)
     assert hk_ex.streams.handshakes == [("user", 101)]
+
+
+# -- streams.stall(): cleared by clear_faults(), and no slow stop ------------------------
+
+
+def test_clear_faults_resumes_a_stalled_stream() -> None:
+    """``clear_faults()`` switched the stall flag off but left the stalled connections
+    paused: a subscription sent afterwards was never read."""
+    with (
+        HashKeyExchange(seed=7) as ex,
+        HashKey(**ex.client_options()) as hk,
+        hk.streams.public() as stream,
+    ):
+        assert isinstance(next(stream), Connected)
+        ex.streams.stall()
+        ex.clear_faults()
+        stream.subscribe_depth(symbol="BTCUSDT")
+        ex.streams.wait_subscribed("public", "depth:BTCUSDT", timeout=2)
+        assert not ex.streams.faults.stall

@@ -27,7 +27,7 @@ from cambist.testing._http import Call, Fault, HttpSide, Refusal
 from cambist.testing._ledger import Fill, Ledger, Order
 from cambist.testing._limits import LimitKeeper
 from cambist.testing._market import Change, Market, SymbolRules, Trade
-from cambist.testing._ws import Route, StreamFaults, StreamHub
+from cambist.testing._ws import Route, StreamHub
 
 DEFAULT_API_KEY = "cambist-local-api-key"
 DEFAULT_API_SECRET = "cambist-local-api-secret"
@@ -235,8 +235,10 @@ class LocalExchange:
         self.http.faults[endpoint] = Fault(**fault)
 
     def clear_faults(self) -> None:
+        """Switch every fault off: HTTP faults, stream faults, and a ``streams.stall()``
+        (stalled connections are read again)."""
         self.http.faults.clear()
-        self.streams.faults = StreamFaults()
+        self.streams.reset_faults()
 
     @property
     def calls(self) -> list[Call]:

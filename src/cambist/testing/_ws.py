@@ -287,6 +287,19 @@ class StreamHub:
         except RuntimeError:  # the server's loop has ended (the exchange is shutting down)
             pending.close()
 
+    def reset_faults(self) -> None:
+        """Switch every stream fault off, and let stalled connections be read again."""
+        if self._server is None:  # not serving: no connection to resume
+            self.faults = StreamFaults()
+            return
+
+        async def reset() -> None:  # on the loop: after any stall() still queued there
+            self.faults = StreamFaults()
+            for conn in self.connections:
+                conn.ws.transport.resume_reading()
+
+        self.portal.call(reset())
+
     def stall(self, on: bool = True) -> None:
         """Stop (or resume) reading from every client: nothing they send is seen, not even
         a protocol-level ping, so they get no pong."""
