@@ -315,3 +315,16 @@ def test_clear_faults_resumes_a_stalled_stream() -> None:
         stream.subscribe_depth(symbol="BTCUSDT")
         ex.streams.wait_subscribed("public", "depth:BTCUSDT", timeout=2)
         assert not ex.streams.faults.stall
+
+
+def test_stop_with_a_stalled_stream_is_quick() -> None:
+    """A stalled connection could not read the client's answer to the close frame, so
+    ``stop()`` waited out the close timeout: every test ending stalled took 10 s more."""
+    ex = HashKeyExchange(seed=7).start()
+    with HashKey(**ex.client_options()) as hk, hk.streams.public() as stream:
+        assert isinstance(next(stream), Connected)
+        ex.streams.stall()
+        time.sleep(0.05)
+        began = time.monotonic()
+        ex.stop()
+        assert time.monotonic() - began < 2

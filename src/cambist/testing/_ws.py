@@ -118,6 +118,8 @@ class StreamHub:
         server, self._server = self._server, None
 
         async def stop() -> None:
+            for conn in list(self.connections):  # a stalled one could not read the close
+                conn.ws.transport.resume_reading()  # reply: the close waited 10 s for it
             server.close()
             await server.wait_closed()
 
