@@ -398,3 +398,32 @@ def test_client_options_before_start_refuses_rather_than_pointing_at_the_real_ex
         exchange.client_options()
     with exchange, HashKey(**exchange.client_options()) as client:
         assert client.base_url == exchange.url
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "recvWindow=abc",
+        "symbol=BTCUSDT&side=BUY&type=LIMIT&quantity=Infinity&price=50000",
+        "symbol=BTCUSDT&side=BUY&type=LIMIT&quantity=NaN&price=50000",
+    ],
+)
+def test_a_malformed_number_is_refused_not_a_dropped_connection(
+    ex: HashKeyExchange, query: str
+) -> None:
+    """``recvWindow=abc`` or a quantity of ``Infinity`` raised inside the server, which
+    closed the connection without an answer (to the client: an order of unknown status);
+    the exchange answers -1130 "Illegal parameter" naming it (``NaN`` was -1137)."""
+    import hmac
+
+    signed = f"{query}&timestamp={ex.now_ms()}"
+    signature = hmac.new(DEFAULT_API_SECRET.encode(), signed.encode(), "sha256").hexdigest()
+    path = "/api/v1/account" if query.startswith("recv") else "/api/v1.1/spot/order"
+    answer = httpx.request(
+        "GET" if query.startswith("recv") else "POST",
+        f"{ex.url}{path}?{signed}&signature={signature}",
+        headers={"X-HK-APIKEY": DEFAULT_API_KEY},
+    )
+    assert answer.status_code == 400
+    name = "recvWindow" if query.startswith("recv") else "quantity"
+    assert answer.json() == {"code": "-1130", "msg": f"Illegal parameter {name}"}

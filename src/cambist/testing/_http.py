@@ -322,6 +322,8 @@ class HttpSide:
         now = self.exchange.now_ms()
         if config.expire_header:
             expire = call.headers.get(config.expire_header)
+            if expire is not None and not expire.isdigit():
+                raise Refusal("invalid", config.expire_header)
             if expire is not None and int(expire) < now:
                 raise Refusal("timestamp", "request expired")
             return
@@ -329,7 +331,11 @@ class HttpSide:
         stamp = call.params.get(name)
         if stamp is None:
             raise Refusal("missing", name)
-        window = int(call.params.get(config.recv_window_param or "recvWindow") or 5000)
+        window_name = config.recv_window_param or "recvWindow"
+        window_text = str(call.params.get(window_name) or 5000)
+        if not window_text.lstrip("-").isdigit():
+            raise Refusal("invalid", window_name)
+        window = int(window_text)
         if not str(stamp).isdigit() or not (now - window <= int(stamp) < now + 1000):
             raise Refusal("timestamp")
 
@@ -351,9 +357,11 @@ class HttpSide:
                 raise Refusal("invalid", p.wire_name)
             if p.kind == "decimal":
                 try:
-                    Decimal(text)
+                    finite = Decimal(text).is_finite()  # "NaN", "Infinity": not numbers
                 except InvalidOperation:
-                    raise Refusal("invalid", p.wire_name) from None
+                    finite = False
+                if not finite:
+                    raise Refusal("invalid", p.wire_name)
 
 
 def _strip(text: str, name: str) -> tuple[str, str | None]:
