@@ -427,3 +427,21 @@ def test_a_malformed_number_is_refused_not_a_dropped_connection(
     assert answer.status_code == 400
     name = "recvWindow" if query.startswith("recv") else "quantity"
     assert answer.json() == {"code": "-1130", "msg": f"Illegal parameter {name}"}
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (429, {"code": "0003", "msg": "Rate limit exceeded"}),
+        (418, {"code": "0003", "msg": "Rate limit exceeded"}),
+        (503, {"code": "-1000", "msg": "An unknown error occurred while processing the request"}),
+    ],
+)
+def test_hashkey_fault_answers_carry_its_own_table_codes(
+    ex: HashKeyExchange, status: int, body: dict[str, str]
+) -> None:
+    """HashKey's codes are strings from its error table; a 429 / 418 answered Binance's
+    integer -1003 (not in HashKey's document) and a 5xx the integer -1000."""
+    ex.fail("market.get_depth", status=status, times=1)
+    answer = httpx.get(f"{ex.url}/quote/v1/depth", params={"symbol": "BTCUSDT"})
+    assert (answer.status_code, answer.json()) == (status, body)

@@ -90,6 +90,16 @@ class HashKeyExchange(HashKeyStreams):
             return 400, {"code": "0001", "msg": "Incorrect signature"}
         return super()._refusal(refusal)
 
+    def _fault_body(self, status: int) -> Any:
+        """The error table's codes (strings, like every HashKey code): a 429 or 418 is
+        ``0003`` "Rate limit exceeded", a 5xx ``-1000``; not Binance's integer -1003."""
+        if status >= 500:
+            return {
+                "code": "-1000",
+                "msg": "An unknown error occurred while processing the request",
+            }
+        return {"code": "0003", "msg": "Rate limit exceeded"}
+
     def _split(self, symbol: str) -> tuple[str, str]:
         return symbol[:-4], symbol[-4:]
 
