@@ -14,8 +14,12 @@ from urllib.parse import unquote
 import pytest
 
 from cambist.binance_options import AsyncBinanceOptions, BinanceOptions
-from cambist.binance_options.models import BatchOrder, BlockTradeLegInput
-from cambist.errors import ExecutionStatusUnknownError, RequestValidationError
+from cambist.binance_options.models import BatchOrder, BlockTradeLegInput, NewOrder
+from cambist.errors import (
+    ExecutionStatusUnknownError,
+    InsufficientBalanceError,
+    RequestValidationError,
+)
 from tests.conftest import API_KEY, API_SECRET
 from tests.exchanges import EXCHANGES, verify
 from tests.loopback import LoopbackServer
@@ -172,3 +176,20 @@ def test_an_item_of_unknown_outcome_is_of_a_declared_type(binance: LoopbackServe
     for items, method in batches:
         declared = _item_types(method)
         assert all(isinstance(x, declared) for x in items), declared
+
+
+def test_an_answer_item_by_item_is_read_whatever_its_status(binance: LoopbackServer) -> None:
+    """A batch answered item by item with an HTTP error status is still read item by item:
+    each refused item its own typed error, each placed order its model (it was one
+    InvalidRequestError, "HTTP 400: Bad Request", which lost every item's code and took the
+    placed orders for failures)."""
+    refused = {"code": -2027, "msg": "Exceeded the maximum allowable position"}
+    binance.route("POST", "/eapi/v1/batchOrders", [ORDER, refused], status=400)
+    with BinanceOptions(**_options(binance)) as client:  # type: ignore[arg-type]
+        placed, error = client.trade.create_batch_orders(orders=_orders())
+        binance.route("POST", "/eapi/v1/batchOrders", [refused, refused], status=400)
+        errors = client.trade.create_batch_orders(orders=_orders())
+    assert isinstance(placed, NewOrder) and placed.order_id == ORDER["orderId"]
+    assert isinstance(error, InsufficientBalanceError) and error.code == -2027
+    assert [type(e) for e in errors] == [InsufficientBalanceError] * 2
+    assert len(binance.requests_to("/eapi/v1/batchOrders")) == 2  # read, not resent
