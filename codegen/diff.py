@@ -298,10 +298,10 @@ def run(ref: str, root: Path) -> str:
 
 def _returns(ep: Endpoint) -> str:
     """What the method returns, as the spec types it (an ``item_errors`` list's items may be
-    errors too)."""
+    errors too: refused, or of unknown outcome)."""
     if ep.response is None:
         return "None"
     text = ep.response.text()
     if ep.item_errors and ep.response.item is not None:
-        return f"list[{ep.response.item.text()} | APIError]"
+        return f"list[{ep.response.item.text()} | APIError | ExecutionStatusUnknownError]"
     return text

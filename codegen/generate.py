@@ -519,8 +519,12 @@ class ExchangeRenderer:
                 imports.add(types.convert_module(t.item.name), fn)
                 if ep.item_errors:  # a refused item is the error its code maps to
                     imports.add("cambist.errors", "APIError")
+                    imports.add("cambist.errors", "ExecutionStatusUnknownError")
                     imports.add("cambist._runtime.convert", "items_or_errors")
-                    returns = f"list[{types.py(t.item, imports)} | APIError]"
+                    returns = (
+                        f"list[{types.py(t.item, imports)} | APIError"
+                        " | ExecutionStatusUnknownError]"
+                    )
                     parse = f"items_or_errors({fn})"
                 else:
                     imports.add("cambist._runtime.convert", "list_of")

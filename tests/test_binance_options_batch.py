@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import typing
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import unquote
@@ -13,8 +14,12 @@ from urllib.parse import unquote
 import pytest
 
 from cambist.binance_options import AsyncBinanceOptions, BinanceOptions
-from cambist.binance_options.models import BatchOrder, BlockTradeLegInput
-from cambist.errors import RequestValidationError
+from cambist.binance_options.models import BatchOrder, BlockTradeLegInput, NewOrder
+from cambist.errors import (
+    ExecutionStatusUnknownError,
+    InsufficientBalanceError,
+    RequestValidationError,
+)
 from tests.conftest import API_KEY, API_SECRET
 from tests.exchanges import EXCHANGES, verify
 from tests.loopback import LoopbackServer
@@ -141,3 +146,50 @@ def test_items_are_checked_before_sending(binance: LoopbackServer) -> None:
         with pytest.raises(RequestValidationError, match="int"):
             client.trade.cancel_batch_orders(symbol="X", order_ids=["1"])  # type: ignore[list-item]
     assert binance.requests_to("/eapi/v1/batchOrders") == []
+
+
+def _item_types(method: object) -> tuple[type, ...]:
+    """The classes a list answer's items are declared to be (``list[A | B]``)."""
+    (union,) = typing.get_args(typing.get_type_hints(method)["return"])
+    return typing.get_args(union)
+
+
+def test_an_item_of_unknown_outcome_is_of_a_declared_type(binance: LoopbackServer) -> None:
+    """An item error whose code means the order's outcome is unknown (-1000) is
+    ExecutionStatusUnknownError with that item's client order id: the declared item types
+    name it (they said ``NewOrder | APIError``, which it is not, so ``isinstance(x, APIError)``
+    took it for an order)."""
+    unknown = {"code": -1000, "msg": "An unknown error occurred while processing the request."}
+    binance.route("POST", "/eapi/v1/batchOrders", [ORDER, unknown])
+    cancel = json.loads((ROOT / "specs/binance_options/examples/DELETE_eapi_v1_batchOrders.json")
+                        .read_text())  # fmt: skip
+    binance.route("DELETE", "/eapi/v1/batchOrders", [unknown, *cancel])
+    with BinanceOptions(**_options(binance)) as client:  # type: ignore[arg-type]
+        placed = client.trade.create_batch_orders(orders=_orders())
+        cancelled = client.trade.cancel_batch_orders(symbol="BTC-200730-9000-C", order_ids=[1, 2])
+        trade = type(client.trade)
+    filled = json.loads(dict(_form(binance.requests_to("/eapi/v1/batchOrders")[0].body))["orders"])
+    assert isinstance(placed[1], ExecutionStatusUnknownError)
+    assert placed[1].client_order_id == filled[1]["clientOrderId"]  # the item's own id
+    assert isinstance(cancelled[0], ExecutionStatusUnknownError)
+    batches = ((placed, trade.create_batch_orders), (cancelled, trade.cancel_batch_orders))
+    for items, method in batches:
+        declared = _item_types(method)
+        assert all(isinstance(x, declared) for x in items), declared
+
+
+def test_an_answer_item_by_item_is_read_whatever_its_status(binance: LoopbackServer) -> None:
+    """A batch answered item by item with an HTTP error status is still read item by item:
+    each refused item its own typed error, each placed order its model (it was one
+    InvalidRequestError, "HTTP 400: Bad Request", which lost every item's code and took the
+    placed orders for failures)."""
+    refused = {"code": -2027, "msg": "Exceeded the maximum allowable position"}
+    binance.route("POST", "/eapi/v1/batchOrders", [ORDER, refused], status=400)
+    with BinanceOptions(**_options(binance)) as client:  # type: ignore[arg-type]
+        placed, error = client.trade.create_batch_orders(orders=_orders())
+        binance.route("POST", "/eapi/v1/batchOrders", [refused, refused], status=400)
+        errors = client.trade.create_batch_orders(orders=_orders())
+    assert isinstance(placed, NewOrder) and placed.order_id == ORDER["orderId"]
+    assert isinstance(error, InsufficientBalanceError) and error.code == -2027
+    assert [type(e) for e in errors] == [InsufficientBalanceError] * 2
+    assert len(binance.requests_to("/eapi/v1/batchOrders")) == 2  # read, not resent

@@ -291,6 +291,40 @@ async def test_an_expired_listen_key_is_renewed_at_once(ex: BinanceOptionsExchan
     assert new != old
 
 
+async def test_an_expiry_during_the_keep_alives_renewal_makes_one_key(
+    ex: BinanceOptionsExchange,
+) -> None:
+    """The expiry event's renewal and the keep-alive's (its extension refused: the key has
+    expired) are one renewal: one new key, one reconnection. Two ran side by side: a second
+    key was made and the connection already made with the first was closed again."""
+    first = asyncio.Event()
+    release = asyncio.Event()
+    waits = 0
+
+    async def fake_sleep(seconds: float) -> None:
+        nonlocal waits
+        if seconds < 60:  # a backoff
+            return
+        waits += 1  # the keep-alive's wait: the first is let go once, the others never
+        first.set()
+        await (release.wait() if waits == 1 else asyncio.Event().wait())
+
+    options = StreamOptions(sleep=fake_sleep, rng=random.Random(1), max_connection_age=math.inf)
+    async with AsyncBinanceOptions(**ex.client_options()) as bn, bn.streams.user(options) as s:
+        await until(s, lambda e: isinstance(e, Connected))
+        await asyncio.wait_for(first.wait(), 5)
+        ex.fail("user_stream.create_listen_key", latency=0.5, times=1)  # the event's: slow
+        ex.expire_listen_keys()
+        await until(s, lambda e: isinstance(e, ListenKeyExpired))
+        release.set()  # the keep-alive's extension is now refused
+        events = await until(s, lambda e: isinstance(e, Reconnected))
+        await asyncio.sleep(1.5)  # the slow renewal has long answered
+        calls = [c.method for c in ex.calls if c.path == "/eapi/v1/listenKey"]
+        assert sorted(calls) == ["POST", "POST", "PUT"]  # the first key, one new one
+        assert [e.reason for e in events if isinstance(e, Gap)] == ["listen key expired"]
+        assert len(ex.streams.handshakes) == 2
+
+
 def test_writing_options_holds_margin_and_buying_back_releases_it(
     ex: BinanceOptionsExchange,
 ) -> None:

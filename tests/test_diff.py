@@ -125,7 +125,8 @@ def test_diff_reports_items_that_may_be_errors(tmp_path: Path) -> None:
             )
         ],
     )
-    assert "returns `list[Order | APIError]`, was `list[Order]` (**breaking**)" in out
+    returns = "list[Order | APIError | ExecutionStatusUnknownError]"
+    assert f"returns `{returns}`, was `list[Order]` (**breaking**)" in out
 
 
 def test_diff_reports_a_code_with_several_rows(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 import orjson
 
 if TYPE_CHECKING:
-    from cambist.errors import APIError
+    from cambist.errors import APIError, ExecutionStatusUnknownError
 
 E = TypeVar("E", bound=enum.Enum)
 T = TypeVar("T")
@@ -311,11 +311,16 @@ def list_of(structure: Callable[[Any], T]) -> Callable[[Any], list[T]]:
     return parse
 
 
-def items_or_errors(structure: Callable[[Any], T]) -> Callable[[Any], list[T | APIError]]:
+def items_or_errors(
+    structure: Callable[[Any], T],
+) -> Callable[[Any], list[T | APIError | ExecutionStatusUnknownError]]:
     """The parser of an answer whose items may each be an error (an endpoint's
     ``item_errors``): the core hands it the items that are not, and puts the errors it built
-    from the others back in their places."""
-    return cast("Callable[[Any], list[T | APIError]]", list_of(structure))
+    from the others back in their places (an item whose code leaves its outcome unknown is
+    ExecutionStatusUnknownError, which is not an APIError)."""
+    return cast(
+        "Callable[[Any], list[T | APIError | ExecutionStatusUnknownError]]", list_of(structure)
+    )
 
 
 def decode_fast(body: str | bytes) -> Any:

@@ -427,7 +427,11 @@ class Core:
                     raise errors.ResponseParseError(
                         "body is not JSON", endpoint=ep.name, body=content
                     ) from None
-        if status >= 400 or self._is_error(payload):
+        if self._is_error(payload) or (
+            # an answer item by item (item_errors) is read item by item whatever its status:
+            # raising one error for it would take the items carried out for failures
+            status >= 400 and not (ep.item_errors and type(self._unwrap(payload)) is list)
+        ):
             raise self._error(ep, response, payload, ids)
         refused: Callable[[int, int, Any], errors.CambistError] | None = None
         if ep.item_errors:

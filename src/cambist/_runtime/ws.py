@@ -184,7 +184,8 @@ class StreamEngine:
         self._task: asyncio.Task[None] | None = None
         self._keepalive: asyncio.Task[None] | None = None
         self._renewal: asyncio.Task[None] | None = None
-        """A listen key renewal on its expiry event (:meth:`_after_event`)."""
+        """The listen key renewal under way, one at a time, whichever asked for it (the
+        keep-alive, the key's expiry event): :meth:`_renew`."""
         self._snapshots: set[asyncio.Task[None]] = set()
         self._snapshot_failures: dict[Hashable, int] = {}  # in a row, per book
         self._error: BaseException | None = None
@@ -192,6 +193,9 @@ class StreamEngine:
         self._gap_reason: str | None = None
         self._listen_key: str | None = None
         self._key_fresh = False
+        self._keys_made = 0
+        """Listen keys made so far (a keep-alive refused after a renewal made a new key
+        does not renew again)."""
         self._parse_warned: set[str | None] = set()
         self._readers: dict[int, Callable[[Any], tuple[Any, ...]]] = {}
         """Book readers of parsed events, by ``id`` of their (module-level) ``BookDef``."""
@@ -1002,6 +1006,7 @@ class StreamEngine:
         self._listen_key = str(getattr(result, lk.field))
         redact.secret(self._listen_key)  # it is in the URL: masked in every log line
         self._key_fresh = True
+        self._keys_made += 1
 
     async def _keep_alive(self) -> None:
         lk = self.definition.listen_key
@@ -1011,6 +1016,7 @@ class StreamEngine:
             await options.sleep(
                 lk.lifetime / 2 * (1 - options.keepalive_jitter * options.rng.random())
             )
+            made = self._keys_made
             try:
                 await self._rest(lk.extend, {lk.param: self._listen_key})
                 continue
@@ -1020,7 +1026,19 @@ class StreamEngine:
                     self.name,
                     type(exc).__name__,
                 )
-            await self._renew_listen_key("listen key renewed")
+            if self._keys_made != made:  # renewed meanwhile (the key's expiry event)
+                continue
+            await self._renew("listen key renewed")
+
+    def _renew(self, reason: str) -> asyncio.Task[None]:
+        """The listen key renewal under way, else a new one (:meth:`_renew_listen_key`): the
+        keep-alive and the key's expiry event, asking at once, make one key and reconnect
+        once (two made two keys, and the second closed the connection made with the first)."""
+        task = self._renewal
+        if task is None or task.done():
+            task = asyncio.get_running_loop().create_task(self._renew_listen_key(reason))
+            self._renewal = task
+        return task
 
     async def _renew_listen_key(self, reason: str) -> None:
         """A new listen key (retried with backoff until made or the stream closes), then a
@@ -1053,8 +1071,8 @@ class StreamEngine:
         if self._renewal is not None and not self._renewal.done():
             return  # one renewal at a time
         try:
-            loop = asyncio.get_running_loop()
+            asyncio.get_running_loop()
         except RuntimeError:  # frames fed by hand, with no connection: nothing to renew
             return
         log.info("%s: the listen key expired; renewing it", self.name)
-        self._renewal = loop.create_task(self._renew_listen_key("listen key expired"))
+        self._renew("listen key expired")

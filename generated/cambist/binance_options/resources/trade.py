@@ -41,7 +41,7 @@ from cambist.binance_options.models.trade import (
     UserExerciseRecord,
     UserTrade,
 )
-from cambist.errors import APIError
+from cambist.errors import APIError, ExecutionStatusUnknownError
 from cambist.types import DecimalLike
 
 _CREATE_ORDER: Endpoint[NewOrder] = Endpoint(
@@ -96,7 +96,7 @@ _CREATE_ORDER: Endpoint[NewOrder] = Endpoint(
     source="binance-options-general.txt: binance-connector-python clients/derivatives_trading_options .../rest_api/api/trade_api.py: new_order",
 )
 
-_CREATE_BATCH_ORDERS: Endpoint[list[NewOrder | APIError]] = Endpoint(
+_CREATE_BATCH_ORDERS: Endpoint[list[NewOrder | APIError | ExecutionStatusUnknownError]] = Endpoint(
     name="trade.create_batch_orders",
     method="POST",
     path="/eapi/v1/batchOrders",
@@ -151,7 +151,7 @@ _CANCEL_ORDER: Endpoint[Order] = Endpoint(
     source="binance-options-general.txt: binance-connector-python clients/derivatives_trading_options .../rest_api/api/trade_api.py: cancel_option_order",
 )
 
-_CANCEL_BATCH_ORDERS: Endpoint[list[Order | APIError]] = Endpoint(
+_CANCEL_BATCH_ORDERS: Endpoint[list[Order | APIError | ExecutionStatusUnknownError]] = Endpoint(
     name="trade.cancel_batch_orders",
     method="DELETE",
     path="/eapi/v1/batchOrders",
@@ -476,7 +476,7 @@ class Trade(SyncResource):
         timeout: float | None = None,
         extra_params: Mapping[str, object] | None = None,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> list[NewOrder | APIError]:
+    ) -> list[NewOrder | APIError | ExecutionStatusUnknownError]:
         """Place Multiple Orders (TRADE).
 
         Places several orders at once. They are processed concurrently, so their
@@ -574,7 +574,7 @@ class Trade(SyncResource):
         timeout: float | None = None,
         extra_params: Mapping[str, object] | None = None,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> list[Order | APIError]:
+    ) -> list[Order | APIError | ExecutionStatusUnknownError]:
         """Cancel Multiple Option Orders (TRADE).
 
         Cancels several orders of one symbol, named by order ids or client order ids.
@@ -1181,7 +1181,7 @@ class AsyncTrade(AsyncResource):
         timeout: float | None = None,
         extra_params: Mapping[str, object] | None = None,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> list[NewOrder | APIError]:
+    ) -> list[NewOrder | APIError | ExecutionStatusUnknownError]:
         """Place Multiple Orders (TRADE).
 
         Places several orders at once. They are processed concurrently, so their
@@ -1279,7 +1279,7 @@ class AsyncTrade(AsyncResource):
         timeout: float | None = None,
         extra_params: Mapping[str, object] | None = None,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> list[Order | APIError]:
+    ) -> list[Order | APIError | ExecutionStatusUnknownError]:
         """Cancel Multiple Option Orders (TRADE).
 
         Cancels several orders of one symbol, named by order ids or client order ids.
