@@ -565,3 +565,36 @@ def test_processes_hammering_one_exchange_through_redis_get_no_429(redis_url: st
         assert refused == []
         assert sent(ex, "spot.test_order") == 36
         assert sent(ex, "account.get_balances") == 9
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_429_while_redis_is_down_still_holds_once_redis_is_back(
+    mode: str, hx: HashKeyExchange, clock: FakeClock
+) -> None:
+    """Redis is down when the exchange answers 429 (HashKey orders: a minute's suspension):
+    the hold is kept in-process. When the client goes back to Redis (30 s later, Redis
+    restarted) the minute has not passed: the next order must not be sent into a 418."""
+    import socket
+
+    from tests.redis_server import _free_port
+
+    port = _free_port()  # nothing listens there yet: Redis is down
+    url = f"redis://127.0.0.1:{port}/0"
+    with HashKey(**options(hx, clock, enabled=False)) as other:
+        for _ in range(10):
+            other.spot.test_order(**ORDER)
+    with Client(mode, HK, **options(hx, clock, redis=url, on_empty="raise")) as c:
+        with pytest.raises(errors.RateLimitError) as limited:
+            c(lambda x: x.spot.test_order(**ORDER))
+        assert limited.value.status_code == 429 and limited.value.retry_after == 60
+        clock.advance(31)  # past the client's 30 s without Redis, within the minute
+        with redis_server(port):
+            with socket.create_connection(("127.0.0.1", port), timeout=5):
+                pass  # up
+            with pytest.raises(errors.BudgetExhaustedError) as held:
+                c(lambda x: x.spot.test_order(**ORDER))
+            assert held.value.budget == "orders" and 0 < (held.value.retry_after or 0) <= 29
+            assert hx.http.limits is not None and hx.http.limits.refused == [(429, "orders")]
+            clock.advance(30)  # the minute is over
+            c(lambda x: x.spot.test_order(**ORDER))
+    assert hx.http.limits is not None and hx.http.limits.refused == [(429, "orders")]

@@ -156,6 +156,11 @@ class LocalStore:
                     self._prune(now)
             return wait, name
 
+    def held(self, entries: tuple[Entry, ...], now: float) -> tuple[float, str]:
+        """The longest hold of this process still running on ``entries``' budgets."""
+        with self._lock:
+            return held(self._holds, entries, now) if self._holds else (0.0, "")
+
     def hold(self, entries: tuple[Entry, ...], until: float) -> None:
         """The exchange refused (429) with a ``Retry-After``: these budgets stay closed until
         then (sending on would earn a ban)."""
@@ -460,7 +465,10 @@ class Governor:
             if not items:  # every window the request may land in is paid for
                 return
             if self.redis is not None and self.clock.monotonic() >= self._redis_down_until:
-                wait, name = yield self._redis_spend(entries, items, now)
+                # a hold this process learnt while Redis was down is not in Redis: it still runs
+                wait, name = self.local.held(entries, now)
+                if not name:
+                    wait, name = yield self._redis_spend(entries, items, now)
                 if not name:
                     # spent; but time moved during the round trip (and a busy event loop):
                     # plan again, and pay for any window the request may now land in too
