@@ -598,3 +598,19 @@ def test_a_429_while_redis_is_down_still_holds_once_redis_is_back(
             clock.advance(30)  # the minute is over
             c(lambda x: x.spot.test_order(**ORDER))
     assert hx.http.limits is not None and hx.http.limits.refused == [(429, "orders")]
+
+
+def test_options_that_would_fail_every_call_are_refused_when_built() -> None:
+    """A margin or interval that is not a finite number, or a Redis URL without its scheme,
+    failed only at the first call (ValueError / OverflowError from inside the governor, or
+    from the redis library), and again at every call after."""
+    for margin in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match=r"RateLimits\.margin"):
+            RateLimits(margin=margin)
+    with pytest.raises(ValueError, match=r"Budget\.interval"):
+        Budget(name="mine", per="key", limit=1, interval=float("inf"))
+    with pytest.raises(ValueError, match=r"RateLimits\.redis must be a Redis URL \(redis://") as e:
+        RateLimits(redis=":hunter2@127.0.0.1:6379/0")
+    assert "hunter2" not in str(e.value)
+    for url in ("redis://127.0.0.1:6379/0", "rediss://h:6380", "unix:///tmp/redis.sock"):
+        RateLimits(redis=url)
