@@ -5,6 +5,7 @@ Blocking and asyncio clients, on loopback, in fake time where waits are involved
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import subprocess
 import sys
@@ -614,3 +615,52 @@ def test_options_that_would_fail_every_call_are_refused_when_built() -> None:
     assert "hunter2" not in str(e.value)
     for url in ("redis://127.0.0.1:6379/0", "rediss://h:6380", "unix:///tmp/redis.sock"):
         RateLimits(redis=url)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_redis_that_never_answers_does_not_stretch_a_calls_deadline(
+    mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis accepts the connection but never answers (stalled, overloaded): the spend waited
+    for the store's own 1 s timeout whatever the call's, so a call with timeout=0.3 took a
+    second. The wait for Redis is bounded by the call's deadline; the client then counts
+    in-process (logged once) and the next call goes at once."""
+    import socket
+    import threading
+    import time
+
+    stalled: list[socket.socket] = []
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(16)
+        srv.settimeout(0.1)
+        url = f"redis://127.0.0.1:{srv.getsockname()[1]}/0"
+        done = threading.Event()
+
+        def accept() -> None:
+            while not done.is_set():
+                with contextlib.suppress(TimeoutError):
+                    stalled.append(srv.accept()[0])  # held open, never answered
+
+        thread = threading.Thread(target=accept, daemon=True)
+        thread.start()
+        try:
+            with (
+                HashKeyExchange(rate_limits=True) as ex,
+                caplog.at_level(logging.WARNING, logger="cambist"),
+                Client(mode, HK, **ex.client_options(), rate_limits=RateLimits(redis=url)) as c,
+            ):
+                started = time.monotonic()
+                with pytest.raises(errors.APITimeoutError):
+                    c(lambda x: x.account.get_balances(timeout=0.3))
+                took = time.monotonic() - started
+                assert took < 0.8, took  # the store's own timeout is 1 s
+                assert sent(ex, "account.get_balances") == 0
+                c(lambda x: x.account.get_balances(timeout=5))  # in-process now
+                assert sent(ex, "account.get_balances") == 1
+        finally:
+            done.set()
+            thread.join()
+            for conn in stalled:
+                conn.close()
+    assert len([r for r in caplog.records if "Redis" in r.getMessage()]) == 1
