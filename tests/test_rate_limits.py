@@ -664,3 +664,27 @@ def test_a_redis_that_never_answers_does_not_stretch_a_calls_deadline(
             for conn in stalled:
                 conn.close()
     assert len([r for r in caplog.records if "Redis" in r.getMessage()]) == 1
+
+
+def test_redis_without_the_redis_library_is_refused_when_the_client_is_built() -> None:
+    """``RateLimits(redis=...)`` without ``pip install cambist[redis]``: the client was built,
+    then every call failed with ModuleNotFoundError from inside the governor."""
+    script = textwrap.dedent(
+        """
+        import sys
+        sys.modules["redis"] = None  # as if the library were not installed
+        from cambist.hashkey import HashKey
+        from cambist.ratelimit import RateLimits
+        try:
+            HashKey(rate_limits=RateLimits(redis="redis://:hunter2@127.0.0.1:6379/0"))
+        except ImportError as exc:
+            print("refused:", exc)
+        else:
+            print("built")
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    assert out.startswith("refused:") and "pip install cambist[redis]" in out, out
+    assert "hunter2" not in out

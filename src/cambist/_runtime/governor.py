@@ -264,6 +264,12 @@ class RedisStore:
     TIMEOUT_STEP = 0.05
 
     def __init__(self, url: str, timeout: float = 1.0) -> None:
+        try:
+            import redis  # noqa: F401
+        except ImportError:
+            raise ImportError(
+                "RateLimits(redis=...) needs the redis library: pip install cambist[redis]"
+            ) from None
         self.url = url
         self.timeout = timeout
         self._sync: dict[float, Any] = {}  # socket timeout -> (client, scripts)
