@@ -688,3 +688,36 @@ def test_redis_without_the_redis_library_is_refused_when_the_client_is_built() -
     ).stdout
     assert out.startswith("refused:") and "pip install cambist[redis]" in out, out
     assert "hunter2" not in out
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_used_weight_header_that_is_not_a_number_is_ignored(mode: str) -> None:
+    """A header value that ``str.isdigit`` takes for digits (a latin-1 superscript, as a
+    garbling proxy may send) made ``int()`` raise inside the client after the exchange had
+    answered: a bare ValueError instead of the answer (for an order: carried out)."""
+    import http.server
+    import threading
+
+    class Answer(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b'{"serverTime": 1700000000000}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("X-MBX-USED-WEIGHT-1M", "\u00b2")  # '²'
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        with Client(mode, BN, base_url=url, timeout=10) as c:
+            assert c(lambda x: x.market.get_server_time()).server_time == 1700000000000
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -662,7 +662,8 @@ class Governor:
         keys, values, ttls = [], [], []
         for budget, header in self.headers:
             text = headers.get(header)
-            if text is None or not text.strip().isdigit():
+            text = text.strip() if text is not None else ""
+            if not (text.isascii() and text.isdigit()):  # (isdigit alone takes '²')
                 continue
             value = int(text)
             entry = self._entry(budget)
