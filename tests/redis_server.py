@@ -21,12 +21,12 @@ def _free_port() -> int:
 
 
 @contextmanager
-def redis_server() -> Iterator[str]:
-    """Start ``redis-server``; yields its URL."""
+def redis_server(port: int | None = None) -> Iterator[str]:
+    """Start ``redis-server`` (on ``port``, or a free one); yields its URL."""
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.skip("no redis-server binary on this machine (apt-get install redis-server)")
-    port = _free_port()
+    port = port or _free_port()
     proc = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,

@@ -5,6 +5,7 @@ Blocking and asyncio clients, on loopback, in fake time where waits are involved
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import subprocess
 import sys
@@ -565,3 +566,158 @@ def test_processes_hammering_one_exchange_through_redis_get_no_429(redis_url: st
         assert refused == []
         assert sent(ex, "spot.test_order") == 36
         assert sent(ex, "account.get_balances") == 9
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_429_while_redis_is_down_still_holds_once_redis_is_back(
+    mode: str, hx: HashKeyExchange, clock: FakeClock
+) -> None:
+    """Redis is down when the exchange answers 429 (HashKey orders: a minute's suspension):
+    the hold is kept in-process. When the client goes back to Redis (30 s later, Redis
+    restarted) the minute has not passed: the next order must not be sent into a 418."""
+    import socket
+
+    from tests.redis_server import _free_port
+
+    port = _free_port()  # nothing listens there yet: Redis is down
+    url = f"redis://127.0.0.1:{port}/0"
+    with HashKey(**options(hx, clock, enabled=False)) as other:
+        for _ in range(10):
+            other.spot.test_order(**ORDER)
+    with Client(mode, HK, **options(hx, clock, redis=url, on_empty="raise")) as c:
+        with pytest.raises(errors.RateLimitError) as limited:
+            c(lambda x: x.spot.test_order(**ORDER))
+        assert limited.value.status_code == 429 and limited.value.retry_after == 60
+        clock.advance(31)  # past the client's 30 s without Redis, within the minute
+        with redis_server(port):
+            with socket.create_connection(("127.0.0.1", port), timeout=5):
+                pass  # up
+            with pytest.raises(errors.BudgetExhaustedError) as held:
+                c(lambda x: x.spot.test_order(**ORDER))
+            assert held.value.budget == "orders" and 0 < (held.value.retry_after or 0) <= 29
+            assert hx.http.limits is not None and hx.http.limits.refused == [(429, "orders")]
+            clock.advance(30)  # the minute is over
+            c(lambda x: x.spot.test_order(**ORDER))
+    assert hx.http.limits is not None and hx.http.limits.refused == [(429, "orders")]
+
+
+def test_options_that_would_fail_every_call_are_refused_when_built() -> None:
+    """A margin or interval that is not a finite number, or a Redis URL without its scheme,
+    failed only at the first call (ValueError / OverflowError from inside the governor, or
+    from the redis library), and again at every call after."""
+    for margin in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match=r"RateLimits\.margin"):
+            RateLimits(margin=margin)
+    with pytest.raises(ValueError, match=r"Budget\.interval"):
+        Budget(name="mine", per="key", limit=1, interval=float("inf"))
+    with pytest.raises(ValueError, match=r"RateLimits\.redis must be a Redis URL \(redis://") as e:
+        RateLimits(redis=":hunter2@127.0.0.1:6379/0")
+    assert "hunter2" not in str(e.value)
+    for url in ("redis://127.0.0.1:6379/0", "rediss://h:6380", "unix:///tmp/redis.sock"):
+        RateLimits(redis=url)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_redis_that_never_answers_does_not_stretch_a_calls_deadline(
+    mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis accepts the connection but never answers (stalled, overloaded): the spend waited
+    for the store's own 1 s timeout whatever the call's, so a call with timeout=0.3 took a
+    second. The wait for Redis is bounded by the call's deadline; the client then counts
+    in-process (logged once) and the next call goes at once."""
+    import socket
+    import threading
+    import time
+
+    stalled: list[socket.socket] = []
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(16)
+        srv.settimeout(0.1)
+        url = f"redis://127.0.0.1:{srv.getsockname()[1]}/0"
+        done = threading.Event()
+
+        def accept() -> None:
+            while not done.is_set():
+                with contextlib.suppress(TimeoutError):
+                    stalled.append(srv.accept()[0])  # held open, never answered
+
+        thread = threading.Thread(target=accept, daemon=True)
+        thread.start()
+        try:
+            with (
+                HashKeyExchange(rate_limits=True) as ex,
+                caplog.at_level(logging.WARNING, logger="cambist"),
+                Client(mode, HK, **ex.client_options(), rate_limits=RateLimits(redis=url)) as c,
+            ):
+                started = time.monotonic()
+                with pytest.raises(errors.APITimeoutError):
+                    c(lambda x: x.account.get_balances(timeout=0.3))
+                took = time.monotonic() - started
+                assert took < 0.8, took  # the store's own timeout is 1 s
+                assert sent(ex, "account.get_balances") == 0
+                c(lambda x: x.account.get_balances(timeout=5))  # in-process now
+                assert sent(ex, "account.get_balances") == 1
+        finally:
+            done.set()
+            thread.join()
+            for conn in stalled:
+                conn.close()
+    assert len([r for r in caplog.records if "Redis" in r.getMessage()]) == 1
+
+
+def test_redis_without_the_redis_library_is_refused_when_the_client_is_built() -> None:
+    """``RateLimits(redis=...)`` without ``pip install cambist[redis]``: the client was built,
+    then every call failed with ModuleNotFoundError from inside the governor."""
+    script = textwrap.dedent(
+        """
+        import sys
+        sys.modules["redis"] = None  # as if the library were not installed
+        from cambist.hashkey import HashKey
+        from cambist.ratelimit import RateLimits
+        try:
+            HashKey(rate_limits=RateLimits(redis="redis://:hunter2@127.0.0.1:6379/0"))
+        except ImportError as exc:
+            print("refused:", exc)
+        else:
+            print("built")
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    assert out.startswith("refused:") and "pip install cambist[redis]" in out, out
+    assert "hunter2" not in out
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_used_weight_header_that_is_not_a_number_is_ignored(mode: str) -> None:
+    """A header value that ``str.isdigit`` takes for digits (a latin-1 superscript, as a
+    garbling proxy may send) made ``int()`` raise inside the client after the exchange had
+    answered: a bare ValueError instead of the answer (for an order: carried out)."""
+    import http.server
+    import threading
+
+    class Answer(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b'{"serverTime": 1700000000000}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("X-MBX-USED-WEIGHT-1M", "\u00b2")  # '²'
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        with Client(mode, BN, base_url=url, timeout=10) as c:
+            assert c(lambda x: x.market.get_server_time()).server_time == 1700000000000
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -28,6 +28,8 @@ from cambist._runtime.limits import Budget
 
 __all__ = ["Budget", "RateLimits"]
 
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
 
 @dataclass(frozen=True)
 class RateLimits:
@@ -88,6 +90,11 @@ class RateLimits:
                 raise ValueError(f"RateLimits.limits[{name!r}] must be an int >= 1, got {limit!r}")
         if self.redis is not None and not isinstance(self.redis, str):
             raise TypeError("RateLimits.redis must be a Redis URL (str) or None")
+        if self.redis is not None and not self.redis.startswith(REDIS_SCHEMES):
+            raise ValueError(  # (the URL is not shown: it may carry a password)
+                "RateLimits.redis must be a Redis URL (redis://host:6379/0, rediss://..."
+                " or unix:///path)"
+            )
         if isinstance(self.budgets, str | Budget) or not all(
             isinstance(b, Budget) for b in self.budgets
         ):
@@ -96,7 +103,11 @@ class RateLimits:
         if not isinstance(self.ip, str) or not self.ip:
             raise TypeError(f"RateLimits.ip must be a non-empty str, got {self.ip!r}")
         margin = self.margin
-        if isinstance(margin, bool) or not isinstance(margin, int | float) or margin < 0:
+        if (
+            isinstance(margin, bool)
+            or not isinstance(margin, int | float)
+            or not (0 <= margin < math.inf)
+        ):
             raise ValueError(f"RateLimits.margin must be a number >= 0, got {margin!r}")
 
     def __repr__(self) -> str:  # the Redis URL may carry a password

@@ -156,6 +156,11 @@ class LocalStore:
                     self._prune(now)
             return wait, name
 
+    def held(self, entries: tuple[Entry, ...], now: float) -> tuple[float, str]:
+        """The longest hold of this process still running on ``entries``' budgets."""
+        with self._lock:
+            return held(self._holds, entries, now) if self._holds else (0.0, "")
+
     def hold(self, entries: tuple[Entry, ...], until: float) -> None:
         """The exchange refused (429) with a ``Retry-After``: these budgets stay closed until
         then (sending on would earn a ban)."""
@@ -249,21 +254,54 @@ def _keys(items: list[Spend], entries: tuple[Entry, ...]) -> list[str]:
 
 class RedisStore:
     """Counters in Redis (the ``redis`` library: its sync client for a blocking client, its
-    asyncio client for an asyncio one), each spend one atomic script."""
+    asyncio client for an asyncio one), each spend one atomic script.
+
+    Every operation waits for Redis at most ``timeout`` seconds, or less when the call's
+    deadline is nearer (``within``): the asyncio client cancels the wait; the blocking
+    client, whose socket timeout is fixed per connection, uses a client whose timeout is the
+    time left rounded down to a :data:`TIMEOUT_STEP` (a few at most, each made once)."""
+
+    TIMEOUT_STEP = 0.05
 
     def __init__(self, url: str, timeout: float = 1.0) -> None:
+        try:
+            import redis  # noqa: F401
+        except ImportError:
+            raise ImportError(
+                "RateLimits(redis=...) needs the redis library: pip install cambist[redis]"
+            ) from None
         self.url = url
         self.timeout = timeout
-        self._sync: Any = None
+        self._sync: dict[float, Any] = {}  # socket timeout -> (client, scripts)
+        self._sync_lock = threading.Lock()
         self._async: Any = None
         self._async_loop: Any = None
 
-    def _client(self) -> Any:
-        if self._sync is None:
+    def _bound(self, within: float | None) -> float:
+        """The socket timeout for an operation that must end ``within`` seconds."""
+        if within is None or within >= self.timeout:
+            return self.timeout
+        step = self.TIMEOUT_STEP
+        return max(math.floor(within / step) * step, step / 5)
+
+    def _client(self, within: float | None = None) -> Any:
+        timeout = self._bound(within)
+        found = self._sync.get(timeout)
+        if found is None:
             import redis
 
-            self._sync = self._connect(redis.Redis)
-        return self._sync
+            with self._sync_lock:
+                found = self._sync.get(timeout)
+                if found is None:
+                    found = self._sync[timeout] = self._connect(redis.Redis, timeout)
+        return found
+
+    async def _within(self, within: float | None, aw: Awaitable[T]) -> T:
+        if within is None or within >= self.timeout:
+            return await aw
+        import asyncio
+
+        return await asyncio.wait_for(aw, max(within, self.TIMEOUT_STEP / 5))
 
     def _aclient(self) -> Any:
         import asyncio
@@ -275,47 +313,61 @@ class RedisStore:
             import redis.asyncio
 
             self._async_loop = loop
-            self._async = self._connect(redis.asyncio.Redis)
+            self._async = self._connect(redis.asyncio.Redis, self.timeout)
         return self._async
 
-    def _connect(self, redis_class: Any) -> tuple[Any, Any, Any]:
+    def _connect(self, redis_class: Any, timeout: float) -> tuple[Any, Any, Any]:
         """A client of ``redis_class`` (sync or asyncio) and its two registered scripts."""
         client = redis_class.from_url(
-            self.url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout
+            self.url, socket_timeout=timeout, socket_connect_timeout=timeout
         )
         return client, client.register_script(SPEND_SCRIPT), client.register_script(RAISE_SCRIPT)
 
-    def spend(self, items: list[Spend], entries: tuple[Entry, ...]) -> list[int]:
-        _, script, _ = self._client()
+    def spend(
+        self, items: list[Spend], entries: tuple[Entry, ...], within: float | None = None
+    ) -> list[int]:
+        _, script, _ = self._client(within)
         return [int(i) for i in script(keys=_keys(items, entries), args=_args(items))]
 
-    async def aspend(self, items: list[Spend], entries: tuple[Entry, ...]) -> list[int]:
+    async def aspend(
+        self, items: list[Spend], entries: tuple[Entry, ...], within: float | None = None
+    ) -> list[int]:
         _, script, _ = self._aclient()
-        found = await script(keys=_keys(items, entries), args=_args(items))
+        found = await self._within(within, script(keys=_keys(items, entries), args=_args(items)))
         return [int(i) for i in found]
 
-    def hold(self, entries: tuple[Entry, ...], ms: int) -> None:
-        client, _, _ = self._client()
+    def hold(self, entries: tuple[Entry, ...], ms: int, within: float | None = None) -> None:
+        client, _, _ = self._client(within)
         for e in entries:
             client.set(f"{e.prefix}:hold", 1, px=ms)
 
-    async def ahold(self, entries: tuple[Entry, ...], ms: int) -> None:
+    async def ahold(self, entries: tuple[Entry, ...], ms: int, within: float | None = None) -> None:
         client, _, _ = self._aclient()
-        for e in entries:
-            await client.set(f"{e.prefix}:hold", 1, px=ms)
 
-    def raise_to(self, keys: list[str], values: list[int], ttl_ms: list[int]) -> None:
-        _, _, script = self._client()
+        async def run() -> None:
+            for e in entries:
+                await client.set(f"{e.prefix}:hold", 1, px=ms)
+
+        await self._within(within, run())
+
+    def raise_to(
+        self, keys: list[str], values: list[int], ttl_ms: list[int], within: float | None = None
+    ) -> None:
+        _, _, script = self._client(within)
         script(keys=keys, args=[v for pair in zip(values, ttl_ms, strict=True) for v in pair])
 
-    async def araise_to(self, keys: list[str], values: list[int], ttl_ms: list[int]) -> None:
+    async def araise_to(
+        self, keys: list[str], values: list[int], ttl_ms: list[int], within: float | None = None
+    ) -> None:
         _, _, script = self._aclient()
-        await script(keys=keys, args=[v for pair in zip(values, ttl_ms, strict=True) for v in pair])
+        args = [v for pair in zip(values, ttl_ms, strict=True) for v in pair]
+        await self._within(within, script(keys=keys, args=args))
 
     def close(self) -> None:
-        if self._sync is not None:
-            self._sync[0].close()
-            self._sync = None
+        with self._sync_lock:
+            clients, self._sync = list(self._sync.values()), {}
+        for client, _, _ in clients:
+            client.close()
 
     async def aclose(self) -> None:
         if self._async is not None:
@@ -327,6 +379,17 @@ def _redis_errors() -> tuple[type[BaseException], ...]:
     import redis
 
     return (redis.exceptions.RedisError, OSError)  # unreachable, refused, timed out, failing
+
+
+def _timed_out(exc: BaseException) -> bool:
+    import redis
+
+    return isinstance(exc, TimeoutError | redis.exceptions.TimeoutError)
+
+
+class _DeadlinePassed(Exception):
+    """Redis did not answer a spend within the call's deadline (shorter than the store's own
+    timeout): the call times out; Redis is not taken for down (it had less time than that)."""
 
 
 Flow = Generator[Action, Any, None]
@@ -460,7 +523,17 @@ class Governor:
             if not items:  # every window the request may land in is paid for
                 return
             if self.redis is not None and self.clock.monotonic() >= self._redis_down_until:
-                wait, name = yield self._redis_spend(entries, items, now)
+                # a hold this process learnt while Redis was down is not in Redis: it still runs
+                wait, name = self.local.held(entries, now)
+                if not name:
+                    try:
+                        wait, name = yield self._redis_spend(entries, items, now, deadline)
+                    except _DeadlinePassed:
+                        raise errors.APITimeoutError(
+                            "the rate-limit store (Redis) did not answer within the call's"
+                            " timeout; not sent",
+                            endpoint=ep.name,
+                        ) from None
                 if not name:
                     # spent; but time moved during the round trip (and a busy event loop):
                     # plan again, and pay for any window the request may now land in too
@@ -481,9 +554,13 @@ class Governor:
                 )
             yield Sleep(wait)
 
-    def _redis_spend(self, entries: tuple[Entry, ...], items: list[Spend], now: float) -> Io:
+    def _redis_spend(
+        self, entries: tuple[Entry, ...], items: list[Spend], now: float, deadline: float
+    ) -> Io:
         store = self.redis
         assert store is not None
+        within = deadline - self.clock.monotonic()  # Redis may take no longer than the call
+        bounded = within < store.timeout
 
         def done(full: list[int]) -> tuple[float, str]:
             if full and full[0] < 0:  # a hold: {-index of the budget, ms left}
@@ -494,12 +571,13 @@ class Governor:
             return verdict(items, used, now)
 
         async def aspend() -> tuple[float, str]:
-            return done(await store.aspend(items, entries))
+            return done(await store.aspend(items, entries, within))
 
         return self._redis_io(
-            lambda: done(store.spend(items, entries)),
+            lambda: done(store.spend(items, entries, within)),
             aspend,
             lambda: self.local.try_spend(items, now, entries),
+            bounded,
         )
 
     def _redis_io(
@@ -507,23 +585,30 @@ class Governor:
         run: Callable[[], T],
         arun: Callable[[], Awaitable[T]],
         otherwise: Callable[[], T],
+        bounded: bool = False,
     ) -> Io:
         """An :class:`Io` asking Redis (``run`` / ``arun``, by driver); if Redis fails, the
-        client counts in-process for a while (:meth:`_fall_back`) and ``otherwise`` answers."""
+        client counts in-process for a while (:meth:`_fall_back`) and ``otherwise`` answers.
+        ``bounded``: the call's deadline, nearer than the store's timeout, bounds the wait;
+        a timeout then raises :class:`_DeadlinePassed`."""
+
+        def failed(exc: BaseException) -> T:
+            if bounded and _timed_out(exc):
+                raise _DeadlinePassed from exc
+            self._fall_back(exc)
+            return otherwise()
 
         def sync() -> T:
             try:
                 return run()
             except _redis_errors() as exc:
-                self._fall_back(exc)
-                return otherwise()
+                return failed(exc)
 
         async def asyn() -> T:
             try:
                 return await arun()
             except _redis_errors() as exc:
-                self._fall_back(exc)
-                return otherwise()
+                return failed(exc)
 
         return Io(sync, asyn)
 
@@ -577,7 +662,8 @@ class Governor:
         keys, values, ttls = [], [], []
         for budget, header in self.headers:
             text = headers.get(header)
-            if text is None or not text.strip().isdigit():
+            text = text.strip() if text is not None else ""
+            if not (text.isascii() and text.isdigit()):  # (isdigit alone takes '²')
                 continue
             value = int(text)
             entry = self._entry(budget)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -44,7 +45,7 @@ class Budget:
             raise ValueError(f"Budget.cost must be 'request' or 'weight', got {self.cost!r}")
         if isinstance(self.limit, bool) or not isinstance(self.limit, int) or self.limit < 1:
             raise ValueError(f"Budget.limit must be an int >= 1, got {self.limit!r}")
-        if not self.interval > 0:
+        if not 0 < self.interval < math.inf:
             raise ValueError(f"Budget.interval must be > 0 seconds, got {self.interval!r}")
         for attr in ("names", "exclude"):
             globs = getattr(self, attr)
