@@ -263,3 +263,57 @@ def test_a_signature_starting_with_b_shows_no_character(
     assert signature not in logged and signature[:-1] not in logged
     assert f"n={attempt}&" in logged  # the signed request was logged...
     assert "signature=***" in logged and "signature=b" not in logged  # ...masked whole
+
+
+def _frames_shown(exc: BaseException | None) -> str:
+    """What a traceback with locals (``pytest -l``, rich) shows of an exception and its
+    chain, outside the test itself: every frame's locals, and every exception's attributes."""
+    import traceback
+
+    texts: list[str] = []
+    while exc is not None:
+        texts += [repr(exc), repr(exc.args), repr(vars(exc))]
+        for frame, _ in traceback.walk_tb(exc.__traceback__):
+            if Path(frame.f_code.co_filename).parent != Path(__file__).parent:
+                texts += [f"{name} = {value!r}" for name, value in frame.f_locals.items()]
+        exc = exc.__cause__ or exc.__context__
+    return "\n".join(texts)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("mode", ["async", "sync"])
+async def test_a_transport_error_cause_holds_no_signed_request(
+    mode: str, server: LoopbackServer
+) -> None:
+    """No answer: the TransportError (and ExecutionStatusUnknownError) was raised from the
+    HTTP library's error as it was, whose traceback frames (httpx's ``request``: the signed
+    URL; the asyncio transport's request head: the API-key header too) and ``.request``
+    showed the signature and the key in a traceback with locals."""
+    import pickle
+
+    from cambist.hashkey import AsyncHashKey
+    from tests.stream_harness import client
+
+    server.queue("POST", "/api/v1.1/spot/order", Reply(drop=True))
+    keys = {"api_key": API_KEY, "api_secret": API_SECRET, "max_retries": 0}
+    raised: list[BaseException] = []
+    for base_url in ("http://127.0.0.1:9", server.url):  # refused; sent, then dropped
+        async with client(mode, HashKey, AsyncHashKey, base_url=base_url, **keys) as c:
+            if base_url == server.url:
+                call = functools.partial(
+                    c.spot.create_order, symbol="BTCUSDT", side="BUY", type="MARKET", amount=1
+                )
+            else:
+                call = functools.partial(c.request, "GET", "/api/v1/account", security="USER_DATA")
+            with pytest.raises(errors.CambistError) as info:
+                await (asyncio.to_thread(call) if mode == "sync" else call())
+            raised.append(info.value)
+    assert isinstance(raised[0], errors.APIConnectionError)
+    assert isinstance(raised[1], errors.ExecutionStatusUnknownError)
+    signatures = [r.params["signature"] for r in server.received if "signature" in r.params]
+    assert signatures
+    for exc in raised:
+        assert exc.__cause__ is not None  # the HTTP library's error: its type and message
+        shown = _frames_shown(exc) + repr(pickle.loads(pickle.dumps(exc.__cause__)).__dict__)
+        assert "signature=" not in shown and API_KEY not in shown
+        assert not any(s in shown for s in signatures)
