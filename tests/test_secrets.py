@@ -317,3 +317,33 @@ async def test_a_transport_error_cause_holds_no_signed_request(
         shown = _frames_shown(exc) + repr(pickle.loads(pickle.dumps(exc.__cause__)).__dict__)
         assert "signature=" not in shown and API_KEY not in shown
         assert not any(s in shown for s in signatures)
+
+
+@pytest.mark.anyio
+async def test_a_listen_key_in_a_model_is_masked_in_its_repr() -> None:
+    """A listen key alone opens the user stream: the answer that creates it and Binance's
+    listenKeyExpired event printed it whole in their reprs (a printed event, a debugger, a
+    traceback with locals); the field keeps its value."""
+    from cambist.binance_options import AsyncBinanceOptions
+    from cambist.binance_options.models.streams import ListenKeyExpired
+    from cambist.streams import StreamOptions
+    from cambist.testing import EXCHANGES
+
+    for name in ("hashkey", "bingx", "binance_options"):
+        _, sync_cls, _, _ = _exchange_kit(name)
+        with EXCHANGES[name](seed=3) as ex, sync_cls(**ex.client_options()) as c:
+            made = c.user_stream.create_listen_key()
+            assert made.listen_key in ex.listen_keys
+            assert made.listen_key not in repr(made) and "listen_key='***'" in repr(made)
+    with EXCHANGES["binance_options"](seed=3) as ex:
+        async with AsyncBinanceOptions(**ex.client_options()) as c:
+            stream = c.streams.user(StreamOptions(backoff_base=0.01, backoff_max=0.05))
+            async with stream as s:
+                key = next(iter(ex.listen_keys))
+                ex.expire_listen_keys()
+                async with asyncio.timeout(10):
+                    async for event in s:
+                        if isinstance(event, ListenKeyExpired):
+                            break
+    assert event.listen_key == key
+    assert key not in repr(event) and "listen_key='***'" in repr(event)
