@@ -83,8 +83,10 @@ def _streams(c: Any) -> list[str]:
 
 
 def _chain(exc: BaseException | None) -> list[str]:
-    """str and repr of an exception and of every exception it was raised from or during."""
-    texts: list[str] = []
+    """str and repr of an exception and of every exception it was raised from or during,
+    and what a traceback with locals shows of them (the Bibox handshake refused: the stream
+    error chained the library's error, and its frames held the key headers)."""
+    texts: list[str] = [_frames_shown(exc)]
     while exc is not None:
         texts += [str(exc), repr(exc)]
         exc = exc.__cause__ or exc.__context__
