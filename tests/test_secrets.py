@@ -349,3 +349,27 @@ async def test_a_listen_key_in_a_model_is_masked_in_its_repr() -> None:
                             break
     assert event.listen_key == key
     assert key not in repr(event) and "listen_key='***'" in repr(event)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"markets_ttl": -1}, {"check_orders": "yes"}, {"rate_limits": "budgets"}],
+    ids=["markets_ttl", "check_orders", "rate_limits"],
+)
+def test_a_bad_option_shows_no_credential_of_the_environment(
+    bad: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Credentials read from the environment were locals of the client's constructor: an
+    option refused after they were read showed them in a traceback with locals; the
+    rate-limit governor's frame held the API key (a bad budget)."""
+    from cambist.ratelimit import RateLimits
+
+    monkeypatch.setenv("HASHKEY_API_KEY", API_KEY)
+    monkeypatch.setenv("HASHKEY_API_SECRET", API_SECRET)
+    if bad.get("rate_limits"):
+        bad = {"rate_limits": RateLimits(limits={"nope": 5})}
+    with pytest.raises((TypeError, ValueError)) as info:
+        HashKey(**bad)
+    shown = _frames_shown(info.value)
+    assert API_KEY not in shown and API_SECRET not in shown
+    assert HashKey()._core.credentials is not None  # (still read from the environment)
