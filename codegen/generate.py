@@ -195,6 +195,7 @@ class ExchangeRenderer:
         enums = [e for e in spec.enums.values() if e.group == group]
         models = [m for m in spec.models.values() if m.group == group]
         rendered_models = []
+        secret_params = set(spec.exchange.get("secrets", {}).get("params", []))
         for m in models:
             if m.input:
                 fields = [
@@ -207,15 +208,27 @@ class ExchangeRenderer:
                             for part in (p.description, self._received_note(p.type))
                             if part
                         ),
+                        False,
                     )
                     for p in sorted(m.inputs, key=lambda p: p.required is not True)
                 ]
             else:
+                # a field carrying what the spec declares secret (a listen key): masked in
+                # the model's repr, as in every log line (a printed event, a debugger)
                 fields = [
-                    (f.py, self.types.py(f.type, imports), f.optional, f.description)
+                    (
+                        f.py,
+                        self.types.py(f.type, imports),
+                        f.optional,
+                        f.description,
+                        not m.row and f.wire in secret_params,
+                    )
                     for f in self._ordered(m)
                 ]
             rendered_models.append((m, fields))
+        if any(secret for _, fields in rendered_models for *_, secret in fields):
+            imports.add("attrs", "field")
+            imports.add("cambist._runtime.redact", "masked_repr")
         if enums:
             imports.add("cambist._runtime.convert", "OpenEnum")
             if any(v.received_only for e in enums for v in e.values):

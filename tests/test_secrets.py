@@ -83,8 +83,10 @@ def _streams(c: Any) -> list[str]:
 
 
 def _chain(exc: BaseException | None) -> list[str]:
-    """str and repr of an exception and of every exception it was raised from or during."""
-    texts: list[str] = []
+    """str and repr of an exception and of every exception it was raised from or during,
+    and what a traceback with locals shows of them (the Bibox handshake refused: the stream
+    error chained the library's error, and its frames held the key headers)."""
+    texts: list[str] = [_frames_shown(exc)]
     while exc is not None:
         texts += [str(exc), repr(exc)]
         exc = exc.__cause__ or exc.__context__
@@ -263,3 +265,111 @@ def test_a_signature_starting_with_b_shows_no_character(
     assert signature not in logged and signature[:-1] not in logged
     assert f"n={attempt}&" in logged  # the signed request was logged...
     assert "signature=***" in logged and "signature=b" not in logged  # ...masked whole
+
+
+def _frames_shown(exc: BaseException | None) -> str:
+    """What a traceback with locals (``pytest -l``, rich) shows of an exception and its
+    chain, outside the test itself: every frame's locals, and every exception's attributes."""
+    import traceback
+
+    texts: list[str] = []
+    while exc is not None:
+        texts += [repr(exc), repr(exc.args), repr(vars(exc))]
+        for frame, _ in traceback.walk_tb(exc.__traceback__):
+            if Path(frame.f_code.co_filename).parent != Path(__file__).parent:
+                texts += [f"{name} = {value!r}" for name, value in frame.f_locals.items()]
+        exc = exc.__cause__ or exc.__context__
+    return "\n".join(texts)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("mode", ["async", "sync"])
+async def test_a_transport_error_cause_holds_no_signed_request(
+    mode: str, server: LoopbackServer
+) -> None:
+    """No answer: the TransportError (and ExecutionStatusUnknownError) was raised from the
+    HTTP library's error as it was, whose traceback frames (httpx's ``request``: the signed
+    URL; the asyncio transport's request head: the API-key header too) and ``.request``
+    showed the signature and the key in a traceback with locals."""
+    import pickle
+
+    from cambist.hashkey import AsyncHashKey
+    from tests.stream_harness import client
+
+    server.queue("POST", "/api/v1.1/spot/order", Reply(drop=True))
+    keys = {"api_key": API_KEY, "api_secret": API_SECRET, "max_retries": 0}
+    raised: list[BaseException] = []
+    for base_url in ("http://127.0.0.1:9", server.url):  # refused; sent, then dropped
+        async with client(mode, HashKey, AsyncHashKey, base_url=base_url, **keys) as c:
+            if base_url == server.url:
+                call = functools.partial(
+                    c.spot.create_order, symbol="BTCUSDT", side="BUY", type="MARKET", amount=1
+                )
+            else:
+                call = functools.partial(c.request, "GET", "/api/v1/account", security="USER_DATA")
+            with pytest.raises(errors.CambistError) as info:
+                await (asyncio.to_thread(call) if mode == "sync" else call())
+            raised.append(info.value)
+    assert isinstance(raised[0], errors.APIConnectionError)
+    assert isinstance(raised[1], errors.ExecutionStatusUnknownError)
+    signatures = [r.params["signature"] for r in server.received if "signature" in r.params]
+    assert signatures
+    for exc in raised:
+        assert exc.__cause__ is not None  # the HTTP library's error: its type and message
+        shown = _frames_shown(exc) + repr(pickle.loads(pickle.dumps(exc.__cause__)).__dict__)
+        assert "signature=" not in shown and API_KEY not in shown
+        assert not any(s in shown for s in signatures)
+
+
+@pytest.mark.anyio
+async def test_a_listen_key_in_a_model_is_masked_in_its_repr() -> None:
+    """A listen key alone opens the user stream: the answer that creates it and Binance's
+    listenKeyExpired event printed it whole in their reprs (a printed event, a debugger, a
+    traceback with locals); the field keeps its value."""
+    from cambist.binance_options import AsyncBinanceOptions
+    from cambist.binance_options.models.streams import ListenKeyExpired
+    from cambist.streams import StreamOptions
+    from cambist.testing import EXCHANGES
+
+    for name in ("hashkey", "bingx", "binance_options"):
+        _, sync_cls, _, _ = _exchange_kit(name)
+        with EXCHANGES[name](seed=3) as ex, sync_cls(**ex.client_options()) as c:
+            made = c.user_stream.create_listen_key()
+            assert made.listen_key in ex.listen_keys
+            assert made.listen_key not in repr(made) and "listen_key='***'" in repr(made)
+    with EXCHANGES["binance_options"](seed=3) as ex:
+        async with AsyncBinanceOptions(**ex.client_options()) as c:
+            stream = c.streams.user(StreamOptions(backoff_base=0.01, backoff_max=0.05))
+            async with stream as s:
+                key = next(iter(ex.listen_keys))
+                ex.expire_listen_keys()
+                async with asyncio.timeout(10):
+                    async for event in s:
+                        if isinstance(event, ListenKeyExpired):
+                            break
+    assert event.listen_key == key
+    assert key not in repr(event) and "listen_key='***'" in repr(event)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"markets_ttl": -1}, {"check_orders": "yes"}, {"rate_limits": "budgets"}],
+    ids=["markets_ttl", "check_orders", "rate_limits"],
+)
+def test_a_bad_option_shows_no_credential_of_the_environment(
+    bad: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Credentials read from the environment were locals of the client's constructor: an
+    option refused after they were read showed them in a traceback with locals; the
+    rate-limit governor's frame held the API key (a bad budget)."""
+    from cambist.ratelimit import RateLimits
+
+    monkeypatch.setenv("HASHKEY_API_KEY", API_KEY)
+    monkeypatch.setenv("HASHKEY_API_SECRET", API_SECRET)
+    if bad.get("rate_limits"):
+        bad = {"rate_limits": RateLimits(limits={"nope": 5})}
+    with pytest.raises((TypeError, ValueError)) as info:
+        HashKey(**bad)
+    shown = _frames_shown(info.value)
+    assert API_KEY not in shown and API_SECRET not in shown
+    assert HashKey()._core.credentials is not None  # (still read from the environment)

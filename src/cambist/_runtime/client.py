@@ -35,6 +35,19 @@ T = TypeVar("T")
 log = logging.getLogger("cambist")
 
 
+def _credentials(
+    exchange: Exchange, api_key: str | None, api_secret: str | None
+) -> Credentials | None:
+    """The client's credentials: those given, else the environment's (``*_API_KEY`` /
+    ``*_API_SECRET``)."""
+    from cambist._runtime.credentials import Credentials
+
+    key = api_key or (os.environ.get(exchange.api_key_env or "") or None)
+    if not key:
+        return None
+    return Credentials(key, api_secret or os.environ.get(exchange.api_secret_env or "") or "")
+
+
 class _CoreArgs(NamedTuple):
     """The checked options the request core is built from, at the first call."""
 
@@ -225,7 +238,6 @@ class BaseClient:
                 again (None: until ``markets(refresh=True)``); a positive number.
         """
         from cambist._runtime.clock import SYSTEM_CLOCK
-        from cambist._runtime.credentials import Credentials
         from cambist._runtime.options import check_base
         from cambist._runtime.redact import configure_from_env
 
@@ -258,8 +270,10 @@ class BaseClient:
             raise ValueError(
                 f"unknown environment {environment!r}; choose from {', '.join(environments)}"
             )
-        api_key = api_key or (os.environ.get(exchange.api_key_env or "") or None)
-        api_secret = api_secret or (os.environ.get(exchange.api_secret_env or "") or None)
+        credentials = _credentials(exchange, api_key, api_secret)
+        # no local holds a key past here: a traceback with locals of an error below (a bad
+        # option; pytest -l, rich) shows this frame's, and the environment's key is in none
+        del api_key, api_secret
         self.environment = environment
         self.base_url = (base_url or environments[environment]["rest"]).rstrip("/")
         urls = environments[environment]
@@ -271,7 +285,6 @@ class BaseClient:
             k: self.base_url if base_url else v for k, v in urls.items() if k.startswith("rest_")
         }
         base_urls = {k: v.rstrip("/") for k, v in (hosts | dict(rest_urls or {})).items()}
-        credentials = Credentials(api_key, api_secret or "") if api_key else None
         # Every option is checked above; the request core (httpx, encoding, signing, retries)
         # is built by the first call that needs it: a client is ready at once.
         self._core_args = _CoreArgs(

@@ -94,6 +94,20 @@ def _json_extra(value: object) -> object:
     return scalar("any", value)
 
 
+def _bare(exc: Exception) -> Exception:
+    """``exc`` (the HTTP library's error) made fit to be the ``__cause__`` of a cambist error:
+    its type and message only. Its traceback's frames hold the signed request (httpx's
+    ``request``, the asyncio transport's request head with the API-key header), which a
+    traceback with locals (``pytest -l``, rich) prints, and httpx keeps that request on the
+    exception itself (``.request``, and in a pickle); its own cause chain has the same frames."""
+    exc.__traceback__ = None
+    exc.__cause__ = exc.__context__ = None
+    exc.__suppress_context__ = True
+    if isinstance(exc, httpx.TransportError):
+        exc._request = None  # httpx keeps the request here (``.request``)
+    return exc
+
+
 def _why(exc: Exception) -> str:
     return f"HTTP {exc.status_code}" if isinstance(exc, errors.APIError) else type(exc).__name__
 
@@ -227,10 +241,11 @@ class Core:
                         f"{type(exc).__name__} after the request was sent",
                         endpoint=ep.name,
                         client_order_id=",".join(ids) or None,
-                    ) from exc
+                    ) from (_bare(exc) if isinstance(exc, httpx.TransportError) else exc)
                 if decision.verdict is Verdict.RAISE:
                     if isinstance(exc, httpx.TransportError):
-                        raise self._transport_error(ep, exc) from exc
+                        error = self._transport_error(ep, exc)  # (reads exc's chain: TLS)
+                        raise error from _bare(exc)
                     if isinstance(exc, errors.RateLimitError) and exc.retry_after is None:
                         exc.retry_after = decision.delay or None  # the wait it did not make
                     raise

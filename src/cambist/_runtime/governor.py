@@ -408,6 +408,8 @@ class Governor:
         server_clock: ServerClock,
         base_url: str = "",
     ) -> None:
+        key_id = hashlib.sha256(api_key.encode()).hexdigest()[:16] if api_key else None
+        del api_key  # a traceback with locals (a bad budget below) shows only its hash
         budgets = tuple(exchange.budgets) + tuple(options.budgets)
         names = [b.name for b in budgets]
         twice = sorted({n for n in names if names.count(n) > 1})
@@ -431,7 +433,6 @@ class Governor:
         self._took: list[float] = []  # the recent calls' durations, a ring once full
         self._next = 0
         self.raise_at_once = options.on_empty == "raise"
-        key_id = hashlib.sha256(api_key.encode()).hexdigest()[:16] if api_key else None
         self._scopes = {"ip": f"ip-{options.ip}", "key": f"key-{key_id}"}
         # one deployment's budgets (production, sandbox, a local exchange) apart from another's
         host = hashlib.sha256(urlsplit(base_url).netloc.encode()).hexdigest()[:8]

@@ -139,6 +139,11 @@ def protect(exchange: Exchange) -> None:
     install()
 
 
+def masked_repr(value: object) -> str:
+    """A model field's repr when it carries a secret (a listen key): ``'***'``."""
+    return "None" if value is None else repr(MASK)
+
+
 def secret(value: str | None) -> None:
     """Mask ``value`` (an API key, a listen key, a fixed signature) wherever it is logged."""
     if value:

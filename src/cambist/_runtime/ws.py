@@ -446,9 +446,73 @@ class StreamEngine:
         return self._base_url + path
 
     async def _connect(self) -> Any:
-        from websockets.asyncio.client import connect
+        """A new connection, or the error saying why not (a ``_Retry`` or a ``StreamError``).
+
+        The error is raised past the ``except`` clauses, from this frame, which holds no
+        secret: raised inside one it would chain (``__context__``) the library's error, whose
+        traceback frames hold the handshake's URL (a listen key) and key headers, and so
+        would this frame's own locals; a traceback with locals (``pytest -l``, rich) shows
+        them all."""
         from websockets.exceptions import InvalidHandshake, InvalidStatus
 
+        d = self.definition
+        made = self._keys_made
+        status: int | None = None
+        fatal: errors.StreamError | None = None
+        try:
+            return await self._handshake()
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+        except (OSError, TimeoutError, InvalidHandshake, EOFError) as exc:
+            failure = type(exc).__name__
+        except errors.StreamError as exc:  # no credentials for a keyed handshake
+            fatal = exc
+        except Exception as exc:  # its message may hold the URL: its name only
+            failure = type(exc).__name__
+            if isinstance(exc, ImportError):  # (a SOCKS proxy without python-socks)
+                failure += f": {exc}"
+            fatal = errors.StreamError(f"{self.name}: cannot connect: {failure}")
+        if fatal is not None:
+            raise fatal
+        if status is None:
+            raise _Retry(failure)
+        if status in (401, 403) and d.listen_key is None:
+            raise errors.StreamAuthenticationError(
+                f"{self.name}: handshake refused with HTTP {status}", status_code=status
+            )
+        if d.listen_key is not None and 400 <= status < 500 and status != 429:
+            if self._keys_made != made:  # renewed meanwhile: try the new one
+                raise _Retry(f"listen key refused with HTTP {status}")
+            if self._key_fresh:
+                raise errors.StreamAuthenticationError(
+                    f"{self.name}: a new listen key was refused too (HTTP {status})",
+                    status_code=status,
+                )
+            await self._new_listen_key()  # expired or unknown: one fresh key
+            raise _Retry(f"listen key refused with HTTP {status}")
+        if 400 <= status < 500 and status != 429:
+            raise errors.StreamError(f"{self.name}: handshake refused with HTTP {status}")
+        raise _Retry(f"HTTP {status}")
+
+    async def _handshake(self) -> Any:
+        """Open the connection (the key headers are built in the call: no local holds them)."""
+        from websockets.asyncio.client import connect
+
+        kind, interval, timeout = self._heartbeat
+        protocol_ping = kind == "ws_ping"
+        return await connect(
+            self._url(),
+            additional_headers=self._key_headers() or None,
+            proxy=None if self.options.proxy is False else self.options.proxy,
+            open_timeout=self.options.open_timeout,
+            ping_interval=interval if protocol_ping else None,
+            ping_timeout=timeout if protocol_ping else None,
+            close_timeout=2,
+            max_size=2**24,
+            logger=logging.getLogger("websockets.client"),
+        )
+
+    def _key_headers(self) -> dict[str, str]:
         d = self.definition
         headers: dict[str, str] = {}
         if d.key_header is not None:
@@ -459,44 +523,7 @@ class StreamEngine:
                 signature = self._credentials.sign(b"")
                 redact.secret(signature)  # it never changes: a replayable credential
                 headers[d.sign_header] = signature
-        kind, interval, timeout = self._heartbeat
-        protocol_ping = kind == "ws_ping"
-        key = self._listen_key
-        try:
-            return await connect(
-                self._url(),
-                additional_headers=headers or None,
-                proxy=None if self.options.proxy is False else self.options.proxy,
-                open_timeout=self.options.open_timeout,
-                ping_interval=interval if protocol_ping else None,
-                ping_timeout=timeout if protocol_ping else None,
-                close_timeout=2,
-                max_size=2**24,
-                logger=logging.getLogger("websockets.client"),
-            )
-        except InvalidStatus as exc:
-            status = exc.response.status_code
-            if status in (401, 403) and d.listen_key is None:
-                raise errors.StreamAuthenticationError(
-                    f"{self.name}: handshake refused with HTTP {status}", status_code=status
-                ) from None
-            if d.listen_key is not None and 400 <= status < 500 and status != 429:
-                if self._listen_key != key:  # renewed meanwhile: try the new one
-                    raise _Retry(f"listen key refused with HTTP {status}") from None
-                if self._key_fresh:
-                    raise errors.StreamAuthenticationError(
-                        f"{self.name}: a new listen key was refused too (HTTP {status})",
-                        status_code=status,
-                    ) from None
-                await self._new_listen_key()  # expired or unknown: one fresh key
-                raise _Retry(f"listen key refused with HTTP {status}") from None
-            if 400 <= status < 500 and status != 429:
-                raise errors.StreamError(
-                    f"{self.name}: handshake refused with HTTP {status}"
-                ) from None
-            raise _Retry(f"HTTP {status}") from None
-        except (OSError, TimeoutError, InvalidHandshake, EOFError) as exc:
-            raise _Retry(type(exc).__name__) from None
+        return headers
 
     async def _session(self, ws: Any, *, resubscribe: bool) -> str:
         """Read frames until the connection ends; returns why it ended. A connection older

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from attrs import frozen
+from attrs import field, frozen
 
 from cambist._runtime.convert import OpenEnum
+from cambist._runtime.redact import masked_repr
 from cambist.binance_options.models.common import OptionSide, OrderSide, OrderType, TimeInForce
 from cambist.binance_options.models.market import KlineInterval, PriceLevel
 from cambist.binance_options.models.trade import OrderStatus, SelfTradePreventionMode
@@ -699,4 +700,4 @@ class ListenKeyExpired:
 
     event_type: str
     event_time: int
-    listen_key: str
+    listen_key: str = field(repr=masked_repr)

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from attrs import frozen
+from attrs import field, frozen
+
+from cambist._runtime.redact import masked_repr
 
 
 @frozen(slots=False)
@@ -15,5 +17,5 @@ class ListenKey:
         expiration: When the key expires (ms; connector v5.0.0+).
     """
 
-    listen_key: str
+    listen_key: str = field(repr=masked_repr)
     expiration: int

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from attrs import frozen
+from attrs import field, frozen
+
+from cambist._runtime.redact import masked_repr
 
 
 @frozen(slots=False)
@@ -14,4 +16,4 @@ class ListenKey:
         listen_key: listen Key.
     """
 
-    listen_key: str
+    listen_key: str = field(repr=masked_repr)
