@@ -18,7 +18,7 @@ from io import BytesIO
 from pathlib import Path
 
 from cambist._runtime.errormap import normalize_code
-from codegen.parsed import Endpoint, ErrorRow, Model, Param, Spec
+from codegen.parsed import ITEM_ERRORS, Endpoint, ErrorRow, Model, Param, Spec
 from codegen.spec import load_all
 
 
@@ -303,5 +303,5 @@ def _returns(ep: Endpoint) -> str:
         return "None"
     text = ep.response.text()
     if ep.item_errors and ep.response.item is not None:
-        return f"list[{ep.response.item.text()} | APIError | ExecutionStatusUnknownError]"
+        return f"list[{' | '.join((ep.response.item.text(), *ITEM_ERRORS))}]"
     return text

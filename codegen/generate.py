@@ -14,7 +14,7 @@ import jinja2
 from codegen import markets
 from codegen.apidoc import api_markdown
 from codegen.clientopts import exchange_options
-from codegen.parsed import Endpoint, EnumValue, Model, Spec, Stream, TypeRef, snake
+from codegen.parsed import ITEM_ERRORS, Endpoint, EnumValue, Model, Spec, Stream, TypeRef, snake
 from codegen.spec import example_name, paged_items
 from codegen.types import Imports, TypeMap, WireMap
 
@@ -531,13 +531,10 @@ class ExchangeRenderer:
                 fn = types.structure_name(t.item.name)
                 imports.add(types.convert_module(t.item.name), fn)
                 if ep.item_errors:  # a refused item is the error its code maps to
-                    imports.add("cambist.errors", "APIError")
-                    imports.add("cambist.errors", "ExecutionStatusUnknownError")
+                    for error in ITEM_ERRORS:
+                        imports.add("cambist.errors", error)
                     imports.add("cambist._runtime.convert", "items_or_errors")
-                    returns = (
-                        f"list[{types.py(t.item, imports)} | APIError"
-                        " | ExecutionStatusUnknownError]"
-                    )
+                    returns = f"list[{' | '.join((types.py(t.item, imports), *ITEM_ERRORS))}]"
                     parse = f"items_or_errors({fn})"
                 else:
                     imports.add("cambist._runtime.convert", "list_of")

@@ -149,6 +149,11 @@ class Paging:
     where: Where
 
 
+ITEM_ERRORS = ("APIError", "ExecutionStatusUnknownError")
+"""What an ``item_errors`` item may be instead of its model (classes of ``cambist.errors``):
+refused, or of unknown outcome."""
+
+
 @dataclass
 class Endpoint:
     name: str

@@ -502,7 +502,7 @@ class Core:
             return ep.parse(data)
         parsed: Any = ep.parse([item for i, item in enumerate(data) if i not in failed])
         read = iter(parsed)
-        return [failed[i] if i in failed else next(read) for i in range(len(data))]
+        return [failed[i] if i in failed else next(read) for i in range(count)]
 
     def _unwrap(self, payload: Any) -> Any:
         exchange = self.exchange

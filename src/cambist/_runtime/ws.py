@@ -1063,6 +1063,7 @@ class StreamEngine:
         once (two made two keys, and the second closed the connection made with the first)."""
         task = self._renewal
         if task is None or task.done():
+            log.info("%s: renewing the listen key (%s)", self.name, reason)
             task = asyncio.get_running_loop().create_task(self._renew_listen_key(reason))
             self._renewal = task
         return task
@@ -1095,11 +1096,8 @@ class StreamEngine:
         lk = self.definition.listen_key
         if lk is None or lk.expired_event is None or kind != lk.expired_event or self._closed:
             return
-        if self._renewal is not None and not self._renewal.done():
-            return  # one renewal at a time
         try:
             asyncio.get_running_loop()
         except RuntimeError:  # frames fed by hand, with no connection: nothing to renew
             return
-        log.info("%s: the listen key expired; renewing it", self.name)
         self._renew("listen key expired")
